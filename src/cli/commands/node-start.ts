@@ -1,0 +1,93 @@
+import { loadConfig, type RawConfig } from '../../node/config/load.js'
+import { createNode } from '../../node/node.js'
+import { listFlag, parseCommandArgs, stringFlag } from '../args.js'
+import { UsageError } from '../errors.js'
+import type { Output } from '../output.js'
+
+export const NODE_HELP = `Usage: horus node start [options]
+
+Starts a mesh node and runs it until SIGINT/SIGTERM. Prints its peer ID, then each full
+multiaddr (ending in /p2p/<peer id>) on its own line.
+
+Options (flags override HORUS_* environment variables, which override the config file):
+  --config F          YAML config file
+  --data-dir D        data directory: identity key, datastore      [HORUS_DATA_DIR]
+  --listen MA         listen multiaddr (repeatable)                 [HORUS_LISTEN, comma-separated]
+  --announce MA       address to announce instead (repeatable)     [HORUS_ANNOUNCE]
+  --bootstrap MA      bootstrap peer, /p2p/<id> included (repeatable) [HORUS_BOOTSTRAP]
+  --roles r1,r2       any of coordinator, supervisor, runner        [HORUS_ROLES]
+  --swarm-key F       private mesh: only peers with this key connect [HORUS_SWARM_KEY]
+  --mdns              discover peers on the local network           [HORUS_MDNS]
+  --max-connections N                                               [HORUS_MAX_CONNECTIONS]
+  --gateway H:P       serve the HTTP gateway on H:P                 [HORUS_GATEWAY]
+  --json              print the start-up information as one JSON line`
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  listen: { type: 'string', multiple: true },
+  announce: { type: 'string', multiple: true },
+  bootstrap: { type: 'string', multiple: true },
+  roles: { type: 'string', multiple: true },
+  'swarm-key': { type: 'string' },
+  mdns: { type: 'boolean' },
+  'max-connections': { type: 'string' },
+  gateway: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+export async function nodeCommand(argv: string[], out: Output): Promise<number> {
+  const [sub, ...rest] = argv
+  if (sub !== 'start')
+    throw new UsageError(
+      `node: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}\n\n${NODE_HELP}`,
+    )
+  const { values, positionals } = parseCommandArgs('node start', rest, OPTIONS)
+  if (positionals.length > 0) throw new UsageError(`node start: unexpected argument "${positionals[0]}"`)
+
+  const overrides: RawConfig = {
+    dataDir: stringFlag(values['data-dir']),
+    listen: listFlag(values.listen),
+    announce: listFlag(values.announce),
+    bootstrap: listFlag(values.bootstrap),
+    roles: listFlag(values.roles),
+    swarmKey: stringFlag(values['swarm-key']),
+    mdns: values.mdns === true ? true : undefined,
+    maxConnections: stringFlag(values['max-connections']),
+    gateway: stringFlag(values.gateway) === undefined ? undefined : { listen: stringFlag(values.gateway) },
+  }
+  const configFile = stringFlag(values.config)
+  const config = await loadConfig({
+    ...(configFile === undefined ? {} : { file: configFile }),
+    env: process.env,
+    overrides,
+  })
+  const node = await createNode(config)
+
+  if (values.json === true) {
+    process.stdout.write(
+      `${JSON.stringify({ peerId: node.peerId, multiaddrs: node.multiaddrs(), roles: node.roles })}\n`,
+    )
+  } else {
+    out.line(node.peerId)
+    for (const addr of node.multiaddrs()) out.line(addr)
+  }
+  out.error(`horus node running (roles: ${node.roles.join(', ') || 'none'}); Ctrl-C to stop`)
+
+  await waitForShutdownSignal()
+  out.error('stopping…')
+  await node.stop()
+  return 0
+}
+
+function waitForShutdownSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      process.off('SIGINT', onSignal)
+      process.off('SIGTERM', onSignal)
+      resolve(signal)
+    }
+    process.on('SIGINT', onSignal)
+    process.on('SIGTERM', onSignal)
+  })
+}

@@ -1,0 +1,60 @@
+import { ConfigError, HorusError } from '../node/errors.js'
+import { KEY_HELP, keyCommand } from './commands/key.js'
+import { NODE_HELP, nodeCommand } from './commands/node-start.js'
+import { EXIT, UsageError } from './errors.js'
+import { type Output, processOutput } from './output.js'
+
+export const HELP = `horus — peer-to-peer orchestration over libp2p
+
+Usage: horus <command> [options]
+
+Commands:
+  key generate|show|swarm   manage this node's identity key and private-mesh swarm keys
+  node start                run a mesh node (coordinator, supervisor and/or runner roles)
+
+Run "horus <command> --help" for a command's options.
+
+Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 cannot reach the mesh.`
+
+type Command = { help: string; run: (argv: string[], out: Output) => Promise<number> }
+
+const COMMANDS: Record<string, Command> = {
+  key: { help: KEY_HELP, run: keyCommand },
+  node: { help: NODE_HELP, run: nodeCommand },
+}
+
+/** Runs one command line and returns the process exit code; never throws. */
+export async function main(argv: string[], out: Output = processOutput): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    out.line(HELP)
+    return name === undefined ? EXIT.usage : EXIT.ok
+  }
+  const command = COMMANDS[name]
+  if (command === undefined) {
+    out.error(`horus: unknown command "${name}"\n\n${HELP}`)
+    return EXIT.usage
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    out.line(command.help)
+    return EXIT.ok
+  }
+  try {
+    return await command.run(rest, out)
+  } catch (err) {
+    return reportError(err, out)
+  }
+}
+
+function reportError(err: unknown, out: Output): number {
+  if (err instanceof UsageError || err instanceof ConfigError) {
+    out.error(`horus: ${err.message}`)
+    return EXIT.usage
+  }
+  if (err instanceof HorusError) {
+    out.error(`horus: ${err.message} [${err.code}]`)
+    return err.retryable ? EXIT.unreachable : EXIT.failed
+  }
+  out.error(`horus: unexpected error: ${(err as Error).stack ?? String(err)}`)
+  return EXIT.failed
+}

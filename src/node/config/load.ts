@@ -1,0 +1,183 @@
+import { readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import {
+  DEFAULT_DATA_DIR_NAME,
+  DEFAULT_DIAL_TIMEOUT_MS,
+  DEFAULT_LISTEN,
+  DEFAULT_MAX_CONNECTIONS,
+} from '../constants.js'
+import { ConfigError } from '../errors.js'
+import type { GatewayConfig, NodeConfig } from './types.js'
+import {
+  ConfigIssues,
+  readBoolean,
+  readHostPort,
+  readMultiaddrs,
+  readPositiveInt,
+  readRoles,
+  readString,
+} from './validate.js'
+
+/** Sections that belong to later layers; accepted here and handed to them untouched. */
+const EXTRA_SECTIONS = ['trust', 'rpc', 'runner', 'supervisor', 'coordinator', 'triggers'] as const
+
+const NODE_KEYS = [
+  'dataDir',
+  'listen',
+  'announce',
+  'bootstrap',
+  'roles',
+  'mdns',
+  'swarmKey',
+  'maxConnections',
+  'dialTimeoutMs',
+  'gateway',
+] as const
+
+/** `HORUS_*` environment variables and the config key each sets. */
+const ENV_KEYS: Record<string, string> = {
+  HORUS_DATA_DIR: 'dataDir',
+  HORUS_LISTEN: 'listen',
+  HORUS_ANNOUNCE: 'announce',
+  HORUS_BOOTSTRAP: 'bootstrap',
+  HORUS_ROLES: 'roles',
+  HORUS_MDNS: 'mdns',
+  HORUS_SWARM_KEY: 'swarmKey',
+  HORUS_MAX_CONNECTIONS: 'maxConnections',
+  HORUS_DIAL_TIMEOUT_MS: 'dialTimeoutMs',
+  HORUS_GATEWAY: 'gateway.listen',
+  HORUS_GATEWAY_TOKEN: 'gateway.token',
+}
+
+export type RawConfig = Record<string, unknown>
+
+/** Where each layer came from, for messages. */
+export interface ConfigSources {
+  /** Path of a YAML file (lowest precedence). */
+  file?: string
+  /** Environment to read `HORUS_*` from (middle precedence). */
+  env?: Record<string, string | undefined>
+  /** Values from CLI flags or code (highest precedence). */
+  overrides?: RawConfig
+}
+
+/** Reads the YAML file, then `HORUS_*` variables, then overrides, and validates the result. */
+export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
+  const fromFile = sources.file === undefined ? {} : await readConfigFile(sources.file)
+  const fromEnv = sources.env === undefined ? {} : configFromEnv(sources.env)
+  const merged = mergeLayers([fromFile, fromEnv, sources.overrides ?? {}])
+  return resolveConfig(merged, sources.file)
+}
+
+export async function readConfigFile(file: string): Promise<RawConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot read config file (${(err as NodeJS.ErrnoException).code})`])
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError([`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`])
+  }
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new ConfigError([`${file}: expected a mapping of settings at the top level`])
+  }
+  return doc as RawConfig
+}
+
+export function configFromEnv(env: Record<string, string | undefined>): RawConfig {
+  const out: RawConfig = {}
+  for (const [name, key] of Object.entries(ENV_KEYS)) {
+    const value = env[name]
+    if (value === undefined || value === '') continue
+    const [head, tail] = key.split('.') as [string, string | undefined]
+    if (tail === undefined) out[head] = value
+    else out[head] = { ...((out[head] as RawConfig | undefined) ?? {}), [tail]: value }
+  }
+  return out
+}
+
+/** Later layers win per key; the `gateway` section merges field by field. */
+export function mergeLayers(layers: RawConfig[]): RawConfig {
+  const out: RawConfig = {}
+  for (const layer of layers) {
+    for (const [key, value] of Object.entries(layer)) {
+      if (value === undefined) continue
+      const prev = out[key]
+      out[key] =
+        key === 'gateway' && isRecord(prev) && isRecord(value) ? { ...prev, ...value } : (value as unknown)
+    }
+  }
+  return out
+}
+
+/** Validates a merged raw config and applies every default once. */
+export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
+  const issues = new ConfigIssues()
+  for (const key of Object.keys(raw)) {
+    const known =
+      (NODE_KEYS as readonly string[]).includes(key) || (EXTRA_SECTIONS as readonly string[]).includes(key)
+    if (!known) issues.add(key, `unknown setting (known: ${[...NODE_KEYS, ...EXTRA_SECTIONS].join(', ')})`)
+  }
+  const dataDir = readString(raw.dataDir, 'dataDir', issues)
+  const listen = readMultiaddrs(raw.listen, 'listen', issues)
+  const announce = readMultiaddrs(raw.announce, 'announce', issues)
+  const bootstrap = readMultiaddrs(raw.bootstrap, 'bootstrap', issues, { requirePeerId: true })
+  const roles = readRoles(raw.roles, 'roles', issues)
+  const mdns = readBoolean(raw.mdns, 'mdns', issues)
+  const swarmKeyFile = readString(raw.swarmKey, 'swarmKey', issues)
+  const maxConnections = readPositiveInt(raw.maxConnections, 'maxConnections', issues)
+  const dialTimeoutMs = readPositiveInt(raw.dialTimeoutMs, 'dialTimeoutMs', issues)
+  const gateway = readGateway(raw.gateway, issues)
+  if (listen?.length === 0) issues.add('listen', 'expected at least one address')
+  issues.throwIfAny()
+
+  const extra: Record<string, unknown> = {}
+  for (const section of EXTRA_SECTIONS) if (raw[section] !== undefined) extra[section] = raw[section]
+
+  const config: NodeConfig = {
+    dataDir: resolve(dataDir ?? resolve(homedir(), DEFAULT_DATA_DIR_NAME)),
+    listen: listen ?? [...DEFAULT_LISTEN],
+    announce: announce ?? [],
+    bootstrap: bootstrap ?? [],
+    roles: roles ?? [],
+    mdns: mdns ?? false,
+    maxConnections: maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+    dialTimeoutMs: dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+    extra,
+  }
+  if (swarmKeyFile !== undefined) config.swarmKeyFile = resolve(swarmKeyFile)
+  if (gateway !== undefined) config.gateway = gateway
+  if (file !== undefined) config.file = resolve(file)
+  return config
+}
+
+function readGateway(value: unknown, issues: ConfigIssues): GatewayConfig | undefined {
+  if (value === undefined) return undefined
+  const section = typeof value === 'string' ? { listen: value } : value
+  if (!isRecord(section)) {
+    issues.add('gateway', 'expected host:port or a mapping with listen and token')
+    return undefined
+  }
+  for (const key of Object.keys(section)) {
+    if (key !== 'listen' && key !== 'token')
+      issues.add(`gateway.${key}`, 'unknown setting (known: listen, token)')
+  }
+  const listen = readHostPort(section.listen, 'gateway.listen', issues)
+  const token = readString(section.token, 'gateway.token', issues)
+  if (listen === undefined) {
+    if (section.listen === undefined) issues.add('gateway.listen', 'required when a gateway is configured')
+    return undefined
+  }
+  return token === undefined ? { listen } : { listen, token }
+}
+
+function isRecord(value: unknown): value is RawConfig {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}

@@ -1,0 +1,33 @@
+/** Roles a node may take; each is wired as a service when present. */
+export const ROLES = ['coordinator', 'supervisor', 'runner'] as const
+
+/** Private Kademlia protocol, so a Horus mesh never mixes with the public IPFS DHT. */
+export const DHT_PROTOCOL = '/horus/kad/1.0.0'
+
+/** Name of the identity key file inside the data dir. */
+export const IDENTITY_FILE = 'identity.key'
+
+/** Folder of the LevelDB datastore inside the data dir. */
+export const DATASTORE_DIR = 'datastore'
+
+/**
+ * Listen on every interface by default, like other libp2p daemons; tests and the demo pass
+ * loopback addresses explicitly.
+ * @default ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+ */
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0', '/ip4/0.0.0.0/tcp/0/ws']
+
+/** @default 300 */
+export const DEFAULT_MAX_CONNECTIONS = 300
+
+/** @default 10_000 */
+export const DEFAULT_DIAL_TIMEOUT_MS = 10_000
+
+/** Peers from the stored peer list dialled at once after a restart. @default 16 */
+export const RECONNECT_MAX_PEERS = 16
+
+/** @default 5_000 */
+export const RECONNECT_DIAL_TIMEOUT_MS = 5_000
+
+/** Where a node keeps its state when no data dir is given. @default '~/.horus' */
+export const DEFAULT_DATA_DIR_NAME = '.horus'

@@ -1,0 +1,75 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { type Identify, identify } from '@libp2p/identify'
+import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { type Ping, ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import type { Datastore } from 'interface-datastore'
+import type { Libp2pOptions } from 'libp2p'
+import type { NodeConfig } from './config/types.js'
+import { DHT_PROTOCOL } from './constants.js'
+
+/** The libp2p services every Horus node runs; roles add their own on top. */
+// A type alias, not an interface: libp2p's ServiceMap constraint needs an implicit index signature.
+export type MeshServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+}
+
+export interface MeshOptionsInit {
+  config: NodeConfig
+  privateKey: PrivateKey
+  datastore: Datastore
+  logger: ComponentLogger
+  swarmKey?: Uint8Array
+}
+
+/** Assembles the libp2p init object from a validated node config. */
+export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServices> {
+  const { config } = init
+  const peerDiscovery: Libp2pOptions['peerDiscovery'] = []
+  if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
+  if (config.mdns) peerDiscovery.push(mdns())
+
+  const options: Libp2pOptions<MeshServices> = {
+    privateKey: init.privateKey,
+    datastore: init.datastore,
+    logger: init.logger,
+    addresses: {
+      listen: config.listen,
+      ...(config.announce.length > 0 ? { announce: config.announce } : {}),
+    },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: config.maxConnections, dialTimeout: config.dialTimeoutMs },
+    peerDiscovery,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        // The default mapper drops loopback and private addresses, which would make a LAN or
+        // test mesh invisible to itself; a Horus mesh is private by protocol id instead.
+        peerInfoMapper: passthroughMapper,
+        allowQueryWithZeroPeers: true,
+      }),
+      pubsub: gossipsub({
+        globalSignaturePolicy: 'StrictSign',
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+      }),
+    },
+  }
+  if (init.swarmKey !== undefined) options.connectionProtector = preSharedKey({ psk: init.swarmKey })
+  return options
+}

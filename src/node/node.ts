@@ -1,0 +1,128 @@
+import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import type { LevelDatastore } from 'datastore-level'
+import { createLibp2p } from 'libp2p'
+import type { NodeConfig, Role } from './config/types.js'
+import { openDatastore } from './datastore.js'
+import { type Identity, loadOrCreateIdentity } from './identity.js'
+import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
+import { createLogger } from './logger.js'
+import { MeshKeeper } from './mesh-keeper.js'
+import { readSwarmKey } from './swarm-key.js'
+
+export type MeshLibp2p = Libp2p<MeshServices>
+
+export interface CreateNodeOptions {
+  /** Start the node before returning. @default true */
+  start?: boolean
+  /** Logger for this node; tests give each node a prefix. @default createLogger() */
+  logger?: ComponentLogger
+}
+
+/**
+ * One Horus process: a libp2p host with the mesh services, its identity and its datastore. Roles
+ * are attached in later layers; here they are recorded and reported.
+ */
+export class HorusNode {
+  readonly config: NodeConfig
+  readonly identity: Identity
+  readonly libp2p: MeshLibp2p
+  readonly datastore: LevelDatastore
+  readonly logger: ComponentLogger
+  private readonly log: Logger
+  private readonly keeper: MeshKeeper
+  private startedAt = 0
+  private running = false
+
+  private constructor(init: {
+    config: NodeConfig
+    identity: Identity
+    libp2p: MeshLibp2p
+    datastore: LevelDatastore
+    logger: ComponentLogger
+  }) {
+    this.config = init.config
+    this.identity = init.identity
+    this.libp2p = init.libp2p
+    this.datastore = init.datastore
+    this.logger = init.logger
+    this.log = init.logger.forComponent('horus:node')
+    this.keeper = new MeshKeeper(init.libp2p, init.logger.forComponent('horus:mesh-keeper'))
+  }
+
+  static async create(config: NodeConfig, options: CreateNodeOptions = {}): Promise<HorusNode> {
+    const logger = options.logger ?? createLogger()
+    const identity = await loadOrCreateIdentity(config.dataDir)
+    const swarmKey = config.swarmKeyFile === undefined ? undefined : await readSwarmKey(config.swarmKeyFile)
+    const datastore = await openDatastore(config.dataDir)
+    try {
+      const libp2p = await createLibp2p(
+        meshLibp2pOptions({
+          config,
+          privateKey: identity.privateKey,
+          datastore,
+          logger,
+          ...(swarmKey === undefined ? {} : { swarmKey }),
+        }),
+      )
+      const node = new HorusNode({ config, identity, libp2p, datastore, logger })
+      if (options.start ?? true) await node.start()
+      return node
+    } catch (err) {
+      await datastore.close()
+      throw err
+    }
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString()
+  }
+
+  get roles(): readonly Role[] {
+    return this.config.roles
+  }
+
+  get isRunning(): boolean {
+    return this.running
+  }
+
+  /** Milliseconds since `start()`. */
+  get uptimeMs(): number {
+    return this.running ? Date.now() - this.startedAt : 0
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    await this.libp2p.start()
+    this.startedAt = Date.now()
+    this.running = true
+    await this.keeper.start()
+    this.log('started %p with roles [%s]', this.libp2p.peerId, this.config.roles.join(','))
+  }
+
+  /** Stops libp2p and closes the datastore; after this the process holds no handles of ours. */
+  async stop(): Promise<void> {
+    if (!this.running) {
+      await this.closeDatastore()
+      return
+    }
+    this.running = false
+    await this.keeper.stop()
+    await this.libp2p.stop()
+    await this.closeDatastore()
+    this.log('stopped')
+  }
+
+  /** Full dialable addresses, each ending in `/p2p/<peer id>`. */
+  multiaddrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  private async closeDatastore(): Promise<void> {
+    if (this.datastore.db.status === 'open') await this.datastore.close()
+  }
+}
+
+/** Creates (and by default starts) a node from a validated config. */
+export async function createNode(config: NodeConfig, options: CreateNodeOptions = {}): Promise<HorusNode> {
+  return HorusNode.create(config, options)
+}

@@ -1,0 +1,57 @@
+import { join } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, describe, expect, it } from 'vitest'
+import { writeSwarmKey } from '../src/node/index.js'
+import { TestMesh, waitFor } from '../src/testing/index.js'
+
+const mesh = new TestMesh()
+afterEach(() => mesh.cleanup())
+
+describe('restart', () => {
+  it('keeps the peer ID and reconnects from the stored peer list without a bootstrap address', async () => {
+    const hub = await mesh.node({ name: 'hub' })
+    const dataDir = await mesh.tempDir()
+    const first = await mesh.node({ name: 'leaf', dataDir, bootstrap: [hub.multiaddrs()[0] as string] })
+    const peerId = first.peerId
+    await waitFor(() => first.libp2p.getPeers().some((p) => p.equals(hub.libp2p.peerId)), {
+      what: 'leaf to join hub',
+    })
+    await mesh.stopNode(first)
+    await waitFor(() => hub.libp2p.getPeers().length === 0, { what: 'hub to see leaf leave' })
+
+    const second = await mesh.node({ name: 'leaf2', dataDir })
+    expect(second.config.bootstrap).toEqual([])
+    expect(second.peerId).toBe(peerId)
+    await waitFor(() => second.libp2p.getPeers().some((p) => p.equals(hub.libp2p.peerId)), {
+      what: 'restarted leaf to reconnect to hub from its peer store',
+    })
+  })
+})
+
+describe('private mesh (swarm key)', () => {
+  it('refuses a node with a different swarm key and admits one with the right key', async () => {
+    const dir = await mesh.tempDir()
+    const key = join(dir, 'swarm.key')
+    const otherKey = join(dir, 'other.key')
+    await writeSwarmKey(key)
+    await writeSwarmKey(otherKey)
+
+    const member = await mesh.node({ name: 'member', swarmKeyFile: key })
+    const address = member.multiaddrs()[0] as string
+
+    // Both a node with another key and a node with none fail the handshake: the connection is refused.
+    for (const name of ['outsider', 'open']) {
+      const stranger = await mesh.node(name === 'outsider' ? { name, swarmKeyFile: otherKey } : { name })
+      await expect(
+        stranger.libp2p.dial(multiaddr(address), { signal: AbortSignal.timeout(8_000) }),
+      ).rejects.toThrow()
+      expect(member.libp2p.getPeers()).toEqual([])
+    }
+
+    const friend = await mesh.node({ name: 'friend', swarmKeyFile: key, bootstrap: [address] })
+    await waitFor(() => friend.libp2p.getPeers().some((p) => p.equals(member.libp2p.peerId)), {
+      what: 'a node with the right key to join',
+    })
+    expect(member.libp2p.getPeers().map(String)).toEqual([friend.peerId])
+  })
+})
