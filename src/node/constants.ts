@@ -31,3 +31,6 @@ export const RECONNECT_DIAL_TIMEOUT_MS = 5_000
 
 /** Where a node keeps its state when no data dir is given. @default '~/.horus' */
 export const DEFAULT_DATA_DIR_NAME = '.horus'
+
+/** Addresses exempt from gossipsub's IP-colocation penalty. @default ['127.0.0.1', '::1'] */
+export const LOOPBACK_IPS = ['127.0.0.1', '::1']

@@ -13,7 +13,7 @@ import { webSockets } from '@libp2p/websockets'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import type { NodeConfig } from './config/types.js'
-import { DHT_PROTOCOL } from './constants.js'
+import { DHT_PROTOCOL, LOOPBACK_IPS } from './constants.js'
 
 /** The libp2p services every Horus node runs; roles add their own on top. */
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an implicit index signature.
@@ -67,6 +67,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
         globalSignaturePolicy: 'StrictSign',
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        // Gossipsub penalises many peers behind one IP (a Sybil defence). Several nodes on one
+        // host are normal for a loopback mesh (tests, the demo), so loopback is exempt.
+        scoreParams: { IPColocationFactorWhitelist: new Set(LOOPBACK_IPS) },
       }),
     },
   }

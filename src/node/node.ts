@@ -1,6 +1,10 @@
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
+import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
+import { roleCid } from '../protocols/capabilities/keys.js'
+import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
+import { LivenessService } from '../protocols/liveness/service.js'
 import type { NodeConfig, Role } from './config/types.js'
 import { openDatastore } from './datastore.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
@@ -30,6 +34,12 @@ export class HorusNode {
   readonly logger: ComponentLogger
   private readonly log: Logger
   private readonly keeper: MeshKeeper
+  /** Who else is alive, from heartbeats on `horus/v1/liveness`. */
+  readonly liveness: LivenessService
+  /** Keeps this node's role and capability provider records in the DHT. */
+  readonly advertiser: DhtAdvertiser
+  private readonly capabilities = new Set<string>()
+  private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
   private running = false
 
@@ -47,6 +57,27 @@ export class HorusNode {
     this.logger = init.logger
     this.log = init.logger.forComponent('horus:node')
     this.keeper = new MeshKeeper(init.libp2p, init.logger.forComponent('horus:mesh-keeper'))
+    this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
+    this.liveness = new LivenessService({
+      pubsub: init.libp2p.services.pubsub,
+      peerId: init.libp2p.peerId,
+      log: init.logger.forComponent('horus:liveness'),
+      status: () => ({
+        roles: [...this.config.roles],
+        capabilities: [...this.capabilities],
+        load: this.loadProvider(),
+      }),
+    })
+  }
+
+  /** Announces a capability in heartbeats (runners call this for each kind they serve). */
+  addCapability(name: string): void {
+    this.capabilities.add(name)
+  }
+
+  /** Where heartbeats read the current load from (the runner's executor). */
+  setLoadProvider(provider: () => Heartbeat['load']): void {
+    this.loadProvider = provider
   }
 
   static async create(config: NodeConfig, options: CreateNodeOptions = {}): Promise<HorusNode> {
@@ -96,6 +127,9 @@ export class HorusNode {
     this.startedAt = Date.now()
     this.running = true
     await this.keeper.start()
+    this.liveness.start()
+    this.advertiser.start()
+    for (const role of this.config.roles) this.advertiser.add(await roleCid(role))
     this.log('started %p with roles [%s]', this.libp2p.peerId, this.config.roles.join(','))
   }
 
@@ -106,6 +140,8 @@ export class HorusNode {
       return
     }
     this.running = false
+    this.liveness.stop()
+    await this.advertiser.stop()
     await this.keeper.stop()
     await this.libp2p.stop()
     await this.closeDatastore()

@@ -1,0 +1,25 @@
+import '../../src/node/polyfills.js'
+import { runMeshBench } from './mesh.js'
+import { runSignBench } from './sign.js'
+import { type BenchTable, formatTable } from './table.js'
+
+/** Every benchmark, in the order of the layers they measure. `npm run bench [-- name ...]`. */
+const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
+  mesh: () => runMeshBench(),
+  sign: () => runSignBench(),
+}
+
+const wanted = process.argv.slice(2)
+const names = wanted.length > 0 ? wanted : Object.keys(BENCHES)
+process.stdout.write(`# Horus mesh benchmarks — ${new Date().toISOString()}\n\n`)
+for (const name of names) {
+  const bench = BENCHES[name]
+  if (bench === undefined) {
+    process.stderr.write(`unknown benchmark "${name}" (known: ${Object.keys(BENCHES).join(', ')})\n`)
+    process.exitCode = 2
+    continue
+  }
+  const tables = await bench()
+  for (const table of Array.isArray(tables) ? tables : [tables])
+    process.stdout.write(`${formatTable(table)}\n`)
+}

@@ -1,0 +1,111 @@
+/**
+ * Ed25519 and job-envelope throughput: `@noble/ed25519` against `node:crypto` on the same bytes,
+ * and a whole job through create (canonical JSON + sign) → JSON bytes → verifier.check (parse,
+ * schema, trust, canonical JSON, verify). Single thread; ~12 s.
+ */
+import '../../src/node/polyfills.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { LevelDatastore } from 'datastore-level'
+import {
+  canonicalJson,
+  createJob,
+  createJobVerifier,
+  type Ed25519Backend,
+  jobSigningBytes,
+  nobleEd25519,
+  nodeEd25519,
+  ReplayCache,
+  signerFromSeed,
+  signerKeyHex,
+  TrustPolicy,
+  unsignedJob,
+} from '../../src/protocols/jobs/index.js'
+import { type BenchTable, formatTable } from './table.js'
+
+const WARMUP_MS = 200
+const MEASURE_MS = 1_500
+
+/** Operations per second of `op`, run in batches until `MEASURE_MS` has passed. */
+function opsPerSecond(op: (i: number) => void): number {
+  const run = (ms: number): number => {
+    const start = performance.now()
+    let count = 0
+    while (performance.now() - start < ms) {
+      for (let i = 0; i < 50; i++) op(count + i)
+      count += 50
+    }
+    return (count * 1000) / (performance.now() - start)
+  }
+  run(WARMUP_MS)
+  return run(MEASURE_MS)
+}
+
+function sampleJobFields(): Parameters<typeof createJob>[0] {
+  return {
+    id: 'run-7f3a/fetch-orders/1',
+    run: 'run-7f3a',
+    step: 'fetch-orders',
+    runner: 'hero',
+    payload: "!!http.get url:'https://example.invalid/orders?since=2024-01-01'",
+    input: { 'load-config': { region: 'eu-west', limit: 500, tags: ['nightly', 'orders'] } },
+    env: { HTTP_TIMEOUT: '30', LANG: 'C.UTF-8' },
+  }
+}
+
+export async function runSignBench(): Promise<BenchTable> {
+  const seed = new Uint8Array(32).map((_, i) => (i * 37 + 11) & 0xff)
+  // The bytes a submitter actually signs for a typical workflow step.
+  const probe = createJob(sampleJobFields(), signerFromSeed(seed))
+  const message = jobSigningBytes(canonicalJson(unsignedJob(probe)), [])
+
+  const dir = await mkdtemp(join(tmpdir(), 'horus-bench-sign-'))
+  const datastore = new LevelDatastore(join(dir, 'db'))
+  await datastore.open()
+  const replayCache = new ReplayCache({ datastore })
+  await replayCache.start()
+  try {
+    const rows: (string | number)[][] = []
+    const backends: Ed25519Backend[] = [nobleEd25519, nodeEd25519]
+    for (const backend of backends) {
+      const sign = backend.signer(seed)
+      const publicKey = backend.publicKey(seed)
+      const signature = sign(message)
+      const signs = opsPerSecond(() => sign(message))
+      const verifies = opsPerSecond(() => {
+        if (!backend.verify(signature, message, publicKey))
+          throw new Error(`${backend.name} failed to verify`)
+      })
+      const signer = signerFromSeed(seed, backend)
+      const policy = TrustPolicy.parse({}, { self: signerKeyHex(signer) })
+      const verifier = createJobVerifier({ trust: policy, replayCache, backend })
+      const encoder = new TextEncoder()
+      const fields = sampleJobFields()
+      const envelopes = opsPerSecond(() => {
+        const bytes = encoder.encode(JSON.stringify(createJob(fields, signer)))
+        if (!verifier.check(bytes).ok) throw new Error('envelope failed to verify')
+      })
+      rows.push([backend.name, signs, verifies, envelopes])
+    }
+    const table: BenchTable = {
+      title: `Ed25519 and job envelopes (Node ${process.version}, one thread, ${message.length}-byte signed document)`,
+      columns: ['backend', 'sign/s', 'verify/s', 'envelope create+encode+verify/s'],
+      rows,
+    }
+    const [noble, node] = rows
+    if (noble !== undefined && node !== undefined) {
+      const ratio = (i: number): string => (Number(node[i]) / Number(noble[i])).toFixed(1)
+      table.note = `node:crypto vs @noble/ed25519: sign ×${ratio(1)}, verify ×${ratio(2)}, envelope ×${ratio(3)}; the jobs layer uses node:crypto by default.`
+    }
+    return table
+  } finally {
+    await replayCache.stop()
+    await datastore.close()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(formatTable(await runSignBench()))
+}

@@ -1,0 +1,162 @@
+/**
+ * The signed job envelope and its signature chain.
+ *
+ * Signature `i` covers the RFC 8785 canonical JSON of
+ *   `{ "chain": signatures[0..i-1], "envelope": <envelope without signatures>, "type": "horus/v1/job" }`
+ * so the submitter signs the envelope (with an empty chain) and each coordinator that re-dispatches
+ * the job appends a signature over the envelope plus every signature before its own: earlier
+ * signatures stay valid, and no signature can be dropped from or reordered within the chain
+ * without breaking the ones after it. The `type` member is a domain tag: the same node key signs
+ * results and libp2p handshakes, and a job signature must never verify as anything else.
+ */
+import { randomBytes, randomUUID } from 'node:crypto'
+import { canonicalJson, utf8 } from './canonical.js'
+import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
+import { validateJobEnvelope } from './envelope-schema.js'
+import { InvalidJobError } from './errors.js'
+import { toHex } from './keys.js'
+import { describeSchemaError } from './schema-validator.js'
+import type { Signer } from './signer.js'
+
+export interface JobSignature {
+  /** Hex Ed25519 public key of the signer. */
+  key: string
+  /** Hex Ed25519 signature (64 bytes). */
+  sig: string
+}
+
+export interface UnsignedJob {
+  /** Random for ad-hoc jobs; `run/step/attempt` for workflow steps (see `stepJobId`). */
+  id: string
+  run?: string
+  step?: string
+  /** 1 for the first try of a step. */
+  attempt: number
+  /** Capability (runner kind) that executes the job. */
+  runner: string
+  payload: string
+  input: Record<string, unknown>
+  env: Record<string, string>
+  timeoutMs: number
+  /** Milliseconds since the Unix epoch. */
+  createdAt: number
+  expiresAt: number
+  /** 16 random bytes, hex; `(submitter, nonce)` is what the replay cache remembers. */
+  nonce: string
+  /** Hex Ed25519 public key of the first signer. */
+  submitter: string
+}
+
+export interface JobEnvelope extends UnsignedJob {
+  signatures: JobSignature[]
+}
+
+/** What `createJob` needs; everything but `runner` has a default. */
+export interface JobFields {
+  runner: string
+  id?: string
+  run?: string
+  step?: string
+  /** @default 1 */
+  attempt?: number
+  /** @default '' */
+  payload?: string
+  /** @default {} */
+  input?: Record<string, unknown>
+  /** @default {} */
+  env?: Record<string, string>
+  /** @default DEFAULT_JOB_TIMEOUT_MS */
+  timeoutMs?: number
+  /** @default Date.now() */
+  createdAt?: number
+  /** Lifetime from `createdAt`, ignored when `expiresAt` is given. @default DEFAULT_JOB_TTL_MS */
+  ttlMs?: number
+  expiresAt?: number
+  /** Only for tests and deterministic fixtures; never reuse a nonce. @default 16 random bytes */
+  nonce?: string
+}
+
+/** The deterministic id of a workflow step's job, so a duplicate dispatch is recognised. */
+export function stepJobId(run: string, step: string, attempt: number): string {
+  return `${run}/${step}/${attempt}`
+}
+
+export function unsignedJob(job: JobEnvelope): UnsignedJob {
+  const { signatures: _signatures, ...unsigned } = job
+  return unsigned
+}
+
+/**
+ * The bytes signature `chain.length` signs, given the canonical JSON of the unsigned envelope.
+ * The document is assembled by hand (keys already in RFC 8785 order: chain < envelope < type) so a
+ * chain of n signatures canonicalizes the possibly large envelope once, not n times; a test
+ * checks it equals `canonicalize` of the whole document.
+ */
+export function jobSigningBytes(canonicalUnsigned: string, chain: readonly JobSignature[]): Uint8Array {
+  return utf8(
+    `{"chain":${canonicalJson(chain)},"envelope":${canonicalUnsigned},"type":${canonicalJson(JOB_SIGNING_DOMAIN)}}`,
+  )
+}
+
+function signLink(canonicalUnsigned: string, chain: readonly JobSignature[], signer: Signer): JobSignature {
+  const sig = signer.sign(jobSigningBytes(canonicalUnsigned, chain))
+  return { key: toHex(signer.publicKey), sig: toHex(sig) }
+}
+
+/** Inputs are normalised through canonical JSON so the envelope holds exactly what is signed. */
+function jsonClone<T>(value: T, path: string): T {
+  try {
+    return JSON.parse(canonicalJson(value)) as T
+  } catch (err) {
+    throw new InvalidJobError(`${path}: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** Builds, signs and validates a job; throws `InvalidJobError` with the offending path. */
+export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
+  const createdAt = fields.createdAt ?? Date.now()
+  const unsigned: UnsignedJob = {
+    id: fields.id ?? randomUUID(),
+    ...(fields.run === undefined ? {} : { run: fields.run }),
+    ...(fields.step === undefined ? {} : { step: fields.step }),
+    attempt: fields.attempt ?? 1,
+    runner: fields.runner,
+    payload: fields.payload ?? '',
+    input: jsonClone(fields.input ?? {}, 'job.input'),
+    env: jsonClone(fields.env ?? {}, 'job.env'),
+    timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
+    createdAt,
+    expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
+    nonce: fields.nonce ?? randomBytes(16).toString('hex'),
+    submitter: toHex(signer.publicKey),
+  }
+  if (unsigned.expiresAt <= unsigned.createdAt) {
+    throw new InvalidJobError(
+      `job.expiresAt: expected a time after createdAt (${createdAt}), got ${unsigned.expiresAt}`,
+    )
+  }
+  const canonical = jsonCanonical(unsigned)
+  const job: JobEnvelope = { ...unsigned, signatures: [signLink(canonical, [], signer)] }
+  if (!validateJobEnvelope(job)) {
+    throw new InvalidJobError(describeSchemaError('job', validateJobEnvelope.errors))
+  }
+  return job
+}
+
+function jsonCanonical(unsigned: UnsignedJob): string {
+  try {
+    return canonicalJson(unsigned)
+  } catch (err) {
+    throw new InvalidJobError(`job: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
+ * The job with `signer`'s link appended: what a coordinator sends when it re-dispatches a job it
+ * received. The caller verifies the job first; this only signs.
+ */
+export function appendSignature(job: JobEnvelope, signer: Signer): JobEnvelope {
+  const canonical = jsonCanonical(unsignedJob(job))
+  const link = signLink(canonical, job.signatures, signer)
+  return { ...job, signatures: [...job.signatures, link] }
+}

@@ -1,0 +1,99 @@
+/**
+ * Signed jobs and the trust model: job envelopes with a signature chain (RFC 8785 canonical JSON,
+ * Ed25519), the trust policy that says whose signatures count, the verifier every executor runs
+ * before accepting a job, the persisted replay cache, signed results, and the gossip topics with
+ * their validator.
+ *
+ * Wiring, in a node: `TrustPolicyWatcher` (or a fixed `TrustPolicy`) + `ReplayCache` over the
+ * node datastore → `createJobVerifier`. Gossip: register `createJobTopicValidator(verifier)` for
+ * each `jobTopic(capability)` and give gossipsub `scoreParams.topics: jobTopicsScoreParams(caps)`.
+ * RPC: call `verifier.verify(params.job, { capability })` where a job is accepted for execution
+ * and throw `JobRejectedError(reason, message)` on failure; the "who may call" hook is
+ * `policy.canCall(publicKeyHexFromPeerId(remotePeer), role)`.
+ */
+export { canonicalBytes, canonicalJson } from './canonical.js'
+export * from './constants.js'
+export type { Ed25519Backend } from './ed25519.js'
+export { nobleEd25519 } from './ed25519-noble.js'
+export { nodeEd25519 } from './ed25519-node.js'
+export {
+  appendSignature,
+  createJob,
+  type JobEnvelope,
+  type JobFields,
+  type JobSignature,
+  jobSigningBytes,
+  stepJobId,
+  type UnsignedJob,
+  unsignedJob,
+} from './envelope.js'
+export { jobEnvelopeSchema, jobSignatureSchema, validateJobEnvelope } from './envelope-schema.js'
+export * from './errors.js'
+export {
+  JOB_TOPIC_INVALID_DECAY,
+  JOB_TOPIC_INVALID_WEIGHT,
+  jobTopicScoreParams,
+  jobTopicsScoreParams,
+} from './gossip-scoring.js'
+export { createJobTopicValidator, type JobTopicValidatorOptions } from './gossip-validator.js'
+export {
+  fromHex,
+  isHexPublicKey,
+  normalizePublicKey,
+  peerIdFromPublicKeyHex,
+  publicKeyHexFromPeerId,
+  toHex,
+} from './keys.js'
+export { REJECT_REASONS, type RejectReason } from './reasons.js'
+export { ReplayCache, type ReplayCacheInit } from './replay-cache.js'
+export {
+  type CreateResultOptions,
+  createResult,
+  type JobFailure,
+  type JobResult,
+  type JobStatus,
+  outputDigest,
+  type ResultFields,
+  type ResultRejectReason,
+  resultSigningBytes,
+  type UnsignedResult,
+  type VerifyResultOptions,
+  type VerifyResultOutcome,
+  verifyResult,
+} from './result.js'
+export { JOB_STATUSES, jobResultSchema, validateJobResult } from './result-schema.js'
+export {
+  defaultEd25519,
+  generateSigner,
+  type Signer,
+  signerFromPrivateKey,
+  signerFromSeed,
+  signerKeyHex,
+} from './signer.js'
+export { capabilityOfTopic, jobTopic } from './topics.js'
+export {
+  TRUST_ROLES,
+  type TrustConfig,
+  type TrustDecision,
+  type TrustedKey,
+  type TrustKeyConfig,
+  TrustPolicy,
+  type TrustPolicyOptions,
+  type TrustQuery,
+  type TrustRole,
+} from './trust-policy.js'
+export {
+  TrustPolicyWatcher,
+  type TrustPolicyWatcherEvents,
+  type TrustPolicyWatcherInit,
+} from './trust-policy-watcher.js'
+export {
+  createJobVerifier,
+  JobVerifier,
+  type JobVerifierEvents,
+  type JobVerifierInit,
+  type Rejection,
+  type VerifierStats,
+  type VerifyOptions,
+  type VerifyResult,
+} from './verifier.js'

@@ -1,0 +1,59 @@
+/**
+ * Keys travel as lower-case hex in envelopes and as libp2p peer IDs in configuration and on the
+ * wire; these functions convert between the two for Ed25519 identities.
+ */
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { toString as bytesToString, fromString } from 'uint8arrays'
+import { PUBLIC_KEY_LENGTH } from './ed25519.js'
+import { InvalidKeyError } from './errors.js'
+
+const HEX_PUBLIC_KEY = /^[0-9a-f]{64}$/
+
+export function toHex(bytes: Uint8Array): string {
+  return bytesToString(bytes, 'base16')
+}
+
+/** Decodes lower-case hex; callers validate the shape first (schemas, `isHexPublicKey`). */
+export function fromHex(hex: string): Uint8Array {
+  return fromString(hex, 'base16')
+}
+
+export function isHexPublicKey(value: string): boolean {
+  return HEX_PUBLIC_KEY.test(value)
+}
+
+/** The hex Ed25519 public key inside a peer ID (identity multihash); throws for other key types. */
+export function publicKeyHexFromPeerId(peerId: PeerId | string): string {
+  let id: PeerId
+  try {
+    id = typeof peerId === 'string' ? peerIdFromString(peerId) : peerId
+  } catch (err) {
+    throw new InvalidKeyError(`not a peer ID: ${JSON.stringify(peerId)}`, { cause: err })
+  }
+  if (id.type !== 'Ed25519' || id.publicKey === undefined) {
+    throw new InvalidKeyError(`peer ID ${id.toString()} is a ${id.type} key; Horus signs with Ed25519`)
+  }
+  return toHex(id.publicKey.raw)
+}
+
+/** The peer ID string of a hex Ed25519 public key, as `horus key show` and logs print it. */
+export function peerIdFromPublicKeyHex(hex: string): PeerId {
+  if (!isHexPublicKey(hex)) {
+    throw new InvalidKeyError(`not a hex Ed25519 public key: ${JSON.stringify(hex)}`)
+  }
+  const raw = fromHex(hex)
+  if (raw.length !== PUBLIC_KEY_LENGTH) throw new InvalidKeyError(`expected ${PUBLIC_KEY_LENGTH} bytes`)
+  return peerIdFromPublicKey(publicKeyFromRaw(raw))
+}
+
+/**
+ * A key as written in a trust policy (peer ID or hex, any case) as the canonical lower-case hex
+ * public key; throws `InvalidKeyError` for anything else.
+ */
+export function normalizePublicKey(keyOrPeerId: string): string {
+  const lower = keyOrPeerId.toLowerCase()
+  if (isHexPublicKey(lower)) return lower
+  return publicKeyHexFromPeerId(keyOrPeerId)
+}

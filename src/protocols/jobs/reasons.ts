@@ -1,0 +1,16 @@
+/**
+ * Why a job was refused. These strings are stable: they are counted, logged, sent over RPC and
+ * asserted by tests.
+ */
+export const REJECT_REASONS = [
+  'bad_signature',
+  'untrusted_key',
+  'capability_denied',
+  'expired',
+  'not_yet_valid',
+  'replayed',
+  'too_large',
+  'malformed',
+] as const
+
+export type RejectReason = (typeof REJECT_REASONS)[number]

@@ -1,0 +1,134 @@
+/**
+ * Remembers every `(submitter, nonce)` accepted for execution until the job expires, in the node's
+ * datastore so a replay after a restart is still refused. Entries are few (one per job accepted
+ * within a TTL window), so all live ones are also kept in memory: `has()` is synchronous and the
+ * datastore is only written on record and read once at start.
+ */
+import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { type Datastore, Key } from 'interface-datastore'
+import { createLogger } from '../../node/logger.js'
+import { DEFAULT_REPLAY_PRUNE_INTERVAL_MS, REPLAY_CACHE_PREFIX } from './constants.js'
+import { ReplayCacheNotStartedError } from './errors.js'
+
+export interface ReplayCacheInit {
+  datastore: Datastore
+  logger?: ComponentLogger
+  /** @default DEFAULT_REPLAY_PRUNE_INTERVAL_MS */
+  pruneIntervalMs?: number
+}
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export class ReplayCache implements Startable {
+  readonly #datastore: Datastore
+  readonly #log: Logger
+  readonly #pruneIntervalMs: number
+  /** `submitter/nonce` → expiresAt (ms). */
+  readonly #entries = new Map<string, number>()
+  #started = false
+  #timer: ReturnType<typeof setInterval> | undefined
+
+  constructor(init: ReplayCacheInit) {
+    this.#datastore = init.datastore
+    this.#log = (init.logger ?? createLogger()).forComponent('horus:replay-cache')
+    this.#pruneIntervalMs = init.pruneIntervalMs ?? DEFAULT_REPLAY_PRUNE_INTERVAL_MS
+  }
+
+  async start(): Promise<void> {
+    if (this.#started) return
+    const now = Date.now()
+    const expired: Key[] = []
+    for await (const { key, value } of this.#datastore.query({ prefix: REPLAY_CACHE_PREFIX })) {
+      const id = entryId(key)
+      const expiresAt = Number(decoder.decode(value))
+      if (id === undefined || !Number.isFinite(expiresAt) || expiresAt <= now) expired.push(key)
+      else this.#entries.set(id, expiresAt)
+    }
+    await this.#deleteKeys(expired)
+    this.#started = true
+    this.#timer = setInterval(() => {
+      this.prune().catch((err: unknown) => {
+        this.#log.error('pruning the replay cache failed: %e', err)
+      })
+    }, this.#pruneIntervalMs)
+    this.#timer.unref()
+    this.#log('loaded %d live entries, dropped %d expired', this.#entries.size, expired.length)
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#started = false
+    this.#entries.clear()
+  }
+
+  /** Live entries in memory. */
+  get size(): number {
+    return this.#entries.size
+  }
+
+  has(submitter: string, nonce: string, now: number = Date.now()): boolean {
+    this.#assertStarted()
+    const expiresAt = this.#entries.get(`${submitter}/${nonce}`)
+    return expiresAt !== undefined && expiresAt > now
+  }
+
+  /**
+   * Records the pair; resolves false (and records nothing) if it is already present. The memory
+   * entry is set before the first await, so two concurrent calls with the same pair cannot both
+   * win. A datastore write failure is logged, not thrown: the pair still guards this process, and
+   * refusing a verified job because a disk is full would turn a storage fault into a job fault.
+   */
+  async record(
+    submitter: string,
+    nonce: string,
+    expiresAt: number,
+    now: number = Date.now(),
+  ): Promise<boolean> {
+    if (this.has(submitter, nonce, now)) return false
+    this.#entries.set(`${submitter}/${nonce}`, expiresAt)
+    try {
+      await this.#datastore.put(entryKey(submitter, nonce), encoder.encode(String(expiresAt)))
+    } catch (err) {
+      this.#log.error('persisting replay entry %s/%s failed: %e', submitter, nonce, err)
+    }
+    return true
+  }
+
+  /** Drops entries whose job has expired; resolves how many. */
+  async prune(now: number = Date.now()): Promise<number> {
+    this.#assertStarted()
+    const expired: Key[] = []
+    for (const [id, expiresAt] of this.#entries) {
+      if (expiresAt > now) continue
+      this.#entries.delete(id)
+      expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
+    }
+    await this.#deleteKeys(expired)
+    return expired.length
+  }
+
+  async #deleteKeys(keys: Key[]): Promise<void> {
+    if (keys.length === 0) return
+    for await (const _ of this.#datastore.deleteMany(keys)) {
+      // drain: deleteMany is lazy
+    }
+  }
+
+  #assertStarted(): void {
+    if (!this.#started) throw new ReplayCacheNotStartedError()
+  }
+}
+
+function entryKey(submitter: string, nonce: string): Key {
+  return new Key(`${REPLAY_CACHE_PREFIX}/${submitter}/${nonce}`)
+}
+
+function entryId(key: Key): string | undefined {
+  const parts = key
+    .toString()
+    .slice(REPLAY_CACHE_PREFIX.length + 1)
+    .split('/')
+  return parts.length === 2 ? parts.join('/') : undefined
+}

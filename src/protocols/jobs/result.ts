@@ -1,0 +1,174 @@
+/**
+ * The signed record of one job attempt, produced by the runner that executed it and verified
+ * wherever it is recorded (supervisor, coordinator state). The signature covers the RFC 8785
+ * canonical JSON of `{ "result": <result without signature>, "type": "horus/v1/result" }`.
+ * Outputs above a size limit are replaced by `outputDigest`, the SHA-256 of their canonical JSON,
+ * so a large output can be shipped separately and still be checked against the signed result.
+ */
+import { createHash } from 'node:crypto'
+import { canonicalJson, utf8, utf8Length } from './canonical.js'
+import {
+  DEFAULT_MAX_RESULT_BYTES,
+  DEFAULT_MAX_RESULT_OUTPUT_BYTES,
+  RESULT_SIGNING_DOMAIN,
+} from './constants.js'
+import type { Ed25519Backend } from './ed25519.js'
+import { InvalidResultError } from './errors.js'
+import { fromHex, toHex } from './keys.js'
+import { type JOB_STATUSES, validateJobResult } from './result-schema.js'
+import { describeSchemaError } from './schema-validator.js'
+import { defaultEd25519, type Signer } from './signer.js'
+
+export type JobStatus = (typeof JOB_STATUSES)[number]
+
+export interface JobFailure {
+  name: string
+  message: string
+  retryable: boolean
+}
+
+export interface JobResult {
+  jobId: string
+  attempt: number
+  status: JobStatus
+  output?: unknown
+  /** SHA-256 (hex) of the canonical JSON of an output too large to carry inline. */
+  outputDigest?: string
+  error?: JobFailure
+  startedAt: number
+  finishedAt: number
+  /** Hex public key of the runner that signed the result. */
+  runner: string
+  signature: string
+}
+
+export type UnsignedResult = Omit<JobResult, 'signature'>
+
+export interface ResultFields {
+  jobId: string
+  attempt: number
+  status: JobStatus
+  output?: unknown
+  error?: JobFailure
+  startedAt: number
+  finishedAt: number
+}
+
+export interface CreateResultOptions {
+  /** @default DEFAULT_MAX_RESULT_OUTPUT_BYTES */
+  maxOutputBytes?: number
+}
+
+export type ResultRejectReason = 'malformed' | 'too_large' | 'bad_signature' | 'untrusted_key'
+
+export type VerifyResultOutcome =
+  | { ok: true; result: JobResult }
+  | { ok: false; reason: ResultRejectReason; message: string }
+
+export interface VerifyResultOptions {
+  /** When given, the result must be signed by this hex key (the runner the job went to). */
+  runner?: string
+  /** @default DEFAULT_MAX_RESULT_BYTES */
+  maxBytes?: number
+  /** @default defaultEd25519 */
+  backend?: Ed25519Backend
+}
+
+/** SHA-256 hex of a value's canonical JSON: what `outputDigest` holds. */
+export function outputDigest(output: unknown): string {
+  return createHash('sha256').update(canonicalJson(output)).digest('hex')
+}
+
+export function resultSigningBytes(unsigned: UnsignedResult): Uint8Array {
+  return utf8(canonicalJson({ result: unsigned, type: RESULT_SIGNING_DOMAIN }))
+}
+
+/** Builds and signs a result; throws `InvalidResultError` with the offending path. */
+export function createResult(
+  fields: ResultFields,
+  signer: Signer,
+  options: CreateResultOptions = {},
+): JobResult {
+  const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_RESULT_OUTPUT_BYTES
+  const unsigned: UnsignedResult = {
+    jobId: fields.jobId,
+    attempt: fields.attempt,
+    status: fields.status,
+    startedAt: fields.startedAt,
+    finishedAt: fields.finishedAt,
+    runner: toHex(signer.publicKey),
+    ...(fields.error === undefined ? {} : { error: fields.error }),
+  }
+  if (fields.output !== undefined) {
+    let text: string
+    try {
+      text = canonicalJson(fields.output)
+    } catch (err) {
+      throw new InvalidResultError(`result.output: ${(err as Error).message}`, { cause: err })
+    }
+    if (utf8Length(text) > maxOutputBytes) unsigned.outputDigest = outputDigest(fields.output)
+    else unsigned.output = JSON.parse(text)
+  }
+  const result: JobResult = { ...unsigned, signature: toHex(signer.sign(resultSigningBytes(unsigned))) }
+  if (!validateJobResult(result)) {
+    throw new InvalidResultError(describeSchemaError('result', validateJobResult.errors))
+  }
+  return result
+}
+
+/** Checks a result's shape and signature. Never throws. */
+export function verifyResult(input: unknown, options: VerifyResultOptions = {}): VerifyResultOutcome {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_RESULT_BYTES
+  try {
+    let json: string | undefined
+    let size: number
+    if (input instanceof Uint8Array) {
+      size = input.byteLength
+      if (size <= maxBytes) json = new TextDecoder('utf-8', { fatal: true }).decode(input)
+    } else {
+      json = typeof input === 'string' ? input : JSON.stringify(input)
+      if (json === undefined)
+        return { ok: false, reason: 'malformed', message: 'result: expected a JSON object' }
+      size = utf8Length(json)
+    }
+    if (size > maxBytes || json === undefined) {
+      return { ok: false, reason: 'too_large', message: `result is ${size} bytes, the limit is ${maxBytes}` }
+    }
+    const value: unknown = JSON.parse(json)
+    if (!validateJobResult(value)) {
+      return {
+        ok: false,
+        reason: 'malformed',
+        message: describeSchemaError('result', validateJobResult.errors),
+      }
+    }
+    // An output travels inline or as its digest, never both: a digest beside the output would be a
+    // second claim about the same bytes that a reader would have to reconcile.
+    if (value.output !== undefined && value.outputDigest !== undefined) {
+      return { ok: false, reason: 'malformed', message: 'result: has both output and outputDigest' }
+    }
+    if (options.runner !== undefined && value.runner !== options.runner) {
+      return {
+        ok: false,
+        reason: 'untrusted_key',
+        message: `result signed by ${value.runner}, not ${options.runner}`,
+      }
+    }
+    const { signature, ...unsigned } = value
+    const backend = options.backend ?? defaultEd25519
+    if (!backend.verify(fromHex(signature), resultSigningBytes(unsigned), fromHex(value.runner))) {
+      return {
+        ok: false,
+        reason: 'bad_signature',
+        message: `result signature by ${value.runner} does not verify`,
+      }
+    }
+    return { ok: true, result: value }
+  } catch (err) {
+    return {
+      ok: false,
+      reason: 'malformed',
+      message: `result cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+    }
+  }
+}

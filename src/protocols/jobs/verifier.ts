@@ -1,0 +1,265 @@
+/**
+ * Decides whether a job may run here. `verify()` and `check()` never throw: anything a peer can
+ * send comes back as `{ ok: false, reason, message }` with one of the stable reasons.
+ *
+ * Order of checks — cheapest and least trusting first, so a stranger's flood costs a map lookup,
+ * not an Ed25519 verification: size → JSON → schema → chain shape → capability → trust policy →
+ * signatures → expiry → replay. Time is judged only on authentic jobs, so `expired` never
+ * describes a forgery.
+ *
+ * Replay: `verify()` records `(submitter, nonce)` — call it exactly where a job is accepted for
+ * execution (supervisor, runner). `check()` reads the replay cache but records nothing — gossip
+ * validators use it, because the same job legitimately reaches a node twice (announced on the
+ * topic, then dispatched by RPC) and only the second is the one that executes.
+ */
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
+import { createLogger } from '../../node/logger.js'
+import { canonicalJson, utf8Length } from './canonical.js'
+import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_JOB_BYTES, DEFAULT_MAX_JOB_TTL_MS } from './constants.js'
+import type { Ed25519Backend } from './ed25519.js'
+import { type JobEnvelope, jobSigningBytes, unsignedJob } from './envelope.js'
+import { validateJobEnvelope } from './envelope-schema.js'
+import { fromHex } from './keys.js'
+import { REJECT_REASONS, type RejectReason } from './reasons.js'
+import type { ReplayCache } from './replay-cache.js'
+import { describeSchemaError } from './schema-validator.js'
+import { defaultEd25519 } from './signer.js'
+import type { TrustPolicy, TrustRole } from './trust-policy.js'
+
+export interface VerifyOptions {
+  /** The capability this node is asked to run the job as (topic, RPC target); must match `runner`. */
+  capability?: string
+  /** Clock for expiry checks. @default Date.now() */
+  now?: number
+}
+
+export interface Rejection {
+  ok: false
+  reason: RejectReason
+  message: string
+  /** Only for `replayed`: the (authentic) job, so a duplicate dispatch can be answered by id. */
+  job?: JobEnvelope
+}
+
+export type VerifyResult = { ok: true; job: JobEnvelope } | Rejection
+
+export interface JobVerifierInit {
+  /** A fixed policy, or a holder whose `policy` may change (a `TrustPolicyWatcher`). */
+  trust: TrustPolicy | { readonly policy: TrustPolicy }
+  replayCache: ReplayCache
+  /** @default defaultEd25519 */
+  backend?: Ed25519Backend
+  /** @default DEFAULT_MAX_JOB_BYTES */
+  maxBytes?: number
+  /** @default DEFAULT_CLOCK_SKEW_MS */
+  clockSkewMs?: number
+  /** @default DEFAULT_MAX_JOB_TTL_MS */
+  maxTtlMs?: number
+  logger?: ComponentLogger
+}
+
+export interface VerifierStats {
+  /** Jobs `verify()` accepted (and recorded). */
+  accepted: number
+  /** Jobs `check()` found valid. */
+  checked: number
+  /** Rejections from both `verify()` and `check()`, by reason. */
+  rejected: Record<RejectReason, number>
+}
+
+export interface JobVerifierEvents {
+  'job:rejected': CustomEvent<Rejection & { mode: 'verify' | 'check' }>
+}
+
+const SUBMITTER_ROLES: readonly TrustRole[] = ['client', 'coordinator']
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+function reject(reason: RejectReason, message: string): Rejection {
+  return { ok: false, reason, message }
+}
+
+export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
+  readonly #trust: JobVerifierInit['trust']
+  readonly #replay: ReplayCache
+  readonly #backend: Ed25519Backend
+  readonly #maxBytes: number
+  readonly #clockSkewMs: number
+  readonly #maxTtlMs: number
+  readonly #log: Logger
+  readonly #stats: VerifierStats = {
+    accepted: 0,
+    checked: 0,
+    rejected: Object.fromEntries(REJECT_REASONS.map((reason) => [reason, 0])) as Record<RejectReason, number>,
+  }
+
+  constructor(init: JobVerifierInit) {
+    super()
+    this.#trust = init.trust
+    this.#replay = init.replayCache
+    this.#backend = init.backend ?? defaultEd25519
+    this.#maxBytes = init.maxBytes ?? DEFAULT_MAX_JOB_BYTES
+    this.#clockSkewMs = init.clockSkewMs ?? DEFAULT_CLOCK_SKEW_MS
+    this.#maxTtlMs = init.maxTtlMs ?? DEFAULT_MAX_JOB_TTL_MS
+    this.#log = (init.logger ?? createLogger()).forComponent('horus:job-verifier')
+  }
+
+  /** Full verification without recording the nonce (gossip validators, previews). */
+  check(input: unknown, options: VerifyOptions = {}): VerifyResult {
+    const result = this.#evaluate(input, options.capability, options.now ?? Date.now())
+    if (result.ok) this.#stats.checked++
+    return this.#count(result, 'check')
+  }
+
+  /** Full verification that, on success, consumes the job's nonce: the gate before execution. */
+  async verify(input: unknown, options: VerifyOptions = {}): Promise<VerifyResult> {
+    const now = options.now ?? Date.now()
+    let result = this.#evaluate(input, options.capability, now)
+    if (result.ok) {
+      const { job } = result
+      try {
+        if (!(await this.#replay.record(job.submitter, job.nonce, job.expiresAt, now))) {
+          result = { ...reject('replayed', `nonce ${job.nonce} of ${job.submitter} was already used`), job }
+        }
+      } catch (err) {
+        result = this.#internal(err)
+      }
+    }
+    if (result.ok) this.#stats.accepted++
+    return this.#count(result, 'verify')
+  }
+
+  stats(): VerifierStats {
+    return { ...this.#stats, rejected: { ...this.#stats.rejected } }
+  }
+
+  #count(result: VerifyResult, mode: 'verify' | 'check'): VerifyResult {
+    if (!result.ok) {
+      this.#stats.rejected[result.reason]++
+      this.#log('%s rejected a job (%s): %s', mode, result.reason, result.message)
+      this.safeDispatchEvent('job:rejected', { detail: { ...result, mode } })
+    }
+    return result
+  }
+
+  // A broken component (a replay cache that was never started) must fail closed, and loudly.
+  #internal(err: unknown): Rejection {
+    this.#log.error('job verification failed internally: %e', err)
+    return reject('malformed', `internal error: ${err instanceof Error ? err.message : String(err)}`)
+  }
+
+  #evaluate(input: unknown, capability: string | undefined, now: number): VerifyResult {
+    try {
+      const decoded = this.#decode(input)
+      if (!decoded.ok) return decoded
+      return this.#verifyJob(decoded.job, capability, now)
+    } catch (err) {
+      if (err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError) {
+        return reject('malformed', `job cannot be read: ${err.message}`)
+      }
+      return this.#internal(err)
+    }
+  }
+
+  #decode(input: unknown): VerifyResult {
+    let text: string
+    if (input instanceof Uint8Array) {
+      if (input.byteLength > this.#maxBytes) return this.#tooLarge(input.byteLength)
+      text = decoder.decode(input)
+    } else if (typeof input === 'string') {
+      text = input
+    } else {
+      // Objects go through JSON as if they had come off the wire: getters, toJSON and undefined
+      // members resolve once, and the verified job is a copy the caller cannot change afterwards.
+      const json = JSON.stringify(input)
+      if (json === undefined) return reject('malformed', `job: expected a JSON object, got ${typeof input}`)
+      text = json
+    }
+    if (!(input instanceof Uint8Array)) {
+      const size = utf8Length(text)
+      if (size > this.#maxBytes) return this.#tooLarge(size)
+    }
+    const value: unknown = JSON.parse(text)
+    if (!validateJobEnvelope(value)) {
+      return reject('malformed', describeSchemaError('job', validateJobEnvelope.errors))
+    }
+    return { ok: true, job: value }
+  }
+
+  #tooLarge(size: number): Rejection {
+    return reject('too_large', `job is ${size} bytes, the limit is ${this.#maxBytes}`)
+  }
+
+  #verifyJob(job: JobEnvelope, capability: string | undefined, now: number): VerifyResult {
+    if (job.expiresAt <= job.createdAt) {
+      return reject(
+        'malformed',
+        `job.expiresAt: expected a time after createdAt (${job.createdAt}), got ${job.expiresAt}`,
+      )
+    }
+    if (job.expiresAt - job.createdAt > this.#maxTtlMs) {
+      return reject(
+        'malformed',
+        `job lifetime ${job.expiresAt - job.createdAt} ms exceeds the limit of ${this.#maxTtlMs} ms`,
+      )
+    }
+    const [first] = job.signatures
+    if (first === undefined || first.key !== job.submitter) {
+      return reject('bad_signature', 'the first signature is not the submitter’s')
+    }
+    if (capability !== undefined && job.runner !== capability) {
+      return reject('capability_denied', `job is for capability "${job.runner}", not "${capability}"`)
+    }
+    const trusted = this.#checkTrust(job)
+    if (trusted !== undefined) return trusted
+    const signed = this.#checkSignatures(job)
+    if (signed !== undefined) return signed
+    if (now >= job.expiresAt) {
+      return reject('expired', `job expired at ${new Date(job.expiresAt).toISOString()}`)
+    }
+    if (job.createdAt > now + this.#clockSkewMs) {
+      return reject(
+        'not_yet_valid',
+        `job created ${job.createdAt - now} ms in the future (tolerance ${this.#clockSkewMs} ms)`,
+      )
+    }
+    if (this.#replay.has(job.submitter, job.nonce, now)) {
+      return { ...reject('replayed', `nonce ${job.nonce} of ${job.submitter} was already used`), job }
+    }
+    return { ok: true, job }
+  }
+
+  #checkTrust(job: JobEnvelope): Rejection | undefined {
+    const policy = 'policy' in this.#trust ? this.#trust.policy : this.#trust
+    const submitter = policy.decide(job.submitter, { role: SUBMITTER_ROLES, capability: job.runner })
+    if (!submitter.admitted) return reject(submitter.reason, `submitter: ${submitter.message}`)
+    for (let i = 1; i < job.signatures.length; i++) {
+      const key = job.signatures[i]?.key ?? ''
+      const link = policy.decide(key, { role: 'coordinator' })
+      if (!link.admitted) return reject(link.reason, `signature ${i}: ${link.message}`)
+    }
+    return undefined
+  }
+
+  #checkSignatures(job: JobEnvelope): Rejection | undefined {
+    let canonical: string
+    try {
+      canonical = canonicalJson(unsignedJob(job))
+    } catch (err) {
+      return reject('malformed', `job: ${(err as Error).message}`)
+    }
+    for (let i = 0; i < job.signatures.length; i++) {
+      const link = job.signatures[i]
+      if (link === undefined) return reject('malformed', `job.signatures[${i}]: missing`)
+      const message = jobSigningBytes(canonical, job.signatures.slice(0, i))
+      if (!this.#backend.verify(fromHex(link.sig), message, fromHex(link.key))) {
+        return reject('bad_signature', `signature ${i} by ${link.key} does not verify`)
+      }
+    }
+    return undefined
+  }
+}
+
+export function createJobVerifier(init: JobVerifierInit): JobVerifier {
+  return new JobVerifier(init)
+}

@@ -1,0 +1,3 @@
+export { LIVENESS_TOPIC } from './constants.js'
+export { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
+export { type LivenessEvents, type LivenessInit, LivenessService, type LivePeer } from './service.js'

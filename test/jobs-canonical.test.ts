@@ -1,0 +1,92 @@
+import canonicalize from 'canonicalize'
+import { describe, expect, it } from 'vitest'
+import {
+  canonicalBytes,
+  canonicalJson,
+  createJob,
+  generateSigner,
+  jobSigningBytes,
+  NotCanonicalJsonError,
+  unsignedJob,
+} from '../src/protocols/jobs/index.js'
+
+function fromIeee754(hex: string): number {
+  const view = new DataView(new ArrayBuffer(8))
+  view.setBigUint64(0, BigInt(`0x${hex}`))
+  return view.getFloat64(0)
+}
+
+describe('RFC 8785 canonical JSON', () => {
+  // RFC 8785 Appendix B: IEEE 754 bit patterns and their canonical serialization.
+  it.each([
+    ['0000000000000000', '0'],
+    ['8000000000000000', '0'],
+    ['0000000000000001', '5e-324'],
+    ['8000000000000001', '-5e-324'],
+    ['7fefffffffffffff', '1.7976931348623157e+308'],
+    ['ffefffffffffffff', '-1.7976931348623157e+308'],
+    ['4340000000000000', '9007199254740992'],
+    ['c340000000000000', '-9007199254740992'],
+    ['4430000000000000', '295147905179352830000'],
+    ['44b52d02c7e14af6', '1e+23'],
+    ['3eb0c6f7a0b5ed8d', '0.000001'],
+    ['41b3de4355555553', '333333333.3333332'],
+    ['41b3de4355555555', '333333333.3333333'],
+    ['43143ff3c1cb0959', '1424953923781206.2'],
+  ])('serializes the number %s as %s', (bits, expected) => {
+    expect(canonicalJson(fromIeee754(bits))).toBe(expected)
+  })
+
+  it('serializes the section 3.2.2 example (numbers, strings, literals)', () => {
+    const input = JSON.parse(
+      '{"numbers": [333333333.33333329, 1E30, 4.50, 2e-3, 0.000000000000000000000000001],' +
+        ' "string": "\\u20ac$\\u000F\\u000aA\'\\u0042\\u0022\\u005c\\\\\\"\\/",' +
+        ' "literals": [null, true, false]}',
+    )
+    expect(canonicalJson(input)).toBe(
+      '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+    )
+  })
+
+  it('sorts keys by UTF-16 code units (section 3.2.3)', () => {
+    const input = JSON.parse(
+      '{"\\u20ac": "Euro Sign", "\\r": "Carriage Return", "\\ufb33": "Hebrew Letter Dalet With Dagesh",' +
+        ' "1": "One", "\\ud83d\\ude00": "Emoji: Grinning Face", "\\u0080": "Control",' +
+        ' "\\u00f6": "Latin Small Letter O With Diaeresis"}',
+    )
+    // Compared as text: JS objects list integer-like keys ("1") first whatever the source order.
+    expect(canonicalJson(input)).toBe(
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis",' +
+        '"\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    )
+  })
+
+  it('encodes as UTF-8 without escaping non-ASCII (section 3.2.4)', () => {
+    expect(Buffer.from(canonicalBytes({ a: '€' })).toString('hex')).toBe('7b2261223a22e282ac227d')
+  })
+
+  it('refuses values without a canonical form', () => {
+    expect(() => canonicalJson(Number.NaN)).toThrow(NotCanonicalJsonError)
+    expect(() => canonicalJson({ a: Number.POSITIVE_INFINITY })).toThrow(NotCanonicalJsonError)
+    expect(() => canonicalJson('\ud800')).toThrow(NotCanonicalJsonError)
+    expect(() => canonicalJson(undefined)).toThrow(NotCanonicalJsonError)
+  })
+})
+
+describe('job signing bytes', () => {
+  it('equal the canonical JSON of { chain, envelope, type } for every link of a chain', () => {
+    const submitter = generateSigner()
+    const job = createJob(
+      { runner: 'sal', input: { z: 1, a: ['ü', 2.5] }, env: { B: '1', A: '2' } },
+      submitter,
+    )
+    const unsigned = unsignedJob(job)
+    const chain = [...job.signatures, { key: job.submitter, sig: '00'.repeat(64) }]
+    for (let i = 0; i <= chain.length; i++) {
+      const expected = canonicalize({ type: 'horus/v1/job', envelope: unsigned, chain: chain.slice(0, i) })
+      expect(Buffer.from(jobSigningBytes(canonicalJson(unsigned), chain.slice(0, i))).toString()).toBe(
+        expected,
+      )
+    }
+  })
+})

@@ -1,0 +1,110 @@
+import { Key } from 'interface-datastore'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  createJob,
+  createJobVerifier,
+  generateSigner,
+  ReplayCache,
+  ReplayCacheNotStartedError,
+  signerKeyHex,
+  TrustPolicy,
+} from '../src/protocols/jobs/index.js'
+import { createStore, type Store } from './jobs-helpers.js'
+
+let store: Store
+const caches: ReplayCache[] = []
+
+beforeEach(async () => {
+  store = await createStore()
+})
+
+afterEach(async () => {
+  for (const cache of caches.splice(0)) await cache.stop()
+  await store.close()
+})
+
+async function startCache(): Promise<ReplayCache> {
+  const cache = new ReplayCache({ datastore: store.datastore })
+  caches.push(cache)
+  await cache.start()
+  return cache
+}
+
+const submitter = 'aa'.repeat(32)
+
+describe('ReplayCache', () => {
+  it('records a pair once and reports it until it expires', async () => {
+    const cache = await startCache()
+    const now = Date.now()
+    expect(await cache.record(submitter, '01'.repeat(16), now + 1_000, now)).toBe(true)
+    expect(await cache.record(submitter, '01'.repeat(16), now + 1_000, now)).toBe(false)
+    expect(cache.has(submitter, '01'.repeat(16), now + 999)).toBe(true)
+    expect(cache.has(submitter, '01'.repeat(16), now + 1_000)).toBe(false)
+    expect(cache.has('bb'.repeat(32), '01'.repeat(16), now)).toBe(false)
+  })
+
+  it('keeps live entries across a restart of the cache and the datastore, and drops expired ones', async () => {
+    const first = await startCache()
+    const now = Date.now()
+    await first.record(submitter, '02'.repeat(16), now + 600_000)
+    // Recorded with an earlier clock, so it is already expired when the second cache starts.
+    await first.record(submitter, '03'.repeat(16), now - 1, now - 60_000)
+    await first.stop()
+    const datastore = await store.reopen()
+    const expiredKey = new Key(`/horus/replay/${submitter}/${'03'.repeat(16)}`)
+    await expect(datastore.has(expiredKey)).resolves.toBe(true)
+    const second = new ReplayCache({ datastore })
+    caches.push(second)
+    await second.start()
+    expect(second.has(submitter, '02'.repeat(16))).toBe(true)
+    expect(second.has(submitter, '03'.repeat(16))).toBe(false)
+    expect(second.size).toBe(1)
+    await expect(datastore.has(expiredKey)).resolves.toBe(false)
+  })
+
+  it('prunes expired entries from memory and the datastore', async () => {
+    const cache = await startCache()
+    const now = Date.now()
+    await cache.record(submitter, '04'.repeat(16), now + 100, now)
+    await cache.record(submitter, '05'.repeat(16), now + 10_000, now)
+    expect(await cache.prune(now + 200)).toBe(1)
+    expect(cache.size).toBe(1)
+    await expect(store.datastore.has(new Key(`/horus/replay/${submitter}/${'04'.repeat(16)}`))).resolves.toBe(
+      false,
+    )
+    await expect(store.datastore.has(new Key(`/horus/replay/${submitter}/${'05'.repeat(16)}`))).resolves.toBe(
+      true,
+    )
+  })
+
+  it('refuses use before start', () => {
+    const cache = new ReplayCache({ datastore: store.datastore })
+    expect(() => cache.has(submitter, '06'.repeat(16))).toThrow(ReplayCacheNotStartedError)
+  })
+})
+
+describe('a replayed job after the verifying node restarts', () => {
+  it('is rejected as replayed', async () => {
+    const client = generateSigner()
+    const policy = TrustPolicy.parse({
+      keys: [{ key: signerKeyHex(client), roles: ['client'], capabilities: ['*'] }],
+    })
+    const job = createJob({ runner: 'sal', payload: 'rm -rf /tmp/x' }, client)
+    const wire = new TextEncoder().encode(JSON.stringify(job))
+
+    const before = await startCache()
+    const verifierBefore = createJobVerifier({ trust: policy, replayCache: before })
+    expect((await verifierBefore.verify(wire)).ok).toBe(true)
+    await before.stop()
+
+    const datastore = await store.reopen()
+    const after = new ReplayCache({ datastore })
+    caches.push(after)
+    await after.start()
+    const verifierAfter = createJobVerifier({ trust: policy, replayCache: after })
+    expect(await verifierAfter.verify(wire)).toMatchObject({ ok: false, reason: 'replayed' })
+    expect(verifierAfter.stats().rejected.replayed).toBe(1)
+    // A fresh job from the same client is still fine.
+    expect((await verifierAfter.verify(createJob({ runner: 'sal' }, client))).ok).toBe(true)
+  })
+})
