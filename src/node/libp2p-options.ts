@@ -40,6 +40,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
   if (config.mdns) peerDiscovery.push(mdns())
 
   const options: Libp2pOptions<MeshServices> = {
+    // HorusNode.start() starts libp2p after the trust layer, so a node never serves before it
+    // can verify.
+    start: false,
     privateKey: init.privateKey,
     datastore: init.datastore,
     logger: init.logger,

@@ -12,6 +12,7 @@ import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { createLogger } from './logger.js'
 import { MeshKeeper } from './mesh-keeper.js'
 import { readSwarmKey } from './swarm-key.js'
+import { NodeTrust } from './trust.js'
 
 export type MeshLibp2p = Libp2p<MeshServices>
 
@@ -38,6 +39,8 @@ export class HorusNode {
   readonly liveness: LivenessService
   /** Keeps this node's role and capability provider records in the DHT. */
   readonly advertiser: DhtAdvertiser
+  /** Trust policy, replay cache, job verifier and this node's signer. */
+  readonly trust: NodeTrust
   private readonly capabilities = new Set<string>()
   private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
@@ -57,6 +60,7 @@ export class HorusNode {
     this.logger = init.logger
     this.log = init.logger.forComponent('horus:node')
     this.keeper = new MeshKeeper(init.libp2p, init.logger.forComponent('horus:mesh-keeper'))
+    this.trust = new NodeTrust({ ...init, datastore: init.datastore })
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
@@ -123,6 +127,7 @@ export class HorusNode {
 
   async start(): Promise<void> {
     if (this.running) return
+    await this.trust.start()
     await this.libp2p.start()
     this.startedAt = Date.now()
     this.running = true
@@ -144,6 +149,7 @@ export class HorusNode {
     await this.advertiser.stop()
     await this.keeper.stop()
     await this.libp2p.stop()
+    await this.trust.stop()
     await this.closeDatastore()
     this.log('stopped')
   }

@@ -74,7 +74,18 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
   }
   out.error(`horus node running (roles: ${node.roles.join(', ') || 'none'}); Ctrl-C to stop`)
 
+  const onHangup = (): void => {
+    node.trust.reload().then(
+      (ok) =>
+        out.error(
+          ok ? 'trust policy reloaded' : 'trust policy NOT reloaded: the file is invalid (old policy kept)',
+        ),
+      (err: Error) => out.error(`trust policy reload failed: ${err.message}`),
+    )
+  }
+  process.on('SIGHUP', onHangup)
   await waitForShutdownSignal()
+  process.off('SIGHUP', onHangup)
   out.error('stopping…')
   await node.stop()
   return 0

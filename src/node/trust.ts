@@ -1,0 +1,64 @@
+import type { ComponentLogger, Startable } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import { ReplayCache } from '../protocols/jobs/replay-cache.js'
+import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
+import { TrustPolicy } from '../protocols/jobs/trust-policy.js'
+import { TrustPolicyWatcher } from '../protocols/jobs/trust-policy-watcher.js'
+import { createJobVerifier, type JobVerifier } from '../protocols/jobs/verifier.js'
+import type { NodeConfig } from './config/types.js'
+import type { Identity } from './identity.js'
+
+/**
+ * A node's side of the trust model: the policy in force (re-read from the config file on change or
+ * SIGHUP when the node has one), the persisted replay cache, the job verifier built on both, and
+ * the signer that makes this node's own signatures (submitting, re-dispatching, results).
+ */
+export class NodeTrust implements Startable {
+  readonly signer: Signer
+  readonly replayCache: ReplayCache
+  readonly verifier: JobVerifier
+  private readonly holder: { readonly policy: TrustPolicy }
+  private readonly watcher: TrustPolicyWatcher | undefined
+
+  constructor(init: {
+    config: NodeConfig
+    identity: Identity
+    datastore: Datastore
+    logger: ComponentLogger
+  }) {
+    const self = init.identity.publicKeyHex
+    this.signer = signerFromPrivateKey(init.identity.privateKey)
+    if (init.config.file !== undefined) {
+      this.watcher = new TrustPolicyWatcher({ file: init.config.file, self, logger: init.logger })
+      this.holder = this.watcher
+    } else {
+      // No file to watch: the policy comes from code or flags and stays as given.
+      this.holder = { policy: TrustPolicy.parse(init.config.extra.trust ?? { keys: [] }, { self }) }
+    }
+    this.replayCache = new ReplayCache({ datastore: init.datastore })
+    this.verifier = createJobVerifier({
+      trust: this.holder,
+      replayCache: this.replayCache,
+      logger: init.logger,
+    })
+  }
+
+  get policy(): TrustPolicy {
+    return this.holder.policy
+  }
+
+  async start(): Promise<void> {
+    await this.watcher?.start()
+    await this.replayCache.start()
+  }
+
+  async stop(): Promise<void> {
+    await this.replayCache.stop()
+    await this.watcher?.stop()
+  }
+
+  /** Re-reads the policy from the config file (SIGHUP); false when the new file was rejected. */
+  async reload(): Promise<boolean> {
+    return this.watcher === undefined ? true : this.watcher.reload()
+  }
+}
