@@ -1,11 +1,13 @@
 import '../../src/node/polyfills.js'
 import { runMeshBench } from './mesh.js'
+import { runRpcBench } from './rpc.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
 
 /** Every benchmark, in the order of the layers they measure. `npm run bench [-- name ...]`. */
 const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   mesh: () => runMeshBench(),
+  rpc: () => runRpcBench(),
   sign: () => runSignBench(),
 }
 

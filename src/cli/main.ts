@@ -1,7 +1,10 @@
 import { ConfigError, HorusError } from '../node/errors.js'
+import { RpcError } from '../protocols/rpc/errors.js'
 import { KEY_HELP, keyCommand } from './commands/key.js'
+import { MESH_HELP, meshCommand } from './commands/mesh.js'
 import { NODE_HELP, nodeCommand } from './commands/node-start.js'
-import { EXIT, UsageError } from './errors.js'
+import { RPC_HELP, rpcCommand } from './commands/rpc.js'
+import { EXIT, isUnreachable, UsageError } from './errors.js'
 import { type Output, processOutput } from './output.js'
 
 export const HELP = `horus — peer-to-peer orchestration over libp2p
@@ -11,6 +14,8 @@ Usage: horus <command> [options]
 Commands:
   key generate|show|swarm   manage this node's identity key and private-mesh swarm keys
   node start                run a mesh node (coordinator, supervisor and/or runner roles)
+  mesh peers                list a node's peers
+  rpc <method> [params]     call any JSON-RPC method of a node
 
 Run "horus <command> --help" for a command's options.
 
@@ -21,6 +26,8 @@ type Command = { help: string; run: (argv: string[], out: Output) => Promise<num
 const COMMANDS: Record<string, Command> = {
   key: { help: KEY_HELP, run: keyCommand },
   node: { help: NODE_HELP, run: nodeCommand },
+  mesh: { help: MESH_HELP, run: meshCommand },
+  rpc: { help: RPC_HELP, run: rpcCommand },
 }
 
 /** Runs one command line and returns the process exit code; never throws. */
@@ -50,6 +57,14 @@ function reportError(err: unknown, out: Output): number {
   if (err instanceof UsageError || err instanceof ConfigError) {
     out.error(`horus: ${err.message}`)
     return EXIT.usage
+  }
+  if (isUnreachable(err)) {
+    out.error(`horus: cannot reach the mesh: ${(err as Error).message}`)
+    return EXIT.unreachable
+  }
+  if (err instanceof RpcError) {
+    out.error(`horus: ${err.data.name}: ${err.message} [${err.code}]`)
+    return EXIT.failed
   }
   if (err instanceof HorusError) {
     out.error(`horus: ${err.message} [${err.code}]`)

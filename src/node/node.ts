@@ -5,14 +5,22 @@ import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
 import { LivenessService } from '../protocols/liveness/service.js'
+import type { NodeHealth, NodeInfoSource } from '../protocols/rpc/node-methods.js'
+import { nodeMethods } from '../protocols/rpc/node-methods.js'
+import { MethodRegistry } from '../protocols/rpc/registry.js'
+import { RpcServer } from '../protocols/rpc/server.js'
 import type { NodeConfig, Role } from './config/types.js'
 import { openDatastore } from './datastore.js'
+import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { createLogger } from './logger.js'
 import { MeshKeeper } from './mesh-keeper.js'
+import { meshMethods } from './mesh-methods.js'
+import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
+import { VERSION } from './version.js'
 
 export type MeshLibp2p = Libp2p<MeshServices>
 
@@ -41,6 +49,11 @@ export class HorusNode {
   readonly advertiser: DhtAdvertiser
   /** Trust policy, replay cache, job verifier and this node's signer. */
   readonly trust: NodeTrust
+  /** Every RPC method this node serves; roles add theirs before `start()`. */
+  readonly rpc: MethodRegistry
+  readonly rpcServer: RpcServer
+  /** The HTTP gateway, when configured. */
+  readonly gateway: HttpGateway | undefined
   private readonly capabilities = new Set<string>()
   private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
@@ -60,8 +73,6 @@ export class HorusNode {
     this.logger = init.logger
     this.log = init.logger.forComponent('horus:node')
     this.keeper = new MeshKeeper(init.libp2p, init.logger.forComponent('horus:mesh-keeper'))
-    this.trust = new NodeTrust({ ...init, datastore: init.datastore })
-    this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
@@ -72,6 +83,28 @@ export class HorusNode {
         load: this.loadProvider(),
       }),
     })
+    this.trust = new NodeTrust(init)
+    this.rpc = new MethodRegistry({
+      info: { title: `Horus node ${init.libp2p.peerId.toString()}`, version: VERSION },
+      authorize: trustAuthorizer(
+        () => this.trust.policy,
+        () => this.rpc,
+      ),
+    })
+    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness))
+    this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
+    const gw = init.config.gateway
+    this.gateway =
+      gw === undefined
+        ? undefined
+        : new HttpGateway({
+            registry: this.rpc,
+            listen: gw.listen,
+            ...(gw.token === undefined ? {} : { token: gw.token }),
+            health: () => this.health(),
+            logger: init.logger,
+          })
+    this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
   }
 
   /** Announces a capability in heartbeats (runners call this for each kind they serve). */
@@ -131,6 +164,8 @@ export class HorusNode {
     await this.libp2p.start()
     this.startedAt = Date.now()
     this.running = true
+    await this.rpcServer.start()
+    await this.gateway?.start()
     await this.keeper.start()
     this.liveness.start()
     this.advertiser.start()
@@ -148,10 +183,42 @@ export class HorusNode {
     this.liveness.stop()
     await this.advertiser.stop()
     await this.keeper.stop()
+    await this.gateway?.stop()
+    await this.rpcServer.stop()
     await this.libp2p.stop()
     await this.trust.stop()
     await this.closeDatastore()
     this.log('stopped')
+  }
+
+  /** Health of the parts every node has; roles add their own checks in later layers. */
+  health(): NodeHealth {
+    const checks: Record<string, string> = {
+      libp2p: this.libp2p.status === 'started' ? 'ok' : this.libp2p.status,
+      datastore: this.datastore.db.status === 'open' ? 'ok' : this.datastore.db.status,
+      peers: this.libp2p.getPeers().length > 0 ? 'ok' : 'alone',
+    }
+    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok'
+    return { status: degraded ? 'degraded' : 'ok', checks }
+  }
+
+  private infoSource(): NodeInfoSource {
+    const startedAt = (): number => this.startedAt
+    return {
+      peerId: this.peerId,
+      publicKeyHex: this.identity.publicKeyHex,
+      roles: this.config.roles,
+      version: VERSION,
+      get startedAt() {
+        return startedAt()
+      },
+      getMultiaddrs: () => this.multiaddrs(),
+      getPeers: () =>
+        this.libp2p
+          .getConnections()
+          .map((conn) => ({ peerId: conn.remotePeer.toString(), addrs: [conn.remoteAddr.toString()] })),
+      health: () => this.health(),
+    }
   }
 
   /** Full dialable addresses, each ending in `/p2p/<peer id>`. */

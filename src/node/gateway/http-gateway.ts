@@ -23,7 +23,7 @@ import {
   RPC_SUBSCRIBE_PATH,
   SSE_HEARTBEAT_MS,
 } from './constants.js'
-import { GatewayConfigError } from './errors.js'
+import { GatewayConfigError, GatewayNotStartedError } from './errors.js'
 import { sendError, sendJson } from './http-io.js'
 import { isLoopback, type ListenAddress, parseListenAddress } from './listen-address.js'
 import { type RouteContext, type RouteHandler, RouteTable } from './routes.js'
@@ -110,7 +110,7 @@ export class HttpGateway implements Startable {
 
   /** `http://host:port` once started. */
   get url(): string {
-    if (this.bound === undefined) throw new GatewayConfigError(['gateway: not started'])
+    if (this.bound === undefined) throw new GatewayNotStartedError()
     const host = this.bound.family === 'IPv6' ? `[${this.bound.address}]` : this.bound.address
     return `http://${host}:${this.bound.port}`
   }

@@ -10,7 +10,7 @@
  * ```
  */
 export * from './constants.js'
-export { GatewayConfigError } from './errors.js'
+export { GatewayConfigError, GatewayNotStartedError } from './errors.js'
 export type { HttpGatewayInit } from './http-gateway.js'
 export { HttpGateway } from './http-gateway.js'
 export { BodyTooLargeError, isJsonContent, readBody, sendError, sendJson } from './http-io.js'

@@ -1,0 +1,297 @@
+/**
+ * The caller's side of one session stream: numbered requests pipelined on the stream, responses
+ * matched back by id, event notifications routed to their subscription. When the stream closes,
+ * every waiting call fails with ConnectionClosedError (retryable) and every subscription ends.
+ */
+import type { Logger, Stream, StreamMessageEvent } from '@libp2p/interface'
+import { CANCEL_METHOD } from './constants.js'
+import {
+  CallTimeoutError,
+  CancelledError,
+  ConnectionClosedError,
+  FrameTooLargeError,
+  fromWireError,
+  type HorusErrorClass,
+} from './errors.js'
+import { encodeFrame, FrameDecoder } from './frame-codec.js'
+import { classifyServerMessage, type RpcParams, type RpcResponse } from './messages.js'
+
+export interface ClientSessionInit {
+  stream: Stream
+  maxFrameBytes: number
+  /** Calls sent and not yet answered; more wait here, so a well-behaved client never trips the server's cap. */
+  maxInFlight: number
+  knownErrors: ReadonlyMap<string, HorusErrorClass>
+  log: Logger
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+  timeoutMs?: number
+  /**
+   * Runs synchronously when the result arrives, before any later frame is read — a subscribe
+   * call routes its events here so the first one cannot slip past.
+   */
+  onResult?: (result: unknown) => void
+}
+
+/** Receives a subscription's events, and learns when it can get no more. */
+export interface EventSink {
+  event(result: unknown): void
+  end(err?: Error): void
+}
+
+interface Pending {
+  onResult: ((result: unknown) => void) | undefined
+  resolve(value: unknown): void
+  reject(err: Error): void
+}
+
+const decoder = new TextDecoder()
+
+export class ClientSession {
+  private readonly stream: Stream
+  private readonly frames: FrameDecoder
+  private readonly knownErrors: ReadonlyMap<string, HorusErrorClass>
+  private readonly log: Logger
+  private readonly pending = new Map<number, Pending>()
+  private readonly sinks = new Map<string, EventSink>()
+  private nextId = 1
+  private closedWith: Error | undefined
+  private readonly maxInFlight: number
+  private active = 0
+  private readonly waiters: Array<() => void> = []
+
+  constructor(init: ClientSessionInit) {
+    this.stream = init.stream
+    this.frames = new FrameDecoder(init.maxFrameBytes)
+    this.knownErrors = init.knownErrors
+    this.maxInFlight = init.maxInFlight
+    this.log = init.log
+    this.stream.addEventListener('message', this.onMessage)
+    this.stream.addEventListener('close', this.onClose)
+    this.stream.addEventListener('end', this.onReadEnd)
+  }
+
+  /** False once the stream can carry no more calls; the client then opens a new session. */
+  get usable(): boolean {
+    return (
+      this.closedWith === undefined && this.stream.status === 'open' && this.stream.writeStatus === 'writable'
+    )
+  }
+
+  get pendingCount(): number {
+    return this.pending.size
+  }
+
+  async request(
+    method: string,
+    params: RpcParams | undefined,
+    options: RequestOptions = {},
+  ): Promise<unknown> {
+    const id = this.nextId++
+    const frame = this.encode({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) })
+    const { signal, timeoutMs } = options
+    if (signal?.aborted === true) throw cancelled(signal)
+    let resolve!: (value: unknown) => void
+    let reject!: (err: Error) => void
+    const promise = new Promise<unknown>((res, rej) => {
+      resolve = res
+      reject = rej
+    })
+    const stopWaiting = (reason: Error): void => {
+      if (!this.pending.delete(id)) return
+      reject(reason)
+      this.sendCancel(id)
+    }
+    const onAbort = (): void => stopWaiting(cancelled(signal as AbortSignal))
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => stopWaiting(timeoutError(method, timeoutMs)), timeoutMs)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.pending.set(id, { onResult: options.onResult, resolve, reject })
+    promise.catch(() => {}) // rejected while the send still waits: the send's error is the one thrown
+    const slot = this.takeSlot()
+    try {
+      await Promise.race([slot.ready, promise])
+      await this.send(frame, signal)
+      return await promise
+    } catch (err) {
+      // Covers a failed send or an abort that raced it; the pending entry must not outlive the call.
+      if (this.pending.delete(id)) this.sendCancel(id)
+      throw err
+    } finally {
+      slot.drop()
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** A place in the in-flight window, FIFO; `drop` gives it back (or leaves the queue). */
+  private takeSlot(): { ready: Promise<void>; drop(): void } {
+    if (this.active < this.maxInFlight) {
+      this.active++
+      let dropped = false
+      return {
+        ready: Promise.resolve(),
+        drop: () => {
+          if (dropped) return
+          dropped = true
+          this.releaseSlot()
+        },
+      }
+    }
+    let granted = false
+    let dropped = false
+    let grant!: () => void
+    const ready = new Promise<void>((resolve) => {
+      grant = () => {
+        granted = true
+        resolve()
+      }
+    })
+    this.waiters.push(grant)
+    return {
+      ready,
+      drop: () => {
+        if (dropped) return
+        dropped = true
+        if (granted) this.releaseSlot()
+        else this.waiters.splice(this.waiters.indexOf(grant), 1)
+      },
+    }
+  }
+
+  private releaseSlot(): void {
+    const next = this.waiters.shift()
+    if (next === undefined) this.active--
+    else next()
+  }
+
+  /** Route `<name>.event` notifications for `subscription` to `sink` until `unroute`. */
+  route(subscription: string, sink: EventSink): void {
+    if (this.closedWith !== undefined) sink.end(this.closedWith)
+    else this.sinks.set(subscription, sink)
+  }
+
+  unroute(subscription: string): void {
+    this.sinks.delete(subscription)
+  }
+
+  async close(): Promise<void> {
+    this.shutdown(new ConnectionClosedError('rpc client closed'))
+    if (this.stream.status !== 'open') return
+    try {
+      await this.stream.close({ signal: AbortSignal.timeout(2_000) })
+    } catch (err) {
+      this.stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private encode(message: unknown): Uint8Array {
+    const frame = encodeFrame(JSON.stringify(message))
+    // Checked here so one oversized call fails alone instead of getting the shared stream reset.
+    if (frame.byteLength > this.frames.maxFrameBytes + 5) {
+      throw new FrameTooLargeError(
+        `request of ${frame.byteLength} bytes exceeds the ${this.frames.maxFrameBytes}-byte limit`,
+      )
+    }
+    return frame
+  }
+
+  private async send(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+    if (this.closedWith !== undefined) throw this.closedWith
+    if (this.stream.writableNeedsDrain) {
+      await this.stream.onDrain(signal === undefined ? {} : { signal })
+    }
+    try {
+      this.stream.send(frame)
+    } catch (err) {
+      throw new ConnectionClosedError('rpc session stream is not writable', { cause: err })
+    }
+  }
+
+  private sendCancel(id: number): void {
+    if (!this.usable) return
+    try {
+      this.stream.send(encodeFrame(JSON.stringify({ jsonrpc: '2.0', method: CANCEL_METHOD, params: { id } })))
+    } catch {
+      // The stream is going away; the server aborts the handler when it sees the close.
+    }
+  }
+
+  private readonly onMessage = (evt: StreamMessageEvent): void => {
+    const chunk = evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()
+    try {
+      for (const frame of this.frames.push(chunk)) this.handleFrame(frame)
+    } catch (err) {
+      this.log.error('server sent an invalid frame - %e', err)
+      const reason = new ConnectionClosedError('server sent an invalid frame', { cause: err })
+      this.shutdown(reason)
+      this.stream.abort(reason)
+    }
+  }
+
+  private handleFrame(frame: Uint8Array): void {
+    let value: unknown
+    try {
+      value = JSON.parse(decoder.decode(frame))
+    } catch {
+      this.log('ignoring a frame that is not JSON')
+      return
+    }
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const message = classifyServerMessage(item)
+      if (message.kind === 'response') this.settle(message.response)
+      else if (message.kind === 'event') this.sinks.get(message.subscription)?.event(message.result)
+    }
+  }
+
+  private settle(response: RpcResponse): void {
+    if (typeof response.id !== 'number') {
+      // Only session-level failures (parse error, frame too large) come without our id.
+      if ('error' in response)
+        this.log.error('server error %d: %s', response.error.code, response.error.message)
+      return
+    }
+    const waiting = this.pending.get(response.id)
+    if (waiting === undefined) return // answered after we stopped waiting (cancel, timeout)
+    this.pending.delete(response.id)
+    if ('error' in response) waiting.reject(fromWireError(response.error, this.knownErrors))
+    else {
+      waiting.onResult?.(response.result)
+      waiting.resolve(response.result)
+    }
+  }
+
+  private readonly onReadEnd = (): void => {
+    this.shutdown(new ConnectionClosedError('server closed the rpc session'))
+  }
+
+  private readonly onClose = (): void => {
+    this.shutdown(new ConnectionClosedError('rpc session stream closed'))
+  }
+
+  private shutdown(reason: Error): void {
+    if (this.closedWith !== undefined) return
+    this.closedWith = reason
+    this.stream.removeEventListener('message', this.onMessage)
+    this.stream.removeEventListener('close', this.onClose)
+    this.stream.removeEventListener('end', this.onReadEnd)
+    const pending = [...this.pending.values()]
+    this.pending.clear()
+    for (const p of pending) p.reject(reason)
+    const sinks = [...this.sinks.values()]
+    this.sinks.clear()
+    for (const sink of sinks) sink.end(reason)
+  }
+}
+
+function cancelled(signal: AbortSignal): CancelledError {
+  return new CancelledError('call cancelled by the caller', { cause: signal.reason })
+}
+
+function timeoutError(method: string, timeoutMs: number | undefined): CallTimeoutError {
+  return new CallTimeoutError(`${method}: no answer within ${timeoutMs} ms`)
+}

@@ -1,0 +1,128 @@
+/**
+ * Framing on a session stream: each JSON-RPC message is an unsigned-varint (LEB128) byte length
+ * followed by that many bytes of UTF-8 JSON — the same prefix libp2p's `it-length-prefixed` uses.
+ * The decoder is push-based so it runs inside the stream's `message` listener without an await
+ * per frame, and it checks the prefix against the limit before buffering any of the body.
+ */
+import { FrameTooLargeError } from './errors.js'
+
+/** A 32-bit length never needs more than 5 varint bytes; more is a malformed or hostile prefix. */
+const MAX_PREFIX_BYTES = 5
+
+const encoder = new TextEncoder()
+
+function tooLarge(announced: number, maxFrameBytes: number): FrameTooLargeError {
+  const size = Number.isFinite(announced) ? `${announced} bytes` : 'a malformed length'
+  return new FrameTooLargeError(`frame of ${size} exceeds the ${maxFrameBytes}-byte limit`, {
+    data: { maxFrameBytes },
+  })
+}
+
+export function varintLength(value: number): number {
+  let n = 1
+  while (value >= 0x80) {
+    value = Math.floor(value / 128)
+    n++
+  }
+  return n
+}
+
+/** Encode a prefix and body in one buffer, so each frame is a single `send()`. */
+export function encodeFrame(body: string | Uint8Array): Uint8Array {
+  const bytes = typeof body === 'string' ? encoder.encode(body) : body
+  const prefix = varintLength(bytes.byteLength)
+  const out = new Uint8Array(prefix + bytes.byteLength)
+  let value = bytes.byteLength
+  let i = 0
+  while (value >= 0x80) {
+    out[i++] = (value & 0x7f) | 0x80
+    value = Math.floor(value / 128)
+  }
+  out[i] = value
+  out.set(bytes, prefix)
+  return out
+}
+
+export class FrameDecoder {
+  readonly maxFrameBytes: number
+  private parts: Uint8Array[] = []
+  private size = 0
+  private need: number | undefined
+
+  constructor(maxFrameBytes: number) {
+    this.maxFrameBytes = maxFrameBytes
+  }
+
+  /** Bytes held for a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.size
+  }
+
+  /**
+   * Add received bytes and yield every frame they complete.
+   * @throws FrameTooLargeError when a prefix exceeds the limit; the decoder is then unusable.
+   */
+  *push(chunk: Uint8Array): Generator<Uint8Array> {
+    if (chunk.byteLength === 0) return
+    this.parts.push(chunk)
+    this.size += chunk.byteLength
+    while (true) {
+      if (this.need === undefined) {
+        const length = this.readPrefix()
+        if (length === undefined) return
+        this.need = length
+      }
+      if (this.size < this.need) return
+      const frame = this.take(this.need)
+      this.need = undefined
+      yield frame
+    }
+  }
+
+  private readPrefix(): number | undefined {
+    let value = 0
+    let scale = 1
+    let index = 0
+    for (const part of this.parts) {
+      for (let i = 0; i < part.byteLength; i++) {
+        const byte = part[i] as number
+        value += (byte & 0x7f) * scale
+        index++
+        if ((byte & 0x80) === 0) {
+          if (value > this.maxFrameBytes) throw tooLarge(value, this.maxFrameBytes)
+          this.take(index)
+          return value
+        }
+        if (index >= MAX_PREFIX_BYTES) throw tooLarge(Number.POSITIVE_INFINITY, this.maxFrameBytes)
+        scale *= 128
+      }
+    }
+    // An incomplete prefix can already prove itself too large.
+    if (value > this.maxFrameBytes) throw tooLarge(value, this.maxFrameBytes)
+    return undefined
+  }
+
+  private take(n: number): Uint8Array {
+    const first = this.parts[0]
+    if (first !== undefined && first.byteLength >= n) {
+      this.consumeFirst(first, n)
+      return first.subarray(0, n)
+    }
+    const out = new Uint8Array(n)
+    let offset = 0
+    while (offset < n) {
+      const part = this.parts[0] as Uint8Array
+      const count = Math.min(part.byteLength, n - offset)
+      out.set(part.subarray(0, count), offset)
+      offset += count
+      this.consumeFirst(part, count)
+    }
+    return out
+  }
+
+  private consumeFirst(part: Uint8Array, n: number): void {
+    this.size -= n
+    if (n === part.byteLength) this.parts.shift()
+    else this.parts[0] = part.subarray(n)
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Methods every node serves, whatever its roles: `node.info`, `node.peers`, `node.health`.
+ * (`rpc.discover` is served by the registry itself, so any registry — a test's, the gateway's —
+ * describes itself.) The node passes read-only accessors; nothing here holds libp2p.
+ */
+import type { AnyMethodDefinition } from './registry.js'
+
+export interface PeerSummary {
+  peerId: string
+  addrs: string[]
+  latencyMs?: number
+}
+
+export interface NodeHealth {
+  /** `ok` when every started component is healthy. */
+  status: 'ok' | 'degraded'
+  /** Per-component detail, e.g. `{ coordinator: 'ok', datastore: 'ok' }`. */
+  checks?: Record<string, string>
+  [key: string]: unknown
+}
+
+export interface NodeInfoSource {
+  peerId: string
+  publicKeyHex: string
+  roles: readonly string[]
+  version: string
+  /** Epoch milliseconds. */
+  startedAt: number
+  getMultiaddrs(): string[]
+  getPeers(): PeerSummary[]
+  health(): NodeHealth | Promise<NodeHealth>
+}
+
+const NO_PARAMS = { type: 'object', properties: {}, additionalProperties: false } as const
+
+const PEER_SCHEMA = {
+  type: 'object',
+  required: ['peerId', 'addrs'],
+  properties: {
+    peerId: { type: 'string' },
+    addrs: { type: 'array', items: { type: 'string' } },
+    latencyMs: { type: 'number' },
+  },
+}
+
+export function nodeMethods(info: NodeInfoSource): AnyMethodDefinition[] {
+  return [
+    {
+      name: 'node.info',
+      summary: 'Who this node is: peer ID, public key, roles, addresses, version and uptime.',
+      role: 'node',
+      params: NO_PARAMS,
+      result: {
+        type: 'object',
+        required: ['peerId', 'publicKey', 'roles', 'multiaddrs', 'version', 'startedAt', 'uptimeMs'],
+        properties: {
+          peerId: { type: 'string' },
+          publicKey: { type: 'string', description: 'hex' },
+          roles: { type: 'array', items: { type: 'string' } },
+          multiaddrs: { type: 'array', items: { type: 'string' } },
+          version: { type: 'string' },
+          startedAt: { type: 'string', format: 'date-time' },
+          uptimeMs: { type: 'integer', minimum: 0 },
+        },
+      },
+      resultName: 'info',
+      handler: () => ({
+        peerId: info.peerId,
+        publicKey: info.publicKeyHex,
+        roles: [...info.roles],
+        multiaddrs: info.getMultiaddrs(),
+        version: info.version,
+        startedAt: new Date(info.startedAt).toISOString(),
+        uptimeMs: Math.max(0, Date.now() - info.startedAt),
+      }),
+    },
+    {
+      name: 'node.peers',
+      summary: 'Peers this node is connected to, with their addresses and last measured latency.',
+      role: 'node',
+      params: NO_PARAMS,
+      result: { type: 'array', items: PEER_SCHEMA },
+      resultName: 'peers',
+      handler: () => info.getPeers(),
+    },
+    {
+      name: 'node.health',
+      summary: 'Whether this node and its components are healthy.',
+      role: 'node',
+      params: NO_PARAMS,
+      result: {
+        type: 'object',
+        required: ['status'],
+        properties: {
+          status: { enum: ['ok', 'degraded'] },
+          checks: { type: 'object', additionalProperties: { type: 'string' } },
+        },
+      },
+      resultName: 'health',
+      handler: () => info.health(),
+    },
+  ]
+}

@@ -1,0 +1,86 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { createClientHost } from '../src/client/host.js'
+import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
+import { waitFor } from '../src/testing/index.js'
+import { type CliNode, startCliNode, stopCliNode } from './helpers/cli.js'
+
+let dir: string
+let host: Libp2p
+const nodes: CliNode[] = []
+const clients: Libp2pRpcClient[] = []
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'horus-procs-'))
+  host = await createClientHost()
+})
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()))
+  await host.stop()
+  const codes = await Promise.all(nodes.splice(0).map((n) => stopCliNode(n)))
+  await rm(dir, { recursive: true, force: true })
+  // SIGTERM is a graceful stop: every node flushed and exited 0.
+  expect(codes.every((code) => code === 0)).toBe(true)
+})
+
+async function start(name: string, args: string[] = []): Promise<{ node: CliNode; rpc: Libp2pRpcClient }> {
+  const node = await startCliNode([
+    '--data-dir',
+    join(dir, name),
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    ...args,
+  ])
+  nodes.push(node)
+  const rpc = new Libp2pRpcClient({ libp2p: host, target: node.multiaddrs[0] as string })
+  clients.push(rpc)
+  return { node, rpc }
+}
+
+describe('a mesh of three OS processes started through the CLI', () => {
+  it('joins through one bootstrap address, finds a DHT record and spreads gossip', async () => {
+    const a = await start('a')
+    expect(a.node.multiaddrs.every((ma) => ma.endsWith(`/p2p/${a.node.peerId}`))).toBe(true)
+    const bootstrap = ['--bootstrap', a.node.multiaddrs[0] as string]
+    const b = await start('b', [...bootstrap, '--roles', 'supervisor'])
+    const c = await start('c', bootstrap)
+    const all = [a, b, c]
+
+    for (const self of all) {
+      const others = all.filter((o) => o !== self).map((o) => o.node.peerId)
+      await waitFor(
+        async () => {
+          const peers = await self.rpc.call<{ peerId: string }[]>('node.peers')
+          return others.every((id) => peers.some((p) => p.peerId === id))
+        },
+        { what: `${self.node.peerId} to be connected to both others`, intervalMs: 200 },
+      )
+    }
+
+    // b provides its role in the DHT on its own; c was only given a's address.
+    const providers = await waitFor(
+      async () => {
+        const found = await c.rpc.call<string[]>('mesh.find_providers', { role: 'supervisor' })
+        return found.includes(b.node.peerId) && found
+      },
+      { what: 'c to find b through the DHT', intervalMs: 300 },
+    )
+    expect(providers).toContain(b.node.peerId)
+
+    // Heartbeats are gossip: each process hears the other two.
+    for (const self of all) {
+      const others = all.filter((o) => o !== self).map((o) => o.node.peerId)
+      const alive = await waitFor(
+        async () => {
+          const peers = await self.rpc.call<{ peerId: string; roles: string[] }[]>('mesh.liveness')
+          return others.every((id) => peers.some((p) => p.peerId === id)) && peers
+        },
+        { what: `${self.node.peerId} to hear both others' heartbeats`, intervalMs: 200 },
+      )
+      if (self !== b) expect(alive.find((p) => p.peerId === b.node.peerId)?.roles).toEqual(['supervisor'])
+    }
+  })
+})
