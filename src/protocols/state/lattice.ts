@@ -1,0 +1,165 @@
+/**
+ * The value types of the run-state CRDT and the total orders that make each a join-semilattice:
+ * join(a, b) = the greater of a and b. A total order gives commutativity, associativity and
+ * idempotence for free; the last tie-break (canonical JSON) only matters when two different values
+ * carry the same stamp, which honest nodes never produce but a buggy or hostile peer could.
+ */
+
+import canonicalize from 'canonicalize'
+import { compareHlc } from './hlc.js'
+import type { JsonObject, JsonValue } from './json-value.js'
+
+/**
+ * Stored phases of one attempt of a step. `pending` and `ready` are not stored: a step without an
+ * entry is pending, and readiness is derived from its dependencies. `retrying` opens the next
+ * attempt (it waits out the backoff), so it ranks lowest within that attempt.
+ */
+export const STEP_PHASES = [
+  'retrying',
+  'dispatched',
+  'running',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+] as const
+export type StepPhase = (typeof STEP_PHASES)[number]
+
+export const TERMINAL_PHASES: ReadonlySet<StepPhase> = new Set([
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+])
+
+const PHASE_RANK: Readonly<Record<StepPhase, number>> = {
+  retrying: 0,
+  dispatched: 1,
+  running: 2,
+  // All terminal phases share the top rank: within an attempt a terminal phase absorbs every
+  // non-terminal one, and two terminal phases are ordered by stamp only.
+  succeeded: 3,
+  failed: 3,
+  skipped: 3,
+  cancelled: 3,
+}
+
+/** A failure as recorded and sent across the wire (Temporal's failure shape, trimmed). */
+export interface StepError {
+  readonly message: string
+  /** A stable name for the kind of failure (`StepTimeout`, a runner error class…). */
+  readonly type?: string
+  /** When true the step is not retried whatever its policy says. */
+  readonly nonRetryable?: boolean
+  readonly data?: JsonValue
+}
+
+/** One step's replicated value: `(attempt, phase, result|error, hlc, node)` plus timings. */
+export interface StepEntry {
+  readonly attempt: number
+  readonly phase: StepPhase
+  /** Stamp of the write; it also names the node (`hlcNode`). */
+  readonly hlc: string
+  /** Set when `phase` is `succeeded`. */
+  readonly result?: JsonValue
+  /** Set when `phase` is `failed`; on `retrying`, the failure that caused the retry. */
+  readonly error?: StepError
+  /** Why a step was skipped or cancelled (`condition`, `upstream_failed`, `run_cancelled`…). */
+  readonly reason?: string
+  /** When the retry may be dispatched; set when, and only when, `phase` is `retrying`. */
+  readonly retryAt?: number
+  /** Wall ms the current attempt was dispatched, started, finished; writers carry them forward. */
+  readonly dispatchedAt?: number
+  readonly startedAt?: number
+  readonly finishedAt?: number
+  /** Wall ms the first attempt was dispatched. */
+  readonly firstDispatchedAt?: number
+}
+
+export function isTerminalPhase(phase: StepPhase): boolean {
+  return TERMINAL_PHASES.has(phase)
+}
+
+function compareCanonical(a: unknown, b: unknown): number {
+  const left = canonicalize(a) ?? ''
+  const right = canonicalize(b) ?? ''
+  return left < right ? -1 : left > right ? 1 : 0
+}
+
+export function compareStepEntries(a: StepEntry, b: StepEntry): number {
+  if (a === b) return 0
+  if (a.attempt !== b.attempt) return a.attempt < b.attempt ? -1 : 1
+  const rank = PHASE_RANK[a.phase] - PHASE_RANK[b.phase]
+  if (rank !== 0) return rank < 0 ? -1 : 1
+  const byStamp = compareHlc(a.hlc, b.hlc)
+  return byStamp !== 0 ? byStamp : compareCanonical(a, b)
+}
+
+/** Cancellation is absorbing; the first cancel (smallest stamp) is kept as the record. */
+export interface CancelRecord {
+  readonly hlc: string
+  readonly reason?: string
+}
+
+/** `paused` as a last-writer-wins register. */
+export interface PausedRecord {
+  readonly paused: boolean
+  readonly hlc: string
+}
+
+/**
+ * The owner lease, a last-writer-wins register ordered by stamp. See README.md for renew and
+ * takeover.
+ */
+export interface LeaseRecord {
+  readonly owner: string
+  readonly expiresAt: number
+  readonly hlc: string
+}
+
+/** What a run was created with; immutable, so the first creation (smallest stamp) wins. */
+export interface RunMeta {
+  readonly hlc: string
+  /** The self-contained workflow document (`CompiledWorkflow.source`). */
+  readonly workflow: JsonValue
+  readonly inputs: JsonObject
+}
+
+export const LOG_SEVERITIES = ['debug', 'info', 'warning', 'error', 'critical'] as const
+export type LogSeverity = (typeof LOG_SEVERITIES)[number]
+
+/** An entry of the grow-only log: monitor events (`kind: 'event'`) and runner output lines. */
+export interface LogEntry {
+  /** The key of the grow-only set: unique per (hlc, node). */
+  readonly hlc: string
+  readonly kind: 'event' | 'log'
+  /** Event name (`step_failed`…) or log stream (`stdout`…). */
+  readonly type: string
+  readonly severity: LogSeverity
+  readonly message: string
+  readonly step?: string
+  readonly attempt?: number
+  readonly data?: JsonValue
+}
+
+/** Greater stamp wins (paused, lease). */
+export function compareByStamp<T extends { readonly hlc: string }>(a: T, b: T): number {
+  const byStamp = compareHlc(a.hlc, b.hlc)
+  return byStamp !== 0 ? byStamp : compareCanonical(a, b)
+}
+
+/** Returns the join of two optional register values under `compare` (greater wins). */
+export function joinBy<T>(
+  a: T | undefined,
+  b: T | undefined,
+  compare: (x: T, y: T) => number,
+): T | undefined {
+  if (a === undefined) return b
+  if (b === undefined) return a
+  return compare(a, b) >= 0 ? a : b
+}
+
+/** Smaller stamp wins (cancel, meta): the order is reversed so `joinBy` still takes the greater. */
+export function compareEarliest<T extends { readonly hlc: string }>(a: T, b: T): number {
+  return -compareByStamp(a, b)
+}
