@@ -1,0 +1,128 @@
+/**
+ * Job execution on a runner: a concurrency-limited queue, per-job timeout and cancellation,
+ * environment variables, bounded logs, a fresh work directory per job, and at-most-once execution
+ * per job id. Kinds (`hero`, `sal`, `osiris`, custom) are plain async handlers that receive the job
+ * and a Temporal-activity-like context.
+ */
+
+import type { Datastore } from 'interface-datastore'
+import type { ComponentLogger } from '../../../node/logger.js'
+import type { Sandbox, SandboxLimits } from '../sandbox/index.js'
+import type { FunctionRegistry } from './function-registry.js'
+import { JobExecutor } from './job-executor.js'
+
+export * from './errors.js'
+export { FunctionRegistry, type RegisteredFunction } from './function-registry.js'
+export { JobExecutor } from './job-executor.js'
+
+/**
+ * The part of a job envelope the runner executes. The signed envelope of `src/protocols/jobs/` is
+ * structurally compatible (it carries more fields, which are ignored here).
+ */
+export interface ExecutableJob {
+  id: string
+  /** The kind (capability) that runs it: `hero`, `sal`, `osiris` or a custom kind. */
+  runner: string
+  payload: string
+  /** Upstream step outputs keyed by step id. */
+  input: Record<string, unknown>
+  env: Record<string, string>
+  timeoutMs: number
+}
+
+export type ExecutionStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled'
+
+export interface ExecutionError {
+  /** The error class name, e.g. `ScriptError`; clients rebuild the class from it. */
+  name: string
+  /** Stable code, e.g. `SCRIPT_ERROR`. */
+  code: string
+  message: string
+  retryable: boolean
+}
+
+export interface ExecutionResult {
+  jobId: string
+  status: ExecutionStatus
+  /** The handler's output (JSON) when `status` is `succeeded`. */
+  output?: unknown
+  error?: ExecutionError
+  /** Epoch milliseconds. */
+  startedAt: number
+  finishedAt: number
+  logs: string[]
+  /** True when log lines were dropped after the total cap (the last line says so). */
+  logsTruncated: boolean
+}
+
+/** What a kind handler gets besides the job, like a Temporal activity context. */
+export interface JobContext {
+  /** Aborts when the job times out, is cancelled, or the executor stops. */
+  signal: AbortSignal
+  /** Adds a log line (bounded: long lines are cut, and lines past the total cap are dropped). */
+  log(line: string): void
+  /** Says the job is alive and making progress; emitted as `job:heartbeat`. */
+  heartbeat(details?: unknown): void
+  /** An empty directory only this job uses, removed after it. */
+  workDir: string
+  functions: FunctionRegistry
+  /** The executor's environment overlaid with the job's `env`. */
+  env: Record<string, string>
+  sandbox: Sandbox
+  /** The node's datastore, when the executor was given one. */
+  datastore: Datastore | undefined
+}
+
+export type KindHandler = (job: ExecutableJob, ctx: JobContext) => Promise<unknown>
+
+export interface ExecuteOptions {
+  /** Aborting it cancels the job (for the first caller; a duplicate call only stops waiting). */
+  signal?: AbortSignal
+  /** Each log line as it is produced. */
+  onLog?: (line: string) => void
+}
+
+export interface ExecutorLoad {
+  running: number
+  queued: number
+  concurrency: number
+}
+
+export interface JobExecutorEvents {
+  'job:started': CustomEvent<{ jobId: string; kind: string }>
+  'job:log': CustomEvent<{ jobId: string; line: string }>
+  'job:heartbeat': CustomEvent<{ jobId: string; details: unknown }>
+  'job:completed': CustomEvent<ExecutionResult>
+}
+
+export interface JobExecutorInit {
+  /** @default 4 */
+  concurrency?: number
+  /** @default 1_000 */
+  maxQueueLength?: number
+  /** @default 3_600_000 */
+  maxTimeoutMs?: number
+  /** Parent of per-job work directories. @default a new directory under os.tmpdir(), removed on stop */
+  workDirBase?: string
+  /** Environment given to every job; a job's own `env` overrides it. @default {} */
+  env?: Record<string, string>
+  logs?: { maxLineBytes?: number; maxTotalBytes?: number }
+  /** JSON size cap of any handler's output. @default 4 MiB */
+  maxOutputBytes?: number
+  /** Defaults for script runs (`sal`, `osiris`, custom kinds using `ctx.sandbox`). */
+  sandbox?: SandboxLimits
+  /** @default 10_000 */
+  resultCacheSize?: number
+  /** @default 2_000 */
+  abortGraceMs?: number
+  functions?: FunctionRegistry
+  /** Handlers by kind, e.g. from `builtinKinds()`. More can be added with `register`. */
+  kinds?: Record<string, KindHandler>
+  /** Handed to handlers as `ctx.datastore` (osiris stores its models there). */
+  datastore?: Datastore
+  logger?: ComponentLogger
+}
+
+export function createJobExecutor(init: JobExecutorInit = {}): JobExecutor {
+  return new JobExecutor(init)
+}

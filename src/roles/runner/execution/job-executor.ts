@@ -1,0 +1,401 @@
+/**
+ * Runs jobs through their kind's handler with the limits of the job and the runner. Each job id is
+ * executed at most once: a repeated `execute` of a known id returns the same (pending or finished)
+ * result.
+ */
+
+import { mkdtemp } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Logger } from '@libp2p/interface'
+import { TypedEventEmitter } from 'main-event'
+import { createLogger } from '../../../node/logger.js'
+import {
+  createSandbox,
+  LogLimiter,
+  OutputTooLargeError,
+  type Sandbox,
+  ScriptTimeoutError,
+} from '../sandbox/index.js'
+import {
+  DEFAULT_ABORT_GRACE_MS,
+  DEFAULT_CONCURRENCY,
+  DEFAULT_MAX_LOG_BYTES,
+  DEFAULT_MAX_LOG_LINE_BYTES,
+  DEFAULT_MAX_QUEUE_LENGTH,
+  DEFAULT_MAX_TIMEOUT_MS,
+  DEFAULT_RESULT_CACHE_SIZE,
+} from './constants.js'
+import { toExecutionError } from './error-info.js'
+import {
+  ExecutorNotRunningError,
+  JobCancelledError,
+  JobOutputError,
+  JobTimeoutError,
+  KindRegistrationError,
+  UnknownKindError,
+} from './errors.js'
+import { FunctionRegistry } from './function-registry.js'
+import type {
+  ExecutableJob,
+  ExecuteOptions,
+  ExecutionResult,
+  ExecutionStatus,
+  ExecutorLoad,
+  JobContext,
+  JobExecutorEvents,
+  JobExecutorInit,
+  KindHandler,
+} from './index.js'
+import { assertExecutableJob } from './job-shape.js'
+import { SlotQueue } from './slot-queue.js'
+import { createWorkDir, removeWorkDir } from './work-dir.js'
+
+const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024
+const KIND_NAME = /^[a-z][a-z0-9_-]{0,63}$/
+
+interface Entry {
+  job: ExecutableJob
+  controller: AbortController
+  /** Why the job was stopped from outside, once it was. */
+  stopped: { status: 'timed_out' | 'cancelled'; error: Error } | undefined
+  listeners: Set<(line: string) => void>
+  logs: LogLimiter
+  result: Promise<ExecutionResult>
+}
+
+export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
+  readonly functions: FunctionRegistry
+  private readonly init: JobExecutorInit
+  private readonly log: Logger
+  private readonly handlers = new Map<string, KindHandler>()
+  private readonly entries = new Map<string, Entry>()
+  private readonly finished = new Map<string, ExecutionResult>()
+  private readonly slots: SlotQueue
+  private readonly sandbox: Sandbox
+  private workDirBase: string | undefined
+  private ownsWorkDirBase = false
+  private running = false
+
+  constructor(init: JobExecutorInit = {}) {
+    super()
+    this.init = init
+    this.log = (init.logger ?? createLogger()).forComponent('horus:runner:executor')
+    this.functions = init.functions ?? new FunctionRegistry()
+    this.slots = new SlotQueue(
+      init.concurrency ?? DEFAULT_CONCURRENCY,
+      init.maxQueueLength ?? DEFAULT_MAX_QUEUE_LENGTH,
+    )
+    this.sandbox = createSandbox({
+      ...(init.sandbox === undefined ? {} : { limits: init.sandbox }),
+      maxIdleWorkers: init.concurrency ?? DEFAULT_CONCURRENCY,
+      ...(init.logger === undefined ? {} : { logger: init.logger }),
+    })
+    for (const [kind, handler] of Object.entries(init.kinds ?? {})) this.register(kind, handler)
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    if (this.init.workDirBase === undefined) {
+      this.workDirBase = await mkdtemp(join(tmpdir(), 'horus-runner-'))
+      this.ownsWorkDirBase = true
+    } else {
+      this.workDirBase = this.init.workDirBase
+    }
+    await this.sandbox.start()
+    this.running = true
+  }
+
+  /** Cancels queued and running jobs, waits for them to settle, and releases the sandbox. */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    const pending = [...this.entries.values()]
+    for (const entry of pending) this.stopEntry(entry, 'cancelled', new JobCancelledError('runner stopping'))
+    await Promise.allSettled(pending.map((entry) => entry.result))
+    await this.sandbox.stop()
+    if (this.ownsWorkDirBase && this.workDirBase !== undefined) await removeWorkDir(this.workDirBase)
+  }
+
+  /** Adds a kind; returns a function that removes it. */
+  register(kind: string, handler: KindHandler): () => void {
+    if (!KIND_NAME.test(kind)) {
+      throw new KindRegistrationError(
+        `kind: expected lower-case letters, digits, '-' or '_', got ${JSON.stringify(kind)}`,
+      )
+    }
+    if (this.handlers.has(kind))
+      throw new KindRegistrationError(`kind ${JSON.stringify(kind)} is already registered`)
+    this.handlers.set(kind, handler)
+    return () => {
+      if (this.handlers.get(kind) === handler) this.handlers.delete(kind)
+    }
+  }
+
+  kinds(): string[] {
+    return [...this.handlers.keys()]
+  }
+
+  get load(): ExecutorLoad {
+    return {
+      running: this.slots.running,
+      queued: this.slots.queued,
+      concurrency: this.init.concurrency ?? DEFAULT_CONCURRENCY,
+    }
+  }
+
+  /** The result of a finished job still remembered, if any. */
+  result(jobId: string): ExecutionResult | undefined {
+    return this.finished.get(jobId)
+  }
+
+  /**
+   * Runs `job` (or joins its run if the id is known) and resolves with its result; a failing job
+   * resolves too. Rejects only when the job is not accepted: `ExecutorNotRunningError`,
+   * `InvalidJobError`, `UnknownKindError`, `RunnerBusyError`.
+   */
+  execute(job: ExecutableJob, options: ExecuteOptions = {}): Promise<ExecutionResult> {
+    if (!this.running) return Promise.reject(new ExecutorNotRunningError())
+    try {
+      assertExecutableJob(job, this.init.maxTimeoutMs ?? DEFAULT_MAX_TIMEOUT_MS)
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const known = this.finished.get(job.id)
+    if (known !== undefined) return Promise.resolve(known)
+    const existing = this.entries.get(job.id)
+    if (existing !== undefined) return this.join(existing, options)
+    if (!this.handlers.has(job.runner)) return Promise.reject(new UnknownKindError(job.runner, this.kinds()))
+    try {
+      this.slots.assertRoom()
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    const entry = this.createEntry(job, options)
+    this.entries.set(job.id, entry)
+    return entry.result
+  }
+
+  /** Cancels a queued or running job; false when the id is not in flight. */
+  cancel(jobId: string, reason?: string): boolean {
+    const entry = this.entries.get(jobId)
+    if (entry === undefined) return false
+    this.stopEntry(entry, 'cancelled', new JobCancelledError(reason))
+    return true
+  }
+
+  private createEntry(job: ExecutableJob, options: ExecuteOptions): Entry {
+    // `result` is filled in below, once the entry exists for `schedule` to run.
+    const listeners = new Set<(line: string) => void>()
+    if (options.onLog !== undefined) listeners.add(options.onLog)
+    const logs = new LogLimiter(
+      {
+        maxLineBytes: this.init.logs?.maxLineBytes ?? DEFAULT_MAX_LOG_LINE_BYTES,
+        maxTotalBytes: this.init.logs?.maxTotalBytes ?? DEFAULT_MAX_LOG_BYTES,
+      },
+      (line) => {
+        for (const listener of listeners) listener(line)
+        this.safeDispatchEvent('job:log', { detail: { jobId: job.id, line } })
+      },
+    )
+    const entry: Entry = {
+      job,
+      controller: new AbortController(),
+      stopped: undefined,
+      listeners,
+      logs,
+      result: Promise.resolve() as unknown as Promise<ExecutionResult>,
+    }
+    if (options.signal !== undefined) {
+      const signal = options.signal
+      const onAbort = (): void => {
+        this.stopEntry(entry, 'cancelled', new JobCancelledError('caller went away'))
+      }
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+      entry.result = this.schedule(entry).finally(() => signal.removeEventListener('abort', onAbort))
+    } else {
+      entry.result = this.schedule(entry)
+    }
+    return entry
+  }
+
+  /** A duplicate `execute`: shares the result; its signal only stops its own wait. */
+  private join(entry: Entry, options: ExecuteOptions): Promise<ExecutionResult> {
+    const onLog = options.onLog
+    if (onLog !== undefined) entry.listeners.add(onLog)
+    const signal = options.signal
+    if (signal === undefined) return entry.result
+    return new Promise<ExecutionResult>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (onLog !== undefined) entry.listeners.delete(onLog)
+        reject(signal.reason)
+      }
+      if (signal.aborted) return onAbort()
+      signal.addEventListener('abort', onAbort, { once: true })
+      entry.result.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  private stopEntry(entry: Entry, status: 'timed_out' | 'cancelled', error: Error): void {
+    if (entry.stopped !== undefined) return
+    entry.stopped = { status, error }
+    entry.controller.abort(error)
+  }
+
+  private async schedule(entry: Entry): Promise<ExecutionResult> {
+    const queuedAt = Date.now()
+    try {
+      await this.slots.acquire(entry.controller.signal)
+    } catch {
+      return this.complete(entry, { status: 'cancelled', error: entry.stopped?.error }, queuedAt)
+    }
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.slots.release()
+    }
+    try {
+      return await this.run(entry, release)
+    } finally {
+      // A handler that ignores its signal keeps its slot only for the abort grace period.
+      if (entry.stopped === undefined) release()
+    }
+  }
+
+  private async run(entry: Entry, release: () => void): Promise<ExecutionResult> {
+    const { job, controller } = entry
+    const startedAt = Date.now()
+    const handler = this.handlers.get(job.runner) as KindHandler
+    const timer = setTimeout(
+      () => this.stopEntry(entry, 'timed_out', new JobTimeoutError(job.timeoutMs)),
+      job.timeoutMs,
+    )
+    this.safeDispatchEvent('job:started', { detail: { jobId: job.id, kind: job.runner } })
+    let workDir: string | undefined
+    const settled = (async () => {
+      workDir = await createWorkDir(this.workDirBase as string, job.id)
+      return handler(job, this.context(entry, workDir))
+    })()
+    // The work directory goes once the handler has really finished, even after a timeout.
+    const cleanup = settled
+      .catch(() => undefined)
+      .then(async () => {
+        clearTimeout(timer)
+        release()
+        if (workDir !== undefined) await removeWorkDir(workDir)
+      })
+      .catch((err: unknown) => this.log.error('job %s: removing its work directory failed - %e', job.id, err))
+    const outcome = await settleOrStop(settled, controller.signal)
+    if (entry.stopped !== undefined) {
+      const grace = this.init.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS
+      await Promise.race([cleanup, delay(grace)])
+      release()
+      return this.complete(entry, { status: entry.stopped.status, error: entry.stopped.error }, startedAt)
+    }
+    await cleanup
+    if (!outcome.ok) {
+      const status: ExecutionStatus = outcome.error instanceof ScriptTimeoutError ? 'timed_out' : 'failed'
+      return this.complete(entry, { status, error: outcome.error }, startedAt)
+    }
+    try {
+      return this.complete(
+        entry,
+        { status: 'succeeded', output: this.normaliseOutput(outcome.value) },
+        startedAt,
+      )
+    } catch (err) {
+      return this.complete(entry, { status: 'failed', error: err }, startedAt)
+    }
+  }
+
+  private context(entry: Entry, workDir: string): JobContext {
+    const { job } = entry
+    return {
+      signal: entry.controller.signal,
+      log: (line) => {
+        entry.logs.push(line)
+      },
+      heartbeat: (details) => this.safeDispatchEvent('job:heartbeat', { detail: { jobId: job.id, details } }),
+      workDir,
+      functions: this.functions,
+      env: { ...this.init.env, ...job.env },
+      sandbox: this.sandbox,
+      datastore: this.init.datastore,
+    }
+  }
+
+  private normaliseOutput(value: unknown): unknown {
+    if (value === undefined) return undefined
+    let text: string | undefined
+    try {
+      text = JSON.stringify(value)
+    } catch (err) {
+      throw new JobOutputError(`job output is not JSON-serialisable: ${(err as Error).message}`)
+    }
+    if (text === undefined) return undefined
+    const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
+    const bytes = Buffer.byteLength(text)
+    if (bytes > max) throw new OutputTooLargeError(bytes, max)
+    return JSON.parse(text)
+  }
+
+  private complete(
+    entry: Entry,
+    outcome: { status: ExecutionStatus; output?: unknown; error?: unknown },
+    startedAt: number,
+  ): ExecutionResult {
+    const result: ExecutionResult = {
+      jobId: entry.job.id,
+      status: outcome.status,
+      startedAt,
+      finishedAt: Date.now(),
+      logs: entry.logs.snapshot(),
+      logsTruncated: entry.logs.truncated,
+    }
+    if (outcome.output !== undefined) result.output = outcome.output
+    if (outcome.status !== 'succeeded') {
+      result.error = toExecutionError(outcome.error ?? new JobCancelledError())
+    }
+    this.entries.delete(entry.job.id)
+    this.remember(result)
+    this.log('job %s %s', entry.job.id, result.status)
+    this.safeDispatchEvent('job:completed', { detail: result })
+    return result
+  }
+
+  private remember(result: ExecutionResult): void {
+    this.finished.set(result.jobId, result)
+    const max = this.init.resultCacheSize ?? DEFAULT_RESULT_CACHE_SIZE
+    for (const key of this.finished.keys()) {
+      if (this.finished.size <= max) break
+      this.finished.delete(key)
+    }
+  }
+}
+
+type Settled = { ok: true; value: unknown } | { ok: false; error: unknown }
+
+/** The handler's outcome, or a stop marker as soon as the job's signal aborts. */
+function settleOrStop(promise: Promise<unknown>, signal: AbortSignal): Promise<Settled> {
+  return new Promise<Settled>((resolve) => {
+    const onAbort = (): void => resolve({ ok: false, error: signal.reason })
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve({ ok: true, value })
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve({ ok: false, error })
+      },
+    )
+  })
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref())
+}
