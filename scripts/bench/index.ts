@@ -1,14 +1,18 @@
 import '../../src/node/polyfills.js'
 import { runMeshBench } from './mesh.js'
 import { runRpcBench } from './rpc.js'
+import { runSandboxBench } from './sandbox.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
+import { runWorkflowCoreBench } from './workflow-core.js'
 
 /** Every benchmark, in the order of the layers they measure. `npm run bench [-- name ...]`. */
 const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   mesh: () => runMeshBench(),
   rpc: () => runRpcBench(),
   sign: () => runSignBench(),
+  sandbox: () => runSandboxBench(),
+  'workflow-core': () => runWorkflowCoreBench(),
 }
 
 const wanted = process.argv.slice(2)
