@@ -1,0 +1,14 @@
+/** Defaults of the runner's service layer (execution defaults live in ../execution/constants.ts). */
+
+/** Datastore prefix of signed results: `/horus/runner/results/<encoded job id>`. */
+export const RESULTS_PREFIX = '/horus/runner/results'
+
+/**
+ * Longest `runner.execute` call the RPC server allows. The job's own `timeoutMs` is enforced by
+ * the executor; this only has to be longer than any job may ask for (the executor's maximum).
+ * @default 3_660_000 (one hour and one minute)
+ */
+export const EXECUTE_CALL_TIMEOUT_MS = 61 * 60_000
+
+/** The built-in kinds a runner serves unless told otherwise. */
+export const BUILTIN_KINDS = ['hero', 'sal', 'osiris'] as const

@@ -1,0 +1,32 @@
+import { HorusError } from '../../../node/errors.js'
+import {
+  ExecutorNotRunningError,
+  InvalidJobError,
+  JobCancelledError,
+  RunnerBusyError,
+  UnknownKindError,
+} from '../execution/errors.js'
+
+/** The runner is stopping: the job was not finished here and may go to another runner. */
+export class RunnerStoppingError extends HorusError {
+  static override readonly code = 'RUNNER_STOPPING'
+
+  constructor() {
+    super('runner is stopping', { retryable: true })
+  }
+}
+
+/** The `runner:` section of the node config or the runner options are invalid. */
+export class RunnerConfigError extends HorusError {
+  static override readonly code = 'RUNNER_CONFIG_INVALID'
+}
+
+/** Errors `runner.*` methods answer with, for clients to rebuild by name. */
+export const RUNNER_ERRORS = [
+  RunnerStoppingError,
+  RunnerBusyError,
+  ExecutorNotRunningError,
+  UnknownKindError,
+  InvalidJobError,
+  JobCancelledError,
+] as const

@@ -1,0 +1,338 @@
+/**
+ * The runner role: serves each kind it can execute as a capability (heartbeats + DHT provider
+ * record), accepts verified jobs from supervisors over `runner.execute`, runs them on the
+ * JobExecutor, and answers with a result signed by this node. See ../index.ts for the surface.
+ */
+import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import { TypedEventEmitter } from 'main-event'
+import type { NodeTrust } from '../../../node/trust.js'
+import type { DhtAdvertiser } from '../../../protocols/capabilities/advertiser.js'
+import { capabilityCid } from '../../../protocols/capabilities/index.js'
+import {
+  createResult,
+  type JobEnvelope,
+  type JobFailure,
+  JobRejectedError,
+  type JobResult,
+  toHex,
+} from '../../../protocols/jobs/index.js'
+import type { Heartbeat } from '../../../protocols/liveness/index.js'
+import type { MethodRegistry } from '../../../protocols/rpc/index.js'
+import { UnknownKindError } from '../execution/errors.js'
+import type { RegisteredFunction } from '../execution/function-registry.js'
+import {
+  createJobExecutor,
+  type ExecutionResult,
+  type JobExecutor,
+  type JobExecutorInit,
+  type KindHandler,
+} from '../execution/index.js'
+import { builtinKinds } from '../kinds/index.js'
+import { BUILTIN_KINDS } from './constants.js'
+import { RunnerStoppingError } from './errors.js'
+import { runnerMethods, runnerSubscriptions } from './methods.js'
+import { loadRunnerPlugins } from './plugins.js'
+import { ResultStore } from './result-store.js'
+import type { ExecuteResponse, RunnerDescription, RunnerJobEvent } from './wire.js'
+
+/** The parts of a node the runner uses. */
+export interface RunnerComponents {
+  peerId: string
+  datastore: Datastore
+  logger: ComponentLogger
+  rpc: MethodRegistry
+  trust: Pick<NodeTrust, 'verifier' | 'signer'>
+  advertiser: Pick<DhtAdvertiser, 'add'>
+  addCapability(name: string): void
+  setLoadProvider(provider: () => Heartbeat['load']): void
+}
+
+export interface RunnerOptions
+  extends Pick<
+    JobExecutorInit,
+    'concurrency' | 'maxQueueLength' | 'maxTimeoutMs' | 'env' | 'logs' | 'sandbox' | 'abortGraceMs'
+  > {
+  /** Built-in kinds to serve: all, none, or a list. @default true (hero, sal, osiris) */
+  builtins?: boolean | readonly string[]
+  /** Custom kinds, `async (job, ctx) => output`; each becomes a capability. */
+  kinds?: Record<string, KindHandler>
+  /** Functions scripts may call by name (e.g. the seed workflow's `process_data`). */
+  functions?: Record<string, RegisteredFunction>
+  /** Plugin modules (paths) exporting more `functions` and `kinds`, loaded on start. */
+  plugins?: readonly string[]
+  /** Parent of per-job work directories. @default a temporary directory */
+  workDir?: string
+}
+
+export interface RunnerServiceEvents {
+  /** A job this runner accepted started, or printed a line. */
+  'job:event': CustomEvent<RunnerJobEvent>
+}
+
+interface InFlight {
+  job: JobEnvelope
+  response: Promise<ExecuteResponse>
+}
+
+export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implements Startable {
+  readonly executor: JobExecutor
+  private readonly components: RunnerComponents
+  private readonly log: Logger
+  private readonly results: ResultStore
+  private readonly inFlight = new Map<string, InFlight>()
+  /** Who dispatched each running job: `runner.logs` without a job id streams a caller's own jobs. */
+  private readonly dispatchers = new Map<string, string>()
+  private readonly publicKeyHex: string
+  private running = false
+  private stopping = false
+  private readonly plugins: readonly string[]
+
+  constructor(components: RunnerComponents, options: RunnerOptions = {}) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('horus:runner')
+    this.results = new ResultStore(components.datastore, this.log)
+    this.plugins = options.plugins ?? []
+    this.publicKeyHex = toHex(components.trust.signer.publicKey)
+    this.executor = createJobExecutor({
+      ...pickExecutorOptions(options),
+      ...(options.workDir === undefined ? {} : { workDirBase: options.workDir }),
+      kinds: { ...selectBuiltins(options.builtins ?? true), ...options.kinds },
+      datastore: components.datastore,
+      logger: components.logger,
+    })
+    for (const [name, fn] of Object.entries(options.functions ?? {}))
+      this.executor.functions.register(name, fn)
+    this.executor.addEventListener('job:started', (evt) => this.forward(evt.detail.jobId, 'started'))
+    this.executor.addEventListener('job:log', (evt) => this.forward(evt.detail.jobId, 'log', evt.detail.line))
+    components.rpc.add(...runnerMethods(this))
+    components.rpc.addSubscription(...runnerSubscriptions(this))
+  }
+
+  get peerId(): string {
+    return this.components.peerId
+  }
+
+  get isRunning(): boolean {
+    return this.running
+  }
+
+  get capabilities(): string[] {
+    return this.executor.kinds()
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    const plugin = await loadRunnerPlugins(this.plugins)
+    for (const [name, fn] of Object.entries(plugin.functions)) this.executor.functions.register(name, fn)
+    for (const [kind, handler] of Object.entries(plugin.kinds)) this.executor.register(kind, handler)
+    await this.executor.start()
+    await this.results.prune().catch((err: unknown) => this.log.error('pruning results failed: %e', err))
+    this.components.setLoadProvider(() => {
+      const load = this.executor.load
+      return { running: load.running, capacity: load.concurrency }
+    })
+    for (const kind of this.capabilities) await this.advertise(kind)
+    this.stopping = false
+    this.running = true
+    this.log('serving %s', this.capabilities.join(', '))
+  }
+
+  /**
+   * Stops taking jobs. Jobs still running are cancelled and their callers get
+   * RunnerStoppingError (retryable) rather than a result: the supervisor sends them elsewhere.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    this.stopping = true
+    await this.executor.stop()
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.response))
+  }
+
+  /** Adds a kind at run time; it is announced as a capability at once. */
+  async register(kind: string, handler: KindHandler): Promise<void> {
+    this.executor.register(kind, handler)
+    if (this.running) await this.advertise(kind)
+  }
+
+  registerFunction(name: string, fn: RegisteredFunction): () => void {
+    return this.executor.functions.register(name, fn)
+  }
+
+  describe(): RunnerDescription {
+    const load = this.executor.load
+    return {
+      peerId: this.peerId,
+      publicKey: this.publicKeyHex,
+      capabilities: this.capabilities,
+      functions: this.executor.functions.names(),
+      concurrency: load.concurrency,
+      load: { running: load.running, queued: load.queued, capacity: load.concurrency },
+    }
+  }
+
+  /**
+   * Verifies and executes a job, or — for a job id already executed or executing here — answers
+   * with that execution (`replayed: true`) instead of running it again. `trusted` skips
+   * verification: only for a supervisor in this same node, whose verifier already consumed the nonce.
+   */
+  async execute(
+    input: unknown,
+    options: { dispatcher: string; trusted?: boolean },
+  ): Promise<ExecuteResponse> {
+    if (!this.running) throw new RunnerStoppingError()
+    const kind = (input as { runner?: unknown } | null)?.runner
+    // Checked before verification, so a job this runner cannot run does not spend its nonce here.
+    if (typeof kind === 'string' && !this.capabilities.includes(kind)) {
+      throw new UnknownKindError(kind, this.capabilities)
+    }
+    if (options.trusted === true) {
+      const job = input as JobEnvelope
+      return (await this.again(job, options.dispatcher)) ?? this.run(job, options.dispatcher)
+    }
+    const verdict = await this.components.trust.verifier.verify(input)
+    if (verdict.ok) return this.run(verdict.job, options.dispatcher)
+    if (verdict.reason === 'replayed' && verdict.job !== undefined) {
+      const answer = await this.again(verdict.job, options.dispatcher)
+      if (answer !== undefined) return answer
+    }
+    throw new JobRejectedError(verdict.reason, verdict.message)
+  }
+
+  cancel(jobId: string): Promise<boolean> {
+    return Promise.resolve(this.executor.cancel(jobId, 'cancelled by the supervisor'))
+  }
+
+  /** Events of the jobs `dispatcher` handed over (or of one job); returns the detach function. */
+  watch(
+    filter: { jobId?: string; dispatcher?: string },
+    listener: (event: RunnerJobEvent) => void,
+  ): () => void {
+    const onEvent = (evt: CustomEvent<RunnerJobEvent>): void => {
+      const event = evt.detail
+      if (
+        filter.jobId !== undefined
+          ? event.jobId !== filter.jobId
+          : this.dispatchers.get(event.jobId) !== filter.dispatcher
+      ) {
+        return
+      }
+      listener(event)
+    }
+    this.addEventListener('job:event', onEvent)
+    return () => this.removeEventListener('job:event', onEvent)
+  }
+
+  /** For a supervisor in this node (see LocalRunner in the supervisor role). */
+  onJobEvent(listener: (event: RunnerJobEvent) => void): () => void {
+    return this.watch({ dispatcher: this.peerId }, listener)
+  }
+
+  private async again(job: JobEnvelope, dispatcher: string): Promise<ExecuteResponse | undefined> {
+    const running = this.inFlight.get(job.id)
+    if (running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter) {
+      this.dispatchers.set(job.id, dispatcher)
+      return { ...(await running.response), replayed: true }
+    }
+    const stored = await this.results.get(job)
+    return stored === undefined ? undefined : { ...stored, replayed: true }
+  }
+
+  private run(job: JobEnvelope, dispatcher: string): Promise<ExecuteResponse> {
+    this.dispatchers.set(job.id, dispatcher)
+    const response = this.executor.execute(job).then(async (execution) => {
+      if (this.stopping && execution.status === 'cancelled') throw new RunnerStoppingError()
+      const answer: ExecuteResponse = {
+        result: this.sign(job, execution),
+        logs: execution.logs,
+        logsTruncated: execution.logsTruncated,
+        replayed: false,
+      }
+      await this.results.put(job, answer)
+      return answer
+    })
+    const entry: InFlight = { job, response }
+    this.inFlight.set(job.id, entry)
+    const forget = (): void => {
+      if (this.inFlight.get(job.id) === entry) this.inFlight.delete(job.id)
+      this.dispatchers.delete(job.id)
+    }
+    response.then(forget, forget)
+    return response
+  }
+
+  private sign(job: JobEnvelope, execution: ExecutionResult): JobResult {
+    const fields = {
+      jobId: job.id,
+      attempt: job.attempt,
+      startedAt: execution.startedAt,
+      finishedAt: execution.finishedAt,
+    }
+    const error: JobFailure | undefined =
+      execution.error === undefined
+        ? undefined
+        : {
+            name: execution.error.name,
+            message: execution.error.message,
+            retryable: execution.error.retryable,
+          }
+    try {
+      return createResult(
+        {
+          ...fields,
+          status: execution.status,
+          ...(execution.output === undefined ? {} : { output: execution.output }),
+          ...(error === undefined ? {} : { error }),
+        },
+        this.components.trust.signer,
+      )
+    } catch (err) {
+      // An output the result envelope cannot carry is the job's failure, not the runner's.
+      const message = err instanceof Error ? err.message : String(err)
+      return createResult(
+        { ...fields, status: 'failed', error: { name: 'JobOutputError', message, retryable: false } },
+        this.components.trust.signer,
+      )
+    }
+  }
+
+  private forward(jobId: string, type: RunnerJobEvent['type'], line?: string): void {
+    if (!this.dispatchers.has(jobId)) return
+    const event: RunnerJobEvent = { jobId, type, at: Date.now(), ...(line === undefined ? {} : { line }) }
+    this.safeDispatchEvent('job:event', { detail: event })
+  }
+
+  private async advertise(kind: string): Promise<void> {
+    this.components.addCapability(kind)
+    this.components.advertiser.add(await capabilityCid(kind))
+  }
+}
+
+function selectBuiltins(builtins: boolean | readonly string[]): Record<string, KindHandler> {
+  if (builtins === false) return {}
+  const all = builtinKinds()
+  if (builtins === true) return all
+  const out: Record<string, KindHandler> = {}
+  for (const name of builtins) {
+    const handler = all[name]
+    if (handler === undefined) {
+      throw new UnknownKindError(name, [...BUILTIN_KINDS])
+    }
+    out[name] = handler
+  }
+  return out
+}
+
+function pickExecutorOptions(options: RunnerOptions): Partial<JobExecutorInit> {
+  const out: Partial<JobExecutorInit> = {}
+  if (options.concurrency !== undefined) out.concurrency = options.concurrency
+  if (options.maxQueueLength !== undefined) out.maxQueueLength = options.maxQueueLength
+  if (options.maxTimeoutMs !== undefined) out.maxTimeoutMs = options.maxTimeoutMs
+  if (options.env !== undefined) out.env = options.env
+  if (options.logs !== undefined) out.logs = options.logs
+  if (options.sandbox !== undefined) out.sandbox = options.sandbox
+  if (options.abortGraceMs !== undefined) out.abortGraceMs = options.abortGraceMs
+  return out
+}

@@ -1,0 +1,93 @@
+/**
+ * What crosses the wire between a supervisor and a runner: the params and answers of
+ * `runner.execute`, `runner.describe` and the events of `runner.logs`. The supervisor imports
+ * these types; the JSON Schemas beside them are what the runner's RPC layer enforces.
+ */
+import type { JobEnvelope, JobResult } from '../../../protocols/jobs/index.js'
+import { jobResultSchema } from '../../../protocols/jobs/index.js'
+
+export interface ExecuteParams {
+  job: JobEnvelope
+}
+
+/** A finished execution: the signed result plus the job's captured log lines. */
+export interface ExecuteResponse {
+  result: JobResult
+  logs: string[]
+  /** True when lines were dropped after the runner's log cap. */
+  logsTruncated: boolean
+  /** True when the runner had already executed (or was executing) this job id and did not run it again. */
+  replayed: boolean
+}
+
+export interface RunnerLoad {
+  running: number
+  queued: number
+  capacity: number
+}
+
+export interface RunnerDescription {
+  peerId: string
+  /** Hex Ed25519 key that signs this runner's results. */
+  publicKey: string
+  capabilities: string[]
+  /** Functions scripts can call by name besides their kind's host APIs. */
+  functions: string[]
+  concurrency: number
+  load: RunnerLoad
+}
+
+/** One event of `runner.logs`: a job started, or printed a line. */
+export interface RunnerJobEvent {
+  jobId: string
+  type: 'started' | 'log'
+  line?: string
+  /** Runner clock, ms since the epoch. */
+  at: number
+}
+
+// The result schema's `$id` must appear once per document; here it is embedded, so it goes.
+const { $id: _id, ...resultSchema } = jobResultSchema
+
+export const executeResponseSchema = {
+  type: 'object',
+  required: ['result', 'logs', 'logsTruncated', 'replayed'],
+  properties: {
+    result: resultSchema,
+    logs: { type: 'array', items: { type: 'string' } },
+    logsTruncated: { type: 'boolean' },
+    replayed: { type: 'boolean' },
+  },
+} as const
+
+export const runnerDescriptionSchema = {
+  type: 'object',
+  required: ['peerId', 'publicKey', 'capabilities', 'functions', 'concurrency', 'load'],
+  properties: {
+    peerId: { type: 'string' },
+    publicKey: { type: 'string' },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    functions: { type: 'array', items: { type: 'string' } },
+    concurrency: { type: 'integer' },
+    load: {
+      type: 'object',
+      required: ['running', 'queued', 'capacity'],
+      properties: {
+        running: { type: 'integer' },
+        queued: { type: 'integer' },
+        capacity: { type: 'integer' },
+      },
+    },
+  },
+} as const
+
+export const runnerJobEventSchema = {
+  type: 'object',
+  required: ['jobId', 'type', 'at'],
+  properties: {
+    jobId: { type: 'string' },
+    type: { type: 'string', enum: ['started', 'log'] },
+    line: { type: 'string' },
+    at: { type: 'integer' },
+  },
+} as const

@@ -1,0 +1,139 @@
+/**
+ * The supervisor's jobs: all in memory for reads, each written through to the node's datastore
+ * under `/horus/supervisor/jobs/<encoded id>`. Writes of one job are chained so the datastore
+ * always ends with the latest state, whatever order the storage threads finish in.
+ */
+import type { Logger } from '@libp2p/interface'
+import { type Datastore, Key } from 'interface-datastore'
+import { JOBS_PREFIX, LOGS_PREFIX } from './constants.js'
+import { isTerminal, type JobRecord, type SupervisorJobStatus } from './job-record.js'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export class JobStore {
+  private readonly records = new Map<string, JobRecord>()
+  private readonly logs = new Map<string, string[]>()
+  private readonly chains = new Map<string, Promise<void>>()
+
+  constructor(
+    private readonly datastore: Datastore,
+    private readonly log: Logger,
+  ) {}
+
+  /** Reads every persisted job; drops finished ones older than `retentionMs`. */
+  async load(retentionMs: number): Promise<JobRecord[]> {
+    const now = Date.now()
+    const stale: string[] = []
+    for await (const { key, value } of this.datastore.query({ prefix: JOBS_PREFIX })) {
+      let record: JobRecord
+      try {
+        record = JSON.parse(decoder.decode(value)) as JobRecord
+      } catch {
+        this.log.error('skipping unreadable job record %s', key.toString())
+        continue
+      }
+      if (isTerminal(record.status) && now - record.updatedAt > retentionMs) stale.push(record.job.id)
+      else this.records.set(record.job.id, record)
+    }
+    await Promise.all(stale.map((id) => this.remove(id)))
+    return [...this.records.values()]
+  }
+
+  get(jobId: string): JobRecord | undefined {
+    return this.records.get(jobId)
+  }
+
+  has(jobId: string): boolean {
+    return this.records.has(jobId)
+  }
+
+  get size(): number {
+    return this.records.size
+  }
+
+  list(status?: SupervisorJobStatus): JobRecord[] {
+    const all = [...this.records.values()]
+    return status === undefined ? all : all.filter((r) => r.status === status)
+  }
+
+  /** Keeps `record` and resolves once its current state is in the datastore. */
+  async save(record: JobRecord): Promise<void> {
+    const id = record.job.id
+    this.records.set(id, record)
+    const bytes = encoder.encode(JSON.stringify(record))
+    await this.chain(id, () => this.datastore.put(jobKey(id), bytes))
+  }
+
+  /** Log lines of a job: kept in memory while it runs, written once when it ends. */
+  appendLog(jobId: string, line: string, maxLines: number): void {
+    let lines = this.logs.get(jobId)
+    if (lines === undefined) {
+      lines = []
+      this.logs.set(jobId, lines)
+    }
+    if (lines.length < maxLines) lines.push(line)
+  }
+
+  async setLogs(jobId: string, lines: string[]): Promise<void> {
+    this.logs.set(jobId, lines)
+    if (lines.length === 0) return
+    const bytes = encoder.encode(JSON.stringify(lines))
+    await this.chain(`logs:${jobId}`, () => this.datastore.put(logKey(jobId), bytes))
+  }
+
+  async getLogs(jobId: string): Promise<string[]> {
+    const inMemory = this.logs.get(jobId)
+    if (inMemory !== undefined) return [...inMemory]
+    try {
+      return JSON.parse(decoder.decode(await this.datastore.get(logKey(jobId)))) as string[]
+    } catch {
+      return []
+    }
+  }
+
+  /** Forgets the in-memory log lines of a finished job (they stay in the datastore). */
+  releaseLogs(jobId: string): void {
+    this.logs.delete(jobId)
+  }
+
+  async remove(jobId: string): Promise<void> {
+    this.records.delete(jobId)
+    this.logs.delete(jobId)
+    await this.chain(jobId, async () => {
+      await this.datastore.delete(jobKey(jobId))
+      await this.datastore.delete(logKey(jobId))
+    })
+  }
+
+  /** Waits for every pending write (before the datastore closes). */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.chains.values()])
+  }
+
+  private chain(id: string, write: () => unknown): Promise<void> {
+    const previous = this.chains.get(id) ?? Promise.resolve()
+    const next = previous.then(
+      async () => {
+        await write()
+      },
+      async () => {
+        await write()
+      },
+    )
+    this.chains.set(id, next)
+    const forget = (): void => {
+      if (this.chains.get(id) === next) this.chains.delete(id)
+    }
+    next.then(forget, forget)
+    return next
+  }
+}
+
+function jobKey(jobId: string): Key {
+  return new Key(`${JOBS_PREFIX}/${encodeURIComponent(jobId)}`)
+}
+
+function logKey(jobId: string): Key {
+  return new Key(`${LOGS_PREFIX}/${encodeURIComponent(jobId)}`)
+}

@@ -1,0 +1,256 @@
+/**
+ * The supervisor's RPC surface, with the seed's method names: `supervisor.create_job`,
+ * `get_job_status`, `get_job_result`, `get_job_logs`, `cancel_job`, `list_jobs`, `list_runners`,
+ * and the subscription `supervisor.job_events`. Callers need the trust role client or coordinator
+ * (src/node/rpc-access.ts).
+ */
+import type { JobEnvelope } from '../../protocols/jobs/index.js'
+import { jobResultSchema } from '../../protocols/jobs/index.js'
+import {
+  type AnyMethodDefinition,
+  type AnySubscriptionDefinition,
+  defineMethod,
+  defineSubscription,
+  type ErrorSpec,
+} from '../../protocols/rpc/index.js'
+import { DEFAULT_LIST_LIMIT, DEFAULT_RESULT_WAIT_MS, MAX_RESULT_WAIT_MS } from './constants.js'
+import {
+  type JobEvent,
+  type JobResultView,
+  type JobStatusView,
+  resultView,
+  SUPERVISOR_JOB_STATUSES,
+  type SupervisorJobStatus,
+  statusView,
+} from './job-record.js'
+import type { RunnerView } from './runner-pool.js'
+import type { SupervisorService } from './supervisor-service.js'
+
+const NOT_FOUND: ErrorSpec = { name: 'JobNotFoundError', code: -32020, message: 'no job with that id here' }
+const REJECTED: ErrorSpec = {
+  name: 'JobRejectedError',
+  code: -32021,
+  message: 'the job failed verification; data.code is JOB_REJECTED and the message names the reason',
+}
+const CONFLICT: ErrorSpec = {
+  name: 'JobIdConflictError',
+  code: -32022,
+  message: 'the job id is taken by a different job',
+}
+const NOT_RUNNING: ErrorSpec = {
+  name: 'SupervisorNotRunningError',
+  code: -32023,
+  message: 'the supervisor is stopping; retry on another',
+}
+
+const { $id: _id, ...resultSchema } = jobResultSchema
+const failureSchema = resultSchema.properties.error
+const JOB_ID = { type: 'string', minLength: 1, maxLength: 512, description: 'the job id' } as const
+const STATUS = { type: 'string', enum: SUPERVISOR_JOB_STATUSES } as const
+
+const statusViewSchema = {
+  type: 'object',
+  required: ['jobId', 'capability', 'attempt', 'status', 'tried', 'source', 'acceptedAt', 'updatedAt'],
+  properties: {
+    jobId: { type: 'string' },
+    capability: { type: 'string' },
+    attempt: { type: 'integer' },
+    run: { type: 'string' },
+    step: { type: 'string' },
+    status: STATUS,
+    reason: { type: 'string' },
+    runner: { type: 'string', description: 'peer ID of the runner it is (or was last) on' },
+    tried: { type: 'array', items: { type: 'string' } },
+    source: { type: 'string', enum: ['rpc', 'gossip'] },
+    acceptedAt: { type: 'integer' },
+    updatedAt: { type: 'integer' },
+  },
+} as const
+
+const resultViewSchema = {
+  type: 'object',
+  required: ['jobId', 'status'],
+  properties: {
+    jobId: { type: 'string' },
+    status: STATUS,
+    reason: { type: 'string' },
+    runner: { type: 'string' },
+    result: resultSchema,
+    error: failureSchema,
+  },
+} as const
+
+const byId = {
+  type: 'object',
+  properties: { jobId: JOB_ID },
+  required: ['jobId'],
+  additionalProperties: false,
+} as const
+
+export function supervisorMethods(service: SupervisorService): AnyMethodDefinition[] {
+  return [
+    defineMethod<{ job: JobEnvelope }, JobStatusView>({
+      name: 'supervisor.create_job',
+      summary: 'Submit a signed job; answered once it is verified and persisted.',
+      description:
+        'Idempotent by job id: the same job again answers its existing record. The job runs on a runner of its capability as soon as one has a free slot.',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: { job: { type: 'object', description: 'a signed job envelope' } },
+        required: ['job'],
+        additionalProperties: false,
+      },
+      result: statusViewSchema,
+      resultName: 'job status',
+      errors: [REJECTED, CONFLICT, NOT_RUNNING],
+      handler: async ({ job }) => statusView(await service.submit(job)),
+    }),
+    defineMethod<{ jobId: string }, JobStatusView>({
+      name: 'supervisor.get_job_status',
+      summary: 'Where a job is: status, reason, runner.',
+      role: 'supervisor',
+      params: byId,
+      result: statusViewSchema,
+      resultName: 'job status',
+      errors: [NOT_FOUND],
+      handler: ({ jobId }) => statusView(service.status(jobId)),
+    }),
+    defineMethod<{ jobId: string; wait?: boolean; timeoutMs?: number }, JobResultView>({
+      name: 'supervisor.get_job_result',
+      summary: "A job's signed result; with `wait`, holds the call until the job ends or `timeoutMs` passes.",
+      description:
+        'Without `result`/`error` the job is not finished yet (a wait that timed out answers the current status).',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: {
+          jobId: JOB_ID,
+          wait: { type: 'boolean', default: false },
+          timeoutMs: { type: 'integer', minimum: 1, maximum: MAX_RESULT_WAIT_MS },
+        },
+        required: ['jobId'],
+        additionalProperties: false,
+      },
+      result: resultViewSchema,
+      resultName: 'job result',
+      errors: [NOT_FOUND],
+      timeoutMs: MAX_RESULT_WAIT_MS + 5_000,
+      handler: async ({ jobId, wait, timeoutMs }, { signal }) => {
+        if (wait !== true) return resultView(service.status(jobId))
+        const deadline = AbortSignal.timeout(timeoutMs ?? DEFAULT_RESULT_WAIT_MS)
+        return resultView(await service.waitForResult(jobId, AbortSignal.any([signal, deadline])))
+      },
+    }),
+    defineMethod<{ jobId: string }, string[]>({
+      name: 'supervisor.get_job_logs',
+      summary: 'Log lines a job printed (as far as they arrived, while it runs).',
+      role: 'supervisor',
+      params: byId,
+      result: { type: 'array', items: { type: 'string' } },
+      resultName: 'log lines',
+      errors: [NOT_FOUND],
+      handler: ({ jobId }) => service.logs(jobId),
+    }),
+    defineMethod<{ jobId: string }, JobStatusView>({
+      name: 'supervisor.cancel_job',
+      summary: 'Cancel a job; a runner executing it is told to stop.',
+      role: 'supervisor',
+      params: byId,
+      result: statusViewSchema,
+      resultName: 'job status',
+      errors: [NOT_FOUND, NOT_RUNNING],
+      handler: async ({ jobId }) => statusView(await service.cancel(jobId)),
+    }),
+    defineMethod<{ status?: SupervisorJobStatus; limit?: number }, JobStatusView[]>({
+      name: 'supervisor.list_jobs',
+      summary: 'Jobs on this supervisor, oldest first, optionally only those in one status.',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: {
+          status: STATUS,
+          limit: { type: 'integer', minimum: 1, maximum: 100_000, default: DEFAULT_LIST_LIMIT },
+        },
+        additionalProperties: false,
+      },
+      result: { type: 'array', items: statusViewSchema },
+      resultName: 'jobs',
+      handler: ({ status, limit }) =>
+        service
+          .list(status)
+          .slice(0, limit ?? DEFAULT_LIST_LIMIT)
+          .map((record) => statusView(service.status(record.job.id))),
+    }),
+    defineMethod<Record<string, never>, RunnerView[]>({
+      name: 'supervisor.list_runners',
+      summary: 'Runners this supervisor can dispatch to, with their capabilities and load.',
+      role: 'supervisor',
+      params: { type: 'object', properties: {}, additionalProperties: false },
+      result: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: [
+            'peerId',
+            'source',
+            'capabilities',
+            'capacity',
+            'running',
+            'inFlight',
+            'limit',
+            'lastSeen',
+          ],
+          properties: {
+            peerId: { type: 'string' },
+            source: { type: 'string', enum: ['local', 'liveness', 'dht'] },
+            capabilities: { type: 'array', items: { type: 'string' } },
+            capacity: { type: 'integer' },
+            running: { type: 'integer' },
+            inFlight: { type: 'integer' },
+            limit: { type: 'integer' },
+            lastSeen: { type: 'integer' },
+          },
+        },
+      },
+      resultName: 'runners',
+      handler: () => service.runners(),
+    }),
+  ] as unknown as AnyMethodDefinition[]
+}
+
+export function supervisorSubscriptions(service: SupervisorService): AnySubscriptionDefinition[] {
+  return [
+    defineSubscription<{ jobId?: string }, JobEvent>({
+      name: 'supervisor.job_events',
+      summary:
+        'Every status change of every job (or of one job), so callers learn completions without polling.',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: { jobId: JOB_ID },
+        additionalProperties: false,
+      },
+      event: {
+        type: 'object',
+        required: ['jobId', 'status'],
+        properties: {
+          jobId: { type: 'string' },
+          status: STATUS,
+          reason: { type: 'string' },
+          runner: { type: 'string' },
+          result: resultSchema,
+          error: failureSchema,
+        },
+      },
+      subscribe: ({ jobId }, ctx) => {
+        const listener = (evt: CustomEvent<JobEvent>): void => {
+          if (jobId !== undefined && evt.detail.jobId !== jobId) return
+          ctx.notify(evt.detail).catch(() => {})
+        }
+        service.addEventListener('job:status', listener)
+        return () => service.removeEventListener('job:status', listener)
+      },
+    }),
+  ] as unknown as AnySubscriptionDefinition[]
+}

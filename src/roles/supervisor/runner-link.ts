@@ -1,0 +1,141 @@
+/**
+ * How the supervisor talks to one runner. Remote runners: one `Libp2pRpcClient` session (reused
+ * for every dispatch, reopened by the client if it dies) plus one `runner.logs` subscription for
+ * every job this supervisor handed to the runner, so `running` and log lines arrive without a
+ * stream per job. A runner in the same node is called directly: a node cannot dial itself, and its
+ * jobs were verified by the same verifier already.
+ */
+import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type JobEnvelope, JobRejectedError } from '../../protocols/jobs/index.js'
+import { Libp2pRpcClient, type RpcSubscription } from '../../protocols/rpc/index.js'
+import { RUNNER_ERRORS } from '../runner/service/errors.js'
+import type { ExecuteResponse, RunnerDescription, RunnerJobEvent } from '../runner/service/wire.js'
+import { abortable } from './abortable.js'
+
+export interface ExecuteCall {
+  signal: AbortSignal
+  timeoutMs: number
+}
+
+export interface RunnerLink {
+  readonly peerId: string
+  execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse>
+  cancel(jobId: string): Promise<boolean>
+  describe(signal: AbortSignal): Promise<RunnerDescription>
+  close(): Promise<void>
+}
+
+/** A runner in this same process (node with both roles, or an SDK embedding both). */
+export interface LocalRunner {
+  readonly peerId: string
+  execute(job: JobEnvelope, options: { trusted: true; dispatcher: string }): Promise<ExecuteResponse>
+  cancel(jobId: string): Promise<boolean>
+  describe(): RunnerDescription
+  onJobEvent(listener: (event: RunnerJobEvent) => void): () => void
+}
+
+export class RemoteRunnerLink implements RunnerLink {
+  readonly peerId: string
+  private readonly client: Libp2pRpcClient
+  private readonly log: Logger
+  private subscription: RpcSubscription<RunnerJobEvent> | undefined
+  private ready: Promise<void> | undefined
+
+  constructor(init: {
+    libp2p: Pick<Libp2p, 'dialProtocol'>
+    peerId: string
+    logger: ComponentLogger
+    onEvent: (event: RunnerJobEvent) => void
+  }) {
+    this.peerId = init.peerId
+    this.log = init.logger.forComponent('horus:supervisor:link')
+    this.client = new Libp2pRpcClient({
+      libp2p: init.libp2p,
+      target: peerIdFromString(init.peerId),
+      errors: [JobRejectedError, ...RUNNER_ERRORS],
+      logger: init.logger,
+    })
+    this.onEvent = init.onEvent
+  }
+
+  private readonly onEvent: (event: RunnerJobEvent) => void
+
+  async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
+    await this.subscribed(call.signal)
+    return this.client.call<ExecuteResponse>('runner.execute', { job }, call)
+  }
+
+  async cancel(jobId: string): Promise<boolean> {
+    return this.client.call<boolean>('runner.cancel', { jobId }, { timeoutMs: 5_000 })
+  }
+
+  async describe(signal: AbortSignal): Promise<RunnerDescription> {
+    return this.client.call<RunnerDescription>('runner.describe', {}, { signal })
+  }
+
+  async close(): Promise<void> {
+    await this.subscription?.unsubscribe().catch(() => {})
+    await this.client.close()
+  }
+
+  /**
+   * The log subscription is opened before the first dispatch (so no early line is missed) and
+   * again after the session died; a dispatch waits for it.
+   */
+  private subscribed(signal: AbortSignal): Promise<void> {
+    if (this.ready === undefined) {
+      const subscription = this.client.subscribe<RunnerJobEvent>('runner.logs', {}, { signal })
+      this.subscription = subscription
+      const ready = subscription.id.then(() => undefined)
+      this.ready = ready
+      ready.catch(() => {
+        if (this.ready === ready) this.ready = undefined
+      })
+      this.consume(subscription, ready)
+    }
+    return this.ready
+  }
+
+  private consume(subscription: RpcSubscription<RunnerJobEvent>, ready: Promise<void>): void {
+    void (async () => {
+      try {
+        for await (const event of subscription) this.onEvent(event)
+      } catch (err) {
+        this.log('log subscription to %s ended: %s', this.peerId, (err as Error).message)
+      } finally {
+        if (this.ready === ready) this.ready = undefined
+      }
+    })()
+  }
+}
+
+export class LocalRunnerLink implements RunnerLink {
+  readonly peerId: string
+  private readonly detach: () => void
+
+  constructor(
+    private readonly runner: LocalRunner,
+    private readonly self: string,
+    onEvent: (event: RunnerJobEvent) => void,
+  ) {
+    this.peerId = runner.peerId
+    this.detach = runner.onJobEvent(onEvent)
+  }
+
+  async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
+    return abortable(this.runner.execute(job, { trusted: true, dispatcher: this.self }), call.signal)
+  }
+
+  cancel(jobId: string): Promise<boolean> {
+    return this.runner.cancel(jobId)
+  }
+
+  async describe(): Promise<RunnerDescription> {
+    return this.runner.describe()
+  }
+
+  async close(): Promise<void> {
+    this.detach()
+  }
+}

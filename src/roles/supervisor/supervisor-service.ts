@@ -1,0 +1,603 @@
+/**
+ * The supervisor: admits signed jobs (verify, persist, acknowledge), routes each to a runner of
+ * its capability, follows it to a terminal status, and keeps the record. See index.ts for the
+ * public surface and CLAIMS.md for the gossip claim rule.
+ */
+import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import { TypedEventEmitter } from 'main-event'
+import type { MeshLibp2p } from '../../node/node.js'
+import type { NodeTrust } from '../../node/trust.js'
+import {
+  type JobEnvelope,
+  type JobFailure,
+  JobRejectedError,
+  type JobResult,
+  publicKeyHexFromPeerId,
+  verifyResult,
+} from '../../protocols/jobs/index.js'
+import type { LivenessService, LivePeer } from '../../protocols/liveness/index.js'
+import type { MethodRegistry } from '../../protocols/rpc/index.js'
+import { CallTimeoutError, TooManyRequestsError } from '../../protocols/rpc/index.js'
+import { RunnerBusyError, InvalidJobError as RunnerInvalidJobError } from '../runner/execution/errors.js'
+import type { ExecuteResponse, RunnerJobEvent } from '../runner/service/wire.js'
+import { abortable } from './abortable.js'
+import {
+  DEFAULT_IN_FLIGHT_PER_SLOT,
+  DEFAULT_MAX_DISPATCHES,
+  DEFAULT_MAX_IN_FLIGHT_PER_RUNNER,
+  DEFAULT_RESUME_GRACE_MS,
+  DEFAULT_RETENTION_MS,
+  DEFAULT_TICK_MS,
+  DISPATCH_TIMEOUT_GRACE_MS,
+  MAX_LOG_LINES,
+} from './constants.js'
+import { JobIdConflictError, JobNotFoundError, SupervisorNotRunningError } from './errors.js'
+import { GossipClaims } from './gossip-claims.js'
+import {
+  eventOf,
+  isTerminal,
+  type JobEvent,
+  type JobRecord,
+  type JobSource,
+  type SupervisorJobStatus,
+} from './job-record.js'
+import { JobStore } from './job-store.js'
+import { supervisorMethods, supervisorSubscriptions } from './methods.js'
+import type { LocalRunner } from './runner-link.js'
+import { RunnerPool as Pool, type RunnerPool, type RunnerView } from './runner-pool.js'
+
+/** The parts of a node the supervisor uses. */
+export interface SupervisorComponents {
+  peerId: string
+  libp2p: MeshLibp2p
+  datastore: Datastore
+  logger: ComponentLogger
+  liveness: LivenessService
+  trust: Pick<NodeTrust, 'verifier'>
+  rpc: MethodRegistry
+}
+
+export interface SupervisorOptions {
+  /** Dispatches in flight per unit of a runner's capacity. @default DEFAULT_IN_FLIGHT_PER_SLOT (2) */
+  inFlightPerSlot?: number
+  /** @default DEFAULT_MAX_IN_FLIGHT_PER_RUNNER (48) */
+  maxInFlightPerRunner?: number
+  /** Different runners a job may be handed to before it fails. @default DEFAULT_MAX_DISPATCHES (5) */
+  maxDispatches?: number
+  /** @default DEFAULT_RESUME_GRACE_MS (5 s) */
+  resumeGraceMs?: number
+  /** Finished jobs older than this are dropped at start. @default DEFAULT_RETENTION_MS (24 h) */
+  retentionMs?: number
+  /** @default DEFAULT_TICK_MS (1 s) */
+  tickMs?: number
+  /** Claim jobs announced on gossip (see CLAIMS.md). @default true */
+  gossip?: boolean
+  /** Job topics joined from the start; topics of capabilities live runners announce are joined too. @default [] */
+  gossipCapabilities?: readonly string[]
+  /** A runner in the same node, called directly. */
+  local?: LocalRunner
+}
+
+export interface SupervisorEvents {
+  /** Every status change of every job. */
+  'job:status': CustomEvent<JobEvent>
+}
+
+interface Dispatch {
+  runner: string
+  controller: AbortController
+  /** Set when the dispatch was abandoned on purpose: its outcome must not touch the record. */
+  abandoned?: 'lost' | 'cancelled'
+  settled: Promise<void>
+}
+
+export class SupervisorService extends TypedEventEmitter<SupervisorEvents> implements Startable {
+  private readonly components: SupervisorComponents
+  private readonly log: Logger
+  private readonly store: JobStore
+  private readonly pool: RunnerPool
+  private readonly options: Required<Omit<SupervisorOptions, 'local' | 'gossip' | 'gossipCapabilities'>>
+  private readonly claims: GossipClaims | undefined
+  private readonly queues = new Map<string, Set<string>>()
+  private readonly reasons = new Map<string, string>()
+  private readonly dispatches = new Map<string, Dispatch>()
+  private readonly holds = new Map<string, { runner: string; until: number }>()
+  private readonly accepting = new Map<string, Promise<JobRecord>>()
+  private readonly waiters = new Map<string, Set<() => void>>()
+  private shutdown = new AbortController()
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+  private pumping = false
+  private pumpAgain = false
+
+  constructor(components: SupervisorComponents, options: SupervisorOptions = {}) {
+    super()
+    this.components = components
+    this.log = components.logger.forComponent('horus:supervisor')
+    this.store = new JobStore(components.datastore, this.log)
+    this.options = {
+      inFlightPerSlot: options.inFlightPerSlot ?? DEFAULT_IN_FLIGHT_PER_SLOT,
+      maxInFlightPerRunner: options.maxInFlightPerRunner ?? DEFAULT_MAX_IN_FLIGHT_PER_RUNNER,
+      maxDispatches: options.maxDispatches ?? DEFAULT_MAX_DISPATCHES,
+      resumeGraceMs: options.resumeGraceMs ?? DEFAULT_RESUME_GRACE_MS,
+      retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+      tickMs: options.tickMs ?? DEFAULT_TICK_MS,
+    }
+    this.pool = new Pool({
+      libp2p: components.libp2p,
+      liveness: components.liveness,
+      logger: components.logger,
+      self: components.peerId,
+      local: options.local,
+      inFlightPerSlot: this.options.inFlightPerSlot,
+      maxInFlightPerRunner: this.options.maxInFlightPerRunner,
+      onEvent: (runner, event) => this.onRunnerEvent(runner, event),
+    })
+    this.claims =
+      options.gossip === false
+        ? undefined
+        : new GossipClaims({
+            pubsub: components.libp2p.services.pubsub,
+            liveness: components.liveness,
+            verifier: components.trust.verifier,
+            self: components.peerId,
+            log: this.log,
+            capabilities: options.gossipCapabilities ?? [],
+            submit: (job) => this.submit(job, 'gossip'),
+          })
+    components.rpc.add(...supervisorMethods(this))
+    components.rpc.addSubscription(...supervisorSubscriptions(this))
+  }
+
+  get isRunning(): boolean {
+    return this.running
+  }
+
+  /** Loads persisted jobs and resumes every unfinished one with its original id. */
+  async start(): Promise<void> {
+    if (this.running) return
+    this.shutdown = new AbortController()
+    const records = await this.store.load(this.options.retentionMs)
+    const now = Date.now()
+    let resumed = 0
+    for (const record of records) {
+      if (isTerminal(record.status)) continue
+      if ((record.status === 'dispatched' || record.status === 'running') && record.runner !== undefined) {
+        // Out on a runner when we stopped: give that runner the chance to be re-attached to.
+        this.holds.set(record.job.id, { runner: record.runner, until: now + this.options.resumeGraceMs })
+      }
+      this.enqueue(record)
+      resumed++
+    }
+    const { liveness } = this.components
+    liveness.addEventListener('peer:lost', this.onPeerLost)
+    liveness.addEventListener('peer:alive', this.onPeerAlive)
+    this.running = true
+    this.timer = setInterval(() => this.tick(), this.options.tickMs)
+    this.timer.unref()
+    this.claims?.start()
+    this.log('started with %d jobs, %d resumed', records.length, resumed)
+    this.pump()
+  }
+
+  /**
+   * Stops dispatching. Jobs out on runners keep their persisted status and are re-attached to on
+   * the next start; nothing is lost and nothing is marked failed.
+   */
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    clearInterval(this.timer)
+    this.claims?.stop()
+    const { liveness } = this.components
+    liveness.removeEventListener('peer:lost', this.onPeerLost)
+    liveness.removeEventListener('peer:alive', this.onPeerAlive)
+    this.shutdown.abort(new SupervisorNotRunningError())
+    await Promise.allSettled([...this.dispatches.values()].map((d) => d.settled))
+    for (const wake of [...this.waiters.values()].flatMap((set) => [...set])) wake()
+    await this.pool.close()
+    await this.store.flush()
+    this.queues.clear()
+    this.holds.clear()
+    this.log('stopped')
+  }
+
+  /**
+   * Verifies and accepts a job, persisting it before resolving. Idempotent by id: the same job
+   * again resolves to its existing record; a different job under a taken id is refused.
+   */
+  async submit(input: unknown, source: JobSource = 'rpc'): Promise<JobRecord> {
+    this.assertRunning()
+    const id = jobIdOf(input)
+    const known =
+      id === undefined
+        ? undefined
+        : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
+    if (known !== undefined) return this.sameJob(known, input)
+    const accepting = this.accept(input, source)
+    if (id !== undefined) {
+      this.accepting.set(id, accepting)
+      const forget = (): void => {
+        this.accepting.delete(id)
+      }
+      accepting.then(forget, forget)
+    }
+    return accepting
+  }
+
+  getRecord(jobId: string): JobRecord {
+    const record = this.store.get(jobId)
+    if (record === undefined) throw new JobNotFoundError(jobId)
+    return record
+  }
+
+  /** The record, with the current reason for a job still waiting. */
+  status(jobId: string): JobRecord {
+    const record = this.getRecord(jobId)
+    const reason = this.reasons.get(jobId)
+    return reason === undefined || record.status !== 'queued' ? record : { ...record, reason }
+  }
+
+  list(status?: SupervisorJobStatus): JobRecord[] {
+    return this.store.list(status)
+  }
+
+  runners(): RunnerView[] {
+    return this.pool.list()
+  }
+
+  async logs(jobId: string): Promise<string[]> {
+    this.getRecord(jobId)
+    return this.store.getLogs(jobId)
+  }
+
+  /** Resolves once the job is terminal, or when `signal` aborts or the supervisor stops (then with its current record). */
+  async waitForResult(jobId: string, signal: AbortSignal): Promise<JobRecord> {
+    const record = this.getRecord(jobId)
+    if (isTerminal(record.status) || signal.aborted || !this.running) return record
+    await new Promise<void>((resolve) => {
+      const set = this.waiters.get(jobId) ?? new Set()
+      this.waiters.set(jobId, set)
+      const done = (): void => {
+        set.delete(done)
+        if (set.size === 0) this.waiters.delete(jobId)
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+      set.add(done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+    return this.status(jobId)
+  }
+
+  /** Cancels a job: terminal at once; a runner executing it is told to stop. */
+  async cancel(jobId: string): Promise<JobRecord> {
+    this.assertRunning()
+    const record = this.getRecord(jobId)
+    if (isTerminal(record.status)) return record
+    const dispatch = this.dispatches.get(jobId)
+    await this.finish(record, 'cancelled', {
+      reason: 'cancelled on request',
+      error: { name: 'JobCancelledError', message: 'job cancelled', retryable: false },
+    })
+    if (dispatch !== undefined) {
+      dispatch.abandoned = 'cancelled'
+      await this.pool
+        .link(dispatch.runner)
+        .cancel(jobId)
+        .catch((err: Error) =>
+          this.log('runner %s did not take the cancel of %s: %s', dispatch.runner, jobId, err.message),
+        )
+      dispatch.controller.abort()
+    }
+    return record
+  }
+
+  private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
+    const outcome = await this.components.trust.verifier.verify(input)
+    if (!outcome.ok) {
+      // The same job arriving again after a restart of this node: answer with what we have.
+      const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
+      if (outcome.reason === 'replayed' && existing !== undefined) return this.sameJob(existing, input)
+      throw new JobRejectedError(outcome.reason, outcome.message)
+    }
+    const now = Date.now()
+    const record: JobRecord = {
+      job: outcome.job,
+      status: 'queued',
+      tried: [],
+      refused: [],
+      source,
+      acceptedAt: now,
+      updatedAt: now,
+    }
+    await this.store.save(record)
+    this.emitStatus(record)
+    this.enqueue(record)
+    this.pump()
+    return record
+  }
+
+  private sameJob(record: JobRecord, input: unknown): JobRecord {
+    const job = input as Partial<JobEnvelope>
+    if (job.nonce !== record.job.nonce || job.submitter !== record.job.submitter) {
+      throw new JobIdConflictError(record.job.id)
+    }
+    return record
+  }
+
+  private assertRunning(): void {
+    if (!this.running) throw new SupervisorNotRunningError()
+  }
+
+  private enqueue(record: JobRecord): void {
+    const capability = record.job.runner
+    let queue = this.queues.get(capability)
+    if (queue === undefined) {
+      queue = new Set()
+      this.queues.set(capability, queue)
+    }
+    queue.add(record.job.id)
+  }
+
+  /** Hands queued jobs to runners with free slots; re-entrant calls fold into one more pass. */
+  private pump(): void {
+    if (!this.running) return
+    if (this.pumping) {
+      this.pumpAgain = true
+      return
+    }
+    this.pumping = true
+    try {
+      do {
+        this.pumpAgain = false
+        for (const [capability, queue] of this.queues) this.pumpCapability(capability, queue)
+      } while (this.pumpAgain)
+    } finally {
+      this.pumping = false
+    }
+  }
+
+  private pumpCapability(capability: string, queue: Set<string>): void {
+    const now = Date.now()
+    for (const jobId of queue) {
+      const record = this.store.get(jobId)
+      if (
+        record === undefined ||
+        (record.status !== 'queued' && record.status !== 'dispatched' && record.status !== 'running')
+      ) {
+        queue.delete(jobId)
+        continue
+      }
+      if (record.job.expiresAt <= now) {
+        queue.delete(jobId)
+        this.fail(
+          record,
+          `expired at ${new Date(record.job.expiresAt).toISOString()} before a runner finished it`,
+          'JobExpiredError',
+        )
+        continue
+      }
+      const hold = this.holds.get(jobId)
+      if (hold !== undefined && hold.until <= now) this.holds.delete(jobId)
+      const only = hold !== undefined && hold.until > now ? hold.runner : undefined
+      const outcome = this.pool.pick(capability, record.refused, only)
+      if ('peerId' in outcome) {
+        queue.delete(jobId)
+        this.holds.delete(jobId)
+        this.dispatch(record, outcome.peerId)
+        continue
+      }
+      if (only !== undefined) {
+        this.reasons.set(
+          jobId,
+          `waiting up to ${hold?.until === undefined ? 0 : hold.until - now} ms for runner ${only} to be seen again`,
+        )
+        continue
+      }
+      if (outcome.none === 'busy') {
+        this.reasons.set(jobId, `all runners for capability "${capability}" are busy`)
+        // The jobs behind this one meet the same full runners: stop here (back-pressure).
+        if (record.refused.length === 0) break
+        continue
+      }
+      this.reasons.set(jobId, `no runner for capability "${capability}"`)
+    }
+  }
+
+  private dispatch(record: JobRecord, runner: string): void {
+    const jobId = record.job.id
+    if (!record.tried.includes(runner)) {
+      if (record.tried.length >= this.options.maxDispatches) {
+        this.fail(
+          record,
+          `gave up after ${record.tried.length} runners: ${record.tried.join(', ')}`,
+          'JobDispatchError',
+        )
+        return
+      }
+      record.tried.push(runner)
+    }
+    this.reasons.delete(jobId)
+    record.runner = runner
+    void this.update(record, 'dispatched', undefined)
+    this.pool.acquire(runner)
+    const controller = new AbortController()
+    const signal = AbortSignal.any([controller.signal, this.shutdown.signal])
+    const call = this.pool
+      .link(runner)
+      .execute(record.job, { signal, timeoutMs: record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS })
+    const dispatch: Dispatch = { runner, controller, settled: Promise.resolve() }
+    dispatch.settled = abortable(call, signal)
+      .then(
+        (response) => this.onResponse(record, dispatch, response),
+        (err: unknown) => this.onDispatchError(record, dispatch, err),
+      )
+      .catch((err: unknown) => this.log.error('handling the outcome of %s failed: %e', jobId, err))
+      .finally(() => {
+        this.pool.release(runner)
+        if (this.dispatches.get(jobId) === dispatch) this.dispatches.delete(jobId)
+        this.pump()
+      })
+    this.dispatches.set(jobId, dispatch)
+  }
+
+  private async onResponse(record: JobRecord, dispatch: Dispatch, response: ExecuteResponse): Promise<void> {
+    if (dispatch.abandoned !== undefined || isTerminal(record.status)) return
+    const checked = verifyResult(response.result, { runner: publicKeyHexFromPeerId(dispatch.runner) })
+    if (
+      !checked.ok ||
+      checked.result.jobId !== record.job.id ||
+      checked.result.attempt !== record.job.attempt
+    ) {
+      const why = checked.ok ? 'it is for another job' : checked.message
+      record.refused.push(dispatch.runner)
+      this.requeue(record, `runner ${dispatch.runner} sent a result that does not verify: ${why}`)
+      return
+    }
+    this.pool.succeeded(dispatch.runner)
+    const lines = response.logs.slice(0, MAX_LOG_LINES)
+    await this.store.setLogs(record.job.id, lines)
+    await this.finish(record, checked.result.status, { result: checked.result })
+    this.store.releaseLogs(record.job.id)
+  }
+
+  private async onDispatchError(record: JobRecord, dispatch: Dispatch, err: unknown): Promise<void> {
+    const { runner } = dispatch
+    if (dispatch.abandoned === 'cancelled' || isTerminal(record.status)) return
+    if (dispatch.abandoned === 'lost') {
+      this.requeue(record, `runner ${runner} was lost`)
+      return
+    }
+    // Stopping: the record keeps its status and is re-attached to on the next start.
+    if (this.shutdown.signal.aborted) return
+    const message = err instanceof Error ? err.message : String(err)
+    if (err instanceof RunnerInvalidJobError) {
+      this.fail(record, `runner ${runner} cannot execute this job: ${message}`, 'InvalidJobError')
+    } else if (err instanceof CallTimeoutError) {
+      await this.finish(record, 'timed_out', {
+        reason: `runner ${runner} did not answer within ${record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS} ms`,
+        error: { name: 'DispatchTimeoutError', message, retryable: true },
+      })
+    } else if (err instanceof RunnerBusyError || err instanceof TooManyRequestsError) {
+      this.pool.failed(runner)
+      this.requeue(record, `runner ${runner} is busy`)
+    } else if (isRefusal(err)) {
+      record.refused.push(runner)
+      this.requeue(record, `runner ${runner} refused the job: ${message}`)
+    } else {
+      this.pool.failed(runner)
+      this.requeue(record, `lost the link to runner ${runner}: ${message}`)
+    }
+  }
+
+  private requeue(record: JobRecord, reason: string): void {
+    this.log('requeueing %s: %s', record.job.id, reason)
+    void this.update(record, 'queued', reason)
+    this.reasons.set(record.job.id, reason)
+    this.enqueue(record)
+  }
+
+  private fail(record: JobRecord, reason: string, name: string): void {
+    this.finish(record, 'failed', { reason, error: { name, message: reason, retryable: false } }).catch(
+      (err: unknown) => this.log.error('recording the failure of %s failed: %e', record.job.id, err),
+    )
+  }
+
+  private async finish(
+    record: JobRecord,
+    status: SupervisorJobStatus,
+    outcome: { result?: JobResult; error?: JobFailure; reason?: string },
+  ): Promise<void> {
+    if (outcome.result !== undefined) record.result = outcome.result
+    if (outcome.error !== undefined) record.error = outcome.error
+    this.reasons.delete(record.job.id)
+    this.holds.delete(record.job.id)
+    this.queues.get(record.job.runner)?.delete(record.job.id)
+    await this.update(record, status, outcome.reason)
+    if (outcome.result === undefined) {
+      // No runner answer carries the logs: keep the lines that streamed in.
+      const lines = await this.store.getLogs(record.job.id)
+      if (lines.length > 0) await this.store.setLogs(record.job.id, lines)
+    }
+    const waiters = this.waiters.get(record.job.id)
+    if (waiters !== undefined) for (const wake of [...waiters]) wake()
+  }
+
+  /**
+   * Sets the status, persists it, and tells subscribers; resolves once it is on disk. `running`
+   * is not written: a restart treats `dispatched` and `running` alike (re-attach to the runner),
+   * so the write would buy nothing and cost one datastore put per job.
+   */
+  private update(record: JobRecord, status: SupervisorJobStatus, reason: string | undefined): Promise<void> {
+    record.status = status
+    if (reason === undefined) delete record.reason
+    else record.reason = reason
+    record.updatedAt = Date.now()
+    this.emitStatus(record)
+    if (status === 'running') return Promise.resolve()
+    return this.store.save(record).catch((err: unknown) => {
+      this.log.error('persisting job %s failed: %e', record.job.id, err)
+    })
+  }
+
+  private emitStatus(record: JobRecord): void {
+    this.safeDispatchEvent('job:status', { detail: eventOf(record) })
+  }
+
+  private onRunnerEvent(runner: string, event: RunnerJobEvent): void {
+    const record = this.store.get(event.jobId)
+    if (record === undefined || record.runner !== runner || isTerminal(record.status)) return
+    if (event.type === 'log' && event.line !== undefined) {
+      this.store.appendLog(event.jobId, event.line, MAX_LOG_LINES)
+    } else if (event.type === 'started' && record.status === 'dispatched') {
+      void this.update(record, 'running', undefined)
+    }
+  }
+
+  private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
+    const peerId = evt.detail.peerId
+    for (const dispatch of this.dispatches.values()) {
+      if (dispatch.runner !== peerId || dispatch.abandoned !== undefined) continue
+      dispatch.abandoned = 'lost'
+      dispatch.controller.abort()
+    }
+    this.pool.lost(peerId).catch(() => {})
+  }
+
+  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    if (evt.detail.roles.includes('runner')) this.pump()
+  }
+
+  private tick(): void {
+    this.pump()
+    for (const [capability, queue] of this.queues) {
+      if (queue.size === 0 || this.pool.serves(capability)) continue
+      this.pool
+        .discover(capability, this.shutdown.signal)
+        .then((added) => {
+          if (added) this.pump()
+        })
+        .catch(() => {})
+    }
+  }
+}
+
+function jobIdOf(input: unknown): string | undefined {
+  if (typeof input !== 'object' || input === null) return undefined
+  const id = (input as { id?: unknown }).id
+  return typeof id === 'string' ? id : undefined
+}
+
+/** Errors by which a runner says it will not (or can no longer) run this job. */
+function isRefusal(err: unknown): boolean {
+  if (!(err instanceof Error)) return false
+  return [
+    'JobRejectedError',
+    'UnknownKindError',
+    'RunnerStoppingError',
+    'ExecutorNotRunningError',
+    'JobCancelledError',
+  ].includes(err.name)
+}

@@ -1,0 +1,160 @@
+/**
+ * A job mesh for the supervisor/runner tests: real nodes on loopback, every node's identity made
+ * first so each config can carry a trust policy naming the others, a client node that signs jobs
+ * and calls the supervisor over libp2p.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { resolveConfig } from '../src/node/config/load.js'
+import type { Role } from '../src/node/config/types.js'
+import { generateIdentity } from '../src/node/identity.js'
+import { createLogger } from '../src/node/logger.js'
+import { createNode, type HorusNode } from '../src/node/node.js'
+import { type AttachRolesOptions, attachRoles, type NodeRoles } from '../src/node/roles.js'
+import { createJob, type JobEnvelope, type JobFields, JobRejectedError } from '../src/protocols/jobs/index.js'
+import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
+import { RUNNER_ERRORS } from '../src/roles/runner/index.js'
+import { type JobResultView, type JobStatusView, SUPERVISOR_ERRORS } from '../src/roles/supervisor/index.js'
+import { waitFor } from '../src/testing/index.js'
+
+export interface MeshMember {
+  name: string
+  dataDir: string
+  peerId: string
+}
+
+export interface RunningMember extends MeshMember {
+  node: HorusNode
+  roles: NodeRoles
+}
+
+export class JobMesh {
+  private readonly dirs: string[] = []
+  private readonly running = new Set<RunningMember>()
+  private readonly clients: Libp2pRpcClient[] = []
+  readonly members: MeshMember[] = []
+
+  /** Creates the identity of a member; call for every member before starting any. */
+  async member(name: string, dataDir?: string): Promise<MeshMember> {
+    const dir = dataDir ?? (await mkdtemp(join(tmpdir(), `horus-${name}-`)))
+    if (dataDir === undefined) this.dirs.push(dir)
+    const { identity } = await generateIdentity(dir)
+    const member = { name, dataDir: dir, peerId: identity.peerId.toString() }
+    this.members.push(member)
+    return member
+  }
+
+  /** The trust section every member uses: everyone trusted in every role and capability. */
+  trust(): { keys: Array<{ key: string; name: string; roles: string[]; capabilities: string[] }> } {
+    return {
+      keys: this.members.map((m) => ({
+        key: m.peerId,
+        name: m.name,
+        roles: ['client', 'coordinator', 'supervisor', 'runner'],
+        capabilities: ['*'],
+      })),
+    }
+  }
+
+  async start(
+    member: MeshMember,
+    init: {
+      roles: Role[]
+      bootstrap?: RunningMember | string
+      extra?: Record<string, unknown>
+      options?: AttachRolesOptions
+    },
+  ): Promise<RunningMember> {
+    const config = resolveConfig({
+      dataDir: member.dataDir,
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: bootstrapOf(init.bootstrap),
+      roles: init.roles,
+      trust: this.trust(),
+      ...init.extra,
+    })
+    const node = await createNode(config, { logger: createLogger(member.name) })
+    const roles = attachRoles(node, init.options)
+    await roles.start()
+    const running: RunningMember = { ...member, node, roles }
+    this.running.add(running)
+    return running
+  }
+
+  /** Stops a member's roles and node (the data dir stays, for restarts). */
+  async stop(member: RunningMember): Promise<void> {
+    this.running.delete(member)
+    await member.roles.stop()
+    await member.node.stop()
+  }
+
+  /** An RPC client from `from`'s node to a member (or a multiaddr, for CLI processes). */
+  client(from: RunningMember, to: RunningMember | string): Libp2pRpcClient {
+    const client = new Libp2pRpcClient({
+      libp2p: from.node.libp2p,
+      target: typeof to === 'string' ? to : (to.node.multiaddrs()[0] as string),
+      errors: [JobRejectedError, ...SUPERVISOR_ERRORS, ...RUNNER_ERRORS],
+    })
+    this.clients.push(client)
+    return client
+  }
+
+  async cleanup(): Promise<void> {
+    await Promise.allSettled(this.clients.splice(0).map((c) => c.close()))
+    const running = [...this.running]
+    this.running.clear()
+    await Promise.allSettled(
+      running.map(async (m) => {
+        await m.roles.stop()
+        await m.node.stop()
+      }),
+    )
+    await Promise.all(this.dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+    this.members.length = 0
+  }
+}
+
+function bootstrapOf(target: RunningMember | string | undefined): string[] {
+  if (target === undefined) return []
+  return [typeof target === 'string' ? target : (target.node.multiaddrs()[0] as string)]
+}
+
+/** A job signed by `signer` (the client node's own key). */
+export function job(client: RunningMember, fields: JobFields): JobEnvelope {
+  return createJob(fields, client.node.trust.signer)
+}
+
+/** Waits until `supervisor` sees a runner serving `capability` (heartbeats arrived). */
+export async function runnerVisible(
+  supervisor: RunningMember,
+  capability: string,
+  runner?: RunningMember,
+  timeoutMs = 15_000,
+): Promise<void> {
+  await waitFor(
+    () =>
+      supervisor.roles.supervisor
+        ?.runners()
+        .some(
+          (r) => r.capabilities.includes(capability) && (runner === undefined || r.peerId === runner.peerId),
+        ),
+    { timeoutMs, what: `a runner for "${capability}" to be visible to the supervisor` },
+  )
+}
+
+export async function submit(client: Libp2pRpcClient, envelope: JobEnvelope): Promise<JobStatusView> {
+  return client.call<JobStatusView>('supervisor.create_job', { job: envelope })
+}
+
+export async function result(
+  client: Libp2pRpcClient,
+  jobId: string,
+  timeoutMs = 20_000,
+): Promise<JobResultView> {
+  return client.call<JobResultView>(
+    'supervisor.get_job_result',
+    { jobId, wait: true, timeoutMs },
+    { timeoutMs: timeoutMs + 5_000 },
+  )
+}

@@ -1,0 +1,153 @@
+/**
+ * Acceptance 1 and 3 across real OS processes over TCP + noise: a supervisor and runners started
+ * through the CLI (`horus node start`), and the client — this test process — with its own libp2p
+ * node. Each process has its own config file whose `trust:` section names the others.
+ * (`npm test` builds dist/ first; for a local run: `npx tsc -p tsconfig.build.json`.)
+ */
+
+import { writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { publicKeyHexFromPeerId } from '../src/protocols/jobs/index.js'
+import type { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
+import type { JobStatusView, RunnerView } from '../src/roles/supervisor/index.js'
+import { waitFor } from '../src/testing/index.js'
+import { type CliNode, startCliNode, stopCliNode } from './helpers/cli.js'
+import { JobMesh, job, type MeshMember, result, submit } from './jobs-flow-fixtures.js'
+
+const mesh = new JobMesh()
+const processes: CliNode[] = []
+let server: Server | undefined
+
+afterEach(async () => {
+  await Promise.allSettled(processes.splice(0).map((p) => stopCliNode(p)))
+  await mesh.cleanup()
+  await new Promise((resolve) => (server === undefined ? resolve(undefined) : server.close(resolve)))
+  server = undefined
+})
+
+/** Starts `member` as `horus node start` with a config file carrying the mesh's trust policy. */
+async function startProcess(
+  member: MeshMember,
+  roles: string,
+  extra: Record<string, unknown>,
+  bootstrap?: string,
+) {
+  const file = join(member.dataDir, 'horus.yaml')
+  // JSON is YAML: the config loader reads it as written.
+  await writeFile(file, JSON.stringify({ trust: mesh.trust(), ...extra }))
+  const args = [
+    '--config',
+    file,
+    '--data-dir',
+    member.dataDir,
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--roles',
+    roles,
+  ]
+  if (bootstrap !== undefined) args.push('--bootstrap', bootstrap)
+  const node = await startCliNode(args)
+  processes.push(node)
+  return node
+}
+
+async function runnerSeen(client: Libp2pRpcClient, peerId: string, capability: string): Promise<void> {
+  await waitFor(
+    async () =>
+      (await client.call<RunnerView[]>('supervisor.list_runners', {})).some(
+        (r) => r.peerId === peerId && r.capabilities.includes(capability),
+      ),
+    { timeoutMs: 20_000, what: `runner ${peerId} to be seen by the supervisor` },
+  )
+}
+
+async function dataServer(): Promise<string> {
+  server = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ path: req.url, value: 21 }))
+  })
+  await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no server address')
+  return `http://127.0.0.1:${address.port}`
+}
+
+describe('the simple job flow across three OS processes', () => {
+  it('runs a hero, a sal and an osiris job: client → supervisor → runner → signed result', async () => {
+    const base = await dataServer()
+    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+    const sup = await startProcess(s, 'supervisor', {})
+    const run = await startProcess(r, 'runner', {}, sup.multiaddrs[0])
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup.multiaddrs[0] as string })
+    const client = mesh.client(cli, sup.multiaddrs[0] as string)
+    await runnerSeen(client, run.peerId, 'osiris')
+
+    const fetch = job(cli, { runner: 'hero', payload: `!!http.get url:'${base}/data'` })
+    await submit(client, fetch)
+    const fetched = await result(client, fetch.id)
+    expect(fetched.status).toBe('succeeded')
+    expect(fetched.runner).toBe(run.peerId)
+    expect(fetched.result?.output).toEqual({ path: '/data', value: 21 })
+
+    const process = job(cli, {
+      runner: 'sal',
+      input: { fetch: fetched.result?.output },
+      payload:
+        'let data = input.fetch;\nlet r = os.exec("echo " + (data.value * 2));\n({ doubled: Number(r.stdout.trim()) })',
+    })
+    await submit(client, process)
+    const processed = await result(client, process.id)
+    expect(processed.status).toBe('succeeded')
+    expect(processed.result?.output).toEqual({ doubled: 42 })
+
+    const store = job(cli, {
+      runner: 'osiris',
+      input: { process: processed.result?.output },
+      payload: 'let model = osiris.model("results");\nmodel.create(input.process);',
+    })
+    await submit(client, store)
+    const stored = await result(client, store.id)
+    expect(stored.status, JSON.stringify(stored)).toBe('succeeded')
+    expect(stored.result?.output).toMatchObject({ doubled: 42 })
+    // Signed by the runner process's own key, which the supervisor checked against its peer ID.
+    expect(stored.result?.runner).toBe(publicKeyHexFromPeerId(run.peerId))
+  })
+
+  it('finishes a job on another runner when its runner process is SIGKILLed mid-job', async () => {
+    const [s, a, b, c] = [
+      await mesh.member('sup'),
+      await mesh.member('runA'),
+      await mesh.member('runB'),
+      await mesh.member('cli'),
+    ]
+    const sup = await startProcess(s, 'supervisor', {})
+    // The same job sleeps 30 s on A and not at all on B: each runner's environment says how long.
+    const runA = await startProcess(a, 'runner', { runner: { env: { NAP: '30' } } }, sup.multiaddrs[0])
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup.multiaddrs[0] as string })
+    const client = mesh.client(cli, sup.multiaddrs[0] as string)
+    await runnerSeen(client, runA.peerId, 'sal')
+
+    const envelope = job(cli, {
+      runner: 'sal',
+      payload: 'os.exec("sleep " + env.NAP); "woke up"',
+      timeoutMs: 60_000,
+    })
+    await submit(client, envelope)
+    await waitFor(
+      async () =>
+        (await client.call<JobStatusView>('supervisor.get_job_status', { jobId: envelope.id })).status ===
+        'running',
+      { what: 'the job to run on runner A' },
+    )
+    const runB = await startProcess(b, 'runner', { runner: { env: { NAP: '0' } } }, sup.multiaddrs[0])
+    await runnerSeen(client, runB.peerId, 'sal')
+    await stopCliNode(runA, 'SIGKILL')
+
+    const answer = await result(client, envelope.id, 30_000)
+    expect(answer.status).toBe('succeeded')
+    expect(answer.result?.output).toBe('woke up')
+    expect(answer.runner).toBe(runB.peerId)
+  })
+})

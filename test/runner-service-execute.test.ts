@@ -1,0 +1,120 @@
+/**
+ * The runner's RPC surface called directly, as a supervisor would: at most once per job id (also
+ * across a runner restart), who may call, what it announces, and streamed logs.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { capabilityCid, findProviders } from '../src/protocols/capabilities/index.js'
+import { JobRejectedError, verifyResult } from '../src/protocols/jobs/index.js'
+import { UnauthorizedError } from '../src/protocols/rpc/index.js'
+import type {
+  ExecuteResponse,
+  KindHandler,
+  RunnerDescription,
+  RunnerJobEvent,
+} from '../src/roles/runner/index.js'
+import { waitFor } from '../src/testing/index.js'
+import { JobMesh, job } from './jobs-flow-fixtures.js'
+
+const mesh = new JobMesh()
+afterEach(() => mesh.cleanup())
+
+function counted(): { kind: KindHandler; runs: () => number } {
+  let runs = 0
+  return {
+    kind: async (j, ctx) => {
+      runs++
+      ctx.log(`line one of ${j.id}`)
+      ctx.log('line two')
+      return { n: runs }
+    },
+    runs: () => runs,
+  }
+}
+
+describe('runner service', () => {
+  it('executes a job id once: a repeat, and a repeat after a restart, get the same signed result', async () => {
+    const [r, s] = [await mesh.member('run'), await mesh.member('sup')]
+    const counter = counted()
+    const options = { runner: { builtins: false as const, kinds: { count: counter.kind } } }
+    let run = await mesh.start(r, { roles: ['runner'], options })
+    const sup = await mesh.start(s, { roles: [], bootstrap: run })
+    let client = mesh.client(sup, run)
+    const envelope = job(sup, { runner: 'count' })
+
+    const first = await client.call<ExecuteResponse>('runner.execute', { job: envelope })
+    expect(first.replayed).toBe(false)
+    expect(first.result).toMatchObject({ jobId: envelope.id, status: 'succeeded', output: { n: 1 } })
+    expect(first.logs).toEqual([`line one of ${envelope.id}`, 'line two'])
+    expect(verifyResult(first.result, { runner: run.node.identity.publicKeyHex }).ok).toBe(true)
+    const second = await client.call<ExecuteResponse>('runner.execute', { job: envelope })
+    expect(second).toEqual({ ...first, replayed: true })
+
+    await mesh.stop(run)
+    run = await mesh.start(r, { roles: ['runner'], options })
+    client = mesh.client(sup, run)
+    const third = await client.call<ExecuteResponse>('runner.execute', { job: envelope })
+    expect(third).toEqual({ ...first, replayed: true })
+    expect(counter.runs()).toBe(1)
+  })
+
+  it('admits only supervisors, and only jobs its policy trusts', async () => {
+    const [r, s, s2] = [await mesh.member('run'), await mesh.member('sup'), await mesh.member('sup2')]
+    // `sup` holds only the client role in the runner's policy: it may submit jobs, not hand them to runners.
+    const trust = mesh.trust()
+    trust.keys = trust.keys.map((k) => (k.key === s.peerId ? { ...k, roles: ['client'] } : k))
+    const run = await mesh.start(r, { roles: ['runner'], extra: { trust } })
+    const sup = await mesh.start(s, { roles: [], bootstrap: run })
+    const client = mesh.client(sup, run)
+    const envelope = job(sup, { runner: 'sal', payload: '1' })
+    await expect(client.call('runner.execute', { job: envelope })).rejects.toBeInstanceOf(UnauthorizedError)
+    // Tampered after signing: refused with the verifier's reason, never executed.
+    const allowed = await mesh.start(s2, { roles: [], bootstrap: run })
+    const forged = { ...job(allowed, { runner: 'sal', payload: '1' }), payload: '2' }
+    const refused = await mesh
+      .client(allowed, run)
+      .call('runner.execute', { job: forged })
+      .catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(JobRejectedError)
+    expect((refused as Error).message).toMatch(/bad_signature/)
+  })
+
+  it('describes itself, provides its capabilities in the DHT, and streams log lines', async () => {
+    const [r, s] = [await mesh.member('run'), await mesh.member('sup')]
+    const counter = counted()
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      options: { runner: { kinds: { count: counter.kind }, functions: { process_data: (x) => x } } },
+    })
+    const sup = await mesh.start(s, { roles: [], bootstrap: run })
+    const client = mesh.client(sup, run)
+    const description = await client.call<RunnerDescription>('runner.describe', {})
+    expect(description.capabilities.sort()).toEqual(['count', 'hero', 'osiris', 'sal'])
+    expect(description.functions).toEqual(['process_data'])
+    expect(description.publicKey).toBe(run.node.identity.publicKeyHex)
+
+    const cid = await capabilityCid('count')
+    const providers = await waitFor(
+      async () => {
+        const found = await findProviders(sup.node.libp2p, cid, { signal: AbortSignal.timeout(2_000) })
+        return found.some((p) => p.id.toString() === run.peerId) ? found : undefined
+      },
+      { what: 'the runner to provide "count" in the DHT' },
+    )
+    expect(providers.length).toBeGreaterThan(0)
+
+    const envelope = job(sup, { runner: 'count' })
+    const events = client.subscribe<RunnerJobEvent>('runner.logs', { jobId: envelope.id })
+    await events.id
+    await client.call('runner.execute', { job: envelope })
+    const seen: RunnerJobEvent[] = []
+    for await (const event of events) {
+      seen.push(event)
+      if (seen.length === 3) break
+    }
+    expect(seen.map((e) => [e.type, e.line])).toEqual([
+      ['started', undefined],
+      ['log', `line one of ${envelope.id}`],
+      ['log', 'line two'],
+    ])
+  })
+})

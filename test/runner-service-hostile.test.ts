@@ -1,0 +1,109 @@
+/**
+ * Acceptance 2: hostile `sal` scripts sent through a supervisor end with a clear error in their
+ * signed result, and the runner keeps serving: a normal job afterwards (and alongside) succeeds.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
+
+const mesh = new JobMesh()
+afterEach(() => mesh.cleanup())
+
+interface Hostile {
+  name: string
+  payload: string
+  status: 'failed' | 'timed_out'
+  error: string
+  message: RegExp
+}
+
+const HOSTILE: Hostile[] = [
+  {
+    name: 'infinite loop',
+    payload: 'while (true) {}',
+    status: 'timed_out',
+    error: 'JobTimeoutError',
+    message: /timed out after 3000 ms/,
+  },
+  {
+    name: 'memory bomb',
+    payload: 'let a = []; while (true) a.push("x".repeat(1 << 20) + a.length)',
+    status: 'failed',
+    error: 'ScriptMemoryError',
+    message: /memory limit/,
+  },
+  {
+    name: 'deep recursion',
+    payload: 'function f(n) { return f(n + 1) + 1 }\nf(0)',
+    status: 'failed',
+    error: 'ScriptStackOverflowError',
+    message: /recursion too deep/,
+  },
+  {
+    name: 'process',
+    payload: 'process.exit(1)',
+    status: 'failed',
+    error: 'ScriptError',
+    message: /'process' is not defined/,
+  },
+  {
+    name: 'require',
+    payload: 'require("node:fs").readFileSync("/etc/passwd", "utf8")',
+    status: 'failed',
+    error: 'ScriptError',
+    message: /'require' is not defined/,
+  },
+  {
+    // The Function constructor builds functions inside QuickJS, whose global has no `process`.
+    name: 'globalThis escape',
+    payload:
+      'globalThis.constructor.constructor("return this.process")().mainModule.require("child_process")',
+    status: 'failed',
+    error: 'ScriptError',
+    message: /cannot read property 'mainModule' of undefined/,
+  },
+  {
+    name: 'file outside the work dir',
+    payload: 'fs.read("../../../../../etc/passwd")',
+    status: 'failed',
+    error: 'PathOutsideWorkDirError',
+    message: /outside the job's work directory/,
+  },
+]
+
+describe('hostile scripts', () => {
+  it('each ends with a clear error, and the runner keeps serving', async () => {
+    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+    const sup = await mesh.start(s, { roles: ['supervisor'] })
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { concurrency: 8 } },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'sal', run)
+    const client = mesh.client(cli, sup)
+
+    const jobs = HOSTILE.map((h) => ({
+      ...h,
+      envelope: job(cli, { runner: 'sal', payload: h.payload, timeoutMs: 3_000 }),
+    }))
+    const healthy = job(cli, { runner: 'sal', payload: '[1, 2, 3].map((x) => x * 2)' })
+    for (const j of jobs) await submit(client, j.envelope)
+    await submit(client, healthy)
+
+    for (const j of jobs) {
+      const answer = await result(client, j.envelope.id)
+      expect(answer.status, `${j.name}: ${JSON.stringify(answer.result?.error)}`).toBe(j.status)
+      expect(answer.result?.error?.name, j.name).toBe(j.error)
+      expect(answer.result?.error?.message, j.name).toMatch(j.message)
+      expect(answer.runner).toBe(run.peerId)
+    }
+    expect((await result(client, healthy.id)).result?.output).toEqual([2, 4, 6])
+
+    const after = job(cli, { runner: 'sal', payload: '"still serving"' })
+    await submit(client, after)
+    const answer = await result(client, after.id)
+    expect(answer.status).toBe('succeeded')
+    expect(answer.result?.output).toBe('still serving')
+  })
+})

@@ -1,0 +1,109 @@
+/**
+ * Acceptance 3 and 4 with in-process nodes: a runner that disappears mid-job, and a supervisor
+ * restarted from its data dir with jobs queued and running.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import type { KindHandler } from '../src/roles/runner/index.js'
+import { waitFor } from '../src/testing/index.js'
+import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
+
+const mesh = new JobMesh()
+afterEach(() => mesh.cleanup())
+
+/** A kind whose jobs wait until the test opens the gate (or the job is aborted). */
+function gate(): { kind: KindHandler; open(): void; runs: string[] } {
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  const runs: string[] = []
+  const kind: KindHandler = async (j, ctx) => {
+    runs.push(j.id)
+    await new Promise<void>((resolve, reject) => {
+      opened.then(resolve, reject)
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true })
+    })
+    return { done: j.id }
+  }
+  return { kind, open, runs }
+}
+
+describe('supervisor recovery', () => {
+  it('moves a job to another runner when its runner is killed mid-job', async () => {
+    const [s, a, b, c] = [
+      await mesh.member('sup'),
+      await mesh.member('runA'),
+      await mesh.member('runB'),
+      await mesh.member('cli'),
+    ]
+    const sup = await mesh.start(s, { roles: ['supervisor'] })
+    const hang = gate()
+    const runA = await mesh.start(a, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { work: hang.kind } } },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', runA)
+    const client = mesh.client(cli, sup)
+    const envelope = job(cli, { runner: 'work', timeoutMs: 30_000 })
+    await submit(client, envelope)
+    await waitFor(
+      async () =>
+        (await client.call<{ status: string }>('supervisor.get_job_status', { jobId: envelope.id }))
+          .status === 'running',
+      { what: 'the job to run on runner A' },
+    )
+    expect(hang.runs).toEqual([envelope.id])
+
+    const runB = await mesh.start(b, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { work: async () => 'finished by B' } } },
+    })
+    await runnerVisible(sup, 'work', runB)
+    // A crash, not a shutdown: the transport goes away under the running job.
+    await runA.node.libp2p.stop()
+
+    const answer = await result(client, envelope.id)
+    expect(answer.status).toBe('succeeded')
+    expect(answer.result?.output).toBe('finished by B')
+    expect(answer.runner).toBe(runB.peerId)
+    const status = await client.call<{ tried: string[] }>('supervisor.get_job_status', { jobId: envelope.id })
+    expect(status.tried).toEqual([runA.peerId, runB.peerId])
+  })
+
+  it('loses no job across a supervisor restart: queued and running jobs all complete, each executed once', async () => {
+    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+    let sup = await mesh.start(s, { roles: ['supervisor'] })
+    const slow = gate()
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, concurrency: 2, kinds: { work: slow.kind } } },
+    })
+    let cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', run)
+    const client = mesh.client(cli, sup)
+    const jobs = Array.from({ length: 8 }, (_, i) => job(cli, { runner: 'work', input: { i } }))
+    for (const j of jobs) await submit(client, j)
+    // Capacity 2 × 2 slots: 4 out on the runner (2 running), 4 still queued on the supervisor.
+    await waitFor(() => slow.runs.length === 2, { what: 'two jobs to run' })
+    const before = await client.call<Array<{ status: string }>>('supervisor.list_jobs', {})
+    expect(before.filter((j) => j.status === 'queued')).toHaveLength(4)
+
+    await mesh.stop(sup)
+    await mesh.stop(cli)
+    slow.open() // jobs finish on the runner while no supervisor is listening
+
+    sup = await mesh.start(s, { roles: ['supervisor'], bootstrap: run })
+    cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    const again = mesh.client(cli, sup)
+    for (const j of jobs) {
+      const answer = await result(again, j.id)
+      expect(answer.status, `job ${j.id}`).toBe('succeeded')
+      expect(answer.result?.output).toEqual({ done: j.id })
+    }
+    expect([...slow.runs].sort()).toEqual(jobs.map((j) => j.id).sort())
+  })
+})
