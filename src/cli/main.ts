@@ -1,9 +1,12 @@
 import { ConfigError, HorusError } from '../node/errors.js'
 import { RpcError } from '../protocols/rpc/errors.js'
+import { DEMO_HELP, demoCommand } from './commands/demo.js'
+import { JOB_HELP, jobCommand } from './commands/job.js'
 import { KEY_HELP, keyCommand } from './commands/key.js'
 import { MESH_HELP, meshCommand } from './commands/mesh.js'
 import { NODE_HELP, nodeCommand } from './commands/node-start.js'
 import { RPC_HELP, rpcCommand } from './commands/rpc.js'
+import { WORKFLOW_HELP, workflowCommand } from './commands/workflow.js'
 import { EXIT, isUnreachable, UsageError } from './errors.js'
 import { type Output, processOutput } from './output.js'
 
@@ -12,9 +15,13 @@ export const HELP = `horus — peer-to-peer orchestration over libp2p
 Usage: horus <command> [options]
 
 Commands:
+  demo [--once]             start a local mesh, run a sample pipeline, show it live
   key generate|show|swarm   manage this node's identity key and private-mesh swarm keys
   node start                run a mesh node (coordinator, supervisor and/or runner roles)
-  mesh peers                list a node's peers
+  workflow submit FILE      run a workflow (--wait shows live progress); also status, logs,
+                            list, cancel, pause, resume
+  job create|status|result  run a single signed job on a runner; also logs, cancel
+  mesh peers|runners        a node's peers; the runners alive in the mesh with their load
   rpc <method> [params]     call any JSON-RPC method of a node
 
 Run "horus <command> --help" for a command's options.
@@ -24,9 +31,12 @@ Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 cannot reach 
 type Command = { help: string; run: (argv: string[], out: Output) => Promise<number> }
 
 const COMMANDS: Record<string, Command> = {
+  demo: { help: DEMO_HELP, run: demoCommand },
   key: { help: KEY_HELP, run: keyCommand },
   node: { help: NODE_HELP, run: nodeCommand },
   mesh: { help: MESH_HELP, run: meshCommand },
+  workflow: { help: WORKFLOW_HELP, run: workflowCommand },
+  job: { help: JOB_HELP, run: jobCommand },
   rpc: { help: RPC_HELP, run: rpcCommand },
 }
 

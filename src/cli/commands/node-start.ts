@@ -1,5 +1,6 @@
 import { loadConfig, type RawConfig } from '../../node/config/load.js'
 import { createNode } from '../../node/node.js'
+import { attachRoles } from '../../node/roles.js'
 import { listFlag, parseCommandArgs, stringFlag } from '../args.js'
 import { UsageError } from '../errors.js'
 import type { Output } from '../output.js'
@@ -63,14 +64,23 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     overrides,
   })
   const node = await createNode(config)
+  let roles: ReturnType<typeof attachRoles>
+  try {
+    roles = attachRoles(node)
+    await roles.start()
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
 
   if (values.json === true) {
-    process.stdout.write(
-      `${JSON.stringify({ peerId: node.peerId, multiaddrs: node.multiaddrs(), roles: node.roles })}\n`,
-    )
+    const info = { peerId: node.peerId, multiaddrs: node.multiaddrs(), roles: node.roles }
+    const gateway = node.gateway?.url
+    process.stdout.write(`${JSON.stringify(gateway === undefined ? info : { ...info, gateway })}\n`)
   } else {
     out.line(node.peerId)
     for (const addr of node.multiaddrs()) out.line(addr)
+    if (node.gateway !== undefined) out.error(`gateway: ${node.gateway.url}`)
   }
   out.error(`horus node running (roles: ${node.roles.join(', ') || 'none'}); Ctrl-C to stop`)
 
@@ -87,6 +97,7 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
   await waitForShutdownSignal()
   process.off('SIGHUP', onHangup)
   out.error('stopping…')
+  await roles.stop()
   await node.stop()
   return 0
 }

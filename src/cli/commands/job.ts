@@ -1,0 +1,191 @@
+import { readFile } from 'node:fs/promises'
+import type { JobResultView } from '../../client/types.js'
+import { parseCommandArgs, stringFlag } from '../args.js'
+import { withClient } from '../client-connection.js'
+import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
+import { EXIT, UsageError } from '../errors.js'
+import type { Output } from '../output.js'
+import { untilInterrupted } from '../progress-sink.js'
+
+export const JOB_HELP = `Usage: horus job <subcommand> [options] (--peer MA | --gateway URL)
+
+Subcommands:
+  create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--timeout MS] [--wait]
+                    build a job, sign it with this client's key (--data-dir) and hand it to a
+                    supervisor; prints the job id, or with --wait the job's output
+  status JOB_ID     where the job is: status, reason, runner
+  result JOB_ID [--wait]
+                    the job's signed result (checked before it is printed); --wait holds until the
+                    job ends
+  logs JOB_ID       lines the job printed
+  cancel JOB_ID     cancel the job; a runner executing it is told to stop
+
+Options:
+  --runner KIND     the capability that runs it: hero, sal, osiris or a custom kind
+  --payload P       the script; @FILE reads it from FILE
+  --input JSON      a JSON object the script sees as \`input\`
+  --env K=V         an environment variable for the job (repeatable)
+  --timeout MS      the job's time limit in milliseconds
+  --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise
+
+Supervisors accept only jobs signed by a key their trust policy admits for the capability: run
+with --data-dir of a trusted identity. --peer may name any mesh node: the client finds a
+supervisor through it.
+${CONNECT_HELP}
+
+Exit codes: 0 success, 1 job failed (or was refused), 2 usage error, 3 cannot reach the mesh.`
+
+const OPTIONS = {
+  ...CONNECT_OPTIONS,
+  runner: { type: 'string' },
+  payload: { type: 'string' },
+  input: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  timeout: { type: 'string' },
+  wait: { type: 'boolean' },
+} as const
+
+type Values = ReturnType<typeof parseCommandArgs>['values']
+
+export async function jobCommand(argv: string[], out: Output): Promise<number> {
+  const [sub, ...rest] = argv
+  const { values, positionals } = parseCommandArgs(`job ${sub ?? ''}`.trim(), rest, OPTIONS)
+  const json = values.json === true
+  switch (sub) {
+    case 'create':
+      if (positionals.length > 0) throw new UsageError(`job create: unexpected argument "${positionals[0]}"`)
+      return create(values, out)
+    case 'status': {
+      const jobId = one(positionals, sub)
+      const status = await withClient(values, (client) => client.getJobStatus(jobId))
+      if (json) out.json(status)
+      else {
+        out.line(`${status.jobId}  ${status.status}  ${status.capability}`)
+        if (status.runner !== undefined) out.line(`runner: ${status.runner}`)
+        if (status.reason !== undefined) out.line(`reason: ${status.reason}`)
+      }
+      return EXIT.ok
+    }
+    case 'result': {
+      const jobId = one(positionals, sub)
+      const view = await withClient(values, async (client) =>
+        values.wait === true
+          ? (await untilInterrupted((signal) => client.waitForJob(jobId, { signal })))?.value
+          : client.getJobResult(jobId),
+      )
+      if (view === undefined) return EXIT.failed
+      return printResult(view, json, out)
+    }
+    case 'logs': {
+      const jobId = one(positionals, sub)
+      const lines = await withClient(values, (client) => client.jobLogs(jobId))
+      if (json) out.json(lines)
+      else for (const line of lines) out.line(line)
+      return EXIT.ok
+    }
+    case 'cancel': {
+      const jobId = one(positionals, sub)
+      const status = await withClient(values, (client) => client.cancelJob(jobId))
+      if (json) out.json(status)
+      else out.line(`${status.jobId}: ${status.status}`)
+      return EXIT.ok
+    }
+    default:
+      throw new UsageError(
+        `job: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}\n\n${JOB_HELP}`,
+      )
+  }
+}
+
+async function create(values: Values, out: Output): Promise<number> {
+  const runner = stringFlag(values.runner)
+  if (runner === undefined) throw new UsageError('job create: missing --runner KIND')
+  const payloadFlag = stringFlag(values.payload)
+  if (payloadFlag === undefined) throw new UsageError('job create: missing --payload TEXT|@FILE')
+  const payload = await readPayload(payloadFlag)
+  const input = parseInput(stringFlag(values.input))
+  const env = parseEnv(values.env)
+  const timeout = stringFlag(values.timeout)
+  const timeoutMs = timeout === undefined ? undefined : Number(timeout)
+  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1)) {
+    throw new UsageError(`job create: --timeout: expected milliseconds ≥ 1, got "${timeout}"`)
+  }
+  const json = values.json === true
+  return withClient(values, async (client) => {
+    const status = await client.createJob({
+      runner,
+      payload,
+      ...(input === undefined ? {} : { input }),
+      ...(env === undefined ? {} : { env }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    })
+    if (values.wait !== true) {
+      if (json) out.json(status)
+      else out.line(status.jobId)
+      return EXIT.ok
+    }
+    if (!json) out.error(`job ${status.jobId} accepted; waiting`)
+    const outcome = await untilInterrupted((signal) => client.waitForJob(status.jobId, { signal }))
+    if (outcome === undefined) {
+      out.error(`stopped waiting; see it with: horus job result ${status.jobId}`)
+      return EXIT.failed
+    }
+    return printResult(outcome.value, json, out)
+  })
+}
+
+function printResult(view: JobResultView, json: boolean, out: Output): number {
+  const succeeded = view.status === 'succeeded'
+  if (json) out.json(view)
+  else if (succeeded) out.line(JSON.stringify(view.result?.output ?? null, null, 2))
+  else {
+    const error = view.result?.error ?? view.error
+    out.line(
+      `${view.jobId}: ${view.status}${error === undefined ? '' : ` - ${error.name}: ${error.message}`}`,
+    )
+    if (view.reason !== undefined) out.line(`reason: ${view.reason}`)
+  }
+  const terminal = ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(view.status)
+  return succeeded || !terminal ? EXIT.ok : EXIT.failed
+}
+
+async function readPayload(flag: string): Promise<string> {
+  if (!flag.startsWith('@')) return flag
+  try {
+    return await readFile(flag.slice(1), 'utf8')
+  } catch (err) {
+    throw new UsageError(`job create: --payload: cannot read ${flag.slice(1)}: ${(err as Error).message}`)
+  }
+}
+
+function parseInput(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (err) {
+    throw new UsageError(`job create: --input: not valid JSON: ${(err as Error).message}`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new UsageError('job create: --input: expected a JSON object')
+  }
+  return value as Record<string, unknown>
+}
+
+function parseEnv(raw: string | boolean | string[] | undefined): Record<string, string> | undefined {
+  if (raw === undefined || typeof raw === 'boolean') return undefined
+  const env: Record<string, string> = {}
+  for (const item of Array.isArray(raw) ? raw : [raw]) {
+    const eq = item.indexOf('=')
+    if (eq <= 0) throw new UsageError(`job create: --env: expected KEY=VALUE, got "${item}"`)
+    env[item.slice(0, eq)] = item.slice(eq + 1)
+  }
+  return env
+}
+
+function one(positionals: string[], sub: string): string {
+  const [value, extra] = positionals
+  if (value === undefined) throw new UsageError(`job ${sub}: missing JOB_ID\n\n${JOB_HELP}`)
+  if (extra !== undefined) throw new UsageError(`job ${sub}: unexpected argument "${extra}"`)
+  return value
+}

@@ -1,0 +1,231 @@
+import { readFile } from 'node:fs/promises'
+import type { HorusClient } from '../../client/horus-client.js'
+import type { RunStatus, RunView } from '../../client/types.js'
+import { parseCommandArgs, stringFlag } from '../args.js'
+import { withClient } from '../client-connection.js'
+import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
+import { EXIT, UsageError } from '../errors.js'
+import type { Output } from '../output.js'
+import { createProgressView, formatDuration, renderRun } from '../progress.js'
+import { progressSink, untilInterrupted } from '../progress-sink.js'
+
+export const WORKFLOW_HELP = `Usage: horus workflow <subcommand> [options] (--peer MA | --gateway URL)
+
+Subcommands:
+  submit FILE [--input k=v ...] [--wait]
+                    start a run of the workflow in FILE (YAML or JSON; "-" reads stdin) and print
+                    its run id; with --wait, show each step's state and duration live until the
+                    run ends, then print its outputs
+  status RUN_ID     the run and each of its steps
+  logs RUN_ID [--step ID]
+                    the run's log lines (of one step with --step)
+  list [--status S] [--limit N]
+                    runs, newest first; S is pending|running|paused|completed|failed|cancelled
+  cancel RUN_ID     cancel a run (running jobs are cancelled too)
+  pause RUN_ID      dispatch nothing new until resumed
+  resume RUN_ID     continue a paused run
+
+Options:
+  --input k=v       a run input; v is parsed as JSON when it is valid JSON (3, true, {"a":1}),
+                    else taken as a string. Repeat for more inputs.
+  --wait            (submit) wait for the run to end; exit 0 if it completed, 1 otherwise.
+                    Ctrl-C stops waiting (the run goes on).
+
+--peer may name any mesh node: the client finds a coordinator through it.
+${CONNECT_HELP}
+
+Exit codes: 0 success (run completed), 1 run failed or was cancelled, or the request was refused,
+2 usage error, 3 cannot reach the mesh.`
+
+const OPTIONS = {
+  ...CONNECT_OPTIONS,
+  input: { type: 'string', multiple: true },
+  wait: { type: 'boolean' },
+  step: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+} as const
+
+const RUN_STATUSES: readonly RunStatus[] = [
+  'pending',
+  'running',
+  'paused',
+  'completed',
+  'failed',
+  'cancelled',
+]
+
+type Values = ReturnType<typeof parseCommandArgs>['values']
+
+export async function workflowCommand(argv: string[], out: Output): Promise<number> {
+  const [sub, ...rest] = argv
+  const { values, positionals } = parseCommandArgs(`workflow ${sub ?? ''}`.trim(), rest, OPTIONS)
+  const json = values.json === true
+  switch (sub) {
+    case 'submit':
+      return submit(values, one(positionals, 'submit', 'FILE'), out)
+    case 'status': {
+      const runId = one(positionals, 'status', 'RUN_ID')
+      const run = await withClient(values, (client) => client.getStatus(runId))
+      if (json) out.json(run)
+      else for (const line of renderRun(run)) out.line(line)
+      return EXIT.ok
+    }
+    case 'logs': {
+      const runId = one(positionals, 'logs', 'RUN_ID')
+      const stepId = stringFlag(values.step)
+      const lines = await withClient(values, (client) =>
+        client.logs(runId, stepId === undefined ? {} : { stepId }),
+      )
+      if (json) out.json(lines)
+      else if (lines.length === 0) out.line('no log lines')
+      else
+        for (const l of lines) {
+          out.line(`${l.at}  ${l.level.padEnd(5)}  ${l.stepId ?? '-'}  ${l.message}`)
+        }
+      return EXIT.ok
+    }
+    case 'list': {
+      none(positionals, 'list')
+      const options = listOptions(values)
+      const runs = await withClient(values, (client) => client.listWorkflows(options))
+      if (json) out.json(runs)
+      else if (runs.length === 0) out.line('no runs')
+      else
+        for (const r of runs) {
+          out.line(`${r.runId}  ${r.status.padEnd(9)}  ${r.createdAt}  ${r.workflow}`)
+        }
+      return EXIT.ok
+    }
+    case 'cancel':
+    case 'pause':
+    case 'resume': {
+      const runId = one(positionals, sub, 'RUN_ID')
+      const run = await withClient(values, (client) => client[sub](runId))
+      if (json) out.json(run)
+      else out.line(`${run.runId}: ${run.status}`)
+      return EXIT.ok
+    }
+    default:
+      throw new UsageError(
+        `workflow: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}\n\n${WORKFLOW_HELP}`,
+      )
+  }
+}
+
+async function submit(values: Values, file: string, out: Output): Promise<number> {
+  const inputs = parseInputs(values.input)
+  const text = await readWorkflow(file)
+  const json = values.json === true
+  return withClient(values, async (client) => {
+    const runId = await client.submitWorkflow(text, inputs)
+    if (values.wait !== true) {
+      if (json) out.json({ runId })
+      else out.line(runId)
+      return EXIT.ok
+    }
+    if (!json) out.error(`run ${runId} submitted; waiting (Ctrl-C stops waiting, the run goes on)`)
+    const run = await waitWithProgress(client, runId, out, !json)
+    if (run === undefined) {
+      out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
+      return EXIT.failed
+    }
+    if (json) out.json(run)
+    else printOutcome(run, out)
+    return run.status === 'completed' ? EXIT.ok : EXIT.failed
+  })
+}
+
+/** The terminal run, or undefined when the user pressed Ctrl-C. */
+async function waitWithProgress(
+  client: HorusClient,
+  runId: string,
+  out: Output,
+  showProgress: boolean,
+): Promise<RunView | undefined> {
+  const view = showProgress ? createProgressView(progressSink(out)) : undefined
+  const outcome = await untilInterrupted((signal) =>
+    client.waitForCompletion(runId, {
+      signal,
+      ...(view === undefined ? {} : { onProgress: (r: RunView) => view.update(r) }),
+    }),
+  )
+  if (outcome !== undefined) view?.finish(outcome.value)
+  return outcome?.value
+}
+
+function printOutcome(run: RunView, out: Output): void {
+  const duration =
+    run.finishedAt === undefined
+      ? ''
+      : ` in ${formatDuration(Date.parse(run.finishedAt) - Date.parse(run.createdAt))}`
+  out.line(`run ${run.runId} ${run.status}${duration}`)
+  if (run.outputs !== undefined && Object.keys(run.outputs).length > 0) {
+    out.line(`outputs: ${JSON.stringify(run.outputs, null, 2)}`)
+  }
+  if (run.error !== undefined) {
+    out.line(`error${run.error.step === undefined ? '' : ` in step ${run.error.step}`}: ${run.error.message}`)
+  }
+}
+
+async function readWorkflow(file: string): Promise<string> {
+  try {
+    return file === '-' ? await readStdin() : await readFile(file, 'utf8')
+  } catch (err) {
+    throw new UsageError(`workflow submit: cannot read ${file}: ${(err as Error).message}`)
+  }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** `--input k=v`: v as JSON when it parses, else the string itself. */
+export function parseInputs(raw: string | boolean | string[] | undefined): Record<string, unknown> {
+  const items = raw === undefined || typeof raw === 'boolean' ? [] : Array.isArray(raw) ? raw : [raw]
+  const inputs: Record<string, unknown> = {}
+  for (const item of items) {
+    const eq = item.indexOf('=')
+    if (eq <= 0) throw new UsageError(`--input: expected key=value, got "${item}"`)
+    const value = item.slice(eq + 1)
+    let parsed: unknown = value
+    try {
+      parsed = JSON.parse(value)
+    } catch {
+      // a plain string
+    }
+    inputs[item.slice(0, eq)] = parsed
+  }
+  return inputs
+}
+
+function listOptions(values: Values): { status?: RunStatus; limit?: number } {
+  const status = stringFlag(values.status)
+  if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
+    throw new UsageError(
+      `workflow list: --status: expected one of ${RUN_STATUSES.join('|')}, got "${status}"`,
+    )
+  }
+  const limitText = stringFlag(values.limit)
+  const limit = limitText === undefined ? undefined : Number(limitText)
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new UsageError(`workflow list: --limit: expected an integer ≥ 1, got "${limitText}"`)
+  }
+  return {
+    ...(status === undefined ? {} : { status: status as RunStatus }),
+    ...(limit === undefined ? {} : { limit }),
+  }
+}
+
+function one(positionals: string[], sub: string, what: string): string {
+  const [value, extra] = positionals
+  if (value === undefined) throw new UsageError(`workflow ${sub}: missing ${what}\n\n${WORKFLOW_HELP}`)
+  if (extra !== undefined) throw new UsageError(`workflow ${sub}: unexpected argument "${extra}"`)
+  return value
+}
+
+function none(positionals: string[], sub: string): void {
+  if (positionals.length > 0) throw new UsageError(`workflow ${sub}: unexpected argument "${positionals[0]}"`)
+}

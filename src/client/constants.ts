@@ -1,0 +1,50 @@
+/**
+ * How long a single call may take when the caller gives no signal or timeout.
+ * @default 30_000
+ */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000
+
+/**
+ * How long to wait for a node to answer `node.info` before trying the next candidate.
+ * @default 5_000
+ */
+export const PROBE_TIMEOUT_MS = 5_000
+
+/**
+ * How long the DHT may take to answer `mesh.find_providers` during discovery; heartbeats
+ * (`mesh.liveness`) usually answer first.
+ * @default 5_000
+ */
+export const FIND_PROVIDERS_TIMEOUT_MS = 5_000
+
+/**
+ * A node that stopped answering is not tried again for this long (unless nothing else is left).
+ * @default 10_000
+ */
+export const FAILED_PEER_COOLDOWN_MS = 10_000
+
+/**
+ * `waitForCompletion` re-reads the run this often even when events arrive, so a missed event
+ * (a coordinator failover, a gossip gap) delays it by at most this long.
+ * @default 1_000
+ */
+export const STATUS_POLL_INTERVAL_MS = 1_000
+
+/**
+ * Pause before re-subscribing to events after the subscription's node went away.
+ * @default 250
+ */
+export const RESUBSCRIBE_DELAY_MS = 250
+
+/**
+ * The longest pause between re-subscription attempts while no node answers (the pause doubles).
+ * @default 5_000
+ */
+export const MAX_RESUBSCRIBE_DELAY_MS = 5_000
+
+/**
+ * `waitForJob` asks the supervisor to hold each call at most this long, so a lost connection is
+ * noticed and retried within it.
+ * @default 20_000
+ */
+export const JOB_WAIT_CHUNK_MS = 20_000

@@ -1,0 +1,151 @@
+/**
+ * The SDK's typed errors. Errors a coordinator or supervisor throws arrive as JSON-RPC errors
+ * naming their class in `data.name`; `rebuildRemoteError` turns them back into these classes with
+ * the details the server sent (a validation error's `issues`, say). That is done here rather than
+ * with the RPC clients' `errors` option, which restores only message, code and `retryable`.
+ */
+import { HorusError } from '../node/errors.js'
+import { RemoteError } from '../protocols/rpc/errors.js'
+
+/** One problem in a workflow document, at a path like `workflow.steps[2].depends_on[0]`. */
+export interface WorkflowIssue {
+  path: string
+  message: string
+}
+
+/** An error a mesh node threw on our behalf; `data` is what it sent beside the message. */
+export class RemoteHorusError extends HorusError {
+  readonly data: Readonly<Record<string, unknown>>
+
+  constructor(message: string, data: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, {
+      ...(typeof data.code === 'string' ? { code: data.code } : {}),
+      retryable: data.retryable === true,
+      cause,
+    })
+    this.data = data
+  }
+}
+
+function issuesOf(data: Record<string, unknown>): WorkflowIssue[] {
+  const issues = Array.isArray(data.issues) ? data.issues : []
+  return issues
+    .filter((i): i is Record<string, unknown> => typeof i === 'object' && i !== null)
+    .map((i) => ({ path: String(i.path ?? ''), message: String(i.message ?? '') }))
+}
+
+/** The workflow document is invalid; `issues` lists every problem with its path. */
+export class WorkflowValidationError extends RemoteHorusError {
+  static override readonly code = 'WORKFLOW_INVALID'
+  readonly issues: readonly WorkflowIssue[]
+
+  constructor(message: string, data: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, data, cause)
+    this.issues = issuesOf(data)
+  }
+}
+
+/** The workflow text is neither valid YAML nor JSON. */
+export class WorkflowParseError extends RemoteHorusError {
+  static override readonly code = 'WORKFLOW_PARSE_FAILED'
+}
+
+/** The run's inputs do not match the workflow's declared `inputs`. */
+export class WorkflowInputError extends RemoteHorusError {
+  static override readonly code = 'WORKFLOW_INPUTS_INVALID'
+  readonly issues: readonly WorkflowIssue[]
+
+  constructor(message: string, data: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, data, cause)
+    this.issues = issuesOf(data)
+  }
+}
+
+/** No coordinator knows a run with that id. */
+export class RunNotFoundError extends RemoteHorusError {
+  static override readonly code = 'RUN_NOT_FOUND'
+}
+
+/** Pause, resume or cancel of a run that has already finished. */
+export class RunFinishedError extends RemoteHorusError {
+  static override readonly code = 'RUN_FINISHED'
+}
+
+/** A run id given by the caller is already taken by another run. */
+export class RunExistsError extends RemoteHorusError {
+  static override readonly code = 'RUN_EXISTS'
+}
+
+/** No supervisor the client can reach accepted a job with that id. */
+export class JobNotFoundError extends RemoteHorusError {
+  static override readonly code = 'JOB_NOT_FOUND'
+}
+
+/** The supervisor refused the job: bad signature, untrusted key, expired, replayed, … */
+export class JobRejectedError extends RemoteHorusError {
+  static override readonly code = 'JOB_REJECTED'
+}
+
+const REMOTE_CLASSES = new Map<
+  string,
+  new (
+    message: string,
+    data?: Record<string, unknown>,
+    cause?: unknown,
+  ) => RemoteHorusError
+>(
+  [
+    WorkflowValidationError,
+    WorkflowParseError,
+    WorkflowInputError,
+    RunNotFoundError,
+    RunFinishedError,
+    RunExistsError,
+    JobNotFoundError,
+    JobRejectedError,
+  ].map((c) => [c.name, c]),
+)
+
+/** The SDK's class for an application error a node sent; anything else is returned unchanged. */
+export function rebuildRemoteError(err: unknown): unknown {
+  if (!(err instanceof RemoteError)) return err
+  const cls = REMOTE_CLASSES.get(err.remoteName)
+  return cls === undefined ? err : new cls(err.message, { ...err.data }, err)
+}
+
+/** No node with the role the call needs answered (none found, or every one found is down). */
+export class NoProviderError extends HorusError {
+  static override readonly code = 'NO_PROVIDER'
+
+  constructor(role: string, detail: string) {
+    super(`no reachable ${role} in the mesh: ${detail}`, { retryable: true })
+  }
+}
+
+/** None of the bootstrap addresses answered. */
+export class BootstrapUnreachableError extends HorusError {
+  static override readonly code = 'BOOTSTRAP_UNREACHABLE'
+
+  constructor(detail: string, cause?: unknown) {
+    super(`cannot reach any bootstrap node: ${detail}`, { retryable: true, cause })
+  }
+}
+
+/** A job result whose runner signature does not verify: it is not handed to the caller. */
+export class InvalidResultSignatureError extends HorusError {
+  static override readonly code = 'RESULT_SIGNATURE_INVALID'
+}
+
+/** `HorusClient.connect` was given options that cannot work; the message names the field. */
+export class ClientOptionsError extends HorusError {
+  static override readonly code = 'CLIENT_OPTIONS_INVALID'
+}
+
+/** The client was used after `close()`. */
+export class ClientClosedError extends HorusError {
+  static override readonly code = 'CLIENT_CLOSED'
+
+  constructor() {
+    super('the Horus client is closed')
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Which failures mean "this node is gone, ask another": the request never left (dial failures,
+ * the node refusing new work because it is stopping) — always safe to send elsewhere — or it may
+ * have been sent and the answer lost (closed session, timeout) — safe only for calls that may run
+ * twice.
+ */
+
+/** The request cannot have reached the node's handler. */
+const NOT_SENT = new Set([
+  'DialError',
+  'ConnectionFailedError',
+  'NoValidAddressesError',
+  'UnsupportedProtocolError',
+  'EncryptionFailedError',
+  'UnavailableError',
+  'TimeoutError',
+  'AbortError',
+  'NotFoundError',
+  'InvalidMultiaddrError',
+  // A role service refusing work while it starts or stops: another node of the role can take it.
+  'CoordinatorNotRunningError',
+  'SupervisorNotRunningError',
+])
+
+/** The request may have been handled; only the answer is missing. */
+const MAYBE_SENT = new Set(['ConnectionClosedError', 'CallTimeoutError'])
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'])
+
+function matches(err: unknown, names: ReadonlySet<string>, depth = 0): boolean {
+  if (!(err instanceof Error) || depth > 5) return false
+  if (names.has(err.name)) return true
+  // A RemoteError carries the class name the node sent.
+  const remote = (err as { data?: { name?: unknown } }).data?.name
+  if (typeof remote === 'string' && names.has(remote)) return true
+  const code = (err as { code?: unknown }).code
+  if (names === NOT_SENT && typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
+  if (err instanceof AggregateError && err.errors.some((e) => matches(e, names, depth + 1))) return true
+  return err.cause !== undefined && err.cause !== err && matches(err.cause, names, depth + 1)
+}
+
+/**
+ * Should the call go to another node? Never when the caller gave up (`signal` aborted): the
+ * caller's own abort surfaces as CancelledError or AbortError and must not look like a dead node.
+ */
+export function shouldFailover(
+  err: unknown,
+  options: { idempotent: boolean; signal?: AbortSignal },
+): boolean {
+  if (options.signal?.aborted === true) return false
+  if (matches(err, NOT_SENT)) return true
+  return options.idempotent && matches(err, MAYBE_SENT)
+}

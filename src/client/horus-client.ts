@@ -1,0 +1,380 @@
+/**
+ * `HorusClient`: submit and watch workflows, run single signed jobs. It joins the mesh with its own
+ * peer ID (dial-only, through a bootstrap node) or talks HTTP to one node's gateway.
+ *
+ * ```ts
+ * const client = await HorusClient.connect({ bootstrap: ['/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…'] })
+ * const runId = await client.submitWorkflow(yamlText, { city: 'Paris' })
+ * const run = await client.waitForCompletion(runId, { onProgress: (r) => console.log(r.status) })
+ * await client.close()
+ * ```
+ */
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { readSwarmKey } from '../node/swarm-key.js'
+import { createJob } from '../protocols/jobs/envelope.js'
+import { toHex } from '../protocols/jobs/keys.js'
+import { verifyResult } from '../protocols/jobs/result.js'
+import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
+import { UnauthorizedError } from '../protocols/rpc/errors.js'
+import type { RpcParams } from '../protocols/rpc/messages.js'
+import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
+import { GatewayConnection } from './connection.js'
+import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS } from './constants.js'
+import {
+  ClientClosedError,
+  ClientOptionsError,
+  InvalidResultSignatureError,
+  JobNotFoundError,
+  rebuildRemoteError,
+} from './errors.js'
+import { followEvents } from './events.js'
+import { loadClientKey } from './identity.js'
+import { MeshConnection } from './mesh-connection.js'
+import { createSdkHost, findPeerAddrs } from './sdk-host.js'
+import type {
+  JobResultView,
+  JobStatus,
+  JobStatusView,
+  LivePeer,
+  LogLine,
+  MonitorEvent,
+  RunErrorRecord,
+  RunMetrics,
+  RunStatus,
+  RunSummary,
+  RunView,
+  WorkflowDefinition,
+} from './types.js'
+import { TERMINAL_JOB_STATUSES } from './types.js'
+import { type WaitOptions, waitForRun } from './wait.js'
+
+interface CommonOptions {
+  /** A data dir holding `identity.key`, or that key file; an ephemeral key when absent. */
+  identity?: string
+  /** Applied to calls that give neither a signal nor a timeout. @default DEFAULT_CALL_TIMEOUT_MS */
+  defaultTimeoutMs?: number
+  /** Aborts connecting. */
+  signal?: AbortSignal
+}
+
+export interface MeshClientOptions extends CommonOptions {
+  /** Multiaddrs of mesh nodes, each ending in `/p2p/<peer id>`; the first that answers is used. */
+  bootstrap: string[]
+  /** A private mesh's swarm key: the key file's path or its bytes. */
+  swarmKey?: string | Uint8Array
+}
+
+export interface GatewayClientOptions extends CommonOptions {
+  /** A node's gateway base URL, e.g. `http://127.0.0.1:8080`. */
+  gateway: string
+  /** The gateway's bearer token. */
+  token?: string
+}
+
+export type HorusClientOptions = MeshClientOptions | GatewayClientOptions
+
+export interface SignalOptions {
+  signal?: AbortSignal
+}
+
+export interface JobSpec {
+  /** Capability (runner kind) that executes the job. */
+  runner: string
+  payload: string
+  input?: Record<string, unknown>
+  env?: Record<string, string>
+  timeoutMs?: number
+}
+
+export interface JobResultOptions extends SignalOptions {
+  /** Wait for the job to finish. @default false */
+  wait?: boolean
+  /** How long the supervisor waits when `wait` is set. */
+  timeoutMs?: number
+}
+
+export class HorusClient {
+  /** The client's peer ID (the key it signs jobs with and authenticates as). */
+  readonly peerId: string
+  /** Hex Ed25519 public key: what a trust policy lists to admit this client. */
+  readonly publicKey: string
+  private readonly connection: Connection
+  private readonly signer: Signer
+  private readonly host: Libp2p | undefined
+  private closed = false
+
+  private constructor(init: { connection: Connection; key: PrivateKey; host?: Libp2p }) {
+    this.connection = init.connection
+    this.signer = signerFromPrivateKey(init.key)
+    this.peerId = peerIdFromPrivateKey(init.key).toString()
+    this.publicKey = toHex(this.signer.publicKey)
+    this.host = init.host
+  }
+
+  /** How the client reaches the mesh, for messages. */
+  get description(): string {
+    return this.connection.description
+  }
+
+  static async connect(options: HorusClientOptions): Promise<HorusClient> {
+    const key = await loadClientKey(options.identity)
+    const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
+    if ('gateway' in options && options.gateway !== undefined) {
+      if ('bootstrap' in options) throw new ClientOptionsError('give either gateway or bootstrap, not both')
+      const connection = new GatewayConnection({
+        url: options.gateway,
+        defaultTimeoutMs,
+        ...(options.token === undefined ? {} : { token: options.token }),
+      })
+      return new HorusClient({ connection, key })
+    }
+    const mesh = options as MeshClientOptions
+    if (!Array.isArray(mesh.bootstrap) || mesh.bootstrap.length === 0) {
+      throw new ClientOptionsError('expected bootstrap (a non-empty list of multiaddrs) or gateway (a URL)')
+    }
+    const swarmKey = typeof mesh.swarmKey === 'string' ? await readSwarmKey(mesh.swarmKey) : mesh.swarmKey
+    const host = await createSdkHost({ privateKey: key, ...(swarmKey === undefined ? {} : { swarmKey }) })
+    try {
+      const connection = new MeshConnection({
+        host,
+        bootstrap: mesh.bootstrap,
+        defaultTimeoutMs,
+        findPeer: (peerId, signal) => findPeerAddrs(host, peerId, signal),
+      })
+      await connection.open(options.signal)
+      return new HorusClient({ connection, key, host })
+    } catch (err) {
+      await host.stop()
+      throw err
+    }
+  }
+
+  /* ---- workflows (coordinator) ---- */
+
+  /** Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its id. */
+  async submitWorkflow(
+    workflow: WorkflowDefinition | string,
+    inputs: Record<string, unknown> = {},
+    options: SignalOptions = {},
+  ): Promise<string> {
+    const { runId } = await this.call<{ runId: string }>(
+      'coordinator',
+      'coordinator.submit_workflow',
+      { workflow: workflow as RpcParams, inputs },
+      options,
+    )
+    return runId
+  }
+
+  getStatus(runId: string, options: SignalOptions = {}): Promise<RunView> {
+    return this.read('coordinator', 'coordinator.get_workflow_status', { runId }, options)
+  }
+
+  /** Newest first. */
+  listWorkflows(options: SignalOptions & { status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+    const params: Record<string, unknown> = {}
+    if (options.status !== undefined) params.status = options.status
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('coordinator', 'coordinator.list_workflows', params, options)
+  }
+
+  /** Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left. */
+  events(runId?: string, options: SignalOptions = {}): AsyncIterable<MonitorEvent> {
+    this.assertOpen()
+    return followEvents(this.connection, runId, options.signal)
+  }
+
+  /** Resolves with the run once it is completed, failed or cancelled. No timeout: pass a signal. */
+  waitForCompletion(runId: string, options: WaitOptions = {}): Promise<RunView> {
+    this.assertOpen()
+    return waitForRun(this.connection, runId, (signal) => this.getStatus(runId, { signal }), options)
+  }
+
+  cancel(runId: string, options: SignalOptions = {}): Promise<RunView> {
+    return this.read('coordinator', 'coordinator.cancel_workflow', { runId }, options)
+  }
+
+  pause(runId: string, options: SignalOptions = {}): Promise<RunView> {
+    return this.read('coordinator', 'coordinator.pause_workflow', { runId }, options)
+  }
+
+  resume(runId: string, options: SignalOptions = {}): Promise<RunView> {
+    return this.read('coordinator', 'coordinator.resume_workflow', { runId }, options)
+  }
+
+  logs(runId: string, options: SignalOptions & { stepId?: string } = {}): Promise<LogLine[]> {
+    const params = options.stepId === undefined ? { runId } : { runId, stepId: options.stepId }
+    return this.read('coordinator', 'coordinator.get_workflow_logs', params, options)
+  }
+
+  errors(runId: string, options: SignalOptions = {}): Promise<RunErrorRecord[]> {
+    return this.read('coordinator', 'coordinator.get_workflow_errors', { runId }, options)
+  }
+
+  metrics(runId: string, options: SignalOptions = {}): Promise<RunMetrics> {
+    return this.read('coordinator', 'coordinator.get_workflow_metrics', { runId }, options)
+  }
+
+  /* ---- single jobs (supervisor) ---- */
+
+  /** Builds a job envelope, signs it with the client's key and hands it to a supervisor. */
+  async createJob(spec: JobSpec, options: SignalOptions = {}): Promise<JobStatusView> {
+    const job = createJob(
+      {
+        runner: spec.runner,
+        payload: spec.payload,
+        ...(spec.input === undefined ? {} : { input: spec.input }),
+        ...(spec.env === undefined ? {} : { env: spec.env }),
+        ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+      },
+      this.signer,
+    )
+    // The job id is fresh and the supervisor records a job id once, so a resend cannot run it twice.
+    return this.call(
+      'supervisor',
+      'supervisor.create_job',
+      { job: job as unknown as RpcParams },
+      {
+        ...options,
+        idempotent: true,
+      },
+    )
+  }
+
+  getJobStatus(jobId: string, options: SignalOptions = {}): Promise<JobStatusView> {
+    return this.onJobSupervisor('supervisor.get_job_status', { jobId }, options)
+  }
+
+  /**
+   * The job's outcome; with `wait`, once it is terminal. A runner's result is handed over only
+   * if its signature verifies (InvalidResultSignatureError otherwise).
+   */
+  async getJobResult(jobId: string, options: JobResultOptions = {}): Promise<JobResultView> {
+    const params: Record<string, unknown> = { jobId }
+    if (options.wait === true) params.wait = true
+    if (options.timeoutMs !== undefined) params.timeoutMs = options.timeoutMs
+    const view = await this.onJobSupervisor<JobResultView>(
+      'supervisor.get_job_result',
+      params,
+      options,
+      // The supervisor holds the call open while it waits; give the transport that long and more.
+      options.wait === true ? (options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + 5_000 : undefined,
+    )
+    if (view.result !== undefined) {
+      const checked = verifyResult(view.result)
+      if (!checked.ok) {
+        throw new InvalidResultSignatureError(`result of job ${jobId}: ${checked.reason}: ${checked.message}`)
+      }
+    }
+    return view
+  }
+
+  /**
+   * Resolves with the job's outcome once it is terminal: asks the supervisor to hold the call in
+   * `JOB_WAIT_CHUNK_MS` slices until then. No timeout: pass a signal.
+   */
+  async waitForJob(jobId: string, options: SignalOptions = {}): Promise<JobResultView> {
+    for (;;) {
+      options.signal?.throwIfAborted()
+      const view = await this.getJobResult(jobId, { ...options, wait: true, timeoutMs: JOB_WAIT_CHUNK_MS })
+      if (TERMINAL_JOB_STATUSES.has(view.status)) return view
+    }
+  }
+
+  /** Lines the job printed so far. */
+  jobLogs(jobId: string, options: SignalOptions = {}): Promise<string[]> {
+    return this.onJobSupervisor('supervisor.get_job_logs', { jobId }, options)
+  }
+
+  cancelJob(jobId: string, options: SignalOptions = {}): Promise<JobStatusView> {
+    return this.onJobSupervisor('supervisor.cancel_job', { jobId }, options)
+  }
+
+  listJobs(options: SignalOptions & { status?: JobStatus } = {}): Promise<JobStatusView[]> {
+    return this.read(
+      'supervisor',
+      'supervisor.list_jobs',
+      options.status === undefined ? {} : { status: options.status },
+      options,
+    )
+  }
+
+  /* ---- the mesh ---- */
+
+  /** Nodes heard alive recently, optionally only those with a role or capability. */
+  liveness(options: SignalOptions & { role?: string; capability?: string } = {}): Promise<LivePeer[]> {
+    const params: Record<string, unknown> = {}
+    if (options.role !== undefined) params.role = options.role
+    if (options.capability !== undefined) params.capability = options.capability
+    return this.read('node', 'mesh.liveness', params, options)
+  }
+
+  /** Any method of a node with `role`, for what the SDK has no wrapper for. */
+  rpc<T = unknown>(
+    role: ServiceRole,
+    method: string,
+    params?: RpcParams,
+    options: SignalOptions = {},
+  ): Promise<T> {
+    return this.call(role, method, params, options)
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.connection.close()
+    await this.host?.stop()
+  }
+
+  private read<T>(role: ServiceRole, method: string, params: RpcParams, options: SignalOptions): Promise<T> {
+    return this.call(role, method, params, { ...options, idempotent: true })
+  }
+
+  private async call<T>(
+    role: ServiceRole,
+    method: string,
+    params: RpcParams | undefined,
+    options: ConnectionCallOptions,
+  ): Promise<T> {
+    this.assertOpen()
+    try {
+      return await this.connection.call<T>(role, method, params, options)
+    } catch (err) {
+      throw this.explain(rebuildRemoteError(err))
+    }
+  }
+
+  /** A refusal says which key was refused: the fix is adding it to the node's trust policy. */
+  private explain(err: unknown): unknown {
+    if (!(err instanceof UnauthorizedError)) return err
+    return new UnauthorizedError(
+      `${err.message}: the node's trust policy does not admit this client (peer ID ${this.peerId}) as a client`,
+      { cause: err },
+    )
+  }
+
+  /** A job lives on the supervisor that accepted it: ask each reachable one until it is found. */
+  private async onJobSupervisor<T>(
+    method: string,
+    params: RpcParams,
+    options: SignalOptions,
+    timeoutMs?: number,
+  ): Promise<T> {
+    this.assertOpen()
+    try {
+      return await this.connection.untilFound(
+        'supervisor',
+        (call) => call<T>(method, params),
+        (err) => rebuildRemoteError(err) instanceof JobNotFoundError,
+        { ...options, ...(timeoutMs === undefined ? {} : { timeoutMs }) },
+      )
+    } catch (err) {
+      throw this.explain(rebuildRemoteError(err))
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new ClientClosedError()
+  }
+}

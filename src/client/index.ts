@@ -1,0 +1,20 @@
+/**
+ * The Horus SDK: `HorusClient` joins the mesh with its own peer ID (or talks to a gateway), submits
+ * and watches workflows and signs single jobs. Types follow `src/roles/coordinator/API.md`.
+ */
+import '../node/polyfills.js'
+
+export type { ServiceRole } from './connection.js'
+export * from './constants.js'
+export * from './errors.js'
+export type {
+  GatewayClientOptions,
+  HorusClientOptions,
+  JobResultOptions,
+  JobSpec,
+  MeshClientOptions,
+  SignalOptions,
+} from './horus-client.js'
+export { HorusClient } from './horus-client.js'
+export * from './types.js'
+export type { WaitOptions } from './wait.js'

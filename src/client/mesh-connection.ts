@@ -1,0 +1,321 @@
+/**
+ * The client inside the mesh: its own libp2p host (own peer ID, dial-only) and RPC sessions to the
+ * nodes it uses. A bootstrap node answers the mesh questions; coordinators and supervisors are
+ * discovered through it, and a node that stops answering is set aside for a while and the call goes
+ * to the next one — safely, see `failover.ts`.
+ */
+import type { Libp2p, Logger } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLogger } from '../node/logger.js'
+import { EventQueue, type RpcSubscription } from '../protocols/rpc/client.js'
+import { Libp2pRpcClient } from '../protocols/rpc/libp2p-client.js'
+import type { RpcParams } from '../protocols/rpc/messages.js'
+import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
+import { FAILED_PEER_COOLDOWN_MS, PROBE_TIMEOUT_MS } from './constants.js'
+import { discoverRole, type NodeInfo, withPeerId } from './discovery.js'
+import { BootstrapUnreachableError, ClientOptionsError, NoProviderError } from './errors.js'
+import { shouldFailover } from './failover.js'
+
+export interface MeshConnectionInit {
+  host: Libp2p
+  /** Multiaddrs ending in `/p2p/<peer id>`. */
+  bootstrap: string[]
+  defaultTimeoutMs: number
+  /** Where a peer listens, asked of the mesh (the DHT) when the addresses known do not answer. */
+  findPeer?: (peerId: string, signal: AbortSignal) => Promise<string[]>
+}
+
+export class MeshConnection implements Connection {
+  readonly description: string
+  private readonly host: Libp2p
+  private readonly bootstrapIds: string[]
+  private readonly defaultTimeoutMs: number
+  private readonly findPeer: MeshConnectionInit['findPeer']
+  private readonly log: Logger
+  /** Addresses by peer ID, from bootstrap, `node.peers` and `node.info`. */
+  private readonly addrs = new Map<string, string[]>()
+  private readonly clients = new Map<string, Libp2pRpcClient>()
+  private readonly current = new Map<ServiceRole, string>()
+  private readonly failedAt = new Map<string, number>()
+  private closed = false
+
+  constructor(init: MeshConnectionInit) {
+    if (init.bootstrap.length === 0)
+      throw new ClientOptionsError('bootstrap: expected at least one multiaddr')
+    this.host = init.host
+    this.defaultTimeoutMs = init.defaultTimeoutMs
+    this.findPeer = init.findPeer
+    this.log = createLogger().forComponent('horus:client')
+    this.bootstrapIds = init.bootstrap.map((addr, i) => {
+      const peerId = peerIdOf(addr)
+      if (peerId === undefined) {
+        throw new ClientOptionsError(
+          `bootstrap[${i}]: expected a multiaddr ending in /p2p/<peer id>, got "${addr}"`,
+        )
+      }
+      this.addrs.set(peerId, [...(this.addrs.get(peerId) ?? []), addr])
+      return peerId
+    })
+    this.description = `mesh via ${init.bootstrap[0]}`
+  }
+
+  /** Reaches a bootstrap node, so a wrong address fails at connect time rather than on first use. */
+  async open(signal?: AbortSignal): Promise<void> {
+    try {
+      await this.pick('node', new Set(), signal)
+    } catch (err) {
+      if (err instanceof NoProviderError)
+        throw new BootstrapUnreachableError(this.bootstrapIds.join(', '), err)
+      throw err
+    }
+  }
+
+  async call<T>(
+    role: ServiceRole,
+    method: string,
+    params?: RpcParams,
+    options: ConnectionCallOptions = {},
+  ): Promise<T> {
+    const tried = new Set<string>()
+    for (;;) {
+      const peerId = await this.pick(role, tried, options.signal)
+      try {
+        return await this.client(peerId).call<T>(method, params, {
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+        })
+      } catch (err) {
+        const idempotent = options.idempotent ?? false
+        if (!shouldFailover(err, { idempotent, ...(options.signal ? { signal: options.signal } : {}) }))
+          throw err
+        this.log('%s on %s failed, trying another %s - %e', method, peerId, role, err)
+        this.markFailed(peerId)
+        tried.add(peerId)
+      }
+    }
+  }
+
+  subscribe<E>(
+    role: ServiceRole,
+    name: string,
+    params?: RpcParams,
+    options: { signal?: AbortSignal } = {},
+  ): RpcSubscription<E> {
+    const controller = new AbortController()
+    const onAbort = (): void => controller.abort()
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    let inner: RpcSubscription<E> | undefined
+    const queue = new EventQueue<E>(10_000, async () => {
+      options.signal?.removeEventListener('abort', onAbort)
+      controller.abort()
+      await inner?.unsubscribe()
+    })
+    const id = (async () => {
+      const tried = new Set<string>()
+      for (;;) {
+        const peerId = await this.pick(role, tried, controller.signal)
+        const sub = this.client(peerId).subscribe<E>(name, params, { signal: controller.signal })
+        try {
+          const subId = await sub.id
+          inner = sub
+          this.pump(sub, queue, peerId).catch(() => {})
+          return subId
+        } catch (err) {
+          if (!shouldFailover(err, { idempotent: true, signal: controller.signal })) throw err
+          this.markFailed(peerId)
+          tried.add(peerId)
+        }
+      }
+    })()
+    id.catch((err: unknown) => queue.end(err instanceof Error ? err : new Error(String(err))))
+    return {
+      id,
+      unsubscribe: async () => {
+        await queue.return()
+      },
+      [Symbol.asyncIterator]: () => queue,
+    }
+  }
+
+  async untilFound<T>(
+    role: ServiceRole,
+    fn: (call: <R>(method: string, params?: RpcParams) => Promise<R>) => Promise<T>,
+    skip: (err: unknown) => boolean,
+    options: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<T> {
+    const tried = new Set<string>()
+    let notFound: unknown
+    for (;;) {
+      let peerId: string
+      try {
+        peerId = await this.pick(role, tried, options.signal)
+      } catch (err) {
+        if (notFound !== undefined && err instanceof NoProviderError) throw notFound
+        throw err
+      }
+      tried.add(peerId)
+      const client = this.client(peerId)
+      try {
+        return await fn((method, params) =>
+          client.call(method, params, {
+            ...(options.signal === undefined ? {} : { signal: options.signal }),
+            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+          }),
+        )
+      } catch (err) {
+        if (skip(err)) notFound = err
+        else if (
+          shouldFailover(err, { idempotent: true, ...(options.signal ? { signal: options.signal } : {}) })
+        )
+          this.markFailed(peerId)
+        else throw err
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const clients = [...this.clients.values()]
+    this.clients.clear()
+    await Promise.allSettled(clients.map((c) => c.close()))
+  }
+
+  private async pump<E>(sub: RpcSubscription<E>, queue: EventQueue<E>, peerId: string): Promise<void> {
+    try {
+      for await (const event of sub) queue.event(event)
+      queue.end()
+    } catch (err) {
+      if (shouldFailover(err, { idempotent: true })) this.markFailed(peerId)
+      queue.end(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /** The node to use for `role`: the current one unless already tried, else the best that answers. */
+  private async pick(role: ServiceRole, tried: Set<string>, signal?: AbortSignal): Promise<string> {
+    if (this.closed) throw new NoProviderError(role, 'the client is closed')
+    const current = this.current.get(role)
+    if (current !== undefined && !tried.has(current)) return current
+    this.current.delete(role)
+    const candidates = await this.candidates(role, tried, signal)
+    const now = Date.now()
+    const fresh = candidates.filter((id) => now - (this.failedAt.get(id) ?? 0) > FAILED_PEER_COOLDOWN_MS)
+    const stale = candidates.filter((id) => !fresh.includes(id))
+    for (const peerId of [...fresh, ...stale]) {
+      signal?.throwIfAborted()
+      tried.add(peerId)
+      if (await this.reach(peerId, role, signal)) {
+        this.current.set(role, peerId)
+        this.log('using %s as %s', peerId, role)
+        return peerId
+      }
+    }
+    throw new NoProviderError(
+      role,
+      candidates.length === 0 ? 'none found' : `none of ${candidates.length} found answered`,
+    )
+  }
+
+  private async candidates(role: ServiceRole, tried: Set<string>, signal?: AbortSignal): Promise<string[]> {
+    if (role === 'node') {
+      const ids = [...new Set([...this.bootstrapIds, ...this.addrs.keys()])]
+      return ids.filter((id) => !tried.has(id))
+    }
+    const found = await discoverRole(role, (method, params, opts) =>
+      this.call('node', method, params, {
+        idempotent: true,
+        ...(signal === undefined ? {} : { signal }),
+        ...(opts?.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+      }),
+    )
+    for (const [peerId, addrs] of found.addrs) this.learn(peerId, addrs)
+    return found.peerIds.filter((id) => !tried.has(id))
+  }
+
+  /**
+   * Does the node answer, and (for a role) does it still hold it? When it does not answer on the
+   * addresses known, the DHT is asked where it listens and it is tried once more.
+   */
+  private async reach(peerId: string, role: ServiceRole, signal?: AbortSignal): Promise<boolean> {
+    if (await this.probe(peerId, role, signal)) return true
+    if (!(await this.lookup(peerId, signal))) return false
+    return this.probe(peerId, role, signal)
+  }
+
+  private async probe(peerId: string, role: ServiceRole, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS)
+      const info = await this.client(peerId).call<NodeInfo>('node.info', undefined, {
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      })
+      this.learn(peerId, info.multiaddrs)
+      this.failedAt.delete(peerId)
+      return role === 'node' || info.roles.includes(role)
+    } catch (err) {
+      signal?.throwIfAborted()
+      this.log('%s did not answer - %e', peerId, err)
+      this.markFailed(peerId)
+      return false
+    }
+  }
+
+  /** Asks the DHT for the peer's addresses; true when it named ones not known before. */
+  private async lookup(peerId: string, signal?: AbortSignal): Promise<boolean> {
+    try {
+      const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS)
+      if (this.findPeer === undefined) return false
+      const found = await this.findPeer(
+        peerId,
+        signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      )
+      const known = new Set(this.addrs.get(peerId) ?? [])
+      const addrs = found.map((a) => withPeerId(a, peerId))
+      this.learn(peerId, addrs)
+      return addrs.some((a) => !known.has(a))
+    } catch (err) {
+      signal?.throwIfAborted()
+      this.log('DHT lookup of %s failed - %e', peerId, err)
+      return false
+    }
+  }
+
+  private learn(peerId: string, addrs: string[]): void {
+    const merged = new Set([...addrs.map((a) => withPeerId(a, peerId)), ...(this.addrs.get(peerId) ?? [])])
+    this.addrs.set(peerId, [...merged])
+  }
+
+  private markFailed(peerId: string): void {
+    this.failedAt.set(peerId, Date.now())
+    for (const [role, id] of this.current) if (id === peerId) this.current.delete(role)
+    const client = this.clients.get(peerId)
+    this.clients.delete(peerId)
+    client?.close().catch(() => {})
+  }
+
+  /**
+   * The session to a node, kept while it works: addresses learned later do not replace it (that
+   * would cut its subscriptions); after a failure the next one dials with everything known.
+   */
+  private client(peerId: string): Libp2pRpcClient {
+    const existing = this.clients.get(peerId)
+    if (existing !== undefined) return existing
+    const addrs = this.addrs.get(peerId) ?? []
+    const client = new Libp2pRpcClient({
+      libp2p: this.host,
+      target: addrs.length === 0 ? peerId : addrs.map((a) => multiaddr(a)),
+      defaultTimeoutMs: this.defaultTimeoutMs,
+      openTimeoutMs: PROBE_TIMEOUT_MS,
+    })
+    this.clients.set(peerId, client)
+    return client
+  }
+}
+
+function peerIdOf(addr: string): string | undefined {
+  try {
+    return multiaddr(addr)
+      .getComponents()
+      .findLast((c) => c.name === 'p2p')?.value
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * Horus mesh: peer-to-peer orchestration over libp2p. The package root exports the node (run one
+ * in-process) and the SDK client; `horus-mesh/client` is the SDK alone, `horus-mesh/testing` the
+ * in-process cluster helper.
+ */
+import './node/polyfills.js'
+
+export * from './client/index.js'
+export {
+  ConfigError,
+  type CreateNodeOptions,
+  createNode,
+  HorusError,
+  HorusNode,
+  IdentityError,
+  loadConfig,
+  SwarmKeyError,
+} from './node/index.js'

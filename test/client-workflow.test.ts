@@ -1,0 +1,126 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  HorusClient,
+  type MonitorEvent,
+  RunFinishedError,
+  RunNotFoundError,
+  type RunView,
+  WorkflowValidationError,
+} from '../src/client/index.js'
+import { ClientMesh, hears, pipelineYaml, runnerVisible, serveItems } from './client-mesh.js'
+
+const mesh = new ClientMesh()
+const clients: HorusClient[] = []
+let fixture: Awaited<ReturnType<typeof serveItems>>
+beforeAll(async () => {
+  fixture = await serveItems([3, 1, 4, 1, 5])
+})
+afterAll(() => fixture.close())
+afterEach(async () => {
+  await Promise.allSettled(clients.splice(0).map((c) => c.close()))
+  await mesh.cleanup()
+})
+
+async function connect(options: Parameters<typeof HorusClient.connect>[0]): Promise<HorusClient> {
+  const client = await HorusClient.connect(options)
+  clients.push(client)
+  return client
+}
+
+describe('HorusClient workflows against real coordinator, supervisor and runner nodes', () => {
+  it('submits through a runner node, streams events, reports progress and completes', async () => {
+    const [c, r, me] = [await mesh.member('coord'), await mesh.member('run'), await mesh.member('sdk')]
+    const coord = await mesh.start(c, { roles: ['coordinator', 'supervisor'] })
+    const run = await mesh.start(r, { roles: ['runner'], bootstrap: [coord] })
+    await runnerVisible(coord, 'hero')
+    await hears(run, [coord])
+
+    const client = await connect({ bootstrap: [run.addr], identity: me.dataDir })
+    const events: MonitorEvent[] = []
+    const watching = new AbortController()
+    const collected = (async () => {
+      for await (const event of client.events(undefined, { signal: watching.signal })) events.push(event)
+    })()
+    const runId = await client.submitWorkflow(pipelineYaml(fixture.url))
+    const seen: RunView[] = []
+    const done = await client.waitForCompletion(runId, {
+      signal: AbortSignal.timeout(30_000),
+      onProgress: (view) => seen.push(view),
+    })
+    expect(done.status).toBe('completed')
+    expect(done.steps.map((s) => [s.id, s.state])).toEqual([
+      ['fetch', 'succeeded'],
+      ['count', 'succeeded'],
+      ['total', 'succeeded'],
+      ['store', 'succeeded'],
+    ])
+    expect(done.steps.find((s) => s.id === 'store')?.output).toMatchObject({ count: 5, sum: 14 })
+    expect(seen.length).toBeGreaterThan(1)
+    expect(seen.at(-1)?.status).toBe('completed')
+
+    const types = (): string[] => events.filter((e) => e.runId === runId).map((e) => e.type)
+    await expect.poll(types, { timeout: 10_000 }).toContain('workflow_completed')
+    expect(types()).toContain('step_succeeded')
+    watching.abort()
+    await collected
+
+    expect((await client.getStatus(runId)).status).toBe('completed')
+    expect((await client.listWorkflows()).map((r) => r.runId)).toContain(runId)
+    expect(Array.isArray(await client.logs(runId))).toBe(true)
+    await expect(client.cancel(runId)).rejects.toBeInstanceOf(RunFinishedError)
+    await expect(client.getStatus('no-such-run')).rejects.toBeInstanceOf(RunNotFoundError)
+  })
+
+  it('rebuilds a validation error with every issue and its path', async () => {
+    const [c, me] = [await mesh.member('coord'), await mesh.member('sdk')]
+    const coord = await mesh.start(c, { roles: ['coordinator', 'supervisor', 'runner'] })
+    const client = await connect({ bootstrap: [coord.addr], identity: me.dataDir })
+    const bad = {
+      workflow: {
+        name: 'bad',
+        steps: [
+          { id: 'a', runner: 'sal', payload: '1', depends_on: ['ghost'] },
+          { id: 'a', runner: 'sal', payload: '2' },
+        ],
+      },
+    }
+    const err = await client.submitWorkflow(bad).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(WorkflowValidationError)
+    const paths = (err as WorkflowValidationError).issues.map((i) => i.path)
+    expect(paths.some((p) => p.includes('depends_on'))).toBe(true)
+    expect(paths.some((p) => p.includes('steps[1]'))).toBe(true)
+  })
+
+  it('keeps answering when the coordinator it uses stops: another coordinator serves the replicated run', async () => {
+    const names = ['c1', 'c2', 'run', 'sdk']
+    const [m1, m2, mr, me] = [
+      await mesh.member(names[0] as string),
+      await mesh.member(names[1] as string),
+      await mesh.member(names[2] as string),
+      await mesh.member(names[3] as string),
+    ]
+    const run = await mesh.start(mr, { roles: ['runner'] })
+    const c1 = await mesh.start(m1, { roles: ['coordinator', 'supervisor'], bootstrap: [run] })
+    const c2 = await mesh.start(m2, { roles: ['coordinator', 'supervisor'], bootstrap: [run, c1] })
+    await Promise.all([runnerVisible(c1, 'hero'), runnerVisible(c2, 'hero'), hears(run, [c1, c2])])
+
+    const client = await connect({ bootstrap: [run.addr], identity: me.dataDir })
+    const runId = await client.submitWorkflow(pipelineYaml(fixture.url))
+    const first = await client.waitForCompletion(runId, { signal: AbortSignal.timeout(30_000) })
+    expect(first.status).toBe('completed')
+    const owner = first.owner === c2.peerId ? c2 : c1
+    const survivor = owner === c1 ? c2 : c1
+    // The survivor must have the run before the owner goes (state is replicated by gossip).
+    const direct = await connect({ bootstrap: [survivor.addr], identity: me.dataDir })
+    await expect
+      .poll(async () => (await direct.getStatus(runId).catch(() => undefined))?.status, { timeout: 10_000 })
+      .toBe('completed')
+    await mesh.stop(owner)
+    const again = await client.getStatus(runId, { signal: AbortSignal.timeout(20_000) })
+    expect(again.status).toBe('completed')
+    const second = await client.submitWorkflow(pipelineYaml(fixture.url, 'after-failover'))
+    const done = await client.waitForCompletion(second, { signal: AbortSignal.timeout(30_000) })
+    expect(done.status).toBe('completed')
+    expect(done.owner).toBe(survivor.peerId)
+  })
+})
