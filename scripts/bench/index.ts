@@ -1,4 +1,5 @@
 import '../../src/node/polyfills.js'
+import { runJobsBench } from './jobs.js'
 import { runMeshBench } from './mesh.js'
 import { runRpcBench } from './rpc.js'
 import { runSandboxBench } from './sandbox.js'
@@ -13,6 +14,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   sign: () => runSignBench(),
   sandbox: () => runSandboxBench(),
   'workflow-core': () => runWorkflowCoreBench(),
+  jobs: () => runJobsBench(),
 }
 
 const wanted = process.argv.slice(2)

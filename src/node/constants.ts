@@ -34,3 +34,9 @@ export const DEFAULT_DATA_DIR_NAME = '.horus'
 
 /** Addresses exempt from gossipsub's IP-colocation penalty. @default ['127.0.0.1', '::1'] */
 export const LOOPBACK_IPS = ['127.0.0.1', '::1']
+
+/** Loopback networks exempt from the inbound connection rate limit. */
+export const LOOPBACK_NETWORKS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+
+/** Capabilities whose job topics get gossipsub scoring from the start (the built-in runner kinds). */
+export const BUILTIN_CAPABILITIES = ['hero', 'sal', 'osiris']

@@ -12,8 +12,9 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
+import { jobTopicsScoreParams } from '../protocols/jobs/gossip-scoring.js'
 import type { NodeConfig } from './config/types.js'
-import { DHT_PROTOCOL, LOOPBACK_IPS } from './constants.js'
+import { BUILTIN_CAPABILITIES, DHT_PROTOCOL, LOOPBACK_IPS, LOOPBACK_NETWORKS } from './constants.js'
 
 /** The libp2p services every Horus node runs; roles add their own on top. */
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an implicit index signature.
@@ -53,7 +54,13 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections: config.maxConnections, dialTimeout: config.dialTimeoutMs },
+    connectionManager: {
+      maxConnections: config.maxConnections,
+      dialTimeout: config.dialTimeoutMs,
+      // The per-IP inbound rate limit (5/s) protects against remote floods; processes on this host
+      // (CLI calls, local nodes of a demo or test mesh) are exempt.
+      allow: LOOPBACK_NETWORKS,
+    },
     peerDiscovery,
     services: {
       identify: identify(),
@@ -72,7 +79,11 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
         emitSelf: false,
         // Gossipsub penalises many peers behind one IP (a Sybil defence). Several nodes on one
         // host are normal for a loopback mesh (tests, the demo), so loopback is exempt.
-        scoreParams: { IPColocationFactorWhitelist: new Set(LOOPBACK_IPS) },
+        // Invalid jobs on the job topics (rejected by their validators) lower the sender's score.
+        scoreParams: {
+          IPColocationFactorWhitelist: new Set(LOOPBACK_IPS),
+          topics: jobTopicsScoreParams(BUILTIN_CAPABILITIES),
+        },
       }),
     },
   }

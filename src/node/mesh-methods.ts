@@ -1,4 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { findProviders } from '../protocols/capabilities/find.js'
 import { capabilityCid, roleCid } from '../protocols/capabilities/keys.js'
 import type { LivenessService } from '../protocols/liveness/service.js'
@@ -9,6 +10,7 @@ const LIVE_PEER_SCHEMA = {
   required: ['peerId', 'roles', 'capabilities', 'load', 'lastSeen'],
   properties: {
     peerId: { type: 'string' },
+    addrs: { type: 'array', items: { type: 'string' }, description: 'listen addresses from the peer store' },
     roles: { type: 'array', items: { type: 'string' } },
     capabilities: { type: 'array', items: { type: 'string' } },
     load: {
@@ -17,6 +19,16 @@ const LIVE_PEER_SCHEMA = {
     },
     lastSeen: { type: 'string', format: 'date-time' },
   },
+}
+
+/** Where a peer listens, as identify told this node's peer store (not the ephemeral dial-back port). */
+async function listenAddrs(libp2p: Libp2p, peerId: string): Promise<string[]> {
+  try {
+    const peer = await libp2p.peerStore.get(peerIdFromString(peerId))
+    return peer.addresses.map((a) => a.multiaddr.encapsulate(`/p2p/${peerId}`).toString())
+  } catch {
+    return []
+  }
 }
 
 /**
@@ -37,18 +49,22 @@ export function meshMethods(libp2p: Libp2p, liveness: LivenessService): AnyMetho
       },
       result: { type: 'array', items: LIVE_PEER_SCHEMA },
       resultName: 'peers',
-      handler: (params: { role?: string; capability?: string }) =>
-        liveness
+      handler: async (params: { role?: string; capability?: string }) => {
+        const peers = liveness
           .alive()
           .filter((p) => params.role === undefined || p.roles.includes(params.role))
           .filter((p) => params.capability === undefined || p.capabilities.includes(params.capability))
-          .map((p) => ({
+        return Promise.all(
+          peers.map(async (p) => ({
             peerId: p.peerId,
+            addrs: await listenAddrs(libp2p, p.peerId),
             roles: p.roles,
             capabilities: p.capabilities,
             load: p.load,
             lastSeen: new Date(p.lastSeen).toISOString(),
           })),
+        )
+      },
     },
     {
       name: 'mesh.find_providers',

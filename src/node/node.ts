@@ -1,6 +1,7 @@
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
+import { mountDashboard } from '../gateway-dashboard/index.js'
 import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
@@ -104,6 +105,7 @@ export class HorusNode {
             health: () => this.health(),
             logger: init.logger,
           })
+    if (this.gateway !== undefined) mountDashboard(this.gateway, { registry: this.rpc })
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
   }
 

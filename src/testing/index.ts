@@ -1,4 +1,11 @@
 import '../node/polyfills.js'
 
+export {
+  ProcessMesh,
+  type ProcessMeshInit,
+  type ProcessNode,
+  type ProcessNodeSpec,
+  stopProcess,
+} from './process-mesh.js'
 export { TestMesh, type TestNodeOptions } from './test-node.js'
 export { type WaitForOptions, WaitTimeoutError, waitFor } from './wait-for.js'

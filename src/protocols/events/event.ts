@@ -1,0 +1,92 @@
+/**
+ * Monitor events: what the coordinator API streams to subscribers (`coordinator.events`) and
+ * publishes on `horus/v1/events`. The types and severities are the seed monitor's, extended with
+ * the step transitions of a DAG run. Coordinators derive them from the run's replicated log, so an
+ * event stream and `get_workflow_logs` never disagree.
+ */
+
+import { MAX_EVENT_BYTES, MAX_EVENT_MESSAGE_LENGTH } from './constants.js'
+
+export const MONITOR_EVENT_TYPES = [
+  'workflow_started',
+  'step_dispatched',
+  'step_started',
+  'step_succeeded',
+  'step_failed',
+  'step_retrying',
+  'step_skipped',
+  'workflow_completed',
+  'workflow_failed',
+  'workflow_cancelled',
+  'workflow_paused',
+  'workflow_resumed',
+  'node_status',
+] as const
+
+export type MonitorEventType = (typeof MONITOR_EVENT_TYPES)[number]
+
+export const SEVERITIES = ['info', 'warning', 'error', 'critical'] as const
+export type Severity = (typeof SEVERITIES)[number]
+
+export interface MonitorEvent {
+  type: MonitorEventType
+  severity: Severity
+  /** ISO-8601. */
+  at: string
+  /** Peer ID of the coordinator that observed it. */
+  node: string
+  runId?: string
+  stepId?: string
+  message: string
+  data?: Record<string, unknown>
+}
+
+const TYPES: ReadonlySet<string> = new Set(MONITOR_EVENT_TYPES)
+const SEVERITY_SET: ReadonlySet<string> = new Set(SEVERITIES)
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+export function isMonitorEventType(type: string): type is MonitorEventType {
+  return TYPES.has(type)
+}
+
+export function encodeMonitorEvent(event: MonitorEvent): Uint8Array {
+  return encoder.encode(JSON.stringify(event))
+}
+
+function isShortString(value: unknown, max = 512): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= max
+}
+
+/** Checks a decoded value; `undefined` when anything is off (never throws). */
+export function monitorEventFrom(value: unknown): MonitorEvent | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
+  const v = value as Record<string, unknown>
+  if (typeof v.type !== 'string' || !TYPES.has(v.type)) return undefined
+  if (typeof v.severity !== 'string' || !SEVERITY_SET.has(v.severity)) return undefined
+  if (!isShortString(v.at, 64) || Number.isNaN(Date.parse(v.at))) return undefined
+  if (!isShortString(v.node, 128)) return undefined
+  if (typeof v.message !== 'string' || v.message.length > MAX_EVENT_MESSAGE_LENGTH) return undefined
+  if (v.runId !== undefined && !isShortString(v.runId, 128)) return undefined
+  if (v.stepId !== undefined && !isShortString(v.stepId, 1024)) return undefined
+  if (v.data !== undefined && (typeof v.data !== 'object' || v.data === null || Array.isArray(v.data)))
+    return undefined
+  const known = new Set(['type', 'severity', 'at', 'node', 'runId', 'stepId', 'message', 'data'])
+  if (Object.keys(v).some((key) => !known.has(key))) return undefined
+  return v as unknown as MonitorEvent
+}
+
+/** Parses an event received from gossip; `undefined` for anything malformed or too large. */
+export function decodeMonitorEvent(data: Uint8Array): MonitorEvent | undefined {
+  if (data.byteLength > MAX_EVENT_BYTES) return undefined
+  try {
+    return monitorEventFrom(JSON.parse(decoder.decode(data)))
+  } catch {
+    return undefined
+  }
+}
+
+/** The message cut to the length events carry. */
+export function eventMessage(text: string): string {
+  return text.length <= MAX_EVENT_MESSAGE_LENGTH ? text : `${text.slice(0, MAX_EVENT_MESSAGE_LENGTH - 1)}…`
+}

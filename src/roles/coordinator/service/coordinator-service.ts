@@ -1,0 +1,439 @@
+/**
+ * The coordinator role: accepts workflows, drives their runs through supervisors, replicates each
+ * run's state among coordinators, and serves the API of ../API.md. The engine (run-engine.ts) does
+ * the scheduling; this class wires it to the node — gossip of deltas and events, anti-entropy,
+ * the RPC surface, triggers — and answers the API's questions from the replicated state.
+ */
+import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import { TypedEventEmitter } from 'main-event'
+import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
+import type { MeshLibp2p } from '../../../node/node.js'
+import type { NodeTrust } from '../../../node/trust.js'
+import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
+import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
+import { Libp2pRpcClient, type MethodRegistry } from '../../../protocols/rpc/index.js'
+import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
+import { StateStore } from '../../../protocols/state/state-store.js'
+import { StateGossip, type SyncHost, syncMethod, syncWith } from '../../../protocols/state/sync/index.js'
+import type { RunnerService } from '../../runner/index.js'
+import type { SupervisorService } from '../../supervisor/index.js'
+import { describeRun, type RunStatus } from '../scheduling/index.js'
+import type { TriggerDefinition } from '../triggers/definition.js'
+import { TriggerService } from '../triggers/trigger-service.js'
+import { compileWorkflow } from '../workflow/compile.js'
+import { DEFAULT_RUNNER_KINDS } from '../workflow/constants.js'
+import { parseWorkflowText } from '../workflow/load.js'
+import type { CompiledWorkflow } from '../workflow/types.js'
+import type {
+  LogLine,
+  PendingStep,
+  RunErrorRecord,
+  RunMetrics,
+  RunSummary,
+  RunView,
+  TriggerSummary,
+} from './api-types.js'
+import type { CoordinatorConfig } from './config.js'
+import {
+  DEFAULT_LEASE_CHECK_MS,
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_MAX_IN_FLIGHT,
+  DEFAULT_RECONCILE_INTERVAL_MS,
+  DEFAULT_RUN_CONCURRENCY,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_WAIT_MS,
+  RUNS_PREFIX,
+} from './constants.js'
+import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
+import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
+import { RunEngine } from './run-engine.js'
+import type { RunEntry } from './run-entry.js'
+import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
+
+/** The parts of a node the coordinator uses (a HorusNode is one). */
+export interface CoordinatorComponents {
+  peerId: string
+  libp2p: MeshLibp2p
+  datastore: Datastore
+  logger: ComponentLogger
+  liveness: LivenessService
+  trust: Pick<NodeTrust, 'signer' | 'policy'>
+  rpc: MethodRegistry
+  gateway?: HttpGateway | undefined
+}
+
+export interface CoordinatorOptions extends CoordinatorConfig {
+  /** The supervisor of the same node, called directly. */
+  localSupervisor?: SupervisorService
+  /** The runner of the same node: its kinds are known to workflow validation. */
+  localRunner?: Pick<RunnerService, 'capabilities'>
+  /** How often lapsed leases are looked for. @default DEFAULT_LEASE_CHECK_MS (1 s) */
+  leaseCheckMs?: number
+  /** @default DEFAULT_RECONCILE_INTERVAL_MS (5 s) */
+  reconcileIntervalMs?: number
+  /** A cron tick not started by its designated coordinator is started by another after this long. @default 3_000 */
+  triggerFallbackMs?: number
+}
+
+export interface CoordinatorEvents {
+  /** Every monitor event of every run this node holds, and node status events. */
+  'monitor:event': CustomEvent<MonitorEvent>
+  /** A run's state changed (locally or by merge). */
+  'run:changed': CustomEvent<string>
+}
+
+const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
+
+export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
+  readonly engine: RunEngine
+  readonly triggers: TriggerService
+  private readonly components: CoordinatorComponents
+  private readonly options: CoordinatorOptions
+  private readonly log: Logger
+  private readonly stateGossip: StateGossip
+  private readonly eventsGossip: EventsGossip
+  private readonly syncClients = new Map<string, Libp2pRpcClient>()
+  private readonly syncing = new Map<string, Promise<void>>()
+  private readonly timers: NodeJS.Timeout[] = []
+  private running = false
+
+  constructor(components: CoordinatorComponents, options: CoordinatorOptions = {}) {
+    super()
+    this.components = components
+    this.options = options
+    this.log = components.logger.forComponent('horus:coordinator')
+    const pubsub = components.libp2p.services.pubsub
+    this.engine = new RunEngine({
+      self: components.peerId,
+      logger: components.logger,
+      libp2p: components.libp2p,
+      liveness: components.liveness,
+      signer: components.trust.signer,
+      store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
+      localSupervisor: options.localSupervisor,
+      configuredSupervisors: options.supervisors ?? [],
+      limits: {
+        maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
+        runConcurrency: options.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
+        leaseTtlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
+        leaseGraceMs: options.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS,
+      },
+      liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      publishDelta: (delta) => {
+        this.stateGossip.publish(delta)
+      },
+      onEvent: (event, local) => {
+        this.safeDispatchEvent('monitor:event', { detail: event })
+        if (local) this.eventsGossip.publish(event)
+      },
+      onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
+    })
+    this.stateGossip = new StateGossip({
+      pubsub,
+      log: this.log,
+      isCoordinator: (peer) => this.isCoordinator(peer),
+      onDelta: (delta) => this.engine.mergeRemote(delta),
+    })
+    this.eventsGossip = new EventsGossip({
+      pubsub,
+      log: this.log,
+      onEvent: (event) => {
+        // Events of runs held here already come from their replicated log.
+        if (event.runId === undefined || !this.engine.runs.has(event.runId))
+          this.safeDispatchEvent('monitor:event', { detail: event })
+      },
+    })
+    this.triggers = new TriggerService({
+      datastore: components.datastore,
+      logger: components.logger,
+      self: components.peerId,
+      gateway: components.gateway,
+      liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      hasRun: (runId) => this.engine.runs.has(runId),
+      start: (definition, inputs, runId) => this.submit(definition.workflow, inputs, runId),
+      fallbackMs: options.triggerFallbackMs ?? 3_000,
+      configured: options.triggers ?? [],
+    })
+    components.rpc.add(
+      ...coordinatorMethods(this),
+      syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
+    )
+    components.rpc.addSubscription(...coordinatorSubscriptions(this))
+  }
+
+  get peerId(): string {
+    return this.components.peerId
+  }
+
+  get isRunning(): boolean {
+    return this.running
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return
+    await this.engine.start()
+    this.running = true
+    this.stateGossip.start()
+    this.eventsGossip.start()
+    const every = (ms: number, fn: () => void): void => {
+      const timer = setInterval(fn, ms)
+      timer.unref()
+      this.timers.push(timer)
+    }
+    every(this.options.leaseCheckMs ?? DEFAULT_LEASE_CHECK_MS, () => this.engine.checkLeases())
+    every(this.options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS, () =>
+      this.engine.tracker.reconcile(),
+    )
+    every(this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS, () => this.syncAll())
+    this.components.liveness.addEventListener('peer:alive', this.onPeerAlive)
+    this.components.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    await this.triggers.start()
+    this.log('coordinator started with %d run(s)', this.engine.runs.size)
+    this.syncAll()
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return
+    this.running = false
+    for (const timer of this.timers.splice(0)) clearInterval(timer)
+    this.components.liveness.removeEventListener('peer:alive', this.onPeerAlive)
+    this.components.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+    await this.triggers.stop()
+    this.stateGossip.stop()
+    this.eventsGossip.stop()
+    await Promise.allSettled([...this.syncing.values()])
+    await Promise.allSettled([...this.syncClients.values()].map((c) => c.close()))
+    this.syncClients.clear()
+    await this.engine.stop()
+  }
+
+  // --- the API (../API.md) -------------------------------------------------------------------
+
+  /** Validates and starts a workflow run; returns its id. */
+  async submit(workflow: unknown, inputs: unknown = {}, runId?: string): Promise<string> {
+    this.assertRunning()
+    const compiled = this.compile(workflow)
+    const entry = await this.engine.submit(compiled, inputs, runId)
+    return entry.id
+  }
+
+  compile(workflow: unknown): CompiledWorkflow {
+    const document = typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
+    return compileWorkflow(document, { runners: this.runnerKinds() })
+  }
+
+  async status(runId: string, signal?: AbortSignal): Promise<RunView> {
+    const entry = await this.find(runId, signal)
+    return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT): RunSummary[] {
+    const now = Date.now()
+    const out: Array<RunSummary & { created: number }> = []
+    for (const entry of this.engine.runs.values()) {
+      const workflow = entry.ensureWorkflow()
+      if (workflow === undefined) continue
+      if (status !== undefined && entry.status !== status) continue
+      const finishedAt = TERMINAL.has(entry.status)
+        ? describeRun(workflow, entry.state, now).finishedAt
+        : undefined
+      out.push({
+        ...runSummary(entry.id, workflow.name, entry.status, entry.createdAt, finishedAt),
+        created: entry.createdAt,
+      })
+    }
+    out.sort((a, b) => b.created - a.created || (a.runId < b.runId ? -1 : 1))
+    return out.slice(0, limit).map(({ created: _created, ...summary }) => summary)
+  }
+
+  async cancel(runId: string, signal?: AbortSignal): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal)
+    this.engine.cancel(entry, 'cancelled by request')
+    return this.viewAfterFlush(entry)
+  }
+
+  async pause(runId: string, signal?: AbortSignal): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal)
+    this.engine.setPaused(entry, true)
+    return this.viewAfterFlush(entry)
+  }
+
+  async resume(runId: string, signal?: AbortSignal): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal)
+    this.engine.setPaused(entry, false)
+    return this.viewAfterFlush(entry)
+  }
+
+  async logs(runId: string, stepId?: string, signal?: AbortSignal): Promise<LogLine[]> {
+    return logLines((await this.find(runId, signal)).state, stepId)
+  }
+
+  async errors(runId: string, signal?: AbortSignal): Promise<RunErrorRecord[]> {
+    return runErrors((await this.find(runId, signal)).state)
+  }
+
+  async metrics(runId: string, signal?: AbortSignal): Promise<RunMetrics> {
+    const entry = await this.find(runId, signal)
+    return runMetrics(describeRun(entry.workflow as CompiledWorkflow, entry.state, Date.now()))
+  }
+
+  async pending(runId: string, signal?: AbortSignal): Promise<PendingStep[]> {
+    const entry = await this.find(runId, signal)
+    const workflow = entry.workflow as CompiledWorkflow
+    return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
+  }
+
+  /** The run once terminal, or as it stands when `timeoutMs` passes or `signal` aborts. */
+  async waitForCompletion(
+    runId: string,
+    timeoutMs = DEFAULT_WAIT_MS,
+    signal?: AbortSignal,
+  ): Promise<RunView> {
+    const entry = await this.find(runId, signal)
+    if (!entry.terminal) {
+      const deadline = AbortSignal.timeout(timeoutMs)
+      const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+      await new Promise<void>((resolve) => {
+        const check = (evt?: CustomEvent<string>): void => {
+          if (evt !== undefined && evt.detail !== runId) return
+          if (!entry.terminal && !stop.aborted) return
+          this.removeEventListener('run:changed', check)
+          stop.removeEventListener('abort', done)
+          resolve()
+        }
+        const done = (): void => check()
+        this.addEventListener('run:changed', check)
+        stop.addEventListener('abort', done, { once: true })
+        check()
+      })
+    }
+    return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  async registerTrigger(definition: TriggerDefinition): Promise<{ name: string }> {
+    this.assertRunning()
+    this.compile(definition.workflow)
+    await this.triggers.register(definition)
+    return { name: definition.name }
+  }
+
+  listTriggers(): TriggerSummary[] {
+    return this.triggers.list()
+  }
+
+  /** The run's replicated state (tests, tools). */
+  runState(runId: string): RunEntry | undefined {
+    return this.engine.runs.get(runId)
+  }
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  private assertRunning(): void {
+    if (!this.running) throw new CoordinatorNotRunningError()
+  }
+
+  /** Runner kinds workflows may name: built-ins, configured, announced by live runners, local. */
+  runnerKinds(): Set<string> {
+    const kinds = new Set<string>([...DEFAULT_RUNNER_KINDS, ...(this.options.runnerKinds ?? [])])
+    for (const kind of this.options.localRunner?.capabilities ?? []) kinds.add(kind)
+    for (const peer of this.components.liveness.alive()) for (const kind of peer.capabilities) kinds.add(kind)
+    return kinds
+  }
+
+  private async find(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+    let entry = this.engine.runs.get(runId)
+    if (entry?.ensureWorkflow() === undefined) {
+      // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
+      await this.pullFromPeers(signal)
+      entry = this.engine.runs.get(runId)
+    }
+    if (entry === undefined || entry.ensureWorkflow() === undefined) throw new RunNotFoundError(runId)
+    return entry
+  }
+
+  private async findUnfinished(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+    const entry = await this.find(runId, signal)
+    entry.refreshStatus(Date.now())
+    if (entry.terminal) throw new RunFinishedError(runId, entry.status)
+    return entry
+  }
+
+  /** The view once the change just made went through planning (cancel actions recorded…). */
+  private async viewAfterFlush(entry: RunEntry): Promise<RunView> {
+    await new Promise((resolve) => setImmediate(resolve))
+    return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  private isCoordinator(peer: string): boolean {
+    return this.components.trust.policy.canCall(peer, 'coordinator')
+  }
+
+  private liveCoordinators(): LivePeer[] {
+    return this.components.liveness
+      .alive()
+      .filter(
+        (p) => p.roles.includes('coordinator') && p.peerId !== this.peerId && this.isCoordinator(p.peerId),
+      )
+  }
+
+  private syncHost(): SyncHost {
+    return {
+      runs: () => this.engine.runs.keys(),
+      state: (run) => this.engine.runs.get(run)?.state,
+      apply: (delta) => this.engine.mergeRemote(delta),
+    }
+  }
+
+  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    if (evt.detail.roles.includes('coordinator')) this.syncInBackground(evt.detail.peerId)
+  }
+
+  private readonly onPeerConnect = (evt: CustomEvent<{ toString(): string }>): void => {
+    const peer = evt.detail.toString()
+    if (this.components.liveness.get(peer)?.roles.includes('coordinator') === true)
+      this.syncInBackground(peer)
+  }
+
+  private syncAll(): void {
+    for (const peer of this.liveCoordinators()) this.syncInBackground(peer.peerId)
+  }
+
+  /** A sync round nobody waits for (its failures are logged by `syncPeer`). */
+  private syncInBackground(peer: string): void {
+    this.syncPeer(peer).catch(() => {})
+  }
+
+  private async pullFromPeers(signal?: AbortSignal): Promise<void> {
+    const peers = this.liveCoordinators().map((p) => p.peerId)
+    if (peers.length === 0) return
+    const deadline = AbortSignal.timeout(3_000)
+    const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+    await Promise.allSettled(peers.map((peer) => this.syncPeer(peer, stop)))
+  }
+
+  /** One anti-entropy round with a coordinator (one at a time per peer). */
+  syncPeer(peer: string, signal?: AbortSignal): Promise<void> {
+    const current = this.syncing.get(peer)
+    if (current !== undefined) return current
+    if (!this.running || !this.isCoordinator(peer)) return Promise.resolve()
+    let client = this.syncClients.get(peer)
+    if (client === undefined) {
+      client = new Libp2pRpcClient({
+        libp2p: this.components.libp2p,
+        target: peer,
+        logger: this.components.logger,
+      })
+      this.syncClients.set(peer, client)
+    }
+    const round = syncWith(client, this.syncHost(), peer, { signal: signal ?? AbortSignal.timeout(15_000) })
+      .then((stats) => {
+        if (stats.received + stats.sent > 0)
+          this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
+      })
+      .catch((err: Error) => this.log('sync with %s failed: %s', peer, err.message))
+      .finally(() => this.syncing.delete(peer))
+    this.syncing.set(peer, round)
+    return round
+  }
+}

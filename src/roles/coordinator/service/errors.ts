@@ -1,0 +1,101 @@
+/**
+ * The coordinator's errors. Workflow problems travel to clients with their `issues` (every
+ * problem with its path), which a HorusError cannot carry over the wire, so they are turned into
+ * RpcErrors with that data at the RPC boundary (`toWireError`).
+ */
+import { HorusError } from '../../../node/errors.js'
+import type { ErrorSpec } from '../../../protocols/rpc/errors.js'
+import { RpcError } from '../../../protocols/rpc/errors.js'
+import { WorkflowInputError, WorkflowParseError, WorkflowValidationError } from '../workflow/errors.js'
+
+/** No run with that id on this coordinator (nor, after asking, on the coordinators it knows). */
+export class RunNotFoundError extends HorusError {
+  static override readonly code = 'RUN_NOT_FOUND'
+
+  constructor(runId: string) {
+    super(`no run ${JSON.stringify(runId)}`)
+  }
+}
+
+/** Pause, resume or cancel of a run that already finished. */
+export class RunFinishedError extends HorusError {
+  static override readonly code = 'RUN_FINISHED'
+
+  constructor(runId: string, status: string) {
+    super(`run ${JSON.stringify(runId)} already finished (${status})`)
+  }
+}
+
+/** A run id given by the caller is already taken by another run. */
+export class RunExistsError extends HorusError {
+  static override readonly code = 'RUN_EXISTS'
+
+  constructor(runId: string) {
+    super(`a run ${JSON.stringify(runId)} already exists`)
+  }
+}
+
+/** A trigger definition is invalid (bad name, schedule or kind). */
+export class TriggerInvalidError extends HorusError {
+  static override readonly code = 'TRIGGER_INVALID'
+}
+
+/** The coordinator is not started, or is stopping. */
+export class CoordinatorNotRunningError extends HorusError {
+  static override readonly code = 'COORDINATOR_NOT_RUNNING'
+
+  constructor() {
+    super('the coordinator is not running', { retryable: true })
+  }
+}
+
+export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
+  {
+    name: 'WorkflowValidationError',
+    code: -32030,
+    message: 'the workflow is invalid; data.issues lists { path, message }',
+  },
+  { name: 'WorkflowParseError', code: -32031, message: 'the workflow text is neither YAML nor JSON' },
+  {
+    name: 'WorkflowInputError',
+    code: -32032,
+    message: "the run's inputs do not match the workflow; data.issues",
+  },
+  { name: 'RunNotFoundError', code: -32033, message: 'no run with that id' },
+  { name: 'RunFinishedError', code: -32034, message: 'the run already finished' },
+  { name: 'RunExistsError', code: -32035, message: 'the run id is taken' },
+  { name: 'TriggerInvalidError', code: -32036, message: 'the trigger definition is invalid' },
+]
+
+const CODES = new Map(COORDINATOR_ERROR_SPECS.map((spec) => [spec.name, spec.code ?? -32010]))
+
+/** A HorusError as an RpcError that keeps its name, code and extra data (`issues`) on the wire. */
+class CarriedError extends RpcError {
+  readonly #code: number
+
+  constructor(err: HorusError, data: Record<string, unknown>) {
+    super(err.message, { data: { ...data, code: err.code }, cause: err })
+    this.name = err.name
+    this.data.name = err.name
+    this.data.retryable = err.retryable
+    this.#code = CODES.get(err.name) ?? -32010
+  }
+
+  override toWire() {
+    return { code: this.#code, message: this.message, data: this.data }
+  }
+}
+
+/** What a handler throws for a coordinator error: workflow errors carry `issues`, the rest as they are. */
+export function toRpcError(err: unknown): unknown {
+  if (err instanceof WorkflowValidationError || err instanceof WorkflowInputError)
+    return new CarriedError(err, { issues: err.issues })
+  if (err instanceof WorkflowParseError) {
+    const position: Record<string, unknown> = {}
+    if (err.line !== undefined) position.line = err.line
+    if (err.column !== undefined) position.column = err.column
+    return new CarriedError(err, position)
+  }
+  if (err instanceof HorusError && CODES.has(err.name)) return new CarriedError(err, {})
+  return err
+}

@@ -1,0 +1,44 @@
+/**
+ * The coordinator service: the API of ../API.md over the node's RPC registry, runs driven through
+ * supervisors, run state replicated among coordinators (gossip + anti-entropy), monitor events,
+ * triggers. See coordinator-service.ts for the wiring and run-engine.ts for the engine.
+ *
+ * ```ts
+ * const coordinator = createCoordinator(node, { localSupervisor })
+ * await coordinator.start()
+ * const runId = await coordinator.submit(yamlText, { url })
+ * const run = await coordinator.waitForCompletion(runId, 60_000)
+ * ```
+ */
+import {
+  type CoordinatorComponents,
+  type CoordinatorOptions,
+  CoordinatorService,
+} from './coordinator-service.js'
+
+export type * from './api-types.js'
+export { type CoordinatorConfig, readCoordinatorConfig } from './config.js'
+export * from './constants.js'
+export {
+  type CoordinatorComponents,
+  type CoordinatorEvents,
+  type CoordinatorOptions,
+  CoordinatorService,
+} from './coordinator-service.js'
+export {
+  COORDINATOR_ERROR_SPECS,
+  CoordinatorNotRunningError,
+  RunExistsError,
+  RunFinishedError,
+  RunNotFoundError,
+  TriggerInvalidError,
+} from './errors.js'
+export { payloadText } from './job-tracker.js'
+
+/** Creates the coordinator service of a node (a HorusNode is a CoordinatorComponents). */
+export function createCoordinator(
+  components: CoordinatorComponents,
+  options: CoordinatorOptions = {},
+): CoordinatorService {
+  return new CoordinatorService(components, options)
+}

@@ -1,0 +1,260 @@
+/**
+ * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client or
+ * coordinator; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the client.
+ */
+import type { MonitorEvent } from '../../../protocols/events/index.js'
+import {
+  type AnyMethodDefinition,
+  type AnySubscriptionDefinition,
+  defineMethod,
+  defineSubscription,
+  type MethodDefinition,
+} from '../../../protocols/rpc/index.js'
+import type { RunStatus } from '../scheduling/index.js'
+import { readTriggerDefinition } from '../triggers/definition.js'
+import * as schema from './api-schemas.js'
+import { RUN_STATUSES } from './api-schemas.js'
+import { DEFAULT_WAIT_MS, MAX_WAIT_MS } from './constants.js'
+import type { CoordinatorService } from './coordinator-service.js'
+import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
+
+const errors = (...names: string[]) => COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
+const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
+const byRun = {
+  type: 'object',
+  properties: { runId: RUN_ID },
+  required: ['runId'],
+  additionalProperties: false,
+} as const
+
+/** Runs the handler, turning coordinator errors into their wire form. */
+function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
+  const handler = def.handler.bind(def)
+  return {
+    ...def,
+    handler: async (params, ctx) => {
+      try {
+        return await handler(params, ctx)
+      } catch (err) {
+        throw toRpcError(err)
+      }
+    },
+  }
+}
+
+export function coordinatorMethods(service: CoordinatorService): AnyMethodDefinition[] {
+  const RUN_ERRORS = errors('RunNotFoundError')
+  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError')
+  return [
+    guarded(
+      defineMethod<{ workflow: unknown; inputs?: Record<string, unknown> }, { runId: string }>({
+        name: 'coordinator.submit_workflow',
+        summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: {
+            workflow: {
+              type: ['object', 'string'],
+              description: 'the workflow document or its YAML/JSON text',
+            },
+            inputs: { type: 'object' },
+          },
+          required: ['workflow'],
+          additionalProperties: false,
+        },
+        result: { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } },
+        resultName: 'run',
+        errors: errors('WorkflowValidationError', 'WorkflowParseError', 'WorkflowInputError'),
+        handler: async ({ workflow, inputs }) => ({ runId: await service.submit(workflow, inputs ?? {}) }),
+      }),
+    ),
+    guarded(
+      defineMethod<{ runId: string }, unknown>({
+        name: 'coordinator.get_workflow_status',
+        summary: 'The run: status, owner, inputs, outputs and every step.',
+        role: 'coordinator',
+        params: byRun,
+        result: schema.RUN_VIEW,
+        resultName: 'run',
+        errors: RUN_ERRORS,
+        handler: ({ runId }, { signal }) => service.status(runId, signal),
+      }),
+    ),
+    guarded(
+      defineMethod<{ status?: RunStatus; limit?: number }, unknown>({
+        name: 'coordinator.list_workflows',
+        summary: 'Runs this coordinator knows, newest first, optionally only those in one status.',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: {
+            status: { type: 'string', enum: RUN_STATUSES },
+            limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+          },
+          additionalProperties: false,
+        },
+        result: { type: 'array', items: schema.RUN_SUMMARY },
+        resultName: 'runs',
+        handler: ({ status, limit }) => service.list(status, limit),
+      }),
+    ),
+    ...(
+      [
+        [
+          'coordinator.cancel_workflow',
+          'Cancel the run: nothing new starts, jobs in flight are cancelled.',
+          'cancel',
+        ],
+        [
+          'coordinator.pause_workflow',
+          'Pause the run: nothing new is dispatched; steps in flight finish.',
+          'pause',
+        ],
+        ['coordinator.resume_workflow', 'Resume a paused run.', 'resume'],
+      ] as const
+    ).map(([name, summary, op]) =>
+      guarded(
+        defineMethod<{ runId: string }, unknown>({
+          name,
+          summary,
+          role: 'coordinator',
+          params: byRun,
+          result: schema.RUN_VIEW,
+          resultName: 'run',
+          errors: CONTROL_ERRORS,
+          handler: ({ runId }, { signal }) => service[op](runId, signal),
+        }),
+      ),
+    ),
+    guarded(
+      defineMethod<{ runId: string; stepId?: string }, unknown>({
+        name: 'coordinator.get_workflow_logs',
+        summary: "The run's events and its jobs' output lines (or one step's), oldest first.",
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { runId: RUN_ID, stepId: { type: 'string', minLength: 1 } },
+          required: ['runId'],
+          additionalProperties: false,
+        },
+        result: { type: 'array', items: schema.LOG_LINE },
+        resultName: 'log lines',
+        errors: RUN_ERRORS,
+        handler: ({ runId, stepId }, { signal }) => service.logs(runId, stepId, signal),
+      }),
+    ),
+    guarded(
+      defineMethod<{ runId: string }, unknown>({
+        name: 'coordinator.get_workflow_errors',
+        summary: 'Every failed attempt of the run, oldest first.',
+        role: 'coordinator',
+        params: byRun,
+        result: { type: 'array', items: schema.ERROR_RECORD },
+        resultName: 'errors',
+        errors: RUN_ERRORS,
+        handler: ({ runId }, { signal }) => service.errors(runId, signal),
+      }),
+    ),
+    guarded(
+      defineMethod<{ runId: string }, unknown>({
+        name: 'coordinator.get_workflow_metrics',
+        summary: 'Run duration and per-step attempts, durations and queueing times.',
+        role: 'coordinator',
+        params: byRun,
+        result: schema.METRICS,
+        resultName: 'metrics',
+        errors: RUN_ERRORS,
+        handler: ({ runId }, { signal }) => service.metrics(runId, signal),
+      }),
+    ),
+    guarded(
+      defineMethod<{ runId: string }, unknown>({
+        name: 'coordinator.pending_steps',
+        summary: 'Steps not finished yet, with what each waits for.',
+        role: 'coordinator',
+        params: byRun,
+        result: { type: 'array', items: schema.PENDING_STEP },
+        resultName: 'steps',
+        errors: RUN_ERRORS,
+        handler: ({ runId }, { signal }) => service.pending(runId, signal),
+      }),
+    ),
+    guarded(
+      defineMethod<{ runId: string; timeoutMs?: number }, unknown>({
+        name: 'coordinator.wait_for_completion',
+        summary: 'Holds the call until the run is completed, failed or cancelled, or `timeoutMs` passes.',
+        description: `Answers the run either way; check \`status\`. Default wait ${DEFAULT_WAIT_MS} ms.`,
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { runId: RUN_ID, timeoutMs: { type: 'integer', minimum: 1, maximum: MAX_WAIT_MS } },
+          required: ['runId'],
+          additionalProperties: false,
+        },
+        result: schema.RUN_VIEW,
+        resultName: 'run',
+        errors: RUN_ERRORS,
+        timeoutMs: MAX_WAIT_MS + 5_000,
+        handler: ({ runId, timeoutMs }, { signal }) => service.waitForCompletion(runId, timeoutMs, signal),
+      }),
+    ),
+    guarded(
+      defineMethod<Record<string, unknown>, { name: string }>({
+        name: 'coordinator.register_trigger',
+        summary: 'Register (or replace) a cron or HTTP trigger that starts runs of a workflow; persisted.',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            kind: { type: 'string', enum: ['cron', 'http'] },
+            schedule: { type: 'string' },
+            timezone: { type: 'string' },
+            workflow: { type: ['object', 'string'] },
+            inputs: { type: 'object' },
+          },
+          required: ['name', 'kind', 'workflow'],
+          additionalProperties: false,
+        },
+        result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+        resultName: 'trigger',
+        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError'),
+        handler: async (params) => {
+          const read = readTriggerDefinition(params, 'trigger')
+          if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))
+          return service.registerTrigger(read.trigger)
+        },
+      }),
+    ),
+    defineMethod<Record<string, never>, unknown>({
+      name: 'coordinator.list_triggers',
+      summary: 'Triggers of this coordinator, with when each last started a run.',
+      role: 'coordinator',
+      params: { type: 'object', properties: {}, additionalProperties: false },
+      result: { type: 'array', items: schema.TRIGGER_SUMMARY },
+      resultName: 'triggers',
+      handler: () => service.listTriggers(),
+    }),
+  ] as unknown as AnyMethodDefinition[]
+}
+
+export function coordinatorSubscriptions(service: CoordinatorService): AnySubscriptionDefinition[] {
+  return [
+    defineSubscription<{ runId?: string }, MonitorEvent>({
+      name: 'coordinator.events',
+      summary: 'Monitor events as they happen: of one run, or of every run and node.',
+      role: 'coordinator',
+      params: { type: 'object', properties: { runId: RUN_ID }, additionalProperties: false },
+      event: schema.MONITOR_EVENT,
+      subscribe: ({ runId }, ctx) => {
+        const listener = (evt: CustomEvent<MonitorEvent>): void => {
+          if (runId !== undefined && evt.detail.runId !== runId) return
+          ctx.notify(evt.detail).catch(() => {})
+        }
+        service.addEventListener('monitor:event', listener)
+        return () => service.removeEventListener('monitor:event', listener)
+      },
+    }),
+  ] as unknown as AnySubscriptionDefinition[]
+}

@@ -1,0 +1,436 @@
+/**
+ * The coordinator's engine: the runs it holds and what it does with them. It follows the
+ * scheduler's contract (../scheduling/index.ts): for each run it owns, `plan` → `commitAction`
+ * each action → send dispatched jobs, cancel jobs of cancel/timeout actions; supervisor reports go
+ * through `recordJobUpdate`. Changes are batched: any number of events in one turn of the event
+ * loop lead to one `plan` per run, one gossip delta, one datastore append.
+ *
+ * Ownership is the lease in the run's CRDT (../../../protocols/state/lease.ts): the owner renews
+ * it every third of its time to live; when it lapses the live coordinators take over in rendezvous
+ * order (the first after `grace`, the next one `grace` later, …), and the new owner plans once with
+ * `redispatchInFlight` so attempts still in flight are re-sent under their own job ids.
+ */
+import { createHash, randomUUID } from 'node:crypto'
+import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import type { MonitorEvent } from '../../../protocols/events/index.js'
+import type { Signer } from '../../../protocols/jobs/index.js'
+import { verifyResult } from '../../../protocols/jobs/index.js'
+import type { LivenessService } from '../../../protocols/liveness/index.js'
+import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
+import type { JsonValue } from '../../../protocols/state/json-value.js'
+import type { LogEntry, StepError } from '../../../protocols/state/lattice.js'
+import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
+import { RunState } from '../../../protocols/state/run-state.js'
+import type { StateStore } from '../../../protocols/state/state-store.js'
+import type { JobEvent, SupervisorService } from '../../supervisor/index.js'
+import {
+  appendStepLog,
+  cancelRun,
+  commitAction,
+  createRun,
+  type JobUpdate,
+  obsoleteJobs,
+  plan,
+  recordJobUpdate,
+  setRunPaused,
+} from '../scheduling/index.js'
+import type { CompiledWorkflow } from '../workflow/types.js'
+import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
+import { RunExistsError } from './errors.js'
+import { JobTracker, type TrackedJob } from './job-tracker.js'
+import { RunEntry } from './run-entry.js'
+import { JOB_TRACE_TYPE, monitorEvent, runnerPeerOf } from './views.js'
+
+export interface EngineLimits {
+  maxInFlight: number
+  runConcurrency: number
+  leaseTtlMs: number
+  leaseGraceMs: number
+}
+
+export interface RunEngineInit {
+  self: string
+  logger: ComponentLogger
+  libp2p: Libp2p
+  liveness: Pick<LivenessService, 'alive'>
+  signer: Signer
+  store: StateStore
+  localSupervisor: SupervisorService | undefined
+  configuredSupervisors: readonly string[]
+  limits: EngineLimits
+  /** Other coordinators alive now (peer IDs), for the takeover order. */
+  liveCoordinators(): string[]
+  /** Gossip a delta of local changes. */
+  publishDelta(delta: RunState): void
+  /** A new monitor event (`local`: this node wrote it). */
+  onEvent(event: MonitorEvent, local: boolean): void
+  /** A run changed (after its changes were flushed). */
+  onRunChanged(entry: RunEntry): void
+}
+
+/** Failures that retrying the same job cannot fix. */
+const NON_RETRYABLE = new Set(['JobRejectedError', 'InvalidJobError', 'InvalidResult'])
+
+export class RunEngine {
+  readonly runs = new Map<string, RunEntry>()
+  readonly hlc: Hlc
+  readonly tracker: JobTracker
+  private readonly init: RunEngineInit
+  private readonly log: Logger
+  private readonly dirty = new Set<RunEntry>()
+  private flushing = false
+  private persisting: Promise<void> = Promise.resolve()
+  private running = false
+
+  constructor(init: RunEngineInit) {
+    this.init = init
+    this.log = init.logger.forComponent('horus:coordinator')
+    this.hlc = new Hlc(init.self)
+    this.tracker = new JobTracker({
+      libp2p: init.libp2p,
+      liveness: init.liveness,
+      logger: init.logger,
+      self: init.self,
+      signer: init.signer,
+      localSupervisor: init.localSupervisor,
+      configuredSupervisors: init.configuredSupervisors,
+      onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
+      onSupervisorDown: () => {},
+    })
+  }
+
+  /** Loads the runs persisted in the datastore; runs this node owned are re-driven. */
+  async start(): Promise<void> {
+    this.running = true
+    for (const run of await this.init.store.runs()) {
+      const state = await this.init.store.load(run).catch((err: Error) => {
+        this.log.error('run %s not loaded: %s', run, err.message)
+        return undefined
+      })
+      if (state === undefined) continue
+      const entry = new RunEntry(state)
+      if (state.maxHlc !== undefined) this.receiveStamp(state.maxHlc)
+      entry.refreshStatus(Date.now())
+      this.runs.set(run, entry)
+      if (!entry.terminal && state.lease?.owner === this.init.self) {
+        entry.redispatch = true
+        this.touch(entry)
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    for (const entry of this.runs.values()) entry.clearWake()
+    await this.tracker.stop()
+    await this.persisting
+  }
+
+  owns(entry: RunEntry): boolean {
+    return entry.state.lease?.owner === this.init.self
+  }
+
+  /** Creates a run, takes its lease and starts it. Throws workflow input errors, RunExistsError. */
+  async submit(workflow: CompiledWorkflow, inputs: unknown, runId?: string): Promise<RunEntry> {
+    const run = runId ?? randomUUID()
+    if (this.runs.has(run)) throw new RunExistsError(run)
+    const state = createRun(workflow, { run, stamp: this.hlc.now(), inputs })
+    takeOverLease(state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
+    const entry = new RunEntry(state, workflow)
+    this.runs.set(run, entry)
+    // Acknowledged runs survive a crash: the creation is on disk before the caller hears of it.
+    await this.init.store.append(state)
+    entry.addGossip(state.clone())
+    this.touch(entry)
+    return entry
+  }
+
+  cancel(entry: RunEntry, reason?: string): void {
+    this.changed(entry, cancelRun(entry.state, this.hlc.now(), reason))
+  }
+
+  setPaused(entry: RunEntry, paused: boolean): void {
+    this.changed(entry, setRunPaused(entry.state, this.hlc.now(), paused))
+  }
+
+  /** Merges state from another coordinator (gossip or anti-entropy). */
+  mergeRemote(delta: RunState): void {
+    let entry = this.runs.get(delta.run)
+    if (entry === undefined) {
+      entry = new RunEntry(new RunState(delta.run))
+      this.runs.set(delta.run, entry)
+    }
+    const owned = this.owns(entry)
+    const before = entry.state.version
+    if (!entry.state.merge(delta)) return
+    entry.mergedSince ??= before
+    if (delta.maxHlc !== undefined) this.receiveStamp(delta.maxHlc)
+    if (owned && !this.owns(entry)) {
+      // Another coordinator won the lease: it re-sends these jobs under the same ids and follows them.
+      this.log('run %s is now owned by %s', entry.id, entry.state.lease?.owner)
+      this.tracker.forgetRun(entry.id)
+      entry.clearWake()
+    }
+    for (const jobId of obsoleteJobs(entry.state, this.tracker.jobsOf(entry.id))) this.tracker.cancel(jobId)
+    this.touch(entry)
+  }
+
+  /** Renews own leases, takes over lapsed ones. */
+  checkLeases(now = Date.now()): void {
+    const { leaseTtlMs, leaseGraceMs } = this.init.limits
+    for (const entry of this.runs.values()) {
+      if (entry.terminal || entry.ensureWorkflow() === undefined) continue
+      const lease = entry.state.lease
+      if (lease?.owner === this.init.self) {
+        if (lease.expiresAt - now <= leaseTtlMs * (1 - LEASE_RENEW_FRACTION)) {
+          const delta = renewLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
+          if (delta !== undefined) this.changed(entry, delta)
+        }
+        continue
+      }
+      const expiresAt = lease?.expiresAt ?? entry.createdAt
+      const rank = this.takeoverRank(entry.id, lease?.owner)
+      if (now < expiresAt + leaseGraceMs * (1 + rank)) continue
+      const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, {
+        ...this.leaseOptions(),
+        graceMs: leaseGraceMs * (1 + rank),
+      })
+      if (delta === undefined) continue
+      this.log('taking over run %s from %s', entry.id, lease?.owner ?? 'nobody')
+      delta.merge(
+        entry.state.appendLog(
+          this.nodeEvent(
+            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (lease lapsed)`,
+            'warning',
+          ),
+        ),
+      )
+      entry.redispatch = true
+      this.changed(entry, delta)
+    }
+  }
+
+  /** Marks a run changed: it is re-planned (when owned) and flushed at the end of this turn. */
+  touch(entry: RunEntry): void {
+    this.dirty.add(entry)
+    if (this.flushing) return
+    this.flushing = true
+    setImmediate(() => this.flush())
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  private changed(entry: RunEntry, delta: RunState): void {
+    entry.addGossip(delta)
+    this.touch(entry)
+  }
+
+  private leaseOptions() {
+    return { ttlMs: this.init.limits.leaseTtlMs, graceMs: this.init.limits.leaseGraceMs }
+  }
+
+  /** 0 for the live coordinator that takes the run over first (rendezvous hashing), 1 next… */
+  private takeoverRank(run: string, lapsedOwner: string | undefined): number {
+    const score = (peer: string): string => createHash('sha256').update(`${run}\n${peer}`).digest('hex')
+    const peers = new Set(this.init.liveCoordinators())
+    peers.add(this.init.self)
+    if (lapsedOwner !== undefined) peers.delete(lapsedOwner)
+    const mine = score(this.init.self)
+    let rank = 0
+    for (const peer of peers) if (peer !== this.init.self && score(peer) > mine) rank++
+    return rank
+  }
+
+  private nodeEvent(message: string, severity: 'info' | 'warning'): LogEntry {
+    return { hlc: this.hlc.now(), kind: 'event', type: 'node_status', severity, message }
+  }
+
+  private receiveStamp(stamp: string): void {
+    try {
+      this.hlc.receive(stamp)
+    } catch {
+      // A peer's clock far ahead: its writes still merge, our clock just does not follow it.
+    }
+  }
+
+  private flush(): void {
+    this.flushing = false
+    const entries = [...this.dirty]
+    this.dirty.clear()
+    const now = Date.now()
+    for (const entry of entries) {
+      if (this.running && this.owns(entry) && entry.ensureWorkflow() !== undefined) this.drive(entry, now)
+      else entry.refreshStatus(now)
+      this.publish(entry)
+    }
+  }
+
+  private drive(entry: RunEntry, now: number): void {
+    const workflow = entry.workflow as CompiledWorkflow
+    const { maxInFlight, runConcurrency } = this.init.limits
+    let result: ReturnType<typeof plan>
+    try {
+      result = plan(workflow, entry.state, now, {
+        maxConcurrency: runConcurrency,
+        maxDispatch: Math.max(0, maxInFlight - this.tracker.size),
+        redispatchInFlight: entry.redispatch,
+      })
+    } catch (err) {
+      this.log.error('planning run %s failed: %s', entry.id, (err as Error).message)
+      return
+    }
+    entry.redispatch = false
+    for (const action of result.actions) {
+      entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
+      if (action.type === 'dispatch') this.tracker.send(entry.id, action)
+      else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
+        this.tracker.cancel(action.jobId as string)
+    }
+    entry.status = result.status
+    if (entry.terminal) {
+      entry.clearWake()
+      for (const jobId of this.tracker.jobsOf(entry.id)) this.tracker.cancel(jobId)
+      return
+    }
+    this.wakeAt(entry, result.wakeAt)
+  }
+
+  private wakeAt(entry: RunEntry, at: number | undefined): void {
+    if (at === entry.wakeAt) return
+    entry.clearWake()
+    if (at === undefined) return
+    entry.wakeAt = at
+    entry.wakeTimer = setTimeout(
+      () => {
+        entry.wakeTimer = undefined
+        entry.wakeAt = undefined
+        this.touch(entry)
+      },
+      Math.max(0, at - Date.now()) + 1,
+    )
+    entry.wakeTimer.unref()
+  }
+
+  private publish(entry: RunEntry): void {
+    const gossip = entry.takeGossip()
+    if (gossip !== undefined && !gossip.isEmpty()) this.init.publishDelta(gossip)
+    // Local changes are exactly the gossip delta; after a merge, scan for what the merge added too
+    // (`deltaSince` walks the whole run, so it is kept off the owner's hot path).
+    const since = entry.mergedSince
+    entry.mergedSince = undefined
+    const delta = since === undefined ? gossip : entry.state.deltaSince(since)
+    if (delta === undefined || delta.isEmpty()) return
+    this.persist(entry, delta)
+    for (const log of delta.log()) {
+      const event = monitorEvent(entry.id, log)
+      if (event !== undefined) this.init.onEvent(event, hlcNode(log.hlc) === this.init.self)
+    }
+    this.init.onRunChanged(entry)
+  }
+
+  private persist(entry: RunEntry, delta: RunState): void {
+    const store = this.init.store
+    const compact = ++entry.appended >= COMPACT_AFTER_DELTAS
+    if (compact) entry.appended = 0
+    this.persisting = this.persisting
+      .then(async () => {
+        await store.append(delta)
+        if (compact) await store.compact(entry.id)
+      })
+      .catch((err: Error) => this.log.error('persisting run %s failed: %s', entry.id, err.message))
+  }
+
+  private onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void {
+    const entry = this.runs.get(job.run)
+    const workflow = entry?.workflow
+    if (entry === undefined || workflow === undefined || !this.owns(entry)) return
+    const update = this.toUpdate(job, event)
+    if (update === undefined) return
+    let delta: RunState | undefined
+    try {
+      delta = recordJobUpdate(workflow, entry.state, update, this.hlc.now())
+    } catch (err) {
+      this.log.error('job %s: %s', job.jobId, (err as Error).message)
+    }
+    if (update.type !== 'started') {
+      // A slot is free again: runs waiting for one may go on.
+      if (this.tracker.size + 1 >= this.init.limits.maxInFlight)
+        for (const other of this.runs.values()) if (!other.terminal && this.owns(other)) this.touch(other)
+    }
+    if (delta === undefined) return
+    if (update.type !== 'started') delta.merge(entry.state.appendLog(this.trace(job, event, supervisor)))
+    this.changed(entry, delta)
+    if (update.type !== 'started') this.copyLogs(entry, job, supervisor)
+  }
+
+  private toUpdate(job: TrackedJob, event: JobEvent): JobUpdate | undefined {
+    const at = { step: job.step, attempt: job.attempt }
+    switch (event.status) {
+      case 'running':
+        return { type: 'started', ...at }
+      case 'succeeded': {
+        const checked = verifyResult(event.result)
+        if (!checked.ok)
+          return { type: 'failed', ...at, error: { type: 'InvalidResult', message: checked.message } }
+        if (checked.result.outputDigest !== undefined && checked.result.output === undefined) {
+          const message = 'the output is too large to carry in the result (only its digest arrived)'
+          return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
+        }
+        return { type: 'succeeded', ...at, result: (checked.result.output ?? null) as JsonValue }
+      }
+      case 'failed':
+      case 'timed_out':
+      case 'cancelled': {
+        const failure = event.result?.error ?? event.error
+        const type = failure?.name ?? (event.status === 'timed_out' ? 'JobTimedOut' : 'JobCancelled')
+        const error: StepError = {
+          type,
+          message: failure?.message ?? event.reason ?? `job ${event.status}`,
+          ...(NON_RETRYABLE.has(type) ? { nonRetryable: true } : {}),
+        }
+        return { type: 'failed', ...at, error }
+      }
+      default:
+        return undefined
+    }
+  }
+
+  private trace(job: TrackedJob, event: JobEvent, supervisor: string): LogEntry {
+    const runnerKey = event.result?.runner
+    const runner = runnerKey === undefined ? event.runner : (runnerPeerOf(runnerKey) ?? event.runner)
+    const data: Record<string, JsonValue> = { jobId: job.jobId, supervisor }
+    if (runner !== undefined) data.runner = runner
+    return {
+      hlc: this.hlc.now(),
+      kind: 'log',
+      type: JOB_TRACE_TYPE,
+      severity: 'debug',
+      message: `job ${job.jobId} ${event.status} on supervisor ${supervisor}${runner === undefined ? '' : ` (runner ${runner})`}`,
+      step: job.step,
+      attempt: job.attempt,
+      data,
+    }
+  }
+
+  /** Copies what the job printed into the run's log (bounded), once it ended. */
+  private copyLogs(entry: RunEntry, job: TrackedJob, supervisor: string): void {
+    this.tracker
+      .logs(supervisor, job.jobId)
+      .then((lines) => {
+        if (lines.length === 0) return
+        const delta = new RunState(entry.id)
+        for (const line of lines.slice(-MAX_JOB_LOG_LINES)) {
+          delta.merge(
+            appendStepLog(entry.state, this.hlc.now(), {
+              step: job.step,
+              attempt: job.attempt,
+              stream: 'output',
+              message: line,
+            }),
+          )
+        }
+        this.changed(entry, delta)
+      })
+      .catch((err: Error) => this.log('logs of %s: %s', job.jobId, err.message))
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * One run as this coordinator holds it: the replicated state, the workflow compiled from the
+ * state's own definition (so a run received from a peer needs nothing else), and the local
+ * bookkeeping — what was already flushed (persisted, turned into events), the delta of local
+ * changes still to gossip, the wake-up timer, and the cached status.
+ */
+import { hlcWall } from '../../../protocols/state/hlc.js'
+import type { RunState } from '../../../protocols/state/run-state.js'
+import { type RunStatus, runStatus, TERMINAL_RUN_STATUSES } from '../scheduling/index.js'
+import { compileWorkflow } from '../workflow/compile.js'
+import type { CompiledWorkflow } from '../workflow/types.js'
+
+/** Every `runner` a document names, so a replicated definition compiles whatever kinds it uses. */
+export function runnerKindsIn(value: unknown, out = new Set<string>(), depth = 0): Set<string> {
+  if (depth > 64 || typeof value !== 'object' || value === null) return out
+  if (Array.isArray(value)) {
+    for (const item of value) runnerKindsIn(item, out, depth + 1)
+    return out
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (key === 'runner' && typeof item === 'string') out.add(item)
+    else if (key !== 'payload') runnerKindsIn(item, out, depth + 1)
+  }
+  return out
+}
+
+export class RunEntry {
+  readonly state: RunState
+  workflow: CompiledWorkflow | undefined
+  status: RunStatus = 'pending'
+  /** Local version before the first merge of remote state not yet flushed (persisted, turned into events). */
+  mergedSince: number | undefined
+  /** Deltas appended since the last compaction. */
+  appended = 0
+  /** Set after a takeover or restart: the next plan re-sends attempts still in flight. */
+  redispatch = false
+  wakeTimer: NodeJS.Timeout | undefined
+  wakeAt: number | undefined
+  #gossip: RunState | undefined
+  #compileFailed = false
+
+  constructor(state: RunState, workflow?: CompiledWorkflow) {
+    this.state = state
+    this.workflow = workflow
+  }
+
+  get id(): string {
+    return this.state.run
+  }
+
+  get terminal(): boolean {
+    return TERMINAL_RUN_STATUSES.has(this.status)
+  }
+
+  get createdAt(): number {
+    return this.state.meta === undefined ? 0 : hlcWall(this.state.meta.hlc)
+  }
+
+  /** Compiles the run's stored definition once it has arrived. */
+  ensureWorkflow(): CompiledWorkflow | undefined {
+    if (this.workflow !== undefined || this.#compileFailed) return this.workflow
+    const meta = this.state.meta
+    if (meta === undefined) return undefined
+    try {
+      this.workflow = compileWorkflow(meta.workflow, { runners: runnerKindsIn(meta.workflow) })
+    } catch {
+      // A definition every peer validated before storing; if it still fails here the run is shown, not driven.
+      this.#compileFailed = true
+    }
+    return this.workflow
+  }
+
+  refreshStatus(now: number): void {
+    const workflow = this.ensureWorkflow()
+    if (workflow !== undefined) this.status = runStatus(workflow, this.state, now)
+  }
+
+  addGossip(delta: RunState): void {
+    if (this.#gossip === undefined) this.#gossip = delta
+    else this.#gossip.merge(delta)
+  }
+
+  takeGossip(): RunState | undefined {
+    const delta = this.#gossip
+    this.#gossip = undefined
+    return delta
+  }
+
+  clearWake(): void {
+    clearTimeout(this.wakeTimer)
+    this.wakeTimer = undefined
+    this.wakeAt = undefined
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * A trigger definition: a name, a kind (`cron` with a schedule, or `http`), the workflow to run
+ * and its inputs. Read from the config or from `coordinator.register_trigger`, checked once here.
+ */
+import { Cron } from 'croner'
+
+export type TriggerKind = 'cron' | 'http'
+
+export interface TriggerDefinition {
+  /** `[A-Za-z0-9_-]{1,64}`: it appears in `/hooks/<name>` and in run ids. */
+  name: string
+  kind: TriggerKind
+  /** Cron expression (5 or 6 fields, seconds first when 6); `cron` only. */
+  schedule?: string
+  /** IANA time zone of the schedule. @default the process's */
+  timezone?: string
+  /** The workflow document (object) or its YAML/JSON text. */
+  workflow: unknown
+  /** Run inputs; an HTTP trigger's JSON body is merged over them. */
+  inputs?: Record<string, unknown>
+}
+
+export const TRIGGER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+
+export type TriggerRead = { ok: true; trigger: TriggerDefinition } | { ok: false; issues: string[] }
+
+const KEYS = ['name', 'kind', 'schedule', 'timezone', 'workflow', 'inputs']
+
+export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
+  const issues: string[] = []
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, issues: [`${path}: expected a mapping { name, kind, schedule?, workflow, inputs? }`] }
+  }
+  const t = raw as Record<string, unknown>
+  for (const key of Object.keys(t)) {
+    if (!KEYS.includes(key)) issues.push(`${path}.${key}: unknown field (known: ${KEYS.join(', ')})`)
+  }
+  if (typeof t.name !== 'string' || !TRIGGER_NAME_PATTERN.test(t.name))
+    issues.push(`${path}.name: expected 1-64 letters, digits, "_" or "-", got ${JSON.stringify(t.name)}`)
+  if (t.kind !== 'cron' && t.kind !== 'http')
+    issues.push(`${path}.kind: expected "cron" or "http", got ${JSON.stringify(t.kind)}`)
+  if (t.timezone !== undefined && typeof t.timezone !== 'string')
+    issues.push(`${path}.timezone: expected an IANA time zone name, got ${JSON.stringify(t.timezone)}`)
+  if (t.kind === 'cron') {
+    if (typeof t.schedule !== 'string')
+      issues.push(`${path}.schedule: expected a cron expression, got ${JSON.stringify(t.schedule)}`)
+    else {
+      try {
+        new Cron(t.schedule, {
+          paused: true,
+          ...(typeof t.timezone === 'string' ? { timezone: t.timezone } : {}),
+        }).stop()
+      } catch (err) {
+        issues.push(`${path}.schedule: ${(err as Error).message}`)
+      }
+    }
+  } else if (t.schedule !== undefined) issues.push(`${path}.schedule: only a cron trigger has a schedule`)
+  if (
+    t.workflow === undefined ||
+    t.workflow === null ||
+    (typeof t.workflow !== 'string' && typeof t.workflow !== 'object')
+  )
+    issues.push(`${path}.workflow: expected a workflow document or its YAML/JSON text`)
+  if (
+    t.inputs !== undefined &&
+    (typeof t.inputs !== 'object' || t.inputs === null || Array.isArray(t.inputs))
+  )
+    issues.push(`${path}.inputs: expected a mapping of input names to values`)
+  if (issues.length > 0) return { ok: false, issues }
+  const trigger: TriggerDefinition = {
+    name: t.name as string,
+    kind: t.kind as TriggerKind,
+    workflow: t.workflow,
+  }
+  if (typeof t.schedule === 'string') trigger.schedule = t.schedule
+  if (typeof t.timezone === 'string') trigger.timezone = t.timezone
+  if (t.inputs !== undefined) trigger.inputs = t.inputs as Record<string, unknown>
+  return { ok: true, trigger }
+}

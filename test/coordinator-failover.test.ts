@@ -1,0 +1,201 @@
+/**
+ * Acceptance 3 and 4 of the coordinator: a run survives the death of its owner, and coordinators
+ * that changed a run on both sides of a partition converge to the same state once it heals.
+ */
+
+import { multiaddr } from '@multiformats/multiaddr'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { RunState } from '../src/protocols/state/run-state.js'
+import type { CoordinatorOptions } from '../src/roles/coordinator/index.js'
+import { waitFor } from '../src/testing/index.js'
+import {
+  coordinatorOf,
+  Executions,
+  Gates,
+  JobMesh,
+  type RunningMember,
+  runnerVisible,
+  step,
+  TEST_KINDS,
+  testKinds,
+  waitForStatus,
+} from './coordinator-fixtures.js'
+
+const mesh = new JobMesh()
+afterEach(() => mesh.cleanup())
+
+async function cluster(
+  coordinator: Omit<CoordinatorOptions, 'localSupervisor' | 'localRunner'>,
+  bootstrapB: boolean,
+) {
+  const gates = new Gates()
+  const executions = new Executions()
+  const [w, a, b] = [await mesh.member('work'), await mesh.member('coordA'), await mesh.member('coordB')]
+  const work = await mesh.start(w, {
+    roles: ['supervisor', 'runner'],
+    options: { runner: { builtins: false, concurrency: 8, kinds: testKinds(gates, executions) } },
+  })
+  const options = {
+    coordinator: {
+      supervisors: [work.node.multiaddrs()[0] as string],
+      runnerKinds: TEST_KINDS,
+      ...coordinator,
+    },
+  }
+  const coordA = await mesh.start(a, { roles: ['coordinator'], bootstrap: work, options })
+  const coordB = await mesh.start(b, {
+    roles: ['coordinator'],
+    ...(bootstrapB ? { bootstrap: coordA } : {}),
+    options,
+  })
+  if (!bootstrapB) await coordB.node.libp2p.dial(multiaddr(coordA.node.multiaddrs()[0] as string))
+  await runnerVisible(work, 'gate')
+  // Both coordinators gossip on the state topic before anything is submitted.
+  await waitFor(
+    () =>
+      coordA.node.libp2p.services.pubsub
+        .getSubscribers('horus/v1/state')
+        .some((p) => p.toString() === coordB.peerId) &&
+      coordB.node.libp2p.services.pubsub
+        .getSubscribers('horus/v1/state')
+        .some((p) => p.toString() === coordA.peerId),
+    { what: 'the coordinators to see each other on the state topic' },
+  )
+  return { gates, executions, work, coordA, coordB }
+}
+
+function succeededEvents(state: RunState, stepId: string): number {
+  return state.log().filter((e) => e.kind === 'event' && e.type === 'step_succeeded' && e.step === stepId)
+    .length
+}
+
+describe('two coordinators', () => {
+  it('the owner is killed mid-run; the other takes over and finishes it, every result recorded once', async () => {
+    const { gates, executions, work, coordA, coordB } = await cluster(
+      { leaseTtlMs: 1_500, leaseGraceMs: 300, leaseCheckMs: 100 },
+      true,
+    )
+    const a = coordinatorOf(coordA)
+    const b = coordinatorOf(coordB)
+    const runId = await a.submit({
+      workflow: {
+        name: 'survivor',
+        steps: [
+          { id: 'first', runner: 'echo', payload: '1' },
+          { id: 'slow', runner: 'gate', payload: 'owner-dies', depends_on: ['first'] },
+          { id: 'side', runner: 'gate', payload: 'owner-dies', depends_on: ['first'] },
+          { id: 'last', runner: 'echo', payload: 'z', depends_on: ['slow', 'side'] },
+        ],
+      },
+    })
+    // B holds the run with both gated steps in flight, owned by A.
+    await waitFor(
+      async () => {
+        const view = await b.status(runId).catch(() => undefined)
+        return (
+          view?.owner === coordA.peerId &&
+          step(view, 'slow').state === 'running' &&
+          step(view, 'side').state === 'running'
+        )
+      },
+      { what: 'B to see the run in flight under A' },
+    )
+    await mesh.stop(coordA)
+    // The jobs finish while no coordinator listens to them.
+    gates.open('owner-dies')
+    await waitFor(() => work.roles.supervisor?.status(`${runId}/slow/1`).status === 'succeeded', {
+      what: 'slow to finish',
+    })
+
+    const view = await waitForStatus(b, runId, ['completed', 'failed', 'cancelled'], 20_000)
+    expect(view.status).toBe('completed')
+    expect(view.owner).toBe(coordB.peerId)
+    for (const id of ['first', 'slow', 'side', 'last'])
+      expect(step(view, id)).toMatchObject({ state: 'succeeded', attempt: 1 })
+    expect(step(view, 'last').output).toMatchObject({
+      input: { slow: { gate: 'owner-dies' }, side: { gate: 'owner-dies' } },
+    })
+    const state = b.runState(runId)?.state as RunState
+    for (const id of ['first', 'slow', 'side', 'last']) {
+      expect(succeededEvents(state, id), `step_succeeded events of ${id}`).toBe(1)
+      expect(executions.ofStep(runId, id), `executions of ${id}`).toBe(1)
+    }
+    expect(state.log().some((e) => e.type === 'node_status' && e.message.includes('took over'))).toBe(true)
+  })
+
+  it('partitioned, each side changes the run (cancel / a result); healed, both hold the same state', async () => {
+    const { gates, work, coordA, coordB } = await cluster({ syncIntervalMs: 500 }, false)
+    const a = coordinatorOf(coordA)
+    const b = coordinatorOf(coordB)
+    const runId = await a.submit({
+      workflow: {
+        name: 'split',
+        steps: [
+          { id: 'left', runner: 'gate', payload: 'split-left' },
+          { id: 'right', runner: 'gate', payload: 'split-right' },
+          { id: 'join', runner: 'echo', depends_on: ['left', 'right'] },
+        ],
+      },
+    })
+    await waitFor(
+      async () => {
+        const view = await b.status(runId).catch(() => undefined)
+        return (
+          view !== undefined &&
+          step(view, 'left').state === 'running' &&
+          step(view, 'right').state === 'running'
+        )
+      },
+      { what: 'B to see both branches running' },
+    )
+
+    // Partition: no connection between B and the rest, and no address to redial.
+    for (const [x, y] of [
+      [coordA, coordB],
+      [coordB, coordA],
+      [work, coordB],
+      [coordB, work],
+    ] as Array<[RunningMember, RunningMember]>) {
+      await x.node.libp2p.hangUp(y.node.libp2p.peerId).catch(() => {})
+      await x.node.libp2p.peerStore.delete(y.node.libp2p.peerId).catch(() => {})
+    }
+    // B side: cancel. A side: a step result.
+    expect((await b.cancel(runId)).status).toBe('cancelled')
+    gates.open('split-left')
+    await waitFor(async () => step(await a.status(runId), 'left').state === 'succeeded', {
+      what: 'left to succeed on A',
+    })
+    expect((await a.status(runId)).status).toBe('running')
+    // B never heard of the result: it shows the step as its cancel decides it.
+    expect(step(await b.status(runId), 'left')).toMatchObject({ state: 'cancelled' })
+    expect(step(await b.status(runId), 'left').output).toBeUndefined()
+
+    // Heal.
+    await coordB.node.libp2p.dial(multiaddr(coordA.node.multiaddrs()[0] as string))
+    await waitFor(
+      () => {
+        const sa = a.runState(runId)?.state
+        const sb = b.runState(runId)?.state
+        return (
+          sa !== undefined &&
+          sb !== undefined &&
+          sa.digest().hash === sb.digest().hash &&
+          a.runState(runId)?.terminal
+        )
+      },
+      { timeoutMs: 20_000, what: 'the replicas to converge' },
+    )
+    const [viewA, viewB] = [await a.status(runId), await b.status(runId)]
+    expect(viewA).toEqual(viewB)
+    // Semantics: cancel absorbs the run; the result recorded before the merge is kept; the rest is cancelled.
+    expect(viewA.status).toBe('cancelled')
+    expect(step(viewA, 'left')).toMatchObject({ state: 'succeeded', output: { gate: 'split-left' } })
+    expect(step(viewA, 'right')).toMatchObject({ state: 'cancelled', reason: 'run_cancelled' })
+    expect(step(viewA, 'join')).toMatchObject({ state: 'cancelled' })
+    expect(a.runState(runId)?.state.equals(b.runState(runId)?.state as RunState)).toBe(true)
+    // The job still in flight on A's side was cancelled through the supervisor.
+    await waitFor(() => work.roles.supervisor?.status(`${runId}/right/1`).status === 'cancelled', {
+      what: 'right cancelled on the supervisor',
+    })
+  })
+})

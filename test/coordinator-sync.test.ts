@@ -1,0 +1,157 @@
+/**
+ * The replication protocol in isolation: anti-entropy between two replicas over the
+ * `coordinator.sync` handler (called directly, no network), and the validators of the state and
+ * events topics (given a stand-in pubsub that records what is registered).
+ */
+
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { describe, expect, it } from 'vitest'
+import { EVENTS_TOPIC, EventsGossip, encodeMonitorEvent } from '../src/protocols/events/index.js'
+import { RunState } from '../src/protocols/state/run-state.js'
+import {
+  answerSync,
+  encodeDelta,
+  STATE_TOPIC,
+  StateGossip,
+  type SyncHost,
+  syncWith,
+} from '../src/protocols/state/sync/index.js'
+
+function replica(): SyncHost & { runs_: Map<string, RunState> } {
+  const runs_ = new Map<string, RunState>()
+  return {
+    runs_,
+    runs: () => runs_.keys(),
+    state: (run) => runs_.get(run),
+    apply: (delta) => {
+      const known = runs_.get(delta.run)
+      if (known === undefined) runs_.set(delta.run, delta.clone())
+      else known.merge(delta)
+    },
+  }
+}
+
+const stamp = (ms: number, node: string) => `${String(ms).padStart(15, '0')}-000000-${node}`
+
+function run(id: string, node: string, steps: string[], at = 1_000): RunState {
+  const state = RunState.create({
+    run: id,
+    hlc: stamp(at, node),
+    workflow: { workflow: { name: 'w', steps: [] } },
+    inputs: {},
+  })
+  for (const [i, step] of steps.entries()) {
+    state.setStep(step, { attempt: 1, phase: 'succeeded', result: i, hlc: stamp(at + i + 1, node) })
+  }
+  return state
+}
+
+describe('anti-entropy (coordinator.sync)', () => {
+  it('two diverged replicas end equal after one round, in both directions', async () => {
+    const a = replica()
+    const b = replica()
+    a.runs_.set('r1', run('r1', 'a', ['x', 'y']))
+    const r1b = run('r1', 'a', ['x'])
+    r1b.cancel(stamp(5_000, 'b'))
+    b.runs_.set('r1', r1b)
+    b.runs_.set('r2', run('r2', 'b', ['z']))
+    a.runs_.set('r3', run('r3', 'a', []))
+    const client = {
+      call: async <T>(_m: string, params?: unknown) => answerSync(b, params as never, 'a') as T,
+    }
+    const stats = await syncWith(client, a, 'b')
+    expect(stats.received).toBeGreaterThan(0)
+    expect(stats.sent).toBeGreaterThan(0)
+    for (const id of ['r1', 'r2', 'r3'])
+      expect(a.runs_.get(id)?.equals(b.runs_.get(id) as RunState), id).toBe(true)
+    expect(a.runs_.get('r1')?.cancelled).toBeDefined()
+    expect(a.runs_.get('r1')?.step('y')?.phase).toBe('succeeded')
+    // Equal replicas exchange nothing but digests.
+    expect(await syncWith(client, a, 'b')).toEqual({ received: 0, sent: 0 })
+  })
+
+  it('skips malformed deltas and digests instead of failing the round', () => {
+    const b = replica()
+    b.runs_.set('r1', run('r1', 'b', ['x']))
+    const answer = answerSync(
+      b,
+      {
+        deltas: [{ v: 1, run: '../etc' }, { nope: true }] as never,
+        digests: [{ run: 'r1', hash: 'zz', buckets: [] }] as never,
+      },
+      'a',
+    )
+    expect(answer.deltas).toEqual([])
+    expect(b.runs_.size).toBe(1)
+  })
+})
+
+describe('topic validators', () => {
+  async function harness() {
+    const validators = new Map<string, (from: unknown, message: unknown) => TopicValidatorResult>()
+    const pubsub = {
+      topicValidators: validators,
+      addEventListener: () => {},
+      removeEventListener: () => {},
+      subscribe: () => {},
+      unsubscribe: () => {},
+      publish: async () => ({ recipients: [] }),
+    }
+    const coordinator = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    return { pubsub, validators, coordinator, stranger }
+  }
+
+  it('state deltas are accepted only signed, from a coordinator, and decodable', async () => {
+    const { pubsub, validators, coordinator, stranger } = await harness()
+    const gossip = new StateGossip({
+      pubsub: pubsub as never,
+      log: Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as never,
+      isCoordinator: (peer) => peer === coordinator.toString(),
+      onDelta: () => {},
+    })
+    gossip.start()
+    const validate = validators.get(STATE_TOPIC) as (from: unknown, message: unknown) => TopicValidatorResult
+    const data = encodeDelta(run('r1', 'x', ['a']))
+    const signed = (from: unknown, bytes: Uint8Array) => ({
+      type: 'signed',
+      from,
+      topic: STATE_TOPIC,
+      data: bytes,
+    })
+    expect(validate(coordinator, signed(coordinator, data))).toBe(TopicValidatorResult.Accept)
+    expect(validate(stranger, signed(stranger, data))).toBe(TopicValidatorResult.Reject)
+    expect(validate(coordinator, signed(coordinator, new TextEncoder().encode('{"v":1,"run":"a/b"}')))).toBe(
+      TopicValidatorResult.Reject,
+    )
+    expect(validate(coordinator, { type: 'unsigned', topic: STATE_TOPIC, data })).toBe(
+      TopicValidatorResult.Reject,
+    )
+    gossip.stop()
+    expect(validators.has(STATE_TOPIC)).toBe(false)
+  })
+
+  it('monitor events must be well formed and name their publisher', async () => {
+    const { pubsub, validators, coordinator, stranger } = await harness()
+    const gossip = new EventsGossip({ pubsub: pubsub as never, log: (() => {}) as never, onEvent: () => {} })
+    gossip.start()
+    const validate = validators.get(EVENTS_TOPIC) as (from: unknown, message: unknown) => TopicValidatorResult
+    const event = {
+      type: 'node_status' as const,
+      severity: 'info' as const,
+      at: new Date().toISOString(),
+      node: coordinator.toString(),
+      message: 'hi',
+    }
+    const msg = (from: unknown, data: Uint8Array) => ({ type: 'signed', from, topic: EVENTS_TOPIC, data })
+    expect(validate(coordinator, msg(coordinator, encodeMonitorEvent(event)))).toBe(
+      TopicValidatorResult.Accept,
+    )
+    expect(validate(stranger, msg(stranger, encodeMonitorEvent(event)))).toBe(TopicValidatorResult.Reject)
+    const bad = new TextEncoder().encode(JSON.stringify({ ...event, type: 'made_up' }))
+    expect(validate(coordinator, msg(coordinator, bad))).toBe(TopicValidatorResult.Reject)
+    gossip.stop()
+  })
+})
