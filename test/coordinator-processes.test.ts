@@ -1,5 +1,5 @@
 /**
- * Acceptance 1: the seed's data-pipeline workflow (/work/shared/fixtures/data-pipeline.yaml),
+ * Acceptance 1: the seed's data-pipeline workflow (test/fixtures/data-pipeline.yaml),
  * verbatim except that the fetch URL points at a local HTTP fixture, runs to completion across
  * separate OS processes — a coordinator, a supervisor and a runner, each `horus node start` — and
  * the `store` step's record is then read back from the runner's osiris store.
@@ -16,7 +16,7 @@ import type { RunView } from '../src/roles/coordinator/index.js'
 import { TestMesh, waitFor } from '../src/testing/index.js'
 import { ProcessMesh } from '../src/testing/process-mesh.js'
 
-const SEED_WORKFLOW = '/work/shared/fixtures/data-pipeline.yaml'
+const SEED_WORKFLOW = new URL('./fixtures/data-pipeline.yaml', import.meta.url)
 /** Runner plugin exporting `functions = { process_data }` (built with the CLI). */
 const PLUGIN = fileURLToPath(new URL('../dist/src/cli/demo/plugin.js', import.meta.url))
 const BIN = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))

@@ -24,6 +24,7 @@ describe('restart', () => {
     expect(second.peerId).toBe(peerId)
     await waitFor(() => second.libp2p.getPeers().some((p) => p.equals(hub.libp2p.peerId)), {
       what: 'restarted leaf to reconnect to hub from its peer store',
+      timeoutMs: 30_000,
     })
   })
 })

@@ -8,7 +8,7 @@ import {
   WorkflowValidationError,
 } from '../src/roles/coordinator/workflow/index.js'
 
-const SEED = readFileSync(new URL('../../shared/fixtures/data-pipeline.yaml', import.meta.url), 'utf8')
+const SEED = readFileSync(new URL('./fixtures/data-pipeline.yaml', import.meta.url), 'utf8')
 
 describe('workflow files', () => {
   it("accepts the seed's data-pipeline workflow verbatim", () => {

@@ -1,8 +1,8 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
 import { reconnectKnownPeers } from './reconnect.js'
 
-/** How often a node with no connections tries its known peers again. @default 5_000 */
-const REJOIN_INTERVAL_MS = 5_000
+/** How often a node with no connections tries its known peers again. @default 2_000 */
+const REJOIN_INTERVAL_MS = 2_000
 
 /**
  * Keeps a node in the mesh: on start it redials peers from the persisted peer store, and while it
