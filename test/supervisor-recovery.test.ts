@@ -54,6 +54,8 @@ describe('supervisor recovery', () => {
           .status === 'running',
       { what: 'the job to run on runner A' },
     )
+    // "running" is reported when the executor starts the job, a moment before the handler runs.
+    await waitFor(() => hang.runs.length > 0, { what: 'runner A to enter the handler' })
     expect(hang.runs).toEqual([envelope.id])
 
     const runB = await mesh.start(b, {
