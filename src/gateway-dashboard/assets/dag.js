@@ -45,7 +45,7 @@ function layoutKey(steps) {
 
 function layout(steps) {
   const g = new dagre.graphlib.Graph()
-  g.setGraph({ rankdir: 'LR', nodesep: 22, ranksep: 56, marginx: 12, marginy: 12 })
+  g.setGraph({ rankdir: 'LR', nodesep: 22, ranksep: 56, marginx: 12, marginy: 28 })
   g.setDefaultEdgeLabel(() => ({}))
   for (const step of steps) g.setNode(step.id, { width: NODE_WIDTH, height: NODE_HEIGHT })
   const ids = new Set(steps.map((s) => s.id))
@@ -99,9 +99,13 @@ export function renderDag(container, run, selected, onSelect) {
   }
   const g = container.dagLayout
   const graph = g.graph()
+  const width = Math.max(graph.width ?? 0, 200)
+  const height = Math.max(graph.height ?? 0, 80)
+  // The viewBox lets the whole DAG shrink to the panel's width instead of hiding behind a scrollbar.
   const svg = el('svg', {
-    width: Math.max(graph.width ?? 0, 200),
-    height: Math.max(graph.height ?? 0, 80),
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
     role: 'img',
     'aria-label': `workflow ${run.workflow}`,
   })
