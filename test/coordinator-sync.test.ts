@@ -98,6 +98,7 @@ describe('topic validators', () => {
       subscribe: () => {},
       unsubscribe: () => {},
       publish: async () => ({ recipients: [] }),
+      getSubscribers: () => [],
     }
     const coordinator = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))

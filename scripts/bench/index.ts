@@ -5,6 +5,7 @@ import { runRpcBench } from './rpc.js'
 import { runSandboxBench } from './sandbox.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
+import { runWorkflowBench } from './workflow.js'
 import { runWorkflowCoreBench } from './workflow-core.js'
 
 /** Every benchmark, in the order of the layers they measure. `npm run bench [-- name ...]`. */
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   sandbox: () => runSandboxBench(),
   'workflow-core': () => runWorkflowCoreBench(),
   jobs: () => runJobsBench(),
+  workflow: () => runWorkflowBench(),
 }
 
 const wanted = process.argv.slice(2)

@@ -61,6 +61,11 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
       // (CLI calls, local nodes of a demo or test mesh) are exempt.
       allow: LOOPBACK_NETWORKS,
     },
+    // Horus judges peer liveness itself (the liveness service). libp2p's monitor would abort the
+    // whole connection - every RPC session on it - on one failed probe, and a probe fails on a
+    // busy event loop: its 5 s floor expires, or it collides with the DHT's own ping stream
+    // (one outbound ping stream per connection). Keep it for RTT only.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     peerDiscovery,
     services: {
       identify: identify(),

@@ -12,7 +12,13 @@ import { decodeMonitorEvent, encodeMonitorEvent, type MonitorEvent } from './eve
 export interface EventsGossipInit {
   pubsub: Pick<
     GossipSub,
-    'topicValidators' | 'addEventListener' | 'removeEventListener' | 'subscribe' | 'unsubscribe' | 'publish'
+    | 'topicValidators'
+    | 'addEventListener'
+    | 'removeEventListener'
+    | 'subscribe'
+    | 'unsubscribe'
+    | 'publish'
+    | 'getSubscribers'
   >
   log: Logger
   /** Each valid event published by another node. */
@@ -46,7 +52,8 @@ export class EventsGossip {
   }
 
   publish(event: MonitorEvent): void {
-    if (!this.running) return
+    // Every message is signed (StrictSign): skip the cost while nobody listens.
+    if (!this.running || this.init.pubsub.getSubscribers(EVENTS_TOPIC).length === 0) return
     this.init.pubsub.publish(EVENTS_TOPIC, encodeMonitorEvent(event)).catch((err: Error) => {
       this.init.log('event not published: %s', err.message)
     })

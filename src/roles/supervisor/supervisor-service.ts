@@ -429,14 +429,29 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       .link(runner)
       .execute(record.job, { signal, timeoutMs: record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS })
     const dispatch: Dispatch = { runner, controller, settled: Promise.resolve() }
+    // The runner's slot is free once the call settled, not once the outcome is on disk: the
+    // terminal event goes out from inside the handlers, and whoever sees it must not still find
+    // the job counted against the runner.
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      this.pool.release(runner)
+    }
     dispatch.settled = abortable(call, signal)
       .then(
-        (response) => this.onResponse(record, dispatch, response),
-        (err: unknown) => this.onDispatchError(record, dispatch, err),
+        (response) => {
+          release()
+          return this.onResponse(record, dispatch, response)
+        },
+        (err: unknown) => {
+          release()
+          return this.onDispatchError(record, dispatch, err)
+        },
       )
       .catch((err: unknown) => this.log.error('handling the outcome of %s failed: %e', jobId, err))
       .finally(() => {
-        this.pool.release(runner)
+        release()
         if (this.dispatches.get(jobId) === dispatch) this.dispatches.delete(jobId)
         this.pump()
       })

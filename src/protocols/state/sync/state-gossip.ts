@@ -14,7 +14,13 @@ import { MAX_DELTA_BYTES, STATE_TOPIC } from './constants.js'
 export interface StateGossipInit {
   pubsub: Pick<
     GossipSub,
-    'topicValidators' | 'addEventListener' | 'removeEventListener' | 'subscribe' | 'unsubscribe' | 'publish'
+    | 'topicValidators'
+    | 'addEventListener'
+    | 'removeEventListener'
+    | 'subscribe'
+    | 'unsubscribe'
+    | 'publish'
+    | 'getSubscribers'
   >
   log: Logger
   /** Whether a peer may write run state (the trust policy's role `coordinator`). */
@@ -69,7 +75,10 @@ export class StateGossip {
 
   /** Publishes a delta; false when it is too large for gossip (anti-entropy will carry it). */
   publish(delta: RunState): boolean {
-    if (!this.running || delta.isEmpty()) return true
+    // Signing and encoding are skipped while no coordinator listens; anti-entropy brings a
+    // coordinator that joins later up to date.
+    if (!this.running || delta.isEmpty() || this.init.pubsub.getSubscribers(STATE_TOPIC).length === 0)
+      return true
     const data = encodeDelta(delta)
     if (data.byteLength > MAX_DELTA_BYTES) return false
     this.init.pubsub.publish(STATE_TOPIC, data).catch((err: Error) => {

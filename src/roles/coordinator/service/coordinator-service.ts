@@ -12,10 +12,10 @@ import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import { Libp2pRpcClient, type MethodRegistry } from '../../../protocols/rpc/index.js'
+import type { MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
-import { StateGossip, type SyncHost, syncMethod, syncWith } from '../../../protocols/state/sync/index.js'
+import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
 import { describeRun, type RunStatus } from '../scheduling/index.js'
@@ -47,6 +47,7 @@ import {
 } from './constants.js'
 import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
+import { PeerSync } from './peer-sync.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
@@ -93,8 +94,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private readonly log: Logger
   private readonly stateGossip: StateGossip
   private readonly eventsGossip: EventsGossip
-  private readonly syncClients = new Map<string, Libp2pRpcClient>()
-  private readonly syncing = new Map<string, Promise<void>>()
+  private readonly peerSync: PeerSync
   private readonly timers: NodeJS.Timeout[] = []
   private running = false
 
@@ -155,6 +155,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       fallbackMs: options.triggerFallbackMs ?? 3_000,
       configured: options.triggers ?? [],
     })
+    this.peerSync = new PeerSync({
+      libp2p: components.libp2p,
+      liveness: components.liveness,
+      logger: components.logger,
+      host: this.syncHost(),
+      coordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      isCoordinator: (peer) => this.isCoordinator(peer),
+    })
     components.rpc.add(
       ...coordinatorMethods(this),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
@@ -185,26 +193,21 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     every(this.options.reconcileIntervalMs ?? DEFAULT_RECONCILE_INTERVAL_MS, () =>
       this.engine.tracker.reconcile(),
     )
-    every(this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS, () => this.syncAll())
-    this.components.liveness.addEventListener('peer:alive', this.onPeerAlive)
-    this.components.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    every(this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS, () => this.peerSync.syncAll())
+    this.peerSync.start()
     await this.triggers.start()
     this.log('coordinator started with %d run(s)', this.engine.runs.size)
-    this.syncAll()
+    this.peerSync.syncAll()
   }
 
   async stop(): Promise<void> {
     if (!this.running) return
     this.running = false
     for (const timer of this.timers.splice(0)) clearInterval(timer)
-    this.components.liveness.removeEventListener('peer:alive', this.onPeerAlive)
-    this.components.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     await this.triggers.stop()
     this.stateGossip.stop()
     this.eventsGossip.stop()
-    await Promise.allSettled([...this.syncing.values()])
-    await Promise.allSettled([...this.syncClients.values()].map((c) => c.close()))
-    this.syncClients.clear()
+    await this.peerSync.stop()
     await this.engine.stop()
   }
 
@@ -345,7 +348,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     let entry = this.engine.runs.get(runId)
     if (entry?.ensureWorkflow() === undefined) {
       // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
-      await this.pullFromPeers(signal)
+      await this.peerSync.pull(signal)
       entry = this.engine.runs.get(runId)
     }
     if (entry === undefined || entry.ensureWorkflow() === undefined) throw new RunNotFoundError(runId)
@@ -383,57 +386,5 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       state: (run) => this.engine.runs.get(run)?.state,
       apply: (delta) => this.engine.mergeRemote(delta),
     }
-  }
-
-  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
-    if (evt.detail.roles.includes('coordinator')) this.syncInBackground(evt.detail.peerId)
-  }
-
-  private readonly onPeerConnect = (evt: CustomEvent<{ toString(): string }>): void => {
-    const peer = evt.detail.toString()
-    if (this.components.liveness.get(peer)?.roles.includes('coordinator') === true)
-      this.syncInBackground(peer)
-  }
-
-  private syncAll(): void {
-    for (const peer of this.liveCoordinators()) this.syncInBackground(peer.peerId)
-  }
-
-  /** A sync round nobody waits for (its failures are logged by `syncPeer`). */
-  private syncInBackground(peer: string): void {
-    this.syncPeer(peer).catch(() => {})
-  }
-
-  private async pullFromPeers(signal?: AbortSignal): Promise<void> {
-    const peers = this.liveCoordinators().map((p) => p.peerId)
-    if (peers.length === 0) return
-    const deadline = AbortSignal.timeout(3_000)
-    const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
-    await Promise.allSettled(peers.map((peer) => this.syncPeer(peer, stop)))
-  }
-
-  /** One anti-entropy round with a coordinator (one at a time per peer). */
-  syncPeer(peer: string, signal?: AbortSignal): Promise<void> {
-    const current = this.syncing.get(peer)
-    if (current !== undefined) return current
-    if (!this.running || !this.isCoordinator(peer)) return Promise.resolve()
-    let client = this.syncClients.get(peer)
-    if (client === undefined) {
-      client = new Libp2pRpcClient({
-        libp2p: this.components.libp2p,
-        target: peer,
-        logger: this.components.logger,
-      })
-      this.syncClients.set(peer, client)
-    }
-    const round = syncWith(client, this.syncHost(), peer, { signal: signal ?? AbortSignal.timeout(15_000) })
-      .then((stats) => {
-        if (stats.received + stats.sent > 0)
-          this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
-      })
-      .catch((err: Error) => this.log('sync with %s failed: %s', peer, err.message))
-      .finally(() => this.syncing.delete(peer))
-    this.syncing.set(peer, round)
-    return round
   }
 }

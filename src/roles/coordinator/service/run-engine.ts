@@ -14,11 +14,9 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
 import type { Signer } from '../../../protocols/jobs/index.js'
-import { verifyResult } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
-import type { JsonValue } from '../../../protocols/state/json-value.js'
-import type { LogEntry, StepError } from '../../../protocols/state/lattice.js'
+import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
 import type { StateStore } from '../../../protocols/state/state-store.js'
@@ -28,7 +26,6 @@ import {
   cancelRun,
   commitAction,
   createRun,
-  type JobUpdate,
   obsoleteJobs,
   plan,
   recordJobUpdate,
@@ -37,9 +34,10 @@ import {
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
 import { RunExistsError } from './errors.js'
+import { jobTrace, jobUpdateOf } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { RunEntry } from './run-entry.js'
-import { JOB_TRACE_TYPE, monitorEvent, runnerPeerOf } from './views.js'
+import { monitorEvent } from './views.js'
 
 export interface EngineLimits {
   maxInFlight: number
@@ -67,9 +65,6 @@ export interface RunEngineInit {
   /** A run changed (after its changes were flushed). */
   onRunChanged(entry: RunEntry): void
 }
-
-/** Failures that retrying the same job cannot fix. */
-const NON_RETRYABLE = new Set(['JobRejectedError', 'InvalidJobError', 'InvalidResult'])
 
 export class RunEngine {
   readonly runs = new Map<string, RunEntry>()
@@ -184,7 +179,7 @@ export class RunEngine {
       if (lease?.owner === this.init.self) {
         if (lease.expiresAt - now <= leaseTtlMs * (1 - LEASE_RENEW_FRACTION)) {
           const delta = renewLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
-          if (delta !== undefined) this.changed(entry, delta)
+          if (delta !== undefined) this.changed(entry, delta, false)
         }
         continue
       }
@@ -210,8 +205,12 @@ export class RunEngine {
     }
   }
 
-  /** Marks a run changed: it is re-planned (when owned) and flushed at the end of this turn. */
-  touch(entry: RunEntry): void {
+  /**
+   * Marks a run changed: it is flushed at the end of this turn, and re-planned (when owned) unless
+   * every change of the turn was one that cannot make anything due (`replan: false`).
+   */
+  touch(entry: RunEntry, replan = true): void {
+    if (replan) entry.replan = true
     this.dirty.add(entry)
     if (this.flushing) return
     this.flushing = true
@@ -220,9 +219,9 @@ export class RunEngine {
 
   // --- internals ---------------------------------------------------------------------------
 
-  private changed(entry: RunEntry, delta: RunState): void {
+  private changed(entry: RunEntry, delta: RunState, replan = true): void {
     entry.addGossip(delta)
-    this.touch(entry)
+    this.touch(entry, replan)
   }
 
   private leaseOptions() {
@@ -259,8 +258,11 @@ export class RunEngine {
     this.dirty.clear()
     const now = Date.now()
     for (const entry of entries) {
-      if (this.running && this.owns(entry) && entry.ensureWorkflow() !== undefined) this.drive(entry, now)
-      else entry.refreshStatus(now)
+      const replan = entry.replan
+      entry.replan = false
+      if (this.running && this.owns(entry) && entry.ensureWorkflow() !== undefined) {
+        if (replan) this.drive(entry, now)
+      } else entry.refreshStatus(now)
       this.publish(entry)
     }
   }
@@ -344,7 +346,7 @@ export class RunEngine {
     const entry = this.runs.get(job.run)
     const workflow = entry?.workflow
     if (entry === undefined || workflow === undefined || !this.owns(entry)) return
-    const update = this.toUpdate(job, event)
+    const update = jobUpdateOf(job, event)
     if (update === undefined) return
     let delta: RunState | undefined
     try {
@@ -358,58 +360,11 @@ export class RunEngine {
         for (const other of this.runs.values()) if (!other.terminal && this.owns(other)) this.touch(other)
     }
     if (delta === undefined) return
-    if (update.type !== 'started') delta.merge(entry.state.appendLog(this.trace(job, event, supervisor)))
-    this.changed(entry, delta)
+    if (update.type !== 'started')
+      delta.merge(entry.state.appendLog(jobTrace(this.hlc.now(), job, event, supervisor)))
+    // A job that started changes no step's readiness nor any deadline: no plan needed.
+    this.changed(entry, delta, update.type !== 'started')
     if (update.type !== 'started') this.copyLogs(entry, job, supervisor)
-  }
-
-  private toUpdate(job: TrackedJob, event: JobEvent): JobUpdate | undefined {
-    const at = { step: job.step, attempt: job.attempt }
-    switch (event.status) {
-      case 'running':
-        return { type: 'started', ...at }
-      case 'succeeded': {
-        const checked = verifyResult(event.result)
-        if (!checked.ok)
-          return { type: 'failed', ...at, error: { type: 'InvalidResult', message: checked.message } }
-        if (checked.result.outputDigest !== undefined && checked.result.output === undefined) {
-          const message = 'the output is too large to carry in the result (only its digest arrived)'
-          return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
-        }
-        return { type: 'succeeded', ...at, result: (checked.result.output ?? null) as JsonValue }
-      }
-      case 'failed':
-      case 'timed_out':
-      case 'cancelled': {
-        const failure = event.result?.error ?? event.error
-        const type = failure?.name ?? (event.status === 'timed_out' ? 'JobTimedOut' : 'JobCancelled')
-        const error: StepError = {
-          type,
-          message: failure?.message ?? event.reason ?? `job ${event.status}`,
-          ...(NON_RETRYABLE.has(type) ? { nonRetryable: true } : {}),
-        }
-        return { type: 'failed', ...at, error }
-      }
-      default:
-        return undefined
-    }
-  }
-
-  private trace(job: TrackedJob, event: JobEvent, supervisor: string): LogEntry {
-    const runnerKey = event.result?.runner
-    const runner = runnerKey === undefined ? event.runner : (runnerPeerOf(runnerKey) ?? event.runner)
-    const data: Record<string, JsonValue> = { jobId: job.jobId, supervisor }
-    if (runner !== undefined) data.runner = runner
-    return {
-      hlc: this.hlc.now(),
-      kind: 'log',
-      type: JOB_TRACE_TYPE,
-      severity: 'debug',
-      message: `job ${job.jobId} ${event.status} on supervisor ${supervisor}${runner === undefined ? '' : ` (runner ${runner})`}`,
-      step: job.step,
-      attempt: job.attempt,
-      data,
-    }
   }
 
   /** Copies what the job printed into the run's log (bounded), once it ended. */
@@ -429,7 +384,7 @@ export class RunEngine {
             }),
           )
         }
-        this.changed(entry, delta)
+        this.changed(entry, delta, false)
       })
       .catch((err: Error) => this.log('logs of %s: %s', job.jobId, err.message))
   }

@@ -32,6 +32,8 @@ export class RunEntry {
   mergedSince: number | undefined
   /** Deltas appended since the last compaction. */
   appended = 0
+  /** Something changed that may make actions due: plan at the next flush. */
+  replan = false
   /** Set after a takeover or restart: the next plan re-sends attempts still in flight. */
   redispatch = false
   wakeTimer: NodeJS.Timeout | undefined

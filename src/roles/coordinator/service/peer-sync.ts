@@ -1,0 +1,104 @@
+/**
+ * When this coordinator runs anti-entropy (`coordinator.sync`, ../../../protocols/state/sync/) and
+ * with whom: with a coordinator as soon as it is connected or heard alive (a partition healing,
+ * a node joining), with every live coordinator periodically, and with all of them before answering
+ * "no such run" (a run submitted elsewhere a moment ago). One round per peer at a time.
+ */
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+import type { MeshLibp2p } from '../../../node/node.js'
+import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
+import { Libp2pRpcClient } from '../../../protocols/rpc/index.js'
+import { type SyncHost, syncWith } from '../../../protocols/state/sync/index.js'
+
+export interface PeerSyncInit {
+  libp2p: MeshLibp2p
+  liveness: LivenessService
+  logger: ComponentLogger
+  host: SyncHost
+  /** Live coordinators other than this node, trusted as such. */
+  coordinators(): string[]
+  isCoordinator(peer: string): boolean
+}
+
+/** How long one round may take. @default 15_000 */
+const ROUND_TIMEOUT_MS = 15_000
+/** How long a lookup of an unknown run waits for the other coordinators. @default 3_000 */
+const PULL_TIMEOUT_MS = 3_000
+
+export class PeerSync {
+  private readonly init: PeerSyncInit
+  private readonly log: Logger
+  private readonly clients = new Map<string, Libp2pRpcClient>()
+  private readonly rounds = new Map<string, Promise<void>>()
+  private running = false
+
+  constructor(init: PeerSyncInit) {
+    this.init = init
+    this.log = init.logger.forComponent('horus:coordinator:sync')
+  }
+
+  start(): void {
+    this.running = true
+    this.init.liveness.addEventListener('peer:alive', this.onPeerAlive)
+    this.init.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+  }
+
+  async stop(): Promise<void> {
+    this.running = false
+    this.init.liveness.removeEventListener('peer:alive', this.onPeerAlive)
+    this.init.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+    await Promise.allSettled([...this.rounds.values()])
+    await Promise.allSettled([...this.clients.values()].map((c) => c.close()))
+    this.clients.clear()
+  }
+
+  syncAll(): void {
+    for (const peer of this.init.coordinators()) this.inBackground(peer)
+  }
+
+  /** One round with every live coordinator, bounded in time. */
+  async pull(signal?: AbortSignal): Promise<void> {
+    const peers = this.init.coordinators()
+    if (peers.length === 0) return
+    const deadline = AbortSignal.timeout(PULL_TIMEOUT_MS)
+    const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+    await Promise.allSettled(peers.map((peer) => this.round(peer, stop)))
+  }
+
+  /** One anti-entropy round with `peer` (joins the one under way, if any). */
+  round(peer: string, signal?: AbortSignal): Promise<void> {
+    const current = this.rounds.get(peer)
+    if (current !== undefined) return current
+    if (!this.running || !this.init.isCoordinator(peer)) return Promise.resolve()
+    let client = this.clients.get(peer)
+    if (client === undefined) {
+      client = new Libp2pRpcClient({ libp2p: this.init.libp2p, target: peer, logger: this.init.logger })
+      this.clients.set(peer, client)
+    }
+    const round = syncWith(client, this.init.host, peer, {
+      signal: signal ?? AbortSignal.timeout(ROUND_TIMEOUT_MS),
+    })
+      .then((stats) => {
+        if (stats.received + stats.sent > 0)
+          this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
+      })
+      .catch((err: Error) => this.log('sync with %s failed: %s', peer, err.message))
+      .finally(() => this.rounds.delete(peer))
+    this.rounds.set(peer, round)
+    return round
+  }
+
+  /** A round nobody waits for (failures are logged by `round`). */
+  private inBackground(peer: string): void {
+    this.round(peer).catch(() => {})
+  }
+
+  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    if (evt.detail.roles.includes('coordinator')) this.inBackground(evt.detail.peerId)
+  }
+
+  private readonly onPeerConnect = (evt: CustomEvent<{ toString(): string }>): void => {
+    const peer = evt.detail.toString()
+    if (this.init.liveness.get(peer)?.roles.includes('coordinator') === true) this.inBackground(peer)
+  }
+}
