@@ -4,7 +4,9 @@
  * cancellation, error mapping. Transports supply a `DispatchSession` saying who is calling and
  * what the transport can do (subscriptions, cancellation).
  */
+
 import type { Logger } from '@libp2p/interface'
+import { abortable } from '../../node/abortable.js'
 import { CANCEL_METHOD, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAX_IN_FLIGHT_PER_PEER } from './constants.js'
 import type { Caller } from './definitions.js'
 import {
@@ -175,23 +177,4 @@ export class Dispatcher {
       else this.inFlight.set(key, left)
     }
   }
-}
-
-/** Settle with `promise`, or reject with the signal's reason as soon as it aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
 }

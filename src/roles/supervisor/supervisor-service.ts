@@ -6,6 +6,7 @@
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { abortable } from '../../node/abortable.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
@@ -21,7 +22,6 @@ import type { MethodRegistry } from '../../protocols/rpc/index.js'
 import { CallTimeoutError, TooManyRequestsError } from '../../protocols/rpc/index.js'
 import { RunnerBusyError, InvalidJobError as RunnerInvalidJobError } from '../runner/execution/errors.js'
 import type { ExecuteResponse, RunnerJobEvent } from '../runner/service/wire.js'
-import { abortable } from './abortable.js'
 import {
   DEFAULT_IN_FLIGHT_PER_SLOT,
   DEFAULT_MAX_DISPATCHES,

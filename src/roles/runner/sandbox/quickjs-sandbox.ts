@@ -5,6 +5,7 @@
  */
 
 import type { Logger } from '@libp2p/interface'
+import { abortable } from '../../../node/abortable.js'
 import {
   DEFAULT_CPU_TIME_MS,
   DEFAULT_MAX_LOG_BYTES,
@@ -233,7 +234,7 @@ class Run {
     try {
       signal.throwIfAborted()
       const fn = this.options.hostFunctions?.[path] as HostFunction
-      const value = await raceAbort(Promise.resolve(fn(JSON.parse(args) as JsonValue[], { signal })), signal)
+      const value = await abortable(Promise.resolve(fn(JSON.parse(args) as JsonValue[], { signal })), signal)
       reply = { callId, ok: true, value: value === undefined ? undefined : JSON.stringify(value) }
     } catch (err) {
       const error = signal.aborted
@@ -306,22 +307,4 @@ function exitError(reason: Error): Error {
   // Node reports a worker that ran out of V8 heap with this code.
   if ((reason as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') return new ScriptMemoryError(0)
   return new SandboxCrashError(reason)
-}
-
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(err)
-      },
-    )
-  })
 }
