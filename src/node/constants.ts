@@ -40,3 +40,6 @@ export const LOOPBACK_NETWORKS = ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/12
 
 /** Capabilities whose job topics get gossipsub scoring from the start (the built-in runner kinds). */
 export const BUILTIN_CAPABILITIES = ['hero', 'sal', 'osiris']
+
+/** Peers not seen for this long are dropped from the known-peers list. @default 7 days */
+export const KNOWN_PEER_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000

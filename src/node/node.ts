@@ -73,7 +73,7 @@ export class HorusNode {
     this.datastore = init.datastore
     this.logger = init.logger
     this.log = init.logger.forComponent('horus:node')
-    this.keeper = new MeshKeeper(init.libp2p, init.logger.forComponent('horus:mesh-keeper'))
+    this.keeper = new MeshKeeper(init.libp2p, init.datastore, init.logger.forComponent('horus:mesh-keeper'))
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
@@ -163,6 +163,7 @@ export class HorusNode {
   async start(): Promise<void> {
     if (this.running) return
     await this.trust.start()
+    this.keeper.follow()
     await this.libp2p.start()
     this.startedAt = Date.now()
     this.running = true

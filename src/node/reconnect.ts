@@ -1,31 +1,33 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
-import { RECONNECT_DIAL_TIMEOUT_MS, RECONNECT_MAX_PEERS } from './constants.js'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { RECONNECT_DIAL_TIMEOUT_MS } from './constants.js'
+import type { KnownPeers } from './known-peers.js'
 
 /**
- * After a restart, dials peers from the persisted peer store, so a node rejoins the mesh it knew
- * without a bootstrap address. Most recently updated peers first; failures are only logged, since
- * peers that went away are expected.
+ * After a restart, dials the peers this node knew (its persisted known-peers list), so it rejoins
+ * the mesh without a bootstrap address. Failures are only logged: peers that went away are expected.
  */
 export async function reconnectKnownPeers(
   libp2p: Libp2p,
+  known: KnownPeers,
   log: Logger,
-  options: { signal: AbortSignal; maxPeers?: number },
+  options: { signal: AbortSignal },
 ): Promise<number> {
-  const self = libp2p.peerId
-  const peers = (await libp2p.peerStore.all())
-    .filter((peer) => !peer.id.equals(self) && peer.addresses.length > 0)
-    .slice(0, options.maxPeers ?? RECONNECT_MAX_PEERS)
+  const self = libp2p.peerId.toString()
+  const peers = (await known.list()).filter((peer) => peer.peerId !== self)
   const results = await Promise.allSettled(
     peers.map(async (peer) => {
-      if (libp2p.getConnections(peer.id).length > 0) return
+      if (libp2p.getConnections(peerIdFromString(peer.peerId)).length > 0) return
       const signal = AbortSignal.any([options.signal, AbortSignal.timeout(RECONNECT_DIAL_TIMEOUT_MS)])
-      await libp2p.dial(peer.id, { signal })
+      const addrs = peer.addrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer.peerId}`))
+      await libp2p.dial(addrs, { signal })
     }),
   )
   let connected = 0
   results.forEach((result, i) => {
     if (result.status === 'fulfilled') connected++
-    else log('could not reconnect to %p: %s', peers[i]?.id, (result.reason as Error).message)
+    else log('could not reconnect to %s: %s', peers[i]?.peerId, (result.reason as Error).message)
   })
   return connected
 }

@@ -1,6 +1,7 @@
-import { type GossipSub, type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger, PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
+import { type TopicPubSub, ValidatedTopic } from '../gossip/validated-topic.js'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MISSED_HEARTBEATS, LIVENESS_TOPIC } from './constants.js'
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
 
@@ -16,7 +17,7 @@ export interface LivenessEvents {
 }
 
 export interface LivenessInit {
-  pubsub: GossipSub
+  pubsub: TopicPubSub
   peerId: PeerId
   log: Logger
   /** Called before each heartbeat for the current roles, capabilities and load. */
@@ -37,6 +38,7 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   private readonly intervalMs: number
   private readonly lostAfterMs: number
   private timer: NodeJS.Timeout | undefined
+  private readonly topic: ValidatedTopic<Heartbeat>
   // Starts at the wall clock so a restarted node's heartbeats still outrank its previous ones.
   private seq = Date.now()
 
@@ -44,13 +46,22 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     super()
     this.intervalMs = init.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.lostAfterMs = this.intervalMs * (init.missedHeartbeats ?? DEFAULT_MISSED_HEARTBEATS)
+    this.topic = new ValidatedTopic({
+      pubsub: init.pubsub,
+      topic: LIVENESS_TOPIC,
+      decode: (data, from) => {
+        const heartbeat = decodeHeartbeat(data)
+        return heartbeat?.peerId === from ? heartbeat : undefined
+      },
+      // An old heartbeat re-gossiped late is harmless but useless: drop it without penalty.
+      admit: (heartbeat) =>
+        this.isStale(heartbeat) ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept,
+      deliver: (heartbeat) => this.record(heartbeat),
+    })
   }
 
   start(): void {
-    const { pubsub } = this.init
-    pubsub.topicValidators.set(LIVENESS_TOPIC, this.validate)
-    pubsub.addEventListener('message', this.onMessage)
-    pubsub.subscribe(LIVENESS_TOPIC)
+    this.topic.start()
     this.timer = setInterval(() => this.tick(), this.intervalMs)
     this.timer.unref()
     this.tick()
@@ -59,10 +70,7 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   stop(): void {
     clearInterval(this.timer)
     this.timer = undefined
-    const { pubsub } = this.init
-    pubsub.removeEventListener('message', this.onMessage)
-    pubsub.topicValidators.delete(LIVENESS_TOPIC)
-    pubsub.unsubscribe(LIVENESS_TOPIC)
+    this.topic.stop()
   }
 
   /** Peers heard from within the liveness window. */
@@ -74,23 +82,14 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     return this.peers.get(peerId)
   }
 
-  private readonly validate = (_from: PeerId, message: Message): TopicValidatorResult => {
-    if (message.type !== 'signed') return TopicValidatorResult.Reject
-    const heartbeat = decodeHeartbeat(message.data)
-    if (heartbeat === undefined || heartbeat.peerId !== message.from.toString())
-      return TopicValidatorResult.Reject
+  private isStale(heartbeat: Heartbeat): boolean {
     const known = this.peers.get(heartbeat.peerId)
-    // An old heartbeat re-gossiped late is harmless but useless: drop without penalty.
-    if (known !== undefined && heartbeat.seq <= known.seq) return TopicValidatorResult.Ignore
-    return TopicValidatorResult.Accept
+    return known !== undefined && heartbeat.seq <= known.seq
   }
 
-  private readonly onMessage = (evt: CustomEvent<Message>): void => {
-    if (evt.detail.topic !== LIVENESS_TOPIC) return
-    const heartbeat = decodeHeartbeat(evt.detail.data)
-    if (heartbeat === undefined) return
+  private record(heartbeat: Heartbeat): void {
+    if (this.isStale(heartbeat)) return
     const known = this.peers.get(heartbeat.peerId)
-    if (known !== undefined && heartbeat.seq <= known.seq) return
     const peer: LivePeer = { ...heartbeat, lastSeen: Date.now() }
     this.peers.set(peer.peerId, peer)
     if (known === undefined) this.safeDispatchEvent('peer:alive', { detail: peer })
@@ -111,7 +110,7 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
       seq: ++this.seq,
       sentAt: now,
     }
-    this.init.pubsub.publish(LIVENESS_TOPIC, encodeHeartbeat(heartbeat)).catch((err: Error) => {
+    this.topic.publish(encodeHeartbeat(heartbeat), (err) => {
       this.init.log('heartbeat not published: %s', err.message)
     })
   }

@@ -1,0 +1,1 @@
+export { type TopicPubSub, ValidatedTopic, type ValidatedTopicInit } from './validated-topic.js'
