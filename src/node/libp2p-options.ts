@@ -69,7 +69,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
     peerDiscovery,
     services: {
       identify: identify(),
-      ping: ping(),
+      // The DHT, the connection monitor and callers all ping; one stream each per connection
+      // (libp2p's default is one in total, and a second ping then fails outright).
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: false,
