@@ -181,15 +181,11 @@ describe('workflow validation at scale', () => {
     return { workflow: { name: 'chain', steps } }
   }
 
-  it('validates and compiles a 100k-step chain in well under a second, in order', () => {
-    compileWorkflow(chain(10_000)) // warm the JIT: the claim is about the algorithm, not cold start
-    const doc = chain(100_000)
-    const started = performance.now()
-    const workflow = compileWorkflow(doc)
-    const elapsed = performance.now() - started
+  // How fast is measured by scripts/bench/workflow-core.ts, not asserted here.
+  it('validates and compiles a 100k-step chain, in order', () => {
+    const workflow = compileWorkflow(chain(100_000))
     expect(workflow.steps).toHaveLength(100_000)
     expect(workflow.steps[99_999]?.id).toBe('s99999')
-    expect(elapsed).toBeLessThan(1_000)
   })
 
   it('reports a 100k-step cycle without exhausting the stack', () => {
