@@ -1,6 +1,6 @@
 /**
  * Horus mesh: peer-to-peer orchestration over libp2p. The package root exports the node (run one
- * in-process) and the SDK client; `horus-mesh/client` is the SDK alone, `horus-mesh/testing` the
+ * in-process, with its roles: `attachRoles(node, { runner: { kinds, functions } })`) and the SDK client; `horus-mesh/client` is the SDK alone, `horus-mesh/testing` the
  * in-process cluster helper.
  */
 import './node/polyfills.js'
@@ -16,3 +16,4 @@ export {
   loadConfig,
   SwarmKeyError,
 } from './node/index.js'
+export { type AttachRolesOptions, attachRoles, type NodeRoles } from './node/roles.js'
