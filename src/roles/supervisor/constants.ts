@@ -84,3 +84,6 @@ export const MAX_WATCHED_ANNOUNCEMENTS = 10_000
 
 /** How long a watched announcement can still be taken over. @default 60_000 */
 export const WATCH_ANNOUNCEMENT_MS = 60_000
+
+/** How often finished jobs past retention are dropped while running. @default 600_000 (10 min) */
+export const PRUNE_INTERVAL_MS = 10 * 60_000

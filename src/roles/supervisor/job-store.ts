@@ -33,11 +33,21 @@ export class JobStore {
         this.log.error('skipping unreadable job record %s', key.toString())
         continue
       }
-      if (isTerminal(record.status) && now - record.updatedAt > retentionMs) stale.push(record.job.id)
+      if (isExpired(record, now, retentionMs)) stale.push(record.job.id)
       else this.records.set(record.job.id, record)
     }
     await Promise.all(stale.map((id) => this.remove(id)))
     return [...this.records.values()]
+  }
+
+  /** Drops finished jobs older than `retentionMs` (record and logs); returns how many. */
+  async prune(retentionMs: number): Promise<number> {
+    const now = Date.now()
+    const stale = [...this.records.values()]
+      .filter((r) => isExpired(r, now, retentionMs))
+      .map((r) => r.job.id)
+    await Promise.all(stale.map((id) => this.remove(id)))
+    return stale.length
   }
 
   get(jobId: string): JobRecord | undefined {
@@ -136,4 +146,8 @@ function jobKey(jobId: string): Key {
 
 function logKey(jobId: string): Key {
   return new Key(`${LOGS_PREFIX}/${encodeURIComponent(jobId)}`)
+}
+
+function isExpired(record: JobRecord, now: number, retentionMs: number): boolean {
+  return isTerminal(record.status) && now - record.updatedAt > retentionMs
 }

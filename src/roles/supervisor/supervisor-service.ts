@@ -31,6 +31,7 @@ import {
   DEFAULT_TICK_MS,
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
+  PRUNE_INTERVAL_MS,
 } from './constants.js'
 import { JobIdConflictError, JobNotFoundError, SupervisorNotRunningError } from './errors.js'
 import { GossipClaims } from './gossip-claims.js'
@@ -67,7 +68,7 @@ export interface SupervisorOptions {
   maxDispatches?: number
   /** @default DEFAULT_RESUME_GRACE_MS (5 s) */
   resumeGraceMs?: number
-  /** Finished jobs older than this are dropped at start. @default DEFAULT_RETENTION_MS (24 h) */
+  /** Finished jobs older than this are dropped, at start and then every PRUNE_INTERVAL_MS. @default DEFAULT_RETENTION_MS (24 h) */
   retentionMs?: number
   /** @default DEFAULT_TICK_MS (1 s) */
   tickMs?: number
@@ -107,6 +108,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private readonly waiters = new Map<string, Set<() => void>>()
   private shutdown = new AbortController()
   private timer: NodeJS.Timeout | undefined
+  private pruneTimer: NodeJS.Timeout | undefined
   private running = false
   private pumping = false
   private pumpAgain = false
@@ -176,6 +178,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.running = true
     this.timer = setInterval(() => this.tick(), this.options.tickMs)
     this.timer.unref()
+    this.pruneTimer = setInterval(() => this.prune(), Math.min(this.options.retentionMs, PRUNE_INTERVAL_MS))
+    this.pruneTimer.unref()
     this.claims?.start()
     this.log('started with %d jobs, %d resumed', records.length, resumed)
     this.pump()
@@ -189,6 +193,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     if (!this.running) return
     this.running = false
     clearInterval(this.timer)
+    clearInterval(this.pruneTimer)
     this.claims?.stop()
     const { liveness } = this.components
     liveness.removeEventListener('peer:lost', this.onPeerLost)
@@ -583,6 +588,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
     if (evt.detail.roles.includes('runner')) this.pump()
+  }
+
+  private prune(): void {
+    this.store
+      .prune(this.options.retentionMs)
+      .then((n) => {
+        if (n > 0) this.log('dropped %d finished job(s) past retention', n)
+      })
+      .catch((err: Error) => this.log.error('pruning finished jobs failed: %e', err))
   }
 
   private tick(): void {
