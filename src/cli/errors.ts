@@ -12,24 +12,3 @@ export const EXIT = {
   usage: 2,
   unreachable: 3,
 } as const
-
-/** libp2p dial failures, HTTP connection failures and closed sessions: the node is not there. */
-const UNREACHABLE_NAMES = new Set([
-  'DialError',
-  'ConnectionFailedError',
-  'NoValidAddressesError',
-  'UnsupportedProtocolError',
-  'EncryptionFailedError',
-  'UnavailableError',
-  'ConnectionClosedError',
-])
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'])
-
-export function isUnreachable(err: unknown): boolean {
-  if (!(err instanceof Error)) return false
-  if (UNREACHABLE_NAMES.has(err.name)) return true
-  const code = (err as { code?: unknown }).code
-  if (code === -32006 || code === -32007) return true
-  if (typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
-  return err.cause !== undefined && err.cause !== err && isUnreachable(err.cause)
-}

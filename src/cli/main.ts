@@ -1,3 +1,4 @@
+import { isUnreachable } from '../client/failover.js'
 import { ConfigError, HorusError } from '../node/errors.js'
 import { RpcError } from '../protocols/rpc/errors.js'
 import { DEMO_HELP, demoCommand } from './commands/demo.js'
@@ -7,7 +8,7 @@ import { MESH_HELP, meshCommand } from './commands/mesh.js'
 import { NODE_HELP, nodeCommand } from './commands/node-start.js'
 import { RPC_HELP, rpcCommand } from './commands/rpc.js'
 import { WORKFLOW_HELP, workflowCommand } from './commands/workflow.js'
-import { EXIT, isUnreachable, UsageError } from './errors.js'
+import { EXIT, UsageError } from './errors.js'
 import { type Output, processOutput } from './output.js'
 
 export const HELP = `horus — peer-to-peer orchestration over libp2p

@@ -5,14 +5,19 @@
  * twice.
  */
 
-/** The request cannot have reached the node's handler. */
-const NOT_SENT = new Set([
+/** Dial and transport failures, and a node refusing work because it stops: it is not there. */
+const DIAL_FAILURES = [
   'DialError',
   'ConnectionFailedError',
   'NoValidAddressesError',
   'UnsupportedProtocolError',
   'EncryptionFailedError',
   'UnavailableError',
+]
+
+/** The request cannot have reached the node's handler. */
+const NOT_SENT = new Set([
+  ...DIAL_FAILURES,
   'TimeoutError',
   'AbortError',
   'NotFoundError',
@@ -25,6 +30,9 @@ const NOT_SENT = new Set([
 /** The request may have been handled; only the answer is missing. */
 const MAYBE_SENT = new Set(['ConnectionClosedError', 'CallTimeoutError'])
 
+/** The node could not be reached, or its session closed under the call (the CLI's exit 3). */
+const UNREACHABLE = new Set([...DIAL_FAILURES, 'ConnectionClosedError'])
+
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'])
 
 function matches(err: unknown, names: ReadonlySet<string>, depth = 0): boolean {
@@ -34,7 +42,7 @@ function matches(err: unknown, names: ReadonlySet<string>, depth = 0): boolean {
   const remote = (err as { data?: { name?: unknown } }).data?.name
   if (typeof remote === 'string' && names.has(remote)) return true
   const code = (err as { code?: unknown }).code
-  if (names === NOT_SENT && typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
+  if (names !== MAYBE_SENT && typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
   if (err instanceof AggregateError && err.errors.some((e) => matches(e, names, depth + 1))) return true
   return err.cause !== undefined && err.cause !== err && matches(err.cause, names, depth + 1)
 }
@@ -50,4 +58,9 @@ export function shouldFailover(
   if (options.signal?.aborted === true) return false
   if (matches(err, NOT_SENT)) return true
   return options.idempotent && matches(err, MAYBE_SENT)
+}
+
+/** Is this failure "cannot reach the mesh" rather than an answer from it? */
+export function isUnreachable(err: unknown): boolean {
+  return matches(err, UNREACHABLE)
 }

@@ -117,13 +117,7 @@ export function resultView(record: JobRecord): JobResultView {
   }
 }
 
+/** A status event carries exactly what `get_job_result` answers at that moment. */
 export function eventOf(record: JobRecord): JobEvent {
-  return {
-    jobId: record.job.id,
-    status: record.status,
-    ...(record.reason === undefined ? {} : { reason: record.reason }),
-    ...(record.runner === undefined ? {} : { runner: record.runner }),
-    ...(record.result === undefined ? {} : { result: record.result }),
-    ...(record.error === undefined ? {} : { error: record.error }),
-  }
+  return resultView(record)
 }

@@ -231,18 +231,8 @@ export function supervisorSubscriptions(service: SupervisorService): AnySubscrip
         properties: { jobId: JOB_ID },
         additionalProperties: false,
       },
-      event: {
-        type: 'object',
-        required: ['jobId', 'status'],
-        properties: {
-          jobId: { type: 'string' },
-          status: STATUS,
-          reason: { type: 'string' },
-          runner: { type: 'string' },
-          result: resultSchema,
-          error: failureSchema,
-        },
-      },
+      // An event is the job's get_job_result answer at that moment (see eventOf).
+      event: resultViewSchema,
       subscribe: ({ jobId }, ctx) => {
         const listener = (evt: CustomEvent<JobEvent>): void => {
           if (jobId !== undefined && evt.detail.jobId !== jobId) return
