@@ -19,10 +19,11 @@ export class ConfigIssues {
   }
 }
 
-function describe(value: unknown): string {
+/** A config value as a message quotes it: strings quoted, lists and mappings named (YAML's words). */
+export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'an array' : 'an object'
+  return Array.isArray(value) ? 'a list' : 'a mapping'
 }
 
 export function readString(value: unknown, path: string, issues: ConfigIssues): string | undefined {

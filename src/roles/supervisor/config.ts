@@ -12,6 +12,7 @@
  *   capabilities: [hero, sal] # job topics joined from the start
  * ```
  */
+import { describe } from '../../node/config/validate.js'
 import { ConfigError } from '../../node/errors.js'
 import { CAPABILITY_PATTERN } from '../../protocols/jobs/index.js'
 import type { SupervisorOptions } from './supervisor-service.js'
@@ -67,10 +68,4 @@ export function readSupervisorConfig(raw: unknown): SupervisorOptions {
   }
   if (issues.length > 0) throw new ConfigError(issues)
   return out
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'a list' : 'a mapping'
 }

@@ -14,6 +14,7 @@
  *     - { name: nightly, kind: cron, schedule: "0 3 * * *", workflow: "<yaml>", inputs: {} }
  * ```
  */
+import { describe } from '../../../node/config/validate.js'
 import { ConfigError } from '../../../node/errors.js'
 import { CAPABILITY_PATTERN } from '../../../protocols/jobs/index.js'
 import { readTriggerDefinition, type TriggerDefinition } from '../triggers/definition.js'
@@ -112,10 +113,4 @@ function readStrings(
     if (problem !== undefined) issues.push(`${path}[${i}]: ${problem}, got ${describe(item)}`)
   })
   return raw.filter((item): item is string => typeof item === 'string')
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'a list' : 'a mapping'
 }

@@ -12,6 +12,7 @@
  *   plugins: [/etc/horus/plugins/functions.js]  # modules exporting `functions` / `kinds`
  * ```
  */
+import { describe } from '../../../node/config/validate.js'
 import { ConfigError } from '../../../node/errors.js'
 import { BUILTIN_KINDS } from './constants.js'
 import type { RunnerOptions } from './runner-service.js'
@@ -75,10 +76,4 @@ export function readRunnerConfig(raw: unknown): RunnerOptions {
   }
   if (issues.length > 0) throw new ConfigError(issues)
   return out
-}
-
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value)
-  if (value === null || typeof value !== 'object') return String(value)
-  return Array.isArray(value) ? 'a list' : 'a mapping'
 }
