@@ -8,8 +8,8 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { HorusError } from '../src/node/errors.js'
-import { createLogger } from '../src/node/logger.js'
+import { HorusError } from '../src/core/errors.js'
+import { createLogger } from '../src/core/logger.js'
 import { type Authorize, MethodRegistry, RpcServer, type RpcServerInit } from '../src/protocols/rpc/index.js'
 
 export class JobNotFoundError extends HorusError {

@@ -1,6 +1,6 @@
 import type { Libp2p } from '@libp2p/interface'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createLogger } from '../src/node/logger.js'
+import { createLogger } from '../src/core/logger.js'
 import {
   CallTimeoutError,
   CancelledError,

@@ -4,7 +4,7 @@
  * roles are validated with messages that name the path.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { ConfigError } from '../src/node/errors.js'
+import { ConfigError } from '../src/core/errors.js'
 import { jobTopic } from '../src/protocols/jobs/index.js'
 import { readRunnerConfig } from '../src/roles/runner/index.js'
 import { claimant, readSupervisorConfig } from '../src/roles/supervisor/index.js'

@@ -10,10 +10,10 @@
  */
 import '../../src/node/polyfills.js'
 import { fileURLToPath } from 'node:url'
+import { createLogger } from '../../src/core/logger.js'
 import { resolveConfig } from '../../src/node/config/load.js'
 import type { Role } from '../../src/node/config/types.js'
 import { generateIdentity } from '../../src/node/identity.js'
-import { createLogger } from '../../src/node/logger.js'
 import { createNode, type HorusNode } from '../../src/node/node.js'
 import { type AttachRolesOptions, attachRoles, type NodeRoles } from '../../src/node/roles.js'
 import { createJob, type JobFields, type Signer as JobSigner } from '../../src/protocols/jobs/index.js'

@@ -13,8 +13,8 @@ import { identify } from '@libp2p/identify'
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import { createLogger } from '../../src/core/logger.js'
 import { HttpGateway } from '../../src/node/gateway/index.js'
-import { createLogger } from '../../src/node/logger.js'
 import {
   encodeFrame,
   FrameDecoder,

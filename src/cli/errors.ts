@@ -1,4 +1,4 @@
-import { HorusError } from '../node/errors.js'
+import { HorusError } from '../core/errors.js'
 
 /** The command line itself is wrong (unknown command, missing argument, bad flag). */
 export class UsageError extends HorusError {

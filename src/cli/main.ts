@@ -1,5 +1,5 @@
 import { isUnreachable } from '../client/failover.js'
-import { ConfigError, HorusError } from '../node/errors.js'
+import { ConfigError, HorusError } from '../core/errors.js'
 import { RpcError } from '../protocols/rpc/errors.js'
 import { DEMO_HELP, demoCommand } from './commands/demo.js'
 import { JOB_HELP, jobCommand } from './commands/job.js'

@@ -4,7 +4,7 @@
  * the details the server sent (a validation error's `issues`, say). That is done here rather than
  * with the RPC clients' `errors` option, which restores only message, code and `retryable`.
  */
-import { HorusError } from '../node/errors.js'
+import { HorusError } from '../core/errors.js'
 import { RemoteError } from '../protocols/rpc/errors.js'
 
 /** One problem in a workflow document, at a path like `workflow.steps[2].depends_on[0]`. */

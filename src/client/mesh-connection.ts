@@ -6,7 +6,7 @@
  */
 import type { Libp2p, Logger } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createLogger } from '../node/logger.js'
+import { createLogger } from '../core/logger.js'
 import { EventQueue, type RpcSubscription } from '../protocols/rpc/client.js'
 import { Libp2pRpcClient } from '../protocols/rpc/libp2p-client.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'

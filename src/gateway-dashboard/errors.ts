@@ -1,4 +1,4 @@
-import { HorusError } from '../node/errors.js'
+import { HorusError } from '../core/errors.js'
 
 /** The dashboard's files are not where the package put them (a broken install or build). */
 export class DashboardAssetsMissingError extends HorusError {

@@ -1,10 +1,11 @@
 import './polyfills.js'
 
+export { ConfigError, HorusError } from '../core/errors.js'
+export { createLogger } from '../core/logger.js'
 export * from './config/index.js'
 export { ROLES } from './constants.js'
-export { ConfigError, HorusError, IdentityError, SwarmKeyError } from './errors.js'
+export { IdentityError, SwarmKeyError } from './errors.js'
 export { generateIdentity, type Identity, loadOrCreateIdentity, readExistingIdentity } from './identity.js'
 export type { MeshServices } from './libp2p-options.js'
-export { createLogger } from './logger.js'
 export { type CreateNodeOptions, createNode, HorusNode, type MeshLibp2p } from './node.js'
 export { readSwarmKey, writeSwarmKey } from './swarm-key.js'

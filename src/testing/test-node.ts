@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createLogger } from '../core/logger.js'
 import { resolveConfig } from '../node/config/load.js'
 import type { NodeConfig } from '../node/config/types.js'
-import { createLogger } from '../node/logger.js'
 import { createNode, type HorusNode } from '../node/node.js'
 
 export interface TestNodeOptions {

@@ -2,13 +2,13 @@ import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { ConfigError } from '../../core/errors.js'
 import {
   DEFAULT_DATA_DIR_NAME,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
-import { ConfigError } from '../errors.js'
 import type { GatewayConfig, NodeConfig } from './types.js'
 import {
   ConfigIssues,

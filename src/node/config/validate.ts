@@ -1,6 +1,6 @@
 import { multiaddr } from '@multiformats/multiaddr'
+import { ConfigError } from '../../core/errors.js'
 import { ROLES } from '../constants.js'
-import { ConfigError } from '../errors.js'
 import type { Role } from './types.js'
 
 /**

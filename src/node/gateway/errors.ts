@@ -1,4 +1,4 @@
-import { ConfigError, HorusError } from '../errors.js'
+import { ConfigError, HorusError } from '../../core/errors.js'
 
 /**
  * The gateway cannot start as configured: a bad listen address, or a non-loopback bind without a

@@ -8,10 +8,10 @@ import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { createLogger } from '../../core/logger.js'
 import { Dispatcher } from '../../protocols/rpc/dispatcher.js'
 import type { NodeHealth } from '../../protocols/rpc/node-methods.js'
 import type { MethodRegistry } from '../../protocols/rpc/registry.js'
-import { createLogger } from '../logger.js'
 import { bearerToken, tokensEqual } from './bearer-token.js'
 import {
   DEFAULT_GATEWAY_LISTEN,

@@ -1,4 +1,4 @@
-import { ConfigError, HorusError } from '../../node/errors.js'
+import { ConfigError, HorusError } from '../../core/errors.js'
 import type { RejectReason } from './reasons.js'
 
 /** A job could not be built or signed from the fields given (bad capability, non-JSON input, …). */

@@ -6,7 +6,7 @@
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { type Datastore, Key } from 'interface-datastore'
-import { createLogger } from '../../node/logger.js'
+import { createLogger } from '../../core/logger.js'
 import { DEFAULT_REPLAY_PRUNE_INTERVAL_MS, REPLAY_CACHE_PREFIX } from './constants.js'
 import { ReplayCacheNotStartedError } from './errors.js'
 

@@ -14,7 +14,7 @@
  */
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { createLogger } from '../../node/logger.js'
+import { createLogger } from '../../core/logger.js'
 import { canonicalJson, utf8Length } from './canonical.js'
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_JOB_BYTES, DEFAULT_MAX_JOB_TTL_MS } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'

@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from '@libp2p/interface'
-import { abortable } from '../../node/abortable.js'
+import { abortable } from '../../core/abortable.js'
 import { CANCEL_METHOD, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAX_IN_FLIGHT_PER_PEER } from './constants.js'
 import type { Caller } from './definitions.js'
 import {

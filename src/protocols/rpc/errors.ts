@@ -4,7 +4,7 @@
  * `data.name`. A handler's HorusError keeps its `name` and string `code` in `data`; anything else
  * becomes -32603 "internal error" — a remote peer never sees a stack trace or an unknown message.
  */
-import { HorusError } from '../../node/errors.js'
+import { HorusError } from '../../core/errors.js'
 
 /** Every code this protocol uses. -32000..-32099 are JSON-RPC's "server error" range. */
 export const RPC_CODES = {

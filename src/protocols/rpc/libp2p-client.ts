@@ -7,7 +7,7 @@
 import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { createLogger } from '../../node/logger.js'
+import { createLogger } from '../../core/logger.js'
 import {
   type CallOptions,
   EventQueue,

@@ -3,7 +3,7 @@
  * ajv once, when the method is added, so a call costs one validator run.
  */
 import { Ajv, type ValidateFunction } from 'ajv'
-import { HorusError } from '../../node/errors.js'
+import { HorusError } from '../../core/errors.js'
 import { SUBSCRIBE_SUFFIX, UNSUBSCRIBE_SUFFIX } from './constants.js'
 import type {
   Authorize,

@@ -1,4 +1,4 @@
-import { HorusError } from '../../node/errors.js'
+import { HorusError } from '../../core/errors.js'
 
 /** One problem found in remote or stored run state, with where it is. */
 export interface StateIssue {

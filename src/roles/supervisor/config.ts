@@ -12,8 +12,9 @@
  *   capabilities: [hero, sal] # job topics joined from the start
  * ```
  */
+
+import { ConfigError } from '../../core/errors.js'
 import { describe } from '../../node/config/validate.js'
-import { ConfigError } from '../../node/errors.js'
 import { CAPABILITY_PATTERN } from '../../protocols/jobs/index.js'
 import type { SupervisorOptions } from './supervisor-service.js'
 

@@ -1,4 +1,4 @@
-import { HorusError } from '../../node/errors.js'
+import { HorusError } from '../../core/errors.js'
 
 /** No job with that id was accepted by this supervisor. */
 export class JobNotFoundError extends HorusError {

@@ -7,7 +7,7 @@
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { abortable } from '../../node/abortable.js'
+import { abortable } from '../../core/abortable.js'
 import { type JobEnvelope, JobRejectedError } from '../../protocols/jobs/index.js'
 import { Libp2pRpcClient, type RpcSubscription } from '../../protocols/rpc/index.js'
 import { RUNNER_ERRORS } from '../runner/service/errors.js'

@@ -6,7 +6,7 @@
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
-import { abortable } from '../../node/abortable.js'
+import { abortable } from '../../core/abortable.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {

@@ -1,4 +1,4 @@
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 
 /** A job update or action names a step the workflow does not have. */
 export class UnknownStepError extends HorusError {

@@ -14,8 +14,9 @@
  *     - { name: nightly, kind: cron, schedule: "0 3 * * *", workflow: "<yaml>", inputs: {} }
  * ```
  */
+
+import { ConfigError } from '../../../core/errors.js'
 import { describe } from '../../../node/config/validate.js'
-import { ConfigError } from '../../../node/errors.js'
 import { CAPABILITY_PATTERN } from '../../../protocols/jobs/index.js'
 import { readTriggerDefinition, type TriggerDefinition } from '../triggers/definition.js'
 

@@ -3,7 +3,7 @@
  * problem with its path), which a HorusError cannot carry over the wire, so they are turned into
  * RpcErrors with that data at the RPC boundary (`toWireError`).
  */
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 import type { ErrorSpec } from '../../../protocols/rpc/errors.js'
 import { RpcError } from '../../../protocols/rpc/errors.js'
 import { WorkflowInputError, WorkflowParseError, WorkflowValidationError } from '../workflow/errors.js'

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { Cron } from 'croner'
 import type { Datastore } from 'interface-datastore'
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import {
   BodyTooLargeError,

@@ -1,4 +1,4 @@
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 import { MAX_ISSUES_IN_MESSAGE } from './constants.js'
 
 /** One problem in a workflow document, at a path like `workflow.steps[2].depends_on[0]`. */

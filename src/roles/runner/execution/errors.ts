@@ -1,4 +1,4 @@
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 
 /** The runner's queue is full; try another runner or later. */
 export class RunnerBusyError extends HorusError {

@@ -6,7 +6,7 @@
  */
 
 import type { Datastore } from 'interface-datastore'
-import type { ComponentLogger } from '../../../node/logger.js'
+import type { ComponentLogger } from '../../../core/logger.js'
 import type { Sandbox, SandboxLimits } from '../sandbox/index.js'
 import type { FunctionRegistry } from './function-registry.js'
 import { JobExecutor } from './job-executor.js'

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { createLogger } from '../../../node/logger.js'
+import { createLogger } from '../../../core/logger.js'
 import {
   createSandbox,
   LogLimiter,

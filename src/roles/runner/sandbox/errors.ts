@@ -1,4 +1,4 @@
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 
 /** The script threw (or failed to parse); `line` is its 1-based line when QuickJS reported one. */
 export class ScriptError extends HorusError {

@@ -14,7 +14,7 @@
  * context, disposed afterwards, so no state leaks between jobs.
  */
 
-import { type ComponentLogger, createLogger } from '../../../node/logger.js'
+import { type ComponentLogger, createLogger } from '../../../core/logger.js'
 import { DEFAULT_MAX_IDLE_WORKERS } from './constants.js'
 import { QuickJsSandbox } from './quickjs-sandbox.js'
 import { WorkerPool } from './worker-pool.js'

@@ -5,7 +5,7 @@
  */
 
 import type { Logger } from '@libp2p/interface'
-import { abortable } from '../../../node/abortable.js'
+import { abortable } from '../../../core/abortable.js'
 import {
   DEFAULT_CPU_TIME_MS,
   DEFAULT_MAX_LOG_BYTES,

@@ -12,8 +12,9 @@
  *   plugins: [/etc/horus/plugins/functions.js]  # modules exporting `functions` / `kinds`
  * ```
  */
+
+import { ConfigError } from '../../../core/errors.js'
 import { describe } from '../../../node/config/validate.js'
-import { ConfigError } from '../../../node/errors.js'
 import { BUILTIN_KINDS } from './constants.js'
 import type { RunnerOptions } from './runner-service.js'
 

@@ -1,4 +1,4 @@
-import { HorusError } from '../../../node/errors.js'
+import { HorusError } from '../../../core/errors.js'
 import {
   ExecutorNotRunningError,
   InvalidJobError,

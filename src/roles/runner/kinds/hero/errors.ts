@@ -1,4 +1,4 @@
-import { HorusError } from '../../../../node/errors.js'
+import { HorusError } from '../../../../core/errors.js'
 
 /** A heroscript payload cannot be run: bad syntax, unknown action, or bad parameters. */
 export class HeroscriptParseError extends HorusError {

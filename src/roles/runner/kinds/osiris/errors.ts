@@ -1,4 +1,4 @@
-import { HorusError } from '../../../../node/errors.js'
+import { HorusError } from '../../../../core/errors.js'
 
 /** A model name, id, record or filter has the wrong shape. */
 export class OsirisArgumentError extends HorusError {

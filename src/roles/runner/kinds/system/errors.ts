@@ -1,4 +1,4 @@
-import { HorusError } from '../../../../node/errors.js'
+import { HorusError } from '../../../../core/errors.js'
 
 /** A command ran past its timeout; its whole process group was killed. */
 export class CommandTimeoutError extends HorusError {
