@@ -120,6 +120,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         leaseGraceMs: options.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS,
       },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      syncPeers: () => this.peerSync.pull(),
       publishDelta: (delta) => {
         this.stateGossip.publish(delta)
       },
