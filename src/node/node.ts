@@ -147,6 +147,10 @@ export class HorusNode {
     return this.libp2p.peerId.toString()
   }
 
+  get dataDir(): string {
+    return this.config.dataDir
+  }
+
   get roles(): readonly Role[] {
     return this.config.roles
   }
