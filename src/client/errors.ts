@@ -86,6 +86,22 @@ export class JobRejectedError extends RemoteHorusError {
   static override readonly code = 'JOB_REJECTED'
 }
 
+/**
+ * `no_runner`: no live runner offers the job's capability; `capability` and `available` say which
+ * was asked for and what the mesh offers. Pass `waitForRunner` to queue the job anyway.
+ */
+export class NoRunnerError extends RemoteHorusError {
+  static override readonly code = 'NO_RUNNER'
+  readonly capability: string | undefined
+  readonly available: readonly string[]
+
+  constructor(message: string, data: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, data, cause)
+    this.capability = typeof data.capability === 'string' ? data.capability : undefined
+    this.available = Array.isArray(data.available) ? data.available.map(String) : []
+  }
+}
+
 const REMOTE_CLASSES = new Map<
   string,
   new (
@@ -103,6 +119,7 @@ const REMOTE_CLASSES = new Map<
     RunExistsError,
     JobNotFoundError,
     JobRejectedError,
+    NoRunnerError,
   ].map((c) => [c.name, c]),
 )
 

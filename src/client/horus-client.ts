@@ -87,6 +87,16 @@ export interface JobSpec {
   timeoutMs?: number
 }
 
+export interface CreateJobOptions extends SignalOptions {
+  /** Queue the job even when no live runner offers its capability yet. @default false */
+  waitForRunner?: boolean
+}
+
+export interface WaitForJobOptions extends SignalOptions {
+  /** The job's status now and after each wait slice that did not see it end (its `reason` says why it waits). */
+  onProgress?: (view: JobResultView) => void
+}
+
 export interface JobResultOptions extends SignalOptions {
   /** Wait for the job to finish. @default false */
   wait?: boolean
@@ -218,8 +228,12 @@ export class HorusClient {
 
   /* ---- single jobs (supervisor) ---- */
 
-  /** Builds a job envelope, signs it with the client's key and hands it to a supervisor. */
-  async createJob(spec: JobSpec, options: SignalOptions = {}): Promise<JobStatusView> {
+  /**
+   * Builds a job envelope, signs it with the client's key and hands it to a supervisor. A job for a
+   * capability no live runner offers is refused at once with NoRunnerError, unless `waitForRunner`
+   * is set: then it is queued until a runner appears (or the job expires).
+   */
+  async createJob(spec: JobSpec, options: CreateJobOptions = {}): Promise<JobStatusView> {
     const job = createJob(
       {
         runner: spec.runner,
@@ -234,7 +248,10 @@ export class HorusClient {
     return this.call(
       'supervisor',
       'supervisor.create_job',
-      { job: job as unknown as RpcParams },
+      {
+        job: job as unknown as RpcParams,
+        ...(options.waitForRunner === true ? { waitForRunner: true } : {}),
+      },
       {
         ...options,
         idempotent: true,
@@ -274,11 +291,18 @@ export class HorusClient {
    * Resolves with the job's outcome once it is terminal: asks the supervisor to hold the call in
    * `JOB_WAIT_CHUNK_MS` slices until then. No timeout: pass a signal.
    */
-  async waitForJob(jobId: string, options: SignalOptions = {}): Promise<JobResultView> {
+  async waitForJob(jobId: string, options: WaitForJobOptions = {}): Promise<JobResultView> {
+    const { onProgress, ...rest } = options
+    if (onProgress !== undefined) {
+      const now = await this.getJobResult(jobId, rest)
+      if (TERMINAL_JOB_STATUSES.has(now.status)) return now
+      onProgress(now)
+    }
     for (;;) {
       options.signal?.throwIfAborted()
-      const view = await this.getJobResult(jobId, { ...options, wait: true, timeoutMs: JOB_WAIT_CHUNK_MS })
+      const view = await this.getJobResult(jobId, { ...rest, wait: true, timeoutMs: JOB_WAIT_CHUNK_MS })
       if (TERMINAL_JOB_STATUSES.has(view.status)) return view
+      onProgress?.(view)
     }
   }
 

@@ -8,12 +8,14 @@ export type { ServiceRole } from './connection.js'
 export * from './constants.js'
 export * from './errors.js'
 export type {
+  CreateJobOptions,
   GatewayClientOptions,
   HorusClientOptions,
   JobResultOptions,
   JobSpec,
   MeshClientOptions,
   SignalOptions,
+  WaitForJobOptions,
 } from './horus-client.js'
 export { HorusClient } from './horus-client.js'
 export * from './types.js'

@@ -29,11 +29,13 @@ import {
   DEFAULT_RESUME_GRACE_MS,
   DEFAULT_RETENTION_MS,
   DEFAULT_TICK_MS,
+  DHT_LOOKUP_TIMEOUT_MS,
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
   PRUNE_INTERVAL_MS,
+  STARTUP_RUNNER_WAIT_MS,
 } from './constants.js'
-import { JobIdConflictError, JobNotFoundError, SupervisorNotRunningError } from './errors.js'
+import { JobIdConflictError, JobNotFoundError, NoRunnerError, SupervisorNotRunningError } from './errors.js'
 import { GossipClaims } from './gossip-claims.js'
 import {
   eventOf,
@@ -110,6 +112,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private timer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
   private running = false
+  private startedAt = 0
   private pumping = false
   private pumpAgain = false
 
@@ -176,6 +179,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     liveness.addEventListener('peer:lost', this.onPeerLost)
     liveness.addEventListener('peer:alive', this.onPeerAlive)
     this.running = true
+    this.startedAt = Date.now()
     this.timer = setInterval(() => this.tick(), this.options.tickMs)
     this.timer.unref()
     this.pruneTimer = setInterval(() => this.prune(), Math.min(this.options.retentionMs, PRUNE_INTERVAL_MS))
@@ -210,9 +214,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   /**
    * Verifies and accepts a job, persisting it before resolving. Idempotent by id: the same job
-   * again resolves to its existing record; a different job under a taken id is refused.
+   * again resolves to its existing record; a different job under a taken id is refused. A job for
+   * a capability no live runner offers is refused (NoRunnerError) unless `waitForRunner` is set.
    */
-  async submit(input: unknown, source: JobSource = 'rpc'): Promise<JobRecord> {
+  async submit(
+    input: unknown,
+    source: JobSource = 'rpc',
+    options: { waitForRunner?: boolean } = {},
+  ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
     const known =
@@ -220,6 +229,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         ? undefined
         : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
     if (known !== undefined) return this.sameJob(known, input)
+    if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
     const accepting = this.accept(input, source)
     if (id !== undefined) {
       this.accepting.set(id, accepting)
@@ -322,6 +332,43 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.enqueue(record)
     this.pump()
     return record
+  }
+
+  /**
+   * Throws NoRunnerError when no runner offers the job's capability: not in heartbeats, not in the
+   * DHT, and (just after start) none heard within one liveness window.
+   */
+  private async assertRunnerFor(input: unknown): Promise<void> {
+    const capability = (input as { runner?: unknown } | null)?.runner
+    if (typeof capability !== 'string' || this.pool.serves(capability)) return
+    // A job that would be rejected anyway is told why, not that no runner is there.
+    const checked = this.components.trust.verifier.check(input)
+    if (!checked.ok && checked.reason !== 'replayed')
+      throw new JobRejectedError(checked.reason, checked.message)
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
+    await this.pool.discover(capability, signal).catch(() => false)
+    const until = this.startedAt + STARTUP_RUNNER_WAIT_MS
+    if (!this.pool.serves(capability) && Date.now() < until) await this.runnerHeard(capability, until)
+    if (this.pool.serves(capability)) return
+    const available = [...new Set(this.pool.list().flatMap((r) => r.capabilities))].sort()
+    throw new NoRunnerError(capability, available)
+  }
+
+  /** Resolves when a live runner offers `capability`, or at `until`. */
+  private runnerHeard(capability: string, until: number): Promise<void> {
+    const { liveness } = this.components
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        liveness.removeEventListener('peer:alive', check)
+        resolve()
+      }
+      const check = (): void => {
+        if (this.pool.serves(capability)) done()
+      }
+      const timer = setTimeout(done, Math.max(0, until - Date.now()))
+      liveness.addEventListener('peer:alive', check)
+    })
   }
 
   private sameJob(record: JobRecord, input: unknown): JobRecord {
