@@ -244,18 +244,17 @@ export class HorusClient {
       },
       this.signer,
     )
-    // The job id is fresh and the supervisor records a job id once, so a resend cannot run it twice.
+    // The supervisor answers the same envelope again with the same record, so it is re-sent to
+    // the same supervisor after a lost answer; another supervisor would run it a second time.
+    const { waitForRunner, ...callOptions } = options
     return this.call(
       'supervisor',
       'supervisor.create_job',
       {
         job: job as unknown as RpcParams,
-        ...(options.waitForRunner === true ? { waitForRunner: true } : {}),
+        ...(waitForRunner === true ? { waitForRunner: true } : {}),
       },
-      {
-        ...options,
-        idempotent: true,
-      },
+      { ...callOptions, sameNodeIdempotent: true, outcome: { jobId: job.id } },
     )
   }
 
