@@ -326,6 +326,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return this.triggers.list()
   }
 
+  /** The hash of the local replica of a run (RunNotFoundError without one): equal once converged. */
+  replicaDigest(runId: string): { runId: string; digest: string; owner?: string } {
+    const state = this.engine.runs.get(runId)?.state
+    if (state === undefined) throw new RunNotFoundError(runId)
+    const owner = state.lease?.owner
+    return { runId, digest: state.digest().hash, ...(owner === undefined ? {} : { owner }) }
+  }
+
   /** The run's replicated state (tests, tools). */
   runState(runId: string): RunEntry | undefined {
     return this.engine.runs.get(runId)
