@@ -173,7 +173,11 @@ export async function spawnHorusNode(init: SpawnNodeInit): Promise<ProcessNode> 
     }
   } catch (err) {
     child.kill('SIGKILL')
-    throw err
+    if (!signal.aborted) throw err
+    throw new Error(
+      `node ${init.name} did not print its addresses within ${init.startTimeoutMs} ms; its stderr ends:\n${stderr.slice(-4_000)}`,
+      { cause: err },
+    )
   }
 }
 

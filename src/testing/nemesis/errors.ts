@@ -9,8 +9,3 @@ export class NetLabError extends HorusError {
 export class NemesisSetupError extends HorusError {
   static override readonly code = 'NEMESIS_SETUP'
 }
-
-/** An invariant did not hold after healing; the message names the seed that replays it. */
-export class InvariantError extends HorusError {
-  static override readonly code = 'NEMESIS_INVARIANT'
-}

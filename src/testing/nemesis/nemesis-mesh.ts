@@ -34,10 +34,19 @@ import { meshTrust, type ProcessNode, spawnHorusNode, stopProcess } from '../pro
 import { NemesisSetupError, NetLabError } from './errors.js'
 import { type LabHost, NetLab, run, sweepStaleLabs } from './net-lab.js'
 
-const DEFAULT_BIN = fileURLToPath(new URL('../../cli/bin.js', import.meta.url))
-const COUNTER_MAIN = fileURLToPath(new URL('./counter-main.js', import.meta.url))
+/**
+ * A built file of this package: the node processes run JavaScript, also when this module itself
+ * is loaded from its TypeScript source (a test runner): then the file is looked up in `dist/`.
+ */
+function built(relative: string): string {
+  const path = fileURLToPath(new URL(relative, import.meta.url))
+  return import.meta.url.endsWith('.ts') ? path.replace(/\/src\//, '/dist/src/') : path
+}
+
+const DEFAULT_BIN = built('../../cli/bin.js')
+const COUNTER_MAIN = built('./counter-main.js')
 /** The effect kind's plugin, for `runner.plugins`. */
-export const EFFECT_PLUGIN = fileURLToPath(new URL('./effect-plugin.js', import.meta.url))
+export const EFFECT_PLUGIN = built('./effect-plugin.js')
 /** Every node listens on this port of its own address. */
 const NODE_PORT = 4001
 const COUNTER_PORT = 8080
@@ -78,7 +87,7 @@ export interface NemesisMeshInit {
   env?: Record<string, string>
   /** Prefix of every namespace, interface and dir. @default 'hf' */
   prefix?: string
-  /** @default 30_000 */
+  /** How long a node may take to start (a loaded 2-core machine, a datastore to recover). @default 90_000 */
   startTimeoutMs?: number
 }
 
@@ -238,7 +247,7 @@ export class NemesisMesh {
       dataDir: node.dataDir,
       bin: this.init.bin ?? DEFAULT_BIN,
       env: { ...process.env, ...this.init.env, HORUS_NEMESIS_NODE: name },
-      startTimeoutMs: this.init.startTimeoutMs ?? 30_000,
+      startTimeoutMs: this.init.startTimeoutMs ?? 90_000,
       wrap: ['ip', 'netns', 'exec', node.host.ns],
     })
     node.paused = false
@@ -415,7 +424,11 @@ export class NemesisMesh {
     )
     this.counter = child
     const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> })
-    const [line] = (await once(lines, 'line', { signal: AbortSignal.timeout(15_000) })) as [string]
+    const signal = AbortSignal.timeout(15_000)
+    const exited = once(child, 'exit', { signal }).then(([code]) => {
+      throw new NetLabError(`the counter service exited with ${String(code)} before listening`)
+    })
+    const [line] = (await Promise.race([once(lines, 'line', { signal }), exited])) as [string]
     this.counterUrl = (JSON.parse(line) as { url: string }).url
   }
 

@@ -196,6 +196,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     )
     every(this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS, () => this.peerSync.syncAll())
     this.peerSync.start()
+    this.components.liveness.addEventListener('peer:lost', this.onPeerLost)
+    this.components.liveness.addEventListener('peer:alive', this.onPeerAlive)
     await this.triggers.start()
     this.log('coordinator started with %d run(s)', this.engine.runs.size)
     this.peerSync.syncAll()
@@ -205,6 +207,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     if (!this.running) return
     this.running = false
     for (const timer of this.timers.splice(0)) clearInterval(timer)
+    this.components.liveness.removeEventListener('peer:lost', this.onPeerLost)
+    this.components.liveness.removeEventListener('peer:alive', this.onPeerAlive)
     await this.triggers.stop()
     this.stateGossip.stop()
     this.eventsGossip.stop()
@@ -375,6 +379,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private async viewAfterFlush(entry: RunEntry): Promise<RunView> {
     await new Promise((resolve) => setImmediate(resolve))
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
+    if (evt.detail.roles.includes('coordinator')) this.engine.peerLost(evt.detail.peerId)
+  }
+
+  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    this.engine.peerAlive(evt.detail.peerId)
   }
 
   private isCoordinator(peer: string): boolean {

@@ -82,6 +82,8 @@ export class RunEngine {
   private flushing = false
   private persisting: Promise<void> = Promise.resolve()
   private running = false
+  /** Coordinators the liveness service lost, and when: their leases count as lapsed from then. */
+  private readonly lost = new Map<string, number>()
 
   constructor(init: RunEngineInit) {
     this.init = init
@@ -186,6 +188,19 @@ export class RunEngine {
     this.touch(entry)
   }
 
+  /**
+   * A coordinator stopped sending heartbeats (`at`: when that was noticed): its leases count as
+   * lapsed from then rather than at their expiry, so its runs are taken over sooner.
+   */
+  peerLost(peerId: string, at = Date.now()): void {
+    this.lost.set(peerId, at)
+  }
+
+  /** Heard from again: its leases run to their own expiry. */
+  peerAlive(peerId: string): void {
+    this.lost.delete(peerId)
+  }
+
   /** Renews own leases, takes over lapsed ones. */
   checkLeases(now = Date.now()): void {
     const { leaseTtlMs, leaseGraceMs } = this.init.limits
@@ -205,19 +220,23 @@ export class RunEngine {
         }
         continue
       }
-      const expiresAt = lease?.expiresAt ?? entry.createdAt
+      const lostAt = lease === undefined ? undefined : this.lost.get(lease.owner)
+      const expiresAt = Math.min(lease?.expiresAt ?? entry.createdAt, lostAt ?? Number.POSITIVE_INFINITY)
       const rank = this.takeoverRank(entry.id, lease?.owner)
       if (now < expiresAt + leaseGraceMs * (1 + rank)) continue
+      // The register is only overwritten once the lease lapsed, or its owner was lost that long ago.
       const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, {
         ...this.leaseOptions(),
         graceMs: leaseGraceMs * (1 + rank),
+        ...(lostAt === undefined ? {} : { lapsedAt: expiresAt }),
       })
       if (delta === undefined) continue
-      this.log('taking over run %s from %s', entry.id, lease?.owner ?? 'nobody')
+      const why = lostAt !== undefined && lostAt < (lease?.expiresAt ?? 0) ? 'owner lost' : 'lease lapsed'
+      this.log('taking over run %s from %s (%s)', entry.id, lease?.owner ?? 'nobody', why)
       delta.merge(
         entry.state.appendLog(
           this.nodeEvent(
-            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (lease lapsed)`,
+            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (${why})`,
             'warning',
           ),
         ),
