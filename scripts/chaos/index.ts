@@ -51,7 +51,10 @@ const started = Date.now()
 let failed = true
 const interrupt = (): void => {
   process.stderr.write('chaos: interrupted; cleaning up\n')
-  mesh.close().finally(() => process.exit(130))
+  mesh.close().then(
+    () => process.exit(130),
+    () => process.exit(130),
+  )
 }
 process.once('SIGINT', interrupt)
 process.once('SIGTERM', interrupt)
