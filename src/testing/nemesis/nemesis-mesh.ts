@@ -107,6 +107,7 @@ export class NemesisMesh {
   private sampler: NodeJS.Timeout | undefined
   private rpcHost: Libp2p | undefined
   private readonly rpcClients = new Map<string, Libp2pRpcClient>()
+  private closing: Promise<void> | undefined
 
   constructor(init: NemesisMeshInit = {}) {
     this.init = init
@@ -156,7 +157,11 @@ export class NemesisMesh {
           `the nemesis harness needs Debian packages ${packages.join(', ')}: apt-get install ${packages.join(' ')}`,
         )
     }
-    return [...(await sweepStaleLabs(prefix)), ...(await sweepStaleMounts(prefix))]
+    return [
+      ...(await sweepStaleLabs(prefix)),
+      ...(await sweepStaleMounts(prefix)),
+      ...(await sweepStaleDirs(prefix)),
+    ]
   }
 
   async start(specs: NemesisNodeSpec[]): Promise<void> {
@@ -389,27 +394,35 @@ export class NemesisMesh {
     return out
   }
 
-  /** Everything stopped and removed: processes, RPC host, mounts, namespaces, the temporary dir. */
-  async close(): Promise<void> {
+  /**
+   * Everything stopped and removed: processes, RPC host, mounts, namespaces, the temporary dir.
+   * Each step runs even when an earlier one failed; calling it again joins the first call.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.closeAll()
+    return this.closing
+  }
+
+  private async closeAll(): Promise<void> {
     clearInterval(this.sampler)
-    await Promise.allSettled([...this.rpcClients.values()].map((c) => c.close()))
+    const failures: unknown[] = []
+    const step = async (fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn()
+      } catch (err) {
+        failures.push(err)
+      }
+    }
+    await step(() => Promise.allSettled([...this.rpcClients.values()].map((c) => c.close())))
     this.rpcClients.clear()
-    await Promise.resolve(this.rpcHost?.stop()).catch(() => undefined)
-    for (const node of this.nodes.values()) {
-      const child = node.process?.child
-      if (child === undefined || child.exitCode !== null || child.signalCode !== null) continue
-      const exited = once(child, 'exit')
-      child.kill('SIGKILL')
-      await exited
-    }
-    if (this.counter !== undefined && this.counter.exitCode === null) {
-      const exited = once(this.counter, 'exit')
-      this.counter.kill('SIGKILL')
-      await exited
-    }
-    for (const dir of this.mounts.splice(0)) await run('umount', ['-l', dir]).catch(() => undefined)
-    await this.lab.close()
-    if (this.dir !== '') await rm(this.dir, { recursive: true, force: true })
+    await step(async () => this.rpcHost?.stop())
+    const children = [...this.nodes.values()].map((n) => n.process?.child)
+    if (this.counter !== undefined) children.push(this.counter)
+    await step(() => Promise.all(children.map((child) => killAndWait(child))))
+    for (const dir of this.mounts.splice(0)) await step(() => run('umount', ['-l', dir]))
+    await step(() => this.lab.close())
+    if (this.dir !== '') await step(() => rm(this.dir, { recursive: true, force: true }))
+    if (failures.length > 0) throw new AggregateError(failures, `closing nemesis mesh ${this.lab.id}`)
   }
 
   private async startCounter(): Promise<void> {
@@ -443,6 +456,33 @@ export class NemesisMesh {
   }
 }
 
+async function killAndWait(child: ReturnType<typeof spawn> | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill('SIGKILL')
+  await exited
+}
+
+/** `<prefix>-<pid, base 36>-<4 hex>`…: true when that owner process is gone. */
+function ownerGone(name: string, prefix: string): boolean {
+  const match = new RegExp(`^${prefix}-([0-9a-z]+)-[0-9a-f]{4}`).exec(name)
+  if (match === null) return false
+  try {
+    process.kill(Number.parseInt(match[1] as string, 36), 0)
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/** Removes the temporary dirs (data dirs, configs) of meshes whose owner process is gone. */
+async function sweepStaleDirs(prefix: string): Promise<string[]> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[])
+  const stale = names.filter((name) => ownerGone(name, prefix)).map((name) => join(tmpdir(), name))
+  await Promise.all(stale.map((dir) => rm(dir, { recursive: true, force: true })))
+  return stale
+}
+
 /** Unmounts tmpfs data dirs (`<tmp>/<prefix>-<pid>-…`) whose owner process is gone. */
 async function sweepStaleMounts(prefix: string): Promise<string[]> {
   const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '')
@@ -450,12 +490,7 @@ async function sweepStaleMounts(prefix: string): Promise<string[]> {
   for (const line of mounts.split('\n')) {
     const [source, target] = line.split(' ')
     if (source === undefined || target === undefined) continue
-    const match = new RegExp(`^${prefix}-([0-9a-z]+)-[0-9a-f]{4}-tmpfs$`).exec(source)
-    if (match === null) continue
-    try {
-      process.kill(Number.parseInt(match[1] as string, 36), 0)
-      continue
-    } catch {}
+    if (!source.endsWith('-tmpfs') || !ownerGone(source, prefix)) continue
     await run('umount', ['-l', target]).catch(() => undefined)
     removed.push(target)
   }

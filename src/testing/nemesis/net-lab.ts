@@ -181,6 +181,15 @@ export class NetLab {
 
   /** Removes every namespace (and with them every interface) of the lab, and the test's own leg. */
   async close(): Promise<void> {
+    // Deleting a namespace kills nothing: processes still inside would keep it (and its veths) alive.
+    for (const host of this.hosts.values()) {
+      const pids = (await run('ip', ['netns', 'pids', host.ns]).catch(() => '')).split('\n').filter(Boolean)
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL')
+        } catch {}
+      }
+    }
     if (this.selfLeg !== undefined) await run('ip', ['link', 'del', this.selfLeg]).catch(() => undefined)
     for (const host of this.hosts.values()) await run('ip', ['netns', 'del', host.ns]).catch(() => undefined)
     if (this.created) await run('ip', ['netns', 'del', this.switchNs]).catch(() => undefined)
