@@ -82,6 +82,26 @@ describe('supervisor queueing and lifecycle', () => {
     expect(answer.result?.output).toBe('ran late')
   })
 
+  it('accepts a job whose nonce it spent but never stored (it died in between), and runs it once', async () => {
+    const { sup, cli, runner, client } = await setup()
+    const run = await mesh.start(runner, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { once: async () => 'ran' } } },
+    })
+    await runnerVisible(sup, 'once')
+    const envelope = job(cli, { runner: 'once' })
+    // What a crash between the verifier's record and the job store's write leaves behind.
+    expect((await sup.node.trust.verifier.verify(envelope)).ok).toBe(true)
+    expect(await client.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
+    const ack = await submit(client, envelope)
+    expect(ack.jobId).toBe(envelope.id)
+    expect((await result(client, envelope.id)).result?.output).toBe('ran')
+    // Sent once more, it is the same record: not run again.
+    expect((await submit(client, envelope)).status).toBe('succeeded')
+    expect(run.roles.runner?.executor.result(envelope.id)).toBeDefined()
+  })
+
   it('refuses jobs that do not verify and ids taken by another job, persisting nothing for them', async () => {
     const { cli, client } = await setup()
     const stranger = createJob({ runner: 'sal', payload: '1' }, generateSigner())

@@ -25,6 +25,7 @@ import {
   NoProviderError,
   OutcomeUnknownError,
 } from './errors.js'
+import { delay } from './events.js'
 import { isBusy, isDialFailure, maybeHandled, shouldFailover } from './failover.js'
 
 export interface MeshConnectionInit {
@@ -399,19 +400,4 @@ function peerIdOf(addr: string): string | undefined {
   } catch {
     return undefined
   }
-}
-
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -100,12 +100,16 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
     return {
       alone: this.aloneSince !== undefined,
       aloneSince: this.aloneSince,
-      bootstrap: this.bootstrap.map((peer) => ({
-        peerId: peer.peerId,
-        connected: this.connected(peer.peerId),
-        failures: peer.failures,
-        ...(peer.failures > 0 ? { nextAttemptAt: peer.nextAttemptAt } : {}),
-      })),
+      bootstrap: this.bootstrap.map((peer) => {
+        const connected = this.connected(peer.peerId)
+        const failures = connected ? 0 : peer.failures
+        return {
+          peerId: peer.peerId,
+          connected,
+          failures,
+          ...(failures > 0 ? { nextAttemptAt: peer.nextAttemptAt } : {}),
+        }
+      }),
     }
   }
 
@@ -115,7 +119,13 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
     if (alone && this.rejoining === undefined) this.rejoining = this.rejoin(signal)
     const now = Date.now()
     for (const peer of this.bootstrap) {
-      if (peer.dialing || now < peer.nextAttemptAt || this.connected(peer.peerId)) continue
+      if (this.connected(peer.peerId)) {
+        // Reached some other way (it dialled us, a known-peers redial): its backoff starts over.
+        peer.failures = 0
+        peer.nextAttemptAt = 0
+        continue
+      }
+      if (peer.dialing || now < peer.nextAttemptAt) continue
       this.dialBootstrap(peer, signal)
     }
     this.noteAlone(alone, now)

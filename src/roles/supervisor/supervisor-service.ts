@@ -311,15 +311,22 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
     const outcome = await this.components.trust.verifier.verify(input)
-    if (!outcome.ok) {
+    const now = Date.now()
+    let job: JobEnvelope
+    if (outcome.ok) job = outcome.job
+    else {
       // The same job arriving again after a restart of this node: answer with what we have.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
       if (outcome.reason === 'replayed' && existing !== undefined) return this.sameJob(existing, input)
-      throw new JobRejectedError(outcome.reason, outcome.message)
+      if (!this.acceptedBeforeCrash(outcome, now)) throw new JobRejectedError(outcome.reason, outcome.message)
+      job = outcome.job as JobEnvelope
+      this.log(
+        'job %s: its nonce was spent here but it was never stored (a crash in between): accepting it',
+        job.id,
+      )
     }
-    const now = Date.now()
     const record: JobRecord = {
-      job: outcome.job,
+      job,
       status: 'queued',
       tried: [],
       refused: [],
@@ -369,6 +376,26 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       const timer = setTimeout(done, Math.max(0, until - Date.now()))
       liveness.addEventListener('peer:alive', check)
     })
+  }
+
+  /**
+   * A `replayed` job with no record here: this node recorded its nonce and then died before the
+   * record was on disk, and the job's sender (a coordinator reconciling, a client retrying) sends
+   * it again. Records outlive the jobs they hold (retention ≫ job lifetimes), so a job that expires
+   * before a record of it could have been pruned and has none was never accepted: taking it now
+   * runs it at most once here. Anything else replayed stays refused.
+   */
+  private acceptedBeforeCrash(
+    outcome: { reason?: string; job?: JobEnvelope | undefined },
+    now: number,
+  ): boolean {
+    const job = outcome.job
+    return (
+      outcome.reason === 'replayed' &&
+      job !== undefined &&
+      job.expiresAt > now &&
+      job.expiresAt <= now + this.options.retentionMs
+    )
   }
 
   private sameJob(record: JobRecord, input: unknown): JobRecord {

@@ -12,6 +12,7 @@
  * The report carries the measurements RELIABILITY.md records: faults, runs, jobs, duplicates,
  * losses, convergence time after a heal, recovery time after the owner of a run was lost.
  */
+import { delay as sleep } from '../../client/events.js'
 import { HorusClient } from '../../client/horus-client.js'
 import type { RunView } from '../../client/types.js'
 import { EFFECT_PLUGIN, type NemesisMesh, type NemesisNodeSpec } from './nemesis-mesh.js'
@@ -550,21 +551,6 @@ export class ChaosRun {
         `effects ran twice with no fault to explain it: ${this.report.duplicates.unexplained.join('; ')}`,
       )
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted === true) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 function hash(name: string, salt: number): number {

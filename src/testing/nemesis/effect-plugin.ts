@@ -8,6 +8,8 @@
  * field optional. Output: `{ "value": value + the sum of the upstream outputs' values }`.
  */
 
+import { delay as sleep } from '../../client/events.js'
+
 interface EffectJob {
   id: string
   payload: string
@@ -43,21 +45,6 @@ function upstreamSum(input: Record<string, unknown> | undefined): number {
     if (typeof n === 'number') sum += n
   }
   return sum
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason)
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve()
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(timer)
-      reject(signal.reason)
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 async function effect(job: EffectJob, ctx: EffectContext): Promise<unknown> {

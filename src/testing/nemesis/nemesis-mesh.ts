@@ -32,7 +32,7 @@ import { Libp2pRpcClient } from '../../protocols/rpc/libp2p-client.js'
 import type { RpcParams } from '../../protocols/rpc/messages.js'
 import { meshTrust, type ProcessNode, spawnHorusNode, stopProcess } from '../process-mesh.js'
 import { NemesisSetupError, NetLabError } from './errors.js'
-import { type LabHost, NetLab, run, sweepStaleLabs } from './net-lab.js'
+import { type LabHost, NetLab, ownerGone, run, sweepStaleLabs } from './net-lab.js'
 
 /**
  * A built file of this package: the node processes run JavaScript, also when this module itself
@@ -461,18 +461,6 @@ async function killAndWait(child: ReturnType<typeof spawn> | undefined): Promise
   const exited = once(child, 'exit')
   child.kill('SIGKILL')
   await exited
-}
-
-/** `<prefix>-<pid, base 36>-<4 hex>`…: true when that owner process is gone. */
-function ownerGone(name: string, prefix: string): boolean {
-  const match = new RegExp(`^${prefix}-([0-9a-z]+)-[0-9a-f]{4}`).exec(name)
-  if (match === null) return false
-  try {
-    process.kill(Number.parseInt(match[1] as string, 36), 0)
-    return false
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH'
-  }
 }
 
 /** Removes the temporary dirs (data dirs, configs) of meshes whose owner process is gone. */

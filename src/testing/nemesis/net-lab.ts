@@ -214,23 +214,25 @@ async function nftApply(ns: string, rules: string): Promise<void> {
   })
 }
 
+/** `<prefix>-<pid, base 36>-<4 hex>`…: true when that owner process is gone. */
+export function ownerGone(name: string, prefix: string): boolean {
+  const match = new RegExp(`^${prefix}-([0-9a-z]+)-[0-9a-f]{4}`).exec(name)
+  if (match === null) return false
+  try {
+    process.kill(Number.parseInt(match[1] as string, 36), 0)
+    return false
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
 /**
  * Removes namespaces and root-namespace interfaces named `<prefix>-<pid>-…` whose owner process
  * is gone: what a killed or interrupted run left. Returns what it removed.
  */
 export async function sweepStaleLabs(prefix = 'hf'): Promise<string[]> {
   const removed: string[] = []
-  const stale = (name: string): boolean => {
-    const match = new RegExp(`^${prefix}-([0-9a-z]+)-[0-9a-f]{4}`).exec(name)
-    if (match === null) return false
-    const pid = Number.parseInt(match[1] as string, 36)
-    try {
-      process.kill(pid, 0)
-      return false
-    } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ESRCH'
-    }
-  }
+  const stale = (name: string): boolean => ownerGone(name, prefix)
   const namespaces = (await run('ip', ['netns', 'list'])).split('\n').map((line) => line.split(' ')[0] ?? '')
   for (const ns of namespaces.filter(stale)) {
     // Processes a killed run left inside (its nodes) go first, or the namespace lingers.
