@@ -9,6 +9,7 @@
  * not run an attempt twice on two supervisors.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { abortable } from '../../../core/abortable.js'
 import { createJob, type JobEnvelope, type Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
@@ -300,8 +301,9 @@ export class JobTracker {
         const link = this.pool.link(peer)
         try {
           // Events must flow before the status is read, or a completion in between is missed.
-          await link.ready()
-          return { peer, link, view: await link.result(job.jobId, this.callSignal()) }
+          const signal = this.callSignal()
+          await abortable(link.ready(), signal)
+          return { peer, link, view: await link.result(job.jobId, signal) }
         } catch (err) {
           if (errorName(err) !== 'JobNotFoundError')
             this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
