@@ -94,3 +94,9 @@ export const PRUNE_INTERVAL_MS = 10 * 60_000
  * @default 5_000
  */
 export const STARTUP_RUNNER_WAIT_MS = 5_000
+
+/**
+ * A runner whose heartbeats stopped keeps the jobs it is executing if it answers a ping within
+ * this long (it is slow, not gone); otherwise they go to another runner. @default 3_000
+ */
+export const RUNNER_PING_TIMEOUT_MS = 3_000

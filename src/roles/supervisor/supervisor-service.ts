@@ -4,6 +4,7 @@
  * public surface and CLAIMS.md for the gossip claim rule.
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
@@ -33,6 +34,7 @@ import {
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
   PRUNE_INTERVAL_MS,
+  RUNNER_PING_TIMEOUT_MS,
   STARTUP_RUNNER_WAIT_MS,
 } from './constants.js'
 import { JobIdConflictError, JobNotFoundError, NoRunnerError, SupervisorNotRunningError } from './errors.js'
@@ -650,14 +652,44 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
   }
 
+  /**
+   * A runner missed its heartbeats. Heartbeats also go missing from a runner that is only slow (a
+   * starved CPU): its jobs are taken back only when it does not answer a ping either — moving a
+   * job off a runner that is still executing it runs its effect twice.
+   */
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
     const peerId = evt.detail.peerId
-    for (const dispatch of this.dispatches.values()) {
-      if (dispatch.runner !== peerId || dispatch.abandoned !== undefined) continue
-      dispatch.abandoned = 'lost'
-      dispatch.controller.abort()
+    const out = [...this.dispatches.values()].filter((d) => d.runner === peerId && d.abandoned === undefined)
+    const abandon = (): void => {
+      for (const dispatch of out) {
+        if (dispatch.abandoned !== undefined) continue
+        dispatch.abandoned = 'lost'
+        dispatch.controller.abort()
+      }
+      this.pool.lost(peerId).catch(() => {})
     }
-    this.pool.lost(peerId).catch(() => {})
+    if (out.length === 0) return abandon()
+    this.answersPing(peerId).then((alive) => {
+      if (!alive) return abandon()
+      this.log(
+        'runner %s missed its heartbeats but answers pings: its %d job(s) stay with it',
+        peerId,
+        out.length,
+      )
+    }, abandon)
+  }
+
+  private async answersPing(peerId: string): Promise<boolean> {
+    const peer = peerIdFromString(peerId)
+    if (this.components.libp2p.getConnections(peer).length === 0) return false
+    try {
+      await this.components.libp2p.services.ping.ping(peer, {
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(RUNNER_PING_TIMEOUT_MS)]),
+      })
+      return true
+    } catch {
+      return false
+    }
   }
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {

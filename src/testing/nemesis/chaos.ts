@@ -92,6 +92,7 @@ export class ChaosRun {
   private readonly runs = new Map<string, GeneratedWorkflow>()
   private readonly jobs = new Map<string, number>()
   private readonly report: ChaosReport
+  private startedAt = Date.now()
 
   constructor(mesh: NemesisMesh, options: ChaosOptions) {
     this.mesh = mesh
@@ -115,6 +116,7 @@ export class ChaosRun {
   }
 
   async run(): Promise<ChaosReport> {
+    this.startedAt = Date.now()
     const coordinators = this.mesh.withRole('coordinator')
     this.client = await HorusClient.connect({
       bootstrap: coordinators.map((name) => this.mesh.node(name).addr),
