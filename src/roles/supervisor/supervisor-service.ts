@@ -668,14 +668,18 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       }
       this.pool.lost(peerId).catch(() => {})
     }
-    if (out.length === 0) return abandon()
+    if (out.length === 0) {
+      abandon()
+      return
+    }
     this.answersPing(peerId).then((alive) => {
-      if (!alive) return abandon()
-      this.log(
-        'runner %s missed its heartbeats but answers pings: its %d job(s) stay with it',
-        peerId,
-        out.length,
-      )
+      if (!alive) abandon()
+      else
+        this.log(
+          'runner %s missed its heartbeats but answers pings: its %d job(s) stay with it',
+          peerId,
+          out.length,
+        )
     }, abandon)
   }
 

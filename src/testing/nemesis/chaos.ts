@@ -93,6 +93,7 @@ export class ChaosRun {
   private readonly jobs = new Map<string, number>()
   private readonly report: ChaosReport
   private startedAt = Date.now()
+  private startedAt = Date.now()
 
   constructor(mesh: NemesisMesh, options: ChaosOptions) {
     this.mesh = mesh
@@ -542,8 +543,10 @@ export class ChaosRun {
           this.report.duplicates.explained++
           this.report.duplicates.byKind[fault.kind] = (this.report.duplicates.byKind[fault.kind] ?? 0) + 1
         } else {
+          // Times in seconds since the run started, to set against the faults' `from`/`to`.
+          const at = (t: number): string => `${((t - this.startedAt) / 1000).toFixed(1)} s`
           this.report.duplicates.unexplained.push(
-            `${key}: ${list.map((e) => `${e.jobId}@${e.node}`).join(', ')}`,
+            `${key}: ${list.map((e) => `${e.jobId} on ${e.node} at ${at(e.at)}`).join(', ')}`,
           )
         }
       }
