@@ -93,7 +93,6 @@ export class ChaosRun {
   private readonly jobs = new Map<string, number>()
   private readonly report: ChaosReport
   private startedAt = Date.now()
-  private startedAt = Date.now()
 
   constructor(mesh: NemesisMesh, options: ChaosOptions) {
     this.mesh = mesh
