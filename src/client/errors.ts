@@ -5,7 +5,7 @@
  * with the RPC clients' `errors` option, which restores only message, code and `retryable`.
  */
 import { HorusError } from '../core/errors.js'
-import { RemoteError } from '../protocols/rpc/errors.js'
+import { RemoteError, UnauthorizedError } from '../protocols/rpc/errors.js'
 
 /** One problem in a workflow document, at a path like `workflow.steps[2].depends_on[0]`. */
 export interface WorkflowIssue {
@@ -122,13 +122,41 @@ export class NoProviderError extends HorusError {
   }
 }
 
-/** None of the bootstrap addresses answered. */
+/** None of the bootstrap addresses answered; the message says why when it is known. */
 export class BootstrapUnreachableError extends HorusError {
   static override readonly code = 'BOOTSTRAP_UNREACHABLE'
 
   constructor(detail: string, cause?: unknown) {
     super(`cannot reach any bootstrap node: ${detail}`, { retryable: true, cause })
   }
+}
+
+/**
+ * The node refused the call: its trust policy does not give this client's key the role the method
+ * needs (`client` for coordinator and supervisor methods). The fix is a trust entry on that node.
+ */
+export class AccessDeniedError extends HorusError {
+  static override readonly code = 'ACCESS_DENIED'
+}
+
+/** The gateway refused the request: its bearer token is missing or wrong (or the host is not loopback). */
+export class GatewayTokenError extends HorusError {
+  static override readonly code = 'GATEWAY_TOKEN_REFUSED'
+}
+
+/**
+ * A refusal (JSON-RPC -32001) as the typed error that says what to fix: the gateway's token, or the
+ * node's trust policy for this client's key. Anything else is returned unchanged.
+ */
+export function explainRefusal(err: unknown, clientPeerId: string): unknown {
+  if (!(err instanceof UnauthorizedError)) return err
+  const reason = err.data.reason
+  if (reason === 'token_missing' || reason === 'token_wrong' || reason === 'not_loopback')
+    return new GatewayTokenError(err.message, { cause: err })
+  return new AccessDeniedError(
+    `${err.message}: the node's trust policy does not admit this client (peer ID ${clientPeerId}) as a client`,
+    { cause: err },
+  )
 }
 
 /** A job result whose runner signature does not verify: it is not handed to the caller. */

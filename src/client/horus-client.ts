@@ -16,7 +16,6 @@ import { createJob } from '../protocols/jobs/envelope.js'
 import { toHex } from '../protocols/jobs/keys.js'
 import { verifyResult } from '../protocols/jobs/result.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
-import { UnauthorizedError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
 import { GatewayConnection } from './connection.js'
@@ -24,6 +23,7 @@ import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS } from './constants.js'
 import {
   ClientClosedError,
   ClientOptionsError,
+  explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
   rebuildRemoteError,
@@ -345,13 +345,9 @@ export class HorusClient {
     }
   }
 
-  /** A refusal says which key was refused: the fix is adding it to the node's trust policy. */
+  /** A refusal says what to fix: the gateway's token, or the trust entry for this client's key. */
   private explain(err: unknown): unknown {
-    if (!(err instanceof UnauthorizedError)) return err
-    return new UnauthorizedError(
-      `${err.message}: the node's trust policy does not admit this client (peer ID ${this.peerId}) as a client`,
-      { cause: err },
-    )
+    return explainRefusal(err, this.peerId)
   }
 
   /** A job lives on the supervisor that accepted it: ask each reachable one until it is found. */
