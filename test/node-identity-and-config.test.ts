@@ -118,19 +118,19 @@ describe('horus CLI errors', () => {
     expect(missing.stderr).toContain('nope.yaml: cannot read config file (ENOENT)')
   })
 
-  it('exits non-zero naming the file for a corrupt key and for a world-readable key', async () => {
+  it('exits 2 naming the file for a corrupt key and for a world-readable key', async () => {
     const dir = await tempDir()
     const file = join(dir, 'identity.key')
     await writeFile(file, 'not a key', { mode: 0o600 })
     const corrupt = await runCli(['node', 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0'])
-    expect(corrupt.code).toBe(1)
+    expect(corrupt.code).toBe(2)
     expect(corrupt.stderr).toContain(`identity key ${file}: is corrupt`)
 
     const other = await tempDir()
     await runCli(['key', 'generate', '--data-dir', other])
     await chmod(join(other, 'identity.key'), 0o644)
     const open = await runCli(['key', 'show', '--data-dir', other])
-    expect(open.code).toBe(1)
+    expect(open.code).toBe(2)
     expect(open.stderr).toContain(
       `identity key ${join(other, 'identity.key')}: is readable by others (mode 0644)`,
     )

@@ -1,6 +1,4 @@
-import { isUnreachable } from '../client/failover.js'
-import { ConfigError, HorusError } from '../core/errors.js'
-import { RpcError } from '../protocols/rpc/errors.js'
+import { VERSION } from '../node/version.js'
 import { DEMO_HELP, demoCommand } from './commands/demo.js'
 import { JOB_HELP, jobCommand } from './commands/job.js'
 import { KEY_HELP, keyCommand } from './commands/key.js'
@@ -10,10 +8,12 @@ import { RPC_HELP, rpcCommand } from './commands/rpc.js'
 import { WORKFLOW_HELP, workflowCommand } from './commands/workflow.js'
 import { EXIT, UsageError } from './errors.js'
 import { type Output, processOutput } from './output.js'
+import { describeError, formatError, formatErrorJson } from './report-error.js'
 
 export const HELP = `horus — peer-to-peer orchestration over libp2p
 
 Usage: horus <command> [options]
+       horus --version
 
 Commands:
   demo [--once]             start a local mesh, run a sample pipeline, show it live
@@ -48,10 +48,14 @@ export async function main(argv: string[], out: Output = processOutput): Promise
     out.line(HELP)
     return name === undefined ? EXIT.usage : EXIT.ok
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    out.line(`horus ${VERSION} (node ${process.versions.node})`)
+    return EXIT.ok
+  }
+  const json = rest.includes('--json')
   const command = COMMANDS[name]
   if (command === undefined) {
-    out.error(`horus: unknown command "${name}"\n\n${HELP}`)
-    return EXIT.usage
+    return report(new UsageError(`unknown command "${name}" (run "horus --help" for the list)`), out, json)
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     out.line(command.help)
@@ -60,27 +64,12 @@ export async function main(argv: string[], out: Output = processOutput): Promise
   try {
     return await command.run(rest, out)
   } catch (err) {
-    return reportError(err, out)
+    return report(err, out, json)
   }
 }
 
-function reportError(err: unknown, out: Output): number {
-  if (err instanceof UsageError || err instanceof ConfigError) {
-    out.error(`horus: ${err.message}`)
-    return EXIT.usage
-  }
-  if (isUnreachable(err)) {
-    out.error(`horus: cannot reach the mesh: ${(err as Error).message}`)
-    return EXIT.unreachable
-  }
-  if (err instanceof RpcError) {
-    out.error(`horus: ${err.data.name}: ${err.message} [${err.code}]`)
-    return EXIT.failed
-  }
-  if (err instanceof HorusError) {
-    out.error(`horus: ${err.message} [${err.code}]`)
-    return err.retryable ? EXIT.unreachable : EXIT.failed
-  }
-  out.error(`horus: unexpected error: ${(err as Error).stack ?? String(err)}`)
-  return EXIT.failed
+function report(err: unknown, out: Output, json: boolean): number {
+  const described = describeError(err)
+  out.error(json ? formatErrorJson(described) : formatError(described))
+  return described.exit
 }

@@ -141,6 +141,7 @@ export class HorusClient {
         bootstrap: mesh.bootstrap,
         defaultTimeoutMs,
         findPeer: (peerId, signal) => findPeerAddrs(host, peerId, signal),
+        privateMesh: swarmKey !== undefined,
       })
       await connection.open(options.signal)
       return new HorusClient({ connection, key, host })

@@ -15,10 +15,11 @@ export interface CliResult {
 /** Runs `horus ...args` to completion (with a deadline) and captures its output. */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: options.timeoutMs ?? 30_000,
   })

@@ -3,7 +3,7 @@ import { createNode } from '../../node/node.js'
 import { attachRoles } from '../../node/roles.js'
 import { listFlag, parseCommandArgs, stringFlag } from '../args.js'
 import { UsageError } from '../errors.js'
-import type { Output } from '../output.js'
+import { type Output, write } from '../output.js'
 
 export const NODE_HELP = `Usage: horus node start [options]
 
@@ -64,11 +64,13 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     overrides,
   })
   const node = await createNode(config)
-  let roles: ReturnType<typeof attachRoles>
+  let roles: ReturnType<typeof attachRoles> | undefined
   try {
     roles = attachRoles(node)
     await roles.start()
   } catch (err) {
+    // A role that failed to start (a plugin that does not load) leaves nothing running.
+    await roles?.stop()
     await node.stop()
     throw err
   }
@@ -76,7 +78,7 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
   if (values.json === true) {
     const info = { peerId: node.peerId, multiaddrs: node.multiaddrs(), roles: node.roles }
     const gateway = node.gateway?.url
-    process.stdout.write(`${JSON.stringify(gateway === undefined ? info : { ...info, gateway })}\n`)
+    write('stdout', `${JSON.stringify(gateway === undefined ? info : { ...info, gateway })}\n`)
   } else {
     out.line(node.peerId)
     for (const addr of node.multiaddrs()) out.line(addr)

@@ -158,7 +158,8 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
   const maxConnections = readPositiveInt(raw.maxConnections, 'maxConnections', issues)
   const dialTimeoutMs = readPositiveInt(raw.dialTimeoutMs, 'dialTimeoutMs', issues)
   const gateway = readGateway(raw.gateway, issues)
-  if (listen?.length === 0) issues.add('listen', 'expected at least one address')
+  if (Array.isArray(raw.listen) && raw.listen.length === 0)
+    issues.add('listen', 'expected at least one address')
   checkSections(raw, issues)
   issues.throwIfAny()
 

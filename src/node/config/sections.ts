@@ -22,12 +22,18 @@ export function checkSections(raw: Record<string, unknown>, issues: ConfigIssues
     }
   }
   if (raw.trust !== undefined) collect(() => TrustPolicy.parse(raw.trust))
-  collect(() => {
-    const runner = readRunnerConfig(raw.runner)
-    for (const [i, plugin] of (runner.plugins ?? []).entries()) {
-      if (!existsSync(resolve(plugin))) issues.add(`runner.plugins[${i}]`, `no such file: ${resolve(plugin)}`)
-    }
-  })
+  collect(() => readRunnerConfig(raw.runner))
+  checkPluginFiles(raw.runner, issues)
   collect(() => readSupervisorConfig(raw.supervisor))
   collect(() => readCoordinatorConfig(raw.coordinator, raw.triggers))
+}
+
+/** A plugin path that names no file is reported now, not when the runner starts. */
+function checkPluginFiles(runner: unknown, issues: ConfigIssues): void {
+  const plugins = (runner as { plugins?: unknown } | undefined)?.plugins
+  if (!Array.isArray(plugins)) return
+  plugins.forEach((plugin, i) => {
+    if (typeof plugin === 'string' && plugin !== '' && !existsSync(resolve(plugin)))
+      issues.add(`runner.plugins[${i}]`, `no such file: ${resolve(plugin)}`)
+  })
 }
