@@ -18,16 +18,22 @@ Usage: horus <command> [options]
 Commands:
   demo [--once]             start a local mesh, run a sample pipeline, show it live
   key generate|show|swarm   manage this node's identity key and private-mesh swarm keys
-  node start                run a mesh node (coordinator, supervisor and/or runner roles)
+  node start|status         run a mesh node (coordinator, supervisor and/or runner roles);
+                            a node's health, roles, addresses and peers
   workflow submit FILE      run a workflow (--wait shows live progress); also status, logs,
-                            list, cancel, pause, resume
-  job create|status|result  run a single signed job on a runner; also logs, cancel
+                            list, cancel, pause, resume (a run id may be a unique prefix)
+  job create|list|status    run a single signed job on a runner; also result, logs, cancel
   mesh peers|runners        a node's peers; the runners alive in the mesh with their load
   rpc <method> [params]     call any JSON-RPC method of a node
 
 Run "horus <command> --help" for a command's options.
 
-Exit codes: 0 success, 1 failed, 2 usage or configuration error, 3 cannot reach the mesh.`
+With --json, results are JSON on stdout and an error is one JSON object on stderr:
+{"name", "code", "message"} (and "issues" for a configuration error).
+
+Exit codes: 0 success; 1 a run or job failed, or the node refused the request (trust policy,
+gateway token); 2 usage or configuration error (bad flag or config value, unusable key file,
+port in use, plugin that does not load); 3 cannot reach the mesh.`
 
 type Command = { help: string; run: (argv: string[], out: Output) => Promise<number> }
 

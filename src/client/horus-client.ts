@@ -292,13 +292,12 @@ export class HorusClient {
     return this.onJobSupervisor('supervisor.cancel_job', { jobId }, options)
   }
 
-  listJobs(options: SignalOptions & { status?: JobStatus } = {}): Promise<JobStatusView[]> {
-    return this.read(
-      'supervisor',
-      'supervisor.list_jobs',
-      options.status === undefined ? {} : { status: options.status },
-      options,
-    )
+  /** Jobs on the supervisor this client uses, newest first. */
+  listJobs(options: SignalOptions & { status?: JobStatus; limit?: number } = {}): Promise<JobStatusView[]> {
+    const params: Record<string, unknown> = {}
+    if (options.status !== undefined) params.status = options.status
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('supervisor', 'supervisor.list_jobs', params, options)
   }
 
   /* ---- the mesh ---- */

@@ -19,6 +19,7 @@ import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
+import { connectedPeers, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
@@ -93,7 +94,8 @@ export class HorusNode {
         () => this.rpc,
       ),
     })
-    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness))
+    const nameOf = (peerId: string): string | undefined => trustName(this.trust.policy, peerId)
+    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness, nameOf))
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
     const gw = init.config.gateway
     this.gateway =
@@ -231,9 +233,10 @@ export class HorusNode {
       },
       getMultiaddrs: () => this.multiaddrs(),
       getPeers: () =>
-        this.libp2p
-          .getConnections()
-          .map((conn) => ({ peerId: conn.remotePeer.toString(), addrs: [conn.remoteAddr.toString()] })),
+        connectedPeers(this.libp2p, {
+          name: (peerId) => trustName(this.trust.policy, peerId),
+          roles: (peerId) => this.liveness.get(peerId)?.roles,
+        }),
       health: () => this.health(),
     }
   }
