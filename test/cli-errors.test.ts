@@ -1,23 +1,18 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { horus } from './cli-capture.js'
 import { CLI, runCli } from './helpers/cli.js'
+import { tempDirs } from './helpers/temp-dirs.js'
 
-const dirs: string[] = []
+const tempDir = tempDirs('horus-cli-err-')
 const servers: Server[] = []
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'horus-cli-err-'))
-  dirs.push(dir)
-  return dir
-}
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))))
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
 /** A port on 127.0.0.1 that this test holds, so a node cannot listen there. */

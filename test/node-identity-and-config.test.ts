@@ -1,19 +1,11 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigError, IdentityError, loadOrCreateIdentity, resolveConfig } from '../src/node/index.js'
 import { runCli } from './helpers/cli.js'
+import { tempDirs } from './helpers/temp-dirs.js'
 
-const dirs: string[] = []
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'horus-id-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
+const tempDir = tempDirs('horus-id-')
 
 function configIssues(raw: Record<string, unknown>): string[] {
   try {

@@ -5,8 +5,6 @@
  * blocks are runner plugins, loaded as a node loads them; `yaml` blocks must parse. Blocks without
  * a language (synopses, diagrams) are not run.
  */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -14,7 +12,7 @@ import { transform } from 'esbuild'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
 import { loadRunnerPlugins } from '../src/roles/runner/service/plugins.js'
-import { CLI } from './helpers/cli.js'
+import { CLI, runProcess } from './helpers/cli.js'
 
 const ROOT = join(import.meta.dirname, '..')
 /** Inside the package (ignored by git), so `import 'horus-mesh'` resolves through its `exports`. */
@@ -49,29 +47,6 @@ afterAll(async () => {
   await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
-/** Runs a command to completion with a deadline; resolves with its exit code and output. */
-async function run(
-  command: string,
-  args: string[],
-  options: { cwd: string; timeoutMs: number },
-): Promise<{ code: number | null; output: string }> {
-  const child = spawn(command, args, {
-    cwd: options.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: options.timeoutMs,
-    killSignal: 'SIGKILL',
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const [code] = (await once(child, 'close')) as [number | null]
-  return { code, output }
-}
-
 describe('README code blocks', () => {
   it('has runnable blocks of every kind it promises', () => {
     expect(of('ts').length).toBeGreaterThan(0)
@@ -89,10 +64,12 @@ describe('README code blocks', () => {
       const { code } = await transform(block.code, { loader: 'ts', format: 'esm', target: 'node20' })
       const file = join(ARTIFACTS, `readme-${block.line}.mjs`)
       await writeFile(file, `import '../../dist/src/node/polyfills.js'\n${code}`)
-      const result = await run(process.execPath, [file], { cwd: ROOT, timeoutMs: 90_000 })
-      expect(result.output).not.toMatch(/Error/)
-      expect(result.code, result.output).toBe(0)
+      const result = await runProcess(process.execPath, [file], { cwd: ROOT, timeoutMs: 90_000 })
+      const output = `${result.stdout}${result.stderr}`
+      expect(output).not.toMatch(/Error/)
+      expect(result.code, output).toBe(0)
     },
+    120_000,
   )
 
   it.each(of('sh').map((b) => [b.line, b] as const))(
@@ -111,8 +88,8 @@ describe('README code blocks', () => {
         },
       )
       const script = `set -euo pipefail\nexport PATH=${JSON.stringify(join(cwd, 'bin'))}:"$PATH"\n${block.code}`
-      const result = await run('bash', ['-c', script], { cwd, timeoutMs: 90_000 })
-      expect(result.code, result.output).toBe(0)
+      const result = await runProcess('bash', ['-c', script], { cwd, timeoutMs: 90_000 })
+      expect(result.code, `${result.stdout}${result.stderr}`).toBe(0)
     },
     120_000,
   )
