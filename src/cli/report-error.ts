@@ -1,7 +1,8 @@
 /**
  * How a failed command reports: a line on stderr (`horus: … [CODE]`; a configuration or workflow
- * error lists every problem on its own line below) or, with `--json`, one JSON object `{ name, code, message }` on
- * stderr — and the exit code the README documents. Never a stack trace, except for a bug.
+ * error lists every problem on its own line below) or, with `--json`, one JSON object
+ * `{ name, code, message }` on stderr — and the exit code the README documents. Never a stack
+ * trace, except for a bug.
  */
 import { AccessDeniedError, GatewayTokenError } from '../client/errors.js'
 import { isUnreachable } from '../client/failover.js'
@@ -30,8 +31,11 @@ export function describeError(err: unknown): ErrorReport {
     return { name, code: err.code, message: err.message, exit: EXIT.usage }
   }
   if (err instanceof GatewayTokenError) {
-    const message = `${err.message}: pass the node's gateway.token with --token T or HORUS_GATEWAY_TOKEN`
-    return { name, code: err.code, message, exit: EXIT.failed }
+    const advice =
+      err.reason === 'not_loopback'
+        ? 'a gateway without a token answers only requests addressed to 127.0.0.1, [::1] or localhost'
+        : "pass the node's gateway.token with --token T or HORUS_GATEWAY_TOKEN"
+    return { name, code: err.code, message: `${err.message}: ${advice}`, exit: EXIT.failed }
   }
   if (err instanceof AccessDeniedError)
     return { name, code: err.code, message: err.message, exit: EXIT.failed }

@@ -6,6 +6,7 @@
  */
 import { HorusError } from '../core/errors.js'
 import { RemoteError, UnauthorizedError } from '../protocols/rpc/errors.js'
+import type { GatewayRefusal } from '../protocols/rpc/http-client.js'
 
 /** One problem in a workflow document, at a path like `workflow.steps[2].depends_on[0]`. */
 export interface WorkflowIssue {
@@ -142,6 +143,12 @@ export class AccessDeniedError extends HorusError {
 /** The gateway refused the request: its bearer token is missing or wrong (or the host is not loopback). */
 export class GatewayTokenError extends HorusError {
   static override readonly code = 'GATEWAY_TOKEN_REFUSED'
+  readonly reason: GatewayRefusal
+
+  constructor(message: string, reason: GatewayRefusal, cause?: unknown) {
+    super(message, { cause })
+    this.reason = reason
+  }
 }
 
 /**
@@ -152,7 +159,7 @@ export function explainRefusal(err: unknown, clientPeerId: string): unknown {
   if (!(err instanceof UnauthorizedError)) return err
   const reason = err.data.reason
   if (reason === 'token_missing' || reason === 'token_wrong' || reason === 'not_loopback')
-    return new GatewayTokenError(err.message, { cause: err })
+    return new GatewayTokenError(err.message, reason, err)
   return new AccessDeniedError(
     `${err.message}: the node's trust policy does not admit this client (peer ID ${clientPeerId}) as a client`,
     { cause: err },
