@@ -4,8 +4,8 @@
  * and the subscription `supervisor.job_events`. Callers need the trust role client or coordinator
  * (src/node/rpc-access.ts).
  */
-import type { JobEnvelope } from '../../protocols/jobs/index.js'
-import { jobResultSchema } from '../../protocols/jobs/index.js'
+import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
+import { CAPABILITY_PATTERN, jobResultSchema } from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -215,6 +215,35 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       resultName: 'runners',
       handler: () => service.runners(),
+    }),
+    defineMethod<{ capability: string }, { capability: string; recipients: SecretRecipient[] }>({
+      name: 'supervisor.secret_recipients',
+      summary:
+        'The runner keys this node trusts for a capability: whom a client seals a job’s secrets to (a job with secrets runs only on one of them).',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: { capability: { type: 'string', pattern: CAPABILITY_PATTERN.source } },
+        required: ['capability'],
+        additionalProperties: false,
+      },
+      result: {
+        type: 'object',
+        required: ['capability', 'recipients'],
+        properties: {
+          capability: { type: 'string' },
+          recipients: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['key', 'peerId'],
+              properties: { key: { type: 'string' }, peerId: { type: 'string' }, name: { type: 'string' } },
+            },
+          },
+        },
+      },
+      resultName: 'recipients',
+      handler: ({ capability }) => ({ capability, recipients: service.secretRecipients(capability) }),
     }),
   ] as unknown as AnyMethodDefinition[]
 }
