@@ -29,7 +29,7 @@ import {
   type JobExecutorInit,
   type KindHandler,
 } from '../execution/index.js'
-import { builtinKinds } from '../kinds/index.js'
+import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
 import { BUILTIN_KINDS } from './constants.js'
 import { RunnerStoppingError } from './errors.js'
 import { runnerMethods, runnerSubscriptions } from './methods.js'
@@ -56,6 +56,8 @@ export interface RunnerOptions
   > {
   /** Built-in kinds to serve: all, none, or a list. @default true (hero, sal, osiris) */
   builtins?: boolean | readonly string[]
+  /** Size limits and storage quota of the osiris kind. @default see kinds/osiris/constants.ts */
+  osiris?: OsirisLimits
   /** Custom kinds, `async (job, ctx) => output`; each becomes a capability. */
   kinds?: Record<string, KindHandler>
   /** Functions scripts may call by name (e.g. the seed workflow's `process_data`). */
@@ -99,7 +101,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     this.executor = createJobExecutor({
       ...pickExecutorOptions(options),
       ...(options.workDir === undefined ? {} : { workDirBase: options.workDir }),
-      kinds: { ...selectBuiltins(options.builtins ?? true), ...options.kinds },
+      kinds: { ...selectBuiltins(options.builtins ?? true, options.osiris), ...options.kinds },
       datastore: components.datastore,
       logger: components.logger,
     })
@@ -340,9 +342,12 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 }
 
-function selectBuiltins(builtins: boolean | readonly string[]): Record<string, KindHandler> {
+function selectBuiltins(
+  builtins: boolean | readonly string[],
+  osiris: OsirisLimits | undefined,
+): Record<string, KindHandler> {
   if (builtins === false) return {}
-  const all = builtinKinds()
+  const all = builtinKinds(osiris === undefined ? {} : { osiris })
   if (builtins === true) return all
   const out: Record<string, KindHandler> = {}
   for (const name of builtins) {
