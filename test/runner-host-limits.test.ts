@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import { Key } from 'interface-datastore'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import type { ConfigError } from '../src/core/errors.js'
 import { createJobExecutor, type JobExecutor } from '../src/roles/runner/execution/index.js'
+import { readRunnerConfig } from '../src/roles/runner/index.js'
 import { builtinKinds, type OsirisLimits, OsirisStore } from '../src/roles/runner/kinds/index.js'
 import { job } from './runner-fixtures.js'
 
@@ -20,6 +22,7 @@ const MiB = 1024 * KiB
 let dir: string
 let datastore: LevelDatastore
 let executor: JobExecutor
+let opened = false
 
 async function open(osiris: OsirisLimits = {}, maxHostCallBytes?: number): Promise<void> {
   datastore = new LevelDatastore(join(dir, 'db'))
@@ -32,9 +35,11 @@ async function open(osiris: OsirisLimits = {}, maxHostCallBytes?: number): Promi
   executor.functions.register('big_reply', () => 'x'.repeat(2 * MiB))
   executor.functions.register('huge_reply', () => 'x'.repeat(17 * MiB))
   await executor.start()
+  opened = true
 }
 
 async function close(): Promise<void> {
+  opened = false
   await executor.stop()
   await datastore.close()
 }
@@ -49,7 +54,7 @@ beforeEach(async () => {
 })
 
 afterEach(async () => {
-  await close()
+  if (opened) await close()
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -194,5 +199,24 @@ describe('the observed crash, replayed', () => {
     expect(result.error?.message).toMatch(/12000\d{3} bytes after 2 record\(s\)/)
     expect(peak - baseline, `RSS grew from ${baseline} to ${peak}`).toBeLessThan(150 * MiB)
     await stillServing()
+  })
+})
+
+describe('runner.osiris config', () => {
+  it('takes byte limits and names each bad value', () => {
+    expect(readRunnerConfig({ osiris: { quotaBytes: 1024, maxRecordBytes: 10 } })).toEqual({
+      osiris: { quotaBytes: 1024, maxRecordBytes: 10 },
+    })
+    let issues: readonly string[] = []
+    try {
+      readRunnerConfig({ osiris: { quotaBytes: 0, maxResultBytes: '8M', size: 1 } })
+    } catch (err) {
+      issues = (err as ConfigError).issues
+    }
+    expect(issues).toEqual([
+      'runner.osiris.quotaBytes: expected a number of bytes ≥ 1, got 0',
+      'runner.osiris.maxResultBytes: expected a number of bytes ≥ 1, got "8M"',
+      'runner.osiris.size: unknown setting (known: maxRecordBytes, maxResultBytes, quotaBytes)',
+    ])
   })
 })
