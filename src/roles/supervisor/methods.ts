@@ -9,6 +9,7 @@ import { CAPABILITY_PATTERN, jobResultSchema } from '../../protocols/jobs/index.
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
@@ -104,7 +105,11 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [REJECTED, CONFLICT, NOT_RUNNING],
-      handler: async ({ job }) => statusView(await service.submit(job)),
+      handler: async ({ job }, { caller }) => {
+        // An HTTP caller's gateway grant may not cover the job's capability.
+        if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
+        return statusView(await service.submit(job))
+      },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({
       name: 'supervisor.get_job_status',

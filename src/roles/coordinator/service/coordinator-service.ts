@@ -231,6 +231,12 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return entry.id
   }
 
+  /** The capabilities a run of `workflow` would dispatch jobs to. */
+  capabilitiesOf(workflow: unknown): Set<string> {
+    const runners = this.compile(workflow).steps.map((step) => step.runner)
+    return new Set(runners.filter((runner): runner is string => runner !== undefined))
+  }
+
   /** The secrets a workflow's steps name, with the runner keys (trusted here) to seal each to. */
   secretRecipients(workflow: unknown): SecretUse[] {
     const policy = this.components.trust.policy

@@ -7,6 +7,7 @@ import { jobSecretsSchema, type SealedSecret } from '../../../protocols/jobs/ind
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type MethodDefinition,
@@ -90,9 +91,11 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } },
         resultName: 'run',
         errors: errors('WorkflowValidationError', 'WorkflowParseError', 'WorkflowInputError'),
-        handler: async ({ workflow, inputs, secrets }) => ({
-          runId: await service.submit(workflow, inputs ?? {}, undefined, secrets),
-        }),
+        handler: async ({ workflow, inputs, secrets }, { caller }) => {
+          // An HTTP caller's gateway grant must cover every capability the run would use.
+          if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
+          return { runId: await service.submit(workflow, inputs ?? {}, undefined, secrets) }
+        },
       }),
     ),
     guarded(
