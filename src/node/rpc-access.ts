@@ -1,6 +1,6 @@
 import type { TrustPolicy, TrustRole } from '../protocols/jobs/trust-policy.js'
-import type { Authorize, Caller } from '../protocols/rpc/definitions.js'
 import { grantAllowsRole } from '../protocols/rpc/caller-grant.js'
+import type { Authorize, Caller } from '../protocols/rpc/definitions.js'
 import type { MethodRegistry } from '../protocols/rpc/registry.js'
 
 /**

@@ -3,14 +3,14 @@ import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../../core/errors.js'
+import { CAPABILITY_PATTERN } from '../../protocols/jobs/constants.js'
+import { TRUST_ROLES } from '../../protocols/jobs/trust-policy.js'
 import {
   DEFAULT_DATA_DIR_NAME,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
-import { CAPABILITY_PATTERN } from '../../protocols/jobs/constants.js'
-import { TRUST_ROLES } from '../../protocols/jobs/trust-policy.js'
 import type { GatewayConfig, GatewayGrant, NodeConfig } from './types.js'
 import {
   ConfigIssues,
