@@ -170,4 +170,100 @@ describe('job secrets', () => {
       client.createJob({ runner: 'osiris', payload: '1', secrets: { API_KEY: SECRET } }),
     ).rejects.toThrow(/no runner is trusted for capability "osiris"/)
   })
+
+  it('of a workflow are sealed per step capability; the run keeps only sealed forms and checks the names', async () => {
+    const [s, a, b, me] = [
+      await mesh.member('hub'),
+      await mesh.member('runA'),
+      await mesh.member('runB'),
+      await mesh.member('me'),
+    ]
+    const extra = {
+      trust: {
+        keys: [
+          { key: s.peerId, name: 'hub', roles: ['coordinator', 'supervisor'], capabilities: ['*'] },
+          { key: a.peerId, name: 'runA', roles: ['runner'], capabilities: ['sal'] },
+          { key: b.peerId, name: 'runB', roles: ['runner'], capabilities: ['hero'] },
+          { key: me.peerId, name: 'client', roles: ['client'], capabilities: ['sal', 'hero'] },
+        ],
+      },
+    }
+    const hub = await mesh.start(s, { roles: ['coordinator', 'supervisor'], extra })
+    await mesh.start(a, {
+      roles: ['runner'],
+      bootstrap: [hub],
+      extra,
+      options: { runner: { builtins: ['sal'] } },
+    })
+    await mesh.start(b, {
+      roles: ['runner'],
+      bootstrap: [hub],
+      extra,
+      options: { runner: { builtins: ['hero'] } },
+    })
+    await waitFor(
+      () => {
+        const caps = new Set(hub.roles.supervisor?.runners().flatMap((r) => r.capabilities))
+        return caps.has('sal') && caps.has('hero')
+      },
+      { timeoutMs: 15_000, what: 'both runners visible' },
+    )
+    const client = await HorusClient.connect({ bootstrap: [hub.addr], identity: me.dataDir })
+    clients.push(client)
+    const workflow = {
+      workflow: {
+        name: 'uses-secrets',
+        steps: [
+          { id: 'one', runner: 'sal', secrets: ['API_KEY'], payload: 'env.API_KEY.length' },
+          {
+            id: 'two',
+            runner: 'hero',
+            secrets: ['API_KEY', 'TOKEN'],
+            depends_on: ['one'],
+            payload: "!!shell.exec cmd:'printf %s $TOKEN'",
+          },
+        ],
+      },
+    }
+    const uses = await client.rpc<{
+      secrets: Array<{ name: string; capabilities: string[]; recipients: { peerId: string }[] }>
+    }>('coordinator', 'coordinator.secret_recipients', { workflow })
+    expect(
+      uses.secrets.map((u) => [u.name, u.capabilities, u.recipients.map((r) => r.peerId).sort()]),
+    ).toEqual([
+      ['API_KEY', ['sal', 'hero'], [a.peerId, b.peerId].sort()],
+      ['TOKEN', ['hero'], [b.peerId]],
+    ])
+
+    const runId = await client.submitWorkflow(
+      workflow,
+      {},
+      { secrets: { API_KEY: SECRET, TOKEN: 'token-value' } },
+    )
+    const run = await client.waitForCompletion(runId, { signal: AbortSignal.timeout(30_000) })
+    expect(run.status, JSON.stringify(run.steps.map((x) => x.error))).toBe('completed')
+    expect(run.steps.find((x) => x.id === 'one')?.output).toBe(SECRET.length)
+    expect(run.steps.find((x) => x.id === 'two')?.output).toMatchObject({ stdout: '***' })
+    const stored = hub.roles.coordinator?.runState(runId)?.state.meta?.secrets ?? {}
+    expect(Object.keys(stored).sort()).toEqual(['API_KEY', 'TOKEN'])
+    expect(JSON.stringify(stored)).not.toContain(SECRET)
+    expect(JSON.stringify(run)).not.toContain(SECRET)
+
+    await expect(client.submitWorkflow(workflow, {}, { secrets: { API_KEY: SECRET } })).rejects.toMatchObject(
+      {
+        name: 'WorkflowInputError',
+        issues: [{ path: 'secrets.TOKEN', message: expect.stringMatching(/^step two needs this secret/) }],
+      },
+    )
+    await expect(
+      client.submitWorkflow(
+        workflow,
+        {},
+        { secrets: { API_KEY: SECRET, TOKEN: 'token-value', OTHER: 'other-value' } },
+      ),
+    ).rejects.toThrow('secrets.OTHER: no step of the workflow names this secret')
+    await expect(
+      client.rpc('coordinator', 'coordinator.register_trigger', { name: 'nightly', kind: 'http', workflow }),
+    ).rejects.toMatchObject({ name: 'WorkflowInputError' })
+  })
 })

@@ -51,7 +51,7 @@ import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
-import { type SecretUse, secretUses } from './run-secrets.js'
+import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
@@ -342,7 +342,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   async registerTrigger(definition: TriggerDefinition): Promise<{ name: string }> {
     this.assertRunning()
-    this.compile(definition.workflow)
+    // A trigger fires with no client present to seal secret values: a run that needs some could never start.
+    checkRunSecrets(this.compile(definition.workflow), {})
     await this.triggers.register(definition)
     return { name: definition.name }
   }

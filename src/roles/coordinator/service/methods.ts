@@ -270,7 +270,12 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         },
         result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
         resultName: 'trigger',
-        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError'),
+        errors: errors(
+          'TriggerInvalidError',
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          'WorkflowInputError',
+        ),
         handler: async (params) => {
           const read = readTriggerDefinition(params, 'trigger')
           if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))
