@@ -29,21 +29,26 @@ async function identity(): Promise<{ dir: string; peerId: string; publicKey: str
   return { dir, peerId: id.peerId.toString(), publicKey: id.publicKeyHex }
 }
 
+/** `key show` scoped as the README's example: client, hero, named alice. */
+function showAlice(dir: string) {
+  return horus([
+    'key',
+    'show',
+    '--data-dir',
+    dir,
+    '--roles',
+    'client',
+    '--capabilities',
+    'hero',
+    '--name',
+    'alice',
+  ])
+}
+
 describe('horus key show', () => {
   it('prints a scoped entry that parses as YAML and names exactly what it grants', async () => {
     const alice = await identity()
-    const shown = await horus([
-      'key',
-      'show',
-      '--data-dir',
-      alice.dir,
-      '--roles',
-      'client',
-      '--capabilities',
-      'hero',
-      '--name',
-      'alice',
-    ])
+    const shown = await showAlice(alice.dir)
     expect(shown.code).toBe(0)
     expect(shown.stdout).toContain(`# peer id:    ${alice.peerId}`)
     expect(shown.stdout).toContain(
@@ -103,18 +108,7 @@ describe('horus trust explain', () => {
 
   it('names the entry, its roles and capabilities, and decides one capability', async () => {
     const alice = await identity()
-    const shown = await horus([
-      'key',
-      'show',
-      '--data-dir',
-      alice.dir,
-      '--roles',
-      'client',
-      '--capabilities',
-      'hero',
-      '--name',
-      'alice',
-    ])
+    const shown = await showAlice(alice.dir)
     const pasted = shown.stdout
       .split('\n')
       .filter((line) => !line.startsWith('#'))

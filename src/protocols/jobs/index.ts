@@ -62,7 +62,12 @@ export {
   verifyResult,
 } from './result.js'
 export { JOB_STATUSES, jobResultSchema, validateJobResult } from './result-schema.js'
-export { commonRecipients, runnerRecipients, type SecretRecipient } from './secret-recipients.js'
+export {
+  commonRecipients,
+  runnerRecipients,
+  type SecretRecipient,
+  secretRecipientSchema,
+} from './secret-recipients.js'
 export {
   assertSecretName,
   jobSecretsSchema,

@@ -13,6 +13,13 @@ export interface SecretRecipient {
   name?: string
 }
 
+/** JSON Schema of a SecretRecipient, for the RPC methods that answer them. */
+export const secretRecipientSchema = {
+  type: 'object',
+  required: ['key', 'peerId'],
+  properties: { key: { type: 'string' }, peerId: { type: 'string' }, name: { type: 'string' } },
+} as const
+
 /**
  * The keys a value for `capability` may be sealed to: those `policy` trusts as `runner` for it.
  * The node's own key (always trusted) counts only when the node runs that capability itself.

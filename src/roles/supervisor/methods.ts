@@ -5,7 +5,7 @@
  * (src/node/rpc-access.ts).
  */
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
-import { CAPABILITY_PATTERN, jobResultSchema } from '../../protocols/jobs/index.js'
+import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -237,14 +237,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
         required: ['capability', 'recipients'],
         properties: {
           capability: { type: 'string' },
-          recipients: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['key', 'peerId'],
-              properties: { key: { type: 'string' }, peerId: { type: 'string' }, name: { type: 'string' } },
-            },
-          },
+          recipients: { type: 'array', items: secretRecipientSchema },
         },
       },
       resultName: 'recipients',

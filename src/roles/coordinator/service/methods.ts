@@ -3,7 +3,7 @@
  * coordinator; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the client.
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import { jobSecretsSchema, type SealedSecret } from '../../../protocols/jobs/index.js'
+import { jobSecretsSchema, type SealedSecret, secretRecipientSchema } from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -27,11 +27,6 @@ const WORKFLOW = {
   type: ['object', 'string'],
   description: 'the workflow document or its YAML/JSON text',
 } as const
-const RECIPIENT = {
-  type: 'object',
-  required: ['key', 'peerId'],
-  properties: { key: { type: 'string' }, peerId: { type: 'string' }, name: { type: 'string' } },
-} as const
 const SECRET_USE = {
   type: 'object',
   required: ['name', 'steps', 'capabilities', 'recipients'],
@@ -39,7 +34,7 @@ const SECRET_USE = {
     name: { type: 'string' },
     steps: { type: 'array', items: { type: 'string' } },
     capabilities: { type: 'array', items: { type: 'string' } },
-    recipients: { type: 'array', items: RECIPIENT },
+    recipients: { type: 'array', items: secretRecipientSchema },
   },
 } as const
 const byRun = {
