@@ -55,7 +55,7 @@ export async function connectToNode(values: Values): Promise<NodeConnection> {
   if (gateway !== undefined) {
     const token = stringFlag(values.token) ?? process.env.HORUS_GATEWAY_TOKEN
     const client = new HttpRpcClient({ url: gateway, ...(token === undefined ? {} : { token }) })
-    return { client, explain: (err) => explainRefusal(err, ''), close: async () => client.close() }
+    return { client, explain: (err) => explainRefusal(err), close: async () => client.close() }
   }
   const { host, privateMesh } = await clientHost(values)
   const client = new Libp2pRpcClient({ libp2p: host, target: peer as string })

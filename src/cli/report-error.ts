@@ -31,11 +31,12 @@ export function describeError(err: unknown): ErrorReport {
     return { name, code: err.code, message: err.message, exit: EXIT.usage }
   }
   if (err instanceof GatewayTokenError) {
+    // A 403 carries the gateway's own explanation (loopback Host, foreign Origin) in the message.
     const advice =
-      err.reason === 'not_loopback'
-        ? 'a gateway without a token answers only requests addressed to 127.0.0.1, [::1] or localhost'
-        : "pass the node's gateway.token with --token T or HORUS_GATEWAY_TOKEN"
-    return { name, code: err.code, message: `${err.message}: ${advice}`, exit: EXIT.failed }
+      err.reason === 'forbidden'
+        ? ''
+        : ": pass the node's gateway.token with --token T or HORUS_GATEWAY_TOKEN"
+    return { name, code: err.code, message: `${err.message}${advice}`, exit: EXIT.failed }
   }
   if (err instanceof AccessDeniedError)
     return { name, code: err.code, message: err.message, exit: EXIT.failed }

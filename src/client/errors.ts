@@ -140,7 +140,7 @@ export class AccessDeniedError extends HorusError {
   static override readonly code = 'ACCESS_DENIED'
 }
 
-/** The gateway refused the request: its bearer token is missing or wrong (or the host is not loopback). */
+/** The gateway refused the request: its bearer token is missing or wrong, or (403) the Host or Origin is not allowed. */
 export class GatewayTokenError extends HorusError {
   static override readonly code = 'GATEWAY_TOKEN_REFUSED'
   readonly reason: GatewayRefusal
@@ -152,18 +152,21 @@ export class GatewayTokenError extends HorusError {
 }
 
 /**
- * A refusal (JSON-RPC -32001) as the typed error that says what to fix: the gateway's token, or the
- * node's trust policy for this client's key. Anything else is returned unchanged.
+ * A refusal (JSON-RPC -32001) as the typed error that says what to fix: the gateway's token, or
+ * what decides who may call — the node's trust policy for this client's key over the mesh
+ * (`clientPeerId`), the gateway's `gateway.grant` over HTTP (no `clientPeerId`: the node's own key
+ * acts). Anything else is returned unchanged.
  */
-export function explainRefusal(err: unknown, clientPeerId: string): unknown {
+export function explainRefusal(err: unknown, clientPeerId?: string): unknown {
   if (!(err instanceof UnauthorizedError)) return err
   const reason = err.data.reason
-  if (reason === 'token_missing' || reason === 'token_wrong' || reason === 'not_loopback')
+  if (reason === 'token_missing' || reason === 'token_wrong' || reason === 'forbidden')
     return new GatewayTokenError(err.message, reason, err)
-  return new AccessDeniedError(
-    `${err.message}: the node's trust policy does not admit this client (peer ID ${clientPeerId}) as a client`,
-    { cause: err },
-  )
+  const why =
+    clientPeerId === undefined
+      ? "over the gateway, calls act as the node's own key, narrowed by its gateway.grant"
+      : `the node's trust policy does not admit this client (peer ID ${clientPeerId}) as a client`
+  return new AccessDeniedError(`${err.message}: ${why}`, { cause: err })
 }
 
 /** A job result whose runner signature does not verify: it is not handed to the caller. */

@@ -408,7 +408,7 @@ export class HorusClient {
 
   /** A refusal says what to fix: the gateway's token, or the trust entry for this client's key. */
   private explain(err: unknown): unknown {
-    return explainRefusal(err, this.peerId)
+    return explainRefusal(err, this.host === undefined ? undefined : this.peerId)
   }
 
   /** A job lives on the supervisor that accepted it: ask each reachable one until it is found. */

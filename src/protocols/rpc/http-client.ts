@@ -218,7 +218,7 @@ function parseResponse(text: string): RpcResponse | undefined {
 }
 
 /** Why the gateway refused us, as `data.reason`: the SDK and CLI turn it into advice. */
-export type GatewayRefusal = 'token_missing' | 'token_wrong' | 'not_loopback'
+export type GatewayRefusal = 'token_missing' | 'token_wrong' | 'forbidden'
 
 function statusError(status: number, text: string): Error {
   if (status === 401) {
@@ -231,7 +231,7 @@ function statusError(status: number, text: string): Error {
   }
   if (status === 403) {
     const message = `the gateway refused the request (HTTP 403): ${errorMessage(text) || 'forbidden'}`
-    return new UnauthorizedError(message, { data: { reason: 'not_loopback' satisfies GatewayRefusal } })
+    return new UnauthorizedError(message, { data: { reason: 'forbidden' satisfies GatewayRefusal } })
   }
   if (status === 413) return new FrameTooLargeError('request body too large for the gateway')
   return new UnavailableError(`gateway answered HTTP ${status}: ${text.slice(0, 200)}`)
