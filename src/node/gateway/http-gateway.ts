@@ -26,7 +26,7 @@ import {
 import { GatewayConfigError, GatewayNotStartedError } from './errors.js'
 import { sendError, sendJson } from './http-io.js'
 import { isLoopback, type ListenAddress, parseListenAddress } from './listen-address.js'
-import { type RouteContext, type RouteHandler, RouteTable } from './routes.js'
+import { type RouteContext, type RouteHandler, type RouteOptions, RouteTable } from './routes.js'
 import { rpcRoute } from './rpc-route.js'
 import { subscribeRoute } from './subscribe-route.js'
 
@@ -104,8 +104,13 @@ export class HttpGateway implements Startable {
    * Mount a handler for `method` on `pathPrefix` and below (longest prefix wins). The bearer
    * token check runs before every route. Returns the unmount function.
    */
-  route(method: string, pathPrefix: string, handler: RouteHandler): () => void {
-    return this.routes.add(method, pathPrefix, handler)
+  route(method: string, pathPrefix: string, handler: RouteHandler, options: RouteOptions = {}): () => void {
+    return this.routes.add(method, pathPrefix, handler, options)
+  }
+
+  /** Does the request carry this gateway's bearer token? False when none is configured. */
+  hasToken(req: IncomingMessage): boolean {
+    return this.token !== undefined && tokensEqual(bearerToken(req), this.token)
   }
 
   /** `http://host:port` once started. */
@@ -159,9 +164,9 @@ export class HttpGateway implements Startable {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.admit(req, res)) return
     const url = new URL(req.url ?? '/', 'http://gateway.invalid')
     const match = this.routes.match(req.method ?? 'GET', url.pathname)
+    if (!(match.kind === 'found' && match.authenticatesItself) && !this.admit(req, res)) return
     if (match.kind === 'none') {
       sendError(res, 404, 'NotFound', `no route for ${url.pathname}`)
       return
@@ -182,8 +187,9 @@ export class HttpGateway implements Startable {
       url,
       caller: {
         via: 'http',
-        // admit() already refused any request without the right token when one is configured.
-        authenticated: this.token !== undefined,
+        // admit() already refused any request without the right token when one is configured
+        // (self-authenticating routes check for themselves).
+        authenticated: match.authenticatesItself ? this.hasToken(req) : this.token !== undefined,
         ...(req.socket.remoteAddress === undefined ? {} : { remoteAddress: req.socket.remoteAddress }),
       },
       signal: controller.signal,

@@ -22,6 +22,11 @@ export interface Caller {
   authenticated?: boolean
   /** Remote socket address, for HTTP callers. */
   remoteAddress?: string
+  /**
+   * What an HTTP caller's identity is restricted to (configured on the gateway): it acts with the
+   * roles and capabilities of both its key's trust entry and this grant. Absent: the trust entry.
+   */
+  grant?: { roles: readonly string[]; capabilities: readonly string[] }
 }
 
 /**

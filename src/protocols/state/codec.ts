@@ -4,6 +4,8 @@
  * the first malformed field refuses the whole input with a `StateDecodeError` listing every issue.
  */
 
+import { validateJobAuthority } from '../jobs/authority-schema.js'
+import { describeSchemaError } from '../jobs/schema-validator.js'
 import {
   DEFAULT_DECODE_LIMITS,
   RUN_ID_PATTERN,
@@ -227,15 +229,26 @@ function readLogEntry(r: Reader, value: unknown, path: string): LogEntry | undef
 }
 
 function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined {
-  const f = r.object(value, path, ['hlc', 'workflow', 'inputs'])
+  const f = r.object(value, path, ['hlc', 'workflow', 'inputs', 'authority'])
   if (f === undefined) return undefined
   const hlc = r.stamp(f.hlc, `${path}.hlc`)
   const workflow = r.json(f.workflow, `${path}.workflow`, r.limits.maxDefinitionDepth)
   if (!isPlainObject(f.inputs))
     return r.fail(`${path}.inputs`, `expected an object, got ${describeValue(f.inputs)}`)
   const inputs = r.json(f.inputs, `${path}.inputs`)
+  if (f.authority !== undefined && !validateJobAuthority(f.authority)) {
+    return r.fail(
+      `${path}.authority`,
+      `not a signed submission or trigger registration (${describeSchemaError('authority', validateJobAuthority.errors)})`,
+    )
+  }
   if (hlc === undefined || workflow === undefined || inputs === undefined) return undefined
-  return { hlc, workflow, inputs: inputs as JsonObject }
+  return defined<RunMeta>({
+    hlc,
+    workflow,
+    inputs: inputs as JsonObject,
+    authority: f.authority as JsonObject | undefined,
+  })
 }
 
 function readCancel(r: Reader, value: unknown, path: string): CancelRecord | undefined {

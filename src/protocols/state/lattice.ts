@@ -123,6 +123,12 @@ export interface RunMeta {
   /** The self-contained workflow document (`CompiledWorkflow.source`). */
   readonly workflow: JsonValue
   readonly inputs: JsonObject
+  /**
+   * Whose authority the run executes under: the signed submission, or the trigger registration
+   * and firing (`JobAuthority` of ../jobs/authority.ts). Every step job carries it; its signer is
+   * the run's submitter. Absent only on runs stored before submissions were signed.
+   */
+  readonly authority?: JsonObject
 }
 
 export const LOG_SEVERITIES = ['debug', 'info', 'warning', 'error', 'critical'] as const

@@ -6,7 +6,7 @@
  */
 
 import { hlcWall } from '../../../protocols/state/hlc.js'
-import { type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
+import { type JsonObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
 import {
   isTerminalPhase,
   type LogEntry,
@@ -28,6 +28,10 @@ export interface CreateRunOptions {
   readonly stamp: string
   /** Checked against the workflow's declared inputs; defaults applied. */
   readonly inputs?: unknown
+  /** The workflow document as submitted (what the submission digests). @default workflow.source */
+  readonly document?: JsonValue
+  /** The run's signed authority (`JobAuthority`), carried by every step job. */
+  readonly authority?: JsonObject
 }
 
 /** A new run's state (it is also the first delta to gossip). Throws `WorkflowInputError`. */
@@ -36,8 +40,9 @@ export function createRun(workflow: CompiledWorkflow, options: CreateRunOptions)
   const state = RunState.create({
     run: options.run,
     hlc: options.stamp,
-    workflow: workflow.source as unknown as JsonValue,
+    workflow: options.document ?? (workflow.source as unknown as JsonValue),
     inputs,
+    ...(options.authority === undefined ? {} : { authority: options.authority }),
   })
   state.appendLog(
     event(options.stamp, 'workflow_started', 'info', `workflow "${workflow.name}" started`, undefined, {

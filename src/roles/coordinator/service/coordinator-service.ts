@@ -4,15 +4,27 @@
  * the scheduling; this class wires it to the node — gossip of deltas and events, anti-entropy,
  * the RPC surface, triggers — and answers the API's questions from the replicated state.
  */
+import { randomUUID } from 'node:crypto'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { CallerAuthority, type CallerIdentity } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
+import {
+  createSubmission,
+  createTriggerRegistration,
+  type JobAuthority,
+  type SignedSubmission,
+  type SignedTriggerRegistration,
+  toHex,
+  verifyAuthoritySignature,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import type { MethodRegistry } from '../../../protocols/rpc/index.js'
+import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
+import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
@@ -45,10 +57,23 @@ import {
   DEFAULT_WAIT_MS,
   RUNS_PREFIX,
 } from './constants.js'
-import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
+import {
+  checkRegistration,
+  checkStepCapabilities,
+  checkSubmission,
+  checkWindow,
+} from './authority-check.js'
+import {
+  CoordinatorNotRunningError,
+  RunExistsError,
+  RunFinishedError,
+  RunNotFoundError,
+  SubmissionRejectedError,
+} from './errors.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunEngine } from './run-engine.js'
+import { RunAccess, type RunAction, runAuthority, runSubmitter } from './run-access.js'
 import type { RunEntry } from './run-entry.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
@@ -86,9 +111,21 @@ export interface CoordinatorEvents {
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
 
+/** How a run is submitted besides its workflow and inputs. */
+export interface SubmitOptions {
+  /** The client's signed submission; without one the node signs (gateway and in-process callers). */
+  submission?: unknown
+  /** Who called (the RPC context's caller); undefined is this process. */
+  caller?: Caller
+}
+
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
   readonly engine: RunEngine
   readonly triggers: TriggerService
+  /** Who may do what: the trust policy and HTTP callers' grants. */
+  readonly authority: CallerAuthority
+  /** Who may touch a run, with its audit trail. */
+  readonly access: RunAccess
   private readonly components: CoordinatorComponents
   private readonly options: CoordinatorOptions
   private readonly log: Logger
@@ -103,6 +140,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.components = components
     this.options = options
     this.log = components.logger.forComponent('horus:coordinator')
+    this.authority = new CallerAuthority(
+      () => components.trust.policy,
+      toHex(components.trust.signer.publicKey),
+    )
     const pubsub = components.libp2p.services.pubsub
     this.engine = new RunEngine({
       self: components.peerId,
@@ -129,6 +170,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
+    this.access = new RunAccess({
+      authority: this.authority,
+      record: (entry, log) => this.engine.record(entry, log),
+      stamp: () => this.engine.hlc.now(),
+    })
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
@@ -151,7 +197,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       gateway: components.gateway,
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
       hasRun: (runId) => this.engine.runs.has(runId),
-      start: (definition, inputs, runId) => this.submit(definition.workflow, inputs, runId),
+      sign: (definition) => this.signRegistration(definition),
+      problem: (definition) =>
+        definition.registration === undefined
+          ? 'registered before registrations were signed: register it again'
+          : verifyAuthoritySignature({ trigger: definition.registration })
+            ? undefined
+            : 'its registration signature does not verify',
+      start: (definition, inputs, runId, at) => this.startTriggered(definition, inputs, runId, at),
       fallbackMs: options.triggerFallbackMs ?? 3_000,
       configured: options.triggers ?? [],
     })
@@ -213,31 +266,97 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   // --- the API (../API.md) -------------------------------------------------------------------
 
-  /** Validates and starts a workflow run; returns its id. */
-  async submit(workflow: unknown, inputs: unknown = {}, runId?: string): Promise<string> {
+  /**
+   * Validates and starts a workflow run; returns its id. A libp2p caller must send a submission it
+   * signed (SDK, CLI); for gateway and in-process callers, which act as this node, the node signs
+   * one. The submission's signer must be the caller, its digests those of `workflow` and `inputs`,
+   * and its signer trusted for every step's capability. Resubmitting the same signed submission
+   * answers the same run (idempotent); another submission with its run id is a `RunExistsError`.
+   */
+  async submit(workflow: unknown, inputs: unknown = {}, options: SubmitOptions = {}): Promise<string> {
     this.assertRunning()
-    const compiled = this.compile(workflow)
-    const entry = await this.engine.submit(compiled, inputs, runId)
+    const who = this.authority.identify(options.caller)
+    const document = this.parse(workflow)
+    const compiled = this.compile(document)
+    const submission = this.submissionOf(options.submission, document, inputs, who)
+    const existing = this.engine.runs.get(submission.runId)
+    if (existing !== undefined) {
+      const authority = runAuthority(existing.state.meta)
+      if (authority !== undefined && 'submission' in authority && authority.submission.signature === submission.signature)
+        return existing.id
+      throw new RunExistsError(submission.runId)
+    }
+    checkWindow('submission', submission, Date.now())
+    checkStepCapabilities(compiled, this.authority, who)
+    const entry = await this.engine.submit(compiled, inputs, submission.runId, {
+      document: document as JsonValue,
+      authority: { submission },
+    })
+    if (who.via !== 'local') this.access.authorize(entry, 'submit', who)
     return entry.id
   }
 
-  compile(workflow: unknown): CompiledWorkflow {
-    const document = typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
-    return compileWorkflow(document, { runners: this.runnerKinds() })
+  private submissionOf(given: unknown, document: unknown, inputs: unknown, who: CallerIdentity): SignedSubmission {
+    if (given !== undefined) return checkSubmission(given, document, inputs, who)
+    if (who.via === 'libp2p') {
+      throw new SubmissionRejectedError(
+        'required',
+        'coordinator.submit_workflow needs a submission signed by the caller (HorusClient.submitWorkflow signs one)',
+      )
+    }
+    const submission = createSubmission(
+      { runId: randomUUID(), workflow: document, inputs: inputs as Record<string, unknown> },
+      this.components.trust.signer,
+    )
+    return checkSubmission(submission, document, inputs, who)
   }
 
-  async status(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.find(runId, signal)
+  /** A run a trigger fired: under the registration, with the same capability check as a submission. */
+  private async startTriggered(
+    definition: TriggerDefinition,
+    inputs: Record<string, unknown>,
+    runId: string,
+    at: number,
+  ): Promise<string> {
+    this.assertRunning()
+    const registration = definition.registration
+    if (registration === undefined) throw new SubmissionRejectedError('required', `trigger ${definition.name} is not signed`)
+    const document = this.parse(definition.workflow)
+    const compiled = this.compile(document)
+    // The registrar's trust is checked again at each firing: a policy change applies to the next run.
+    checkStepCapabilities(compiled, this.authority, {
+      key: registration.submitter,
+      via: 'libp2p',
+      grant: undefined,
+    })
+    const authority: JobAuthority = { trigger: registration, firing: { runId, at } }
+    const entry = await this.engine.submit(compiled, inputs, runId, { document: document as JsonValue, authority })
+    return entry.id
+  }
+
+  private parse(workflow: unknown): unknown {
+    return typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
+  }
+
+  compile(workflow: unknown): CompiledWorkflow {
+    return compileWorkflow(this.parse(workflow), { runners: this.runnerKinds() })
+  }
+
+  async status(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.find(runId, signal, 'status', caller)
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT): RunSummary[] {
+  /** Runs this coordinator holds, newest first: the caller's own, or every run for an admin. */
+  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller): RunSummary[] {
+    const who = this.authority.identify(caller)
     const now = Date.now()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
       const workflow = entry.ensureWorkflow()
       if (workflow === undefined) continue
       if (status !== undefined && entry.status !== status) continue
+      if (!this.access.mayRead(entry, who)) continue
       const finishedAt = TERMINAL.has(entry.status)
         ? describeRun(workflow, entry.state, now).finishedAt
         : undefined
@@ -250,41 +369,55 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return out.slice(0, limit).map(({ created: _created, ...summary }) => summary)
   }
 
-  async cancel(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async cancel(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'cancel', caller)
     this.engine.cancel(entry, 'cancelled by request')
     return this.viewAfterFlush(entry)
   }
 
-  async pause(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async pause(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'pause', caller)
     this.engine.setPaused(entry, true)
     return this.viewAfterFlush(entry)
   }
 
-  async resume(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async resume(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'resume', caller)
     this.engine.setPaused(entry, false)
     return this.viewAfterFlush(entry)
   }
 
-  async logs(runId: string, stepId?: string, signal?: AbortSignal): Promise<LogLine[]> {
-    return logLines((await this.find(runId, signal)).state, stepId)
+  async logs(runId: string, stepId?: string, signal?: AbortSignal, caller?: Caller): Promise<LogLine[]> {
+    return logLines((await this.find(runId, signal, 'logs', caller)).state, stepId)
   }
 
-  async errors(runId: string, signal?: AbortSignal): Promise<RunErrorRecord[]> {
-    return runErrors((await this.find(runId, signal)).state)
+  async errors(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunErrorRecord[]> {
+    return runErrors((await this.find(runId, signal, 'errors', caller)).state)
   }
 
-  async metrics(runId: string, signal?: AbortSignal): Promise<RunMetrics> {
-    const entry = await this.find(runId, signal)
+  async metrics(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunMetrics> {
+    const entry = await this.find(runId, signal, 'metrics', caller)
     return runMetrics(describeRun(entry.workflow as CompiledWorkflow, entry.state, Date.now()))
   }
 
-  async pending(runId: string, signal?: AbortSignal): Promise<PendingStep[]> {
-    const entry = await this.find(runId, signal)
+  async pending(runId: string, signal?: AbortSignal, caller?: Caller): Promise<PendingStep[]> {
+    const entry = await this.find(runId, signal, 'pending', caller)
     const workflow = entry.workflow as CompiledWorkflow
     return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
+  }
+
+  /** May the caller follow this run's events? (Audited like a read.) Unknown runs: only admins. */
+  async authorizeEvents(runId: string | undefined, caller: Caller | undefined, signal?: AbortSignal): Promise<void> {
+    if (runId !== undefined) await this.find(runId, signal, 'events', caller)
+  }
+
+  /** Should this event reach a subscriber who is `caller`? Run events only for those who may read the run. */
+  mayReceive(event: MonitorEvent, caller: Caller | undefined): boolean {
+    const who = this.authority.identify(caller)
+    if (who.via === 'local' || this.authority.isAdmin(who)) return true
+    if (event.runId === undefined) return true
+    const entry = this.engine.runs.get(event.runId)
+    return entry !== undefined && this.access.mayRead(entry, who)
   }
 
   /** The run once terminal, or as it stands when `timeoutMs` passes or `signal` aborts. */
@@ -292,8 +425,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     runId: string,
     timeoutMs = DEFAULT_WAIT_MS,
     signal?: AbortSignal,
+    caller?: Caller,
   ): Promise<RunView> {
-    const entry = await this.find(runId, signal)
+    const entry = await this.find(runId, signal, 'wait', caller)
     if (!entry.terminal) {
       const deadline = AbortSignal.timeout(timeoutMs)
       const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
@@ -314,11 +448,45 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  async registerTrigger(definition: TriggerDefinition): Promise<{ name: string }> {
+  /**
+   * Registers (or replaces) a trigger. Like a submission: a libp2p caller sends a registration it
+   * signed; gateway and in-process callers act as this node, which signs. The registrar must be
+   * allowed every step's capability; the trigger's runs execute under its registration.
+   */
+  async registerTrigger(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
     this.assertRunning()
-    this.compile(definition.workflow)
-    await this.triggers.register(definition)
+    const who = this.authority.identify(caller)
+    const document = this.parse(definition.workflow)
+    const compiled = this.compile(document)
+    const inputs = definition.inputs ?? {}
+    let registration: SignedTriggerRegistration
+    if (definition.registration !== undefined) {
+      registration = checkRegistration(definition.registration, definition, document, inputs, who)
+    } else if (who.via === 'libp2p') {
+      throw new SubmissionRejectedError(
+        'required',
+        'coordinator.register_trigger needs a registration signed by the caller (HorusClient.registerTrigger signs one)',
+      )
+    } else registration = this.signRegistration({ ...definition, workflow: document })
+    checkWindow('registration', registration, Date.now())
+    checkStepCapabilities(compiled, this.authority, who)
+    await this.triggers.register({ ...definition, workflow: document, registration })
     return { name: definition.name }
+  }
+
+  /** This node's registration of a trigger (the config's, or one registered through the gateway). */
+  private signRegistration(definition: TriggerDefinition): SignedTriggerRegistration {
+    return createTriggerRegistration(
+      {
+        name: definition.name,
+        kind: definition.kind,
+        ...(definition.schedule === undefined ? {} : { schedule: definition.schedule }),
+        ...(definition.timezone === undefined ? {} : { timezone: definition.timezone }),
+        workflow: this.parse(definition.workflow),
+        inputs: definition.inputs ?? {},
+      },
+      this.components.trust.signer,
+    )
   }
 
   listTriggers(): TriggerSummary[] {
@@ -344,7 +512,19 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return kinds
   }
 
-  private async find(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+  /** The run, once the caller is allowed `action` on it (audited); RunAccessDeniedError if not. */
+  private async find(
+    runId: string,
+    signal: AbortSignal | undefined,
+    action: RunAction,
+    caller: Caller | undefined,
+  ): Promise<RunEntry> {
+    const entry = await this.lookup(runId, signal)
+    this.access.authorize(entry, action, this.authority.identify(caller))
+    return entry
+  }
+
+  private async lookup(runId: string, signal?: AbortSignal): Promise<RunEntry> {
     let entry = this.engine.runs.get(runId)
     if (entry?.ensureWorkflow() === undefined) {
       // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
@@ -355,8 +535,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return entry
   }
 
-  private async findUnfinished(runId: string, signal?: AbortSignal): Promise<RunEntry> {
-    const entry = await this.find(runId, signal)
+  private async findUnfinished(
+    runId: string,
+    signal: AbortSignal | undefined,
+    action: RunAction,
+    caller: Caller | undefined,
+  ): Promise<RunEntry> {
+    const entry = await this.find(runId, signal, action, caller)
     entry.refreshStatus(Date.now())
     if (entry.terminal) throw new RunFinishedError(runId, entry.status)
     return entry

@@ -1,6 +1,8 @@
 /**
- * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client or
- * coordinator; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the client.
+ * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client,
+ * coordinator or admin; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the
+ * client. Every method passes its caller on: a run is read and controlled only by its submitter or
+ * an admin (run-access.ts).
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
 import {
@@ -11,6 +13,7 @@ import {
   type MethodDefinition,
 } from '../../../protocols/rpc/index.js'
 import type { RunStatus } from '../scheduling/index.js'
+import { submissionSchema, triggerRegistrationSchema } from '../../../protocols/jobs/index.js'
 import { readTriggerDefinition } from '../triggers/definition.js'
 import * as schema from './api-schemas.js'
 import { RUN_STATUSES } from './api-schemas.js'
@@ -43,13 +46,19 @@ function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
 }
 
 export function coordinatorMethods(service: CoordinatorService): AnyMethodDefinition[] {
-  const RUN_ERRORS = errors('RunNotFoundError')
-  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError')
+  const RUN_ERRORS = errors('RunNotFoundError', 'RunAccessDeniedError')
+  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError', 'RunAccessDeniedError')
+  const SIGNED_ERRORS = ['SubmissionRejectedError', 'CapabilityDeniedError'] as const
   return [
     guarded(
-      defineMethod<{ workflow: unknown; inputs?: Record<string, unknown> }, { runId: string }>({
+      defineMethod<
+        { workflow: unknown; inputs?: Record<string, unknown>; submission?: unknown },
+        { runId: string }
+      >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
+        description:
+          'libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run\'s and makes the call idempotent. Gateway callers act as the node, which signs.',
         role: 'coordinator',
         params: {
           type: 'object',
@@ -59,14 +68,26 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
               description: 'the workflow document or its YAML/JSON text',
             },
             inputs: { type: 'object' },
+            submission: submissionSchema,
           },
           required: ['workflow'],
           additionalProperties: false,
         },
         result: { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } },
         resultName: 'run',
-        errors: errors('WorkflowValidationError', 'WorkflowParseError', 'WorkflowInputError'),
-        handler: async ({ workflow, inputs }) => ({ runId: await service.submit(workflow, inputs ?? {}) }),
+        errors: errors(
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          'WorkflowInputError',
+          'RunExistsError',
+          ...SIGNED_ERRORS,
+        ),
+        handler: async ({ workflow, inputs, submission }, { caller }) => ({
+          runId: await service.submit(workflow, inputs ?? {}, {
+            caller,
+            ...(submission === undefined ? {} : { submission }),
+          }),
+        }),
       }),
     ),
     guarded(
@@ -78,13 +99,14 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: schema.RUN_VIEW,
         resultName: 'run',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.status(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.status(runId, signal, caller),
       }),
     ),
     guarded(
       defineMethod<{ status?: RunStatus; limit?: number }, unknown>({
         name: 'coordinator.list_workflows',
-        summary: 'Runs this coordinator knows, newest first, optionally only those in one status.',
+        summary:
+          "Runs this coordinator knows, newest first, optionally only those in one status: the caller's own, or all for an admin.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -96,7 +118,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         },
         result: { type: 'array', items: schema.RUN_SUMMARY },
         resultName: 'runs',
-        handler: ({ status, limit }) => service.list(status, limit),
+        handler: ({ status, limit }, { caller }) => service.list(status, limit, caller),
       }),
     ),
     ...(
@@ -123,7 +145,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           result: schema.RUN_VIEW,
           resultName: 'run',
           errors: CONTROL_ERRORS,
-          handler: ({ runId }, { signal }) => service[op](runId, signal),
+          handler: ({ runId }, { signal, caller }) => service[op](runId, signal, caller),
         }),
       ),
     ),
@@ -141,7 +163,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.LOG_LINE },
         resultName: 'log lines',
         errors: RUN_ERRORS,
-        handler: ({ runId, stepId }, { signal }) => service.logs(runId, stepId, signal),
+        handler: ({ runId, stepId }, { signal, caller }) => service.logs(runId, stepId, signal, caller),
       }),
     ),
     guarded(
@@ -153,7 +175,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.ERROR_RECORD },
         resultName: 'errors',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.errors(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.errors(runId, signal, caller),
       }),
     ),
     guarded(
@@ -165,7 +187,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: schema.METRICS,
         resultName: 'metrics',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.metrics(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.metrics(runId, signal, caller),
       }),
     ),
     guarded(
@@ -177,7 +199,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.PENDING_STEP },
         resultName: 'steps',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.pending(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.pending(runId, signal, caller),
       }),
     ),
     guarded(
@@ -196,7 +218,8 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         resultName: 'run',
         errors: RUN_ERRORS,
         timeoutMs: MAX_WAIT_MS + 5_000,
-        handler: ({ runId, timeoutMs }, { signal }) => service.waitForCompletion(runId, timeoutMs, signal),
+        handler: ({ runId, timeoutMs }, { signal, caller }) =>
+          service.waitForCompletion(runId, timeoutMs, signal, caller),
       }),
     ),
     guarded(
@@ -213,17 +236,19 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             timezone: { type: 'string' },
             workflow: { type: ['object', 'string'] },
             inputs: { type: 'object' },
+            secret: { type: 'string', minLength: 16, description: 'HTTP only: HMAC key of hook calls' },
+            registration: triggerRegistrationSchema,
           },
           required: ['name', 'kind', 'workflow'],
           additionalProperties: false,
         },
         result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
         resultName: 'trigger',
-        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError'),
-        handler: async (params) => {
+        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError', ...SIGNED_ERRORS),
+        handler: async (params, { caller }) => {
           const read = readTriggerDefinition(params, 'trigger')
           if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))
-          return service.registerTrigger(read.trigger)
+          return service.registerTrigger(read.trigger, caller)
         },
       }),
     ),
@@ -247,9 +272,15 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       role: 'coordinator',
       params: { type: 'object', properties: { runId: RUN_ID }, additionalProperties: false },
       event: schema.MONITOR_EVENT,
-      subscribe: ({ runId }, ctx) => {
+      subscribe: async ({ runId }, ctx) => {
+        try {
+          await service.authorizeEvents(runId, ctx.caller, ctx.signal)
+        } catch (err) {
+          throw toRpcError(err)
+        }
         const listener = (evt: CustomEvent<MonitorEvent>): void => {
           if (runId !== undefined && evt.detail.runId !== runId) return
+          if (runId === undefined && !service.mayReceive(evt.detail, ctx.caller)) return
           ctx.notify(evt.detail).catch(() => {})
         }
         service.addEventListener('monitor:event', listener)

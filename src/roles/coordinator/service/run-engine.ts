@@ -13,9 +13,10 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { Signer } from '../../../protocols/jobs/index.js'
+import type { JobAuthority, Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
+import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
@@ -36,6 +37,7 @@ import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from '.
 import { RunExistsError } from './errors.js'
 import { jobTrace, jobUpdateOf } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
+import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
 import { monitorEvent } from './views.js'
 
@@ -125,11 +127,25 @@ export class RunEngine {
     return entry.state.lease?.owner === this.init.self
   }
 
-  /** Creates a run, takes its lease and starts it. Throws workflow input errors, RunExistsError. */
-  async submit(workflow: CompiledWorkflow, inputs: unknown, runId?: string): Promise<RunEntry> {
+  /**
+   * Creates a run, takes its lease and starts it. `origin` is the document as submitted and the
+   * signed authority every step job carries. Throws workflow input errors, RunExistsError.
+   */
+  async submit(
+    workflow: CompiledWorkflow,
+    inputs: unknown,
+    runId?: string,
+    origin: { document?: JsonValue; authority?: JobAuthority } = {},
+  ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
     if (this.runs.has(run)) throw new RunExistsError(run)
-    const state = createRun(workflow, { run, stamp: this.hlc.now(), inputs })
+    const state = createRun(workflow, {
+      run,
+      stamp: this.hlc.now(),
+      inputs,
+      ...(origin.document === undefined ? {} : { document: origin.document }),
+      ...(origin.authority === undefined ? {} : { authority: origin.authority as unknown as JsonObject }),
+    })
     takeOverLease(state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
     const entry = new RunEntry(state, workflow)
     this.runs.set(run, entry)
@@ -146,6 +162,11 @@ export class RunEngine {
 
   setPaused(entry: RunEntry, paused: boolean): void {
     this.changed(entry, setRunPaused(entry.state, this.hlc.now(), paused))
+  }
+
+  /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
+  record(entry: RunEntry, log: LogEntry): void {
+    this.changed(entry, entry.state.appendLog(log), false)
   }
 
   /** Merges state from another coordinator (gossip or anti-entropy). */
@@ -284,7 +305,7 @@ export class RunEngine {
     entry.redispatch = false
     for (const action of result.actions) {
       entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
-      if (action.type === 'dispatch') this.tracker.send(entry.id, action)
+      if (action.type === 'dispatch') this.tracker.send(entry.id, action, runAuthority(entry.state.meta))
       else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
         this.tracker.cancel(action.jobId as string)
     }
