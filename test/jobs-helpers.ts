@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import {
   createJobVerifier,
+  createSubmission,
   generateSigner,
+  type JobAuthority,
   type JobVerifier,
   type JobVerifierInit,
   ReplayCache,
@@ -90,4 +92,13 @@ export async function createVerifierFixture(
       await store.close()
     },
   }
+}
+
+/** A run's authority for jobs built by hand: `signer`'s submission of run `runId`. */
+export function submissionAuthority(
+  signer: Signer,
+  runId: string,
+  workflow: unknown = { workflow: { name: 'test', steps: [] } },
+): JobAuthority {
+  return { submission: createSubmission({ runId, workflow, inputs: {} }, signer) }
 }
