@@ -64,6 +64,7 @@ import {
   checkWindow,
 } from './authority-check.js'
 import {
+  CapabilityDeniedError,
   CoordinatorNotRunningError,
   RunExistsError,
   RunFinishedError,
@@ -126,6 +127,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   readonly authority: CallerAuthority
   /** Who may touch a run, with its audit trail. */
   readonly access: RunAccess
+  /** Submissions and registrations refused, by reason (`capability_denied`, `bad_signature`…). */
+  readonly refusals: Record<string, number> = {}
   private readonly components: CoordinatorComponents
   private readonly options: CoordinatorOptions
   private readonly log: Logger
@@ -274,6 +277,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
    * answers the same run (idempotent); another submission with its run id is a `RunExistsError`.
    */
   async submit(workflow: unknown, inputs: unknown = {}, options: SubmitOptions = {}): Promise<string> {
+    return this.counted(() => this.submitChecked(workflow, inputs, options))
+  }
+
+  private async submitChecked(workflow: unknown, inputs: unknown, options: SubmitOptions): Promise<string> {
     this.assertRunning()
     const who = this.authority.identify(options.caller)
     const document = this.parse(workflow)
@@ -294,6 +301,19 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     })
     if (who.via !== 'local') this.access.authorize(entry, 'submit', who)
     return entry.id
+  }
+
+  /** Counts a refused submission or registration by its reason, and rethrows. */
+  private async counted<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (err instanceof SubmissionRejectedError || err instanceof CapabilityDeniedError) {
+        this.refusals[err.reason] = (this.refusals[err.reason] ?? 0) + 1
+        this.log('refused: %s', err.message)
+      }
+      throw err
+    }
   }
 
   private submissionOf(given: unknown, document: unknown, inputs: unknown, who: CallerIdentity): SignedSubmission {
@@ -454,6 +474,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
    * allowed every step's capability; the trigger's runs execute under its registration.
    */
   async registerTrigger(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
+    return this.counted(() => this.registerChecked(definition, caller))
+  }
+
+  private async registerChecked(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
     this.assertRunning()
     const who = this.authority.identify(caller)
     const document = this.parse(definition.workflow)
