@@ -11,6 +11,7 @@ import {
   createJob,
   createSubmission,
   createTriggerRegistration,
+  documentDigest,
   type JobAuthority,
   type JobEnvelope,
   type SignedSubmission,
@@ -130,6 +131,11 @@ describe('signed submissions at the coordinator', () => {
     await alice.call('coordinator.wait_for_completion', { runId: first.runId, timeoutMs: 15_000 })
     expect(coordinator.engine.runs.size).toBe(1)
     expect(m.executions.ofStep(first.runId, 'a')).toBe(1)
+    // What provenance needs is in the replicated state: the document and inputs the digests cover.
+    const meta = coordinator.runState(first.runId)?.state.meta
+    expect(documentDigest(meta?.workflow)).toBe(good.submission.workflowDigest)
+    expect(documentDigest(meta?.submittedInputs)).toBe(good.submission.inputsDigest)
+    expect(meta?.inputs).toEqual({ n: 1 })
   })
 })
 

@@ -15,13 +15,13 @@
  * travels once (in the run's replicated state), never in every job.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { validateSubmission, validateTriggerRegistration } from './authority-schema.js'
 import { canonicalJson, utf8 } from './canonical.js'
 import { DEFAULT_SUBMISSION_TTL_MS, SUBMISSION_SIGNING_DOMAIN, TRIGGER_SIGNING_DOMAIN } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { InvalidAuthorityError } from './errors.js'
 import { fromHex, toHex } from './keys.js'
 import { describeSchemaError } from './schema-validator.js'
-import { validateSubmission, validateTriggerRegistration } from './authority-schema.js'
 import { defaultEd25519, type Signer } from './signer.js'
 
 interface SignedFields {
@@ -199,7 +199,9 @@ export function verifyAuthoritySignature(
 export function triggerRunPattern(registration: Pick<SignedTriggerRegistration, 'name' | 'kind'>): RegExp {
   return registration.kind === 'cron'
     ? new RegExp(`^cron\\.${registration.name}\\.\\d{1,16}$`)
-    : new RegExp(`^hook\\.${registration.name}\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+    : new RegExp(
+        `^hook\\.${registration.name}\\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`,
+      )
 }
 
 export function isTriggerRunId(run: string): boolean {
@@ -218,7 +220,8 @@ export function authorityRunMismatch(authority: JobAuthority, run: string): stri
     if (isTriggerRunId(runId)) return `a submission may not name run ${runId} (reserved for triggers)`
     return undefined
   }
-  if (authority.firing.runId !== run) return `authority is the firing of run ${authority.firing.runId}, not ${run}`
+  if (authority.firing.runId !== run)
+    return `authority is the firing of run ${authority.firing.runId}, not ${run}`
   if (!triggerRunPattern(authority.trigger).test(run))
     return `run ${run} is not a firing of ${authority.trigger.kind} trigger "${authority.trigger.name}"`
   return undefined

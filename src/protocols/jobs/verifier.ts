@@ -31,7 +31,10 @@ import {
 import { canonicalJson, utf8Length } from './canonical.js'
 import {
   AUTHORITY_CACHE_SIZE,
-  DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_JOB_BYTES, DEFAULT_MAX_JOB_TTL_MS } from './constants.js'
+  DEFAULT_CLOCK_SKEW_MS,
+  DEFAULT_MAX_JOB_BYTES,
+  DEFAULT_MAX_JOB_TTL_MS,
+} from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { type JobEnvelope, jobSigningBytes, unsignedJob } from './envelope.js'
 import { validateJobEnvelope } from './envelope-schema.js'

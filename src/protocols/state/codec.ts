@@ -229,7 +229,7 @@ function readLogEntry(r: Reader, value: unknown, path: string): LogEntry | undef
 }
 
 function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined {
-  const f = r.object(value, path, ['hlc', 'workflow', 'inputs', 'authority'])
+  const f = r.object(value, path, ['hlc', 'workflow', 'inputs', 'authority', 'submittedInputs'])
   if (f === undefined) return undefined
   const hlc = r.stamp(f.hlc, `${path}.hlc`)
   const workflow = r.json(f.workflow, `${path}.workflow`, r.limits.maxDefinitionDepth)
@@ -242,8 +242,13 @@ function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined 
       `not a signed submission or trigger registration (${describeSchemaError('authority', validateJobAuthority.errors)})`,
     )
   }
+  if (f.submittedInputs !== undefined && !isPlainObject(f.submittedInputs))
+    return r.fail(`${path}.submittedInputs`, `expected an object, got ${describeValue(f.submittedInputs)}`)
+  const submittedInputs =
+    f.submittedInputs === undefined ? undefined : r.json(f.submittedInputs, `${path}.submittedInputs`)
   if (hlc === undefined || workflow === undefined || inputs === undefined) return undefined
   return defined<RunMeta>({
+    submittedInputs: submittedInputs as JsonObject | undefined,
     hlc,
     workflow,
     inputs: inputs as JsonObject,

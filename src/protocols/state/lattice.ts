@@ -129,6 +129,8 @@ export interface RunMeta {
    * the run's submitter. Absent only on runs stored before submissions were signed.
    */
   readonly authority?: JsonObject
+  /** The inputs as submitted, before defaults (what the authority's `inputsDigest` covers). */
+  readonly submittedInputs?: JsonObject
 }
 
 export const LOG_SEVERITIES = ['debug', 'info', 'warning', 'error', 'critical'] as const

@@ -43,6 +43,7 @@ export interface CreateRunInit {
   readonly workflow: JsonValue
   readonly inputs: JsonObject
   readonly authority?: JsonObject
+  readonly submittedInputs?: JsonObject
 }
 
 /** Throws `InvalidRunIdError` unless `run` can name a run (datastore keys, job ids). */
@@ -78,6 +79,7 @@ export class RunState {
       workflow: init.workflow,
       inputs: init.inputs,
       ...(init.authority === undefined ? {} : { authority: init.authority }),
+      ...(init.submittedInputs === undefined ? {} : { submittedInputs: init.submittedInputs }),
     })
     return state
   }

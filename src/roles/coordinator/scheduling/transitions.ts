@@ -6,7 +6,12 @@
  */
 
 import { hlcWall } from '../../../protocols/state/hlc.js'
-import { type JsonObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
+import {
+  isPlainObject,
+  type JsonObject,
+  type JsonValue,
+  jsonValueProblem,
+} from '../../../protocols/state/json-value.js'
 import {
   isTerminalPhase,
   type LogEntry,
@@ -43,6 +48,9 @@ export function createRun(workflow: CompiledWorkflow, options: CreateRunOptions)
     workflow: options.document ?? (workflow.source as unknown as JsonValue),
     inputs,
     ...(options.authority === undefined ? {} : { authority: options.authority }),
+    ...(options.authority === undefined || !isPlainObject(options.inputs)
+      ? {}
+      : { submittedInputs: JSON.parse(JSON.stringify(options.inputs)) as JsonObject }),
   })
   state.appendLog(
     event(options.stamp, 'workflow_started', 'info', `workflow "${workflow.name}" started`, undefined, {

@@ -41,7 +41,10 @@ function checkSigned(
       ? { submission: signed as SignedSubmission }
       : { trigger: signed as SignedTriggerRegistration }
   if (!verifyAuthoritySignature(authority)) {
-    throw new SubmissionRejectedError('bad_signature', `the ${what}'s signature by ${signed.submitter} does not verify`)
+    throw new SubmissionRejectedError(
+      'bad_signature',
+      `the ${what}'s signature by ${signed.submitter} does not verify`,
+    )
   }
   if (documentDigest(document) !== signed.workflowDigest) {
     throw new SubmissionRejectedError(
@@ -60,7 +63,10 @@ function checkSigned(
 /** Validity window: checked only where the document is presented, never on its run's jobs. */
 export function checkWindow(what: string, signed: Signed, now: number): void {
   if (now >= signed.expiresAt) {
-    throw new SubmissionRejectedError('expired', `the ${what} expired at ${new Date(signed.expiresAt).toISOString()}`)
+    throw new SubmissionRejectedError(
+      'expired',
+      `the ${what} expired at ${new Date(signed.expiresAt).toISOString()}`,
+    )
   }
   if (signed.createdAt > now + DEFAULT_CLOCK_SKEW_MS) {
     throw new SubmissionRejectedError(
@@ -80,7 +86,10 @@ export function checkSubmission(
   who: CallerIdentity,
 ): SignedSubmission {
   if (!validateSubmission(value)) {
-    throw new SubmissionRejectedError('malformed', describeSchemaError('submission', validateSubmission.errors))
+    throw new SubmissionRejectedError(
+      'malformed',
+      describeSchemaError('submission', validateSubmission.errors),
+    )
   }
   if (isTriggerRunId(value.runId)) {
     throw new SubmissionRejectedError(

@@ -24,8 +24,8 @@ import {
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
-import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
+import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
@@ -46,6 +46,7 @@ import type {
   RunView,
   TriggerSummary,
 } from './api-types.js'
+import { checkRegistration, checkStepCapabilities, checkSubmission, checkWindow } from './authority-check.js'
 import type { CoordinatorConfig } from './config.js'
 import {
   DEFAULT_LEASE_CHECK_MS,
@@ -58,12 +59,6 @@ import {
   RUNS_PREFIX,
 } from './constants.js'
 import {
-  checkRegistration,
-  checkStepCapabilities,
-  checkSubmission,
-  checkWindow,
-} from './authority-check.js'
-import {
   CapabilityDeniedError,
   CoordinatorNotRunningError,
   RunExistsError,
@@ -73,8 +68,8 @@ import {
 } from './errors.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
+import { RunAccess, type RunAction, runAuthority } from './run-access.js'
 import { RunEngine } from './run-engine.js'
-import { RunAccess, type RunAction, runAuthority, runSubmitter } from './run-access.js'
 import type { RunEntry } from './run-entry.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
@@ -289,7 +284,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     const existing = this.engine.runs.get(submission.runId)
     if (existing !== undefined) {
       const authority = runAuthority(existing.state.meta)
-      if (authority !== undefined && 'submission' in authority && authority.submission.signature === submission.signature)
+      if (
+        authority !== undefined &&
+        'submission' in authority &&
+        authority.submission.signature === submission.signature
+      )
         return existing.id
       throw new RunExistsError(submission.runId)
     }
@@ -316,7 +315,12 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     }
   }
 
-  private submissionOf(given: unknown, document: unknown, inputs: unknown, who: CallerIdentity): SignedSubmission {
+  private submissionOf(
+    given: unknown,
+    document: unknown,
+    inputs: unknown,
+    who: CallerIdentity,
+  ): SignedSubmission {
     if (given !== undefined) return checkSubmission(given, document, inputs, who)
     if (who.via === 'libp2p') {
       throw new SubmissionRejectedError(
@@ -340,7 +344,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   ): Promise<string> {
     this.assertRunning()
     const registration = definition.registration
-    if (registration === undefined) throw new SubmissionRejectedError('required', `trigger ${definition.name} is not signed`)
+    if (registration === undefined)
+      throw new SubmissionRejectedError('required', `trigger ${definition.name} is not signed`)
     const document = this.parse(definition.workflow)
     const compiled = this.compile(document)
     // The registrar's trust is checked again at each firing: a policy change applies to the next run.
@@ -350,7 +355,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       grant: undefined,
     })
     const authority: JobAuthority = { trigger: registration, firing: { runId, at } }
-    const entry = await this.engine.submit(compiled, inputs, runId, { document: document as JsonValue, authority })
+    const entry = await this.engine.submit(compiled, inputs, runId, {
+      document: document as JsonValue,
+      authority,
+    })
     return entry.id
   }
 
@@ -427,7 +435,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   /** May the caller follow this run's events? (Audited like a read.) Unknown runs: only admins. */
-  async authorizeEvents(runId: string | undefined, caller: Caller | undefined, signal?: AbortSignal): Promise<void> {
+  async authorizeEvents(
+    runId: string | undefined,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     if (runId !== undefined) await this.find(runId, signal, 'events', caller)
   }
 

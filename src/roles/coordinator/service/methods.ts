@@ -5,6 +5,7 @@
  * an admin (run-access.ts).
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
+import { submissionSchema, triggerRegistrationSchema } from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -13,7 +14,6 @@ import {
   type MethodDefinition,
 } from '../../../protocols/rpc/index.js'
 import type { RunStatus } from '../scheduling/index.js'
-import { submissionSchema, triggerRegistrationSchema } from '../../../protocols/jobs/index.js'
 import { readTriggerDefinition } from '../triggers/definition.js'
 import * as schema from './api-schemas.js'
 import { RUN_STATUSES } from './api-schemas.js'
@@ -58,7 +58,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
         description:
-          'libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run\'s and makes the call idempotent. Gateway callers act as the node, which signs.',
+          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -244,7 +244,12 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         },
         result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
         resultName: 'trigger',
-        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError', ...SIGNED_ERRORS),
+        errors: errors(
+          'TriggerInvalidError',
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          ...SIGNED_ERRORS,
+        ),
         handler: async (params, { caller }) => {
           const read = readTriggerDefinition(params, 'trigger')
           if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))

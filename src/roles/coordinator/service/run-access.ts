@@ -13,8 +13,7 @@ import {
   peerIdFromPublicKeyHex,
   validateJobAuthority,
 } from '../../../protocols/jobs/index.js'
-import type { LogEntry } from '../../../protocols/state/lattice.js'
-import type { RunMeta } from '../../../protocols/state/lattice.js'
+import type { LogEntry, RunMeta } from '../../../protocols/state/lattice.js'
 import { RunAccessDeniedError } from './errors.js'
 import type { RunEntry } from './run-entry.js'
 
@@ -99,7 +98,8 @@ export class RunAccess {
       if (seen.has(key)) return
       seen.add(key)
     }
-    const route = who.via === 'gateway' ? ' through the HTTP gateway' : who.via === 'local' ? ' in-process' : ''
+    const route =
+      who.via === 'gateway' ? ' through the HTTP gateway' : who.via === 'local' ? ' in-process' : ''
     const message = `${action} ${allowed ? 'by' : 'refused to'} ${describeKey(who.key)}${route}`
     this.#init.record(entry, {
       hlc: this.#init.stamp(),

@@ -44,7 +44,12 @@ export interface TriggerServiceInit {
   /** Why a stored registration is no longer usable (bad signature), or undefined. */
   problem(trigger: TriggerDefinition): string | undefined
   /** Starts the run `runId` of a firing at `at` under the trigger's registration; resolves with its id. */
-  start(trigger: TriggerDefinition, inputs: Record<string, unknown>, runId: string, at: number): Promise<string>
+  start(
+    trigger: TriggerDefinition,
+    inputs: Record<string, unknown>,
+    runId: string,
+    at: number,
+  ): Promise<string>
 }
 
 /** Header of a hook call's body signature. */
@@ -164,7 +169,12 @@ export class TriggerService {
   }
 
   /** Starts a run of the trigger's workflow; the outcome is logged here (callers may also await it). */
-  private fire(active: Active, runId: string, at: number, inputs: Record<string, unknown> = {}): Promise<string> {
+  private fire(
+    active: Active,
+    runId: string,
+    at: number,
+    inputs: Record<string, unknown> = {},
+  ): Promise<string> {
     active.lastFiredAt = Date.now()
     const run = this.init.start(active.definition, { ...active.definition.inputs, ...inputs }, runId, at)
     run.then(
@@ -256,7 +266,11 @@ export class TriggerService {
 }
 
 /** The hook call's proof, or why there is none. */
-function hmacMatches(header: string | string[] | undefined, secret: string, body: Buffer): boolean | undefined {
+function hmacMatches(
+  header: string | string[] | undefined,
+  secret: string,
+  body: Buffer,
+): boolean | undefined {
   if (typeof header !== 'string') return undefined
   const match = /^sha256=([0-9a-fA-F]{64})$/.exec(header.trim())
   if (match === null) return false
