@@ -4,28 +4,18 @@
  * the scheduling; this class wires it to the node — gossip of deltas and events, anti-entropy,
  * the RPC surface, triggers — and answers the API's questions from the replicated state.
  */
-import { randomUUID } from 'node:crypto'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
-import { CallerAuthority, type CallerIdentity } from '../../../node/caller-authority.js'
+import { CallerAuthority } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
-import {
-  createSubmission,
-  createTriggerRegistration,
-  type JobAuthority,
-  type SignedSubmission,
-  type SignedTriggerRegistration,
-  toHex,
-  verifyAuthoritySignature,
-} from '../../../protocols/jobs/index.js'
+import { toHex, verifyAuthoritySignature } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
-import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
@@ -35,8 +25,8 @@ import type { TriggerDefinition } from '../triggers/definition.js'
 import { TriggerService } from '../triggers/trigger-service.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import { DEFAULT_RUNNER_KINDS } from '../workflow/constants.js'
-import { parseWorkflowText } from '../workflow/load.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
+import { Admission, parseDocument, type SubmitOptions } from './admission.js'
 import type {
   LogLine,
   PendingStep,
@@ -46,7 +36,6 @@ import type {
   RunView,
   TriggerSummary,
 } from './api-types.js'
-import { checkRegistration, checkStepCapabilities, checkSubmission, checkWindow } from './authority-check.js'
 import type { CoordinatorConfig } from './config.js'
 import {
   DEFAULT_LEASE_CHECK_MS,
@@ -58,17 +47,10 @@ import {
   DEFAULT_WAIT_MS,
   RUNS_PREFIX,
 } from './constants.js'
-import {
-  CapabilityDeniedError,
-  CoordinatorNotRunningError,
-  RunExistsError,
-  RunFinishedError,
-  RunNotFoundError,
-  SubmissionRejectedError,
-} from './errors.js'
+import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
-import { RunAccess, type RunAction, runAuthority } from './run-access.js'
+import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
@@ -107,14 +89,6 @@ export interface CoordinatorEvents {
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
 
-/** How a run is submitted besides its workflow and inputs. */
-export interface SubmitOptions {
-  /** The client's signed submission; without one the node signs (gateway and in-process callers). */
-  submission?: unknown
-  /** Who called (the RPC context's caller); undefined is this process. */
-  caller?: Caller
-}
-
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
   readonly engine: RunEngine
   readonly triggers: TriggerService
@@ -122,8 +96,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   readonly authority: CallerAuthority
   /** Who may touch a run, with its audit trail. */
   readonly access: RunAccess
-  /** Submissions and registrations refused, by reason (`capability_denied`, `bad_signature`…). */
-  readonly refusals: Record<string, number> = {}
+  private readonly admission: Admission
   private readonly components: CoordinatorComponents
   private readonly options: CoordinatorOptions
   private readonly log: Logger
@@ -173,6 +146,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       record: (entry, log) => this.engine.record(entry, log),
       stamp: () => this.engine.hlc.now(),
     })
+    this.admission = new Admission({
+      authority: this.authority,
+      engine: this.engine,
+      access: this.access,
+      signer: components.trust.signer,
+      log: this.log,
+      compile: (document) => this.compile(document),
+      register: (definition) => this.triggers.register(definition),
+    })
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
@@ -195,14 +177,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       gateway: components.gateway,
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
       hasRun: (runId) => this.engine.runs.has(runId),
-      sign: (definition) => this.signRegistration(definition),
+      sign: (definition) => this.admission.signRegistration(definition),
       problem: (definition) =>
         definition.registration === undefined
           ? 'registered before registrations were signed: register it again'
           : verifyAuthoritySignature({ trigger: definition.registration })
             ? undefined
             : 'its registration signature does not verify',
-      start: (definition, inputs, runId, at) => this.startTriggered(definition, inputs, runId, at),
+      start: (definition, inputs, runId, at) => {
+        this.assertRunning()
+        return this.admission.startTriggered(definition, inputs, runId, at)
+      },
       fallbackMs: options.triggerFallbackMs ?? 3_000,
       configured: options.triggers ?? [],
     })
@@ -266,108 +251,16 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   /**
    * Validates and starts a workflow run; returns its id. A libp2p caller must send a submission it
-   * signed (SDK, CLI); for gateway and in-process callers, which act as this node, the node signs
-   * one. The submission's signer must be the caller, its digests those of `workflow` and `inputs`,
-   * and its signer trusted for every step's capability. Resubmitting the same signed submission
-   * answers the same run (idempotent); another submission with its run id is a `RunExistsError`.
+   * signed (SDK, CLI); gateway and in-process callers act as this node, which signs one. See
+   * admission.ts for what is checked; resubmitting the same signed submission answers the same run.
    */
   async submit(workflow: unknown, inputs: unknown = {}, options: SubmitOptions = {}): Promise<string> {
-    return this.counted(() => this.submitChecked(workflow, inputs, options))
-  }
-
-  private async submitChecked(workflow: unknown, inputs: unknown, options: SubmitOptions): Promise<string> {
     this.assertRunning()
-    const who = this.authority.identify(options.caller)
-    const document = this.parse(workflow)
-    const compiled = this.compile(document)
-    const submission = this.submissionOf(options.submission, document, inputs, who)
-    const existing = this.engine.runs.get(submission.runId)
-    if (existing !== undefined) {
-      const authority = runAuthority(existing.state.meta)
-      if (
-        authority !== undefined &&
-        'submission' in authority &&
-        authority.submission.signature === submission.signature
-      )
-        return existing.id
-      throw new RunExistsError(submission.runId)
-    }
-    checkWindow('submission', submission, Date.now())
-    checkStepCapabilities(compiled, this.authority, who)
-    const entry = await this.engine.submit(compiled, inputs, submission.runId, {
-      document: document as JsonValue,
-      authority: { submission },
-    })
-    if (who.via !== 'local') this.access.authorize(entry, 'submit', who)
-    return entry.id
-  }
-
-  /** Counts a refused submission or registration by its reason, and rethrows. */
-  private async counted<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (err) {
-      if (err instanceof SubmissionRejectedError || err instanceof CapabilityDeniedError) {
-        this.refusals[err.reason] = (this.refusals[err.reason] ?? 0) + 1
-        this.log('refused: %s', err.message)
-      }
-      throw err
-    }
-  }
-
-  private submissionOf(
-    given: unknown,
-    document: unknown,
-    inputs: unknown,
-    who: CallerIdentity,
-  ): SignedSubmission {
-    if (given !== undefined) return checkSubmission(given, document, inputs, who)
-    if (who.via === 'libp2p') {
-      throw new SubmissionRejectedError(
-        'required',
-        'coordinator.submit_workflow needs a submission signed by the caller (HorusClient.submitWorkflow signs one)',
-      )
-    }
-    const submission = createSubmission(
-      { runId: randomUUID(), workflow: document, inputs: inputs as Record<string, unknown> },
-      this.components.trust.signer,
-    )
-    return checkSubmission(submission, document, inputs, who)
-  }
-
-  /** A run a trigger fired: under the registration, with the same capability check as a submission. */
-  private async startTriggered(
-    definition: TriggerDefinition,
-    inputs: Record<string, unknown>,
-    runId: string,
-    at: number,
-  ): Promise<string> {
-    this.assertRunning()
-    const registration = definition.registration
-    if (registration === undefined)
-      throw new SubmissionRejectedError('required', `trigger ${definition.name} is not signed`)
-    const document = this.parse(definition.workflow)
-    const compiled = this.compile(document)
-    // The registrar's trust is checked again at each firing: a policy change applies to the next run.
-    checkStepCapabilities(compiled, this.authority, {
-      key: registration.submitter,
-      via: 'libp2p',
-      grant: undefined,
-    })
-    const authority: JobAuthority = { trigger: registration, firing: { runId, at } }
-    const entry = await this.engine.submit(compiled, inputs, runId, {
-      document: document as JsonValue,
-      authority,
-    })
-    return entry.id
-  }
-
-  private parse(workflow: unknown): unknown {
-    return typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
+    return this.admission.submit(workflow, inputs, options)
   }
 
   compile(workflow: unknown): CompiledWorkflow {
-    return compileWorkflow(this.parse(workflow), { runners: this.runnerKinds() })
+    return compileWorkflow(parseDocument(workflow), { runners: this.runnerKinds() })
   }
 
   async status(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
@@ -481,48 +374,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   /**
-   * Registers (or replaces) a trigger. Like a submission: a libp2p caller sends a registration it
-   * signed; gateway and in-process callers act as this node, which signs. The registrar must be
-   * allowed every step's capability; the trigger's runs execute under its registration.
+   * Registers (or replaces) a trigger; like a submission, under a registration signed by the
+   * caller (or, for gateway and in-process callers, by this node). See admission.ts.
    */
   async registerTrigger(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
-    return this.counted(() => this.registerChecked(definition, caller))
-  }
-
-  private async registerChecked(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
     this.assertRunning()
-    const who = this.authority.identify(caller)
-    const document = this.parse(definition.workflow)
-    const compiled = this.compile(document)
-    const inputs = definition.inputs ?? {}
-    let registration: SignedTriggerRegistration
-    if (definition.registration !== undefined) {
-      registration = checkRegistration(definition.registration, definition, document, inputs, who)
-    } else if (who.via === 'libp2p') {
-      throw new SubmissionRejectedError(
-        'required',
-        'coordinator.register_trigger needs a registration signed by the caller (HorusClient.registerTrigger signs one)',
-      )
-    } else registration = this.signRegistration({ ...definition, workflow: document })
-    checkWindow('registration', registration, Date.now())
-    checkStepCapabilities(compiled, this.authority, who)
-    await this.triggers.register({ ...definition, workflow: document, registration })
-    return { name: definition.name }
+    return this.admission.registerTrigger(definition, caller)
   }
 
-  /** This node's registration of a trigger (the config's, or one registered through the gateway). */
-  private signRegistration(definition: TriggerDefinition): SignedTriggerRegistration {
-    return createTriggerRegistration(
-      {
-        name: definition.name,
-        kind: definition.kind,
-        ...(definition.schedule === undefined ? {} : { schedule: definition.schedule }),
-        ...(definition.timezone === undefined ? {} : { timezone: definition.timezone }),
-        workflow: this.parse(definition.workflow),
-        inputs: definition.inputs ?? {},
-      },
-      this.components.trust.signer,
-    )
+  /** Submissions and registrations refused, by reason (`capability_denied`, `bad_signature`…). */
+  get refusals(): Readonly<Record<string, number>> {
+    return this.admission.refusals
   }
 
   listTriggers(): TriggerSummary[] {
