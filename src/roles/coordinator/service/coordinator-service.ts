@@ -282,7 +282,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         ? describeRun(workflow, entry.state, now).finishedAt
         : undefined
       out.push({
-        ...runSummary(entry.id, workflow.name, entry.status, entry.createdAt, finishedAt),
+        ...runSummary(entry.state, workflow.name, entry.status, entry.createdAt, finishedAt),
         created: entry.createdAt,
       })
     }
