@@ -9,20 +9,11 @@ import { peerIdFromPublicKeyHex, toHex } from '../src/protocols/jobs/index.js'
 import type { RunView } from '../src/roles/coordinator/index.js'
 import { runAuthority, runSubmitter } from '../src/roles/coordinator/service/run-access.js'
 import { waitFor } from '../src/testing/index.js'
-import { DEPUTY, GATED, HERO_ONLY, startAuthorityMesh } from './authority-fixtures.js'
+import { DEPUTY, GATED, HERO_ONLY, refusal, startAuthorityMesh } from './authority-fixtures.js'
 import { coordinatorOf, hookHeaders, JobMesh, registerParams, submitParams } from './coordinator-fixtures.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
-
-async function refusal(promise: Promise<unknown>): Promise<Error & { data: Record<string, unknown> }> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (err === undefined) throw new Error('expected a refusal, the call succeeded')
-  return err as Error & { data: Record<string, unknown> }
-}
 
 describe('who may touch a run', () => {
   it('another client can neither read, list, follow nor control it; an admin can; all of it is audited', async () => {

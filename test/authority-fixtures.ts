@@ -119,3 +119,13 @@ export const COMPOSED_DEPUTY = {
   workflow: { name: 'outer', steps: [{ id: 'inner', workflow: 'child' }] },
   workflows: { child: { name: 'child', steps: [{ id: 'x', runner: 'sal', payload: 'id' }] } },
 }
+
+/** The error a call was refused with (its JSON-RPC `data` included); fails if the call succeeded. */
+export async function refusal(promise: Promise<unknown>): Promise<Error & { data: Record<string, unknown> }> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (err === undefined) throw new Error('expected a refusal, the call succeeded')
+  return err as Error & { data: Record<string, unknown> }
+}

@@ -19,7 +19,7 @@ import {
 } from '../src/protocols/jobs/index.js'
 import type { RunView } from '../src/roles/coordinator/index.js'
 import { runAuthority } from '../src/roles/coordinator/service/run-access.js'
-import { COMPOSED_DEPUTY, DEPUTY, HERO_ONLY, startAuthorityMesh } from './authority-fixtures.js'
+import { COMPOSED_DEPUTY, DEPUTY, HERO_ONLY, refusal, startAuthorityMesh } from './authority-fixtures.js'
 import { coordinatorOf, JobMesh, submitParams } from './coordinator-fixtures.js'
 
 const COUNTED = {
@@ -32,15 +32,6 @@ const COUNTED = {
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
-
-async function refusal(promise: Promise<unknown>): Promise<Error & { data: Record<string, unknown> }> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (err === undefined) throw new Error('expected a refusal, the call succeeded')
-  return err as Error & { data: Record<string, unknown> }
-}
 
 describe('signed submissions at the coordinator', () => {
   it('refuses the confused deputy naming the step, composed steps too, and counts it', async () => {
@@ -197,28 +188,16 @@ describe('step jobs carry the authority: supervisors and runners check the submi
       { name: 'nightly', kind: 'cron', schedule: '0 3 * * *', workflow: HERO_ONLY, inputs: {} },
       m.alice.node.trust.signer,
     )
-    const viaTrigger = createJob(
-      {
-        id: `${tick}/a/1`,
-        run: tick,
-        step: 'a',
-        runner: 'hero',
-        authority: { trigger: registration, firing: { runId: tick, at: 4102444800000 } },
-      },
-      m.bob.node.trust.signer,
-    )
+    const firing = { trigger: registration, firing: { runId: tick, at: 4102444800000 } }
+    const tickJob = (step: string, runner: string, from: typeof m.bob) =>
+      createJob(
+        { id: `${tick}/${step}/1`, run: tick, step, runner, authority: firing },
+        from.node.trust.signer,
+      )
+    const viaTrigger = tickJob('a', 'hero', m.bob)
     await expectRejected(m.bob, viaTrigger, 'authority_mismatch')
     // The trigger's registrar is hero-only: a coordinator cannot fire a sal job under it.
-    const triggerDeputy = createJob(
-      {
-        id: `${tick}/b/1`,
-        run: tick,
-        step: 'b',
-        runner: 'sal',
-        authority: { trigger: registration, firing: { runId: tick, at: 4102444800000 } },
-      },
-      m.mallory.node.trust.signer,
-    )
+    const triggerDeputy = tickJob('b', 'sal', m.mallory)
     await expectRejected(m.mallory, triggerDeputy, 'capability_denied')
 
     // A job of a run with no authority at all.
