@@ -93,10 +93,14 @@ export class TriggerService {
     const stored = await this.store.all((key, problem) =>
       this.log.error('trigger %s ignored: %s', key, problem),
     )
-    const configured = this.init.configured.map((trigger) => ({
-      ...trigger,
-      registration: this.init.sign(trigger),
-    }))
+    const configured: TriggerDefinition[] = []
+    for (const trigger of this.init.configured) {
+      try {
+        configured.push({ ...trigger, registration: this.init.sign(trigger) })
+      } catch (err) {
+        this.log.error('trigger %s ignored: %s', trigger.name, (err as Error).message)
+      }
+    }
     for (const trigger of configured) {
       if (trigger.kind === 'http' && trigger.secret === undefined)
         this.log('hook %s has no secret: only calls with the gateway token can fire it', trigger.name)
