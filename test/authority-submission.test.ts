@@ -8,14 +8,19 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  canonicalJson,
   createJob,
   createSubmission,
   createTriggerRegistration,
+  defaultEd25519,
   documentDigest,
+  fromHex,
   type JobAuthority,
   type JobEnvelope,
+  jobSigningBytes,
   type SignedSubmission,
   toHex,
+  unsignedJob,
 } from '../src/protocols/jobs/index.js'
 import type { RunView } from '../src/roles/coordinator/index.js'
 import { runAuthority } from '../src/roles/coordinator/service/run-access.js'
@@ -127,6 +132,18 @@ describe('signed submissions at the coordinator', () => {
     expect(documentDigest(meta?.workflow)).toBe(good.submission.workflowDigest)
     expect(documentDigest(meta?.submittedInputs)).toBe(good.submission.inputsDigest)
     expect(meta?.inputs).toEqual({ n: 1 })
+    // And each dispatched job, signed, chaining back to the submission.
+    const records = coordinator
+      .runState(first.runId)
+      ?.state.log()
+      .filter((e) => e.type === 'job_dispatched')
+    expect(records).toHaveLength(1)
+    const envelope = (records?.[0]?.data as unknown as { envelope: JobEnvelope }).envelope
+    expect(envelope).toMatchObject({ id: `${first.runId}/a/1`, runner: 'hero', payload: 'hello' })
+    expect(envelope.authority).toEqual(meta?.authority)
+    const link = envelope.signatures[0] as { key: string; sig: string }
+    const signed = jobSigningBytes(canonicalJson(unsignedJob(envelope)), [])
+    expect(defaultEd25519.verify(fromHex(link.sig), signed, fromHex(link.key))).toBe(true)
   })
 })
 

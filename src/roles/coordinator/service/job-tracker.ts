@@ -90,10 +90,11 @@ export class JobTracker {
 
   /**
    * Signs the dispatch's job — carrying the run's `authority`, so executors check the submitter's
-   * trust for the step — and sends it (in the background). A job already tracked is left as is.
+   * trust for the step — and sends it (in the background). Returns the signed envelope, or
+   * undefined for a job already tracked (left as is).
    */
-  send(run: string, action: DispatchAction, authority: JobAuthority | undefined): void {
-    if (this.jobs.has(action.jobId)) return
+  send(run: string, action: DispatchAction, authority: JobAuthority | undefined): JobEnvelope | undefined {
+    if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
       {
@@ -124,6 +125,7 @@ export class JobTracker {
     }
     this.jobs.set(job.jobId, job)
     this.deliver(job)
+    return envelope
   }
 
   /** Stops tracking a job and cancels it on its supervisor. */

@@ -34,6 +34,7 @@ import {
 } from '../scheduling/index.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
+import { dispatchRecord } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
 import { jobTrace, jobUpdateOf } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
@@ -305,8 +306,13 @@ export class RunEngine {
     entry.redispatch = false
     for (const action of result.actions) {
       entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
-      if (action.type === 'dispatch') this.tracker.send(entry.id, action, runAuthority(entry.state.meta))
-      else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
+      if (action.type === 'dispatch') {
+        const envelope = this.tracker.send(entry.id, action, runAuthority(entry.state.meta))
+        if (envelope !== undefined)
+          entry.addGossip(
+            entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, action.step, action.attempt)),
+          )
+      } else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
         this.tracker.cancel(action.jobId as string)
     }
     entry.status = result.status
