@@ -133,12 +133,11 @@ describe('signed submissions at the coordinator', () => {
     expect(documentDigest(meta?.submittedInputs)).toBe(good.submission.inputsDigest)
     expect(meta?.inputs).toEqual({ n: 1 })
     // And each dispatched job, signed, chaining back to the submission.
-    const records = coordinator
-      .runState(first.runId)
-      ?.state.log()
-      .filter((e) => e.type === 'job_dispatched')
+    const records = (coordinator.runState(first.runId)?.state.log() ?? []).filter(
+      (e) => e.type === 'job_dispatched',
+    )
     expect(records).toHaveLength(1)
-    const envelope = (records?.[0]?.data as unknown as { envelope: JobEnvelope }).envelope
+    const envelope = (records[0]?.data as unknown as { envelope: JobEnvelope }).envelope
     expect(envelope).toMatchObject({ id: `${first.runId}/a/1`, runner: 'hero', payload: 'hello' })
     expect(envelope.authority).toEqual(meta?.authority)
     const link = envelope.signatures[0] as { key: string; sig: string }
