@@ -137,7 +137,8 @@ describe('signed submissions at the coordinator', () => {
       (e) => e.type === 'job_dispatched',
     )
     expect(records).toHaveLength(1)
-    const envelope = (records[0]?.data as unknown as { envelope: JobEnvelope }).envelope
+    const record = records[0]?.data as unknown as { envelope: JobEnvelope }
+    const envelope = record.envelope
     expect(envelope).toMatchObject({ id: `${first.runId}/a/1`, runner: 'hero', payload: 'hello' })
     expect(envelope.authority).toEqual(meta?.authority)
     const link = envelope.signatures[0] as { key: string; sig: string }
