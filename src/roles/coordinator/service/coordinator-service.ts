@@ -327,7 +327,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
   }
 
-  /** May the caller follow this run's events? (Audited like a read.) Unknown runs: only admins. */
+  /** May the caller follow this run's events (audited like a read)? Without a run: see `mayReceive`. */
   async authorizeEvents(
     runId: string | undefined,
     caller: Caller | undefined,
