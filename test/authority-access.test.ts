@@ -164,16 +164,17 @@ describe('triggers run with the authority of whoever registered them', () => {
     const body = '{}'
     expect((await post({ 'content-type': 'application/json' }, body)).status).toBe(401)
     expect((await post(hookHeaders('wrong-secret-0123456789', body), body)).status).toBe(401)
-    // Cross-site: an empty body from a foreign origin, as a form post would send it.
+    // Cross-site: an empty body from a foreign origin, as a form post would send it — refused by
+    // the gateway's Origin check, even when it carries a valid signature.
     const csrf = await post({ origin: 'https://evil.example', 'content-type': 'text/plain' })
-    expect(csrf.status).toBe(401)
-    const csrfSigned = await post(
-      { ...hookHeaders(secret, ''), origin: 'https://evil.example', 'content-type': 'text/plain' },
-      '',
-    )
-    expect(csrfSigned.status).toBe(415)
+    expect(csrf.status).toBe(403)
+    const csrfSigned = await post({ ...hookHeaders(secret, ''), origin: 'https://evil.example' }, '')
+    expect(csrfSigned.status).toBe(403)
+    // Without an Origin, a body that is not declared JSON is refused even when signed.
+    const notJson = await post({ ...hookHeaders(secret, ''), 'content-type': 'text/plain' }, '')
+    expect(notJson.status).toBe(415)
     expect(coordinator.triggers.hookStats).toMatchObject({
-      unauthenticated: 2,
+      unauthenticated: 1,
       badSignature: 1,
       notJson: 1,
       accepted: 0,

@@ -9,6 +9,7 @@ import {
   jobEnvelopeSchema,
   type RejectReason,
   ReplayCache,
+  sealSecrets,
   signerKeyHex,
   stepJobId,
   TrustPolicy,
@@ -233,7 +234,7 @@ describe('changing any single field of a signed envelope', () => {
     return copy
   }
 
-  it('makes verification fail, for every field including nested input and env', async () => {
+  it('makes verification fail, for every field including nested input, env and secrets', async () => {
     const job = appendSignature(
       createJob(
         {
@@ -244,6 +245,7 @@ describe('changing any single field of a signed envelope', () => {
           payload: 'ls -la',
           input: { 'step-0': { rows: [1, 2, { deep: true, none: null }], name: 'ü' } },
           env: { HOME: '/tmp', LANG: 'C' },
+          secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
           authority: submissionAuthority(fx.client, 'run-9'),
         },
@@ -260,7 +262,7 @@ describe('changing any single field of a signed envelope', () => {
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
     // The optional workflow fields cannot be dropped either.
-    for (const field of ['run', 'step', 'authority'] as const) {
+    for (const field of ['run', 'step', 'secrets', 'authority'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }

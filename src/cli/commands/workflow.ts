@@ -8,11 +8,12 @@ import { EXIT, UsageError } from '../errors.js'
 import type { Output } from '../output.js'
 import { createProgressView, formatDuration, renderRun } from '../progress.js'
 import { progressSink, untilInterrupted } from '../progress-sink.js'
+import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
 
 export const WORKFLOW_HELP = `Usage: horus workflow <subcommand> [options] (--peer MA | --gateway URL)
 
 Subcommands:
-  submit FILE [--input k=v ...] [--run-id ID] [--wait]
+  submit FILE [--input k=v ...] [--secret NAME[=V] ...] [--run-id ID] [--wait]
                     start a run of the workflow in FILE (YAML or JSON; "-" reads stdin) and print
                     its run id; with --wait, show each step's state and duration live until the
                     run ends, then print its outputs. The submission is signed with this client's
@@ -35,6 +36,8 @@ Options:
   --run-id ID       (submit) the run's id (default: a random UUID): 1-128 of A-Z a-z 0-9 _ . : -,
                     not starting with "cron." or "hook."; an id already taken is refused
                     (RunExistsError), so a scripted retry cannot start a second run
+${SECRET_HELP}
+                    (submit: the values of the secrets the steps name in \`secrets:\`)
   --wait            (submit) wait for the run to end; exit 0 if it completed, 1 otherwise.
                     Ctrl-C stops waiting (the run goes on).
 
@@ -48,6 +51,7 @@ const OPTIONS = {
   ...CONNECT_OPTIONS,
   input: { type: 'string', multiple: true },
   'run-id': { type: 'string' },
+  ...SECRET_OPTIONS,
   wait: { type: 'boolean' },
   step: { type: 'string' },
   status: { type: 'string' },
@@ -123,11 +127,16 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
 
 async function submit(values: Values, file: string, out: Output): Promise<number> {
   const inputs = parseInputs(values.input)
+  const secrets = parseSecretFlags(values, 'workflow submit')
   const text = await readWorkflow(file)
   const json = values.json === true
   return withClient(values, async (client) => {
     const chosen = stringFlag(values['run-id'])
-    const runId = await client.submitWorkflow(text, inputs, chosen === undefined ? {} : { runId: chosen })
+    const runId = await client.submitWorkflow(
+      text,
+      inputs,
+      chosen === undefined ? secrets : { ...secrets, runId: chosen },
+    )
     if (values.wait !== true) {
       if (json) out.json({ runId })
       else out.line(runId)

@@ -23,8 +23,8 @@ export interface Caller {
   /** Remote socket address, for HTTP callers. */
   remoteAddress?: string
   /**
-   * What an HTTP caller's identity is restricted to (configured on the gateway): it acts with the
-   * roles and capabilities of both its key's trust entry and this grant. Absent: the trust entry.
+   * What an HTTP caller may do beyond its key's trust entry (config `gateway.grant`): only these
+   * roles' methods, only these capabilities (`'*'`: any). Absent: the key's entry alone decides.
    */
   grant?: { roles: readonly string[]; capabilities: readonly string[] }
 }

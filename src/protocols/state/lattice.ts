@@ -131,6 +131,8 @@ export interface RunMeta {
   readonly authority?: JsonObject
   /** The inputs as submitted, before defaults (what the authority's `inputsDigest` covers). */
   readonly submittedInputs?: JsonObject
+  /** Sealed secrets by name (only ciphertext: see protocols/jobs/secrets.ts), copied into step jobs. */
+  readonly secrets?: JsonObject
 }
 
 export const LOG_SEVERITIES = ['debug', 'info', 'warning', 'error', 'critical'] as const

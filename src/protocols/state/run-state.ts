@@ -44,6 +44,7 @@ export interface CreateRunInit {
   readonly inputs: JsonObject
   readonly authority?: JsonObject
   readonly submittedInputs?: JsonObject
+  readonly secrets?: JsonObject
 }
 
 /** Throws `InvalidRunIdError` unless `run` can name a run (datastore keys, job ids). */
@@ -80,6 +81,7 @@ export class RunState {
       inputs: init.inputs,
       ...(init.authority === undefined ? {} : { authority: init.authority }),
       ...(init.submittedInputs === undefined ? {} : { submittedInputs: init.submittedInputs }),
+      ...(init.secrets === undefined ? {} : { secrets: init.secrets }),
     })
     return state
   }

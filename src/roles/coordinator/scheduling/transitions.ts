@@ -37,6 +37,8 @@ export interface CreateRunOptions {
   readonly document?: JsonValue
   /** The run's signed authority (`JobAuthority`), carried by every step job. */
   readonly authority?: JsonObject
+  /** Sealed secrets by name, kept in the run's meta (checked by the caller). */
+  readonly secrets?: JsonObject
 }
 
 /** A new run's state (it is also the first delta to gossip). Throws `WorkflowInputError`. */
@@ -51,6 +53,7 @@ export function createRun(workflow: CompiledWorkflow, options: CreateRunOptions)
     ...(options.authority === undefined || !isPlainObject(options.inputs)
       ? {}
       : { submittedInputs: JSON.parse(JSON.stringify(options.inputs)) as JsonObject }),
+    ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
   })
   state.appendLog(
     event(options.stamp, 'workflow_started', 'info', `workflow "${workflow.name}" started`, undefined, {

@@ -13,6 +13,7 @@ import {
   createSubmission,
   createTriggerRegistration,
   type JobAuthority,
+  type SealedSecret,
   type SignedSubmission,
   type SignedTriggerRegistration,
   type Signer,
@@ -33,6 +34,8 @@ export interface SubmitOptions {
   submission?: unknown
   /** Who called (the RPC context's caller); undefined is this process. */
   caller?: Caller
+  /** The sealed values of the secrets the workflow's steps name (run-secrets.ts). */
+  secrets?: Readonly<Record<string, SealedSecret>>
 }
 
 export interface AdmissionInit {
@@ -87,6 +90,7 @@ export class Admission {
       const entry = await engine.submit(compiled, inputs, submission.runId, {
         document: document as JsonValue,
         authority: { submission },
+        ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
       })
       if (who.via !== 'local') access.authorize(entry, 'submit', who)
       return entry.id

@@ -12,7 +12,7 @@ import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
-import { toHex, verifyAuthoritySignature } from '../../../protocols/jobs/index.js'
+import { runnerRecipients, toHex, verifyAuthoritySignature } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
@@ -53,6 +53,7 @@ import { PeerSync } from './peer-sync.js'
 import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
+import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
@@ -253,10 +254,28 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
    * Validates and starts a workflow run; returns its id. A libp2p caller must send a submission it
    * signed (SDK, CLI); gateway and in-process callers act as this node, which signs one. See
    * admission.ts for what is checked; resubmitting the same signed submission answers the same run.
+   * `options.secrets`: the sealed values of the secrets its steps name (see run-secrets.ts), all of
+   * them and no others.
    */
   async submit(workflow: unknown, inputs: unknown = {}, options: SubmitOptions = {}): Promise<string> {
     this.assertRunning()
     return this.admission.submit(workflow, inputs, options)
+  }
+
+  /** The capabilities a run of `workflow` would dispatch jobs to. */
+  capabilitiesOf(workflow: unknown): Set<string> {
+    const runners = this.compile(workflow).steps.map((step) => step.runner)
+    return new Set(runners.filter((runner): runner is string => runner !== undefined))
+  }
+
+  /** The secrets a workflow's steps name, with the runner keys (trusted here) to seal each to. */
+  secretRecipients(workflow: unknown): SecretUse[] {
+    const policy = this.components.trust.policy
+    const local = this.options.localRunner
+    const selfServes = (capability: string): boolean => local?.capabilities.includes(capability) ?? false
+    return secretUses(this.compile(workflow), (capability) =>
+      runnerRecipients(policy, capability, selfServes),
+    )
   }
 
   compile(workflow: unknown): CompiledWorkflow {
@@ -379,6 +398,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
    */
   async registerTrigger(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
     this.assertRunning()
+    // A trigger fires with no client present to seal secret values: a run that needs some could never start.
+    checkRunSecrets(this.compile(definition.workflow), {})
     return this.admission.registerTrigger(definition, caller)
   }
 

@@ -7,7 +7,13 @@
  * event that was lost.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
-import { createJob, type JobAuthority, type JobEnvelope, type Signer } from '../../../protocols/jobs/index.js'
+import {
+  createJob,
+  type JobAuthority,
+  type JobEnvelope,
+  type SealedSecret,
+  type Signer,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
@@ -90,10 +96,15 @@ export class JobTracker {
 
   /**
    * Signs the dispatch's job — carrying the run's `authority`, so executors check the submitter's
-   * trust for the step — and sends it (in the background). Returns the signed envelope, or
-   * undefined for a job already tracked (left as is).
+   * trust for the step, and the step's sealed `secrets` as they are — and sends it (in the
+   * background). Returns the signed envelope, or undefined for a job already tracked (left as is).
    */
-  send(run: string, action: DispatchAction, authority: JobAuthority | undefined): JobEnvelope | undefined {
+  send(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): JobEnvelope | undefined {
     if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
@@ -105,6 +116,7 @@ export class JobTracker {
         runner: action.runner,
         payload: payloadText(action.payload),
         input: action.input,
+        ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
         ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
         ...(authority === undefined ? {} : { authority }),

@@ -5,10 +5,17 @@
  * an admin (run-access.ts).
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import { submissionSchema, triggerRegistrationSchema } from '../../../protocols/jobs/index.js'
+import {
+  jobSecretsSchema,
+  type SealedSecret,
+  secretRecipientSchema,
+  submissionSchema,
+  triggerRegistrationSchema,
+} from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type MethodDefinition,
@@ -20,9 +27,24 @@ import { RUN_STATUSES } from './api-schemas.js'
 import { DEFAULT_WAIT_MS, MAX_WAIT_MS } from './constants.js'
 import type { CoordinatorService } from './coordinator-service.js'
 import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
+import type { SecretUse } from './run-secrets.js'
 
 const errors = (...names: string[]) => COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
 const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
+const WORKFLOW = {
+  type: ['object', 'string'],
+  description: 'the workflow document or its YAML/JSON text',
+} as const
+const SECRET_USE = {
+  type: 'object',
+  required: ['name', 'steps', 'capabilities', 'recipients'],
+  properties: {
+    name: { type: 'string' },
+    steps: { type: 'array', items: { type: 'string' } },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    recipients: { type: 'array', items: secretRecipientSchema },
+  },
+} as const
 const byRun = {
   type: 'object',
   properties: { runId: RUN_ID },
@@ -52,22 +74,25 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
   return [
     guarded(
       defineMethod<
-        { workflow: unknown; inputs?: Record<string, unknown>; submission?: unknown },
+        {
+          workflow: unknown
+          inputs?: Record<string, unknown>
+          secrets?: Record<string, SealedSecret>
+          submission?: unknown
+        },
         { runId: string }
       >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
         description:
-          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs.",
+          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs. secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
         role: 'coordinator',
         params: {
           type: 'object',
           properties: {
-            workflow: {
-              type: ['object', 'string'],
-              description: 'the workflow document or its YAML/JSON text',
-            },
+            workflow: WORKFLOW,
             inputs: { type: 'object' },
+            secrets: jobSecretsSchema,
             submission: submissionSchema,
           },
           required: ['workflow'],
@@ -82,12 +107,38 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           'RunExistsError',
           ...SIGNED_ERRORS,
         ),
-        handler: async ({ workflow, inputs, submission }, { caller }) => ({
-          runId: await service.submit(workflow, inputs ?? {}, {
+        handler: async ({ workflow, inputs, secrets, submission }, { caller }) => {
+          // An HTTP caller's gateway grant must cover every capability the run would use.
+          if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
+          const runId = await service.submit(workflow, inputs ?? {}, {
             caller,
             ...(submission === undefined ? {} : { submission }),
-          }),
-        }),
+            ...(secrets === undefined ? {} : { secrets }),
+          })
+          return { runId }
+        },
+      }),
+    ),
+    guarded(
+      defineMethod<{ workflow: unknown }, { secrets: SecretUse[] }>({
+        name: 'coordinator.secret_recipients',
+        summary:
+          'The secrets a workflow’s steps name, each with the runner keys this node trusts for those steps’ capabilities: whom a client seals each value to.',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { workflow: WORKFLOW },
+          required: ['workflow'],
+          additionalProperties: false,
+        },
+        result: {
+          type: 'object',
+          required: ['secrets'],
+          properties: { secrets: { type: 'array', items: SECRET_USE } },
+        },
+        resultName: 'recipients',
+        errors: errors('WorkflowValidationError', 'WorkflowParseError'),
+        handler: ({ workflow }) => ({ secrets: service.secretRecipients(workflow) }),
       }),
     ),
     guarded(
@@ -248,6 +299,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           'TriggerInvalidError',
           'WorkflowValidationError',
           'WorkflowParseError',
+          'WorkflowInputError',
           ...SIGNED_ERRORS,
         ),
         handler: async (params, { caller }) => {

@@ -13,7 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { JobAuthority, Signer } from '../../../protocols/jobs/index.js'
+import type { JobAuthority, SealedSecret, Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
@@ -40,6 +40,7 @@ import { jobTrace, jobUpdateOf } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
+import { checkRunSecrets, stepSecrets } from './run-secrets.js'
 import { monitorEvent } from './views.js'
 
 export interface EngineLimits {
@@ -129,23 +130,33 @@ export class RunEngine {
   }
 
   /**
-   * Creates a run, takes its lease and starts it. `origin` is the document as submitted and the
-   * signed authority every step job carries. Throws workflow input errors, RunExistsError.
+   * Creates a run, takes its lease and starts it. `origin` is the document as submitted, the
+   * signed authority every step job carries and the run's sealed secrets. Throws workflow input
+   * errors, RunExistsError.
    */
   async submit(
     workflow: CompiledWorkflow,
     inputs: unknown,
     runId?: string,
-    origin: { document?: JsonValue; authority?: JobAuthority } = {},
+    origin: {
+      document?: JsonValue
+      authority?: JobAuthority
+      secrets?: Readonly<Record<string, SealedSecret>>
+    } = {},
   ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
     if (this.runs.has(run)) throw new RunExistsError(run)
+    const secrets = origin.secrets
+    checkRunSecrets(workflow, secrets ?? {})
     const state = createRun(workflow, {
       run,
       stamp: this.hlc.now(),
       inputs,
       ...(origin.document === undefined ? {} : { document: origin.document }),
       ...(origin.authority === undefined ? {} : { authority: origin.authority as unknown as JsonObject }),
+      ...(secrets === undefined || Object.keys(secrets).length === 0
+        ? {}
+        : { secrets: secrets as unknown as JsonObject }),
     })
     takeOverLease(state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
     const entry = new RunEntry(state, workflow)
@@ -307,7 +318,12 @@ export class RunEngine {
     for (const action of result.actions) {
       entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
       if (action.type === 'dispatch') {
-        const envelope = this.tracker.send(entry.id, action, runAuthority(entry.state.meta))
+        const envelope = this.tracker.send(
+          entry.id,
+          action,
+          runAuthority(entry.state.meta),
+          stepSecrets(workflow, action.step, entry.state.meta?.secrets),
+        )
         if (envelope !== undefined)
           entry.addGossip(
             entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, action.step, action.attempt)),
