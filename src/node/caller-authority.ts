@@ -6,6 +6,7 @@
  */
 import { publicKeyHexFromPeerId } from '../protocols/jobs/keys.js'
 import type { TrustDecision, TrustPolicy, TrustRole } from '../protocols/jobs/trust-policy.js'
+import { grantAllowsCapability, grantAllowsRole } from '../protocols/rpc/caller-grant.js'
 import type { Caller } from '../protocols/rpc/definitions.js'
 
 /** Who a caller is, resolved. */
@@ -16,8 +17,6 @@ export interface CallerIdentity {
   via: 'libp2p' | 'gateway' | 'local'
   grant: Caller['grant']
 }
-
-const ALL = '*'
 
 export class CallerAuthority {
   readonly #policy: () => TrustPolicy
@@ -61,8 +60,8 @@ export class CallerAuthority {
       return { admitted: false, reason: 'untrusted_key', message: 'the caller has no usable key' }
     }
     const wanted: readonly TrustRole[] = typeof roles === 'string' ? [roles] : roles
-    const grant = who.grant
-    const granted = grant === undefined ? wanted : wanted.filter((role) => grant.roles.includes(role))
+    const scope: Pick<Caller, 'grant'> = who.grant === undefined ? {} : { grant: who.grant }
+    const granted = wanted.filter((role) => grantAllowsRole(scope, [role]))
     if (granted.length === 0) {
       return {
         admitted: false,
@@ -74,8 +73,8 @@ export class CallerAuthority {
       role: granted,
       ...(capability === undefined ? {} : { capability }),
     })
-    if (!decision.admitted || capability === undefined || grant === undefined) return decision
-    if (grant.capabilities.includes(ALL) || grant.capabilities.includes(capability)) return decision
+    if (!decision.admitted || capability === undefined || grantAllowsCapability(scope, capability))
+      return decision
     return {
       admitted: false,
       reason: 'capability_denied',
