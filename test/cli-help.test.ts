@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { HELP } from '../src/cli/main.js'
 import { horus } from './cli-capture.js'
 
-const COMMANDS = ['demo', 'key', 'node', 'mesh', 'rpc', 'workflow', 'job']
+const COMMANDS = ['demo', 'key', 'node', 'mesh', 'rpc', 'workflow', 'job', 'trust']
 
 describe('horus --help', () => {
   it('lists every command, and each command answers --help with its usage', async () => {
@@ -30,12 +30,22 @@ describe('horus --help', () => {
     ]) {
       expect(workflow).toContain(`  ${sub}`)
     }
-    for (const flag of ['--input', '--wait', '--peer', '--gateway', '--json'])
+    for (const flag of ['--input', '--secret', '--wait', '--peer', '--gateway', '--json'])
       expect(workflow).toContain(flag)
     const job = (await horus(['job', '--help'])).stdout
-    for (const sub of ['create --runner', 'status JOB_ID', 'result JOB_ID', 'logs JOB_ID', 'cancel JOB_ID']) {
+    for (const sub of [
+      'create --runner',
+      'list [--status S] [--limit N]',
+      'status JOB_ID',
+      'result JOB_ID',
+      'logs JOB_ID',
+      'cancel JOB_ID',
+    ]) {
       expect(job).toContain(`  ${sub}`)
     }
+    const node = (await horus(['node', '--help'])).stdout
+    for (const usage of ['horus node start [options]', 'horus node status (--peer MA | --gateway URL)'])
+      expect(node).toContain(usage)
     expect((await horus(['mesh', '--help'])).stdout).toContain('runners')
     const unknown = await horus(['workflow', 'frobnicate', '--gateway', 'http://127.0.0.1:1'])
     expect(unknown.code).toBe(2)

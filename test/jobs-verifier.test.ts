@@ -9,11 +9,12 @@ import {
   jobEnvelopeSchema,
   type RejectReason,
   ReplayCache,
+  sealSecrets,
   signerKeyHex,
   stepJobId,
   TrustPolicy,
 } from '../src/protocols/jobs/index.js'
-import { createVerifierFixture, type VerifierFixture } from './jobs-helpers.js'
+import { createVerifierFixture, submissionAuthority, type VerifierFixture } from './jobs-helpers.js'
 
 const encoder = new TextEncoder()
 const bytes = (job: unknown): Uint8Array => encoder.encode(JSON.stringify(job))
@@ -52,7 +53,14 @@ describe('JobVerifier accepts', () => {
 
   it('a chain re-dispatched by a trusted coordinator', async () => {
     const job = createJob(
-      { id: stepJobId('run-1', 'fetch', 2), run: 'run-1', step: 'fetch', attempt: 2, runner: 'sal' },
+      {
+        id: stepJobId('run-1', 'fetch', 2),
+        run: 'run-1',
+        step: 'fetch',
+        attempt: 2,
+        runner: 'sal',
+        authority: submissionAuthority(fx.client, 'run-1'),
+      },
       fx.client,
     )
     const redispatched = appendSignature(job, fx.coordinator)
@@ -226,7 +234,7 @@ describe('changing any single field of a signed envelope', () => {
     return copy
   }
 
-  it('makes verification fail, for every field including nested input and env', async () => {
+  it('makes verification fail, for every field including nested input, env and secrets', async () => {
     const job = appendSignature(
       createJob(
         {
@@ -237,7 +245,9 @@ describe('changing any single field of a signed envelope', () => {
           payload: 'ls -la',
           input: { 'step-0': { rows: [1, 2, { deep: true, none: null }], name: 'ü' } },
           env: { HOME: '/tmp', LANG: 'C' },
+          secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
+          authority: submissionAuthority(fx.client, 'run-9'),
         },
         fx.client,
       ),
@@ -252,7 +262,7 @@ describe('changing any single field of a signed envelope', () => {
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
     // The optional workflow fields cannot be dropped either.
-    for (const field of ['run', 'step'] as const) {
+    for (const field of ['run', 'step', 'secrets', 'authority'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }

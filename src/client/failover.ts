@@ -33,8 +33,11 @@ const MAYBE_SENT = new Set(['ConnectionClosedError', 'CallTimeoutError'])
 /** The node refused the call before running it because this caller has too many in flight. */
 const BUSY = new Set(['TooManyRequestsError'])
 
-/** The node could not be reached, or its session closed under the call (the CLI's exit 3). */
-const UNREACHABLE = new Set([...DIAL_FAILURES, 'ConnectionClosedError'])
+/**
+ * The node could not be reached (a dial that failed or timed out), or its session closed under the
+ * call (the CLI's exit 3).
+ */
+const UNREACHABLE = new Set([...DIAL_FAILURES, 'ConnectionClosedError', 'TimeoutError'])
 
 const DIAL_SET = new Set(DIAL_FAILURES)
 

@@ -9,29 +9,37 @@
  * await client.close()
  * ```
  */
+import { randomUUID } from 'node:crypto'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readSwarmKey } from '../node/swarm-key.js'
+import { createSubmission, createTriggerRegistration } from '../protocols/jobs/authority.js'
 import { createJob } from '../protocols/jobs/envelope.js'
 import { toHex } from '../protocols/jobs/keys.js'
 import { verifyResult } from '../protocols/jobs/result.js'
+import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
+import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
-import { UnauthorizedError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
+import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
+import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
 import { GatewayConnection } from './connection.js'
 import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS } from './constants.js'
 import {
   ClientClosedError,
   ClientOptionsError,
+  explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
   rebuildRemoteError,
+  WorkflowParseError,
 } from './errors.js'
 import { followEvents } from './events.js'
 import { loadClientKey } from './identity.js'
 import { MeshConnection } from './mesh-connection.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
+import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
 import type {
   JobResultView,
   JobStatus,
@@ -44,6 +52,7 @@ import type {
   RunStatus,
   RunSummary,
   RunView,
+  SecretUse,
   WorkflowDefinition,
 } from './types.js'
 import { TERMINAL_JOB_STATUSES } from './types.js'
@@ -78,7 +87,18 @@ export interface SignalOptions {
   signal?: AbortSignal
 }
 
-export interface JobSpec {
+/** Secret values and whom to seal them to; the plaintext never leaves this process. */
+export interface SecretOptions {
+  /** Variable name → value, sealed here to the runners that may run the job (see README, Secrets). */
+  secrets?: Record<string, string>
+  /**
+   * Runner keys (peer IDs or hex) to seal to, instead of those the node the client talks to says
+   * it trusts for the capability. @default asked of the mesh
+   */
+  secretRecipients?: readonly string[]
+}
+
+export interface JobSpec extends SecretOptions {
   /** Capability (runner kind) that executes the job. */
   runner: string
   payload: string
@@ -95,6 +115,27 @@ export interface CreateJobOptions extends SignalOptions {
 export interface WaitForJobOptions extends SignalOptions {
   /** The job's status now and after each wait slice that did not see it end (its `reason` says why it waits). */
   onProgress?: (view: JobResultView) => void
+}
+
+export interface SubmitOptions extends SignalOptions, SecretOptions {
+  /**
+   * The run's id, which is also the submission's idempotency key: the same signed submission sent
+   * again answers the same run. @default a random UUID
+   */
+  runId?: string
+}
+
+export interface TriggerSpec {
+  /** 1-64 letters, digits, `_` or `-`. */
+  name: string
+  kind: 'cron' | 'http'
+  /** Cron expression (`cron` only). */
+  schedule?: string
+  timezone?: string
+  workflow: WorkflowDefinition | string
+  inputs?: Record<string, unknown>
+  /** `http` only: the HMAC key hook calls sign their body with (at least 16 characters). */
+  secret?: string
 }
 
 export interface JobResultOptions extends SignalOptions {
@@ -151,6 +192,7 @@ export class HorusClient {
         bootstrap: mesh.bootstrap,
         defaultTimeoutMs,
         findPeer: (peerId, signal) => findPeerAddrs(host, peerId, signal),
+        privateMesh: swarmKey !== undefined,
       })
       await connection.open(options.signal)
       return new HorusClient({ connection, key, host })
@@ -162,19 +204,85 @@ export class HorusClient {
 
   /* ---- workflows (coordinator) ---- */
 
-  /** Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its id. */
+  /**
+   * Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its
+   * id. Over the mesh the client signs the submission (the run executes with this key's trust, and
+   * only this key or an admin may read or control it); a retry sends the same signed submission,
+   * so it cannot start a second run. Through a gateway the node submits in its own name.
+   */
   async submitWorkflow(
     workflow: WorkflowDefinition | string,
     inputs: Record<string, unknown> = {},
-    options: SignalOptions = {},
+    options: SubmitOptions = {},
   ): Promise<string> {
+    const document = parseDocument(workflow)
+    const secrets = await this.sealRunSecrets(document as WorkflowDefinition, options)
+    const params: Record<string, unknown> = { workflow: document, inputs }
+    if (secrets !== undefined) params.secrets = secrets
+    // Over the mesh the client picks the run id: an ambiguous failure can then name the run.
+    const chosen = this.viaGateway ? undefined : (options.runId ?? randomUUID())
+    if (chosen !== undefined)
+      params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
+    // Over the mesh a retry resends the same signed submission: it cannot start a second run.
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
-      { workflow: workflow as RpcParams, inputs },
-      options,
+      params as RpcParams,
+      {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        idempotent: !this.viaGateway,
+        ...(chosen === undefined ? {} : { outcome: { runId: chosen } }),
+      },
     )
     return runId
+  }
+
+  /**
+   * Registers (or replaces) a cron or HTTP trigger; its runs execute with this key's trust (over
+   * the mesh the client signs the registration; through a gateway, the node does).
+   */
+  async registerTrigger(spec: TriggerSpec, options: SignalOptions = {}): Promise<{ name: string }> {
+    const document = parseDocument(spec.workflow)
+    const inputs = spec.inputs ?? {}
+    const params: Record<string, unknown> = { name: spec.name, kind: spec.kind, workflow: document, inputs }
+    if (spec.schedule !== undefined) params.schedule = spec.schedule
+    if (spec.timezone !== undefined) params.timezone = spec.timezone
+    if (spec.secret !== undefined) params.secret = spec.secret
+    if (!this.viaGateway) {
+      params.registration = createTriggerRegistration(
+        {
+          name: spec.name,
+          kind: spec.kind,
+          ...(spec.schedule === undefined ? {} : { schedule: spec.schedule }),
+          ...(spec.timezone === undefined ? {} : { timezone: spec.timezone }),
+          workflow: document,
+          inputs,
+        },
+        this.signer,
+      )
+    }
+    return this.call('coordinator', 'coordinator.register_trigger', params as RpcParams, options)
+  }
+
+  private get viaGateway(): boolean {
+    return this.connection instanceof GatewayConnection
+  }
+
+  /** The run's secrets sealed to the runners of the steps that name them, or undefined without any. */
+  private async sealRunSecrets(
+    workflow: WorkflowDefinition | string,
+    options: SubmitOptions,
+  ): Promise<Record<string, SealedSecret> | undefined> {
+    const values = options.secrets ?? {}
+    if (Object.keys(values).length === 0) return undefined
+    const pinned = pinnedRecipients(options.secretRecipients)
+    const { secrets: uses } = await this.read<{ secrets: SecretUse[] }>(
+      'coordinator',
+      'coordinator.secret_recipients',
+      { workflow: workflow as RpcParams },
+      options,
+    )
+    return sealRunSecrets(values, uses, pinned)
   }
 
   getStatus(runId: string, options: SignalOptions = {}): Promise<RunView> {
@@ -234,12 +342,14 @@ export class HorusClient {
    * is set: then it is queued until a runner appears (or the job expires).
    */
   async createJob(spec: JobSpec, options: CreateJobOptions = {}): Promise<JobStatusView> {
+    const secrets = await this.sealJobSecrets(spec, options)
     const job = createJob(
       {
         runner: spec.runner,
         payload: spec.payload,
         ...(spec.input === undefined ? {} : { input: spec.input }),
         ...(spec.env === undefined ? {} : { env: spec.env }),
+        ...(secrets === undefined ? {} : { secrets }),
         ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       },
       this.signer,
@@ -256,6 +366,26 @@ export class HorusClient {
       },
       { ...callOptions, sameNodeIdempotent: true, outcome: { jobId: job.id } },
     )
+  }
+
+  /** The job's secrets sealed to the runners trusted for its capability, or undefined without any. */
+  private async sealJobSecrets(
+    spec: JobSpec,
+    options: SignalOptions,
+  ): Promise<Record<string, SealedSecret> | undefined> {
+    const values = spec.secrets ?? {}
+    if (Object.keys(values).length === 0) return undefined
+    const recipients =
+      pinnedRecipients(spec.secretRecipients) ??
+      (
+        await this.read<{ recipients: SecretRecipient[] }>(
+          'supervisor',
+          'supervisor.secret_recipients',
+          { capability: spec.runner },
+          options,
+        )
+      ).recipients.map((r) => r.key)
+    return sealJobSecrets(values, spec.runner, recipients)
   }
 
   getJobStatus(jobId: string, options: SignalOptions = {}): Promise<JobStatusView> {
@@ -314,13 +444,12 @@ export class HorusClient {
     return this.onJobSupervisor('supervisor.cancel_job', { jobId }, options)
   }
 
-  listJobs(options: SignalOptions & { status?: JobStatus } = {}): Promise<JobStatusView[]> {
-    return this.read(
-      'supervisor',
-      'supervisor.list_jobs',
-      options.status === undefined ? {} : { status: options.status },
-      options,
-    )
+  /** Jobs on the supervisor this client uses, newest first. */
+  listJobs(options: SignalOptions & { status?: JobStatus; limit?: number } = {}): Promise<JobStatusView[]> {
+    const params: Record<string, unknown> = {}
+    if (options.status !== undefined) params.status = options.status
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('supervisor', 'supervisor.list_jobs', params, options)
   }
 
   /* ---- the mesh ---- */
@@ -368,13 +497,9 @@ export class HorusClient {
     }
   }
 
-  /** A refusal says which key was refused: the fix is adding it to the node's trust policy. */
+  /** A refusal says what to fix: the gateway's token, or the trust entry for this client's key. */
   private explain(err: unknown): unknown {
-    if (!(err instanceof UnauthorizedError)) return err
-    return new UnauthorizedError(
-      `${err.message}: the node's trust policy does not admit this client (peer ID ${this.peerId}) as a client`,
-      { cause: err },
-    )
+    return explainRefusal(err, this.host === undefined ? undefined : this.peerId)
   }
 
   /** A job lives on the supervisor that accepted it: ask each reachable one until it is found. */
@@ -399,5 +524,19 @@ export class HorusClient {
 
   private assertOpen(): void {
     if (this.closed) throw new ClientClosedError()
+  }
+}
+
+/** The document a submission digests: text is parsed here exactly as the coordinator would. */
+function parseDocument(workflow: WorkflowDefinition | string): unknown {
+  if (typeof workflow !== 'string') return workflow
+  try {
+    return parseWorkflowText(workflow)
+  } catch (err) {
+    if (!(err instanceof ParseFailure)) throw err
+    const data: Record<string, unknown> = { code: err.code }
+    if (err.line !== undefined) data.line = err.line
+    if (err.column !== undefined) data.column = err.column
+    throw new WorkflowParseError(err.message, data, err)
   }
 }

@@ -14,7 +14,9 @@ export type {
   JobResultOptions,
   JobSpec,
   MeshClientOptions,
+  SecretOptions,
   SignalOptions,
+  SubmitOptions,
   WaitForJobOptions,
 } from './horus-client.js'
 export { HorusClient } from './horus-client.js'

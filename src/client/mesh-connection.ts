@@ -18,6 +18,7 @@ import {
   SAME_NODE_RETRIES,
   SAME_NODE_RETRY_MS,
 } from './constants.js'
+import { explainDialFailure } from './dial-failure.js'
 import { discoverRole, type NodeInfo, withPeerId } from './discovery.js'
 import {
   BootstrapUnreachableError,
@@ -35,6 +36,8 @@ export interface MeshConnectionInit {
   defaultTimeoutMs: number
   /** Where a peer listens, asked of the mesh (the DHT) when the addresses known do not answer. */
   findPeer?: (peerId: string, signal: AbortSignal) => Promise<string[]>
+  /** The host holds a private mesh's swarm key (for advice when a handshake fails). */
+  privateMesh?: boolean
 }
 
 export class MeshConnection implements Connection {
@@ -49,6 +52,9 @@ export class MeshConnection implements Connection {
   private readonly clients = new Map<string, Libp2pRpcClient>()
   private readonly current = new Map<ServiceRole, string>()
   private readonly failedAt = new Map<string, number>()
+  /** The last error each peer's probe failed with, to say why a bootstrap node was not reached. */
+  private readonly lastFailure = new Map<string, unknown>()
+  private readonly privateMesh: boolean
   private closed = false
 
   constructor(init: MeshConnectionInit) {
@@ -57,6 +63,7 @@ export class MeshConnection implements Connection {
     this.host = init.host
     this.defaultTimeoutMs = init.defaultTimeoutMs
     this.findPeer = init.findPeer
+    this.privateMesh = init.privateMesh ?? false
     this.log = createLogger().forComponent('horus:client')
     this.bootstrapIds = init.bootstrap.map((addr, i) => {
       const peerId = peerIdOf(addr)
@@ -76,9 +83,10 @@ export class MeshConnection implements Connection {
     try {
       await this.pick('node', new Set(), signal)
     } catch (err) {
-      if (err instanceof NoProviderError)
-        throw new BootstrapUnreachableError(this.bootstrapIds.join(', '), err)
-      throw err
+      if (!(err instanceof NoProviderError)) throw err
+      const failure = this.bootstrapIds.map((id) => this.lastFailure.get(id)).find((e) => e !== undefined)
+      const why = failure === undefined ? '' : `: ${explainDialFailure(failure, this.privateMesh)}`
+      throw new BootstrapUnreachableError(`${this.bootstrapIds.join(', ')}${why}`, failure ?? err)
     }
   }
 
@@ -320,12 +328,14 @@ export class MeshConnection implements Connection {
       })
       this.learn(peerId, info.multiaddrs)
       this.failedAt.delete(peerId)
+      this.lastFailure.delete(peerId)
       return role === 'node' || info.roles.includes(role)
     } catch (err) {
       signal?.throwIfAborted()
       // Too many of our calls in flight there: it is alive, and it was found holding the role.
       if (isBusy(err)) return true
       this.log('%s did not answer - %e', peerId, err)
+      this.lastFailure.set(peerId, err)
       this.markFailed(peerId, err)
       return false
     }

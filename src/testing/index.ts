@@ -30,5 +30,5 @@ export {
   spawnHorusNode,
   stopProcess,
 } from './process-mesh.js'
-export { TestMesh, type TestNodeOptions } from './test-node.js'
+export { type TestMember, TestMesh, type TestNodeOptions } from './test-node.js'
 export { type WaitForOptions, WaitTimeoutError, waitFor } from './wait-for.js'

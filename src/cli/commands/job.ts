@@ -1,21 +1,27 @@
 import { readFile } from 'node:fs/promises'
-import type { JobResultView } from '../../client/types.js'
-import { parseCommandArgs, stringFlag } from '../args.js'
+import type { JobResultView, JobStatusView } from '../../client/types.js'
+import { SUPERVISOR_JOB_STATUSES } from '../../roles/supervisor/job-record.js'
+import { listFlags, parseCommandArgs, stringFlag } from '../args.js'
 import { withClient } from '../client-connection.js'
 import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
 import { EXIT, UsageError } from '../errors.js'
+import { livenessLabels, type PeerLabel } from '../names.js'
 import type { Output } from '../output.js'
 import { untilInterrupted } from '../progress-sink.js'
+import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
 
 export const JOB_HELP = `Usage: horus job <subcommand> [options] (--peer MA | --gateway URL)
 
 Subcommands:
-  create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--timeout MS] [--wait]
-         [--wait-for-runner]
+  create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--secret NAME[=V] ...]
+         [--timeout MS] [--wait] [--wait-for-runner]
                     build a job, sign it with this client's key (--data-dir) and hand it to a
                     supervisor; prints the job id, or with --wait the job's output. A job for a
                     capability no live runner offers is refused at once (no_runner) unless
                     --wait-for-runner is given
+  list [--status S] [--limit N]
+                    jobs on the supervisor this client uses, newest first; S is
+                    ${SUPERVISOR_JOB_STATUSES.join('|')}
   status JOB_ID     where the job is: status, reason, runner
   result JOB_ID [--wait]
                     the job's signed result (checked before it is printed); --wait holds until the
@@ -28,10 +34,13 @@ Options:
   --payload P       the script; @FILE reads it from FILE
   --input JSON      a JSON object the script sees as \`input\`
   --env K=V         an environment variable for the job (repeatable)
+${SECRET_HELP}
   --timeout MS      the job's time limit in milliseconds
   --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise (says why
                     while the job waits, e.g. that no runner can run it)
   --wait-for-runner queue the job even when no runner offers its capability yet
+  --status S        (list) only jobs in status S
+  --limit N         (list) at most N jobs (default 1000)
 
 Supervisors accept only jobs signed by a key their trust policy admits for the capability: run
 with --data-dir of a trusted identity. --peer may name any mesh node: the client finds a
@@ -46,9 +55,12 @@ const OPTIONS = {
   payload: { type: 'string' },
   input: { type: 'string' },
   env: { type: 'string', multiple: true },
+  ...SECRET_OPTIONS,
   timeout: { type: 'string' },
   wait: { type: 'boolean' },
   'wait-for-runner': { type: 'boolean' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
 } as const
 
 type Values = ReturnType<typeof parseCommandArgs>['values']
@@ -61,15 +73,32 @@ export async function jobCommand(argv: string[], out: Output): Promise<number> {
     case 'create':
       if (positionals.length > 0) throw new UsageError(`job create: unexpected argument "${positionals[0]}"`)
       return create(values, out)
+    case 'list': {
+      if (positionals.length > 0) throw new UsageError(`job list: unexpected argument "${positionals[0]}"`)
+      const options = listFlags('job list', values, SUPERVISOR_JOB_STATUSES)
+      await withClient(values, async (client) => {
+        const jobs = await client.listJobs(options)
+        if (json) out.json(jobs)
+        else if (jobs.length === 0) out.line('no jobs')
+        else {
+          const label = await livenessLabels(client)
+          for (const job of jobs) out.line(describeJob(job, label))
+        }
+      })
+      return EXIT.ok
+    }
     case 'status': {
       const jobId = one(positionals, sub)
-      const status = await withClient(values, (client) => client.getJobStatus(jobId))
-      if (json) out.json(status)
-      else {
+      await withClient(values, async (client) => {
+        const status = await client.getJobStatus(jobId)
+        if (json) {
+          out.json(status)
+          return
+        }
         out.line(`${status.jobId}  ${status.status}  ${status.capability}`)
-        if (status.runner !== undefined) out.line(`runner: ${status.runner}`)
+        if (status.runner !== undefined) out.line(`runner: ${(await livenessLabels(client))(status.runner)}`)
         if (status.reason !== undefined) out.line(`reason: ${status.reason}`)
-      }
+      })
       return EXIT.ok
     }
     case 'result': {
@@ -111,6 +140,7 @@ async function create(values: Values, out: Output): Promise<number> {
   const payload = await readPayload(payloadFlag)
   const input = parseInput(stringFlag(values.input))
   const env = parseEnv(values.env)
+  const secrets = parseSecretFlags(values, 'job create')
   const timeout = stringFlag(values.timeout)
   const timeoutMs = timeout === undefined ? undefined : Number(timeout)
   if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1)) {
@@ -124,6 +154,7 @@ async function create(values: Values, out: Output): Promise<number> {
         payload,
         ...(input === undefined ? {} : { input }),
         ...(env === undefined ? {} : { env }),
+        ...secrets,
         ...(timeoutMs === undefined ? {} : { timeoutMs }),
       },
       values['wait-for-runner'] === true ? { waitForRunner: true } : {},
@@ -158,6 +189,14 @@ function waitingReason(view: JobResultView): string {
   if (/^no runner for capability/.test(reason))
     return `waiting: nothing in the mesh can run this job now (${reason}); it stays queued until a runner appears or the job expires`
   return `waiting: ${reason}`
+}
+
+/** `id  status  capability  accepted-at  runner`, a step's `run/step` after it. */
+function describeJob(job: JobStatusView, label: PeerLabel): string {
+  const step = job.run === undefined ? '' : `  ${job.run}/${job.step ?? '?'}`
+  const runner = job.runner === undefined ? '' : `  on ${label(job.runner)}`
+  const accepted = new Date(job.acceptedAt).toISOString()
+  return `${job.jobId}  ${job.status.padEnd(10)}  ${job.capability.padEnd(8)}  ${accepted}${runner}${step}`
 }
 
 function printResult(view: JobResultView, json: boolean, out: Output): number {

@@ -1,17 +1,21 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../../core/errors.js'
+import { CAPABILITY_PATTERN } from '../../protocols/jobs/constants.js'
+import { TRUST_ROLES } from '../../protocols/jobs/trust-policy.js'
 import {
   DEFAULT_DATA_DIR_NAME,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
-import type { GatewayConfig, NodeConfig } from './types.js'
+import { checkSections } from './sections.js'
+import type { GatewayConfig, GatewayGrant, NodeConfig } from './types.js'
 import {
   ConfigIssues,
+  describe,
   readBoolean,
   readHostPort,
   readMultiaddrs,
@@ -20,8 +24,8 @@ import {
   readString,
 } from './validate.js'
 
-/** Sections that belong to later layers; accepted here and handed to them untouched. */
-const EXTRA_SECTIONS = ['trust', 'rpc', 'runner', 'supervisor', 'coordinator', 'triggers'] as const
+/** Sections that belong to later layers; validated here (`sections.ts`) and handed to them as given. */
+const EXTRA_SECTIONS = ['trust', 'runner', 'supervisor', 'coordinator', 'triggers'] as const
 
 const NODE_KEYS = [
   'dataDir',
@@ -63,9 +67,16 @@ export interface ConfigSources {
   overrides?: RawConfig
 }
 
-/** Reads the YAML file, then `HORUS_*` variables, then overrides, and validates the result. */
+/**
+ * Reads the YAML file, then `HORUS_*` variables, then overrides, and validates the result. Relative
+ * paths in the file (`dataDir`, `swarmKey`, `runner.workDir`, `runner.plugins`) are relative to the
+ * file's directory, so a config works from any working directory.
+ */
 export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
-  const fromFile = sources.file === undefined ? {} : await readConfigFile(sources.file)
+  const fromFile =
+    sources.file === undefined
+      ? {}
+      : relativeToFile(await readConfigFile(sources.file), dirname(resolve(sources.file)))
   const fromEnv = sources.env === undefined ? {} : configFromEnv(sources.env)
   const merged = mergeLayers([fromFile, fromEnv, sources.overrides ?? {}])
   return resolveConfig(merged, sources.file)
@@ -89,6 +100,21 @@ export async function readConfigFile(file: string): Promise<RawConfig> {
     throw new ConfigError([`${file}: expected a mapping of settings at the top level`])
   }
   return doc as RawConfig
+}
+
+/** The file's relative paths made absolute against `dir`; values of the wrong type are left to validation. */
+function relativeToFile(raw: RawConfig, dir: string): RawConfig {
+  const absolute = (value: unknown): unknown =>
+    typeof value === 'string' && value !== '' && !isAbsolute(value) ? resolve(dir, value) : value
+  const out: RawConfig = { ...raw }
+  for (const key of ['dataDir', 'swarmKey'] as const) if (key in raw) out[key] = absolute(raw[key])
+  if (isRecord(raw.runner)) {
+    const runner: RawConfig = { ...raw.runner }
+    if ('workDir' in runner) runner.workDir = absolute(runner.workDir)
+    if (Array.isArray(runner.plugins)) runner.plugins = runner.plugins.map(absolute)
+    out.runner = runner
+  }
+  return out
 }
 
 export function configFromEnv(env: Record<string, string | undefined>): RawConfig {
@@ -135,7 +161,9 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
   const maxConnections = readPositiveInt(raw.maxConnections, 'maxConnections', issues)
   const dialTimeoutMs = readPositiveInt(raw.dialTimeoutMs, 'dialTimeoutMs', issues)
   const gateway = readGateway(raw.gateway, issues)
-  if (listen?.length === 0) issues.add('listen', 'expected at least one address')
+  if (Array.isArray(raw.listen) && raw.listen.length === 0)
+    issues.add('listen', 'expected at least one address')
+  checkSections(raw, issues)
   issues.throwIfAny()
 
   const extra: Record<string, unknown> = {}
@@ -166,16 +194,69 @@ function readGateway(value: unknown, issues: ConfigIssues): GatewayConfig | unde
     return undefined
   }
   for (const key of Object.keys(section)) {
-    if (key !== 'listen' && key !== 'token')
-      issues.add(`gateway.${key}`, 'unknown setting (known: listen, token)')
+    if (key !== 'listen' && key !== 'token' && key !== 'grant')
+      issues.add(`gateway.${key}`, 'unknown setting (known: listen, token, grant)')
   }
   const listen = readHostPort(section.listen, 'gateway.listen', issues)
   const token = readString(section.token, 'gateway.token', issues)
+  const grant = readGrant(section.grant, 'gateway.grant', issues)
   if (listen === undefined) {
     if (section.listen === undefined) issues.add('gateway.listen', 'required when a gateway is configured')
     return undefined
   }
-  return token === undefined ? { listen } : { listen, token }
+  return {
+    listen,
+    ...(token === undefined ? {} : { token }),
+    ...(grant === undefined ? {} : { grant }),
+  }
+}
+
+/** `{ roles: [...], capabilities: [...] }`: trust roles (at least one) and capability names or `*`. */
+function readGrant(value: unknown, path: string, issues: ConfigIssues): GatewayGrant | undefined {
+  if (value === undefined) return undefined
+  if (!isRecord(value)) {
+    issues.add(path, `expected a mapping with roles and capabilities, got ${describe(value)}`)
+    return undefined
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'roles' && key !== 'capabilities')
+      issues.add(`${path}.${key}`, 'unknown setting (known: roles, capabilities)')
+  }
+  if (value.roles === undefined) issues.add(`${path}.roles`, 'required in a grant')
+  const roles =
+    value.roles === undefined
+      ? undefined
+      : readList(value.roles, `${path}.roles`, issues, (role) =>
+          (TRUST_ROLES as readonly string[]).includes(role)
+            ? undefined
+            : `expected one of ${TRUST_ROLES.join(', ')}`,
+        )
+  if (roles?.length === 0) issues.add(`${path}.roles`, 'expected at least one role')
+  const capabilities = readList(value.capabilities ?? [], `${path}.capabilities`, issues, (capability) =>
+    capability === '*' || CAPABILITY_PATTERN.test(capability)
+      ? undefined
+      : `expected a capability name matching ${CAPABILITY_PATTERN} or "*"`,
+  )
+  if (roles === undefined || roles.length === 0 || capabilities === undefined) return undefined
+  return { roles, capabilities }
+}
+
+function readList(
+  value: unknown,
+  path: string,
+  issues: ConfigIssues,
+  problem: (item: string) => string | undefined,
+): string[] | undefined {
+  if (!Array.isArray(value)) {
+    issues.add(path, `expected a list, got ${describe(value)}`)
+    return undefined
+  }
+  const before = issues.list.length
+  value.forEach((item: unknown, i) => {
+    const why = typeof item === 'string' ? problem(item) : 'expected a string'
+    if (why !== undefined) issues.add(`${path}[${i}]`, `${why}, got ${describe(item)}`)
+  })
+  return issues.list.length === before ? (value as string[]) : undefined
 }
 
 function isRecord(value: unknown): value is RawConfig {

@@ -2,16 +2,23 @@
  * The node's HTTP gateway: the RPC registry for curl, the dashboard and any OpenRPC client.
  * Loopback by default. Any other bind address requires a bearer token, and when a token is set
  * every request must carry it. Without a token, requests must also name a loopback Host, so a web
- * page cannot reach the gateway through DNS rebinding.
+ * page cannot reach the gateway through DNS rebinding. A request a browser sends from another
+ * page (its `Origin` is not this gateway's) is refused whatever its method or content type, which
+ * closes cross-site request forgery on every route (`POST /hooks/<name>` included).
+ *
+ * HTTP callers act as `caller` (the node passes its own key and `gateway.grant`): the trust
+ * authorizer checks that key's entry and the grant, never "allowed because it came over HTTP".
  */
 import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { createLogger } from '../../core/logger.js'
+import type { Caller } from '../../protocols/rpc/definitions.js'
 import { Dispatcher } from '../../protocols/rpc/dispatcher.js'
 import type { NodeHealth } from '../../protocols/rpc/node-methods.js'
 import type { MethodRegistry } from '../../protocols/rpc/registry.js'
+import { listenReason } from '../listen-error.js'
 import { bearerToken, tokensEqual } from './bearer-token.js'
 import {
   DEFAULT_GATEWAY_LISTEN,
@@ -26,7 +33,7 @@ import {
 import { GatewayConfigError, GatewayNotStartedError } from './errors.js'
 import { sendError, sendJson } from './http-io.js'
 import { isLoopback, type ListenAddress, parseListenAddress } from './listen-address.js'
-import { type RouteContext, type RouteHandler, RouteTable } from './routes.js'
+import { type RouteContext, type RouteHandler, type RouteOptions, RouteTable } from './routes.js'
 import { rpcRoute } from './rpc-route.js'
 import { subscribeRoute } from './subscribe-route.js'
 
@@ -42,6 +49,11 @@ export interface HttpGatewayInit {
   maxInFlightPerClient?: number
   /** @default DEFAULT_CALL_TIMEOUT_MS */
   callTimeoutMs?: number
+  /**
+   * The identity HTTP callers act with: a key the trust policy knows (the node passes its own)
+   * and an optional grant narrowing it. @default none — methods that need a role are refused
+   */
+  caller?: Pick<Caller, 'publicKeyHex' | 'grant'>
   /** What `GET /healthz` reports; 503 unless `status` is `ok`. @default always ok */
   health?: () => NodeHealth | Promise<NodeHealth>
   logger?: ComponentLogger
@@ -51,6 +63,7 @@ export class HttpGateway implements Startable {
   readonly dispatcher: Dispatcher
   private readonly listenAddress: ListenAddress
   private readonly token: string | undefined
+  private readonly caller: Pick<Caller, 'publicKeyHex' | 'grant'>
   private readonly health: () => NodeHealth | Promise<NodeHealth>
   private readonly log: Logger
   private readonly routes = new RouteTable()
@@ -70,6 +83,7 @@ export class HttpGateway implements Startable {
       ])
     }
     this.token = init.token
+    this.caller = init.caller ?? {}
     this.health = init.health ?? (() => ({ status: 'ok' }))
     this.log = (init.logger ?? createLogger()).forComponent('horus:gateway')
     const limits: { maxInFlightPerPeer?: number; callTimeoutMs?: number } = {}
@@ -104,8 +118,13 @@ export class HttpGateway implements Startable {
    * Mount a handler for `method` on `pathPrefix` and below (longest prefix wins). The bearer
    * token check runs before every route. Returns the unmount function.
    */
-  route(method: string, pathPrefix: string, handler: RouteHandler): () => void {
-    return this.routes.add(method, pathPrefix, handler)
+  route(method: string, pathPrefix: string, handler: RouteHandler, options: RouteOptions = {}): () => void {
+    return this.routes.add(method, pathPrefix, handler, options)
+  }
+
+  /** Does the request carry this gateway's bearer token? False when none is configured. */
+  hasToken(req: IncomingMessage): boolean {
+    return this.token !== undefined && tokensEqual(bearerToken(req), this.token)
   }
 
   /** `http://host:port` once started. */
@@ -136,9 +155,13 @@ export class HttpGateway implements Startable {
       })
     })
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      const { host, port } = this.listenAddress
+      const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+      const onError = (err: Error): void =>
+        reject(new GatewayConfigError([`gateway.listen: cannot listen on ${where}: ${listenReason(err)}`]))
+      server.once('error', onError)
       server.listen(this.listenAddress.port, this.listenAddress.host, () => {
-        server.off('error', reject)
+        server.off('error', onError)
         resolve()
       })
     })
@@ -159,9 +182,12 @@ export class HttpGateway implements Startable {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.admit(req, res)) return
     const url = new URL(req.url ?? '/', 'http://gateway.invalid')
     const match = this.routes.match(req.method ?? 'GET', url.pathname)
+    // The Origin check holds for every route; a self-authenticating route (a webhook's HMAC) skips
+    // only the token and loopback-Host checks.
+    if (!this.sameOriginOnly(req, res)) return
+    if (!(match.kind === 'found' && match.authenticatesItself) && !this.admit(req, res)) return
     if (match.kind === 'none') {
       sendError(res, 404, 'NotFound', `no route for ${url.pathname}`)
       return
@@ -182,20 +208,38 @@ export class HttpGateway implements Startable {
       url,
       caller: {
         via: 'http',
-        // admit() already refused any request without the right token when one is configured.
-        authenticated: this.token !== undefined,
+        // admit() already refused any request without the right token when one is configured
+        // (self-authenticating routes check for themselves).
+        authenticated: match.authenticatesItself ? this.hasToken(req) : this.token !== undefined,
         ...(req.socket.remoteAddress === undefined ? {} : { remoteAddress: req.socket.remoteAddress }),
+        ...this.caller,
       },
       signal: controller.signal,
     }
     await match.handler(req, res, ctx)
   }
 
-  /** Bearer token when configured; otherwise a loopback Host header. Answers 401/403 itself. */
+  /** A request with a foreign Origin is refused (403, answered here), on every route. */
+  private sameOriginOnly(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin
+    if (origin === undefined || sameOrigin(origin, req.headers.host)) return true
+    sendError(
+      res,
+      403,
+      'Forbidden',
+      `cross-origin request refused: Origin ${JSON.stringify(origin)} is not this gateway (${req.headers.host ?? 'no Host header'}); call it from its own pages or without an Origin header (curl, the SDK)`,
+    )
+    return false
+  }
+
+  /** The bearer token when configured, otherwise a loopback Host header. Answers 401/403 itself. */
   private admit(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.token !== undefined) {
-      if (tokensEqual(bearerToken(req), this.token)) return true
-      sendError(res, 401, 'Unauthorized', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' })
+      const given = bearerToken(req)
+      if (tokensEqual(given, this.token)) return true
+      // Saying which of the two it is tells a caller nothing about the token itself.
+      const reason = given === undefined ? 'missing bearer token' : 'wrong bearer token'
+      sendError(res, 401, 'Unauthorized', reason, { 'www-authenticate': 'Bearer' })
       return false
     }
     const host = hostName(req.headers.host)
@@ -225,6 +269,21 @@ function exact(path: string, handler: RouteHandler): RouteHandler {
     }
     return handler(req, res, ctx)
   }
+}
+
+/**
+ * True when `origin` names the host (and port) the request was sent to: what a browser sends for
+ * the gateway's own pages. The scheme may be https, for a gateway behind a TLS proxy.
+ */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false
+  let url: URL
+  try {
+    url = new URL(origin)
+  } catch {
+    return false // "null" (sandboxed frames, file: pages) and anything unparsable
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase()
 }
 
 function hostName(header: string | undefined): string | undefined {

@@ -1,6 +1,8 @@
+import { jobAuthoritySchema } from './authority-schema.js'
 import { CAPABILITY_PATTERN, MAX_SIGNATURES } from './constants.js'
 import type { JobEnvelope } from './envelope.js'
 import { ajv } from './schema-validator.js'
+import { jobSecretsSchema } from './secrets.js'
 
 const HEX_KEY = '^[0-9a-f]{64}$'
 const HEX_SIGNATURE = '^[0-9a-f]{128}$'
@@ -45,12 +47,15 @@ export const jobEnvelopeSchema = {
     payload: { type: 'string' },
     input: { type: 'object' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
+    /** Sealed environment variables: only the runners they were sealed to can read them. */
+    secrets: jobSecretsSchema,
     timeoutMs: { type: 'integer', exclusiveMinimum: 0 },
     createdAt: { type: 'integer', minimum: 0 },
     expiresAt: { type: 'integer', minimum: 0 },
     nonce: { type: 'string', pattern: '^[0-9a-f]{32}$' },
     submitter: { type: 'string', pattern: HEX_KEY },
     signatures: { type: 'array', minItems: 1, maxItems: MAX_SIGNATURES, items: jobSignatureSchema },
+    authority: jobAuthoritySchema,
   },
 } as const
 

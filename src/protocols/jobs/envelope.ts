@@ -10,12 +10,14 @@
  * results and libp2p handshakes, and a job signature must never verify as anything else.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import type { JobAuthority } from './authority.js'
 import { canonicalJson, utf8 } from './canonical.js'
 import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
 import { validateJobEnvelope } from './envelope-schema.js'
 import { InvalidJobError } from './errors.js'
 import { toHex } from './keys.js'
 import { describeSchemaError } from './schema-validator.js'
+import type { SealedSecret } from './secrets.js'
 import type { Signer } from './signer.js'
 
 export interface JobSignature {
@@ -37,6 +39,11 @@ export interface UnsignedJob {
   payload: string
   input: Record<string, unknown>
   env: Record<string, string>
+  /**
+   * Environment variables sealed to the runners that may execute the job (see secrets.ts); the
+   * runner opens them in memory and adds them to `env`. Signed like every other field.
+   */
+  secrets?: Record<string, SealedSecret>
   timeoutMs: number
   /** Milliseconds since the Unix epoch. */
   createdAt: number
@@ -45,6 +52,11 @@ export interface UnsignedJob {
   nonce: string
   /** Hex Ed25519 public key of the first signer. */
   submitter: string
+  /**
+   * Required when `run` is set: the run's signed submission (or the trigger registration and the
+   * firing), so executors check the submitter's trust, not only the coordinator's (authority.ts).
+   */
+  authority?: JobAuthority
 }
 
 export interface JobEnvelope extends UnsignedJob {
@@ -65,6 +77,8 @@ export interface JobFields {
   input?: Record<string, unknown>
   /** @default {} */
   env?: Record<string, string>
+  /** Sealed variables (`sealSecrets`); a name may not also be in `env`. @default none */
+  secrets?: Record<string, SealedSecret>
   /** @default DEFAULT_JOB_TIMEOUT_MS */
   timeoutMs?: number
   /** @default Date.now() */
@@ -74,6 +88,8 @@ export interface JobFields {
   expiresAt?: number
   /** Only for tests and deterministic fixtures; never reuse a nonce. @default 16 random bytes */
   nonce?: string
+  /** The run's authority; required (by verifiers) when `run` is set. */
+  authority?: JobAuthority
 }
 
 /** The deterministic id of a workflow step's job, so a duplicate dispatch is recognised. */
@@ -124,16 +140,27 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     payload: fields.payload ?? '',
     input: jsonClone(fields.input ?? {}, 'job.input'),
     env: jsonClone(fields.env ?? {}, 'job.env'),
+    ...(fields.secrets === undefined || Object.keys(fields.secrets).length === 0
+      ? {}
+      : { secrets: jsonClone(fields.secrets, 'job.secrets') }),
     timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
     createdAt,
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
     nonce: fields.nonce ?? randomBytes(16).toString('hex'),
     submitter: toHex(signer.publicKey),
+    ...(fields.authority === undefined ? {} : { authority: jsonClone(fields.authority, 'job.authority') }),
   }
   if (unsigned.expiresAt <= unsigned.createdAt) {
     throw new InvalidJobError(
       `job.expiresAt: expected a time after createdAt (${createdAt}), got ${unsigned.expiresAt}`,
     )
+  }
+  for (const name of Object.keys(unsigned.secrets ?? {})) {
+    if (Object.hasOwn(unsigned.env, name)) {
+      throw new InvalidJobError(
+        `job.secrets.${name}: also set in job.env; a variable is either plain or secret`,
+      )
+    }
   }
   const canonical = jsonCanonical(unsigned)
   const job: JobEnvelope = { ...unsigned, signatures: [signLink(canonical, [], signer)] }

@@ -11,6 +11,34 @@
  * and throw `JobRejectedError(reason, message)` on failure; the "who may call" hook is
  * `policy.canCall(publicKeyHexFromPeerId(remotePeer), role)`.
  */
+export {
+  authorityRunMismatch,
+  authoritySigner,
+  createSubmission,
+  createTriggerRegistration,
+  documentDigest,
+  isTriggerRunId,
+  type JobAuthority,
+  type SignedAuthority,
+  type SignedSubmission,
+  type SignedTriggerRegistration,
+  type SubmissionFields,
+  submissionSigningBytes,
+  TRIGGER_RUN_PREFIXES,
+  type TriggerFiring,
+  type TriggerRegistrationFields,
+  triggerRunPattern,
+  triggerSigningBytes,
+  verifyAuthoritySignature,
+} from './authority.js'
+export {
+  jobAuthoritySchema,
+  submissionSchema,
+  triggerRegistrationSchema,
+  validateJobAuthority,
+  validateSubmission,
+  validateTriggerRegistration,
+} from './authority-schema.js'
 export { canonicalBytes, canonicalJson } from './canonical.js'
 export * from './constants.js'
 export type { Ed25519Backend } from './ed25519.js'
@@ -62,6 +90,31 @@ export {
   verifyResult,
 } from './result.js'
 export { JOB_STATUSES, jobResultSchema, validateJobResult } from './result-schema.js'
+export {
+  commonRecipients,
+  runnerRecipients,
+  type SecretRecipient,
+  secretRecipientSchema,
+} from './secret-recipients.js'
+export {
+  assertSecretName,
+  jobSecretsSchema,
+  MAX_JOB_SECRETS,
+  MAX_SECRET_BYTES,
+  MAX_SECRET_RECIPIENTS,
+  MIN_SECRET_BYTES,
+  SECRET_ALGORITHM,
+  SECRET_NAME_PATTERN,
+  type SealedRecipient,
+  type SealedSecret,
+  SecretNotRecipientError,
+  SecretOpenError,
+  SecretOpener,
+  SecretSealError,
+  sealedSecretSchema,
+  sealSecret,
+  sealSecrets,
+} from './secrets.js'
 export {
   defaultEd25519,
   generateSigner,

@@ -4,11 +4,12 @@
  * and the subscription `supervisor.job_events`. Callers need the trust role client or coordinator
  * (src/node/rpc-access.ts).
  */
-import type { JobEnvelope } from '../../protocols/jobs/index.js'
-import { jobResultSchema } from '../../protocols/jobs/index.js'
+import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
+import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
@@ -117,8 +118,11 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [REJECTED, CONFLICT, NO_RUNNER, NOT_RUNNING],
-      handler: async ({ job, waitForRunner }) =>
-        statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {})),
+      handler: async ({ job, waitForRunner }, { caller }) => {
+        // An HTTP caller's gateway grant may not cover the job's capability.
+        if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
+        return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
+      },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({
       name: 'supervisor.get_job_status',
@@ -178,7 +182,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
     }),
     defineMethod<{ status?: SupervisorJobStatus; limit?: number }, JobStatusView[]>({
       name: 'supervisor.list_jobs',
-      summary: 'Jobs on this supervisor, oldest first, optionally only those in one status.',
+      summary: 'Jobs on this supervisor, newest first, optionally only those in one status.',
       role: 'supervisor',
       params: {
         type: 'object',
@@ -193,6 +197,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       handler: ({ status, limit }) =>
         service
           .list(status)
+          .sort((a, b) => b.acceptedAt - a.acceptedAt)
           .slice(0, limit ?? DEFAULT_LIST_LIMIT)
           .map((record) => statusView(service.status(record.job.id))),
     }),
@@ -229,6 +234,28 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       resultName: 'runners',
       handler: () => service.runners(),
+    }),
+    defineMethod<{ capability: string }, { capability: string; recipients: SecretRecipient[] }>({
+      name: 'supervisor.secret_recipients',
+      summary:
+        'The runner keys this node trusts for a capability: whom a client seals a job’s secrets to (a job with secrets runs only on one of them).',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: { capability: { type: 'string', pattern: CAPABILITY_PATTERN.source } },
+        required: ['capability'],
+        additionalProperties: false,
+      },
+      result: {
+        type: 'object',
+        required: ['capability', 'recipients'],
+        properties: {
+          capability: { type: 'string' },
+          recipients: { type: 'array', items: secretRecipientSchema },
+        },
+      },
+      resultName: 'recipients',
+      handler: ({ capability }) => ({ capability, recipients: service.secretRecipients(capability) }),
     }),
   ] as unknown as AnyMethodDefinition[]
 }

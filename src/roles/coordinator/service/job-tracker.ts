@@ -10,7 +10,13 @@
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { abortable } from '../../../core/abortable.js'
-import { createJob, type JobEnvelope, type Signer } from '../../../protocols/jobs/index.js'
+import {
+  createJob,
+  type JobAuthority,
+  type JobEnvelope,
+  type SealedSecret,
+  type Signer,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
@@ -93,22 +99,42 @@ export class JobTracker {
     return [...this.jobs.values()].filter((job) => job.run === run).map((job) => job.jobId)
   }
 
-  /** Signs the dispatch's job and sends it (in the background). A job already tracked is left as is. */
-  send(run: string, action: DispatchAction): void {
-    this.track(run, action, false)
+  /**
+   * Signs the dispatch's job — carrying the run's `authority`, so executors check the submitter's
+   * trust for the step, and the step's sealed `secrets` as they are — and sends it (in the
+   * background). Returns the signed envelope, or undefined for a job already tracked (left as is).
+   */
+  send(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): JobEnvelope | undefined {
+    return this.track(run, action, authority, secrets, false)
   }
 
   /**
    * Follows an attempt that is already in flight (sent by this node before a restart, or by
    * another coordinator): finds the supervisor that has its job id and follows it there, or sends
-   * it when no supervisor has it. A job already tracked is left as is.
+   * the envelope returned here when no supervisor has it. Undefined for a job already tracked.
    */
-  follow(run: string, action: DispatchAction): void {
-    this.track(run, action, true)
+  follow(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): JobEnvelope | undefined {
+    return this.track(run, action, authority, secrets, true)
   }
 
-  private track(run: string, action: DispatchAction, locate: boolean): void {
-    if (this.jobs.has(action.jobId)) return
+  private track(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets: Record<string, SealedSecret> | undefined,
+    locate: boolean,
+  ): JobEnvelope | undefined {
+    if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
       {
@@ -119,8 +145,10 @@ export class JobTracker {
         runner: action.runner,
         payload: payloadText(action.payload),
         input: action.input,
+        ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
         ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
+        ...(authority === undefined ? {} : { authority }),
       },
       this.init.signer,
     )
@@ -139,6 +167,7 @@ export class JobTracker {
     }
     this.jobs.set(job.jobId, job)
     this.deliver(job)
+    return envelope
   }
 
   /** Stops tracking a job and cancels it on its supervisor. */

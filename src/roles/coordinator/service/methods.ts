@@ -1,11 +1,21 @@
 /**
- * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client or
- * coordinator; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the client.
+ * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client,
+ * coordinator or admin; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the
+ * client. Every method passes its caller on: a run is read and controlled only by its submitter or
+ * an admin (run-access.ts).
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
 import {
+  jobSecretsSchema,
+  type SealedSecret,
+  secretRecipientSchema,
+  submissionSchema,
+  triggerRegistrationSchema,
+} from '../../../protocols/jobs/index.js'
+import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type MethodDefinition,
@@ -17,9 +27,24 @@ import { RUN_STATUSES } from './api-schemas.js'
 import { DEFAULT_WAIT_MS, MAX_WAIT_MS } from './constants.js'
 import type { CoordinatorService } from './coordinator-service.js'
 import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
+import type { SecretUse } from './run-secrets.js'
 
 const errors = (...names: string[]) => COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
 const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
+const WORKFLOW = {
+  type: ['object', 'string'],
+  description: 'the workflow document or its YAML/JSON text',
+} as const
+const SECRET_USE = {
+  type: 'object',
+  required: ['name', 'steps', 'capabilities', 'recipients'],
+  properties: {
+    name: { type: 'string' },
+    steps: { type: 'array', items: { type: 'string' } },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    recipients: { type: 'array', items: secretRecipientSchema },
+  },
+} as const
 const byRun = {
   type: 'object',
   properties: { runId: RUN_ID },
@@ -43,30 +68,77 @@ function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
 }
 
 export function coordinatorMethods(service: CoordinatorService): AnyMethodDefinition[] {
-  const RUN_ERRORS = errors('RunNotFoundError')
-  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError')
+  const RUN_ERRORS = errors('RunNotFoundError', 'RunAccessDeniedError')
+  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError', 'RunAccessDeniedError')
+  const SIGNED_ERRORS = ['SubmissionRejectedError', 'CapabilityDeniedError'] as const
   return [
     guarded(
-      defineMethod<{ workflow: unknown; inputs?: Record<string, unknown> }, { runId: string }>({
+      defineMethod<
+        {
+          workflow: unknown
+          inputs?: Record<string, unknown>
+          secrets?: Record<string, SealedSecret>
+          submission?: unknown
+        },
+        { runId: string }
+      >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
+        description:
+          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs. secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
         role: 'coordinator',
         params: {
           type: 'object',
           properties: {
-            workflow: {
-              type: ['object', 'string'],
-              description: 'the workflow document or its YAML/JSON text',
-            },
+            workflow: WORKFLOW,
             inputs: { type: 'object' },
+            secrets: jobSecretsSchema,
+            submission: submissionSchema,
           },
           required: ['workflow'],
           additionalProperties: false,
         },
         result: { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } },
         resultName: 'run',
-        errors: errors('WorkflowValidationError', 'WorkflowParseError', 'WorkflowInputError'),
-        handler: async ({ workflow, inputs }) => ({ runId: await service.submit(workflow, inputs ?? {}) }),
+        errors: errors(
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          'WorkflowInputError',
+          'RunExistsError',
+          ...SIGNED_ERRORS,
+        ),
+        handler: async ({ workflow, inputs, secrets, submission }, { caller }) => {
+          // An HTTP caller's gateway grant must cover every capability the run would use.
+          if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
+          const runId = await service.submit(workflow, inputs ?? {}, {
+            caller,
+            ...(submission === undefined ? {} : { submission }),
+            ...(secrets === undefined ? {} : { secrets }),
+          })
+          return { runId }
+        },
+      }),
+    ),
+    guarded(
+      defineMethod<{ workflow: unknown }, { secrets: SecretUse[] }>({
+        name: 'coordinator.secret_recipients',
+        summary:
+          'The secrets a workflow’s steps name, each with the runner keys this node trusts for those steps’ capabilities: whom a client seals each value to.',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { workflow: WORKFLOW },
+          required: ['workflow'],
+          additionalProperties: false,
+        },
+        result: {
+          type: 'object',
+          required: ['secrets'],
+          properties: { secrets: { type: 'array', items: SECRET_USE } },
+        },
+        resultName: 'recipients',
+        errors: errors('WorkflowValidationError', 'WorkflowParseError'),
+        handler: ({ workflow }) => ({ secrets: service.secretRecipients(workflow) }),
       }),
     ),
     guarded(
@@ -78,7 +150,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: schema.RUN_VIEW,
         resultName: 'run',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.status(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.status(runId, signal, caller),
       }),
     ),
     guarded(
@@ -102,7 +174,8 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
     guarded(
       defineMethod<{ status?: RunStatus; limit?: number }, unknown>({
         name: 'coordinator.list_workflows',
-        summary: 'Runs this coordinator knows, newest first, optionally only those in one status.',
+        summary:
+          "Runs this coordinator knows, newest first, optionally only those in one status: the caller's own, or all for an admin.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -114,7 +187,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         },
         result: { type: 'array', items: schema.RUN_SUMMARY },
         resultName: 'runs',
-        handler: ({ status, limit }) => service.list(status, limit),
+        handler: ({ status, limit }, { caller }) => service.list(status, limit, caller),
       }),
     ),
     ...(
@@ -141,7 +214,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           result: schema.RUN_VIEW,
           resultName: 'run',
           errors: CONTROL_ERRORS,
-          handler: ({ runId }, { signal }) => service[op](runId, signal),
+          handler: ({ runId }, { signal, caller }) => service[op](runId, signal, caller),
         }),
       ),
     ),
@@ -159,7 +232,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.LOG_LINE },
         resultName: 'log lines',
         errors: RUN_ERRORS,
-        handler: ({ runId, stepId }, { signal }) => service.logs(runId, stepId, signal),
+        handler: ({ runId, stepId }, { signal, caller }) => service.logs(runId, stepId, signal, caller),
       }),
     ),
     guarded(
@@ -171,7 +244,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.ERROR_RECORD },
         resultName: 'errors',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.errors(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.errors(runId, signal, caller),
       }),
     ),
     guarded(
@@ -183,7 +256,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: schema.METRICS,
         resultName: 'metrics',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.metrics(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.metrics(runId, signal, caller),
       }),
     ),
     guarded(
@@ -195,7 +268,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.PENDING_STEP },
         resultName: 'steps',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.pending(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.pending(runId, signal, caller),
       }),
     ),
     guarded(
@@ -214,7 +287,8 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         resultName: 'run',
         errors: RUN_ERRORS,
         timeoutMs: MAX_WAIT_MS + 5_000,
-        handler: ({ runId, timeoutMs }, { signal }) => service.waitForCompletion(runId, timeoutMs, signal),
+        handler: ({ runId, timeoutMs }, { signal, caller }) =>
+          service.waitForCompletion(runId, timeoutMs, signal, caller),
       }),
     ),
     guarded(
@@ -231,17 +305,25 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             timezone: { type: 'string' },
             workflow: { type: ['object', 'string'] },
             inputs: { type: 'object' },
+            secret: { type: 'string', minLength: 16, description: 'HTTP only: HMAC key of hook calls' },
+            registration: triggerRegistrationSchema,
           },
           required: ['name', 'kind', 'workflow'],
           additionalProperties: false,
         },
         result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
         resultName: 'trigger',
-        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError'),
-        handler: async (params) => {
+        errors: errors(
+          'TriggerInvalidError',
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          'WorkflowInputError',
+          ...SIGNED_ERRORS,
+        ),
+        handler: async (params, { caller }) => {
           const read = readTriggerDefinition(params, 'trigger')
           if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))
-          return service.registerTrigger(read.trigger)
+          return service.registerTrigger(read.trigger, caller)
         },
       }),
     ),
@@ -265,9 +347,15 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       role: 'coordinator',
       params: { type: 'object', properties: { runId: RUN_ID }, additionalProperties: false },
       event: schema.MONITOR_EVENT,
-      subscribe: ({ runId }, ctx) => {
+      subscribe: async ({ runId }, ctx) => {
+        try {
+          await service.authorizeEvents(runId, ctx.caller, ctx.signal)
+        } catch (err) {
+          throw toRpcError(err)
+        }
         const listener = (evt: CustomEvent<MonitorEvent>): void => {
           if (runId !== undefined && evt.detail.runId !== runId) return
+          if (runId === undefined && !service.mayReceive(evt.detail, ctx.caller)) return
           ctx.notify(evt.detail).catch(() => {})
         }
         service.addEventListener('monitor:event', listener)

@@ -1,4 +1,5 @@
-import { HorusError } from '../../../core/errors.js'
+import { ConfigError, HorusError } from '../../../core/errors.js'
+import { SecretNotRecipientError, SecretOpenError } from '../../../protocols/jobs/secrets.js'
 import {
   ExecutorNotRunningError,
   InvalidJobError,
@@ -17,7 +18,7 @@ export class RunnerStoppingError extends HorusError {
 }
 
 /** The `runner:` section of the node config or the runner options are invalid. */
-export class RunnerConfigError extends HorusError {
+export class RunnerConfigError extends ConfigError {
   static override readonly code = 'RUNNER_CONFIG_INVALID'
 }
 
@@ -29,4 +30,6 @@ export const RUNNER_ERRORS = [
   UnknownKindError,
   InvalidJobError,
   JobCancelledError,
+  SecretNotRecipientError,
+  SecretOpenError,
 ] as const
