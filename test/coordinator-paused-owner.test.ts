@@ -14,6 +14,7 @@ import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
 import type { RunView } from '../src/roles/coordinator/index.js'
 import { TestMesh, waitFor } from '../src/testing/index.js'
 import { ProcessMesh } from '../src/testing/process-mesh.js'
+import { submitParams } from './coordinator-fixtures.js'
 
 const PLUGIN = fileURLToPath(new URL('../dist/src/testing/nemesis/effect-plugin.js', import.meta.url))
 const BIN = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))
@@ -71,9 +72,10 @@ describe('an owner paused past its lease', () => {
     const statusOn = (rpc: Libp2pRpcClient, runId: string) =>
       rpc.call<RunView>('coordinator.get_workflow_status', { runId }, { timeoutMs: 5_000 })
 
-    const { runId } = await rpcA.call<{ runId: string }>('coordinator.submit_workflow', {
-      workflow: chains(24, 400),
-    })
+    const { runId } = await rpcA.call<{ runId: string }>(
+      'coordinator.submit_workflow',
+      submitParams(client.trust.signer, chains(24, 400)),
+    )
     // B holds the run under A, with work done and work in flight.
     await waitFor(
       async () => {

@@ -12,9 +12,14 @@
  * The report carries the measurements RELIABILITY.md records: faults, runs, jobs, duplicates,
  * losses, convergence time after a heal, recovery time after the owner of a run was lost.
  */
+import { randomUUID } from 'node:crypto'
 import { delay as sleep } from '../../client/events.js'
 import { HorusClient } from '../../client/horus-client.js'
+import { loadClientKey } from '../../client/identity.js'
 import type { RunView } from '../../client/types.js'
+import { createSubmission } from '../../protocols/jobs/authority.js'
+import { signerFromPrivateKey } from '../../protocols/jobs/signer.js'
+import type { RpcParams } from '../../protocols/rpc/messages.js'
 import { EFFECT_PLUGIN, type NemesisMesh, type NemesisNodeSpec } from './nemesis-mesh.js'
 import { type FaultKind, type PlannedFault, planFaults } from './schedule.js'
 import { chainWorkflow, type GeneratedWorkflow, randomJob, randomWorkflow, seededRandom } from './workload.js'
@@ -349,7 +354,19 @@ export class ChaosRun {
   private async runOwnedBy(name: string): Promise<void> {
     const generated = chainWorkflow(this.random, this.mesh.counterUrl, `owned-by-${name}`, 10)
     const submitted = await this.mesh
-      .rpc<{ runId: string }>(name, 'coordinator.submit_workflow', { workflow: generated.document }, 10_000)
+      .rpc<{ runId: string }>(
+        name,
+        'coordinator.submit_workflow',
+        {
+          workflow: generated.document,
+          inputs: {},
+          submission: createSubmission(
+            { runId: randomUUID(), workflow: generated.document, inputs: {} },
+            signerFromPrivateKey(await loadClientKey(this.mesh.clientDir)),
+          ) as unknown as RpcParams,
+        },
+        10_000,
+      )
       .catch((err: Error) => {
         this.log(`probe run on ${name} not submitted: ${err.message}`)
         return undefined
