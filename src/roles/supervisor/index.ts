@@ -2,8 +2,10 @@
  * The supervisor role: admits signed jobs, routes each to a runner of its capability, and keeps
  * its record until it ends.
  *
- * - RPC (callers need trust role client or coordinator): `supervisor.create_job {job}` (verify,
- *   persist, then acknowledge; idempotent by job id), `get_job_status {jobId}`,
+ * - RPC (callers need trust role client or coordinator): `supervisor.create_job {job,
+ *   waitForRunner?}` (verify, persist, then acknowledge; idempotent by job id; a job for a
+ *   capability no live runner offers is refused at once with NoRunnerError unless
+ *   `waitForRunner`), `get_job_status {jobId}`,
  *   `get_job_result {jobId, wait?, timeoutMs?}` (long-poll with `wait`), `get_job_logs {jobId}`,
  *   `cancel_job {jobId}`, `list_jobs {status?, limit?}` (newest first), `list_runners`, and the
  *   subscription `supervisor.job_events {jobId?}` — every status change `{ jobId, status, reason?,
@@ -28,6 +30,7 @@ export * from './constants.js'
 export {
   JobIdConflictError,
   JobNotFoundError,
+  NoRunnerError,
   SUPERVISOR_ERRORS,
   SupervisorNotRunningError,
 } from './errors.js'

@@ -4,9 +4,12 @@
  * and hands every status change of a tracked job to the engine. Failover: a job whose supervisor
  * fails the call, stops answering or loses its event stream is re-sent — the same envelope, so the
  * same id — to another supervisor; reconciliation polls in-flight jobs now and then to catch an
- * event that was lost.
+ * event that was lost. A job this coordinator takes over (`follow`) is first looked for on every
+ * known supervisor and followed where it is; it is sent only when none has it, so a takeover does
+ * not run an attempt twice on two supervisors.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { abortable } from '../../../core/abortable.js'
 import {
   createJob,
   type JobAuthority,
@@ -33,6 +36,8 @@ export interface TrackedJob {
   readonly tried: Set<string>
   delivering: boolean
   cancelled: boolean
+  /** Another coordinator may have sent it: look for it on the supervisors before sending it. */
+  locate: boolean
   retryTimer: NodeJS.Timeout | undefined
 }
 
@@ -105,6 +110,30 @@ export class JobTracker {
     authority: JobAuthority | undefined,
     secrets?: Record<string, SealedSecret>,
   ): JobEnvelope | undefined {
+    return this.track(run, action, authority, secrets, false)
+  }
+
+  /**
+   * Follows an attempt that is already in flight (sent by this node before a restart, or by
+   * another coordinator): finds the supervisor that has its job id and follows it there, or sends
+   * the envelope returned here when no supervisor has it. Undefined for a job already tracked.
+   */
+  follow(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): JobEnvelope | undefined {
+    return this.track(run, action, authority, secrets, true)
+  }
+
+  private track(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets: Record<string, SealedSecret> | undefined,
+    locate: boolean,
+  ): JobEnvelope | undefined {
     if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
@@ -133,6 +162,7 @@ export class JobTracker {
       tried: new Set(),
       delivering: false,
       cancelled: false,
+      locate,
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
@@ -240,6 +270,7 @@ export class JobTracker {
   }
 
   private async deliverLoop(job: TrackedJob): Promise<void> {
+    if (job.locate && (await this.locate(job))) return
     for (;;) {
       if (job.cancelled || this.shutdown.signal.aborted || this.jobs.get(job.jobId) !== job) return
       let peer = this.pool.pick(job.tried)
@@ -284,6 +315,38 @@ export class JobTracker {
         this.pool.markFailed(peer)
       }
     }
+  }
+
+  /**
+   * Asks every known supervisor for the job; true when one has it (it is followed there from now
+   * on). Supervisors that do not answer are not waited for: the job is then sent, at worst a
+   * second execution, which beats a step that never ends.
+   */
+  private async locate(job: TrackedJob): Promise<boolean> {
+    job.locate = false
+    const candidates = this.pool.candidates()
+    const found = await Promise.all(
+      candidates.map(async (peer) => {
+        const link = this.pool.link(peer)
+        try {
+          // Events must flow before the status is read, or a completion in between is missed.
+          const signal = this.callSignal()
+          await abortable(link.ready(), signal)
+          return { peer, link, view: await link.result(job.jobId, signal) }
+        } catch (err) {
+          if (errorName(err) !== 'JobNotFoundError')
+            this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
+          return undefined
+        }
+      }),
+    )
+    const hit = found.find((f) => f !== undefined)
+    if (hit === undefined || job.cancelled || this.jobs.get(job.jobId) !== job) return false
+    this.log('following %s on %s', job.jobId, hit.peer)
+    job.supervisor = hit.peer
+    this.pool.assign(hit.peer)
+    if (isTerminal(hit.view.status)) this.onEvent(hit.view, hit.peer)
+    return true
   }
 
   private async fetch(job: TrackedJob, link: SupervisorLink): Promise<void> {
