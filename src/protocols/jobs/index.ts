@@ -47,6 +47,7 @@ export { nodeEd25519 } from './ed25519-node.js'
 export {
   appendSignature,
   createJob,
+  envelopeTag,
   type JobEnvelope,
   type JobFields,
   type JobSignature,

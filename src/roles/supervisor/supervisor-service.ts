@@ -12,6 +12,7 @@ import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
   commonRecipients,
+  envelopeTag,
   type JobEnvelope,
   type JobFailure,
   JobRejectedError,
@@ -238,7 +239,11 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       id === undefined
         ? undefined
         : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
-    if (known !== undefined) return this.sameJob(known, input)
+    if (known !== undefined) {
+      const same = this.sameJob(known, input)
+      this.log('job %s sent again (%s): answering its record (%s)', id, source, same.status)
+      return same
+    }
     if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
     const accepting = this.accept(input, source)
     if (id !== undefined) {
@@ -355,6 +360,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       updatedAt: now,
     }
     await this.store.save(record)
+    this.log('accepted %s from %s', envelopeTag(job), source)
     this.emitStatus(record)
     this.enqueue(record)
     this.pump()
@@ -538,6 +544,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       }
       record.tried.push(runner)
     }
+    this.log(
+      'dispatching %s to runner %s (%s; runners so far: %s)',
+      envelopeTag(record.job),
+      runner,
+      record.reason ?? (record.tried.length > 1 ? 'again' : 'first dispatch'),
+      record.tried.join(', '),
+    )
     this.reasons.delete(jobId)
     record.runner = runner
     void this.update(record, 'dispatched', undefined)
@@ -591,6 +604,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       return
     }
     this.pool.succeeded(dispatch.runner)
+    this.log(
+      'runner %s answered %s: %s%s',
+      dispatch.runner,
+      record.job.id,
+      checked.result.status,
+      response.replayed ? ' (its earlier execution, not run again)' : '',
+    )
     const lines = response.logs.slice(0, MAX_LOG_LINES)
     await this.store.setLogs(record.job.id, lines)
     await this.finish(record, checked.result.status, { result: checked.result })
@@ -700,6 +720,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     const peerId = evt.detail.peerId
     const out = [...this.dispatches.values()].filter((d) => d.runner === peerId && d.abandoned === undefined)
     const abandon = (): void => {
+      if (out.length > 0) this.log('runner %s lost: taking back %d job(s) it was running', peerId, out.length)
       for (const dispatch of out) {
         if (dispatch.abandoned !== undefined) continue
         dispatch.abandoned = 'lost'
