@@ -48,3 +48,13 @@ export const MAX_RESUBSCRIBE_DELAY_MS = 5_000
  * @default 20_000
  */
 export const JOB_WAIT_CHUNK_MS = 20_000
+
+/**
+ * How long the client keeps its entry node's trust decisions (`node.trust_decide`) before asking
+ * again, so a policy change on the node reaches the client within this long.
+ * @default 10_000
+ */
+export const TRUST_DECISION_TTL_MS = 10_000
+
+/** Envelopes of jobs this client created that it remembers, to check their results without a fetch. */
+export const REMEMBERED_JOBS = 1_000

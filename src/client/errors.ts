@@ -131,8 +131,22 @@ export class BootstrapUnreachableError extends HorusError {
   }
 }
 
-/** A job result whose runner signature does not verify: it is not handed to the caller. */
-export class InvalidResultSignatureError extends HorusError {
+/**
+ * A job result the client will not believe, so it is not handed to the caller: `reason` says why
+ * (`untrusted_runner`, `not_dispatched_runner`, `wrong_job`, `bad_signature`, `malformed`…).
+ */
+export class ResultRefusedError extends HorusError {
+  static override readonly code: string = 'RESULT_REFUSED'
+  readonly reason: string
+
+  constructor(reason: string, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/** A job result whose runner signature does not verify (a ResultRefusedError with `bad_signature`). */
+export class InvalidResultSignatureError extends ResultRefusedError {
   static override readonly code = 'RESULT_SIGNATURE_INVALID'
 }
 

@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger.js'
 import { resolveConfig } from '../node/config/load.js'
 import type { NodeConfig } from '../node/config/types.js'
 import { createNode, type HorusNode } from '../node/node.js'
+import { TRUST_ROLES } from '../protocols/jobs/trust-policy.js'
 
 export interface TestNodeOptions {
   /** Reuse a data dir (restart tests); a fresh temporary one otherwise. */
@@ -12,7 +13,10 @@ export interface TestNodeOptions {
   bootstrap?: string[]
   roles?: NodeConfig['roles']
   swarmKeyFile?: string
-  /** Extra raw config sections (trust, runner, …). */
+  /**
+   * Extra raw config sections (trust, runner, …). Without a `trust` section the node trusts every
+   * other node of this mesh (and they it) in every role and capability, as a cluster of your own does.
+   */
   extra?: Record<string, unknown>
   /** Prefix for this node's log lines. */
   name?: string
@@ -20,10 +24,13 @@ export interface TestNodeOptions {
 
 /**
  * Builds real mesh nodes on loopback TCP and removes everything they created. Users test their
- * own workflows with it the same way the project's tests do.
+ * own workflows with it the same way the project's tests do. Nodes trust each other (every role,
+ * every capability) unless given a `trust` section of their own.
  */
 export class TestMesh {
   private readonly nodes = new Set<HorusNode>()
+  /** Nodes whose trust policy this mesh keeps: every member of the mesh. */
+  private readonly mutual = new Set<HorusNode>()
   private readonly dirs = new Set<string>()
 
   async tempDir(prefix = 'horus-test-'): Promise<string> {
@@ -44,12 +51,25 @@ export class TestMesh {
     })
     const node = await createNode(config, { logger: createLogger(options.name ?? `node${this.nodes.size}`) })
     this.nodes.add(node)
+    if (options.extra?.trust === undefined) this.mutual.add(node)
+    this.shareTrust()
     return node
+  }
+
+  /** Every node of the mesh trusts every other (those without a policy of their own). */
+  private shareTrust(): void {
+    const keys = [...this.nodes].map((n) => ({
+      key: n.identity.publicKeyHex,
+      roles: [...TRUST_ROLES],
+      capabilities: ['*'],
+    }))
+    for (const node of this.mutual) node.trust.update({ keys })
   }
 
   /** Stops one node (to restart it from the same data dir). */
   async stopNode(node: HorusNode): Promise<void> {
     this.nodes.delete(node)
+    this.mutual.delete(node)
     await node.stop()
   }
 
@@ -57,6 +77,7 @@ export class TestMesh {
   async cleanup(): Promise<void> {
     const nodes = [...this.nodes]
     this.nodes.clear()
+    this.mutual.clear()
     await Promise.allSettled(nodes.map((node) => node.stop()))
     const dirs = [...this.dirs]
     this.dirs.clear()

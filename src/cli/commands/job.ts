@@ -13,7 +13,7 @@ Subcommands:
   create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--timeout MS] [--wait]
                     build a job, sign it with this client's key (--data-dir) and hand it to a
                     supervisor; prints the job id, or with --wait the job's output
-  status JOB_ID     where the job is: status, reason, runner
+  status JOB_ID     where the job is: status, reason, runner, and runners that refused it (why)
   result JOB_ID [--wait]
                     the job's signed result (checked before it is printed); --wait holds until the
                     job ends
@@ -63,6 +63,7 @@ export async function jobCommand(argv: string[], out: Output): Promise<number> {
         out.line(`${status.jobId}  ${status.status}  ${status.capability}`)
         if (status.runner !== undefined) out.line(`runner: ${status.runner}`)
         if (status.reason !== undefined) out.line(`reason: ${status.reason}`)
+        printRefusals(status.refusals, out)
       }
       return EXIT.ok
     }
@@ -144,9 +145,15 @@ function printResult(view: JobResultView, json: boolean, out: Output): number {
       `${view.jobId}: ${view.status}${error === undefined ? '' : ` - ${error.name}: ${error.message}`}`,
     )
     if (view.reason !== undefined) out.line(`reason: ${view.reason}`)
+    printRefusals(view.refusals, out)
   }
   const terminal = ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(view.status)
   return succeeded || !terminal ? EXIT.ok : EXIT.failed
+}
+
+/** Runners that would not run the job (not trusted, capability missing…), as the supervisor heard. */
+function printRefusals(refusals: Array<{ runner: string; reason: string }> | undefined, out: Output): void {
+  for (const refusal of refusals ?? []) out.line(`refused by runner ${refusal.runner}: ${refusal.reason}`)
 }
 
 async function readPayload(flag: string): Promise<string> {

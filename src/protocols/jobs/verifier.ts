@@ -3,8 +3,9 @@
  * send comes back as `{ ok: false, reason, message }` with one of the stable reasons.
  *
  * Order of checks — cheapest and least trusting first, so a stranger's flood costs a map lookup,
- * not an Ed25519 verification: size → JSON → schema → chain shape → capability → trust policy →
- * signatures → expiry → replay. Time is judged only on authentic jobs, so `expired` never
+ * not an Ed25519 verification: size → JSON → schema → chain shape → id shape → capability → trust
+ * policy → signatures → expiry → replay. The id shape (`jobIdProblem`) keeps ad-hoc jobs in their
+ * submitter's namespace and out of the `run/step/attempt` ids of workflow steps. Time is judged only on authentic jobs, so `expired` never
  * describes a forgery.
  *
  * Replay: `verify()` records `(submitter, nonce)` — call it exactly where a job is accepted for
@@ -15,12 +16,11 @@
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { createLogger } from '../../core/logger.js'
-import { canonicalJson, utf8Length } from './canonical.js'
+import { utf8Length } from './canonical.js'
 import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_JOB_BYTES, DEFAULT_MAX_JOB_TTL_MS } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
-import { type JobEnvelope, jobSigningBytes, unsignedJob } from './envelope.js'
+import { type JobEnvelope, jobIdProblem, signatureChainProblem } from './envelope.js'
 import { validateJobEnvelope } from './envelope-schema.js'
-import { fromHex } from './keys.js'
 import { REJECT_REASONS, type RejectReason } from './reasons.js'
 import type { ReplayCache } from './replay-cache.js'
 import { describeSchemaError } from './schema-validator.js'
@@ -207,6 +207,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     if (first === undefined || first.key !== job.submitter) {
       return reject('bad_signature', 'the first signature is not the submitter’s')
     }
+    const idProblem = jobIdProblem(job)
+    if (idProblem !== undefined) return reject('malformed', idProblem)
     if (capability !== undefined && job.runner !== capability) {
       return reject('capability_denied', `job is for capability "${job.runner}", not "${capability}"`)
     }
@@ -242,21 +244,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   }
 
   #checkSignatures(job: JobEnvelope): Rejection | undefined {
-    let canonical: string
-    try {
-      canonical = canonicalJson(unsignedJob(job))
-    } catch (err) {
-      return reject('malformed', `job: ${(err as Error).message}`)
-    }
-    for (let i = 0; i < job.signatures.length; i++) {
-      const link = job.signatures[i]
-      if (link === undefined) return reject('malformed', `job.signatures[${i}]: missing`)
-      const message = jobSigningBytes(canonical, job.signatures.slice(0, i))
-      if (!this.#backend.verify(fromHex(link.sig), message, fromHex(link.key))) {
-        return reject('bad_signature', `signature ${i} by ${link.key} does not verify`)
-      }
-    }
-    return undefined
+    const problem = signatureChainProblem(job, this.#backend)
+    return problem === undefined ? undefined : reject(problem.reason, problem.message)
   }
 }
 

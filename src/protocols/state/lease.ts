@@ -26,6 +26,8 @@ export interface LeaseOptions {
   readonly ttlMs?: number
   /** @default 2_000 */
   readonly graceMs?: number
+  /** The current owner's key is no longer trusted as a coordinator: its lease counts as lapsed. */
+  readonly revoked?: boolean
 }
 
 export function leaseHolder(state: RunState, now: number): LeaseView {
@@ -48,7 +50,7 @@ export function renewLease(
 
 /**
  * Takes the run over when there is no lease, or it is `node`'s own, or it lapsed more than the
- * grace period ago; `undefined` while another node's lease is live.
+ * grace period ago, or it was `revoked`; `undefined` while another node's lease is live.
  */
 export function takeOverLease(
   state: RunState,
@@ -59,6 +61,12 @@ export function takeOverLease(
 ): RunState | undefined {
   const lease = state.lease
   const grace = options.graceMs ?? DEFAULT_LEASE_GRACE_MS
-  if (lease !== undefined && lease.owner !== node && now < lease.expiresAt + grace) return undefined
+  if (
+    lease !== undefined &&
+    lease.owner !== node &&
+    options.revoked !== true &&
+    now < lease.expiresAt + grace
+  )
+    return undefined
   return state.setLease(stamp, node, now + (options.ttlMs ?? DEFAULT_LEASE_TTL_MS))
 }

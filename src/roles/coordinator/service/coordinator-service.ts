@@ -11,6 +11,7 @@ import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
+import { type TopicStats, trustedPublisher } from '../../../protocols/gossip/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
@@ -46,6 +47,8 @@ import {
   RUNS_PREFIX,
 } from './constants.js'
 import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
+import type { ResultStats } from './job-reports.js'
+import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunEngine } from './run-engine.js'
@@ -84,6 +87,15 @@ export interface CoordinatorEvents {
   'run:changed': CustomEvent<string>
 }
 
+export interface CoordinatorStats {
+  /** The state and events topics' validators: accepted, rejected and ignored by reason. */
+  topics: TopicStats[]
+  /** Step results believed and refused (by reason). */
+  results: ResultStats
+  /** Jobs found under a step's id: followed, or refused (by reason). */
+  adoptions: AdoptionStats
+}
+
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
 
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
@@ -110,6 +122,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       libp2p: components.libp2p,
       liveness: components.liveness,
       signer: components.trust.signer,
+      policy: () => components.trust.policy,
       store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
       localSupervisor: options.localSupervisor,
       configuredSupervisors: options.supervisors ?? [],
@@ -129,15 +142,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
+    const coordinatorsOnly = trustedPublisher(() => components.trust.policy, 'coordinator')
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
-      isCoordinator: (peer) => this.isCoordinator(peer),
+      publisher: coordinatorsOnly,
       onDelta: (delta) => this.engine.mergeRemote(delta),
     })
     this.eventsGossip = new EventsGossip({
       pubsub,
       log: this.log,
+      publisher: coordinatorsOnly,
       onEvent: (event) => {
         // Events of runs held here already come from their replicated log.
         if (event.runId === undefined || !this.engine.runs.has(event.runId))
@@ -323,6 +338,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   listTriggers(): TriggerSummary[] {
     return this.triggers.list()
+  }
+
+  /** What this coordinator refused from peers: gossip per topic, step results, squatted job ids. */
+  stats(): CoordinatorStats {
+    return {
+      topics: [this.stateGossip.stats(), this.eventsGossip.stats()],
+      results: this.engine.results.stats(),
+      adoptions: this.engine.tracker.adoptionStats(),
+    }
   }
 
   /** The run's replicated state (tests, tools). */

@@ -5,9 +5,21 @@
  * fails the call, stops answering or loses its event stream is re-sent — the same envelope, so the
  * same id — to another supervisor; reconciliation polls in-flight jobs now and then to catch an
  * event that was lost.
+ *
+ * A supervisor that already holds a different job under the step's id (`JobIdConflictError`) is
+ * followed only when that job is the same attempt of the same step, for the same capability, and
+ * was submitted by a coordinator this node trusts (another coordinator took the run over, or this
+ * one restarted); the result expected is then the one bound to that job's envelope. Any other
+ * holder is a squatter: the attempt fails (`JobIdTakenError`) and the refusal is counted.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
-import { createJob, type JobEnvelope, type Signer } from '../../../protocols/jobs/index.js'
+import {
+  createJob,
+  type JobEnvelope,
+  jobDigest,
+  type Signer,
+  type TrustPolicy,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
@@ -21,7 +33,11 @@ export interface TrackedJob {
   readonly run: string
   readonly step: string
   readonly attempt: number
+  /** Capability the step runs on. */
+  readonly capability: string
   readonly envelope: JobEnvelope
+  /** `jobDigest` of the envelope whose result counts: ours, or the one adopted on a conflict. */
+  digest: string
   /** Where it was (last) sent. */
   supervisor: string | undefined
   readonly tried: Set<string>
@@ -38,6 +54,8 @@ export interface JobTrackerInit {
   signer: Signer
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
+  /** The trust policy in force. */
+  policy: () => TrustPolicy
   /** A status change of a tracked job (terminal ones end its tracking first). */
   onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void
   /** A supervisor's event stream broke. */
@@ -52,12 +70,26 @@ export function payloadText(payload: JsonValue): string {
 
 const CALL_TIMEOUT_MS = 15_000
 
+/** Why a job found under a step's id was not adopted. */
+export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter'] as const
+export type AdoptionRefusal = (typeof ADOPTION_REFUSALS)[number]
+
+export interface AdoptionStats {
+  /** Jobs of another trusted coordinator followed instead of ours. */
+  adopted: number
+  refused: Record<AdoptionRefusal, number>
+}
+
 export class JobTracker {
   readonly pool: SupervisorPool
   private readonly init: JobTrackerInit
   private readonly log: Logger
   private readonly jobs = new Map<string, TrackedJob>()
   private readonly shutdown = new AbortController()
+  private readonly adoptions: AdoptionStats = {
+    adopted: 0,
+    refused: { other_job: 0, untrusted_submitter: 0 },
+  }
 
   constructor(init: JobTrackerInit) {
     this.init = init
@@ -69,6 +101,7 @@ export class JobTracker {
       self: init.self,
       local: init.localSupervisor,
       configured: init.configuredSupervisors,
+      policy: init.policy,
       handlers: {
         onEvent: (event, supervisor) => this.onEvent(event, supervisor),
         onDown: (supervisor, err) => this.onDown(supervisor, err),
@@ -82,6 +115,10 @@ export class JobTracker {
 
   has(jobId: string): boolean {
     return this.jobs.has(jobId)
+  }
+
+  adoptionStats(): AdoptionStats {
+    return { adopted: this.adoptions.adopted, refused: { ...this.adoptions.refused } }
   }
 
   jobsOf(run: string): string[] {
@@ -111,7 +148,9 @@ export class JobTracker {
       run,
       step: action.step,
       attempt: action.attempt,
+      capability: action.runner,
       envelope,
+      digest: jobDigest(envelope),
       supervisor: undefined,
       tried: new Set(),
       delivering: false,
@@ -244,8 +283,8 @@ export class JobTracker {
         return
       } catch (err) {
         const name = errorName(err)
-        // Another coordinator sent this step's job first (a takeover): follow that one.
-        if (name === 'JobIdConflictError') return await this.fetch(job, link)
+        // Another job holds this step's id: follow it only if it is a trusted coordinator's.
+        if (name === 'JobIdConflictError') return await this.adopt(job, link)
         if (name === 'JobRejectedError' || name === 'InvalidJobError') {
           this.onEvent(
             {
@@ -266,6 +305,57 @@ export class JobTracker {
         this.pool.markFailed(peer)
       }
     }
+  }
+
+  /**
+   * The supervisor holds another job under this step's id. Adopted (its result expected from then
+   * on) only when it is this very attempt, for the same capability, submitted by a coordinator
+   * this node trusts; anything else fails the attempt and is counted.
+   */
+  private async adopt(job: TrackedJob, link: SupervisorLink): Promise<void> {
+    let holder: JobEnvelope | undefined
+    try {
+      holder = (await link.result(job.jobId, this.callSignal(), { includeJob: true })).job
+    } catch (err) {
+      this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
+      return
+    }
+    const refusal = holder === undefined ? 'other_job' : this.adoptionRefusal(job, holder)
+    if (holder !== undefined && refusal === undefined) {
+      this.adoptions.adopted++
+      job.digest = jobDigest(holder)
+      this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
+      return this.fetch(job, link)
+    }
+    this.adoptions.refused[refusal ?? 'other_job']++
+    const message =
+      refusal === 'untrusted_submitter'
+        ? `supervisor ${link.peerId} holds another job under id ${job.jobId}, submitted by ${holder?.submitter}, which this coordinator does not trust as a coordinator`
+        : `supervisor ${link.peerId} holds a different job (another step, attempt or capability) under id ${job.jobId}`
+    this.log.error('refused to adopt %s: %s', job.jobId, message)
+    this.onEvent(
+      {
+        jobId: job.jobId,
+        status: 'failed',
+        error: { name: 'JobIdTakenError', message, retryable: true },
+      },
+      link.peerId,
+    )
+  }
+
+  private adoptionRefusal(job: TrackedJob, holder: JobEnvelope): AdoptionRefusal | undefined {
+    if (
+      holder.id !== job.jobId ||
+      holder.run !== job.run ||
+      holder.step !== job.step ||
+      holder.attempt !== job.attempt ||
+      holder.runner !== job.capability
+    ) {
+      return 'other_job'
+    }
+    return this.init.policy().admits(holder.submitter, { role: 'coordinator' })
+      ? undefined
+      : 'untrusted_submitter'
   }
 
   private async fetch(job: TrackedJob, link: SupervisorLink): Promise<void> {

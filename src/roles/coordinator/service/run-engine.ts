@@ -13,7 +13,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { Signer } from '../../../protocols/jobs/index.js'
+import type { Signer, TrustPolicy } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
@@ -34,7 +34,7 @@ import {
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
 import { RunExistsError } from './errors.js'
-import { jobTrace, jobUpdateOf } from './job-reports.js'
+import { jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { RunEntry } from './run-entry.js'
 import { monitorEvent } from './views.js'
@@ -52,6 +52,8 @@ export interface RunEngineInit {
   libp2p: Libp2p
   liveness: Pick<LivenessService, 'alive'>
   signer: Signer
+  /** The trust policy in force: supervisors, runners and lease owners are judged by it. */
+  policy: () => TrustPolicy
   store: StateStore
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
@@ -70,6 +72,7 @@ export class RunEngine {
   readonly runs = new Map<string, RunEntry>()
   readonly hlc: Hlc
   readonly tracker: JobTracker
+  readonly results: ResultChecks
   private readonly init: RunEngineInit
   private readonly log: Logger
   private readonly dirty = new Set<RunEntry>()
@@ -81,6 +84,7 @@ export class RunEngine {
     this.init = init
     this.log = init.logger.forComponent('horus:coordinator')
     this.hlc = new Hlc(init.self)
+    this.results = new ResultChecks({ policy: init.policy, log: this.log })
     this.tracker = new JobTracker({
       libp2p: init.libp2p,
       liveness: init.liveness,
@@ -89,6 +93,7 @@ export class RunEngine {
       signer: init.signer,
       localSupervisor: init.localSupervisor,
       configuredSupervisors: init.configuredSupervisors,
+      policy: init.policy,
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
       onSupervisorDown: () => {},
     })
@@ -183,19 +188,27 @@ export class RunEngine {
         }
         continue
       }
-      const expiresAt = lease?.expiresAt ?? entry.createdAt
+      // An owner whose key the policy no longer trusts as a coordinator has lost its lease now:
+      // the first in takeover order takes the run over at once.
+      const revoked =
+        lease !== undefined && !this.init.policy().admitsPeer(lease.owner, { role: 'coordinator' })
+      const expiresAt = revoked
+        ? Math.min(lease.expiresAt, now - leaseGraceMs)
+        : (lease?.expiresAt ?? entry.createdAt)
       const rank = this.takeoverRank(entry.id, lease?.owner)
       if (now < expiresAt + leaseGraceMs * (1 + rank)) continue
       const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, {
         ...this.leaseOptions(),
         graceMs: leaseGraceMs * (1 + rank),
+        revoked,
       })
       if (delta === undefined) continue
-      this.log('taking over run %s from %s', entry.id, lease?.owner ?? 'nobody')
+      const why = revoked ? 'its owner is no longer trusted as a coordinator' : 'lease lapsed'
+      this.log('taking over run %s from %s (%s)', entry.id, lease?.owner ?? 'nobody', why)
       delta.merge(
         entry.state.appendLog(
           this.nodeEvent(
-            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (lease lapsed)`,
+            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (${why})`,
             'warning',
           ),
         ),
@@ -346,7 +359,7 @@ export class RunEngine {
     const entry = this.runs.get(job.run)
     const workflow = entry?.workflow
     if (entry === undefined || workflow === undefined || !this.owns(entry)) return
-    const update = jobUpdateOf(job, event)
+    const update = jobUpdateOf(job, event, this.results)
     if (update === undefined) return
     let delta: RunState | undefined
     try {

@@ -15,6 +15,7 @@ import {
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  jobDigest,
   toHex,
 } from '../../../protocols/jobs/index.js'
 import type { Heartbeat } from '../../../protocols/liveness/index.js'
@@ -266,6 +267,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private sign(job: JobEnvelope, execution: ExecutionResult): JobResult {
     const fields = {
       jobId: job.id,
+      job: jobDigest(job),
       attempt: job.attempt,
       startedAt: execution.startedAt,
       finishedAt: execution.finishedAt,
