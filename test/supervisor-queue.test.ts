@@ -4,7 +4,7 @@
  * idempotence by id, cancellation, and the status events.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
+import { adHocJobId, createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { type JobEvent, JobIdConflictError, type JobStatusView } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
@@ -54,12 +54,13 @@ describe('supervisor queueing and lifecycle', () => {
     expect(refused).toBeInstanceOf(JobRejectedError)
     expect((refused as Error).message).toMatch(/untrusted_key/)
 
-    const first = job(cli, { runner: 'sal', id: 'fixed-id' })
+    const fixedId = adHocJobId(cli.node.identity.publicKeyHex, 'fixed-id')
+    const first = job(cli, { runner: 'sal', id: fixedId })
     await submit(client, first)
-    const other = job(cli, { runner: 'sal', id: 'fixed-id' })
+    const other = job(cli, { runner: 'sal', id: fixedId })
     await expect(submit(client, other)).rejects.toBeInstanceOf(JobIdConflictError)
     const listed = await client.call<JobStatusView[]>('supervisor.list_jobs', {})
-    expect(listed.map((j) => j.jobId)).toEqual(['fixed-id'])
+    expect(listed.map((j) => j.jobId)).toEqual([fixedId])
     expect(await client.call<JobStatusView[]>('supervisor.list_jobs', { status: 'succeeded' })).toEqual([])
   })
 

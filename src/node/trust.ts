@@ -65,7 +65,7 @@ export class NodeTrust implements Startable {
    * access and job verification follow it from the next decision on. Throws `TrustPolicyError`
    * for an invalid section (the old policy stays); with a config file, edit the file instead.
    */
-  update(config: TrustConfig): void {
+  update(config: TrustConfig | Record<string, unknown>): void {
     if (this.watcher !== undefined) {
       throw new TrustPolicyError([
         'trust: this node reads its policy from its config file; edit the file (or send SIGHUP)',
