@@ -198,7 +198,12 @@ describe('who reads jobs', () => {
       options: {
         runner: {
           builtins: false,
-          kinds: { echo: async (j, ctx) => (ctx.log(`ran ${j.payload}`), j.payload) },
+          kinds: {
+            echo: async (j, ctx) => {
+              ctx.log(`ran ${j.payload}`)
+              return j.payload
+            },
+          },
         },
       },
     })
