@@ -24,6 +24,7 @@ export {
   type CoordinatorEvents,
   type CoordinatorOptions,
   CoordinatorService,
+  type CoordinatorStats,
 } from './coordinator-service.js'
 export {
   COORDINATOR_ERROR_SPECS,
@@ -33,7 +34,8 @@ export {
   RunNotFoundError,
   TriggerInvalidError,
 } from './errors.js'
-export { payloadText } from './job-tracker.js'
+export type { ResultStats } from './job-reports.js'
+export { ADOPTION_REFUSALS, type AdoptionRefusal, type AdoptionStats, payloadText } from './job-tracker.js'
 
 /** Creates the coordinator service of a node (a HorusNode is a CoordinatorComponents). */
 export function createCoordinator(
