@@ -56,5 +56,8 @@ export const JOB_WAIT_CHUNK_MS = 20_000
  */
 export const TRUST_DECISION_TTL_MS = 10_000
 
-/** Envelopes of jobs this client created that it remembers, to check their results without a fetch. */
-export const REMEMBERED_JOBS = 1_000
+/**
+ * Jobs this client created whose digest it remembers (about 200 bytes each), so their results are
+ * checked without fetching and verifying the envelope again. @default 50_000
+ */
+export const REMEMBERED_JOBS = 50_000

@@ -114,8 +114,8 @@ export class HorusClient {
   private readonly signer: Signer
   private readonly host: Libp2p | undefined
   private readonly trust: ClientTrust
-  /** Envelopes this client signed recently, by id: their results are checked against them. */
-  private readonly created = new Map<string, JobEnvelope>()
+  /** What results of jobs this client signed recently must answer, by job id. */
+  private readonly created = new Map<string, ExpectedAnswer>()
   private closed = false
 
   private constructor(init: { connection: Connection; key: PrivateKey; host?: Libp2p; trust: ClientTrust }) {
@@ -303,7 +303,7 @@ export class HorusClient {
         jobId,
         view.result,
         view.runner,
-        known ?? envelopeOf(jobId, sent),
+        known ?? expectedOf(envelopeOf(jobId, sent)),
         options.signal,
       )
     }
@@ -327,7 +327,7 @@ export class HorusClient {
     jobId: string,
     result: JobResult,
     dispatchedTo: string | undefined,
-    job: JobEnvelope,
+    job: ExpectedAnswer,
     signal?: AbortSignal,
   ): Promise<void> {
     const runner = dispatchedTo === undefined ? undefined : publicKeyHexOfPeer(dispatchedTo)
@@ -337,9 +337,9 @@ export class HorusClient {
         `result of job ${jobId}: the supervisor did not say which runner it dispatched the job to`,
       )
     }
-    const trusted = await this.trust.admits(result.runner, 'runner', job.runner, signal)
+    const trusted = await this.trust.admits(result.runner, 'runner', job.capability, signal)
     const checked = verifyResult(result, {
-      job: { jobId: job.id, attempt: job.attempt, digest: jobDigest(job) },
+      job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest },
       runner,
       trusted: () => trusted,
     })
@@ -354,7 +354,7 @@ export class HorusClient {
       const oldest = this.created.keys().next().value
       if (oldest !== undefined) this.created.delete(oldest)
     }
-    this.created.set(job.id, job)
+    this.created.set(job.id, expectedOf(job))
   }
 
   /** Lines the job printed so far. */
@@ -452,6 +452,18 @@ export class HorusClient {
   private assertOpen(): void {
     if (this.closed) throw new ClientClosedError()
   }
+}
+
+/** What a result must answer: the job's id, attempt and envelope digest, and who may run it. */
+interface ExpectedAnswer {
+  jobId: string
+  attempt: number
+  digest: string
+  capability: string
+}
+
+function expectedOf(job: JobEnvelope): ExpectedAnswer {
+  return { jobId: job.id, attempt: job.attempt, digest: jobDigest(job), capability: job.runner }
 }
 
 function clientPolicy(trust: TrustConfig | TrustPolicy | undefined, self: string): TrustPolicy | undefined {
