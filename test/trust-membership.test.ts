@@ -156,8 +156,6 @@ describe('a rogue node nobody trusts', () => {
     expect(view.status).toBe('completed')
     for (const { id } of steps) expect(step(view, id).output).toEqual({ echo: id, by: 'honest' })
     expect(rogueRan).toEqual([])
-    // Serving as supervisor: the coordinator never handed the rogue a job.
-    expect(rogue.roles.supervisor?.list()).toEqual([])
 
     // Monitor events and state: the rogue's fake workflow_completed and its made-up run are dropped
     // by the topic validators — counted while its score lasts; by then its rejected heartbeats have
@@ -224,6 +222,24 @@ describe('a rogue node nobody trusts', () => {
     // A genuine event after the fake ones shows the subscribers were listening all along.
     await probe()
     following.abort()
+
+    // The SDK follows its entry node's policy: asked, the node does not admit the rogue in any
+    // role, and a job the SDK creates runs on the honest side. The rogue may not even ask.
+    expect(await client.call('node.trust_decide', { key: rogue.peerId, role: 'supervisor' })).toMatchObject({
+      admitted: false,
+      reason: 'untrusted_key',
+    })
+    expect(
+      await client.call('node.trust_decide', { key: run.peerId, role: 'runner', capability: 'echo' }),
+    ).toMatchObject({ admitted: true, name: 'run' })
+    await expect(
+      mesh.client(rogue, sup).call('node.trust_decide', { key: rogue.peerId, role: 'runner' }),
+    ).rejects.toMatchObject({ code: -32001 })
+    const viaSdk = await sdk.createJob({ runner: 'echo', payload: 'sdk' })
+    expect((await sdk.waitForJob(viaSdk.jobId)).result?.output).toEqual({ echo: 'sdk', by: 'honest' })
+    // Serving as supervisor: neither the coordinator nor the SDK ever handed the rogue a job.
+    expect(rogue.roles.supervisor?.list()).toEqual([])
+    expect(rogueRan).toEqual([])
     await follow
     for (const events of [seen, followed]) {
       expect(JSON.stringify(events)).not.toContain('pwned')
