@@ -154,6 +154,21 @@ export async function tamperingSupervisor(
   return { member: running, service, stop: () => service.stop() }
 }
 
+/** A member's first dialable address. */
+export function addr(member: RunningMember): string {
+  return member.node.multiaddrs()[0] as string
+}
+
+/** Identities for `names`, made one after the other (each is in the policies of nodes started later). */
+export async function members<N extends string[]>(
+  mesh: JobMesh,
+  ...names: N
+): Promise<{ [K in keyof N]: MeshMember }> {
+  const out: MeshMember[] = []
+  for (const name of names) out.push(await mesh.member(name))
+  return out as { [K in keyof N]: MeshMember }
+}
+
 /** Kinds that return `{ pwned: true }`: what a rogue runner would hand back, counted. */
 export function pwnedKinds(names: readonly string[], ran: string[]): Record<string, KindHandler> {
   const kinds: Record<string, KindHandler> = {}

@@ -27,7 +27,6 @@ import {
   Gates,
   JobMesh,
   type MeshMember,
-  type RunningMember,
   runnerVisible,
   step,
   TEST_KINDS,
@@ -35,6 +34,7 @@ import {
   waitForStatus,
 } from './coordinator-fixtures.js'
 import { job, result, submit } from './jobs-flow-fixtures.js'
+import { addr, members } from './trust-fixtures.js'
 
 const mesh = new JobMesh()
 const clients: HorusClient[] = []
@@ -42,14 +42,6 @@ afterEach(async () => {
   await Promise.allSettled(clients.splice(0).map((c) => c.close()))
   await mesh.cleanup()
 })
-
-const addr = (m: RunningMember): string => m.node.multiaddrs()[0] as string
-
-async function members<N extends string[]>(...names: N): Promise<{ [K in keyof N]: MeshMember }> {
-  const out: MeshMember[] = []
-  for (const name of names) out.push(await mesh.member(name))
-  return out as { [K in keyof N]: MeshMember }
-}
 
 /** Every member trusted in every role, except the ones given their own entry. */
 function trustWith(overrides: Record<string, { roles: string[]; capabilities?: string[] }>): TrustConfig {
@@ -64,7 +56,7 @@ describe('job-id squatting', () => {
   it("a client that takes a victim's next step id first does not get its output into the run", async () => {
     const gates = new Gates()
     const executions = new Executions()
-    const [w, c, q] = await members('work', 'coord', 'squatter')
+    const [w, c, q] = await members(mesh, 'work', 'coord', 'squatter')
     const extra = { trust: trustWith({ [q.peerId]: { roles: ['client'], capabilities: ['echo'] } }) }
     const work = await mesh.start(w, {
       roles: ['supervisor', 'runner'],
@@ -133,7 +125,7 @@ describe('job-id squatting', () => {
   })
 
   it("nobody can take another client's ad-hoc job id", async () => {
-    const [s, r, a, b] = await members('sup', 'run', 'alice', 'bob')
+    const [s, r, a, b] = await members(mesh, 'sup', 'run', 'alice', 'bob')
     const sup = await mesh.start(s, { roles: ['supervisor'] })
     const run = await mesh.start(r, {
       roles: ['runner'],
@@ -181,7 +173,7 @@ describe('job-id squatting', () => {
 
 describe('who reads jobs', () => {
   it('only the submitter, a coordinator for steps, and an admin see a job', async () => {
-    const [s, r, a, b, adm, crd] = await members('sup', 'run', 'alice', 'bob', 'admin', 'coordkey')
+    const [s, r, a, b, adm, crd] = await members(mesh, 'sup', 'run', 'alice', 'bob', 'admin', 'coordkey')
     const extra = {
       trust: trustWith({
         [a.peerId]: { roles: ['client'], capabilities: ['*'] },
@@ -277,7 +269,7 @@ describe('who reads jobs', () => {
 
 describe("a runner's refusal", () => {
   it('is recorded on the job at once and fails it when every runner refused, with the reasons', async () => {
-    const [s, r1, r2, l] = await members('sup', 'strict', 'narrow', 'limited')
+    const [s, r1, r2, l] = await members(mesh, 'sup', 'strict', 'narrow', 'limited')
     const sup = await mesh.start(s, { roles: ['supervisor'] })
     const kinds = { echo: async () => 'ran', other: async () => 'ran' }
     // One runner does not know the client; the other trusts it for echo only.

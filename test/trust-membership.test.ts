@@ -20,7 +20,6 @@ import {
   Executions,
   Gates,
   JobMesh,
-  type MeshMember,
   type RunningMember,
   runnerVisible,
   step,
@@ -29,7 +28,7 @@ import {
   waitForStatus,
 } from './coordinator-fixtures.js'
 import { job, result, submit } from './jobs-flow-fixtures.js'
-import { pwnedKinds } from './trust-fixtures.js'
+import { addr, members, pwnedKinds } from './trust-fixtures.js'
 
 const mesh = new JobMesh()
 const clients: HorusClient[] = []
@@ -38,17 +37,10 @@ afterEach(async () => {
   await mesh.cleanup()
 })
 
-const addr = (m: RunningMember): string => m.node.multiaddrs()[0] as string
 const GRAYLIST = defaultPeerScoreThresholds.graylistThreshold
 
 function scoreOf(of: RunningMember, peer: RunningMember): number {
   return (of.node.libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peer.peerId)
-}
-
-async function members<N extends string[]>(...names: N): Promise<{ [K in keyof N]: MeshMember }> {
-  const out: MeshMember[] = []
-  for (const name of names) out.push(await mesh.member(name))
-  return out as { [K in keyof N]: MeshMember }
 }
 
 function topicStats(member: RunningMember, topic: string) {
@@ -70,7 +62,7 @@ async function seesSubscribed(from: RunningMember, to: RunningMember, topic: str
 describe('a rogue node nobody trusts', () => {
   it('is neither believed nor used: heartbeats, DHT records, runner, supervisor, events, state', async () => {
     const rogueRan: string[] = []
-    const [s, r, c, k, d, v] = await members('sup', 'run', 'coord', 'cli', 'sdk', 'viewer')
+    const [s, r, c, k, d, v] = await members(mesh, 'sup', 'run', 'coord', 'cli', 'sdk', 'viewer')
     // The honest members trust each other (the viewer only as a client); the rogue is made
     // afterwards and is in no policy.
     const keys = mesh
@@ -251,7 +243,7 @@ describe('a rogue node nobody trusts', () => {
 
 describe('a policy reload', () => {
   it('takes a runner out at once (SIGHUP re-reads the file) and back in', async () => {
-    const [s, r, k] = await members('sup', 'run', 'cli')
+    const [s, r, k] = await members(mesh, 'sup', 'run', 'cli')
     const sup = await mesh.start(s, { roles: ['supervisor'], file: true })
     const run = await mesh.start(r, {
       roles: ['runner'],
@@ -289,7 +281,7 @@ describe('a policy reload', () => {
   it("ends a revoked coordinator's lease at once: another takes the run over and finishes it", async () => {
     const gates = new Gates()
     const executions = new Executions()
-    const [w, a, b] = await members('work', 'coordA', 'coordB')
+    const [w, a, b] = await members(mesh, 'work', 'coordA', 'coordB')
     const work = await mesh.start(w, {
       roles: ['supervisor', 'runner'],
       options: { runner: { builtins: false, concurrency: 4, kinds: testKinds(gates, executions) } },

@@ -21,14 +21,13 @@ import {
   coordinatorOf,
   Gates,
   JobMesh,
-  type MeshMember,
   type RunningMember,
   runnerVisible,
   step,
   waitForStatus,
 } from './coordinator-fixtures.js'
 import { job, result, submit } from './jobs-flow-fixtures.js'
-import { tamperingRunner, tamperingSupervisor } from './trust-fixtures.js'
+import { addr, members, tamperingRunner, tamperingSupervisor } from './trust-fixtures.js'
 
 const mesh = new JobMesh()
 const cleanups: Array<() => Promise<void>> = []
@@ -37,15 +36,16 @@ afterEach(async () => {
   await mesh.cleanup()
 })
 
-const addr = (m: RunningMember): string => m.node.multiaddrs()[0] as string
 const stranger = generateSigner()
 const strangerPeer = peerIdFromPublicKeyHex(signerKeyHex(stranger)).toString()
 const PWNED = { pwned: true }
 
-async function members<N extends string[]>(...names: N): Promise<{ [K in keyof N]: MeshMember }> {
-  const out: MeshMember[] = []
-  for (const name of names) out.push(await mesh.member(name))
-  return out as { [K in keyof N]: MeshMember }
+/** What a malicious supervisor does to a result (by the job's payload), and the reason it earns. */
+const FORGERIES: Record<string, string> = {
+  replay: 'wrong_job',
+  forge: 'bad_signature',
+  accomplice: 'not_dispatched_runner',
+  stranger: 'untrusted_runner',
 }
 
 /** The same result with another output and its signature kept: a forgery. */
@@ -73,7 +73,7 @@ function signedByStranger(result: JobResult): JobResult {
 describe('a malicious runner', () => {
   it("fails each job it forges a result for, at the supervisor, with the result's reason", async () => {
     const gates = new Gates()
-    const [s, e, k] = await members('sup', 'evil', 'cli')
+    const [s, e, k] = await members(mesh, 'sup', 'evil', 'cli')
     const sup = await mesh.start(s, { roles: ['supervisor'] })
     let honest: JobResult | undefined
     const evil = await tamperingRunner(mesh, e, {
@@ -168,7 +168,7 @@ describe('a malicious supervisor', () => {
     coord: RunningMember
     sdkDir: string
   }> {
-    const [r, e, c, d] = await members('run', 'evilsup', 'coord', 'sdk')
+    const [r, e, c, d] = await members(mesh, 'run', 'evilsup', 'coord', 'sdk')
     const run = await mesh.start(r, {
       roles: ['runner'],
       options: { runner: { builtins: false, kinds: { echo: async (j) => ({ echo: j.payload }) } } },
@@ -221,16 +221,10 @@ describe('a malicious supervisor', () => {
       workflow: { name: 'warm', steps: [{ id: 'w', runner: 'echo', payload: 'honest' }] },
     })
     expect((await waitForStatus(coordinator, warm, ['completed', 'failed'])).status).toBe('completed')
-    const reasons: Record<string, string> = {
-      replay: 'wrong_job',
-      forge: 'bad_signature',
-      accomplice: 'not_dispatched_runner',
-      stranger: 'untrusted_runner',
-    }
     const runId = await coordinator.submit({
       workflow: {
         name: 'attacked',
-        steps: Object.keys(reasons).map((id) => ({
+        steps: Object.keys(FORGERIES).map((id) => ({
           id,
           runner: 'echo',
           payload: id,
@@ -239,7 +233,7 @@ describe('a malicious supervisor', () => {
       },
     })
     const view = await waitForStatus(coordinator, runId, ['completed', 'failed', 'cancelled'])
-    for (const [id, reason] of Object.entries(reasons)) {
+    for (const [id, reason] of Object.entries(FORGERIES)) {
       const s = step(view, id)
       expect(s.state, id).toBe('failed')
       expect(s.output, id).toBeUndefined()
@@ -268,13 +262,7 @@ describe('a malicious supervisor', () => {
       (await client.createJob({ runner: 'echo', payload, timeoutMs: 10_000 })).jobId
     const honest = await create('honest')
     expect((await client.waitForJob(honest)).result?.output).toEqual({ echo: 'honest' })
-    const reasons: Record<string, string> = {
-      replay: 'wrong_job',
-      forge: 'bad_signature',
-      accomplice: 'not_dispatched_runner',
-      stranger: 'untrusted_runner',
-    }
-    for (const [payload, reason] of Object.entries(reasons)) {
+    for (const [payload, reason] of Object.entries(FORGERIES)) {
       const id = await create(payload)
       const refused = await client.waitForJob(id).catch((err: unknown) => err)
       expect(refused, payload).toBeInstanceOf(ResultRefusedError)
