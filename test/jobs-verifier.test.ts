@@ -12,6 +12,7 @@ import {
   jobSigningBytes,
   type RejectReason,
   ReplayCache,
+  sealSecrets,
   signerKeyHex,
   stepJobId,
   TrustPolicy,
@@ -251,7 +252,7 @@ describe('changing any single field of a signed envelope', () => {
     return copy
   }
 
-  it('makes verification fail, for every field including nested input and env', async () => {
+  it('makes verification fail, for every field including nested input, env and secrets', async () => {
     const job = appendSignature(
       createJob(
         {
@@ -262,6 +263,7 @@ describe('changing any single field of a signed envelope', () => {
           payload: 'ls -la',
           input: { 'step-0': { rows: [1, 2, { deep: true, none: null }], name: 'ü' } },
           env: { HOME: '/tmp', LANG: 'C' },
+          secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
         },
         fx.client,
@@ -276,12 +278,14 @@ describe('changing any single field of a signed envelope', () => {
       const result = fx.verifier.check(changed)
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
-    // The optional workflow fields cannot be dropped either: alone they break the id's shape, both
-    // together the signatures.
+    // The optional fields cannot be dropped either: run or step alone breaks the id's shape, both
+    // together (like secrets) the signatures.
     for (const field of ['run', 'step'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'malformed' })
     }
+    const { secrets: _secrets, ...unsealed } = job
+    expect(fx.verifier.check(unsealed)).toMatchObject({ ok: false, reason: 'bad_signature' })
     const { run: _run, step: _step, ...neither } = job
     expect(fx.verifier.check(neither)).toMatchObject({ ok: false, reason: 'malformed' })
     expect(fx.verifier.check(job).ok).toBe(true)

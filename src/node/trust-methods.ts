@@ -2,7 +2,7 @@
  * `node.trust_decide`: this node's trust decision about a key, for the SDK. A client that has no
  * trust policy of its own delegates to the entry node it chose (whose peer ID noise authenticated):
  * it uses only the coordinators and supervisors, and believes only the runner results, that node
- * admits. Callable by keys this node trusts (any role) and by its gateway's operator.
+ * admits. Callable by keys this node trusts, in any role (HTTP callers: the key the gateway gives them).
  */
 import { TRUST_ROLES, type TrustPolicy, type TrustRole } from '../protocols/jobs/trust-policy.js'
 import type { Caller } from '../protocols/rpc/definitions.js'
@@ -52,10 +52,10 @@ export function trustMethods(getPolicy: () => TrustPolicy): AnyMethodDefinition[
       },
     },
     resultName: 'decision',
-    authorize: (caller: Caller) =>
-      caller.via === 'http' ||
-      (caller.peerId !== undefined &&
-        getPolicy().lookupPeer(caller.publicKeyHex ?? caller.peerId) !== undefined),
+    authorize: (caller: Caller) => {
+      const key = caller.publicKeyHex ?? caller.peerId
+      return key !== undefined && getPolicy().lookupPeer(key) !== undefined
+    },
     handler: (params: TrustDecideParams): TrustDecideAnswer => {
       const policy = getPolicy()
       const query =

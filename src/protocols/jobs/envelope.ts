@@ -17,6 +17,7 @@ import { validateJobEnvelope } from './envelope-schema.js'
 import { InvalidJobError } from './errors.js'
 import { fromHex, toHex } from './keys.js'
 import { describeSchemaError } from './schema-validator.js'
+import type { SealedSecret } from './secrets.js'
 import { defaultEd25519, type Signer } from './signer.js'
 
 export interface JobSignature {
@@ -41,6 +42,11 @@ export interface UnsignedJob {
   payload: string
   input: Record<string, unknown>
   env: Record<string, string>
+  /**
+   * Environment variables sealed to the runners that may execute the job (see secrets.ts); the
+   * runner opens them in memory and adds them to `env`. Signed like every other field.
+   */
+  secrets?: Record<string, SealedSecret>
   timeoutMs: number
   /** Milliseconds since the Unix epoch. */
   createdAt: number
@@ -69,6 +75,8 @@ export interface JobFields {
   input?: Record<string, unknown>
   /** @default {} */
   env?: Record<string, string>
+  /** Sealed variables (`sealSecrets`); a name may not also be in `env`. @default none */
+  secrets?: Record<string, SealedSecret>
   /** @default DEFAULT_JOB_TIMEOUT_MS */
   timeoutMs?: number
   /** @default Date.now() */
@@ -196,6 +204,9 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     payload: fields.payload ?? '',
     input: jsonClone(fields.input ?? {}, 'job.input'),
     env: jsonClone(fields.env ?? {}, 'job.env'),
+    ...(fields.secrets === undefined || Object.keys(fields.secrets).length === 0
+      ? {}
+      : { secrets: jsonClone(fields.secrets, 'job.secrets') }),
     timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
     createdAt,
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
@@ -208,6 +219,13 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     throw new InvalidJobError(
       `job.expiresAt: expected a time after createdAt (${createdAt}), got ${unsigned.expiresAt}`,
     )
+  }
+  for (const name of Object.keys(unsigned.secrets ?? {})) {
+    if (Object.hasOwn(unsigned.env, name)) {
+      throw new InvalidJobError(
+        `job.secrets.${name}: also set in job.env; a variable is either plain or secret`,
+      )
+    }
   }
   const canonical = jsonCanonical(unsigned)
   const job: JobEnvelope = { ...unsigned, signatures: [signLink(canonical, [], signer)] }

@@ -5,11 +5,12 @@
  * (src/node/rpc-access.ts); a job is visible only to its submitter, to trusted coordinators for
  * workflow steps and to admins (access.ts) — to anyone else it does not exist.
  */
-import type { JobEnvelope } from '../../protocols/jobs/index.js'
-import { jobResultSchema } from '../../protocols/jobs/index.js'
+import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
+import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
@@ -118,8 +119,12 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [REJECTED, CONFLICT, NOT_RUNNING],
-      // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope does not.
-      handler: async ({ job }) => statusView(await service.submit(job)),
+      // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
+      // does not. An HTTP caller's gateway grant may not cover the job's capability.
+      handler: async ({ job }, { caller }) => {
+        if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
+        return statusView(await service.submit(job))
+      },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({
       name: 'supervisor.get_job_status',
@@ -250,6 +255,28 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       resultName: 'runners',
       handler: () => service.runners(),
+    }),
+    defineMethod<{ capability: string }, { capability: string; recipients: SecretRecipient[] }>({
+      name: 'supervisor.secret_recipients',
+      summary:
+        'The runner keys this node trusts for a capability: whom a client seals a job’s secrets to (a job with secrets runs only on one of them).',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: { capability: { type: 'string', pattern: CAPABILITY_PATTERN.source } },
+        required: ['capability'],
+        additionalProperties: false,
+      },
+      result: {
+        type: 'object',
+        required: ['capability', 'recipients'],
+        properties: {
+          capability: { type: 'string' },
+          recipients: { type: 'array', items: secretRecipientSchema },
+        },
+      },
+      resultName: 'recipients',
+      handler: ({ capability }) => ({ capability, recipients: service.secretRecipients(capability) }),
     }),
   ] as unknown as AnyMethodDefinition[]
 }

@@ -151,9 +151,15 @@ export class RunnerPool {
 
   /**
    * The runner for the next job of `capability`; `only` restricts the choice to one runner (a
-   * resumed job waiting for its runner), `refused` lists runners never to ask again.
+   * resumed job waiting for its runner), `refused` lists runners never to ask again, `among` (peer
+   * IDs) limits the choice to the runners able to open the job's secrets.
    */
-  pick(capability: string, refused: readonly string[], only?: string): PickOutcome {
+  pick(
+    capability: string,
+    refused: readonly string[],
+    only?: string,
+    among?: ReadonlySet<string>,
+  ): PickOutcome {
     const now = Date.now()
     let best: RunnerView | undefined
     let bestScore = Number.POSITIVE_INFINITY
@@ -161,6 +167,7 @@ export class RunnerPool {
     let unrefused = 0
     for (const runner of this.list()) {
       if (!runner.capabilities.includes(capability) || refused.includes(runner.peerId)) continue
+      if (among !== undefined && !among.has(runner.peerId)) continue
       unrefused++
       if (only !== undefined && runner.peerId !== only) continue
       const failure = this.failures.get(runner.peerId)
@@ -177,7 +184,8 @@ export class RunnerPool {
     }
     if (best !== undefined) return { peerId: best.peerId }
     if (eligible > 0) return { none: 'busy' }
-    // Waiting is pointless once every runner serving the capability said no to this job.
+    // Waiting is pointless once every runner that could take the job (serving the capability, among
+    // its secrets' recipients) said no to it.
     const allRefused = only === undefined && unrefused === 0 && refused.length > 0
     return { none: allRefused ? 'refused' : 'no_runner' }
   }

@@ -17,6 +17,7 @@ import {
   createJob,
   type JobEnvelope,
   jobDigest,
+  type SealedSecret,
   type Signer,
   type TrustPolicy,
 } from '../../../protocols/jobs/index.js'
@@ -125,8 +126,11 @@ export class JobTracker {
     return [...this.jobs.values()].filter((job) => job.run === run).map((job) => job.jobId)
   }
 
-  /** Signs the dispatch's job and sends it (in the background). A job already tracked is left as is. */
-  send(run: string, action: DispatchAction): void {
+  /**
+   * Signs the dispatch's job and sends it (in the background). A job already tracked is left as is.
+   * `secrets`: the step's sealed secrets, carried as they are.
+   */
+  send(run: string, action: DispatchAction, secrets?: Record<string, SealedSecret>): void {
     if (this.jobs.has(action.jobId)) return
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
@@ -138,6 +142,7 @@ export class JobTracker {
         runner: action.runner,
         payload: payloadText(action.payload),
         input: action.input,
+        ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
         ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
       },

@@ -170,6 +170,7 @@ function expand(
       timeoutMs: s.timeoutMs,
       when: s.when,
       continueOnFailure: s.continueOnFailure,
+      secrets: s.secrets,
       workflowName: child?.name,
       children,
       with: s.with,

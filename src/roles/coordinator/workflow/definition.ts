@@ -4,6 +4,7 @@
  * nothing stops at the first.
  */
 
+import { SECRET_NAME_PATTERN } from '../../../protocols/jobs/secrets.js'
 import { isPlainObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
 import { IDENTIFIER_PATTERN, MAX_VALUE_DEPTH } from './constants.js'
 import { DURATION_EXPECTED, parseDuration } from './duration.js'
@@ -34,6 +35,8 @@ export interface DraftStep {
   readonly timeoutMs: number | undefined
   readonly when: Expression | undefined
   readonly continueOnFailure: boolean
+  /** Names of the run's secrets the step's job gets as environment variables. */
+  readonly secrets: readonly string[]
   readonly with: Map<string, Expression>
   readonly child: ChildReference | undefined
 }
@@ -68,8 +71,10 @@ const STEP_FIELDS = [
   'timeout',
   'when',
   'continue_on_failure',
+  'secrets',
 ]
-const JOB_ONLY = ['runner', 'payload', 'retry', 'timeout']
+const JOB_ONLY = ['runner', 'payload', 'retry', 'timeout', 'secrets']
+const NO_SECRETS: readonly string[] = []
 // Shared by every job step (bindings are read-only once drafted).
 const NO_BINDINGS: Map<string, Expression> = new Map()
 
@@ -262,12 +267,32 @@ function readStep(s: RawStep, deps: number[], ctx: DefinitionContext): DraftStep
     timeoutMs,
     when,
     continueOnFailure: cof === true,
+    secrets:
+      kind === 'job' && fields.secrets !== undefined
+        ? readSecretNames(fields.secrets, pathKey(path, 'secrets'), ctx)
+        : NO_SECRETS,
     with:
       kind === 'workflow' && fields.with !== undefined
         ? readWith(fields.with, pathKey(path, 'with'), ctx)
         : NO_BINDINGS,
     child,
   }
+}
+
+function readSecretNames(value: unknown, path: string, ctx: DefinitionContext): string[] {
+  if (!Array.isArray(value)) {
+    ctx.issues.expected(path, 'a list of secret names', value)
+    return []
+  }
+  const names: string[] = []
+  value.forEach((name: unknown, index) => {
+    if (typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) {
+      ctx.issues.expected(pathIndex(path, index), 'a variable name matching [A-Za-z_][A-Za-z0-9_]*', name)
+    } else if (names.includes(name)) {
+      ctx.issues.add(pathIndex(path, index), `duplicate secret "${name}"`)
+    } else names.push(name)
+  })
+  return names
 }
 
 function readRawSteps(value: unknown, path: string, ctx: DefinitionContext): RawStep[] {

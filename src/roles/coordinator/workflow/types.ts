@@ -43,6 +43,8 @@ export interface StepDefinition {
   /** Expression on inputs and dependencies' results; false → the step is skipped. */
   readonly when?: string | boolean
   readonly continue_on_failure?: boolean
+  /** Names of run secrets (given sealed at submit time) the step's job gets as environment variables. */
+  readonly secrets?: readonly string[]
 }
 
 export interface WorkflowDefinition {
@@ -92,6 +94,8 @@ export interface CompiledStep {
   readonly timeoutMs: number | undefined
   readonly when: Expression | undefined
   readonly continueOnFailure: boolean
+  /** Job steps only: names of the run's secrets its jobs carry (sealed) as environment variables. */
+  readonly secrets: readonly string[]
   /** Workflow steps only: the composed workflow's name. */
   readonly workflowName: string | undefined
   /** Workflow steps only: direct child steps, by local id. */

@@ -48,6 +48,7 @@ import type {
   KindHandler,
 } from './index.js'
 import { assertExecutableJob } from './job-shape.js'
+import { NO_REDACTION, Redactor } from './redactor.js'
 import { SlotQueue } from './slot-queue.js'
 import { createWorkDir, removeWorkDir } from './work-dir.js'
 
@@ -61,6 +62,9 @@ interface Entry {
   stopped: { status: 'timed_out' | 'cancelled'; error: Error } | undefined
   listeners: Set<(line: string) => void>
   logs: LogLimiter
+  /** Opened secret values: in the job's env, and removed from everything the job reports. */
+  secrets: Readonly<Record<string, string>>
+  redactor: Redactor
   result: Promise<ExecutionResult>
 }
 
@@ -204,6 +208,8 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       stopped: undefined,
       listeners,
       logs,
+      secrets: options.secrets ?? {},
+      redactor: options.secrets === undefined ? NO_REDACTION : new Redactor(Object.values(options.secrets)),
       result: Promise.resolve() as unknown as Promise<ExecutionResult>,
     }
     if (options.signal !== undefined) {
@@ -302,7 +308,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     try {
       return this.complete(
         entry,
-        { status: 'succeeded', output: this.normaliseOutput(outcome.value) },
+        { status: 'succeeded', output: entry.redactor.value(this.normaliseOutput(outcome.value)) },
         startedAt,
       )
     } catch (err) {
@@ -315,12 +321,12 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     return {
       signal: entry.controller.signal,
       log: (line) => {
-        entry.logs.push(line)
+        entry.logs.push(entry.redactor.text(line))
       },
       heartbeat: (details) => this.safeDispatchEvent('job:heartbeat', { detail: { jobId: job.id, details } }),
       workDir,
       functions: this.functions,
-      env: { ...this.init.env, ...job.env },
+      env: { ...this.init.env, ...job.env, ...entry.secrets },
       sandbox: this.sandbox,
       datastore: this.init.datastore,
     }
@@ -356,7 +362,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     }
     if (outcome.output !== undefined) result.output = outcome.output
     if (outcome.status !== 'succeeded') {
-      result.error = toExecutionError(outcome.error ?? new JobCancelledError())
+      result.error = entry.redactor.error(toExecutionError(outcome.error ?? new JobCancelledError()))
     }
     this.entries.delete(entry.job.id)
     this.remember(result)
