@@ -194,7 +194,7 @@ describe('gateway.grant in the config', () => {
     }
     expect(issues({ roles: ['boss'], capabilities: ['Bad!'], extra: 1 })).toEqual([
       'gateway.grant.extra: unknown setting (known: roles, capabilities)',
-      'gateway.grant.roles[0]: expected one of client, coordinator, supervisor, runner, got "boss"',
+      'gateway.grant.roles[0]: expected one of client, coordinator, supervisor, runner, admin, got "boss"',
       'gateway.grant.capabilities[0]: expected a capability name matching /^[a-z][a-z0-9_-]{0,63}$/ or "*", got "Bad!"',
     ])
     expect(issues({ capabilities: [] })).toEqual(['gateway.grant.roles: required in a grant'])

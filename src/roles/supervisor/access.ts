@@ -10,7 +10,7 @@ import { grantAllowsRole } from '../../protocols/rpc/caller-grant.js'
 import type { Caller } from '../../protocols/rpc/index.js'
 
 /** The caller's hex key, when the transport authenticated one. */
-export function callerKey(caller: Caller): string | undefined {
+function callerKey(caller: Caller): string | undefined {
   if (caller.publicKeyHex !== undefined) return caller.publicKeyHex
   return caller.peerId === undefined ? undefined : publicKeyHexOfPeer(caller.peerId)
 }

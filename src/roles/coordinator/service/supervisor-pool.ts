@@ -70,13 +70,6 @@ export class SupervisorPool {
     return [...out]
   }
 
-  /** Is `peer` (still) a supervisor this coordinator may use? */
-  trusts(peer: string): boolean {
-    return (
-      (peer === this.init.self && this.init.local !== undefined) ||
-      this.init.policy().admitsPeer(peer, { role: 'supervisor' })
-    )
-  }
 
   /** The least loaded usable supervisor not in `exclude`, or undefined. */
   pick(exclude: ReadonlySet<string>): string | undefined {
