@@ -70,7 +70,6 @@ export class SupervisorPool {
     return [...out]
   }
 
-
   /** The least loaded usable supervisor not in `exclude`, or undefined. */
   pick(exclude: ReadonlySet<string>): string | undefined {
     const now = Date.now()
