@@ -18,7 +18,7 @@ import {
   TrustPolicy,
   toHex,
 } from '../src/protocols/jobs/index.js'
-import { createVerifierFixture, type VerifierFixture } from './jobs-helpers.js'
+import { createVerifierFixture, submissionAuthority, type VerifierFixture } from './jobs-helpers.js'
 
 const encoder = new TextEncoder()
 const bytes = (job: unknown): Uint8Array => encoder.encode(JSON.stringify(job))
@@ -57,7 +57,14 @@ describe('JobVerifier accepts', () => {
 
   it('a chain re-dispatched by a trusted coordinator', async () => {
     const job = createJob(
-      { id: stepJobId('run-1', 'fetch', 2), run: 'run-1', step: 'fetch', attempt: 2, runner: 'sal' },
+      {
+        id: stepJobId('run-1', 'fetch', 2),
+        run: 'run-1',
+        step: 'fetch',
+        attempt: 2,
+        runner: 'sal',
+        authority: submissionAuthority(fx.client, 'run-1'),
+      },
       fx.client,
     )
     const redispatched = appendSignature(job, fx.coordinator)
@@ -265,6 +272,7 @@ describe('changing any single field of a signed envelope', () => {
           env: { HOME: '/tmp', LANG: 'C' },
           secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
+          authority: submissionAuthority(fx.client, 'run-9'),
         },
         fx.client,
       ),
@@ -278,14 +286,16 @@ describe('changing any single field of a signed envelope', () => {
       const result = fx.verifier.check(changed)
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
-    // The optional fields cannot be dropped either: run or step alone breaks the id's shape, both
-    // together (like secrets) the signatures.
+    // The optional fields cannot be dropped either: run or step alone breaks the id's shape, the
+    // others (and run and step together) the signatures.
     for (const field of ['run', 'step'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'malformed' })
     }
-    const { secrets: _secrets, ...unsealed } = job
-    expect(fx.verifier.check(unsealed)).toMatchObject({ ok: false, reason: 'bad_signature' })
+    for (const field of ['secrets', 'authority'] as const) {
+      const { [field]: _dropped, ...without } = job
+      expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
+    }
     const { run: _run, step: _step, ...neither } = job
     expect(fx.verifier.check(neither)).toMatchObject({ ok: false, reason: 'malformed' })
     expect(fx.verifier.check(job).ok).toBe(true)

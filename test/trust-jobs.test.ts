@@ -34,6 +34,7 @@ import {
   waitForStatus,
 } from './coordinator-fixtures.js'
 import { job, result, submit } from './jobs-flow-fixtures.js'
+import { submissionAuthority } from './jobs-helpers.js'
 import { addr, members } from './trust-fixtures.js'
 
 const mesh = new JobMesh()
@@ -225,7 +226,14 @@ describe('who reads jobs', () => {
     await submit(asAlice, secret)
     expect((await result(asAlice, secret.id)).result?.output).toBe('secret')
     const step = createJob(
-      { run: 'run-1', step: 'x', attempt: 1, runner: 'echo', payload: 'step' },
+      {
+        run: 'run-1',
+        step: 'x',
+        attempt: 1,
+        runner: 'echo',
+        payload: 'step',
+        authority: submissionAuthority(coordKey.node.trust.signer, 'run-1'),
+      },
       coordKey.node.trust.signer,
     )
     await submit(asCoordinator, step)

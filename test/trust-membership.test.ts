@@ -162,23 +162,23 @@ describe('a rogue node nobody trusts', () => {
     const follow = (async () => {
       for await (const event of sdk.events(undefined, { signal: following.signal })) followed.push(event)
     })().catch(() => {})
-    // Events are not replayed: make sure the SDK's subscription is open before the fakes go out.
-    const probe = async (): Promise<void> => {
+    // Events are not replayed: make sure the SDK's subscription is open before the fakes go out. A
+    // caller follows only its own runs' events, so the SDK submits the probes (and the fake event
+    // names one of them: it would reach the SDK if the validator let it through).
+    const probe = async (): Promise<string> => {
       for (let i = 0; i < 20; i++) {
-        const id = await coordinator.submit({
+        const id = await sdk.submitWorkflow({
           workflow: { name: 'probe', steps: [{ ...steps[0], id: 'p' }] },
         })
         const heard = await waitFor(
           () => followed.some((e) => e.runId === id && e.type === 'workflow_completed'),
-          {
-            timeoutMs: 2_000,
-          },
+          { timeoutMs: 2_000 },
         ).catch(() => false)
-        if (heard) return
+        if (heard) return id
       }
       throw new Error('the SDK never heard a genuine event')
     }
-    await probe()
+    const sdkRun = await probe()
     await waitFor(() => scoreOf(coord, rogue) < 0, { what: "the rogue's gossip score to drop" })
     const fakeEvent = (from: RunningMember): Uint8Array =>
       encodeMonitorEvent({
@@ -186,7 +186,7 @@ describe('a rogue node nobody trusts', () => {
         severity: 'info',
         at: new Date().toISOString(),
         node: from.peerId,
-        runId,
+        runId: sdkRun,
         message: 'pwned: run completed',
       })
     const fakeDelta = (from: RunningMember): Uint8Array =>

@@ -7,6 +7,7 @@ import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
+import { CallerAuthority } from '../../node/caller-authority.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
@@ -136,11 +137,16 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     results: { accepted: 0, rejected: resultRejectionCounts() },
     refusedJobs: 0,
   }
+  private readonly callers: CallerAuthority
 
   constructor(components: SupervisorComponents, options: SupervisorOptions = {}) {
     super()
     this.components = components
     this.log = components.logger.forComponent('horus:supervisor')
+    this.callers = new CallerAuthority(
+      () => components.trust.policy,
+      publicKeyHexOfPeer(components.peerId) ?? components.peerId,
+    )
     this.local = options.local
     this.store = new JobStore(components.datastore, this.log)
     this.options = {
@@ -269,7 +275,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   /** May `caller` see or cancel `job` (its submitter, a trusted coordinator for steps, an admin)? */
   mayAccess(caller: Caller, job: JobEnvelope): boolean {
-    return mayAccessJob(this.components.trust.policy, caller, job)
+    return mayAccessJob(this.callers, caller, job)
   }
 
   /** The record for `caller`: JobNotFoundError, as for an unknown id, when it may not see it. */

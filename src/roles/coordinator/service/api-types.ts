@@ -32,6 +32,8 @@ export interface RunView {
   workflow: string
   status: RunStatus
   owner?: string
+  /** Peer ID of the key the run executes for (the signer of its submission or trigger registration). */
+  submitter?: string
   inputs: Record<string, unknown>
   outputs?: Record<string, unknown>
   createdAt: string
@@ -44,6 +46,7 @@ export interface RunSummary {
   runId: string
   workflow: string
   status: RunStatus
+  submitter?: string
   createdAt: string
   finishedAt?: string
 }

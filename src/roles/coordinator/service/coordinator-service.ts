@@ -7,14 +7,15 @@
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { CallerAuthority } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
 import { type TopicStats, trustedPublisher } from '../../../protocols/gossip/index.js'
-import { runnerRecipients, type SealedSecret } from '../../../protocols/jobs/index.js'
+import { runnerRecipients, toHex, verifyAuthoritySignature } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import type { MethodRegistry } from '../../../protocols/rpc/index.js'
+import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
@@ -25,8 +26,8 @@ import type { TriggerDefinition } from '../triggers/definition.js'
 import { TriggerService } from '../triggers/trigger-service.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import { DEFAULT_RUNNER_KINDS } from '../workflow/constants.js'
-import { parseWorkflowText } from '../workflow/load.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
+import { Admission, parseDocument, type SubmitOptions } from './admission.js'
 import type {
   LogLine,
   PendingStep,
@@ -52,6 +53,7 @@ import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
+import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
@@ -103,6 +105,11 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancel
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
   readonly engine: RunEngine
   readonly triggers: TriggerService
+  /** Who may do what: the trust policy and HTTP callers' grants. */
+  readonly authority: CallerAuthority
+  /** Who may touch a run, with its audit trail. */
+  readonly access: RunAccess
+  private readonly admission: Admission
   private readonly components: CoordinatorComponents
   private readonly options: CoordinatorOptions
   private readonly log: Logger
@@ -117,6 +124,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.components = components
     this.options = options
     this.log = components.logger.forComponent('horus:coordinator')
+    this.authority = new CallerAuthority(
+      () => components.trust.policy,
+      toHex(components.trust.signer.publicKey),
+    )
     const pubsub = components.libp2p.services.pubsub
     this.engine = new RunEngine({
       self: components.peerId,
@@ -145,6 +156,20 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
     const coordinatorsOnly = trustedPublisher(() => components.trust.policy, 'coordinator')
+    this.access = new RunAccess({
+      authority: this.authority,
+      record: (entry, log) => this.engine.record(entry, log),
+      stamp: () => this.engine.hlc.now(),
+    })
+    this.admission = new Admission({
+      authority: this.authority,
+      engine: this.engine,
+      access: this.access,
+      signer: components.trust.signer,
+      log: this.log,
+      compile: (document) => this.compile(document),
+      register: (definition) => this.triggers.register(definition),
+    })
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
@@ -168,7 +193,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       gateway: components.gateway,
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
       hasRun: (runId) => this.engine.runs.has(runId),
-      start: (definition, inputs, runId) => this.submit(definition.workflow, inputs, runId),
+      sign: (definition) => this.admission.signRegistration(definition),
+      problem: (definition) =>
+        definition.registration === undefined
+          ? 'registered before registrations were signed: register it again'
+          : verifyAuthoritySignature({ trigger: definition.registration })
+            ? undefined
+            : 'its registration signature does not verify',
+      start: (definition, inputs, runId, at) => {
+        this.assertRunning()
+        return this.admission.startTriggered(definition, inputs, runId, at)
+      },
       fallbackMs: options.triggerFallbackMs ?? 3_000,
       configured: options.triggers ?? [],
     })
@@ -231,19 +266,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   // --- the API (../API.md) -------------------------------------------------------------------
 
   /**
-   * Validates and starts a workflow run; returns its id. `secrets`: the sealed values of the
-   * secrets its steps name (see run-secrets.ts), all of them and no others.
+   * Validates and starts a workflow run; returns its id. A libp2p caller must send a submission it
+   * signed (SDK, CLI); gateway and in-process callers act as this node, which signs one. See
+   * admission.ts for what is checked; resubmitting the same signed submission answers the same run.
+   * `options.secrets`: the sealed values of the secrets its steps name (see run-secrets.ts), all of
+   * them and no others.
    */
-  async submit(
-    workflow: unknown,
-    inputs: unknown = {},
-    runId?: string,
-    secrets?: Readonly<Record<string, SealedSecret>>,
-  ): Promise<string> {
+  async submit(workflow: unknown, inputs: unknown = {}, options: SubmitOptions = {}): Promise<string> {
     this.assertRunning()
-    const compiled = this.compile(workflow)
-    const entry = await this.engine.submit(compiled, inputs, runId, secrets)
-    return entry.id
+    return this.admission.submit(workflow, inputs, options)
   }
 
   /** The capabilities a run of `workflow` would dispatch jobs to. */
@@ -263,27 +294,29 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   compile(workflow: unknown): CompiledWorkflow {
-    const document = typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
-    return compileWorkflow(document, { runners: this.runnerKinds() })
+    return compileWorkflow(parseDocument(workflow), { runners: this.runnerKinds() })
   }
 
-  async status(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.find(runId, signal)
+  async status(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.find(runId, signal, 'status', caller)
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT): RunSummary[] {
+  /** Runs this coordinator holds, newest first: the caller's own, or every run for an admin. */
+  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller): RunSummary[] {
+    const who = this.authority.identify(caller)
     const now = Date.now()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
       const workflow = entry.ensureWorkflow()
       if (workflow === undefined) continue
       if (status !== undefined && entry.status !== status) continue
+      if (!this.access.mayRead(entry, who)) continue
       const finishedAt = TERMINAL.has(entry.status)
         ? describeRun(workflow, entry.state, now).finishedAt
         : undefined
       out.push({
-        ...runSummary(entry.id, workflow.name, entry.status, entry.createdAt, finishedAt),
+        ...runSummary(entry.state, workflow.name, entry.status, entry.createdAt, finishedAt),
         created: entry.createdAt,
       })
     }
@@ -291,41 +324,59 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return out.slice(0, limit).map(({ created: _created, ...summary }) => summary)
   }
 
-  async cancel(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async cancel(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'cancel', caller)
     this.engine.cancel(entry, 'cancelled by request')
     return this.viewAfterFlush(entry)
   }
 
-  async pause(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async pause(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'pause', caller)
     this.engine.setPaused(entry, true)
     return this.viewAfterFlush(entry)
   }
 
-  async resume(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async resume(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'resume', caller)
     this.engine.setPaused(entry, false)
     return this.viewAfterFlush(entry)
   }
 
-  async logs(runId: string, stepId?: string, signal?: AbortSignal): Promise<LogLine[]> {
-    return logLines((await this.find(runId, signal)).state, stepId)
+  async logs(runId: string, stepId?: string, signal?: AbortSignal, caller?: Caller): Promise<LogLine[]> {
+    return logLines((await this.find(runId, signal, 'logs', caller)).state, stepId)
   }
 
-  async errors(runId: string, signal?: AbortSignal): Promise<RunErrorRecord[]> {
-    return runErrors((await this.find(runId, signal)).state)
+  async errors(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunErrorRecord[]> {
+    return runErrors((await this.find(runId, signal, 'errors', caller)).state)
   }
 
-  async metrics(runId: string, signal?: AbortSignal): Promise<RunMetrics> {
-    const entry = await this.find(runId, signal)
+  async metrics(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunMetrics> {
+    const entry = await this.find(runId, signal, 'metrics', caller)
     return runMetrics(describeRun(entry.workflow as CompiledWorkflow, entry.state, Date.now()))
   }
 
-  async pending(runId: string, signal?: AbortSignal): Promise<PendingStep[]> {
-    const entry = await this.find(runId, signal)
+  async pending(runId: string, signal?: AbortSignal, caller?: Caller): Promise<PendingStep[]> {
+    const entry = await this.find(runId, signal, 'pending', caller)
     const workflow = entry.workflow as CompiledWorkflow
     return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
+  }
+
+  /** May the caller follow this run's events (audited like a read)? Without a run: see `mayReceive`. */
+  async authorizeEvents(
+    runId: string | undefined,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (runId !== undefined) await this.find(runId, signal, 'events', caller)
+  }
+
+  /** Should this event reach a subscriber who is `caller`? Run events only for those who may read the run. */
+  mayReceive(event: MonitorEvent, caller: Caller | undefined): boolean {
+    const who = this.authority.identify(caller)
+    if (who.via === 'local' || this.authority.isAdmin(who)) return true
+    if (event.runId === undefined) return true
+    const entry = this.engine.runs.get(event.runId)
+    return entry !== undefined && this.access.mayRead(entry, who)
   }
 
   /** The run once terminal, or as it stands when `timeoutMs` passes or `signal` aborts. */
@@ -333,8 +384,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     runId: string,
     timeoutMs = DEFAULT_WAIT_MS,
     signal?: AbortSignal,
+    caller?: Caller,
   ): Promise<RunView> {
-    const entry = await this.find(runId, signal)
+    const entry = await this.find(runId, signal, 'wait', caller)
     if (!entry.terminal) {
       const deadline = AbortSignal.timeout(timeoutMs)
       const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
@@ -355,12 +407,20 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  async registerTrigger(definition: TriggerDefinition): Promise<{ name: string }> {
+  /**
+   * Registers (or replaces) a trigger; like a submission, under a registration signed by the
+   * caller (or, for gateway and in-process callers, by this node). See admission.ts.
+   */
+  async registerTrigger(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
     this.assertRunning()
     // A trigger fires with no client present to seal secret values: a run that needs some could never start.
     checkRunSecrets(this.compile(definition.workflow), {})
-    await this.triggers.register(definition)
-    return { name: definition.name }
+    return this.admission.registerTrigger(definition, caller)
+  }
+
+  /** Submissions and registrations refused, by reason (`capability_denied`, `bad_signature`…). */
+  get refusals(): Readonly<Record<string, number>> {
+    return this.admission.refusals
   }
 
   listTriggers(): TriggerSummary[] {
@@ -395,7 +455,19 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return kinds
   }
 
-  private async find(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+  /** The run, once the caller is allowed `action` on it (audited); RunAccessDeniedError if not. */
+  private async find(
+    runId: string,
+    signal: AbortSignal | undefined,
+    action: RunAction,
+    caller: Caller | undefined,
+  ): Promise<RunEntry> {
+    const entry = await this.lookup(runId, signal)
+    this.access.authorize(entry, action, this.authority.identify(caller))
+    return entry
+  }
+
+  private async lookup(runId: string, signal?: AbortSignal): Promise<RunEntry> {
     let entry = this.engine.runs.get(runId)
     if (entry?.ensureWorkflow() === undefined) {
       // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
@@ -406,8 +478,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return entry
   }
 
-  private async findUnfinished(runId: string, signal?: AbortSignal): Promise<RunEntry> {
-    const entry = await this.find(runId, signal)
+  private async findUnfinished(
+    runId: string,
+    signal: AbortSignal | undefined,
+    action: RunAction,
+    caller: Caller | undefined,
+  ): Promise<RunEntry> {
+    const entry = await this.find(runId, signal, action, caller)
     entry.refreshStatus(Date.now())
     if (entry.terminal) throw new RunFinishedError(runId, entry.status)
     return entry

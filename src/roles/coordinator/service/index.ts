@@ -16,6 +16,7 @@ import {
   CoordinatorService,
 } from './coordinator-service.js'
 
+export type { SubmitOptions } from './admission.js'
 export type * from './api-types.js'
 export { type CoordinatorConfig, readCoordinatorConfig } from './config.js'
 export * from './constants.js'
@@ -27,15 +28,20 @@ export {
   type CoordinatorStats,
 } from './coordinator-service.js'
 export {
+  CapabilityDeniedError,
   COORDINATOR_ERROR_SPECS,
   CoordinatorNotRunningError,
+  RunAccessDeniedError,
   RunExistsError,
   RunFinishedError,
   RunNotFoundError,
+  SubmissionRejectedError,
+  type SubmissionRejectReason,
   TriggerInvalidError,
 } from './errors.js'
 export type { ResultStats } from './job-reports.js'
 export { ADOPTION_REFUSALS, type AdoptionRefusal, type AdoptionStats, payloadText } from './job-tracker.js'
+export { AUDIT_TYPE, runAuthority, runSubmitter } from './run-access.js'
 
 /** Creates the coordinator service of a node (a HorusNode is a CoordinatorComponents). */
 export function createCoordinator(

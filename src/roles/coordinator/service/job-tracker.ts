@@ -15,6 +15,7 @@
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import {
   createJob,
+  type JobAuthority,
   type JobEnvelope,
   jobDigest,
   type SealedSecret,
@@ -127,11 +128,17 @@ export class JobTracker {
   }
 
   /**
-   * Signs the dispatch's job and sends it (in the background). A job already tracked is left as is.
-   * `secrets`: the step's sealed secrets, carried as they are.
+   * Signs the dispatch's job — carrying the run's `authority`, so executors check the submitter's
+   * trust for the step, and the step's sealed `secrets` as they are — and sends it (in the
+   * background). Returns the signed envelope, or undefined for a job already tracked (left as is).
    */
-  send(run: string, action: DispatchAction, secrets?: Record<string, SealedSecret>): void {
-    if (this.jobs.has(action.jobId)) return
+  send(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): JobEnvelope | undefined {
+    if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
       {
@@ -145,6 +152,7 @@ export class JobTracker {
         ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
         ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
+        ...(authority === undefined ? {} : { authority }),
       },
       this.init.signer,
     )
@@ -164,6 +172,7 @@ export class JobTracker {
     }
     this.jobs.set(job.jobId, job)
     this.deliver(job)
+    return envelope
   }
 
   /** Stops tracking a job and cancels it on its supervisor. */

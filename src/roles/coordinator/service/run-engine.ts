@@ -13,10 +13,10 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { SealedSecret, Signer, TrustPolicy } from '../../../protocols/jobs/index.js'
+import type { JobAuthority, SealedSecret, Signer, TrustPolicy } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
-import type { JsonObject } from '../../../protocols/state/json-value.js'
+import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
@@ -34,9 +34,11 @@ import {
 } from '../scheduling/index.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
+import { dispatchRecord } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
 import { jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
+import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
 import { checkRunSecrets, stepSecrets } from './run-secrets.js'
 import { monitorEvent } from './views.js'
@@ -132,20 +134,31 @@ export class RunEngine {
     return entry.state.lease?.owner === this.init.self
   }
 
-  /** Creates a run, takes its lease and starts it. Throws workflow input errors, RunExistsError. */
+  /**
+   * Creates a run, takes its lease and starts it. `origin` is the document as submitted, the
+   * signed authority every step job carries and the run's sealed secrets. Throws workflow input
+   * errors, RunExistsError.
+   */
   async submit(
     workflow: CompiledWorkflow,
     inputs: unknown,
     runId?: string,
-    secrets?: Readonly<Record<string, SealedSecret>>,
+    origin: {
+      document?: JsonValue
+      authority?: JobAuthority
+      secrets?: Readonly<Record<string, SealedSecret>>
+    } = {},
   ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
     if (this.runs.has(run)) throw new RunExistsError(run)
+    const secrets = origin.secrets
     checkRunSecrets(workflow, secrets ?? {})
     const state = createRun(workflow, {
       run,
       stamp: this.hlc.now(),
       inputs,
+      ...(origin.document === undefined ? {} : { document: origin.document }),
+      ...(origin.authority === undefined ? {} : { authority: origin.authority as unknown as JsonObject }),
       ...(secrets === undefined || Object.keys(secrets).length === 0
         ? {}
         : { secrets: secrets as unknown as JsonObject }),
@@ -166,6 +179,11 @@ export class RunEngine {
 
   setPaused(entry: RunEntry, paused: boolean): void {
     this.changed(entry, setRunPaused(entry.state, this.hlc.now(), paused))
+  }
+
+  /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
+  record(entry: RunEntry, log: LogEntry): void {
+    this.changed(entry, entry.state.appendLog(log), false)
   }
 
   /** Merges state from another coordinator (gossip or anti-entropy). */
@@ -312,9 +330,18 @@ export class RunEngine {
     entry.redispatch = false
     for (const action of result.actions) {
       entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
-      if (action.type === 'dispatch')
-        this.tracker.send(entry.id, action, stepSecrets(workflow, action.step, entry.state.meta?.secrets))
-      else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
+      if (action.type === 'dispatch') {
+        const envelope = this.tracker.send(
+          entry.id,
+          action,
+          runAuthority(entry.state.meta),
+          stepSecrets(workflow, action.step, entry.state.meta?.secrets),
+        )
+        if (envelope !== undefined)
+          entry.addGossip(
+            entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, action.step, action.attempt)),
+          )
+      } else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
         this.tracker.cancel(action.jobId as string)
     }
     entry.status = result.status
