@@ -44,6 +44,12 @@ export interface TrackedJob {
   supervisor: string | undefined
   readonly tried: Set<string>
   delivering: boolean
+  /**
+   * The supervisor answered which envelope it holds under this id (ours, or one adopted). Until
+   * then a result bound to another envelope may be a job still to be adopted or refused, and is
+   * left to that decision rather than failing the attempt.
+   */
+  settled: boolean
   cancelled: boolean
   retryTimer: NodeJS.Timeout | undefined
 }
@@ -167,6 +173,7 @@ export class JobTracker {
       supervisor: undefined,
       tried: new Set(),
       delivering: false,
+      settled: false,
       cancelled: false,
       retryTimer: undefined,
     }
@@ -246,6 +253,13 @@ export class JobTracker {
   private onEvent(event: JobEvent, supervisor: string): void {
     const job = this.jobs.get(event.jobId)
     if (job === undefined) return
+    if (!job.settled && event.result !== undefined && event.result.job !== job.digest) {
+      this.log(
+        'a result of another job under %s arrived before its holder was known: left to adoption',
+        job.jobId,
+      )
+      return
+    }
     if (isTerminal(event.status)) this.forget(job.jobId)
     this.init.onJobEvent(job, event, supervisor)
   }
@@ -288,10 +302,12 @@ export class JobTracker {
       }
       const link = this.pool.link(peer)
       job.supervisor = peer
+      job.settled = false
       this.pool.assign(peer)
       try {
         await link.ready()
         const view = await link.submit(job.envelope, this.callSignal())
+        job.settled = true
         if (job.cancelled) await link.cancel(job.jobId, this.callSignal())
         else if (isTerminal(view.status)) await this.fetch(job, link)
         return
@@ -338,6 +354,7 @@ export class JobTracker {
     if (holder !== undefined && refusal === undefined) {
       this.adoptions.adopted++
       job.digest = jobDigest(holder)
+      job.settled = true
       this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
       return this.fetch(job, link)
     }
