@@ -91,9 +91,18 @@ describe('job-id squatting', () => {
     })
     await waitFor(() => gates.entered.has('a'), { what: 'step a to run' })
 
-    // The squatter signs its own job under the id of b's first attempt and hands it in first.
+    // The squatter signs its own job under the id of b's first attempt — with a submission of its
+    // own naming the victim's run as authority, which its trust entry allows for echo — and hands
+    // it in first.
     const squat = createJob(
-      { run: runId, step: 'b', attempt: 1, runner: 'echo', payload: 'pwned' },
+      {
+        run: runId,
+        step: 'b',
+        attempt: 1,
+        runner: 'echo',
+        payload: 'pwned',
+        authority: submissionAuthority(squatter.node.trust.signer, runId),
+      },
       squatter.node.trust.signer,
     )
     expect(squat.id).toBe(stepJobId(runId, 'b', 1))
@@ -101,7 +110,7 @@ describe('job-id squatting', () => {
     const taken = await submit(client, squat).then(
       () => true,
       (err: unknown) => {
-        // With part B of issue 10 the supervisor refuses a step job without the run's authority.
+        // A supervisor that refuses it outright (a stricter authority check) is as good.
         expect(err).toBeInstanceOf(JobRejectedError)
         return false
       },
