@@ -22,7 +22,6 @@ import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { type TrustConfig, TrustPolicy } from '../protocols/jobs/trust-policy.js'
-import { UnauthorizedError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
 import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
@@ -32,6 +31,7 @@ import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS, REMEMBERED_JOBS } from './c
 import {
   ClientClosedError,
   ClientOptionsError,
+  explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
   ResultRefusedError,
@@ -211,6 +211,7 @@ export class HorusClient {
         defaultTimeoutMs,
         findPeer: (peerId, signal) => findPeerAddrs(host, peerId, signal),
         admits: (peerId, role, signal) => trust.admits(peerId, role, undefined, signal),
+        privateMesh: swarmKey !== undefined,
       })
       entry = connection
       await connection.open(options.signal)
@@ -491,13 +492,12 @@ export class HorusClient {
     return this.onJobSupervisor('supervisor.cancel_job', { jobId }, options)
   }
 
-  listJobs(options: SignalOptions & { status?: JobStatus } = {}): Promise<JobStatusView[]> {
-    return this.read(
-      'supervisor',
-      'supervisor.list_jobs',
-      options.status === undefined ? {} : { status: options.status },
-      options,
-    )
+  /** Jobs on the supervisor this client uses, newest first. */
+  listJobs(options: SignalOptions & { status?: JobStatus; limit?: number } = {}): Promise<JobStatusView[]> {
+    const params: Record<string, unknown> = {}
+    if (options.status !== undefined) params.status = options.status
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('supervisor', 'supervisor.list_jobs', params, options)
   }
 
   /* ---- the mesh ---- */
@@ -545,13 +545,9 @@ export class HorusClient {
     }
   }
 
-  /** A refusal says which key was refused: the fix is adding it to the node's trust policy. */
+  /** A refusal says what to fix: the gateway's token, or the trust entry for this client's key. */
   private explain(err: unknown): unknown {
-    if (!(err instanceof UnauthorizedError)) return err
-    return new UnauthorizedError(
-      `${err.message}: the node's trust policy does not admit this client (peer ID ${this.peerId}) as a client`,
-      { cause: err },
-    )
+    return explainRefusal(err, this.host === undefined ? undefined : this.peerId)
   }
 
   /** A job lives on the supervisor that accepted it: ask each reachable one until it is found. */

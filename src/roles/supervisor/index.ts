@@ -6,7 +6,7 @@
  *   persist, then acknowledge; idempotent by job id), `get_job_status {jobId}`,
  *   `get_job_result {jobId, wait?, timeoutMs?, includeJob?}` (long-poll with `wait`; the signed
  *   envelope with `includeJob`), `get_job_logs {jobId}`, `cancel_job {jobId}`,
- *   `list_jobs {status?, limit?}`, `list_runners`, and the subscription `supervisor.job_events
+ *   `list_jobs {status?, limit?}` (newest first), `list_runners`, and the subscription `supervisor.job_events
  *   {jobId?}` — every status change `{ jobId, status, reason?, runner?, result?, error?,
  *   refusals? }`. A job is visible only to its submitter, to trusted coordinators (step jobs) and
  *   to `admin` keys (access.ts); to anyone else it does not exist.

@@ -203,7 +203,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
     defineMethod<{ status?: SupervisorJobStatus; limit?: number }, JobStatusView[]>({
       name: 'supervisor.list_jobs',
       summary:
-        'Jobs on this supervisor the caller may see, oldest first, optionally only those in one status.',
+        'Jobs on this supervisor the caller may see, newest first, optionally only those in one status.',
       role: 'supervisor',
       params: {
         type: 'object',
@@ -219,6 +219,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
         service
           .list(status)
           .filter((record) => service.mayAccess(caller, record.job))
+          .sort((a, b) => b.acceptedAt - a.acceptedAt)
           .slice(0, limit ?? DEFAULT_LIST_LIMIT)
           .map((record) => statusView(service.status(record.job.id))),
     }),
