@@ -152,8 +152,12 @@ export async function runnerVisible(
   )
 }
 
-export async function submit(client: Libp2pRpcClient, envelope: JobEnvelope): Promise<JobStatusView> {
-  return client.call<JobStatusView>('supervisor.create_job', { job: envelope })
+export async function submit(
+  client: Libp2pRpcClient,
+  envelope: JobEnvelope,
+  options: { waitForRunner?: boolean } = {},
+): Promise<JobStatusView> {
+  return client.call<JobStatusView>('supervisor.create_job', { job: envelope, ...options })
 }
 
 export async function result(

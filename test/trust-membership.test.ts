@@ -121,11 +121,13 @@ describe('a rogue node nobody trusts', () => {
       { what: "the rogue's provider record to be in the DHT" },
     )
     expect(await client.call('mesh.find_providers', { capability: 'special' })).toEqual([])
+    // A job for it finds no runner: the supervisor looked in the DHT, skipped the rogue (counted),
+    // and refuses the job at once; queued anyway, it waits for a runner it may use.
     const special = job(cli, { runner: 'special', payload: 'x' })
-    await submit(client, special)
-    await waitFor(() => (sup.roles.supervisor?.stats().untrustedProviders ?? 0) > 0, {
-      what: 'the supervisor to skip the untrusted DHT provider',
-    })
+    const refused = await submit(client, special).catch((err: unknown) => err)
+    expect(refused).toMatchObject({ name: 'NoRunnerError' })
+    expect(sup.roles.supervisor?.stats().untrustedProviders).toBeGreaterThan(0)
+    await submit(client, special, { waitForRunner: true })
     const waiting = await client.call<{ status: string; reason?: string }>('supervisor.get_job_status', {
       jobId: special.id,
     })
@@ -269,7 +271,7 @@ describe('a policy reload', () => {
     expect(sup.roles.supervisor?.runners()).toEqual([])
     const client = mesh.client(cli, sup)
     const pending = job(cli, { runner: 'echo', payload: 'later' })
-    await submit(client, pending)
+    await submit(client, pending, { waitForRunner: true })
     await waitFor(
       async () =>
         (await client.call<{ reason?: string }>('supervisor.get_job_status', { jobId: pending.id }))

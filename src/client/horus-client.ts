@@ -118,6 +118,16 @@ export interface JobSpec extends SecretOptions {
   timeoutMs?: number
 }
 
+export interface CreateJobOptions extends SignalOptions {
+  /** Queue the job even when no live runner offers its capability yet. @default false */
+  waitForRunner?: boolean
+}
+
+export interface WaitForJobOptions extends SignalOptions {
+  /** The job's status now and after each wait slice that did not see it end (its `reason` says why it waits). */
+  onProgress?: (view: JobResultView) => void
+}
+
 export interface SubmitOptions extends SignalOptions, SecretOptions {
   /**
    * The run's id, which is also the submission's idempotency key: the same signed submission sent
@@ -239,16 +249,20 @@ export class HorusClient {
     const secrets = await this.sealRunSecrets(document as WorkflowDefinition, options)
     const params: Record<string, unknown> = { workflow: document, inputs }
     if (secrets !== undefined) params.secrets = secrets
-    if (!this.viaGateway) {
-      const runId = options.runId ?? randomUUID()
-      params.submission = createSubmission({ runId, workflow: document, inputs }, this.signer)
-    }
+    // Over the mesh the client picks the run id: an ambiguous failure can then name the run.
+    const chosen = this.viaGateway ? undefined : (options.runId ?? randomUUID())
+    if (chosen !== undefined)
+      params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
     // Over the mesh a retry resends the same signed submission: it cannot start a second run.
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
       params as RpcParams,
-      { ...(options.signal === undefined ? {} : { signal: options.signal }), idempotent: !this.viaGateway },
+      {
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        idempotent: !this.viaGateway,
+        ...(chosen === undefined ? {} : { outcome: { runId: chosen } }),
+      },
     )
     return runId
   }
@@ -352,8 +366,12 @@ export class HorusClient {
 
   /* ---- single jobs (supervisor) ---- */
 
-  /** Builds a job envelope, signs it with the client's key and hands it to a supervisor. */
-  async createJob(spec: JobSpec, options: SignalOptions = {}): Promise<JobStatusView> {
+  /**
+   * Builds a job envelope, signs it with the client's key and hands it to a supervisor. A job for a
+   * capability no live runner offers is refused at once with NoRunnerError, unless `waitForRunner`
+   * is set: then it is queued until a runner appears (or the job expires).
+   */
+  async createJob(spec: JobSpec, options: CreateJobOptions = {}): Promise<JobStatusView> {
     const secrets = await this.sealJobSecrets(spec, options)
     const job = createJob(
       {
@@ -367,15 +385,17 @@ export class HorusClient {
       this.signer,
     )
     this.remember(job)
-    // The job id is fresh and the supervisor records a job id once, so a resend cannot run it twice.
+    // The supervisor answers the same envelope again with the same record, so it is re-sent to
+    // the same supervisor after a lost answer; another supervisor would run it a second time.
+    const { waitForRunner, ...callOptions } = options
     return this.call(
       'supervisor',
       'supervisor.create_job',
-      { job: job as unknown as RpcParams },
       {
-        ...options,
-        idempotent: true,
+        job: job as unknown as RpcParams,
+        ...(waitForRunner === true ? { waitForRunner: true } : {}),
       },
+      { ...callOptions, sameNodeIdempotent: true, outcome: { jobId: job.id } },
     )
   }
 
@@ -440,11 +460,18 @@ export class HorusClient {
    * Resolves with the job's outcome once it is terminal: asks the supervisor to hold the call in
    * `JOB_WAIT_CHUNK_MS` slices until then. No timeout: pass a signal.
    */
-  async waitForJob(jobId: string, options: SignalOptions = {}): Promise<JobResultView> {
+  async waitForJob(jobId: string, options: WaitForJobOptions = {}): Promise<JobResultView> {
+    const { onProgress, ...rest } = options
+    if (onProgress !== undefined) {
+      const now = await this.getJobResult(jobId, rest)
+      if (TERMINAL_JOB_STATUSES.has(now.status)) return now
+      onProgress(now)
+    }
     for (;;) {
       options.signal?.throwIfAborted()
-      const view = await this.getJobResult(jobId, { ...options, wait: true, timeoutMs: JOB_WAIT_CHUNK_MS })
+      const view = await this.getJobResult(jobId, { ...rest, wait: true, timeoutMs: JOB_WAIT_CHUNK_MS })
       if (TERMINAL_JOB_STATUSES.has(view.status)) return view
+      onProgress?.(view)
     }
   }
 

@@ -4,7 +4,8 @@
  *
  * - renew: the owner writes `{ owner: self, expiresAt: now + ttl }` with a fresh stamp, well before
  *   expiry (it is just another delta on gossip);
- * - takeover: any coordinator that sees `now ≥ expiresAt + grace` writes the same for itself;
+ * - takeover: any coordinator that sees `now ≥ expiresAt + grace` writes the same for itself —
+ *   or `now ≥ lapsedAt + grace` when the owner stopped sending heartbeats at `lapsedAt`, earlier;
  * - two concurrent takeovers converge to the write with the greater (hlc, node); the loser sees a
  *   foreign owner after merging and stops dispatching. Until then both may dispatch the same step,
  *   which deterministic job ids (`run/step/attempt`) make harmless.
@@ -26,8 +27,11 @@ export interface LeaseOptions {
   readonly ttlMs?: number
   /** @default 2_000 */
   readonly graceMs?: number
-  /** The current owner's key is no longer trusted as a coordinator: its lease counts as lapsed. */
-  readonly revoked?: boolean
+  /**
+   * When the taker holds the lease for lapsed, if earlier than its expiry: the owner stopped
+   * sending heartbeats then (liveness loss). @default the lease's `expiresAt`
+   */
+  readonly lapsedAt?: number
 }
 
 export function leaseHolder(state: RunState, now: number): LeaseView {
@@ -50,7 +54,7 @@ export function renewLease(
 
 /**
  * Takes the run over when there is no lease, or it is `node`'s own, or it lapsed more than the
- * grace period ago, or it was `revoked`; `undefined` while another node's lease is live.
+ * grace period ago; `undefined` while another node's lease is live.
  */
 export function takeOverLease(
   state: RunState,
@@ -61,12 +65,7 @@ export function takeOverLease(
 ): RunState | undefined {
   const lease = state.lease
   const grace = options.graceMs ?? DEFAULT_LEASE_GRACE_MS
-  if (
-    lease !== undefined &&
-    lease.owner !== node &&
-    options.revoked !== true &&
-    now < lease.expiresAt + grace
-  )
-    return undefined
+  const lapsedAt = Math.min(lease?.expiresAt ?? 0, options.lapsedAt ?? Number.POSITIVE_INFINITY)
+  if (lease !== undefined && lease.owner !== node && now < lapsedAt + grace) return undefined
   return state.setLease(stamp, node, now + (options.ttlMs ?? DEFAULT_LEASE_TTL_MS))
 }

@@ -2,14 +2,16 @@
  * The supervisor role: admits signed jobs, routes each to a runner of its capability, and keeps
  * its record until it ends.
  *
- * - RPC (callers need trust role client or coordinator): `supervisor.create_job {job}` (verify,
- *   persist, then acknowledge; idempotent by job id), `get_job_status {jobId}`,
+ * - RPC (callers need trust role client or coordinator): `supervisor.create_job {job,
+ *   waitForRunner?}` (verify, persist, then acknowledge; idempotent by job id; a job for a
+ *   capability no live runner offers is refused at once with NoRunnerError unless
+ *   `waitForRunner`), `get_job_status {jobId}`,
  *   `get_job_result {jobId, wait?, timeoutMs?, includeJob?}` (long-poll with `wait`; the signed
  *   envelope with `includeJob`), `get_job_logs {jobId}`, `cancel_job {jobId}`,
- *   `list_jobs {status?, limit?}` (newest first), `list_runners`, and the subscription `supervisor.job_events
- *   {jobId?}` — every status change `{ jobId, status, reason?, runner?, result?, error?,
- *   refusals? }`. A job is visible only to its submitter, to trusted coordinators (step jobs) and
- *   to `admin` keys (access.ts); to anyone else it does not exist.
+ *   `list_jobs {status?, limit?}` (newest first), `list_runners`, and the subscription
+ *   `supervisor.job_events {jobId?}` — every status change `{ jobId, status, reason?, runner?,
+ *   result?, error?, refusals? }`. A job is visible only to its submitter, to trusted coordinators
+ *   (step jobs) and to `admin` keys (access.ts); to anyone else it does not exist.
  * - Results: a runner's result is recorded only if it answers the job's id, attempt and envelope
  *   digest, is signed by the runner dispatched to, whose key the policy trusts as a runner of the
  *   capability; otherwise the job fails as `InvalidResult` with the reason (counted in `stats()`).
@@ -37,6 +39,7 @@ export * from './constants.js'
 export {
   JobIdConflictError,
   JobNotFoundError,
+  NoRunnerError,
   SUPERVISOR_ERRORS,
   SupervisorNotRunningError,
 } from './errors.js'

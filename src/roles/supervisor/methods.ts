@@ -39,6 +39,12 @@ const CONFLICT: ErrorSpec = {
   code: -32022,
   message: 'the job id is taken by a different job',
 }
+const NO_RUNNER: ErrorSpec = {
+  name: 'NoRunnerError',
+  code: -32024,
+  message:
+    'no live runner offers the capability; the message lists the ones available (send with waitForRunner to queue it)',
+}
 const NOT_RUNNING: ErrorSpec = {
   name: 'SupervisorNotRunningError',
   code: -32023,
@@ -104,26 +110,33 @@ const byId = {
 
 export function supervisorMethods(service: SupervisorService): AnyMethodDefinition[] {
   return [
-    defineMethod<{ job: JobEnvelope }, JobStatusView>({
+    defineMethod<{ job: JobEnvelope; waitForRunner?: boolean }, JobStatusView>({
       name: 'supervisor.create_job',
       summary: 'Submit a signed job; answered once it is verified and persisted.',
       description:
-        'Idempotent by job id: the same job again answers its existing record. The job runs on a runner of its capability as soon as one has a free slot.',
+        'Idempotent by job id: the same job again answers its existing record. The job runs on a runner of its capability as soon as one has a free slot. A job for a capability no live runner offers is refused at once (NoRunnerError, `no_runner`) unless `waitForRunner` is true: then it is queued until a runner appears or it expires.',
       role: 'supervisor',
       params: {
         type: 'object',
-        properties: { job: { type: 'object', description: 'a signed job envelope' } },
+        properties: {
+          job: { type: 'object', description: 'a signed job envelope' },
+          waitForRunner: {
+            type: 'boolean',
+            default: false,
+            description: 'queue the job even when no live runner offers its capability yet',
+          },
+        },
         required: ['job'],
         additionalProperties: false,
       },
       result: statusViewSchema,
       resultName: 'job status',
-      errors: [REJECTED, CONFLICT, NOT_RUNNING],
+      errors: [REJECTED, CONFLICT, NO_RUNNER, NOT_RUNNING],
       // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
       // does not. An HTTP caller's gateway grant may not cover the job's capability.
-      handler: async ({ job }, { caller }) => {
+      handler: async ({ job, waitForRunner }, { caller }) => {
         if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
-        return statusView(await service.submit(job))
+        return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
       },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({

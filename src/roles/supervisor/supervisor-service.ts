@@ -4,6 +4,7 @@
  * public surface and CLAIMS.md for the gossip claim rule.
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
@@ -38,11 +39,14 @@ import {
   DEFAULT_RESUME_GRACE_MS,
   DEFAULT_RETENTION_MS,
   DEFAULT_TICK_MS,
+  DHT_LOOKUP_TIMEOUT_MS,
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
   PRUNE_INTERVAL_MS,
+  RUNNER_PING_TIMEOUT_MS,
+  STARTUP_RUNNER_WAIT_MS,
 } from './constants.js'
-import { JobIdConflictError, JobNotFoundError, SupervisorNotRunningError } from './errors.js'
+import { JobIdConflictError, JobNotFoundError, NoRunnerError, SupervisorNotRunningError } from './errors.js'
 import { GossipClaims } from './gossip-claims.js'
 import {
   eventOf,
@@ -131,6 +135,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private timer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
   private running = false
+  private startedAt = 0
   private pumping = false
   private pumpAgain = false
   private readonly counts = {
@@ -208,6 +213,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     liveness.addEventListener('peer:lost', this.onPeerLost)
     liveness.addEventListener('peer:alive', this.onPeerAlive)
     this.running = true
+    this.startedAt = Date.now()
     this.timer = setInterval(() => this.tick(), this.options.tickMs)
     this.timer.unref()
     this.pruneTimer = setInterval(() => this.prune(), Math.min(this.options.retentionMs, PRUNE_INTERVAL_MS))
@@ -242,9 +248,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   /**
    * Verifies and accepts a job, persisting it before resolving. Idempotent by id: the same job
-   * again resolves to its existing record; a different job under a taken id is refused.
+   * again resolves to its existing record; a different job under a taken id is refused. A job for
+   * a capability no live runner offers is refused (NoRunnerError) unless `waitForRunner` is set.
    */
-  async submit(input: unknown, source: JobSource = 'rpc'): Promise<JobRecord> {
+  async submit(
+    input: unknown,
+    source: JobSource = 'rpc',
+    options: { waitForRunner?: boolean } = {},
+  ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
     const known =
@@ -252,6 +263,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         ? undefined
         : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
     if (known !== undefined) return this.sameJob(known, input)
+    if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
     const accepting = this.accept(input, source)
     if (id !== undefined) {
       this.accepting.set(id, accepting)
@@ -368,16 +380,23 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
     const outcome = await this.components.trust.verifier.verify(input)
-    if (!outcome.ok) {
+    const now = Date.now()
+    let job: JobEnvelope
+    if (outcome.ok) job = outcome.job
+    else {
       // The same job arriving again after a restart of this node: answer with what we have.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
       if (outcome.reason === 'replayed' && existing !== undefined) return this.sameJob(existing, input)
-      throw new JobRejectedError(outcome.reason, outcome.message)
+      if (!this.acceptedBeforeCrash(outcome, now)) throw new JobRejectedError(outcome.reason, outcome.message)
+      job = outcome.job as JobEnvelope
+      this.log(
+        'job %s: its nonce was spent here but it was never stored (a crash in between): accepting it',
+        job.id,
+      )
     }
-    const now = Date.now()
     const record: JobRecord = {
-      job: outcome.job,
-      digest: jobDigest(outcome.job),
+      job,
+      digest: jobDigest(job),
       status: 'queued',
       tried: [],
       refused: [],
@@ -390,6 +409,63 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.enqueue(record)
     this.pump()
     return record
+  }
+
+  /**
+   * Throws NoRunnerError when no runner offers the job's capability: not in heartbeats, not in the
+   * DHT, and (just after start) none heard within one liveness window.
+   */
+  private async assertRunnerFor(input: unknown): Promise<void> {
+    const capability = (input as { runner?: unknown } | null)?.runner
+    if (typeof capability !== 'string' || this.pool.serves(capability)) return
+    // A job that would be rejected anyway is told why, not that no runner is there.
+    const checked = this.components.trust.verifier.check(input)
+    if (!checked.ok && checked.reason !== 'replayed')
+      throw new JobRejectedError(checked.reason, checked.message)
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
+    await this.pool.discover(capability, signal).catch(() => false)
+    const until = this.startedAt + STARTUP_RUNNER_WAIT_MS
+    if (!this.pool.serves(capability) && Date.now() < until) await this.runnerHeard(capability, until)
+    if (this.pool.serves(capability)) return
+    const available = [...new Set(this.pool.list().flatMap((r) => r.capabilities))].sort()
+    throw new NoRunnerError(capability, available)
+  }
+
+  /** Resolves when a live runner offers `capability`, or at `until`. */
+  private runnerHeard(capability: string, until: number): Promise<void> {
+    const { liveness } = this.components
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        liveness.removeEventListener('peer:alive', check)
+        resolve()
+      }
+      const check = (): void => {
+        if (this.pool.serves(capability)) done()
+      }
+      const timer = setTimeout(done, Math.max(0, until - Date.now()))
+      liveness.addEventListener('peer:alive', check)
+    })
+  }
+
+  /**
+   * A `replayed` job with no record here: this node recorded its nonce and then died before the
+   * record was on disk, and the job's sender (a coordinator reconciling, a client retrying) sends
+   * it again. Records outlive the jobs they hold (retention ≫ job lifetimes), so a job that expires
+   * before a record of it could have been pruned and has none was never accepted: taking it now
+   * runs it at most once here. Anything else replayed stays refused.
+   */
+  private acceptedBeforeCrash(
+    outcome: { reason?: string; job?: JobEnvelope | undefined },
+    now: number,
+  ): boolean {
+    const job = outcome.job
+    return (
+      outcome.reason === 'replayed' &&
+      job !== undefined &&
+      job.expiresAt > now &&
+      job.expiresAt <= now + this.options.retentionMs
+    )
   }
 
   private sameJob(record: JobRecord, input: unknown): JobRecord {
@@ -686,14 +762,48 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
   }
 
+  /**
+   * A runner missed its heartbeats. Heartbeats also go missing from a runner that is only slow (a
+   * starved CPU): its jobs are taken back only when it does not answer a ping either — moving a
+   * job off a runner that is still executing it runs its effect twice.
+   */
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
     const peerId = evt.detail.peerId
-    for (const dispatch of this.dispatches.values()) {
-      if (dispatch.runner !== peerId || dispatch.abandoned !== undefined) continue
-      dispatch.abandoned = 'lost'
-      dispatch.controller.abort()
+    const out = [...this.dispatches.values()].filter((d) => d.runner === peerId && d.abandoned === undefined)
+    const abandon = (): void => {
+      for (const dispatch of out) {
+        if (dispatch.abandoned !== undefined) continue
+        dispatch.abandoned = 'lost'
+        dispatch.controller.abort()
+      }
+      this.pool.lost(peerId).catch(() => {})
     }
-    this.pool.lost(peerId).catch(() => {})
+    if (out.length === 0) {
+      abandon()
+      return
+    }
+    this.answersPing(peerId).then((alive) => {
+      if (!alive) abandon()
+      else
+        this.log(
+          'runner %s missed its heartbeats but answers pings: its %d job(s) stay with it',
+          peerId,
+          out.length,
+        )
+    }, abandon)
+  }
+
+  private async answersPing(peerId: string): Promise<boolean> {
+    const peer = peerIdFromString(peerId)
+    if (this.components.libp2p.getConnections(peer).length === 0) return false
+    try {
+      await this.components.libp2p.services.ping.ping(peer, {
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(RUNNER_PING_TIMEOUT_MS)]),
+      })
+      return true
+    } catch {
+      return false
+    }
   }
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {

@@ -146,6 +146,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         leaseGraceMs: options.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS,
       },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      syncPeers: () => this.peerSync.pull(),
       publishDelta: (delta) => {
         this.stateGossip.publish(delta)
       },
@@ -247,6 +248,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     )
     every(this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS, () => this.peerSync.syncAll())
     this.peerSync.start()
+    this.components.liveness.addEventListener('peer:lost', this.onPeerLost)
+    this.components.liveness.addEventListener('peer:alive', this.onPeerAlive)
     await this.triggers.start()
     this.log('coordinator started with %d run(s)', this.engine.runs.size)
     this.peerSync.syncAll()
@@ -256,6 +259,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     if (!this.running) return
     this.running = false
     for (const timer of this.timers.splice(0)) clearInterval(timer)
+    this.components.liveness.removeEventListener('peer:lost', this.onPeerLost)
+    this.components.liveness.removeEventListener('peer:alive', this.onPeerAlive)
     await this.triggers.stop()
     this.stateGossip.stop()
     this.eventsGossip.stop()
@@ -436,6 +441,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     }
   }
 
+  /** The hash of the local replica of a run (RunNotFoundError without one): equal once converged. */
+  replicaDigest(runId: string): { runId: string; digest: string; owner?: string } {
+    const state = this.engine.runs.get(runId)?.state
+    if (state === undefined) throw new RunNotFoundError(runId)
+    const owner = state.lease?.owner
+    return { runId, digest: state.digest().hash, ...(owner === undefined ? {} : { owner }) }
+  }
+
   /** The run's replicated state (tests, tools). */
   runState(runId: string): RunEntry | undefined {
     return this.engine.runs.get(runId)
@@ -494,6 +507,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private async viewAfterFlush(entry: RunEntry): Promise<RunView> {
     await new Promise((resolve) => setImmediate(resolve))
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
+    if (evt.detail.roles.includes('coordinator')) this.engine.peerLost(evt.detail.peerId)
+  }
+
+  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    this.engine.peerAlive(evt.detail.peerId)
   }
 
   private isCoordinator(peer: string): boolean {

@@ -4,15 +4,18 @@
  * and hands every status change of a tracked job to the engine. Failover: a job whose supervisor
  * fails the call, stops answering or loses its event stream is re-sent — the same envelope, so the
  * same id — to another supervisor; reconciliation polls in-flight jobs now and then to catch an
- * event that was lost.
+ * event that was lost. A job this coordinator takes over (`follow`) is first looked for on every
+ * known supervisor and followed where it is; it is sent only when none has it, so a takeover does
+ * not run an attempt twice on two supervisors.
  *
- * A supervisor that already holds a different job under the step's id (`JobIdConflictError`) is
- * followed only when that job is the same attempt of the same step, for the same capability, and
- * was submitted by a coordinator this node trusts (another coordinator took the run over, or this
- * one restarted); the result expected is then the one bound to that job's envelope. Any other
- * holder is a squatter: the attempt fails (`JobIdTakenError`) and the refusal is counted.
+ * A job found under the step's id — on a conflict, or by that look-up — is followed only when it
+ * is the same attempt of the same step, for the same capability, and was submitted by a
+ * coordinator this node trusts (another coordinator took the run over, or this one restarted); the
+ * result expected is then the one bound to that job's envelope. Any other holder is a squatter:
+ * the attempt fails (`JobIdTakenError`) and the refusal is counted.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { abortable } from '../../../core/abortable.js'
 import {
   createJob,
   type JobAuthority,
@@ -51,6 +54,8 @@ export interface TrackedJob {
    */
   settled: boolean
   cancelled: boolean
+  /** Another coordinator may have sent it: look for it on the supervisors before sending it. */
+  locate: boolean
   retryTimer: NodeJS.Timeout | undefined
 }
 
@@ -144,6 +149,30 @@ export class JobTracker {
     authority: JobAuthority | undefined,
     secrets?: Record<string, SealedSecret>,
   ): JobEnvelope | undefined {
+    return this.track(run, action, authority, secrets, false)
+  }
+
+  /**
+   * Follows an attempt that is already in flight (sent by this node before a restart, or by
+   * another coordinator): finds the supervisor that has its job id and follows it there, or sends
+   * the envelope returned here when no supervisor has it. Undefined for a job already tracked.
+   */
+  follow(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): JobEnvelope | undefined {
+    return this.track(run, action, authority, secrets, true)
+  }
+
+  private track(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets: Record<string, SealedSecret> | undefined,
+    locate: boolean,
+  ): JobEnvelope | undefined {
     if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
@@ -175,6 +204,7 @@ export class JobTracker {
       delivering: false,
       settled: false,
       cancelled: false,
+      locate,
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
@@ -289,6 +319,7 @@ export class JobTracker {
   }
 
   private async deliverLoop(job: TrackedJob): Promise<void> {
+    if (job.locate && (await this.locate(job))) return
     for (;;) {
       if (job.cancelled || this.shutdown.signal.aborted || this.jobs.get(job.jobId) !== job) return
       let peer = this.pool.pick(job.tried)
@@ -350,28 +381,36 @@ export class JobTracker {
       this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
       return
     }
+    if (this.mayFollow(job, holder, link.peerId)) return this.fetch(job, link)
+  }
+
+  /**
+   * Whether `holder`, found under the job's id on `supervisor`, is one to follow: if so the job's
+   * result is expected bound to it from now on; if not the attempt fails (`JobIdTakenError`).
+   */
+  private mayFollow(job: TrackedJob, holder: JobEnvelope | undefined, supervisor: string): boolean {
     const refusal = holder === undefined ? 'other_job' : this.adoptionRefusal(job, holder)
     if (holder !== undefined && refusal === undefined) {
-      this.adoptions.adopted++
-      job.digest = jobDigest(holder)
+      const digest = jobDigest(holder)
+      if (digest !== job.digest) {
+        this.adoptions.adopted++
+        this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
+      }
+      job.digest = digest
       job.settled = true
-      this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
-      return this.fetch(job, link)
+      return true
     }
     this.adoptions.refused[refusal ?? 'other_job']++
     const message =
       refusal === 'untrusted_submitter'
-        ? `supervisor ${link.peerId} holds another job under id ${job.jobId}, submitted by ${holder?.submitter}, which this coordinator does not trust as a coordinator`
-        : `supervisor ${link.peerId} holds a different job (another step, attempt or capability) under id ${job.jobId}`
+        ? `supervisor ${supervisor} holds another job under id ${job.jobId}, submitted by ${holder?.submitter}, which this coordinator does not trust as a coordinator`
+        : `supervisor ${supervisor} holds a different job (another step, attempt or capability) under id ${job.jobId}`
     this.log.error('refused to adopt %s: %s', job.jobId, message)
     this.onEvent(
-      {
-        jobId: job.jobId,
-        status: 'failed',
-        error: { name: 'JobIdTakenError', message, retryable: true },
-      },
-      link.peerId,
+      { jobId: job.jobId, status: 'failed', error: { name: 'JobIdTakenError', message, retryable: true } },
+      supervisor,
     )
+    return false
   }
 
   private adoptionRefusal(job: TrackedJob, holder: JobEnvelope): AdoptionRefusal | undefined {
@@ -387,6 +426,45 @@ export class JobTracker {
     return this.init.policy().admits(holder.submitter, { role: 'coordinator' })
       ? undefined
       : 'untrusted_submitter'
+  }
+
+  /**
+   * Asks every known supervisor for the job; true when one has it — a job this coordinator may
+   * follow (followed there from now on), or only others' (the attempt then fails as taken).
+   * Supervisors that do not answer are not waited for: the job is then sent, at worst a second
+   * execution, which beats a step that never ends.
+   */
+  private async locate(job: TrackedJob): Promise<boolean> {
+    job.locate = false
+    const candidates = this.pool.candidates()
+    const found = await Promise.all(
+      candidates.map(async (peer) => {
+        const link = this.pool.link(peer)
+        try {
+          // Events must flow before the status is read, or a completion in between is missed.
+          const signal = this.callSignal()
+          await abortable(link.ready(), signal)
+          return { peer, link, view: await link.result(job.jobId, signal, { includeJob: true }) }
+        } catch (err) {
+          if (errorName(err) !== 'JobNotFoundError')
+            this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
+          return undefined
+        }
+      }),
+    )
+    const hits = found.filter((f) => f !== undefined)
+    if (hits.length === 0 || job.cancelled || this.jobs.get(job.jobId) !== job) return false
+    const followable = hits.find(
+      (h) => h.view.job !== undefined && this.adoptionRefusal(job, h.view.job) === undefined,
+    )
+    const hit = followable ?? (hits[0] as (typeof hits)[number])
+    if (!this.mayFollow(job, hit.view.job, hit.peer)) return true
+    this.log('following %s on %s', job.jobId, hit.peer)
+    job.supervisor = hit.peer
+    this.pool.assign(hit.peer)
+    const { job: _envelope, ...view } = hit.view
+    if (isTerminal(view.status)) this.onEvent(view, hit.peer)
+    return true
   }
 
   private async fetch(job: TrackedJob, link: SupervisorLink): Promise<void> {

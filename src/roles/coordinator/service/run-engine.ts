@@ -8,7 +8,11 @@
  * Ownership is the lease in the run's CRDT (../../../protocols/state/lease.ts): the owner renews
  * it every third of its time to live; when it lapses the live coordinators take over in rendezvous
  * order (the first after `grace`, the next one `grace` later, …), and the new owner plans once with
- * `redispatchInFlight` so attempts still in flight are re-sent under their own job ids.
+ * `redispatchInFlight` so attempts still in flight are followed: found on the supervisor that has
+ * them, or re-sent under their own job ids. An owner whose own lease lapsed (it was paused, or
+ * starved) never renews it from its stale view: it merges with its peers first and re-acquires
+ * the lease through the same takeover path, and an owner re-follows in-flight attempts after every
+ * merge, since a merge can bring jobs another coordinator sent while it believed it owned the run.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
@@ -64,6 +68,8 @@ export interface RunEngineInit {
   limits: EngineLimits
   /** Other coordinators alive now (peer IDs), for the takeover order. */
   liveCoordinators(): string[]
+  /** One anti-entropy round with every live coordinator (bounded in time; failures are logged). */
+  syncPeers(): Promise<void>
   /** Gossip a delta of local changes. */
   publishDelta(delta: RunState): void
   /** A new monitor event (`local`: this node wrote it). */
@@ -83,6 +89,8 @@ export class RunEngine {
   private flushing = false
   private persisting: Promise<void> = Promise.resolve()
   private running = false
+  /** Coordinators the liveness service lost, and when: their leases count as lapsed from then. */
+  private readonly lost = new Map<string, number>()
 
   constructor(init: RunEngineInit) {
     this.init = init
@@ -132,6 +140,12 @@ export class RunEngine {
 
   owns(entry: RunEntry): boolean {
     return entry.state.lease?.owner === this.init.self
+  }
+
+  /** Owns the run with an unexpired lease: only then is it driven from the local view. */
+  drives(entry: RunEntry, now = Date.now()): boolean {
+    const lease = entry.state.lease
+    return lease?.owner === this.init.self && now < lease.expiresAt && !entry.reclaiming
   }
 
   /**
@@ -199,13 +213,30 @@ export class RunEngine {
     entry.mergedSince ??= before
     if (delta.maxHlc !== undefined) this.receiveStamp(delta.maxHlc)
     if (owned && !this.owns(entry)) {
-      // Another coordinator won the lease: it re-sends these jobs under the same ids and follows them.
+      // Another coordinator won the lease. It follows every attempt in flight in the replicated
+      // state once it has merged it (ours included: this merge's delta is gossiped back to it).
       this.log('run %s is now owned by %s', entry.id, entry.state.lease?.owner)
       this.tracker.forgetRun(entry.id)
       entry.clearWake()
+    } else if (this.owns(entry)) {
+      // The merge may carry attempts another coordinator sent while it believed it owned the run.
+      entry.redispatch = true
     }
     for (const jobId of obsoleteJobs(entry.state, this.tracker.jobsOf(entry.id))) this.tracker.cancel(jobId)
     this.touch(entry)
+  }
+
+  /**
+   * A coordinator stopped sending heartbeats (`at`: when that was noticed): its leases count as
+   * lapsed from then rather than at their expiry, so its runs are taken over sooner.
+   */
+  peerLost(peerId: string, at = Date.now()): void {
+    this.lost.set(peerId, at)
+  }
+
+  /** Heard from again: its leases run to their own expiry. */
+  peerAlive(peerId: string): void {
+    this.lost.delete(peerId)
   }
 
   /** Renews own leases, takes over lapsed ones. */
@@ -215,28 +246,39 @@ export class RunEngine {
       if (entry.terminal || entry.ensureWorkflow() === undefined) continue
       const lease = entry.state.lease
       if (lease?.owner === this.init.self) {
+        if (now >= lease.expiresAt) {
+          // Lapsed: another coordinator may have taken the run over meanwhile. Never renew from
+          // this view; re-acquire through the takeover path once merged with the peers.
+          this.reclaim(entry)
+          continue
+        }
         if (lease.expiresAt - now <= leaseTtlMs * (1 - LEASE_RENEW_FRACTION)) {
           const delta = renewLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
           if (delta !== undefined) this.changed(entry, delta, false)
         }
         continue
       }
-      // An owner whose key the policy no longer trusts as a coordinator has lost its lease now:
-      // the first in takeover order takes the run over at once.
+      // An owner lost from liveness lapsed when it was last heard; one whose key the policy no longer
+      // trusts as a coordinator has lost its lease now (the first in takeover order takes over).
       const revoked =
         lease !== undefined && !this.init.policy().admitsPeer(lease.owner, { role: 'coordinator' })
-      const expiresAt = revoked
-        ? Math.min(lease.expiresAt, now - leaseGraceMs)
-        : (lease?.expiresAt ?? entry.createdAt)
+      const lostAt = lease === undefined ? undefined : this.lost.get(lease.owner)
+      const lapsedAt = revoked ? now - leaseGraceMs : lostAt
+      const expiresAt = Math.min(lease?.expiresAt ?? entry.createdAt, lapsedAt ?? Number.POSITIVE_INFINITY)
       const rank = this.takeoverRank(entry.id, lease?.owner)
       if (now < expiresAt + leaseGraceMs * (1 + rank)) continue
+      // The register is only overwritten once the lease lapsed, or its owner was lost that long ago.
       const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, {
         ...this.leaseOptions(),
         graceMs: leaseGraceMs * (1 + rank),
-        revoked,
+        ...(lapsedAt === undefined ? {} : { lapsedAt: expiresAt }),
       })
       if (delta === undefined) continue
-      const why = revoked ? 'its owner is no longer trusted as a coordinator' : 'lease lapsed'
+      const why = revoked
+        ? 'its owner is no longer trusted as a coordinator'
+        : lostAt !== undefined && lostAt < (lease?.expiresAt ?? 0)
+          ? 'owner lost'
+          : 'lease lapsed'
       this.log('taking over run %s from %s (%s)', entry.id, lease?.owner ?? 'nobody', why)
       delta.merge(
         entry.state.appendLog(
@@ -249,6 +291,50 @@ export class RunEngine {
       entry.redispatch = true
       this.changed(entry, delta)
     }
+  }
+
+  /**
+   * Re-acquires this node's own lapsed lease: merge with every live coordinator first, then take
+   * the run over like any other lapsed lease (re-following every attempt in flight) — unless the
+   * merge showed that another coordinator took it meanwhile.
+   */
+  private reclaim(entry: RunEntry): void {
+    if (entry.reclaiming) return
+    entry.reclaiming = true
+    entry.clearWake()
+    const lapsedAt = entry.state.lease?.expiresAt ?? 0
+    this.log(
+      'own lease of run %s lapsed %d ms ago: merging with peers before re-acquiring it',
+      entry.id,
+      Date.now() - lapsedAt,
+    )
+    this.init
+      .syncPeers()
+      .catch((err: Error) => this.log('sync before re-acquiring run %s failed: %s', entry.id, err.message))
+      .finally(() => {
+        entry.reclaiming = false
+        if (!this.running || entry.terminal) return
+        const now = Date.now()
+        const lease = entry.state.lease
+        if (lease?.owner !== this.init.self) return
+        if (now < lease.expiresAt) {
+          // A peer's merge renewed it? Only we write our own lease; nothing to do but drive.
+          this.touch(entry)
+          return
+        }
+        const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
+        if (delta === undefined) return
+        delta.merge(
+          entry.state.appendLog(
+            this.nodeEvent(
+              `coordinator re-acquired its lapsed lease after merging with its peers (lapsed ${now - lapsedAt} ms ago)`,
+              'warning',
+            ),
+          ),
+        )
+        entry.redispatch = true
+        this.changed(entry, delta)
+      })
   }
 
   /**
@@ -306,7 +392,7 @@ export class RunEngine {
     for (const entry of entries) {
       const replan = entry.replan
       entry.replan = false
-      if (this.running && this.owns(entry) && entry.ensureWorkflow() !== undefined) {
+      if (this.running && this.drives(entry, now) && entry.ensureWorkflow() !== undefined) {
         if (replan) this.drive(entry, now)
       } else entry.refreshStatus(now)
       this.publish(entry)
@@ -329,9 +415,12 @@ export class RunEngine {
     }
     entry.redispatch = false
     for (const action of result.actions) {
-      entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
+      // A re-dispatch of an attempt already in flight is followed (found where it is, or sent
+      // again); the step's state stays as it is.
+      const follow = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
+      if (!follow) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
       if (action.type === 'dispatch') {
-        const envelope = this.tracker.send(
+        const envelope = this.tracker[follow ? 'follow' : 'send'](
           entry.id,
           action,
           runAuthority(entry.state.meta),
@@ -351,6 +440,15 @@ export class RunEngine {
       return
     }
     this.wakeAt(entry, result.wakeAt)
+  }
+
+  private inFlightAt(entry: RunEntry, step: string, attempt: number): boolean {
+    const current = entry.state.step(step)
+    return (
+      current !== undefined &&
+      current.attempt === attempt &&
+      (current.phase === 'dispatched' || current.phase === 'running')
+    )
   }
 
   private wakeAt(entry: RunEntry, at: number | undefined): void {

@@ -55,7 +55,8 @@ export class LocalSupervisorLink implements SupervisorLink {
   async ready(): Promise<void> {}
 
   async submit(job: JobEnvelope): Promise<JobStatusView> {
-    return statusView(await this.service.submit(job))
+    // A step waits for a runner of its kind (one may be restarting); the run shows it pending.
+    return statusView(await this.service.submit(job, 'rpc', { waitForRunner: true }))
   }
 
   async result(
@@ -128,7 +129,7 @@ export class RemoteSupervisorLink implements SupervisorLink {
   submit(job: JobEnvelope, signal: AbortSignal): Promise<JobStatusView> {
     return this.client.call<JobStatusView>(
       'supervisor.create_job',
-      { job: job as unknown as Record<string, unknown> },
+      { job: job as unknown as Record<string, unknown>, waitForRunner: true },
       { signal },
     )
   }
