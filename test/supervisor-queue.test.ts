@@ -19,16 +19,21 @@ const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
 
 async function setup() {
-  const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+  const [s, r, r2, c] = [
+    await mesh.member('sup'),
+    await mesh.member('run'),
+    await mesh.member('run2'),
+    await mesh.member('cli'),
+  ]
+  // Every member is made before the supervisor starts, so its policy trusts them all.
   const sup = await mesh.start(s, { roles: ['supervisor'] })
   const cli = await mesh.start(c, { roles: [], bootstrap: sup })
-  return { sup, cli, runner: r, client: mesh.client(cli, sup) }
+  return { sup, cli, runner: r, runner2: r2, client: mesh.client(cli, sup) }
 }
 
 describe('supervisor queueing and lifecycle', () => {
   it('refuses a job no runner can run at once (no_runner), unless asked to wait for one', async () => {
-    const { sup, cli, runner, client } = await setup()
-    const r2 = await mesh.member('run2')
+    const { sup, cli, runner, runner2: r2, client } = await setup()
     await mesh.start(runner, {
       roles: ['runner'],
       bootstrap: sup,
