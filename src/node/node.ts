@@ -23,6 +23,7 @@ import { connectedPeers, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
+import { trustMethods } from './trust-methods.js'
 import { VERSION } from './version.js'
 
 export type MeshLibp2p = Libp2p<MeshServices>
@@ -86,6 +87,7 @@ export class HorusNode {
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
       log: init.logger.forComponent('horus:liveness'),
+      policy: () => this.trust.policy,
       status: () => ({
         roles: [...this.config.roles],
         capabilities: [...this.capabilities],
@@ -101,7 +103,11 @@ export class HorusNode {
       ),
     })
     const nameOf = (peerId: string): string | undefined => trustName(this.trust.policy, peerId)
-    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness, nameOf))
+    this.rpc.add(
+      ...nodeMethods(this.infoSource()),
+      ...meshMethods(init.libp2p, this.liveness, () => this.trust.policy, nameOf),
+      ...trustMethods(() => this.trust.policy),
+    )
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
     const gw = init.config.gateway
     this.gateway =

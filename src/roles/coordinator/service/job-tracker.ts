@@ -16,6 +16,13 @@
  * placed on (`job_placed`); without such a record it is looked for on every known supervisor, and
  * sent only once every one of them answered that it does not have it (or after
  * `supervisorLossMs` without an answer from all), so a takeover does not run an attempt twice.
+ *
+ * A job found under the step's id — on a conflict, by that look-up, or on the supervisor the run
+ * recorded — is followed only when it is the same attempt of the same step, for the same
+ * capability, and was submitted by a coordinator this node trusts (another coordinator took the
+ * run over, or this one restarted); the result expected is then the one bound to that job's
+ * envelope. Any other holder is a squatter: the attempt fails (`JobIdTakenError`) and the refusal
+ * is counted.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { abortable } from '../../../core/abortable.js'
@@ -24,8 +31,10 @@ import {
   envelopeTag,
   type JobAuthority,
   type JobEnvelope,
+  jobDigest,
   type SealedSecret,
   type Signer,
+  type TrustPolicy,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { maybeHandled, RemoteError } from '../../../protocols/rpc/index.js'
@@ -41,11 +50,21 @@ export interface TrackedJob {
   readonly run: string
   readonly step: string
   readonly attempt: number
+  /** Capability the step runs on. */
+  readonly capability: string
   readonly envelope: JobEnvelope
+  /** `jobDigest` of the envelope whose result counts: ours, or the one adopted on a conflict. */
+  digest: string
   /** The supervisor that holds it (or may: a send whose answer was lost). */
   supervisor: string | undefined
   readonly tried: Set<string>
   delivering: boolean
+  /**
+   * The supervisor answered which envelope it holds under this id (ours, or one adopted). Until
+   * then a result bound to another envelope may be a job still to be adopted or refused, and is
+   * left to that decision rather than failing the attempt.
+   */
+  settled: boolean
   cancelled: boolean
   /** Another coordinator may have sent it: look for it on the supervisors before sending it. */
   locate: boolean
@@ -64,6 +83,8 @@ export interface JobTrackerInit {
   configuredSupervisors: readonly string[]
   /** How long a supervisor holding jobs may stay unreachable before they are sent elsewhere. */
   supervisorLossMs: number
+  /** The trust policy in force. */
+  policy: () => TrustPolicy
   /** A status change of a tracked job (terminal ones end its tracking first). */
   onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void
   /** A supervisor acknowledged a job (or a look-up found it there): it holds it from now on. */
@@ -80,6 +101,16 @@ export function payloadText(payload: JsonValue): string {
 
 const CALL_TIMEOUT_MS = 15_000
 
+/** Why a job found under a step's id was not adopted. */
+export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter'] as const
+export type AdoptionRefusal = (typeof ADOPTION_REFUSALS)[number]
+
+export interface AdoptionStats {
+  /** Jobs of another trusted coordinator followed instead of ours. */
+  adopted: number
+  refused: Record<AdoptionRefusal, number>
+}
+
 export class JobTracker {
   readonly pool: SupervisorPool
   private readonly init: JobTrackerInit
@@ -90,6 +121,10 @@ export class JobTracker {
   private readonly unreachableSince = new Map<string, number>()
   /** Copies left on supervisors jobs were moved away from: supervisor → job id → its expiry. */
   private readonly leftBehind = new Map<string, Map<string, number>>()
+  private readonly adoptions: AdoptionStats = {
+    adopted: 0,
+    refused: { other_job: 0, untrusted_submitter: 0 },
+  }
 
   constructor(init: JobTrackerInit) {
     this.init = init
@@ -101,6 +136,7 @@ export class JobTracker {
       self: init.self,
       local: init.localSupervisor,
       configured: init.configuredSupervisors,
+      policy: init.policy,
       handlers: {
         onEvent: (event, supervisor) => this.onEvent(event, supervisor),
         onDown: (supervisor, err) => this.onDown(supervisor, err),
@@ -114,6 +150,10 @@ export class JobTracker {
 
   has(jobId: string): boolean {
     return this.jobs.has(jobId)
+  }
+
+  adoptionStats(): AdoptionStats {
+    return { adopted: this.adoptions.adopted, refused: { ...this.adoptions.refused } }
   }
 
   jobsOf(run: string): string[] {
@@ -180,10 +220,13 @@ export class JobTracker {
       run,
       step: action.step,
       attempt: action.attempt,
+      capability: action.runner,
       envelope,
+      digest: jobDigest(envelope),
       supervisor: undefined,
       tried: new Set(),
       delivering: false,
+      settled: false,
       cancelled: false,
       locate: how.locate,
       locatingSince: undefined,
@@ -191,7 +234,8 @@ export class JobTracker {
     }
     this.jobs.set(job.jobId, job)
     const placed = how.placedOn?.()
-    if (placed !== undefined) {
+    // The record is believed only for a peer the policy still trusts as a supervisor.
+    if (placed !== undefined && this.init.policy().admitsPeer(placed, { role: 'supervisor' })) {
       // Its supervisor holds it: follow it there, whatever that supervisor's state now.
       this.log('following %s on supervisor %s, where it was placed', job.jobId, placed)
       job.locate = false
@@ -267,6 +311,13 @@ export class JobTracker {
     // Only the copy this coordinator follows counts: a copy left on a supervisor the job was moved
     // away from (and is being cancelled there) says nothing about the attempt.
     if (job === undefined || job.supervisor !== supervisor) return
+    if (!job.settled && event.result !== undefined && event.result.job !== job.digest) {
+      this.log(
+        'a result of another job under %s arrived before its holder was known: left to adoption',
+        job.jobId,
+      )
+      return
+    }
     if (isTerminal(event.status)) this.forget(job.jobId)
     this.init.onJobEvent(job, event, supervisor)
   }
@@ -309,11 +360,16 @@ export class JobTracker {
    * `supervisorLossMs`; then the job goes to another supervisor.
    */
   private check(job: TrackedJob, supervisor: string): void {
+    // Until it is known which envelope the supervisor holds under this id (a job followed where the
+    // run recorded it, sent by another coordinator), it is asked for that envelope too.
+    const settle = !job.settled
     this.pool
       .link(supervisor)
-      .result(job.jobId, this.callSignal())
-      .then((view) => {
+      .result(job.jobId, this.callSignal(), { includeJob: settle })
+      .then(({ job: holder, ...view }) => {
         this.reachable(supervisor)
+        if (job.supervisor !== supervisor || this.jobs.get(job.jobId) !== job) return
+        if (settle && !job.settled && !this.mayFollow(job, holder, supervisor)) return
         if (isTerminal(view.status)) this.onEvent(view, supervisor)
       })
       .catch((err: unknown) => {
@@ -434,6 +490,7 @@ export class JobTracker {
       try {
         await link.ready()
         const view = await link.submit(job.envelope, this.callSignal())
+        job.settled = true
         this.reachable(peer)
         this.init.onPlaced(job, peer)
         if (job.cancelled) await link.cancel(job.jobId, this.callSignal())
@@ -441,11 +498,8 @@ export class JobTracker {
         return
       } catch (err) {
         const name = errorName(err)
-        // Another coordinator sent this step's job first (a takeover): follow that one.
-        if (name === 'JobIdConflictError') {
-          this.init.onPlaced(job, peer)
-          return await this.fetch(job, link)
-        }
+        // Another job holds this step's id: follow it only if it is a trusted coordinator's.
+        if (name === 'JobIdConflictError') return await this.adopt(job, link)
         if (name === 'JobRejectedError' || name === 'InvalidJobError') {
           this.onEvent(
             {
@@ -478,6 +532,68 @@ export class JobTracker {
   }
 
   /**
+   * The supervisor holds another job under this step's id. Adopted (its result expected from then
+   * on) only when it is this very attempt, for the same capability, submitted by a coordinator
+   * this node trusts; anything else fails the attempt and is counted.
+   */
+  private async adopt(job: TrackedJob, link: SupervisorLink): Promise<void> {
+    let holder: JobEnvelope | undefined
+    try {
+      holder = (await link.result(job.jobId, this.callSignal(), { includeJob: true })).job
+    } catch (err) {
+      this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
+      return
+    }
+    if (!this.mayFollow(job, holder, link.peerId)) return
+    this.init.onPlaced(job, link.peerId)
+    return this.fetch(job, link)
+  }
+
+  /**
+   * Whether `holder`, found under the job's id on `supervisor`, is one to follow: if so the job's
+   * result is expected bound to it from now on; if not the attempt fails (`JobIdTakenError`).
+   */
+  private mayFollow(job: TrackedJob, holder: JobEnvelope | undefined, supervisor: string): boolean {
+    const refusal = holder === undefined ? 'other_job' : this.adoptionRefusal(job, holder)
+    if (holder !== undefined && refusal === undefined) {
+      const digest = jobDigest(holder)
+      if (digest !== job.digest) {
+        this.adoptions.adopted++
+        this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
+      }
+      job.digest = digest
+      job.settled = true
+      return true
+    }
+    this.adoptions.refused[refusal ?? 'other_job']++
+    const message =
+      refusal === 'untrusted_submitter'
+        ? `supervisor ${supervisor} holds another job under id ${job.jobId}, submitted by ${holder?.submitter}, which this coordinator does not trust as a coordinator`
+        : `supervisor ${supervisor} holds a different job (another step, attempt or capability) under id ${job.jobId}`
+    this.log.error('refused to adopt %s: %s', job.jobId, message)
+    this.onEvent(
+      { jobId: job.jobId, status: 'failed', error: { name: 'JobIdTakenError', message, retryable: true } },
+      supervisor,
+    )
+    return false
+  }
+
+  private adoptionRefusal(job: TrackedJob, holder: JobEnvelope): AdoptionRefusal | undefined {
+    if (
+      holder.id !== job.jobId ||
+      holder.run !== job.run ||
+      holder.step !== job.step ||
+      holder.attempt !== job.attempt ||
+      holder.runner !== job.capability
+    ) {
+      return 'other_job'
+    }
+    return this.init.policy().admits(holder.submitter, { role: 'coordinator' })
+      ? undefined
+      : 'untrusted_submitter'
+  }
+
+  /**
    * Asks every known supervisor for the job: 'found' (it is followed there from now on), 'absent'
    * (every one answered that it does not have it, or none answered for `supervisorLossMs`: send
    * it) or 'unknown' (one that did not answer may have it: ask again later).
@@ -491,7 +607,7 @@ export class JobTracker {
           // Events must flow before the status is read, or a completion in between is missed.
           const signal = this.callSignal()
           await abortable(link.ready(), signal)
-          return { peer, link, view: await link.result(job.jobId, signal) }
+          return { peer, link, view: await link.result(job.jobId, signal, { includeJob: true }) }
         } catch (err) {
           if (errorName(err) === 'JobNotFoundError') return 'absent' as const
           this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
@@ -500,13 +616,19 @@ export class JobTracker {
       }),
     )
     if (job.cancelled || this.jobs.get(job.jobId) !== job) return 'found'
-    const hit = found.find((f) => typeof f === 'object')
-    if (hit !== undefined) {
+    const hits = found.filter((f) => typeof f === 'object')
+    if (hits.length > 0) {
       job.locate = false
-      this.log('following %s on %s', job.jobId, hit.peer)
+      const followable = hits.find(
+        (h) => h.view.job !== undefined && this.adoptionRefusal(job, h.view.job) === undefined,
+      )
+      const hit = followable ?? (hits[0] as (typeof hits)[number])
       this.assign(job, hit.peer)
+      if (!this.mayFollow(job, hit.view.job, hit.peer)) return 'found'
+      this.log('following %s on %s', job.jobId, hit.peer)
       this.init.onPlaced(job, hit.peer)
-      if (isTerminal(hit.view.status)) this.onEvent(hit.view, hit.peer)
+      const { job: _envelope, ...view } = hit.view
+      if (isTerminal(view.status)) this.onEvent(view, hit.peer)
       return 'found'
     }
     const silent = found.filter((f) => f === 'unknown').length
