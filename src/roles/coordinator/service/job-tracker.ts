@@ -117,6 +117,8 @@ export class JobTracker {
   private readonly log: Logger
   private readonly jobs = new Map<string, TrackedJob>()
   private readonly shutdown = new AbortController()
+  /** This coordinator's key (hex): the submitter of its jobs. */
+  private readonly selfKey: string
   /** Supervisors not heard from since a call or their event stream failed, and since when. */
   private readonly unreachableSince = new Map<string, number>()
   /** Copies left on supervisors jobs were moved away from: supervisor → job id → its expiry. */
@@ -128,6 +130,7 @@ export class JobTracker {
 
   constructor(init: JobTrackerInit) {
     this.init = init
+    this.selfKey = Buffer.from(init.signer.publicKey).toString('hex')
     this.log = init.logger.forComponent('horus:coordinator:jobs')
     this.pool = new SupervisorPool({
       libp2p: init.libp2p,
@@ -607,7 +610,10 @@ export class JobTracker {
           // Events must flow before the status is read, or a completion in between is missed.
           const signal = this.callSignal()
           await abortable(link.ready(), signal)
-          return { peer, link, view: await link.result(job.jobId, signal, { includeJob: true }) }
+          // Where it is not, its id is held for this coordinator: a late envelope of the previous
+          // owner (sent before it was cut off, delivered after) is refused there.
+          const view = await link.result(job.jobId, signal, { includeJob: true, reserveFor: this.selfKey })
+          return { peer, link, view }
         } catch (err) {
           if (errorName(err) === 'JobNotFoundError') return 'absent' as const
           this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)

@@ -417,23 +417,28 @@ export class RunEngine {
       this.log.error('planning run %s failed: %s', entry.id, (err as Error).message)
       return
     }
+    // Right after a takeover or a merge, the previous owner may have sent a job whose dispatch
+    // never reached this replica (it was cut off just after sending): every job of this plan is
+    // looked for on the supervisors before it is sent, under its deterministic id.
+    const unsure = entry.redispatch
     entry.redispatch = false
     // Where the run's jobs were placed: read once per plan, and only when a job is followed.
     let placed: Map<string, string> | undefined
     for (const action of result.actions) {
       // A re-dispatch of an attempt already in flight is followed (found where it is, or sent
       // again); the step's state stays as it is.
-      const follow = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
-      if (!follow) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
+      const inFlight = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
+      if (!inFlight) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
       if (action.type === 'dispatch') {
         const authority = runAuthority(entry.state.meta)
         const secrets = stepSecrets(workflow, action.step, entry.state.meta?.secrets)
-        const envelope = follow
-          ? this.tracker.follow(entry.id, action, authority, secrets, () => {
-              placed ??= placements(entry.state)
-              return placed.get(action.jobId)
-            })
-          : this.tracker.send(entry.id, action, authority, secrets)
+        const envelope =
+          inFlight || unsure
+            ? this.tracker.follow(entry.id, action, authority, secrets, () => {
+                placed ??= placements(entry.state)
+                return placed.get(action.jobId)
+              })
+            : this.tracker.send(entry.id, action, authority, secrets)
         if (envelope !== undefined)
           entry.addGossip(
             entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, action.step, action.attempt)),
