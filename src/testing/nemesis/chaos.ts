@@ -13,6 +13,7 @@
  * losses, convergence time after a heal, recovery time after the owner of a run was lost.
  */
 import { randomUUID } from 'node:crypto'
+import { BootstrapUnreachableError } from '../../client/errors.js'
 import { delay as sleep } from '../../client/events.js'
 import { HorusClient } from '../../client/horus-client.js'
 import { loadClientKey } from '../../client/identity.js'
@@ -89,6 +90,9 @@ const TERMINAL = new Set(['completed', 'failed', 'cancelled'])
 /** After a fault ends its effects last a while (liveness loss, retries): it explains duplicates this long after. */
 const EXPLAIN_SLACK_MS = 30_000
 
+/** How long the workload's client keeps trying to reach a freshly started mesh. */
+const CONNECT_DEADLINE_MS = 90_000
+
 export class ChaosRun {
   private readonly mesh: NemesisMesh
   private readonly options: ChaosOptions
@@ -124,10 +128,7 @@ export class ChaosRun {
   async run(): Promise<ChaosReport> {
     this.startedAt = Date.now()
     const coordinators = this.mesh.withRole('coordinator')
-    this.client = await HorusClient.connect({
-      bootstrap: coordinators.map((name) => this.mesh.node(name).addr),
-      identity: this.mesh.clientDir,
-    })
+    this.client = await this.connect(coordinators)
     try {
       const plan = planFaults({
         seed: this.options.seed,
@@ -223,6 +224,25 @@ export class ChaosRun {
       await sleep(every, signal).catch(() => undefined)
     }
     await Promise.all(pending)
+  }
+
+  /**
+   * The workload's client. Nodes that printed their addresses may still be slow to answer on a
+   * loaded machine: an unreachable mesh is tried again until `CONNECT_DEADLINE_MS` has passed.
+   */
+  private async connect(coordinators: string[]): Promise<HorusClient> {
+    const deadline = Date.now() + CONNECT_DEADLINE_MS
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await HorusClient.connect({
+          bootstrap: coordinators.map((name) => this.mesh.node(name).addr),
+          identity: this.mesh.clientDir,
+        })
+      } catch (err) {
+        if (!(err instanceof BootstrapUnreachableError) || Date.now() >= deadline) throw err
+        this.log(`client not connected yet (attempt ${attempt}): ${(err as Error).message.split(':')[0]}`)
+      }
+    }
   }
 
   // --- faults ------------------------------------------------------------------------------
