@@ -107,7 +107,8 @@ export function runView(
   if (r.outputs !== undefined) view.outputs = r.outputs
   if (r.finishedAt !== undefined) view.finishedAt = iso(r.finishedAt)
   if (r.error !== undefined) {
-    view.error = { step: r.error.step, name: r.error.error.type ?? 'Error', message: r.error.error.message }
+    view.error = { name: r.error.error.type ?? 'Error', message: r.error.error.message }
+    if (r.error.step !== undefined) view.error.step = r.error.step
   } else if (r.status === 'cancelled') {
     const reason = state.cancelled?.reason
     view.error = {
