@@ -19,8 +19,8 @@ Commands:
   demo [--once]             start a local mesh, run a sample pipeline, show it live
   key generate|show|swarm   manage this node's identity key and private-mesh swarm keys
   node start                run a mesh node (coordinator, supervisor and/or runner roles)
-  workflow submit FILE      run a workflow (--wait shows live progress); also status, logs,
-                            list, cancel, pause, resume
+  workflow submit FILE      run a workflow (--wait shows live progress); also validate (offline),
+                            status, logs, list, cancel, pause, resume
   job create|status|result  run a single signed job on a runner; also logs, cancel
   mesh peers|runners        a node's peers; the runners alive in the mesh with their load
   rpc <method> [params]     call any JSON-RPC method of a node

@@ -8,10 +8,15 @@ import { EXIT, UsageError } from '../errors.js'
 import type { Output } from '../output.js'
 import { createProgressView, formatDuration, renderRun } from '../progress.js'
 import { progressSink, untilInterrupted } from '../progress-sink.js'
+import { validateCommand } from './workflow-validate.js'
 
 export const WORKFLOW_HELP = `Usage: horus workflow <subcommand> [options] (--peer MA | --gateway URL)
 
 Subcommands:
+  validate FILE... [--runners a,b]
+                    check workflow files offline (no mesh needed): print every issue with its
+                    path; exit 0 when all are valid, 2 otherwise. --runners names the runner kinds
+                    the target mesh serves (default: hero,sal,osiris)
   submit FILE [--input k=v ...] [--wait]
                     start a run of the workflow in FILE (YAML or JSON; "-" reads stdin) and print
                     its run id; with --wait, show each step's state and duration live until the
@@ -35,7 +40,7 @@ Options:
 ${CONNECT_HELP}
 
 Exit codes: 0 success (run completed), 1 run failed or was cancelled, or the request was refused,
-2 usage error, 3 cannot reach the mesh.`
+2 usage error or invalid workflow file (validate), 3 cannot reach the mesh.`
 
 const OPTIONS = {
   ...CONNECT_OPTIONS,
@@ -44,6 +49,7 @@ const OPTIONS = {
   step: { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
+  runners: { type: 'string', multiple: true },
 } as const
 
 const RUN_STATUSES: readonly RunStatus[] = [
@@ -62,6 +68,8 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
   const { values, positionals } = parseCommandArgs(`workflow ${sub ?? ''}`.trim(), rest, OPTIONS)
   const json = values.json === true
   switch (sub) {
+    case 'validate':
+      return validateCommand(positionals, values.runners, json, out, readStdin)
     case 'submit':
       return submit(values, one(positionals, 'submit', 'FILE'), out)
     case 'status': {
