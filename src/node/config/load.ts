@@ -21,7 +21,7 @@ import {
 } from './validate.js'
 
 /** Sections that belong to later layers; accepted here and handed to them untouched. */
-const EXTRA_SECTIONS = ['trust', 'rpc', 'runner', 'supervisor', 'coordinator', 'triggers'] as const
+const EXTRA_SECTIONS = ['trust', 'rpc', 'runner', 'supervisor', 'coordinator', 'triggers', 'blobs'] as const
 
 const NODE_KEYS = [
   'dataDir',

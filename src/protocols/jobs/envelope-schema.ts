@@ -45,6 +45,7 @@ export const jobEnvelopeSchema = {
     payload: { type: 'string' },
     input: { type: 'object' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
+    context: { type: 'object' },
     timeoutMs: { type: 'integer', exclusiveMinimum: 0 },
     createdAt: { type: 'integer', minimum: 0 },
     expiresAt: { type: 'integer', minimum: 0 },

@@ -37,6 +37,11 @@ export interface UnsignedJob {
   payload: string
   input: Record<string, unknown>
   env: Record<string, string>
+  /**
+   * What a workflow step's job knows of its run besides `input`: `{ inputs, run }` — the inputs of
+   * its workflow and `{ id, workflow, error }` (scripts see them as `inputs` and `run`).
+   */
+  context?: Record<string, unknown>
   timeoutMs: number
   /** Milliseconds since the Unix epoch. */
   createdAt: number
@@ -65,6 +70,7 @@ export interface JobFields {
   input?: Record<string, unknown>
   /** @default {} */
   env?: Record<string, string>
+  context?: Record<string, unknown>
   /** @default DEFAULT_JOB_TIMEOUT_MS */
   timeoutMs?: number
   /** @default Date.now() */
@@ -124,6 +130,7 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     payload: fields.payload ?? '',
     input: jsonClone(fields.input ?? {}, 'job.input'),
     env: jsonClone(fields.env ?? {}, 'job.env'),
+    ...(fields.context === undefined ? {} : { context: jsonClone(fields.context, 'job.context') }),
     timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
     createdAt,
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
