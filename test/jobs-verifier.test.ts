@@ -237,6 +237,7 @@ describe('changing any single field of a signed envelope', () => {
           payload: 'ls -la',
           input: { 'step-0': { rows: [1, 2, { deep: true, none: null }], name: 'ü' } },
           env: { HOME: '/tmp', LANG: 'C' },
+          context: { inputs: { region: 'eu' }, run: { id: 'run-9', workflow: 'w', error: null } },
           timeoutMs: 5_000,
         },
         fx.client,
@@ -252,7 +253,7 @@ describe('changing any single field of a signed envelope', () => {
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
     // The optional workflow fields cannot be dropped either.
-    for (const field of ['run', 'step'] as const) {
+    for (const field of ['run', 'step', 'context'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }
