@@ -7,6 +7,7 @@ import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
 import { runWorkflowBench } from './workflow.js'
 import { runWorkflowCoreBench } from './workflow-core.js'
+import { runWorkflowMapBench } from './workflow-map.js'
 
 /** Every benchmark, in the order of the layers they measure. `npm run bench [-- name ...]`. */
 const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
@@ -15,6 +16,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   sign: () => runSignBench(),
   sandbox: () => runSandboxBench(),
   'workflow-core': () => runWorkflowCoreBench(),
+  'workflow-map': async () => runWorkflowMapBench(),
   jobs: () => runJobsBench(),
   workflow: () => runWorkflowBench(),
 }
