@@ -37,10 +37,11 @@ describe('for_each: one child task per element', () => {
     const end = sim.runToEnd()
     expect(end.status).toBe('completed')
     const children = sim.dispatched.filter((d) => d.step.startsWith('each['))
+    // A child gets its element, not its step's dependencies (the list would be copied N times).
     expect(children.map((d) => [d.jobId, d.input])).toEqual([
-      ['run1/each[0]/1', { split: [10, 20, 30], item: 10, index: 0 }],
-      ['run1/each[1]/1', { split: [10, 20, 30], item: 20, index: 1 }],
-      ['run1/each[2]/1', { split: [10, 20, 30], item: 30, index: 2 }],
+      ['run1/each[0]/1', { item: 10, index: 0 }],
+      ['run1/each[1]/1', { item: 20, index: 1 }],
+      ['run1/each[2]/1', { item: 30, index: 2 }],
     ])
     const expected = [
       { doubled: 20, at: 0 },

@@ -82,8 +82,6 @@ workflow:
     - { id: wait, wait_for_signal: "no spaces" }
     - { id: env, runner: sal, env: { "BAD-NAME": 1, MODE: production, OBJ: { a: 1 }, IT: item } }
     - { id: wf, workflow: { name: c, steps: [{ id: x, runner: hero }] }, for_each: steps.split.output }
-    - { id: item, runner: hero }
-    - { id: m, runner: hero, depends_on: [item], for_each: steps.item.output }
 `),
     ).toEqual([
       'workflow.steps[0].max_parallel: only allowed with for_each',
@@ -96,7 +94,6 @@ workflow:
       `workflow.steps[4].env.MODE: unknown name "production" (expressions start from inputs, steps, run, item, index, true, false or null) at column 1 of "production" (a literal string needs quotes inside the expression, e.g. "'text'")`,
       'workflow.steps[4].env.OBJ: expected an expression string, a number, a boolean or null, got an object',
       'workflow.steps[5].for_each: not allowed on a workflow step',
-      `workflow.steps[7].depends_on: a for_each step's job gets input.item and input.index, which would hide dependency "item" (rename it)`,
       'workflow.timeout: expected a duration (milliseconds, or a string like "500ms", "2s", "1m") greater than 0, got "never"',
     ])
   })

@@ -799,12 +799,15 @@ export class RunEvaluation implements StepFacts {
   #dispatchAction(target: Target, attempt: number): DispatchAction {
     const step = target.step
     const input: JsonObject = {}
-    for (const d of step.deps) {
-      const dep = this.#steps[d] as CompiledStep
-      input[dep.localId] = this.status[d] === 'succeeded' ? this.outputOf(d) : null
-    }
     let scope = this.#envs.scope(step.scope)
-    if (target.item !== undefined) {
+    if (target.item === undefined) {
+      for (const d of step.deps) {
+        const dep = this.#steps[d] as CompiledStep
+        input[dep.localId] = this.status[d] === 'succeeded' ? this.outputOf(d) : null
+      }
+    } else {
+      // A child gets its element, not its step's dependencies (that would copy the list N times);
+      // what else it needs comes through `env`.
       const list = this.#mapList(step)
       const item = Array.isArray(list) ? ((list[target.item] as JsonValue | undefined) ?? null) : null
       input.item = item

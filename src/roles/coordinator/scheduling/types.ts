@@ -56,7 +56,7 @@ export interface DispatchAction {
   readonly payload: JsonValue
   /**
    * Outputs of the step's dependencies by local step id (`null` for a skipped one); for a child of
-   * a `for_each` step also `item` and `index`. Outputs stored as blobs stay references here.
+   * a `for_each` step, `{ item, index }` instead. Outputs stored as blobs stay references here.
    */
   readonly input: JsonObject
   readonly timeoutMs: number | undefined

@@ -60,6 +60,3 @@ export const MAX_ENV_ENTRIES = 64
 
 /** Signal names (`wait_for_signal`), as they appear in `coordinator.signal_workflow`. */
 export const SIGNAL_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/
-
-/** Input keys a `for_each` child job gets besides its dependencies' outputs. */
-export const MAP_INPUT_KEYS = ['item', 'index'] as const

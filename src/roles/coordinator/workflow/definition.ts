@@ -5,7 +5,7 @@
  */
 
 import { isPlainObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
-import { IDENTIFIER_PATTERN, MAP_INPUT_KEYS, MAX_VALUE_DEPTH } from './constants.js'
+import { IDENTIFIER_PATTERN, MAX_VALUE_DEPTH } from './constants.js'
 import { DURATION_EXPECTED, parseDuration } from './duration.js'
 import type { Expression } from './expression.js'
 import { analyzeGraph } from './graph.js'
@@ -219,19 +219,6 @@ function checkStepReferences(
     checkReferences(value, pathKey(pathKey(step.path, 'env'), name), ids, inputs, ctx, inEnv)
 }
 
-/** A `for_each` job gets `input.item` and `input.index`: a dependency of either name would be hidden. */
-function checkMapInputs(step: DraftStep, steps: readonly DraftStep[], ctx: DefinitionContext): void {
-  if (step.forEach === undefined) return
-  for (const d of step.deps) {
-    const dep = (steps[d] as DraftStep).localId
-    if ((MAP_INPUT_KEYS as readonly string[]).includes(dep))
-      ctx.issues.add(
-        pathKey(step.path, 'depends_on'),
-        `a for_each step's job gets input.item and input.index, which would hide dependency "${dep}" (rename it)`,
-      )
-  }
-}
-
 interface StepList {
   readonly raw: RawStep[]
   readonly steps: DraftStep[]
@@ -248,7 +235,6 @@ function readStepList(
   const steps: DraftStep[] = raw.map((s, i) => readStep(s, depLists[i] as number[], ctx))
   const { order, cycles } = analyzeGraph(depLists)
   reportCycles(steps, raw, cycles, ctx)
-  for (const step of steps) checkMapInputs(step, steps, ctx)
   return { raw, steps, order }
 }
 
