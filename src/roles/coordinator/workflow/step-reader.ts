@@ -127,6 +127,15 @@ export function readExpression(
 
 function readKind(s: RawStep, ctx: StepReaderContext): StepKind {
   const { fields, path } = s
+  // The common case — a job step with only job and common fields — allocates nothing (100k-step files).
+  if (
+    fields.runner !== undefined &&
+    fields.workflow === undefined &&
+    fields.sleep === undefined &&
+    fields.wait_for_signal === undefined &&
+    fields.with === undefined
+  )
+    return 'job'
   const present = STEP_KINDS.filter((kind) => fields[KINDS[kind].marker] !== undefined)
   if (present.length > 1) {
     const markers = present.map((kind) => KINDS[kind].marker)
