@@ -40,6 +40,9 @@ async function peer(
     name,
     ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
   })
+  // The node serves its own store (to its policy's coordinators and runners); these tests use a
+  // service with their own limits and trust decision instead.
+  await node.blobs.stop()
   const store = new BlobStore({
     dir: join(await mesh.tempDir('horus-blobs-'), 'blobs'),
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { HELP } from '../src/cli/main.js'
 import { horus } from './cli-capture.js'
 
-const COMMANDS = ['demo', 'key', 'node', 'mesh', 'rpc', 'workflow', 'job']
+const COMMANDS = ['demo', 'key', 'node', 'mesh', 'rpc', 'workflow', 'job', 'trust']
 
 describe('horus --help', () => {
   it('lists every command, and each command answers --help with its usage', async () => {
@@ -30,7 +30,7 @@ describe('horus --help', () => {
     ]) {
       expect(workflow).toContain(`  ${sub}`)
     }
-    for (const flag of ['--input', '--wait', '--peer', '--gateway', '--json'])
+    for (const flag of ['--input', '--secret', '--wait', '--peer', '--gateway', '--json'])
       expect(workflow).toContain(flag)
     const job = (await horus(['job', '--help'])).stdout
     for (const sub of ['create --runner', 'status JOB_ID', 'result JOB_ID', 'logs JOB_ID', 'cancel JOB_ID']) {

@@ -9,6 +9,7 @@ import {
   jobEnvelopeSchema,
   type RejectReason,
   ReplayCache,
+  sealSecrets,
   signerKeyHex,
   stepJobId,
   TrustPolicy,
@@ -226,7 +227,7 @@ describe('changing any single field of a signed envelope', () => {
     return copy
   }
 
-  it('makes verification fail, for every field including nested input and env', async () => {
+  it('makes verification fail, for every field including nested input, env and secrets', async () => {
     const job = appendSignature(
       createJob(
         {
@@ -238,6 +239,7 @@ describe('changing any single field of a signed envelope', () => {
           input: { 'step-0': { rows: [1, 2, { deep: true, none: null }], name: 'ü' } },
           env: { HOME: '/tmp', LANG: 'C' },
           context: { inputs: { region: 'eu' }, run: { id: 'run-9', workflow: 'w', error: null } },
+          secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
         },
         fx.client,
@@ -253,7 +255,7 @@ describe('changing any single field of a signed envelope', () => {
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
     // The optional workflow fields cannot be dropped either.
-    for (const field of ['run', 'step', 'context'] as const) {
+    for (const field of ['run', 'step', 'context', 'secrets'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }

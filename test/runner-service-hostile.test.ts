@@ -107,3 +107,37 @@ describe('hostile scripts', () => {
     expect(answer.result?.output).toBe('still serving')
   })
 })
+
+describe('hostile osiris scripts against the byte caps', () => {
+  it('fail with the cap and the size named, and the runner keeps serving', async () => {
+    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+    const sup = await mesh.start(s, { roles: ['supervisor'] })
+    const run = await mesh.start(r, { roles: ['runner'], bootstrap: sup })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'osiris', run)
+    const client = mesh.client(cli, sup)
+    const record = job(cli, {
+      runner: 'osiris',
+      payload: 'osiris.model("big").create({ blob: "x".repeat(2 * 1024 * 1024) })',
+    })
+    const listing = job(cli, {
+      runner: 'osiris',
+      payload:
+        'const m = osiris.model("many"); for (let i = 0; i < 9; i++) m.create({ blob: "y".repeat(1000 * 1000) }); m.list().length',
+    })
+    for (const envelope of [record, listing]) await submit(client, envelope)
+    const tooBig = await result(client, record.id)
+    expect(tooBig.result?.error?.name).toBe('OsirisRecordTooLargeError')
+    expect(tooBig.result?.error?.message).toMatch(
+      /is 20971\d\d bytes of JSON, more than the limit of 1048576 bytes \(runner\.osiris\.maxRecordBytes\)/,
+    )
+    const tooMuch = await result(client, listing.id)
+    expect(tooMuch.result?.error?.name).toBe('OsirisResultTooLargeError')
+    expect(tooMuch.result?.error?.message).toMatch(
+      /would return more than 8388608 bytes \(runner\.osiris\.maxResultBytes\): \d+ bytes after 9 record/,
+    )
+    const after = job(cli, { runner: 'osiris', payload: 'osiris.model("many").list({ limit: 2 }).length' })
+    await submit(client, after)
+    expect((await result(client, after.id)).result?.output).toBe(2)
+  })
+})

@@ -105,7 +105,7 @@ describe('claim rule and role config', () => {
       return []
     })()
     expect(runnerIssues).toEqual([
-      'runner.colour: unknown setting (known: concurrency, maxQueueLength, maxTimeoutMs, workDir, kinds, env, plugins)',
+      'runner.colour: unknown setting (known: concurrency, maxQueueLength, maxTimeoutMs, workDir, kinds, env, plugins, osiris)',
       'runner.concurrency: expected an integer ≥ 1, got 0',
       'runner.kinds[0]: expected one of hero, sal, osiris, got "perl"',
     ])

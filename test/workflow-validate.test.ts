@@ -109,7 +109,7 @@ workflow:
     expect(issues).toEqual([
       'workflow.colour: unknown field (expected one of name, description, inputs, outputs, steps, on_failure, timeout)',
       'workflow.name: expected a non-empty string, got ""',
-      'workflow.steps[0].depend_on: unknown field (did you mean "depends_on"?) (expected one of id, name, description, depends_on, when, continue_on_failure, trigger_rule, runner, payload, retry, timeout, for_each, max_parallel, env, workflow, with, sleep, wait_for_signal)',
+      'workflow.steps[0].depend_on: unknown field (did you mean "depends_on"?) (expected one of id, name, description, depends_on, when, continue_on_failure, trigger_rule, runner, payload, retry, timeout, for_each, max_parallel, env, secrets, workflow, with, sleep, wait_for_signal)',
       'workflow.steps[0].id: expected a step id matching [A-Za-z_][A-Za-z0-9_-]*, got "1st"',
       'workflow.steps[1]: runner and workflow are mutually exclusive (a step runs a job, runs a workflow, sleeps or waits for a signal)',
       'workflow.steps[2].runner: required (or workflow to run another workflow, sleep to wait a while, wait_for_signal to wait for a signal)',
@@ -217,5 +217,43 @@ describe('workflow validation at scale', () => {
     for (const step of workflow.steps) {
       for (const dep of step.deps) expect(dep).toBeLessThan(position.get(step.id) as number)
     }
+  })
+
+  it('reads step secrets: variable names, job steps only, no duplicates', () => {
+    const workflow = loadWorkflow(
+      JSON.stringify({
+        workflow: {
+          name: 's',
+          steps: [
+            { id: 'a', runner: 'sal', secrets: ['API_KEY', 'TOKEN'] },
+            { id: 'b', runner: 'sal' },
+          ],
+        },
+      }),
+      { runners: ['sal'] },
+    )
+    expect(workflow.byId.get('a')?.secrets).toEqual(['API_KEY', 'TOKEN'])
+    expect(workflow.byId.get('b')?.secrets).toEqual([])
+    expect(
+      issuesOf(
+        {
+          workflow: {
+            name: 's',
+            steps: [
+              { id: 'a', runner: 'sal', secrets: ['API-KEY', 'X', 'X', 3] },
+              { id: 'b', runner: 'sal', secrets: 'X' },
+              { id: 'c', workflow: { name: 'child', steps: [{ id: 'x', runner: 'sal' }] }, secrets: ['X'] },
+            ],
+          },
+        },
+        { runners: ['sal'] },
+      ),
+    ).toEqual([
+      'workflow.steps[0].secrets[0]: expected a variable name matching [A-Za-z_][A-Za-z0-9_]*, got "API-KEY"',
+      'workflow.steps[0].secrets[2]: duplicate secret "X"',
+      'workflow.steps[0].secrets[3]: expected a variable name matching [A-Za-z_][A-Za-z0-9_]*, got 3',
+      'workflow.steps[1].secrets: expected a list of secret names, got "X"',
+      'workflow.steps[2].secrets: not allowed on a workflow step',
+    ])
   })
 })

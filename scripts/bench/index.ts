@@ -5,6 +5,7 @@ import { runRpcBench } from './rpc.js'
 import { runSandboxBench } from './sandbox.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
+import { runVsBullmqBench } from './vs-bullmq.js'
 import { runWorkflowBench } from './workflow.js'
 import { runWorkflowCoreBench } from './workflow-core.js'
 import { runWorkflowMapBench } from './workflow-map.js'
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   'workflow-map': async () => runWorkflowMapBench(),
   jobs: () => runJobsBench(),
   workflow: () => runWorkflowBench(),
+  'vs-bullmq': () => runVsBullmqBench(),
 }
 
 const wanted = process.argv.slice(2)

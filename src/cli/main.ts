@@ -7,6 +7,7 @@ import { KEY_HELP, keyCommand } from './commands/key.js'
 import { MESH_HELP, meshCommand } from './commands/mesh.js'
 import { NODE_HELP, nodeCommand } from './commands/node-start.js'
 import { RPC_HELP, rpcCommand } from './commands/rpc.js'
+import { TRUST_HELP, trustCommand } from './commands/trust.js'
 import { WORKFLOW_HELP, workflowCommand } from './commands/workflow.js'
 import { EXIT, UsageError } from './errors.js'
 import { type Output, processOutput } from './output.js'
@@ -17,7 +18,9 @@ Usage: horus <command> [options]
 
 Commands:
   demo [--once]             start a local mesh, run a sample pipeline, show it live
-  key generate|show|swarm   manage this node's identity key and private-mesh swarm keys
+  key generate|show|swarm   manage this node's identity key and private-mesh swarm keys;
+                            "key show --roles R" prints a scoped trust entry for other nodes
+  trust explain KEY         what this node's trust policy allows a key, and why
   node start                run a mesh node (coordinator, supervisor and/or runner roles)
   workflow submit FILE      run a workflow (--wait shows live progress); also validate (offline),
                             status, logs, list, cancel, pause, resume
@@ -39,6 +42,7 @@ const COMMANDS: Record<string, Command> = {
   workflow: { help: WORKFLOW_HELP, run: workflowCommand },
   job: { help: JOB_HELP, run: jobCommand },
   rpc: { help: RPC_HELP, run: rpcCommand },
+  trust: { help: TRUST_HELP, run: trustCommand },
 }
 
 /** Runs one command line and returns the process exit code; never throws. */

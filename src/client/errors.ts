@@ -149,3 +149,11 @@ export class ClientClosedError extends HorusError {
     super('the Horus client is closed')
   }
 }
+
+/**
+ * Secrets cannot be sealed: no runner key is trusted for the capability that needs them (or a
+ * secret is not named by any step). Nothing was sent.
+ */
+export class SecretSealingError extends HorusError {
+  static override readonly code = 'SECRET_SEALING_FAILED'
+}

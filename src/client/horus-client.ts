@@ -15,6 +15,8 @@ import { readSwarmKey } from '../node/swarm-key.js'
 import { createJob } from '../protocols/jobs/envelope.js'
 import { toHex } from '../protocols/jobs/keys.js'
 import { verifyResult } from '../protocols/jobs/result.js'
+import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
+import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { UnauthorizedError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
@@ -32,6 +34,7 @@ import { followEvents } from './events.js'
 import { loadClientKey } from './identity.js'
 import { MeshConnection } from './mesh-connection.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
+import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
 import type {
   JobResultView,
   JobStatus,
@@ -44,6 +47,7 @@ import type {
   RunStatus,
   RunSummary,
   RunView,
+  SecretUse,
   WorkflowDefinition,
 } from './types.js'
 import { TERMINAL_JOB_STATUSES } from './types.js'
@@ -78,7 +82,18 @@ export interface SignalOptions {
   signal?: AbortSignal
 }
 
-export interface JobSpec {
+/** Secret values and whom to seal them to; the plaintext never leaves this process. */
+export interface SecretOptions {
+  /** Variable name → value, sealed here to the runners that may run the job (see README, Secrets). */
+  secrets?: Record<string, string>
+  /**
+   * Runner keys (peer IDs or hex) to seal to, instead of those the node the client talks to says
+   * it trusts for the capability. @default asked of the mesh
+   */
+  secretRecipients?: readonly string[]
+}
+
+export interface JobSpec extends SecretOptions {
   /** Capability (runner kind) that executes the job. */
   runner: string
   payload: string
@@ -86,6 +101,8 @@ export interface JobSpec {
   env?: Record<string, string>
   timeoutMs?: number
 }
+
+export interface SubmitOptions extends SignalOptions, SecretOptions {}
 
 export interface JobResultOptions extends SignalOptions {
   /** Wait for the job to finish. @default false */
@@ -156,15 +173,37 @@ export class HorusClient {
   async submitWorkflow(
     workflow: WorkflowDefinition | string,
     inputs: Record<string, unknown> = {},
-    options: SignalOptions = {},
+    options: SubmitOptions = {},
   ): Promise<string> {
+    const secrets = await this.sealRunSecrets(workflow, options)
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
-      { workflow: workflow as RpcParams, inputs },
-      options,
+      {
+        workflow: workflow as RpcParams,
+        inputs,
+        ...(secrets === undefined ? {} : { secrets: secrets as unknown as RpcParams }),
+      },
+      { ...(options.signal === undefined ? {} : { signal: options.signal }) },
     )
     return runId
+  }
+
+  /** The run's secrets sealed to the runners of the steps that name them, or undefined without any. */
+  private async sealRunSecrets(
+    workflow: WorkflowDefinition | string,
+    options: SubmitOptions,
+  ): Promise<Record<string, SealedSecret> | undefined> {
+    const values = options.secrets ?? {}
+    if (Object.keys(values).length === 0) return undefined
+    const pinned = pinnedRecipients(options.secretRecipients)
+    const { secrets: uses } = await this.read<{ secrets: SecretUse[] }>(
+      'coordinator',
+      'coordinator.secret_recipients',
+      { workflow: workflow as RpcParams },
+      options,
+    )
+    return sealRunSecrets(values, uses, pinned)
   }
 
   getStatus(runId: string, options: SignalOptions = {}): Promise<RunView> {
@@ -220,12 +259,14 @@ export class HorusClient {
 
   /** Builds a job envelope, signs it with the client's key and hands it to a supervisor. */
   async createJob(spec: JobSpec, options: SignalOptions = {}): Promise<JobStatusView> {
+    const secrets = await this.sealJobSecrets(spec, options)
     const job = createJob(
       {
         runner: spec.runner,
         payload: spec.payload,
         ...(spec.input === undefined ? {} : { input: spec.input }),
         ...(spec.env === undefined ? {} : { env: spec.env }),
+        ...(secrets === undefined ? {} : { secrets }),
         ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
       },
       this.signer,
@@ -240,6 +281,26 @@ export class HorusClient {
         idempotent: true,
       },
     )
+  }
+
+  /** The job's secrets sealed to the runners trusted for its capability, or undefined without any. */
+  private async sealJobSecrets(
+    spec: JobSpec,
+    options: SignalOptions,
+  ): Promise<Record<string, SealedSecret> | undefined> {
+    const values = spec.secrets ?? {}
+    if (Object.keys(values).length === 0) return undefined
+    const recipients =
+      pinnedRecipients(spec.secretRecipients) ??
+      (
+        await this.read<{ recipients: SecretRecipient[] }>(
+          'supervisor',
+          'supervisor.secret_recipients',
+          { capability: spec.runner },
+          options,
+        )
+      ).recipients.map((r) => r.key)
+    return sealJobSecrets(values, spec.runner, recipients)
   }
 
   getJobStatus(jobId: string, options: SignalOptions = {}): Promise<JobStatusView> {

@@ -13,7 +13,9 @@ export type {
   JobResultOptions,
   JobSpec,
   MeshClientOptions,
+  SecretOptions,
   SignalOptions,
+  SubmitOptions,
 } from './horus-client.js'
 export { HorusClient } from './horus-client.js'
 export * from './types.js'

@@ -8,6 +8,7 @@ import { TERMINAL_RUN_STATUSES } from '../roles/coordinator/scheduling/types.js'
 import type { RunStatus } from '../roles/coordinator/service/api-types.js'
 import type { SupervisorJobStatus as JobStatus } from '../roles/supervisor/job-record.js'
 
+export type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 // The wire shapes are defined once, by the services that answer them.
 export type {
   LogLine,
@@ -24,6 +25,7 @@ export type {
   StepView,
   TriggerSummary,
 } from '../roles/coordinator/service/api-types.js'
+export type { SecretUse } from '../roles/coordinator/service/run-secrets.js'
 export type { JobResultView, JobStatusView } from '../roles/supervisor/job-record.js'
 export { TERMINAL_STATUSES as TERMINAL_JOB_STATUSES } from '../roles/supervisor/job-record.js'
 export type { JobFailure, JobResult, JobStatus }

@@ -106,6 +106,10 @@ export class HorusNode {
             registry: this.rpc,
             listen: gw.listen,
             ...(gw.token === undefined ? {} : { token: gw.token }),
+            caller: {
+              publicKeyHex: init.identity.publicKeyHex,
+              ...(gw.grant === undefined ? {} : { grant: gw.grant }),
+            },
             health: () => this.health(),
             logger: init.logger,
           })
@@ -180,6 +184,17 @@ export class HorusNode {
     this.advertiser.start()
     for (const role of this.config.roles) this.advertiser.add(await roleCid(role))
     this.log('started %p with roles [%s]', this.libp2p.peerId, this.config.roles.join(','))
+    if (this.gateway !== undefined) this.log('gateway %s: %s', this.gateway.url, this.gatewayIdentity())
+  }
+
+  /** Who HTTP callers act as, in words: said at start-up, so nobody mistakes the gateway for a superuser. */
+  gatewayIdentity(): string {
+    const grant = this.config.gateway?.grant
+    const scope =
+      grant === undefined
+        ? 'every role and capability its trust entry (self) holds; set gateway.grant to narrow it'
+        : `restricted by gateway.grant to roles ${grant.roles.join(', ')} and capabilities ${grant.capabilities.join(', ') || 'none'}`
+    return `HTTP callers act as this node's key ${this.peerId}, ${scope}`
   }
 
   /** Stops libp2p and closes the datastore; after this the process holds no handles of ours. */

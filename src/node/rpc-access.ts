@@ -1,4 +1,5 @@
 import type { TrustPolicy, TrustRole } from '../protocols/jobs/trust-policy.js'
+import { grantAllowsRole } from '../protocols/rpc/caller-grant.js'
 import type { Authorize, Caller } from '../protocols/rpc/definitions.js'
 import type { MethodRegistry } from '../protocols/rpc/registry.js'
 
@@ -15,16 +16,16 @@ const CALLER_ROLES: Record<string, readonly TrustRole[]> = {
 
 /**
  * The registry-wide "who may call" hook. libp2p callers are authenticated by noise, so their peer
- * ID is checked against the trust policy. HTTP callers reach the gateway only on loopback or with
- * its bearer token, i.e. as this node's operator, and are allowed.
+ * ID is checked against the trust policy. HTTP callers act with the identity the gateway gives
+ * them (by default this node's own key, see HttpGatewayInit.caller): that key's trust entry, then
+ * the gateway's optional grant, decide. An HTTP caller with no key is refused.
  */
 export function trustAuthorizer(getPolicy: () => TrustPolicy, getRegistry: () => MethodRegistry): Authorize {
   return (caller: Caller, method: string) => {
     const role = getRegistry().get(method)?.def.role
     const needed = role === undefined ? undefined : CALLER_ROLES[role]
     if (needed === undefined) return true
-    if (caller.via === 'http') return true
-    const key = caller.publicKeyHex ?? caller.peerId
-    return key !== undefined && getPolicy().canCall(key, needed)
+    const key = caller.via === 'http' ? caller.publicKeyHex : (caller.publicKeyHex ?? caller.peerId)
+    return key !== undefined && getPolicy().canCall(key, needed) && grantAllowsRole(caller, needed)
   }
 }

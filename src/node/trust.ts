@@ -1,6 +1,7 @@
 import type { ComponentLogger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { ReplayCache } from '../protocols/jobs/replay-cache.js'
+import { SecretOpener } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { TrustPolicy } from '../protocols/jobs/trust-policy.js'
 import { TrustPolicyWatcher } from '../protocols/jobs/trust-policy-watcher.js'
@@ -11,12 +12,15 @@ import type { Identity } from './identity.js'
 /**
  * A node's side of the trust model: the policy in force (re-read from the config file on change or
  * SIGHUP when the node has one), the persisted replay cache, the job verifier built on both, and
- * the signer that makes this node's own signatures (submitting, re-dispatching, results).
+ * the signer that makes this node's own signatures (submitting, re-dispatching, results), and the
+ * opener of job secrets sealed to this node's key.
  */
 export class NodeTrust implements Startable {
   readonly signer: Signer
   readonly replayCache: ReplayCache
   readonly verifier: JobVerifier
+  /** Opens secrets sealed to this node's key (X25519 form of its Ed25519 identity). */
+  readonly secrets: SecretOpener
   private readonly holder: { readonly policy: TrustPolicy }
   private readonly watcher: TrustPolicyWatcher | undefined
 
@@ -28,6 +32,8 @@ export class NodeTrust implements Startable {
   }) {
     const self = init.identity.publicKeyHex
     this.signer = signerFromPrivateKey(init.identity.privateKey)
+    // signerFromPrivateKey checked the key: Ed25519, its raw form starting with the 32-byte seed.
+    this.secrets = new SecretOpener(init.identity.privateKey.raw.subarray(0, 32))
     if (init.config.file !== undefined) {
       this.watcher = new TrustPolicyWatcher({ file: init.config.file, self, logger: init.logger })
       this.holder = this.watcher

@@ -6,11 +6,13 @@ import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
 import { EXIT, UsageError } from '../errors.js'
 import type { Output } from '../output.js'
 import { untilInterrupted } from '../progress-sink.js'
+import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
 
 export const JOB_HELP = `Usage: horus job <subcommand> [options] (--peer MA | --gateway URL)
 
 Subcommands:
-  create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--timeout MS] [--wait]
+  create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--secret NAME[=V] ...]
+         [--timeout MS] [--wait]
                     build a job, sign it with this client's key (--data-dir) and hand it to a
                     supervisor; prints the job id, or with --wait the job's output
   status JOB_ID     where the job is: status, reason, runner
@@ -25,6 +27,7 @@ Options:
   --payload P       the script; @FILE reads it from FILE
   --input JSON      a JSON object the script sees as \`input\`
   --env K=V         an environment variable for the job (repeatable)
+${SECRET_HELP}
   --timeout MS      the job's time limit in milliseconds
   --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise
 
@@ -41,6 +44,7 @@ const OPTIONS = {
   payload: { type: 'string' },
   input: { type: 'string' },
   env: { type: 'string', multiple: true },
+  ...SECRET_OPTIONS,
   timeout: { type: 'string' },
   wait: { type: 'boolean' },
 } as const
@@ -105,6 +109,7 @@ async function create(values: Values, out: Output): Promise<number> {
   const payload = await readPayload(payloadFlag)
   const input = parseInput(stringFlag(values.input))
   const env = parseEnv(values.env)
+  const secrets = parseSecretFlags(values, 'job create')
   const timeout = stringFlag(values.timeout)
   const timeoutMs = timeout === undefined ? undefined : Number(timeout)
   if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1)) {
@@ -117,6 +122,7 @@ async function create(values: Values, out: Output): Promise<number> {
       payload,
       ...(input === undefined ? {} : { input }),
       ...(env === undefined ? {} : { env }),
+      ...secrets,
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     })
     if (values.wait !== true) {

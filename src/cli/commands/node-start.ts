@@ -82,6 +82,9 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     for (const addr of node.multiaddrs()) out.line(addr)
     if (node.gateway !== undefined) out.error(`gateway: ${node.gateway.url}`)
   }
+  if (node.gateway !== undefined) {
+    out.error(`gateway: ${node.gatewayIdentity()}`)
+  }
   out.error(`horus node running (roles: ${node.roles.join(', ') || 'none'}); Ctrl-C to stop`)
 
   const onHangup = (): void => {

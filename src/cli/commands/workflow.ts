@@ -8,6 +8,7 @@ import { EXIT, UsageError } from '../errors.js'
 import type { Output } from '../output.js'
 import { createProgressView, formatDuration, renderRun } from '../progress.js'
 import { progressSink, untilInterrupted } from '../progress-sink.js'
+import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
 import { validateCommand } from './workflow-validate.js'
 
 export const WORKFLOW_HELP = `Usage: horus workflow <subcommand> [options] (--peer MA | --gateway URL)
@@ -17,7 +18,7 @@ Subcommands:
                     check workflow files offline (no mesh needed): print every issue with its
                     path; exit 0 when all are valid, 2 otherwise. --runners names the runner kinds
                     the target mesh serves (default: hero,sal,osiris)
-  submit FILE [--input k=v ...] [--wait]
+  submit FILE [--input k=v ...] [--secret NAME[=V] ...] [--wait]
                     start a run of the workflow in FILE (YAML or JSON; "-" reads stdin) and print
                     its run id; with --wait, show each step's state and duration live until the
                     run ends, then print its outputs
@@ -33,6 +34,8 @@ Subcommands:
 Options:
   --input k=v       a run input; v is parsed as JSON when it is valid JSON (3, true, {"a":1}),
                     else taken as a string. Repeat for more inputs.
+${SECRET_HELP}
+                    (submit: the values of the secrets the steps name in \`secrets:\`)
   --wait            (submit) wait for the run to end; exit 0 if it completed, 1 otherwise.
                     Ctrl-C stops waiting (the run goes on).
 
@@ -45,6 +48,7 @@ Exit codes: 0 success (run completed), 1 run failed or was cancelled, or the req
 const OPTIONS = {
   ...CONNECT_OPTIONS,
   input: { type: 'string', multiple: true },
+  ...SECRET_OPTIONS,
   wait: { type: 'boolean' },
   step: { type: 'string' },
   status: { type: 'string' },
@@ -123,10 +127,11 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
 
 async function submit(values: Values, file: string, out: Output): Promise<number> {
   const inputs = parseInputs(values.input)
+  const secrets = parseSecretFlags(values, 'workflow submit')
   const text = await readWorkflow(file)
   const json = values.json === true
   return withClient(values, async (client) => {
-    const runId = await client.submitWorkflow(text, inputs)
+    const runId = await client.submitWorkflow(text, inputs, secrets)
     if (values.wait !== true) {
       if (json) out.json({ runId })
       else out.line(runId)

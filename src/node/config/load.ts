@@ -3,15 +3,18 @@ import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../../core/errors.js'
+import { CAPABILITY_PATTERN } from '../../protocols/jobs/constants.js'
+import { TRUST_ROLES } from '../../protocols/jobs/trust-policy.js'
 import {
   DEFAULT_DATA_DIR_NAME,
   DEFAULT_DIAL_TIMEOUT_MS,
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
-import type { GatewayConfig, NodeConfig } from './types.js'
+import type { GatewayConfig, GatewayGrant, NodeConfig } from './types.js'
 import {
   ConfigIssues,
+  describe,
   readBoolean,
   readHostPort,
   readMultiaddrs,
@@ -166,16 +169,69 @@ function readGateway(value: unknown, issues: ConfigIssues): GatewayConfig | unde
     return undefined
   }
   for (const key of Object.keys(section)) {
-    if (key !== 'listen' && key !== 'token')
-      issues.add(`gateway.${key}`, 'unknown setting (known: listen, token)')
+    if (key !== 'listen' && key !== 'token' && key !== 'grant')
+      issues.add(`gateway.${key}`, 'unknown setting (known: listen, token, grant)')
   }
   const listen = readHostPort(section.listen, 'gateway.listen', issues)
   const token = readString(section.token, 'gateway.token', issues)
+  const grant = readGrant(section.grant, 'gateway.grant', issues)
   if (listen === undefined) {
     if (section.listen === undefined) issues.add('gateway.listen', 'required when a gateway is configured')
     return undefined
   }
-  return token === undefined ? { listen } : { listen, token }
+  return {
+    listen,
+    ...(token === undefined ? {} : { token }),
+    ...(grant === undefined ? {} : { grant }),
+  }
+}
+
+/** `{ roles: [...], capabilities: [...] }`: trust roles (at least one) and capability names or `*`. */
+function readGrant(value: unknown, path: string, issues: ConfigIssues): GatewayGrant | undefined {
+  if (value === undefined) return undefined
+  if (!isRecord(value)) {
+    issues.add(path, `expected a mapping with roles and capabilities, got ${describe(value)}`)
+    return undefined
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'roles' && key !== 'capabilities')
+      issues.add(`${path}.${key}`, 'unknown setting (known: roles, capabilities)')
+  }
+  if (value.roles === undefined) issues.add(`${path}.roles`, 'required in a grant')
+  const roles =
+    value.roles === undefined
+      ? undefined
+      : readList(value.roles, `${path}.roles`, issues, (role) =>
+          (TRUST_ROLES as readonly string[]).includes(role)
+            ? undefined
+            : `expected one of ${TRUST_ROLES.join(', ')}`,
+        )
+  if (roles?.length === 0) issues.add(`${path}.roles`, 'expected at least one role')
+  const capabilities = readList(value.capabilities ?? [], `${path}.capabilities`, issues, (capability) =>
+    capability === '*' || CAPABILITY_PATTERN.test(capability)
+      ? undefined
+      : `expected a capability name matching ${CAPABILITY_PATTERN} or "*"`,
+  )
+  if (roles === undefined || roles.length === 0 || capabilities === undefined) return undefined
+  return { roles, capabilities }
+}
+
+function readList(
+  value: unknown,
+  path: string,
+  issues: ConfigIssues,
+  problem: (item: string) => string | undefined,
+): string[] | undefined {
+  if (!Array.isArray(value)) {
+    issues.add(path, `expected a list, got ${describe(value)}`)
+    return undefined
+  }
+  const before = issues.list.length
+  value.forEach((item: unknown, i) => {
+    const why = typeof item === 'string' ? problem(item) : 'expected a string'
+    if (why !== undefined) issues.add(`${path}[${i}]`, `${why}, got ${describe(item)}`)
+  })
+  return issues.list.length === before ? (value as string[]) : undefined
 }
 
 function isRecord(value: unknown): value is RawConfig {

@@ -8,6 +8,17 @@ export interface GatewayConfig {
   listen: string
   /** Bearer token required on every request; mandatory off loopback. */
   token?: string
+  /**
+   * Narrows what HTTP callers, who act with this node's own key, may do: only these trust roles'
+   * methods and these capabilities. @default none (the node's key: every role, every capability)
+   */
+  grant?: GatewayGrant
+}
+
+export interface GatewayGrant {
+  roles: string[]
+  /** Capability names or `'*'`. */
+  capabilities: string[]
 }
 
 /** A node's validated configuration. Every field has its default applied. */

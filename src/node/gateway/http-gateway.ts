@@ -2,13 +2,19 @@
  * The node's HTTP gateway: the RPC registry for curl, the dashboard and any OpenRPC client.
  * Loopback by default. Any other bind address requires a bearer token, and when a token is set
  * every request must carry it. Without a token, requests must also name a loopback Host, so a web
- * page cannot reach the gateway through DNS rebinding.
+ * page cannot reach the gateway through DNS rebinding. A request a browser sends from another
+ * page (its `Origin` is not this gateway's) is refused whatever its method or content type, which
+ * closes cross-site request forgery on every route (`POST /hooks/<name>` included).
+ *
+ * HTTP callers act as `caller` (the node passes its own key and `gateway.grant`): the trust
+ * authorizer checks that key's entry and the grant, never "allowed because it came over HTTP".
  */
 import { setMaxListeners } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { createLogger } from '../../core/logger.js'
+import type { Caller } from '../../protocols/rpc/definitions.js'
 import { Dispatcher } from '../../protocols/rpc/dispatcher.js'
 import type { NodeHealth } from '../../protocols/rpc/node-methods.js'
 import type { MethodRegistry } from '../../protocols/rpc/registry.js'
@@ -42,6 +48,11 @@ export interface HttpGatewayInit {
   maxInFlightPerClient?: number
   /** @default DEFAULT_CALL_TIMEOUT_MS */
   callTimeoutMs?: number
+  /**
+   * The identity HTTP callers act with: a key the trust policy knows (the node passes its own)
+   * and an optional grant narrowing it. @default none — methods that need a role are refused
+   */
+  caller?: Pick<Caller, 'publicKeyHex' | 'grant'>
   /** What `GET /healthz` reports; 503 unless `status` is `ok`. @default always ok */
   health?: () => NodeHealth | Promise<NodeHealth>
   logger?: ComponentLogger
@@ -51,6 +62,7 @@ export class HttpGateway implements Startable {
   readonly dispatcher: Dispatcher
   private readonly listenAddress: ListenAddress
   private readonly token: string | undefined
+  private readonly caller: Pick<Caller, 'publicKeyHex' | 'grant'>
   private readonly health: () => NodeHealth | Promise<NodeHealth>
   private readonly log: Logger
   private readonly routes = new RouteTable()
@@ -70,6 +82,7 @@ export class HttpGateway implements Startable {
       ])
     }
     this.token = init.token
+    this.caller = init.caller ?? {}
     this.health = init.health ?? (() => ({ status: 'ok' }))
     this.log = (init.logger ?? createLogger()).forComponent('horus:gateway')
     const limits: { maxInFlightPerPeer?: number; callTimeoutMs?: number } = {}
@@ -185,14 +198,28 @@ export class HttpGateway implements Startable {
         // admit() already refused any request without the right token when one is configured.
         authenticated: this.token !== undefined,
         ...(req.socket.remoteAddress === undefined ? {} : { remoteAddress: req.socket.remoteAddress }),
+        ...this.caller,
       },
       signal: controller.signal,
     }
     await match.handler(req, res, ctx)
   }
 
-  /** Bearer token when configured; otherwise a loopback Host header. Answers 401/403 itself. */
+  /**
+   * A foreign Origin is refused first; then the bearer token when configured, otherwise a loopback
+   * Host header. Answers 401/403 itself.
+   */
   private admit(req: IncomingMessage, res: ServerResponse): boolean {
+    const origin = req.headers.origin
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
+      sendError(
+        res,
+        403,
+        'Forbidden',
+        `cross-origin request refused: Origin ${JSON.stringify(origin)} is not this gateway (${req.headers.host ?? 'no Host header'}); call it from its own pages or without an Origin header (curl, the SDK)`,
+      )
+      return false
+    }
     if (this.token !== undefined) {
       if (tokensEqual(bearerToken(req), this.token)) return true
       sendError(res, 401, 'Unauthorized', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' })
@@ -225,6 +252,21 @@ function exact(path: string, handler: RouteHandler): RouteHandler {
     }
     return handler(req, res, ctx)
   }
+}
+
+/**
+ * True when `origin` names the host (and port) the request was sent to: what a browser sends for
+ * the gateway's own pages. The scheme may be https, for a gateway behind a TLS proxy.
+ */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  if (host === undefined) return false
+  let url: URL
+  try {
+    url = new URL(origin)
+  } catch {
+    return false // "null" (sandboxed frames, file: pages) and anything unparsable
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.toLowerCase()
 }
 
 function hostName(header: string | undefined): string | undefined {

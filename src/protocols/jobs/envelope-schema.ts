@@ -1,6 +1,7 @@
 import { CAPABILITY_PATTERN, MAX_SIGNATURES } from './constants.js'
 import type { JobEnvelope } from './envelope.js'
 import { ajv } from './schema-validator.js'
+import { jobSecretsSchema } from './secrets.js'
 
 const HEX_KEY = '^[0-9a-f]{64}$'
 const HEX_SIGNATURE = '^[0-9a-f]{128}$'
@@ -46,6 +47,8 @@ export const jobEnvelopeSchema = {
     input: { type: 'object' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
     context: { type: 'object' },
+    /** Sealed environment variables: only the runners they were sealed to can read them. */
+    secrets: jobSecretsSchema,
     timeoutMs: { type: 'integer', exclusiveMinimum: 0 },
     createdAt: { type: 'integer', minimum: 0 },
     expiresAt: { type: 'integer', minimum: 0 },

@@ -16,6 +16,7 @@ import { validateJobEnvelope } from './envelope-schema.js'
 import { InvalidJobError } from './errors.js'
 import { toHex } from './keys.js'
 import { describeSchemaError } from './schema-validator.js'
+import type { SealedSecret } from './secrets.js'
 import type { Signer } from './signer.js'
 
 export interface JobSignature {
@@ -42,6 +43,11 @@ export interface UnsignedJob {
    * its workflow and `{ id, workflow, error }` (scripts see them as `inputs` and `run`).
    */
   context?: Record<string, unknown>
+  /**
+   * Environment variables sealed to the runners that may execute the job (see secrets.ts); the
+   * runner opens them in memory and adds them to `env`. Signed like every other field.
+   */
+  secrets?: Record<string, SealedSecret>
   timeoutMs: number
   /** Milliseconds since the Unix epoch. */
   createdAt: number
@@ -71,6 +77,8 @@ export interface JobFields {
   /** @default {} */
   env?: Record<string, string>
   context?: Record<string, unknown>
+  /** Sealed variables (`sealSecrets`); a name may not also be in `env`. @default none */
+  secrets?: Record<string, SealedSecret>
   /** @default DEFAULT_JOB_TIMEOUT_MS */
   timeoutMs?: number
   /** @default Date.now() */
@@ -131,6 +139,9 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     input: jsonClone(fields.input ?? {}, 'job.input'),
     env: jsonClone(fields.env ?? {}, 'job.env'),
     ...(fields.context === undefined ? {} : { context: jsonClone(fields.context, 'job.context') }),
+    ...(fields.secrets === undefined || Object.keys(fields.secrets).length === 0
+      ? {}
+      : { secrets: jsonClone(fields.secrets, 'job.secrets') }),
     timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
     createdAt,
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
@@ -141,6 +152,13 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     throw new InvalidJobError(
       `job.expiresAt: expected a time after createdAt (${createdAt}), got ${unsigned.expiresAt}`,
     )
+  }
+  for (const name of Object.keys(unsigned.secrets ?? {})) {
+    if (Object.hasOwn(unsigned.env, name)) {
+      throw new InvalidJobError(
+        `job.secrets.${name}: also set in job.env; a variable is either plain or secret`,
+      )
+    }
   }
   const canonical = jsonCanonical(unsigned)
   const job: JobEnvelope = { ...unsigned, signatures: [signLink(canonical, [], signer)] }

@@ -63,6 +63,31 @@ export {
 } from './result.js'
 export { JOB_STATUSES, jobResultSchema, validateJobResult } from './result-schema.js'
 export {
+  commonRecipients,
+  runnerRecipients,
+  type SecretRecipient,
+  secretRecipientSchema,
+} from './secret-recipients.js'
+export {
+  assertSecretName,
+  jobSecretsSchema,
+  MAX_JOB_SECRETS,
+  MAX_SECRET_BYTES,
+  MAX_SECRET_RECIPIENTS,
+  MIN_SECRET_BYTES,
+  SECRET_ALGORITHM,
+  SECRET_NAME_PATTERN,
+  type SealedRecipient,
+  type SealedSecret,
+  SecretNotRecipientError,
+  SecretOpenError,
+  SecretOpener,
+  SecretSealError,
+  sealedSecretSchema,
+  sealSecret,
+  sealSecrets,
+} from './secrets.js'
+export {
   defaultEd25519,
   generateSigner,
   type Signer,

@@ -31,6 +31,8 @@ export interface TrustedKey {
   readonly roles: ReadonlySet<TrustRole>
   readonly capabilities: ReadonlySet<string>
   readonly self: boolean
+  /** Where the entry is written, e.g. `trust.keys[2]` (absent for the node's own key). */
+  readonly path?: string
 }
 
 export interface TrustQuery {
@@ -208,6 +210,7 @@ function parseKey(item: unknown, path: string, issues: string[]): TrustedKey | u
     roles: new Set(roles),
     capabilities: new Set(capabilities),
     self: false,
+    path,
   }
 }
 

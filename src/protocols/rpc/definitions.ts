@@ -22,6 +22,11 @@ export interface Caller {
   authenticated?: boolean
   /** Remote socket address, for HTTP callers. */
   remoteAddress?: string
+  /**
+   * What an HTTP caller may do beyond its key's trust entry (config `gateway.grant`): only these
+   * roles' methods, only these capabilities (`'*'`: any). Absent: the key's entry alone decides.
+   */
+  grant?: { roles: readonly string[]; capabilities: readonly string[] }
 }
 
 /**

@@ -247,15 +247,24 @@ function readLogEntry(r: Reader, value: unknown, path: string): LogEntry | undef
 }
 
 function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined {
-  const f = r.object(value, path, ['hlc', 'workflow', 'inputs'])
+  const f = r.object(value, path, ['hlc', 'workflow', 'inputs', 'secrets'])
   if (f === undefined) return undefined
   const hlc = r.stamp(f.hlc, `${path}.hlc`)
   const workflow = r.json(f.workflow, `${path}.workflow`, r.limits.maxDefinitionDepth)
   if (!isPlainObject(f.inputs))
     return r.fail(`${path}.inputs`, `expected an object, got ${describeValue(f.inputs)}`)
   const inputs = r.json(f.inputs, `${path}.inputs`)
+  if (f.secrets !== undefined && !isPlainObject(f.secrets))
+    return r.fail(`${path}.secrets`, `expected an object, got ${describeValue(f.secrets)}`)
+  const secrets = f.secrets === undefined ? undefined : r.json(f.secrets, `${path}.secrets`)
   if (hlc === undefined || workflow === undefined || inputs === undefined) return undefined
-  return { hlc, workflow, inputs: inputs as JsonObject }
+  if (f.secrets !== undefined && secrets === undefined) return undefined
+  return {
+    hlc,
+    workflow,
+    inputs: inputs as JsonObject,
+    ...(secrets === undefined ? {} : { secrets: secrets as JsonObject }),
+  }
 }
 
 function readCancel(r: Reader, value: unknown, path: string): CancelRecord | undefined {

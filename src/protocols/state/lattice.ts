@@ -153,6 +153,8 @@ export interface RunMeta {
   /** The self-contained workflow document (`CompiledWorkflow.source`). */
   readonly workflow: JsonValue
   readonly inputs: JsonObject
+  /** Sealed secrets by name (only ciphertext: see protocols/jobs/secrets.ts), copied into step jobs. */
+  readonly secrets?: JsonObject
 }
 
 export const LOG_SEVERITIES = ['debug', 'info', 'warning', 'error', 'critical'] as const

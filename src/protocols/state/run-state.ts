@@ -50,6 +50,7 @@ export interface CreateRunInit {
   readonly hlc: string
   readonly workflow: JsonValue
   readonly inputs: JsonObject
+  readonly secrets?: JsonObject
 }
 
 /** Throws `InvalidRunIdError` unless `run` can name a run (datastore keys, job ids). */
@@ -83,7 +84,12 @@ export class RunState {
   /** A new run: its definition and inputs, stamped with its creation time. */
   static create(init: CreateRunInit): RunState {
     const state = new RunState(init.run)
-    state.#joinMeta({ hlc: init.hlc, workflow: init.workflow, inputs: init.inputs })
+    state.#joinMeta({
+      hlc: init.hlc,
+      workflow: init.workflow,
+      inputs: init.inputs,
+      ...(init.secrets === undefined ? {} : { secrets: init.secrets }),
+    })
     return state
   }
 

@@ -4,11 +4,12 @@
  * and the subscription `supervisor.job_events`. Callers need the trust role client or coordinator
  * (src/node/rpc-access.ts).
  */
-import type { JobEnvelope } from '../../protocols/jobs/index.js'
-import { jobResultSchema } from '../../protocols/jobs/index.js'
+import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
+import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
@@ -104,7 +105,11 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [REJECTED, CONFLICT, NOT_RUNNING],
-      handler: async ({ job }) => statusView(await service.submit(job)),
+      handler: async ({ job }, { caller }) => {
+        // An HTTP caller's gateway grant may not cover the job's capability.
+        if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
+        return statusView(await service.submit(job))
+      },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({
       name: 'supervisor.get_job_status',
@@ -215,6 +220,28 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       resultName: 'runners',
       handler: () => service.runners(),
+    }),
+    defineMethod<{ capability: string }, { capability: string; recipients: SecretRecipient[] }>({
+      name: 'supervisor.secret_recipients',
+      summary:
+        'The runner keys this node trusts for a capability: whom a client seals a job’s secrets to (a job with secrets runs only on one of them).',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: { capability: { type: 'string', pattern: CAPABILITY_PATTERN.source } },
+        required: ['capability'],
+        additionalProperties: false,
+      },
+      result: {
+        type: 'object',
+        required: ['capability', 'recipients'],
+        properties: {
+          capability: { type: 'string' },
+          recipients: { type: 'array', items: secretRecipientSchema },
+        },
+      },
+      resultName: 'recipients',
+      handler: ({ capability }) => ({ capability, recipients: service.secretRecipients(capability) }),
     }),
   ] as unknown as AnyMethodDefinition[]
 }

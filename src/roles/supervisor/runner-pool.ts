@@ -120,9 +120,15 @@ export class RunnerPool {
 
   /**
    * The runner for the next job of `capability`; `only` restricts the choice to one runner (a
-   * resumed job waiting for its runner), `refused` lists runners never to ask again.
+   * resumed job waiting for its runner), `refused` lists runners never to ask again, `among` (peer
+   * IDs) limits the choice to the runners able to open the job's secrets.
    */
-  pick(capability: string, refused: readonly string[], only?: string): PickOutcome {
+  pick(
+    capability: string,
+    refused: readonly string[],
+    only?: string,
+    among?: ReadonlySet<string>,
+  ): PickOutcome {
     const now = Date.now()
     let best: RunnerView | undefined
     let bestScore = Number.POSITIVE_INFINITY
@@ -130,6 +136,7 @@ export class RunnerPool {
     for (const runner of this.list()) {
       if (!runner.capabilities.includes(capability) || refused.includes(runner.peerId)) continue
       if (only !== undefined && runner.peerId !== only) continue
+      if (among !== undefined && !among.has(runner.peerId)) continue
       const failure = this.failures.get(runner.peerId)
       if (failure !== undefined && failure.until > now) continue
       eligible++

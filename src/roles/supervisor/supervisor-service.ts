@@ -10,11 +10,15 @@ import { abortable } from '../../core/abortable.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
+  commonRecipients,
   type JobEnvelope,
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  peerIdFromPublicKeyHex,
   publicKeyHexFromPeerId,
+  runnerRecipients,
+  type SecretRecipient,
   verifyResult,
 } from '../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../protocols/liveness/index.js'
@@ -55,7 +59,7 @@ export interface SupervisorComponents {
   datastore: Datastore
   logger: ComponentLogger
   liveness: LivenessService
-  trust: Pick<NodeTrust, 'verifier'>
+  trust: Pick<NodeTrust, 'verifier' | 'policy'>
   rpc: MethodRegistry
 }
 
@@ -100,12 +104,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private readonly pool: RunnerPool
   private readonly options: Required<Omit<SupervisorOptions, 'local' | 'gossip' | 'gossipCapabilities'>>
   private readonly claims: GossipClaims | undefined
+  private readonly local: SupervisorOptions['local']
   private readonly queues = new Map<string, Set<string>>()
   private readonly reasons = new Map<string, string>()
   private readonly dispatches = new Map<string, Dispatch>()
   private readonly holds = new Map<string, { runner: string; until: number }>()
   private readonly accepting = new Map<string, Promise<JobRecord>>()
   private readonly waiters = new Map<string, Set<() => void>>()
+  /** Peer IDs of the runners a queued job's secrets were sealed to (jobs with secrets only). */
+  private readonly recipients = new Map<string, ReadonlySet<string>>()
   private shutdown = new AbortController()
   private timer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
@@ -117,6 +124,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     super()
     this.components = components
     this.log = components.logger.forComponent('horus:supervisor')
+    this.local = options.local
     this.store = new JobStore(components.datastore, this.log)
     this.options = {
       inFlightPerSlot: options.inFlightPerSlot ?? DEFAULT_IN_FLIGHT_PER_SLOT,
@@ -250,6 +258,16 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   runners(): RunnerView[] {
     return this.pool.list()
+  }
+
+  /** The runner keys this node trusts for `capability`: whom a client seals a job's secrets to. */
+  secretRecipients(capability: string): SecretRecipient[] {
+    const local = this.local
+    return runnerRecipients(
+      this.components.trust.policy,
+      capability,
+      (c) => local?.describe().capabilities.includes(c) ?? false,
+    )
   }
 
   async logs(jobId: string): Promise<string[]> {
@@ -387,7 +405,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       const hold = this.holds.get(jobId)
       if (hold !== undefined && hold.until <= now) this.holds.delete(jobId)
       const only = hold !== undefined && hold.until > now ? hold.runner : undefined
-      const outcome = this.pool.pick(capability, record.refused, only)
+      const among = this.recipientsOf(record)
+      const outcome = this.pool.pick(capability, record.refused, only, among)
       if ('peerId' in outcome) {
         queue.delete(jobId)
         this.holds.delete(jobId)
@@ -407,8 +426,27 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         if (record.refused.length === 0) break
         continue
       }
-      this.reasons.set(jobId, `no runner for capability "${capability}"`)
+      this.reasons.set(
+        jobId,
+        among === undefined
+          ? `no runner for capability "${capability}"`
+          : `no runner for capability "${capability}" among the ${among.size} its secrets were sealed to`,
+      )
     }
+  }
+
+  /** A job with secrets can only run where every secret opens: on one of their common recipients. */
+  private recipientsOf(record: JobRecord): ReadonlySet<string> | undefined {
+    const { job } = record
+    if (job.secrets === undefined) return undefined
+    let among = this.recipients.get(job.id)
+    if (among === undefined) {
+      among = new Set(
+        [...(commonRecipients(job.secrets) ?? [])].map((key) => peerIdFromPublicKeyHex(key).toString()),
+      )
+      this.recipients.set(job.id, among)
+    }
+    return among
   }
 
   private dispatch(record: JobRecord, runner: string): void {
@@ -534,6 +572,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     if (outcome.error !== undefined) record.error = outcome.error
     this.reasons.delete(record.job.id)
     this.holds.delete(record.job.id)
+    this.recipients.delete(record.job.id)
     this.queues.get(record.job.runner)?.delete(record.job.id)
     await this.update(record, status, outcome.reason)
     if (outcome.result === undefined) {
@@ -628,5 +667,7 @@ function isRefusal(err: unknown): boolean {
     'RunnerStoppingError',
     'ExecutorNotRunningError',
     'JobCancelledError',
+    'SecretNotRecipientError',
+    'SecretOpenError',
   ].includes(err.name)
 }

@@ -7,7 +7,7 @@
 
 import { type BlobRef, containsBlobRef } from '../../../protocols/blob/ref.js'
 import { hlcWall } from '../../../protocols/state/hlc.js'
-import { type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
+import { type JsonObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
 import {
   isTerminalPhase,
   type LogEntry,
@@ -30,6 +30,8 @@ export interface CreateRunOptions {
   readonly stamp: string
   /** Checked against the workflow's declared inputs; defaults applied. */
   readonly inputs?: unknown
+  /** Sealed secrets by name, kept in the run's meta (checked by the caller). */
+  readonly secrets?: JsonObject
 }
 
 /** A new run's state (it is also the first delta to gossip). Throws `WorkflowInputError`. */
@@ -40,6 +42,7 @@ export function createRun(workflow: CompiledWorkflow, options: CreateRunOptions)
     hlc: options.stamp,
     workflow: workflow.source as unknown as JsonValue,
     inputs,
+    ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
   })
   state.appendLog(
     event(options.stamp, 'workflow_started', 'info', `workflow "${workflow.name}" started`, undefined, {

@@ -11,6 +11,7 @@ import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
+import { runnerRecipients, type SealedSecret } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
@@ -50,6 +51,7 @@ import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
+import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
@@ -213,12 +215,36 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   // --- the API (../API.md) -------------------------------------------------------------------
 
-  /** Validates and starts a workflow run; returns its id. */
-  async submit(workflow: unknown, inputs: unknown = {}, runId?: string): Promise<string> {
+  /**
+   * Validates and starts a workflow run; returns its id. `secrets`: the sealed values of the
+   * secrets its steps name (see run-secrets.ts), all of them and no others.
+   */
+  async submit(
+    workflow: unknown,
+    inputs: unknown = {},
+    runId?: string,
+    secrets?: Readonly<Record<string, SealedSecret>>,
+  ): Promise<string> {
     this.assertRunning()
     const compiled = this.compile(workflow)
-    const entry = await this.engine.submit(compiled, inputs, runId)
+    const entry = await this.engine.submit(compiled, inputs, runId, secrets)
     return entry.id
+  }
+
+  /** The capabilities a run of `workflow` would dispatch jobs to. */
+  capabilitiesOf(workflow: unknown): Set<string> {
+    const runners = this.compile(workflow).steps.map((step) => step.runner)
+    return new Set(runners.filter((runner): runner is string => runner !== undefined))
+  }
+
+  /** The secrets a workflow's steps name, with the runner keys (trusted here) to seal each to. */
+  secretRecipients(workflow: unknown): SecretUse[] {
+    const policy = this.components.trust.policy
+    const local = this.options.localRunner
+    const selfServes = (capability: string): boolean => local?.capabilities.includes(capability) ?? false
+    return secretUses(this.compile(workflow), (capability) =>
+      runnerRecipients(policy, capability, selfServes),
+    )
   }
 
   compile(workflow: unknown): CompiledWorkflow {
@@ -316,7 +342,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   async registerTrigger(definition: TriggerDefinition): Promise<{ name: string }> {
     this.assertRunning()
-    this.compile(definition.workflow)
+    // A trigger fires with no client present to seal secret values: a run that needs some could never start.
+    checkRunSecrets(this.compile(definition.workflow), {})
     await this.triggers.register(definition)
     return { name: definition.name }
   }

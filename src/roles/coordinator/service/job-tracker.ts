@@ -7,7 +7,7 @@
  * event that was lost.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
-import { createJob, type JobEnvelope, type Signer } from '../../../protocols/jobs/index.js'
+import { createJob, type JobEnvelope, type SealedSecret, type Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
@@ -88,8 +88,11 @@ export class JobTracker {
     return [...this.jobs.values()].filter((job) => job.run === run).map((job) => job.jobId)
   }
 
-  /** Signs the dispatch's job and sends it (in the background). A job already tracked is left as is. */
-  send(run: string, action: DispatchAction): void {
+  /**
+   * Signs the dispatch's job and sends it (in the background). A job already tracked is left as is.
+   * `secrets`: the step's sealed secrets, carried as they are.
+   */
+  send(run: string, action: DispatchAction, secrets?: Record<string, SealedSecret>): void {
     if (this.jobs.has(action.jobId)) return
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envelope = createJob(
@@ -101,6 +104,7 @@ export class JobTracker {
         runner: action.runner,
         payload: payloadText(action.payload),
         input: action.input,
+        ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
         ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
       },

@@ -3,9 +3,11 @@
  * coordinator; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the client.
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
+import { jobSecretsSchema, type SealedSecret, secretRecipientSchema } from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
+  assertGrantCovers,
   defineMethod,
   defineSubscription,
   type MethodDefinition,
@@ -17,9 +19,24 @@ import { RUN_STATUSES } from './api-schemas.js'
 import { DEFAULT_WAIT_MS, MAX_WAIT_MS } from './constants.js'
 import type { CoordinatorService } from './coordinator-service.js'
 import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
+import type { SecretUse } from './run-secrets.js'
 
 const errors = (...names: string[]) => COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
 const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
+const WORKFLOW = {
+  type: ['object', 'string'],
+  description: 'the workflow document or its YAML/JSON text',
+} as const
+const SECRET_USE = {
+  type: 'object',
+  required: ['name', 'steps', 'capabilities', 'recipients'],
+  properties: {
+    name: { type: 'string' },
+    steps: { type: 'array', items: { type: 'string' } },
+    capabilities: { type: 'array', items: { type: 'string' } },
+    recipients: { type: 'array', items: secretRecipientSchema },
+  },
+} as const
 const byRun = {
   type: 'object',
   properties: { runId: RUN_ID },
@@ -47,18 +64,21 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
   const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError')
   return [
     guarded(
-      defineMethod<{ workflow: unknown; inputs?: Record<string, unknown> }, { runId: string }>({
+      defineMethod<
+        { workflow: unknown; inputs?: Record<string, unknown>; secrets?: Record<string, SealedSecret> },
+        { runId: string }
+      >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
+        description:
+          'secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.',
         role: 'coordinator',
         params: {
           type: 'object',
           properties: {
-            workflow: {
-              type: ['object', 'string'],
-              description: 'the workflow document or its YAML/JSON text',
-            },
+            workflow: WORKFLOW,
             inputs: { type: 'object' },
+            secrets: jobSecretsSchema,
           },
           required: ['workflow'],
           additionalProperties: false,
@@ -66,7 +86,33 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } },
         resultName: 'run',
         errors: errors('WorkflowValidationError', 'WorkflowParseError', 'WorkflowInputError'),
-        handler: async ({ workflow, inputs }) => ({ runId: await service.submit(workflow, inputs ?? {}) }),
+        handler: async ({ workflow, inputs, secrets }, { caller }) => {
+          // An HTTP caller's gateway grant must cover every capability the run would use.
+          if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
+          return { runId: await service.submit(workflow, inputs ?? {}, undefined, secrets) }
+        },
+      }),
+    ),
+    guarded(
+      defineMethod<{ workflow: unknown }, { secrets: SecretUse[] }>({
+        name: 'coordinator.secret_recipients',
+        summary:
+          'The secrets a workflow’s steps name, each with the runner keys this node trusts for those steps’ capabilities: whom a client seals each value to.',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { workflow: WORKFLOW },
+          required: ['workflow'],
+          additionalProperties: false,
+        },
+        result: {
+          type: 'object',
+          required: ['secrets'],
+          properties: { secrets: { type: 'array', items: SECRET_USE } },
+        },
+        resultName: 'recipients',
+        errors: errors('WorkflowValidationError', 'WorkflowParseError'),
+        handler: ({ workflow }) => ({ secrets: service.secretRecipients(workflow) }),
       }),
     ),
     guarded(
@@ -219,7 +265,12 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         },
         result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
         resultName: 'trigger',
-        errors: errors('TriggerInvalidError', 'WorkflowValidationError', 'WorkflowParseError'),
+        errors: errors(
+          'TriggerInvalidError',
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          'WorkflowInputError',
+        ),
         handler: async (params) => {
           const read = readTriggerDefinition(params, 'trigger')
           if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))

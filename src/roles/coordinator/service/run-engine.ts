@@ -13,9 +13,10 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { Signer } from '../../../protocols/jobs/index.js'
+import type { SealedSecret, Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
+import type { JsonObject } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
@@ -37,6 +38,7 @@ import { RunExistsError } from './errors.js'
 import { jobTrace, jobUpdateOf } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { RunEntry } from './run-entry.js'
+import { checkRunSecrets, stepSecrets } from './run-secrets.js'
 import { monitorEvent } from './views.js'
 
 export interface EngineLimits {
@@ -126,10 +128,23 @@ export class RunEngine {
   }
 
   /** Creates a run, takes its lease and starts it. Throws workflow input errors, RunExistsError. */
-  async submit(workflow: CompiledWorkflow, inputs: unknown, runId?: string): Promise<RunEntry> {
+  async submit(
+    workflow: CompiledWorkflow,
+    inputs: unknown,
+    runId?: string,
+    secrets?: Readonly<Record<string, SealedSecret>>,
+  ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
     if (this.runs.has(run)) throw new RunExistsError(run)
-    const state = createRun(workflow, { run, stamp: this.hlc.now(), inputs })
+    checkRunSecrets(workflow, secrets ?? {})
+    const state = createRun(workflow, {
+      run,
+      stamp: this.hlc.now(),
+      inputs,
+      ...(secrets === undefined || Object.keys(secrets).length === 0
+        ? {}
+        : { secrets: secrets as unknown as JsonObject }),
+    })
     takeOverLease(state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
     const entry = new RunEntry(state, workflow)
     this.runs.set(run, entry)
@@ -284,7 +299,8 @@ export class RunEngine {
     entry.redispatch = false
     for (const action of result.actions) {
       entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
-      if (action.type === 'dispatch') this.tracker.send(entry.id, action)
+      if (action.type === 'dispatch')
+        this.tracker.send(entry.id, action, stepSecrets(workflow, action.step, entry.state.meta?.secrets))
       else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
         this.tracker.cancel(action.jobId as string)
     }

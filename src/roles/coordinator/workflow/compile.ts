@@ -206,6 +206,7 @@ function appendSteps(
       signal: s.signal,
       env: s.env,
       onFailure,
+      secrets: s.secrets,
       workflowName: child?.name,
       children,
       with: s.with,

@@ -4,6 +4,7 @@
  * references are checked by definition.ts, which sees the whole list of steps.
  */
 
+import { SECRET_NAME_PATTERN } from '../../../protocols/jobs/secrets.js'
 import { isPlainObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
 import {
   ENV_NAME_PATTERN,
@@ -46,6 +47,8 @@ export interface DraftStep {
   readonly sleepMs: number | undefined
   readonly signal: string | undefined
   readonly env: Map<string, Expression>
+  /** Names of the run's secrets the step's job gets as environment variables. */
+  readonly secrets: readonly string[]
   readonly with: Map<string, Expression>
   readonly child: ChildReference | undefined
 }
@@ -76,7 +79,7 @@ const KINDS: Readonly<Record<StepKind, { marker: string; label: string; fields: 
   job: {
     marker: 'runner',
     label: 'job step',
-    fields: ['runner', 'payload', 'retry', 'timeout', 'for_each', 'max_parallel', 'env'],
+    fields: ['runner', 'payload', 'retry', 'timeout', 'for_each', 'max_parallel', 'env', 'secrets'],
   },
   workflow: { marker: 'workflow', label: 'workflow step', fields: ['workflow', 'with'] },
   sleep: { marker: 'sleep', label: 'sleep step', fields: ['sleep'] },
@@ -91,8 +94,9 @@ export const STEP_FIELDS: readonly string[] = [
   ...COMMON_FIELDS,
   ...new Set(STEP_KINDS.flatMap((kind) => KINDS[kind].fields)),
 ]
-// Shared by every step without bindings or env (read-only once drafted).
+// Shared by every step without bindings, env or secrets (read-only once drafted).
 const NO_EXPRESSIONS: Map<string, Expression> = new Map()
+const NO_SECRETS: readonly string[] = []
 
 export function unknownFields(
   value: Record<string, unknown>,
@@ -283,6 +287,37 @@ function readSignal(value: unknown, path: string, issues: Issues): string | unde
 
 const ENV_HINT = ` (a literal string needs quotes inside the expression, e.g. "'text'")`
 
+function readSecretNames(value: unknown, path: string, issues: Issues): string[] {
+  if (!Array.isArray(value)) {
+    issues.expected(path, 'a list of secret names', value)
+    return []
+  }
+  const names: string[] = []
+  value.forEach((name: unknown, index) => {
+    if (typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) {
+      issues.expected(pathIndex(path, index), 'a variable name matching [A-Za-z_][A-Za-z0-9_]*', name)
+    } else if (names.includes(name)) {
+      issues.add(pathIndex(path, index), `duplicate secret "${name}"`)
+    } else names.push(name)
+  })
+  return names
+}
+
+/** A variable is set by `env` or by `secrets`, not both (which would win is not obvious). */
+function checkEnvAgainstSecrets(
+  env: ReadonlyMap<string, Expression>,
+  secrets: readonly string[],
+  path: string,
+  issues: Issues,
+): void {
+  for (const name of env.keys())
+    if (secrets.includes(name))
+      issues.add(
+        pathKey(pathKey(path, 'env'), name),
+        `also named in secrets (a variable comes from one or the other)`,
+      )
+}
+
 /** Reads one step (fields, kind and values); `deps` were resolved by the caller. */
 export function readStep(s: RawStep, deps: number[], ctx: StepReaderContext): DraftStep {
   const { fields, path } = s
@@ -310,6 +345,21 @@ export function readStep(s: RawStep, deps: number[], ctx: StepReaderContext): Dr
   if (cof !== undefined && typeof cof !== 'boolean')
     issues.expected(pathKey(path, 'continue_on_failure'), 'a boolean', cof)
   const map = kind === 'job' ? readMap(fields, path, issues) : { forEach: undefined, maxParallel: undefined }
+  const env =
+    kind === 'job' && fields.env !== undefined
+      ? readBindings(fields.env, pathKey(path, 'env'), issues, {
+          what: 'environment variable → expression or value',
+          names: ENV_NAME_PATTERN,
+          max: MAX_ENV_ENTRIES,
+          literals: 'scalar',
+          hint: ENV_HINT,
+        })
+      : NO_EXPRESSIONS
+  const secrets =
+    kind === 'job' && fields.secrets !== undefined
+      ? readSecretNames(fields.secrets, pathKey(path, 'secrets'), issues)
+      : NO_SECRETS
+  if (env.size > 0 && secrets.length > 0) checkEnvAgainstSecrets(env, secrets, path, issues)
   return {
     localId: s.id ?? `#${s.index}`,
     path,
@@ -330,16 +380,8 @@ export function readStep(s: RawStep, deps: number[], ctx: StepReaderContext): Dr
     sleepMs:
       kind === 'sleep' ? readPositiveDuration(fields.sleep, pathKey(path, 'sleep'), issues) : undefined,
     signal: kind === 'signal' ? readSignal(fields.wait_for_signal, path, issues) : undefined,
-    env:
-      kind === 'job' && fields.env !== undefined
-        ? readBindings(fields.env, pathKey(path, 'env'), issues, {
-            what: 'environment variable → expression or value',
-            names: ENV_NAME_PATTERN,
-            max: MAX_ENV_ENTRIES,
-            literals: 'scalar',
-            hint: ENV_HINT,
-          })
-        : NO_EXPRESSIONS,
+    env,
+    secrets,
     with:
       kind === 'workflow' && fields.with !== undefined
         ? readBindings(fields.with, pathKey(path, 'with'), issues, {

@@ -68,6 +68,8 @@ export interface StepDefinition {
   readonly wait_for_signal?: string
   /** Environment of the step's job: strings are expressions, numbers and booleans literals. */
   readonly env?: Readonly<Record<string, JsonValue>>
+  /** Names of run secrets (given sealed at submit time) the step's job gets as environment variables. */
+  readonly secrets?: readonly string[]
 }
 
 export interface WorkflowDefinition {
@@ -136,6 +138,8 @@ export interface CompiledStep {
   readonly env: ReadonlyMap<string, Expression>
   /** Declared under the workflow's `on_failure`: runs only once the run has failed. */
   readonly onFailure: boolean
+  /** Job steps only: names of the run's secrets its jobs carry (sealed) as environment variables. */
+  readonly secrets: readonly string[]
   /** Workflow steps only: the composed workflow's name. */
   readonly workflowName: string | undefined
   /** Workflow steps only: direct child steps, by local id. */

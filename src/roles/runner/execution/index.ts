@@ -14,6 +14,7 @@ import { JobExecutor } from './job-executor.js'
 export * from './errors.js'
 export { FunctionRegistry, type RegisteredFunction } from './function-registry.js'
 export { JobExecutor } from './job-executor.js'
+export { REDACTED, Redactor } from './redactor.js'
 
 /**
  * The part of a job envelope the runner executes. The signed envelope of `src/protocols/jobs/` is
@@ -90,6 +91,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal
   /** Each log line as it is produced. */
   onLog?: (line: string) => void
+  /**
+   * Opened secret values by variable name: added to the job's `env` (over the executor's and the
+   * job's own variables) and replaced by `***` in its log lines, output and error message.
+   */
+  secrets?: Readonly<Record<string, string>>
 }
 
 export interface ExecutorLoad {

@@ -51,6 +51,7 @@ import type {
   KindHandler,
 } from './index.js'
 import { assertExecutableJob } from './job-shape.js'
+import { NO_REDACTION, Redactor } from './redactor.js'
 import { SlotQueue } from './slot-queue.js'
 import { createWorkDir, removeWorkDir } from './work-dir.js'
 
@@ -63,6 +64,9 @@ interface Entry {
   stopped: { status: 'timed_out' | 'cancelled'; error: Error } | undefined
   listeners: Set<(line: string) => void>
   logs: LogLimiter
+  /** Opened secret values: in the job's env, and removed from everything the job reports. */
+  secrets: Readonly<Record<string, string>>
+  redactor: Redactor
   result: Promise<ExecutionResult>
 }
 
@@ -206,6 +210,8 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       stopped: undefined,
       listeners,
       logs,
+      secrets: options.secrets ?? {},
+      redactor: options.secrets === undefined ? NO_REDACTION : new Redactor(Object.values(options.secrets)),
       result: Promise.resolve() as unknown as Promise<ExecutionResult>,
     }
     if (options.signal !== undefined) {
@@ -302,7 +308,11 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       return this.complete(entry, { status, error: outcome.error }, startedAt)
     }
     try {
-      return this.complete(entry, { status: 'succeeded', ...this.normaliseOutput(outcome.value) }, startedAt)
+      return this.complete(
+        entry,
+        { status: 'succeeded', ...this.normaliseOutput(outcome.value, entry.redactor) },
+        startedAt,
+      )
     } catch (err) {
       return this.complete(entry, { status: 'failed', error: err }, startedAt)
     }
@@ -313,25 +323,28 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     return {
       signal: entry.controller.signal,
       log: (line) => {
-        entry.logs.push(line)
+        entry.logs.push(entry.redactor.text(line))
       },
       heartbeat: (details) => this.safeDispatchEvent('job:heartbeat', { detail: { jobId: job.id, details } }),
       workDir,
       functions: this.functions,
-      env: { ...this.init.env, ...job.env },
+      env: { ...this.init.env, ...job.env, ...entry.secrets },
       sandbox: this.sandbox,
       datastore: this.init.datastore,
     }
   }
 
-  /** The output as plain JSON, and its canonical text (what results sign and blobs store). */
-  private normaliseOutput(value: unknown): { output?: unknown; outputJson?: string } {
+  /**
+   * The output as plain JSON with the job's secrets redacted, and its canonical text (what results
+   * sign and blobs store).
+   */
+  private normaliseOutput(value: unknown, redactor: Redactor): { output?: unknown; outputJson?: string } {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return {}
     let text: string
     try {
       // Through JSON first: toJSON, undefined members and the like behave as JSON.stringify says.
       const plain: unknown = JSON.parse(JSON.stringify(value) ?? 'null')
-      text = canonicalJson(plain)
+      text = canonicalJson(redactor.value(plain))
     } catch (err) {
       throw new JobOutputError(`job output is not JSON-serialisable: ${(err as Error).message}`)
     }
@@ -357,7 +370,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     if (outcome.output !== undefined) result.output = outcome.output
     if (outcome.outputJson !== undefined) result.outputJson = outcome.outputJson
     if (outcome.status !== 'succeeded') {
-      result.error = toExecutionError(outcome.error ?? new JobCancelledError())
+      result.error = entry.redactor.error(toExecutionError(outcome.error ?? new JobCancelledError()))
     }
     this.entries.delete(entry.job.id)
     this.remember(result)

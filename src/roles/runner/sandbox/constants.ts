@@ -22,6 +22,14 @@ export const DEFAULT_MAX_STACK_BYTES = 256 * 1024
 /** @default 1 MiB — JSON of the script's result. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024
 
+/**
+ * @default 16 MiB — the JSON of one host call's arguments, and of its reply. Replies are
+ * serialised on the node's main thread (where libp2p runs), so this bounds the memory and time one
+ * call can cost the node; it leaves room for the largest HTTP body (10 MiB) and file (10 MiB)
+ * the system operations read.
+ */
+export const DEFAULT_MAX_HOST_CALL_BYTES = 16 * 1024 * 1024
+
 /** @default 4 KiB — one `console.log` line; longer lines are cut and marked. */
 export const DEFAULT_MAX_LOG_LINE_BYTES = 4 * 1024
 

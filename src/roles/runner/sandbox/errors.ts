@@ -54,6 +54,21 @@ export class OutputTooLargeError extends HorusError {
   }
 }
 
+/** A host call's arguments or reply are larger than `maxHostCallBytes`; the call did not happen or its reply was dropped. */
+export class HostCallTooLargeError extends HorusError {
+  static override readonly code = 'HOST_CALL_TOO_LARGE'
+  readonly sizeBytes: number
+  readonly limitBytes: number
+
+  constructor(path: string, part: 'arguments' | 'reply', sizeBytes: number, limitBytes: number) {
+    super(
+      `${path}: the ${part} of the host call ${part === 'reply' ? 'is' : 'are'} ${sizeBytes} bytes of JSON, more than the limit of ${limitBytes} bytes (sandbox limit maxHostCallBytes)`,
+    )
+    this.sizeBytes = sizeBytes
+    this.limitBytes = limitBytes
+  }
+}
+
 /** The run was stopped from outside (job cancelled or timed out by its executor). */
 export class ScriptCancelledError extends HorusError {
   static override readonly code = 'SCRIPT_CANCELLED'

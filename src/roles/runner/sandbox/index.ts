@@ -45,6 +45,8 @@ export interface SandboxLimits {
   maxStackBytes?: number
   /** JSON of the result. @default 1 MiB */
   maxOutputBytes?: number
+  /** JSON of one host call's arguments, and of its reply. @default 16 MiB */
+  maxHostCallBytes?: number
   /** @default 4 KiB */
   maxLogLineBytes?: number
   /** @default 256 KiB */

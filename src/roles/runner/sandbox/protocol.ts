@@ -53,7 +53,8 @@ export type WorkerMessage =
   /** A line emscripten printed (it reports aborts this way). */
   | { type: 'stderr'; line: string }
   | { type: 'log'; runId: number; line: string }
-  | { type: 'call'; runId: number; callId: number; path: string; args: string }
+  /** `argsBytes`: the arguments were over `maxHostCallBytes` and not sent (`args` is empty). */
+  | { type: 'call'; runId: number; callId: number; path: string; args: string; argsBytes?: number }
   | { type: 'done'; runId: number; value: string | undefined; setupMs: number; cpuMs: number }
   /** `recycle`: the worker's QuickJS instance is in an unknown state and the worker must not be reused. */
   | { type: 'failed'; runId: number; failure: RunFailure; cpuMs: number; recycle: boolean }

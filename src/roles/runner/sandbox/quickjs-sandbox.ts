@@ -8,6 +8,7 @@ import type { Logger } from '@libp2p/interface'
 import { abortable } from '../../../core/abortable.js'
 import {
   DEFAULT_CPU_TIME_MS,
+  DEFAULT_MAX_HOST_CALL_BYTES,
   DEFAULT_MAX_LOG_BYTES,
   DEFAULT_MAX_LOG_LINE_BYTES,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -17,6 +18,7 @@ import {
   STOP_GRACE_MS,
 } from './constants.js'
 import {
+  HostCallTooLargeError,
   OutputTooLargeError,
   SandboxConfigError,
   SandboxCrashError,
@@ -41,6 +43,7 @@ export function resolveLimits(limits: SandboxLimits = {}): Required<SandboxLimit
     wallTimeMs: limits.wallTimeMs ?? DEFAULT_WALL_TIME_MS,
     maxStackBytes: limits.maxStackBytes ?? DEFAULT_MAX_STACK_BYTES,
     maxOutputBytes: limits.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES,
+    maxHostCallBytes: limits.maxHostCallBytes ?? DEFAULT_MAX_HOST_CALL_BYTES,
     maxLogLineBytes: limits.maxLogLineBytes ?? DEFAULT_MAX_LOG_LINE_BYTES,
     maxLogBytes: limits.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES,
   }
@@ -209,7 +212,7 @@ class Run {
         this.logs.push(message.line)
         return
       case 'call':
-        void this.serve(message.callId, message.path, message.args)
+        void this.serve(message.callId, message.path, message.args, message.argsBytes)
         return
       case 'done':
         settle({
@@ -227,15 +230,24 @@ class Run {
     }
   }
 
-  /** Runs one host function; never rejects (the worker is blocked until it gets a reply). */
-  private async serve(callId: number, path: string, args: string): Promise<void> {
+  /**
+   * Runs one host function; never rejects (the worker is blocked until it gets a reply).
+   * `argsBytes` is set instead of `args` when the worker found the arguments over the limit.
+   */
+  private async serve(callId: number, path: string, args: string, argsBytes?: number): Promise<void> {
     const signal = this.controller.signal
+    const limit = this.limits.maxHostCallBytes
     let reply: HostReply
     try {
       signal.throwIfAborted()
+      if (argsBytes !== undefined) throw new HostCallTooLargeError(path, 'arguments', argsBytes, limit)
       const fn = this.options.hostFunctions?.[path] as HostFunction
       const value = await abortable(Promise.resolve(fn(JSON.parse(args) as JsonValue[], { signal })), signal)
-      reply = { callId, ok: true, value: value === undefined ? undefined : JSON.stringify(value) }
+      const text = value === undefined ? undefined : JSON.stringify(value)
+      // UTF-8 never takes fewer bytes than UTF-16 code units: the cheap check first.
+      if (text !== undefined && (text.length > limit || Buffer.byteLength(text) > limit))
+        throw new HostCallTooLargeError(path, 'reply', Buffer.byteLength(text), limit)
+      reply = { callId, ok: true, value: text }
     } catch (err) {
       const error = signal.aborted
         ? new ScriptCancelledError(signal.reason)

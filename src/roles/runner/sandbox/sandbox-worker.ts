@@ -68,7 +68,11 @@ function ioFor(runId: number): WorkerRunIo {
     callHost(path, args): HostReply {
       const callId = ++nextCallId
       let seen = Atomics.load(flags, SIGNAL_REPLY)
-      post({ type: 'call', runId, callId, path, args })
+      post(
+        typeof args === 'string'
+          ? { type: 'call', runId, callId, path, args }
+          : { type: 'call', runId, callId, path, args: '', argsBytes: args.oversizeBytes },
+      )
       for (;;) {
         Atomics.wait(flags, SIGNAL_REPLY, seen, HOST_WAIT_SLICE_MS)
         seen = Atomics.load(flags, SIGNAL_REPLY)

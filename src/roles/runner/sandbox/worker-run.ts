@@ -12,8 +12,11 @@ import { cutLine } from './log-limiter.js'
 import type { HostReply, RunFailure, RunRequest, WorkerMessage } from './protocol.js'
 
 export interface WorkerRunIo {
-  /** Blocks the worker until the main thread has answered. */
-  callHost(path: string, args: string): HostReply
+  /**
+   * Blocks the worker until the main thread has answered. `args` is the JSON of the arguments, or
+   * their size when it is over the limit (the main thread then answers with the typed error).
+   */
+  callHost(path: string, args: string | { oversizeBytes: number }): HostReply
   log(line: string): void
   stopRequested(): boolean
 }
@@ -95,9 +98,9 @@ function install(
       if (!state.hostCallsAllowed) throw new Error(`${path} cannot be called while the result is being read`)
       const array = ctx.newArray()
       for (const [i, arg] of args.entries()) ctx.setProp(array, i, arg)
-      const text = array.consume((a) => json.toJson(a, Number.MAX_SAFE_INTEGER)) ?? '[]'
+      const callArgs = array.consume((a) => argumentsJson(json, a, request.limits.maxHostCallBytes))
       clock.pause()
-      const reply = io.callHost(path, text)
+      const reply = io.callHost(path, callArgs)
       clock.resume()
       if (reply.ok) return json.fromJson(reply.value)
       const error = ctx.newError({ name: reply.error.name, message: reply.error.message })
@@ -109,6 +112,20 @@ function install(
     fn.dispose()
   }
   for (const handle of namespaces.values()) handle.dispose()
+}
+
+/** The arguments' JSON, or their size when over the limit (checked before the text leaves the VM). */
+function argumentsJson(
+  json: JsonBridge,
+  array: QuickJSHandle,
+  maxBytes: number,
+): string | { oversizeBytes: number } {
+  try {
+    return json.toJson(array, maxBytes) ?? '[]'
+  } catch (err) {
+    if (err instanceof OversizeJson) return { oversizeBytes: err.size }
+    throw err
+  }
 }
 
 function namespace(

@@ -10,15 +10,30 @@
  *   kinds: [hero, sal, osiris]   # built-in kinds to serve
  *   env: { HTTP_PROXY: "…" }     # environment of every job
  *   plugins: [/etc/horus/plugins/functions.js]  # modules exporting `functions` / `kinds`
+ *   osiris:                      # bytes; the defaults are shown
+ *     maxRecordBytes: 1048576    # JSON of one record
+ *     maxResultBytes: 8388608    # what one get/list/query returns (page with limit/offset)
+ *     quotaBytes: 268435456      # all osiris data of this node
  * ```
  */
 
 import { ConfigError } from '../../../core/errors.js'
 import { describe } from '../../../node/config/validate.js'
+import type { OsirisLimits } from '../kinds/osiris/index.js'
 import { BUILTIN_KINDS } from './constants.js'
 import type { RunnerOptions } from './runner-service.js'
 
-const KEYS = ['concurrency', 'maxQueueLength', 'maxTimeoutMs', 'workDir', 'kinds', 'env', 'plugins'] as const
+const KEYS = [
+  'concurrency',
+  'maxQueueLength',
+  'maxTimeoutMs',
+  'workDir',
+  'kinds',
+  'env',
+  'plugins',
+  'osiris',
+] as const
+const OSIRIS_KEYS = ['maxRecordBytes', 'maxResultBytes', 'quotaBytes'] as const
 
 export function readRunnerConfig(raw: unknown): RunnerOptions {
   if (raw === undefined || raw === null) return {}
@@ -75,6 +90,25 @@ export function readRunnerConfig(raw: unknown): RunnerOptions {
       issues.push(`runner.plugins: expected a list of module paths, got ${describe(plugins)}`)
     } else out.plugins = plugins as string[]
   }
+  const osiris = readOsiris(section.osiris, issues)
+  if (osiris !== undefined) out.osiris = osiris
   if (issues.length > 0) throw new ConfigError(issues)
+  return out
+}
+
+function readOsiris(raw: unknown, issues: string[]): OsirisLimits | undefined {
+  if (raw === undefined) return undefined
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    issues.push(`runner.osiris: expected a mapping of ${OSIRIS_KEYS.join(', ')}, got ${describe(raw)}`)
+    return undefined
+  }
+  const out: OsirisLimits = {}
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(OSIRIS_KEYS as readonly string[]).includes(key)) {
+      issues.push(`runner.osiris.${key}: unknown setting (known: ${OSIRIS_KEYS.join(', ')})`)
+    } else if (typeof value === 'number' && Number.isInteger(value) && value >= 1) {
+      out[key as (typeof OSIRIS_KEYS)[number]] = value
+    } else issues.push(`runner.osiris.${key}: expected a number of bytes ≥ 1, got ${describe(value)}`)
+  }
   return out
 }

@@ -1,4 +1,5 @@
 import { HorusError } from '../../../core/errors.js'
+import { SecretNotRecipientError, SecretOpenError } from '../../../protocols/jobs/secrets.js'
 import {
   ExecutorNotRunningError,
   InvalidJobError,
@@ -38,4 +39,6 @@ export const RUNNER_ERRORS = [
   UnknownKindError,
   InvalidJobError,
   JobCancelledError,
+  SecretNotRecipientError,
+  SecretOpenError,
 ] as const

@@ -36,6 +36,12 @@ const ERRORS: ErrorSpec[] = [
     message: 'the job cannot be executed as given (e.g. timeout too long)',
   },
   { name: 'ExecutorNotRunningError', code: -32035, message: 'the executor is not running' },
+  {
+    name: 'SecretNotRecipientError',
+    code: -32036,
+    message: 'the job carries secrets not sealed to this runner; only their recipients can run it',
+  },
+  { name: 'SecretOpenError', code: -32037, message: 'a secret of the job does not decrypt here' },
 ]
 
 const JOB_ID = { type: 'string', minLength: 1, maxLength: 512 } as const

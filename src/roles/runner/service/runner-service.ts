@@ -16,6 +16,7 @@ import {
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  SecretNotRecipientError,
   toHex,
 } from '../../../protocols/jobs/index.js'
 import type { Heartbeat } from '../../../protocols/liveness/index.js'
@@ -30,7 +31,7 @@ import {
   type JobExecutorInit,
   type KindHandler,
 } from '../execution/index.js'
-import { builtinKinds } from '../kinds/index.js'
+import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
 import { type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
 import { BUILTIN_KINDS } from './constants.js'
 import { RunnerStoppingError } from './errors.js'
@@ -45,7 +46,7 @@ export interface RunnerComponents {
   datastore: Datastore
   logger: ComponentLogger
   rpc: MethodRegistry
-  trust: Pick<NodeTrust, 'verifier' | 'signer'>
+  trust: Pick<NodeTrust, 'verifier' | 'signer' | 'secrets'>
   advertiser: Pick<DhtAdvertiser, 'add'>
   addCapability(name: string): void
   setLoadProvider(provider: () => Heartbeat['load']): void
@@ -60,6 +61,8 @@ export interface RunnerOptions
   > {
   /** Built-in kinds to serve: all, none, or a list. @default true (hero, sal, osiris) */
   builtins?: boolean | readonly string[]
+  /** Size limits and storage quota of the osiris kind. @default see kinds/osiris/constants.ts */
+  osiris?: OsirisLimits
   /** Custom kinds, `async (job, ctx) => output`; each becomes a capability. */
   kinds?: Record<string, KindHandler>
   /** Functions scripts may call by name (e.g. the seed workflow's `process_data`). */
@@ -103,7 +106,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     this.executor = createJobExecutor({
       ...pickExecutorOptions(options),
       ...(options.workDir === undefined ? {} : { workDirBase: options.workDir }),
-      kinds: { ...selectBuiltins(options.builtins ?? true), ...options.kinds },
+      kinds: { ...selectBuiltins(options.builtins ?? true, options.osiris), ...options.kinds },
       datastore: components.datastore,
       logger: components.logger,
     })
@@ -193,12 +196,17 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     if (typeof kind === 'string' && !this.capabilities.includes(kind)) {
       throw new UnknownKindError(kind, this.capabilities)
     }
+    // Likewise: a job sealed for other runners is refused before it spends its nonce here.
+    this.assertRecipient(input)
     if (options.trusted === true) {
       const job = input as JobEnvelope
-      return (await this.again(job, options.dispatcher)) ?? this.run(job, options.dispatcher)
+      return (
+        (await this.again(job, options.dispatcher)) ??
+        this.run(job, options.dispatcher, this.openSecrets(job))
+      )
     }
     const verdict = await this.components.trust.verifier.verify(input)
-    if (verdict.ok) return this.run(verdict.job, options.dispatcher)
+    if (verdict.ok) return this.run(verdict.job, options.dispatcher, this.openSecrets(verdict.job))
     if (verdict.reason === 'replayed' && verdict.job !== undefined) {
       const answer = await this.again(verdict.job, options.dispatcher)
       if (answer !== undefined) return answer
@@ -245,9 +253,32 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     return stored === undefined ? undefined : { ...stored, replayed: true }
   }
 
-  private run(job: JobEnvelope, dispatcher: string): Promise<ExecuteResponse> {
+  /** Refuses a job whose secrets were not all sealed to this runner's key. */
+  private assertRecipient(input: unknown): void {
+    const secrets = (input as { secrets?: unknown } | null)?.secrets
+    if (typeof secrets !== 'object' || secrets === null) return
+    for (const [name, sealed] of Object.entries(secrets)) {
+      const to = (sealed as { to?: unknown } | null)?.to
+      if (!Array.isArray(to)) continue // malformed: the verifier says so
+      if (!to.some((r) => (r as { key?: unknown } | null)?.key === this.publicKeyHex)) {
+        throw new SecretNotRecipientError(name, this.publicKeyHex)
+      }
+    }
+  }
+
+  /** The job's secrets in plaintext, only in memory and only for the executor (SecretOpenError otherwise). */
+  private openSecrets(job: JobEnvelope): Record<string, string> | undefined {
+    if (job.secrets === undefined) return undefined
+    return this.components.trust.secrets.openAll(job.secrets)
+  }
+
+  private run(
+    job: JobEnvelope,
+    dispatcher: string,
+    secrets: Record<string, string> | undefined,
+  ): Promise<ExecuteResponse> {
     this.dispatchers.set(job.id, dispatcher)
-    const response = this.withInputs(job).then(async (execution) => {
+    const response = this.withInputs(job, secrets).then(async (execution) => {
       if (this.stopping && execution.status === 'cancelled') throw new RunnerStoppingError()
       const answer: ExecuteResponse = {
         result: await this.sign(job, execution),
@@ -269,7 +300,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /** Fetches the job's blob inputs, then runs it; an input that cannot be had fails the job. */
-  private async withInputs(job: JobEnvelope): Promise<ExecutionResult> {
+  private async withInputs(
+    job: JobEnvelope,
+    secrets: Record<string, string> | undefined,
+  ): Promise<ExecutionResult> {
     let ready: JobEnvelope
     try {
       ready = await resolveBlobInputs(job, this.components.blobs, AbortSignal.timeout(job.timeoutMs))
@@ -285,7 +319,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
         error: toExecutionError(err),
       }
     }
-    return this.executor.execute(ready)
+    return this.executor.execute(ready, secrets === undefined ? {} : { secrets })
   }
 
   private async sign(job: JobEnvelope, execution: ExecutionResult): Promise<JobResult> {
@@ -343,9 +377,12 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 }
 
-function selectBuiltins(builtins: boolean | readonly string[]): Record<string, KindHandler> {
+function selectBuiltins(
+  builtins: boolean | readonly string[],
+  osiris: OsirisLimits | undefined,
+): Record<string, KindHandler> {
   if (builtins === false) return {}
-  const all = builtinKinds()
+  const all = builtinKinds(osiris === undefined ? {} : { osiris })
   if (builtins === true) return all
   const out: Record<string, KindHandler> = {}
   for (const name of builtins) {

@@ -31,3 +31,36 @@ export class OsirisUnavailableError extends HorusError {
     super('osiris: this runner has no datastore')
   }
 }
+
+/** A record's JSON is larger than `maxRecordBytes`; nothing was written. */
+export class OsirisRecordTooLargeError extends HorusError {
+  static override readonly code = 'OSIRIS_RECORD_TOO_LARGE'
+
+  constructor(model: string, sizeBytes: number, limitBytes: number) {
+    super(
+      `osiris: a record of model ${JSON.stringify(model)} is ${sizeBytes} bytes of JSON, more than the limit of ${limitBytes} bytes (runner.osiris.maxRecordBytes)`,
+    )
+  }
+}
+
+/** A `get`, `list` or `query` would return more than `maxResultBytes`; page with `limit`/`offset`. */
+export class OsirisResultTooLargeError extends HorusError {
+  static override readonly code = 'OSIRIS_RESULT_TOO_LARGE'
+
+  constructor(model: string, operation: string, sizeBytes: number, limitBytes: number, records: number) {
+    super(
+      `osiris: ${operation} on model ${JSON.stringify(model)} would return more than ${limitBytes} bytes (runner.osiris.maxResultBytes): ${sizeBytes} bytes after ${records} record(s); ask for fewer with options { limit, offset }`,
+    )
+  }
+}
+
+/** The write would take this node's osiris data past its storage quota; nothing was written. */
+export class OsirisQuotaExceededError extends HorusError {
+  static override readonly code = 'OSIRIS_QUOTA_EXCEEDED'
+
+  constructor(usedBytes: number, addBytes: number, quotaBytes: number) {
+    super(
+      `osiris: storage quota exceeded: ${usedBytes} bytes used, this write needs ${addBytes} more, the quota is ${quotaBytes} bytes (runner.osiris.quotaBytes)`,
+    )
+  }
+}

@@ -9,13 +9,14 @@ import type { Datastore } from 'interface-datastore'
 import { type KindHandler, scriptContext } from '../../execution/index.js'
 import type { HostFunction, JsonValue } from '../../sandbox/index.js'
 import { OsirisArgumentError, OsirisUnavailableError } from './errors.js'
-import { OsirisStore } from './model-store.js'
+import { type OsirisLimits, OsirisStore } from './model-store.js'
 import { OSIRIS_PRELUDE } from './prelude.js'
 
+export * from './constants.js'
 export * from './errors.js'
-export { type ListOptions, type OsirisRecord, OsirisStore } from './model-store.js'
+export { type ListOptions, type OsirisLimits, type OsirisRecord, OsirisStore } from './model-store.js'
 
-export interface OsirisKindInit {
+export interface OsirisKindInit extends OsirisLimits {
   /** @default the executor's datastore (`ctx.datastore`) */
   datastore?: Datastore
 }
@@ -28,7 +29,7 @@ export function osirisKind(init: OsirisKindInit = {}): KindHandler {
   const storeFor = (datastore: Datastore): OsirisStore => {
     let store = stores.get(datastore)
     if (store === undefined) {
-      store = new OsirisStore(datastore)
+      store = new OsirisStore(datastore, init)
       stores.set(datastore, store)
     }
     return store

@@ -2,12 +2,29 @@
  * Osiris models over the node's datastore: records are JSON objects under
  * `/osiris/<model>/<id>`, so they survive restarts with the datastore. Generated ids start with the
  * creation time (base 36, fixed width), so `list()` returns records in creation order.
+ *
+ * Sizes are bounded because every answer becomes a host-call reply serialised on the node's main
+ * thread: a record's JSON is at most `maxRecordBytes`, one answer at most `maxResultBytes` (read
+ * record by record and abandoned past the cap, never loaded whole), and all osiris data of the node
+ * at most `quotaBytes` (keys and values; measured once, then kept up to date by every write).
  */
 
 import { randomBytes } from 'node:crypto'
 import { isDeepStrictEqual } from 'node:util'
 import { type Datastore, Key } from 'interface-datastore'
-import { OsirisArgumentError, OsirisConflictError, OsirisNotFoundError } from './errors.js'
+import {
+  DEFAULT_OSIRIS_MAX_RECORD_BYTES,
+  DEFAULT_OSIRIS_MAX_RESULT_BYTES,
+  DEFAULT_OSIRIS_QUOTA_BYTES,
+} from './constants.js'
+import {
+  OsirisArgumentError,
+  OsirisConflictError,
+  OsirisNotFoundError,
+  OsirisQuotaExceededError,
+  OsirisRecordTooLargeError,
+  OsirisResultTooLargeError,
+} from './errors.js'
 
 export type OsirisRecord = { id: string } & Record<string, unknown>
 
@@ -17,6 +34,15 @@ export interface ListOptions {
   offset?: number
 }
 
+export interface OsirisLimits {
+  /** JSON of one record. @default DEFAULT_OSIRIS_MAX_RECORD_BYTES (1 MiB) */
+  maxRecordBytes?: number
+  /** Records one `get`/`list`/`query` returns, in stored bytes. @default DEFAULT_OSIRIS_MAX_RESULT_BYTES (8 MiB) */
+  maxResultBytes?: number
+  /** All osiris keys and values of the node. @default DEFAULT_OSIRIS_QUOTA_BYTES (256 MiB) */
+  quotaBytes?: number
+}
+
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
 const ID = /^[A-Za-z0-9_-]{1,128}$/
 const DEFAULT_LIMIT = 1_000
@@ -24,33 +50,47 @@ const MAX_LIMIT = 10_000
 
 export class OsirisStore {
   private readonly datastore: Datastore
+  private readonly maxRecordBytes: number
+  private readonly maxResultBytes: number
+  private readonly quotaBytes: number
   /** Serialises writes per record, so two jobs cannot both create the same explicit id. */
   private readonly locks = new Map<string, Promise<unknown>>()
+  /** Bytes of osiris keys and values in the datastore, once measured. */
+  private usage: Promise<{ bytes: number }> | undefined
 
-  constructor(datastore: Datastore) {
+  constructor(datastore: Datastore, limits: OsirisLimits = {}) {
     this.datastore = datastore
+    this.maxRecordBytes = limits.maxRecordBytes ?? DEFAULT_OSIRIS_MAX_RECORD_BYTES
+    this.maxResultBytes = limits.maxResultBytes ?? DEFAULT_OSIRIS_MAX_RESULT_BYTES
+    this.quotaBytes = limits.quotaBytes ?? DEFAULT_OSIRIS_QUOTA_BYTES
+  }
+
+  /** Bytes the node's osiris data takes now (keys and values). */
+  async usedBytes(): Promise<number> {
+    return (await this.measured()).bytes
   }
 
   async create(model: string, value: unknown): Promise<OsirisRecord> {
     const fields = plainObject(value, 'create(record)')
     const id = fields.id === undefined ? newId() : checkId(fields.id)
+    const record: OsirisRecord = { ...fields, id }
+    const bytes = this.encodeRecord(model, record)
+    const key = recordKey(model, id)
     return this.locked(model, id, async () => {
-      const key = recordKey(model, id)
       if (await this.datastore.has(key)) throw new OsirisConflictError(model, id)
-      const record: OsirisRecord = { ...fields, id }
-      await this.datastore.put(key, encode(record))
+      await this.write(key, bytes, 0)
       return record
     })
   }
 
   async get(model: string, id: unknown): Promise<OsirisRecord | null> {
     const key = recordKey(model, checkId(id))
-    try {
-      return decode(await this.datastore.get(key))
-    } catch (err) {
-      if ((err as { name?: string }).name === 'NotFoundError') return null
-      throw err
+    const bytes = await this.read(key)
+    if (bytes === undefined) return null
+    if (bytes.byteLength > this.maxResultBytes) {
+      throw new OsirisResultTooLargeError(model, 'get', bytes.byteLength, this.maxResultBytes, 1)
     }
+    return decode(bytes)
   }
 
   async update(model: string, id: unknown, patch: unknown): Promise<OsirisRecord> {
@@ -62,10 +102,11 @@ export class OsirisStore {
       )
     }
     return this.locked(model, checked, async () => {
-      const current = await this.get(model, checked)
-      if (current === null) throw new OsirisNotFoundError(model, checked)
-      const record: OsirisRecord = { ...current, ...changes, id: checked }
-      await this.datastore.put(recordKey(model, checked), encode(record))
+      const key = recordKey(model, checked)
+      const stored = await this.read(key)
+      if (stored === undefined) throw new OsirisNotFoundError(model, checked)
+      const record: OsirisRecord = { ...decode(stored), ...changes, id: checked }
+      await this.write(key, this.encodeRecord(model, record), stored.byteLength)
       return record
     })
   }
@@ -74,14 +115,17 @@ export class OsirisStore {
     const checked = checkId(id)
     return this.locked(model, checked, async () => {
       const key = recordKey(model, checked)
-      if (!(await this.datastore.has(key))) return false
+      const stored = await this.read(key)
+      if (stored === undefined) return false
+      const usage = await this.measured()
       await this.datastore.delete(key)
+      usage.bytes -= entryBytes(key, stored.byteLength)
       return true
     })
   }
 
   async list(model: string, options?: unknown): Promise<OsirisRecord[]> {
-    return this.scan(model, () => true, listOptions(options))
+    return this.scan(model, 'list', () => true, listOptions(options))
   }
 
   /** Records whose fields equal every entry of `filter`; keys may be dotted paths (`address.city`). */
@@ -89,25 +133,85 @@ export class OsirisStore {
     const wanted = Object.entries(plainObject(filter, 'query(filter)'))
     const matches = (record: OsirisRecord): boolean =>
       wanted.every(([path, value]) => isDeepStrictEqual(lookup(record, path), value))
-    return this.scan(model, matches, listOptions(options))
+    return this.scan(model, 'query', matches, listOptions(options))
   }
 
+  /**
+   * Records in key order (LevelDB iterates in key order, and keys are ASCII, so no sort — a sort
+   * would load the whole model first), stopping as soon as the answer would pass `maxResultBytes`.
+   */
   private async scan(
     model: string,
+    operation: string,
     keep: (record: OsirisRecord) => boolean,
     { limit, offset }: { limit: number; offset: number },
   ): Promise<OsirisRecord[]> {
     const prefix = `${modelKey(model).toString()}/`
     const out: OsirisRecord[] = []
     let skipped = 0
-    for await (const { value } of this.datastore.query({ prefix, orders: [byKey] })) {
+    let bytes = 0
+    for await (const { value } of this.datastore.query({ prefix })) {
       const record = decode(value)
       if (!keep(record)) continue
       if (skipped++ < offset) continue
+      bytes += value.byteLength
+      if (bytes > this.maxResultBytes) {
+        throw new OsirisResultTooLargeError(model, operation, bytes, this.maxResultBytes, out.length + 1)
+      }
       out.push(record)
       if (out.length >= limit) break
     }
     return out
+  }
+
+  private encodeRecord(model: string, record: OsirisRecord): Uint8Array {
+    const bytes = encode(record)
+    if (bytes.byteLength > this.maxRecordBytes) {
+      throw new OsirisRecordTooLargeError(model, bytes.byteLength, this.maxRecordBytes)
+    }
+    return bytes
+  }
+
+  private async read(key: Key): Promise<Uint8Array | undefined> {
+    try {
+      return await this.datastore.get(key)
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NotFoundError') return undefined
+      throw err
+    }
+  }
+
+  /** Puts `bytes` in place of `previousBytes` (0: a new key) within the quota. */
+  private async write(key: Key, bytes: Uint8Array, previousBytes: number): Promise<void> {
+    const usage = await this.measured()
+    const before = previousBytes === 0 ? 0 : entryBytes(key, previousBytes)
+    const growth = entryBytes(key, bytes.byteLength) - before
+    // Reserved before the put (and given back if it fails), so concurrent writes cannot overshoot.
+    if (growth > 0 && usage.bytes + growth > this.quotaBytes) {
+      throw new OsirisQuotaExceededError(usage.bytes, growth, this.quotaBytes)
+    }
+    usage.bytes += growth
+    try {
+      await this.datastore.put(key, bytes)
+    } catch (err) {
+      usage.bytes -= growth
+      throw err
+    }
+  }
+
+  private measured(): Promise<{ bytes: number }> {
+    this.usage ??= (async () => {
+      let bytes = 0
+      for await (const { key, value } of this.datastore.query({ prefix: '/osiris/' })) {
+        bytes += entryBytes(key, value.byteLength)
+      }
+      return { bytes }
+    })()
+    // A failed measurement is retried by the next write rather than remembered.
+    this.usage.catch(() => {
+      this.usage = undefined
+    })
+    return this.usage
   }
 
   private async locked<T>(model: string, id: string, fn: () => Promise<T>): Promise<T> {
@@ -123,10 +227,8 @@ export class OsirisStore {
   }
 }
 
-function byKey(a: { key: Key }, b: { key: Key }): -1 | 0 | 1 {
-  const x = a.key.toString()
-  const y = b.key.toString()
-  return x < y ? -1 : x > y ? 1 : 0
+function entryBytes(key: Key, valueBytes: number): number {
+  return Buffer.byteLength(key.toString()) + valueBytes
 }
 
 function modelKey(model: string): Key {

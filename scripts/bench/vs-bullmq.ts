@@ -1,0 +1,386 @@
+/**
+ * Horus against BullMQ on the same machine, in the same run, through each one's public client API
+ * (`npm run bench -- vs-bullmq`).
+ *
+ * Same shape on both sides: the producer in this process; the queue in its own process (a Horus
+ * supervisor node / redis-server); one worker process with 32 slots (a Horus runner node with a
+ * no-op kind from a plugin / a BullMQ `Worker`). Each job is submitted then awaited:
+ * `HorusClient.createJob` + `waitForJob` against `queue.add` + `job.waitUntilFinished`.
+ *
+ * - throughput: JOBS no-op jobs with IN_FLIGHT submit+await loops running at once;
+ * - burst: BURST jobs submitted at once, then all awaited;
+ * - latency: one job at a time, p50/p99, beside each side's floor (a raw libp2p stream echo —
+ *   the ping protocol — to the supervisor process; a redis PING);
+ * - sandboxed: a Horus `sal` job running `1 + 1` in QuickJS against a BullMQ sandboxed processor
+ *   (a child-process processor computing the same);
+ * - crypto: what the signature work alone allows on this machine (node:crypto, measured here).
+ * Every Horus job is signed by the client, verified by the supervisor and the runner, persisted
+ * before it is acknowledged, and its result signed by the runner and verified by supervisor and
+ * client.
+ */
+import '../../src/node/polyfills.js'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { EventEmitter, once } from 'node:events'
+import { cpus } from 'node:os'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Queue, QueueEvents } from 'bullmq'
+import { Redis } from 'ioredis'
+import { HorusClient } from '../../src/client/index.js'
+import { nodeEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
+import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
+import { REDIS_PERSISTENCE, startRedis } from './redis-server.js'
+import { type BenchTable, elapsedMs, formatTable, percentile } from './table.js'
+
+/** `BENCH_SCALE=0.1` runs a tenth of every count: a quick check that both sides work, not a result. */
+const SCALE = Number(process.env.BENCH_SCALE ?? '1') > 0 ? Number(process.env.BENCH_SCALE ?? '1') : 1
+const scaled = (n: number): number => Math.max(10, Math.round(n * SCALE))
+const JOBS = scaled(5_000)
+const IN_FLIGHT = 128
+const BURST = scaled(10_000)
+const SEQUENTIAL = scaled(300)
+const SANDBOXED_JOBS = scaled(2_000)
+const WARMUP = scaled(500)
+const FLOOR_SAMPLES = scaled(300)
+const SLOTS = 32
+/** Upper bound on any one phase, so a stalled side fails the bench instead of hanging it. */
+const PHASE_TIMEOUT_MS = 180_000
+
+// Each `waitUntilFinished` in flight (up to BURST of them) legitimately listens on the shared Queue and
+// QueueEvents objects at once; Node's default of 10 listeners would only print false leak warnings.
+EventEmitter.defaultMaxListeners = BURST + IN_FLIGHT
+
+const NOOP_PLUGIN = fileURLToPath(new URL('./noop-plugin.js', import.meta.url))
+const BULLMQ_WORKER = fileURLToPath(new URL('./bullmq-worker.js', import.meta.url))
+
+/** One side of the comparison: submit one job and resolve once it finished. */
+interface Side {
+  run(kind: 'noop' | 'sandboxed'): Promise<void>
+  floor(): Promise<void>
+}
+
+interface SideResults {
+  jobsPerSecond: number
+  burstPerSecond: number
+  /** Calls that failed in any phase; the first failure's message. */
+  failed: number
+  firstFailure: string | undefined
+  p50: number
+  p99: number
+  floorP50: number
+  sandboxedPerSecond: number
+  sandboxedP50: number
+}
+
+function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${what} took over ${PHASE_TIMEOUT_MS} ms`)),
+      PHASE_TIMEOUT_MS,
+    )
+    work.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
+    )
+  })
+}
+
+/** A failed call is counted (and its first message kept), never retried: the table shows it. */
+class Failures {
+  count = 0
+  first: string | undefined
+
+  record(err: unknown): void {
+    this.count++
+    this.first ??= err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+  }
+}
+
+/** `count` jobs through `concurrency` submit+await loops; jobs per second (of the ones that succeeded). */
+async function throughput(
+  side: Side,
+  kind: 'noop' | 'sandboxed',
+  count: number,
+  concurrency: number,
+  failures: Failures,
+): Promise<number> {
+  let issued = 0
+  const t0 = process.hrtime.bigint()
+  const before = failures.count
+  await withTimeout(
+    `${count} ${kind} jobs`,
+    Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (issued < count) {
+          issued++
+          await side.run(kind).catch((err: unknown) => failures.record(err))
+        }
+      }),
+    ),
+  )
+  return (count - (failures.count - before)) / (elapsedMs(t0) / 1000)
+}
+
+/** `count` jobs submitted at once; jobs per second (of the ones that succeeded). */
+async function burst(side: Side, count: number, failures: Failures): Promise<number> {
+  const t0 = process.hrtime.bigint()
+  const before = failures.count
+  await withTimeout(
+    `a burst of ${count}`,
+    Promise.all(
+      Array.from({ length: count }, () => side.run('noop').catch((err: unknown) => failures.record(err))),
+    ),
+  )
+  return (count - (failures.count - before)) / (elapsedMs(t0) / 1000)
+}
+
+async function samples(count: number, op: () => Promise<void>): Promise<number[]> {
+  const out: number[] = []
+  for (let i = 0; i < count; i++) {
+    const t = process.hrtime.bigint()
+    await op()
+    out.push(elapsedMs(t))
+  }
+  return out
+}
+
+async function measureSide(side: Side): Promise<SideResults> {
+  const failures = new Failures()
+  await throughput(side, 'noop', WARMUP, IN_FLIGHT, failures)
+  const floor = await samples(FLOOR_SAMPLES, () => side.floor())
+  const jobsPerSecond = await throughput(side, 'noop', JOBS, IN_FLIGHT, failures)
+  const latency = await withTimeout(
+    'sequential jobs',
+    samples(SEQUENTIAL, () => side.run('noop')),
+  )
+  const burstPerSecond = await burst(side, BURST, failures)
+  await throughput(side, 'sandboxed', 100, 8, failures)
+  const sandboxedPerSecond = await throughput(side, 'sandboxed', SANDBOXED_JOBS, IN_FLIGHT, failures)
+  const sandboxedLatency = await samples(100, () => side.run('sandboxed'))
+  return {
+    jobsPerSecond,
+    burstPerSecond,
+    failed: failures.count,
+    firstFailure: failures.first,
+    p50: percentile(latency, 50),
+    p99: percentile(latency, 99),
+    floorP50: percentile(floor, 50),
+    sandboxedPerSecond,
+    sandboxedP50: percentile(sandboxedLatency, 50),
+  }
+}
+
+async function measureHorus(): Promise<SideResults> {
+  const mesh = new TestMesh()
+  const processes = new ProcessMesh({ dir: await mesh.tempDir('horus-bench-vs-') })
+  let client: HorusClient | undefined
+  try {
+    const [sup] = await processes.start([
+      { name: 'sup', roles: ['supervisor'] },
+      {
+        name: 'run',
+        roles: ['runner'],
+        extra: { runner: { concurrency: SLOTS, plugins: [NOOP_PLUGIN] } },
+      },
+    ])
+    const target = sup?.multiaddrs[0] as string
+    const connected = await HorusClient.connect({ bootstrap: [target], identity: processes.clientDir })
+    client = connected
+    // The floor: a raw stream round trip (libp2p ping) from a node in this process to the supervisor.
+    const pinger = await mesh.node({ bootstrap: [target], name: 'bench-ping' })
+    const supPeer = peerIdFromString(sup?.peerId as string)
+    await pinger.libp2p.dial(multiaddr(target))
+    await waitFor(
+      async () => {
+        const peers = await connected.liveness({ role: 'runner' })
+        return peers.some((p) => p.capabilities.includes('noop') && p.capabilities.includes('sal'))
+      },
+      { timeoutMs: 30_000, what: 'the runner process to be visible' },
+    )
+    const side: Side = {
+      async run(kind) {
+        const job =
+          kind === 'noop'
+            ? await connected.createJob({ runner: 'noop', payload: '' })
+            : await connected.createJob({ runner: 'sal', payload: '1 + 1' })
+        const done = await connected.waitForJob(job.jobId)
+        if (done.status !== 'succeeded') throw new Error(`job ${job.jobId} ended ${done.status}`)
+      },
+      async floor() {
+        await pinger.libp2p.services.ping.ping(supPeer)
+      },
+    }
+    return await measureSide(side)
+  } finally {
+    await client?.close().catch(() => undefined)
+    await processes.stop()
+    await mesh.cleanup()
+  }
+}
+
+async function startBullWorker(
+  port: number,
+  queue: string,
+  mode: 'noop' | 'sandboxed',
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BULLMQ_WORKER, String(port), queue, String(SLOTS), mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> })
+  const signal = AbortSignal.timeout(30_000)
+  const exited = once(child, 'exit', { signal }).then(([code]) => {
+    throw new Error(`BullMQ worker exited with ${String(code)} before it was ready`)
+  })
+  await Promise.race([once(lines, 'line', { signal }), exited])
+  return child
+}
+
+async function measureBullmq(): Promise<SideResults & { redisVersion: string }> {
+  const redis = await startRedis()
+  const connection = { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }
+  const queues = {
+    noop: new Queue('bench-noop', { connection }),
+    sandboxed: new Queue('bench-sandboxed', { connection }),
+  }
+  const events = {
+    noop: new QueueEvents('bench-noop', { connection }),
+    sandboxed: new QueueEvents('bench-sandboxed', { connection }),
+  }
+  const ping = new Redis(connection)
+  const workers: ChildProcess[] = []
+  try {
+    workers.push(await startBullWorker(redis.port, 'bench-noop', 'noop'))
+    workers.push(await startBullWorker(redis.port, 'bench-sandboxed', 'sandboxed'))
+    await Promise.all([...Object.values(queues), ...Object.values(events)].map((q) => q.waitUntilReady()))
+    const side: Side = {
+      async run(kind) {
+        const job = await queues[kind].add('job', {})
+        await job.waitUntilFinished(events[kind], PHASE_TIMEOUT_MS)
+      },
+      async floor() {
+        await ping.ping()
+      },
+    }
+    return { ...(await measureSide(side)), redisVersion: redis.version }
+  } finally {
+    await Promise.allSettled(workers.map((w) => stopProcess(w)))
+    ping.disconnect()
+    await Promise.allSettled([...Object.values(queues), ...Object.values(events)].map((q) => q.close()))
+    await redis.stop()
+  }
+}
+
+/**
+ * Jobs per second the Ed25519 work alone allows. Per job: 2 signatures (the client's job, the
+ * runner's result) and 4 verifications (the job at the supervisor and at the runner, the result at
+ * the supervisor and at the client).
+ */
+function cryptoBound(): { signPerSecond: number; verifyPerSecond: number; jobsPerCore: number } {
+  const signer = signerFromSeed(new Uint8Array(32).fill(7))
+  const message = new Uint8Array(600).fill(1)
+  const signature = signer.sign(message)
+  const rate = (op: () => void): number => {
+    const until = performance.now() + 1_000
+    let n = 0
+    const start = performance.now()
+    while (performance.now() < until) {
+      for (let i = 0; i < 20; i++) op()
+      n += 20
+    }
+    return (n * 1000) / (performance.now() - start)
+  }
+  const signPerSecond = rate(() => signer.sign(message))
+  const verifyPerSecond = rate(() => nodeEd25519.verify(signature, message, signer.publicKey))
+  const jobsPerCore = 1 / (2 / signPerSecond + 4 / verifyPerSecond)
+  return { signPerSecond, verifyPerSecond, jobsPerCore }
+}
+
+function failureNote(name: string, side: SideResults): string {
+  return side.firstFailure === undefined ? '' : ` ${name}'s first failed call: ${side.firstFailure}.`
+}
+
+export async function runVsBullmqBench(): Promise<BenchTable[]> {
+  const bull = await measureBullmq()
+  const horus = await measureHorus()
+  const crypto = cryptoBound()
+  const cores = cpus().length
+  const cryptoJobs = crypto.jobsPerCore * cores
+  const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}x`
+  return [
+    {
+      title: `Horus vs BullMQ ${bull.redisVersion === 'unknown' ? '' : `(redis-server ${bull.redisVersion}) `}— producer, queue and a ${SLOTS}-slot worker in three processes`,
+      columns: ['measure', 'Horus', 'BullMQ', 'Horus ÷ BullMQ'],
+      rows: [
+        [
+          `no-op jobs/s, ${IN_FLIGHT} in flight (${JOBS} jobs)`,
+          horus.jobsPerSecond,
+          bull.jobsPerSecond,
+          ratio(horus.jobsPerSecond, bull.jobsPerSecond),
+        ],
+        [
+          `burst: ${BURST} submitted at once, jobs/s`,
+          horus.burstPerSecond,
+          bull.burstPerSecond,
+          ratio(horus.burstPerSecond, bull.burstPerSecond),
+        ],
+        ['calls that failed (all phases)', horus.failed, bull.failed, '–'],
+        ['one at a time: submit → result p50 ms', horus.p50, bull.p50, ratio(horus.p50, bull.p50)],
+        ['one at a time: p99 ms', horus.p99, bull.p99, ratio(horus.p99, bull.p99)],
+        [
+          'floor p50 ms (libp2p stream echo / redis PING)',
+          horus.floorP50,
+          bull.floorP50,
+          ratio(horus.floorP50, bull.floorP50),
+        ],
+        [
+          `sandboxed script jobs/s, ${IN_FLIGHT} in flight (sal "1 + 1" / sandboxed processor)`,
+          horus.sandboxedPerSecond,
+          bull.sandboxedPerSecond,
+          ratio(horus.sandboxedPerSecond, bull.sandboxedPerSecond),
+        ],
+        [
+          'sandboxed script, one at a time: p50 ms',
+          horus.sandboxedP50,
+          bull.sandboxedP50,
+          ratio(horus.sandboxedP50, bull.sandboxedP50),
+        ],
+      ],
+      note:
+        `Same run, same machine (${cores} cores). Redis persistence: ${REDIS_PERSISTENCE}; Horus: LevelDB ` +
+        'write before each acknowledgement (both survive a kill -9, neither fsyncs per job). Jobs are ' +
+        'awaited with `HorusClient.waitForJob` / `job.waitUntilFinished(QueueEvents)`.' +
+        failureNote('Horus', horus) +
+        failureNote('BullMQ', bull),
+    },
+    {
+      title: 'Horus jobs/s against the signature work alone (2 signs + 4 verifies per job, node:crypto)',
+      columns: ['measure', 'value'],
+      rows: [
+        ['Ed25519 sign/s, one core', crypto.signPerSecond],
+        ['Ed25519 verify/s, one core', crypto.verifyPerSecond],
+        ['crypto-bound jobs/s, one core', crypto.jobsPerCore],
+        [`crypto-bound jobs/s, ${cores} cores`, cryptoJobs],
+        [
+          'no-op jobs/s ÷ crypto-bound (all cores)',
+          `${((horus.jobsPerSecond / cryptoJobs) * 100).toFixed(0)} %`,
+        ],
+        [
+          'burst jobs/s ÷ crypto-bound (all cores)',
+          `${((horus.burstPerSecond / cryptoJobs) * 100).toFixed(0)} %`,
+        ],
+      ],
+    },
+  ]
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const table of await runVsBullmqBench()) process.stdout.write(`${formatTable(table)}\n`)
+}
