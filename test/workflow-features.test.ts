@@ -82,6 +82,7 @@ workflow:
     - { id: wait, wait_for_signal: "no spaces" }
     - { id: env, runner: sal, env: { "BAD-NAME": 1, MODE: production, OBJ: { a: 1 }, IT: item } }
     - { id: wf, workflow: { name: c, steps: [{ id: x, runner: hero }] }, for_each: steps.split.output }
+    - { id: sec, runner: sal, secrets: [API_KEY], env: { API_KEY: "'plain'" } }
 `),
     ).toEqual([
       'workflow.steps[0].max_parallel: only allowed with for_each',
@@ -94,6 +95,7 @@ workflow:
       `workflow.steps[4].env.MODE: unknown name "production" (expressions start from inputs, steps, run, item, index, true, false or null) at column 1 of "production" (a literal string needs quotes inside the expression, e.g. "'text'")`,
       'workflow.steps[4].env.OBJ: expected an expression string, a number, a boolean or null, got an object',
       'workflow.steps[5].for_each: not allowed on a workflow step',
+      'workflow.steps[6].env.API_KEY: also named in secrets (a variable comes from one or the other)',
       'workflow.timeout: expected a duration (milliseconds, or a string like "500ms", "2s", "1m") greater than 0, got "never"',
     ])
   })
