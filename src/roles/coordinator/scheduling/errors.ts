@@ -69,3 +69,12 @@ export class SignalDataInvalidError extends HorusError {
     super(`signal data: ${problem}`)
   }
 }
+
+/** Items were asked of a step that is not a `for_each` step. */
+export class StepNotMappedError extends HorusError {
+  static override readonly code = 'STEP_NOT_MAPPED'
+
+  constructor(run: string, step: string) {
+    super(`step "${step}" of run "${run}" is not a for_each step: it has no items`)
+  }
+}
