@@ -48,6 +48,7 @@ import type {
   RunSummary,
   RunView,
   SecretUse,
+  StepItemsPage,
   WorkflowDefinition,
 } from './types.js'
 import { TERMINAL_JOB_STATUSES } from './types.js'
@@ -240,6 +241,38 @@ export class HorusClient {
 
   resume(runId: string, options: SignalOptions = {}): Promise<RunView> {
     return this.read('coordinator', 'coordinator.resume_workflow', { runId }, options)
+  }
+
+  /**
+   * Reruns a finished run: its failed, cancelled and skipped steps, or `steps` (whatever their
+   * state) and everything downstream of them. Succeeded steps keep their outputs; the run goes
+   * back to `running`. Resolves with the run as it stands right after.
+   */
+  retry(runId: string, options: SignalOptions & { steps?: string[] } = {}): Promise<RunView> {
+    const params = options.steps === undefined ? { runId } : { runId, steps: options.steps }
+    return this.call('coordinator', 'coordinator.retry_workflow', params, options)
+  }
+
+  /**
+   * Delivers signal `name` to a run: the `wait_for_signal` step waiting for it (now, or when it
+   * starts waiting) completes with `data` as its output. A name is delivered once per run.
+   */
+  signal(runId: string, name: string, data?: unknown, options: SignalOptions = {}): Promise<RunView> {
+    const params: Record<string, unknown> = { runId, name }
+    if (data !== undefined) params.data = data
+    return this.call('coordinator', 'coordinator.signal_workflow', params as RpcParams, options)
+  }
+
+  /** A page of a for_each step's children (`step[i]`), each a StepView. */
+  stepItems(
+    runId: string,
+    stepId: string,
+    options: SignalOptions & { offset?: number; limit?: number } = {},
+  ): Promise<StepItemsPage> {
+    const params: Record<string, unknown> = { runId, stepId }
+    if (options.offset !== undefined) params.offset = options.offset
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('coordinator', 'coordinator.get_step_items', params as RpcParams, options)
   }
 
   logs(runId: string, options: SignalOptions & { stepId?: string } = {}): Promise<LogLine[]> {

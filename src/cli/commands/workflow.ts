@@ -30,13 +30,20 @@ Subcommands:
   cancel RUN_ID     cancel a run (running jobs are cancelled too)
   pause RUN_ID      dispatch nothing new until resumed
   resume RUN_ID     continue a paused run
+  retry RUN_ID [--step ID ...] [--wait]
+                    rerun a finished run: its failed, cancelled and skipped steps, or the steps
+                    named with --step (whatever their state) and everything downstream of them;
+                    succeeded steps keep their outputs
+  signal RUN_ID NAME [--data JSON]
+                    deliver signal NAME to the run: the step waiting for it completes with the
+                    data (a JSON value; default null) as its output
 
 Options:
   --input k=v       a run input; v is parsed as JSON when it is valid JSON (3, true, {"a":1}),
                     else taken as a string. Repeat for more inputs.
 ${SECRET_HELP}
                     (submit: the values of the secrets the steps name in \`secrets:\`)
-  --wait            (submit) wait for the run to end; exit 0 if it completed, 1 otherwise.
+  --wait            (submit, retry) wait for the run to end; exit 0 if it completed, 1 otherwise.
                     Ctrl-C stops waiting (the run goes on).
 
 --peer may name any mesh node: the client finds a coordinator through it.
@@ -50,10 +57,11 @@ const OPTIONS = {
   input: { type: 'string', multiple: true },
   ...SECRET_OPTIONS,
   wait: { type: 'boolean' },
-  step: { type: 'string' },
+  step: { type: 'string', multiple: true },
   status: { type: 'string' },
   limit: { type: 'string' },
   runners: { type: 'string', multiple: true },
+  data: { type: 'string' },
 } as const
 
 const RUN_STATUSES: readonly RunStatus[] = [
@@ -109,6 +117,19 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
         }
       return EXIT.ok
     }
+    case 'retry':
+      return retry(values, one(positionals, 'retry', 'RUN_ID'), out)
+    case 'signal': {
+      const [runId, name, extra] = positionals
+      if (runId === undefined || name === undefined)
+        throw new UsageError(`workflow signal: expected RUN_ID NAME\n\n${WORKFLOW_HELP}`)
+      if (extra !== undefined) throw new UsageError(`workflow signal: unexpected argument "${extra}"`)
+      const data = parseData(stringFlag(values.data))
+      const run = await withClient(values, (client) => client.signal(runId, name, data))
+      if (json) out.json(run)
+      else out.line(`${run.runId}: signal ${name} delivered (${run.status})`)
+      return EXIT.ok
+    }
     case 'cancel':
     case 'pause':
     case 'resume': {
@@ -123,6 +144,45 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
         `workflow: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}\n\n${WORKFLOW_HELP}`,
       )
   }
+}
+
+async function retry(values: Values, runId: string, out: Output): Promise<number> {
+  const steps = listOfStrings(values.step)
+  const json = values.json === true
+  return withClient(values, async (client) => {
+    const run = await client.retry(runId, steps.length === 0 ? {} : { steps })
+    if (values.wait !== true) {
+      if (json) out.json(run)
+      else out.line(`${run.runId}: ${run.status} (rerun ${run.epoch})`)
+      return EXIT.ok
+    }
+    if (!json) out.error(`run ${runId} rerunning; waiting (Ctrl-C stops waiting, the run goes on)`)
+    const done = await waitWithProgress(client, runId, out, !json)
+    if (done === undefined) {
+      out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
+      return EXIT.failed
+    }
+    if (json) out.json(done)
+    else printOutcome(done, out)
+    return done.status === 'completed' ? EXIT.ok : EXIT.failed
+  })
+}
+
+/** `--data JSON`: a JSON value (refused when it does not parse). */
+function parseData(text: string | undefined): unknown {
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new UsageError(
+      `workflow signal: --data: expected JSON, got ${JSON.stringify(text)} (${(err as Error).message})`,
+    )
+  }
+}
+
+function listOfStrings(value: string | boolean | string[] | undefined): string[] {
+  if (value === undefined || typeof value === 'boolean') return []
+  return Array.isArray(value) ? value : [value]
 }
 
 async function submit(values: Values, file: string, out: Output): Promise<number> {

@@ -34,12 +34,32 @@ export const STEP_VIEW = {
     output: {},
     error: { type: 'object', properties: { name: STRING, message: STRING, retryable: { type: 'boolean' } } },
     reason: STRING,
+    kind: { type: 'string', enum: ['job', 'workflow', 'sleep', 'signal'] },
+    items: {
+      type: 'object',
+      required: ['total', 'counts'],
+      properties: { total: { type: 'integer' }, counts: { type: 'object' } },
+    },
+    signal: STRING,
+    until: TIME,
+    triggerRule: STRING,
+    onFailure: { type: 'boolean' },
   },
 } as const
 
 export const RUN_VIEW = {
   type: 'object',
-  required: ['runId', 'workflow', 'status', 'inputs', 'createdAt', 'steps'],
+  required: [
+    'runId',
+    'workflow',
+    'status',
+    'inputs',
+    'createdAt',
+    'steps',
+    'epoch',
+    'retryable',
+    'waitingFor',
+  ],
   properties: {
     runId: STRING,
     workflow: STRING,
@@ -51,6 +71,19 @@ export const RUN_VIEW = {
     finishedAt: TIME,
     steps: { type: 'array', items: STEP_VIEW },
     error: { type: 'object', properties: { step: STRING, name: STRING, message: STRING } },
+    epoch: { type: 'integer' },
+    retryable: { type: 'boolean' },
+    waitingFor: { type: 'array', items: STRING },
+  },
+} as const
+
+export const STEP_ITEMS = {
+  type: 'object',
+  required: ['total', 'offset', 'items'],
+  properties: {
+    total: { type: 'integer' },
+    offset: { type: 'integer' },
+    items: { type: 'array', items: STEP_VIEW },
   },
 } as const
 

@@ -10,6 +10,7 @@ import { TypedEventEmitter } from 'main-event'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
+import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
 import { runnerRecipients, type SealedSecret } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
@@ -19,7 +20,7 @@ import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
-import { describeRun, type RunStatus } from '../scheduling/index.js'
+import { describeRun, type RunStatus, UnknownStepError } from '../scheduling/index.js'
 import type { TriggerDefinition } from '../triggers/definition.js'
 import { TriggerService } from '../triggers/trigger-service.js'
 import { compileWorkflow } from '../workflow/compile.js'
@@ -46,16 +47,20 @@ import {
   DEFAULT_WAIT_MS,
   RUNS_PREFIX,
 } from './constants.js'
+import { controlMethods } from './control-methods.js'
 import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
+import { type StepItemsPage, stepItems } from './step-items.js'
 import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
 export interface CoordinatorComponents {
+  /** The node's blob service, for step outputs too large to travel inline. */
+  blobs?: BlobService
   peerId: string
   libp2p: MeshLibp2p
   datastore: Datastore
@@ -115,6 +120,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
       localSupervisor: options.localSupervisor,
       configuredSupervisors: options.supervisors ?? [],
+      blobs: components.blobs,
       limits: {
         maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
         runConcurrency: options.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
@@ -167,6 +173,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     })
     components.rpc.add(
       ...coordinatorMethods(this),
+      ...controlMethods(this),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
     )
     components.rpc.addSubscription(...coordinatorSubscriptions(this))
@@ -292,6 +299,36 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     const entry = await this.findUnfinished(runId, signal)
     this.engine.setPaused(entry, false)
     return this.viewAfterFlush(entry)
+  }
+
+  /** Reruns a finished run from its failed steps, or from `steps` (../workflow/README.md). */
+  async retry(runId: string, steps?: readonly string[], signal?: AbortSignal): Promise<RunView> {
+    this.assertRunning()
+    const entry = await this.find(runId, signal)
+    entry.refreshStatus(Date.now())
+    this.engine.retry(entry, steps)
+    return this.viewAfterFlush(entry)
+  }
+
+  /** Delivers a signal to a run's `wait_for_signal` step (now, or when it starts waiting). */
+  async signal(runId: string, name: string, data: unknown, signal?: AbortSignal): Promise<RunView> {
+    this.assertRunning()
+    const entry = await this.findUnfinished(runId, signal)
+    this.engine.signal(entry, name, data)
+    return this.viewAfterFlush(entry)
+  }
+
+  /** A page of a for_each step's children. */
+  async stepItems(
+    runId: string,
+    stepId: string,
+    page: { offset?: number; limit?: number } = {},
+    signal?: AbortSignal,
+  ): Promise<StepItemsPage> {
+    const entry = await this.find(runId, signal)
+    const step = (entry.workflow as CompiledWorkflow).byId.get(stepId)
+    if (step === undefined) throw new UnknownStepError(runId, stepId)
+    return stepItems(entry.state, step, page.offset, page.limit)
   }
 
   async logs(runId: string, stepId?: string, signal?: AbortSignal): Promise<LogLine[]> {

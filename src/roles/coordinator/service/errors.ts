@@ -40,6 +40,15 @@ export class TriggerInvalidError extends HorusError {
   static override readonly code = 'TRIGGER_INVALID'
 }
 
+/** No trigger of that name (to remove). */
+export class TriggerNotFoundError extends HorusError {
+  static override readonly code = 'TRIGGER_NOT_FOUND'
+
+  constructor(name: string) {
+    super(`no trigger named ${JSON.stringify(name)}`)
+  }
+}
+
 /** The coordinator is not started, or is stopping. */
 export class CoordinatorNotRunningError extends HorusError {
   static override readonly code = 'COORDINATOR_NOT_RUNNING'
@@ -65,6 +74,30 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
   { name: 'RunFinishedError', code: -32034, message: 'the run already finished' },
   { name: 'RunExistsError', code: -32035, message: 'the run id is taken' },
   { name: 'TriggerInvalidError', code: -32036, message: 'the trigger definition is invalid' },
+  {
+    name: 'RunNotFinishedError',
+    code: -32040,
+    message: 'only a completed, failed or cancelled run can be retried',
+  },
+  {
+    name: 'NothingToRetryError',
+    code: -32041,
+    message: 'no step failed, was cancelled or skipped (name steps)',
+  },
+  { name: 'UnknownStepError', code: -32042, message: 'the run has no step with that id' },
+  { name: 'UnknownSignalError', code: -32043, message: 'no step of the run waits for that signal' },
+  {
+    name: 'SignalAlreadyDeliveredError',
+    code: -32044,
+    message: 'that signal was already delivered to the run',
+  },
+  {
+    name: 'SignalDataInvalidError',
+    code: -32045,
+    message: 'the signal data is not a JSON value the run can store',
+  },
+  { name: 'StepNotMappedError', code: -32046, message: 'the step is not a for_each step' },
+  { name: 'TriggerNotFoundError', code: -32047, message: 'no trigger with that name' },
 ]
 
 const CODES = new Map(COORDINATOR_ERROR_SPECS.map((spec) => [spec.name, spec.code ?? -32010]))

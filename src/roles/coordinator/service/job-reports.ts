@@ -13,8 +13,20 @@ import { JOB_TRACE_TYPE, runnerPeerOf } from './views.js'
 /** Failures that retrying the same job cannot fix. */
 const NON_RETRYABLE = new Set(['JobRejectedError', 'InvalidJobError', 'InvalidResult'])
 
+/**
+ * A succeeded job whose output is a blob: fetch it from `producer` (checked against `digest`, which
+ * the runner signed), then record the step succeeded with a reference to it.
+ */
+export interface FetchOutput {
+  readonly type: 'fetch'
+  readonly step: string
+  readonly attempt: number
+  readonly digest: string
+  readonly producer: string
+}
+
 /** A supervisor's job event as the scheduler's JobUpdate; undefined for statuses it ignores. */
-export function jobUpdateOf(job: TrackedJob, event: JobEvent): JobUpdate | undefined {
+export function jobUpdateOf(job: TrackedJob, event: JobEvent): JobUpdate | FetchOutput | undefined {
   const at = { step: job.step, attempt: job.attempt }
   switch (event.status) {
     case 'running':
@@ -24,8 +36,13 @@ export function jobUpdateOf(job: TrackedJob, event: JobEvent): JobUpdate | undef
       if (!checked.ok)
         return { type: 'failed', ...at, error: { type: 'InvalidResult', message: checked.message } }
       if (checked.result.outputDigest !== undefined && checked.result.output === undefined) {
-        const message = 'the output is too large to carry in the result (only its digest arrived)'
-        return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
+        // Too large to travel inline: the bytes are on the runner that signed the digest.
+        const producer = runnerPeerOf(checked.result.runner)
+        if (producer === undefined) {
+          const message = `the runner key ${checked.result.runner} names no peer to fetch the output from`
+          return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
+        }
+        return { type: 'fetch', ...at, digest: checked.result.outputDigest, producer }
       }
       return { type: 'succeeded', ...at, result: (checked.result.output ?? null) as JsonValue }
     }

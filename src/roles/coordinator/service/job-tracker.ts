@@ -9,7 +9,7 @@
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { createJob, type JobEnvelope, type SealedSecret, type Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
-import type { JsonValue } from '../../../protocols/state/json-value.js'
+import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
 import type { DispatchAction } from '../scheduling/index.js'
 import { DEFAULT_JOB_TTL_MS, DEFAULT_STEP_JOB_TIMEOUT_MS, DISPATCH_RETRY_MS } from './constants.js'
@@ -21,7 +21,8 @@ export interface TrackedJob {
   readonly run: string
   readonly step: string
   readonly attempt: number
-  readonly envelope: JobEnvelope
+  /** The signed job; undefined while its input is being prepared (large values stored as blobs). */
+  envelope: JobEnvelope | undefined
   /** Where it was (last) sent. */
   supervisor: string | undefined
   readonly tried: Set<string>
@@ -38,6 +39,11 @@ export interface JobTrackerInit {
   signer: Signer
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
+  /**
+   * The input as it travels: large values become blob references (see blob-keeper.ts). Without
+   * it, the input goes as it is.
+   */
+  prepareInput?(run: string, input: JsonObject): Promise<JsonObject>
   /** A status change of a tracked job (terminal ones end its tracking first). */
   onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void
   /** A supervisor's event stream broke. */
@@ -94,28 +100,12 @@ export class JobTracker {
    */
   send(run: string, action: DispatchAction, secrets?: Record<string, SealedSecret>): void {
     if (this.jobs.has(action.jobId)) return
-    const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
-    const envelope = createJob(
-      {
-        id: action.jobId,
-        run,
-        step: action.step,
-        attempt: action.attempt,
-        runner: action.runner,
-        payload: payloadText(action.payload),
-        input: action.input,
-        ...(secrets === undefined ? {} : { secrets }),
-        timeoutMs,
-        ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
-      },
-      this.init.signer,
-    )
     const job: TrackedJob = {
       jobId: action.jobId,
       run,
       step: action.step,
       attempt: action.attempt,
-      envelope,
+      envelope: undefined,
       supervisor: undefined,
       tried: new Set(),
       delivering: false,
@@ -123,7 +113,49 @@ export class JobTracker {
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
-    this.deliver(job)
+    this.prepare(job, action, secrets).then(
+      () => this.deliver(job),
+      (err: Error) =>
+        // The input could not be prepared (the blob store failed): the attempt fails, retryably.
+        this.onEvent(
+          {
+            jobId: job.jobId,
+            status: 'failed',
+            error: { name: err.name, message: err.message, retryable: true },
+          },
+          this.init.self,
+        ),
+    )
+  }
+
+  private async prepare(
+    job: TrackedJob,
+    action: DispatchAction,
+    secrets: Record<string, SealedSecret> | undefined,
+  ): Promise<void> {
+    const input =
+      this.init.prepareInput === undefined
+        ? action.input
+        : await this.init.prepareInput(job.run, action.input)
+    const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
+    const envOrEmpty = Object.keys(action.env).length === 0 ? {} : { env: { ...action.env } }
+    job.envelope = createJob(
+      {
+        id: action.jobId,
+        run: job.run,
+        step: action.step,
+        attempt: action.attempt,
+        runner: action.runner,
+        payload: payloadText(action.payload),
+        input,
+        ...envOrEmpty,
+        context: action.context as unknown as Record<string, unknown>,
+        ...(secrets === undefined ? {} : { secrets }),
+        timeoutMs,
+        ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
+      },
+      this.init.signer,
+    )
   }
 
   /** Stops tracking a job and cancels it on its supervisor. */
@@ -216,7 +248,7 @@ export class JobTracker {
   }
 
   private deliver(job: TrackedJob): void {
-    if (job.delivering || job.cancelled || this.shutdown.signal.aborted) return
+    if (job.delivering || job.cancelled || job.envelope === undefined || this.shutdown.signal.aborted) return
     job.delivering = true
     this.deliverLoop(job)
       .catch((err: Error) => this.log.error('delivering %s: %s', job.jobId, err.message))
@@ -242,7 +274,7 @@ export class JobTracker {
       this.pool.assign(peer)
       try {
         await link.ready()
-        const view = await link.submit(job.envelope, this.callSignal())
+        const view = await link.submit(job.envelope as JobEnvelope, this.callSignal())
         if (job.cancelled) await link.cancel(job.jobId, this.callSignal())
         else if (isTerminal(view.status)) await this.fetch(job, link)
         return

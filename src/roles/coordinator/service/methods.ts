@@ -21,8 +21,9 @@ import type { CoordinatorService } from './coordinator-service.js'
 import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
 import type { SecretUse } from './run-secrets.js'
 
-const errors = (...names: string[]) => COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
-const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
+export const errors = (...names: string[]) =>
+  COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
+export const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
 const WORKFLOW = {
   type: ['object', 'string'],
   description: 'the workflow document or its YAML/JSON text',
@@ -45,7 +46,7 @@ const byRun = {
 } as const
 
 /** Runs the handler, turning coordinator errors into their wire form. */
-function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
+export function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
   const handler = def.handler.bind(def)
   return {
     ...def,
