@@ -77,7 +77,7 @@ describe('horus key show', () => {
     const badRole = await horus(['key', 'show', '--data-dir', alice.dir, '--roles', 'root'])
     expect(badRole.code).toBe(2)
     expect(badRole.stderr).toContain(
-      'key show: --roles: expected one of client, coordinator, supervisor, runner, got "root"',
+      'key show: --roles: expected one of client, coordinator, supervisor, runner, admin, got "root"',
     )
     const badCap = await horus([
       'key',
@@ -201,7 +201,7 @@ describe('horus trust explain', () => {
     expect(invalid.code).toBe(2)
     expect(invalid.stderr).toContain('trust.keys[0].key: not a peer ID or hex public key: "nope"')
     expect(invalid.stderr).toContain(
-      'trust.keys[0].roles[0]: expected one of client, coordinator, supervisor, runner, got "wizard"',
+      'trust.keys[0].roles[0]: expected one of client, coordinator, supervisor, runner, admin, got "wizard"',
     )
     expect((await horus(['trust', 'explain'])).code).toBe(2)
     expect((await horus(['trust', 'grant'])).code).toBe(2)

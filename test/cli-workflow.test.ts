@@ -64,6 +64,8 @@ describe('horus workflow against real nodes', () => {
       '--wait',
       '--input',
       'note=hello',
+      '--run-id',
+      'cli-run-1',
       ...viaMesh,
     ])
     expect(waited.code).toBe(0)
@@ -71,14 +73,32 @@ describe('horus workflow against real nodes', () => {
     expect(waited.stderr).toContain('store: succeeded')
     expect(waited.stderr).toMatch(/✔ store\s+succeeded/)
     const runId = /run (\S+) completed/.exec(waited.stdout)?.[1]
-    expect(runId).toBeDefined()
+    expect(runId).toBe('cli-run-1')
+    const again = await horus([
+      'workflow',
+      'submit',
+      files.ok,
+      '--input',
+      'note=hello',
+      '--run-id',
+      'cli-run-1',
+      ...viaMesh,
+    ])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('RUN_EXISTS')
 
     const status = await horus(['workflow', 'status', runId as string, ...viaGateway])
     expect(status.code).toBe(0)
     expect(status.stdout).toContain('data-pipeline')
     expect(status.stdout).toMatch(/✔ count\s+succeeded/)
     const json = await horus(['workflow', 'status', runId as string, '--json', ...viaGateway])
-    expect(JSON.parse(json.stdout)).toMatchObject({ runId, status: 'completed', inputs: { note: 'hello' } })
+    // Submitted over the mesh, the run is the CLI key's (read here through the gateway, as the node, an admin).
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      runId,
+      status: 'completed',
+      inputs: { note: 'hello' },
+      submitter: me.peerId,
+    })
     const list = await horus(['workflow', 'list', '--status', 'completed', '--json', ...viaGateway])
     expect((JSON.parse(list.stdout) as Array<{ runId: string }>).map((x) => x.runId)).toContain(runId)
     expect((await horus(['workflow', 'logs', runId as string, ...viaGateway])).code).toBe(0)

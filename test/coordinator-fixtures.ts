@@ -4,8 +4,17 @@
  * deterministic, and a client node that calls the coordinator API over libp2p.
  */
 
+import { createHmac, randomUUID } from 'node:crypto'
+import {
+  createSubmission,
+  createTriggerRegistration,
+  type SignedSubmission,
+  type SignedTriggerRegistration,
+  type Signer,
+} from '../src/protocols/jobs/index.js'
 import type { CoordinatorService, RunView } from '../src/roles/coordinator/index.js'
 import { parseJobId } from '../src/roles/coordinator/scheduling/index.js'
+import { parseWorkflowText } from '../src/roles/coordinator/workflow/load.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, type MeshMember, type RunningMember, runnerVisible } from './jobs-flow-fixtures.js'
@@ -109,6 +118,61 @@ export function testKinds(gates: Gates, executions: Executions): Record<string, 
 }
 
 export const TEST_KINDS = ['echo', 'gate', 'flaky', 'sleep', 'fail']
+
+/**
+ * `coordinator.submit_workflow` params as the SDK sends them: the parsed document, the inputs and
+ * a submission signed by `member`'s key (the caller's).
+ */
+export function submitParams(
+  signer: Signer | RunningMember,
+  workflow: unknown,
+  inputs: Record<string, unknown> = {},
+  runId: string = randomUUID(),
+): { workflow: unknown; inputs: Record<string, unknown>; submission: SignedSubmission } {
+  const document = typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
+  return {
+    workflow: document,
+    inputs,
+    submission: createSubmission({ runId, workflow: document, inputs }, signerOf(signer)),
+  }
+}
+
+function signerOf(signer: Signer | RunningMember): Signer {
+  return 'node' in signer ? signer.node.trust.signer : signer
+}
+
+export type TriggerParams = {
+  name: string
+  kind: 'cron' | 'http'
+  schedule?: string
+  workflow: unknown
+  inputs?: Record<string, unknown>
+  secret?: string
+}
+
+/** `coordinator.register_trigger` params with a registration signed by `signer`. */
+export function registerParams(
+  signer: Signer | RunningMember,
+  trigger: TriggerParams,
+): TriggerParams & { registration: SignedTriggerRegistration } {
+  const registration = createTriggerRegistration(
+    {
+      name: trigger.name,
+      kind: trigger.kind,
+      ...(trigger.schedule === undefined ? {} : { schedule: trigger.schedule }),
+      workflow: trigger.workflow,
+      inputs: trigger.inputs ?? {},
+    },
+    signerOf(signer),
+  )
+  return { ...trigger, registration }
+}
+
+/** Headers of a hook call signed GitHub-style with the trigger's secret. */
+export function hookHeaders(secret: string, body: string): Record<string, string> {
+  const hmac = createHmac('sha256', secret).update(body).digest('hex')
+  return { 'content-type': 'application/json', 'x-horus-signature-256': `sha256=${hmac}` }
+}
 
 /** The coordinator service of a running member. */
 export function coordinatorOf(member: RunningMember): CoordinatorService {

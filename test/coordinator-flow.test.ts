@@ -3,7 +3,15 @@ import type { MonitorEvent } from '../src/protocols/events/index.js'
 import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
 import type { RunView } from '../src/roles/coordinator/index.js'
 import { waitFor } from '../src/testing/index.js'
-import { Executions, Gates, JobMesh, runnerVisible, step, testKinds } from './coordinator-fixtures.js'
+import {
+  Executions,
+  Gates,
+  JobMesh,
+  runnerVisible,
+  step,
+  submitParams,
+  testKinds,
+} from './coordinator-fixtures.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
@@ -45,7 +53,10 @@ workflow:
       depends_on: ["a"]
       payload: { x: 1 }
 `
-    const { runId } = await client.call<{ runId: string }>('coordinator.submit_workflow', { workflow })
+    const { runId } = await client.call<{ runId: string }>(
+      'coordinator.submit_workflow',
+      submitParams(cli, workflow),
+    )
     const done = await client.call<RunView>(
       'coordinator.wait_for_completion',
       { runId, timeoutMs: 20_000 },
@@ -106,9 +117,10 @@ workflow:
       data: { name: 'RunNotFoundError' },
     })
     await expect(
-      client.call('coordinator.submit_workflow', {
-        workflow: { workflow: { name: 'x', steps: [{ id: 'a', runner: 'nope' }] } },
-      }),
+      client.call(
+        'coordinator.submit_workflow',
+        submitParams(cli, { workflow: { name: 'x', steps: [{ id: 'a', runner: 'nope' }] } }),
+      ),
     ).rejects.toMatchObject({
       data: {
         name: 'WorkflowValidationError',

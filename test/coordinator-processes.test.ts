@@ -15,6 +15,7 @@ import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
 import type { RunView } from '../src/roles/coordinator/index.js'
 import { TestMesh, waitFor } from '../src/testing/index.js'
 import { ProcessMesh } from '../src/testing/process-mesh.js'
+import { submitParams } from './coordinator-fixtures.js'
 
 const SEED_WORKFLOW = new URL('./fixtures/data-pipeline.yaml', import.meta.url)
 /** Runner plugin exporting `functions = { process_data }` (built with the CLI). */
@@ -62,7 +63,10 @@ describe('the seed data pipeline across separate processes', () => {
       { timeoutMs: 30_000, what: 'the runner to be seen by the coordinator' },
     )
 
-    const { runId } = await rpc.call<{ runId: string }>('coordinator.submit_workflow', { workflow })
+    const { runId } = await rpc.call<{ runId: string }>(
+      'coordinator.submit_workflow',
+      submitParams(client.trust.signer, workflow),
+    )
     const run = await rpc.call<RunView>(
       'coordinator.wait_for_completion',
       { runId, timeoutMs: 60_000 },
@@ -80,8 +84,9 @@ describe('the seed data pipeline across separate processes', () => {
     expect(run.steps.every((s) => s.runnerPeer === processes?.nodes[2]?.peerId)).toBe(true)
 
     // Read it back through the runner's osiris store, with a second workflow.
-    const read = await rpc.call<{ runId: string }>('coordinator.submit_workflow', {
-      workflow: {
+    const read = await rpc.call<{ runId: string }>(
+      'coordinator.submit_workflow',
+      submitParams(client.trust.signer, {
         workflow: {
           name: 'read-back',
           steps: [
@@ -92,8 +97,8 @@ describe('the seed data pipeline across separate processes', () => {
             },
           ],
         },
-      },
-    })
+      }),
+    )
     const back = await rpc.call<RunView>(
       'coordinator.wait_for_completion',
       { runId: read.runId, timeoutMs: 30_000 },

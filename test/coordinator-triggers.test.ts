@@ -7,7 +7,9 @@ import {
   coordinatorOf,
   Executions,
   Gates,
+  hookHeaders,
   JobMesh,
+  registerParams,
   runnerVisible,
   TEST_KINDS,
   testKinds,
@@ -104,9 +106,13 @@ describe('triggers', () => {
         steps: [{ id: 'greet', runner: 'echo', payload: 'hello', when: "inputs.who != 'nobody'" }],
       },
     }
-    expect(await rpc.call('coordinator.register_trigger', { name: 'greet', kind: 'http', workflow })).toEqual(
-      { name: 'greet' },
-    )
+    const secret = 'greet-hook-secret-0123'
+    expect(
+      await rpc.call(
+        'coordinator.register_trigger',
+        registerParams(cli, { name: 'greet', kind: 'http', workflow, secret }),
+      ),
+    ).toEqual({ name: 'greet' })
     await expect(
       rpc.call('coordinator.register_trigger', { name: 'bad name!', kind: 'http', workflow }),
     ).rejects.toMatchObject({
@@ -118,10 +124,11 @@ describe('triggers', () => {
       data: { name: 'TriggerInvalidError' },
     })
     const gateway = hub.node.gateway?.url as string
+    const body = JSON.stringify({ who: 'world' })
     const res = await fetch(`${gateway}/hooks/greet`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ who: 'world' }),
+      headers: hookHeaders(secret, body),
+      body,
     })
     expect(res.status).toBe(200)
     const { runId } = (await res.json()) as { runId: string }
@@ -136,7 +143,7 @@ describe('triggers', () => {
 
     const missing = await fetch(`${gateway}/hooks/greet`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: hookHeaders(secret, '{}'),
       body: '{}',
     })
     expect(missing.status).toBe(400)
@@ -158,10 +165,11 @@ describe('triggers', () => {
       extra: { gateway: { listen: '127.0.0.1:0' } },
       options: { runner: { builtins: false, kinds: testKinds(new Gates(), executions) } },
     })
+    const againBody = JSON.stringify({ who: 'again' })
     const second = await fetch(`${again.node.gateway?.url as string}/hooks/greet`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ who: 'again' }),
+      headers: hookHeaders(secret, againBody),
+      body: againBody,
     })
     expect(second.status).toBe(200)
     const rerun = (await second.json()) as { runId: string }

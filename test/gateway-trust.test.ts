@@ -14,7 +14,7 @@ import { TrustPolicy } from '../src/protocols/jobs/index.js'
 import { HttpRpcClient, Libp2pRpcClient, type MethodRegistry } from '../src/protocols/rpc/index.js'
 import type { RunSummary } from '../src/roles/coordinator/index.js'
 import { waitFor } from '../src/testing/index.js'
-import { Executions, Gates, testKinds } from './coordinator-fixtures.js'
+import { Executions, Gates, hookHeaders, registerParams, testKinds } from './coordinator-fixtures.js'
 import { startCliNode, stopCliNode } from './helpers/cli.js'
 import { JobMesh, job, type RunningMember, runnerVisible } from './jobs-flow-fixtures.js'
 
@@ -54,7 +54,11 @@ describe('cross-origin requests', () => {
     const { hub: node, cli } = await hub()
     const rpc = new Libp2pRpcClient({ libp2p: cli.node.libp2p, target: node.node.multiaddrs()[0] as string })
     closers.push(() => rpc.close())
-    await rpc.call('coordinator.register_trigger', { name: 'greet', kind: 'http', workflow: HOOKED })
+    const secret = 'greet-hook-secret-0123'
+    await rpc.call(
+      'coordinator.register_trigger',
+      registerParams(cli, { name: 'greet', kind: 'http', workflow: HOOKED, secret }),
+    )
     const url = node.node.gateway?.url as string
 
     for (const origin of [
@@ -80,7 +84,11 @@ describe('cross-origin requests', () => {
     }
     expect(await rpc.call<RunSummary[]>('coordinator.list_workflows', {})).toEqual([])
 
-    const own = await fetch(`${url}/hooks/greet`, { method: 'POST', headers: { origin: url } })
+    const own = await fetch(`${url}/hooks/greet`, {
+      method: 'POST',
+      headers: { ...hookHeaders(secret, '{}'), origin: url },
+      body: '{}',
+    })
     expect(own.status).toBe(200)
     expect((await fetch(`${url}/healthz`)).status).toBe(200)
     expect(await rpc.call<RunSummary[]>('coordinator.list_workflows', {})).toHaveLength(1)
@@ -194,7 +202,7 @@ describe('gateway.grant in the config', () => {
     }
     expect(issues({ roles: ['boss'], capabilities: ['Bad!'], extra: 1 })).toEqual([
       'gateway.grant.extra: unknown setting (known: roles, capabilities)',
-      'gateway.grant.roles[0]: expected one of client, coordinator, supervisor, runner, got "boss"',
+      'gateway.grant.roles[0]: expected one of client, coordinator, supervisor, runner, admin, got "boss"',
       'gateway.grant.capabilities[0]: expected a capability name matching /^[a-z][a-z0-9_-]{0,63}$/ or "*", got "Bad!"',
     ])
     expect(issues({ capabilities: [] })).toEqual(['gateway.grant.roles: required in a grant'])

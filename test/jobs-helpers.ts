@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
 import {
   createJobVerifier,
+  createSubmission,
   generateSigner,
+  type JobAuthority,
   type JobVerifier,
   type JobVerifierInit,
   ReplayCache,
@@ -56,17 +58,20 @@ export interface VerifierFixture {
   close(): Promise<void>
 }
 
-/** A verifier whose policy trusts `client` for sal+hero, `coordinator` for everything. */
+/** A verifier whose policy trusts `client` for sal+hero (or `clientCapabilities`), `coordinator` for everything. */
 export async function createVerifierFixture(
-  options: Partial<Omit<JobVerifierInit, 'trust' | 'replayCache'>> = {},
+  fixtureOptions: Partial<Omit<JobVerifierInit, 'trust' | 'replayCache'>> & {
+    clientCapabilities?: string[]
+  } = {},
 ): Promise<VerifierFixture> {
+  const { clientCapabilities = ['sal', 'hero'], ...options } = fixtureOptions
   const self = generateSigner()
   const client = generateSigner()
   const coordinator = generateSigner()
   const runnerOnly = generateSigner()
   const stranger = generateSigner()
   const keys: TrustKeyConfig[] = [
-    { key: signerKeyHex(client), name: 'client', roles: ['client'], capabilities: ['sal', 'hero'] },
+    { key: signerKeyHex(client), name: 'client', roles: ['client'], capabilities: clientCapabilities },
     { key: signerKeyHex(coordinator), name: 'coord', roles: ['coordinator'], capabilities: ['*'] },
     { key: signerKeyHex(runnerOnly), name: 'runner', roles: ['runner'], capabilities: ['*'] },
   ]
@@ -90,4 +95,13 @@ export async function createVerifierFixture(
       await store.close()
     },
   }
+}
+
+/** A run's authority for jobs built by hand: `signer`'s submission of run `runId`. */
+export function submissionAuthority(
+  signer: Signer,
+  runId: string,
+  workflow: unknown = { workflow: { name: 'test', steps: [] } },
+): JobAuthority {
+  return { submission: createSubmission({ runId, workflow, inputs: {} }, signer) }
 }

@@ -14,7 +14,7 @@ import {
   stepJobId,
   TrustPolicy,
 } from '../src/protocols/jobs/index.js'
-import { createVerifierFixture, type VerifierFixture } from './jobs-helpers.js'
+import { createVerifierFixture, submissionAuthority, type VerifierFixture } from './jobs-helpers.js'
 
 const encoder = new TextEncoder()
 const bytes = (job: unknown): Uint8Array => encoder.encode(JSON.stringify(job))
@@ -53,7 +53,14 @@ describe('JobVerifier accepts', () => {
 
   it('a chain re-dispatched by a trusted coordinator', async () => {
     const job = createJob(
-      { id: stepJobId('run-1', 'fetch', 2), run: 'run-1', step: 'fetch', attempt: 2, runner: 'sal' },
+      {
+        id: stepJobId('run-1', 'fetch', 2),
+        run: 'run-1',
+        step: 'fetch',
+        attempt: 2,
+        runner: 'sal',
+        authority: submissionAuthority(fx.client, 'run-1'),
+      },
       fx.client,
     )
     const redispatched = appendSignature(job, fx.coordinator)
@@ -241,6 +248,7 @@ describe('changing any single field of a signed envelope', () => {
           context: { inputs: { region: 'eu' }, run: { id: 'run-9', workflow: 'w', error: null } },
           secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
+          authority: submissionAuthority(fx.client, 'run-9'),
         },
         fx.client,
       ),
@@ -255,7 +263,7 @@ describe('changing any single field of a signed envelope', () => {
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
     // The optional workflow fields cannot be dropped either.
-    for (const field of ['run', 'step', 'context', 'secrets'] as const) {
+    for (const field of ['run', 'step', 'context', 'secrets', 'authority'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }

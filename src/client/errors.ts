@@ -76,6 +76,21 @@ export class RunExistsError extends RemoteHorusError {
   static override readonly code = 'RUN_EXISTS'
 }
 
+/** The coordinator refused the signed submission; `data.reason` says why (bad_signature, expired…). */
+export class SubmissionRejectedError extends RemoteHorusError {
+  static override readonly code = 'SUBMISSION_REJECTED'
+}
+
+/** The submitter's trust entry does not allow a step's capability; `data.step` names the step. */
+export class CapabilityDeniedError extends RemoteHorusError {
+  static override readonly code = 'CAPABILITY_DENIED'
+}
+
+/** Only the run's submitter, or a key trusted as admin, may read or control the run. */
+export class RunAccessDeniedError extends RemoteHorusError {
+  static override readonly code = 'RUN_ACCESS_DENIED'
+}
+
 /** No supervisor the client can reach accepted a job with that id. */
 export class JobNotFoundError extends RemoteHorusError {
   static override readonly code = 'JOB_NOT_FOUND'
@@ -101,6 +116,9 @@ const REMOTE_CLASSES = new Map<
     RunNotFoundError,
     RunFinishedError,
     RunExistsError,
+    SubmissionRejectedError,
+    CapabilityDeniedError,
+    RunAccessDeniedError,
     JobNotFoundError,
     JobRejectedError,
   ].map((c) => [c.name, c]),

@@ -9,9 +9,11 @@
  * await client.close()
  * ```
  */
+import { randomUUID } from 'node:crypto'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readSwarmKey } from '../node/swarm-key.js'
+import { createSubmission, createTriggerRegistration } from '../protocols/jobs/authority.js'
 import { createJob } from '../protocols/jobs/envelope.js'
 import { toHex } from '../protocols/jobs/keys.js'
 import { verifyResult } from '../protocols/jobs/result.js'
@@ -20,6 +22,8 @@ import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { UnauthorizedError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
+import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
+import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
 import { GatewayConnection } from './connection.js'
 import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS } from './constants.js'
@@ -29,6 +33,7 @@ import {
   InvalidResultSignatureError,
   JobNotFoundError,
   rebuildRemoteError,
+  WorkflowParseError,
 } from './errors.js'
 import { followEvents } from './events.js'
 import { loadClientKey } from './identity.js'
@@ -49,6 +54,7 @@ import type {
   RunView,
   SecretUse,
   StepItemsPage,
+  TriggerSummary,
   WorkflowDefinition,
 } from './types.js'
 import { TERMINAL_JOB_STATUSES } from './types.js'
@@ -103,7 +109,40 @@ export interface JobSpec extends SecretOptions {
   timeoutMs?: number
 }
 
-export interface SubmitOptions extends SignalOptions, SecretOptions {}
+export interface SubmitOptions extends SignalOptions, SecretOptions {
+  /**
+   * The run's id, which is also the submission's idempotency key: the same signed submission sent
+   * again answers the same run. @default a random UUID
+   */
+  runId?: string
+}
+
+export interface TriggerSpec {
+  /** 1-64 letters, digits, `_` or `-`. */
+  name: string
+  kind: 'cron' | 'http'
+  /** Cron expression (`cron` only). */
+  schedule?: string
+  timezone?: string
+  workflow: WorkflowDefinition | string
+  inputs?: Record<string, unknown>
+  /** `http` only: the HMAC key hook calls sign their body with (at least 16 characters). */
+  secret?: string
+  /** `cron` only: a tick while the previous run is unfinished. @default 'skip' */
+  overlap?: 'skip' | 'allow' | 'cancel_previous'
+  /** `cron` only: start ticks missed while no coordinator ran: all (true), or at most n. @default false */
+  catch_up?: boolean | number
+}
+
+/** `client.triggers`: the mesh's triggers, replicated to every coordinator. */
+export interface TriggerControls {
+  /** Registers (or replaces) a trigger, signed by this client's key. */
+  add(spec: TriggerSpec, options?: SignalOptions): Promise<{ name: string }>
+  /** The triggers the coordinator serves, with when each last fired. */
+  list(options?: SignalOptions): Promise<TriggerSummary[]>
+  /** Removes a trigger everywhere (its registrant or an admin). */
+  remove(name: string, options?: SignalOptions): Promise<{ name: string }>
+}
 
 export interface JobResultOptions extends SignalOptions {
   /** Wait for the job to finish. @default false */
@@ -170,24 +209,78 @@ export class HorusClient {
 
   /* ---- workflows (coordinator) ---- */
 
-  /** Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its id. */
+  /**
+   * Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its
+   * id. Over the mesh the client signs the submission (the run executes with this key's trust, and
+   * only this key or an admin may read or control it); a retry sends the same signed submission,
+   * so it cannot start a second run. Through a gateway the node submits in its own name.
+   */
   async submitWorkflow(
     workflow: WorkflowDefinition | string,
     inputs: Record<string, unknown> = {},
     options: SubmitOptions = {},
   ): Promise<string> {
-    const secrets = await this.sealRunSecrets(workflow, options)
+    const document = parseDocument(workflow)
+    const secrets = await this.sealRunSecrets(document as WorkflowDefinition, options)
+    const params: Record<string, unknown> = { workflow: document, inputs }
+    if (secrets !== undefined) params.secrets = secrets
+    if (!this.viaGateway) {
+      const runId = options.runId ?? randomUUID()
+      params.submission = createSubmission({ runId, workflow: document, inputs }, this.signer)
+    }
+    // Over the mesh a retry resends the same signed submission: it cannot start a second run.
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
-      {
-        workflow: workflow as RpcParams,
-        inputs,
-        ...(secrets === undefined ? {} : { secrets: secrets as unknown as RpcParams }),
-      },
-      { ...(options.signal === undefined ? {} : { signal: options.signal }) },
+      params as RpcParams,
+      { ...(options.signal === undefined ? {} : { signal: options.signal }), idempotent: !this.viaGateway },
     )
     return runId
+  }
+
+  /**
+   * Registers (or replaces) a cron or HTTP trigger; its runs execute with this key's trust (over
+   * the mesh the client signs the registration; through a gateway, the node does).
+   */
+  async registerTrigger(spec: TriggerSpec, options: SignalOptions = {}): Promise<{ name: string }> {
+    const document = parseDocument(spec.workflow)
+    const inputs = spec.inputs ?? {}
+    const params: Record<string, unknown> = { name: spec.name, kind: spec.kind, workflow: document, inputs }
+    if (spec.schedule !== undefined) params.schedule = spec.schedule
+    if (spec.timezone !== undefined) params.timezone = spec.timezone
+    if (spec.secret !== undefined) params.secret = spec.secret
+    if (spec.overlap !== undefined) params.overlap = spec.overlap
+    if (spec.catch_up !== undefined) params.catch_up = spec.catch_up
+    if (!this.viaGateway) {
+      params.registration = createTriggerRegistration(
+        {
+          name: spec.name,
+          kind: spec.kind,
+          ...(spec.schedule === undefined ? {} : { schedule: spec.schedule }),
+          ...(spec.timezone === undefined ? {} : { timezone: spec.timezone }),
+          ...(spec.overlap === undefined ? {} : { overlap: spec.overlap }),
+          ...(spec.catch_up === undefined ? {} : { catch_up: spec.catch_up }),
+          workflow: document,
+          inputs,
+        },
+        this.signer,
+      )
+    }
+    return this.call('coordinator', 'coordinator.register_trigger', params as RpcParams, options)
+  }
+
+  /** The mesh's triggers: add, list, remove (replicated to every coordinator). */
+  get triggers(): TriggerControls {
+    return {
+      add: (spec, options = {}) => this.registerTrigger(spec, options),
+      list: (options = {}) => this.read('coordinator', 'coordinator.list_triggers', {}, options),
+      remove: (name, options = {}) =>
+        this.call('coordinator', 'coordinator.remove_trigger', { name }, options),
+    }
+  }
+
+  private get viaGateway(): boolean {
+    return this.connection instanceof GatewayConnection
   }
 
   /** The run's secrets sealed to the runners of the steps that name them, or undefined without any. */
@@ -470,5 +563,19 @@ export class HorusClient {
 
   private assertOpen(): void {
     if (this.closed) throw new ClientClosedError()
+  }
+}
+
+/** The document a submission digests: text is parsed here exactly as the coordinator would. */
+function parseDocument(workflow: WorkflowDefinition | string): unknown {
+  if (typeof workflow !== 'string') return workflow
+  try {
+    return parseWorkflowText(workflow)
+  } catch (err) {
+    if (!(err instanceof ParseFailure)) throw err
+    const data: Record<string, unknown> = { code: err.code }
+    if (err.line !== undefined) data.line = err.line
+    if (err.column !== undefined) data.column = err.column
+    throw new WorkflowParseError(err.message, data, err)
   }
 }

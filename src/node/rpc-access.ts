@@ -5,11 +5,11 @@ import type { MethodRegistry } from '../protocols/rpc/registry.js'
 
 /**
  * Which trust-policy roles a caller must hold to use a method served by each node role:
- * clients and coordinators submit work; only supervisors hand jobs to runners. `node.*` methods
- * (identity, peers, health) and `rpc.discover` are public.
+ * clients and coordinators submit work (admins read and control anyone's runs); only supervisors
+ * hand jobs to runners. `node.*` methods (identity, peers, health) and `rpc.discover` are public.
  */
 const CALLER_ROLES: Record<string, readonly TrustRole[]> = {
-  coordinator: ['client', 'coordinator'],
+  coordinator: ['client', 'coordinator', 'admin'],
   supervisor: ['client', 'coordinator'],
   runner: ['supervisor'],
 }

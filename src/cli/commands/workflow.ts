@@ -18,15 +18,19 @@ Subcommands:
                     check workflow files offline (no mesh needed): print every issue with its
                     path; exit 0 when all are valid, 2 otherwise. --runners names the runner kinds
                     the target mesh serves (default: hero,sal,osiris)
-  submit FILE [--input k=v ...] [--secret NAME[=V] ...] [--wait]
+  submit FILE [--input k=v ...] [--secret NAME[=V] ...] [--run-id ID] [--wait]
                     start a run of the workflow in FILE (YAML or JSON; "-" reads stdin) and print
                     its run id; with --wait, show each step's state and duration live until the
-                    run ends, then print its outputs
+                    run ends, then print its outputs. The submission is signed with this client's
+                    key: the run executes with that key's trust, and only that key (or an admin
+                    key) may read or control it
   status RUN_ID     the run and each of its steps
   logs RUN_ID [--step ID]
-                    the run's log lines (of one step with --step)
+                    the run's log lines (of one step with --step), with the audit trail of who
+                    read or controlled the run
   list [--status S] [--limit N]
-                    runs, newest first; S is pending|running|paused|completed|failed|cancelled
+                    your runs (every run for an admin key), newest first; S is
+                    pending|running|paused|completed|failed|cancelled
   cancel RUN_ID     cancel a run (running jobs are cancelled too)
   pause RUN_ID      dispatch nothing new until resumed
   resume RUN_ID     continue a paused run
@@ -41,6 +45,9 @@ Subcommands:
 Options:
   --input k=v       a run input; v is parsed as JSON when it is valid JSON (3, true, {"a":1}),
                     else taken as a string. Repeat for more inputs.
+  --run-id ID       (submit) the run's id (default: a random UUID): 1-128 of A-Z a-z 0-9 _ . : -,
+                    not starting with "cron." or "hook."; an id already taken is refused
+                    (RunExistsError), so a scripted retry cannot start a second run
 ${SECRET_HELP}
                     (submit: the values of the secrets the steps name in \`secrets:\`)
   --wait            (submit, retry) wait for the run to end; exit 0 if it completed, 1 otherwise.
@@ -55,6 +62,7 @@ Exit codes: 0 success (run completed), 1 run failed or was cancelled, or the req
 const OPTIONS = {
   ...CONNECT_OPTIONS,
   input: { type: 'string', multiple: true },
+  'run-id': { type: 'string' },
   ...SECRET_OPTIONS,
   wait: { type: 'boolean' },
   step: { type: 'string', multiple: true },
@@ -191,7 +199,12 @@ async function submit(values: Values, file: string, out: Output): Promise<number
   const text = await readWorkflow(file)
   const json = values.json === true
   return withClient(values, async (client) => {
-    const runId = await client.submitWorkflow(text, inputs, secrets)
+    const chosen = stringFlag(values['run-id'])
+    const runId = await client.submitWorkflow(
+      text,
+      inputs,
+      chosen === undefined ? secrets : { ...secrets, runId: chosen },
+    )
     if (values.wait !== true) {
       if (json) out.json({ runId })
       else out.line(runId)

@@ -32,7 +32,7 @@ import {
 import { GatewayConfigError, GatewayNotStartedError } from './errors.js'
 import { sendError, sendJson } from './http-io.js'
 import { isLoopback, type ListenAddress, parseListenAddress } from './listen-address.js'
-import { type RouteContext, type RouteHandler, RouteTable } from './routes.js'
+import { type RouteContext, type RouteHandler, type RouteOptions, RouteTable } from './routes.js'
 import { rpcRoute } from './rpc-route.js'
 import { subscribeRoute } from './subscribe-route.js'
 
@@ -117,8 +117,13 @@ export class HttpGateway implements Startable {
    * Mount a handler for `method` on `pathPrefix` and below (longest prefix wins). The bearer
    * token check runs before every route. Returns the unmount function.
    */
-  route(method: string, pathPrefix: string, handler: RouteHandler): () => void {
-    return this.routes.add(method, pathPrefix, handler)
+  route(method: string, pathPrefix: string, handler: RouteHandler, options: RouteOptions = {}): () => void {
+    return this.routes.add(method, pathPrefix, handler, options)
+  }
+
+  /** Does the request carry this gateway's bearer token? False when none is configured. */
+  hasToken(req: IncomingMessage): boolean {
+    return this.token !== undefined && tokensEqual(bearerToken(req), this.token)
   }
 
   /** `http://host:port` once started. */
@@ -172,9 +177,12 @@ export class HttpGateway implements Startable {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (!this.admit(req, res)) return
     const url = new URL(req.url ?? '/', 'http://gateway.invalid')
     const match = this.routes.match(req.method ?? 'GET', url.pathname)
+    // The Origin check holds for every route; a self-authenticating route (a webhook's HMAC) skips
+    // only the token and loopback-Host checks.
+    if (!this.sameOriginOnly(req, res)) return
+    if (!(match.kind === 'found' && match.authenticatesItself) && !this.admit(req, res)) return
     if (match.kind === 'none') {
       sendError(res, 404, 'NotFound', `no route for ${url.pathname}`)
       return
@@ -195,8 +203,9 @@ export class HttpGateway implements Startable {
       url,
       caller: {
         via: 'http',
-        // admit() already refused any request without the right token when one is configured.
-        authenticated: this.token !== undefined,
+        // admit() already refused any request without the right token when one is configured
+        // (self-authenticating routes check for themselves).
+        authenticated: match.authenticatesItself ? this.hasToken(req) : this.token !== undefined,
         ...(req.socket.remoteAddress === undefined ? {} : { remoteAddress: req.socket.remoteAddress }),
         ...this.caller,
       },
@@ -205,21 +214,21 @@ export class HttpGateway implements Startable {
     await match.handler(req, res, ctx)
   }
 
-  /**
-   * A foreign Origin is refused first; then the bearer token when configured, otherwise a loopback
-   * Host header. Answers 401/403 itself.
-   */
-  private admit(req: IncomingMessage, res: ServerResponse): boolean {
+  /** A request with a foreign Origin is refused (403, answered here), on every route. */
+  private sameOriginOnly(req: IncomingMessage, res: ServerResponse): boolean {
     const origin = req.headers.origin
-    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) {
-      sendError(
-        res,
-        403,
-        'Forbidden',
-        `cross-origin request refused: Origin ${JSON.stringify(origin)} is not this gateway (${req.headers.host ?? 'no Host header'}); call it from its own pages or without an Origin header (curl, the SDK)`,
-      )
-      return false
-    }
+    if (origin === undefined || sameOrigin(origin, req.headers.host)) return true
+    sendError(
+      res,
+      403,
+      'Forbidden',
+      `cross-origin request refused: Origin ${JSON.stringify(origin)} is not this gateway (${req.headers.host ?? 'no Host header'}); call it from its own pages or without an Origin header (curl, the SDK)`,
+    )
+    return false
+  }
+
+  /** The bearer token when configured, otherwise a loopback Host header. Answers 401/403 itself. */
+  private admit(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.token !== undefined) {
       if (tokensEqual(bearerToken(req), this.token)) return true
       sendError(res, 401, 'Unauthorized', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' })

@@ -22,14 +22,23 @@ export type RouteHandler = (
   ctx: RouteContext,
 ) => void | Promise<void>
 
+export interface RouteOptions {
+  /**
+   * The handler authenticates each request itself (a webhook's HMAC signature), so the gateway's
+   * bearer-token and loopback-Host checks do not run first. @default false
+   */
+  authenticatesItself?: boolean
+}
+
 interface Route {
   method: string
   prefix: string
   handler: RouteHandler
+  authenticatesItself: boolean
 }
 
 export type RouteMatch =
-  | { kind: 'found'; handler: RouteHandler }
+  | { kind: 'found'; handler: RouteHandler; authenticatesItself: boolean }
   | { kind: 'method'; allow: string[] }
   | { kind: 'none' }
 
@@ -40,9 +49,14 @@ export class RouteTable {
    * Serve `method` (`'GET'`, `'POST'`, … or `'*'`) for `prefix` and everything below it
    * (`/hooks` matches `/hooks` and `/hooks/x`, not `/hooksx`). Returns the unmount function.
    */
-  add(method: string, prefix: string, handler: RouteHandler): () => void {
+  add(method: string, prefix: string, handler: RouteHandler, options: RouteOptions = {}): () => void {
     if (!prefix.startsWith('/')) throw new TypeError(`route prefix must start with "/", got "${prefix}"`)
-    const route: Route = { method: method.toUpperCase(), prefix: trimSlash(prefix), handler }
+    const route: Route = {
+      method: method.toUpperCase(),
+      prefix: trimSlash(prefix),
+      handler,
+      authenticatesItself: options.authenticatesItself === true,
+    }
     this.routes.push(route)
     this.routes.sort((a, b) => b.prefix.length - a.prefix.length)
     return () => {
@@ -58,7 +72,7 @@ export class RouteTable {
       if (!covers(route.prefix, path)) continue
       longest = route.prefix.length
       if (route.method === '*' || route.method === method || (method === 'HEAD' && route.method === 'GET')) {
-        return { kind: 'found', handler: route.handler }
+        return { kind: 'found', handler: route.handler, authenticatesItself: route.authenticatesItself }
       }
       allow.add(route.method)
     }

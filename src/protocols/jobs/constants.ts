@@ -36,6 +36,18 @@ export const DEFAULT_MAX_RESULT_BYTES = 1024 * 1024
  */
 export const JOB_SIGNING_DOMAIN = 'horus/v1/job'
 export const RESULT_SIGNING_DOMAIN = 'horus/v1/result'
+export const SUBMISSION_SIGNING_DOMAIN = 'horus/v1/submission'
+export const TRIGGER_SIGNING_DOMAIN = 'horus/v1/trigger'
+
+/**
+ * How long a signed submission or trigger registration may be presented after it was signed. Its
+ * expiry is checked only where it is presented; the run's jobs carry it for the run's whole life.
+ * @default 10 minutes
+ */
+export const DEFAULT_SUBMISSION_TTL_MS = 10 * 60_000
+
+/** Authority signatures a verifier remembers as valid (a run's jobs all carry the same one). */
+export const AUTHORITY_CACHE_SIZE = 1024
 
 /** Gossip topic prefix for job announcements; the capability name follows. */
 export const JOB_TOPIC_PREFIX = 'horus/v1/jobs/'

@@ -1,3 +1,4 @@
+import { jobAuthoritySchema } from './authority-schema.js'
 import { CAPABILITY_PATTERN, MAX_SIGNATURES } from './constants.js'
 import type { JobEnvelope } from './envelope.js'
 import { ajv } from './schema-validator.js'
@@ -55,6 +56,7 @@ export const jobEnvelopeSchema = {
     nonce: { type: 'string', pattern: '^[0-9a-f]{32}$' },
     submitter: { type: 'string', pattern: HEX_KEY },
     signatures: { type: 'array', minItems: 1, maxItems: MAX_SIGNATURES, items: jobSignatureSchema },
+    authority: jobAuthoritySchema,
   },
 } as const
 

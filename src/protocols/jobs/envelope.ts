@@ -10,6 +10,7 @@
  * results and libp2p handshakes, and a job signature must never verify as anything else.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import type { JobAuthority } from './authority.js'
 import { canonicalJson, utf8 } from './canonical.js'
 import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
 import { validateJobEnvelope } from './envelope-schema.js'
@@ -56,6 +57,11 @@ export interface UnsignedJob {
   nonce: string
   /** Hex Ed25519 public key of the first signer. */
   submitter: string
+  /**
+   * Required when `run` is set: the run's signed submission (or the trigger registration and the
+   * firing), so executors check the submitter's trust, not only the coordinator's (authority.ts).
+   */
+  authority?: JobAuthority
 }
 
 export interface JobEnvelope extends UnsignedJob {
@@ -88,6 +94,8 @@ export interface JobFields {
   expiresAt?: number
   /** Only for tests and deterministic fixtures; never reuse a nonce. @default 16 random bytes */
   nonce?: string
+  /** The run's authority; required (by verifiers) when `run` is set. */
+  authority?: JobAuthority
 }
 
 /** The deterministic id of a workflow step's job, so a duplicate dispatch is recognised. */
@@ -147,6 +155,7 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
     nonce: fields.nonce ?? randomBytes(16).toString('hex'),
     submitter: toHex(signer.publicKey),
+    ...(fields.authority === undefined ? {} : { authority: jsonClone(fields.authority, 'job.authority') }),
   }
   if (unsigned.expiresAt <= unsigned.createdAt) {
     throw new InvalidJobError(

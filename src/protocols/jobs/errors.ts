@@ -16,6 +16,11 @@ export class InvalidResultError extends HorusError {
   static override readonly code = 'RESULT_INVALID'
 }
 
+/** A submission or trigger registration could not be built or signed from the fields given. */
+export class InvalidAuthorityError extends HorusError {
+  static override readonly code = 'AUTHORITY_INVALID'
+}
+
 /** The `trust:` section of the node configuration is invalid; `issues` holds one message per path. */
 export class TrustPolicyError extends ConfigError {
   static override readonly code = 'TRUST_POLICY_INVALID'

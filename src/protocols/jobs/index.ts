@@ -11,6 +11,34 @@
  * and throw `JobRejectedError(reason, message)` on failure; the "who may call" hook is
  * `policy.canCall(publicKeyHexFromPeerId(remotePeer), role)`.
  */
+export {
+  authorityRunMismatch,
+  authoritySigner,
+  createSubmission,
+  createTriggerRegistration,
+  documentDigest,
+  isTriggerRunId,
+  type JobAuthority,
+  type SignedAuthority,
+  type SignedSubmission,
+  type SignedTriggerRegistration,
+  type SubmissionFields,
+  submissionSigningBytes,
+  TRIGGER_RUN_PREFIXES,
+  type TriggerFiring,
+  type TriggerRegistrationFields,
+  triggerRunPattern,
+  triggerSigningBytes,
+  verifyAuthoritySignature,
+} from './authority.js'
+export {
+  jobAuthoritySchema,
+  submissionSchema,
+  triggerRegistrationSchema,
+  validateJobAuthority,
+  validateSubmission,
+  validateTriggerRegistration,
+} from './authority-schema.js'
 export { canonicalBytes, canonicalJson } from './canonical.js'
 export * from './constants.js'
 export type { Ed25519Backend } from './ed25519.js'

@@ -11,6 +11,9 @@ export const REJECT_REASONS = [
   'replayed',
   'too_large',
   'malformed',
+  // The job's authority (signed submission or trigger registration) does not cover it: another
+  // run, or a first signer that is neither the authority's signer nor a coordinator.
+  'authority_mismatch',
 ] as const
 
 export type RejectReason = (typeof REJECT_REASONS)[number]

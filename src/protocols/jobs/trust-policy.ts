@@ -7,7 +7,7 @@ import { CAPABILITY_PATTERN } from './constants.js'
 import { TrustPolicyError } from './errors.js'
 import { normalizePublicKey, peerIdFromPublicKeyHex } from './keys.js'
 
-export const TRUST_ROLES = ['client', 'coordinator', 'supervisor', 'runner'] as const
+export const TRUST_ROLES = ['client', 'coordinator', 'supervisor', 'runner', 'admin'] as const
 export type TrustRole = (typeof TRUST_ROLES)[number]
 
 /** One entry of `trust.keys` as written in the config file. */

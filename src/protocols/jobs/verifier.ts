@@ -4,8 +4,14 @@
  *
  * Order of checks — cheapest and least trusting first, so a stranger's flood costs a map lookup,
  * not an Ed25519 verification: size → JSON → schema → chain shape → capability → trust policy →
- * signatures → expiry → replay. Time is judged only on authentic jobs, so `expired` never
- * describes a forgery.
+ * signatures → authority → expiry → replay. Time is judged only on authentic jobs, so `expired`
+ * never describes a forgery.
+ *
+ * Authority (a job of a run): the run's signed submission or trigger registration must verify, its
+ * signer must be trusted (client or coordinator) **for the job's capability** here, it must name
+ * the job's run, and the job's first signer must be that signer or a trusted coordinator. A run's
+ * jobs all carry the same authority, so a verified one is remembered (keyed by its signed bytes
+ * and signature; trust is decided afresh every time, so a policy change applies at once).
  *
  * Replay: `verify()` records `(submitter, nonce)` — call it exactly where a job is accepted for
  * execution (supervisor, runner). `check()` reads the replay cache but records nothing — gossip
@@ -15,8 +21,20 @@
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { createLogger } from '../../core/logger.js'
+import {
+  authorityRunMismatch,
+  authoritySignature,
+  authoritySigner,
+  authoritySigningBytes,
+  verifyAuthoritySignature,
+} from './authority.js'
 import { canonicalJson, utf8Length } from './canonical.js'
-import { DEFAULT_CLOCK_SKEW_MS, DEFAULT_MAX_JOB_BYTES, DEFAULT_MAX_JOB_TTL_MS } from './constants.js'
+import {
+  AUTHORITY_CACHE_SIZE,
+  DEFAULT_CLOCK_SKEW_MS,
+  DEFAULT_MAX_JOB_BYTES,
+  DEFAULT_MAX_JOB_TTL_MS,
+} from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { type JobEnvelope, jobSigningBytes, unsignedJob } from './envelope.js'
 import { validateJobEnvelope } from './envelope-schema.js'
@@ -74,6 +92,7 @@ export interface JobVerifierEvents {
 
 const SUBMITTER_ROLES: readonly TrustRole[] = ['client', 'coordinator']
 const decoder = new TextDecoder('utf-8', { fatal: true })
+const textOf = new TextDecoder()
 
 function reject(reason: RejectReason, message: string): Rejection {
   return { ok: false, reason, message }
@@ -87,6 +106,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   readonly #clockSkewMs: number
   readonly #maxTtlMs: number
   readonly #log: Logger
+  /** Authorities whose signature verified: signed bytes + signature, oldest first. */
+  readonly #authorities = new Set<string>()
   readonly #stats: VerifierStats = {
     accepted: 0,
     checked: 0,
@@ -214,6 +235,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     if (trusted !== undefined) return trusted
     const signed = this.#checkSignatures(job)
     if (signed !== undefined) return signed
+    const authorized = this.#checkAuthority(job)
+    if (authorized !== undefined) return authorized
     if (now >= job.expiresAt) {
       return reject('expired', `job expired at ${new Date(job.expiresAt).toISOString()}`)
     }
@@ -230,13 +253,52 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   }
 
   #checkTrust(job: JobEnvelope): Rejection | undefined {
-    const policy = 'policy' in this.#trust ? this.#trust.policy : this.#trust
+    const policy = this.#policy()
     const submitter = policy.decide(job.submitter, { role: SUBMITTER_ROLES, capability: job.runner })
     if (!submitter.admitted) return reject(submitter.reason, `submitter: ${submitter.message}`)
     for (let i = 1; i < job.signatures.length; i++) {
       const key = job.signatures[i]?.key ?? ''
       const link = policy.decide(key, { role: 'coordinator' })
       if (!link.admitted) return reject(link.reason, `signature ${i}: ${link.message}`)
+    }
+    return undefined
+  }
+
+  #policy(): TrustPolicy {
+    return 'policy' in this.#trust ? this.#trust.policy : this.#trust
+  }
+
+  #checkAuthority(job: JobEnvelope): Rejection | undefined {
+    const authority = job.authority
+    if (job.run === undefined) {
+      return authority === undefined
+        ? undefined
+        : reject('malformed', 'job.authority: only a job of a run carries one (job.run is not set)')
+    }
+    if (authority === undefined) {
+      return reject('malformed', `job.authority: required for a job of run ${job.run}`)
+    }
+    const signer = authoritySigner(authority)
+    const policy = this.#policy()
+    const trusted = policy.decide(signer, { role: SUBMITTER_ROLES, capability: job.runner })
+    if (!trusted.admitted) return reject(trusted.reason, `authority: ${trusted.message}`)
+    const mismatch = authorityRunMismatch(authority, job.run)
+    if (mismatch !== undefined) return reject('authority_mismatch', mismatch)
+    if (job.submitter !== signer && !policy.admits(job.submitter, { role: 'coordinator' })) {
+      return reject(
+        'authority_mismatch',
+        `job signed by ${job.submitter}, which is neither the authority's signer ${signer} nor a trusted coordinator`,
+      )
+    }
+    const cacheKey = `${authoritySignature(authority)}:${textOf.decode(authoritySigningBytes(authority))}`
+    if (this.#authorities.has(cacheKey)) return undefined
+    if (!verifyAuthoritySignature(authority, this.#backend)) {
+      return reject('bad_signature', `authority signature by ${signer} does not verify`)
+    }
+    this.#authorities.add(cacheKey)
+    if (this.#authorities.size > AUTHORITY_CACHE_SIZE) {
+      const oldest = this.#authorities.values().next().value
+      if (oldest !== undefined) this.#authorities.delete(oldest)
     }
     return undefined
   }

@@ -6,12 +6,12 @@ import type { Caller } from './definitions.js'
 import { UnauthorizedError } from './errors.js'
 
 /** True when the caller's grant (if any) includes one of `roles`. */
-export function grantAllowsRole(caller: Caller, roles: readonly string[]): boolean {
+export function grantAllowsRole(caller: Pick<Caller, 'grant'>, roles: readonly string[]): boolean {
   return caller.grant === undefined || roles.some((role) => caller.grant?.roles.includes(role))
 }
 
 /** True when the caller's grant (if any) includes `capability` (or `*`). */
-export function grantAllowsCapability(caller: Caller, capability: string): boolean {
+export function grantAllowsCapability(caller: Pick<Caller, 'grant'>, capability: string): boolean {
   const granted = caller.grant?.capabilities
   return granted === undefined || granted.includes('*') || granted.includes(capability)
 }

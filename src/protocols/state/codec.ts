@@ -4,6 +4,8 @@
  * the first malformed field refuses the whole input with a `StateDecodeError` listing every issue.
  */
 
+import { validateJobAuthority } from '../jobs/authority-schema.js'
+import { describeSchemaError } from '../jobs/schema-validator.js'
 import {
   DEFAULT_DECODE_LIMITS,
   RUN_ID_PATTERN,
@@ -247,7 +249,7 @@ function readLogEntry(r: Reader, value: unknown, path: string): LogEntry | undef
 }
 
 function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined {
-  const f = r.object(value, path, ['hlc', 'workflow', 'inputs', 'secrets'])
+  const f = r.object(value, path, ['hlc', 'workflow', 'inputs', 'secrets', 'authority', 'submittedInputs'])
   if (f === undefined) return undefined
   const hlc = r.stamp(f.hlc, `${path}.hlc`)
   const workflow = r.json(f.workflow, `${path}.workflow`, r.limits.maxDefinitionDepth)
@@ -257,14 +259,27 @@ function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined 
   if (f.secrets !== undefined && !isPlainObject(f.secrets))
     return r.fail(`${path}.secrets`, `expected an object, got ${describeValue(f.secrets)}`)
   const secrets = f.secrets === undefined ? undefined : r.json(f.secrets, `${path}.secrets`)
+  if (f.authority !== undefined && !validateJobAuthority(f.authority)) {
+    return r.fail(
+      `${path}.authority`,
+      `not a signed submission or trigger registration (${describeSchemaError('authority', validateJobAuthority.errors)})`,
+    )
+  }
+  if (f.submittedInputs !== undefined && !isPlainObject(f.submittedInputs))
+    return r.fail(`${path}.submittedInputs`, `expected an object, got ${describeValue(f.submittedInputs)}`)
+  const submittedInputs =
+    f.submittedInputs === undefined ? undefined : r.json(f.submittedInputs, `${path}.submittedInputs`)
   if (hlc === undefined || workflow === undefined || inputs === undefined) return undefined
   if (f.secrets !== undefined && secrets === undefined) return undefined
-  return {
+  if (f.submittedInputs !== undefined && submittedInputs === undefined) return undefined
+  return defined<RunMeta>({
     hlc,
     workflow,
     inputs: inputs as JsonObject,
-    ...(secrets === undefined ? {} : { secrets: secrets as JsonObject }),
-  }
+    secrets: secrets as JsonObject | undefined,
+    authority: f.authority as JsonObject | undefined,
+    submittedInputs: submittedInputs as JsonObject | undefined,
+  })
 }
 
 function readCancel(r: Reader, value: unknown, path: string): CancelRecord | undefined {

@@ -153,6 +153,14 @@ export interface RunMeta {
   /** The self-contained workflow document (`CompiledWorkflow.source`). */
   readonly workflow: JsonValue
   readonly inputs: JsonObject
+  /**
+   * Whose authority the run executes under: the signed submission, or the trigger registration
+   * and firing (`JobAuthority` of ../jobs/authority.ts). Every step job carries it; its signer is
+   * the run's submitter. Absent only on runs stored before submissions were signed.
+   */
+  readonly authority?: JsonObject
+  /** The inputs as submitted, before defaults (what the authority's `inputsDigest` covers). */
+  readonly submittedInputs?: JsonObject
   /** Sealed secrets by name (only ciphertext: see protocols/jobs/secrets.ts), copied into step jobs. */
   readonly secrets?: JsonObject
 }

@@ -50,6 +50,8 @@ export interface CreateRunInit {
   readonly hlc: string
   readonly workflow: JsonValue
   readonly inputs: JsonObject
+  readonly authority?: JsonObject
+  readonly submittedInputs?: JsonObject
   readonly secrets?: JsonObject
 }
 
@@ -88,6 +90,8 @@ export class RunState {
       hlc: init.hlc,
       workflow: init.workflow,
       inputs: init.inputs,
+      ...(init.authority === undefined ? {} : { authority: init.authority }),
+      ...(init.submittedInputs === undefined ? {} : { submittedInputs: init.submittedInputs }),
       ...(init.secrets === undefined ? {} : { secrets: init.secrets }),
     })
     return state

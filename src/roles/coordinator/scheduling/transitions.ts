@@ -7,7 +7,12 @@
 
 import { type BlobRef, containsBlobRef } from '../../../protocols/blob/ref.js'
 import { hlcWall } from '../../../protocols/state/hlc.js'
-import { type JsonObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
+import {
+  isPlainObject,
+  type JsonObject,
+  type JsonValue,
+  jsonValueProblem,
+} from '../../../protocols/state/json-value.js'
 import {
   isTerminalPhase,
   type LogEntry,
@@ -30,6 +35,10 @@ export interface CreateRunOptions {
   readonly stamp: string
   /** Checked against the workflow's declared inputs; defaults applied. */
   readonly inputs?: unknown
+  /** The workflow document as submitted (what the submission digests). @default workflow.source */
+  readonly document?: JsonValue
+  /** The run's signed authority (`JobAuthority`), carried by every step job. */
+  readonly authority?: JsonObject
   /** Sealed secrets by name, kept in the run's meta (checked by the caller). */
   readonly secrets?: JsonObject
 }
@@ -40,8 +49,12 @@ export function createRun(workflow: CompiledWorkflow, options: CreateRunOptions)
   const state = RunState.create({
     run: options.run,
     hlc: options.stamp,
-    workflow: workflow.source as unknown as JsonValue,
+    workflow: options.document ?? (workflow.source as unknown as JsonValue),
     inputs,
+    ...(options.authority === undefined ? {} : { authority: options.authority }),
+    ...(options.authority === undefined || !isPlainObject(options.inputs)
+      ? {}
+      : { submittedInputs: JSON.parse(JSON.stringify(options.inputs)) as JsonObject }),
     ...(options.secrets === undefined ? {} : { secrets: options.secrets }),
   })
   state.appendLog(

@@ -65,6 +65,7 @@ export const RUN_VIEW = {
     workflow: STRING,
     status: { type: 'string', enum: RUN_STATUSES },
     owner: STRING,
+    submitter: STRING,
     inputs: { type: 'object' },
     outputs: { type: 'object' },
     createdAt: TIME,
@@ -94,6 +95,7 @@ export const RUN_SUMMARY = {
     runId: STRING,
     workflow: STRING,
     status: { type: 'string', enum: RUN_STATUSES },
+    submitter: STRING,
     createdAt: TIME,
     finishedAt: TIME,
   },
@@ -146,8 +148,18 @@ export const PENDING_STEP = {
 
 export const TRIGGER_SUMMARY = {
   type: 'object',
-  required: ['name', 'kind'],
-  properties: { name: STRING, kind: { enum: ['cron', 'http'] }, schedule: STRING, lastFiredAt: TIME },
+  required: ['name', 'kind', 'source'],
+  properties: {
+    name: STRING,
+    kind: { enum: ['cron', 'http'] },
+    schedule: STRING,
+    timezone: STRING,
+    overlap: { enum: ['skip', 'allow', 'cancel_previous'] },
+    catchUp: { type: ['boolean', 'integer'] },
+    source: { enum: ['registered', 'config'] },
+    registeredBy: STRING,
+    lastFiredAt: TIME,
+  },
 } as const
 
 export const MONITOR_EVENT = {

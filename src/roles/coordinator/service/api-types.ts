@@ -44,6 +44,8 @@ export interface RunView {
   workflow: string
   status: RunStatus
   owner?: string
+  /** Peer ID of the key the run executes for (the signer of its submission or trigger registration). */
+  submitter?: string
   inputs: Record<string, unknown>
   outputs?: Record<string, unknown>
   createdAt: string
@@ -62,6 +64,7 @@ export interface RunSummary {
   runId: string
   workflow: string
   status: RunStatus
+  submitter?: string
   createdAt: string
   finishedAt?: string
 }
@@ -93,9 +96,4 @@ export interface PendingStep {
   reason?: string
 }
 
-export interface TriggerSummary {
-  name: string
-  kind: 'cron' | 'http'
-  schedule?: string
-  lastFiredAt?: string
-}
+export type { TriggerListing as TriggerSummary } from '../triggers/trigger-service.js'

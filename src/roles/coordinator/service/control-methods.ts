@@ -1,8 +1,10 @@
 /**
- * The API of issue-13 workflows (../API.md): rerunning a finished run, delivering a signal, and
- * paging through a `for_each` step's children. Registered beside coordinatorMethods (methods.ts).
+ * Controls of runs and triggers beyond submit/cancel/pause (../API.md): rerunning a finished run,
+ * delivering a signal, paging through a `for_each` step's children, removing a trigger.
+ * Registered beside coordinatorMethods (methods.ts); run-level authorization as for cancel.
  */
 import { type AnyMethodDefinition, defineMethod } from '../../../protocols/rpc/index.js'
+import { TRIGGER_NAME_PATTERN } from '../triggers/definition.js'
 import { SIGNAL_NAME_PATTERN } from '../workflow/constants.js'
 import * as schema from './api-schemas.js'
 import type { CoordinatorService } from './coordinator-service.js'
@@ -32,8 +34,14 @@ export function controlMethods(service: CoordinatorService): AnyMethodDefinition
         },
         result: schema.RUN_VIEW,
         resultName: 'run',
-        errors: errors('RunNotFoundError', 'RunNotFinishedError', 'NothingToRetryError', 'UnknownStepError'),
-        handler: ({ runId, steps }, { signal }) => service.retry(runId, steps, signal),
+        errors: errors(
+          'RunNotFoundError',
+          'RunAccessDeniedError',
+          'RunNotFinishedError',
+          'NothingToRetryError',
+          'UnknownStepError',
+        ),
+        handler: ({ runId, steps }, { signal, caller }) => service.retry(runId, steps, signal, caller),
       }),
     ),
     guarded(
@@ -56,12 +64,14 @@ export function controlMethods(service: CoordinatorService): AnyMethodDefinition
         resultName: 'run',
         errors: errors(
           'RunNotFoundError',
+          'RunAccessDeniedError',
           'RunFinishedError',
           'UnknownSignalError',
           'SignalAlreadyDeliveredError',
           'SignalDataInvalidError',
         ),
-        handler: ({ runId, name, data }, { signal }) => service.signal(runId, name, data, signal),
+        handler: ({ runId, name, data }, { signal, caller }) =>
+          service.signal(runId, name, data, signal, caller),
       }),
     ),
     guarded(
@@ -82,14 +92,32 @@ export function controlMethods(service: CoordinatorService): AnyMethodDefinition
         },
         result: schema.STEP_ITEMS,
         resultName: 'items',
-        errors: errors('RunNotFoundError', 'UnknownStepError', 'StepNotMappedError'),
-        handler: ({ runId, stepId, offset, limit }, { signal }) =>
+        errors: errors('RunNotFoundError', 'RunAccessDeniedError', 'UnknownStepError', 'StepNotMappedError'),
+        handler: ({ runId, stepId, offset, limit }, { signal, caller }) =>
           service.stepItems(
             runId,
             stepId,
             { ...(offset === undefined ? {} : { offset }), ...(limit === undefined ? {} : { limit }) },
             signal,
+            caller,
           ),
+      }),
+    ),
+    guarded(
+      defineMethod<{ name: string }, { name: string }>({
+        name: 'coordinator.remove_trigger',
+        summary: 'Remove a registered trigger from every coordinator (its registrant or an admin).',
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { name: { type: 'string', pattern: TRIGGER_NAME_PATTERN.source } },
+          required: ['name'],
+          additionalProperties: false,
+        },
+        result: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } },
+        resultName: 'trigger',
+        errors: errors('TriggerNotFoundError', 'TriggerAccessDeniedError', 'TriggerInvalidError'),
+        handler: ({ name }, { caller }) => service.removeTrigger(name, caller),
       }),
     ),
   ] as unknown as AnyMethodDefinition[]

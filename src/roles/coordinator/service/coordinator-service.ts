@@ -7,14 +7,20 @@
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { CallerAuthority } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
-import { runnerRecipients, type SealedSecret } from '../../../protocols/jobs/index.js'
+import {
+  runnerRecipients,
+  sealSecret,
+  toHex,
+  verifyAuthoritySignature,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import type { MethodRegistry } from '../../../protocols/rpc/index.js'
+import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
@@ -22,11 +28,12 @@ import type { RunnerService } from '../../runner/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
 import { describeRun, type RunStatus, UnknownStepError } from '../scheduling/index.js'
 import type { TriggerDefinition } from '../triggers/definition.js'
+import { HOOK_SECRET_NAME, type TriggerSealing } from '../triggers/trigger-record.js'
 import { TriggerService } from '../triggers/trigger-service.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import { DEFAULT_RUNNER_KINDS } from '../workflow/constants.js'
-import { parseWorkflowText } from '../workflow/load.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
+import { Admission, parseDocument, type SubmitOptions } from './admission.js'
 import type {
   LogLine,
   PendingStep,
@@ -48,9 +55,15 @@ import {
   RUNS_PREFIX,
 } from './constants.js'
 import { controlMethods } from './control-methods.js'
-import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
+import {
+  CoordinatorNotRunningError,
+  RunFinishedError,
+  RunNotFoundError,
+  TriggerAccessDeniedError,
+} from './errors.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
+import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
@@ -66,7 +79,7 @@ export interface CoordinatorComponents {
   datastore: Datastore
   logger: ComponentLogger
   liveness: LivenessService
-  trust: Pick<NodeTrust, 'signer' | 'policy'>
+  trust: Pick<NodeTrust, 'signer' | 'policy' | 'secrets'>
   rpc: MethodRegistry
   gateway?: HttpGateway | undefined
 }
@@ -96,6 +109,11 @@ const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancel
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
   readonly engine: RunEngine
   readonly triggers: TriggerService
+  /** Who may do what: the trust policy and HTTP callers' grants. */
+  readonly authority: CallerAuthority
+  /** Who may touch a run, with its audit trail. */
+  readonly access: RunAccess
+  private readonly admission: Admission
   private readonly components: CoordinatorComponents
   private readonly options: CoordinatorOptions
   private readonly log: Logger
@@ -110,6 +128,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.components = components
     this.options = options
     this.log = components.logger.forComponent('horus:coordinator')
+    this.authority = new CallerAuthority(
+      () => components.trust.policy,
+      toHex(components.trust.signer.publicKey),
+    )
     const pubsub = components.libp2p.services.pubsub
     this.engine = new RunEngine({
       self: components.peerId,
@@ -137,6 +159,20 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
+    this.access = new RunAccess({
+      authority: this.authority,
+      record: (entry, log) => this.engine.record(entry, log),
+      stamp: () => this.engine.hlc.now(),
+    })
+    this.admission = new Admission({
+      authority: this.authority,
+      engine: this.engine,
+      access: this.access,
+      signer: components.trust.signer,
+      log: this.log,
+      compile: (document) => this.compile(document),
+      register: (definition) => this.triggers.register(definition),
+    })
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
@@ -157,9 +193,31 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       logger: components.logger,
       self: components.peerId,
       gateway: components.gateway,
+      pubsub,
+      isCoordinator: (peer) => this.isCoordinator(peer),
+      stamp: () => this.engine.hlc.now(),
+      sealing: this.hookSealing(),
+      unfinishedRuns: (name) =>
+        [...this.engine.runs.values()]
+          .filter((entry) => entry.id.startsWith(`cron.${name}.`) && !entry.terminal)
+          .map((entry) => entry.id),
+      cancelRun: (runId, reason) => {
+        const entry = this.engine.runs.get(runId)
+        if (entry !== undefined && !entry.terminal) this.engine.cancel(entry, reason)
+      },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
       hasRun: (runId) => this.engine.runs.has(runId),
-      start: (definition, inputs, runId) => this.submit(definition.workflow, inputs, runId),
+      sign: (definition) => this.admission.signRegistration(definition),
+      problem: (definition) =>
+        definition.registration === undefined
+          ? 'registered before registrations were signed: register it again'
+          : verifyAuthoritySignature({ trigger: definition.registration })
+            ? undefined
+            : 'its registration signature does not verify',
+      start: (definition, inputs, runId, at) => {
+        this.assertRunning()
+        return this.admission.startTriggered(definition, inputs, runId, at)
+      },
       fallbackMs: options.triggerFallbackMs ?? 3_000,
       configured: options.triggers ?? [],
     })
@@ -170,11 +228,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       host: this.syncHost(),
       coordinators: () => this.liveCoordinators().map((p) => p.peerId),
       isCoordinator: (peer) => this.isCoordinator(peer),
+      // Triggers ride the same rounds as runs: whoever repairs runs repairs triggers too.
+      alsoSync: (client, signal) => this.triggers.replica.syncWith(client, signal),
     })
     components.rpc.add(
       ...coordinatorMethods(this),
       ...controlMethods(this),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
+      this.triggers.replica.syncMethod(),
     )
     components.rpc.addSubscription(...coordinatorSubscriptions(this))
   }
@@ -223,19 +284,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   // --- the API (../API.md) -------------------------------------------------------------------
 
   /**
-   * Validates and starts a workflow run; returns its id. `secrets`: the sealed values of the
-   * secrets its steps name (see run-secrets.ts), all of them and no others.
+   * Validates and starts a workflow run; returns its id. A libp2p caller must send a submission it
+   * signed (SDK, CLI); gateway and in-process callers act as this node, which signs one. See
+   * admission.ts for what is checked; resubmitting the same signed submission answers the same run.
+   * `options.secrets`: the sealed values of the secrets its steps name (see run-secrets.ts), all of
+   * them and no others.
    */
-  async submit(
-    workflow: unknown,
-    inputs: unknown = {},
-    runId?: string,
-    secrets?: Readonly<Record<string, SealedSecret>>,
-  ): Promise<string> {
+  async submit(workflow: unknown, inputs: unknown = {}, options: SubmitOptions = {}): Promise<string> {
     this.assertRunning()
-    const compiled = this.compile(workflow)
-    const entry = await this.engine.submit(compiled, inputs, runId, secrets)
-    return entry.id
+    return this.admission.submit(workflow, inputs, options)
   }
 
   /** The capabilities a run of `workflow` would dispatch jobs to. */
@@ -255,27 +312,29 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   compile(workflow: unknown): CompiledWorkflow {
-    const document = typeof workflow === 'string' ? parseWorkflowText(workflow) : workflow
-    return compileWorkflow(document, { runners: this.runnerKinds() })
+    return compileWorkflow(parseDocument(workflow), { runners: this.runnerKinds() })
   }
 
-  async status(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.find(runId, signal)
+  async status(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.find(runId, signal, 'status', caller)
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT): RunSummary[] {
+  /** Runs this coordinator holds, newest first: the caller's own, or every run for an admin. */
+  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller): RunSummary[] {
+    const who = this.authority.identify(caller)
     const now = Date.now()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
       const workflow = entry.ensureWorkflow()
       if (workflow === undefined) continue
       if (status !== undefined && entry.status !== status) continue
+      if (!this.access.mayRead(entry, who)) continue
       const finishedAt = TERMINAL.has(entry.status)
         ? describeRun(workflow, entry.state, now).finishedAt
         : undefined
       out.push({
-        ...runSummary(entry.id, workflow.name, entry.status, entry.createdAt, finishedAt),
+        ...runSummary(entry.state, workflow.name, entry.status, entry.createdAt, finishedAt),
         created: entry.createdAt,
       })
     }
@@ -283,37 +342,51 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return out.slice(0, limit).map(({ created: _created, ...summary }) => summary)
   }
 
-  async cancel(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async cancel(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'cancel', caller)
     this.engine.cancel(entry, 'cancelled by request')
     return this.viewAfterFlush(entry)
   }
 
-  async pause(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async pause(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'pause', caller)
     this.engine.setPaused(entry, true)
     return this.viewAfterFlush(entry)
   }
 
-  async resume(runId: string, signal?: AbortSignal): Promise<RunView> {
-    const entry = await this.findUnfinished(runId, signal)
+  async resume(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    const entry = await this.findUnfinished(runId, signal, 'resume', caller)
     this.engine.setPaused(entry, false)
     return this.viewAfterFlush(entry)
   }
 
-  /** Reruns a finished run from its failed steps, or from `steps` (../workflow/README.md). */
-  async retry(runId: string, steps?: readonly string[], signal?: AbortSignal): Promise<RunView> {
+  /**
+   * Reruns a finished run from its failed steps, or from `steps` (../workflow/README.md). A control
+   * action: the run's submitter or an admin, audited.
+   */
+  async retry(
+    runId: string,
+    steps?: readonly string[],
+    signal?: AbortSignal,
+    caller?: Caller,
+  ): Promise<RunView> {
     this.assertRunning()
-    const entry = await this.find(runId, signal)
+    const entry = await this.find(runId, signal, 'retry', caller)
     entry.refreshStatus(Date.now())
     this.engine.retry(entry, steps)
     return this.viewAfterFlush(entry)
   }
 
-  /** Delivers a signal to a run's `wait_for_signal` step (now, or when it starts waiting). */
-  async signal(runId: string, name: string, data: unknown, signal?: AbortSignal): Promise<RunView> {
+  /** Delivers a signal to a run's `wait_for_signal` step (now, or when it starts waiting); audited. */
+  async signal(
+    runId: string,
+    name: string,
+    data: unknown,
+    signal?: AbortSignal,
+    caller?: Caller,
+  ): Promise<RunView> {
     this.assertRunning()
-    const entry = await this.findUnfinished(runId, signal)
+    const entry = await this.findUnfinished(runId, signal, 'signal', caller)
     this.engine.signal(entry, name, data)
     return this.viewAfterFlush(entry)
   }
@@ -324,30 +397,49 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     stepId: string,
     page: { offset?: number; limit?: number } = {},
     signal?: AbortSignal,
+    caller?: Caller,
   ): Promise<StepItemsPage> {
-    const entry = await this.find(runId, signal)
+    const entry = await this.find(runId, signal, 'items', caller)
     const step = (entry.workflow as CompiledWorkflow).byId.get(stepId)
     if (step === undefined) throw new UnknownStepError(runId, stepId)
     return stepItems(entry.state, step, page.offset, page.limit)
   }
 
-  async logs(runId: string, stepId?: string, signal?: AbortSignal): Promise<LogLine[]> {
-    return logLines((await this.find(runId, signal)).state, stepId)
+  async logs(runId: string, stepId?: string, signal?: AbortSignal, caller?: Caller): Promise<LogLine[]> {
+    return logLines((await this.find(runId, signal, 'logs', caller)).state, stepId)
   }
 
-  async errors(runId: string, signal?: AbortSignal): Promise<RunErrorRecord[]> {
-    return runErrors((await this.find(runId, signal)).state)
+  async errors(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunErrorRecord[]> {
+    return runErrors((await this.find(runId, signal, 'errors', caller)).state)
   }
 
-  async metrics(runId: string, signal?: AbortSignal): Promise<RunMetrics> {
-    const entry = await this.find(runId, signal)
+  async metrics(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunMetrics> {
+    const entry = await this.find(runId, signal, 'metrics', caller)
     return runMetrics(describeRun(entry.workflow as CompiledWorkflow, entry.state, Date.now()))
   }
 
-  async pending(runId: string, signal?: AbortSignal): Promise<PendingStep[]> {
-    const entry = await this.find(runId, signal)
+  async pending(runId: string, signal?: AbortSignal, caller?: Caller): Promise<PendingStep[]> {
+    const entry = await this.find(runId, signal, 'pending', caller)
     const workflow = entry.workflow as CompiledWorkflow
     return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
+  }
+
+  /** May the caller follow this run's events (audited like a read)? Without a run: see `mayReceive`. */
+  async authorizeEvents(
+    runId: string | undefined,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (runId !== undefined) await this.find(runId, signal, 'events', caller)
+  }
+
+  /** Should this event reach a subscriber who is `caller`? Run events only for those who may read the run. */
+  mayReceive(event: MonitorEvent, caller: Caller | undefined): boolean {
+    const who = this.authority.identify(caller)
+    if (who.via === 'local' || this.authority.isAdmin(who)) return true
+    if (event.runId === undefined) return true
+    const entry = this.engine.runs.get(event.runId)
+    return entry !== undefined && this.access.mayRead(entry, who)
   }
 
   /** The run once terminal, or as it stands when `timeoutMs` passes or `signal` aborts. */
@@ -355,8 +447,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     runId: string,
     timeoutMs = DEFAULT_WAIT_MS,
     signal?: AbortSignal,
+    caller?: Caller,
   ): Promise<RunView> {
-    const entry = await this.find(runId, signal)
+    const entry = await this.find(runId, signal, 'wait', caller)
     if (!entry.terminal) {
       const deadline = AbortSignal.timeout(timeoutMs)
       const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
@@ -377,12 +470,37 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  async registerTrigger(definition: TriggerDefinition): Promise<{ name: string }> {
+  /**
+   * Registers (or replaces) a trigger; like a submission, under a registration signed by the
+   * caller (or, for gateway and in-process callers, by this node). See admission.ts.
+   */
+  async registerTrigger(definition: TriggerDefinition, caller?: Caller): Promise<{ name: string }> {
     this.assertRunning()
     // A trigger fires with no client present to seal secret values: a run that needs some could never start.
     checkRunSecrets(this.compile(definition.workflow), {})
-    await this.triggers.register(definition)
-    return { name: definition.name }
+    this.assertMayChangeTrigger(definition.name, 'replacement', caller)
+    return this.admission.registerTrigger(definition, caller)
+  }
+
+  /** Removes a registered trigger from every coordinator: its registrant or an admin. */
+  async removeTrigger(name: string, caller?: Caller): Promise<{ name: string }> {
+    this.assertRunning()
+    this.assertMayChangeTrigger(name, 'removal', caller)
+    await this.triggers.remove(name)
+    return { name }
+  }
+
+  private assertMayChangeTrigger(name: string, action: string, caller: Caller | undefined): void {
+    const registrant = this.triggers.registrant(name)
+    if (registrant === undefined) return
+    const who = this.authority.identify(caller)
+    if (who.via === 'local' || this.authority.mayTouchRun(who, registrant)) return
+    throw new TriggerAccessDeniedError(name, action, who.key)
+  }
+
+  /** Submissions and registrations refused, by reason (`capability_denied`, `bad_signature`…). */
+  get refusals(): Readonly<Record<string, number>> {
+    return this.admission.refusals
   }
 
   listTriggers(): TriggerSummary[] {
@@ -408,7 +526,19 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return kinds
   }
 
-  private async find(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+  /** The run, once the caller is allowed `action` on it (audited); RunAccessDeniedError if not. */
+  private async find(
+    runId: string,
+    signal: AbortSignal | undefined,
+    action: RunAction,
+    caller: Caller | undefined,
+  ): Promise<RunEntry> {
+    const entry = await this.lookup(runId, signal)
+    this.access.authorize(entry, action, this.authority.identify(caller))
+    return entry
+  }
+
+  private async lookup(runId: string, signal?: AbortSignal): Promise<RunEntry> {
     let entry = this.engine.runs.get(runId)
     if (entry?.ensureWorkflow() === undefined) {
       // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
@@ -419,8 +549,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return entry
   }
 
-  private async findUnfinished(runId: string, signal?: AbortSignal): Promise<RunEntry> {
-    const entry = await this.find(runId, signal)
+  private async findUnfinished(
+    runId: string,
+    signal: AbortSignal | undefined,
+    action: RunAction,
+    caller: Caller | undefined,
+  ): Promise<RunEntry> {
+    const entry = await this.find(runId, signal, action, caller)
     entry.refreshStatus(Date.now())
     if (entry.terminal) throw new RunFinishedError(runId, entry.status)
     return entry
@@ -430,6 +565,27 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private async viewAfterFlush(entry: RunEntry): Promise<RunView> {
     await new Promise((resolve) => setImmediate(resolve))
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  /** Hook keys are sealed to every coordinator this node trusts (itself included) before replication. */
+  private hookSealing(): TriggerSealing {
+    const trust = this.components.trust
+    return {
+      seal: (secret) => {
+        const policy = trust.policy
+        const keys = policy.keys
+          .filter((entry) => policy.admits(entry.key, { role: 'coordinator' }))
+          .map((e) => e.key)
+        return sealSecret(HOOK_SECRET_NAME, secret, keys)
+      },
+      open: (sealed) => {
+        try {
+          return trust.secrets.open(HOOK_SECRET_NAME, sealed)
+        } catch {
+          return undefined
+        }
+      },
+    }
   }
 
   private isCoordinator(peer: string): boolean {

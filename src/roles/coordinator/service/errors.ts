@@ -35,9 +35,68 @@ export class RunExistsError extends HorusError {
   }
 }
 
+/** Why a signed submission or trigger registration was refused; stable, sent in `data.reason`. */
+export type SubmissionRejectReason =
+  | 'required'
+  | 'malformed'
+  | 'bad_signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'digest_mismatch'
+  | 'submitter_mismatch'
+  | 'untrusted_key'
+
+/** A signed submission (or trigger registration) does not hold: see `reason`. */
+export class SubmissionRejectedError extends HorusError {
+  static override readonly code = 'SUBMISSION_REJECTED'
+  readonly reason: SubmissionRejectReason
+
+  constructor(reason: SubmissionRejectReason, message: string) {
+    super(`submission rejected (${reason}): ${message}`)
+    this.reason = reason
+  }
+}
+
+/** The submitter may not use a step's capability; `step` is the step's path and id. */
+export class CapabilityDeniedError extends HorusError {
+  static override readonly code = 'CAPABILITY_DENIED'
+  readonly reason = 'capability_denied'
+  readonly step: string
+  readonly capability: string
+
+  constructor(step: string, capability: string, message: string) {
+    super(`${step}: ${message}`)
+    this.step = step
+    this.capability = capability
+  }
+}
+
+/** The caller is neither the run's submitter nor an admin. */
+export class RunAccessDeniedError extends HorusError {
+  static override readonly code = 'RUN_ACCESS_DENIED'
+  readonly reason = 'not_submitter'
+
+  constructor(runId: string, action: string, key: string | undefined) {
+    super(
+      `${action} of run ${JSON.stringify(runId)} refused: key ${key ?? '(unknown)'} is neither the run's submitter nor trusted as admin`,
+    )
+  }
+}
+
 /** A trigger definition is invalid (bad name, schedule or kind). */
 export class TriggerInvalidError extends HorusError {
   static override readonly code = 'TRIGGER_INVALID'
+}
+
+/** Only a trigger's registrant or an admin may replace or remove it. */
+export class TriggerAccessDeniedError extends HorusError {
+  static override readonly code = 'TRIGGER_ACCESS_DENIED'
+
+  constructor(name: string, action: string, key: string | undefined) {
+    super(
+      `${action} of trigger ${JSON.stringify(name)} refused: only the key that registered it or an admin may (caller ${key ?? 'unknown'})`,
+    )
+  }
 }
 
 /** No trigger of that name (to remove). */
@@ -75,6 +134,21 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
   { name: 'RunExistsError', code: -32035, message: 'the run id is taken' },
   { name: 'TriggerInvalidError', code: -32036, message: 'the trigger definition is invalid' },
   {
+    name: 'SubmissionRejectedError',
+    code: -32037,
+    message: 'the signed submission does not hold; data.reason says why',
+  },
+  {
+    name: 'CapabilityDeniedError',
+    code: -32038,
+    message: 'the submitter may not use a step’s capability; data.step names it',
+  },
+  {
+    name: 'RunAccessDeniedError',
+    code: -32039,
+    message: 'only the run’s submitter or an admin may do that',
+  },
+  {
     name: 'RunNotFinishedError',
     code: -32040,
     message: 'only a completed, failed or cancelled run can be retried',
@@ -98,6 +172,11 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
   },
   { name: 'StepNotMappedError', code: -32046, message: 'the step is not a for_each step' },
   { name: 'TriggerNotFoundError', code: -32047, message: 'no trigger with that name' },
+  {
+    name: 'TriggerAccessDeniedError',
+    code: -32048,
+    message: 'only the trigger’s registrant or an admin may replace or remove it',
+  },
 ]
 
 const CODES = new Map(COORDINATOR_ERROR_SPECS.map((spec) => [spec.name, spec.code ?? -32010]))
@@ -129,6 +208,10 @@ export function toRpcError(err: unknown): unknown {
     if (err.column !== undefined) position.column = err.column
     return new CarriedError(err, position)
   }
+  if (err instanceof SubmissionRejectedError) return new CarriedError(err, { reason: err.reason })
+  if (err instanceof CapabilityDeniedError)
+    return new CarriedError(err, { reason: err.reason, step: err.step, capability: err.capability })
+  if (err instanceof RunAccessDeniedError) return new CarriedError(err, { reason: err.reason })
   if (err instanceof HorusError && CODES.has(err.name)) return new CarriedError(err, {})
   return err
 }

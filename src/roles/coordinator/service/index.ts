@@ -16,6 +16,7 @@ import {
   CoordinatorService,
 } from './coordinator-service.js'
 
+export type { SubmitOptions } from './admission.js'
 export type * from './api-types.js'
 export { type CoordinatorConfig, readCoordinatorConfig } from './config.js'
 export * from './constants.js'
@@ -26,14 +27,19 @@ export {
   CoordinatorService,
 } from './coordinator-service.js'
 export {
+  CapabilityDeniedError,
   COORDINATOR_ERROR_SPECS,
   CoordinatorNotRunningError,
+  RunAccessDeniedError,
   RunExistsError,
   RunFinishedError,
   RunNotFoundError,
+  SubmissionRejectedError,
+  type SubmissionRejectReason,
   TriggerInvalidError,
 } from './errors.js'
 export { payloadText } from './job-tracker.js'
+export { AUDIT_TYPE, runAuthority, runSubmitter } from './run-access.js'
 
 /** Creates the coordinator service of a node (a HorusNode is a CoordinatorComponents). */
 export function createCoordinator(

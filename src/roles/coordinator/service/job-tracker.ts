@@ -7,7 +7,13 @@
  * event that was lost.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
-import { createJob, type JobEnvelope, type SealedSecret, type Signer } from '../../../protocols/jobs/index.js'
+import {
+  createJob,
+  type JobAuthority,
+  type JobEnvelope,
+  type SealedSecret,
+  type Signer,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
@@ -44,6 +50,8 @@ export interface JobTrackerInit {
    * it, the input goes as it is.
    */
   prepareInput?(run: string, input: JsonObject): Promise<JsonObject>
+  /** A job was signed (its envelope is what its result will answer). */
+  onSigned?(job: TrackedJob, envelope: JobEnvelope): void
   /** A status change of a tracked job (terminal ones end its tracking first). */
   onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void
   /** A supervisor's event stream broke. */
@@ -95,10 +103,17 @@ export class JobTracker {
   }
 
   /**
-   * Signs the dispatch's job and sends it (in the background). A job already tracked is left as is.
-   * `secrets`: the step's sealed secrets, carried as they are.
+   * Signs the dispatch's job — carrying the run's `authority`, so executors check the submitter's
+   * trust for the step, and the step's sealed `secrets` as they are — and sends it (in the
+   * background, once its input is prepared; `onSigned` hears of the envelope). A job already
+   * tracked is left as is.
    */
-  send(run: string, action: DispatchAction, secrets?: Record<string, SealedSecret>): void {
+  send(
+    run: string,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets?: Record<string, SealedSecret>,
+  ): void {
     if (this.jobs.has(action.jobId)) return
     const job: TrackedJob = {
       jobId: action.jobId,
@@ -113,7 +128,7 @@ export class JobTracker {
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
-    this.prepare(job, action, secrets).then(
+    this.prepare(job, action, authority, secrets).then(
       () => this.deliver(job),
       (err: Error) =>
         // The input could not be prepared (the blob store failed): the attempt fails, retryably.
@@ -128,9 +143,11 @@ export class JobTracker {
     )
   }
 
+  /** Prepares the input (large values as blobs), then signs the job. */
   private async prepare(
     job: TrackedJob,
     action: DispatchAction,
+    authority: JobAuthority | undefined,
     secrets: Record<string, SealedSecret> | undefined,
   ): Promise<void> {
     const input =
@@ -139,7 +156,7 @@ export class JobTracker {
         : await this.init.prepareInput(job.run, action.input)
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
     const envOrEmpty = Object.keys(action.env).length === 0 ? {} : { env: { ...action.env } }
-    job.envelope = createJob(
+    const envelope = createJob(
       {
         id: action.jobId,
         run: job.run,
@@ -153,9 +170,12 @@ export class JobTracker {
         ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
         ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
+        ...(authority === undefined ? {} : { authority }),
       },
       this.init.signer,
     )
+    job.envelope = envelope
+    this.init.onSigned?.(job, envelope)
   }
 
   /** Stops tracking a job and cancels it on its supervisor. */

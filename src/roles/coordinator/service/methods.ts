@@ -1,9 +1,17 @@
 /**
- * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client or
- * coordinator; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the client.
+ * The coordinator's RPC surface, exactly as ../API.md states it (callers need trust role client,
+ * coordinator or admin; see src/node/rpc-access.ts). Workflow errors carry their `issues` to the
+ * client. Every method passes its caller on: a run is read and controlled only by its submitter or
+ * an admin (run-access.ts).
  */
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import { jobSecretsSchema, type SealedSecret, secretRecipientSchema } from '../../../protocols/jobs/index.js'
+import {
+  jobSecretsSchema,
+  type SealedSecret,
+  secretRecipientSchema,
+  submissionSchema,
+  triggerRegistrationSchema,
+} from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -61,18 +69,24 @@ export function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, 
 }
 
 export function coordinatorMethods(service: CoordinatorService): AnyMethodDefinition[] {
-  const RUN_ERRORS = errors('RunNotFoundError')
-  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError')
+  const RUN_ERRORS = errors('RunNotFoundError', 'RunAccessDeniedError')
+  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError', 'RunAccessDeniedError')
+  const SIGNED_ERRORS = ['SubmissionRejectedError', 'CapabilityDeniedError'] as const
   return [
     guarded(
       defineMethod<
-        { workflow: unknown; inputs?: Record<string, unknown>; secrets?: Record<string, SealedSecret> },
+        {
+          workflow: unknown
+          inputs?: Record<string, unknown>
+          secrets?: Record<string, SealedSecret>
+          submission?: unknown
+        },
         { runId: string }
       >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
         description:
-          'secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.',
+          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs. secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -80,17 +94,29 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             workflow: WORKFLOW,
             inputs: { type: 'object' },
             secrets: jobSecretsSchema,
+            submission: submissionSchema,
           },
           required: ['workflow'],
           additionalProperties: false,
         },
         result: { type: 'object', required: ['runId'], properties: { runId: { type: 'string' } } },
         resultName: 'run',
-        errors: errors('WorkflowValidationError', 'WorkflowParseError', 'WorkflowInputError'),
-        handler: async ({ workflow, inputs, secrets }, { caller }) => {
+        errors: errors(
+          'WorkflowValidationError',
+          'WorkflowParseError',
+          'WorkflowInputError',
+          'RunExistsError',
+          ...SIGNED_ERRORS,
+        ),
+        handler: async ({ workflow, inputs, secrets, submission }, { caller }) => {
           // An HTTP caller's gateway grant must cover every capability the run would use.
           if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
-          return { runId: await service.submit(workflow, inputs ?? {}, undefined, secrets) }
+          const runId = await service.submit(workflow, inputs ?? {}, {
+            caller,
+            ...(submission === undefined ? {} : { submission }),
+            ...(secrets === undefined ? {} : { secrets }),
+          })
+          return { runId }
         },
       }),
     ),
@@ -125,13 +151,14 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: schema.RUN_VIEW,
         resultName: 'run',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.status(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.status(runId, signal, caller),
       }),
     ),
     guarded(
       defineMethod<{ status?: RunStatus; limit?: number }, unknown>({
         name: 'coordinator.list_workflows',
-        summary: 'Runs this coordinator knows, newest first, optionally only those in one status.',
+        summary:
+          "Runs this coordinator knows, newest first, optionally only those in one status: the caller's own, or all for an admin.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -143,7 +170,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         },
         result: { type: 'array', items: schema.RUN_SUMMARY },
         resultName: 'runs',
-        handler: ({ status, limit }) => service.list(status, limit),
+        handler: ({ status, limit }, { caller }) => service.list(status, limit, caller),
       }),
     ),
     ...(
@@ -170,7 +197,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           result: schema.RUN_VIEW,
           resultName: 'run',
           errors: CONTROL_ERRORS,
-          handler: ({ runId }, { signal }) => service[op](runId, signal),
+          handler: ({ runId }, { signal, caller }) => service[op](runId, signal, caller),
         }),
       ),
     ),
@@ -188,7 +215,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.LOG_LINE },
         resultName: 'log lines',
         errors: RUN_ERRORS,
-        handler: ({ runId, stepId }, { signal }) => service.logs(runId, stepId, signal),
+        handler: ({ runId, stepId }, { signal, caller }) => service.logs(runId, stepId, signal, caller),
       }),
     ),
     guarded(
@@ -200,7 +227,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.ERROR_RECORD },
         resultName: 'errors',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.errors(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.errors(runId, signal, caller),
       }),
     ),
     guarded(
@@ -212,7 +239,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: schema.METRICS,
         resultName: 'metrics',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.metrics(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.metrics(runId, signal, caller),
       }),
     ),
     guarded(
@@ -224,7 +251,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.PENDING_STEP },
         resultName: 'steps',
         errors: RUN_ERRORS,
-        handler: ({ runId }, { signal }) => service.pending(runId, signal),
+        handler: ({ runId }, { signal, caller }) => service.pending(runId, signal, caller),
       }),
     ),
     guarded(
@@ -243,13 +270,15 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         resultName: 'run',
         errors: RUN_ERRORS,
         timeoutMs: MAX_WAIT_MS + 5_000,
-        handler: ({ runId, timeoutMs }, { signal }) => service.waitForCompletion(runId, timeoutMs, signal),
+        handler: ({ runId, timeoutMs }, { signal, caller }) =>
+          service.waitForCompletion(runId, timeoutMs, signal, caller),
       }),
     ),
     guarded(
       defineMethod<Record<string, unknown>, { name: string }>({
         name: 'coordinator.register_trigger',
-        summary: 'Register (or replace) a cron or HTTP trigger that starts runs of a workflow; persisted.',
+        summary:
+          'Register (or replace) a cron or HTTP trigger that starts runs of a workflow; replicated to every coordinator.',
         role: 'coordinator',
         params: {
           type: 'object',
@@ -260,6 +289,10 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             timezone: { type: 'string' },
             workflow: { type: ['object', 'string'] },
             inputs: { type: 'object' },
+            secret: { type: 'string', minLength: 16, description: 'HTTP only: HMAC key of hook calls' },
+            registration: triggerRegistrationSchema,
+            overlap: { type: 'string', enum: ['skip', 'allow', 'cancel_previous'] },
+            catch_up: { type: ['boolean', 'integer'] },
           },
           required: ['name', 'kind', 'workflow'],
           additionalProperties: false,
@@ -271,17 +304,19 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           'WorkflowValidationError',
           'WorkflowParseError',
           'WorkflowInputError',
+          ...SIGNED_ERRORS,
         ),
-        handler: async (params) => {
+        handler: async (params, { caller }) => {
           const read = readTriggerDefinition(params, 'trigger')
           if (!read.ok) throw new TriggerInvalidError(read.issues.join('; '))
-          return service.registerTrigger(read.trigger)
+          return service.registerTrigger(read.trigger, caller)
         },
       }),
     ),
     defineMethod<Record<string, never>, unknown>({
       name: 'coordinator.list_triggers',
-      summary: 'Triggers of this coordinator, with when each last started a run.',
+      summary:
+        'Triggers this coordinator serves (registered ones, replicated, and its config’s), with when each last fired.',
       role: 'coordinator',
       params: { type: 'object', properties: {}, additionalProperties: false },
       result: { type: 'array', items: schema.TRIGGER_SUMMARY },
@@ -299,9 +334,15 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       role: 'coordinator',
       params: { type: 'object', properties: { runId: RUN_ID }, additionalProperties: false },
       event: schema.MONITOR_EVENT,
-      subscribe: ({ runId }, ctx) => {
+      subscribe: async ({ runId }, ctx) => {
+        try {
+          await service.authorizeEvents(runId, ctx.caller, ctx.signal)
+        } catch (err) {
+          throw toRpcError(err)
+        }
         const listener = (evt: CustomEvent<MonitorEvent>): void => {
           if (runId !== undefined && evt.detail.runId !== runId) return
+          if (runId === undefined && !service.mayReceive(evt.detail, ctx.caller)) return
           ctx.notify(evt.detail).catch(() => {})
         }
         service.addEventListener('monitor:event', listener)

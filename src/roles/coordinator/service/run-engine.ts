@@ -14,10 +14,10 @@ import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { SealedSecret, Signer } from '../../../protocols/jobs/index.js'
+import type { JobAuthority, JobEnvelope, SealedSecret, Signer } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
-import type { JsonObject } from '../../../protocols/state/json-value.js'
+import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
@@ -39,9 +39,11 @@ import {
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { BlobKeeper } from './blob-keeper.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
+import { dispatchRecord } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
 import { type FetchOutput, jobTrace, jobUpdateOf } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
+import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
 import { checkRunSecrets, stepSecrets } from './run-secrets.js'
 import { monitorEvent } from './views.js'
@@ -114,6 +116,7 @@ export class RunEngine {
       localSupervisor: init.localSupervisor,
       configuredSupervisors: init.configuredSupervisors,
       ...(keeper === undefined ? {} : { prepareInput: (run, input) => keeper.prepareInput(run, input) }),
+      onSigned: (job, envelope) => this.onSigned(job, envelope),
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
       onSupervisorDown: () => {},
     })
@@ -150,20 +153,31 @@ export class RunEngine {
     return entry.state.lease?.owner === this.init.self
   }
 
-  /** Creates a run, takes its lease and starts it. Throws workflow input errors, RunExistsError. */
+  /**
+   * Creates a run, takes its lease and starts it. `origin` is the document as submitted, the
+   * signed authority every step job carries and the run's sealed secrets. Throws workflow input
+   * errors, RunExistsError.
+   */
   async submit(
     workflow: CompiledWorkflow,
     inputs: unknown,
     runId?: string,
-    secrets?: Readonly<Record<string, SealedSecret>>,
+    origin: {
+      document?: JsonValue
+      authority?: JobAuthority
+      secrets?: Readonly<Record<string, SealedSecret>>
+    } = {},
   ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
     if (this.runs.has(run)) throw new RunExistsError(run)
+    const secrets = origin.secrets
     checkRunSecrets(workflow, secrets ?? {})
     const state = createRun(workflow, {
       run,
       stamp: this.hlc.now(),
       inputs,
+      ...(origin.document === undefined ? {} : { document: origin.document }),
+      ...(origin.authority === undefined ? {} : { authority: origin.authority as unknown as JsonObject }),
       ...(secrets === undefined || Object.keys(secrets).length === 0
         ? {}
         : { secrets: secrets as unknown as JsonObject }),
@@ -208,6 +222,11 @@ export class RunEngine {
   signal(entry: RunEntry, name: string, data: unknown): void {
     const workflow = entry.workflow as CompiledWorkflow
     this.changed(entry, signalRun(workflow, entry.state, { name, data, stamp: this.hlc.now() }))
+  }
+
+  /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
+  record(entry: RunEntry, log: LogEntry): void {
+    this.changed(entry, entry.state.appendLog(log), false)
   }
 
   /** Merges state from another coordinator (gossip or anti-entropy). */
@@ -351,7 +370,12 @@ export class RunEngine {
     for (const action of result.actions) {
       entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
       if (action.type === 'dispatch')
-        this.tracker.send(entry.id, action, stepSecrets(workflow, action.step, entry.state.meta?.secrets))
+        this.tracker.send(
+          entry.id,
+          action,
+          runAuthority(entry.state.meta),
+          stepSecrets(workflow, action.step, entry.state.meta?.secrets),
+        )
       else if ((action.type === 'timeout' || action.type === 'cancel') && action.jobId !== undefined)
         this.tracker.cancel(action.jobId)
     }
@@ -409,6 +433,17 @@ export class RunEngine {
         if (compact) await store.compact(entry.id)
       })
       .catch((err: Error) => this.log.error('persisting run %s failed: %s', entry.id, err.message))
+  }
+
+  /** The provenance record of a signed job (what its result answers), in the run's log. */
+  private onSigned(job: TrackedJob, envelope: JobEnvelope): void {
+    const entry = this.runs.get(job.run)
+    if (entry === undefined || !this.owns(entry)) return
+    this.changed(
+      entry,
+      entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, job.step, job.attempt)),
+      false,
+    )
   }
 
   /** Peers that may hold a run's blobs besides those a reference names: its owner, live coordinators. */

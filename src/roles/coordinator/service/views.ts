@@ -32,6 +32,7 @@ import type {
   RunView,
   StepView,
 } from './api-types.js'
+import { runSubmitter } from './run-access.js'
 
 const RERUNNABLE: ReadonlySet<string> = new Set(['failed', 'cancelled', 'skipped'])
 
@@ -134,6 +135,8 @@ export function runView(
       .map((step) => step.signal as string),
   }
   if (state.lease !== undefined) view.owner = state.lease.owner
+  const submitter = submitterPeer(state)
+  if (submitter !== undefined) view.submitter = submitter
   if (r.outputs !== undefined) view.outputs = r.outputs
   if (r.finishedAt !== undefined) view.finishedAt = iso(r.finishedAt)
   if (r.error !== undefined) {
@@ -149,14 +152,22 @@ export function runView(
   return view
 }
 
+/** Peer ID of the run's submitter, when its state carries a signed authority. */
+export function submitterPeer(state: RunState): string | undefined {
+  const key = runSubmitter(state.meta)
+  return key === undefined ? undefined : runnerPeerOf(key)
+}
+
 export function runSummary(
-  run: string,
+  state: RunState,
   workflow: string,
   status: RunStatus,
   createdAt: number,
   finishedAt: number | undefined,
 ): RunSummary {
-  const summary: RunSummary = { runId: run, workflow, status, createdAt: iso(createdAt) }
+  const summary: RunSummary = { runId: state.run, workflow, status, createdAt: iso(createdAt) }
+  const submitter = submitterPeer(state)
+  if (submitter !== undefined) summary.submitter = submitter
   if (finishedAt !== undefined) summary.finishedAt = iso(finishedAt)
   return summary
 }
@@ -268,7 +279,7 @@ export function monitorEvent(run: string, entry: LogEntry): MonitorEvent | undef
   return event
 }
 
-/** A runner's hex public key as its peer ID (what StepView.runnerPeer shows). */
+/** A hex public key as its peer ID (what StepView.runnerPeer and RunView.submitter show). */
 export function runnerPeerOf(publicKeyHex: string): string | undefined {
   try {
     return peerIdFromPublicKeyHex(publicKeyHex).toString()

@@ -3,6 +3,7 @@
  * and its inputs. Read from the config or from `coordinator.register_trigger`, checked once here.
  */
 import { Cron } from 'croner'
+import { type SignedTriggerRegistration, validateTriggerRegistration } from '../../../protocols/jobs/index.js'
 import { type CatchUp, OVERLAP_POLICIES, type OverlapPolicy } from './cron-plan.js'
 
 export type TriggerKind = 'cron' | 'http'
@@ -19,6 +20,16 @@ export interface TriggerDefinition {
   workflow: unknown
   /** Run inputs; an HTTP trigger's JSON body is merged over them. */
   inputs?: Record<string, unknown>
+  /**
+   * HTTP only: the key of the `X-Horus-Signature-256: sha256=<hex HMAC-SHA256 of the body>` header
+   * a hook call must carry (unless it carries the gateway's bearer token). At least 16 characters.
+   */
+  secret?: string
+  /**
+   * Who the trigger's runs execute for: signed by the client that registered it, or by this
+   * coordinator for the config's own triggers (signed at start).
+   */
+  registration?: SignedTriggerRegistration
   /** `cron` only: a tick while an earlier run of this trigger is unfinished. @default 'skip' */
   overlap?: OverlapPolicy
   /** `cron` only: start ticks missed while no coordinator ran (true, or at most n). @default false */
@@ -29,7 +40,19 @@ export const TRIGGER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
 
 export type TriggerRead = { ok: true; trigger: TriggerDefinition } | { ok: false; issues: string[] }
 
-const KEYS = ['name', 'kind', 'schedule', 'timezone', 'workflow', 'inputs', 'overlap', 'catch_up']
+const KEYS = [
+  'name',
+  'kind',
+  'schedule',
+  'timezone',
+  'workflow',
+  'inputs',
+  'secret',
+  'registration',
+  'overlap',
+  'catch_up',
+]
+const MIN_SECRET_LENGTH = 16
 
 export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
   const issues: string[] = []
@@ -87,6 +110,13 @@ export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
     (typeof t.inputs !== 'object' || t.inputs === null || Array.isArray(t.inputs))
   )
     issues.push(`${path}.inputs: expected a mapping of input names to values`)
+  if (t.secret !== undefined) {
+    if (typeof t.secret !== 'string' || t.secret.length < MIN_SECRET_LENGTH)
+      issues.push(`${path}.secret: expected a string of at least ${MIN_SECRET_LENGTH} characters`)
+    else if (t.kind !== 'http') issues.push(`${path}.secret: only an HTTP trigger has a secret`)
+  }
+  if (t.registration !== undefined && !validateTriggerRegistration(t.registration))
+    issues.push(`${path}.registration: expected a signed trigger registration`)
   if (issues.length > 0) return { ok: false, issues }
   const trigger: TriggerDefinition = {
     name: t.name as string,
@@ -96,6 +126,8 @@ export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
   if (typeof t.schedule === 'string') trigger.schedule = t.schedule
   if (typeof t.timezone === 'string') trigger.timezone = t.timezone
   if (t.inputs !== undefined) trigger.inputs = t.inputs as Record<string, unknown>
+  if (typeof t.secret === 'string') trigger.secret = t.secret
+  if (t.registration !== undefined) trigger.registration = t.registration as SignedTriggerRegistration
   if (t.overlap !== undefined) trigger.overlap = t.overlap as OverlapPolicy
   if (catchUp !== undefined) trigger.catch_up = catchUp as CatchUp
   return { ok: true, trigger }

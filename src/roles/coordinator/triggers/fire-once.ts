@@ -7,10 +7,15 @@
  * they create the *same* run id: the replicated state merges them into one run (its creation is
  * immutable, the earliest wins), so a tick never yields two runs.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 
 export function cronRunId(name: string, tick: number): string {
   return `cron.${name}.${tick}`
+}
+
+/** An HTTP trigger's runs: `hook.<name>.<uuid>` (the scheme `triggerRunPattern` checks). */
+export function hookRunId(name: string): string {
+  return `hook.${name}.${randomUUID()}`
 }
 
 export function rendezvousWinner(key: string, peers: Iterable<string>): string | undefined {
