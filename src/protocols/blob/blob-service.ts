@@ -3,16 +3,18 @@
  * untrusted: the server answers only peers `authorize` admits (the node's trusted coordinators
  * and runners) and only so many at once; the fetcher refuses a blob larger than the store's limit
  * before reading any of it, accepts no byte past the announced size, and keeps only bytes that
- * hash to the digest it asked for. Transfers are streamed to and from disk with flow control
- * (the stream is paused while the disk catches up), so memory stays bounded whatever the size;
- * an interrupted fetch resumes from the bytes already received.
+ * hash to the digest it asked for. Transfers are streamed to and from disk a window at a time
+ * (the fetcher asks for the next 4 MiB once the last are on disk), so memory stays bounded
+ * whatever the size; an interrupted fetch resumes from the bytes already received.
  */
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import type { BlobStore, StoredBlob } from './blob-store.js'
 import {
+  BLOB_CHUNK_BYTES,
   BLOB_PROTOCOL,
+  BLOB_WINDOW_BYTES,
   DEFAULT_MAX_FETCHING,
   DEFAULT_MAX_SERVING,
   DEFAULT_STALL_TIMEOUT_MS,
@@ -72,10 +74,6 @@ export interface BlobStats {
   fetched: number
   fetchedBytes: number
 }
-
-/** Bytes queued from the network before the stream is paused, and when it resumes. */
-const HIGH_WATER = 1024 * 1024
-const LOW_WATER = 256 * 1024
 
 export class BlobService implements Startable {
   readonly store: BlobStore
@@ -168,25 +166,38 @@ export class BlobService implements Startable {
   async #fetchFrom(peer: string, digest: string, options: FetchOptions): Promise<StoredBlob> {
     const stall = this.#init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
     const partial = await this.store.partial(digest)
+    const start = partial.offset
     let stream: Stream | undefined
     try {
       stream = await this.#components.libp2p.dialProtocol(peerIdFromString(peer), BLOB_PROTOCOL, {
         signal: this.#signal(options.signal, stall),
       })
-      const lp = lpStream(stream, { maxDataLength: MAX_CONTROL_FRAME_BYTES })
-      await lp.write(encodeFrame({ digest, offset: partial.offset }), {
-        signal: this.#signal(options.signal, stall),
+      const lp = lpStream(stream, {
+        maxDataLength: Math.max(BLOB_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES),
+        // One window and its framing: what the server sends per request.
+        maxBufferSize: BLOB_WINDOW_BYTES + 2 * BLOB_CHUNK_BYTES,
       })
-      const header = decodeHeader((await lp.read({ signal: this.#signal(options.signal, stall) })).subarray())
-      const size = checkHeader(header, digest, partial.offset, this.store.maxBytes, options.size)
-      const raw = lp.unwrap()
-      await receive(raw, size - partial.offset, (chunk) => partial.write(chunk), {
-        stallMs: stall,
-        signal: this.#signal(options.signal),
-      })
-      await raw.close().catch(() => {})
+      let offset = start
+      let size: number | undefined
+      while (size === undefined || offset < size) {
+        const step = { signal: this.#signal(options.signal, stall) }
+        await lp.write(encodeFrame({ digest, offset, length: BLOB_WINDOW_BYTES }), step)
+        const header = decodeHeader((await lp.read(step)).subarray())
+        size = checkHeader(header, digest, offset, this.store.maxBytes, options.size, size)
+        const want = Math.min(BLOB_WINDOW_BYTES, size - offset)
+        let got = 0
+        while (got < want) {
+          const chunk = (await lp.read({ signal: this.#signal(options.signal, stall) })).subarray()
+          if (chunk.byteLength === 0 || got + chunk.byteLength > want)
+            throw new BlobProtocolError(`blob ${digest}: the peer sent more than the ${want} bytes asked for`)
+          await partial.write(chunk)
+          got += chunk.byteLength
+        }
+        offset += want
+      }
+      await stream.close().catch(() => {})
       const stored = await partial.finish(size)
-      this.stats.fetchedBytes += size - partial.offset
+      this.stats.fetchedBytes += size - start
       return stored
     } catch (err) {
       await partial.close().catch(() => {})
@@ -202,10 +213,10 @@ export class BlobService implements Startable {
     })
   }
 
+  /** Answers requests on one stream until the fetcher closes it. */
   async #serve(stream: Stream, peer: string): Promise<void> {
     const stall = this.#init.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS
     const lp = lpStream(stream, { maxDataLength: MAX_CONTROL_FRAME_BYTES })
-    const request = decodeRequest((await lp.read({ signal: this.#signal(undefined, stall) })).subarray())
     const refuse = async (error: Error): Promise<void> => {
       this.stats.refused++
       await lp.write(encodeFrame({ ok: false, error: { name: error.name, message: error.message } }))
@@ -215,18 +226,30 @@ export class BlobService implements Startable {
       return refuse(new BlobAccessDeniedError(`peer ${peer} is not a coordinator or runner this node trusts`))
     if (this.#serving >= (this.#init.maxServing ?? DEFAULT_MAX_SERVING))
       return refuse(new BlobServerBusyError())
-    const size = await this.store.size(request.digest)
-    if (size === undefined) return refuse(BlobNotFoundError.of(request.digest))
     this.#serving++
     try {
-      await lp.write(encodeFrame({ ok: true, size }))
-      const raw = lp.unwrap()
-      const offset = Math.min(request.offset, size)
-      for await (const chunk of this.store.read(request.digest, offset)) {
-        if (!raw.send(chunk as Uint8Array)) await raw.onDrain({ signal: this.#signal(undefined, stall) })
-        this.stats.servedBytes += (chunk as Uint8Array).byteLength
+      for (;;) {
+        let frame: Uint8Array
+        try {
+          frame = (await lp.read({ signal: this.#signal(undefined, stall) })).subarray()
+        } catch (err) {
+          // The fetcher closed the stream: it has what it wanted.
+          if ((err as Error).name === 'UnexpectedEOFError') break
+          throw err
+        }
+        const request = decodeRequest(frame)
+        const size = await this.store.size(request.digest)
+        if (size === undefined) return refuse(BlobNotFoundError.of(request.digest))
+        await lp.write(encodeFrame({ ok: true, size }))
+        const offset = Math.min(request.offset, size)
+        const length = Math.min(request.length, size - offset)
+        if (length === 0) continue
+        for await (const chunk of this.store.read(request.digest, offset, length)) {
+          await lp.write(chunk as Uint8Array, { signal: this.#signal(undefined, stall) })
+          this.stats.servedBytes += (chunk as Uint8Array).byteLength
+        }
       }
-      await raw.close({ signal: this.#signal(undefined, stall) })
+      await stream.close({ signal: this.#signal(undefined, stall) }).catch(() => {})
       this.stats.served++
     } finally {
       this.#serving--
@@ -248,6 +271,7 @@ function checkHeader(
   offset: number,
   maxBytes: number,
   announced: number | undefined,
+  earlier: number | undefined,
 ): number {
   if (!header.ok) {
     const rebuild = REMOTE_BLOB_ERRORS[header.error.name]
@@ -260,96 +284,11 @@ function checkHeader(
     throw new BlobProtocolError(
       `blob ${digest}: the peer announces ${header.size} bytes, the reference ${announced}`,
     )
+  if (earlier !== undefined && header.size !== earlier)
+    throw new BlobProtocolError(`blob ${digest}: the peer announced ${earlier} bytes, now ${header.size}`)
   if (offset > header.size)
     throw new BlobProtocolError(`blob ${digest}: ${offset} bytes held locally, the peer has ${header.size}`)
   return header.size
-}
-
-/**
- * Reads exactly `expected` raw bytes, handing each chunk to `write` in order; pauses the stream
- * while more than HIGH_WATER bytes wait for the disk. Fails on a stall, on more bytes than
- * expected, and on an end before all arrived.
- */
-function receive(
-  stream: Stream,
-  expected: number,
-  write: (chunk: Uint8Array) => Promise<void>,
-  options: { stallMs: number; signal: AbortSignal },
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const queue: Uint8Array[] = []
-    let queued = 0
-    let received = 0
-    let written = 0
-    let writing = false
-    let ended = false
-    let settled = false
-    let stallTimer: NodeJS.Timeout | undefined
-    const finish = (err?: Error): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(stallTimer)
-      stream.removeEventListener('message', onMessage)
-      stream.removeEventListener('close', onEnd)
-      stream.removeEventListener('remoteCloseWrite', onEnd)
-      options.signal.removeEventListener('abort', onAbort)
-      if (err === undefined) resolve()
-      else reject(err)
-    }
-    const armStall = (): void => {
-      clearTimeout(stallTimer)
-      stallTimer = setTimeout(
-        () => finish(new BlobProtocolError(`no progress for ${options.stallMs} ms`)),
-        options.stallMs,
-      )
-    }
-    const pump = async (): Promise<void> => {
-      if (writing) return
-      writing = true
-      try {
-        while (queue.length > 0 && !settled) {
-          const chunk = queue.shift() as Uint8Array
-          queued -= chunk.byteLength
-          await write(chunk)
-          written += chunk.byteLength
-          if (queued < LOW_WATER && stream.readStatus === 'paused') stream.resume()
-        }
-      } catch (err) {
-        finish(err as Error)
-        return
-      } finally {
-        writing = false
-      }
-      if (written === expected) finish()
-      else if (ended) finish(new BlobProtocolError(`the stream ended after ${received} of ${expected} bytes`))
-    }
-    const onMessage = (evt: Event): void => {
-      const data = (evt as unknown as { data: Uint8Array | Iterable<Uint8Array> }).data
-      for (const chunk of data instanceof Uint8Array ? [data] : data) {
-        received += chunk.byteLength
-        if (received > expected) {
-          finish(new BlobProtocolError(`the peer sent more than the ${expected} bytes it announced`))
-          return
-        }
-        queue.push(chunk)
-        queued += chunk.byteLength
-      }
-      if (queued > HIGH_WATER && stream.readStatus === 'readable') stream.pause()
-      armStall()
-      pump().catch(() => {})
-    }
-    const onEnd = (): void => {
-      ended = true
-      pump().catch(() => {})
-    }
-    const onAbort = (): void => finish(options.signal.reason as Error)
-    stream.addEventListener('message', onMessage)
-    stream.addEventListener('close', onEnd)
-    stream.addEventListener('remoteCloseWrite', onEnd)
-    options.signal.addEventListener('abort', onAbort, { once: true })
-    armStall()
-    if (expected === 0) finish()
-  })
 }
 
 /** At most `size` holders at once; the rest wait in order. */

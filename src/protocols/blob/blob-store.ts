@@ -125,9 +125,13 @@ export class BlobStore {
     }, expected)
   }
 
-  /** The blob's bytes from `offset`, as a stream of chunks of at most `BLOB_CHUNK_BYTES`. */
-  read(digest: string, offset = 0): AsyncIterable<Uint8Array> {
-    return createReadStream(this.path(digest), { start: offset, highWaterMark: BLOB_CHUNK_BYTES })
+  /** The blob's bytes from `offset` (up to `length` of them), in chunks of at most `BLOB_CHUNK_BYTES`. */
+  read(digest: string, offset = 0, length?: number): AsyncIterable<Uint8Array> {
+    return createReadStream(this.path(digest), {
+      start: offset,
+      ...(length === undefined ? {} : { end: offset + length - 1 }),
+      highWaterMark: BLOB_CHUNK_BYTES,
+    })
   }
 
   /** The whole blob as UTF-8 text (to parse a value); refuses blobs over `maxBytes`. */

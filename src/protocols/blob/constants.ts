@@ -12,6 +12,12 @@ export const DEFAULT_MAX_BLOB_BYTES = 1024 * 1024 * 1024
 /** Bytes per data frame a server sends (and the most a client accepts in one frame). @default 64 KiB */
 export const BLOB_CHUNK_BYTES = 64 * 1024
 
+/**
+ * Bytes one request asks for: the most either side buffers for a transfer (the fetcher asks for
+ * the next window once the last one is on disk). @default 4 MiB
+ */
+export const BLOB_WINDOW_BYTES = 4 * 1024 * 1024
+
 /** Largest request or header frame. @default 4 KiB */
 export const MAX_CONTROL_FRAME_BYTES = 4 * 1024
 

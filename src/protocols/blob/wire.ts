@@ -1,18 +1,21 @@
 /**
- * `/horus/blob/1.0.0` on the wire. The fetcher opens a stream and sends one length-prefixed JSON
- * request `{ digest, offset }`; the server answers one length-prefixed JSON header —
- * `{ ok: true, size }` (the whole blob's size) or `{ ok: false, error: { name, message } }` — and,
- * when ok, the raw bytes from `offset` to the end, then closes its side. Raw bytes (not frames)
- * let the receiver apply flow control by pausing the stream, so a slow disk never makes either
- * side buffer more than a bounded window.
+ * `/horus/blob/1.0.0` on the wire: length-prefixed frames. The fetcher sends a request
+ * `{ digest, offset, length }` (JSON); the server answers a header — `{ ok: true, size }` (the
+ * whole blob's size) or `{ ok: false, error: { name, message } }` — and, when ok, the bytes from
+ * `offset`, at most `length` of them, in data frames of at most 64 KiB. The fetcher asks for the
+ * next window on the same stream once it has written the last one to disk, so neither side ever
+ * buffers more than one window (the flow control is the request, not the muxer).
  */
 import { isPlainObject } from '../state/json-value.js'
+import { BLOB_WINDOW_BYTES } from './constants.js'
 import { BlobProtocolError } from './errors.js'
 import { isDigest } from './ref.js'
 
 export interface BlobRequest {
   readonly digest: string
   readonly offset: number
+  /** Bytes wanted from `offset` (the server sends fewer only at the end of the blob). */
+  readonly length: number
 }
 
 export type BlobHeader =
@@ -44,7 +47,10 @@ export function decodeRequest(bytes: Uint8Array): BlobRequest {
   const offset = f.offset ?? 0
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
     throw new BlobProtocolError('blob request: offset must be an integer ≥ 0')
-  return { digest: f.digest, offset }
+  const length = f.length
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 1 || length > BLOB_WINDOW_BYTES)
+    throw new BlobProtocolError(`blob request: length must be an integer from 1 to ${BLOB_WINDOW_BYTES}`)
+  return { digest: f.digest, offset, length }
 }
 
 export function decodeHeader(bytes: Uint8Array): BlobHeader {
