@@ -10,6 +10,7 @@ export {
   ConfigError,
   type CreateNodeOptions,
   createNode,
+  generateIdentity,
   HorusError,
   HorusNode,
   IdentityError,

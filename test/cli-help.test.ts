@@ -33,9 +33,19 @@ describe('horus --help', () => {
     for (const flag of ['--input', '--secret', '--wait', '--peer', '--gateway', '--json'])
       expect(workflow).toContain(flag)
     const job = (await horus(['job', '--help'])).stdout
-    for (const sub of ['create --runner', 'status JOB_ID', 'result JOB_ID', 'logs JOB_ID', 'cancel JOB_ID']) {
+    for (const sub of [
+      'create --runner',
+      'list [--status S] [--limit N]',
+      'status JOB_ID',
+      'result JOB_ID',
+      'logs JOB_ID',
+      'cancel JOB_ID',
+    ]) {
       expect(job).toContain(`  ${sub}`)
     }
+    const node = (await horus(['node', '--help'])).stdout
+    for (const usage of ['horus node start [options]', 'horus node status (--peer MA | --gateway URL)'])
+      expect(node).toContain(usage)
     expect((await horus(['mesh', '--help'])).stdout).toContain('runners')
     const unknown = await horus(['workflow', 'frobnicate', '--gateway', 'http://127.0.0.1:1'])
     expect(unknown.code).toBe(2)

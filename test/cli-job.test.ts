@@ -23,7 +23,10 @@ describe('horus job and horus mesh runners against real nodes', () => {
     const runners = await horus(['mesh', 'runners', '--gateway', gatewayUrl])
     expect(runners.stderr).toBe('')
     expect(runners.code).toBe(0)
-    expect(runners.stdout).toMatch(new RegExp(`^${run.peerId}  load 0/\\d+\\s+echo`))
+    // Named as the node's trust policy names the key (ClientMesh names each member).
+    expect(runners.stdout).toMatch(
+      new RegExp(`^run \\(${run.peerId.slice(0, 8)}…${run.peerId.slice(-6)}\\)  load 0/\\d+\\s+echo`),
+    )
     const payloadFile = join(await mesh.tempDir(), 'payload.txt')
     await writeFile(payloadFile, 'from a file')
 
@@ -49,8 +52,43 @@ describe('horus job and horus mesh runners against real nodes', () => {
     const result = await horus(['job', 'result', jobId, '--wait', '--json', ...http])
     expect(result.code).toBe(0)
     expect(JSON.parse(result.stdout)).toMatchObject({ jobId, status: 'succeeded', runner: run.peerId })
-    const status = await horus(['job', 'status', jobId, ...http])
-    expect(status.stdout).toContain(`${jobId}  succeeded  echo`)
+    const jobStatus = await horus(['job', 'status', jobId, ...http])
+    expect(jobStatus.stdout).toContain(`${jobId}  succeeded  echo`)
+    expect(jobStatus.stdout).toContain(`runner: run (${run.peerId.slice(0, 8)}…`)
+
+    const listed = await horus(['job', 'list', '--status', 'succeeded', '--limit', '1', ...http])
+    expect(listed.code).toBe(0)
+    // Newest first: the second job created; its runner by name.
+    expect(listed.stdout).toMatch(new RegExp(`^${jobId}  succeeded\\s+echo\\s+\\S+Z  on run \\(`))
+    expect(listed.stdout.split('\n')).toHaveLength(1)
+    const all = JSON.parse((await horus(['job', 'list', '--json', ...http])).stdout) as Array<{
+      jobId: string
+    }>
+    expect(all).toHaveLength(2)
+    expect(all[0]?.jobId).toBe(jobId)
+    expect((await horus(['job', 'list', '--status', 'odd', ...http])).code).toBe(2)
+
+    // The supervisor node's peers: the runner by name with its listen address, never the client.
+    const peers = await horus(['mesh', 'peers', '--peer', sup.addr, '--data-dir', me.dataDir])
+    expect(peers.code).toBe(0)
+    expect(peers.stdout).toContain(`run (${run.peerId.slice(0, 8)}…`)
+    expect(peers.stdout).toContain(run.addr)
+    expect(peers.stdout).not.toContain(me.peerId)
+    const status = JSON.parse((await horus(['node', 'status', '--json', ...http])).stdout) as {
+      info: { peerId: string; roles: string[] }
+      health: { status: string }
+      relays: string[]
+      peers: Array<{ peerId: string; name?: string; roles?: string[]; addrs: string[] }>
+    }
+    expect(status.info).toMatchObject({ peerId: sup.peerId, roles: ['supervisor'] })
+    expect(status.health.status).toBe('ok')
+    expect(status.relays).toEqual([])
+    expect(status.peers).toContainEqual(
+      expect.objectContaining({ peerId: run.peerId, name: 'run', roles: ['runner'], addrs: [run.addr] }),
+    )
+    const text = await horus(['node', 'status', ...http])
+    expect(text.code).toBe(0)
+    expect(text.stdout).toMatch(/^health {3}ok \(libp2p ok, datastore ok, peers ok\)$/m)
 
     const missing = await horus(['job', 'status', 'nope', ...http])
     expect(missing.code).toBe(1)

@@ -102,6 +102,13 @@ describe('horus workflow against real nodes', () => {
     const list = await horus(['workflow', 'list', '--status', 'completed', '--json', ...viaGateway])
     expect((JSON.parse(list.stdout) as Array<{ runId: string }>).map((x) => x.runId)).toContain(runId)
     expect((await horus(['workflow', 'logs', runId as string, ...viaGateway])).code).toBe(0)
+    // Like git: a unique prefix of at least 4 characters names the run; fewer never do.
+    const short = await horus(['workflow', 'status', (runId as string).slice(0, 8), '--json', ...viaGateway])
+    expect(short.code).toBe(0)
+    expect(JSON.parse(short.stdout)).toMatchObject({ runId })
+    const tooShort = await horus(['workflow', 'status', (runId as string).slice(0, 3), ...viaGateway])
+    expect(tooShort.code).toBe(1)
+    expect(tooShort.stderr).toContain('RUN_NOT_FOUND')
     const finished = await horus(['workflow', 'cancel', runId as string, ...viaGateway])
     expect(finished.code).toBe(1)
     expect(finished.stderr).toContain('RUN_FINISHED')
@@ -110,6 +117,19 @@ describe('horus workflow against real nodes', () => {
     expect(failed.code).toBe(1)
     expect(failed.stdout).toMatch(/run \S+ failed/)
     expect(failed.stderr).toContain('boom: failed')
+    const failedId = /run (\S+) failed/.exec(failed.stdout)?.[1] as string
+    const logs = await horus(['workflow', 'logs', failedId.slice(0, 6), '--json', ...viaGateway])
+    expect(logs.code).toBe(0)
+    // Two runs whose ids start alike: their common prefix is refused as ambiguous, naming both.
+    // (Over the mesh: the client signs the submission, run id included.)
+    for (const id of ['abcd-one', 'abcd-two'])
+      expect((await horus(['workflow', 'submit', files.fails, '--run-id', id, ...viaMesh])).code).toBe(0)
+    const ambiguous = await horus(['workflow', 'status', 'abcd', ...viaGateway])
+    expect(ambiguous.code, ambiguous.stderr).toBe(2)
+    expect(ambiguous.stderr).toContain('run id prefix "abcd" is ambiguous: it matches 2 runs')
+    expect(ambiguous.stderr).toContain('abcd-one')
+    const unique = await horus(['workflow', 'status', 'abcd-t', '--json', ...viaGateway])
+    expect(JSON.parse(unique.stdout)).toMatchObject({ runId: 'abcd-two' })
 
     const invalid = await horus(['workflow', 'submit', files.invalid, ...viaGateway])
     expect(invalid.code).toBe(1)

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
-import { HorusClient, JobNotFoundError } from '../src/client/index.js'
+import { AccessDeniedError, GatewayTokenError, HorusClient, JobNotFoundError } from '../src/client/index.js'
+import { HorusError } from '../src/core/errors.js'
 import { UnauthorizedError } from '../src/protocols/rpc/errors.js'
 import { ClientMesh, ECHO_RUNNER, hears, runnerVisible } from './client-mesh.js'
 
@@ -44,9 +45,36 @@ describe('HorusClient single jobs against real supervisor and runner nodes', () 
     await mesh.start(r, { roles: ['runner'], bootstrap: [sup], options: ECHO_RUNNER })
     await runnerVisible(sup, 'echo')
     const stranger = await connect({ bootstrap: [sup.addr] }) // ephemeral key, in no policy
-    await expect(stranger.createJob({ runner: 'echo', payload: 'x' })).rejects.toBeInstanceOf(
-      UnauthorizedError,
+    const refused = await stranger.createJob({ runner: 'echo', payload: 'x' }).catch((err: unknown) => err)
+    // A HorusError the SDK exports, naming the key to add to the node's trust policy.
+    expect(refused).toBeInstanceOf(AccessDeniedError)
+    expect(refused).toBeInstanceOf(HorusError)
+    expect(refused).toMatchObject({ code: 'ACCESS_DENIED' })
+    expect((refused as Error).message).toContain(`does not admit this client (peer ID ${stranger.peerId})`)
+    expect((refused as Error).cause).toBeInstanceOf(UnauthorizedError)
+  })
+
+  it('says the gateway token is missing or wrong, not that the trust policy refused the client', async () => {
+    const s = await mesh.member('sup')
+    const token = 'the-right-token-0123456789'
+    const sup = await mesh.start(s, {
+      roles: ['supervisor'],
+      extra: { gateway: { listen: '127.0.0.1:0', token } },
+    })
+    const gateway = sup.node.gateway?.url as string
+    const missing = await connect({ gateway })
+    const noToken = await missing.listJobs().catch((err: unknown) => err)
+    expect(noToken).toBeInstanceOf(GatewayTokenError)
+    expect((noToken as Error).message).toBe(
+      'the gateway requires a bearer token and none was given (HTTP 401)',
     )
+    const wrong = await connect({ gateway, token: 'not-the-token-0123456789' })
+    const badToken = await wrong.listJobs().catch((err: unknown) => err)
+    expect(badToken).toBeInstanceOf(GatewayTokenError)
+    expect((badToken as Error).message).toMatch(/^the gateway refused the bearer token/)
+    expect((badToken as Error).message).not.toContain('trust policy')
+    const right = await connect({ gateway, token })
+    expect(await right.listJobs()).toEqual([])
   })
 
   it('works over a node gateway with the same calls', async () => {

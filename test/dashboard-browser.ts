@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { inject } from 'vitest'
 
 /** Headless Chromium flags for CI containers: no sandbox, no GPU, no network side traffic. */
 export const CHROMIUM_ARGS = [
@@ -13,13 +13,9 @@ export const CHROMIUM_ARGS = [
 ]
 
 /**
- * Debian's chromium (CI installs it). Missing is a failure, not a skip: the dashboard acceptance
- * test must run wherever the suite runs. `HORUS_CHROMIUM` points elsewhere.
+ * The Chromium the browser project's global set-up found or installed (`test/browser-setup.ts`).
+ * Missing is a failure, not a skip: the dashboard acceptance test runs wherever the suite runs.
  */
 export function chromiumPath(): string {
-  const path = process.env.HORUS_CHROMIUM ?? '/usr/bin/chromium'
-  if (!existsSync(path)) {
-    throw new Error(`chromium not found at ${path}: apt-get install -y chromium (or set HORUS_CHROMIUM)`)
-  }
-  return path
+  return inject('chromium')
 }

@@ -1,19 +1,11 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { ConfigError, IdentityError, loadOrCreateIdentity, resolveConfig } from '../src/node/index.js'
 import { runCli } from './helpers/cli.js'
+import { tempDirs } from './helpers/temp-dirs.js'
 
-const dirs: string[] = []
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'horus-id-'))
-  dirs.push(dir)
-  return dir
-}
-afterEach(async () => {
-  await Promise.all(dirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
+const tempDir = tempDirs('horus-id-')
 
 function configIssues(raw: Record<string, unknown>): string[] {
   try {
@@ -118,19 +110,19 @@ describe('horus CLI errors', () => {
     expect(missing.stderr).toContain('nope.yaml: cannot read config file (ENOENT)')
   })
 
-  it('exits non-zero naming the file for a corrupt key and for a world-readable key', async () => {
+  it('exits 2 naming the file for a corrupt key and for a world-readable key', async () => {
     const dir = await tempDir()
     const file = join(dir, 'identity.key')
     await writeFile(file, 'not a key', { mode: 0o600 })
     const corrupt = await runCli(['node', 'start', '--data-dir', dir, '--listen', '/ip4/127.0.0.1/tcp/0'])
-    expect(corrupt.code).toBe(1)
+    expect(corrupt.code).toBe(2)
     expect(corrupt.stderr).toContain(`identity key ${file}: is corrupt`)
 
     const other = await tempDir()
     await runCli(['key', 'generate', '--data-dir', other])
     await chmod(join(other, 'identity.key'), 0o644)
     const open = await runCli(['key', 'show', '--data-dir', other])
-    expect(open.code).toBe(1)
+    expect(open.code).toBe(2)
     expect(open.stderr).toContain(
       `identity key ${join(other, 'identity.key')}: is readable by others (mode 0644)`,
     )

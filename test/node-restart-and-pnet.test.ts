@@ -1,8 +1,10 @@
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { BootstrapUnreachableError, HorusClient } from '../src/client/index.js'
 import { writeSwarmKey } from '../src/node/index.js'
 import { TestMesh, waitFor } from '../src/testing/index.js'
+import { horus } from './cli-capture.js'
 
 const mesh = new TestMesh()
 afterEach(() => mesh.cleanup())
@@ -54,5 +56,27 @@ describe('private mesh (swarm key)', () => {
       what: 'a node with the right key to join',
     })
     expect(member.libp2p.getPeers().map(String)).toEqual([friend.peerId])
+  })
+
+  it('tells a client without the key that the node is probably a private mesh, naming the option', async () => {
+    const dir = await mesh.tempDir()
+    const key = join(dir, 'swarm.key')
+    await writeSwarmKey(key)
+    const member = await mesh.node({ name: 'member', swarmKeyFile: key })
+    const address = member.multiaddrs()[0] as string
+
+    const refused = await HorusClient.connect({ bootstrap: [address] }).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(BootstrapUnreachableError)
+    expect((refused as Error).message).toMatch(/private mesh/)
+    expect((refused as Error).message).toContain('--swarm-key FILE')
+    expect((refused as Error).message).toContain('swarmKey')
+
+    const cli = await horus(['mesh', 'peers', '--peer', address])
+    expect(cli.code).toBe(3)
+    expect(cli.stderr).toMatch(/^horus: cannot reach the mesh: .*private mesh.*--swarm-key FILE/)
+    expect(cli.stderr).not.toContain('Message length')
+
+    const client = await HorusClient.connect({ bootstrap: [address], swarmKey: key })
+    await client.close()
   })
 })

@@ -10,7 +10,7 @@ export interface TestHttpServer {
   close(): Promise<void>
 }
 
-/** Routes: GET /data (JSON), GET /text, POST /echo (JSON of what came), GET /fail (500), GET /big (2 MiB). */
+/** Routes: GET /data (JSON), /json-bom, /json-as-text, /bad-json, GET /text, POST /echo (JSON of what came), GET /fail (500), GET /big (2 MiB). */
 export async function startHttpServer(): Promise<TestHttpServer> {
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = []
@@ -20,6 +20,15 @@ export async function startHttpServer(): Promise<TestHttpServer> {
       if (req.url === '/data') {
         res.setHeader('content-type', 'application/json')
         res.end(JSON.stringify({ items: [1, 2, 3], source: 'fixture' }))
+      } else if (req.url === '/json-bom') {
+        res.setHeader('content-type', 'application/json; charset=utf-8')
+        res.end(`\ufeff${JSON.stringify({ bom: true })}`)
+      } else if (req.url === '/json-as-text') {
+        res.setHeader('content-type', 'text/plain; charset=utf-8')
+        res.end('{"served": "as text"}')
+      } else if (req.url === '/bad-json') {
+        res.setHeader('content-type', 'application/json')
+        res.end('{"truncated": ')
       } else if (req.url === '/text') {
         res.setHeader('content-type', 'text/plain')
         res.end('plain text')

@@ -77,6 +77,31 @@ describe('hero kind', () => {
     expect(result.logs.some((line) => line.includes('→ 200'))).toBe(true)
   })
 
+  it('parses JSON bodies (a byte order mark too) and keeps the text within reach with as:', async () => {
+    const get = (path: string, as = '') =>
+      executor.execute(job('hero', `!!http.get url:'${server.url}${path}'${as === '' ? '' : ` as:${as}`}`))
+    expect((await get('/json-bom')).output).toEqual({ bom: true })
+    expect((await get('/data', 'text')).output).toBe(JSON.stringify({ items: [1, 2, 3], source: 'fixture' }))
+    // A JSON document served as text stays text unless the step asks for JSON.
+    expect((await get('/json-as-text')).output).toBe('{"served": "as text"}')
+    expect((await get('/json-as-text', 'json')).output).toEqual({ served: 'as text' })
+    const full = await get('/data', 'response')
+    expect(full.output).toMatchObject({
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+      body: { items: [1, 2, 3], source: 'fixture' },
+      text: '{"items":[1,2,3],"source":"fixture"}',
+    })
+    // Declared JSON that is not: the step fails saying so, instead of passing a string downstream.
+    const bad = await get('/bad-json')
+    expect(bad.status).toBe('failed')
+    expect(bad.error).toMatchObject({ name: 'HttpBodyNotJsonError', code: 'HTTP_BODY_NOT_JSON' })
+    expect((await get('/bad-json', 'text')).output).toBe('{"truncated": ')
+    const wrong = await get('/data', 'yaml')
+    expect(wrong.error).toMatchObject({ name: 'HeroscriptParseError' })
+    expect(wrong.error?.message).toContain("as: expected one of auto, json, text, response, got 'yaml'")
+  })
+
   it('returns an array for several actions, with text bodies, posts and shell commands', async () => {
     const payload = [
       `!!http.get url:'${server.url}/text'`,

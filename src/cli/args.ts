@@ -35,3 +35,24 @@ export function stringFlag(value: string | boolean | string[] | undefined): stri
   if (Array.isArray(value)) return value.at(-1)
   return undefined
 }
+
+/** `--status S` checked against the allowed values; `--limit N` an integer ≥ 1. */
+export function listFlags<S extends string>(
+  command: string,
+  values: Record<string, string | boolean | string[] | undefined>,
+  statuses: readonly S[],
+): { status?: S; limit?: number } {
+  const status = stringFlag(values.status)
+  if (status !== undefined && !(statuses as readonly string[]).includes(status)) {
+    throw new UsageError(`${command}: --status: expected one of ${statuses.join('|')}, got "${status}"`)
+  }
+  const limitText = stringFlag(values.limit)
+  const limit = limitText === undefined ? undefined : Number(limitText)
+  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+    throw new UsageError(`${command}: --limit: expected an integer ≥ 1, got "${limitText}"`)
+  }
+  return {
+    ...(status === undefined ? {} : { status: status as S }),
+    ...(limit === undefined ? {} : { limit }),
+  }
+}

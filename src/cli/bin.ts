@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import '../node/polyfills.js'
 import { main } from './main.js'
+import { toleratePipeClose } from './output.js'
+
+toleratePipeClose()
 
 process.exitCode = await main(process.argv.slice(2))
 // A stopped node leaves nothing running; if a stray handle still holds the loop, do not hang the

@@ -2,6 +2,9 @@ import { access } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
+import { explainDialFailure } from '../client/dial-failure.js'
+import { explainRefusal } from '../client/errors.js'
+import { isUnreachable } from '../client/failover.js'
 import { createClientHost } from '../client/host.js'
 import { DEFAULT_DATA_DIR_NAME } from '../node/constants.js'
 import { identityFile, readExistingIdentity } from '../node/identity.js'
@@ -11,7 +14,7 @@ import { HttpRpcClient } from '../protocols/rpc/http-client.js'
 import { Libp2pRpcClient } from '../protocols/rpc/libp2p-client.js'
 import type { OptionSpec } from './args.js'
 import { stringFlag } from './args.js'
-import { UsageError } from './errors.js'
+import { PeerUnreachableError, UsageError } from './errors.js'
 
 /** Flags every command that talks to a node takes. */
 export const CONNECT_OPTIONS = {
@@ -34,6 +37,10 @@ export const CONNECT_HELP = `Connection (one of):
 /** An open connection to one node; `close()` releases the client host. */
 export interface NodeConnection {
   client: RpcClient
+  /** This client's own peer ID over libp2p (a node lists it among its peers). */
+  self?: string
+  /** Explains a failed call: a refusal as a typed error, an unreachable node with the reason. */
+  explain(err: unknown): unknown
   close(): Promise<void>
 }
 
@@ -48,12 +55,18 @@ export async function connectToNode(values: Values): Promise<NodeConnection> {
   if (gateway !== undefined) {
     const token = stringFlag(values.token) ?? process.env.HORUS_GATEWAY_TOKEN
     const client = new HttpRpcClient({ url: gateway, ...(token === undefined ? {} : { token }) })
-    return { client, close: async () => client.close() }
+    return { client, explain: (err) => explainRefusal(err), close: async () => client.close() }
   }
-  const host = await clientHost(values)
+  const { host, privateMesh } = await clientHost(values)
   const client = new Libp2pRpcClient({ libp2p: host, target: peer as string })
+  const self = host.peerId.toString()
   return {
     client,
+    self,
+    explain: (err) =>
+      isUnreachable(err)
+        ? new PeerUnreachableError(`${peer}: ${explainDialFailure(err, privateMesh)}`, { cause: err })
+        : explainRefusal(err, self),
     close: async () => {
       await client.close()
       await host.stop()
@@ -61,7 +74,7 @@ export async function connectToNode(values: Values): Promise<NodeConnection> {
   }
 }
 
-async function clientHost(values: Values): Promise<Libp2p> {
+async function clientHost(values: Values): Promise<{ host: Libp2p; privateMesh: boolean }> {
   const explicitDir = stringFlag(values['data-dir']) ?? process.env.HORUS_DATA_DIR
   const dataDir = resolve(explicitDir ?? resolve(homedir(), DEFAULT_DATA_DIR_NAME))
   const hasKey = await access(identityFile(dataDir)).then(
@@ -72,17 +85,23 @@ async function clientHost(values: Values): Promise<Libp2p> {
   const identity = hasKey || explicitDir !== undefined ? await readExistingIdentity(dataDir) : undefined
   const swarmKeyFile = stringFlag(values['swarm-key']) ?? process.env.HORUS_SWARM_KEY
   const swarmKey = swarmKeyFile === undefined ? undefined : await readSwarmKey(swarmKeyFile)
-  return createClientHost({
+  const host = await createClientHost({
     ...(identity === undefined ? {} : { privateKey: identity.privateKey }),
     ...(swarmKey === undefined ? {} : { swarmKey }),
   })
+  return { host, privateMesh: swarmKey !== undefined }
 }
 
-/** Runs `fn` with a connection and always closes it. */
-export async function withNode<T>(values: Values, fn: (client: RpcClient) => Promise<T>): Promise<T> {
+/** Runs `fn` with a connection and always closes it; failures come out explained. */
+export async function withNode<T>(
+  values: Values,
+  fn: (client: RpcClient, connection: NodeConnection) => Promise<T>,
+): Promise<T> {
   const connection = await connectToNode(values)
   try {
-    return await fn(connection.client)
+    return await fn(connection.client, connection)
+  } catch (err) {
+    throw connection.explain(err)
   } finally {
     await connection.close()
   }

@@ -1,5 +1,5 @@
 import type { Output } from './output.js'
-import { processOutput } from './output.js'
+import { processOutput, write } from './output.js'
 import type { ProgressSink } from './progress.js'
 
 /**
@@ -11,9 +11,7 @@ export function progressSink(out: Output): ProgressSink {
     return {
       isTTY: process.stderr.isTTY === true,
       ...(process.stderr.columns === undefined ? {} : { columns: process.stderr.columns }),
-      write: (text) => {
-        process.stderr.write(text)
-      },
+      write: (text) => write('stderr', text),
     }
   }
   return {

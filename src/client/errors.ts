@@ -5,7 +5,8 @@
  * with the RPC clients' `errors` option, which restores only message, code and `retryable`.
  */
 import { HorusError } from '../core/errors.js'
-import { RemoteError } from '../protocols/rpc/errors.js'
+import { RemoteError, UnauthorizedError } from '../protocols/rpc/errors.js'
+import type { GatewayRefusal } from '../protocols/rpc/http-client.js'
 
 /** One problem in a workflow document, at a path like `workflow.steps[2].depends_on[0]`. */
 export interface WorkflowIssue {
@@ -140,13 +141,50 @@ export class NoProviderError extends HorusError {
   }
 }
 
-/** None of the bootstrap addresses answered. */
+/** None of the bootstrap addresses answered; the message says why when it is known. */
 export class BootstrapUnreachableError extends HorusError {
   static override readonly code = 'BOOTSTRAP_UNREACHABLE'
 
   constructor(detail: string, cause?: unknown) {
     super(`cannot reach any bootstrap node: ${detail}`, { retryable: true, cause })
   }
+}
+
+/**
+ * The node refused the call: its trust policy does not give this client's key the role the method
+ * needs (`client` for coordinator and supervisor methods). The fix is a trust entry on that node.
+ */
+export class AccessDeniedError extends HorusError {
+  static override readonly code = 'ACCESS_DENIED'
+}
+
+/** The gateway refused the request: its bearer token is missing or wrong, or (403) the Host or Origin is not allowed. */
+export class GatewayTokenError extends HorusError {
+  static override readonly code = 'GATEWAY_TOKEN_REFUSED'
+  readonly reason: GatewayRefusal
+
+  constructor(message: string, reason: GatewayRefusal, cause?: unknown) {
+    super(message, { cause })
+    this.reason = reason
+  }
+}
+
+/**
+ * A refusal (JSON-RPC -32001) as the typed error that says what to fix: the gateway's token, or
+ * what decides who may call — the node's trust policy for this client's key over the mesh
+ * (`clientPeerId`), the gateway's `gateway.grant` over HTTP (no `clientPeerId`: the node's own key
+ * acts). Anything else is returned unchanged.
+ */
+export function explainRefusal(err: unknown, clientPeerId?: string): unknown {
+  if (!(err instanceof UnauthorizedError)) return err
+  const reason = err.data.reason
+  if (reason === 'token_missing' || reason === 'token_wrong' || reason === 'forbidden')
+    return new GatewayTokenError(err.message, reason, err)
+  const why =
+    clientPeerId === undefined
+      ? "over the gateway, calls act as the node's own key, narrowed by its gateway.grant"
+      : `the node's trust policy does not admit this client (peer ID ${clientPeerId}) as a client`
+  return new AccessDeniedError(`${err.message}: ${why}`, { cause: err })
 }
 
 /** A job result whose runner signature does not verify: it is not handed to the caller. */

@@ -30,8 +30,11 @@ const NOT_SENT = new Set([
 /** The request may have been handled; only the answer is missing. */
 const MAYBE_SENT = new Set(['ConnectionClosedError', 'CallTimeoutError'])
 
-/** The node could not be reached, or its session closed under the call (the CLI's exit 3). */
-const UNREACHABLE = new Set([...DIAL_FAILURES, 'ConnectionClosedError'])
+/**
+ * The node could not be reached (a dial that failed or timed out), or its session closed under the
+ * call (the CLI's exit 3).
+ */
+const UNREACHABLE = new Set([...DIAL_FAILURES, 'ConnectionClosedError', 'TimeoutError'])
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'])
 

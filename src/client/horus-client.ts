@@ -20,7 +20,6 @@ import { verifyResult } from '../protocols/jobs/result.js'
 import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
-import { UnauthorizedError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
 import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
@@ -30,6 +29,7 @@ import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS } from './constants.js'
 import {
   ClientClosedError,
   ClientOptionsError,
+  explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
   rebuildRemoteError,
@@ -198,6 +198,7 @@ export class HorusClient {
         bootstrap: mesh.bootstrap,
         defaultTimeoutMs,
         findPeer: (peerId, signal) => findPeerAddrs(host, peerId, signal),
+        privateMesh: swarmKey !== undefined,
       })
       await connection.open(options.signal)
       return new HorusClient({ connection, key, host })
@@ -478,13 +479,12 @@ export class HorusClient {
     return this.onJobSupervisor('supervisor.cancel_job', { jobId }, options)
   }
 
-  listJobs(options: SignalOptions & { status?: JobStatus } = {}): Promise<JobStatusView[]> {
-    return this.read(
-      'supervisor',
-      'supervisor.list_jobs',
-      options.status === undefined ? {} : { status: options.status },
-      options,
-    )
+  /** Jobs on the supervisor this client uses, newest first. */
+  listJobs(options: SignalOptions & { status?: JobStatus; limit?: number } = {}): Promise<JobStatusView[]> {
+    const params: Record<string, unknown> = {}
+    if (options.status !== undefined) params.status = options.status
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('supervisor', 'supervisor.list_jobs', params, options)
   }
 
   /* ---- the mesh ---- */
@@ -532,13 +532,9 @@ export class HorusClient {
     }
   }
 
-  /** A refusal says which key was refused: the fix is adding it to the node's trust policy. */
+  /** A refusal says what to fix: the gateway's token, or the trust entry for this client's key. */
   private explain(err: unknown): unknown {
-    if (!(err instanceof UnauthorizedError)) return err
-    return new UnauthorizedError(
-      `${err.message}: the node's trust policy does not admit this client (peer ID ${this.peerId}) as a client`,
-      { cause: err },
-    )
+    return explainRefusal(err, this.host === undefined ? undefined : this.peerId)
   }
 
   /** A job lives on the supervisor that accepted it: ask each reachable one until it is found. */

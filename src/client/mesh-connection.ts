@@ -12,6 +12,7 @@ import { Libp2pRpcClient } from '../protocols/rpc/libp2p-client.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
 import { FAILED_PEER_COOLDOWN_MS, PROBE_TIMEOUT_MS } from './constants.js'
+import { explainDialFailure } from './dial-failure.js'
 import { discoverRole, type NodeInfo, withPeerId } from './discovery.js'
 import { BootstrapUnreachableError, ClientOptionsError, NoProviderError } from './errors.js'
 import { shouldFailover } from './failover.js'
@@ -23,6 +24,8 @@ export interface MeshConnectionInit {
   defaultTimeoutMs: number
   /** Where a peer listens, asked of the mesh (the DHT) when the addresses known do not answer. */
   findPeer?: (peerId: string, signal: AbortSignal) => Promise<string[]>
+  /** The host holds a private mesh's swarm key (for advice when a handshake fails). */
+  privateMesh?: boolean
 }
 
 export class MeshConnection implements Connection {
@@ -37,6 +40,9 @@ export class MeshConnection implements Connection {
   private readonly clients = new Map<string, Libp2pRpcClient>()
   private readonly current = new Map<ServiceRole, string>()
   private readonly failedAt = new Map<string, number>()
+  /** The last error each peer's probe failed with, to say why a bootstrap node was not reached. */
+  private readonly lastFailure = new Map<string, unknown>()
+  private readonly privateMesh: boolean
   private closed = false
 
   constructor(init: MeshConnectionInit) {
@@ -45,6 +51,7 @@ export class MeshConnection implements Connection {
     this.host = init.host
     this.defaultTimeoutMs = init.defaultTimeoutMs
     this.findPeer = init.findPeer
+    this.privateMesh = init.privateMesh ?? false
     this.log = createLogger().forComponent('horus:client')
     this.bootstrapIds = init.bootstrap.map((addr, i) => {
       const peerId = peerIdOf(addr)
@@ -64,9 +71,10 @@ export class MeshConnection implements Connection {
     try {
       await this.pick('node', new Set(), signal)
     } catch (err) {
-      if (err instanceof NoProviderError)
-        throw new BootstrapUnreachableError(this.bootstrapIds.join(', '), err)
-      throw err
+      if (!(err instanceof NoProviderError)) throw err
+      const failure = this.bootstrapIds.map((id) => this.lastFailure.get(id)).find((e) => e !== undefined)
+      const why = failure === undefined ? '' : `: ${explainDialFailure(failure, this.privateMesh)}`
+      throw new BootstrapUnreachableError(`${this.bootstrapIds.join(', ')}${why}`, failure ?? err)
     }
   }
 
@@ -249,10 +257,12 @@ export class MeshConnection implements Connection {
       })
       this.learn(peerId, info.multiaddrs)
       this.failedAt.delete(peerId)
+      this.lastFailure.delete(peerId)
       return role === 'node' || info.roles.includes(role)
     } catch (err) {
       signal?.throwIfAborted()
       this.log('%s did not answer - %e', peerId, err)
+      this.lastFailure.set(peerId, err)
       this.markFailed(peerId)
       return false
     }

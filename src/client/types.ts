@@ -55,6 +55,8 @@ export interface WorkflowDefinition {
 /** One alive node, from `mesh.liveness`. */
 export interface LivePeer {
   peerId: string
+  /** The name the answering node's trust policy gives the peer's key, when it names one. */
+  name?: string
   /** Listen addresses from the answering node's peer store. */
   addrs: string[]
   roles: string[]

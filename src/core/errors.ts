@@ -20,8 +20,8 @@ export class ConfigError extends HorusError {
   static override readonly code: string = 'CONFIG_INVALID'
   readonly issues: readonly string[]
 
-  constructor(issues: readonly string[]) {
-    super(`invalid configuration:\n  ${issues.join('\n  ')}`)
+  constructor(issues: readonly string[], options: { cause?: unknown } = {}) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`, options)
     this.issues = issues
   }
 }

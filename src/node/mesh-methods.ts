@@ -1,15 +1,16 @@
 import type { Libp2p } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { findProviders } from '../protocols/capabilities/find.js'
 import { capabilityCid, roleCid } from '../protocols/capabilities/keys.js'
 import type { LivenessService } from '../protocols/liveness/service.js'
 import type { AnyMethodDefinition } from '../protocols/rpc/registry.js'
+import { listenAddrs } from './peer-views.js'
 
 const LIVE_PEER_SCHEMA = {
   type: 'object',
   required: ['peerId', 'roles', 'capabilities', 'load', 'lastSeen'],
   properties: {
     peerId: { type: 'string' },
+    name: { type: 'string', description: "the name this node's trust policy gives the key" },
     addrs: { type: 'array', items: { type: 'string' }, description: 'listen addresses from the peer store' },
     roles: { type: 'array', items: { type: 'string' } },
     capabilities: { type: 'array', items: { type: 'string' } },
@@ -21,22 +22,16 @@ const LIVE_PEER_SCHEMA = {
   },
 }
 
-/** Where a peer listens, as identify told this node's peer store (not the ephemeral dial-back port). */
-async function listenAddrs(libp2p: Libp2p, peerId: string): Promise<string[]> {
-  try {
-    const peer = await libp2p.peerStore.get(peerIdFromString(peerId))
-    return peer.addresses.map((a) => a.multiaddr.encapsulate(`/p2p/${peerId}`).toString())
-  } catch {
-    return []
-  }
-}
-
 /**
  * What a node knows of the mesh beyond its own connections: who is alive (heartbeats) and who
  * serves a capability or role (DHT). Public, like `node.*`: it reveals nothing a mesh member
  * could not learn by listening to gossip or querying the DHT itself.
  */
-export function meshMethods(libp2p: Libp2p, liveness: LivenessService): AnyMethodDefinition[] {
+export function meshMethods(
+  libp2p: Libp2p,
+  liveness: LivenessService,
+  nameOf: (peerId: string) => string | undefined = () => undefined,
+): AnyMethodDefinition[] {
   return [
     {
       name: 'mesh.liveness',
@@ -57,6 +52,7 @@ export function meshMethods(libp2p: Libp2p, liveness: LivenessService): AnyMetho
         return Promise.all(
           peers.map(async (p) => ({
             peerId: p.peerId,
+            ...withName(nameOf(p.peerId)),
             addrs: await listenAddrs(libp2p, p.peerId),
             roles: p.roles,
             capabilities: p.capabilities,
@@ -95,4 +91,8 @@ export function meshMethods(libp2p: Libp2p, liveness: LivenessService): AnyMetho
       },
     },
   ]
+}
+
+function withName(name: string | undefined): { name?: string } {
+  return name === undefined ? {} : { name }
 }

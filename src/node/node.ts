@@ -18,8 +18,10 @@ import { openDatastore } from './datastore.js'
 import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
+import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
+import { connectedPeers, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
@@ -96,7 +98,8 @@ export class HorusNode {
         () => this.rpc,
       ),
     })
-    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness))
+    const nameOf = (peerId: string): string | undefined => trustName(this.trust.policy, peerId)
+    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness, nameOf))
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
     const gw = init.config.gateway
     this.gateway =
@@ -147,7 +150,7 @@ export class HorusNode {
       if (options.start ?? true) await node.start()
       return node
     } catch (err) {
-      await datastore.close()
+      if (datastore.db.status === 'open') await datastore.close()
       throw err
     }
   }
@@ -171,18 +174,31 @@ export class HorusNode {
 
   async start(): Promise<void> {
     if (this.running) return
-    await this.trust.start()
-    this.keeper.follow()
-    await this.libp2p.start()
-    this.startedAt = Date.now()
-    this.running = true
-    await this.rpcServer.start()
-    await this.blobs.start()
-    await this.gateway?.start()
-    await this.keeper.start()
-    this.liveness.start()
-    this.advertiser.start()
-    for (const role of this.config.roles) this.advertiser.add(await roleCid(role))
+    try {
+      await this.trust.start()
+      this.keeper.follow()
+      try {
+        await this.libp2p.start()
+      } catch (err) {
+        throw fromLibp2pListenError(err)
+      }
+      this.startedAt = Date.now()
+      this.running = true
+      await this.rpcServer.start()
+      await this.blobs.start()
+      await this.gateway?.start()
+      await this.keeper.start()
+      this.liveness.start()
+      this.advertiser.start()
+      for (const role of this.config.roles) this.advertiser.add(await roleCid(role))
+    } catch (err) {
+      // Release what did start (sockets, the trust-file watcher) so a failed start leaves nothing.
+      this.running = true
+      await this.stop().catch((stopErr: unknown) =>
+        this.log.error('cleanup after a failed start - %e', stopErr),
+      )
+      throw err
+    }
     this.log('started %p with roles [%s]', this.libp2p.peerId, this.config.roles.join(','))
     if (this.gateway !== undefined) this.log('gateway %s: %s', this.gateway.url, this.gatewayIdentity())
   }
@@ -239,9 +255,10 @@ export class HorusNode {
       },
       getMultiaddrs: () => this.multiaddrs(),
       getPeers: () =>
-        this.libp2p
-          .getConnections()
-          .map((conn) => ({ peerId: conn.remotePeer.toString(), addrs: [conn.remoteAddr.toString()] })),
+        connectedPeers(this.libp2p, {
+          name: (peerId) => trustName(this.trust.policy, peerId),
+          roles: (peerId) => this.liveness.get(peerId)?.roles,
+        }),
       health: () => this.health(),
     }
   }

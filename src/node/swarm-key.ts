@@ -24,9 +24,18 @@ export async function readSwarmKey(file: string): Promise<Uint8Array> {
   return new TextEncoder().encode(`${lines.slice(0, 3).join('\n')}\n`)
 }
 
-/** Writes a new random swarm key with mode 0600. */
+/** Writes a new random swarm key with mode 0600; an existing file is never overwritten. */
 export async function writeSwarmKey(file: string): Promise<void> {
   const key = new Uint8Array(95)
   generateKey(key)
-  await writeFile(file, key, { mode: 0o600, flag: 'wx' })
+  try {
+    await writeFile(file, key, { mode: 0o600, flag: 'wx' })
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    const reason =
+      code === 'EEXIST'
+        ? 'already exists; it is never overwritten (every member of the mesh holds a copy): choose another file'
+        : `cannot write (${code ?? (err as Error).message})`
+    throw new SwarmKeyError(file, reason, err)
+  }
 }

@@ -7,5 +7,5 @@ export {
   type ProcessNodeSpec,
   stopProcess,
 } from './process-mesh.js'
-export { TestMesh, type TestNodeOptions } from './test-node.js'
+export { type TestMember, TestMesh, type TestNodeOptions } from './test-node.js'
 export { type WaitForOptions, WaitTimeoutError, waitFor } from './wait-for.js'

@@ -5,6 +5,7 @@ import { createLogger } from '../core/logger.js'
 import { resolveConfig } from '../node/config/load.js'
 import type { NodeConfig } from '../node/config/types.js'
 import { createNode, type HorusNode } from '../node/node.js'
+import { type AttachRolesOptions, attachRoles, type NodeRoles } from '../node/roles.js'
 
 export interface TestNodeOptions {
   /** Reuse a data dir (restart tests); a fresh temporary one otherwise. */
@@ -18,12 +19,31 @@ export interface TestNodeOptions {
   name?: string
 }
 
+/** A node started by `TestMesh.start`, its roles running. */
+export interface TestMember {
+  node: HorusNode
+  /** The role services (`roles.coordinator`, `roles.runner`, …), started. */
+  roles: NodeRoles
+  /** The node's first address, with `/p2p/<id>`: a bootstrap address for the next node or a client. */
+  addr: string
+}
+
 /**
  * Builds real mesh nodes on loopback TCP and removes everything they created. Users test their
- * own workflows with it the same way the project's tests do.
+ * own workflows with it the same way the project's tests do:
+ *
+ * ```ts
+ * const mesh = new TestMesh()
+ * const { node, roles } = await mesh.start({ roles: ['coordinator', 'supervisor', 'runner'] })
+ * // … then mesh.cleanup() in afterEach
+ * ```
+ *
+ * `start()` attaches and starts the node's roles (`attachRoles`); `node()` gives a bare node whose
+ * roles are only announced, for tests of the mesh layer itself.
  */
 export class TestMesh {
   private readonly nodes = new Set<HorusNode>()
+  private readonly roles = new Map<HorusNode, NodeRoles>()
   private readonly dirs = new Set<string>()
 
   async tempDir(prefix = 'horus-test-'): Promise<string> {
@@ -47,17 +67,37 @@ export class TestMesh {
     return node
   }
 
-  /** Stops one node (to restart it from the same data dir). */
+  /**
+   * A node with its roles attached and started: `attach` passes custom kinds, script functions
+   * (`{ runner: { functions: { process_data } } }`) and limits to `attachRoles`.
+   */
+  async start(options: TestNodeOptions & { attach?: AttachRolesOptions } = {}): Promise<TestMember> {
+    const { attach, ...nodeOptions } = options
+    const node = await this.node(nodeOptions)
+    const roles = attachRoles(node, attach)
+    try {
+      await roles.start()
+    } catch (err) {
+      await this.stopNode(node)
+      throw err
+    }
+    this.roles.set(node, roles)
+    return { node, roles, addr: node.multiaddrs()[0] as string }
+  }
+
+  /** Stops one node and its roles (to restart it from the same data dir). */
   async stopNode(node: HorusNode): Promise<void> {
     this.nodes.delete(node)
+    const roles = this.roles.get(node)
+    this.roles.delete(node)
+    await roles?.stop()
     await node.stop()
   }
 
-  /** Stops every node and deletes every temporary dir; call in `afterEach`. */
+  /** Stops every node (roles first) and deletes every temporary dir; call in `afterEach`. */
   async cleanup(): Promise<void> {
     const nodes = [...this.nodes]
-    this.nodes.clear()
-    await Promise.allSettled(nodes.map((node) => node.stop()))
+    await Promise.allSettled(nodes.map((node) => this.stopNode(node)))
     const dirs = [...this.dirs]
     this.dirs.clear()
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })))

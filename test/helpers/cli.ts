@@ -12,15 +12,18 @@ export interface CliResult {
   stderr: string
 }
 
-/** Runs `horus ...args` to completion (with a deadline) and captures its output. */
-export async function runCli(
+/** Runs a command to completion (with a deadline, then SIGKILL) and captures its output. */
+export async function runProcess(
+  command: string,
   args: string[],
-  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
 ): Promise<CliResult> {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(command, args, {
     env: { ...process.env, ...options.env },
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: options.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
   })
   let stdout = ''
   let stderr = ''
@@ -32,6 +35,14 @@ export async function runCli(
   })
   const [code] = (await once(child, 'close')) as [number | null]
   return { code, stdout, stderr }
+}
+
+/** Runs `horus ...args` to completion (with a deadline) and captures its output. */
+export function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], options)
 }
 
 export interface CliNode {

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises'
-import type { JobResultView } from '../../client/types.js'
-import { parseCommandArgs, stringFlag } from '../args.js'
+import type { JobResultView, JobStatusView } from '../../client/types.js'
+import { SUPERVISOR_JOB_STATUSES } from '../../roles/supervisor/job-record.js'
+import { listFlags, parseCommandArgs, stringFlag } from '../args.js'
 import { withClient } from '../client-connection.js'
 import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
 import { EXIT, UsageError } from '../errors.js'
+import { livenessLabels, type PeerLabel } from '../names.js'
 import type { Output } from '../output.js'
 import { untilInterrupted } from '../progress-sink.js'
 import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
@@ -15,6 +17,9 @@ Subcommands:
          [--timeout MS] [--wait]
                     build a job, sign it with this client's key (--data-dir) and hand it to a
                     supervisor; prints the job id, or with --wait the job's output
+  list [--status S] [--limit N]
+                    jobs on the supervisor this client uses, newest first; S is
+                    ${SUPERVISOR_JOB_STATUSES.join('|')}
   status JOB_ID     where the job is: status, reason, runner
   result JOB_ID [--wait]
                     the job's signed result (checked before it is printed); --wait holds until the
@@ -30,6 +35,8 @@ Options:
 ${SECRET_HELP}
   --timeout MS      the job's time limit in milliseconds
   --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise
+  --status S        (list) only jobs in status S
+  --limit N         (list) at most N jobs (default 1000)
 
 Supervisors accept only jobs signed by a key their trust policy admits for the capability: run
 with --data-dir of a trusted identity. --peer may name any mesh node: the client finds a
@@ -47,6 +54,8 @@ const OPTIONS = {
   ...SECRET_OPTIONS,
   timeout: { type: 'string' },
   wait: { type: 'boolean' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
 } as const
 
 type Values = ReturnType<typeof parseCommandArgs>['values']
@@ -59,15 +68,32 @@ export async function jobCommand(argv: string[], out: Output): Promise<number> {
     case 'create':
       if (positionals.length > 0) throw new UsageError(`job create: unexpected argument "${positionals[0]}"`)
       return create(values, out)
+    case 'list': {
+      if (positionals.length > 0) throw new UsageError(`job list: unexpected argument "${positionals[0]}"`)
+      const options = listFlags('job list', values, SUPERVISOR_JOB_STATUSES)
+      await withClient(values, async (client) => {
+        const jobs = await client.listJobs(options)
+        if (json) out.json(jobs)
+        else if (jobs.length === 0) out.line('no jobs')
+        else {
+          const label = await livenessLabels(client)
+          for (const job of jobs) out.line(describeJob(job, label))
+        }
+      })
+      return EXIT.ok
+    }
     case 'status': {
       const jobId = one(positionals, sub)
-      const status = await withClient(values, (client) => client.getJobStatus(jobId))
-      if (json) out.json(status)
-      else {
+      await withClient(values, async (client) => {
+        const status = await client.getJobStatus(jobId)
+        if (json) {
+          out.json(status)
+          return
+        }
         out.line(`${status.jobId}  ${status.status}  ${status.capability}`)
-        if (status.runner !== undefined) out.line(`runner: ${status.runner}`)
+        if (status.runner !== undefined) out.line(`runner: ${(await livenessLabels(client))(status.runner)}`)
         if (status.reason !== undefined) out.line(`reason: ${status.reason}`)
-      }
+      })
       return EXIT.ok
     }
     case 'result': {
@@ -138,6 +164,14 @@ async function create(values: Values, out: Output): Promise<number> {
     }
     return printResult(outcome.value, json, out)
   })
+}
+
+/** `id  status  capability  accepted-at  runner`, a step's `run/step` after it. */
+function describeJob(job: JobStatusView, label: PeerLabel): string {
+  const step = job.run === undefined ? '' : `  ${job.run}/${job.step ?? '?'}`
+  const runner = job.runner === undefined ? '' : `  on ${label(job.runner)}`
+  const accepted = new Date(job.acceptedAt).toISOString()
+  return `${job.jobId}  ${job.status.padEnd(10)}  ${job.capability.padEnd(8)}  ${accepted}${runner}${step}`
 }
 
 function printResult(view: JobResultView, json: boolean, out: Output): number {

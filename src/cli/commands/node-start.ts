@@ -3,14 +3,18 @@ import { createNode } from '../../node/node.js'
 import { attachRoles } from '../../node/roles.js'
 import { listFlag, parseCommandArgs, stringFlag } from '../args.js'
 import { UsageError } from '../errors.js'
-import type { Output } from '../output.js'
+import { type Output, write } from '../output.js'
+import { NODE_STATUS_HELP, nodeStatusCommand } from './node-status.js'
 
 export const NODE_HELP = `Usage: horus node start [options]
+       horus node status (--peer MA | --gateway URL) [--json]
 
-Starts a mesh node and runs it until SIGINT/SIGTERM. Prints its peer ID, then each full
-multiaddr (ending in /p2p/<peer id>) on its own line.
+start   Starts a mesh node and runs it until SIGINT/SIGTERM (SIGHUP re-reads the trust policy).
+        Prints its peer ID, then each full multiaddr (ending in /p2p/<peer id>) on its own line.
+status  A node's health, roles, addresses and peers (below).
 
-Options (flags override HORUS_* environment variables, which override the config file):
+Options of start (flags override HORUS_* environment variables, which override the config file;
+relative paths in the config file are relative to the file's directory):
   --config F          YAML config file
   --data-dir D        data directory: identity key, datastore      [HORUS_DATA_DIR]
   --listen MA         listen multiaddr (repeatable)                 [HORUS_LISTEN, comma-separated]
@@ -21,7 +25,9 @@ Options (flags override HORUS_* environment variables, which override the config
   --mdns              discover peers on the local network           [HORUS_MDNS]
   --max-connections N                                               [HORUS_MAX_CONNECTIONS]
   --gateway H:P       serve the HTTP gateway on H:P                 [HORUS_GATEWAY]
-  --json              print the start-up information as one JSON line`
+  --json              print the start-up information as one JSON line
+
+${NODE_STATUS_HELP}`
 
 const OPTIONS = {
   config: { type: 'string' },
@@ -39,6 +45,7 @@ const OPTIONS = {
 
 export async function nodeCommand(argv: string[], out: Output): Promise<number> {
   const [sub, ...rest] = argv
+  if (sub === 'status') return nodeStatusCommand(rest, out)
   if (sub !== 'start')
     throw new UsageError(
       `node: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}\n\n${NODE_HELP}`,
@@ -64,11 +71,13 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     overrides,
   })
   const node = await createNode(config)
-  let roles: ReturnType<typeof attachRoles>
+  let roles: ReturnType<typeof attachRoles> | undefined
   try {
     roles = attachRoles(node)
     await roles.start()
   } catch (err) {
+    // A role that failed to start (a plugin that does not load) leaves nothing running.
+    await roles?.stop()
     await node.stop()
     throw err
   }
@@ -76,7 +85,7 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
   if (values.json === true) {
     const info = { peerId: node.peerId, multiaddrs: node.multiaddrs(), roles: node.roles }
     const gateway = node.gateway?.url
-    process.stdout.write(`${JSON.stringify(gateway === undefined ? info : { ...info, gateway })}\n`)
+    write('stdout', `${JSON.stringify(gateway === undefined ? info : { ...info, gateway })}\n`)
   } else {
     out.line(node.peerId)
     for (const addr of node.multiaddrs()) out.line(addr)

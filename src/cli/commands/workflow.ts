@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises'
+import { RunNotFoundError } from '../../client/errors.js'
 import type { HorusClient } from '../../client/horus-client.js'
 import type { RunStatus, RunView } from '../../client/types.js'
-import { parseCommandArgs, stringFlag } from '../args.js'
+import { listFlags, parseCommandArgs, stringFlag } from '../args.js'
 import { withClient } from '../client-connection.js'
 import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
 import { EXIT, UsageError } from '../errors.js'
@@ -10,6 +11,9 @@ import { createProgressView, formatDuration, renderRun } from '../progress.js'
 import { progressSink, untilInterrupted } from '../progress-sink.js'
 import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
 import { validateCommand } from './workflow-validate.js'
+
+/** Shorter prefixes are never completed: too many runs would share them. */
+const MIN_RUN_PREFIX = 4
 
 export const WORKFLOW_HELP = `Usage: horus workflow <subcommand> [options] (--peer MA | --gateway URL)
 
@@ -24,7 +28,8 @@ Subcommands:
                     run ends, then print its outputs. The submission is signed with this client's
                     key: the run executes with that key's trust, and only that key (or an admin
                     key) may read or control it
-  status RUN_ID     the run and each of its steps
+  status RUN_ID     the run and each of its steps (RUN_ID may be a unique prefix of at least
+                    ${MIN_RUN_PREFIX} characters, as with git; so for every RUN_ID below)
   logs RUN_ID [--step ID]
                     the run's log lines (of one step with --step), with the audit trail of who
                     read or controlled the run
@@ -94,7 +99,7 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
       return submit(values, one(positionals, 'submit', 'FILE'), out)
     case 'status': {
       const runId = one(positionals, 'status', 'RUN_ID')
-      const run = await withClient(values, (client) => client.getStatus(runId))
+      const run = await withClient(values, (client) => onRun(client, runId, (id) => client.getStatus(id)))
       if (json) out.json(run)
       else for (const line of renderRun(run)) out.line(line)
       return EXIT.ok
@@ -103,7 +108,7 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
       const runId = one(positionals, 'logs', 'RUN_ID')
       const stepId = stringFlag(values.step)
       const lines = await withClient(values, (client) =>
-        client.logs(runId, stepId === undefined ? {} : { stepId }),
+        onRun(client, runId, (id) => client.logs(id, stepId === undefined ? {} : { stepId })),
       )
       if (json) out.json(lines)
       else if (lines.length === 0) out.line('no log lines')
@@ -115,7 +120,7 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
     }
     case 'list': {
       none(positionals, 'list')
-      const options = listOptions(values)
+      const options = listFlags('workflow list', values, RUN_STATUSES)
       const runs = await withClient(values, (client) => client.listWorkflows(options))
       if (json) out.json(runs)
       else if (runs.length === 0) out.line('no runs')
@@ -133,7 +138,7 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
         throw new UsageError(`workflow signal: expected RUN_ID NAME\n\n${WORKFLOW_HELP}`)
       if (extra !== undefined) throw new UsageError(`workflow signal: unexpected argument "${extra}"`)
       const data = parseData(stringFlag(values.data))
-      const run = await withClient(values, (client) => client.signal(runId, name, data))
+      const run = await withClient(values, (client) => onRun(client, runId, (id) => client.signal(id, name, data)))
       if (json) out.json(run)
       else out.line(`${run.runId}: signal ${name} delivered (${run.status})`)
       return EXIT.ok
@@ -142,7 +147,7 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
     case 'pause':
     case 'resume': {
       const runId = one(positionals, sub, 'RUN_ID')
-      const run = await withClient(values, (client) => client[sub](runId))
+      const run = await withClient(values, (client) => onRun(client, runId, (id) => client[sub](id)))
       if (json) out.json(run)
       else out.line(`${run.runId}: ${run.status}`)
       return EXIT.ok
@@ -154,11 +159,12 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
   }
 }
 
-async function retry(values: Values, runId: string, out: Output): Promise<number> {
+async function retry(values: Values, given: string, out: Output): Promise<number> {
   const steps = listOfStrings(values.step)
   const json = values.json === true
   return withClient(values, async (client) => {
-    const run = await client.retry(runId, steps.length === 0 ? {} : { steps })
+    const run = await onRun(client, given, (id) => client.retry(id, steps.length === 0 ? {} : { steps }))
+    const runId = run.runId
     if (values.wait !== true) {
       if (json) out.json(run)
       else out.line(`${run.runId}: ${run.status} (rerun ${run.epoch})`)
@@ -287,21 +293,28 @@ export function parseInputs(raw: string | boolean | string[] | undefined): Recor
   return inputs
 }
 
-function listOptions(values: Values): { status?: RunStatus; limit?: number } {
-  const status = stringFlag(values.status)
-  if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
-    throw new UsageError(
-      `workflow list: --status: expected one of ${RUN_STATUSES.join('|')}, got "${status}"`,
-    )
-  }
-  const limitText = stringFlag(values.limit)
-  const limit = limitText === undefined ? undefined : Number(limitText)
-  if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
-    throw new UsageError(`workflow list: --limit: expected an integer ≥ 1, got "${limitText}"`)
-  }
-  return {
-    ...(status === undefined ? {} : { status: status as RunStatus }),
-    ...(limit === undefined ? {} : { limit }),
+/** How many of the newest runs a prefix is looked up among (the coordinator's list limit). */
+const PREFIX_SEARCH_LIMIT = 10_000
+
+/**
+ * Calls `fn` with the run id given; when no run has that id, a prefix of exactly one run's id
+ * (like git's short hashes) stands for that run.
+ */
+async function onRun<T>(client: HorusClient, given: string, fn: (runId: string) => Promise<T>): Promise<T> {
+  try {
+    return await fn(given)
+  } catch (err) {
+    if (!(err instanceof RunNotFoundError) || given.length < MIN_RUN_PREFIX) throw err
+    const runs = await client.listWorkflows({ limit: PREFIX_SEARCH_LIMIT })
+    const matches = runs.filter((r) => r.runId.startsWith(given)).map((r) => r.runId)
+    if (matches.length === 0) throw err
+    if (matches.length > 1) {
+      const shown = matches.slice(0, 5).join(', ')
+      throw new UsageError(
+        `run id prefix "${given}" is ambiguous: it matches ${matches.length} runs (${shown}${matches.length > 5 ? ', …' : ''}); give more characters`,
+      )
+    }
+    return fn(matches[0] as string)
   }
 }
 

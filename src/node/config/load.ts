@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { resolve } from 'node:path'
+import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { ConfigError } from '../../core/errors.js'
 import { CAPABILITY_PATTERN } from '../../protocols/jobs/constants.js'
@@ -11,6 +11,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
+import { checkSections } from './sections.js'
 import type { GatewayConfig, GatewayGrant, NodeConfig } from './types.js'
 import {
   ConfigIssues,
@@ -23,8 +24,8 @@ import {
   readString,
 } from './validate.js'
 
-/** Sections that belong to later layers; accepted here and handed to them untouched. */
-const EXTRA_SECTIONS = ['trust', 'rpc', 'runner', 'supervisor', 'coordinator', 'triggers', 'blobs'] as const
+/** Sections that belong to later layers; validated here (`sections.ts`) and handed to them as given. */
+const EXTRA_SECTIONS = ['trust', 'runner', 'supervisor', 'coordinator', 'triggers', 'blobs'] as const
 
 const NODE_KEYS = [
   'dataDir',
@@ -66,9 +67,16 @@ export interface ConfigSources {
   overrides?: RawConfig
 }
 
-/** Reads the YAML file, then `HORUS_*` variables, then overrides, and validates the result. */
+/**
+ * Reads the YAML file, then `HORUS_*` variables, then overrides, and validates the result. Relative
+ * paths in the file (`dataDir`, `swarmKey`, `runner.workDir`, `runner.plugins`) are relative to the
+ * file's directory, so a config works from any working directory.
+ */
 export async function loadConfig(sources: ConfigSources): Promise<NodeConfig> {
-  const fromFile = sources.file === undefined ? {} : await readConfigFile(sources.file)
+  const fromFile =
+    sources.file === undefined
+      ? {}
+      : relativeToFile(await readConfigFile(sources.file), dirname(resolve(sources.file)))
   const fromEnv = sources.env === undefined ? {} : configFromEnv(sources.env)
   const merged = mergeLayers([fromFile, fromEnv, sources.overrides ?? {}])
   return resolveConfig(merged, sources.file)
@@ -92,6 +100,21 @@ export async function readConfigFile(file: string): Promise<RawConfig> {
     throw new ConfigError([`${file}: expected a mapping of settings at the top level`])
   }
   return doc as RawConfig
+}
+
+/** The file's relative paths made absolute against `dir`; values of the wrong type are left to validation. */
+function relativeToFile(raw: RawConfig, dir: string): RawConfig {
+  const absolute = (value: unknown): unknown =>
+    typeof value === 'string' && value !== '' && !isAbsolute(value) ? resolve(dir, value) : value
+  const out: RawConfig = { ...raw }
+  for (const key of ['dataDir', 'swarmKey'] as const) if (key in raw) out[key] = absolute(raw[key])
+  if (isRecord(raw.runner)) {
+    const runner: RawConfig = { ...raw.runner }
+    if ('workDir' in runner) runner.workDir = absolute(runner.workDir)
+    if (Array.isArray(runner.plugins)) runner.plugins = runner.plugins.map(absolute)
+    out.runner = runner
+  }
+  return out
 }
 
 export function configFromEnv(env: Record<string, string | undefined>): RawConfig {
@@ -138,7 +161,9 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
   const maxConnections = readPositiveInt(raw.maxConnections, 'maxConnections', issues)
   const dialTimeoutMs = readPositiveInt(raw.dialTimeoutMs, 'dialTimeoutMs', issues)
   const gateway = readGateway(raw.gateway, issues)
-  if (listen?.length === 0) issues.add('listen', 'expected at least one address')
+  if (Array.isArray(raw.listen) && raw.listen.length === 0)
+    issues.add('listen', 'expected at least one address')
+  checkSections(raw, issues)
   issues.throwIfAny()
 
   const extra: Record<string, unknown> = {}

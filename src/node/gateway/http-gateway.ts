@@ -18,6 +18,7 @@ import type { Caller } from '../../protocols/rpc/definitions.js'
 import { Dispatcher } from '../../protocols/rpc/dispatcher.js'
 import type { NodeHealth } from '../../protocols/rpc/node-methods.js'
 import type { MethodRegistry } from '../../protocols/rpc/registry.js'
+import { listenReason } from '../listen-error.js'
 import { bearerToken, tokensEqual } from './bearer-token.js'
 import {
   DEFAULT_GATEWAY_LISTEN,
@@ -154,9 +155,13 @@ export class HttpGateway implements Startable {
       })
     })
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
+      const { host, port } = this.listenAddress
+      const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+      const onError = (err: Error): void =>
+        reject(new GatewayConfigError([`gateway.listen: cannot listen on ${where}: ${listenReason(err)}`]))
+      server.once('error', onError)
       server.listen(this.listenAddress.port, this.listenAddress.host, () => {
-        server.off('error', reject)
+        server.off('error', onError)
         resolve()
       })
     })
@@ -230,8 +235,11 @@ export class HttpGateway implements Startable {
   /** The bearer token when configured, otherwise a loopback Host header. Answers 401/403 itself. */
   private admit(req: IncomingMessage, res: ServerResponse): boolean {
     if (this.token !== undefined) {
-      if (tokensEqual(bearerToken(req), this.token)) return true
-      sendError(res, 401, 'Unauthorized', 'missing or wrong bearer token', { 'www-authenticate': 'Bearer' })
+      const given = bearerToken(req)
+      if (tokensEqual(given, this.token)) return true
+      // Saying which of the two it is tells a caller nothing about the token itself.
+      const reason = given === undefined ? 'missing bearer token' : 'wrong bearer token'
+      sendError(res, 401, 'Unauthorized', reason, { 'www-authenticate': 'Bearer' })
       return false
     }
     const host = hostName(req.headers.host)

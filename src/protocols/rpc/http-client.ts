@@ -217,9 +217,32 @@ function parseResponse(text: string): RpcResponse | undefined {
   }
 }
 
+/** Why the gateway refused us, as `data.reason`: the SDK and CLI turn it into advice. */
+export type GatewayRefusal = 'token_missing' | 'token_wrong' | 'forbidden'
+
 function statusError(status: number, text: string): Error {
-  if (status === 401 || status === 403)
-    return new UnauthorizedError(`gateway refused the request (HTTP ${status})`)
+  if (status === 401) {
+    const reason: GatewayRefusal = /missing/.test(errorMessage(text)) ? 'token_missing' : 'token_wrong'
+    const message =
+      reason === 'token_missing'
+        ? 'the gateway requires a bearer token and none was given (HTTP 401)'
+        : 'the gateway refused the bearer token: it is not the one the node is configured with (HTTP 401)'
+    return new UnauthorizedError(message, { data: { reason } })
+  }
+  if (status === 403) {
+    const message = `the gateway refused the request (HTTP 403): ${errorMessage(text) || 'forbidden'}`
+    return new UnauthorizedError(message, { data: { reason: 'forbidden' satisfies GatewayRefusal } })
+  }
   if (status === 413) return new FrameTooLargeError('request body too large for the gateway')
   return new UnavailableError(`gateway answered HTTP ${status}: ${text.slice(0, 200)}`)
+}
+
+/** `error.message` of a gateway's plain error body (`{ error: { name, message } }`), else ''. */
+function errorMessage(text: string): string {
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message
+    return typeof message === 'string' ? message : ''
+  } catch {
+    return ''
+  }
 }

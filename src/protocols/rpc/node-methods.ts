@@ -7,7 +7,17 @@ import type { AnyMethodDefinition } from './registry.js'
 
 export interface PeerSummary {
   peerId: string
+  /**
+   * Where the peer listens (what it announced through identify), each with `/p2p/<id>`; empty for
+   * a dial-only client. Not the ephemeral port of the connection.
+   */
   addrs: string[]
+  /** The name the answering node's trust policy gives the peer's key, when it names one. */
+  name?: string
+  /** Roles the peer announces in its heartbeats, when the answering node has heard them. */
+  roles?: string[]
+  /** Who opened the connection. */
+  direction?: 'inbound' | 'outbound'
   latencyMs?: number
 }
 
@@ -27,7 +37,7 @@ export interface NodeInfoSource {
   /** Epoch milliseconds. */
   startedAt: number
   getMultiaddrs(): string[]
-  getPeers(): PeerSummary[]
+  getPeers(): PeerSummary[] | Promise<PeerSummary[]>
   health(): NodeHealth | Promise<NodeHealth>
 }
 
@@ -38,7 +48,10 @@ const PEER_SCHEMA = {
   required: ['peerId', 'addrs'],
   properties: {
     peerId: { type: 'string' },
-    addrs: { type: 'array', items: { type: 'string' } },
+    addrs: { type: 'array', items: { type: 'string' }, description: 'listen addresses the peer announced' },
+    name: { type: 'string', description: "the name this node's trust policy gives the key" },
+    roles: { type: 'array', items: { type: 'string' } },
+    direction: { enum: ['inbound', 'outbound'] },
     latencyMs: { type: 'number' },
   },
 }
@@ -76,7 +89,8 @@ export function nodeMethods(info: NodeInfoSource): AnyMethodDefinition[] {
     },
     {
       name: 'node.peers',
-      summary: 'Peers this node is connected to, with their addresses and last measured latency.',
+      summary:
+        'Peers this node is connected to: their listen addresses, trust-policy name and announced roles.',
       role: 'node',
       params: NO_PARAMS,
       result: { type: 'array', items: PEER_SCHEMA },

@@ -5,9 +5,9 @@
  * - RPC (callers need trust role client or coordinator): `supervisor.create_job {job}` (verify,
  *   persist, then acknowledge; idempotent by job id), `get_job_status {jobId}`,
  *   `get_job_result {jobId, wait?, timeoutMs?}` (long-poll with `wait`), `get_job_logs {jobId}`,
- *   `cancel_job {jobId}`, `list_jobs {status?, limit?}`, `list_runners`, and the subscription
- *   `supervisor.job_events {jobId?}` — every status change `{ jobId, status, reason?, runner?,
- *   result?, error? }`.
+ *   `cancel_job {jobId}`, `list_jobs {status?, limit?}` (newest first), `list_runners`, and the
+ *   subscription `supervisor.job_events {jobId?}` — every status change `{ jobId, status, reason?,
+ *   runner?, result?, error? }`.
  * - Status: `queued → dispatched → running → succeeded | failed | timed_out | cancelled`; a job
  *   waiting says why in `reason` (`no runner for capability "x"`, all runners busy, …).
  * - Routing: runners from liveness heartbeats and DHT provider records; the least loaded runner

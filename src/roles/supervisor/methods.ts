@@ -169,7 +169,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
     }),
     defineMethod<{ status?: SupervisorJobStatus; limit?: number }, JobStatusView[]>({
       name: 'supervisor.list_jobs',
-      summary: 'Jobs on this supervisor, oldest first, optionally only those in one status.',
+      summary: 'Jobs on this supervisor, newest first, optionally only those in one status.',
       role: 'supervisor',
       params: {
         type: 'object',
@@ -184,6 +184,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       handler: ({ status, limit }) =>
         service
           .list(status)
+          .sort((a, b) => b.acceptedAt - a.acceptedAt)
           .slice(0, limit ?? DEFAULT_LIST_LIMIT)
           .map((record) => statusView(service.status(record.job.id))),
     }),

@@ -1,4 +1,4 @@
-import { HorusError } from '../../../core/errors.js'
+import { ConfigError, HorusError } from '../../../core/errors.js'
 import { SecretNotRecipientError, SecretOpenError } from '../../../protocols/jobs/secrets.js'
 import {
   ExecutorNotRunningError,
@@ -27,7 +27,7 @@ export class BlobInputError extends HorusError {
 }
 
 /** The `runner:` section of the node config or the runner options are invalid. */
-export class RunnerConfigError extends HorusError {
+export class RunnerConfigError extends ConfigError {
   static override readonly code = 'RUNNER_CONFIG_INVALID'
 }
 

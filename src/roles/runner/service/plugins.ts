@@ -26,25 +26,28 @@ export async function loadRunnerPlugins(
     try {
       module = (await import(pathToFileURL(file).href)) as Record<string, unknown>
     } catch (err) {
-      throw new RunnerConfigError(`runner.plugins[${i}]: cannot load ${file}: ${(err as Error).message}`, {
-        cause: err,
-      })
+      const reason = String((err as Error).message ?? err).split('\n')[0]
+      throw new RunnerConfigError([`runner.plugins[${i}]: cannot load ${file}: ${reason}`], { cause: err })
     }
     for (const section of ['functions', 'kinds'] as const) {
       const exported = module[section]
       if (exported === undefined) continue
       if (typeof exported !== 'object' || exported === null) {
-        throw new RunnerConfigError(`runner.plugins[${i}]: ${file} exports ${section} that is not an object`)
+        throw new RunnerConfigError([
+          `runner.plugins[${i}]: ${file} exports ${section} that is not an object`,
+        ])
       }
       for (const [name, fn] of Object.entries(exported)) {
         if (typeof fn !== 'function') {
-          throw new RunnerConfigError(`runner.plugins[${i}]: ${section}.${name} in ${file} is not a function`)
+          throw new RunnerConfigError([
+            `runner.plugins[${i}]: ${section}.${name} in ${file} is not a function`,
+          ])
         }
         ;(merged[section] as Record<string, unknown>)[name] = fn
       }
     }
     if (module.functions === undefined && module.kinds === undefined) {
-      throw new RunnerConfigError(`runner.plugins[${i}]: ${file} exports neither functions nor kinds`)
+      throw new RunnerConfigError([`runner.plugins[${i}]: ${file} exports neither functions nor kinds`])
     }
   }
   return merged

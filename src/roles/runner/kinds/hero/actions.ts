@@ -4,11 +4,15 @@
 
 import type { JobContext } from '../../execution/index.js'
 import { ConfinedFs } from '../system/confined-fs.js'
-import { CommandFailedError, HttpStatusError } from '../system/errors.js'
-import { httpRequest } from '../system/http-request.js'
+import { CommandFailedError, HttpBodyNotJsonError, HttpStatusError } from '../system/errors.js'
+import { type HttpResponse, httpRequest, isJsonContentType, parseJsonBody } from '../system/http-request.js'
 import { runCommand } from '../system/run-command.js'
 import { HeroscriptParseError } from './errors.js'
 import type { HeroAction } from './parser.js'
+
+/** What `as:` makes an HTTP action's output. */
+type BodyAs = 'auto' | 'json' | 'text' | 'response'
+export const BODY_AS: readonly BodyAs[] = ['auto', 'json', 'text', 'response']
 
 interface ActionSpec {
   required: readonly string[]
@@ -19,12 +23,12 @@ interface ActionSpec {
 const ACTIONS: Record<string, ActionSpec> = {
   'http.get': {
     required: ['url'],
-    optional: ['headers', 'timeout'],
+    optional: ['headers', 'timeout', 'as'],
     run: (p, ctx) => http('GET', p, ctx),
   },
   'http.post': {
     required: ['url'],
-    optional: ['body', 'content_type', 'headers', 'timeout'],
+    optional: ['body', 'content_type', 'headers', 'timeout', 'as'],
     run: (p, ctx) => http('POST', p, ctx),
   },
   'shell.exec': {
@@ -75,6 +79,13 @@ export function checkActions(actions: HeroAction[]): CheckedAction[] {
         )
       }
       params[key] = key === 'timeout' ? String(duration(param.value, param)) : param.value
+      if (key === 'as' && !(BODY_AS as readonly string[]).includes(param.value)) {
+        throw new HeroscriptParseError(
+          `as: expected one of ${BODY_AS.join(', ')}, got '${param.value}'`,
+          param.line,
+          param.column,
+        )
+      }
     }
     for (const key of spec.required) {
       if (params[key] === undefined) {
@@ -115,10 +126,28 @@ async function http(method: 'GET' | 'POST', p: Record<string, string>, ctx: JobC
   })
   ctx.log(`${method} ${p.url} → ${response.status} (${Math.round(performance.now() - started)} ms)`)
   if (response.status < 200 || response.status > 299) {
-    const body = typeof response.body === 'string' ? response.body : JSON.stringify(response.body)
-    throw new HttpStatusError(method, p.url as string, response.status, body)
+    throw new HttpStatusError(method, p.url as string, response.status, response.text)
   }
-  return response.body
+  const as = (p.as ?? 'auto') as BodyAs
+  if (as === 'text') return response.text
+  const json = as === 'json' || isJsonContentType(response.headers['content-type'])
+  const body = json ? jsonBody(method, p.url as string, response) : response.text
+  return as === 'response'
+    ? { status: response.status, headers: response.headers, body, text: response.text }
+    : body
+}
+
+/** A body to read as JSON that is not JSON fails the action rather than passing text on silently. */
+function jsonBody(method: string, url: string, response: HttpResponse): unknown {
+  if (response.text === '') return null
+  try {
+    return parseJsonBody(response.text)
+  } catch (err) {
+    const type = response.headers['content-type'] ?? 'no content type'
+    throw new HttpBodyNotJsonError(
+      `${method} ${url}: the body (${type}) is not valid JSON: ${(err as Error).message} (as:'text' gives the text)`,
+    )
+  }
 }
 
 function parseHeaders(text: string | undefined): Record<string, string> {

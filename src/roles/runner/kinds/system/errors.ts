@@ -57,6 +57,11 @@ export class HttpRequestError extends HorusError {
   static override readonly code = 'HTTP_REQUEST_FAILED'
 }
 
+/** A response body that was to be JSON (by its content type, or `as:json`) does not parse. */
+export class HttpBodyNotJsonError extends HorusError {
+  static override readonly code = 'HTTP_BODY_NOT_JSON'
+}
+
 /** An HTTP response was not 2xx (hero treats that as failure; 5xx and 429 are retryable). */
 export class HttpStatusError extends HorusError {
   static override readonly code = 'HTTP_STATUS'

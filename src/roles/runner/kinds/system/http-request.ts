@@ -24,6 +24,8 @@ export interface HttpResponse {
   headers: Record<string, string>
   /** Parsed JSON when the content type is JSON, otherwise the text. */
   body: unknown
+  /** The body as received (UTF-8), whatever its type. */
+  text: string
 }
 
 export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
@@ -45,7 +47,7 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     response.headers.forEach((value, key) => {
       headers[key] = value
     })
-    return { status: response.status, headers, body: decode(text, headers['content-type']) }
+    return { status: response.status, headers, body: decode(text, headers['content-type']), text }
   } catch (err) {
     if (timeout.aborted && !(request.signal?.aborted ?? false))
       throw new HttpTimeoutError(url.href, timeoutMs)
@@ -91,10 +93,20 @@ async function readCapped(response: Response, max: number, url: string): Promise
   return Buffer.concat(chunks).toString('utf8')
 }
 
+/** `application/json`, `text/json`, `application/problem+json`, … with any parameters. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^[^;]*[/+]json\s*(;|$)/i.test(contentType)
+}
+
+/** JSON text as a value; a UTF-8 byte order mark (some servers send one) is not part of it. */
+export function parseJsonBody(text: string): unknown {
+  return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text)
+}
+
 function decode(text: string, contentType: string | undefined): unknown {
-  if (contentType !== undefined && /[/+]json\b/i.test(contentType) && text !== '') {
+  if (isJsonContentType(contentType) && text !== '') {
     try {
-      return JSON.parse(text)
+      return parseJsonBody(text)
     } catch {
       return text
     }
