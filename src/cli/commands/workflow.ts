@@ -138,7 +138,9 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
         throw new UsageError(`workflow signal: expected RUN_ID NAME\n\n${WORKFLOW_HELP}`)
       if (extra !== undefined) throw new UsageError(`workflow signal: unexpected argument "${extra}"`)
       const data = parseData(stringFlag(values.data))
-      const run = await withClient(values, (client) => onRun(client, runId, (id) => client.signal(id, name, data)))
+      const run = await withClient(values, (client) =>
+        onRun(client, runId, (id) => client.signal(id, name, data)),
+      )
       if (json) out.json(run)
       else out.line(`${run.runId}: signal ${name} delivered (${run.status})`)
       return EXIT.ok
