@@ -34,6 +34,7 @@ async function peer(
     maxBytes?: number
     maxServing?: number
     bootstrap?: string[]
+    gcIntervalMs?: number
   } = {},
 ): Promise<Peer> {
   const node = await mesh.node({
@@ -46,6 +47,7 @@ async function peer(
   const store = new BlobStore({
     dir: join(await mesh.tempDir('horus-blobs-'), 'blobs'),
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    ...(options.gcIntervalMs === undefined ? {} : { graceMs: 0 }),
   })
   const blobs = new BlobService(
     { libp2p: node.libp2p, logger: node.logger },
@@ -54,6 +56,7 @@ async function peer(
       authorize: options.authorize ?? (() => true),
       ...(options.maxServing === undefined ? {} : { maxServing: options.maxServing }),
       stallTimeoutMs: 5_000,
+      ...(options.gcIntervalMs === undefined ? {} : { gcIntervalMs: options.gcIntervalMs }),
     },
   )
   await blobs.start()
@@ -97,6 +100,20 @@ describe('blob transfer between two nodes', () => {
     const copy: Buffer[] = []
     for await (const chunk of client.blobs.store.read(stored.digest)) copy.push(Buffer.from(chunk))
     expect(Buffer.concat(copy).equals(data)).toBe(true)
+  })
+
+  it('deletes, every gcIntervalMs, the blobs whose holds expired or were released', async () => {
+    const { blobs } = await peer('collector', { gcIntervalMs: 50 })
+    const kept = await blobs.store.put([bytes(1000, 1)])
+    const expiring = await blobs.store.put([bytes(1000, 2)])
+    const released = await blobs.store.put([bytes(1000, 3)])
+    await blobs.store.hold('run:a', [kept.digest])
+    await blobs.store.hold('job:b', [expiring.digest], Date.now() + 100)
+    await blobs.store.hold('run:c', [released.digest])
+    await blobs.store.release('run:c')
+    await waitFor(async () => !(await blobs.store.has(expiring.digest)), { what: 'the expired hold to go' })
+    expect(await blobs.store.has(released.digest)).toBe(false)
+    expect(await blobs.store.has(kept.digest)).toBe(true)
   })
 
   it('refuses to serve a peer it does not trust, and says so', async () => {

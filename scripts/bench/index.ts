@@ -6,7 +6,7 @@ import { runSandboxBench } from './sandbox.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
 import { runVsBullmqBench } from './vs-bullmq.js'
-import { runWorkflowBench } from './workflow.js'
+import { runWorkflowBench, runWorkflowMapMeshBench } from './workflow.js'
 import { runWorkflowCoreBench } from './workflow-core.js'
 import { runWorkflowMapBench } from './workflow-map.js'
 
@@ -17,7 +17,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   sign: () => runSignBench(),
   sandbox: () => runSandboxBench(),
   'workflow-core': () => runWorkflowCoreBench(),
-  'workflow-map': async () => runWorkflowMapBench(),
+  'workflow-map': async () => [runWorkflowMapBench(), ...(await runWorkflowMapMeshBench())],
   jobs: () => runJobsBench(),
   workflow: () => runWorkflowBench(),
   'vs-bullmq': () => runVsBullmqBench(),

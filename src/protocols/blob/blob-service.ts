@@ -15,6 +15,7 @@ import {
   BLOB_CHUNK_BYTES,
   BLOB_PROTOCOL,
   BLOB_WINDOW_BYTES,
+  DEFAULT_GC_INTERVAL_MS,
   DEFAULT_MAX_FETCHING,
   DEFAULT_MAX_SERVING,
   DEFAULT_STALL_TIMEOUT_MS,
@@ -57,6 +58,8 @@ export interface BlobServiceInit {
   readonly maxFetching?: number
   /** @default DEFAULT_STALL_TIMEOUT_MS (30 s) */
   readonly stallTimeoutMs?: number
+  /** Period of the store's `gc` (first one a period after start); 0 never. @default DEFAULT_GC_INTERVAL_MS */
+  readonly gcIntervalMs?: number
 }
 
 export interface FetchOptions {
@@ -86,6 +89,8 @@ export class BlobService implements Startable {
   #shutdown = new AbortController()
   #serving = 0
   #started = false
+  #gcTimer: NodeJS.Timeout | undefined
+  #collecting: Promise<void> | undefined
 
   constructor(components: BlobServiceComponents, init: BlobServiceInit) {
     this.#components = components
@@ -104,14 +109,36 @@ export class BlobService implements Startable {
       maxInboundStreams: (this.#init.maxServing ?? DEFAULT_MAX_SERVING) + 4,
     })
     this.#started = true
+    const every = this.#init.gcIntervalMs ?? DEFAULT_GC_INTERVAL_MS
+    if (every > 0) {
+      this.#gcTimer = setInterval(() => void this.collect(), every)
+      this.#gcTimer.unref()
+    }
+  }
+
+  /** Deletes the blobs nobody holds (expired holds first); one collection at a time. */
+  collect(): Promise<void> {
+    this.#collecting ??= this.store
+      .gc()
+      .then(
+        ({ deleted, bytes }) => {
+          if (deleted > 0) this.#log('gc: deleted %d blob(s), %d bytes', deleted, bytes)
+        },
+        (err: unknown) => this.#log.error('gc failed - %e', err),
+      )
+      .finally(() => {
+        this.#collecting = undefined
+      })
+    return this.#collecting
   }
 
   async stop(): Promise<void> {
     if (!this.#started) return
     this.#started = false
+    clearInterval(this.#gcTimer)
     this.#shutdown.abort(new Error('blob service stopping'))
     await this.#components.libp2p.unhandle(BLOB_PROTOCOL)
-    await Promise.allSettled([...this.#fetching.values()])
+    await Promise.allSettled([...this.#fetching.values(), this.#collecting])
   }
 
   /** Makes a referenced blob local (fetching it if needed); resolves with it once verified. */

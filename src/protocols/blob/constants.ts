@@ -30,6 +30,9 @@ export const DEFAULT_MAX_FETCHING = 4
 /** A transfer that makes no progress for this long is abandoned (and resumed later). @default 30_000 */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000
 
+/** How often a node deletes the blobs nobody holds (`BlobStore.gc`); 0 never. @default 15 min */
+export const DEFAULT_GC_INTERVAL_MS = 15 * 60_000
+
 /** Sources a reference lists at most. */
 export const MAX_BLOB_SOURCES = 8
 

@@ -18,9 +18,9 @@ import { DURATION_EXPECTED, parseDuration } from './duration.js'
 import { ExpressionSyntaxError } from './errors.js'
 import { type Expression, literalExpression, parseExpression } from './expression.js'
 import { type Issues, pathIndex, pathKey } from './issues.js'
-import { NO_RETRY, type RetryPolicy, readRetryPolicy } from './retry-policy.js'
+import { NO_RETRY, readRetryPolicy } from './retry-policy.js'
 import { suggest } from './suggest.js'
-import type { StepKind, TriggerRule } from './types.js'
+import type { CompiledStep, StepKind, TriggerRule } from './types.js'
 
 /** A `workflow:` field of a step: a name to resolve, or an inline definition. */
 export interface ChildReference {
@@ -29,26 +29,29 @@ export interface ChildReference {
   readonly path: string
 }
 
-export interface DraftStep {
-  readonly localId: string
-  readonly path: string
-  readonly kind: StepKind
-  readonly runner: string | undefined
-  readonly payload: JsonValue
+/** A step as read from its definition, before compilation places it (same fields as CompiledStep). */
+export interface DraftStep
+  extends Pick<
+    CompiledStep,
+    | 'localId'
+    | 'path'
+    | 'kind'
+    | 'runner'
+    | 'payload'
+    | 'retry'
+    | 'timeoutMs'
+    | 'when'
+    | 'continueOnFailure'
+    | 'triggerRule'
+    | 'forEach'
+    | 'maxParallel'
+    | 'sleepMs'
+    | 'signal'
+    | 'secrets'
+  > {
   /** Local indices of valid, distinct dependencies. */
   readonly deps: number[]
-  readonly retry: RetryPolicy
-  readonly timeoutMs: number | undefined
-  readonly when: Expression | undefined
-  readonly continueOnFailure: boolean
-  readonly triggerRule: TriggerRule
-  readonly forEach: Expression | undefined
-  readonly maxParallel: number | undefined
-  readonly sleepMs: number | undefined
-  readonly signal: string | undefined
   readonly env: Map<string, Expression>
-  /** Names of the run's secrets the step's job gets as environment variables. */
-  readonly secrets: readonly string[]
   readonly with: Map<string, Expression>
   readonly child: ChildReference | undefined
 }
