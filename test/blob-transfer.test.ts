@@ -127,6 +127,18 @@ describe('blob transfer between two nodes', () => {
     expect(server.blobs.stats).toMatchObject({ refused: 1, servedBytes: 0 })
   })
 
+  it('never asks a source it does not trust, whoever named it', async () => {
+    const { server, client } = await pair({}, { authorize: () => false })
+    const stored = await server.blobs.store.put([bytes(1000)])
+    const error = await client.blobs
+      .ensure(blobRef(stored.digest, stored.size, [server.node.peerId]))
+      .catch((err: unknown) => err)
+    expect(error).toBeInstanceOf(BlobUnavailableError)
+    expect((error as Error).message).toContain('not a coordinator or runner this node trusts (not asked)')
+    expect(server.blobs.stats).toMatchObject({ served: 0, refused: 0 })
+    expect(await client.blobs.store.has(stored.digest)).toBe(false)
+  })
+
   it('says when no source holds the blob, trying each in turn', async () => {
     const { server, client } = await pair()
     const missing = sha(bytes(10))

@@ -27,6 +27,10 @@ describe('horus job and horus mesh runners against real nodes', () => {
     expect(runners.stdout).toMatch(
       new RegExp(`^run \\(${run.peerId.slice(0, 8)}…${run.peerId.slice(-6)}\\)  load 0/\\d+\\s+echo`),
     )
+    // Nothing can run a python job: refused at once, naming what the mesh offers.
+    const none = await horus(['job', 'create', '--runner', 'python', '--payload', 'x', '--wait', ...connect])
+    expect(none.code).toBe(1)
+    expect(none.stderr).toContain('no_runner: no live runner offers capability "python" (available: echo)')
     const payloadFile = join(await mesh.tempDir(), 'payload.txt')
     await writeFile(payloadFile, 'from a file')
 

@@ -123,6 +123,35 @@ describe('two coordinators', () => {
     expect(state.log().some((e) => e.type === 'node_status' && e.message.includes('took over'))).toBe(true)
   })
 
+  it('takes a run over once its owner stops sending heartbeats, long before the lease would lapse', async () => {
+    const { gates, coordA, coordB } = await cluster(
+      { leaseTtlMs: 60_000, leaseGraceMs: 300, leaseCheckMs: 100 },
+      true,
+    )
+    const a = coordinatorOf(coordA)
+    const b = coordinatorOf(coordB)
+    const runId = await a.submit({
+      workflow: { name: 'liveness', steps: [{ id: 'held', runner: 'gate', payload: 'liveness' }] },
+    })
+    await waitFor(async () => (await b.status(runId).catch(() => undefined))?.owner === coordA.peerId, {
+      what: 'B to see the run under A',
+    })
+    // B must have heard A alive to notice that it went silent (else only the lease timer tells).
+    await waitFor(() => coordB.node.liveness.get(coordA.peerId) !== undefined, { what: 'B to hear A' })
+    const stoppedAt = Date.now()
+    await mesh.stop(coordA)
+    // Five missed 1 s heartbeats, then the grace: well inside the 60 s lease.
+    await waitFor(async () => (await b.status(runId)).owner === coordB.peerId, {
+      timeoutMs: 20_000,
+      what: 'B to take the run over',
+    })
+    expect(Date.now() - stoppedAt).toBeLessThan(60_000)
+    const state = b.runState(runId)?.state as RunState
+    expect(state.log().some((e) => e.type === 'node_status' && e.message.includes('(owner lost)'))).toBe(true)
+    gates.open('liveness')
+    expect((await waitForStatus(b, runId, ['completed', 'failed'], 20_000)).status).toBe('completed')
+  })
+
   it('partitioned, each side changes the run (cancel / a result); healed, both hold the same state', async () => {
     const { gates, work, coordA, coordB } = await cluster({ syncIntervalMs: 500 }, false)
     const a = coordinatorOf(coordA)

@@ -1,4 +1,4 @@
-import { access, mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LevelDatastore } from 'datastore-level'
@@ -162,6 +162,18 @@ describe('job executor', () => {
     expect(seen?.inside).toBe(true)
     expect(seen?.env).toEqual({ SHARED: 'runner', OVERRIDE: 'job' })
     await expect(access(seen?.workDir as string)).rejects.toThrow()
+  })
+
+  it('removes work directories a killed runner left behind when it starts again', async () => {
+    // What a runner killed mid-job leaves: its job's directory, with the files the job wrote.
+    const left = join(base, 'run-1_fetch_1-AbC123')
+    await mkdir(join(left, 'nested'), { recursive: true })
+    await writeFile(join(left, 'nested', 'partial.csv'), 'a,b\n1,')
+    executor = createJobExecutor({ workDirBase: base, kinds: { noop: async () => null } })
+    await executor.start()
+    expect(await readdir(base)).toEqual([])
+    await executor.execute(job('noop', ''))
+    expect(await readdir(base)).toEqual([])
   })
 
   it('bounds logs: long lines are cut, and lines past the total cap are dropped with a marker', async () => {

@@ -4,9 +4,14 @@
  * idempotence by id, cancellation, and the status events.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
+import { adHocJobId, createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
-import { type JobEvent, JobIdConflictError, type JobStatusView } from '../src/roles/supervisor/index.js'
+import {
+  type JobEvent,
+  JobIdConflictError,
+  type JobStatusView,
+  NoRunnerError,
+} from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
 
@@ -14,17 +19,52 @@ const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
 
 async function setup() {
-  const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+  const [s, r, r2, c] = [
+    await mesh.member('sup'),
+    await mesh.member('run'),
+    await mesh.member('run2'),
+    await mesh.member('cli'),
+  ]
+  // Every member is made before the supervisor starts, so its policy trusts them all.
   const sup = await mesh.start(s, { roles: ['supervisor'] })
   const cli = await mesh.start(c, { roles: [], bootstrap: sup })
-  return { sup, cli, runner: r, client: mesh.client(cli, sup) }
+  return { sup, cli, runner: r, runner2: r2, client: mesh.client(cli, sup) }
 }
 
 describe('supervisor queueing and lifecycle', () => {
+  it('refuses a job no runner can run at once (no_runner), unless asked to wait for one', async () => {
+    const { sup, cli, runner, runner2: r2, client } = await setup()
+    await mesh.start(runner, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { echo: async () => 'echo', noop: async () => null } } },
+    })
+    await runnerVisible(sup, 'echo')
+    const envelope = job(cli, { runner: 'python' })
+    const started = Date.now()
+    const refused = await submit(client, envelope).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(NoRunnerError)
+    expect((refused as Error).message).toBe(
+      'no_runner: no live runner offers capability "python" (available: echo, noop); send it with waitForRunner to queue it until one appears',
+    )
+    expect((refused as { code: string }).code).toBe('NO_RUNNER')
+    expect(Date.now() - started).toBeLessThan(10_000)
+    // Nothing was recorded: the same envelope is accepted when the caller says it will wait.
+    expect(await client.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
+    const queued = await submit(client, envelope, { waitForRunner: true })
+    expect(queued).toMatchObject({ status: 'queued' })
+    await mesh.start(r2, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { python: async () => 'snake' } } },
+    })
+    expect((await result(client, envelope.id)).result?.output).toBe('snake')
+  })
+
   it('keeps a job queued with a reason while no runner serves it, and runs it when one appears', async () => {
     const { sup, cli, runner, client } = await setup()
     const envelope = job(cli, { runner: 'late' })
-    const ack = await submit(client, envelope)
+    const ack = await submit(client, envelope, { waitForRunner: true })
     expect(ack.status).toBe('queued')
     const waiting = await client.call<JobStatusView>('supervisor.get_job_status', { jobId: envelope.id })
     expect(waiting).toMatchObject({ status: 'queued', reason: 'no runner for capability "late"' })
@@ -47,6 +87,26 @@ describe('supervisor queueing and lifecycle', () => {
     expect(answer.result?.output).toBe('ran late')
   })
 
+  it('accepts a job whose nonce it spent but never stored (it died in between), and runs it once', async () => {
+    const { sup, cli, runner, client } = await setup()
+    const run = await mesh.start(runner, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { once: async () => 'ran' } } },
+    })
+    await runnerVisible(sup, 'once')
+    const envelope = job(cli, { runner: 'once' })
+    // What a crash between the verifier's record and the job store's write leaves behind.
+    expect((await sup.node.trust.verifier.verify(envelope)).ok).toBe(true)
+    expect(await client.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
+    const ack = await submit(client, envelope)
+    expect(ack.jobId).toBe(envelope.id)
+    expect((await result(client, envelope.id)).result?.output).toBe('ran')
+    // Sent once more, it is the same record: not run again.
+    expect((await submit(client, envelope)).status).toBe('succeeded')
+    expect(run.roles.runner?.executor.result(envelope.id)).toBeDefined()
+  })
+
   it('refuses jobs that do not verify and ids taken by another job, persisting nothing for them', async () => {
     const { cli, client } = await setup()
     const stranger = createJob({ runner: 'sal', payload: '1' }, generateSigner())
@@ -54,12 +114,13 @@ describe('supervisor queueing and lifecycle', () => {
     expect(refused).toBeInstanceOf(JobRejectedError)
     expect((refused as Error).message).toMatch(/untrusted_key/)
 
-    const first = job(cli, { runner: 'sal', id: 'fixed-id' })
-    await submit(client, first)
-    const other = job(cli, { runner: 'sal', id: 'fixed-id' })
-    await expect(submit(client, other)).rejects.toBeInstanceOf(JobIdConflictError)
+    const fixedId = adHocJobId(cli.node.identity.publicKeyHex, 'fixed-id')
+    const first = job(cli, { runner: 'sal', id: fixedId })
+    await submit(client, first, { waitForRunner: true })
+    const other = job(cli, { runner: 'sal', id: fixedId })
+    await expect(submit(client, other, { waitForRunner: true })).rejects.toBeInstanceOf(JobIdConflictError)
     const listed = await client.call<JobStatusView[]>('supervisor.list_jobs', {})
-    expect(listed.map((j) => j.jobId)).toEqual(['fixed-id'])
+    expect(listed.map((j) => j.jobId)).toEqual([fixedId])
     expect(await client.call<JobStatusView[]>('supervisor.list_jobs', { status: 'succeeded' })).toEqual([])
   })
 

@@ -23,7 +23,7 @@ describe('supervisor retention', () => {
     await submit(client, done)
     expect((await result(client, done.id)).status).toBe('succeeded')
     const waiting = job(cli, { runner: 'nobody-serves-this' })
-    await submit(client, waiting)
+    await submit(client, waiting, { waitForRunner: true })
 
     await waitFor(
       async () =>

@@ -6,6 +6,7 @@
 import type { RpcSubscription } from '../protocols/rpc/client.js'
 import { HttpRpcClient } from '../protocols/rpc/http-client.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
+import type { OutcomeSubject } from './errors.js'
 
 /** `node` is any mesh node (node.*, mesh.* methods); the others are the roles serving a method. */
 export type ServiceRole = 'node' | 'coordinator' | 'supervisor'
@@ -14,11 +15,21 @@ export interface ConnectionCallOptions {
   signal?: AbortSignal
   timeoutMs?: number
   /**
-   * The call may run twice without harm (reads). Only such calls are retried on another node after
-   * a failure that may have happened after the request was sent.
+   * The call may run twice without harm on any node (reads). Only such calls are retried on
+   * another node after a failure that may have happened after the request was sent.
    * @default false
    */
   idempotent?: boolean
+  /**
+   * The call may run twice without harm on the node that received it, and only there (a signed
+   * job: the same envelope again answers the same record; another supervisor would run it a
+   * second time). After a failure that may have happened after sending, it is sent again to the
+   * same node; when that node stays unreachable the call fails with OutcomeUnknownError.
+   * @default false
+   */
+  sameNodeIdempotent?: boolean
+  /** What the call creates, named in the OutcomeUnknownError of an ambiguous failure. */
+  outcome?: OutcomeSubject
 }
 
 export interface Connection {

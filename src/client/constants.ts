@@ -48,3 +48,33 @@ export const MAX_RESUBSCRIBE_DELAY_MS = 5_000
  * @default 20_000
  */
 export const JOB_WAIT_CHUNK_MS = 20_000
+
+/**
+ * How long the client keeps its entry node's trust decisions (`node.trust_decide`) before asking
+ * again, so a policy change on the node reaches the client within this long.
+ * @default 10_000
+ */
+export const TRUST_DECISION_TTL_MS = 10_000
+
+/**
+ * Jobs this client created whose digest it remembers (about 200 bytes each), so their results are
+ * checked without fetching and verifying the envelope again. @default 50_000
+ */
+export const REMEMBERED_JOBS = 50_000
+
+/**
+ * Calls on the wire to one node at once; more wait in the client. Below the node's per-peer cap
+ * (64), so the client's own probes and look-ups are never refused as too many.
+ * @default 48
+ */
+export const CLIENT_MAX_IN_FLIGHT = 48
+
+/**
+ * How often one node is asked again: while it answers "too many requests", or — for a call it
+ * alone may repeat safely (a signed job) — after the answer was lost. The pause doubles.
+ * @default 4
+ */
+export const SAME_NODE_RETRIES = 4
+
+/** The first pause before asking the same node again. @default 250 */
+export const SAME_NODE_RETRY_MS = 250

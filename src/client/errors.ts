@@ -102,6 +102,22 @@ export class JobRejectedError extends RemoteHorusError {
   static override readonly code = 'JOB_REJECTED'
 }
 
+/**
+ * `no_runner`: no live runner offers the job's capability; `capability` and `available` say which
+ * was asked for and what the mesh offers. Pass `waitForRunner` to queue the job anyway.
+ */
+export class NoRunnerError extends RemoteHorusError {
+  static override readonly code = 'NO_RUNNER'
+  readonly capability: string | undefined
+  readonly available: readonly string[]
+
+  constructor(message: string, data: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, data, cause)
+    this.capability = typeof data.capability === 'string' ? data.capability : undefined
+    this.available = Array.isArray(data.available) ? data.available.map(String) : []
+  }
+}
+
 const REMOTE_CLASSES = new Map<
   string,
   new (
@@ -122,6 +138,7 @@ const REMOTE_CLASSES = new Map<
     RunAccessDeniedError,
     JobNotFoundError,
     JobRejectedError,
+    NoRunnerError,
   ].map((c) => [c.name, c]),
 )
 
@@ -135,9 +152,50 @@ export function rebuildRemoteError(err: unknown): unknown {
 /** No node with the role the call needs answered (none found, or every one found is down). */
 export class NoProviderError extends HorusError {
   static override readonly code = 'NO_PROVIDER'
+  readonly role: string
+  readonly detail: string
 
-  constructor(role: string, detail: string) {
-    super(`no reachable ${role} in the mesh: ${detail}`, { retryable: true })
+  /** `cause`: the failure of the last node tried, when there was one (its message is appended). */
+  constructor(role: string, detail: string, cause?: unknown) {
+    const last = cause instanceof Error ? `; last failure: ${cause.name}: ${cause.message}` : ''
+    super(`no reachable ${role} in the mesh: ${detail}${last}`, { retryable: true, cause })
+    this.role = role
+    this.detail = detail
+  }
+}
+
+/** What an ambiguous call was about: the id to look it up by. */
+export interface OutcomeSubject {
+  jobId?: string
+  runId?: string
+}
+
+/**
+ * The request may or may not have been carried out: it reached (or may have reached) a node, and
+ * the answer was lost — the session closed under it, or it timed out. `jobId` / `runId` name what
+ * to look up (`getJobStatus`, `getStatus`) before doing it again; `cause` is the failure seen.
+ */
+export class OutcomeUnknownError extends HorusError {
+  static override readonly code = 'OUTCOME_UNKNOWN'
+  readonly method: string
+  readonly jobId: string | undefined
+  readonly runId: string | undefined
+
+  constructor(method: string, subject: OutcomeSubject, cause: unknown) {
+    const about =
+      subject.jobId !== undefined
+        ? `job ${subject.jobId}`
+        : subject.runId !== undefined
+          ? `run ${subject.runId}`
+          : 'the request'
+    const why = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)
+    super(
+      `${method}: outcome unknown: ${about} may or may not have been accepted; the answer was lost (${why}). Look it up before sending it again.`,
+      { retryable: false, cause },
+    )
+    this.method = method
+    this.jobId = subject.jobId
+    this.runId = subject.runId
   }
 }
 
@@ -170,6 +228,20 @@ export class GatewayTokenError extends HorusError {
 }
 
 /**
+ * A job result the client will not believe, so it is not handed to the caller: `reason` says why
+ * (`untrusted_runner`, `not_dispatched_runner`, `wrong_job`, `bad_signature`, `malformed`…).
+ */
+export class ResultRefusedError extends HorusError {
+  static override readonly code: string = 'RESULT_REFUSED'
+  readonly reason: string
+
+  constructor(reason: string, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/**
  * A refusal (JSON-RPC -32001) as the typed error that says what to fix: the gateway's token, or
  * what decides who may call — the node's trust policy for this client's key over the mesh
  * (`clientPeerId`), the gateway's `gateway.grant` over HTTP (no `clientPeerId`: the node's own key
@@ -187,8 +259,8 @@ export function explainRefusal(err: unknown, clientPeerId?: string): unknown {
   return new AccessDeniedError(`${err.message}: ${why}`, { cause: err })
 }
 
-/** A job result whose runner signature does not verify: it is not handed to the caller. */
-export class InvalidResultSignatureError extends HorusError {
+/** A job result whose runner signature does not verify (a ResultRefusedError with `bad_signature`). */
+export class InvalidResultSignatureError extends ResultRefusedError {
   static override readonly code = 'RESULT_SIGNATURE_INVALID'
 }
 

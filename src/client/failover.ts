@@ -30,11 +30,19 @@ const NOT_SENT = new Set([
 /** The request may have been handled; only the answer is missing. */
 const MAYBE_SENT = new Set(['ConnectionClosedError', 'CallTimeoutError'])
 
+/** The node refused the call before running it because this caller has too many in flight. */
+const BUSY = new Set(['TooManyRequestsError'])
+
 /**
  * The node could not be reached (a dial that failed or timed out), or its session closed under the
  * call (the CLI's exit 3).
  */
 const UNREACHABLE = new Set([...DIAL_FAILURES, 'ConnectionClosedError', 'TimeoutError'])
+
+const DIAL_SET = new Set(DIAL_FAILURES)
+
+/** Sets whose members a socket error code (ECONNREFUSED…) also stands for. */
+const CODE_SETS: ReadonlySet<ReadonlySet<string>> = new Set([NOT_SENT, UNREACHABLE, DIAL_SET])
 
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT'])
 
@@ -45,7 +53,7 @@ function matches(err: unknown, names: ReadonlySet<string>, depth = 0): boolean {
   const remote = (err as { data?: { name?: unknown } }).data?.name
   if (typeof remote === 'string' && names.has(remote)) return true
   const code = (err as { code?: unknown }).code
-  if (names !== MAYBE_SENT && typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
+  if (CODE_SETS.has(names) && typeof code === 'string' && UNREACHABLE_CODES.has(code)) return true
   if (err instanceof AggregateError && err.errors.some((e) => matches(e, names, depth + 1))) return true
   return err.cause !== undefined && err.cause !== err && matches(err.cause, names, depth + 1)
 }
@@ -66,4 +74,19 @@ export function shouldFailover(
 /** Is this failure "cannot reach the mesh" rather than an answer from it? */
 export function isUnreachable(err: unknown): boolean {
   return matches(err, UNREACHABLE)
+}
+
+/** Did the request possibly reach the node's handler before the failure (the answer is lost)? */
+export function maybeHandled(err: unknown): boolean {
+  return !matches(err, NOT_SENT) && matches(err, MAYBE_SENT)
+}
+
+/** The node is there but refused the call for now (too many of this caller's calls in flight). */
+export function isBusy(err: unknown): boolean {
+  return matches(err, BUSY)
+}
+
+/** A dial or transport failure: the session to that node must be opened again from scratch. */
+export function isDialFailure(err: unknown): boolean {
+  return matches(err, DIAL_SET)
 }

@@ -8,6 +8,7 @@ export type { ServiceRole } from './connection.js'
 export * from './constants.js'
 export * from './errors.js'
 export type {
+  CreateJobOptions,
   GatewayClientOptions,
   HorusClientOptions,
   JobResultOptions,
@@ -16,6 +17,7 @@ export type {
   SecretOptions,
   SignalOptions,
   SubmitOptions,
+  WaitForJobOptions,
 } from './horus-client.js'
 export { HorusClient } from './horus-client.js'
 export * from './types.js'

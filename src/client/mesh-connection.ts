@@ -11,11 +11,23 @@ import { EventQueue, type RpcSubscription } from '../protocols/rpc/client.js'
 import { Libp2pRpcClient } from '../protocols/rpc/libp2p-client.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
-import { FAILED_PEER_COOLDOWN_MS, PROBE_TIMEOUT_MS } from './constants.js'
+import {
+  CLIENT_MAX_IN_FLIGHT,
+  FAILED_PEER_COOLDOWN_MS,
+  PROBE_TIMEOUT_MS,
+  SAME_NODE_RETRIES,
+  SAME_NODE_RETRY_MS,
+} from './constants.js'
 import { explainDialFailure } from './dial-failure.js'
 import { discoverRole, type NodeInfo, withPeerId } from './discovery.js'
-import { BootstrapUnreachableError, ClientOptionsError, NoProviderError } from './errors.js'
-import { shouldFailover } from './failover.js'
+import {
+  BootstrapUnreachableError,
+  ClientOptionsError,
+  NoProviderError,
+  OutcomeUnknownError,
+} from './errors.js'
+import { delay } from './events.js'
+import { isBusy, isDialFailure, maybeHandled, shouldFailover } from './failover.js'
 
 export interface MeshConnectionInit {
   host: Libp2p
@@ -24,6 +36,11 @@ export interface MeshConnectionInit {
   defaultTimeoutMs: number
   /** Where a peer listens, asked of the mesh (the DHT) when the addresses known do not answer. */
   findPeer?: (peerId: string, signal: AbortSignal) => Promise<string[]>
+  /**
+   * Whether a discovered node may serve `role` for this client (its trust policy, or its entry
+   * node's). Bootstrap nodes serve `node` calls without asking. @default every node
+   */
+  admits?: (peerId: string, role: 'coordinator' | 'supervisor', signal?: AbortSignal) => Promise<boolean>
   /** The host holds a private mesh's swarm key (for advice when a handshake fails). */
   privateMesh?: boolean
 }
@@ -34,6 +51,7 @@ export class MeshConnection implements Connection {
   private readonly bootstrapIds: string[]
   private readonly defaultTimeoutMs: number
   private readonly findPeer: MeshConnectionInit['findPeer']
+  private readonly admits: MeshConnectionInit['admits']
   private readonly log: Logger
   /** Addresses by peer ID, from bootstrap, `node.peers` and `node.info`. */
   private readonly addrs = new Map<string, string[]>()
@@ -51,6 +69,7 @@ export class MeshConnection implements Connection {
     this.host = init.host
     this.defaultTimeoutMs = init.defaultTimeoutMs
     this.findPeer = init.findPeer
+    this.admits = init.admits
     this.privateMesh = init.privateMesh ?? false
     this.log = createLogger().forComponent('horus:client')
     this.bootstrapIds = init.bootstrap.map((addr, i) => {
@@ -85,22 +104,79 @@ export class MeshConnection implements Connection {
     options: ConnectionCallOptions = {},
   ): Promise<T> {
     const tried = new Set<string>()
+    const signal = options.signal
+    // The last failure seen, and the last one after which the request may have been handled.
+    let failure: unknown
+    let ambiguous: unknown
     for (;;) {
-      const peerId = await this.pick(role, tried, options.signal)
+      let peerId: string
+      try {
+        peerId = await this.pick(role, tried, signal)
+      } catch (err) {
+        throw this.exhausted(err, method, options, failure, ambiguous)
+      }
+      try {
+        return await this.callOn<T>(peerId, method, params, options)
+      } catch (err) {
+        if (signal?.aborted === true) throw err
+        if (maybeHandled(err) && options.idempotent !== true) {
+          // Sent perhaps, answer lost, and no other node may take it: the caller must look it up.
+          throw new OutcomeUnknownError(method, options.outcome ?? {}, err)
+        }
+        if (!shouldFailover(err, { idempotent: options.idempotent ?? false, ...(signal ? { signal } : {}) }))
+          throw err
+        this.log('%s on %s failed, trying another %s - %e', method, peerId, role, err)
+        this.markFailed(peerId, err)
+        tried.add(peerId)
+        failure = err
+        if (maybeHandled(err)) ambiguous = err
+      }
+    }
+  }
+
+  /**
+   * One node: waits and asks again while it says it is busy, and — for a call that is idempotent
+   * on that node only — sends it again after a failure that may have come after it was handled.
+   */
+  private async callOn<T>(
+    peerId: string,
+    method: string,
+    params: RpcParams | undefined,
+    options: ConnectionCallOptions,
+  ): Promise<T> {
+    let attempt = 0
+    for (;;) {
       try {
         return await this.client(peerId).call<T>(method, params, {
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
         })
       } catch (err) {
-        const idempotent = options.idempotent ?? false
-        if (!shouldFailover(err, { idempotent, ...(options.signal ? { signal: options.signal } : {}) }))
-          throw err
-        this.log('%s on %s failed, trying another %s - %e', method, peerId, role, err)
-        this.markFailed(peerId)
-        tried.add(peerId)
+        // A read is asked once more where it was (its session reopens by itself) before moving on.
+        const resends = options.sameNodeIdempotent === true ? SAME_NODE_RETRIES : options.idempotent ? 1 : 0
+        const again =
+          options.signal?.aborted !== true &&
+          ((isBusy(err) && attempt < SAME_NODE_RETRIES) || (maybeHandled(err) && attempt < resends))
+        if (!again) throw err
+        attempt++
+        this.log('%s on %s: %s; asking it again (%d)', method, peerId, (err as Error).message, attempt)
+        await delay(SAME_NODE_RETRY_MS * 2 ** (attempt - 1), options.signal)
       }
     }
+  }
+
+  /** No node left to try: say why, keeping the real failure (and its ambiguity) rather than "none found". */
+  private exhausted(
+    err: unknown,
+    method: string,
+    options: ConnectionCallOptions,
+    failure: unknown,
+    ambiguous: unknown,
+  ): unknown {
+    if (!(err instanceof NoProviderError)) return err
+    if (ambiguous !== undefined) return new OutcomeUnknownError(method, options.outcome ?? {}, ambiguous)
+    if (failure === undefined) return err
+    return new NoProviderError(err.role, err.detail, failure)
   }
 
   subscribe<E>(
@@ -130,7 +206,7 @@ export class MeshConnection implements Connection {
           return subId
         } catch (err) {
           if (!shouldFailover(err, { idempotent: true, signal: controller.signal })) throw err
-          this.markFailed(peerId)
+          this.markFailed(peerId, err)
           tried.add(peerId)
         }
       }
@@ -153,30 +229,30 @@ export class MeshConnection implements Connection {
   ): Promise<T> {
     const tried = new Set<string>()
     let notFound: unknown
+    let failure: unknown
     for (;;) {
       let peerId: string
       try {
         peerId = await this.pick(role, tried, options.signal)
       } catch (err) {
         if (notFound !== undefined && err instanceof NoProviderError) throw notFound
+        if (failure !== undefined && err instanceof NoProviderError)
+          throw new NoProviderError(err.role, err.detail, failure)
         throw err
       }
       tried.add(peerId)
-      const client = this.client(peerId)
       try {
         return await fn((method, params) =>
-          client.call(method, params, {
-            ...(options.signal === undefined ? {} : { signal: options.signal }),
-            ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-          }),
+          this.callOn(peerId, method, params, { ...options, idempotent: true }),
         )
       } catch (err) {
         if (skip(err)) notFound = err
         else if (
           shouldFailover(err, { idempotent: true, ...(options.signal ? { signal: options.signal } : {}) })
-        )
-          this.markFailed(peerId)
-        else throw err
+        ) {
+          this.markFailed(peerId, err)
+          failure = err
+        } else throw err
       }
     }
   }
@@ -193,7 +269,7 @@ export class MeshConnection implements Connection {
       for await (const event of sub) queue.event(event)
       queue.end()
     } catch (err) {
-      if (shouldFailover(err, { idempotent: true })) this.markFailed(peerId)
+      if (shouldFailover(err, { idempotent: true })) this.markFailed(peerId, err)
       queue.end(err instanceof Error ? err : new Error(String(err)))
     }
   }
@@ -224,9 +300,10 @@ export class MeshConnection implements Connection {
   }
 
   private async candidates(role: ServiceRole, tried: Set<string>, signal?: AbortSignal): Promise<string[]> {
+    const self = this.host.peerId.toString()
     if (role === 'node') {
       const ids = [...new Set([...this.bootstrapIds, ...this.addrs.keys()])]
-      return ids.filter((id) => !tried.has(id))
+      return ids.filter((id) => !tried.has(id) && id !== self)
     }
     const found = await discoverRole(role, (method, params, opts) =>
       this.call('node', method, params, {
@@ -235,8 +312,17 @@ export class MeshConnection implements Connection {
         ...(opts?.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
       }),
     )
-    for (const [peerId, addrs] of found.addrs) this.learn(peerId, addrs)
-    return found.peerIds.filter((id) => !tried.has(id))
+    for (const [peerId, addrs] of found.addrs) if (peerId !== self) this.learn(peerId, addrs)
+    // The nodes' peer lists include this client's own connection.
+    const untried = found.peerIds.filter((id) => !tried.has(id) && id !== self)
+    const admits = this.admits
+    if (admits === undefined) return untried
+    // Liveness and the DHT say who claims the role; the trust policy says whom to believe.
+    const admitted = await Promise.all(untried.map((id) => admits(id, role, signal)))
+    const out = untried.filter((_, i) => admitted[i] === true)
+    const refused = untried.filter((_, i) => admitted[i] !== true)
+    if (refused.length > 0) this.log('not trusted as %s, skipped: %s', role, refused.join(', '))
+    return out
   }
 
   /**
@@ -261,9 +347,11 @@ export class MeshConnection implements Connection {
       return role === 'node' || info.roles.includes(role)
     } catch (err) {
       signal?.throwIfAborted()
+      // Too many of our calls in flight there: it is alive, and it was found holding the role.
+      if (isBusy(err)) return true
       this.log('%s did not answer - %e', peerId, err)
       this.lastFailure.set(peerId, err)
-      this.markFailed(peerId)
+      this.markFailed(peerId, err)
       return false
     }
   }
@@ -293,9 +381,16 @@ export class MeshConnection implements Connection {
     this.addrs.set(peerId, [...merged])
   }
 
-  private markFailed(peerId: string): void {
+  /**
+   * The node failed a call: pick another for a while. Its session is dropped only when it could
+   * not be opened (the next one dials with every address known by then); a session that works
+   * carries every other call in flight to that node, and a failure of one call (a timeout, a busy
+   * node) must not fail them all — it reopens by itself if it really died.
+   */
+  private markFailed(peerId: string, err: unknown): void {
     this.failedAt.set(peerId, Date.now())
     for (const [role, id] of this.current) if (id === peerId) this.current.delete(role)
+    if (!isDialFailure(err)) return
     const client = this.clients.get(peerId)
     this.clients.delete(peerId)
     client?.close().catch(() => {})
@@ -314,6 +409,8 @@ export class MeshConnection implements Connection {
       target: addrs.length === 0 ? peerId : addrs.map((a) => multiaddr(a)),
       defaultTimeoutMs: this.defaultTimeoutMs,
       openTimeoutMs: PROBE_TIMEOUT_MS,
+      // Below the node's per-peer cap, so probes and look-ups still get through under load.
+      maxInFlight: CLIENT_MAX_IN_FLIGHT,
     })
     this.clients.set(peerId, client)
     return client

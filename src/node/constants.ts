@@ -43,3 +43,12 @@ export const BUILTIN_CAPABILITIES = ['hero', 'sal', 'osiris']
 
 /** Peers not seen for this long are dropped from the known-peers list. @default 7 days */
 export const KNOWN_PEER_MAX_AGE_MS = 7 * 24 * 60 * 60 * 1000
+
+/** How often the mesh keeper looks at the node's connections. @default 1_000 */
+export const MESH_KEEPER_TICK_MS = 1_000
+
+/** First pause before a bootstrap peer that did not answer is dialled again. @default 1_000 */
+export const BOOTSTRAP_RETRY_MIN_MS = 1_000
+
+/** The longest pause between two dials of a bootstrap peer (the pause doubles up to it). @default 30_000 */
+export const BOOTSTRAP_RETRY_MAX_MS = 30_000

@@ -19,12 +19,13 @@ import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { fromLibp2pListenError } from './listen-error.js'
-import { MeshKeeper } from './mesh-keeper.js'
+import { MeshKeeper, type MeshStatus } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
 import { connectedPeers, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
+import { trustMethods } from './trust-methods.js'
 import { VERSION } from './version.js'
 
 export type MeshLibp2p = Libp2p<MeshServices>
@@ -47,7 +48,8 @@ export class HorusNode {
   readonly datastore: LevelDatastore
   readonly logger: ComponentLogger
   private readonly log: Logger
-  private readonly keeper: MeshKeeper
+  /** Keeps the node in the mesh (bootstrap and known peers redialled); `mesh:alone` / `mesh:joined`. */
+  readonly keeper: MeshKeeper
   /** Who else is alive, from heartbeats on `horus/v1/liveness`. */
   readonly liveness: LivenessService
   /** Keeps this node's role and capability provider records in the DHT. */
@@ -79,11 +81,17 @@ export class HorusNode {
     this.datastore = init.datastore
     this.logger = init.logger
     this.log = init.logger.forComponent('horus:node')
-    this.keeper = new MeshKeeper(init.libp2p, init.datastore, init.logger.forComponent('horus:mesh-keeper'))
+    this.keeper = new MeshKeeper(
+      init.libp2p,
+      init.datastore,
+      init.logger.forComponent('horus:mesh-keeper'),
+      init.config.bootstrap,
+    )
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
       log: init.logger.forComponent('horus:liveness'),
+      policy: () => this.trust.policy,
       status: () => ({
         roles: [...this.config.roles],
         capabilities: [...this.capabilities],
@@ -99,7 +107,11 @@ export class HorusNode {
       ),
     })
     const nameOf = (peerId: string): string | undefined => trustName(this.trust.policy, peerId)
-    this.rpc.add(...nodeMethods(this.infoSource()), ...meshMethods(init.libp2p, this.liveness, nameOf))
+    this.rpc.add(
+      ...nodeMethods(this.infoSource()),
+      ...meshMethods(init.libp2p, this.liveness, () => this.trust.policy, nameOf),
+      ...trustMethods(() => this.trust.policy),
+    )
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
     const gw = init.config.gateway
     this.gateway =
@@ -157,6 +169,10 @@ export class HorusNode {
 
   get peerId(): string {
     return this.libp2p.peerId.toString()
+  }
+
+  get dataDir(): string {
+    return this.config.dataDir
   }
 
   get roles(): readonly Role[] {
@@ -234,12 +250,16 @@ export class HorusNode {
 
   /** Health of the parts every node has; roles add their own checks in later layers. */
   health(): NodeHealth {
+    const mesh = this.keeper.status()
     const checks: Record<string, string> = {
       libp2p: this.libp2p.status === 'started' ? 'ok' : this.libp2p.status,
       datastore: this.datastore.db.status === 'open' ? 'ok' : this.datastore.db.status,
-      peers: this.libp2p.getPeers().length > 0 ? 'ok' : 'alone',
+      peers: this.libp2p.getPeers().length > 0 ? 'ok' : aloneMessage(mesh, Date.now()),
     }
-    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok'
+    // A node meant to join others (it has bootstrap peers) and connected to none is not healthy;
+    // the first node of a mesh, with nobody to join, is.
+    const alone = checks.peers !== 'ok' && mesh.bootstrap.length > 0
+    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok' || alone
     return { status: degraded ? 'degraded' : 'ok', checks }
   }
 
@@ -271,6 +291,20 @@ export class HorusNode {
   private async closeDatastore(): Promise<void> {
     if (this.datastore.db.status === 'open') await this.datastore.close()
   }
+}
+
+/** `alone for 12 s; bootstrap 12D3…: 3 failed dials, next in 4 s` — what `node.health` says. */
+function aloneMessage(mesh: MeshStatus, now: number): string {
+  const since = mesh.aloneSince === undefined ? '' : ` for ${Math.round((now - mesh.aloneSince) / 1000)} s`
+  if (mesh.bootstrap.length === 0) return `alone${since}: no peer connected and no bootstrap peer configured`
+  const peers = mesh.bootstrap.map((peer) => {
+    const next =
+      peer.nextAttemptAt === undefined
+        ? ''
+        : `, next in ${Math.max(0, Math.round((peer.nextAttemptAt - now) / 1000))} s`
+    return `${peer.peerId}: ${peer.failures} failed dial(s)${next}`
+  })
+  return `alone${since}: retrying bootstrap peers (${peers.join('; ')})`
 }
 
 /** Creates (and by default starts) a node from a validated config. */

@@ -59,21 +59,7 @@ export class ProcessMesh {
   }
 
   async start(specs: ProcessNodeSpec[]): Promise<ProcessNode[]> {
-    const client = await loadOrCreateIdentity(this.clientDir)
-    const identities = await Promise.all(
-      specs.map((spec) => loadOrCreateIdentity(join(this.init.dir, spec.name))),
-    )
-    const trust = {
-      keys: [
-        { key: client.peerId.toString(), name: 'client', roles: ['client'], capabilities: ['*'] },
-        ...specs.map((spec, i) => ({
-          key: identities[i]?.peerId.toString(),
-          name: spec.name,
-          roles: spec.roles.length > 0 ? spec.roles : ['client'],
-          capabilities: ['*'],
-        })),
-      ],
-    }
+    const trust = await meshTrust(this.clientDir, this.init.dir, specs)
     let bootstrap: string[] = []
     for (const spec of specs) {
       const node = await this.startNode(spec, trust, bootstrap)
@@ -96,47 +82,102 @@ export class ProcessMesh {
     }
     const file = join(this.init.dir, `${spec.name}.yaml`)
     await writeFile(file, stringify(config))
-    const child = spawn(
-      process.execPath,
-      [this.init.bin ?? DEFAULT_BIN, 'node', 'start', '--config', file, '--json'],
-      {
-        env: { ...process.env, ...this.init.env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    )
-    let stderr = ''
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString()
+    const node = await spawnHorusNode({
+      name: spec.name,
+      configFile: file,
+      dataDir,
+      bin: this.init.bin ?? DEFAULT_BIN,
+      env: { ...process.env, ...this.init.env },
+      startTimeoutMs: this.init.startTimeoutMs ?? 30_000,
     })
-    const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> })
-    const signal = AbortSignal.timeout(this.init.startTimeoutMs ?? 30_000)
-    try {
-      const exited = once(child, 'exit', { signal }).then(([code]) => {
-        throw new Error(`node ${spec.name} exited with ${String(code)} before starting:\n${stderr}`)
-      })
-      const [line] = (await Promise.race([once(lines, 'line', { signal }), exited])) as [string]
-      const info = JSON.parse(line) as { peerId: string; multiaddrs: string[]; gateway?: string }
-      const node: ProcessNode = {
-        name: spec.name,
-        peerId: info.peerId,
-        multiaddrs: info.multiaddrs,
-        dataDir,
-        child,
-        stderr: () => stderr,
-        ...(info.gateway === undefined ? {} : { gatewayUrl: info.gateway }),
-      }
-      this.nodes.push(node)
-      return node
-    } catch (err) {
-      child.kill('SIGKILL')
-      throw err
-    }
+    this.nodes.push(node)
+    return node
   }
 
   /** Stops every node gracefully (SIGTERM, then SIGKILL after 10 s); returns their exit codes. */
   async stop(): Promise<(number | null)[]> {
     const nodes = this.nodes.splice(0)
     return Promise.all(nodes.map((node) => stopProcess(node.child)))
+  }
+}
+
+/**
+ * Identities for the client and every node (created in `<dir>/<name>` when new), and the trust
+ * policy every node of the mesh gets: each node with its roles, the client as `client`.
+ */
+export async function meshTrust(
+  clientDir: string,
+  dir: string,
+  specs: ReadonlyArray<{ name: string; roles: readonly Role[] }>,
+): Promise<{ keys: Array<Record<string, unknown>> }> {
+  const client = await loadOrCreateIdentity(clientDir)
+  const identities = await Promise.all(specs.map((spec) => loadOrCreateIdentity(join(dir, spec.name))))
+  return {
+    keys: [
+      { key: client.peerId.toString(), name: 'client', roles: ['client'], capabilities: ['*'] },
+      ...specs.map((spec, i) => ({
+        key: identities[i]?.peerId.toString(),
+        name: spec.name,
+        roles: spec.roles.length > 0 ? [...spec.roles] : ['client'],
+        capabilities: ['*'],
+      })),
+    ],
+  }
+}
+
+export interface SpawnNodeInit {
+  name: string
+  configFile: string
+  dataDir: string
+  /** The `horus` entry point. */
+  bin: string
+  env: NodeJS.ProcessEnv
+  startTimeoutMs: number
+  /** Runs the node through this command, e.g. `['ip', 'netns', 'exec', ns]` (it must exec). */
+  wrap?: readonly string[]
+}
+
+/** Starts `horus node start --config F --json` and resolves once it printed its addresses. */
+export async function spawnHorusNode(init: SpawnNodeInit): Promise<ProcessNode> {
+  const args = [init.bin, 'node', 'start', '--config', init.configFile, '--json']
+  const [command, ...prefix] = init.wrap ?? []
+  const child =
+    command === undefined
+      ? spawn(process.execPath, args, { env: init.env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn(command, [...prefix, process.execPath, ...args], {
+          env: init.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+    // Keep the tail only: a long-lived node with DEBUG on must not grow the test's memory.
+    if (stderr.length > 2_000_000) stderr = stderr.slice(-1_000_000)
+  })
+  const lines = createInterface({ input: child.stdout as NonNullable<typeof child.stdout> })
+  const signal = AbortSignal.timeout(init.startTimeoutMs)
+  try {
+    const exited = once(child, 'exit', { signal }).then(([code]) => {
+      throw new Error(`node ${init.name} exited with ${String(code)} before starting:\n${stderr}`)
+    })
+    const [line] = (await Promise.race([once(lines, 'line', { signal }), exited])) as [string]
+    const info = JSON.parse(line) as { peerId: string; multiaddrs: string[]; gateway?: string }
+    return {
+      name: init.name,
+      peerId: info.peerId,
+      multiaddrs: info.multiaddrs,
+      dataDir: init.dataDir,
+      child,
+      stderr: () => stderr,
+      ...(info.gateway === undefined ? {} : { gatewayUrl: info.gateway }),
+    }
+  } catch (err) {
+    child.kill('SIGKILL')
+    if (!signal.aborted) throw err
+    throw new Error(
+      `node ${init.name} did not print its addresses within ${init.startTimeoutMs} ms; its stderr ends:\n${stderr.slice(-4_000)}`,
+      { cause: err },
+    )
   }
 }
 

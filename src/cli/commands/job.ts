@@ -14,13 +14,15 @@ export const JOB_HELP = `Usage: horus job <subcommand> [options] (--peer MA | --
 
 Subcommands:
   create --runner KIND --payload TEXT|@FILE [--input JSON] [--env K=V ...] [--secret NAME[=V] ...]
-         [--timeout MS] [--wait]
+         [--timeout MS] [--wait] [--wait-for-runner]
                     build a job, sign it with this client's key (--data-dir) and hand it to a
-                    supervisor; prints the job id, or with --wait the job's output
+                    supervisor; prints the job id, or with --wait the job's output. A job for a
+                    capability no live runner offers is refused at once (no_runner) unless
+                    --wait-for-runner is given
   list [--status S] [--limit N]
                     jobs on the supervisor this client uses, newest first; S is
                     ${SUPERVISOR_JOB_STATUSES.join('|')}
-  status JOB_ID     where the job is: status, reason, runner
+  status JOB_ID     where the job is: status, reason, runner, and runners that refused it (why)
   result JOB_ID [--wait]
                     the job's signed result (checked before it is printed); --wait holds until the
                     job ends
@@ -34,7 +36,9 @@ Options:
   --env K=V         an environment variable for the job (repeatable)
 ${SECRET_HELP}
   --timeout MS      the job's time limit in milliseconds
-  --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise
+  --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise (says why
+                    while the job waits, e.g. that no runner can run it)
+  --wait-for-runner queue the job even when no runner offers its capability yet
   --status S        (list) only jobs in status S
   --limit N         (list) at most N jobs (default 1000)
 
@@ -54,6 +58,7 @@ const OPTIONS = {
   ...SECRET_OPTIONS,
   timeout: { type: 'string' },
   wait: { type: 'boolean' },
+  'wait-for-runner': { type: 'boolean' },
   status: { type: 'string' },
   limit: { type: 'string' },
 } as const
@@ -93,6 +98,7 @@ export async function jobCommand(argv: string[], out: Output): Promise<number> {
         out.line(`${status.jobId}  ${status.status}  ${status.capability}`)
         if (status.runner !== undefined) out.line(`runner: ${(await livenessLabels(client))(status.runner)}`)
         if (status.reason !== undefined) out.line(`reason: ${status.reason}`)
+        printRefusals(status.refusals, out)
       })
       return EXIT.ok
     }
@@ -143,27 +149,47 @@ async function create(values: Values, out: Output): Promise<number> {
   }
   const json = values.json === true
   return withClient(values, async (client) => {
-    const status = await client.createJob({
-      runner,
-      payload,
-      ...(input === undefined ? {} : { input }),
-      ...(env === undefined ? {} : { env }),
-      ...secrets,
-      ...(timeoutMs === undefined ? {} : { timeoutMs }),
-    })
+    const status = await client.createJob(
+      {
+        runner,
+        payload,
+        ...(input === undefined ? {} : { input }),
+        ...(env === undefined ? {} : { env }),
+        ...secrets,
+        ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      },
+      values['wait-for-runner'] === true ? { waitForRunner: true } : {},
+    )
     if (values.wait !== true) {
       if (json) out.json(status)
       else out.line(status.jobId)
       return EXIT.ok
     }
     if (!json) out.error(`job ${status.jobId} accepted; waiting`)
-    const outcome = await untilInterrupted((signal) => client.waitForJob(status.jobId, { signal }))
+    let said: string | undefined
+    const onProgress = (view: JobResultView): void => {
+      const why = waitingReason(view)
+      if (json || why === said) return
+      said = why
+      out.error(why)
+    }
+    const outcome = await untilInterrupted((signal) =>
+      client.waitForJob(status.jobId, { signal, onProgress }),
+    )
     if (outcome === undefined) {
       out.error(`stopped waiting; see it with: horus job result ${status.jobId}`)
       return EXIT.failed
     }
     return printResult(outcome.value, json, out)
   })
+}
+
+/** What a waiting job is waiting for, in words; "nothing can run it" is said plainly. */
+function waitingReason(view: JobResultView): string {
+  const reason = view.reason ?? view.status
+  if (/^no runner for capability/.test(reason))
+    return `waiting: nothing in the mesh can run this job now (${reason}); it stays queued until a runner appears or the job expires`
+  return `waiting: ${reason}`
 }
 
 /** `id  status  capability  accepted-at  runner`, a step's `run/step` after it. */
@@ -184,9 +210,15 @@ function printResult(view: JobResultView, json: boolean, out: Output): number {
       `${view.jobId}: ${view.status}${error === undefined ? '' : ` - ${error.name}: ${error.message}`}`,
     )
     if (view.reason !== undefined) out.line(`reason: ${view.reason}`)
+    printRefusals(view.refusals, out)
   }
   const terminal = ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(view.status)
   return succeeded || !terminal ? EXIT.ok : EXIT.failed
+}
+
+/** Runners that would not run the job (not trusted, capability missing…), as the supervisor heard. */
+function printRefusals(refusals: Array<{ runner: string; reason: string }> | undefined, out: Output): void {
+  for (const refusal of refusals ?? []) out.line(`refused by runner ${refusal.runner}: ${refusal.reason}`)
 }
 
 async function readPayload(flag: string): Promise<string> {

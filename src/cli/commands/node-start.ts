@@ -95,6 +95,13 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     out.error(`gateway: ${node.gatewayIdentity()}`)
   }
   out.error(`horus node running (roles: ${node.roles.join(', ') || 'none'}); Ctrl-C to stop`)
+  const onAlone = (): void => {
+    if (node.config.bootstrap.length === 0) return
+    out.error(`alone: ${node.health().checks?.peers ?? 'no peer connected'}`)
+  }
+  const onJoined = (): void => out.error(`joined the mesh (${node.libp2p.getPeers().length} peer(s))`)
+  node.keeper.addEventListener('mesh:alone', onAlone)
+  node.keeper.addEventListener('mesh:joined', onJoined)
 
   const onHangup = (): void => {
     node.trust.reload().then(
@@ -108,6 +115,8 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
   process.on('SIGHUP', onHangup)
   await waitForShutdownSignal()
   process.off('SIGHUP', onHangup)
+  node.keeper.removeEventListener('mesh:alone', onAlone)
+  node.keeper.removeEventListener('mesh:joined', onJoined)
   out.error('stopping…')
   await roles.stop()
   await node.stop()

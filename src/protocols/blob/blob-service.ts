@@ -1,7 +1,8 @@
 /**
  * Serves and fetches blobs over `/horus/blob/1.0.0` (wire.ts). Both sides treat the other as
  * untrusted: the server answers only peers `authorize` admits (the node's trusted coordinators
- * and runners) and only so many at once; the fetcher refuses a blob larger than the store's limit
+ * and runners) and only so many at once; the fetcher asks only sources `authorize` admits too
+ * (whoever named them: a reference's sources are hints, never believed), refuses a blob larger than the store's limit
  * before reading any of it, accepts no byte past the announced size, and keeps only bytes that
  * hash to the digest it asked for. Transfers are streamed to and from disk a window at a time
  * (the fetcher asks for the next 4 MiB once the last are on disk), so memory stays bounded
@@ -50,7 +51,7 @@ export interface BlobServiceComponents {
 
 export interface BlobServiceInit {
   readonly store: BlobStore
-  /** Whether a peer may fetch blobs from this node. */
+  /** Whether a peer may fetch blobs from this node, and be asked for blobs by it. */
   authorize(peer: string): boolean
   /** @default DEFAULT_MAX_SERVING (8) */
   readonly maxServing?: number
@@ -172,6 +173,10 @@ export class BlobService implements Startable {
     const release = await this.#slots.acquire(this.#signal(options.signal))
     try {
       for (const peer of sources) {
+        if (!this.#init.authorize(peer)) {
+          reasons.push(`${peer}: not a coordinator or runner this node trusts (not asked)`)
+          continue
+        }
         try {
           const stored = await this.#fetchFrom(peer, digest, options)
           this.stats.fetched++

@@ -220,7 +220,10 @@ export type HorusErrorClass = abstract new (...args: never[]) => HorusError
 export function toWireError(err: unknown, declared: ReadonlyMap<string, ErrorSpec> = new Map()): WireError {
   if (err instanceof RpcError) return err.toWire()
   if (err instanceof HorusError) {
-    const data: RpcErrorData = { name: err.name, retryable: err.retryable, code: err.code }
+    // An error may carry JSON details for its caller (`wireData`), e.g. what was asked and what exists.
+    const extra = (err as { wireData?: unknown }).wireData
+    const details = typeof extra === 'object' && extra !== null ? extra : {}
+    const data: RpcErrorData = { ...details, name: err.name, retryable: err.retryable, code: err.code }
     return { code: declared.get(err.name)?.code ?? RPC_CODES.Application, message: err.message, data }
   }
   return new InternalError().toWire()

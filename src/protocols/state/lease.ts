@@ -4,7 +4,8 @@
  *
  * - renew: the owner writes `{ owner: self, expiresAt: now + ttl }` with a fresh stamp, well before
  *   expiry (it is just another delta on gossip);
- * - takeover: any coordinator that sees `now ≥ expiresAt + grace` writes the same for itself;
+ * - takeover: any coordinator that sees `now ≥ expiresAt + grace` writes the same for itself —
+ *   or `now ≥ lapsedAt + grace` when the owner stopped sending heartbeats at `lapsedAt`, earlier;
  * - two concurrent takeovers converge to the write with the greater (hlc, node); the loser sees a
  *   foreign owner after merging and stops dispatching. Until then both may dispatch the same step,
  *   which deterministic job ids (`run/step/attempt`) make harmless.
@@ -26,6 +27,11 @@ export interface LeaseOptions {
   readonly ttlMs?: number
   /** @default 2_000 */
   readonly graceMs?: number
+  /**
+   * When the taker holds the lease for lapsed, if earlier than its expiry: the owner stopped
+   * sending heartbeats then (liveness loss). @default the lease's `expiresAt`
+   */
+  readonly lapsedAt?: number
 }
 
 export function leaseHolder(state: RunState, now: number): LeaseView {
@@ -59,6 +65,7 @@ export function takeOverLease(
 ): RunState | undefined {
   const lease = state.lease
   const grace = options.graceMs ?? DEFAULT_LEASE_GRACE_MS
-  if (lease !== undefined && lease.owner !== node && now < lease.expiresAt + grace) return undefined
+  const lapsedAt = Math.min(lease?.expiresAt ?? 0, options.lapsedAt ?? Number.POSITIVE_INFINITY)
+  if (lease !== undefined && lease.owner !== node && now < lapsedAt + grace) return undefined
   return state.setLease(stamp, node, now + (options.ttlMs ?? DEFAULT_LEASE_TTL_MS))
 }

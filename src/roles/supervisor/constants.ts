@@ -87,3 +87,16 @@ export const WATCH_ANNOUNCEMENT_MS = 60_000
 
 /** How often finished jobs past retention are dropped while running. @default 600_000 (10 min) */
 export const PRUNE_INTERVAL_MS = 10 * 60_000
+
+/**
+ * Right after start a supervisor has not heard every runner's heartbeat yet: a job for a
+ * capability nobody offers waits this long (one liveness window) for one before `no_runner`.
+ * @default 5_000
+ */
+export const STARTUP_RUNNER_WAIT_MS = 5_000
+
+/**
+ * A runner whose heartbeats stopped keeps the jobs it is executing if it answers a ping within
+ * this long (it is slow, not gone); otherwise they go to another runner. @default 3_000
+ */
+export const RUNNER_PING_TIMEOUT_MS = 3_000

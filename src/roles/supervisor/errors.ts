@@ -27,5 +27,35 @@ export class SupervisorNotRunningError extends HorusError {
   }
 }
 
+/**
+ * `no_runner`: no live runner offers the job's capability, and the caller did not ask to wait for
+ * one (`waitForRunner`). Nothing was recorded: the same job may be sent again.
+ */
+export class NoRunnerError extends HorusError {
+  static override readonly code = 'NO_RUNNER'
+  readonly capability: string
+  readonly available: readonly string[]
+
+  constructor(capability: string, available: readonly string[]) {
+    super(
+      `no_runner: no live runner offers capability ${JSON.stringify(capability)} (available: ${
+        available.length === 0 ? 'none' : available.join(', ')
+      }); send it with waitForRunner to queue it until one appears`,
+    )
+    this.capability = capability
+    this.available = available
+  }
+
+  /** Sent beside the message, so a client gets both lists without parsing it. */
+  get wireData(): { capability: string; available: readonly string[] } {
+    return { capability: this.capability, available: this.available }
+  }
+}
+
 /** Errors `supervisor.*` methods answer with, for clients to rebuild by name (plus JobRejectedError). */
-export const SUPERVISOR_ERRORS = [JobNotFoundError, JobIdConflictError, SupervisorNotRunningError] as const
+export const SUPERVISOR_ERRORS = [
+  JobNotFoundError,
+  JobIdConflictError,
+  SupervisorNotRunningError,
+  NoRunnerError,
+] as const

@@ -4,9 +4,11 @@
  * public surface and CLAIMS.md for the gossip claim rule.
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
+import { CallerAuthority } from '../../node/caller-authority.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
@@ -15,17 +17,21 @@ import {
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  jobDigest,
   peerIdFromPublicKeyHex,
-  publicKeyHexFromPeerId,
+  publicKeyHexOfPeer,
+  type ResultRejectReason,
+  resultRejectionCounts,
   runnerRecipients,
   type SecretRecipient,
   verifyResult,
 } from '../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../protocols/liveness/index.js'
-import type { MethodRegistry } from '../../protocols/rpc/index.js'
+import type { Caller, MethodRegistry } from '../../protocols/rpc/index.js'
 import { CallTimeoutError, TooManyRequestsError } from '../../protocols/rpc/index.js'
 import { RunnerBusyError, InvalidJobError as RunnerInvalidJobError } from '../runner/execution/errors.js'
 import type { ExecuteResponse, RunnerJobEvent } from '../runner/service/wire.js'
+import { mayAccessJob } from './access.js'
 import {
   DEFAULT_IN_FLIGHT_PER_SLOT,
   DEFAULT_MAX_DISPATCHES,
@@ -33,11 +39,14 @@ import {
   DEFAULT_RESUME_GRACE_MS,
   DEFAULT_RETENTION_MS,
   DEFAULT_TICK_MS,
+  DHT_LOOKUP_TIMEOUT_MS,
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
   PRUNE_INTERVAL_MS,
+  RUNNER_PING_TIMEOUT_MS,
+  STARTUP_RUNNER_WAIT_MS,
 } from './constants.js'
-import { JobIdConflictError, JobNotFoundError, SupervisorNotRunningError } from './errors.js'
+import { JobIdConflictError, JobNotFoundError, NoRunnerError, SupervisorNotRunningError } from './errors.js'
 import { GossipClaims } from './gossip-claims.js'
 import {
   eventOf,
@@ -84,6 +93,15 @@ export interface SupervisorOptions {
   local?: LocalRunner
 }
 
+export interface SupervisorStats {
+  /** Runner results recorded, and refused by reason (the job failed as `InvalidResult`). */
+  results: { accepted: number; rejected: Record<ResultRejectReason, number> }
+  /** Jobs failed because every runner serving their capability refused them. */
+  refusedJobs: number
+  /** DHT providers skipped because their key is not trusted to run the capability. */
+  untrustedProviders: number
+}
+
 export interface SupervisorEvents {
   /** Every status change of every job. */
   'job:status': CustomEvent<JobEvent>
@@ -117,13 +135,23 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private timer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
   private running = false
+  private startedAt = 0
   private pumping = false
   private pumpAgain = false
+  private readonly counts = {
+    results: { accepted: 0, rejected: resultRejectionCounts() },
+    refusedJobs: 0,
+  }
+  private readonly callers: CallerAuthority
 
   constructor(components: SupervisorComponents, options: SupervisorOptions = {}) {
     super()
     this.components = components
     this.log = components.logger.forComponent('horus:supervisor')
+    this.callers = new CallerAuthority(
+      () => components.trust.policy,
+      publicKeyHexOfPeer(components.peerId) ?? components.peerId,
+    )
     this.local = options.local
     this.store = new JobStore(components.datastore, this.log)
     this.options = {
@@ -143,6 +171,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       inFlightPerSlot: this.options.inFlightPerSlot,
       maxInFlightPerRunner: this.options.maxInFlightPerRunner,
       onEvent: (runner, event) => this.onRunnerEvent(runner, event),
+      policy: () => components.trust.policy,
     })
     this.claims =
       options.gossip === false
@@ -184,6 +213,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     liveness.addEventListener('peer:lost', this.onPeerLost)
     liveness.addEventListener('peer:alive', this.onPeerAlive)
     this.running = true
+    this.startedAt = Date.now()
     this.timer = setInterval(() => this.tick(), this.options.tickMs)
     this.timer.unref()
     this.pruneTimer = setInterval(() => this.prune(), Math.min(this.options.retentionMs, PRUNE_INTERVAL_MS))
@@ -218,9 +248,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   /**
    * Verifies and accepts a job, persisting it before resolving. Idempotent by id: the same job
-   * again resolves to its existing record; a different job under a taken id is refused.
+   * again resolves to its existing record; a different job under a taken id is refused. A job for
+   * a capability no live runner offers is refused (NoRunnerError) unless `waitForRunner` is set.
    */
-  async submit(input: unknown, source: JobSource = 'rpc'): Promise<JobRecord> {
+  async submit(
+    input: unknown,
+    source: JobSource = 'rpc',
+    options: { waitForRunner?: boolean } = {},
+  ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
     const known =
@@ -228,6 +263,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         ? undefined
         : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
     if (known !== undefined) return this.sameJob(known, input)
+    if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
     const accepting = this.accept(input, source)
     if (id !== undefined) {
       this.accepting.set(id, accepting)
@@ -245,6 +281,22 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return record
   }
 
+  findRecord(jobId: string): JobRecord | undefined {
+    return this.store.get(jobId)
+  }
+
+  /** May `caller` see or cancel `job` (its submitter, a trusted coordinator for steps, an admin)? */
+  mayAccess(caller: Caller, job: JobEnvelope): boolean {
+    return mayAccessJob(this.callers, caller, job)
+  }
+
+  /** The record for `caller`: JobNotFoundError, as for an unknown id, when it may not see it. */
+  recordFor(jobId: string, caller: Caller): JobRecord {
+    const record = this.getRecord(jobId)
+    if (!this.mayAccess(caller, record.job)) throw new JobNotFoundError(jobId)
+    return record
+  }
+
   /** The record, with the current reason for a job still waiting. */
   status(jobId: string): JobRecord {
     const record = this.getRecord(jobId)
@@ -258,6 +310,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   runners(): RunnerView[] {
     return this.pool.list()
+  }
+
+  stats(): SupervisorStats {
+    const { results, refusedJobs } = this.counts
+    return {
+      results: { accepted: results.accepted, rejected: { ...results.rejected } },
+      refusedJobs,
+      untrustedProviders: this.pool.stats().untrustedProviders,
+    }
   }
 
   /** The runner keys this node trusts for `capability`: whom a client seals a job's secrets to. */
@@ -319,15 +380,23 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
     const outcome = await this.components.trust.verifier.verify(input)
-    if (!outcome.ok) {
+    const now = Date.now()
+    let job: JobEnvelope
+    if (outcome.ok) job = outcome.job
+    else {
       // The same job arriving again after a restart of this node: answer with what we have.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
       if (outcome.reason === 'replayed' && existing !== undefined) return this.sameJob(existing, input)
-      throw new JobRejectedError(outcome.reason, outcome.message)
+      if (!this.acceptedBeforeCrash(outcome, now)) throw new JobRejectedError(outcome.reason, outcome.message)
+      job = outcome.job as JobEnvelope
+      this.log(
+        'job %s: its nonce was spent here but it was never stored (a crash in between): accepting it',
+        job.id,
+      )
     }
-    const now = Date.now()
     const record: JobRecord = {
-      job: outcome.job,
+      job,
+      digest: jobDigest(job),
       status: 'queued',
       tried: [],
       refused: [],
@@ -340,6 +409,63 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.enqueue(record)
     this.pump()
     return record
+  }
+
+  /**
+   * Throws NoRunnerError when no runner offers the job's capability: not in heartbeats, not in the
+   * DHT, and (just after start) none heard within one liveness window.
+   */
+  private async assertRunnerFor(input: unknown): Promise<void> {
+    const capability = (input as { runner?: unknown } | null)?.runner
+    if (typeof capability !== 'string' || this.pool.serves(capability)) return
+    // A job that would be rejected anyway is told why, not that no runner is there.
+    const checked = this.components.trust.verifier.check(input)
+    if (!checked.ok && checked.reason !== 'replayed')
+      throw new JobRejectedError(checked.reason, checked.message)
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
+    await this.pool.discover(capability, signal).catch(() => false)
+    const until = this.startedAt + STARTUP_RUNNER_WAIT_MS
+    if (!this.pool.serves(capability) && Date.now() < until) await this.runnerHeard(capability, until)
+    if (this.pool.serves(capability)) return
+    const available = [...new Set(this.pool.list().flatMap((r) => r.capabilities))].sort()
+    throw new NoRunnerError(capability, available)
+  }
+
+  /** Resolves when a live runner offers `capability`, or at `until`. */
+  private runnerHeard(capability: string, until: number): Promise<void> {
+    const { liveness } = this.components
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        liveness.removeEventListener('peer:alive', check)
+        resolve()
+      }
+      const check = (): void => {
+        if (this.pool.serves(capability)) done()
+      }
+      const timer = setTimeout(done, Math.max(0, until - Date.now()))
+      liveness.addEventListener('peer:alive', check)
+    })
+  }
+
+  /**
+   * A `replayed` job with no record here: this node recorded its nonce and then died before the
+   * record was on disk, and the job's sender (a coordinator reconciling, a client retrying) sends
+   * it again. Records outlive the jobs they hold (retention ≫ job lifetimes), so a job that expires
+   * before a record of it could have been pruned and has none was never accepted: taking it now
+   * runs it at most once here. Anything else replayed stays refused.
+   */
+  private acceptedBeforeCrash(
+    outcome: { reason?: string; job?: JobEnvelope | undefined },
+    now: number,
+  ): boolean {
+    const job = outcome.job
+    return (
+      outcome.reason === 'replayed' &&
+      job !== undefined &&
+      job.expiresAt > now &&
+      job.expiresAt <= now + this.options.retentionMs
+    )
   }
 
   private sameJob(record: JobRecord, input: unknown): JobRecord {
@@ -417,6 +543,17 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         this.reasons.set(
           jobId,
           `waiting up to ${hold?.until === undefined ? 0 : hold.until - now} ms for runner ${only} to be seen again`,
+        )
+        continue
+      }
+      if (outcome.none === 'refused') {
+        queue.delete(jobId)
+        this.counts.refusedJobs++
+        const said = (record.refusals ?? []).map((r) => `runner ${r.runner}: ${r.reason}`).join('; ')
+        this.fail(
+          record,
+          `every runner for capability "${capability}" refused the job: ${said || record.refused.join(', ')}`,
+          'JobRefusedError',
         )
         continue
       }
@@ -503,17 +640,26 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   private async onResponse(record: JobRecord, dispatch: Dispatch, response: ExecuteResponse): Promise<void> {
     if (dispatch.abandoned !== undefined || isTerminal(record.status)) return
-    const checked = verifyResult(response.result, { runner: publicKeyHexFromPeerId(dispatch.runner) })
-    if (
-      !checked.ok ||
-      checked.result.jobId !== record.job.id ||
-      checked.result.attempt !== record.job.attempt
-    ) {
-      const why = checked.ok ? 'it is for another job' : checked.message
-      record.refused.push(dispatch.runner)
-      this.requeue(record, `runner ${dispatch.runner} sent a result that does not verify: ${why}`)
+    const { job } = record
+    const policy = this.components.trust.policy
+    // The result must answer this envelope, come from the runner it went to, and that runner must
+    // (still) be trusted to run the capability; only then is its signature worth verifying.
+    const checked = verifyResult(response.result, {
+      job: { jobId: job.id, attempt: job.attempt, digest: record.digest },
+      runner: publicKeyHexOfPeer(dispatch.runner) ?? dispatch.runner,
+      trusted: (key) => policy.admits(key, { role: 'runner', capability: job.runner }),
+    })
+    if (!checked.ok) {
+      this.counts.results.rejected[checked.reason]++
+      const message = `${checked.reason}: ${checked.message}`
+      this.log.error('result of %s from runner %s refused: %s', job.id, dispatch.runner, message)
+      await this.finish(record, 'failed', {
+        reason: `runner ${dispatch.runner} sent a result this supervisor refused (${message})`,
+        error: { name: 'InvalidResult', message, retryable: false },
+      })
       return
     }
+    this.counts.results.accepted++
     this.pool.succeeded(dispatch.runner)
     const lines = response.logs.slice(0, MAX_LOG_LINES)
     await this.store.setLogs(record.job.id, lines)
@@ -543,6 +689,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       this.requeue(record, `runner ${runner} is busy`)
     } else if (isRefusal(err)) {
       record.refused.push(runner)
+      record.refusals = [...(record.refusals ?? []), { runner, reason: message }]
       this.requeue(record, `runner ${runner} refused the job: ${message}`)
     } else {
       this.pool.failed(runner)
@@ -615,14 +762,48 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
   }
 
+  /**
+   * A runner missed its heartbeats. Heartbeats also go missing from a runner that is only slow (a
+   * starved CPU): its jobs are taken back only when it does not answer a ping either — moving a
+   * job off a runner that is still executing it runs its effect twice.
+   */
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
     const peerId = evt.detail.peerId
-    for (const dispatch of this.dispatches.values()) {
-      if (dispatch.runner !== peerId || dispatch.abandoned !== undefined) continue
-      dispatch.abandoned = 'lost'
-      dispatch.controller.abort()
+    const out = [...this.dispatches.values()].filter((d) => d.runner === peerId && d.abandoned === undefined)
+    const abandon = (): void => {
+      for (const dispatch of out) {
+        if (dispatch.abandoned !== undefined) continue
+        dispatch.abandoned = 'lost'
+        dispatch.controller.abort()
+      }
+      this.pool.lost(peerId).catch(() => {})
     }
-    this.pool.lost(peerId).catch(() => {})
+    if (out.length === 0) {
+      abandon()
+      return
+    }
+    this.answersPing(peerId).then((alive) => {
+      if (!alive) abandon()
+      else
+        this.log(
+          'runner %s missed its heartbeats but answers pings: its %d job(s) stay with it',
+          peerId,
+          out.length,
+        )
+    }, abandon)
+  }
+
+  private async answersPing(peerId: string): Promise<boolean> {
+    const peer = peerIdFromString(peerId)
+    if (this.components.libp2p.getConnections(peer).length === 0) return false
+    try {
+      await this.components.libp2p.services.ping.ping(peer, {
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(RUNNER_PING_TIMEOUT_MS)]),
+      })
+      return true
+    } catch {
+      return false
+    }
   }
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {

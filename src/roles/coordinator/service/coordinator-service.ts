@@ -13,6 +13,7 @@ import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
+import { type TopicStats, trustedPublisher } from '../../../protocols/gossip/index.js'
 import {
   runnerRecipients,
   sealSecret,
@@ -61,6 +62,8 @@ import {
   RunNotFoundError,
   TriggerAccessDeniedError,
 } from './errors.js'
+import type { ResultStats } from './job-reports.js'
+import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunAccess, type RunAction } from './run-access.js'
@@ -104,6 +107,15 @@ export interface CoordinatorEvents {
   'run:changed': CustomEvent<string>
 }
 
+export interface CoordinatorStats {
+  /** The state and events topics' validators: accepted, rejected and ignored by reason. */
+  topics: TopicStats[]
+  /** Step results believed and refused (by reason). */
+  results: ResultStats
+  /** Jobs found under a step's id: followed, or refused (by reason). */
+  adoptions: AdoptionStats
+}
+
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
 
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
@@ -139,6 +151,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       libp2p: components.libp2p,
       liveness: components.liveness,
       signer: components.trust.signer,
+      policy: () => components.trust.policy,
       store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
       localSupervisor: options.localSupervisor,
       configuredSupervisors: options.supervisors ?? [],
@@ -150,6 +163,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         leaseGraceMs: options.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS,
       },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      syncPeers: () => this.peerSync.pull(),
       publishDelta: (delta) => {
         this.stateGossip.publish(delta)
       },
@@ -159,6 +173,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
+    const coordinatorsOnly = trustedPublisher(() => components.trust.policy, 'coordinator')
     this.access = new RunAccess({
       authority: this.authority,
       record: (entry, log) => this.engine.record(entry, log),
@@ -176,12 +191,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
-      isCoordinator: (peer) => this.isCoordinator(peer),
+      publisher: coordinatorsOnly,
       onDelta: (delta) => this.engine.mergeRemote(delta),
     })
     this.eventsGossip = new EventsGossip({
       pubsub,
       log: this.log,
+      publisher: coordinatorsOnly,
       onEvent: (event) => {
         // Events of runs held here already come from their replicated log.
         if (event.runId === undefined || !this.engine.runs.has(event.runId))
@@ -265,6 +281,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     )
     every(this.options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS, () => this.peerSync.syncAll())
     this.peerSync.start()
+    this.components.liveness.addEventListener('peer:lost', this.onPeerLost)
+    this.components.liveness.addEventListener('peer:alive', this.onPeerAlive)
     await this.triggers.start()
     this.log('coordinator started with %d run(s)', this.engine.runs.size)
     this.peerSync.syncAll()
@@ -274,6 +292,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     if (!this.running) return
     this.running = false
     for (const timer of this.timers.splice(0)) clearInterval(timer)
+    this.components.liveness.removeEventListener('peer:lost', this.onPeerLost)
+    this.components.liveness.removeEventListener('peer:alive', this.onPeerAlive)
     await this.triggers.stop()
     this.stateGossip.stop()
     this.eventsGossip.stop()
@@ -507,6 +527,23 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return this.triggers.list()
   }
 
+  /** What this coordinator refused from peers: gossip per topic, step results, squatted job ids. */
+  stats(): CoordinatorStats {
+    return {
+      topics: [this.stateGossip.stats(), this.eventsGossip.stats()],
+      results: this.engine.results.stats(),
+      adoptions: this.engine.tracker.adoptionStats(),
+    }
+  }
+
+  /** The hash of the local replica of a run (RunNotFoundError without one): equal once converged. */
+  replicaDigest(runId: string): { runId: string; digest: string; owner?: string } {
+    const state = this.engine.runs.get(runId)?.state
+    if (state === undefined) throw new RunNotFoundError(runId)
+    const owner = state.lease?.owner
+    return { runId, digest: state.digest().hash, ...(owner === undefined ? {} : { owner }) }
+  }
+
   /** The run's replicated state (tests, tools). */
   runState(runId: string): RunEntry | undefined {
     return this.engine.runs.get(runId)
@@ -586,6 +623,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         }
       },
     }
+  }
+
+  private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
+    if (evt.detail.roles.includes('coordinator')) this.engine.peerLost(evt.detail.peerId)
+  }
+
+  private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    this.engine.peerAlive(evt.detail.peerId)
   }
 
   private isCoordinator(peer: string): boolean {

@@ -155,6 +155,24 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
       }),
     ),
     guarded(
+      defineMethod<{ runId: string }, { runId: string; digest: string; owner?: string }>({
+        name: 'coordinator.get_run_digest',
+        summary: "The hash of this coordinator's replica of a run: replicas that converged have equal ones.",
+        description:
+          'Answers from the local replica only (no lookup at other coordinators); RunNotFoundError when this coordinator holds no replica.',
+        role: 'coordinator',
+        params: byRun,
+        result: {
+          type: 'object',
+          required: ['runId', 'digest'],
+          properties: { runId: RUN_ID, digest: { type: 'string' }, owner: { type: 'string' } },
+        },
+        resultName: 'digest',
+        errors: RUN_ERRORS,
+        handler: ({ runId }) => service.replicaDigest(runId),
+      }),
+    ),
+    guarded(
       defineMethod<{ status?: RunStatus; limit?: number }, unknown>({
         name: 'coordinator.list_workflows',
         summary:

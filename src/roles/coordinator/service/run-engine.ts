@@ -8,13 +8,23 @@
  * Ownership is the lease in the run's CRDT (../../../protocols/state/lease.ts): the owner renews
  * it every third of its time to live; when it lapses the live coordinators take over in rendezvous
  * order (the first after `grace`, the next one `grace` later, …), and the new owner plans once with
- * `redispatchInFlight` so attempts still in flight are re-sent under their own job ids.
+ * `redispatchInFlight` so attempts still in flight are followed: found on the supervisor that has
+ * them, or re-sent under their own job ids. An owner whose own lease lapsed (it was paused, or
+ * starved) never renews it from its stale view: it merges with its peers first and re-acquires
+ * the lease through the same takeover path, and an owner re-follows in-flight attempts after every
+ * merge, since a merge can bring jobs another coordinator sent while it believed it owned the run.
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { JobAuthority, JobEnvelope, SealedSecret, Signer } from '../../../protocols/jobs/index.js'
+import type {
+  JobAuthority,
+  JobEnvelope,
+  SealedSecret,
+  Signer,
+  TrustPolicy,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
@@ -41,7 +51,7 @@ import { BlobKeeper } from './blob-keeper.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
 import { dispatchRecord } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
-import { type FetchOutput, jobTrace, jobUpdateOf } from './job-reports.js'
+import { type FetchOutput, jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
@@ -61,6 +71,8 @@ export interface RunEngineInit {
   libp2p: Libp2p
   liveness: Pick<LivenessService, 'alive'>
   signer: Signer
+  /** The trust policy in force: supervisors, runners and lease owners are judged by it. */
+  policy: () => TrustPolicy
   store: StateStore
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
@@ -69,6 +81,8 @@ export interface RunEngineInit {
   limits: EngineLimits
   /** Other coordinators alive now (peer IDs), for the takeover order. */
   liveCoordinators(): string[]
+  /** One anti-entropy round with every live coordinator (bounded in time; failures are logged). */
+  syncPeers(): Promise<void>
   /** Gossip a delta of local changes. */
   publishDelta(delta: RunState): void
   /** A new monitor event (`local`: this node wrote it). */
@@ -83,12 +97,15 @@ export class RunEngine {
   readonly tracker: JobTracker
   /** Large outputs of the runs held here; undefined on a node without a blob service. */
   readonly blobs: BlobKeeper | undefined
+  readonly results: ResultChecks
   private readonly init: RunEngineInit
   private readonly log: Logger
   private readonly dirty = new Set<RunEntry>()
   private flushing = false
   private persisting: Promise<void> = Promise.resolve()
   private running = false
+  /** Coordinators the liveness service lost, and when: their leases count as lapsed from then. */
+  private readonly lost = new Map<string, number>()
 
   constructor(init: RunEngineInit) {
     this.init = init
@@ -107,6 +124,7 @@ export class RunEngine {
             },
           })
     this.blobs = keeper
+    this.results = new ResultChecks({ policy: init.policy, log: this.log })
     this.tracker = new JobTracker({
       libp2p: init.libp2p,
       liveness: init.liveness,
@@ -117,6 +135,7 @@ export class RunEngine {
       configuredSupervisors: init.configuredSupervisors,
       ...(keeper === undefined ? {} : { prepareInput: (run, input) => keeper.prepareInput(run, input) }),
       onSigned: (job, envelope) => this.onSigned(job, envelope),
+      policy: init.policy,
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
       onSupervisorDown: () => {},
     })
@@ -151,6 +170,12 @@ export class RunEngine {
 
   owns(entry: RunEntry): boolean {
     return entry.state.lease?.owner === this.init.self
+  }
+
+  /** Owns the run with an unexpired lease: only then is it driven from the local view. */
+  drives(entry: RunEntry, now = Date.now()): boolean {
+    const lease = entry.state.lease
+    return lease?.owner === this.init.self && now < lease.expiresAt && !entry.reclaiming
   }
 
   /**
@@ -244,13 +269,30 @@ export class RunEngine {
     this.blobs?.replicate(delta, this.blobSources(entry))
     if (delta.maxHlc !== undefined) this.receiveStamp(delta.maxHlc)
     if (owned && !this.owns(entry)) {
-      // Another coordinator won the lease: it re-sends these jobs under the same ids and follows them.
+      // Another coordinator won the lease. It follows every attempt in flight in the replicated
+      // state once it has merged it (ours included: this merge's delta is gossiped back to it).
       this.log('run %s is now owned by %s', entry.id, entry.state.lease?.owner)
       this.tracker.forgetRun(entry.id)
       entry.clearWake()
+    } else if (this.owns(entry)) {
+      // The merge may carry attempts another coordinator sent while it believed it owned the run.
+      entry.redispatch = true
     }
     for (const jobId of obsoleteJobs(entry.state, this.tracker.jobsOf(entry.id))) this.tracker.cancel(jobId)
     this.touch(entry)
+  }
+
+  /**
+   * A coordinator stopped sending heartbeats (`at`: when that was noticed): its leases count as
+   * lapsed from then rather than at their expiry, so its runs are taken over sooner.
+   */
+  peerLost(peerId: string, at = Date.now()): void {
+    this.lost.set(peerId, at)
+  }
+
+  /** Heard from again: its leases run to their own expiry. */
+  peerAlive(peerId: string): void {
+    this.lost.delete(peerId)
   }
 
   /** Renews own leases, takes over lapsed ones. */
@@ -260,25 +302,44 @@ export class RunEngine {
       if (entry.terminal || entry.ensureWorkflow() === undefined) continue
       const lease = entry.state.lease
       if (lease?.owner === this.init.self) {
+        if (now >= lease.expiresAt) {
+          // Lapsed: another coordinator may have taken the run over meanwhile. Never renew from
+          // this view; re-acquire through the takeover path once merged with the peers.
+          this.reclaim(entry)
+          continue
+        }
         if (lease.expiresAt - now <= leaseTtlMs * (1 - LEASE_RENEW_FRACTION)) {
           const delta = renewLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
           if (delta !== undefined) this.changed(entry, delta, false)
         }
         continue
       }
-      const expiresAt = lease?.expiresAt ?? entry.createdAt
+      // An owner lost from liveness lapsed when it was last heard; one whose key the policy no longer
+      // trusts as a coordinator has lost its lease now (the first in takeover order takes over).
+      const revoked =
+        lease !== undefined && !this.init.policy().admitsPeer(lease.owner, { role: 'coordinator' })
+      const lostAt = lease === undefined ? undefined : this.lost.get(lease.owner)
+      const lapsedAt = revoked ? now - leaseGraceMs : lostAt
+      const expiresAt = Math.min(lease?.expiresAt ?? entry.createdAt, lapsedAt ?? Number.POSITIVE_INFINITY)
       const rank = this.takeoverRank(entry.id, lease?.owner)
       if (now < expiresAt + leaseGraceMs * (1 + rank)) continue
+      // The register is only overwritten once the lease lapsed, or its owner was lost that long ago.
       const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, {
         ...this.leaseOptions(),
         graceMs: leaseGraceMs * (1 + rank),
+        ...(lapsedAt === undefined ? {} : { lapsedAt: expiresAt }),
       })
       if (delta === undefined) continue
-      this.log('taking over run %s from %s', entry.id, lease?.owner ?? 'nobody')
+      const why = revoked
+        ? 'its owner is no longer trusted as a coordinator'
+        : lostAt !== undefined && lostAt < (lease?.expiresAt ?? 0)
+          ? 'owner lost'
+          : 'lease lapsed'
+      this.log('taking over run %s from %s (%s)', entry.id, lease?.owner ?? 'nobody', why)
       delta.merge(
         entry.state.appendLog(
           this.nodeEvent(
-            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (lease lapsed)`,
+            `coordinator took over the run from ${lease?.owner ?? 'nobody'} (${why})`,
             'warning',
           ),
         ),
@@ -286,6 +347,50 @@ export class RunEngine {
       entry.redispatch = true
       this.changed(entry, delta)
     }
+  }
+
+  /**
+   * Re-acquires this node's own lapsed lease: merge with every live coordinator first, then take
+   * the run over like any other lapsed lease (re-following every attempt in flight) — unless the
+   * merge showed that another coordinator took it meanwhile.
+   */
+  private reclaim(entry: RunEntry): void {
+    if (entry.reclaiming) return
+    entry.reclaiming = true
+    entry.clearWake()
+    const lapsedAt = entry.state.lease?.expiresAt ?? 0
+    this.log(
+      'own lease of run %s lapsed %d ms ago: merging with peers before re-acquiring it',
+      entry.id,
+      Date.now() - lapsedAt,
+    )
+    this.init
+      .syncPeers()
+      .catch((err: Error) => this.log('sync before re-acquiring run %s failed: %s', entry.id, err.message))
+      .finally(() => {
+        entry.reclaiming = false
+        if (!this.running || entry.terminal) return
+        const now = Date.now()
+        const lease = entry.state.lease
+        if (lease?.owner !== this.init.self) return
+        if (now < lease.expiresAt) {
+          // A peer's merge renewed it? Only we write our own lease; nothing to do but drive.
+          this.touch(entry)
+          return
+        }
+        const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
+        if (delta === undefined) return
+        delta.merge(
+          entry.state.appendLog(
+            this.nodeEvent(
+              `coordinator re-acquired its lapsed lease after merging with its peers (lapsed ${now - lapsedAt} ms ago)`,
+              'warning',
+            ),
+          ),
+        )
+        entry.redispatch = true
+        this.changed(entry, delta)
+      })
   }
 
   /**
@@ -343,7 +448,7 @@ export class RunEngine {
     for (const entry of entries) {
       const replan = entry.replan
       entry.replan = false
-      if (this.running && this.owns(entry) && entry.ensureWorkflow() !== undefined) {
+      if (this.running && this.drives(entry, now) && entry.ensureWorkflow() !== undefined) {
         if (replan) this.drive(entry, now)
       } else entry.refreshStatus(now)
       this.publish(entry)
@@ -368,15 +473,18 @@ export class RunEngine {
     }
     entry.redispatch = false
     for (const action of result.actions) {
-      entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
-      if (action.type === 'dispatch')
-        this.tracker.send(
+      // A re-dispatch of an attempt already in flight is followed (found where it is, or sent
+      // again); the step's state stays as it is.
+      const follow = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
+      if (!follow) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
+      if (action.type === 'dispatch') {
+        this.tracker[follow ? 'follow' : 'send'](
           entry.id,
           action,
           runAuthority(entry.state.meta),
           stepSecrets(workflow, action.step, entry.state.meta?.secrets),
         )
-      else if ((action.type === 'timeout' || action.type === 'cancel') && action.jobId !== undefined)
+      } else if ((action.type === 'timeout' || action.type === 'cancel') && action.jobId !== undefined)
         this.tracker.cancel(action.jobId)
     }
     if (result.needBlobs.length > 0)
@@ -388,6 +496,15 @@ export class RunEngine {
       return
     }
     this.wakeAt(entry, result.wakeAt)
+  }
+
+  private inFlightAt(entry: RunEntry, step: string, attempt: number): boolean {
+    const current = entry.state.step(step)
+    return (
+      current !== undefined &&
+      current.attempt === attempt &&
+      (current.phase === 'dispatched' || current.phase === 'running')
+    )
   }
 
   private wakeAt(entry: RunEntry, at: number | undefined): void {
@@ -483,7 +600,7 @@ export class RunEngine {
   private onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void {
     const entry = this.runs.get(job.run)
     if (entry === undefined || entry.workflow === undefined || !this.owns(entry)) return
-    const update = jobUpdateOf(job, event)
+    const update = jobUpdateOf(job, event, this.results)
     if (update === undefined) return
     if (update.type === 'fetch') this.adoptOutput(job, event, supervisor, update)
     else this.recordUpdate(job, event, supervisor, update)

@@ -34,8 +34,13 @@ export class RunEntry {
   appended = 0
   /** Something changed that may make actions due: plan at the next flush. */
   replan = false
-  /** Set after a takeover or restart: the next plan re-sends attempts still in flight. */
+  /**
+   * Set after a takeover, a restart, or a merge while this node owns the run: the next plan
+   * re-follows every attempt still in flight (finds its job on a supervisor, or sends it again).
+   */
   redispatch = false
+  /** This node's own lease lapsed: it is being re-acquired (peers merged first), not renewed. */
+  reclaiming = false
   wakeTimer: NodeJS.Timeout | undefined
   wakeAt: number | undefined
   #gossip: RunState | undefined

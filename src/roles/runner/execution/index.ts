@@ -118,7 +118,10 @@ export interface JobExecutorInit {
   maxQueueLength?: number
   /** @default 3_600_000 */
   maxTimeoutMs?: number
-  /** Parent of per-job work directories. @default a new directory under os.tmpdir(), removed on stop */
+  /**
+   * Parent of per-job work directories, used by this executor alone: whatever is in it at start
+   * (left by a killed runner) is removed. @default a new directory under os.tmpdir(), removed on stop
+   */
   workDirBase?: string
   /** Environment given to every job; a job's own `env` overrides it. @default {} */
   env?: Record<string, string>

@@ -53,7 +53,7 @@ import type {
 import { assertExecutableJob } from './job-shape.js'
 import { NO_REDACTION, Redactor } from './redactor.js'
 import { SlotQueue } from './slot-queue.js'
-import { createWorkDir, removeWorkDir } from './work-dir.js'
+import { createWorkDir, removeWorkDir, sweepWorkDirs } from './work-dir.js'
 
 const KIND_NAME = /^[a-z][a-z0-9_-]{0,63}$/
 
@@ -107,6 +107,9 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       this.ownsWorkDirBase = true
     } else {
       this.workDirBase = this.init.workDirBase
+      // No job runs yet: anything here is a leftover of a runner that was killed mid-job.
+      const swept = await sweepWorkDirs(this.workDirBase)
+      if (swept > 0) this.log('removed %d work dir(s) left by an earlier run', swept)
     }
     await this.sandbox.start()
     this.running = true

@@ -1,6 +1,6 @@
 /** Per-job working directories: created empty before a job runs, removed with everything in it after. */
 
-import { mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, rmdir } from 'node:fs/promises'
 import { join } from 'node:path'
 
 /** Creates `<base>/<job id, made filename-safe>-XXXXXX` (mode 0700). */
@@ -27,4 +27,22 @@ export async function removeWorkDir(dir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
   }
   await rm(dir, { recursive: true, force: true, maxRetries: 3 })
+}
+
+/**
+ * Removes everything under `base`: work directories a killed runner left behind. Only for a base
+ * this runner alone uses (its data dir's, or a configured one); returns how many were removed.
+ */
+export async function sweepWorkDirs(base: string): Promise<number> {
+  let names: string[]
+  try {
+    names = await readdir(base)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0
+    throw err
+  }
+  await Promise.all(
+    names.map((name) => rm(join(base, name), { recursive: true, force: true, maxRetries: 3 })),
+  )
+  return names.length
 }

@@ -6,7 +6,7 @@
  *   concurrency: 4          # jobs at once
  *   maxQueueLength: 1000    # jobs waiting for a slot
  *   maxTimeoutMs: 3600000   # longest timeoutMs a job may ask for
- *   workDir: /var/horus/jobs
+ *   workDir: /var/horus/jobs # per-job work dirs, this node's alone (default <dataDir>/work)
  *   kinds: [hero, sal, osiris]   # built-in kinds to serve
  *   env: { HTTP_PROXY: "…" }     # environment of every job
  *   plugins: [/etc/horus/plugins/functions.js]  # modules exporting `functions` / `kinds`

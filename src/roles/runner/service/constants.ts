@@ -12,3 +12,6 @@ export const EXECUTE_CALL_TIMEOUT_MS = 61 * 60_000
 
 /** The built-in kinds a runner serves unless told otherwise. */
 export const BUILTIN_KINDS = ['hero', 'sal', 'osiris'] as const
+
+/** Folder of per-job work dirs inside the node's data dir (`runner.workDir` overrides it). */
+export const WORK_DIR_NAME = 'work'

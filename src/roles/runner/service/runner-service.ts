@@ -3,6 +3,7 @@
  * record), accepts verified jobs from supervisors over `runner.execute`, runs them on the
  * JobExecutor, and answers with a result signed by this node. See ../index.ts for the surface.
  */
+import { join } from 'node:path'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
@@ -16,6 +17,7 @@ import {
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  jobDigest,
   SecretNotRecipientError,
   toHex,
 } from '../../../protocols/jobs/index.js'
@@ -33,7 +35,7 @@ import {
 } from '../execution/index.js'
 import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
 import { type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
-import { BUILTIN_KINDS } from './constants.js'
+import { BUILTIN_KINDS, WORK_DIR_NAME } from './constants.js'
 import { RunnerStoppingError } from './errors.js'
 import { runnerMethods, runnerSubscriptions } from './methods.js'
 import { loadRunnerPlugins } from './plugins.js'
@@ -43,6 +45,8 @@ import type { ExecuteResponse, RunnerDescription, RunnerJobEvent } from './wire.
 /** The parts of a node the runner uses. */
 export interface RunnerComponents {
   peerId: string
+  /** The node's data dir: per-job work dirs go under `<dataDir>/work` unless `workDir` is set. */
+  dataDir?: string
   datastore: Datastore
   logger: ComponentLogger
   rpc: MethodRegistry
@@ -69,7 +73,10 @@ export interface RunnerOptions
   functions?: Record<string, RegisteredFunction>
   /** Plugin modules (paths) exporting more `functions` and `kinds`, loaded on start. */
   plugins?: readonly string[]
-  /** Parent of per-job work directories. @default a temporary directory */
+  /**
+   * Parent of per-job work directories, for this node alone (leftovers of a killed runner are
+   * removed at start). @default `<dataDir>/work`, or a temporary directory without a data dir
+   */
   workDir?: string
 }
 
@@ -105,7 +112,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     this.publicKeyHex = toHex(components.trust.signer.publicKey)
     this.executor = createJobExecutor({
       ...pickExecutorOptions(options),
-      ...(options.workDir === undefined ? {} : { workDirBase: options.workDir }),
+      ...workDirOption(options.workDir, components.dataDir),
       kinds: { ...selectBuiltins(options.builtins ?? true, options.osiris), ...options.kinds },
       datastore: components.datastore,
       logger: components.logger,
@@ -325,6 +332,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private async sign(job: JobEnvelope, execution: ExecutionResult): Promise<JobResult> {
     const fields = {
       jobId: job.id,
+      job: jobDigest(job),
       attempt: job.attempt,
       startedAt: execution.startedAt,
       finishedAt: execution.finishedAt,
@@ -405,4 +413,9 @@ function pickExecutorOptions(options: RunnerOptions): Partial<JobExecutorInit> {
   if (options.sandbox !== undefined) out.sandbox = options.sandbox
   if (options.abortGraceMs !== undefined) out.abortGraceMs = options.abortGraceMs
   return out
+}
+
+function workDirOption(workDir: string | undefined, dataDir: string | undefined): { workDirBase?: string } {
+  if (workDir !== undefined) return { workDirBase: workDir }
+  return dataDir === undefined ? {} : { workDirBase: join(dataDir, WORK_DIR_NAME) }
 }
