@@ -212,7 +212,7 @@ describe('signals and reruns with run-level authorization', () => {
       workflow: {
         name: 'approval',
         steps: [
-          { id: 'approve', wait_for_signal: 'go', timeout: '1500ms' },
+          { id: 'approve', wait_for_signal: 'go' },
           { id: 'ship', runner: 'hero', depends_on: ['approve'], payload: 'ship' },
         ],
       },
@@ -221,28 +221,27 @@ describe('signals and reruns with run-level authorization', () => {
       'coordinator.submit_workflow',
       submitParams(alice, workflow),
     )
-    // Nobody signals in time: the wait times out and the run fails.
-    const failed = await waitDone(asAlice, runId)
-    expect(failed.status).toBe('failed')
-    expect(failed.error).toMatchObject({ step: 'approve', name: 'SignalTimeout' })
-    expect(failed.retryable).toBe(true)
-
-    expect((await refusal(asBob.call('coordinator.retry_workflow', { runId }))).data.name).toBe(
-      'RunAccessDeniedError',
-    )
-    const rerun = await asAlice.call<RunView>('coordinator.retry_workflow', { runId })
-    expect(rerun).toMatchObject({ status: 'running', epoch: 1 })
-    await waitFor(
-      async () =>
-        (await asAlice.call<RunView>('coordinator.get_workflow_status', { runId })).waitingFor.includes('go'),
-      { what: 'the rerun to wait for the signal' },
-    )
+    const waitsForGo = async () =>
+      (await asAlice.call<RunView>('coordinator.get_workflow_status', { runId })).waitingFor.includes('go')
+    await waitFor(waitsForGo, { what: 'the run to wait for the signal' })
     expect((await refusal(asBob.call('coordinator.signal_workflow', { runId, name: 'go' }))).data.name).toBe(
       'RunAccessDeniedError',
     )
     expect(
       (await refusal(asAlice.call('coordinator.signal_workflow', { runId, name: 'og' }))).data.name,
     ).toBe('UnknownSignalError')
+    // Nobody approves: the run is cancelled, which leaves it to be rerun.
+    await asAlice.call('coordinator.cancel_workflow', { runId })
+    const cancelled = await waitDone(asAlice, runId)
+    expect(cancelled.status).toBe('cancelled')
+    expect(cancelled.retryable).toBe(true)
+
+    expect((await refusal(asBob.call('coordinator.retry_workflow', { runId }))).data.name).toBe(
+      'RunAccessDeniedError',
+    )
+    const rerun = await asAlice.call<RunView>('coordinator.retry_workflow', { runId })
+    expect(rerun).toMatchObject({ status: 'running', epoch: 1 })
+    await waitFor(waitsForGo, { what: 'the rerun to wait for the signal' })
     await asAdmin.call('coordinator.signal_workflow', { runId, name: 'go', data: { by: 'admin' } })
     const done = await waitDone(asAlice, runId)
     expect(done.status).toBe('completed')
@@ -265,10 +264,10 @@ describe('signals and reruns with run-level authorization', () => {
             : 'admin',
       ])
     expect(audit).toEqual([
-      ['retry', false, 'bob'],
-      ['retry', true, 'alice'],
       ['signal', false, 'bob'],
       ['signal', true, 'alice'],
+      ['retry', false, 'bob'],
+      ['retry', true, 'alice'],
       ['signal', true, 'admin'],
     ])
   })

@@ -1,7 +1,8 @@
+import { Cron } from 'croner'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { formatHlc } from '../src/protocols/state/index.js'
-import { missedTicks, overlapDecision } from '../src/roles/coordinator/triggers/cron-plan.js'
+import { missedTicks, overlapDecision, scheduledTick } from '../src/roles/coordinator/triggers/cron-plan.js'
 import { readTriggerDefinition } from '../src/roles/coordinator/triggers/definition.js'
 import { TriggerSet } from '../src/roles/coordinator/triggers/trigger-set.js'
 
@@ -22,6 +23,20 @@ describe('cron catch-up', () => {
       '2026-01-01T12:05:00.000Z',
     ])
     expect(every(2)).toEqual(['2026-01-01T12:04:00.000Z', '2026-01-01T12:05:00.000Z'])
+  })
+
+  it('names the tick a late firing belongs to, never a time the schedule lacks', () => {
+    const cron = new Cron('*/2 * * * * *', { paused: true, timezone: 'UTC' })
+    try {
+      const even = Date.UTC(2026, 0, 1, 0, 0, 10)
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 1_999 }), (late) => {
+          expect(scheduledTick(cron, even + late)).toBe(even)
+        }),
+      )
+    } finally {
+      cron.stop()
+    }
   })
 
   it('never starts more than 100 missed ticks, however long the mesh was down', () => {

@@ -54,6 +54,17 @@ export function missedTicks(
   }
 }
 
+/**
+ * The tick a firing at `firedAt` belongs to: the latest time of the schedule at or before it.
+ * Croner calls back at the time it woke, which under load can be a second or more after the
+ * tick; rounding that would name a time the schedule does not have (so two coordinators, or a
+ * replica's "last tick", would disagree about which tick ran).
+ */
+export function scheduledTick(cron: Cron, firedAt: number): number {
+  const [tick] = cron.previousRuns(1, new Date(firedAt + 1))
+  return tick === undefined ? Math.floor(firedAt / 1000) * 1000 : roundToSecond(tick.getTime())
+}
+
 /** Croner fires a few ms around the second; ticks are whole seconds in every schedule it accepts. */
 export function roundToSecond(ms: number): number {
   return Math.round(ms / 1000) * 1000

@@ -32,7 +32,7 @@ import {
 import type { TopicPubSub } from '../../../protocols/gossip/validated-topic.js'
 import { peerIdFromPublicKeyHex, type SignedTriggerRegistration } from '../../../protocols/jobs/index.js'
 import { TriggerInvalidError, TriggerNotFoundError } from '../service/errors.js'
-import { missedTicks, overlapDecision, roundToSecond } from './cron-plan.js'
+import { missedTicks, overlapDecision, roundToSecond, scheduledTick } from './cron-plan.js'
 import type { TriggerDefinition } from './definition.js'
 import { cronRunId, hookRunId, rendezvousWinner } from './fire-once.js'
 import { decodeTrigger, encodeTrigger, type TriggerSealing } from './trigger-record.js'
@@ -255,7 +255,7 @@ export class TriggerService {
     if (definition.kind !== 'cron') return
     const timezone = definition.timezone === undefined ? {} : { timezone: definition.timezone }
     active.cron = new Cron(definition.schedule as string, { ...timezone, protect: true }, (job: Cron) =>
-      this.onTick(active, job.currentRun()?.getTime() ?? Date.now()),
+      this.onTick(active, scheduledTick(job, Date.now())),
     )
     this.catchUp(active)
   }
@@ -279,7 +279,7 @@ export class TriggerService {
 
   private onTick(active: Active, at: number): void {
     const name = active.definition.name
-    // Ticks are whole seconds in every schedule croner accepts; rounding absorbs firing jitter.
+    // Ticks are whole seconds in every schedule croner accepts.
     const tick = roundToSecond(at)
     const runId = cronRunId(name, tick)
     const winner = rendezvousWinner(`${name}/${tick}`, [this.init.self, ...this.init.liveCoordinators()])
