@@ -1,4 +1,5 @@
 import '../../src/node/polyfills.js'
+import { runBlobBench } from './blob.js'
 import { runJobsBench } from './jobs.js'
 import { runMeshBench } from './mesh.js'
 import { runRpcBench } from './rpc.js'
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   'workflow-core': () => runWorkflowCoreBench(),
   'workflow-map': async () => [runWorkflowMapBench(), ...(await runWorkflowMapMeshBench())],
   jobs: () => runJobsBench(),
+  blob: () => runBlobBench(),
   workflow: () => runWorkflowBench(),
   'vs-bullmq': () => runVsBullmqBench(),
 }

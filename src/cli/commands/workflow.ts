@@ -172,16 +172,27 @@ async function retry(values: Values, given: string, out: Output): Promise<number
       else out.line(`${run.runId}: ${run.status} (rerun ${run.epoch})`)
       return EXIT.ok
     }
-    if (!json) out.error(`run ${runId} rerunning; waiting (Ctrl-C stops waiting, the run goes on)`)
-    const done = await waitWithProgress(client, runId, out, !json)
-    if (done === undefined) {
-      out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
-      return EXIT.failed
-    }
-    if (json) out.json(done)
-    else printOutcome(done, out)
-    return done.status === 'completed' ? EXIT.ok : EXIT.failed
+    return waitForOutcome(client, runId, 'rerunning', out, json)
   })
+}
+
+/** `--wait`: progress until the run ends, then its outcome; exit 0 only when it completed. */
+async function waitForOutcome(
+  client: HorusClient,
+  runId: string,
+  what: 'submitted' | 'rerunning',
+  out: Output,
+  json: boolean,
+): Promise<number> {
+  if (!json) out.error(`run ${runId} ${what}; waiting (Ctrl-C stops waiting, the run goes on)`)
+  const run = await waitWithProgress(client, runId, out, !json)
+  if (run === undefined) {
+    out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
+    return EXIT.failed
+  }
+  if (json) out.json(run)
+  else printOutcome(run, out)
+  return run.status === 'completed' ? EXIT.ok : EXIT.failed
 }
 
 /** `--data JSON`: a JSON value (refused when it does not parse). */
@@ -218,15 +229,7 @@ async function submit(values: Values, file: string, out: Output): Promise<number
       else out.line(runId)
       return EXIT.ok
     }
-    if (!json) out.error(`run ${runId} submitted; waiting (Ctrl-C stops waiting, the run goes on)`)
-    const run = await waitWithProgress(client, runId, out, !json)
-    if (run === undefined) {
-      out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
-      return EXIT.failed
-    }
-    if (json) out.json(run)
-    else printOutcome(run, out)
-    return run.status === 'completed' ? EXIT.ok : EXIT.failed
+    return waitForOutcome(client, runId, 'submitted', out, json)
   })
 }
 
