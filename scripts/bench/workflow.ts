@@ -4,7 +4,7 @@
  * - per-step overhead: a 1,000-step chain and a 1,000-wide fan-out of no-op steps, against the
  *   no-op job path measured in the same run (one job at a time, and 1,000 at once, through the
  *   same supervisor without a coordinator);
- * - for_each (`npm run bench -- workflow-map`, with the pure-core figures of workflow-map.ts):
+ * - for_each (`npm run bench -- workflow-map-mesh`; the pure-core figures are workflow-map.ts):
  *   a 10,000-element map of no-op children, against a 10,000-wide fan-out of static
  *   no-op steps in the same run (the per-child overhead of a map over its static equivalent), with
  *   `max_parallel` 100 too;
@@ -295,7 +295,7 @@ export function runWorkflowBench(): Promise<BenchTable[]> {
   return runTables([overheadTable, convergenceTable])
 }
 
-/** The real-node half of `npm run bench -- workflow-map` (the pure-core half is workflow-map.ts). */
+/** `npm run bench -- workflow-map-mesh`: for_each through real nodes (the pure core: workflow-map.ts). */
 export function runWorkflowMapMeshBench(): Promise<BenchTable[]> {
   return runTables([mapTable])
 }
