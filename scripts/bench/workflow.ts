@@ -29,7 +29,8 @@ import { type BenchTable, elapsedMs, percentile } from './table.js'
 const STEPS = 1_000
 const SEQUENTIAL_JOBS = 200
 const CONVERGE_STEPS = 500
-const MAP_ITEMS = 10_000
+/** 10,000 by default; HORUS_BENCH_MAP_ITEMS=n for a shorter run on a busy machine. */
+const MAP_ITEMS = Number(process.env.HORUS_BENCH_MAP_ITEMS ?? 10_000)
 
 interface Member {
   node: HorusNode
