@@ -3,6 +3,7 @@ import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { createLogger } from '../core/logger.js'
 import { mountDashboard } from '../gateway-dashboard/index.js'
+import type { BlobService } from '../protocols/blob/index.js'
 import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
@@ -11,6 +12,7 @@ import type { NodeHealth, NodeInfoSource } from '../protocols/rpc/node-methods.j
 import { nodeMethods } from '../protocols/rpc/node-methods.js'
 import { MethodRegistry } from '../protocols/rpc/registry.js'
 import { RpcServer } from '../protocols/rpc/server.js'
+import { createNodeBlobs } from './blobs.js'
 import type { NodeConfig, Role } from './config/types.js'
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { HttpGateway } from './gateway/http-gateway.js'
@@ -59,6 +61,8 @@ export class HorusNode {
   readonly rpcServer: RpcServer
   /** The HTTP gateway, when configured. */
   readonly gateway: HttpGateway | undefined
+  /** Large step outputs: stored here, fetched from peers (`/horus/blob/1.0.0`). */
+  readonly blobs: BlobService
   private readonly capabilities = new Set<string>()
   private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
@@ -130,6 +134,7 @@ export class HorusNode {
           })
     if (this.gateway !== undefined) mountDashboard(this.gateway, { registry: this.rpc })
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
+    this.blobs = createNodeBlobs({ ...init, policy: () => this.trust.policy })
   }
 
   /** Announces a capability in heartbeats (runners call this for each kind they serve). */
@@ -200,6 +205,7 @@ export class HorusNode {
       this.startedAt = Date.now()
       this.running = true
       await this.rpcServer.start()
+      await this.blobs.start()
       await this.gateway?.start()
       await this.keeper.start()
       this.liveness.start()
@@ -238,6 +244,7 @@ export class HorusNode {
     await this.advertiser.stop()
     await this.keeper.stop()
     await this.gateway?.stop()
+    await this.blobs.stop()
     await this.rpcServer.stop()
     await this.libp2p.stop()
     await this.trust.stop()

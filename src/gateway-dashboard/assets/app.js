@@ -364,6 +364,12 @@ function stepPanel(run, stepId, logs) {
     ['job', step.jobId],
     ['runner peer', shortId(step.runnerPeer)],
     ['reason', step.reason],
+    ['kind', step.kind && step.kind !== 'job' ? step.kind : undefined],
+    ['signal', step.signal],
+    ['until', step.until === undefined ? undefined : new Date(step.until).toLocaleString()],
+    ['items', step.items === undefined ? undefined : itemCounts(step.items)],
+    ['trigger rule', step.triggerRule],
+    ['on failure', step.onFailure ? 'yes' : undefined],
   ].filter(([, v]) => v !== undefined && v !== '')
   return h(
     'section',
@@ -389,6 +395,88 @@ function stepPanel(run, stepId, logs) {
             logs.map((l) => h('li', { class: `lvl-${l.level}` }, `${time(l.at)}  ${l.message}`)),
           ),
   )
+}
+
+/** A for_each step's children: "10000 (9990 succeeded, 10 running)". */
+function itemCounts(items) {
+  const parts = Object.entries(items.counts)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`)
+  return parts.length === 0 ? String(items.total) : `${items.total} (${parts.join(', ')})`
+}
+
+/** What can be done to the run now: rerun its failed steps, deliver the signals it waits for. */
+function actionsKey(run) {
+  return JSON.stringify([run.retryable === true, run.waitingFor ?? []])
+}
+
+/**
+ * The run's action bar. Drawn again only when the actions on offer change, so a polled refresh
+ * never wipes what is being typed into a signal's data.
+ */
+function runActions(run, onDone) {
+  const message = h('div', { class: 'action-error', id: 'run-action-error', hidden: true })
+  const fail = (err) => {
+    message.hidden = false
+    message.textContent =
+      err instanceof RpcFailure && err.data?.name ? `${err.data.name}: ${err.message}` : err.message
+  }
+  const act = async (button, method, params) => {
+    message.hidden = true
+    button.disabled = true
+    try {
+      await rpc(method, params)
+      onDone()
+    } catch (err) {
+      fail(err)
+    } finally {
+      button.disabled = false
+    }
+  }
+  const retry = run.retryable
+    ? h(
+        'button',
+        {
+          id: 'retry-run',
+          type: 'button',
+          title: 'Run the failed, cancelled and skipped steps again; succeeded steps keep their outputs',
+          onclick: (event) => act(event.currentTarget, 'coordinator.retry_workflow', { runId: run.runId }),
+        },
+        'Retry failed steps',
+      )
+    : ''
+  const signals = (run.waitingFor ?? []).map((name) => {
+    const data = h('input', {
+      class: 'mono',
+      'data-signal-data': name,
+      placeholder: 'data (JSON), empty for null',
+      'aria-label': `data for signal ${name}`,
+    })
+    const send = h('button', { type: 'submit', 'data-signal': name }, `Send signal “${name}”`)
+    return h(
+      'form',
+      {
+        class: 'signal-form',
+        onsubmit: (event) => {
+          event.preventDefault()
+          let value = null
+          if (data.value.trim() !== '') {
+            try {
+              value = JSON.parse(data.value)
+            } catch (err) {
+              fail(new Error(`the data of signal "${name}" is not JSON: ${err.message}`))
+              return
+            }
+          }
+          void act(send, 'coordinator.signal_workflow', { runId: run.runId, name, data: value })
+        },
+      },
+      data,
+      send,
+    )
+  })
+  if (retry === '' && signals.length === 0) return h('div', { id: 'run-actions', hidden: true })
+  return h('div', { class: 'run-actions', id: 'run-actions' }, retry, signals, message)
 }
 
 function runHeader(run) {
@@ -437,6 +525,8 @@ function runHeader(run) {
 
 function showRun(runId) {
   const header = h('div', { id: 'run-header' })
+  const actions = h('div')
+  let shownActions
   const dag = h('div', { class: 'dag-wrap', id: 'dag' })
   const side = h('div', { id: 'side' })
   const events = h(
@@ -447,6 +537,7 @@ function showRun(runId) {
   view.replaceChildren(
     h('div', {}, h('a', { href: '#/' }, '← Overview')),
     header,
+    actions,
     h('div', { class: 'run-body' }, card('Workflow', undefined, legend(), dag), side),
     card('Events', undefined, events),
   )
@@ -462,6 +553,10 @@ function showRun(runId) {
   const draw = () => {
     if (run === undefined) return
     header.replaceChildren(runHeader(run))
+    if (actionsKey(run) !== shownActions) {
+      shownActions = actionsKey(run)
+      actions.replaceChildren(runActions(run, () => refresh.now()))
+    }
     renderDag(dag, run, selected, select)
     side.replaceChildren(stepPanel(run, selected, logs))
   }

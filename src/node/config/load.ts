@@ -25,7 +25,7 @@ import {
 } from './validate.js'
 
 /** Sections that belong to later layers; validated here (`sections.ts`) and handed to them as given. */
-const EXTRA_SECTIONS = ['trust', 'runner', 'supervisor', 'coordinator', 'triggers'] as const
+const EXTRA_SECTIONS = ['trust', 'runner', 'supervisor', 'coordinator', 'triggers', 'blobs'] as const
 
 const NODE_KEYS = [
   'dataDir',

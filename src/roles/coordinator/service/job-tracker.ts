@@ -38,7 +38,7 @@ import {
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { maybeHandled, RemoteError } from '../../../protocols/rpc/index.js'
-import type { JsonValue } from '../../../protocols/state/json-value.js'
+import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
 import type { DispatchAction } from '../scheduling/index.js'
 import { DEFAULT_JOB_TTL_MS, DEFAULT_STEP_JOB_TIMEOUT_MS, DISPATCH_RETRY_MS } from './constants.js'
@@ -52,9 +52,13 @@ export interface TrackedJob {
   readonly attempt: number
   /** Capability the step runs on. */
   readonly capability: string
-  readonly envelope: JobEnvelope
-  /** `jobDigest` of the envelope whose result counts: ours, or the one adopted on a conflict. */
-  digest: string
+  /** The signed job; undefined while its input is being prepared (large values stored as blobs). */
+  envelope: JobEnvelope | undefined
+  /**
+   * `jobDigest` of the envelope whose result counts: ours (once signed), or the one adopted on a
+   * conflict.
+   */
+  digest: string | undefined
   /** The supervisor that holds it (or may: a send whose answer was lost). */
   supervisor: string | undefined
   readonly tried: Set<string>
@@ -83,6 +87,13 @@ export interface JobTrackerInit {
   configuredSupervisors: readonly string[]
   /** How long a supervisor holding jobs may stay unreachable before they are sent elsewhere. */
   supervisorLossMs: number
+  /**
+   * The input as it travels: large values become blob references (see blob-keeper.ts). Without
+   * it, the input goes as it is.
+   */
+  prepareInput?(run: string, input: JsonObject): Promise<JsonObject>
+  /** A job was signed (its envelope is what its result will answer). */
+  onSigned?(job: TrackedJob, envelope: JobEnvelope): void
   /** The trust policy in force. */
   policy: () => TrustPolicy
   /** A status change of a tracked job (terminal ones end its tracking first). */
@@ -166,22 +177,23 @@ export class JobTracker {
   /**
    * Signs the dispatch's job — carrying the run's `authority`, so executors check the submitter's
    * trust for the step, and the step's sealed `secrets` as they are — and sends it (in the
-   * background). Returns the signed envelope, or undefined for a job already tracked (left as is).
+   * background, once its input is prepared; `onSigned` hears of the envelope). A job already
+   * tracked is left as is.
    */
   send(
     run: string,
     action: DispatchAction,
     authority: JobAuthority | undefined,
     secrets?: Record<string, SealedSecret>,
-  ): JobEnvelope | undefined {
-    return this.track(run, action, authority, secrets, { locate: false })
+  ): void {
+    this.track(run, action, authority, secrets, { locate: false })
   }
 
   /**
    * Follows an attempt that is already in flight (sent by this node before a restart, or by
    * another coordinator): on the supervisor `placedOn()` names (the run's record of where it was
-   * placed), else on whichever supervisor has its job id; the envelope returned here is sent only
-   * when no supervisor has it. Undefined for a job already tracked.
+   * placed), else on whichever supervisor has its job id; the envelope (`onSigned` hears of it) is
+   * sent only when no supervisor has it. A job already tracked is left as is.
    */
   follow(
     run: string,
@@ -189,8 +201,8 @@ export class JobTracker {
     authority: JobAuthority | undefined,
     secrets: Record<string, SealedSecret> | undefined,
     placedOn: () => string | undefined,
-  ): JobEnvelope | undefined {
-    return this.track(run, action, authority, secrets, { locate: true, placedOn })
+  ): void {
+    this.track(run, action, authority, secrets, { locate: true, placedOn })
   }
 
   private track(
@@ -199,33 +211,16 @@ export class JobTracker {
     authority: JobAuthority | undefined,
     secrets: Record<string, SealedSecret> | undefined,
     how: { locate: boolean; placedOn?: () => string | undefined },
-  ): JobEnvelope | undefined {
-    if (this.jobs.has(action.jobId)) return undefined
-    const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
-    const envelope = createJob(
-      {
-        id: action.jobId,
-        run,
-        step: action.step,
-        attempt: action.attempt,
-        runner: action.runner,
-        payload: payloadText(action.payload),
-        input: action.input,
-        ...(secrets === undefined ? {} : { secrets }),
-        timeoutMs,
-        ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
-        ...(authority === undefined ? {} : { authority }),
-      },
-      this.init.signer,
-    )
+  ): void {
+    if (this.jobs.has(action.jobId)) return
     const job: TrackedJob = {
       jobId: action.jobId,
       run,
       step: action.step,
       attempt: action.attempt,
       capability: action.runner,
-      envelope,
-      digest: jobDigest(envelope),
+      envelope: undefined,
+      digest: undefined,
       supervisor: undefined,
       tried: new Set(),
       delivering: false,
@@ -236,19 +231,74 @@ export class JobTracker {
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
-    const placed = how.placedOn?.()
-    // The record is believed only for a peer the policy still trusts as a supervisor.
+    this.prepare(job, action, authority, secrets).then(
+      () => this.dispatch(job, how.placedOn),
+      (err: Error) =>
+        // The input could not be prepared (the blob store failed): the attempt fails, retryably.
+        this.onEvent(
+          {
+            jobId: job.jobId,
+            status: 'failed',
+            error: { name: err.name, message: err.message, retryable: true },
+          },
+          this.init.self,
+        ),
+    )
+  }
+
+  /**
+   * Sends a signed job, or follows it on the supervisor the run recorded it was placed on — a
+   * record believed only for a peer the policy still trusts as a supervisor.
+   */
+  private dispatch(job: TrackedJob, placedOn: (() => string | undefined) | undefined): void {
+    if (this.jobs.get(job.jobId) !== job || job.envelope === undefined) return
+    const placed = placedOn?.()
     if (placed !== undefined && this.init.policy().admitsPeer(placed, { role: 'supervisor' })) {
       // Its supervisor holds it: follow it there, whatever that supervisor's state now.
       this.log('following %s on supervisor %s, where it was placed', job.jobId, placed)
       job.locate = false
       this.assign(job, placed)
       this.check(job, placed)
-      return envelope
+      return
     }
-    this.log('%s %s', how.locate ? 'following' : 'sending', envelopeTag(envelope))
+    this.log('%s %s', job.locate ? 'following' : 'sending', envelopeTag(job.envelope))
     this.deliver(job)
-    return envelope
+  }
+
+  /** Prepares the input (large values as blobs), then signs the job. */
+  private async prepare(
+    job: TrackedJob,
+    action: DispatchAction,
+    authority: JobAuthority | undefined,
+    secrets: Record<string, SealedSecret> | undefined,
+  ): Promise<void> {
+    const input =
+      this.init.prepareInput === undefined
+        ? action.input
+        : await this.init.prepareInput(job.run, action.input)
+    const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
+    const envOrEmpty = Object.keys(action.env).length === 0 ? {} : { env: { ...action.env } }
+    const envelope = createJob(
+      {
+        id: action.jobId,
+        run: job.run,
+        step: action.step,
+        attempt: action.attempt,
+        runner: action.runner,
+        payload: payloadText(action.payload),
+        input,
+        ...envOrEmpty,
+        context: action.context as unknown as Record<string, unknown>,
+        ...(secrets === undefined ? {} : { secrets }),
+        timeoutMs,
+        ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
+        ...(authority === undefined ? {} : { authority }),
+      },
+      this.init.signer,
+    )
+    job.envelope = envelope
+    job.digest = jobDigest(envelope)
+    this.init.onSigned?.(job, envelope)
   }
 
   /** Stops tracking a job and cancels it on its supervisor. */
@@ -416,6 +466,8 @@ export class JobTracker {
   }
 
   private leaveBehind(job: TrackedJob, supervisor: string): void {
+    // Only a signed job was ever sent: one still being prepared left nothing behind.
+    if (job.envelope === undefined) return
     const jobs = this.leftBehind.get(supervisor) ?? new Map<string, number>()
     jobs.set(job.jobId, job.envelope.expiresAt)
     this.leftBehind.set(supervisor, jobs)
@@ -453,7 +505,7 @@ export class JobTracker {
   }
 
   private deliver(job: TrackedJob): void {
-    if (job.delivering || job.cancelled || this.shutdown.signal.aborted) return
+    if (job.delivering || job.cancelled || job.envelope === undefined || this.shutdown.signal.aborted) return
     job.delivering = true
     this.deliverLoop(job)
       .catch((err: Error) => this.log.error('delivering %s: %s', job.jobId, err.message))
@@ -463,6 +515,8 @@ export class JobTracker {
   }
 
   private async deliverLoop(job: TrackedJob): Promise<void> {
+    const envelope = job.envelope
+    if (envelope === undefined) return
     if (job.locate) {
       const found = await this.locate(job)
       if (found === 'found') return
@@ -485,14 +539,14 @@ export class JobTracker {
       const link = this.pool.link(peer)
       this.log(
         'sending %s to supervisor %s (tried before: %s)',
-        envelopeTag(job.envelope),
+        envelopeTag(envelope),
         peer,
         [...job.tried].join(', ') || 'none',
       )
       this.assign(job, peer)
       try {
         await link.ready()
-        const view = await link.submit(job.envelope, this.callSignal())
+        const view = await link.submit(envelope, this.callSignal())
         job.settled = true
         this.reachable(peer)
         this.init.onPlaced(job, peer)
