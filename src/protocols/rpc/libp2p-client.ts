@@ -4,7 +4,7 @@
  * were waiting when it died fail with ConnectionClosedError — they are not retried here, because
  * only the caller knows whether a method is safe to repeat.
  */
-import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
+import { type ComponentLogger, isPeerId, type Libp2p, type Logger, type PeerId, type Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLogger } from '../../core/logger.js'
@@ -29,7 +29,12 @@ import { CancelledError, ConnectionClosedError, type HorusErrorClass } from './e
 import type { RpcParams } from './messages.js'
 
 export interface Libp2pRpcClientInit {
-  libp2p: Pick<Libp2p, 'dialProtocol'>
+  /**
+   * With `peerRouting`, a peer ID target that cannot be dialled at the addresses the peer store
+   * holds is looked up once more in the mesh (its addresses change when it gains or loses a relay
+   * reservation) and dialled again.
+   */
+  libp2p: Pick<Libp2p, 'dialProtocol'> & Partial<Pick<Libp2p, 'peerRouting'>>
   /** Peer ID (object or string) or multiaddr (object or `/ip4/...` string, with `/p2p/<id>`). */
   target: PeerId | Multiaddr | Multiaddr[] | string
   /** @default RPC_PROTOCOL */
@@ -154,9 +159,7 @@ export class Libp2pRpcClient implements RpcClient {
   }
 
   private async open(): Promise<ClientSession> {
-    const stream = await this.init.libp2p.dialProtocol(this.target, this.init.protocol ?? RPC_PROTOCOL, {
-      signal: AbortSignal.timeout(this.init.openTimeoutMs ?? 10_000),
-    })
+    const stream = await this.dial(AbortSignal.timeout(this.init.openTimeoutMs ?? 10_000))
     const session = new ClientSession({
       stream,
       maxFrameBytes: this.init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -170,6 +173,26 @@ export class Libp2pRpcClient implements RpcClient {
     }
     this.current = session
     return session
+  }
+
+  private async dial(signal: AbortSignal): Promise<Stream> {
+    const { libp2p } = this.init
+    const protocol = this.init.protocol ?? RPC_PROTOCOL
+    // Through a relay that limits its connections (duration, data), RPC still runs until a limit is hit.
+    const options = { signal, runOnLimitedConnection: true }
+    try {
+      return await libp2p.dialProtocol(this.target, protocol, options)
+    } catch (err) {
+      const target = this.target
+      if (!isPeerId(target) || libp2p.peerRouting === undefined || signal.aborted) throw err
+      this.log('dial %p failed (%s); looking up its current addresses', target, (err as Error).message)
+      try {
+        await libp2p.peerRouting.findPeer(target, { signal, useCache: false })
+      } catch {
+        throw err
+      }
+      return libp2p.dialProtocol(target, protocol, options)
+    }
   }
 }
 
