@@ -9,6 +9,8 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import { EVENTS_TOPIC, EventsGossip, encodeMonitorEvent } from '../src/protocols/events/index.js'
+import { trustedPublisher } from '../src/protocols/gossip/index.js'
+import { TrustPolicy } from '../src/protocols/jobs/index.js'
 import { RunState } from '../src/protocols/state/run-state.js'
 import {
   answerSync,
@@ -101,16 +103,24 @@ describe('topic validators', () => {
       getSubscribers: () => [],
     }
     const coordinator = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    const client = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
     const stranger = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
-    return { pubsub, validators, coordinator, stranger }
+    const policy = TrustPolicy.parse({
+      keys: [
+        { key: coordinator.toString(), roles: ['coordinator'] },
+        { key: client.toString(), roles: ['client'], capabilities: ['*'] },
+      ],
+    })
+    const publisher = trustedPublisher(() => policy, 'coordinator')
+    return { pubsub, validators, coordinator, client, stranger, publisher }
   }
 
   it('state deltas are accepted only signed, from a coordinator, and decodable', async () => {
-    const { pubsub, validators, coordinator, stranger } = await harness()
+    const { pubsub, validators, coordinator, client, stranger, publisher } = await harness()
     const gossip = new StateGossip({
       pubsub: pubsub as never,
       log: Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as never,
-      isCoordinator: (peer) => peer === coordinator.toString(),
+      publisher,
       onDelta: () => {},
     })
     gossip.start()
@@ -123,20 +133,37 @@ describe('topic validators', () => {
       data: bytes,
     })
     expect(validate(coordinator, signed(coordinator, data))).toBe(TopicValidatorResult.Accept)
+    // A stranger sending its own delta is penalised; the same delta relayed by a peer (which may
+    // trust keys this node does not) is only dropped, so the relay is not.
     expect(validate(stranger, signed(stranger, data))).toBe(TopicValidatorResult.Reject)
+    expect(validate(coordinator, signed(stranger, data))).toBe(TopicValidatorResult.Ignore)
+    // A known key writing state without the coordinator role is refused whoever passes it on.
+    expect(validate(client, signed(client, data))).toBe(TopicValidatorResult.Reject)
+    expect(validate(coordinator, signed(client, data))).toBe(TopicValidatorResult.Reject)
     expect(validate(coordinator, signed(coordinator, new TextEncoder().encode('{"v":1,"run":"a/b"}')))).toBe(
       TopicValidatorResult.Reject,
     )
     expect(validate(coordinator, { type: 'unsigned', topic: STATE_TOPIC, data })).toBe(
       TopicValidatorResult.Reject,
     )
+    expect(gossip.stats()).toEqual({
+      topic: STATE_TOPIC,
+      accepted: 1,
+      rejected: { untrusted_publisher: 1, role_denied: 2, malformed: 1, unsigned: 1 },
+      ignored: { untrusted_publisher: 1 },
+    })
     gossip.stop()
     expect(validators.has(STATE_TOPIC)).toBe(false)
   })
 
-  it('monitor events must be well formed and name their publisher', async () => {
-    const { pubsub, validators, coordinator, stranger } = await harness()
-    const gossip = new EventsGossip({ pubsub: pubsub as never, log: (() => {}) as never, onEvent: () => {} })
+  it('monitor events must come from a coordinator, be well formed and name their publisher', async () => {
+    const { pubsub, validators, coordinator, client, stranger, publisher } = await harness()
+    const gossip = new EventsGossip({
+      pubsub: pubsub as never,
+      log: (() => {}) as never,
+      publisher,
+      onEvent: () => {},
+    })
     gossip.start()
     const validate = validators.get(EVENTS_TOPIC) as (from: unknown, message: unknown) => TopicValidatorResult
     const event = {
@@ -151,8 +178,16 @@ describe('topic validators', () => {
       TopicValidatorResult.Accept,
     )
     expect(validate(stranger, msg(stranger, encodeMonitorEvent(event)))).toBe(TopicValidatorResult.Reject)
+    const fromClient = { ...event, type: 'workflow_completed' as const, node: client.toString() }
+    expect(validate(client, msg(client, encodeMonitorEvent(fromClient)))).toBe(TopicValidatorResult.Reject)
     const bad = new TextEncoder().encode(JSON.stringify({ ...event, type: 'made_up' }))
     expect(validate(coordinator, msg(coordinator, bad))).toBe(TopicValidatorResult.Reject)
+    const impersonating = encodeMonitorEvent({ ...event, node: client.toString() })
+    expect(validate(coordinator, msg(coordinator, impersonating))).toBe(TopicValidatorResult.Reject)
+    expect(gossip.stats()).toMatchObject({
+      accepted: 1,
+      rejected: { untrusted_publisher: 1, role_denied: 1, malformed: 2 },
+    })
     gossip.stop()
   })
 })

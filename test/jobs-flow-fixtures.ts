@@ -3,9 +3,10 @@
  * first so each config can carry a trust policy naming the others, a client node that signs jobs
  * and calls the supervisor over libp2p.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { stringify } from 'yaml'
 import { createLogger } from '../src/core/logger.js'
 import { resolveConfig } from '../src/node/config/load.js'
 import type { Role } from '../src/node/config/types.js'
@@ -64,16 +65,24 @@ export class JobMesh {
       bootstrap?: RunningMember | string
       extra?: Record<string, unknown>
       options?: AttachRolesOptions
+      /** Write the config to `<dataDir>/node.yaml` and load it from there (the policy is then watched). */
+      file?: boolean
     },
   ): Promise<RunningMember> {
-    const config = resolveConfig({
+    const raw = {
       dataDir: member.dataDir,
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: bootstrapOf(init.bootstrap),
       roles: init.roles,
       trust: this.trust(),
       ...init.extra,
-    })
+    }
+    let file: string | undefined
+    if (init.file === true) {
+      file = join(member.dataDir, 'node.yaml')
+      await writeFile(file, stringify(raw))
+    }
+    const config = resolveConfig(raw, file)
     const node = await createNode(config, { logger: createLogger(member.name) })
     const roles = attachRoles(node, init.options)
     await roles.start()

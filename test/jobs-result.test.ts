@@ -10,7 +10,8 @@ import {
 } from '../src/protocols/jobs/index.js'
 
 const runner = generateSigner()
-const base = { jobId: 'run-1/fetch/1', attempt: 1, startedAt: 1_000, finishedAt: 2_500 }
+const digest = 'ab'.repeat(32)
+const base = { jobId: 'run-1/fetch/1', job: digest, attempt: 1, startedAt: 1_000, finishedAt: 2_500 }
 
 describe('signed results', () => {
   it('round-trip through JSON and verify with either backend', () => {
@@ -44,6 +45,7 @@ describe('signed results', () => {
     const result = createResult({ ...base, status: 'succeeded', output: { n: 1 } }, runner)
     const changes: Record<string, unknown>[] = [
       { jobId: 'run-1/fetch/2' },
+      { job: 'cd'.repeat(32) },
       { attempt: 2 },
       { status: 'failed' },
       { output: { n: 2 } },
@@ -64,7 +66,7 @@ describe('signed results', () => {
     const result = createResult({ ...base, status: 'succeeded', output: 1 }, runner)
     expect(verifyResult(result, { runner: signerKeyHex(generateSigner()) })).toMatchObject({
       ok: false,
-      reason: 'untrusted_key',
+      reason: 'not_dispatched_runner',
     })
     expect(verifyResult({ ...result, outputDigest: 'ab'.repeat(32) })).toMatchObject({ reason: 'malformed' })
     expect(verifyResult({ ...result, status: 'done' })).toMatchObject({
@@ -73,6 +75,34 @@ describe('signed results', () => {
     })
     expect(verifyResult(result, { maxBytes: 100 })).toMatchObject({ reason: 'too_large' })
     expect(verifyResult(new Uint8Array(200), { maxBytes: 100 })).toMatchObject({ reason: 'too_large' })
+  })
+
+  it('answer one job only, from a trusted runner, checked before the signature', () => {
+    const result = createResult({ ...base, status: 'succeeded', output: { pwned: true } }, runner)
+    const expected = { jobId: base.jobId, attempt: 1, digest }
+    expect(
+      verifyResult(result, { job: expected, runner: signerKeyHex(runner), trusted: () => true }).ok,
+    ).toBe(true)
+    // Same id and attempt, another envelope: a result replayed from another job with that id.
+    expect(verifyResult(result, { job: { ...expected, digest: 'cd'.repeat(32) } })).toMatchObject({
+      reason: 'wrong_job',
+    })
+    expect(verifyResult(result, { job: { ...expected, jobId: 'run-2/fetch/1' } })).toMatchObject({
+      reason: 'wrong_job',
+    })
+    expect(verifyResult(result, { job: { ...expected, attempt: 2 } })).toMatchObject({ reason: 'wrong_job' })
+    // An untrusted signer is refused without verifying: a forged signature says untrusted_runner.
+    const forged = { ...result, signature: 'ee'.repeat(64) }
+    const asked: string[] = []
+    const trusted = (key: string) => {
+      asked.push(key)
+      return false
+    }
+    expect(verifyResult(forged, { job: expected, trusted })).toMatchObject({ reason: 'untrusted_runner' })
+    expect(asked).toEqual([signerKeyHex(runner)])
+    expect(verifyResult(forged, { job: expected, trusted: () => true })).toMatchObject({
+      reason: 'bad_signature',
+    })
   })
 
   it('refuse outputs with no JSON form', () => {

@@ -4,7 +4,7 @@
  * and every rejection is counted with its reason.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createJob, type JobEnvelope, JobRejectedError } from '../src/protocols/jobs/index.js'
+import { adHocJobId, createJob, type JobEnvelope, JobRejectedError } from '../src/protocols/jobs/index.js'
 import { RpcError } from '../src/protocols/rpc/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
 
@@ -55,9 +55,9 @@ describe('a rogue node sending jobs by RPC', () => {
     await submit(client, good)
     expect((await result(client, good.id)).status).toBe('succeeded')
 
-    const forged: JobEnvelope = { ...good, id: 'forged', payload: 'evil' } // signatures no longer match
+    const forged: JobEnvelope = { ...good, id: adHocJobId(good.submitter, 'forged'), payload: 'evil' } // signatures no longer match
     const signedByRogue = createJob({ runner: 'work', payload: 'x' }, rogue.node.trust.signer)
-    const replayedUnderNewId: JobEnvelope = { ...good, id: 'replay-1' }
+    const replayedUnderNewId: JobEnvelope = { ...good, id: adHocJobId(good.submitter, 'replay-1') }
     const reasons: string[] = []
     for (const bad of [forged, signedByRogue, replayedUnderNewId]) {
       const refused = await submit(client, bad).catch((err: unknown) => err)

@@ -1,18 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import {
+  adHocJobId,
   appendSignature,
+  canonicalJson,
   createJob,
   createJobVerifier,
   DEFAULT_CLOCK_SKEW_MS,
   InvalidJobError,
   type JobEnvelope,
   jobEnvelopeSchema,
+  jobSigningBytes,
   type RejectReason,
   ReplayCache,
   sealSecrets,
   signerKeyHex,
   stepJobId,
   TrustPolicy,
+  toHex,
 } from '../src/protocols/jobs/index.js'
 import { createVerifierFixture, submissionAuthority, type VerifierFixture } from './jobs-helpers.js'
 
@@ -188,6 +192,27 @@ describe('JobVerifier rejects', () => {
     expect(await expectRejected(long, 'malformed')).toMatch(/lifetime/)
   })
 
+  it("malformed: an id out of its shape, or in another submitter's namespace", async () => {
+    // Signed by hand: createJob refuses to build these (see below), a rogue would not.
+    const signed = (fields: Partial<JobEnvelope>, signer = fx.client): JobEnvelope => {
+      const { signatures: _s, ...unsigned } = { ...createJob({ runner: 'sal' }, signer), ...fields }
+      const sig = signer.sign(jobSigningBytes(canonicalJson(unsigned), []))
+      return { ...unsigned, signatures: [{ key: signerKeyHex(signer), sig: toHex(sig) }] }
+    }
+    const theirs = adHocJobId(signerKeyHex(fx.coordinator), 'victim')
+    expect(await expectRejected(signed({ id: theirs }), 'malformed')).toMatch(/submitter's namespace/)
+    expect(await expectRejected(signed({ id: 'run-1/b/1' }), 'malformed')).toMatch(/no "\/"/)
+    expect(
+      await expectRejected(signed({ id: 'run-1/b/2', run: 'run-1', step: 'b', attempt: 1 }), 'malformed'),
+    ).toMatch(/"run-1\/b\/1"/)
+    expect(await expectRejected(signed({ id: 'run-1/b/1', run: 'run-1' }), 'malformed')).toMatch(/together/)
+    expect((await fx.verifier.verify(signed({ id: adHocJobId(signerKeyHex(fx.client), 'mine') }))).ok).toBe(
+      true,
+    )
+    expect(() => createJob({ runner: 'sal', id: theirs }, fx.client)).toThrow(/submitter's namespace/)
+    expect(() => createJob({ runner: 'sal', id: 'run-1/b/1' }, fx.client)).toThrow(InvalidJobError)
+  })
+
   it('malformed, never a throw, when the replay cache is not running', async () => {
     const stopped = new ReplayCache({ datastore: fx.store.datastore })
     const verifier = createJobVerifier({ trust: fx.policy, replayCache: stopped })
@@ -261,11 +286,18 @@ describe('changing any single field of a signed envelope', () => {
       const result = fx.verifier.check(changed)
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
     }
-    // The optional workflow fields cannot be dropped either.
-    for (const field of ['run', 'step', 'secrets', 'authority'] as const) {
+    // The optional fields cannot be dropped either: run or step alone breaks the id's shape, the
+    // others (and run and step together) the signatures.
+    for (const field of ['run', 'step'] as const) {
+      const { [field]: _dropped, ...without } = job
+      expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'malformed' })
+    }
+    for (const field of ['secrets', 'authority'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }
+    const { run: _run, step: _step, ...neither } = job
+    expect(fx.verifier.check(neither)).toMatchObject({ ok: false, reason: 'malformed' })
     expect(fx.verifier.check(job).ok).toBe(true)
   })
 })

@@ -1,9 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Libp2p } from '@libp2p/interface'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { stringify } from 'yaml'
 import { createClientHost } from '../src/client/host.js'
+import { generateIdentity } from '../src/node/identity.js'
 import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { type CliNode, startCliNode, stopCliNode } from './helpers/cli.js'
@@ -26,8 +28,27 @@ afterEach(async () => {
   expect(codes.every((code) => code === 0)).toBe(true)
 })
 
+/**
+ * Identities for the nodes, made up front, and a config file per node whose trust policy names
+ * all of them: membership (heartbeats, DHT answers) follows the policy.
+ */
+async function trustEachOther(names: string[]): Promise<void> {
+  const keys = []
+  for (const name of names) {
+    const { identity } = await generateIdentity(join(dir, name))
+    keys.push({
+      key: identity.peerId.toString(),
+      name,
+      roles: ['client', 'coordinator', 'supervisor', 'runner'],
+    })
+  }
+  for (const name of names) await writeFile(join(dir, `${name}.yaml`), stringify({ trust: { keys } }))
+}
+
 async function start(name: string, args: string[] = []): Promise<{ node: CliNode; rpc: Libp2pRpcClient }> {
   const node = await startCliNode([
+    '--config',
+    join(dir, `${name}.yaml`),
     '--data-dir',
     join(dir, name),
     '--listen',
@@ -42,6 +63,7 @@ async function start(name: string, args: string[] = []): Promise<{ node: CliNode
 
 describe('a mesh of three OS processes started through the CLI', () => {
   it('joins through one bootstrap address, finds a DHT record and spreads gossip', async () => {
+    await trustEachOther(['a', 'b', 'c'])
     const a = await start('a')
     expect(a.node.multiaddrs.every((ma) => ma.endsWith(`/p2p/${a.node.peerId}`))).toBe(true)
     const bootstrap = ['--bootstrap', a.node.multiaddrs[0] as string]

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import { ConfigError } from '../src/core/errors.js'
-import { jobTopic } from '../src/protocols/jobs/index.js'
+import { adHocJobId, jobTopic } from '../src/protocols/jobs/index.js'
 import { readRunnerConfig } from '../src/roles/runner/index.js'
 import { claimant, readSupervisorConfig } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
@@ -54,7 +54,9 @@ describe('gossip claims', () => {
       { what: 'both supervisors to subscribe to the job topic' },
     )
 
-    const envelopes = Array.from({ length: 20 }, (_, i) => job(cli, { runner: 'noop', id: `announced-${i}` }))
+    const envelopes = Array.from({ length: 20 }, (_, i) =>
+      job(cli, { runner: 'noop', id: adHocJobId(cli.node.identity.publicKeyHex, `announced-${i}`) }),
+    )
     for (const envelope of envelopes)
       await pubsub.publish(topic, new TextEncoder().encode(JSON.stringify(envelope)))
 

@@ -4,7 +4,7 @@
  * idempotence by id, cancellation, and the status events.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
+import { adHocJobId, createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import {
   type JobEvent,
@@ -19,16 +19,21 @@ const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
 
 async function setup() {
-  const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+  const [s, r, r2, c] = [
+    await mesh.member('sup'),
+    await mesh.member('run'),
+    await mesh.member('run2'),
+    await mesh.member('cli'),
+  ]
+  // Every member is made before the supervisor starts, so its policy trusts them all.
   const sup = await mesh.start(s, { roles: ['supervisor'] })
   const cli = await mesh.start(c, { roles: [], bootstrap: sup })
-  return { sup, cli, runner: r, client: mesh.client(cli, sup) }
+  return { sup, cli, runner: r, runner2: r2, client: mesh.client(cli, sup) }
 }
 
 describe('supervisor queueing and lifecycle', () => {
   it('refuses a job no runner can run at once (no_runner), unless asked to wait for one', async () => {
-    const { sup, cli, runner, client } = await setup()
-    const r2 = await mesh.member('run2')
+    const { sup, cli, runner, runner2: r2, client } = await setup()
     await mesh.start(runner, {
       roles: ['runner'],
       bootstrap: sup,
@@ -109,12 +114,13 @@ describe('supervisor queueing and lifecycle', () => {
     expect(refused).toBeInstanceOf(JobRejectedError)
     expect((refused as Error).message).toMatch(/untrusted_key/)
 
-    const first = job(cli, { runner: 'sal', id: 'fixed-id' })
+    const fixedId = adHocJobId(cli.node.identity.publicKeyHex, 'fixed-id')
+    const first = job(cli, { runner: 'sal', id: fixedId })
     await submit(client, first, { waitForRunner: true })
-    const other = job(cli, { runner: 'sal', id: 'fixed-id' })
+    const other = job(cli, { runner: 'sal', id: fixedId })
     await expect(submit(client, other, { waitForRunner: true })).rejects.toBeInstanceOf(JobIdConflictError)
     const listed = await client.call<JobStatusView[]>('supervisor.list_jobs', {})
-    expect(listed.map((j) => j.jobId)).toEqual(['fixed-id'])
+    expect(listed.map((j) => j.jobId)).toEqual([fixedId])
     expect(await client.call<JobStatusView[]>('supervisor.list_jobs', { status: 'succeeded' })).toEqual([])
   })
 

@@ -1,14 +1,17 @@
 /**
  * The SDK client for commands that use coordinators and supervisors: `--peer` is the mesh entry
  * point (the client finds the coordinator or supervisor itself, wherever it runs), `--gateway`
- * talks to one node over HTTP. Same flags and defaults as `connect.ts`.
+ * talks to one node over HTTP. Same flags and defaults as `connect.ts`. Whom the client trusts:
+ * the `trust:` section of `<data dir>/config.yaml` when there is one, else the node it connects to.
  */
 import { access } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { HorusClient } from '../client/horus-client.js'
+import { readConfigFile } from '../node/config/load.js'
 import { DEFAULT_DATA_DIR_NAME } from '../node/constants.js'
 import { identityFile } from '../node/identity.js'
+import type { TrustConfig } from '../protocols/jobs/trust-policy.js'
 import { stringFlag } from './args.js'
 import { UsageError } from './errors.js'
 
@@ -21,7 +24,11 @@ export async function connectClient(values: Values): Promise<HorusClient> {
     throw new UsageError('give exactly one of --peer MULTIADDR or --gateway URL')
   }
   const identity = await identityDir(values)
-  const common = identity === undefined ? {} : { identity }
+  const trust = identity === undefined ? undefined : await trustSection(identity)
+  const common = {
+    ...(identity === undefined ? {} : { identity }),
+    ...(trust === undefined ? {} : { trust }),
+  }
   if (gateway !== undefined) {
     const token = stringFlag(values.token) ?? process.env.HORUS_GATEWAY_TOKEN
     return HorusClient.connect({ gateway, ...common, ...(token === undefined ? {} : { token }) })
@@ -46,6 +53,20 @@ async function identityDir(values: Values): Promise<string | undefined> {
     () => dir,
     () => undefined,
   )
+}
+
+/** The file in a data dir whose `trust:` section the CLI's client follows. */
+export const CLIENT_CONFIG_FILE = 'config.yaml'
+
+async function trustSection(dataDir: string): Promise<TrustConfig | undefined> {
+  const file = join(dataDir, CLIENT_CONFIG_FILE)
+  const exists = await access(file).then(
+    () => true,
+    () => false,
+  )
+  if (!exists) return undefined
+  const trust = (await readConfigFile(file)).trust
+  return trust === undefined || trust === null ? undefined : (trust as TrustConfig)
 }
 
 /** Runs `fn` with a connected client and always closes it. */

@@ -50,6 +50,19 @@ export const MAX_RESUBSCRIBE_DELAY_MS = 5_000
 export const JOB_WAIT_CHUNK_MS = 20_000
 
 /**
+ * How long the client keeps its entry node's trust decisions (`node.trust_decide`) before asking
+ * again, so a policy change on the node reaches the client within this long.
+ * @default 10_000
+ */
+export const TRUST_DECISION_TTL_MS = 10_000
+
+/**
+ * Jobs this client created whose digest it remembers (about 200 bytes each), so their results are
+ * checked without fetching and verifying the envelope again. @default 50_000
+ */
+export const REMEMBERED_JOBS = 50_000
+
+/**
  * Calls on the wire to one node at once; more wait in the client. Below the node's per-peer cap
  * (64), so the client's own probes and look-ups are never refused as too many.
  * @default 48

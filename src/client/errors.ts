@@ -228,6 +228,20 @@ export class GatewayTokenError extends HorusError {
 }
 
 /**
+ * A job result the client will not believe, so it is not handed to the caller: `reason` says why
+ * (`untrusted_runner`, `not_dispatched_runner`, `wrong_job`, `bad_signature`, `malformed`…).
+ */
+export class ResultRefusedError extends HorusError {
+  static override readonly code: string = 'RESULT_REFUSED'
+  readonly reason: string
+
+  constructor(reason: string, message: string) {
+    super(message)
+    this.reason = reason
+  }
+}
+
+/**
  * A refusal (JSON-RPC -32001) as the typed error that says what to fix: the gateway's token, or
  * what decides who may call — the node's trust policy for this client's key over the mesh
  * (`clientPeerId`), the gateway's `gateway.grant` over HTTP (no `clientPeerId`: the node's own key
@@ -245,8 +259,8 @@ export function explainRefusal(err: unknown, clientPeerId?: string): unknown {
   return new AccessDeniedError(`${err.message}: ${why}`, { cause: err })
 }
 
-/** A job result whose runner signature does not verify: it is not handed to the caller. */
-export class InvalidResultSignatureError extends HorusError {
+/** A job result whose runner signature does not verify (a ResultRefusedError with `bad_signature`). */
+export class InvalidResultSignatureError extends ResultRefusedError {
   static override readonly code = 'RESULT_SIGNATURE_INVALID'
 }
 

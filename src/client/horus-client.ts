@@ -14,24 +14,27 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { readSwarmKey } from '../node/swarm-key.js'
 import { createSubmission, createTriggerRegistration } from '../protocols/jobs/authority.js'
-import { createJob } from '../protocols/jobs/envelope.js'
-import { toHex } from '../protocols/jobs/keys.js'
-import { verifyResult } from '../protocols/jobs/result.js'
+import { createJob, type JobEnvelope, jobDigest, signatureChainProblem } from '../protocols/jobs/envelope.js'
+import { validateJobEnvelope } from '../protocols/jobs/envelope-schema.js'
+import { publicKeyHexOfPeer, toHex } from '../protocols/jobs/keys.js'
+import { type JobResult, verifyResult } from '../protocols/jobs/result.js'
 import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
+import { type TrustConfig, TrustPolicy } from '../protocols/jobs/trust-policy.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
 import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
 import { GatewayConnection } from './connection.js'
-import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS } from './constants.js'
+import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS, REMEMBERED_JOBS } from './constants.js'
 import {
   ClientClosedError,
   ClientOptionsError,
   explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
+  ResultRefusedError,
   rebuildRemoteError,
   WorkflowParseError,
 } from './errors.js'
@@ -40,6 +43,7 @@ import { loadClientKey } from './identity.js'
 import { MeshConnection } from './mesh-connection.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
 import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
+import { type ClientTrust, EntryNodeTrust, PolicyTrust } from './trust.js'
 import type {
   JobResultView,
   JobStatus,
@@ -61,6 +65,13 @@ import { type WaitOptions, waitForRun } from './wait.js'
 interface CommonOptions {
   /** A data dir holding `identity.key`, or that key file; an ephemeral key when absent. */
   identity?: string
+  /**
+   * The client's own trust policy (a `trust:` section, or a parsed TrustPolicy): coordinators and
+   * supervisors are used, and runner results believed, only when their keys hold that role (runners:
+   * for the job's capability). Without it the client asks the node it connected to
+   * (`node.trust_decide`) and follows that node's policy.
+   */
+  trust?: TrustConfig | TrustPolicy
   /** Applied to calls that give neither a signal nor a timeout. @default DEFAULT_CALL_TIMEOUT_MS */
   defaultTimeoutMs?: number
   /** Aborts connecting. */
@@ -153,14 +164,18 @@ export class HorusClient {
   private readonly connection: Connection
   private readonly signer: Signer
   private readonly host: Libp2p | undefined
+  private readonly trust: ClientTrust
+  /** What results of jobs this client signed recently must answer, by job id. */
+  private readonly created = new Map<string, ExpectedAnswer>()
   private closed = false
 
-  private constructor(init: { connection: Connection; key: PrivateKey; host?: Libp2p }) {
+  private constructor(init: { connection: Connection; key: PrivateKey; host?: Libp2p; trust: ClientTrust }) {
     this.connection = init.connection
     this.signer = signerFromPrivateKey(init.key)
     this.peerId = peerIdFromPrivateKey(init.key).toString()
     this.publicKey = toHex(this.signer.publicKey)
     this.host = init.host
+    this.trust = init.trust
   }
 
   /** How the client reaches the mesh, for messages. */
@@ -171,6 +186,18 @@ export class HorusClient {
   static async connect(options: HorusClientOptions): Promise<HorusClient> {
     const key = await loadClientKey(options.identity)
     const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
+    const policy = clientPolicy(options.trust, toHex(key.publicKey.raw))
+    // Without a policy of its own, the client believes whom the node it connected to trusts.
+    let entry: Connection | undefined
+    const trust: ClientTrust =
+      policy === undefined
+        ? new EntryNodeTrust((method, params, signal) =>
+            (entry as Connection).call('node', method, params, {
+              idempotent: true,
+              ...(signal === undefined ? {} : { signal }),
+            }),
+          )
+        : new PolicyTrust(policy)
     if ('gateway' in options && options.gateway !== undefined) {
       if ('bootstrap' in options) throw new ClientOptionsError('give either gateway or bootstrap, not both')
       const connection = new GatewayConnection({
@@ -178,7 +205,8 @@ export class HorusClient {
         defaultTimeoutMs,
         ...(options.token === undefined ? {} : { token: options.token }),
       })
-      return new HorusClient({ connection, key })
+      entry = connection
+      return new HorusClient({ connection, key, trust })
     }
     const mesh = options as MeshClientOptions
     if (!Array.isArray(mesh.bootstrap) || mesh.bootstrap.length === 0) {
@@ -192,10 +220,12 @@ export class HorusClient {
         bootstrap: mesh.bootstrap,
         defaultTimeoutMs,
         findPeer: (peerId, signal) => findPeerAddrs(host, peerId, signal),
+        admits: (peerId, role, signal) => trust.admits(peerId, role, undefined, signal),
         privateMesh: swarmKey !== undefined,
       })
+      entry = connection
       await connection.open(options.signal)
-      return new HorusClient({ connection, key, host })
+      return new HorusClient({ connection, key, host, trust })
     } catch (err) {
       await host.stop()
       throw err
@@ -354,6 +384,7 @@ export class HorusClient {
       },
       this.signer,
     )
+    this.remember(job)
     // The supervisor answers the same envelope again with the same record, so it is re-sent to
     // the same supervisor after a lost answer; another supervisor would run it a second time.
     const { waitForRunner, ...callOptions } = options
@@ -393,25 +424,34 @@ export class HorusClient {
   }
 
   /**
-   * The job's outcome; with `wait`, once it is terminal. A runner's result is handed over only
-   * if its signature verifies (InvalidResultSignatureError otherwise).
+   * The job's outcome; with `wait`, once it is terminal. A runner's result is handed over only if
+   * it answers this very job (id, attempt and envelope digest), is signed by the runner the
+   * supervisor dispatched it to, that runner is trusted to run the job's capability (by this
+   * client's policy, or its entry node's), and the signature verifies — ResultRefusedError (with
+   * `reason`) otherwise.
    */
   async getJobResult(jobId: string, options: JobResultOptions = {}): Promise<JobResultView> {
+    const known = this.created.get(jobId)
     const params: Record<string, unknown> = { jobId }
     if (options.wait === true) params.wait = true
     if (options.timeoutMs !== undefined) params.timeoutMs = options.timeoutMs
-    const view = await this.onJobSupervisor<JobResultView>(
+    if (known === undefined) params.includeJob = true
+    const answer = await this.onJobSupervisor<JobResultView>(
       'supervisor.get_job_result',
       params,
       options,
       // The supervisor holds the call open while it waits; give the transport that long and more.
       options.wait === true ? (options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS) + 5_000 : undefined,
     )
+    const { job: sent, ...view } = answer
     if (view.result !== undefined) {
-      const checked = verifyResult(view.result)
-      if (!checked.ok) {
-        throw new InvalidResultSignatureError(`result of job ${jobId}: ${checked.reason}: ${checked.message}`)
-      }
+      await this.checkResult(
+        jobId,
+        view.result,
+        view.runner,
+        known ?? expectedOf(envelopeOf(jobId, sent)),
+        options.signal,
+      )
     }
     return view
   }
@@ -433,6 +473,41 @@ export class HorusClient {
       if (TERMINAL_JOB_STATUSES.has(view.status)) return view
       onProgress?.(view)
     }
+  }
+
+  /** Throws ResultRefusedError unless `result` is one this client may believe for `job`. */
+  private async checkResult(
+    jobId: string,
+    result: JobResult,
+    dispatchedTo: string | undefined,
+    job: ExpectedAnswer,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const runner = dispatchedTo === undefined ? undefined : publicKeyHexOfPeer(dispatchedTo)
+    if (runner === undefined) {
+      throw new ResultRefusedError(
+        'not_dispatched_runner',
+        `result of job ${jobId}: the supervisor did not say which runner it dispatched the job to`,
+      )
+    }
+    const trusted = await this.trust.admits(result.runner, 'runner', job.capability, signal)
+    const checked = verifyResult(result, {
+      job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest },
+      runner,
+      trusted: () => trusted,
+    })
+    if (checked.ok) return
+    const message = `result of job ${jobId}: ${checked.reason}: ${checked.message}`
+    if (checked.reason === 'bad_signature') throw new InvalidResultSignatureError(checked.reason, message)
+    throw new ResultRefusedError(checked.reason, message)
+  }
+
+  private remember(job: JobEnvelope): void {
+    if (this.created.size >= REMEMBERED_JOBS) {
+      const oldest = this.created.keys().next().value
+      if (oldest !== undefined) this.created.delete(oldest)
+    }
+    this.created.set(job.id, expectedOf(job))
   }
 
   /** Lines the job printed so far. */
@@ -525,6 +600,36 @@ export class HorusClient {
   private assertOpen(): void {
     if (this.closed) throw new ClientClosedError()
   }
+}
+
+/** What a result must answer: the job's id, attempt and envelope digest, and who may run it. */
+interface ExpectedAnswer {
+  jobId: string
+  attempt: number
+  digest: string
+  capability: string
+}
+
+function expectedOf(job: JobEnvelope): ExpectedAnswer {
+  return { jobId: job.id, attempt: job.attempt, digest: jobDigest(job), capability: job.runner }
+}
+
+function clientPolicy(trust: TrustConfig | TrustPolicy | undefined, self: string): TrustPolicy | undefined {
+  if (trust === undefined || trust instanceof TrustPolicy) return trust
+  return TrustPolicy.parse(trust, { self })
+}
+
+/** The envelope a supervisor sent with a result: it must be this job's, and its signatures verify. */
+function envelopeOf(jobId: string, sent: JobEnvelope | undefined): JobEnvelope {
+  const refuse = (message: string): never => {
+    throw new ResultRefusedError('wrong_job', `result of job ${jobId}: ${message}`)
+  }
+  if (sent === undefined) return refuse('the supervisor did not send the job the result answers')
+  if (!validateJobEnvelope(sent)) return refuse('the job the supervisor sent is not a job envelope')
+  if (sent.id !== jobId) return refuse(`the supervisor sent job ${sent.id} instead`)
+  const problem = signatureChainProblem(sent)
+  if (problem !== undefined) return refuse(`the job the supervisor sent does not verify: ${problem.message}`)
+  return sent
 }
 
 /** The document a submission digests: text is parsed here exactly as the coordinator would. */

@@ -36,6 +36,11 @@ export interface MeshConnectionInit {
   defaultTimeoutMs: number
   /** Where a peer listens, asked of the mesh (the DHT) when the addresses known do not answer. */
   findPeer?: (peerId: string, signal: AbortSignal) => Promise<string[]>
+  /**
+   * Whether a discovered node may serve `role` for this client (its trust policy, or its entry
+   * node's). Bootstrap nodes serve `node` calls without asking. @default every node
+   */
+  admits?: (peerId: string, role: 'coordinator' | 'supervisor', signal?: AbortSignal) => Promise<boolean>
   /** The host holds a private mesh's swarm key (for advice when a handshake fails). */
   privateMesh?: boolean
 }
@@ -46,6 +51,7 @@ export class MeshConnection implements Connection {
   private readonly bootstrapIds: string[]
   private readonly defaultTimeoutMs: number
   private readonly findPeer: MeshConnectionInit['findPeer']
+  private readonly admits: MeshConnectionInit['admits']
   private readonly log: Logger
   /** Addresses by peer ID, from bootstrap, `node.peers` and `node.info`. */
   private readonly addrs = new Map<string, string[]>()
@@ -63,6 +69,7 @@ export class MeshConnection implements Connection {
     this.host = init.host
     this.defaultTimeoutMs = init.defaultTimeoutMs
     this.findPeer = init.findPeer
+    this.admits = init.admits
     this.privateMesh = init.privateMesh ?? false
     this.log = createLogger().forComponent('horus:client')
     this.bootstrapIds = init.bootstrap.map((addr, i) => {
@@ -307,7 +314,15 @@ export class MeshConnection implements Connection {
     )
     for (const [peerId, addrs] of found.addrs) if (peerId !== self) this.learn(peerId, addrs)
     // The nodes' peer lists include this client's own connection.
-    return found.peerIds.filter((id) => !tried.has(id) && id !== self)
+    const untried = found.peerIds.filter((id) => !tried.has(id) && id !== self)
+    const admits = this.admits
+    if (admits === undefined) return untried
+    // Liveness and the DHT say who claims the role; the trust policy says whom to believe.
+    const admitted = await Promise.all(untried.map((id) => admits(id, role, signal)))
+    const out = untried.filter((_, i) => admitted[i] === true)
+    const refused = untried.filter((_, i) => admitted[i] !== true)
+    if (refused.length > 0) this.log('not trusted as %s, skipped: %s', role, refused.join(', '))
+    return out
   }
 
   /**

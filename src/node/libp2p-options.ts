@@ -16,7 +16,10 @@ import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
-import { jobTopicsScoreParams } from '../protocols/jobs/gossip-scoring.js'
+import { EVENTS_TOPIC } from '../protocols/events/constants.js'
+import { jobTopicScoreParams, jobTopicsScoreParams } from '../protocols/jobs/gossip-scoring.js'
+import { LIVENESS_TOPIC } from '../protocols/liveness/constants.js'
+import { STATE_TOPIC } from '../protocols/state/sync/constants.js'
 import type { NodeConfig, RelayServiceConfig } from './config/types.js'
 import {
   BUILTIN_CAPABILITIES,
@@ -120,10 +123,16 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
         emitSelf: false,
         // Gossipsub penalises many peers behind one IP (a Sybil defence). Several nodes on one
         // host are normal for a loopback mesh (tests, the demo), so loopback is exempt.
-        // Invalid jobs on the job topics (rejected by their validators) lower the sender's score.
+        // Invalid jobs on the job topics, and strangers' or role-less writes on the Horus topics
+        // (rejected by their validators), lower the sending peer's score.
         scoreParams: {
           IPColocationFactorWhitelist: new Set(LOOPBACK_IPS),
-          topics: jobTopicsScoreParams(BUILTIN_CAPABILITIES),
+          topics: {
+            ...jobTopicsScoreParams(BUILTIN_CAPABILITIES),
+            [LIVENESS_TOPIC]: jobTopicScoreParams(),
+            [STATE_TOPIC]: jobTopicScoreParams(),
+            [EVENTS_TOPIC]: jobTopicScoreParams(),
+          },
         },
       }),
       autoNAT: autoNAT(),

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface'
 import { findProviders } from '../protocols/capabilities/find.js'
 import { capabilityCid, roleCid } from '../protocols/capabilities/keys.js'
+import type { TrustPolicy, TrustRole } from '../protocols/jobs/trust-policy.js'
 import type { LivenessService } from '../protocols/liveness/service.js'
 import type { AnyMethodDefinition } from '../protocols/rpc/registry.js'
 import { listenAddrs } from './peer-views.js'
@@ -24,12 +25,16 @@ const LIVE_PEER_SCHEMA = {
 
 /**
  * What a node knows of the mesh beyond its own connections: who is alive (heartbeats) and who
- * serves a capability or role (DHT). Public, like `node.*`: it reveals nothing a mesh member
- * could not learn by listening to gossip or querying the DHT itself.
+ * serves a capability or role (DHT), both as far as this node's trust policy admits them — a
+ * heartbeat's roles and capabilities are believed only where the policy grants them, and DHT
+ * providers are listed only when their key holds the role (for a capability: `runner` of it).
+ * Public, like `node.*`: it reveals nothing a mesh member could not learn by listening to gossip or
+ * querying the DHT itself.
  */
 export function meshMethods(
   libp2p: Libp2p,
   liveness: LivenessService,
+  policy: () => TrustPolicy,
   nameOf: (peerId: string) => string | undefined = () => undefined,
 ): AnyMethodDefinition[] {
   return [
@@ -64,7 +69,8 @@ export function meshMethods(
     },
     {
       name: 'mesh.find_providers',
-      summary: 'Peers that provide a capability or a role in the DHT.',
+      summary:
+        "Peers that provide a capability or a role in the DHT and that this node's policy trusts in it.",
       role: 'node',
       params: {
         type: 'object',
@@ -87,7 +93,12 @@ export function meshMethods(
           signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
           limit: params.limit,
         })
-        return found.map((p) => p.id.toString())
+        const query =
+          params.capability === undefined
+            ? { role: params.role as TrustRole }
+            : { role: 'runner' as const, capability: params.capability }
+        const current = policy()
+        return found.map((p) => p.id.toString()).filter((peer) => current.admitsPeer(peer, query))
       },
     },
   ]

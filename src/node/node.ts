@@ -24,6 +24,7 @@ import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
+import { trustMethods } from './trust-methods.js'
 import { VERSION } from './version.js'
 
 export type MeshLibp2p = Libp2p<MeshServices>
@@ -89,6 +90,7 @@ export class HorusNode {
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
       log: init.logger.forComponent('horus:liveness'),
+      policy: () => this.trust.policy,
       status: () => ({
         roles: [...this.config.roles],
         capabilities: [...this.capabilities],
@@ -106,7 +108,8 @@ export class HorusNode {
     const nameOf = (peerId: string): string | undefined => trustName(this.trust.policy, peerId)
     this.rpc.add(
       ...nodeMethods(this.infoSource()),
-      ...meshMethods(init.libp2p, this.liveness, nameOf),
+      ...meshMethods(init.libp2p, this.liveness, () => this.trust.policy, nameOf),
+      ...trustMethods(() => this.trust.policy),
       ...natMethods(() => this.natStatus()),
     )
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })

@@ -6,6 +6,7 @@ import { resolveConfig } from '../node/config/load.js'
 import type { NodeConfig } from '../node/config/types.js'
 import { createNode, type HorusNode } from '../node/node.js'
 import { type AttachRolesOptions, attachRoles, type NodeRoles } from '../node/roles.js'
+import { TRUST_ROLES } from '../protocols/jobs/trust-policy.js'
 
 export interface TestNodeOptions {
   /** Reuse a data dir (restart tests); a fresh temporary one otherwise. */
@@ -13,7 +14,10 @@ export interface TestNodeOptions {
   bootstrap?: string[]
   roles?: NodeConfig['roles']
   swarmKeyFile?: string
-  /** Extra raw config sections (trust, runner, …). */
+  /**
+   * Extra raw config sections (trust, runner, …). Without a `trust` section the node trusts every
+   * other node of this mesh (and they it) in every role and capability, as a cluster of your own does.
+   */
   extra?: Record<string, unknown>
   /** Prefix for this node's log lines. */
   name?: string
@@ -39,11 +43,14 @@ export interface TestMember {
  * ```
  *
  * `start()` attaches and starts the node's roles (`attachRoles`); `node()` gives a bare node whose
- * roles are only announced, for tests of the mesh layer itself.
+ * roles are only announced, for tests of the mesh layer itself. Nodes trust each other (every role,
+ * every capability) unless given a `trust` section of their own.
  */
 export class TestMesh {
   private readonly nodes = new Set<HorusNode>()
   private readonly roles = new Map<HorusNode, NodeRoles>()
+  /** Nodes whose trust policy this mesh keeps: every member of the mesh. */
+  private readonly mutual = new Set<HorusNode>()
   private readonly dirs = new Set<string>()
 
   async tempDir(prefix = 'horus-test-'): Promise<string> {
@@ -64,7 +71,19 @@ export class TestMesh {
     })
     const node = await createNode(config, { logger: createLogger(options.name ?? `node${this.nodes.size}`) })
     this.nodes.add(node)
+    if (options.extra?.trust === undefined) this.mutual.add(node)
+    this.shareTrust()
     return node
+  }
+
+  /** Every node of the mesh trusts every other (those without a policy of their own). */
+  private shareTrust(): void {
+    const keys = [...this.nodes].map((n) => ({
+      key: n.identity.publicKeyHex,
+      roles: [...TRUST_ROLES],
+      capabilities: ['*'],
+    }))
+    for (const node of this.mutual) node.trust.update({ keys })
   }
 
   /**
@@ -91,12 +110,14 @@ export class TestMesh {
     const roles = this.roles.get(node)
     this.roles.delete(node)
     await roles?.stop()
+    this.mutual.delete(node)
     await node.stop()
   }
 
   /** Stops every node (roles first) and deletes every temporary dir; call in `afterEach`. */
   async cleanup(): Promise<void> {
     const nodes = [...this.nodes]
+    this.mutual.clear()
     await Promise.allSettled(nodes.map((node) => this.stopNode(node)))
     const dirs = [...this.dirs]
     this.dirs.clear()

@@ -22,7 +22,7 @@ Subcommands:
   list [--status S] [--limit N]
                     jobs on the supervisor this client uses, newest first; S is
                     ${SUPERVISOR_JOB_STATUSES.join('|')}
-  status JOB_ID     where the job is: status, reason, runner
+  status JOB_ID     where the job is: status, reason, runner, and runners that refused it (why)
   result JOB_ID [--wait]
                     the job's signed result (checked before it is printed); --wait holds until the
                     job ends
@@ -98,6 +98,7 @@ export async function jobCommand(argv: string[], out: Output): Promise<number> {
         out.line(`${status.jobId}  ${status.status}  ${status.capability}`)
         if (status.runner !== undefined) out.line(`runner: ${(await livenessLabels(client))(status.runner)}`)
         if (status.reason !== undefined) out.line(`reason: ${status.reason}`)
+        printRefusals(status.refusals, out)
       })
       return EXIT.ok
     }
@@ -209,9 +210,15 @@ function printResult(view: JobResultView, json: boolean, out: Output): number {
       `${view.jobId}: ${view.status}${error === undefined ? '' : ` - ${error.name}: ${error.message}`}`,
     )
     if (view.reason !== undefined) out.line(`reason: ${view.reason}`)
+    printRefusals(view.refusals, out)
   }
   const terminal = ['succeeded', 'failed', 'timed_out', 'cancelled'].includes(view.status)
   return succeeded || !terminal ? EXIT.ok : EXIT.failed
+}
+
+/** Runners that would not run the job (not trusted, capability missing…), as the supervisor heard. */
+function printRefusals(refusals: Array<{ runner: string; reason: string }> | undefined, out: Output): void {
+  for (const refusal of refusals ?? []) out.line(`refused by runner ${refusal.runner}: ${refusal.reason}`)
 }
 
 async function readPayload(flag: string): Promise<string> {

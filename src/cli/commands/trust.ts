@@ -33,7 +33,8 @@ const ROLE_MEANING: Record<TrustRole, string> = {
     'call coordinator and supervisor methods; submit and re-sign step jobs for its capabilities; replicate runs with this node',
   supervisor: "hand jobs to this node's runner (runner methods)",
   runner: 'serve its capabilities as a runner: secrets for them are sealed to its key',
-  admin: 'read, list and control every run (not only its own); call coordinator methods',
+  admin:
+    "read, list and control every run (not only its own), and every job on this node's supervisor; call coordinator methods",
 }
 
 interface Explanation {

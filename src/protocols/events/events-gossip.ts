@@ -1,16 +1,25 @@
 /**
- * Monitor events on `horus/v1/events`. StrictSign authenticates the publisher; the validator also
- * requires the event to name that publisher as `node`, so no node can speak for another, and
- * rejects anything malformed so it is never forwarded.
+ * Monitor events on `horus/v1/events`. StrictSign authenticates the publisher; only coordinators
+ * the policy trusts as such may publish (a stranger's `workflow_completed` never reaches a
+ * `coordinator.events` subscriber); the validator also requires the event to name that publisher
+ * as `node`, so no node can speak for another, and drops anything malformed so it is never
+ * forwarded.
  */
 import type { Logger } from '@libp2p/interface'
-import { type TopicPubSub, ValidatedTopic } from '../gossip/validated-topic.js'
+import {
+  type PublisherVerdict,
+  type TopicPubSub,
+  type TopicStats,
+  ValidatedTopic,
+} from '../gossip/validated-topic.js'
 import { EVENTS_TOPIC } from './constants.js'
 import { decodeMonitorEvent, encodeMonitorEvent, type MonitorEvent } from './event.js'
 
 export interface EventsGossipInit {
   pubsub: TopicPubSub
   log: Logger
+  /** Who may publish events (`trustedPublisher(policy, 'coordinator')`). @default everyone */
+  publisher?: (peerId: string) => PublisherVerdict
   /** Each valid event published by another node. */
   onEvent: (event: MonitorEvent, from: string) => void
 }
@@ -24,6 +33,7 @@ export class EventsGossip {
     this.topic = new ValidatedTopic({
       pubsub: init.pubsub,
       topic: EVENTS_TOPIC,
+      ...(init.publisher === undefined ? {} : { publisher: init.publisher }),
       decode: (data, from) => {
         const event = decodeMonitorEvent(data)
         return event?.node === from ? event : undefined
@@ -38,6 +48,10 @@ export class EventsGossip {
 
   stop(): void {
     this.topic.stop()
+  }
+
+  stats(): TopicStats {
+    return this.topic.stats()
   }
 
   publish(event: MonitorEvent): void {

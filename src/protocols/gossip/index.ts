@@ -1,1 +1,9 @@
-export { type TopicPubSub, ValidatedTopic, type ValidatedTopicInit } from './validated-topic.js'
+export { trustedPublisher } from './trusted-publisher.js'
+export {
+  type DropReason,
+  type PublisherVerdict,
+  type TopicPubSub,
+  type TopicStats,
+  ValidatedTopic,
+  type ValidatedTopicInit,
+} from './validated-topic.js'

@@ -9,16 +9,17 @@
  * without breaking the ones after it. The `type` member is a domain tag: the same node key signs
  * results and libp2p handshakes, and a job signature must never verify as anything else.
  */
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { JobAuthority } from './authority.js'
 import { canonicalJson, utf8 } from './canonical.js'
 import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
+import type { Ed25519Backend } from './ed25519.js'
 import { validateJobEnvelope } from './envelope-schema.js'
 import { InvalidJobError } from './errors.js'
-import { toHex } from './keys.js'
+import { fromHex, toHex } from './keys.js'
 import { describeSchemaError } from './schema-validator.js'
 import type { SealedSecret } from './secrets.js'
-import type { Signer } from './signer.js'
+import { defaultEd25519, type Signer } from './signer.js'
 
 export interface JobSignature {
   /** Hex Ed25519 public key of the signer. */
@@ -28,7 +29,10 @@ export interface JobSignature {
 }
 
 export interface UnsignedJob {
-  /** Random for ad-hoc jobs; `run/step/attempt` for workflow steps (see `stepJobId`). */
+  /**
+   * `run/step/attempt` for workflow steps (see `stepJobId`); for ad-hoc jobs the submitter's
+   * namespace, a dot and a suffix without `/` (see `adHocJobId`).
+   */
   id: string
   run?: string
   step?: string
@@ -97,9 +101,72 @@ export function stepJobId(run: string, step: string, attempt: number): string {
   return `${run}/${step}/${attempt}`
 }
 
+/** Hex characters of the submitter's key that prefix its ad-hoc job ids (128 bits). */
+const NAMESPACE_HEX = 32
+
+/** The prefix every ad-hoc job id of `submitter` (hex key) starts with. */
+export function adHocNamespace(submitter: string): string {
+  return `${submitter.slice(0, NAMESPACE_HEX)}.`
+}
+
+/**
+ * An ad-hoc job id in `submitter`'s namespace. Ids are namespaced so one client can never take
+ * another's: finding a key with the same 128-bit prefix is out of reach.
+ */
+export function adHocJobId(submitter: string, suffix: string = randomUUID()): string {
+  return `${adHocNamespace(submitter)}${suffix}`
+}
+
+/**
+ * Why a job's id does not fit its shape, or `undefined`: a workflow step's id is exactly
+ * `stepJobId(run, step, attempt)`; an ad-hoc job's is in its submitter's namespace and has no `/`,
+ * so it can never take a step's id.
+ */
+export function jobIdProblem(
+  job: Pick<UnsignedJob, 'id' | 'run' | 'step' | 'attempt' | 'submitter'>,
+): string | undefined {
+  if (job.run !== undefined || job.step !== undefined) {
+    if (job.run === undefined || job.step === undefined) return 'job: run and step go together'
+    const expected = stepJobId(job.run, job.step, job.attempt)
+    return job.id === expected
+      ? undefined
+      : `job.id: a workflow step's id is "${expected}", got ${JSON.stringify(job.id)}`
+  }
+  if (job.id.includes('/')) return `job.id: an ad-hoc job id has no "/", got ${JSON.stringify(job.id)}`
+  const namespace = adHocNamespace(job.submitter)
+  if (!job.id.startsWith(namespace) || job.id.length === namespace.length) {
+    return `job.id: an ad-hoc job id starts with its submitter's namespace "${namespace}", got ${JSON.stringify(job.id)}`
+  }
+  return undefined
+}
+
 export function unsignedJob(job: JobEnvelope): UnsignedJob {
   const { signatures: _signatures, ...unsigned } = job
   return unsigned
+}
+
+// Envelopes are treated as immutable once signed or verified; their digest is computed once.
+const digests = new WeakMap<object, string>()
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text).digest('hex')
+}
+
+/**
+ * SHA-256 (hex) of the RFC 8785 canonical JSON of the unsigned envelope: what a signed result names
+ * in `job`, so a result answers exactly one envelope and cannot be replayed as another job's.
+ */
+export function jobDigest(job: JobEnvelope): string {
+  const known = digests.get(job)
+  if (known !== undefined) return known
+  return rememberDigest(job, canonicalJson(unsignedJob(job)))
+}
+
+/** Records the digest of `job` from the canonical JSON its signer or verifier already computed. */
+export function rememberDigest(job: JobEnvelope, canonicalUnsigned: string): string {
+  const digest = sha256Hex(canonicalUnsigned)
+  digests.set(job, digest)
+  return digest
 }
 
 /**
@@ -131,8 +198,13 @@ function jsonClone<T>(value: T, path: string): T {
 /** Builds, signs and validates a job; throws `InvalidJobError` with the offending path. */
 export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
   const createdAt = fields.createdAt ?? Date.now()
+  const submitter = toHex(signer.publicKey)
   const unsigned: UnsignedJob = {
-    id: fields.id ?? randomUUID(),
+    id:
+      fields.id ??
+      (fields.run !== undefined && fields.step !== undefined
+        ? stepJobId(fields.run, fields.step, fields.attempt ?? 1)
+        : adHocJobId(submitter)),
     ...(fields.run === undefined ? {} : { run: fields.run }),
     ...(fields.step === undefined ? {} : { step: fields.step }),
     attempt: fields.attempt ?? 1,
@@ -147,9 +219,11 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     createdAt,
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
     nonce: fields.nonce ?? randomBytes(16).toString('hex'),
-    submitter: toHex(signer.publicKey),
+    submitter,
     ...(fields.authority === undefined ? {} : { authority: jsonClone(fields.authority, 'job.authority') }),
   }
+  const idProblem = jobIdProblem(unsigned)
+  if (idProblem !== undefined) throw new InvalidJobError(idProblem)
   if (unsigned.expiresAt <= unsigned.createdAt) {
     throw new InvalidJobError(
       `job.expiresAt: expected a time after createdAt (${createdAt}), got ${unsigned.expiresAt}`,
@@ -167,6 +241,7 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
   if (!validateJobEnvelope(job)) {
     throw new InvalidJobError(describeSchemaError('job', validateJobEnvelope.errors))
   }
+  rememberDigest(job, canonical)
   return job
 }
 
@@ -185,5 +260,34 @@ function jsonCanonical(unsigned: UnsignedJob): string {
 export function appendSignature(job: JobEnvelope, signer: Signer): JobEnvelope {
   const canonical = jsonCanonical(unsignedJob(job))
   const link = signLink(canonical, job.signatures, signer)
-  return { ...job, signatures: [...job.signatures, link] }
+  const signed = { ...job, signatures: [...job.signatures, link] }
+  rememberDigest(signed, canonical)
+  return signed
+}
+
+/**
+ * Why the signature chain of a (schema-valid) envelope does not verify, or `undefined` — every
+ * link checked, in order. Trust in the signers is not judged here (see JobVerifier); on success
+ * the envelope's digest is remembered, so whoever records its result does not hash it again.
+ */
+export function signatureChainProblem(
+  job: JobEnvelope,
+  backend: Ed25519Backend = defaultEd25519,
+): { reason: 'malformed' | 'bad_signature'; message: string } | undefined {
+  let canonical: string
+  try {
+    canonical = canonicalJson(unsignedJob(job))
+  } catch (err) {
+    return { reason: 'malformed', message: `job: ${(err as Error).message}` }
+  }
+  for (let i = 0; i < job.signatures.length; i++) {
+    const link = job.signatures[i]
+    if (link === undefined) return { reason: 'malformed', message: `job.signatures[${i}]: missing` }
+    const message = jobSigningBytes(canonical, job.signatures.slice(0, i))
+    if (!backend.verify(fromHex(link.sig), message, fromHex(link.key))) {
+      return { reason: 'bad_signature', message: `signature ${i} by ${link.key} does not verify` }
+    }
+  }
+  rememberDigest(job, canonical)
+  return undefined
 }

@@ -3,7 +3,9 @@
  * is sparse and bursty: mesh-delivery (P3) penalties would punish honest peers for quiet periods,
  * so they are off; what matters is P4, invalid deliveries, weighted so a few rejected jobs take a
  * peer below the default graylist threshold (-80) and decaying so an honest peer that once
- * forwarded a job that expired in flight recovers within a minute.
+ * forwarded a job that expired in flight recovers within a minute. The liveness, state and events
+ * topics use the same parameters: there a rejected message is a stranger publishing directly or a
+ * key writing what its role does not allow.
  */
 import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
 import { jobTopic } from './topics.js'

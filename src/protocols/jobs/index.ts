@@ -45,12 +45,17 @@ export type { Ed25519Backend } from './ed25519.js'
 export { nobleEd25519 } from './ed25519-noble.js'
 export { nodeEd25519 } from './ed25519-node.js'
 export {
+  adHocJobId,
+  adHocNamespace,
   appendSignature,
   createJob,
   type JobEnvelope,
   type JobFields,
   type JobSignature,
+  jobDigest,
+  jobIdProblem,
   jobSigningBytes,
+  signatureChainProblem,
   stepJobId,
   type UnsignedJob,
   unsignedJob,
@@ -70,6 +75,7 @@ export {
   normalizePublicKey,
   peerIdFromPublicKeyHex,
   publicKeyHexFromPeerId,
+  publicKeyHexOfPeer,
   toHex,
 } from './keys.js'
 export { REJECT_REASONS, type RejectReason } from './reasons.js'
@@ -77,12 +83,15 @@ export { ReplayCache, type ReplayCacheInit } from './replay-cache.js'
 export {
   type CreateResultOptions,
   createResult,
+  type ExpectedJob,
   type JobFailure,
   type JobResult,
   type JobStatus,
   outputDigest,
+  RESULT_REJECT_REASONS,
   type ResultFields,
   type ResultRejectReason,
+  resultRejectionCounts,
   resultSigningBytes,
   type UnsignedResult,
   type VerifyResultOptions,
@@ -125,6 +134,7 @@ export {
 } from './signer.js'
 export { capabilityOfTopic, jobTopic } from './topics.js'
 export {
+  grantedClaims,
   TRUST_ROLES,
   type TrustConfig,
   type TrustDecision,

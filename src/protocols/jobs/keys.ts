@@ -38,6 +38,27 @@ export function publicKeyHexFromPeerId(peerId: PeerId | string): string {
   return toHex(id.publicKey.raw)
 }
 
+const PEER_KEY_CACHE_SIZE = 4096
+const peerKeys = new Map<string, string | undefined>()
+
+/**
+ * `publicKeyHexFromPeerId` for membership checks on hot paths: cached (peer IDs are immutable),
+ * `undefined` for anything that is not an Ed25519 peer ID or hex key. Never throws.
+ */
+export function publicKeyHexOfPeer(peer: string): string | undefined {
+  if (peerKeys.has(peer)) return peerKeys.get(peer)
+  let key: string | undefined
+  try {
+    key = normalizePublicKey(peer)
+  } catch {
+    key = undefined
+  }
+  // A stranger cycling through peer IDs must not grow this without bound.
+  if (peerKeys.size >= PEER_KEY_CACHE_SIZE) peerKeys.clear()
+  peerKeys.set(peer, key)
+  return key
+}
+
 /** The peer ID string of a hex Ed25519 public key, as `horus key show` and logs print it. */
 export function peerIdFromPublicKeyHex(hex: string): PeerId {
   if (!isHexPublicKey(hex)) {

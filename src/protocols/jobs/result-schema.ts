@@ -8,10 +8,11 @@ export const jobResultSchema = {
   $id: 'horus:job-result',
   title: 'JobResult',
   type: 'object',
-  required: ['jobId', 'attempt', 'status', 'startedAt', 'finishedAt', 'runner', 'signature'],
+  required: ['jobId', 'job', 'attempt', 'status', 'startedAt', 'finishedAt', 'runner', 'signature'],
   additionalProperties: false,
   properties: {
     jobId: { type: 'string', minLength: 1, maxLength: 512 },
+    job: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'jobDigest of the envelope it answers' },
     attempt: { type: 'integer', minimum: 1 },
     status: { type: 'string', enum: JOB_STATUSES },
     output: {},

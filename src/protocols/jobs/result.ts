@@ -1,7 +1,9 @@
 /**
  * The signed record of one job attempt, produced by the runner that executed it and verified
- * wherever it is recorded (supervisor, coordinator state). The signature covers the RFC 8785
+ * wherever it is recorded (supervisor, coordinator state, SDK). The signature covers the RFC 8785
  * canonical JSON of `{ "result": <result without signature>, "type": "horus/v1/result" }`.
+ * `job` is the digest of the envelope it answers (`jobDigest`), so a result is bound to one job:
+ * it cannot be presented as the result of another job that shares its id.
  * Outputs above a size limit are replaced by `outputDigest`, the SHA-256 of their canonical JSON,
  * so a large output can be shipped separately and still be checked against the signed result.
  */
@@ -29,6 +31,8 @@ export interface JobFailure {
 
 export interface JobResult {
   jobId: string
+  /** `jobDigest` of the envelope this result answers. */
+  job: string
   attempt: number
   status: JobStatus
   output?: unknown
@@ -46,6 +50,8 @@ export type UnsignedResult = Omit<JobResult, 'signature'>
 
 export interface ResultFields {
   jobId: string
+  /** `jobDigest` of the envelope executed. */
+  job: string
   attempt: number
   status: JobStatus
   output?: unknown
@@ -59,15 +65,44 @@ export interface CreateResultOptions {
   maxOutputBytes?: number
 }
 
-export type ResultRejectReason = 'malformed' | 'too_large' | 'bad_signature' | 'untrusted_key'
+/**
+ * Why a result was refused; stable strings, counted and asserted. `untrusted_runner`: its signer is
+ * not trusted as a runner of the job's capability; `not_dispatched_runner`: signed by another key
+ * than the runner the job went to; `wrong_job`: it answers another job (id, attempt or envelope).
+ */
+export const RESULT_REJECT_REASONS = [
+  'malformed',
+  'too_large',
+  'bad_signature',
+  'untrusted_runner',
+  'not_dispatched_runner',
+  'wrong_job',
+] as const
+
+export type ResultRejectReason = (typeof RESULT_REJECT_REASONS)[number]
 
 export type VerifyResultOutcome =
   | { ok: true; result: JobResult }
   | { ok: false; reason: ResultRejectReason; message: string }
 
+/** The job a result must answer. */
+export interface ExpectedJob {
+  jobId: string
+  attempt: number
+  /** `jobDigest` of its envelope. */
+  digest: string
+}
+
 export interface VerifyResultOptions {
+  /** When given, the result must answer this job. */
+  job?: ExpectedJob
   /** When given, the result must be signed by this hex key (the runner the job went to). */
   runner?: string
+  /**
+   * When given, whether the signer (hex key) is trusted as a runner of the job's capability;
+   * asked before the signature is verified, so an untrusted signer costs no Ed25519 verification.
+   */
+  trusted?: (runner: string) => boolean
   /** @default DEFAULT_MAX_RESULT_BYTES */
   maxBytes?: number
   /** @default defaultEd25519 */
@@ -92,6 +127,7 @@ export function createResult(
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_RESULT_OUTPUT_BYTES
   const unsigned: UnsignedResult = {
     jobId: fields.jobId,
+    job: fields.job,
     attempt: fields.attempt,
     status: fields.status,
     startedAt: fields.startedAt,
@@ -147,13 +183,8 @@ export function verifyResult(input: unknown, options: VerifyResultOptions = {}):
     if (value.output !== undefined && value.outputDigest !== undefined) {
       return { ok: false, reason: 'malformed', message: 'result: has both output and outputDigest' }
     }
-    if (options.runner !== undefined && value.runner !== options.runner) {
-      return {
-        ok: false,
-        reason: 'untrusted_key',
-        message: `result signed by ${value.runner}, not ${options.runner}`,
-      }
-    }
+    const mismatch = bindingProblem(value, options)
+    if (mismatch !== undefined) return mismatch
     const { signature, ...unsigned } = value
     const backend = options.backend ?? defaultEd25519
     if (!backend.verify(fromHex(signature), resultSigningBytes(unsigned), fromHex(value.runner))) {
@@ -171,4 +202,48 @@ export function verifyResult(input: unknown, options: VerifyResultOptions = {}):
       message: `result cannot be read: ${err instanceof Error ? err.message : String(err)}`,
     }
   }
+}
+
+/** Which job, which runner, which trust: the checks that cost no signature verification. */
+function bindingProblem(value: JobResult, options: VerifyResultOptions): VerifyResultOutcome | undefined {
+  const expected = options.job
+  if (expected !== undefined) {
+    if (value.jobId !== expected.jobId || value.attempt !== expected.attempt) {
+      return {
+        ok: false,
+        reason: 'wrong_job',
+        message: `result is for job ${value.jobId} attempt ${value.attempt}, not ${expected.jobId} attempt ${expected.attempt}`,
+      }
+    }
+    if (value.job !== expected.digest) {
+      return {
+        ok: false,
+        reason: 'wrong_job',
+        message: `result of ${value.jobId} answers envelope ${value.job}, not ${expected.digest}`,
+      }
+    }
+  }
+  if (options.runner !== undefined && value.runner !== options.runner) {
+    return {
+      ok: false,
+      reason: 'not_dispatched_runner',
+      message: `result signed by ${value.runner}, not by ${options.runner} (the runner the job went to)`,
+    }
+  }
+  if (options.trusted !== undefined && !options.trusted(value.runner)) {
+    return {
+      ok: false,
+      reason: 'untrusted_runner',
+      message: `result signed by ${value.runner}, which is not trusted as a runner of this job's capability`,
+    }
+  }
+  return undefined
+}
+
+/** A zeroed counter per result rejection reason. */
+export function resultRejectionCounts(): Record<ResultRejectReason, number> {
+  return Object.fromEntries(RESULT_REJECT_REASONS.map((reason) => [reason, 0])) as Record<
+    ResultRejectReason,
+    number
+  >
 }

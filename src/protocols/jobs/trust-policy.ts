@@ -5,7 +5,7 @@
  */
 import { CAPABILITY_PATTERN } from './constants.js'
 import { TrustPolicyError } from './errors.js'
-import { normalizePublicKey, peerIdFromPublicKeyHex } from './keys.js'
+import { normalizePublicKey, peerIdFromPublicKeyHex, publicKeyHexOfPeer } from './keys.js'
 
 export const TRUST_ROLES = ['client', 'coordinator', 'supervisor', 'runner', 'admin'] as const
 export type TrustRole = (typeof TRUST_ROLES)[number]
@@ -119,20 +119,48 @@ export class TrustPolicy {
   }
 
   /**
+   * `decide` for a peer named by its peer ID (or hex key), as membership checks see peers: an
+   * unparseable or non-Ed25519 peer ID is an untrusted key. Never throws; the conversion is cached.
+   */
+  decidePeer(peer: string, query: TrustQuery): TrustDecision {
+    const keyHex = this.#keys.has(peer) ? peer : publicKeyHexOfPeer(peer)
+    if (keyHex === undefined) {
+      return { admitted: false, reason: 'untrusted_key', message: `peer ${peer} has no Ed25519 key` }
+    }
+    return this.decide(keyHex, query)
+  }
+
+  /** Does the peer (peer ID or hex key) hold the role (and the capability, when given)? */
+  admitsPeer(peer: string, query: TrustQuery): boolean {
+    return this.decidePeer(peer, query).admitted
+  }
+
+  /** The policy's entry for a peer (peer ID or hex key), if any. */
+  lookupPeer(peer: string): TrustedKey | undefined {
+    const keyHex = this.#keys.has(peer) ? peer : publicKeyHexOfPeer(peer)
+    return keyHex === undefined ? undefined : this.#keys.get(keyHex)
+  }
+
+  /**
    * The RPC registry's "who may call" hook: does the caller's key (hex or peer ID) hold `role`?
    * Never throws; an unparseable key is simply not admitted.
    */
   canCall(key: string, role: TrustRole | readonly TrustRole[]): boolean {
-    let keyHex = key
-    if (!this.#keys.has(key)) {
-      try {
-        keyHex = normalizePublicKey(key)
-      } catch {
-        return false
-      }
-    }
-    return this.decide(keyHex, { role }).admitted
+    return this.decidePeer(key, { role }).admitted
   }
+}
+
+/** The roles and capabilities of `claimed` that `entry` grants (membership believes no more). */
+export function grantedClaims(
+  entry: TrustedKey | undefined,
+  claimed: { readonly roles: readonly string[]; readonly capabilities: readonly string[] },
+): { roles: string[]; capabilities: string[] } {
+  if (entry === undefined) return { roles: [], capabilities: [] }
+  const roles = claimed.roles.filter((role) => entry.roles.has(role as TrustRole))
+  const capabilities = entry.roles.has('runner')
+    ? claimed.capabilities.filter((capability) => allowsCapability(entry, capability))
+    : []
+  return { roles, capabilities }
 }
 
 function allowsCapability(entry: TrustedKey, capability: string): boolean {

@@ -3,9 +3,10 @@
  * send comes back as `{ ok: false, reason, message }` with one of the stable reasons.
  *
  * Order of checks — cheapest and least trusting first, so a stranger's flood costs a map lookup,
- * not an Ed25519 verification: size → JSON → schema → chain shape → capability → trust policy →
- * signatures → authority → expiry → replay. Time is judged only on authentic jobs, so `expired`
- * never describes a forgery.
+ * not an Ed25519 verification: size → JSON → schema → chain shape → id shape → capability → trust
+ * policy → signatures → authority → expiry → replay. The id shape (`jobIdProblem`) keeps ad-hoc
+ * jobs in their submitter's namespace and out of the `run/step/attempt` ids of workflow steps.
+ * Time is judged only on authentic jobs, so `expired` never describes a forgery.
  *
  * Authority (a job of a run): the run's signed submission or trigger registration must verify, its
  * signer must be trusted (client or coordinator) **for the job's capability** here, it must name
@@ -28,7 +29,7 @@ import {
   authoritySigningBytes,
   verifyAuthoritySignature,
 } from './authority.js'
-import { canonicalJson, utf8Length } from './canonical.js'
+import { utf8Length } from './canonical.js'
 import {
   AUTHORITY_CACHE_SIZE,
   DEFAULT_CLOCK_SKEW_MS,
@@ -36,9 +37,8 @@ import {
   DEFAULT_MAX_JOB_TTL_MS,
 } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
-import { type JobEnvelope, jobSigningBytes, unsignedJob } from './envelope.js'
+import { type JobEnvelope, jobIdProblem, signatureChainProblem } from './envelope.js'
 import { validateJobEnvelope } from './envelope-schema.js'
-import { fromHex } from './keys.js'
 import { REJECT_REASONS, type RejectReason } from './reasons.js'
 import type { ReplayCache } from './replay-cache.js'
 import { describeSchemaError } from './schema-validator.js'
@@ -228,6 +228,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     if (first === undefined || first.key !== job.submitter) {
       return reject('bad_signature', 'the first signature is not the submitter’s')
     }
+    const idProblem = jobIdProblem(job)
+    if (idProblem !== undefined) return reject('malformed', idProblem)
     if (capability !== undefined && job.runner !== capability) {
       return reject('capability_denied', `job is for capability "${job.runner}", not "${capability}"`)
     }
@@ -304,21 +306,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   }
 
   #checkSignatures(job: JobEnvelope): Rejection | undefined {
-    let canonical: string
-    try {
-      canonical = canonicalJson(unsignedJob(job))
-    } catch (err) {
-      return reject('malformed', `job: ${(err as Error).message}`)
-    }
-    for (let i = 0; i < job.signatures.length; i++) {
-      const link = job.signatures[i]
-      if (link === undefined) return reject('malformed', `job.signatures[${i}]: missing`)
-      const message = jobSigningBytes(canonical, job.signatures.slice(0, i))
-      if (!this.#backend.verify(fromHex(link.sig), message, fromHex(link.key))) {
-        return reject('bad_signature', `signature ${i} by ${link.key} does not verify`)
-      }
-    }
-    return undefined
+    const problem = signatureChainProblem(job, this.#backend)
+    return problem === undefined ? undefined : reject(problem.reason, problem.message)
   }
 }
 

@@ -1,7 +1,8 @@
-import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger, PeerId } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
-import { type TopicPubSub, ValidatedTopic } from '../gossip/validated-topic.js'
+import { trustedPublisher } from '../gossip/trusted-publisher.js'
+import { type TopicPubSub, type TopicStats, ValidatedTopic } from '../gossip/validated-topic.js'
+import { grantedClaims, type TrustPolicy } from '../jobs/trust-policy.js'
 import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MISSED_HEARTBEATS, LIVENESS_TOPIC } from './constants.js'
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
 
@@ -26,15 +27,25 @@ export interface LivenessInit {
   intervalMs?: number
   /** @default 5 */
   missedHeartbeats?: number
+  /**
+   * The trust policy in force. When given, heartbeats of keys without an entry are dropped, and a
+   * peer's claimed roles and capabilities are believed only as far as the policy grants them.
+   * @default believe every heartbeat (a mesh without a policy)
+   */
+  policy?: () => TrustPolicy
 }
 
 /**
  * Announces this node on `horus/v1/liveness` and tracks who else is alive. Gossipsub's StrictSign
  * authenticates the publisher; the validator also requires the heartbeat to name that publisher,
- * so no node can speak for another.
+ * so no node can speak for another. What the rest of the node sees (`alive`, `get`, events) is the
+ * heartbeat as the current policy believes it: a key trusted only as a client is alive with no
+ * role, a runner with only the capabilities it is trusted for. Views are filtered when read, so a
+ * policy reload applies at once.
  */
 export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   private readonly peers = new Map<string, LivePeer>()
+  private readonly believed = new WeakMap<LivePeer, { policy: TrustPolicy; view: LivePeer }>()
   private readonly intervalMs: number
   private readonly lostAfterMs: number
   private timer: NodeJS.Timeout | undefined
@@ -46,16 +57,17 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     super()
     this.intervalMs = init.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.lostAfterMs = this.intervalMs * (init.missedHeartbeats ?? DEFAULT_MISSED_HEARTBEATS)
+    const { policy } = init
     this.topic = new ValidatedTopic({
       pubsub: init.pubsub,
       topic: LIVENESS_TOPIC,
+      ...(policy === undefined ? {} : { publisher: trustedPublisher(policy) }),
       decode: (data, from) => {
         const heartbeat = decodeHeartbeat(data)
         return heartbeat?.peerId === from ? heartbeat : undefined
       },
       // An old heartbeat re-gossiped late is harmless but useless: drop it without penalty.
-      admit: (heartbeat) =>
-        this.isStale(heartbeat) ? TopicValidatorResult.Ignore : TopicValidatorResult.Accept,
+      ignore: (heartbeat) => (this.isStale(heartbeat) ? 'stale' : undefined),
       deliver: (heartbeat) => this.record(heartbeat),
     })
   }
@@ -73,13 +85,38 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     this.topic.stop()
   }
 
-  /** Peers heard from within the liveness window. */
+  /** Peers heard from within the liveness window, as the policy in force believes them. */
   alive(): LivePeer[] {
-    return [...this.peers.values()]
+    const out: LivePeer[] = []
+    for (const peer of this.peers.values()) {
+      const view = this.believe(peer)
+      if (view !== undefined) out.push(view)
+    }
+    return out
   }
 
   get(peerId: string): LivePeer | undefined {
-    return this.peers.get(peerId)
+    const peer = this.peers.get(peerId)
+    return peer === undefined ? undefined : this.believe(peer)
+  }
+
+  /** What the validator did with heartbeats (accepted, rejected and ignored by reason). */
+  stats(): TopicStats {
+    return this.topic.stats()
+  }
+
+  /** The heartbeat cut to what the policy grants; `undefined` once the key lost its entry. */
+  private believe(peer: LivePeer): LivePeer | undefined {
+    const getPolicy = this.init.policy
+    if (getPolicy === undefined) return peer
+    const policy = getPolicy()
+    const cached = this.believed.get(peer)
+    if (cached?.policy === policy) return cached.view
+    const entry = policy.lookupPeer(peer.peerId)
+    if (entry === undefined) return undefined
+    const view: LivePeer = { ...peer, ...grantedClaims(entry, peer) }
+    this.believed.set(peer, { policy, view })
+    return view
   }
 
   private isStale(heartbeat: Heartbeat): boolean {
@@ -92,7 +129,8 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     const known = this.peers.get(heartbeat.peerId)
     const peer: LivePeer = { ...heartbeat, lastSeen: Date.now() }
     this.peers.set(peer.peerId, peer)
-    if (known === undefined) this.safeDispatchEvent('peer:alive', { detail: peer })
+    const view = known === undefined ? this.believe(peer) : undefined
+    if (view !== undefined) this.safeDispatchEvent('peer:alive', { detail: view })
   }
 
   private tick(): void {
@@ -101,7 +139,9 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
       if (now - peer.lastSeen > this.lostAfterMs) {
         this.peers.delete(id)
         this.init.log('peer %s lost: no heartbeat for %d ms', id, now - peer.lastSeen)
-        this.safeDispatchEvent('peer:lost', { detail: peer })
+        this.safeDispatchEvent('peer:lost', {
+          detail: this.believe(peer) ?? { ...peer, roles: [], capabilities: [] },
+        })
       }
     }
     const heartbeat: Heartbeat = {

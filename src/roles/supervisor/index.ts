@@ -6,13 +6,22 @@
  *   waitForRunner?}` (verify, persist, then acknowledge; idempotent by job id; a job for a
  *   capability no live runner offers is refused at once with NoRunnerError unless
  *   `waitForRunner`), `get_job_status {jobId}`,
- *   `get_job_result {jobId, wait?, timeoutMs?}` (long-poll with `wait`), `get_job_logs {jobId}`,
- *   `cancel_job {jobId}`, `list_jobs {status?, limit?}` (newest first), `list_runners`, and the
- *   subscription `supervisor.job_events {jobId?}` — every status change `{ jobId, status, reason?,
- *   runner?, result?, error? }`.
+ *   `get_job_result {jobId, wait?, timeoutMs?, includeJob?}` (long-poll with `wait`; the signed
+ *   envelope with `includeJob`), `get_job_logs {jobId}`, `cancel_job {jobId}`,
+ *   `list_jobs {status?, limit?}` (newest first), `list_runners`, and the subscription
+ *   `supervisor.job_events {jobId?}` — every status change `{ jobId, status, reason?, runner?,
+ *   result?, error?, refusals? }`. A job is visible only to its submitter, to trusted coordinators
+ *   (step jobs) and to `admin` keys (access.ts); to anyone else it does not exist.
+ * - Results: a runner's result is recorded only if it answers the job's id, attempt and envelope
+ *   digest, is signed by the runner dispatched to, whose key the policy trusts as a runner of the
+ *   capability; otherwise the job fails as `InvalidResult` with the reason (counted in `stats()`).
+ * - Refusals: a runner that refuses a job (trust, capability) is recorded in `refusals` at once and
+ *   never asked again; once every runner of the capability refused, the job fails
+ *   (`JobRefusedError`) naming them.
  * - Status: `queued → dispatched → running → succeeded | failed | timed_out | cancelled`; a job
  *   waiting says why in `reason` (`no runner for capability "x"`, all runners busy, …).
- * - Routing: runners from liveness heartbeats and DHT provider records; the least loaded runner
+ * - Routing: runners from liveness heartbeats and DHT provider records, as far as the trust policy
+ *   in force holds their keys as runners of the capability; the least loaded runner
  *   with a free slot (slots = its capacity × `inFlightPerSlot`) gets the job; the rest wait in a
  *   FIFO per capability (back-pressure). A lost runner's jobs go to another runner; a runner that
  *   refused a job is never asked again; each runner executes a job id at most once.
@@ -42,6 +51,7 @@ export {
   type JobResultView,
   type JobSource,
   type JobStatusView,
+  type Refusal,
   SUPERVISOR_JOB_STATUSES,
   type SupervisorJobStatus,
   TERMINAL_STATUSES,
@@ -53,6 +63,7 @@ export {
   type SupervisorEvents,
   type SupervisorOptions,
   SupervisorService,
+  type SupervisorStats,
 } from './supervisor-service.js'
 
 /** Creates the supervisor service of a node (a HorusNode is a SupervisorComponents). */

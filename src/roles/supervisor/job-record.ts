@@ -31,9 +31,18 @@ export function isTerminal(status: SupervisorJobStatus): boolean {
 /** How the job reached this supervisor. */
 export type JobSource = 'rpc' | 'gossip'
 
+/** A runner that would not run the job, and what it said. */
+export interface Refusal {
+  /** Peer ID of the runner. */
+  runner: string
+  reason: string
+}
+
 /** The persisted record of one job. */
 export interface JobRecord {
   job: JobEnvelope
+  /** `jobDigest(job)`: the runner's result must name it. */
+  digest: string
   status: SupervisorJobStatus
   /** Why the job is in its status (`no runner for capability "x"`, a runner's failure, …). */
   reason?: string
@@ -43,6 +52,8 @@ export interface JobRecord {
   tried: string[]
   /** Runners that refused the job (rejected it, no longer have it): never asked again. */
   refused: string[]
+  /** Why each runner in `refused` refused it, in order. */
+  refusals?: Refusal[]
   /** The runner's signed result, once it reported one. */
   result?: JobResult
   /** A failure decided by the supervisor itself (expired, cancelled, gave up): no runner result. */
@@ -63,6 +74,8 @@ export interface JobStatusView {
   reason?: string
   runner?: string
   tried: string[]
+  /** Runners that refused the job and why (trust, capability…), as soon as they did. */
+  refusals?: Refusal[]
   source: JobSource
   acceptedAt: number
   updatedAt: number
@@ -76,6 +89,9 @@ export interface JobResultView {
   runner?: string
   result?: JobResult
   error?: JobFailure
+  refusals?: Refusal[]
+  /** The envelope, when asked for (`includeJob`): what the result is bound to. */
+  job?: JobEnvelope
 }
 
 /** One status change, as `supervisor.job_events` delivers it. */
@@ -86,6 +102,7 @@ export interface JobEvent {
   runner?: string
   result?: JobResult
   error?: JobFailure
+  refusals?: Refusal[]
 }
 
 export function statusView(record: JobRecord): JobStatusView {
@@ -100,6 +117,9 @@ export function statusView(record: JobRecord): JobStatusView {
     ...(record.reason === undefined ? {} : { reason: record.reason }),
     ...(record.runner === undefined ? {} : { runner: record.runner }),
     tried: [...record.tried],
+    ...(record.refusals === undefined || record.refusals.length === 0
+      ? {}
+      : { refusals: [...record.refusals] }),
     source: record.source,
     acceptedAt: record.acceptedAt,
     updatedAt: record.updatedAt,
@@ -114,6 +134,9 @@ export function resultView(record: JobRecord): JobResultView {
     ...(record.runner === undefined ? {} : { runner: record.runner }),
     ...(record.result === undefined ? {} : { result: record.result }),
     ...(record.error === undefined ? {} : { error: record.error }),
+    ...(record.refusals === undefined || record.refusals.length === 0
+      ? {}
+      : { refusals: [...record.refusals] }),
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Logger } from '@libp2p/interface'
 import { type Datastore, Key } from 'interface-datastore'
+import { jobDigest } from '../../protocols/jobs/index.js'
 import { JOBS_PREFIX, LOGS_PREFIX } from './constants.js'
 import { isTerminal, type JobRecord, type SupervisorJobStatus } from './job-record.js'
 
@@ -34,7 +35,11 @@ export class JobStore {
         continue
       }
       if (isExpired(record, now, retentionMs)) stale.push(record.job.id)
-      else this.records.set(record.job.id, record)
+      else {
+        // Records written before results were bound to their envelope carry no digest.
+        record.digest ??= jobDigest(record.job)
+        this.records.set(record.job.id, record)
+      }
     }
     await Promise.all(stale.map((id) => this.remove(id)))
     return [...this.records.values()]

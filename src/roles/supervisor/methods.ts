@@ -2,7 +2,8 @@
  * The supervisor's RPC surface, with the seed's method names: `supervisor.create_job`,
  * `get_job_status`, `get_job_result`, `get_job_logs`, `cancel_job`, `list_jobs`, `list_runners`,
  * and the subscription `supervisor.job_events`. Callers need the trust role client or coordinator
- * (src/node/rpc-access.ts).
+ * (src/node/rpc-access.ts); a job is visible only to its submitter, to trusted coordinators for
+ * workflow steps and to admins (access.ts) — to anyone else it does not exist.
  */
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
 import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
@@ -55,6 +56,16 @@ const failureSchema = resultSchema.properties.error
 const JOB_ID = { type: 'string', minLength: 1, maxLength: 512, description: 'the job id' } as const
 const STATUS = { type: 'string', enum: SUPERVISOR_JOB_STATUSES } as const
 
+const REFUSALS = {
+  type: 'array',
+  description: 'runners that refused the job (trust, capability…) and what each said',
+  items: {
+    type: 'object',
+    required: ['runner', 'reason'],
+    properties: { runner: { type: 'string' }, reason: { type: 'string' } },
+  },
+} as const
+
 const statusViewSchema = {
   type: 'object',
   required: ['jobId', 'capability', 'attempt', 'status', 'tried', 'source', 'acceptedAt', 'updatedAt'],
@@ -68,6 +79,7 @@ const statusViewSchema = {
     reason: { type: 'string' },
     runner: { type: 'string', description: 'peer ID of the runner it is (or was last) on' },
     tried: { type: 'array', items: { type: 'string' } },
+    refusals: REFUSALS,
     source: { type: 'string', enum: ['rpc', 'gossip'] },
     acceptedAt: { type: 'integer' },
     updatedAt: { type: 'integer' },
@@ -84,6 +96,8 @@ const resultViewSchema = {
     runner: { type: 'string' },
     result: resultSchema,
     error: failureSchema,
+    refusals: REFUSALS,
+    job: { type: 'object', description: 'the signed envelope, with includeJob' },
   },
 } as const
 
@@ -118,8 +132,9 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [REJECTED, CONFLICT, NO_RUNNER, NOT_RUNNING],
+      // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
+      // does not. An HTTP caller's gateway grant may not cover the job's capability.
       handler: async ({ job, waitForRunner }, { caller }) => {
-        // An HTTP caller's gateway grant may not cover the job's capability.
         if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
         return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
       },
@@ -132,9 +147,12 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [NOT_FOUND],
-      handler: ({ jobId }) => statusView(service.status(jobId)),
+      handler: ({ jobId }, { caller }) => {
+        service.recordFor(jobId, caller)
+        return statusView(service.status(jobId))
+      },
     }),
-    defineMethod<{ jobId: string; wait?: boolean; timeoutMs?: number }, JobResultView>({
+    defineMethod<{ jobId: string; wait?: boolean; timeoutMs?: number; includeJob?: boolean }, JobResultView>({
       name: 'supervisor.get_job_result',
       summary: "A job's signed result; with `wait`, holds the call until the job ends or `timeoutMs` passes.",
       description:
@@ -146,6 +164,12 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
           jobId: JOB_ID,
           wait: { type: 'boolean', default: false },
           timeoutMs: { type: 'integer', minimum: 1, maximum: MAX_RESULT_WAIT_MS },
+          includeJob: {
+            type: 'boolean',
+            default: false,
+            description:
+              'also answer the signed envelope, so the caller can check what the result is bound to',
+          },
         },
         required: ['jobId'],
         additionalProperties: false,
@@ -154,10 +178,13 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       resultName: 'job result',
       errors: [NOT_FOUND],
       timeoutMs: MAX_RESULT_WAIT_MS + 5_000,
-      handler: async ({ jobId, wait, timeoutMs }, { signal }) => {
-        if (wait !== true) return resultView(service.status(jobId))
+      handler: async ({ jobId, wait, timeoutMs, includeJob }, { signal, caller }) => {
+        const { job } = service.recordFor(jobId, caller)
+        const withJob = (view: JobResultView): JobResultView =>
+          includeJob === true ? { ...view, job } : view
+        if (wait !== true) return withJob(resultView(service.status(jobId)))
         const deadline = AbortSignal.timeout(timeoutMs ?? DEFAULT_RESULT_WAIT_MS)
-        return resultView(await service.waitForResult(jobId, AbortSignal.any([signal, deadline])))
+        return withJob(resultView(await service.waitForResult(jobId, AbortSignal.any([signal, deadline]))))
       },
     }),
     defineMethod<{ jobId: string }, string[]>({
@@ -168,7 +195,10 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: { type: 'array', items: { type: 'string' } },
       resultName: 'log lines',
       errors: [NOT_FOUND],
-      handler: ({ jobId }) => service.logs(jobId),
+      handler: ({ jobId }, { caller }) => {
+        service.recordFor(jobId, caller)
+        return service.logs(jobId)
+      },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({
       name: 'supervisor.cancel_job',
@@ -178,11 +208,15 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: [NOT_FOUND, NOT_RUNNING],
-      handler: async ({ jobId }) => statusView(await service.cancel(jobId)),
+      handler: async ({ jobId }, { caller }) => {
+        service.recordFor(jobId, caller)
+        return statusView(await service.cancel(jobId))
+      },
     }),
     defineMethod<{ status?: SupervisorJobStatus; limit?: number }, JobStatusView[]>({
       name: 'supervisor.list_jobs',
-      summary: 'Jobs on this supervisor, newest first, optionally only those in one status.',
+      summary:
+        'Jobs on this supervisor the caller may see, newest first, optionally only those in one status.',
       role: 'supervisor',
       params: {
         type: 'object',
@@ -194,9 +228,10 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       result: { type: 'array', items: statusViewSchema },
       resultName: 'jobs',
-      handler: ({ status, limit }) =>
+      handler: ({ status, limit }, { caller }) =>
         service
           .list(status)
+          .filter((record) => service.mayAccess(caller, record.job))
           .sort((a, b) => b.acceptedAt - a.acceptedAt)
           .slice(0, limit ?? DEFAULT_LIST_LIMIT)
           .map((record) => statusView(service.status(record.job.id))),
@@ -265,7 +300,7 @@ export function supervisorSubscriptions(service: SupervisorService): AnySubscrip
     defineSubscription<{ jobId?: string }, JobEvent>({
       name: 'supervisor.job_events',
       summary:
-        'Every status change of every job (or of one job), so callers learn completions without polling.',
+        'Every status change of every job the caller may see (or of one job), so callers learn completions without polling.',
       role: 'supervisor',
       params: {
         type: 'object',
@@ -277,6 +312,8 @@ export function supervisorSubscriptions(service: SupervisorService): AnySubscrip
       subscribe: ({ jobId }, ctx) => {
         const listener = (evt: CustomEvent<JobEvent>): void => {
           if (jobId !== undefined && evt.detail.jobId !== jobId) return
+          const record = service.findRecord(evt.detail.jobId)
+          if (record === undefined || !service.mayAccess(ctx.caller, record.job)) return
           ctx.notify(evt.detail).catch(() => {})
         }
         service.addEventListener('job:status', listener)

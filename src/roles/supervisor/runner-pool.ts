@@ -7,9 +7,15 @@
  * serving the capability that have a free dispatch slot, the least loaded (own dispatches in flight
  * per slot, then the load the runner reports); a runner whose link just failed is skipped for a
  * backoff period so a dead-but-not-yet-lost runner cannot swallow the queue.
+ *
+ * Membership follows the trust policy in force, read at each look: a runner is listed (and picked)
+ * only for the capabilities its key is trusted to run as a `runner` — liveness already believes no
+ * more than that, and DHT providers are cut the same way (and never even asked to describe
+ * themselves when their key is not trusted as a runner of the capability looked up).
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { capabilityCid, findProviders } from '../../protocols/capabilities/index.js'
+import { grantedClaims, type TrustPolicy } from '../../protocols/jobs/index.js'
 import type { LivenessService } from '../../protocols/liveness/index.js'
 import type { RunnerJobEvent } from '../runner/service/wire.js'
 import {
@@ -38,7 +44,11 @@ export interface RunnerView {
   lastSeen: number
 }
 
-export type PickOutcome = { peerId: string } | { none: 'no_runner' | 'busy' }
+/**
+ * `no_runner`: nobody serves the capability now (or all are backing off); `busy`: every eligible
+ * runner is full; `refused`: every runner serving it refused this job.
+ */
+export type PickOutcome = { peerId: string } | { none: 'no_runner' | 'busy' | 'refused' }
 
 export interface RunnerPoolInit {
   libp2p: Libp2p
@@ -49,6 +59,13 @@ export interface RunnerPoolInit {
   inFlightPerSlot: number
   maxInFlightPerRunner: number
   onEvent: (runner: string, event: RunnerJobEvent) => void
+  /** The trust policy in force. */
+  policy: () => TrustPolicy
+}
+
+export interface RunnerPoolStats {
+  /** DHT providers of a capability skipped because their key is not trusted to run it. */
+  untrustedProviders: number
 }
 
 interface DhtRunner {
@@ -65,6 +82,7 @@ export class RunnerPool {
   private readonly dht = new Map<string, DhtRunner>()
   private readonly failures = new Map<string, { count: number; until: number }>()
   private readonly lookups = new Map<string, number>()
+  private untrustedProviders = 0
 
   constructor(init: RunnerPoolInit) {
     this.init = init
@@ -106,11 +124,24 @@ export class RunnerPool {
       const capacity = peer.load.capacity > 0 ? peer.load.capacity : DEFAULT_UNKNOWN_CAPACITY
       add(peer.peerId, 'liveness', peer.capabilities, capacity, peer.load.running, peer.lastSeen)
     }
+    const policy = this.init.policy()
     for (const [peerId, entry] of this.dht) {
-      if (entry.expiresAt <= now) this.dht.delete(peerId)
-      else add(peerId, 'dht', entry.capabilities, entry.capacity, 0, entry.expiresAt - DHT_RUNNER_TTL_MS)
+      if (entry.expiresAt <= now) {
+        this.dht.delete(peerId)
+        continue
+      }
+      const { capabilities } = grantedClaims(policy.lookupPeer(peerId), {
+        roles: ['runner'],
+        capabilities: entry.capabilities,
+      })
+      if (capabilities.length === 0) continue
+      add(peerId, 'dht', capabilities, entry.capacity, 0, entry.expiresAt - DHT_RUNNER_TTL_MS)
     }
     return [...out.values()]
+  }
+
+  stats(): RunnerPoolStats {
+    return { untrustedProviders: this.untrustedProviders }
   }
 
   /** Whether any live runner serves `capability` (ignoring load and exclusions). */
@@ -133,10 +164,12 @@ export class RunnerPool {
     let best: RunnerView | undefined
     let bestScore = Number.POSITIVE_INFINITY
     let eligible = 0
+    let unrefused = 0
     for (const runner of this.list()) {
       if (!runner.capabilities.includes(capability) || refused.includes(runner.peerId)) continue
-      if (only !== undefined && runner.peerId !== only) continue
       if (among !== undefined && !among.has(runner.peerId)) continue
+      unrefused++
+      if (only !== undefined && runner.peerId !== only) continue
       const failure = this.failures.get(runner.peerId)
       if (failure !== undefined && failure.until > now) continue
       eligible++
@@ -150,7 +183,11 @@ export class RunnerPool {
       }
     }
     if (best !== undefined) return { peerId: best.peerId }
-    return { none: eligible === 0 ? 'no_runner' : 'busy' }
+    if (eligible > 0) return { none: 'busy' }
+    // Waiting is pointless once every runner that could take the job (serving the capability, among
+    // its secrets' recipients) said no to it.
+    const allRefused = only === undefined && unrefused === 0 && refused.length > 0
+    return { none: allRefused ? 'refused' : 'no_runner' }
   }
 
   acquire(peerId: string): void {
@@ -223,6 +260,11 @@ export class RunnerPool {
       for (const provider of providers) {
         const peerId = provider.id.toString()
         if (known.has(peerId) || peerId === this.init.self) continue
+        if (!this.init.policy().admitsPeer(peerId, { role: 'runner', capability })) {
+          this.untrustedProviders++
+          this.log('DHT provider %s of "%s" is not trusted to run it: skipped', peerId, capability)
+          continue
+        }
         if (provider.multiaddrs.length > 0) {
           await this.init.libp2p.peerStore
             .merge(provider.id, { multiaddrs: provider.multiaddrs })

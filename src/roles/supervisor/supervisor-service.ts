@@ -8,6 +8,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
+import { CallerAuthority } from '../../node/caller-authority.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
@@ -16,17 +17,21 @@ import {
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  jobDigest,
   peerIdFromPublicKeyHex,
-  publicKeyHexFromPeerId,
+  publicKeyHexOfPeer,
+  type ResultRejectReason,
+  resultRejectionCounts,
   runnerRecipients,
   type SecretRecipient,
   verifyResult,
 } from '../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../protocols/liveness/index.js'
-import type { MethodRegistry } from '../../protocols/rpc/index.js'
+import type { Caller, MethodRegistry } from '../../protocols/rpc/index.js'
 import { CallTimeoutError, TooManyRequestsError } from '../../protocols/rpc/index.js'
 import { RunnerBusyError, InvalidJobError as RunnerInvalidJobError } from '../runner/execution/errors.js'
 import type { ExecuteResponse, RunnerJobEvent } from '../runner/service/wire.js'
+import { mayAccessJob } from './access.js'
 import {
   DEFAULT_IN_FLIGHT_PER_SLOT,
   DEFAULT_MAX_DISPATCHES,
@@ -88,6 +93,15 @@ export interface SupervisorOptions {
   local?: LocalRunner
 }
 
+export interface SupervisorStats {
+  /** Runner results recorded, and refused by reason (the job failed as `InvalidResult`). */
+  results: { accepted: number; rejected: Record<ResultRejectReason, number> }
+  /** Jobs failed because every runner serving their capability refused them. */
+  refusedJobs: number
+  /** DHT providers skipped because their key is not trusted to run the capability. */
+  untrustedProviders: number
+}
+
 export interface SupervisorEvents {
   /** Every status change of every job. */
   'job:status': CustomEvent<JobEvent>
@@ -124,11 +138,20 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private startedAt = 0
   private pumping = false
   private pumpAgain = false
+  private readonly counts = {
+    results: { accepted: 0, rejected: resultRejectionCounts() },
+    refusedJobs: 0,
+  }
+  private readonly callers: CallerAuthority
 
   constructor(components: SupervisorComponents, options: SupervisorOptions = {}) {
     super()
     this.components = components
     this.log = components.logger.forComponent('horus:supervisor')
+    this.callers = new CallerAuthority(
+      () => components.trust.policy,
+      publicKeyHexOfPeer(components.peerId) ?? components.peerId,
+    )
     this.local = options.local
     this.store = new JobStore(components.datastore, this.log)
     this.options = {
@@ -148,6 +171,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       inFlightPerSlot: this.options.inFlightPerSlot,
       maxInFlightPerRunner: this.options.maxInFlightPerRunner,
       onEvent: (runner, event) => this.onRunnerEvent(runner, event),
+      policy: () => components.trust.policy,
     })
     this.claims =
       options.gossip === false
@@ -257,6 +281,22 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return record
   }
 
+  findRecord(jobId: string): JobRecord | undefined {
+    return this.store.get(jobId)
+  }
+
+  /** May `caller` see or cancel `job` (its submitter, a trusted coordinator for steps, an admin)? */
+  mayAccess(caller: Caller, job: JobEnvelope): boolean {
+    return mayAccessJob(this.callers, caller, job)
+  }
+
+  /** The record for `caller`: JobNotFoundError, as for an unknown id, when it may not see it. */
+  recordFor(jobId: string, caller: Caller): JobRecord {
+    const record = this.getRecord(jobId)
+    if (!this.mayAccess(caller, record.job)) throw new JobNotFoundError(jobId)
+    return record
+  }
+
   /** The record, with the current reason for a job still waiting. */
   status(jobId: string): JobRecord {
     const record = this.getRecord(jobId)
@@ -270,6 +310,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   runners(): RunnerView[] {
     return this.pool.list()
+  }
+
+  stats(): SupervisorStats {
+    const { results, refusedJobs } = this.counts
+    return {
+      results: { accepted: results.accepted, rejected: { ...results.rejected } },
+      refusedJobs,
+      untrustedProviders: this.pool.stats().untrustedProviders,
+    }
   }
 
   /** The runner keys this node trusts for `capability`: whom a client seals a job's secrets to. */
@@ -347,6 +396,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
     const record: JobRecord = {
       job,
+      digest: jobDigest(job),
       status: 'queued',
       tried: [],
       refused: [],
@@ -496,6 +546,17 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         )
         continue
       }
+      if (outcome.none === 'refused') {
+        queue.delete(jobId)
+        this.counts.refusedJobs++
+        const said = (record.refusals ?? []).map((r) => `runner ${r.runner}: ${r.reason}`).join('; ')
+        this.fail(
+          record,
+          `every runner for capability "${capability}" refused the job: ${said || record.refused.join(', ')}`,
+          'JobRefusedError',
+        )
+        continue
+      }
       if (outcome.none === 'busy') {
         this.reasons.set(jobId, `all runners for capability "${capability}" are busy`)
         // The jobs behind this one meet the same full runners: stop here (back-pressure).
@@ -579,17 +640,26 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   private async onResponse(record: JobRecord, dispatch: Dispatch, response: ExecuteResponse): Promise<void> {
     if (dispatch.abandoned !== undefined || isTerminal(record.status)) return
-    const checked = verifyResult(response.result, { runner: publicKeyHexFromPeerId(dispatch.runner) })
-    if (
-      !checked.ok ||
-      checked.result.jobId !== record.job.id ||
-      checked.result.attempt !== record.job.attempt
-    ) {
-      const why = checked.ok ? 'it is for another job' : checked.message
-      record.refused.push(dispatch.runner)
-      this.requeue(record, `runner ${dispatch.runner} sent a result that does not verify: ${why}`)
+    const { job } = record
+    const policy = this.components.trust.policy
+    // The result must answer this envelope, come from the runner it went to, and that runner must
+    // (still) be trusted to run the capability; only then is its signature worth verifying.
+    const checked = verifyResult(response.result, {
+      job: { jobId: job.id, attempt: job.attempt, digest: record.digest },
+      runner: publicKeyHexOfPeer(dispatch.runner) ?? dispatch.runner,
+      trusted: (key) => policy.admits(key, { role: 'runner', capability: job.runner }),
+    })
+    if (!checked.ok) {
+      this.counts.results.rejected[checked.reason]++
+      const message = `${checked.reason}: ${checked.message}`
+      this.log.error('result of %s from runner %s refused: %s', job.id, dispatch.runner, message)
+      await this.finish(record, 'failed', {
+        reason: `runner ${dispatch.runner} sent a result this supervisor refused (${message})`,
+        error: { name: 'InvalidResult', message, retryable: false },
+      })
       return
     }
+    this.counts.results.accepted++
     this.pool.succeeded(dispatch.runner)
     const lines = response.logs.slice(0, MAX_LOG_LINES)
     await this.store.setLogs(record.job.id, lines)
@@ -619,6 +689,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       this.requeue(record, `runner ${runner} is busy`)
     } else if (isRefusal(err)) {
       record.refused.push(runner)
+      record.refusals = [...(record.refusals ?? []), { runner, reason: message }]
       this.requeue(record, `runner ${runner} refused the job: ${message}`)
     } else {
       this.pool.failed(runner)

@@ -2,10 +2,15 @@
  * Run-state deltas on `horus/v1/state`. Only coordinators may write run state: the validator
  * accepts a message only when it is signed (StrictSign), its publisher holds the trust role
  * `coordinator`, and it decodes as a run-state delta within the size limit. Everything else is
- * rejected, so it is neither delivered nor forwarded.
+ * dropped (see ValidatedTopic for reject vs ignore), so it is neither delivered nor forwarded.
  */
 import type { Logger } from '@libp2p/interface'
-import { type TopicPubSub, ValidatedTopic } from '../../gossip/validated-topic.js'
+import {
+  type PublisherVerdict,
+  type TopicPubSub,
+  type TopicStats,
+  ValidatedTopic,
+} from '../../gossip/validated-topic.js'
 import type { StateDecodeLimits } from '../constants.js'
 import { RunState } from '../run-state.js'
 import { MAX_DELTA_BYTES, STATE_TOPIC } from './constants.js'
@@ -13,8 +18,8 @@ import { MAX_DELTA_BYTES, STATE_TOPIC } from './constants.js'
 export interface StateGossipInit {
   pubsub: TopicPubSub
   log: Logger
-  /** Whether a peer may write run state (the trust policy's role `coordinator`). */
-  isCoordinator: (peerId: string) => boolean
+  /** Whether a peer may write run state (`trustedPublisher(policy, 'coordinator')`). */
+  publisher: (peerId: string) => PublisherVerdict
   /** Each valid delta from another coordinator. */
   onDelta: (delta: RunState, from: string) => void
   limits?: StateDecodeLimits
@@ -46,7 +51,8 @@ export class StateGossip {
     this.topic = new ValidatedTopic({
       pubsub: init.pubsub,
       topic: STATE_TOPIC,
-      decode: (data, from) => (init.isCoordinator(from) ? decodeDelta(data, init.limits) : undefined),
+      publisher: init.publisher,
+      decode: (data) => decodeDelta(data, init.limits),
       deliver: init.onDelta,
     })
   }
@@ -57,6 +63,10 @@ export class StateGossip {
 
   stop(): void {
     this.topic.stop()
+  }
+
+  stats(): TopicStats {
+    return this.topic.stats()
   }
 
   /** Publishes a delta; false when it is too large for gossip (anti-entropy will carry it). */

@@ -12,6 +12,7 @@ import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
+import { type TopicStats, trustedPublisher } from '../../../protocols/gossip/index.js'
 import { runnerRecipients, toHex, verifyAuthoritySignature } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
@@ -48,6 +49,8 @@ import {
   RUNS_PREFIX,
 } from './constants.js'
 import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
+import type { ResultStats } from './job-reports.js'
+import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
 import { RunAccess, type RunAction } from './run-access.js'
@@ -88,6 +91,15 @@ export interface CoordinatorEvents {
   'run:changed': CustomEvent<string>
 }
 
+export interface CoordinatorStats {
+  /** The state and events topics' validators: accepted, rejected and ignored by reason. */
+  topics: TopicStats[]
+  /** Step results believed and refused (by reason). */
+  results: ResultStats
+  /** Jobs found under a step's id: followed, or refused (by reason). */
+  adoptions: AdoptionStats
+}
+
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
 
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
@@ -123,6 +135,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       libp2p: components.libp2p,
       liveness: components.liveness,
       signer: components.trust.signer,
+      policy: () => components.trust.policy,
       store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
       localSupervisor: options.localSupervisor,
       configuredSupervisors: options.supervisors ?? [],
@@ -143,6 +156,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
+    const coordinatorsOnly = trustedPublisher(() => components.trust.policy, 'coordinator')
     this.access = new RunAccess({
       authority: this.authority,
       record: (entry, log) => this.engine.record(entry, log),
@@ -160,12 +174,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
-      isCoordinator: (peer) => this.isCoordinator(peer),
+      publisher: coordinatorsOnly,
       onDelta: (delta) => this.engine.mergeRemote(delta),
     })
     this.eventsGossip = new EventsGossip({
       pubsub,
       log: this.log,
+      publisher: coordinatorsOnly,
       onEvent: (event) => {
         // Events of runs held here already come from their replicated log.
         if (event.runId === undefined || !this.engine.runs.has(event.runId))
@@ -415,6 +430,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   listTriggers(): TriggerSummary[] {
     return this.triggers.list()
+  }
+
+  /** What this coordinator refused from peers: gossip per topic, step results, squatted job ids. */
+  stats(): CoordinatorStats {
+    return {
+      topics: [this.stateGossip.stats(), this.eventsGossip.stats()],
+      results: this.engine.results.stats(),
+      adoptions: this.engine.tracker.adoptionStats(),
+    }
   }
 
   /** The hash of the local replica of a run (RunNotFoundError without one): equal once converged. */

@@ -25,6 +25,7 @@ export {
   type CoordinatorEvents,
   type CoordinatorOptions,
   CoordinatorService,
+  type CoordinatorStats,
 } from './coordinator-service.js'
 export {
   CapabilityDeniedError,
@@ -38,7 +39,8 @@ export {
   type SubmissionRejectReason,
   TriggerInvalidError,
 } from './errors.js'
-export { payloadText } from './job-tracker.js'
+export type { ResultStats } from './job-reports.js'
+export { ADOPTION_REFUSALS, type AdoptionRefusal, type AdoptionStats, payloadText } from './job-tracker.js'
 export { AUDIT_TYPE, runAuthority, runSubmitter } from './run-access.js'
 
 /** Creates the coordinator service of a node (a HorusNode is a CoordinatorComponents). */

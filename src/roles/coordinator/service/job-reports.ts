@@ -1,8 +1,20 @@
 /**
  * What supervisors report about step jobs, turned into the scheduler's terms: the JobUpdate to
- * record (results only once their runner's signature verifies) and the trace of who ran it.
+ * record and the trace of who ran it. A runner's result counts only when it answers the job sent
+ * (id, attempt and envelope digest), is signed by the runner the supervisor says it dispatched to,
+ * that runner's key is trusted as a runner of the step's capability, and the signature verifies —
+ * checked in that order, so a stranger's forgery costs no signature verification. Anything else
+ * fails the attempt as `InvalidResult` (with `data.reason`) and is counted; its output is dropped.
  */
-import { verifyResult } from '../../../protocols/jobs/index.js'
+import type { Logger } from '@libp2p/interface'
+import {
+  publicKeyHexOfPeer,
+  type ResultRejectReason,
+  resultRejectionCounts,
+  type TrustPolicy,
+  type VerifyResultOutcome,
+  verifyResult,
+} from '../../../protocols/jobs/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
 import type { LogEntry, StepError } from '../../../protocols/state/lattice.js'
 import type { JobEvent } from '../../supervisor/index.js'
@@ -13,16 +25,76 @@ import { JOB_TRACE_TYPE, runnerPeerOf } from './views.js'
 /** Failures that retrying the same job cannot fix. */
 const NON_RETRYABLE = new Set(['JobRejectedError', 'InvalidJobError', 'InvalidResult'])
 
+export interface ResultStats {
+  /** Results believed. */
+  accepted: number
+  /** Results refused, by reason. */
+  rejected: Record<ResultRejectReason, number>
+}
+
+/** The coordinator's result checks, with their counters. */
+export class ResultChecks {
+  private readonly policy: () => TrustPolicy
+  private readonly log: Logger
+  private readonly counts: ResultStats = { accepted: 0, rejected: resultRejectionCounts() }
+
+  constructor(init: { policy: () => TrustPolicy; log: Logger }) {
+    this.policy = init.policy
+    this.log = init.log
+  }
+
+  stats(): ResultStats {
+    return { accepted: this.counts.accepted, rejected: { ...this.counts.rejected } }
+  }
+
+  /** The result carried by `event`, if this coordinator may believe it answers `job`. */
+  check(job: TrackedJob, event: JobEvent): VerifyResultOutcome {
+    const dispatched = event.runner === undefined ? undefined : publicKeyHexOfPeer(event.runner)
+    const policy = this.policy()
+    const outcome: VerifyResultOutcome =
+      dispatched === undefined
+        ? {
+            ok: false,
+            reason: 'not_dispatched_runner',
+            message: `the supervisor did not name a runner it dispatched ${job.jobId} to`,
+          }
+        : verifyResult(event.result, {
+            job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest },
+            runner: dispatched,
+            trusted: (key) => policy.admits(key, { role: 'runner', capability: job.capability }),
+          })
+    if (outcome.ok) this.counts.accepted++
+    else {
+      this.counts.rejected[outcome.reason]++
+      this.log.error('result of %s refused (%s): %s', job.jobId, outcome.reason, outcome.message)
+    }
+    return outcome
+  }
+}
+
+function invalid(outcome: { reason: ResultRejectReason; message: string }): StepError {
+  return {
+    type: 'InvalidResult',
+    message: `${outcome.reason}: ${outcome.message}`,
+    nonRetryable: true,
+    data: { reason: outcome.reason },
+  }
+}
+
 /** A supervisor's job event as the scheduler's JobUpdate; undefined for statuses it ignores. */
-export function jobUpdateOf(job: TrackedJob, event: JobEvent): JobUpdate | undefined {
+export function jobUpdateOf(job: TrackedJob, event: JobEvent, checks: ResultChecks): JobUpdate | undefined {
   const at = { step: job.step, attempt: job.attempt }
+  // A runner's signed result is believed only once checked, whatever status it reports.
+  const checked = event.result === undefined ? undefined : checks.check(job, event)
+  if (checked !== undefined && !checked.ok) return { type: 'failed', ...at, error: invalid(checked) }
   switch (event.status) {
     case 'running':
       return { type: 'started', ...at }
     case 'succeeded': {
-      const checked = verifyResult(event.result)
-      if (!checked.ok)
-        return { type: 'failed', ...at, error: { type: 'InvalidResult', message: checked.message } }
+      if (checked === undefined) {
+        const error = invalid({ reason: 'malformed', message: 'a succeeded job came without a result' })
+        return { type: 'failed', ...at, error }
+      }
       if (checked.result.outputDigest !== undefined && checked.result.output === undefined) {
         const message = 'the output is too large to carry in the result (only its digest arrived)'
         return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
@@ -32,7 +104,7 @@ export function jobUpdateOf(job: TrackedJob, event: JobEvent): JobUpdate | undef
     case 'failed':
     case 'timed_out':
     case 'cancelled': {
-      const failure = event.result?.error ?? event.error
+      const failure = checked?.result.error ?? event.error
       const type = failure?.name ?? (event.status === 'timed_out' ? 'JobTimedOut' : 'JobCancelled')
       const error: StepError = {
         type,

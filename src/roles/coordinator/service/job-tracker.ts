@@ -7,6 +7,12 @@
  * event that was lost. A job this coordinator takes over (`follow`) is first looked for on every
  * known supervisor and followed where it is; it is sent only when none has it, so a takeover does
  * not run an attempt twice on two supervisors.
+ *
+ * A job found under the step's id — on a conflict, or by that look-up — is followed only when it
+ * is the same attempt of the same step, for the same capability, and was submitted by a
+ * coordinator this node trusts (another coordinator took the run over, or this one restarted); the
+ * result expected is then the one bound to that job's envelope. Any other holder is a squatter:
+ * the attempt fails (`JobIdTakenError`) and the refusal is counted.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { abortable } from '../../../core/abortable.js'
@@ -14,8 +20,10 @@ import {
   createJob,
   type JobAuthority,
   type JobEnvelope,
+  jobDigest,
   type SealedSecret,
   type Signer,
+  type TrustPolicy,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
@@ -30,11 +38,21 @@ export interface TrackedJob {
   readonly run: string
   readonly step: string
   readonly attempt: number
+  /** Capability the step runs on. */
+  readonly capability: string
   readonly envelope: JobEnvelope
+  /** `jobDigest` of the envelope whose result counts: ours, or the one adopted on a conflict. */
+  digest: string
   /** Where it was (last) sent. */
   supervisor: string | undefined
   readonly tried: Set<string>
   delivering: boolean
+  /**
+   * The supervisor answered which envelope it holds under this id (ours, or one adopted). Until
+   * then a result bound to another envelope may be a job still to be adopted or refused, and is
+   * left to that decision rather than failing the attempt.
+   */
+  settled: boolean
   cancelled: boolean
   /** Another coordinator may have sent it: look for it on the supervisors before sending it. */
   locate: boolean
@@ -49,6 +67,8 @@ export interface JobTrackerInit {
   signer: Signer
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
+  /** The trust policy in force. */
+  policy: () => TrustPolicy
   /** A status change of a tracked job (terminal ones end its tracking first). */
   onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void
   /** A supervisor's event stream broke. */
@@ -63,12 +83,26 @@ export function payloadText(payload: JsonValue): string {
 
 const CALL_TIMEOUT_MS = 15_000
 
+/** Why a job found under a step's id was not adopted. */
+export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter'] as const
+export type AdoptionRefusal = (typeof ADOPTION_REFUSALS)[number]
+
+export interface AdoptionStats {
+  /** Jobs of another trusted coordinator followed instead of ours. */
+  adopted: number
+  refused: Record<AdoptionRefusal, number>
+}
+
 export class JobTracker {
   readonly pool: SupervisorPool
   private readonly init: JobTrackerInit
   private readonly log: Logger
   private readonly jobs = new Map<string, TrackedJob>()
   private readonly shutdown = new AbortController()
+  private readonly adoptions: AdoptionStats = {
+    adopted: 0,
+    refused: { other_job: 0, untrusted_submitter: 0 },
+  }
 
   constructor(init: JobTrackerInit) {
     this.init = init
@@ -80,6 +114,7 @@ export class JobTracker {
       self: init.self,
       local: init.localSupervisor,
       configured: init.configuredSupervisors,
+      policy: init.policy,
       handlers: {
         onEvent: (event, supervisor) => this.onEvent(event, supervisor),
         onDown: (supervisor, err) => this.onDown(supervisor, err),
@@ -93,6 +128,10 @@ export class JobTracker {
 
   has(jobId: string): boolean {
     return this.jobs.has(jobId)
+  }
+
+  adoptionStats(): AdoptionStats {
+    return { adopted: this.adoptions.adopted, refused: { ...this.adoptions.refused } }
   }
 
   jobsOf(run: string): string[] {
@@ -157,10 +196,13 @@ export class JobTracker {
       run,
       step: action.step,
       attempt: action.attempt,
+      capability: action.runner,
       envelope,
+      digest: jobDigest(envelope),
       supervisor: undefined,
       tried: new Set(),
       delivering: false,
+      settled: false,
       cancelled: false,
       locate,
       retryTimer: undefined,
@@ -241,6 +283,13 @@ export class JobTracker {
   private onEvent(event: JobEvent, supervisor: string): void {
     const job = this.jobs.get(event.jobId)
     if (job === undefined) return
+    if (!job.settled && event.result !== undefined && event.result.job !== job.digest) {
+      this.log(
+        'a result of another job under %s arrived before its holder was known: left to adoption',
+        job.jobId,
+      )
+      return
+    }
     if (isTerminal(event.status)) this.forget(job.jobId)
     this.init.onJobEvent(job, event, supervisor)
   }
@@ -284,17 +333,19 @@ export class JobTracker {
       }
       const link = this.pool.link(peer)
       job.supervisor = peer
+      job.settled = false
       this.pool.assign(peer)
       try {
         await link.ready()
         const view = await link.submit(job.envelope, this.callSignal())
+        job.settled = true
         if (job.cancelled) await link.cancel(job.jobId, this.callSignal())
         else if (isTerminal(view.status)) await this.fetch(job, link)
         return
       } catch (err) {
         const name = errorName(err)
-        // Another coordinator sent this step's job first (a takeover): follow that one.
-        if (name === 'JobIdConflictError') return await this.fetch(job, link)
+        // Another job holds this step's id: follow it only if it is a trusted coordinator's.
+        if (name === 'JobIdConflictError') return await this.adopt(job, link)
         if (name === 'JobRejectedError' || name === 'InvalidJobError') {
           this.onEvent(
             {
@@ -318,9 +369,70 @@ export class JobTracker {
   }
 
   /**
-   * Asks every known supervisor for the job; true when one has it (it is followed there from now
-   * on). Supervisors that do not answer are not waited for: the job is then sent, at worst a
-   * second execution, which beats a step that never ends.
+   * The supervisor holds another job under this step's id. Adopted (its result expected from then
+   * on) only when it is this very attempt, for the same capability, submitted by a coordinator
+   * this node trusts; anything else fails the attempt and is counted.
+   */
+  private async adopt(job: TrackedJob, link: SupervisorLink): Promise<void> {
+    let holder: JobEnvelope | undefined
+    try {
+      holder = (await link.result(job.jobId, this.callSignal(), { includeJob: true })).job
+    } catch (err) {
+      this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
+      return
+    }
+    if (this.mayFollow(job, holder, link.peerId)) return this.fetch(job, link)
+  }
+
+  /**
+   * Whether `holder`, found under the job's id on `supervisor`, is one to follow: if so the job's
+   * result is expected bound to it from now on; if not the attempt fails (`JobIdTakenError`).
+   */
+  private mayFollow(job: TrackedJob, holder: JobEnvelope | undefined, supervisor: string): boolean {
+    const refusal = holder === undefined ? 'other_job' : this.adoptionRefusal(job, holder)
+    if (holder !== undefined && refusal === undefined) {
+      const digest = jobDigest(holder)
+      if (digest !== job.digest) {
+        this.adoptions.adopted++
+        this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
+      }
+      job.digest = digest
+      job.settled = true
+      return true
+    }
+    this.adoptions.refused[refusal ?? 'other_job']++
+    const message =
+      refusal === 'untrusted_submitter'
+        ? `supervisor ${supervisor} holds another job under id ${job.jobId}, submitted by ${holder?.submitter}, which this coordinator does not trust as a coordinator`
+        : `supervisor ${supervisor} holds a different job (another step, attempt or capability) under id ${job.jobId}`
+    this.log.error('refused to adopt %s: %s', job.jobId, message)
+    this.onEvent(
+      { jobId: job.jobId, status: 'failed', error: { name: 'JobIdTakenError', message, retryable: true } },
+      supervisor,
+    )
+    return false
+  }
+
+  private adoptionRefusal(job: TrackedJob, holder: JobEnvelope): AdoptionRefusal | undefined {
+    if (
+      holder.id !== job.jobId ||
+      holder.run !== job.run ||
+      holder.step !== job.step ||
+      holder.attempt !== job.attempt ||
+      holder.runner !== job.capability
+    ) {
+      return 'other_job'
+    }
+    return this.init.policy().admits(holder.submitter, { role: 'coordinator' })
+      ? undefined
+      : 'untrusted_submitter'
+  }
+
+  /**
+   * Asks every known supervisor for the job; true when one has it — a job this coordinator may
+   * follow (followed there from now on), or only others' (the attempt then fails as taken).
+   * Supervisors that do not answer are not waited for: the job is then sent, at worst a second
+   * execution, which beats a step that never ends.
    */
   private async locate(job: TrackedJob): Promise<boolean> {
     job.locate = false
@@ -332,7 +444,7 @@ export class JobTracker {
           // Events must flow before the status is read, or a completion in between is missed.
           const signal = this.callSignal()
           await abortable(link.ready(), signal)
-          return { peer, link, view: await link.result(job.jobId, signal) }
+          return { peer, link, view: await link.result(job.jobId, signal, { includeJob: true }) }
         } catch (err) {
           if (errorName(err) !== 'JobNotFoundError')
             this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
@@ -340,12 +452,18 @@ export class JobTracker {
         }
       }),
     )
-    const hit = found.find((f) => f !== undefined)
-    if (hit === undefined || job.cancelled || this.jobs.get(job.jobId) !== job) return false
+    const hits = found.filter((f) => f !== undefined)
+    if (hits.length === 0 || job.cancelled || this.jobs.get(job.jobId) !== job) return false
+    const followable = hits.find(
+      (h) => h.view.job !== undefined && this.adoptionRefusal(job, h.view.job) === undefined,
+    )
+    const hit = followable ?? (hits[0] as (typeof hits)[number])
+    if (!this.mayFollow(job, hit.view.job, hit.peer)) return true
     this.log('following %s on %s', job.jobId, hit.peer)
     job.supervisor = hit.peer
     this.pool.assign(hit.peer)
-    if (isTerminal(hit.view.status)) this.onEvent(hit.view, hit.peer)
+    const { job: _envelope, ...view } = hit.view
+    if (isTerminal(view.status)) this.onEvent(view, hit.peer)
     return true
   }
 

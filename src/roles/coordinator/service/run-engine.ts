@@ -17,7 +17,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { JobAuthority, SealedSecret, Signer } from '../../../protocols/jobs/index.js'
+import type { JobAuthority, SealedSecret, Signer, TrustPolicy } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
@@ -40,7 +40,7 @@ import type { CompiledWorkflow } from '../workflow/types.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
 import { dispatchRecord } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
-import { jobTrace, jobUpdateOf } from './job-reports.js'
+import { jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
@@ -60,6 +60,8 @@ export interface RunEngineInit {
   libp2p: Libp2p
   liveness: Pick<LivenessService, 'alive'>
   signer: Signer
+  /** The trust policy in force: supervisors, runners and lease owners are judged by it. */
+  policy: () => TrustPolicy
   store: StateStore
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
@@ -80,6 +82,7 @@ export class RunEngine {
   readonly runs = new Map<string, RunEntry>()
   readonly hlc: Hlc
   readonly tracker: JobTracker
+  readonly results: ResultChecks
   private readonly init: RunEngineInit
   private readonly log: Logger
   private readonly dirty = new Set<RunEntry>()
@@ -93,6 +96,7 @@ export class RunEngine {
     this.init = init
     this.log = init.logger.forComponent('horus:coordinator')
     this.hlc = new Hlc(init.self)
+    this.results = new ResultChecks({ policy: init.policy, log: this.log })
     this.tracker = new JobTracker({
       libp2p: init.libp2p,
       liveness: init.liveness,
@@ -101,6 +105,7 @@ export class RunEngine {
       signer: init.signer,
       localSupervisor: init.localSupervisor,
       configuredSupervisors: init.configuredSupervisors,
+      policy: init.policy,
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
       onSupervisorDown: () => {},
     })
@@ -253,18 +258,27 @@ export class RunEngine {
         }
         continue
       }
+      // An owner lost from liveness lapsed when it was last heard; one whose key the policy no longer
+      // trusts as a coordinator has lost its lease now (the first in takeover order takes over).
+      const revoked =
+        lease !== undefined && !this.init.policy().admitsPeer(lease.owner, { role: 'coordinator' })
       const lostAt = lease === undefined ? undefined : this.lost.get(lease.owner)
-      const expiresAt = Math.min(lease?.expiresAt ?? entry.createdAt, lostAt ?? Number.POSITIVE_INFINITY)
+      const lapsedAt = revoked ? now - leaseGraceMs : lostAt
+      const expiresAt = Math.min(lease?.expiresAt ?? entry.createdAt, lapsedAt ?? Number.POSITIVE_INFINITY)
       const rank = this.takeoverRank(entry.id, lease?.owner)
       if (now < expiresAt + leaseGraceMs * (1 + rank)) continue
       // The register is only overwritten once the lease lapsed, or its owner was lost that long ago.
       const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, {
         ...this.leaseOptions(),
         graceMs: leaseGraceMs * (1 + rank),
-        ...(lostAt === undefined ? {} : { lapsedAt: expiresAt }),
+        ...(lapsedAt === undefined ? {} : { lapsedAt: expiresAt }),
       })
       if (delta === undefined) continue
-      const why = lostAt !== undefined && lostAt < (lease?.expiresAt ?? 0) ? 'owner lost' : 'lease lapsed'
+      const why = revoked
+        ? 'its owner is no longer trusted as a coordinator'
+        : lostAt !== undefined && lostAt < (lease?.expiresAt ?? 0)
+          ? 'owner lost'
+          : 'lease lapsed'
       this.log('taking over run %s from %s (%s)', entry.id, lease?.owner ?? 'nobody', why)
       delta.merge(
         entry.state.appendLog(
@@ -486,7 +500,7 @@ export class RunEngine {
     const entry = this.runs.get(job.run)
     const workflow = entry?.workflow
     if (entry === undefined || workflow === undefined || !this.owns(entry)) return
-    const update = jobUpdateOf(job, event)
+    const update = jobUpdateOf(job, event, this.results)
     if (update === undefined) return
     let delta: RunState | undefined
     try {

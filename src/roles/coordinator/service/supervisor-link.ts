@@ -21,8 +21,8 @@ export interface SupervisorLink {
   /** Resolves once events of this supervisor are flowing (jobs may be sent from then on). */
   ready(): Promise<void>
   submit(job: JobEnvelope, signal: AbortSignal): Promise<JobStatusView>
-  /** The job's current status and, once terminal, its result. */
-  result(jobId: string, signal: AbortSignal): Promise<JobResultView>
+  /** The job's current status and, once terminal, its result; with `includeJob`, its envelope. */
+  result(jobId: string, signal: AbortSignal, options?: { includeJob?: boolean }): Promise<JobResultView>
   cancel(jobId: string, signal: AbortSignal): Promise<void>
   logs(jobId: string, signal: AbortSignal): Promise<string[]>
   close(): Promise<void>
@@ -59,8 +59,14 @@ export class LocalSupervisorLink implements SupervisorLink {
     return statusView(await this.service.submit(job, 'rpc', { waitForRunner: true }))
   }
 
-  async result(jobId: string): Promise<JobResultView> {
-    return resultView(this.service.status(jobId))
+  async result(
+    jobId: string,
+    _signal?: AbortSignal,
+    options: { includeJob?: boolean } = {},
+  ): Promise<JobResultView> {
+    const record = this.service.status(jobId)
+    const view = resultView(record)
+    return options.includeJob === true ? { ...view, job: record.job } : view
   }
 
   async cancel(jobId: string): Promise<void> {
@@ -128,8 +134,9 @@ export class RemoteSupervisorLink implements SupervisorLink {
     )
   }
 
-  result(jobId: string, signal: AbortSignal): Promise<JobResultView> {
-    return this.client.call<JobResultView>('supervisor.get_job_result', { jobId }, { signal })
+  result(jobId: string, signal: AbortSignal, options: { includeJob?: boolean } = {}): Promise<JobResultView> {
+    const params = options.includeJob === true ? { jobId, includeJob: true } : { jobId }
+    return this.client.call<JobResultView>('supervisor.get_job_result', params, { signal })
   }
 
   async cancel(jobId: string, signal: AbortSignal): Promise<void> {

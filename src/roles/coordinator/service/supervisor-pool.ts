@@ -4,11 +4,14 @@
  * and — while none of those is known — those found in the DHT under the supervisor role record.
  * Jobs go to the supervisor with the fewest of this coordinator's jobs in flight; one that fails a
  * call is skipped for a while, and one whose event stream breaks is reported down so its jobs are
- * re-sent (same job id) to another.
+ * re-sent (same job id) to another. Whatever the source, a peer is used only while the trust policy
+ * in force holds its key as a `supervisor` (checked at each pick, so a policy reload applies at
+ * once); configured addresses are no exception.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { findProviders } from '../../../protocols/capabilities/find.js'
 import { roleCid } from '../../../protocols/capabilities/keys.js'
+import type { TrustPolicy } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
 import { SUPERVISOR_BACKOFF_MS, SUPERVISOR_LOOKUP_INTERVAL_MS } from './constants.js'
@@ -28,6 +31,8 @@ export interface SupervisorPoolInit {
   /** Multiaddrs ending in `/p2p/<peer id>`. */
   configured: readonly string[]
   handlers: LinkHandlers
+  /** The trust policy in force. */
+  policy: () => TrustPolicy
 }
 
 export class SupervisorPool {
@@ -51,13 +56,16 @@ export class SupervisorPool {
     }
   }
 
-  /** Peer IDs of every supervisor known now. */
+  /** Peer IDs of every supervisor known now that the policy trusts as one. */
   candidates(): string[] {
     const out = new Set<string>()
     if (this.init.local !== undefined) out.add(this.init.self)
-    for (const peer of this.configured.keys()) out.add(peer)
+    const policy = this.init.policy()
+    const trusted = (peer: string): boolean => policy.admitsPeer(peer, { role: 'supervisor' })
+    for (const peer of this.configured.keys()) if (trusted(peer)) out.add(peer)
+    // Liveness already believes the role only where the policy grants it.
     for (const peer of this.init.liveness.alive()) if (peer.roles.includes('supervisor')) out.add(peer.peerId)
-    for (const peer of this.discovered) out.add(peer)
+    for (const peer of this.discovered) if (trusted(peer)) out.add(peer)
     if (out.size === 0) this.discover()
     return [...out]
   }
@@ -146,7 +154,10 @@ export class SupervisorPool {
           signal,
           limit: 20,
         })
-        this.discovered = found.map((p) => p.id.toString()).filter((id) => id !== this.init.self)
+        const policy = this.init.policy()
+        this.discovered = found
+          .map((p) => p.id.toString())
+          .filter((id) => id !== this.init.self && policy.admitsPeer(id, { role: 'supervisor' }))
         if (this.discovered.length > 0) this.log('found %d supervisor(s) in the DHT', this.discovered.length)
       } catch (err) {
         if (!signal.aborted) this.log('supervisor look-up failed: %s', (err as Error).message)

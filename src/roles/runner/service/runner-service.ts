@@ -16,6 +16,7 @@ import {
   type JobFailure,
   JobRejectedError,
   type JobResult,
+  jobDigest,
   SecretNotRecipientError,
   toHex,
 } from '../../../protocols/jobs/index.js'
@@ -304,6 +305,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private sign(job: JobEnvelope, execution: ExecutionResult): JobResult {
     const fields = {
       jobId: job.id,
+      job: jobDigest(job),
       attempt: job.attempt,
       startedAt: execution.startedAt,
       finishedAt: execution.finishedAt,
