@@ -5,6 +5,7 @@
  * relay refuses keys outside its trust policy, and a node refuses to be relayed by a peer it did
  * not choose. (The same across network namespaces with no route between subnets: nat-namespaces.)
  */
+import type { Connection } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,7 +14,6 @@ import { RELAY_STOP_PROTOCOL } from '../src/node/nat/constants.js'
 import type { NatStatus } from '../src/node/nat/index.js'
 import type { HorusNode } from '../src/node/node.js'
 import { Libp2pRpcClient } from '../src/protocols/rpc/libp2p-client.js'
-import type { PeerSummary } from '../src/protocols/rpc/node-methods.js'
 import { TestMesh } from '../src/testing/test-node.js'
 import { waitFor } from '../src/testing/wait-for.js'
 
@@ -68,7 +68,7 @@ describe('circuit relay v2', () => {
       { peerId: relay.peerId, source: 'configured', connected: true, offersRelay: true },
     ])
     expect(relay.natStatus().service).toMatchObject({ reservations: 1, allow: 'trusted' })
-    expect(relay.natStatus().service?.limits).toBeUndefined()
+    expect(relay.natStatus().service?.limits).toEqual({ durationMs: 3_600_000, dataBytes: 128 * 1024 * 1024 })
     expect(inner.health().checks?.reachability).toMatch(/^private; reachable through relay/)
 
     // The caller knows only the relayed address: its connection to `inner` runs through the relay.
@@ -77,22 +77,34 @@ describe('circuit relay v2', () => {
       name: 'caller',
       bootstrap: [relayAddr],
     })
+    const opened: Connection[] = []
+    caller.libp2p.addEventListener('connection:open', (evt) => {
+      if (evt.detail.remotePeer.toString() === inner.peerId) opened.push(evt.detail)
+    })
     const target = circuitAddrs(inner)[0] as string
     const client = new Libp2pRpcClient({ libp2p: caller.libp2p, target })
     try {
       const info = await client.call<{ peerId: string }>('node.info', {}, { timeoutMs: 10_000 })
       expect(info.peerId).toBe(inner.peerId)
-      const fromInner = await client.call<PeerSummary[]>('node.peers', {}, { timeoutMs: 10_000 })
-      expect(fromInner.find((p) => p.peerId === caller.peerId)).toMatchObject({ relay: relay.peerId })
-      const fromCaller = await caller.connectedPeers()
-      expect(fromCaller.find((p) => p.peerId === inner.peerId)).toMatchObject({ relay: relay.peerId })
     } finally {
       await client.close()
     }
+    // The relay's default limits make it a limited connection; Horus RPC ran over it regardless.
+    // (On loopback DCUtR soon adds a direct connection, so which one node.peers reports is left to
+    // nat-namespaces, where no direct route exists.)
+    const relayed = opened.find((c) => c.remoteAddr.toString().includes('/p2p-circuit'))
+    expect(relayed?.remoteAddr.toString()).toContain(`/p2p/${relay.peerId}/p2p-circuit`)
+    const limits = relayed?.limits
+    // libp2p 3's relay sends its duration limit in ms in a field the client reads as seconds, so
+    // only its presence is checked; the relay itself enforces it in ms.
+    expect(limits?.seconds).toBeGreaterThan(0)
+    expect(limits?.bytes).toBeGreaterThan(0n)
+    expect(limits?.bytes).toBeLessThanOrEqual(BigInt(128 * 1024 * 1024))
   })
 
   it('refuses a reservation to a key outside the relay trust policy, and says why', async () => {
-    const relay = await mesh.node({ name: 'relay', extra: { relay: { service: true } } })
+    // A policy of its own (no keys): the mesh's nodes are strangers to it.
+    const relay = await mesh.node({ name: 'relay', extra: { relay: { service: true }, trust: { keys: [] } } })
     const stranger = await mesh.node({
       name: 'stranger',
       extra: { relay: { peers: [relay.multiaddrs()[0]] } },
@@ -108,7 +120,8 @@ describe('circuit relay v2', () => {
   })
 
   it('will not be made to listen through a relay it did not choose', async () => {
-    const node = await mesh.node({ name: 'node' })
+    // A policy of its own (no keys): the rogue is no key it trusts, nor a peer it named.
+    const node = await mesh.node({ name: 'node', extra: { trust: { keys: [] } } })
     // A relay that would grant the reservation: only the node's refusal keeps it from listening there.
     const rogue = await mesh.node({ name: 'rogue', extra: { relay: { service: { allow: 'anyone' } } } })
     await rogue.libp2p.dial(multiaddr(node.multiaddrs()[0] as string))

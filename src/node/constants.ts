@@ -75,6 +75,21 @@ export const RELAY_MAX_DURATION_MS = 2_147_483_647
  */
 export const RELAY_MIN_DATA_BYTES = 256 * 1024
 
+/**
+ * How long a relay (`relay.service`) carries one relayed connection before closing it, unless
+ * `relay.service.limits` says otherwise. Long enough for a job's dispatch and its result over one
+ * RPC session; the peers then reconnect through the relay (a new connection, a fresh limit) or
+ * directly when DCUtR found a way. @default 3_600_000 (1 h)
+ */
+export const RELAY_DURATION_LIMIT_MS = 60 * 60 * 1000
+
+/**
+ * Bytes (both ways together) a relay carries over one relayed connection before closing it, unless
+ * `relay.service.limits` says otherwise: a hundred RPC frames of the 1 MiB maximum and more.
+ * @default 134_217_728 (128 MiB)
+ */
+export const RELAY_DATA_LIMIT_BYTES = 128 * 1024 * 1024
+
 /** Relays a node that is not publicly reachable holds reservations on at once. @default 2 */
 export const RELAY_MAX_RELAYS = 2
 

@@ -153,11 +153,12 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
 }
 
 /**
- * libp2p's relay server for `relay.service`. Without `limits` a relayed connection is unlimited, so
- * every protocol runs over it as over a direct one (libp2p's default would cut each after 2 min or
- * 128 KiB — a long RPC session or a job's dispatch mid-way). With limits the connection is a
- * "limited" one in libp2p's terms: Horus RPC still runs over it until a limit is hit, gossip and
- * the DHT reach the node through the relay's own connections instead.
+ * libp2p's relay server for `relay.service`. With limits (by default 1 h and 128 MiB per relayed
+ * connection, where libp2p's own would cut each after 2 min or 128 KiB — a job's dispatch mid-way)
+ * the connection is a "limited" one in libp2p's terms: Horus RPC, which carries job dispatch,
+ * anti-entropy and client calls, runs over it (`runOnLimitedConnection`) until a limit is hit;
+ * gossip and the DHT reach the node through the relay's own connections instead. With
+ * `limits: none` a relayed connection is unlimited and every protocol runs over it.
  */
 function relayServer(service: RelayServiceConfig): ReturnType<typeof circuitRelayServer> {
   const limits = service.limits

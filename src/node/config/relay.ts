@@ -8,13 +8,16 @@
  *                            # and connect through it; anyone: a public relay
  *     maxReservations: 128
  *     reservationTtlMs: 7200000
- *     limits: { durationMs: 3600000, dataBytes: 1073741824 }   # per relayed connection; none by default
+ *     limits: { durationMs: 3600000, dataBytes: 134217728 }    # per relayed connection (these are the
+ *                            # defaults); `limits: none` for unlimited connections
  *   peers: [/ip4/203.0.113.7/tcp/4001/p2p/12D3KooW…]         # relays to reserve on (--relay)
  *   reserve: auto            # auto (unless AutoNAT confirmed a public address) | always | never
  *   maxRelays: 2
  * ```
  */
 import {
+  RELAY_DATA_LIMIT_BYTES,
+  RELAY_DURATION_LIMIT_MS,
   RELAY_MAX_DURATION_MS,
   RELAY_MAX_RELAYS,
   RELAY_MAX_RESERVATIONS,
@@ -56,6 +59,7 @@ function readService(value: unknown, issues: ConfigIssues): RelayServiceConfig |
     allow: 'trusted',
     maxReservations: RELAY_MAX_RESERVATIONS,
     reservationTtlMs: RELAY_RESERVATION_TTL_MS,
+    limits: { durationMs: RELAY_DURATION_LIMIT_MS, dataBytes: RELAY_DATA_LIMIT_BYTES },
   }
   if (!isRecord(value)) {
     const on = readBoolean(value, 'relay.service', issues)
@@ -73,16 +77,22 @@ function readService(value: unknown, issues: ConfigIssues): RelayServiceConfig |
       RELAY_MIN_RESERVATION_TTL_MS,
       issues,
     ) ?? defaults.reservationTtlMs
-  const limits = readLimits(value.limits, issues)
+  const limits = value.limits === undefined ? defaults.limits : readLimits(value.limits, issues)
+  if (allow === 'anyone' && value.limits === 'none')
+    issues.add(
+      'relay.service.limits',
+      'a public relay (allow: anyone) must limit what it carries for strangers: give durationMs and/or dataBytes, or leave limits out for the defaults',
+    )
   return { allow, maxReservations, reservationTtlMs, ...(limits === undefined ? {} : { limits }) }
 }
 
+/** `none`: unlimited relayed connections; a mapping: the limits it names (the others unlimited). */
 function readLimits(value: unknown, issues: ConfigIssues): RelayLimits | undefined {
-  if (value === undefined) return undefined
+  if (value === 'none') return undefined
   if (!isRecord(value)) {
     issues.add(
       'relay.service.limits',
-      `expected a mapping with durationMs and/or dataBytes, got ${describe(value)}`,
+      `expected none or a mapping with durationMs and/or dataBytes, got ${describe(value)}`,
     )
     return undefined
   }
@@ -91,7 +101,7 @@ function readLimits(value: unknown, issues: ConfigIssues): RelayLimits | undefin
   if (durationMs !== undefined && durationMs > RELAY_MAX_DURATION_MS) {
     issues.add(
       'relay.service.limits.durationMs',
-      `expected at most ${RELAY_MAX_DURATION_MS} (about 24.8 days, a timer's limit), got ${durationMs}; leave it out for no limit`,
+      `expected at most ${RELAY_MAX_DURATION_MS} (about 24.8 days, a timer's limit), got ${durationMs}; leave it out for no duration limit`,
     )
   }
   const dataBytes = readBounded(

@@ -44,8 +44,11 @@ export interface RelayServiceConfig {
   /** @default RELAY_RESERVATION_TTL_MS */
   reservationTtlMs: number
   /**
-   * Per relayed connection. @default none: a relay that admits only trusted keys carries a Horus
-   * mesh's long-lived RPC sessions and job dispatch without cutting them.
+   * Per relayed connection; absent (`limits: none`): unlimited. A limited connection carries Horus
+   * RPC (job dispatch, anti-entropy, client calls) until a limit is hit; gossip and the DHT keep to
+   * direct and unlimited connections (a node behind NAT hears gossip through its relay, a member of
+   * the mesh).
+   * @default { durationMs: RELAY_DURATION_LIMIT_MS, dataBytes: RELAY_DATA_LIMIT_BYTES }
    */
   limits?: RelayLimits
 }

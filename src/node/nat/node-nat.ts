@@ -14,6 +14,8 @@ export interface RelayServiceStatus {
   allow: RelayAllow
   /** Reservations held on this relay now. */
   reservations: number
+  /** Peer IDs of the nodes holding them. */
+  holders: string[]
   maxReservations: number
   reservationTtlMs: number
   /** Per relayed connection; absent: unlimited. */
@@ -38,6 +40,7 @@ export function nodeNatStatus(
     service: {
       allow: service.allow,
       reservations: relay.reservations.size,
+      holders: [...relay.reservations.keys()].map((peer) => peer.toString()),
       maxReservations: service.maxReservations,
       reservationTtlMs: service.reservationTtlMs,
       ...(service.limits === undefined ? {} : { limits: service.limits }),

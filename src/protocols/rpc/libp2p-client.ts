@@ -4,7 +4,14 @@
  * were waiting when it died fail with ConnectionClosedError — they are not retried here, because
  * only the caller knows whether a method is safe to repeat.
  */
-import { type ComponentLogger, isPeerId, type Libp2p, type Logger, type PeerId, type Stream } from '@libp2p/interface'
+import {
+  type ComponentLogger,
+  isPeerId,
+  type Libp2p,
+  type Logger,
+  type PeerId,
+  type Stream,
+} from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLogger } from '../../core/logger.js'
