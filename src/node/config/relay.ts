@@ -43,8 +43,10 @@ export function readRelay(value: unknown, issues: ConfigIssues): RelayConfig {
   }
   unknownKeys(value, 'relay', RELAY_KEYS, issues)
   const peers = readMultiaddrs(value.peers, 'relay.peers', issues, { requirePeerId: true }) ?? []
-  peers.forEach((addr, i) => {
-    if (addr.includes('/p2p-circuit'))
+  // Indexes of the list as written (readMultiaddrs drops the entries it reported).
+  const written: unknown[] = Array.isArray(value.peers) ? value.peers : []
+  written.forEach((addr, i) => {
+    if (typeof addr === 'string' && addr.includes('/p2p-circuit'))
       issues.add(`relay.peers[${i}]`, `expected the relay's own address, not a relayed one: ${addr}`)
   })
   const reserve = readChoice(value.reserve, 'relay.reserve', RESERVE, issues) ?? 'auto'
