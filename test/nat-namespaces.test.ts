@@ -55,7 +55,10 @@ async function keepLogs(m: NemesisMesh): Promise<void> {
 
 describe('NAT traversal across network namespaces', () => {
   it('runs a workflow submitted in B on the runner in A through the relay, and reports the runner gone when the relay dies', async () => {
-    mesh = new NemesisMesh({ prefix: PREFIX, env: { DEBUG: 'horus:nat,horus:supervisor*' } })
+    mesh = new NemesisMesh({
+      prefix: PREFIX,
+      env: { DEBUG: process.env.NAT_NODE_DEBUG ?? 'horus:nat,horus:supervisor*' },
+    })
     const m = mesh
     try {
       await scenario(m)

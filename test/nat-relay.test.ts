@@ -9,8 +9,9 @@ import type { Connection } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { createClientHost } from '../src/client/host.js'
 import { generateIdentity } from '../src/node/identity.js'
-import { RELAY_STOP_PROTOCOL } from '../src/node/nat/constants.js'
+import { RELAY_HOP_PROTOCOL, RELAY_STOP_PROTOCOL } from '../src/node/nat/constants.js'
 import type { NatStatus } from '../src/node/nat/index.js'
 import type { HorusNode } from '../src/node/node.js'
 import { Libp2pRpcClient } from '../src/protocols/rpc/libp2p-client.js'
@@ -100,6 +101,45 @@ describe('circuit relay v2', () => {
     expect(limits?.seconds).toBeGreaterThan(0)
     expect(limits?.bytes).toBeGreaterThan(0n)
     expect(limits?.bytes).toBeLessThanOrEqual(BigInt(128 * 1024 * 1024))
+  })
+
+  it('reaches a node named only by its peer ID through a relay it is connected to', async () => {
+    const ids = await identities(['relay', 'inner', 'client'])
+    const id = (name: string): string => ids.get(name)?.peerId as string
+    const relay = await mesh.node({
+      dataDir: ids.get('relay')?.dir as string,
+      name: 'relay',
+      extra: { relay: { service: true }, ...trusting(id('inner'), id('client')) },
+    })
+    const relayAddr = relay.multiaddrs()[0] as string
+    const inner = await mesh.node({
+      dataDir: ids.get('inner')?.dir as string,
+      name: 'inner',
+      extra: { relay: { peers: [relayAddr] }, ...trusting(id('client')) },
+    })
+    await waitFor(() => circuitAddrs(inner).length > 0, {
+      timeoutMs: 15_000,
+      what: 'a reservation on the relay',
+    })
+    // A host with no DHT and no address of `inner`: only the relay it is connected to can get it there.
+    const { identity } = await generateIdentity(ids.get('client')?.dir as string)
+    const host = await createClientHost({ privateKey: identity.privateKey })
+    const client = new Libp2pRpcClient({ libp2p: host, target: peerIdFromString(inner.peerId) })
+    try {
+      await host.dial(multiaddr(relayAddr))
+      await waitFor(
+        async () =>
+          (await host.peerStore.get(peerIdFromString(relay.peerId))).protocols.includes(RELAY_HOP_PROTOCOL),
+        { timeoutMs: 10_000, what: 'identify to say the relay offers the service' },
+      )
+      const info = await client.call<{ peerId: string }>('node.info', {}, { timeoutMs: 10_000 })
+      expect(info.peerId).toBe(inner.peerId)
+      const conn = host.getConnections(peerIdFromString(inner.peerId))[0]
+      expect(conn?.remoteAddr.toString()).toContain(`/p2p/${relay.peerId}/p2p-circuit`)
+    } finally {
+      await client.close()
+      await host.stop()
+    }
   })
 
   it('refuses a reservation to a key outside the relay trust policy, and says why', async () => {

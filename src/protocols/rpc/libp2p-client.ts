@@ -4,14 +4,7 @@
  * were waiting when it died fail with ConnectionClosedError — they are not retried here, because
  * only the caller knows whether a method is safe to repeat.
  */
-import {
-  type ComponentLogger,
-  isPeerId,
-  type Libp2p,
-  type Logger,
-  type PeerId,
-  type Stream,
-} from '@libp2p/interface'
+import type { ComponentLogger, Logger, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLogger } from '../../core/logger.js'
@@ -34,14 +27,15 @@ import {
 } from './constants.js'
 import { CancelledError, ConnectionClosedError, type HorusErrorClass } from './errors.js'
 import type { RpcParams } from './messages.js'
+import { dialPeerProtocol, type PeerDialer } from './peer-dial.js'
 
 export interface Libp2pRpcClientInit {
   /**
-   * With `peerRouting`, a peer ID target that cannot be dialled at the addresses the peer store
-   * holds is looked up once more in the mesh (its addresses change when it gains or loses a relay
-   * reservation) and dialled again.
+   * With `peerRouting`, `getConnections` and `peerStore`, a peer ID target that cannot be dialled at
+   * the addresses the peer store holds is tried through this node's relays and looked up afresh
+   * (peer-dial.ts).
    */
-  libp2p: Pick<Libp2p, 'dialProtocol'> & Partial<Pick<Libp2p, 'peerRouting'>>
+  libp2p: PeerDialer
   /** Peer ID (object or string) or multiaddr (object or `/ip4/...` string, with `/p2p/<id>`). */
   target: PeerId | Multiaddr | Multiaddr[] | string
   /** @default RPC_PROTOCOL */
@@ -182,24 +176,11 @@ export class Libp2pRpcClient implements RpcClient {
     return session
   }
 
-  private async dial(signal: AbortSignal): Promise<Stream> {
-    const { libp2p } = this.init
-    const protocol = this.init.protocol ?? RPC_PROTOCOL
-    // Through a relay that limits its connections (duration, data), RPC still runs until a limit is hit.
-    const options = { signal, runOnLimitedConnection: true }
-    try {
-      return await libp2p.dialProtocol(this.target, protocol, options)
-    } catch (err) {
-      const target = this.target
-      if (!isPeerId(target) || libp2p.peerRouting === undefined || signal.aborted) throw err
-      this.log('dial %p failed (%s); looking up its current addresses', target, (err as Error).message)
-      try {
-        await libp2p.peerRouting.findPeer(target, { signal, useCache: false })
-      } catch {
-        throw err
-      }
-      return libp2p.dialProtocol(target, protocol, options)
-    }
+  private dial(signal: AbortSignal): Promise<Stream> {
+    return dialPeerProtocol(this.init.libp2p, this.target, this.init.protocol ?? RPC_PROTOCOL, {
+      signal,
+      log: this.log,
+    })
   }
 }
 
