@@ -5,19 +5,10 @@
  */
 import { describe, expect, it } from 'vitest'
 import { configFromEnv, mergeLayers } from '../src/node/config/load.js'
-import { ConfigError, resolveConfig } from '../src/node/index.js'
+import { resolveConfig } from '../src/node/index.js'
+import { configIssues } from './helpers/config-issues.js'
 
 const RELAY = '/ip4/203.0.113.7/tcp/4001/p2p/12D3KooWEm4UMwgdXzVhBH1dzYkgpoDweehvoR3sdJ1XQrDp4yEc'
-
-function issues(raw: Record<string, unknown>): string[] {
-  try {
-    resolveConfig(raw)
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.issues]
-    throw err
-  }
-  return []
-}
 
 describe('relay config', () => {
   it('reserves automatically on up to two relays, and serves none, by default', () => {
@@ -38,7 +29,7 @@ describe('relay config', () => {
   })
 
   it('refuses a public relay without limits: strangers get no more than the configured limits', () => {
-    expect(issues({ relay: { service: { allow: 'anyone', limits: 'none' } } })).toEqual([
+    expect(configIssues({ relay: { service: { allow: 'anyone', limits: 'none' } } })).toEqual([
       expect.stringMatching(/^relay\.service\.limits: a public relay \(allow: anyone\) must limit/),
     ])
     expect(resolveConfig({ relay: { service: { allow: 'anyone' } } }).relay.service?.limits).toEqual({
@@ -49,7 +40,7 @@ describe('relay config', () => {
 
   it('names every bad value with its path', () => {
     expect(
-      issues({
+      configIssues({
         relay: {
           service: { allow: 'everyone', maxReservations: 0, limits: { dataBytes: 1_000, seconds: 5 } },
           peers: ['/ip4/203.0.113.7/tcp/4001', `${RELAY}/p2p-circuit`],

@@ -40,25 +40,39 @@ function circuitAddrs(node: HorusNode): string[] {
   return node.multiaddrs().filter((a) => a.includes('/p2p-circuit'))
 }
 
+/**
+ * A relay trusting `inner` and `other`, and `inner` reserving on it (trusting `other`), once
+ * `inner` holds its reservation.
+ */
+async function relayAndInner(other: string): Promise<{
+  ids: Map<string, { dir: string; peerId: string }>
+  relay: HorusNode
+  relayAddr: string
+  inner: HorusNode
+}> {
+  const ids = await identities(['relay', 'inner', other])
+  const id = (name: string): string => ids.get(name)?.peerId as string
+  const relay = await mesh.node({
+    dataDir: ids.get('relay')?.dir as string,
+    name: 'relay',
+    extra: { relay: { service: true }, ...trusting(id('inner'), id(other)) },
+  })
+  const relayAddr = relay.multiaddrs()[0] as string
+  const inner = await mesh.node({
+    dataDir: ids.get('inner')?.dir as string,
+    name: 'inner',
+    extra: { relay: { peers: [relayAddr] }, ...trusting(id(other)) },
+  })
+  await waitFor(() => circuitAddrs(inner).length > 0, {
+    timeoutMs: 15_000,
+    what: 'a reservation on the relay',
+  })
+  return { ids, relay, relayAddr, inner }
+}
+
 describe('circuit relay v2', () => {
   it('reserves on its relay, announces /p2p-circuit addresses, and is called through them', async () => {
-    const ids = await identities(['relay', 'inner', 'caller'])
-    const id = (name: string): string => ids.get(name)?.peerId as string
-    const relay = await mesh.node({
-      dataDir: ids.get('relay')?.dir as string,
-      name: 'relay',
-      extra: { relay: { service: true }, ...trusting(id('inner'), id('caller')) },
-    })
-    const relayAddr = relay.multiaddrs()[0] as string
-    const inner = await mesh.node({
-      dataDir: ids.get('inner')?.dir as string,
-      name: 'inner',
-      extra: { relay: { peers: [relayAddr] }, ...trusting(id('caller')) },
-    })
-    await waitFor(() => circuitAddrs(inner).length > 0, {
-      timeoutMs: 15_000,
-      what: 'a reservation on the relay',
-    })
+    const { ids, relay, relayAddr, inner } = await relayAndInner('caller')
 
     const status = inner.natStatus()
     expect(status.reachability).toBe('private')
@@ -104,23 +118,7 @@ describe('circuit relay v2', () => {
   })
 
   it('reaches a node named only by its peer ID through a relay it is connected to', async () => {
-    const ids = await identities(['relay', 'inner', 'client'])
-    const id = (name: string): string => ids.get(name)?.peerId as string
-    const relay = await mesh.node({
-      dataDir: ids.get('relay')?.dir as string,
-      name: 'relay',
-      extra: { relay: { service: true }, ...trusting(id('inner'), id('client')) },
-    })
-    const relayAddr = relay.multiaddrs()[0] as string
-    const inner = await mesh.node({
-      dataDir: ids.get('inner')?.dir as string,
-      name: 'inner',
-      extra: { relay: { peers: [relayAddr] }, ...trusting(id('client')) },
-    })
-    await waitFor(() => circuitAddrs(inner).length > 0, {
-      timeoutMs: 15_000,
-      what: 'a reservation on the relay',
-    })
+    const { ids, relay, relayAddr, inner } = await relayAndInner('client')
     // A host with no DHT and no address of `inner`: only the relay it is connected to can get it there.
     const { identity } = await generateIdentity(ids.get('client')?.dir as string)
     const host = await createClientHost({ privateKey: identity.privateKey })

@@ -2,12 +2,12 @@
  * Opening a protocol stream to a peer named by its ID when the addresses this node holds for it do
  * not work. A node behind NAT is reachable only at `/p2p-circuit` addresses, which change whenever
  * it gains or loses a relay reservation and which a DHT lookup may not return yet (its routing
- * table still filling, a busy machine). So after a failed dial the peer is tried again, within the
- * caller's deadline, in two ways: through the relays this node is directly connected to (the relay
- * refuses at once when the peer holds no reservation there), and at the addresses a fresh DHT
- * lookup gives. With no address known at all the relays go first (the lookup already failed inside
- * the dial); with known addresses that failed, the lookup does (the peer may have moved).
- * Streams may run on limited (relayed) connections: a relay's limits cut them, not this code.
+ * table still filling, a busy machine). So after a failed dial the peer is tried through the relays
+ * this node is directly connected to (a relay refuses at once when the peer holds no reservation
+ * there); when no address was known at all, a fresh DHT lookup follows. A peer whose known
+ * addresses refused is not looked up again: that is how a stopped peer fails, and callers (failover,
+ * liveness) count on hearing so at once. Streams may run on limited (relayed) connections: a
+ * relay's limits cut them, not this code.
  */
 import { RELAY_V2_HOP_CODEC } from '@libp2p/circuit-relay-v2'
 import { isPeerId, type Libp2p, type Logger, type PeerId, type Stream } from '@libp2p/interface'
@@ -28,7 +28,7 @@ export async function dialPeerProtocol(
     return await libp2p.dialProtocol(target, protocol, dial)
   } catch (err) {
     if (!isPeerId(target) || signal.aborted) throw err
-    log('dial %p failed (%s); trying its relays and a fresh lookup', target, (err as Error).message)
+    log("dial %p failed (%s); trying it through this node's relays", target, (err as Error).message)
     const viaRelays = async (): Promise<Stream | undefined> => {
       const addrs = await circuitAddrsViaRelays(libp2p, target)
       if (addrs.length === 0) return undefined
@@ -40,7 +40,7 @@ export async function dialPeerProtocol(
       return libp2p.dialProtocol(target, protocol, dial)
     }
     const noAddress = (err as Error).name === 'NoValidAddressesError'
-    for (const attempt of noAddress ? [viaRelays, viaLookup] : [viaLookup, viaRelays]) {
+    for (const attempt of noAddress ? [viaRelays, viaLookup] : [viaRelays]) {
       if (signal.aborted) break
       const stream = await attempt().catch((e: Error) => {
         log('dial %p: %s', target, e.message)
