@@ -8,7 +8,7 @@ import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
 import { LivenessService } from '../protocols/liveness/service.js'
-import type { NodeHealth, NodeInfoSource } from '../protocols/rpc/node-methods.js'
+import type { NodeHealth, NodeInfoSource, PeerSummary } from '../protocols/rpc/node-methods.js'
 import { nodeMethods } from '../protocols/rpc/node-methods.js'
 import { MethodRegistry } from '../protocols/rpc/registry.js'
 import { RpcServer } from '../protocols/rpc/server.js'
@@ -21,7 +21,8 @@ import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper, type MeshStatus } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
-import { connectedPeers, trustName } from './peer-views.js'
+import { type NodeNatStatus, natMethods, nodeNatStatus, reachabilityCheck } from './nat/node-nat.js'
+import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
@@ -77,6 +78,7 @@ export class HorusNode {
     datastore: LevelDatastore
     datastoreRecovery?: DatastoreRecovery | undefined
     logger: ComponentLogger
+    trust: NodeTrust
   }) {
     this.datastoreRecovery = init.datastoreRecovery
     this.config = init.config
@@ -89,7 +91,8 @@ export class HorusNode {
       init.libp2p,
       init.datastore,
       init.logger.forComponent('horus:mesh-keeper'),
-      init.config.bootstrap,
+      // Relay peers are kept connected like bootstrap peers: behind NAT they are the way in.
+      [...new Set([...init.config.bootstrap, ...init.config.relay.peers])],
     )
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
@@ -102,7 +105,7 @@ export class HorusNode {
         load: this.loadProvider(),
       }),
     })
-    this.trust = new NodeTrust(init)
+    this.trust = init.trust
     this.rpc = new MethodRegistry({
       info: { title: `Horus node ${init.libp2p.peerId.toString()}`, version: VERSION },
       authorize: trustAuthorizer(
@@ -115,6 +118,7 @@ export class HorusNode {
       ...nodeMethods(this.infoSource()),
       ...meshMethods(init.libp2p, this.liveness, () => this.trust.policy, nameOf),
       ...trustMethods(() => this.trust.policy),
+      ...natMethods(() => this.natStatus()),
     )
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
     const gw = init.config.gateway
@@ -153,16 +157,27 @@ export class HorusNode {
     const swarmKey = config.swarmKeyFile === undefined ? undefined : await readSwarmKey(config.swarmKeyFile)
     const { datastore, recovery } = await openDatastore(config.dataDir, logger.forComponent('horus:node'))
     try {
+      // Before libp2p: its connection gater and relay choice consult the trust policy.
+      const trust = new NodeTrust({ config, identity, datastore, logger })
       const libp2p = await createLibp2p(
         meshLibp2pOptions({
           config,
           privateKey: identity.privateKey,
           datastore,
           logger,
+          trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),
           ...(swarmKey === undefined ? {} : { swarmKey }),
         }),
       )
-      const node = new HorusNode({ config, identity, libp2p, datastore, datastoreRecovery: recovery, logger })
+      const node = new HorusNode({
+        config,
+        identity,
+        libp2p,
+        datastore,
+        datastoreRecovery: recovery,
+        logger,
+        trust,
+      })
       if (options.start ?? true) await node.start()
       return node
     } catch (err) {
@@ -255,6 +270,7 @@ export class HorusNode {
   /** Health of the parts every node has; roles add their own checks in later layers. */
   health(): NodeHealth {
     const mesh = this.keeper.status()
+    const reachability = reachabilityCheck(this.natStatus(), this.uptimeMs)
     const checks: Record<string, string> = {
       libp2p: this.libp2p.status === 'started' ? 'ok' : this.libp2p.status,
       datastore:
@@ -264,12 +280,27 @@ export class HorusNode {
             ? 'ok'
             : datastoreCheck(this.datastoreRecovery),
       peers: this.libp2p.getPeers().length > 0 ? 'ok' : aloneMessage(mesh, Date.now()),
+      reachability: reachability.text,
     }
     // A node meant to join others (it has bootstrap peers) and connected to none is not healthy;
-    // the first node of a mesh, with nobody to join, is.
+    // the first node of a mesh, with nobody to join, is. So is a node behind NAT that holds no
+    // reservation on the relays it has: nobody outside its network can reach it.
     const alone = checks.peers !== 'ok' && mesh.bootstrap.length > 0
-    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok' || alone
+    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok' || alone || reachability.degraded
     return { status: degraded ? 'degraded' : 'ok', checks }
+  }
+
+  /** Reachability, relay reservations and this node's relay service (`node.nat`). */
+  natStatus(): NodeNatStatus {
+    return nodeNatStatus(this.libp2p.services.nat, this.libp2p.services.relay, this.config.relay)
+  }
+
+  /** The peers this node is connected to, as `node.peers` reports them. */
+  connectedPeers(): Promise<PeerSummary[]> {
+    return connectedPeers(this.libp2p, {
+      name: (peerId) => trustName(this.trust.policy, peerId),
+      roles: (peerId) => this.liveness.get(peerId)?.roles,
+    })
   }
 
   private infoSource(): NodeInfoSource {
@@ -283,11 +314,7 @@ export class HorusNode {
         return startedAt()
       },
       getMultiaddrs: () => this.multiaddrs(),
-      getPeers: () =>
-        connectedPeers(this.libp2p, {
-          name: (peerId) => trustName(this.trust.policy, peerId),
-          roles: (peerId) => this.liveness.get(peerId)?.roles,
-        }),
+      getPeers: () => this.connectedPeers(),
       health: () => this.health(),
     }
   }

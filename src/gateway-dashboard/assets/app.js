@@ -199,7 +199,13 @@ function table(headers, rows, empty) {
 /* ---------- overview: mesh + runs ---------- */
 
 async function meshCard() {
-  const [self, alive] = await Promise.all([rpc('node.info'), rpc('mesh.liveness').catch(() => [])])
+  const [self, alive, peers] = await Promise.all([
+    rpc('node.info'),
+    rpc('mesh.liveness').catch(() => []),
+    rpc('node.peers').catch(() => []),
+  ])
+  // Peers this node reaches only through a relay (node.peers says which relay, and whether it limits them).
+  const relayed = new Map(peers.filter((p) => p.relay !== undefined).map((p) => [p.peerId, p]))
   document.getElementById('node-id').textContent = `node ${shortId(self.peerId)}`
   const nodes = [
     {
@@ -231,6 +237,7 @@ async function meshCard() {
         { class: 'mono', title: n.peerId },
         shortId(n.peerId),
         n.self ? h('span', { class: 'muted' }, ' (this node)') : '',
+        relayBadge(relayed.get(n.peerId)),
       ),
       h(
         'td',
@@ -260,6 +267,20 @@ async function meshCard() {
     `${nodes.length} node${nodes.length === 1 ? '' : 's'}`,
     table(['Node', 'Roles', 'Capabilities', 'Load', 'Liveness'], rows, 'No nodes.'),
   )
+}
+
+/** "relayed" beside a peer this node reaches only through a relay; the title names the relay. */
+function relayBadge(peer) {
+  if (peer === undefined) return ''
+  const limits = peer.limited ? ' (limited connection: the relay caps its duration and data)' : ''
+  return [
+    ' ',
+    h(
+      'span',
+      { class: 'badge relayed', 'data-relay': peer.relay, title: `through relay ${peer.relay}${limits}` },
+      'relayed',
+    ),
+  ]
 }
 
 function loadBar(load) {

@@ -216,13 +216,13 @@ export class NemesisMesh {
       })
     }
     for (const node of this.nodes.values()) {
-      const others = [...this.nodes.values()].filter((n) => n !== node).map((n) => n.addr)
-      const ip = node.addr.split('/')[2] as string
       const config = {
         dataDir: node.dataDir,
-        listen: [`/ip4/${ip}/tcp/${NODE_PORT}`],
-        // Every other node is a bootstrap peer (retried until it answers): any start order works.
-        bootstrap: others,
+        // On every leg: a host on two subnets (a relay) serves both.
+        listen: [...node.host.addrs.values()].map((ip) => `/ip4/${ip}/tcp/${NODE_PORT}`),
+        // Every other node it shares a subnet with is a bootstrap peer, at its address there
+        // (retried until it answers): any start order works.
+        bootstrap: this.neighbours(node),
         roles: node.spec.roles,
         trust,
         ...node.spec.extra,
@@ -232,6 +232,16 @@ export class NemesisMesh {
     await Promise.all([...this.nodes.keys()].map((name) => this.startNode(name)))
     this.sampler = setInterval(() => void this.sampleMemory(), 1_000)
     this.sampler.unref()
+  }
+
+  /** `/ip4/<ip>/tcp/4001/p2p/<id>` of every other node, on the first subnet it shares with `node`. */
+  private neighbours(node: NemesisNode): string[] {
+    return [...this.nodes.values()].flatMap((other) => {
+      if (other === node) return []
+      const shared = [...node.host.addrs.keys()].find((subnet) => other.host.addrs.has(subnet))
+      if (shared === undefined) return []
+      return [`/ip4/${other.host.addrs.get(shared)}/tcp/${NODE_PORT}/p2p/${other.peerId}`]
+    })
   }
 
   node(name: string): NemesisNode {
@@ -384,15 +394,19 @@ export class NemesisMesh {
 
   /** One JSON-RPC call to one node (this process's own SDK host, the client identity). */
   async rpc<T>(name: string, method: string, params?: RpcParams, timeoutMs = 5_000): Promise<T> {
-    let client = this.rpcClients.get(name)
+    return this.rpcAt(this.node(name).addr, method, params, timeoutMs)
+  }
+
+  /**
+   * One JSON-RPC call to the node at `addr`: another of its addresses than the one `rpc` uses, e.g.
+   * a `/p2p-circuit` address through a relay, for a node on a subnet this process is not on.
+   */
+  async rpcAt<T>(addr: string, method: string, params?: RpcParams, timeoutMs = 5_000): Promise<T> {
+    let client = this.rpcClients.get(addr)
     if (client === undefined) {
       this.rpcHost ??= await createSdkHost({ privateKey: await loadClientKey(this.clientDir) })
-      client = new Libp2pRpcClient({
-        libp2p: this.rpcHost,
-        target: this.node(name).addr,
-        openTimeoutMs: timeoutMs,
-      })
-      this.rpcClients.set(name, client)
+      client = new Libp2pRpcClient({ libp2p: this.rpcHost, target: addr, openTimeoutMs: timeoutMs })
+      this.rpcClients.set(addr, client)
     }
     return client.call<T>(method, params, { timeoutMs })
   }
