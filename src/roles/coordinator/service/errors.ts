@@ -83,6 +83,15 @@ export class RunAccessDeniedError extends HorusError {
   }
 }
 
+/** The run has no signed authority (stored before submissions were signed): nothing to export. */
+export class RunNotExportableError extends HorusError {
+  static override readonly code = 'RUN_NOT_EXPORTABLE'
+
+  constructor(runId: string, why: string) {
+    super(`run ${JSON.stringify(runId)} cannot be exported: ${why}`)
+  }
+}
+
 /** A trigger definition is invalid (bad name, schedule or kind). */
 export class TriggerInvalidError extends HorusError {
   static override readonly code = 'TRIGGER_INVALID'
@@ -127,6 +136,11 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
     name: 'RunAccessDeniedError',
     code: -32039,
     message: 'only the run’s submitter or an admin may do that',
+  },
+  {
+    name: 'RunNotExportableError',
+    code: -32040,
+    message: 'the run has no signed authority to export (stored before submissions were signed)',
   },
 ]
 

@@ -26,9 +26,9 @@ import {
   type TrustPolicy,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
-import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
 import type { DispatchAction } from '../scheduling/index.js'
+import { payloadText } from '../scheduling/jobs.js'
 import { DEFAULT_JOB_TTL_MS, DEFAULT_STEP_JOB_TIMEOUT_MS, DISPATCH_RETRY_MS } from './constants.js'
 import { errorName, type SupervisorLink } from './supervisor-link.js'
 import { SupervisorPool } from './supervisor-pool.js'
@@ -43,6 +43,8 @@ export interface TrackedJob {
   readonly envelope: JobEnvelope
   /** `jobDigest` of the envelope whose result counts: ours, or the one adopted on a conflict. */
   digest: string
+  /** The envelope adopted on a conflict (another trusted coordinator's), whose result counts. */
+  followed?: JobEnvelope
   /** Where it was (last) sent. */
   supervisor: string | undefined
   readonly tried: Set<string>
@@ -75,11 +77,7 @@ export interface JobTrackerInit {
   onSupervisorDown(supervisor: string, err: Error): void
 }
 
-/** Job payloads are text: a step's payload that is not a string travels as its JSON. */
-export function payloadText(payload: JsonValue): string {
-  if (payload === null) return ''
-  return typeof payload === 'string' ? payload : JSON.stringify(payload)
-}
+export { payloadText }
 
 const CALL_TIMEOUT_MS = 15_000
 
@@ -397,6 +395,7 @@ export class JobTracker {
         this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
       }
       job.digest = digest
+      if (digest !== jobDigest(job.envelope)) job.followed = holder
       job.settled = true
       return true
     }

@@ -31,6 +31,7 @@ export type RunAction =
   | 'pending'
   | 'wait'
   | 'events'
+  | 'export'
 
 /** The run's authority, when its stored state carries a valid one. */
 export function runAuthority(meta: RunMeta | undefined): JobAuthority | undefined {
