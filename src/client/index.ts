@@ -15,6 +15,8 @@ export {
   type RunBundle,
   type RunBundleReport,
   runBundleSchema,
+  signRunBundle,
+  type UnsignedRunBundle,
   type VerifyBundleOptions,
   verifyRunBundle,
 } from '../roles/coordinator/provenance/index.js'

@@ -39,6 +39,7 @@ export const runBundleSchema = {
     'inputs',
     'steps',
     'keys',
+    'signature',
   ],
   additionalProperties: false,
   properties: {
@@ -67,6 +68,7 @@ export const runBundleSchema = {
         },
       },
     },
+    signature: { type: 'string', pattern: '^[0-9a-f]{128}$' },
     keys: {
       type: 'array',
       items: {

@@ -4,7 +4,15 @@
  * chain back to the signed submission, in the order of the workflow's DAG. See ../API.md
  * ("Provenance bundle") for the format and what `verifyRunBundle` checks.
  */
-import type { JobAuthority, JobEnvelope, JobResult, TrustRole } from '../../../protocols/jobs/index.js'
+import {
+  canonicalJson,
+  type JobAuthority,
+  type JobEnvelope,
+  type JobResult,
+  type Signer,
+  type TrustRole,
+  toHex,
+} from '../../../protocols/jobs/index.js'
 
 /** The `format` of a bundle; a verifier refuses any other. */
 export const RUN_BUNDLE_FORMAT = 'horus/v1/run-bundle'
@@ -50,7 +58,7 @@ export interface RunBundle {
   runId: string
   /** ISO-8601. */
   exportedAt: string
-  /** Hex key of the coordinator that exported it. */
+  /** Hex key of the coordinator that exported it, and signed it (`signature`). */
   exportedBy: string
   /** The run's status when exported (informational). */
   status: string
@@ -62,4 +70,23 @@ export interface RunBundle {
   inputs: Record<string, unknown>
   steps: BundleStep[]
   keys: BundleKey[]
+  /**
+   * The exporter's Ed25519 signature (hex) over the RFC 8785 canonical JSON of
+   * `{ "bundle": <the bundle without signature>, "type": "horus/v1/run-bundle" }`: the exporter
+   * vouches for every byte, its policy's view of the keys included.
+   */
+  signature: string
+}
+
+export type UnsignedRunBundle = Omit<RunBundle, 'signature'>
+
+/** The bytes the exporter signs. */
+export function bundleSigningBytes(unsigned: UnsignedRunBundle): Uint8Array {
+  return new TextEncoder().encode(canonicalJson({ bundle: unsigned, type: RUN_BUNDLE_FORMAT }))
+}
+
+/** The bundle signed by `signer`, who becomes its `exportedBy`. */
+export function signRunBundle(unsigned: Omit<UnsignedRunBundle, 'exportedBy'>, signer: Signer): RunBundle {
+  const withKey: UnsignedRunBundle = { ...unsigned, exportedBy: toHex(signer.publicKey) }
+  return { ...withKey, signature: toHex(signer.sign(bundleSigningBytes(withKey))) }
 }

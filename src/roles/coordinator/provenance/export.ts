@@ -12,7 +12,9 @@ import {
   type JobResult,
   jobDigest,
   peerIdFromPublicKeyHex,
+  type Signer,
   type TrustPolicy,
+  toHex,
 } from '../../../protocols/jobs/index.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
@@ -25,6 +27,7 @@ import {
   type BundleStep,
   RUN_BUNDLE_FORMAT,
   type RunBundle,
+  signRunBundle,
 } from './bundle.js'
 
 export interface ExportInit {
@@ -34,8 +37,8 @@ export interface ExportInit {
   authority: JobAuthority
   status: string
   policy: TrustPolicy
-  /** Hex key of the exporting coordinator. */
-  exportedBy: string
+  /** The exporting coordinator's key: it signs the bundle. */
+  signer: Signer
   /** @default Date.now() */
   now?: number
 }
@@ -116,7 +119,7 @@ export function exportRunBundle(init: ExportInit): RunBundle {
   const { state, workflow } = init
   const meta = state.meta
   const records = recordsByStep(state, workflow)
-  const signers = new Set<string>([authoritySigner(init.authority)])
+  const signers = new Set<string>([authoritySigner(init.authority), toHex(init.signer.publicKey)])
   const steps: BundleStep[] = workflow.steps.map((step) => {
     const entry = state.step(step.id)
     const attempts = [...(records.get(step.id)?.values() ?? [])].sort((a, b) => a.attempt - b.attempt)
@@ -134,16 +137,18 @@ export function exportRunBundle(init: ExportInit): RunBundle {
       attempts,
     }
   })
-  return {
-    format: RUN_BUNDLE_FORMAT,
-    runId: state.run,
-    exportedAt: new Date(init.now ?? Date.now()).toISOString(),
-    exportedBy: init.exportedBy,
-    status: init.status,
-    authority: init.authority,
-    workflow: meta?.workflow ?? null,
-    inputs: meta?.submittedInputs ?? meta?.inputs ?? {},
-    steps,
-    keys: [...signers].sort().map((key) => bundleKey(init.policy, key)),
-  }
+  return signRunBundle(
+    {
+      format: RUN_BUNDLE_FORMAT,
+      runId: state.run,
+      exportedAt: new Date(init.now ?? Date.now()).toISOString(),
+      status: init.status,
+      authority: init.authority,
+      workflow: meta?.workflow ?? null,
+      inputs: meta?.submittedInputs ?? meta?.inputs ?? {},
+      steps,
+      keys: [...signers].sort().map((key) => bundleKey(init.policy, key)),
+    },
+    init.signer,
+  )
 }

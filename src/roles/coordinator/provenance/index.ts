@@ -6,8 +6,11 @@ export {
   type BundleAttempt,
   type BundleKey,
   type BundleStep,
+  bundleSigningBytes,
   RUN_BUNDLE_FORMAT,
   type RunBundle,
+  signRunBundle,
+  type UnsignedRunBundle,
 } from './bundle.js'
 export { runBundleSchema, validateRunBundle } from './bundle-schema.js'
 export { type ExportInit, exportRunBundle } from './export.js'

@@ -10,7 +10,9 @@ import {
   authoritySigner,
   canonicalJson,
   DEFAULT_CLOCK_SKEW_MS,
+  defaultEd25519,
   documentDigest,
+  fromHex,
   type JobEnvelope,
   jobDigest,
   normalizePublicKey,
@@ -30,12 +32,13 @@ import { runnerKindsIn } from '../service/run-entry.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import { evaluateExpression } from '../workflow/expression-evaluate.js'
 import type { CompiledStep, CompiledWorkflow } from '../workflow/types.js'
-import type { BundleAttempt, BundleStep, RunBundle } from './bundle.js'
+import { type BundleAttempt, type BundleStep, bundleSigningBytes, type RunBundle } from './bundle.js'
 import { validateRunBundle } from './bundle-schema.js'
 
 /** What `verifyRunBundle` checks; each failure names one. */
 export const BUNDLE_CHECKS = [
   'format',
+  'export',
   'keys',
   'authority',
   'document',
@@ -155,6 +158,29 @@ function policyOf(bundle: RunBundle, failures: Failures): TrustPolicy {
     failures.add('keys', (err as Error).message)
     return TrustPolicy.parse({})
   }
+}
+
+/** The exporter's signature over every byte, by a key the bundle names as a coordinator. */
+function checkExporter(bundle: RunBundle, policy: TrustPolicy, failures: Failures): void {
+  const { signature, ...unsigned } = bundle
+  let valid = false
+  try {
+    valid = defaultEd25519.verify(
+      fromHex(signature),
+      bundleSigningBytes(unsigned),
+      fromHex(bundle.exportedBy),
+    )
+  } catch {
+    valid = false
+  }
+  if (!valid)
+    failures.add(
+      'export',
+      `the exporter's signature by ${bundle.exportedBy} does not verify: the bundle was changed after export`,
+    )
+  const decision = policy.decide(bundle.exportedBy, { role: 'coordinator' })
+  if (!decision.admitted)
+    failures.add('export', `the exporter is not a coordinator of the bundle's keys: ${decision.message}`)
 }
 
 /** The authority's signature, its run, its digests and the signer's trust for every step. */
@@ -314,7 +340,10 @@ class BundleVerifier {
     return times.length === 0 ? undefined : Math.max(...times)
   }
 
-  /** Checks one envelope; true when it chains back to the run's authority as this attempt. */
+  /**
+   * Checks one envelope; true when its signatures verify, so results may be bound to it (a job
+   * that fails another check is reported once, not again at its result and its step's output).
+   */
   private job(step: CompiledStep, attempt: number, job: JobEnvelope, after: number | undefined): boolean {
     const at = { step: step.id, attempt }
     const chain = signatureChainProblem(job)
@@ -322,9 +351,7 @@ class BundleVerifier {
       this.failures.add('job_signature', `job ${job.id}: ${chain.message}`, at)
       return false
     }
-    let ok = true
     const fail = (check: BundleCheck, message: string): void => {
-      ok = false
       this.failures.add(check, `job ${job.id}: ${message}`, at)
     }
     for (const link of job.signatures) {
@@ -366,7 +393,7 @@ class BundleVerifier {
       if (finished !== undefined && job.createdAt + this.skew < finished)
         fail('order', `signed at ${job.createdAt}, before its dependency ${dep.id} finished (${finished})`)
     }
-    return ok
+    return true
   }
 
   /** Checks one result against the attempt's verified jobs; its output when believed. */
@@ -460,6 +487,7 @@ export function verifyRunBundle(input: unknown, options: VerifyBundleOptions = {
     const bundle = parse(input, failures)
     if (bundle === undefined) return report()
     const policy = policyOf(bundle, failures)
+    checkExporter(bundle, policy, failures)
     checkAuthority(bundle, failures, options)
     const workflow = compile(bundle, failures)
     if (workflow === undefined || !checkDag(bundle, workflow, failures)) return report(bundle)

@@ -389,7 +389,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       authority,
       status: entry.status,
       policy: this.components.trust.policy,
-      exportedBy: toHex(this.components.trust.signer.publicKey),
+      signer: this.components.trust.signer,
     })
   }
 
