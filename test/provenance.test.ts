@@ -15,7 +15,7 @@ import { type RunBundle, type RunBundleReport, signRunBundle, verifyRunBundle } 
 import { generateSigner } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { waitFor } from '../src/testing/index.js'
-import { refusal } from './authority-fixtures.js'
+import { refusal, scopedTrust } from './authority-fixtures.js'
 import {
   JobMesh,
   type MeshMember,
@@ -25,8 +25,6 @@ import {
 } from './coordinator-fixtures.js'
 import { runCli } from './helpers/cli.js'
 import { addr } from './trust-fixtures.js'
-
-type Entry = { key: string; name: string; roles: string[]; capabilities: string[] }
 
 /** A diamond with a retried step and a composed workflow, so every check has something to bite. */
 const DIAMOND = {
@@ -76,23 +74,15 @@ let hub: RunningMember
 let replica: RunningMember
 let carol: MeshMember
 
-function trustOf(members: Record<string, MeshMember>): { keys: Entry[] } {
-  const entry = (name: string, roles: string[], capabilities: string[]): Entry => ({
-    key: (members[name] as MeshMember).peerId,
-    name,
-    roles,
-    capabilities,
+function trustOf(members: Record<string, MeshMember>) {
+  return scopedTrust(members, {
+    hub: [['client', 'coordinator', 'supervisor', 'runner'], ['*']],
+    replica: [['coordinator', 'supervisor'], []],
+    runner: [['runner'], ['hero']],
+    alice: [['client'], ['hero']],
+    bob: [['client'], ['hero']],
+    carol: [['client', 'admin'], ['hero']],
   })
-  return {
-    keys: [
-      entry('hub', ['client', 'coordinator', 'supervisor', 'runner'], ['*']),
-      entry('replica', ['coordinator', 'supervisor'], []),
-      entry('runner', ['runner'], ['hero']),
-      entry('alice', ['client'], ['hero']),
-      entry('bob', ['client'], ['hero']),
-      entry('carol', ['client', 'admin'], ['hero']),
-    ],
-  }
 }
 
 /**
