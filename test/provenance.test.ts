@@ -16,6 +16,7 @@ import { generateSigner } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { refusal, scopedTrust } from './authority-fixtures.js'
+import { horus } from './cli-capture.js'
 import {
   JobMesh,
   type MeshMember,
@@ -202,22 +203,26 @@ describe('a run exported from any coordinator holding it', () => {
     })
   })
 
-  it('is written by `horus workflow export` and checked by `horus workflow verify`, separate processes', async () => {
+  // Two CLI processes, each starting Node and (for export) a libp2p host: given time on a loaded machine.
+  it('is written by `horus workflow export` and checked by `horus workflow verify`, separate processes', {
+    timeout: 120_000,
+  }, async () => {
     const exported = await runCli(
       ['workflow', 'export', bundle.runId, '--peer', addr(replica), '--data-dir', carol.dataDir],
-      { timeoutMs: 30_000 },
+      { timeoutMs: 60_000 },
     )
     expect(exported.stderr).toBe('')
     expect(exported.code).toBe(0)
     const file = join(dir, 'run.json')
     await writeFile(file, exported.stdout)
-    const good = await runCli(['workflow', 'verify', file])
+    const good = await runCli(['workflow', 'verify', file], { timeoutMs: 60_000 })
     expect(good.code).toBe(0)
     expect(good.stdout).toContain(`verified: run ${bundle.runId} (8 steps,`)
     const forged = structuredClone(JSON.parse(exported.stdout) as RunBundle)
     ;(stepOf(forged, 'd').output as Record<string, unknown>).hero = 'pwned'
     await writeFile(file, JSON.stringify(forged))
-    const bad = await runCli(['workflow', 'verify', file])
+    // The same command in-process (one process start less on a loaded machine).
+    const bad = await horus(['workflow', 'verify', file])
     expect(bad.code).toBe(1)
     expect(bad.stderr).toContain('NOT verified')
     expect(bad.stderr).toMatch(/output: step d: its output is not the output of a signed result/)
