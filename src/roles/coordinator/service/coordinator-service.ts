@@ -27,6 +27,7 @@ import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
+import { exportRunBundle, type RunBundle } from '../provenance/index.js'
 import { describeRun, type RunStatus, UnknownStepError } from '../scheduling/index.js'
 import type { TriggerDefinition } from '../triggers/definition.js'
 import { HOOK_SECRET_NAME, type TriggerSealing } from '../triggers/trigger-record.js'
@@ -60,14 +61,16 @@ import { controlMethods } from './control-methods.js'
 import {
   CoordinatorNotRunningError,
   RunFinishedError,
+  RunNotExportableError,
   RunNotFoundError,
   TriggerAccessDeniedError,
 } from './errors.js'
+import { exportRunMethod } from './export-method.js'
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync } from './peer-sync.js'
-import { RunAccess, type RunAction } from './run-access.js'
+import { RunAccess, type RunAction, runAuthority } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
@@ -252,6 +255,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     components.rpc.add(
       ...coordinatorMethods(this),
       ...controlMethods(this),
+      exportRunMethod(this),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
       this.triggers.replica.syncMethod(),
     )
@@ -444,6 +448,25 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     const entry = await this.find(runId, signal, 'pending', caller)
     const workflow = entry.workflow as CompiledWorkflow
     return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
+  }
+
+  /**
+   * The run's provenance bundle (see ../provenance/): its signed authority, document, inputs,
+   * every step attempt's signed envelopes and results, and the policy entries of their signers.
+   */
+  async exportRun(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunBundle> {
+    const entry = await this.find(runId, signal, 'export', caller)
+    const authority = runAuthority(entry.state.meta)
+    if (authority === undefined) throw new RunNotExportableError(runId, 'it has no signed authority')
+    entry.refreshStatus(Date.now())
+    return exportRunBundle({
+      state: entry.state,
+      workflow: entry.workflow as CompiledWorkflow,
+      authority,
+      status: entry.status,
+      policy: this.components.trust.policy,
+      signer: this.components.trust.signer,
+    })
   }
 
   /** May the caller follow this run's events (audited like a read)? Without a run: see `mayReceive`. */
