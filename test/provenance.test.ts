@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunBundle, type RunBundleReport, signRunBundle, verifyRunBundle } from '../src/client/index.js'
-import { generateSigner } from '../src/protocols/jobs/index.js'
+import { authoritySigner, generateSigner, toHex } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { refusal, scopedTrust } from './authority-fixtures.js'
@@ -67,7 +67,29 @@ const hero: KindHandler = async (job) => {
   return { hero: job.payload, input: job.input }
 }
 
+/** A signal gates a fan-out; a sleep and an all_done step follow: the workflow features' provenance. */
+const FANOUT = {
+  workflow: {
+    name: 'fanout',
+    steps: [
+      { id: 'gate', wait_for_signal: 'go' },
+      { id: 'pause', sleep: 1, depends_on: ['gate'] },
+      {
+        id: 'each',
+        runner: 'hero',
+        payload: 'each',
+        depends_on: ['gate'],
+        for_each: 'steps.gate.output.items',
+        env: { ITEM: 'item' },
+      },
+      { id: 'sum', runner: 'hero', payload: 'sum', depends_on: ['each', 'pause'] },
+      { id: 'tidy', runner: 'hero', payload: 'tidy', depends_on: ['sum'], trigger_rule: 'all_done' },
+    ],
+  },
+}
+
 const mesh = new JobMesh()
+let fanout: RunBundle
 let dir: string
 let bundle: RunBundle
 let otherRun: RunBundle
@@ -90,11 +112,15 @@ function trustOf(members: Record<string, MeshMember>) {
  * A copy of the bundle with `edit` applied and signed again by the exporter: a lying coordinator,
  * whose signature is good, so only the checks under it can catch the lie.
  */
-function tampered(edit: (b: RunBundle) => void): RunBundle {
-  const copy = structuredClone(bundle)
+function tampered(
+  edit: (b: RunBundle) => void,
+  base: RunBundle = bundle,
+  by: RunningMember = replica,
+): RunBundle {
+  const copy = structuredClone(base)
   edit(copy)
   const { signature: _signature, exportedBy: _by, ...unsigned } = copy
-  return signRunBundle(unsigned, replica.node.trust.signer)
+  return signRunBundle(unsigned, by.node.trust.signer)
 }
 
 function checksOf(report: RunBundleReport): string[] {
@@ -178,6 +204,21 @@ beforeAll(async () => {
   // The exporter is among the keys, with the rest: the submitter, the coordinator, the runner.
   expect(replicaKeys.map((k) => k.name).sort()).toEqual(['alice', 'hub', 'replica', 'runner'])
   expect(ownerKeys.map((k) => k.name).sort()).toEqual(['alice', 'hub', 'runner'])
+  const { runId: fanoutId } = await asAlice.call<{ runId: string }>(
+    'coordinator.submit_workflow',
+    submitParams(alice, FANOUT, {}),
+  )
+  await asAlice.call('coordinator.signal_workflow', {
+    runId: fanoutId,
+    name: 'go',
+    data: { items: [1, 2, 3] },
+  })
+  const fanoutView = await asAlice.call<{ status: string }>('coordinator.wait_for_completion', {
+    runId: fanoutId,
+    timeoutMs: 20_000,
+  })
+  expect(fanoutView.status).toBe('completed')
+  fanout = await asAlice.call<RunBundle>('coordinator.export_run', { runId: fanoutId })
   const bob = await mesh.start(members.bob as MeshMember, { roles: [], bootstrap: hub, extra: { trust } })
   const denied = await refusal(mesh.client(bob, replica).call('coordinator.export_run', { runId }))
   expect(denied.data).toMatchObject({ name: 'RunAccessDeniedError' })
@@ -247,7 +288,9 @@ describe('a tampered bundle', () => {
         (b) => {
           b.inputs.greeting = 'bye'
         },
-        ['inputs'],
+        // Every job's signed context carries its workflow's inputs: those of the top level differ
+        // too (inner.x's are its composed workflow's, which come from b).
+        ['inputs', 'input@a', 'input@big', 'input@b', 'input@c', 'input@c', 'input@after', 'input@d'],
       ],
       [
         "a job's payload",
@@ -396,3 +439,84 @@ function changed(value: string | number | boolean, salt: number): string | numbe
   const others = alphabet.replace(c, '')
   return value.slice(0, i) + (others[salt % others.length] as string) + value.slice(i + 1)
 }
+
+describe('a run of for_each, signal, sleep and trigger-rule steps', () => {
+  it('verifies each child like a job step, and says what a signal or a sleep cannot prove', () => {
+    const each = stepOf(fanout, 'each')
+    expect(each.items?.map((item) => [item.index, item.state])).toEqual([
+      [0, 'succeeded'],
+      [1, 'succeeded'],
+      [2, 'succeeded'],
+    ])
+    expect(each.output).toEqual(each.items?.map((item) => item.output))
+    const submitter = authoritySigner(fanout.authority)
+    expect(stepOf(fanout, 'gate').signal).toEqual({
+      name: 'go',
+      data: { items: [1, 2, 3] },
+      deliveredBy: submitter,
+    })
+    expect(stepOf(fanout, 'pause').output).toBeUndefined()
+    const report = verifyRunBundle(fanout)
+    expect(report.failures).toEqual([])
+    // each (its children's list), sum and tidy; the signal's data and the sleep are not runners'.
+    expect(report).toMatchObject({ ok: true, steps: 5, results: 5, verifiedOutputs: 3 })
+    expect(report.notProven.map((f) => `${f.check}@${f.step}`).sort()).toEqual([
+      'order@gate',
+      'order@pause',
+      'signal@gate',
+    ])
+  })
+
+  it('fails a forged child output, signal, deliverer or trigger rule, naming the check and step', () => {
+    const cases: Array<[string, (b: RunBundle) => void, string[]]> = [
+      [
+        "a child's output",
+        (b) => {
+          const child = stepOf(b, 'each').items?.[1]
+          if (child !== undefined) child.output = { pwned: true }
+        },
+        ['output@each[1]', 'output@each'],
+      ],
+      [
+        "a child's result replayed onto its sibling",
+        (b) => {
+          const items = stepOf(b, 'each').items ?? []
+          const result = items[0]?.attempts[0]?.results[0]
+          const target = items[2]?.attempts[0]
+          if (result !== undefined && target !== undefined) target.results = [result]
+        },
+        ['result_binding@each[2]', 'output@each[2]'],
+      ],
+      [
+        "the signal's data",
+        (b) => {
+          const gate = stepOf(b, 'gate')
+          if (gate.signal !== undefined) gate.signal.data = { items: [9] }
+        },
+        ['output@gate'],
+      ],
+      [
+        'a deliverer who may not control the run',
+        (b) => {
+          const gate = stepOf(b, 'gate')
+          if (gate.signal !== undefined) gate.signal.deliveredBy = toHex(generateSigner().publicKey)
+        },
+        ['signal@gate'],
+      ],
+      [
+        'a step run though its trigger rule forbade it',
+        (b) => {
+          const each = stepOf(b, 'each')
+          each.state = 'failed'
+          delete each.output
+        },
+        ['trigger_rule@sum', 'input@sum'],
+      ],
+    ]
+    for (const [name, edit, expected] of cases) {
+      const report = verifyRunBundle(tampered(edit, fanout, hub))
+      expect(report.ok, name).toBe(false)
+      expect(checksOf(report), `${name}: ${JSON.stringify(report.failures, null, 1)}`).toEqual(expected)
+    }
+  })
+})

@@ -32,6 +32,7 @@ function printReport(report: RunBundleReport, out: Output): void {
   const counts = `${report.steps} steps, ${report.jobs} jobs, ${report.results} results, ${report.verifiedOutputs} outputs traced to signed results`
   if (report.ok) {
     out.line(`verified: run ${report.runId} (${counts}); submitted by ${report.submitter}`)
+    printNotProven(report, out)
     return
   }
   const failures = report.failures.length + report.moreFailures
@@ -44,4 +45,13 @@ function printReport(report: RunBundleReport, out: Output): void {
     out.error(`  ${f.check}:${where} ${f.message}`)
   }
   if (report.moreFailures > 0) out.error(`  … and ${report.moreFailures} more`)
+  printNotProven(report, out)
+}
+
+/** What the bundle cannot prove either way: always shown, never passed in silence. */
+function printNotProven(report: RunBundleReport, out: Output): void {
+  if (report.notProven.length === 0) return
+  out.line(`not proven by the bundle (${report.notProven.length}):`)
+  for (const f of report.notProven)
+    out.line(`  ${f.check}:${f.step === undefined ? '' : ` step ${f.step}:`} ${f.message}`)
 }

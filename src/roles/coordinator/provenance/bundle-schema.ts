@@ -65,6 +65,30 @@ export const runBundleSchema = {
           state: { type: 'string' },
           output: {},
           attempts: { type: 'array', items: attemptSchema },
+          items: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['index', 'state', 'attempts'],
+              additionalProperties: false,
+              properties: {
+                index: { type: 'integer', minimum: 0 },
+                state: { type: 'string' },
+                output: {},
+                attempts: { type: 'array', items: attemptSchema },
+              },
+            },
+          },
+          signal: {
+            type: 'object',
+            required: ['name', 'data', 'deliveredBy'],
+            additionalProperties: false,
+            properties: {
+              name: { type: 'string' },
+              data: {},
+              deliveredBy: { anyOf: [HEX_KEY, { type: 'null' }] },
+            },
+          },
         },
       },
     },

@@ -38,6 +38,28 @@ export interface BundleAttempt {
   results: JobResult[]
 }
 
+/** One child of a `for_each` step (step id `<step>[<index>]`): a job step of its own. */
+export interface BundleItem {
+  index: number
+  /** As recorded in the run. */
+  state: string
+  /** The recorded output of a succeeded child (a blob reference for a big one). */
+  output?: unknown
+  attempts: BundleAttempt[]
+}
+
+/** The signal a `wait_for_signal` step completed with. */
+export interface BundleSignal {
+  name: string
+  /** The signal's data: the step's output. */
+  data: unknown
+  /**
+   * Hex key of who delivered it, as the delivering coordinator recorded it (the deliverer does
+   * not sign the data); null when the run's log does not say.
+   */
+  deliveredBy: string | null
+}
+
 /** One step of the DAG, in the compiled workflow's topological order. */
 export interface BundleStep {
   id: string
@@ -48,10 +70,18 @@ export interface BundleStep {
   dependsOn: string[]
   /** As recorded in the run (`pending` when it never started). */
   state: string
-  /** The recorded output of a succeeded step. */
+  /**
+   * The recorded output of a succeeded step: a blob reference (`{ "$blob": digest, … }`) for one
+   * stored as a blob, whose value the bundle does not carry; a `for_each` step's is the list of
+   * its children's outputs.
+   */
   output?: unknown
-  /** Job steps only, ascending. */
+  /** Job steps only (not a `for_each` step: its children's are under `items`), ascending. */
   attempts: BundleAttempt[]
+  /** A `for_each` step that started: its children, by index. */
+  items?: BundleItem[]
+  /** A signal step whose signal was delivered. */
+  signal?: BundleSignal
 }
 
 export interface RunBundle {

@@ -413,7 +413,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   ): Promise<RunView> {
     this.assertRunning()
     const entry = await this.findUnfinished(runId, signal, 'signal', caller)
-    this.engine.signal(entry, name, data)
+    // The deliverer's key goes into the run's log: a signal step's output is its data, so the
+    // run's provenance names who supplied it (`horus workflow verify` checks it against the ACL).
+    this.engine.signal(entry, name, data, this.authority.identify(caller).key)
     return this.viewAfterFlush(entry)
   }
 

@@ -249,9 +249,10 @@ export class RunEngine {
   }
 
   /** Delivers a signal to a run (see ../scheduling/signals.ts). */
-  signal(entry: RunEntry, name: string, data: unknown): void {
+  signal(entry: RunEntry, name: string, data: unknown, by?: string): void {
     const workflow = entry.workflow as CompiledWorkflow
-    this.changed(entry, signalRun(workflow, entry.state, { name, data, stamp: this.hlc.now() }))
+    const options = { name, data, stamp: this.hlc.now(), ...(by === undefined ? {} : { by }) }
+    this.changed(entry, signalRun(workflow, entry.state, options))
   }
 
   /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
