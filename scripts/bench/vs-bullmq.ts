@@ -20,14 +20,19 @@
  */
 import '../../src/node/polyfills.js'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Queue, QueueEvents } from 'bullmq'
 import { Redis } from 'ioredis'
+import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
 import { nodeEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
@@ -142,11 +147,18 @@ async function burst(side: Side, count: number, failures: Failures): Promise<num
   return (count - (failures.count - before)) / (elapsedMs(t0) / 1000)
 }
 
-async function samples(count: number, op: () => Promise<void>): Promise<number[]> {
+/** Latencies of `count` operations one after the other; a failed one is counted, not timed. */
+async function samples(count: number, op: () => Promise<void>, failures?: Failures): Promise<number[]> {
   const out: number[] = []
   for (let i = 0; i < count; i++) {
     const t = process.hrtime.bigint()
-    await op()
+    try {
+      await op()
+    } catch (err) {
+      if (failures === undefined) throw err
+      failures.record(err)
+      continue
+    }
     out.push(elapsedMs(t))
   }
   return out
@@ -159,12 +171,12 @@ async function measureSide(side: Side): Promise<SideResults> {
   const jobsPerSecond = await throughput(side, 'noop', JOBS, IN_FLIGHT, failures)
   const latency = await withTimeout(
     'sequential jobs',
-    samples(SEQUENTIAL, () => side.run('noop')),
+    samples(SEQUENTIAL, () => side.run('noop'), failures),
   )
   const burstPerSecond = await burst(side, BURST, failures)
   await throughput(side, 'sandboxed', 100, 8, failures)
   const sandboxedPerSecond = await throughput(side, 'sandboxed', SANDBOXED_JOBS, IN_FLIGHT, failures)
-  const sandboxedLatency = await samples(100, () => side.run('sandboxed'))
+  const sandboxedLatency = await samples(100, () => side.run('sandboxed'), failures)
   return {
     jobsPerSecond,
     burstPerSecond,
@@ -180,8 +192,14 @@ async function measureSide(side: Side): Promise<SideResults> {
 
 async function measureHorus(): Promise<SideResults> {
   const mesh = new TestMesh()
-  const processes = new ProcessMesh({ dir: await mesh.tempDir('horus-bench-vs-') })
+  // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit.
+  const profileDir = process.env.BENCH_CPU_PROF
+  const processes = new ProcessMesh({
+    dir: await mesh.tempDir('horus-bench-vs-'),
+    ...(profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+  })
   let client: HorusClient | undefined
+  let pinger: Libp2p | undefined
   try {
     const [sup] = await processes.start([
       { name: 'sup', roles: ['supervisor'] },
@@ -194,10 +212,18 @@ async function measureHorus(): Promise<SideResults> {
     const target = sup?.multiaddrs[0] as string
     const connected = await HorusClient.connect({ bootstrap: [target], identity: processes.clientDir })
     client = connected
-    // The floor: a raw stream round trip (libp2p ping) from a node in this process to the supervisor.
-    const pinger = await mesh.node({ bootstrap: [target], name: 'bench-ping' })
-    const supPeer = peerIdFromString(sup?.peerId as string)
-    await pinger.libp2p.dial(multiaddr(target))
+    // The floor: a raw stream round trip from a node in this process to the supervisor process —
+    // 32 bytes echoed by the libp2p ping protocol, on one stream reused for every sample.
+    // A bare libp2p host, not a mesh node: it must not become a node the client could talk to.
+    pinger = await createLibp2p({
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    })
+    const floorHost = pinger
+    await floorHost.dial(multiaddr(target))
+    // The ping handler closes its stream after 10 s: a fresh one for each series of samples.
+    let echo: PingEcho | undefined
     await waitFor(
       async () => {
         const peers = await connected.liveness({ role: 'runner' })
@@ -215,14 +241,51 @@ async function measureHorus(): Promise<SideResults> {
         if (done.status !== 'succeeded') throw new Error(`job ${job.jobId} ended ${done.status}`)
       },
       async floor() {
-        await pinger.libp2p.services.ping.ping(supPeer)
+        if (echo === undefined || echo.stream.writeStatus !== 'writable') {
+          echo = new PingEcho(await floorHost.dialProtocol(multiaddr(target), PING_PROTOCOL))
+        }
+        await echo.roundTrip()
       },
     }
     return await measureSide(side)
   } finally {
     await client?.close().catch(() => undefined)
+    await Promise.resolve(pinger?.stop()).catch(() => undefined)
     await processes.stop()
     await mesh.cleanup()
+  }
+}
+
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_BYTES = 32
+
+/**
+ * A raw stream echo on one long-lived ping stream: the ping handler echoes every 32 bytes it reads
+ * until the stream closes. (One `ping()` per sample opens a stream each, and closed ones linger
+ * past the protocol's stream limit.)
+ */
+class PingEcho {
+  private received = 0
+  private waiting: { until: number; resolve: () => void } | undefined
+
+  constructor(readonly stream: Stream) {
+    stream.addEventListener('message', (evt) => {
+      this.received += evt.data.byteLength
+      const waiting = this.waiting
+      if (waiting !== undefined && this.received >= waiting.until) {
+        this.waiting = undefined
+        waiting.resolve()
+      }
+    })
+  }
+
+  async roundTrip(): Promise<void> {
+    const until = this.received + PING_BYTES
+    const done = new Promise<void>((resolve) => {
+      this.waiting = { until, resolve }
+    })
+    if (!this.stream.send(randomBytes(PING_BYTES))) await this.stream.onDrain()
+    await done
   }
 }
 
@@ -278,6 +341,21 @@ async function measureBullmq(): Promise<SideResults & { redisVersion: string }> 
   }
 }
 
+function skippedSide(): SideResults & { redisVersion: string } {
+  return {
+    jobsPerSecond: Number.NaN,
+    burstPerSecond: Number.NaN,
+    failed: 0,
+    firstFailure: undefined,
+    p50: Number.NaN,
+    p99: Number.NaN,
+    floorP50: Number.NaN,
+    sandboxedPerSecond: Number.NaN,
+    sandboxedP50: Number.NaN,
+    redisVersion: 'not measured',
+  }
+}
+
 /**
  * Jobs per second the Ed25519 work alone allows. Per job: 2 signatures (the client's job, the
  * runner's result) and 4 verifications (the job at the supervisor and at the runner, the result at
@@ -308,7 +386,8 @@ function failureNote(name: string, side: SideResults): string {
 }
 
 export async function runVsBullmqBench(): Promise<BenchTable[]> {
-  const bull = await measureBullmq()
+  // BENCH_SIDE=horus measures Horus alone (profiling, quick iterations): the ratios then read n/a.
+  const bull = process.env.BENCH_SIDE === 'horus' ? skippedSide() : await measureBullmq()
   const horus = await measureHorus()
   const crypto = cryptoBound()
   const cores = cpus().length
