@@ -100,3 +100,9 @@ export const STARTUP_RUNNER_WAIT_MS = 5_000
  * this long (it is slow, not gone); otherwise they go to another runner. @default 3_000
  */
 export const RUNNER_PING_TIMEOUT_MS = 3_000
+
+/**
+ * Jobs in one `supervisor.create_jobs` call. Each is verified on its own; the cap bounds what one
+ * request can make the supervisor verify and write before it answers.
+ */
+export const MAX_JOBS_PER_BATCH = 256
