@@ -33,16 +33,16 @@ import {
   ClientClosedError,
   ClientOptionsError,
   explainRefusal,
-  OutcomeUnknownError,
   InvalidResultSignatureError,
   JobNotFoundError,
+  OutcomeUnknownError,
   ResultRefusedError,
   rebuildRemoteError,
   WorkflowParseError,
 } from './errors.js'
 import { followEvents } from './events.js'
-import { CreateJobBatcher, type CreateJobsItem } from './job-batcher.js'
 import { loadClientKey } from './identity.js'
+import { CreateJobBatcher, type CreateJobsItem } from './job-batcher.js'
 import { MeshConnection } from './mesh-connection.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
 import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
@@ -399,7 +399,11 @@ export class HorusClient {
    * The supervisor answers the same envelope again with the same record, so it is re-sent to the
    * same supervisor after a lost answer; another supervisor would run it a second time.
    */
-  private createOne(job: JobEnvelope, waitForRunner: boolean, options: SignalOptions): Promise<JobStatusView> {
+  private createOne(
+    job: JobEnvelope,
+    waitForRunner: boolean,
+    options: SignalOptions,
+  ): Promise<JobStatusView> {
     return this.call(
       'supervisor',
       'supervisor.create_job',
