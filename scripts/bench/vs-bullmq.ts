@@ -22,6 +22,7 @@ import '../../src/node/polyfills.js'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -64,10 +65,14 @@ const BULLMQ_WORKER = fileURLToPath(new URL('./bullmq-worker.js', import.meta.ur
 interface Side {
   run(kind: 'noop' | 'sandboxed'): Promise<void>
   floor(): Promise<void>
+  /** The side's other processes (queue, worker), whose CPU time counts with this one's. */
+  pids: number[]
 }
 
 interface SideResults {
   jobsPerSecond: number
+  /** CPU time of all the side's processes (producer included) per no-op job, in the throughput phase. */
+  cpuMsPerJob: number
   burstPerSecond: number
   /** Calls that failed in any phase; the first failure's message. */
   failed: number
@@ -78,6 +83,25 @@ interface SideResults {
   sandboxedPerSecond: number
   sandboxedP50: number
 }
+
+/**
+ * CPU time (user + system, ms) used so far by this process and `pids`, from /proc. Unlike jobs/s
+ * it hardly moves when other work shares the machine, so it is what compares runs on a busy host.
+ */
+function cpuMs(pids: number[]): number {
+  const own = process.cpuUsage()
+  let total = (own.user + own.system) / 1000
+  for (const pid of pids) {
+    // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+  }
+  return total
+}
+
+/** USER_HZ: Linux reports process times in hundredths of a second on every common build. */
+const CLOCK_TICKS = 100
 
 function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -168,7 +192,9 @@ async function measureSide(side: Side): Promise<SideResults> {
   const failures = new Failures()
   await throughput(side, 'noop', WARMUP, IN_FLIGHT, failures)
   const floor = await samples(FLOOR_SAMPLES, () => side.floor())
+  const cpuBefore = cpuMs(side.pids)
   const jobsPerSecond = await throughput(side, 'noop', JOBS, IN_FLIGHT, failures)
+  const cpuMsPerJob = (cpuMs(side.pids) - cpuBefore) / JOBS
   const latency = await withTimeout(
     'sequential jobs',
     samples(SEQUENTIAL, () => side.run('noop'), failures),
@@ -179,6 +205,7 @@ async function measureSide(side: Side): Promise<SideResults> {
   const sandboxedLatency = await samples(100, () => side.run('sandboxed'), failures)
   return {
     jobsPerSecond,
+    cpuMsPerJob,
     burstPerSecond,
     failed: failures.count,
     firstFailure: failures.first,
@@ -201,7 +228,7 @@ async function measureHorus(): Promise<SideResults> {
   let client: HorusClient | undefined
   let pinger: Libp2p | undefined
   try {
-    const [sup] = await processes.start([
+    const [sup, runner] = await processes.start([
       { name: 'sup', roles: ['supervisor'] },
       {
         name: 'run',
@@ -232,6 +259,7 @@ async function measureHorus(): Promise<SideResults> {
       { timeoutMs: 30_000, what: 'the runner process to be visible' },
     )
     const side: Side = {
+      pids: [sup?.child.pid, runner?.child.pid].filter((pid): pid is number => pid !== undefined),
       async run(kind) {
         const job =
           kind === 'noop'
@@ -324,6 +352,7 @@ async function measureBullmq(): Promise<SideResults & { redisVersion: string }> 
     workers.push(await startBullWorker(redis.port, 'bench-sandboxed', 'sandboxed'))
     await Promise.all([...Object.values(queues), ...Object.values(events)].map((q) => q.waitUntilReady()))
     const side: Side = {
+      pids: [redis.pid, workers[0]?.pid].filter((pid): pid is number => pid !== undefined),
       async run(kind) {
         const job = await queues[kind].add('job', {})
         await job.waitUntilFinished(events[kind], PHASE_TIMEOUT_MS)
@@ -344,6 +373,7 @@ async function measureBullmq(): Promise<SideResults & { redisVersion: string }> 
 function skippedSide(): SideResults & { redisVersion: string } {
   return {
     jobsPerSecond: Number.NaN,
+    cpuMsPerJob: Number.NaN,
     burstPerSecond: Number.NaN,
     failed: 0,
     firstFailure: undefined,
@@ -409,6 +439,18 @@ export async function runVsBullmqBench(): Promise<BenchTable[]> {
           horus.burstPerSecond,
           bull.burstPerSecond,
           ratio(horus.burstPerSecond, bull.burstPerSecond),
+        ],
+        [
+          'CPU ms per no-op job, all processes (producer + queue + worker)',
+          horus.cpuMsPerJob,
+          bull.cpuMsPerJob,
+          ratio(horus.cpuMsPerJob, bull.cpuMsPerJob),
+        ],
+        [
+          `no-op jobs/s ${cores} idle cores allow (${cores * 1000} ÷ CPU ms per job)`,
+          (cores * 1000) / horus.cpuMsPerJob,
+          (cores * 1000) / bull.cpuMsPerJob,
+          ratio(bull.cpuMsPerJob, horus.cpuMsPerJob),
         ],
         ['calls that failed (all phases)', horus.failed, bull.failed, '–'],
         ['one at a time: submit → result p50 ms', horus.p50, bull.p50, ratio(horus.p50, bull.p50)],
