@@ -22,6 +22,7 @@ import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { type TrustConfig, TrustPolicy } from '../protocols/jobs/trust-policy.js'
+import { fromWireError, MethodNotFoundError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
 import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
@@ -34,12 +35,14 @@ import {
   explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
+  OutcomeUnknownError,
   ResultRefusedError,
   rebuildRemoteError,
   WorkflowParseError,
 } from './errors.js'
 import { followEvents } from './events.js'
 import { loadClientKey } from './identity.js'
+import { CreateJobBatcher, type CreateJobsItem } from './job-batcher.js'
 import { MeshConnection } from './mesh-connection.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
 import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
@@ -447,19 +450,53 @@ export class HorusClient {
       this.signer,
     )
     this.remember(job)
-    // The supervisor answers the same envelope again with the same record, so it is re-sent to
-    // the same supervisor after a lost answer; another supervisor would run it a second time.
     const { waitForRunner, ...callOptions } = options
+    // Calls made in the same turn go as one create_jobs; a call with its own signal or timeout
+    // goes alone, so aborting it aborts only it.
+    if (callOptions.signal !== undefined) return this.createOne(job, waitForRunner === true, callOptions)
+    return this.batcher.create(job, waitForRunner === true)
+  }
+
+  /**
+   * The supervisor answers the same envelope again with the same record, so it is re-sent to the
+   * same supervisor after a lost answer; another supervisor would run it a second time.
+   */
+  private createOne(
+    job: JobEnvelope,
+    waitForRunner: boolean,
+    options: SignalOptions,
+  ): Promise<JobStatusView> {
     return this.call(
       'supervisor',
       'supervisor.create_job',
-      {
-        job: job as unknown as RpcParams,
-        ...(waitForRunner === true ? { waitForRunner: true } : {}),
-      },
-      { ...callOptions, sameNodeIdempotent: true, outcome: { jobId: job.id } },
+      { job: job as unknown as RpcParams, ...(waitForRunner ? { waitForRunner: true } : {}) },
+      { ...options, sameNodeIdempotent: true, outcome: { jobId: job.id } },
     )
   }
+
+  private readonly batcher = new CreateJobBatcher({
+    one: (job, waitForRunner) => this.createOne(job, waitForRunner, {}),
+    many: async (jobs, waitForRunner) => {
+      this.assertOpen()
+      const answer = await this.connection.call<{ results: CreateJobsItem[] }>(
+        'supervisor',
+        'supervisor.create_jobs',
+        { jobs: jobs as unknown as RpcParams, ...(waitForRunner ? { waitForRunner: true } : {}) },
+        { sameNodeIdempotent: true },
+      )
+      return answer.results
+    },
+    refusal: (error) => this.explain(rebuildRemoteError(fromWireError(error))),
+    failure: (err, job) => {
+      const rebuilt = rebuildRemoteError(err)
+      return this.explain(
+        rebuilt instanceof OutcomeUnknownError
+          ? new OutcomeUnknownError('supervisor.create_jobs', { jobId: job.id }, rebuilt.cause)
+          : rebuilt,
+      )
+    },
+    unsupported: (err) => err instanceof MethodNotFoundError,
+  })
 
   /** The job's secrets sealed to the runners trusted for its capability, or undefined without any. */
   private async sealJobSecrets(
