@@ -52,7 +52,7 @@ import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from '
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
-import { PeerSync } from './peer-sync.js'
+import { PeerSync, type PeerSyncStats } from './peer-sync.js'
 import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
@@ -98,6 +98,12 @@ export interface CoordinatorStats {
   results: ResultStats
   /** Jobs found under a step's id: followed, or refused (by reason). */
   adoptions: AdoptionStats
+  /** Leases this node took over, by reason (`lease_lapsed`, `owner_lost`, `owner_untrusted`, `reacquired`). */
+  takeovers: Record<string, number>
+  /** Anti-entropy rounds this node started (ok / failed) and the entries they moved. */
+  sync: PeerSyncStats
+  /** Jobs of this coordinator's runs in flight on supervisors. */
+  jobsInFlight: number
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
@@ -438,6 +444,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       topics: [this.stateGossip.stats(), this.eventsGossip.stats()],
       results: this.engine.results.stats(),
       adoptions: this.engine.tracker.adoptionStats(),
+      takeovers: Object.fromEntries(this.engine.takeovers),
+      sync: { ...this.peerSync.stats, rounds: { ...this.peerSync.stats.rounds } },
+      jobsInFlight: this.engine.tracker.size,
     }
   }
 
