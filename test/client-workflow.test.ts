@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   HorusClient,
   type MonitorEvent,
+  RunExistsError,
   RunFinishedError,
   RunNotFoundError,
   type RunView,
@@ -89,6 +90,31 @@ describe('HorusClient workflows against real coordinator, supervisor and runner 
     const paths = (err as WorkflowValidationError).issues.map((i) => i.path)
     expect(paths.some((p) => p.includes('depends_on'))).toBe(true)
     expect(paths.some((p) => p.includes('steps[1]'))).toBe(true)
+  })
+
+  it('keeps the run id the client chose over a gateway; the same id again answers the same run', async () => {
+    const [c] = [await mesh.member('coord')]
+    const coord = await mesh.start(c, { roles: ['coordinator', 'supervisor', 'runner'], gateway: true })
+    const client = await connect({ gateway: coord.node.gateway?.url as string })
+    const workflow = { workflow: { name: 'chosen', steps: [{ id: 'a', runner: 'sal', payload: '1' }] } }
+    const runId = await client.submitWorkflow(workflow, {}, { runId: 'gateway-chosen-1' })
+    expect(runId).toBe('gateway-chosen-1')
+    expect((await client.waitForCompletion(runId, { signal: AbortSignal.timeout(20_000) })).status).toBe(
+      'completed',
+    )
+    // A retry of the same submission (same id, workflow, inputs) is the same run, not a second one.
+    expect(await client.submitWorkflow(workflow, {}, { runId })).toBe(runId)
+    expect((await client.listWorkflows()).filter((r) => r.workflow === 'chosen')).toHaveLength(1)
+    // Another submission under that id is refused.
+    await expect(client.submitWorkflow(workflow, { other: 1 }, { runId })).rejects.toBeInstanceOf(
+      RunExistsError,
+    )
+    // Without a choice the client still picks a fresh id.
+    const fresh = await client.submitWorkflow(workflow)
+    expect(fresh).not.toBe(runId)
+    await expect(client.submitWorkflow(workflow, {}, { runId: 'cron.mine.1' })).rejects.toThrow(
+      /reserved for triggers/,
+    )
   })
 
   it('keeps answering when the coordinator it uses stops: another coordinator serves the replicated run', async () => {

@@ -238,7 +238,8 @@ export class HorusClient {
    * Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its
    * id. Over the mesh the client signs the submission (the run executes with this key's trust, and
    * only this key or an admin may read or control it); a retry sends the same signed submission,
-   * so it cannot start a second run. Through a gateway the node submits in its own name.
+   * so it cannot start a second run. Through a gateway the node submits in its own name, under the
+   * run id the client chose (the same id, workflow and inputs again answer the same run).
    */
   async submitWorkflow(
     workflow: WorkflowDefinition | string,
@@ -249,19 +250,20 @@ export class HorusClient {
     const secrets = await this.sealRunSecrets(document as WorkflowDefinition, options)
     const params: Record<string, unknown> = { workflow: document, inputs }
     if (secrets !== undefined) params.secrets = secrets
-    // Over the mesh the client picks the run id: an ambiguous failure can then name the run.
-    const chosen = this.viaGateway ? undefined : (options.runId ?? randomUUID())
-    if (chosen !== undefined)
-      params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
-    // Over the mesh a retry resends the same signed submission: it cannot start a second run.
+    // The client picks the run id: an ambiguous failure can then name the run.
+    const chosen = options.runId ?? randomUUID()
+    // Over the mesh the client signs; through a gateway the node signs a submission with this id.
+    if (this.viaGateway) params.runId = chosen
+    else params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
+    // A retry sends the same id (and signed submission): the coordinator answers the same run.
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
       params as RpcParams,
       {
         ...(options.signal === undefined ? {} : { signal: options.signal }),
-        idempotent: !this.viaGateway,
-        ...(chosen === undefined ? {} : { outcome: { runId: chosen } }),
+        idempotent: true,
+        outcome: { runId: chosen },
       },
     )
     return runId

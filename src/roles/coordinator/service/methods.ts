@@ -79,13 +79,14 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           inputs?: Record<string, unknown>
           secrets?: Record<string, SealedSecret>
           submission?: unknown
+          runId?: string
         },
         { runId: string }
       >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
         description:
-          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs. secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
+          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs; they may choose the run's id with `runId` (the same id, workflow and inputs again answer the same run). secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -94,6 +95,13 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             inputs: { type: 'object' },
             secrets: jobSecretsSchema,
             submission: submissionSchema,
+            runId: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 128,
+              description:
+                'the run id, for callers without a submission of their own (the node signs one with it); the same id, workflow and inputs again answer the same run. With a submission it must equal submission.runId',
+            },
           },
           required: ['workflow'],
           additionalProperties: false,
@@ -107,12 +115,13 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           'RunExistsError',
           ...SIGNED_ERRORS,
         ),
-        handler: async ({ workflow, inputs, secrets, submission }, { caller }) => {
+        handler: async ({ workflow, inputs, secrets, submission, runId: chosen }, { caller }) => {
           // An HTTP caller's gateway grant must cover every capability the run would use.
           if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
           const runId = await service.submit(workflow, inputs ?? {}, {
             caller,
             ...(submission === undefined ? {} : { submission }),
+            ...(chosen === undefined ? {} : { runId: chosen }),
             ...(secrets === undefined ? {} : { secrets }),
           })
           return { runId }
