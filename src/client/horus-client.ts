@@ -321,18 +321,31 @@ export class HorusClient {
     return this.read('coordinator', 'coordinator.get_workflow_status', { runId }, options)
   }
 
-  /** Newest first. */
-  listWorkflows(options: SignalOptions & { status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+  /**
+   * Newest first. `query`: part of the workflow name or run id (any case); `after`: the last run id
+   * of the previous page, for the next one.
+   */
+  listWorkflows(
+    options: SignalOptions & { status?: RunStatus; limit?: number; after?: string; query?: string } = {},
+  ): Promise<RunSummary[]> {
     const params: Record<string, unknown> = {}
     if (options.status !== undefined) params.status = options.status
     if (options.limit !== undefined) params.limit = options.limit
+    if (options.after !== undefined) params.after = options.after
+    if (options.query !== undefined) params.query = options.query
     return this.read('coordinator', 'coordinator.list_workflows', params, options)
   }
 
-  /** Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left. */
-  events(runId?: string, options: SignalOptions = {}): AsyncIterable<MonitorEvent> {
+  /**
+   * Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left.
+   * A run's events start from its first one (`workflow_started`, even when the run began before
+   * the call), or after the event whose `id` is `options.after`; a subscription opened again after
+   * a failover resumes after the last event delivered, so none is lost or repeated. Events of every
+   * run are live only.
+   */
+  events(runId?: string, options: SignalOptions & { after?: string } = {}): AsyncIterable<MonitorEvent> {
     this.assertOpen()
-    return followEvents(this.connection, runId, options.signal)
+    return followEvents(this.connection, runId, options.signal, options.after)
   }
 
   /** Resolves with the run once it is completed, failed or cancelled. No timeout: pass a signal. */
