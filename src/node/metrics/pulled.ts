@@ -17,30 +17,29 @@ export interface PulledMetric {
   read(): Iterable<Sample>
 }
 
-export function pulledCounter(metric: PulledMetric): Counter {
-  return new Counter({
+/** The options both kinds take, with a `collect` that rebuilds the samples through `write`. */
+function options<M extends { reset(): void }>(
+  metric: PulledMetric,
+  write: (target: M, labels: Record<string, string>, value: number) => void,
+) {
+  return {
     name: metric.name,
     help: metric.help,
     labelNames: metric.labelNames ?? [],
     registers: [metric.registry],
-    collect() {
+    collect(this: M) {
       this.reset()
-      for (const [labels, value] of metric.read()) this.inc(labels, value)
+      for (const [labels, value] of metric.read()) write(this, labels, value)
     },
-  })
+  }
+}
+
+export function pulledCounter(metric: PulledMetric): Counter {
+  return new Counter(options<Counter>(metric, (counter, labels, value) => counter.inc(labels, value)))
 }
 
 export function pulledGauge(metric: PulledMetric): Gauge {
-  return new Gauge({
-    name: metric.name,
-    help: metric.help,
-    labelNames: metric.labelNames ?? [],
-    registers: [metric.registry],
-    collect() {
-      this.reset()
-      for (const [labels, value] of metric.read()) this.set(labels, value)
-    },
-  })
+  return new Gauge(options<Gauge>(metric, (gauge, labels, value) => gauge.set(labels, value)))
 }
 
 /** `{ a: 1, b: 2 }` as samples labelled `label="a"`, `label="b"`, with `fixed` labels on each. */
