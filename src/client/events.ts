@@ -15,12 +15,14 @@ export async function* followEvents(
   runId: string | undefined,
   signal?: AbortSignal,
   after?: string,
+  /** Replay the run's history (from `after`, or its start); false: live events only, as waiters need. */
+  replay = true,
 ): AsyncGenerator<MonitorEvent, void, undefined> {
-  let cursor = runId === undefined ? undefined : (after ?? '')
+  let cursor = runId === undefined || !replay ? undefined : (after ?? '')
   let pause = RESUBSCRIBE_DELAY_MS
   for (;;) {
     if (isAborted(signal)) return
-    const params = runId === undefined ? {} : { runId, after: cursor }
+    const params = runId === undefined ? {} : cursor === undefined ? { runId } : { runId, after: cursor }
     const sub = connection.subscribe<MonitorEvent>(
       'coordinator',
       'coordinator.events',
