@@ -1,7 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
 /** Tests that drive a real browser; their project's global set-up finds or installs Chromium. */
-const BROWSER_TESTS = 'test/dashboard-*.test.ts'
+const BROWSER_TESTS = ['test/dashboard-*.test.ts', 'test/nat-namespaces.test.ts']
 
 export default defineConfig({
   test: {
@@ -17,12 +17,12 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, BROWSER_TESTS],
+          exclude: [...configDefaults.exclude, ...BROWSER_TESTS],
         },
       },
       {
         extends: true,
-        test: { name: 'browser', include: [BROWSER_TESTS], globalSetup: ['./test/browser-setup.ts'] },
+        test: { name: 'browser', include: BROWSER_TESTS, globalSetup: ['./test/browser-setup.ts'] },
       },
     ],
   },

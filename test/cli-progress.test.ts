@@ -13,6 +13,9 @@ function run(overrides: Partial<RunView> = {}): RunView {
     status: 'running',
     inputs: {},
     createdAt: at(0),
+    epoch: 0,
+    retryable: false,
+    waitingFor: [],
     steps: [
       {
         id: 'fetch',

@@ -148,6 +148,8 @@ export type TriggerParams = {
   workflow: unknown
   inputs?: Record<string, unknown>
   secret?: string
+  overlap?: 'skip' | 'allow' | 'cancel_previous'
+  catch_up?: boolean | number
 }
 
 /** `coordinator.register_trigger` params with a registration signed by `signer`. */
@@ -160,6 +162,8 @@ export function registerParams(
       name: trigger.name,
       kind: trigger.kind,
       ...(trigger.schedule === undefined ? {} : { schedule: trigger.schedule }),
+      ...(trigger.overlap === undefined ? {} : { overlap: trigger.overlap }),
+      ...(trigger.catch_up === undefined ? {} : { catch_up: trigger.catch_up }),
       workflow: trigger.workflow,
       inputs: trigger.inputs ?? {},
     },

@@ -270,6 +270,7 @@ describe('changing any single field of a signed envelope', () => {
           payload: 'ls -la',
           input: { 'step-0': { rows: [1, 2, { deep: true, none: null }], name: 'ü' } },
           env: { HOME: '/tmp', LANG: 'C' },
+          context: { inputs: { region: 'eu' }, run: { id: 'run-9', workflow: 'w', error: null } },
           secrets: sealSecrets({ API_KEY: 'sealed-value' }, [signerKeyHex(fx.runnerOnly)]),
           timeoutMs: 5_000,
           authority: submissionAuthority(fx.client, 'run-9'),
@@ -292,7 +293,7 @@ describe('changing any single field of a signed envelope', () => {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'malformed' })
     }
-    for (const field of ['secrets', 'authority'] as const) {
+    for (const field of ['context', 'secrets', 'authority'] as const) {
       const { [field]: _dropped, ...without } = job
       expect(fx.verifier.check(without)).toMatchObject({ ok: false, reason: 'bad_signature' })
     }

@@ -1,21 +1,12 @@
 import { chmod, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, IdentityError, loadOrCreateIdentity, resolveConfig } from '../src/node/index.js'
+import { IdentityError, loadOrCreateIdentity } from '../src/node/index.js'
 import { runCli } from './helpers/cli.js'
+import { configIssues } from './helpers/config-issues.js'
 import { tempDirs } from './helpers/temp-dirs.js'
 
 const tempDir = tempDirs('horus-id-')
-
-function configIssues(raw: Record<string, unknown>): string[] {
-  try {
-    resolveConfig(raw)
-  } catch (err) {
-    if (err instanceof ConfigError) return [...err.issues]
-    throw err
-  }
-  return []
-}
 
 describe('config validation', () => {
   it('names the path and the reason of every bad value at once', () => {

@@ -8,9 +8,12 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { transform } from 'esbuild'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
+import { resolveConfig } from '../src/node/config/load.js'
 import { loadRunnerPlugins } from '../src/roles/runner/service/plugins.js'
 import { CLI, runProcess } from './helpers/cli.js'
 
@@ -123,5 +126,21 @@ describe('README code blocks', () => {
 
   it('has YAML blocks that parse', () => {
     for (const block of of('yaml')) expect(() => parseYaml(block.code), `line ${block.line}`).not.toThrow()
+  })
+
+  it('has node configs (`# horus node config`) that a node accepts as written', async () => {
+    const configs = of('yaml').filter((b) => b.code.startsWith('# horus node config\n'))
+    expect(configs.length).toBeGreaterThan(0)
+    // Placeholder peer IDs (`12D3KooWPublicRelay`) become real ones, the same name the same ID.
+    const ids = new Map<string, string>()
+    for (const block of configs) {
+      for (const name of new Set(block.code.match(/12D3KooW[A-Za-z]+\b/g) ?? []))
+        if (!ids.has(name)) ids.set(name, peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString())
+      const code = block.code.replace(/12D3KooW[A-Za-z]+\b/g, (name) => ids.get(name) as string)
+      expect(
+        () => resolveConfig(parseYaml(code) as Record<string, unknown>),
+        `line ${block.line}`,
+      ).not.toThrow()
+    }
   })
 })

@@ -56,7 +56,9 @@ describe('composition: a step that runs another workflow', () => {
       {
         type: 'complete',
         step: 'etl',
+        attempt: 1,
         output: { result: { loaded: { extract: { rows: 3 } } }, src: 'http://x' },
+        message: 'step "etl" succeeded',
       },
     ])
   })

@@ -9,6 +9,7 @@ import type { JsonValue } from '../src/protocols/state/json-value.js'
 import type { StepError } from '../src/protocols/state/lattice.js'
 import type { RunState } from '../src/protocols/state/run-state.js'
 import {
+  cancelRun,
   commitAction,
   createRun,
   type DispatchAction,
@@ -16,12 +17,15 @@ import {
   type PlanAction,
   type PlanLimits,
   plan,
+  type RetryRunResult,
   recordJobUpdate,
+  retryRun,
+  signalRun,
 } from '../src/roles/coordinator/scheduling/index.js'
 import { type CompiledWorkflow, loadWorkflow } from '../src/roles/coordinator/workflow/index.js'
 
 /** What a simulated job does: succeed with a result, fail, or hang (never report back). */
-export type Outcome = { result: JsonValue } | { error: StepError } | 'hang'
+export type Outcome = { result: JsonValue | undefined } | { error: StepError } | 'hang'
 export type Behaviour = (job: DispatchAction) => Outcome
 
 export const START = 1_700_000_000_000
@@ -38,15 +42,47 @@ export class Simulation {
   readonly inFlight: DispatchAction[] = []
   limits: PlanLimits = { random: () => 0.5 }
 
-  constructor(workflow: CompiledWorkflow | string, inputs: unknown = {}, node = 'c1') {
+  constructor(
+    workflow: CompiledWorkflow | string,
+    inputs: unknown = {},
+    node = 'c1',
+    state?: RunState,
+    now = START,
+  ) {
+    this.now = now
     this.clock = new Hlc(node, { now: () => this.now })
-    this.workflow = typeof workflow === 'string' ? loadWorkflow(workflow) : workflow
-    this.state = createRun(this.workflow, { run: 'run1', stamp: this.clock.now(), inputs })
+    this.workflow =
+      typeof workflow === 'string' ? loadWorkflow(workflow, { runners: ['hero', 'sal', 'osiris'] }) : workflow
+    this.state = state ?? createRun(this.workflow, { run: 'run1', stamp: this.clock.now(), inputs })
   }
 
+  /** Another coordinator holding a copy of this run's state (a takeover), with the same behaviours. */
+  replica(node: string): Simulation {
+    const other = new Simulation(this.workflow, {}, node, this.state.clone(), this.now)
+    for (const [step, behaviour] of this.behaviours) other.behaviours.set(step, behaviour)
+    other.limits = this.limits
+    return other
+  }
+
+  /** Behaviour of a step's jobs; a for_each child (`map[3]`) falls back to its step's. */
   on(step: string, behaviour: Behaviour): this {
     this.behaviours.set(step, behaviour)
     return this
+  }
+
+  signal(name: string, data: unknown): void {
+    signalRun(this.workflow, this.state, { name, data, stamp: this.clock.now() })
+  }
+
+  retry(steps?: string[]): RetryRunResult {
+    return retryRun(this.workflow, this.state, {
+      stamp: this.clock.now(),
+      ...(steps === undefined ? {} : { steps }),
+    })
+  }
+
+  cancel(reason?: string): void {
+    cancelRun(this.state, this.clock.now(), reason)
   }
 
   /** Plans and commits every action (jobs are dispatched but do not run yet). */
@@ -73,13 +109,17 @@ export class Simulation {
         { type: 'started', step: job.step, attempt: job.attempt },
         this.clock.now(),
       )
-      const outcome = (this.behaviours.get(job.step) ?? (() => ({ result: `${job.step}#${job.attempt}` })))(
-        job,
-      )
+      const behaviour = this.behaviours.get(job.step) ?? this.behaviours.get(job.step.replace(/\[\d+\]$/, ''))
+      const outcome = (behaviour ?? (() => ({ result: `${job.step}#${job.attempt}` })))(job)
       if (outcome === 'hang') continue
       const update =
         'result' in outcome
-          ? ({ type: 'succeeded', step: job.step, attempt: job.attempt, result: outcome.result } as const)
+          ? ({
+              type: 'succeeded',
+              step: job.step,
+              attempt: job.attempt,
+              result: outcome.result ?? null,
+            } as const)
           : ({ type: 'failed', step: job.step, attempt: job.attempt, error: outcome.error } as const)
       recordJobUpdate(this.workflow, this.state, update, this.clock.now())
     }

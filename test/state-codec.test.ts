@@ -58,7 +58,7 @@ describe('run state decoding (untrusted input)', () => {
       'paused.paused: expected a boolean, got "yes"',
       'lease.expiresAt: expected a non-negative integer (ms), got 1.5',
       'steps["a"].attempt: expected an integer ≥ 1, got 0',
-      'steps["a"].phase: expected one of retrying, dispatched, running, succeeded, failed, skipped, cancelled, got "done"',
+      'steps["a"].phase: expected one of pending, retrying, dispatched, running, succeeded, failed, skipped, cancelled, got "done"',
       'steps["a"].hlc: expected an HLC stamp "WWWWWWWWWWWWWWW-CCCCCC-node", got "yesterday"',
       'steps["b"].error: required in phase failed',
       'steps["c"].result: not allowed in phase dispatched',

@@ -164,13 +164,16 @@ const stepEntryArb: fc.Arbitrary<StepEntry> = fc
     hlc: stampArb,
     result: fc.oneof(fc.integer(), fc.string({ maxLength: 3 })),
     reason: fc.constantFrom('condition', 'run_cancelled'),
+    // A for_each step records its item count; a rerun opens a series at `base`.
+    extra: fc.constantFrom({}, { items: 3 }, { base: 1 }),
   })
-  .map(({ attempt, phase, hlc, result, reason }) => {
-    if (phase === 'succeeded') return { attempt, phase, hlc, result }
-    if (phase === 'failed') return { attempt, phase, hlc, error: { message: String(result) } }
-    if (phase === 'retrying') return { attempt, phase, hlc, retryAt: 5 }
-    if (phase === 'skipped' || phase === 'cancelled') return { attempt, phase, hlc, reason }
-    return { attempt, phase, hlc }
+  .map(({ attempt, phase, hlc, result, reason, extra }): StepEntry => {
+    const base = { attempt, phase, hlc, ...extra }
+    if (phase === 'succeeded') return { ...base, result }
+    if (phase === 'failed') return { ...base, error: { message: String(result) } }
+    if (phase === 'retrying') return { ...base, retryAt: 5 }
+    if (phase === 'skipped' || phase === 'cancelled') return { ...base, reason }
+    return base
   })
 
 type Op = (s: RunState) => void
@@ -205,6 +208,16 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       (s) =>
         s.merge(RunState.create({ run: 'r', hlc: h, workflow: { w }, inputs: {} })),
   ),
+  fc.tuple(stampArb, fc.constantFrom(undefined, ['s1'], ['s2', 's3'])).map(
+    ([h, steps]): Op =>
+      (s) =>
+        s.startRerun(h, steps),
+  ),
+  fc.tuple(stampArb, fc.constantFrom('approve', 'go'), fc.oneof(fc.integer(), fc.constant(null))).map(
+    ([h, name, data]): Op =>
+      (s) =>
+        s.setSignal(name, { hlc: h, data }),
+  ),
 )
 
 const stateArb = fc.array(opArb, { maxLength: 12 }).map((ops) => {
@@ -231,6 +244,20 @@ describe('run state merge (properties)', () => {
         expect(left.equals(right)).toBe(true)
       }),
       { numRuns: 500 },
+    )
+  })
+
+  it('agrees on what is derived: the cancel in force, the epoch, the signals', () => {
+    fc.assert(
+      fc.property(stateArb, stateArb, (a, b) => {
+        const ab = joined(a, b)
+        const ba = joined(b, a)
+        expect(ab.cancelled).toEqual(ba.cancelled)
+        expect(ab.epoch).toBe(ba.epoch)
+        expect(ab.epoch).toBe(Math.max(a.epoch, b.epoch))
+        expect([...ab.signals()]).toEqual(expect.arrayContaining([...ba.signals()]))
+      }),
+      { numRuns: 300 },
     )
   })
 
@@ -429,5 +456,56 @@ describe('replica convergence', () => {
     a.merge(back)
     expect(a.step('s7')?.attempt).toBe(2)
     expect(a.equals(b)).toBe(true)
+  })
+})
+
+describe('reruns, epochs and signals', () => {
+  it('a rerun lifts a cancel of an earlier epoch; a cancel of the new epoch applies again', () => {
+    const s = new RunState('r')
+    s.cancel(stamp(10), 'stop')
+    expect(s.cancelled?.reason).toBe('stop')
+    s.startRerun(stamp(20))
+    expect(s.epoch).toBe(1)
+    expect(s.cancelled).toBeUndefined()
+    expect(s.cancelRecord?.reason).toBe('stop')
+    s.cancel(stamp(30), 'again')
+    expect(s.cancelled).toMatchObject({ reason: 'again', epoch: 1 })
+    // An old-epoch cancel arriving late (a partition) does not undo the rerun.
+    const late = new RunState('r')
+    late.cancel(stamp(5), 'late')
+    const fresh = new RunState('r')
+    fresh.startRerun(stamp(20))
+    fresh.merge(late)
+    expect(fresh.cancelled).toBeUndefined()
+  })
+
+  it('the first delivery of a signal wins on every replica', () => {
+    const x = new RunState('r')
+    const y = new RunState('r')
+    x.setSignal('approve', { hlc: stamp(20, 'a'), data: 'late' })
+    y.setSignal('approve', { hlc: stamp(10, 'b'), data: 'early' })
+    x.merge(y)
+    y.merge(x)
+    expect(x.signal('approve')?.data).toBe('early')
+    expect(y.signal('approve')?.data).toBe('early')
+  })
+
+  it('a pending entry (a rerun) ranks below every phase of its attempt and above the earlier attempt', () => {
+    const s = new RunState('r')
+    s.setStep('a', entry(1, 'failed', stamp(10)))
+    s.setStep('a', entry(2, 'pending', stamp(20), { base: 2 }))
+    expect(s.step('a')).toMatchObject({ attempt: 2, phase: 'pending', base: 2 })
+    s.setStep('a', entry(2, 'dispatched', stamp(15)))
+    expect(s.step('a')?.phase).toBe('dispatched')
+    s.setStep('a', entry(2, 'pending', stamp(99)))
+    expect(s.step('a')?.phase).toBe('dispatched')
+  })
+
+  it('remembers the latest event of each type', () => {
+    const s = new RunState('r')
+    s.appendLog({ hlc: stamp(30), kind: 'event', type: 'workflow_failed', severity: 'error', message: 'x' })
+    s.appendLog({ hlc: stamp(10), kind: 'event', type: 'workflow_failed', severity: 'error', message: 'y' })
+    expect(s.lastEvent('workflow_failed')).toBe(stamp(30))
+    expect(s.lastEvent('workflow_completed')).toBeUndefined()
   })
 })

@@ -68,7 +68,11 @@ describe('expressions', () => {
   })
 
   it.each([
-    ['a == 1', 'unknown name "a" (expressions start from inputs, steps, true, false or null)', 0],
+    [
+      'a == 1',
+      'unknown name "a" (expressions start from inputs, steps, run, item, index, true, false or null)',
+      0,
+    ],
     ['inputs', 'unexpected end of expression, expected .input name', 6],
     ['steps.x', 'unexpected end of expression, expected .step field (output, status, error, attempt)', 7],
     ['steps.x.result', 'unknown step field "result" (expected output, status, error, attempt)', 8],

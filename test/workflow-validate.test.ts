@@ -107,12 +107,12 @@ workflow:
       },
     })
     expect(issues).toEqual([
-      'workflow.colour: unknown field (expected one of name, description, inputs, outputs, steps)',
+      'workflow.colour: unknown field (expected one of name, description, inputs, outputs, steps, on_failure, timeout)',
       'workflow.name: expected a non-empty string, got ""',
-      'workflow.steps[0].depend_on: unknown field (did you mean "depends_on"?) (expected one of id, name, description, runner, payload, workflow, with, depends_on, retry, timeout, when, continue_on_failure, secrets)',
+      'workflow.steps[0].depend_on: unknown field (did you mean "depends_on"?) (expected one of id, name, description, depends_on, when, continue_on_failure, trigger_rule, runner, payload, retry, timeout, for_each, max_parallel, env, secrets, workflow, with, sleep, wait_for_signal)',
       'workflow.steps[0].id: expected a step id matching [A-Za-z_][A-Za-z0-9_-]*, got "1st"',
-      'workflow.steps[1]: runner and workflow are mutually exclusive (a step runs a job or a workflow)',
-      'workflow.steps[2].runner: required (or workflow, to run another workflow)',
+      'workflow.steps[1]: runner and workflow are mutually exclusive (a step runs a job, runs a workflow, sleeps or waits for a signal)',
+      'workflow.steps[2].runner: required (or workflow to run another workflow, sleep to wait a while, wait_for_signal to wait for a signal)',
       'workflow.steps[3].continue_on_failure: expected a boolean, got "yes"',
       'workflow.steps[3].depends_on: expected an array of step ids, got "both"',
       'workflow.steps[3].when: expected an expression string or a boolean, got 3',

@@ -1,4 +1,5 @@
 import '../../src/node/polyfills.js'
+import { runBlobBench } from './blob.js'
 import { runJobsBench } from './jobs.js'
 import { runMeshBench } from './mesh.js'
 import { runRpcBench } from './rpc.js'
@@ -6,8 +7,9 @@ import { runSandboxBench } from './sandbox.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
 import { runVsBullmqBench } from './vs-bullmq.js'
-import { runWorkflowBench } from './workflow.js'
+import { runWorkflowBench, runWorkflowMapMeshBench } from './workflow.js'
 import { runWorkflowCoreBench } from './workflow-core.js'
+import { runWorkflowMapBench } from './workflow-map.js'
 
 /** Every benchmark, in the order of the layers they measure. `npm run bench [-- name ...]`. */
 const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
@@ -16,7 +18,10 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   sign: () => runSignBench(),
   sandbox: () => runSandboxBench(),
   'workflow-core': () => runWorkflowCoreBench(),
+  'workflow-map': async () => runWorkflowMapBench(),
+  'workflow-map-mesh': () => runWorkflowMapMeshBench(),
   jobs: () => runJobsBench(),
+  blob: () => runBlobBench(),
   workflow: () => runWorkflowBench(),
   'vs-bullmq': () => runVsBullmqBench(),
 }

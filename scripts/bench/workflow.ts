@@ -4,6 +4,10 @@
  * - per-step overhead: a 1,000-step chain and a 1,000-wide fan-out of no-op steps, against the
  *   no-op job path measured in the same run (one job at a time, and 1,000 at once, through the
  *   same supervisor without a coordinator);
+ * - for_each (`npm run bench -- workflow-map-mesh`; the pure-core figures are workflow-map.ts):
+ *   a 10,000-element map of no-op children, against a 10,000-wide fan-out of static
+ *   no-op steps in the same run (the per-child overhead of a map over its static equivalent), with
+ *   `max_parallel` 100 too;
  * - convergence: a coordinator cut off while another runs a 500-step workflow; time from the
  *   heal (the dial) until both hold the same state (anti-entropy + gossip).
  * Validation and CRDT merge of large runs are in workflow-core.ts.
@@ -25,6 +29,8 @@ import { type BenchTable, elapsedMs, percentile } from './table.js'
 const STEPS = 1_000
 const SEQUENTIAL_JOBS = 200
 const CONVERGE_STEPS = 500
+/** 10,000 by default; HORUS_BENCH_MAP_ITEMS=n for a shorter run on a busy machine. */
+const MAP_ITEMS = Number(process.env.HORUS_BENCH_MAP_ITEMS ?? 10_000)
 
 interface Member {
   node: HorusNode
@@ -61,7 +67,16 @@ async function members(mesh: TestMesh, count: number, started: Member[]) {
   return { start }
 }
 
-const RUNNER = { runner: { builtins: false, concurrency: 64, kinds: { noop: async () => null } } }
+const RUNNER = {
+  runner: {
+    builtins: false,
+    concurrency: 64,
+    kinds: {
+      noop: async () => null,
+      range: async (job: { payload?: unknown }) => Array.from({ length: Number(job.payload) }, (_, i) => i),
+    },
+  },
+}
 
 /** Waits for a job's terminal event from the supervisor in the same node. */
 function completion(supervisor: SupervisorService, jobId: string): Promise<void> {
@@ -87,7 +102,13 @@ async function jobPath(hub: Member): Promise<{ sequentialMs: number; parallelMs:
     await done
     samples.push(elapsedMs(start))
   }
-  const jobs = Array.from({ length: STEPS }, () => createJob({ runner: 'noop' }, signer))
+  return { sequentialMs: percentile(samples, 50), parallelMs: await jobsAtOnce(hub, STEPS) }
+}
+
+/** `count` no-op jobs submitted at once through the supervisor, without a coordinator: total ms. */
+async function jobsAtOnce(hub: Member, count: number): Promise<number> {
+  const supervisor = hub.roles.supervisor as SupervisorService
+  const jobs = Array.from({ length: count }, () => createJob({ runner: 'noop' }, hub.node.trust.signer))
   const start = process.hrtime.bigint()
   await Promise.all(
     jobs.map(async (job) => {
@@ -96,7 +117,7 @@ async function jobPath(hub: Member): Promise<{ sequentialMs: number; parallelMs:
       await done
     }),
   )
-  return { sequentialMs: percentile(samples, 50), parallelMs: elapsedMs(start) }
+  return elapsedMs(start)
 }
 
 function chainWorkflow(n: number) {
@@ -153,6 +174,77 @@ async function overheadTable(mesh: TestMesh, started: Member[]): Promise<BenchTa
   }
 }
 
+function mapWorkflow(n: number, maxParallel?: number) {
+  return {
+    workflow: {
+      name: 'map',
+      steps: [
+        { id: 'split', runner: 'range', payload: String(n) },
+        {
+          id: 'each',
+          runner: 'noop',
+          depends_on: ['split'],
+          for_each: 'steps.split.output',
+          ...(maxParallel === undefined ? {} : { max_parallel: maxParallel }),
+        },
+      ],
+    },
+  }
+}
+
+function wideWorkflow(n: number, maxParallel?: number) {
+  const workers = Array.from({ length: n }, (_, i) => ({
+    id: `w${i}`,
+    runner: 'noop',
+    depends_on: maxParallel === undefined || i < maxParallel ? ['split'] : [`w${i - maxParallel}`],
+  }))
+  return { workflow: { name: 'wide', steps: [{ id: 'split', runner: 'range', payload: '1' }, ...workers] } }
+}
+
+async function mapTable(mesh: TestMesh, started: Member[]): Promise<BenchTable> {
+  const { start } = await members(mesh, 2, started)
+  const hub = await start(0, ['coordinator', 'supervisor'], [], {
+    coordinator: { runnerKinds: ['noop', 'range'], runConcurrency: 1_000 },
+  })
+  await start(1, ['runner'], [hub.node.multiaddrs()[0] as string], RUNNER)
+  await waitFor(() => hub.roles.supervisor?.runners().some((r) => r.capabilities.includes('range')), {
+    timeoutMs: 30_000,
+  })
+  const coordinator = hub.roles.coordinator as CoordinatorService
+  await timeRun(coordinator, mapWorkflow(50)) // warm-up
+  const jobsMs = (await jobsAtOnce(hub, MAP_ITEMS)) / MAP_ITEMS
+  const rows: (string | number)[][] = []
+  for (const maxParallel of [undefined, 100]) {
+    const wideMs = await timeRun(coordinator, wideWorkflow(MAP_ITEMS, maxParallel))
+    const heapBefore = process.memoryUsage().heapUsed
+    const mapMs = await timeRun(coordinator, mapWorkflow(MAP_ITEMS, maxParallel))
+    const heapDelta = (process.memoryUsage().heapUsed - heapBefore) / 2 ** 20
+    rows.push([
+      maxParallel === undefined ? 'all at once' : `max_parallel ${maxParallel}`,
+      wideMs,
+      mapMs,
+      mapMs / MAP_ITEMS,
+      (mapMs - wideMs) / MAP_ITEMS,
+      mapMs / MAP_ITEMS - jobsMs,
+      heapDelta,
+    ])
+  }
+  return {
+    title: `for_each of ${MAP_ITEMS.toLocaleString('en')} no-op children (coordinator+supervisor node → runner node)`,
+    columns: [
+      'shape',
+      'static steps ms',
+      'for_each ms',
+      'ms per child',
+      'child − static step ms',
+      'child − job path ms',
+      'heap Δ MiB (whole process)',
+    ],
+    rows,
+    note: `Baseline: the same number of static no-op steps in the same run (a ${MAP_ITEMS.toLocaleString('en')}-wide fan-out; for max_parallel, ${MAP_ITEMS.toLocaleString('en')} steps in 100 chains). Job path: ${MAP_ITEMS.toLocaleString('en')} no-op jobs submitted at once to the same supervisor without a coordinator, ${jobsMs.toFixed(2)} ms per job in this run. A negative difference means a child costs less than a static step (no per-step validation, compact state). Heap Δ is noisy (GC), for the order of magnitude only.`,
+  }
+}
+
 async function convergenceTable(mesh: TestMesh, started: Member[]): Promise<BenchTable> {
   const { start } = await members(mesh, 3, started)
   const work = await start(0, ['supervisor', 'runner'], [], RUNNER)
@@ -200,9 +292,20 @@ async function convergenceTable(mesh: TestMesh, started: Member[]): Promise<Benc
   }
 }
 
-export async function runWorkflowBench(): Promise<BenchTable[]> {
+export function runWorkflowBench(): Promise<BenchTable[]> {
+  return runTables([overheadTable, convergenceTable])
+}
+
+/** `npm run bench -- workflow-map-mesh`: for_each through real nodes (the pure core: workflow-map.ts). */
+export function runWorkflowMapMeshBench(): Promise<BenchTable[]> {
+  return runTables([mapTable])
+}
+
+async function runTables(
+  builds: Array<(mesh: TestMesh, started: Member[]) => Promise<BenchTable>>,
+): Promise<BenchTable[]> {
   const tables: BenchTable[] = []
-  for (const build of [overheadTable, convergenceTable]) {
+  for (const build of builds) {
     const mesh = new TestMesh()
     const started: Member[] = []
     try {

@@ -5,6 +5,7 @@ import { KEY_HELP, keyCommand } from './commands/key.js'
 import { MESH_HELP, meshCommand } from './commands/mesh.js'
 import { NODE_HELP, nodeCommand } from './commands/node-start.js'
 import { RPC_HELP, rpcCommand } from './commands/rpc.js'
+import { TRIGGER_HELP, triggerCommand } from './commands/trigger.js'
 import { TRUST_HELP, trustCommand } from './commands/trust.js'
 import { WORKFLOW_HELP, workflowCommand } from './commands/workflow.js'
 import { EXIT, UsageError } from './errors.js'
@@ -23,8 +24,10 @@ Commands:
   trust explain KEY         what this node's trust policy allows a key, and why
   node start|status         run a mesh node (coordinator, supervisor and/or runner roles);
                             a node's health, roles, addresses and peers
-  workflow submit FILE      run a workflow (--wait shows live progress); also status, logs,
-                            list, cancel, pause, resume (a run id may be a unique prefix)
+  workflow submit FILE      run a workflow (--wait shows live progress); also validate (offline),
+                            status, logs, list, cancel, pause, resume, retry, signal
+                            (a run id may be a unique prefix)
+  trigger add|list|remove   cron and webhook triggers, replicated to every coordinator
   job create|list|status    run a single signed job on a runner; also result, logs, cancel
   mesh peers|runners        a node's peers; the runners alive in the mesh with their load
   rpc <method> [params]     call any JSON-RPC method of a node
@@ -46,6 +49,7 @@ const COMMANDS: Record<string, Command> = {
   node: { help: NODE_HELP, run: nodeCommand },
   mesh: { help: MESH_HELP, run: meshCommand },
   workflow: { help: WORKFLOW_HELP, run: workflowCommand },
+  trigger: { help: TRIGGER_HELP, run: triggerCommand },
   job: { help: JOB_HELP, run: jobCommand },
   rpc: { help: RPC_HELP, run: rpcCommand },
   trust: { help: TRUST_HELP, run: trustCommand },

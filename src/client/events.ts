@@ -5,9 +5,10 @@
  * the last event delivered. Events of every run are live only: those published while no
  * subscription was open are not replayed.
  */
+
+import { shouldFailover } from '../protocols/rpc/failover.js'
 import type { Connection } from './connection.js'
 import { MAX_RESUBSCRIBE_DELAY_MS, RESUBSCRIBE_DELAY_MS } from './constants.js'
-import { shouldFailover } from './failover.js'
 import type { MonitorEvent } from './types.js'
 
 export async function* followEvents(

@@ -57,6 +57,8 @@ import type {
   RunSummary,
   RunView,
   SecretUse,
+  StepItemsPage,
+  TriggerSummary,
   WorkflowDefinition,
 } from './types.js'
 import { TERMINAL_JOB_STATUSES } from './types.js'
@@ -147,6 +149,20 @@ export interface TriggerSpec {
   inputs?: Record<string, unknown>
   /** `http` only: the HMAC key hook calls sign their body with (at least 16 characters). */
   secret?: string
+  /** `cron` only: a tick while the previous run is unfinished. @default 'skip' */
+  overlap?: 'skip' | 'allow' | 'cancel_previous'
+  /** `cron` only: start ticks missed while no coordinator ran: all (true), or at most n. @default false */
+  catch_up?: boolean | number
+}
+
+/** `client.triggers`: the mesh's triggers, replicated to every coordinator. */
+export interface TriggerControls {
+  /** Registers (or replaces) a trigger, signed by this client's key. */
+  add(spec: TriggerSpec, options?: SignalOptions): Promise<{ name: string }>
+  /** The triggers the coordinator serves, with when each last fired. */
+  list(options?: SignalOptions): Promise<TriggerSummary[]>
+  /** Removes a trigger everywhere (its registrant or an admin). */
+  remove(name: string, options?: SignalOptions): Promise<{ name: string }>
 }
 
 export interface JobResultOptions extends SignalOptions {
@@ -280,6 +296,8 @@ export class HorusClient {
     if (spec.schedule !== undefined) params.schedule = spec.schedule
     if (spec.timezone !== undefined) params.timezone = spec.timezone
     if (spec.secret !== undefined) params.secret = spec.secret
+    if (spec.overlap !== undefined) params.overlap = spec.overlap
+    if (spec.catch_up !== undefined) params.catch_up = spec.catch_up
     if (!this.viaGateway) {
       params.registration = createTriggerRegistration(
         {
@@ -287,6 +305,8 @@ export class HorusClient {
           kind: spec.kind,
           ...(spec.schedule === undefined ? {} : { schedule: spec.schedule }),
           ...(spec.timezone === undefined ? {} : { timezone: spec.timezone }),
+          ...(spec.overlap === undefined ? {} : { overlap: spec.overlap }),
+          ...(spec.catch_up === undefined ? {} : { catch_up: spec.catch_up }),
           workflow: document,
           inputs,
         },
@@ -294,6 +314,16 @@ export class HorusClient {
       )
     }
     return this.call('coordinator', 'coordinator.register_trigger', params as RpcParams, options)
+  }
+
+  /** The mesh's triggers: add, list, remove (replicated to every coordinator). */
+  get triggers(): TriggerControls {
+    return {
+      add: (spec, options = {}) => this.registerTrigger(spec, options),
+      list: (options = {}) => this.read('coordinator', 'coordinator.list_triggers', {}, options),
+      remove: (name, options = {}) =>
+        this.call('coordinator', 'coordinator.remove_trigger', { name }, options),
+    }
   }
 
   private get viaGateway(): boolean {
@@ -364,6 +394,38 @@ export class HorusClient {
 
   resume(runId: string, options: SignalOptions = {}): Promise<RunView> {
     return this.read('coordinator', 'coordinator.resume_workflow', { runId }, options)
+  }
+
+  /**
+   * Reruns a finished run: its failed, cancelled and skipped steps, or `steps` (whatever their
+   * state) and everything downstream of them. Succeeded steps keep their outputs; the run goes
+   * back to `running`. Resolves with the run as it stands right after.
+   */
+  retry(runId: string, options: SignalOptions & { steps?: string[] } = {}): Promise<RunView> {
+    const params = options.steps === undefined ? { runId } : { runId, steps: options.steps }
+    return this.call('coordinator', 'coordinator.retry_workflow', params, options)
+  }
+
+  /**
+   * Delivers signal `name` to a run: the `wait_for_signal` step waiting for it (now, or when it
+   * starts waiting) completes with `data` as its output. A name is delivered once per run.
+   */
+  signal(runId: string, name: string, data?: unknown, options: SignalOptions = {}): Promise<RunView> {
+    const params: Record<string, unknown> = { runId, name }
+    if (data !== undefined) params.data = data
+    return this.call('coordinator', 'coordinator.signal_workflow', params as RpcParams, options)
+  }
+
+  /** A page of a for_each step's children (`step[i]`), each a StepView. */
+  stepItems(
+    runId: string,
+    stepId: string,
+    options: SignalOptions & { offset?: number; limit?: number } = {},
+  ): Promise<StepItemsPage> {
+    const params: Record<string, unknown> = { runId, stepId }
+    if (options.offset !== undefined) params.offset = options.offset
+    if (options.limit !== undefined) params.limit = options.limit
+    return this.read('coordinator', 'coordinator.get_step_items', params as RpcParams, options)
   }
 
   logs(runId: string, options: SignalOptions & { stepId?: string } = {}): Promise<LogLine[]> {

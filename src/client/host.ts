@@ -1,5 +1,6 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { preSharedKey } from '@libp2p/pnet'
@@ -21,7 +22,8 @@ export interface ClientHostInit {
 export async function createClientHost(init: ClientHostInit = {}): Promise<Libp2p> {
   const options: Libp2pOptions = {
     addresses: { listen: [] },
-    transports: [tcp(), webSockets()],
+    // The circuit transport reaches nodes behind NAT at their `/p2p-circuit` addresses.
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: { identify: identify() },

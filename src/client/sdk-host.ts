@@ -6,6 +6,7 @@
  */
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
@@ -29,7 +30,8 @@ export async function createSdkHost(init: SdkHostInit): Promise<Libp2p<SdkServic
   const options: Libp2pOptions<SdkServices> = {
     privateKey: init.privateKey,
     addresses: { listen: [] },
-    transports: [tcp(), webSockets()],
+    // The circuit transport reaches nodes behind NAT at their `/p2p-circuit` addresses.
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: {

@@ -26,6 +26,7 @@ export type {
   TriggerSummary,
 } from '../roles/coordinator/service/api-types.js'
 export type { SecretUse } from '../roles/coordinator/service/run-secrets.js'
+export type { StepItemsPage } from '../roles/coordinator/service/step-items.js'
 export type { JobResultView, JobStatusView } from '../roles/supervisor/job-record.js'
 export { TERMINAL_STATUSES as TERMINAL_JOB_STATUSES } from '../roles/supervisor/job-record.js'
 export type { JobFailure, JobResult, JobStatus }

@@ -52,3 +52,49 @@ export const BOOTSTRAP_RETRY_MIN_MS = 1_000
 
 /** The longest pause between two dials of a bootstrap peer (the pause doubles up to it). @default 30_000 */
 export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+
+/**
+ * Reservations a relay (`relay.service`) holds at once; one per node it relays for. libp2p's
+ * default is 15, too few for a mesh whose private nodes all reserve on the same few relays.
+ * @default 128
+ */
+export const RELAY_MAX_RESERVATIONS = 128
+
+/** How long a reservation lasts before the node must refresh it (libp2p refreshes 5 min early). @default 2 h */
+export const RELAY_RESERVATION_TTL_MS = 2 * 60 * 60 * 1000
+
+/** Shortest reservation TTL accepted: libp2p refreshes no more often than every 30 s. @default 60_000 */
+export const RELAY_MIN_RESERVATION_TTL_MS = 60_000
+
+/** The longest duration limit a relay can enforce (a Node.js timer's maximum). */
+export const RELAY_MAX_DURATION_MS = 2_147_483_647
+
+/**
+ * The smallest data limit accepted: a relayed connection spends tens of KiB on its noise handshake,
+ * identify and the first gossip exchange before any Horus traffic. @default 262_144 (256 KiB)
+ */
+export const RELAY_MIN_DATA_BYTES = 256 * 1024
+
+/**
+ * How long a relay (`relay.service`) carries one relayed connection before closing it, unless
+ * `relay.service.limits` says otherwise. Long enough for a job's dispatch and its result over one
+ * RPC session; the peers then reconnect through the relay (a new connection, a fresh limit) or
+ * directly when DCUtR found a way. @default 3_600_000 (1 h)
+ */
+export const RELAY_DURATION_LIMIT_MS = 60 * 60 * 1000
+
+/**
+ * Bytes (both ways together) a relay carries over one relayed connection before closing it, unless
+ * `relay.service.limits` says otherwise: a hundred RPC frames of the 1 MiB maximum and more.
+ * @default 134_217_728 (128 MiB)
+ */
+export const RELAY_DATA_LIMIT_BYTES = 128 * 1024 * 1024
+
+/** Relays a node that is not publicly reachable holds reservations on at once. @default 2 */
+export const RELAY_MAX_RELAYS = 2
+
+/** First pause before a reservation that failed is tried again on the same relay. @default 5_000 */
+export const RELAY_RETRY_MIN_MS = 5_000
+
+/** The longest pause between two reservation attempts on one relay (doubling up to it). @default 300_000 */
+export const RELAY_RETRY_MAX_MS = 300_000

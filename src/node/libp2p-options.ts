@@ -1,31 +1,49 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
+import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
-import { type Identify, identify } from '@libp2p/identify'
-import type { ComponentLogger, PrivateKey } from '@libp2p/interface'
+import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify'
+import type { ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import { EVENTS_TOPIC } from '../protocols/events/constants.js'
 import { jobTopicScoreParams, jobTopicsScoreParams } from '../protocols/jobs/gossip-scoring.js'
 import { LIVENESS_TOPIC } from '../protocols/liveness/constants.js'
 import { STATE_TOPIC } from '../protocols/state/sync/constants.js'
-import type { NodeConfig } from './config/types.js'
-import { BUILTIN_CAPABILITIES, DHT_PROTOCOL, LOOPBACK_IPS, LOOPBACK_NETWORKS } from './constants.js'
+import type { NodeConfig, RelayServiceConfig } from './config/types.js'
+import {
+  BUILTIN_CAPABILITIES,
+  DHT_PROTOCOL,
+  LOOPBACK_IPS,
+  LOOPBACK_NETWORKS,
+  RELAY_MAX_DURATION_MS,
+} from './constants.js'
+import { peerIdOf } from './nat/circuit-addrs.js'
+import { type NatService, natService, ownRelays, relayGater } from './nat/index.js'
 
 /** The libp2p services every Horus node runs; roles add their own on top. */
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an implicit index signature.
 export type MeshServices = {
   identify: Identify
+  identifyPush: IdentifyPush
   ping: Ping
   dht: KadDHT
   pubsub: GossipSub
+  autoNAT: unknown
+  dcutr: unknown
+  nat: NatService
+  /** Present when the node serves as a relay (`relay.service`). */
+  relay?: CircuitRelayService
 }
 
 export interface MeshOptionsInit {
@@ -34,6 +52,8 @@ export interface MeshOptionsInit {
   datastore: Datastore
   logger: ComponentLogger
   swarmKey?: Uint8Array
+  /** Whether a key is in the node's trust policy now: who may use its relay and be its relay. */
+  trusted: (peer: PeerId) => boolean
 }
 
 /** Assembles the libp2p init object from a validated node config. */
@@ -42,6 +62,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
   const peerDiscovery: Libp2pOptions['peerDiscovery'] = []
   if (config.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: config.bootstrap, timeout: 0 }))
   if (config.mdns) peerDiscovery.push(mdns())
+  const named = [...config.bootstrap, ...config.relay.peers].flatMap((a) => peerIdOf(multiaddr(a)) ?? [])
+  const isOwnRelay = ownRelays(named, init.trusted)
+  const relayService = config.relay.service
 
   const options: Libp2pOptions<MeshServices> = {
     // HorusNode.start() starts libp2p after the trust layer, so a node never serves before it
@@ -54,7 +77,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
       listen: config.listen,
       ...(config.announce.length > 0 ? { announce: config.announce } : {}),
     },
-    transports: [tcp(), webSockets()],
+    // The circuit transport dials `/p2p-circuit` addresses and, when the NAT service asks, listens
+    // through a relay; WebSockets stays for browsers.
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
@@ -69,9 +94,18 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
     // busy event loop: its 5 s floor expires, or it collides with the DHT's own ping stream
     // (one outbound ping stream per connection). Keep it for RTT only.
     connectionMonitor: { abortConnectionOnPingFailure: false },
+    connectionGater: relayGater({
+      trusted: init.trusted,
+      isOwnRelay,
+      log: init.logger.forComponent('horus:nat'),
+      ...(relayService === undefined ? {} : { serviceAllow: relayService.allow }),
+    }),
     peerDiscovery,
     services: {
       identify: identify(),
+      // Tells connected peers at once when this node's addresses change (a relay reservation
+      // gained or lost), so they dial it where it can be reached.
+      identifyPush: identifyPush(),
       // The DHT, the connection monitor and callers all ping; one stream each per connection
       // (libp2p's default is one in total, and a second ping then fails outright).
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
@@ -101,8 +135,40 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
           },
         },
       }),
+      autoNAT: autoNAT(),
+      dcutr: dcutr(),
+      nat: natService({
+        reserve: config.relay.reserve,
+        maxRelays: config.relay.maxRelays,
+        relayPeers: config.relay.peers.flatMap((a) => peerIdOf(multiaddr(a)) ?? []),
+        bootstrapPeers: config.bootstrap.flatMap((a) => peerIdOf(multiaddr(a)) ?? []),
+        trusted: init.trusted,
+        isOwnRelay,
+      }),
+      ...(relayService === undefined ? {} : { relay: relayServer(relayService) }),
     },
   }
   if (init.swarmKey !== undefined) options.connectionProtector = preSharedKey({ psk: init.swarmKey })
   return options
+}
+
+/**
+ * libp2p's relay server for `relay.service`. With limits (by default 1 h and 128 MiB per relayed
+ * connection, where libp2p's own would cut each after 2 min or 128 KiB — a job's dispatch mid-way)
+ * the connection is a "limited" one in libp2p's terms: Horus RPC, which carries job dispatch,
+ * anti-entropy and client calls, runs over it (`runOnLimitedConnection`) until a limit is hit;
+ * gossip and the DHT reach the node through the relay's own connections instead. With
+ * `limits: none` a relayed connection is unlimited and every protocol runs over it.
+ */
+function relayServer(service: RelayServiceConfig): ReturnType<typeof circuitRelayServer> {
+  const limits = service.limits
+  return circuitRelayServer({
+    reservations: {
+      maxReservations: service.maxReservations,
+      reservationTtl: service.reservationTtlMs,
+      applyDefaultLimit: limits !== undefined,
+      defaultDurationLimit: limits?.durationMs ?? RELAY_MAX_DURATION_MS,
+      defaultDataLimit: BigInt(limits?.dataBytes ?? Number.MAX_SAFE_INTEGER),
+    },
+  })
 }

@@ -3,16 +3,18 @@ import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { createLogger } from '../core/logger.js'
 import { mountDashboard } from '../gateway-dashboard/index.js'
+import type { BlobService } from '../protocols/blob/index.js'
 import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
 import { LivenessService } from '../protocols/liveness/service.js'
-import type { NodeHealth, NodeInfoSource } from '../protocols/rpc/node-methods.js'
+import type { NodeHealth, NodeInfoSource, PeerSummary } from '../protocols/rpc/node-methods.js'
 import { nodeMethods } from '../protocols/rpc/node-methods.js'
 import { MethodRegistry } from '../protocols/rpc/registry.js'
 import { RpcServer } from '../protocols/rpc/server.js'
+import { createNodeBlobs } from './blobs.js'
 import type { NodeConfig, Role } from './config/types.js'
-import { openDatastore } from './datastore.js'
+import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
@@ -20,7 +22,8 @@ import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper, type MeshStatus } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
 import { METRICS_PATH, metricsRoute, NodeMetrics } from './metrics/index.js'
-import { connectedPeers, trustName } from './peer-views.js'
+import { type NodeNatStatus, natMethods, nodeNatStatus, reachabilityCheck } from './nat/node-nat.js'
+import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTrust } from './trust.js'
@@ -62,9 +65,13 @@ export class HorusNode {
   readonly gateway: HttpGateway | undefined
   /** Prometheus metrics of the node and its roles (`GET /metrics` on the gateway). */
   readonly metrics: NodeMetrics
+  /** Large step outputs: stored here, fetched from peers (`/horus/blob/1.0.0`). */
+  readonly blobs: BlobService
   private readonly capabilities = new Set<string>()
   private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
+  /** The datastore was found corrupted at start and repaired or replaced (health says so). */
+  private readonly datastoreRecovery: DatastoreRecovery | undefined
   private running = false
 
   private constructor(init: {
@@ -72,8 +79,11 @@ export class HorusNode {
     identity: Identity
     libp2p: MeshLibp2p
     datastore: LevelDatastore
+    datastoreRecovery?: DatastoreRecovery | undefined
     logger: ComponentLogger
+    trust: NodeTrust
   }) {
+    this.datastoreRecovery = init.datastoreRecovery
     this.config = init.config
     this.identity = init.identity
     this.libp2p = init.libp2p
@@ -84,7 +94,8 @@ export class HorusNode {
       init.libp2p,
       init.datastore,
       init.logger.forComponent('horus:mesh-keeper'),
-      init.config.bootstrap,
+      // Relay peers are kept connected like bootstrap peers: behind NAT they are the way in.
+      [...new Set([...init.config.bootstrap, ...init.config.relay.peers])],
     )
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
@@ -97,7 +108,7 @@ export class HorusNode {
         load: this.loadProvider(),
       }),
     })
-    this.trust = new NodeTrust(init)
+    this.trust = init.trust
     this.rpc = new MethodRegistry({
       info: { title: `Horus node ${init.libp2p.peerId.toString()}`, version: VERSION },
       authorize: trustAuthorizer(
@@ -110,6 +121,7 @@ export class HorusNode {
       ...nodeMethods(this.infoSource()),
       ...meshMethods(init.libp2p, this.liveness, () => this.trust.policy, nameOf),
       ...trustMethods(() => this.trust.policy),
+      ...natMethods(() => this.natStatus()),
     )
     this.rpcServer = new RpcServer({ registrar: init.libp2p, logger: init.logger }, { registry: this.rpc })
     const gw = init.config.gateway
@@ -143,6 +155,7 @@ export class HorusNode {
       this.gateway.route('GET', METRICS_PATH, metricsRoute(this.metrics))
     }
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
+    this.blobs = createNodeBlobs({ ...init, policy: () => this.trust.policy })
   }
 
   /** Announces a capability in heartbeats (runners call this for each kind they serve). */
@@ -159,18 +172,29 @@ export class HorusNode {
     const logger = options.logger ?? createLogger()
     const identity = await loadOrCreateIdentity(config.dataDir)
     const swarmKey = config.swarmKeyFile === undefined ? undefined : await readSwarmKey(config.swarmKeyFile)
-    const datastore = await openDatastore(config.dataDir)
+    const { datastore, recovery } = await openDatastore(config.dataDir, logger.forComponent('horus:node'))
     try {
+      // Before libp2p: its connection gater and relay choice consult the trust policy.
+      const trust = new NodeTrust({ config, identity, datastore, logger })
       const libp2p = await createLibp2p(
         meshLibp2pOptions({
           config,
           privateKey: identity.privateKey,
           datastore,
           logger,
+          trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),
           ...(swarmKey === undefined ? {} : { swarmKey }),
         }),
       )
-      const node = new HorusNode({ config, identity, libp2p, datastore, logger })
+      const node = new HorusNode({
+        config,
+        identity,
+        libp2p,
+        datastore,
+        datastoreRecovery: recovery,
+        logger,
+        trust,
+      })
       if (options.start ?? true) await node.start()
       return node
     } catch (err) {
@@ -213,6 +237,7 @@ export class HorusNode {
       this.startedAt = Date.now()
       this.running = true
       await this.rpcServer.start()
+      await this.blobs.start()
       await this.gateway?.start()
       await this.keeper.start()
       this.liveness.start()
@@ -251,6 +276,7 @@ export class HorusNode {
     await this.advertiser.stop()
     await this.keeper.stop()
     await this.gateway?.stop()
+    await this.blobs.stop()
     await this.rpcServer.stop()
     await this.libp2p.stop()
     await this.trust.stop()
@@ -261,16 +287,37 @@ export class HorusNode {
   /** Health of the parts every node has; roles add their own checks in later layers. */
   health(): NodeHealth {
     const mesh = this.keeper.status()
+    const reachability = reachabilityCheck(this.natStatus(), this.uptimeMs)
     const checks: Record<string, string> = {
       libp2p: this.libp2p.status === 'started' ? 'ok' : this.libp2p.status,
-      datastore: this.datastore.db.status === 'open' ? 'ok' : this.datastore.db.status,
+      datastore:
+        this.datastore.db.status !== 'open'
+          ? this.datastore.db.status
+          : this.datastoreRecovery === undefined
+            ? 'ok'
+            : datastoreCheck(this.datastoreRecovery),
       peers: this.libp2p.getPeers().length > 0 ? 'ok' : aloneMessage(mesh, Date.now()),
+      reachability: reachability.text,
     }
     // A node meant to join others (it has bootstrap peers) and connected to none is not healthy;
-    // the first node of a mesh, with nobody to join, is.
+    // the first node of a mesh, with nobody to join, is. So is a node behind NAT that holds no
+    // reservation on the relays it has: nobody outside its network can reach it.
     const alone = checks.peers !== 'ok' && mesh.bootstrap.length > 0
-    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok' || alone
+    const degraded = checks.libp2p !== 'ok' || checks.datastore !== 'ok' || alone || reachability.degraded
     return { status: degraded ? 'degraded' : 'ok', checks }
+  }
+
+  /** Reachability, relay reservations and this node's relay service (`node.nat`). */
+  natStatus(): NodeNatStatus {
+    return nodeNatStatus(this.libp2p.services.nat, this.libp2p.services.relay, this.config.relay)
+  }
+
+  /** The peers this node is connected to, as `node.peers` reports them. */
+  connectedPeers(): Promise<PeerSummary[]> {
+    return connectedPeers(this.libp2p, {
+      name: (peerId) => trustName(this.trust.policy, peerId),
+      roles: (peerId) => this.liveness.get(peerId)?.roles,
+    })
   }
 
   private infoSource(): NodeInfoSource {
@@ -284,11 +331,7 @@ export class HorusNode {
         return startedAt()
       },
       getMultiaddrs: () => this.multiaddrs(),
-      getPeers: () =>
-        connectedPeers(this.libp2p, {
-          name: (peerId) => trustName(this.trust.policy, peerId),
-          roles: (peerId) => this.liveness.get(peerId)?.roles,
-        }),
+      getPeers: () => this.connectedPeers(),
       health: () => this.health(),
     }
   }

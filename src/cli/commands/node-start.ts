@@ -25,6 +25,10 @@ relative paths in the config file are relative to the file's directory):
   --mdns              discover peers on the local network           [HORUS_MDNS]
   --max-connections N                                               [HORUS_MAX_CONNECTIONS]
   --gateway H:P       serve the HTTP gateway on H:P                 [HORUS_GATEWAY]
+  --relay-service     serve as a circuit relay for trusted keys     [HORUS_RELAY_SERVICE]
+                      (relay.service in the config file for its limits)
+  --relay MA          relay to reserve on when not publicly reachable,
+                      /p2p/<id> included (repeatable)               [HORUS_RELAY_PEERS]
   --json              print the start-up information as one JSON line
 
 ${NODE_STATUS_HELP}`
@@ -40,6 +44,8 @@ const OPTIONS = {
   mdns: { type: 'boolean' },
   'max-connections': { type: 'string' },
   gateway: { type: 'string' },
+  'relay-service': { type: 'boolean' },
+  relay: { type: 'string', multiple: true },
   json: { type: 'boolean' },
 } as const
 
@@ -63,6 +69,7 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     mdns: values.mdns === true ? true : undefined,
     maxConnections: stringFlag(values['max-connections']),
     gateway: stringFlag(values.gateway) === undefined ? undefined : { listen: stringFlag(values.gateway) },
+    relay: relayFlags(values['relay-service'] === true, listFlag(values.relay)),
   }
   const configFile = stringFlag(values.config)
   const config = await loadConfig({
@@ -133,4 +140,10 @@ function waitForShutdownSignal(): Promise<NodeJS.Signals> {
     process.on('SIGINT', onSignal)
     process.on('SIGTERM', onSignal)
   })
+}
+
+/** `--relay-service` and `--relay`: the fields of the `relay` section they set (merged with the file's). */
+function relayFlags(service: boolean, peers: string[] | undefined): RawConfig | undefined {
+  if (!service && peers === undefined) return undefined
+  return { ...(service ? { service: true } : {}), ...(peers === undefined ? {} : { peers }) }
 }

@@ -10,6 +10,7 @@ import type { Output } from '../output.js'
 import { createProgressView, formatDuration, renderRun } from '../progress.js'
 import { progressSink, untilInterrupted } from '../progress-sink.js'
 import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
+import { validateCommand } from './workflow-validate.js'
 
 /** Shorter prefixes are never completed: too many runs would share them. */
 const MIN_RUN_PREFIX = 4
@@ -17,6 +18,10 @@ const MIN_RUN_PREFIX = 4
 export const WORKFLOW_HELP = `Usage: horus workflow <subcommand> [options] (--peer MA | --gateway URL)
 
 Subcommands:
+  validate FILE... [--runners a,b]
+                    check workflow files offline (no mesh needed): print every issue with its
+                    path; exit 0 when all are valid, 2 otherwise. --runners names the runner kinds
+                    the target mesh serves (default: hero,sal,osiris)
   submit FILE [--input k=v ...] [--secret NAME[=V] ...] [--run-id ID] [--wait]
                     start a run of the workflow in FILE (YAML or JSON; "-" reads stdin) and print
                     its run id; with --wait, show each step's state and duration live until the
@@ -34,6 +39,13 @@ Subcommands:
   cancel RUN_ID     cancel a run (running jobs are cancelled too)
   pause RUN_ID      dispatch nothing new until resumed
   resume RUN_ID     continue a paused run
+  retry RUN_ID [--step ID ...] [--wait]
+                    rerun a finished run: its failed, cancelled and skipped steps, or the steps
+                    named with --step (whatever their state) and everything downstream of them;
+                    succeeded steps keep their outputs
+  signal RUN_ID NAME [--data JSON]
+                    deliver signal NAME to the run: the step waiting for it completes with the
+                    data (a JSON value; default null) as its output
 
 Options:
   --input k=v       a run input; v is parsed as JSON when it is valid JSON (3, true, {"a":1}),
@@ -43,14 +55,14 @@ Options:
                     (RunExistsError), so a scripted retry cannot start a second run
 ${SECRET_HELP}
                     (submit: the values of the secrets the steps name in \`secrets:\`)
-  --wait            (submit) wait for the run to end; exit 0 if it completed, 1 otherwise.
+  --wait            (submit, retry) wait for the run to end; exit 0 if it completed, 1 otherwise.
                     Ctrl-C stops waiting (the run goes on).
 
 --peer may name any mesh node: the client finds a coordinator through it.
 ${CONNECT_HELP}
 
 Exit codes: 0 success (run completed), 1 run failed or was cancelled, or the request was refused,
-2 usage error, 3 cannot reach the mesh.`
+2 usage error or invalid workflow file (validate), 3 cannot reach the mesh.`
 
 const OPTIONS = {
   ...CONNECT_OPTIONS,
@@ -58,9 +70,11 @@ const OPTIONS = {
   'run-id': { type: 'string' },
   ...SECRET_OPTIONS,
   wait: { type: 'boolean' },
-  step: { type: 'string' },
+  step: { type: 'string', multiple: true },
   status: { type: 'string' },
   limit: { type: 'string' },
+  runners: { type: 'string', multiple: true },
+  data: { type: 'string' },
 } as const
 
 const RUN_STATUSES: readonly RunStatus[] = [
@@ -79,6 +93,8 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
   const { values, positionals } = parseCommandArgs(`workflow ${sub ?? ''}`.trim(), rest, OPTIONS)
   const json = values.json === true
   switch (sub) {
+    case 'validate':
+      return validateCommand(positionals, values.runners, json, out, readStdin)
     case 'submit':
       return submit(values, one(positionals, 'submit', 'FILE'), out)
     case 'status': {
@@ -114,6 +130,21 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
         }
       return EXIT.ok
     }
+    case 'retry':
+      return retry(values, one(positionals, 'retry', 'RUN_ID'), out)
+    case 'signal': {
+      const [runId, name, extra] = positionals
+      if (runId === undefined || name === undefined)
+        throw new UsageError(`workflow signal: expected RUN_ID NAME\n\n${WORKFLOW_HELP}`)
+      if (extra !== undefined) throw new UsageError(`workflow signal: unexpected argument "${extra}"`)
+      const data = parseData(stringFlag(values.data))
+      const run = await withClient(values, (client) =>
+        onRun(client, runId, (id) => client.signal(id, name, data)),
+      )
+      if (json) out.json(run)
+      else out.line(`${run.runId}: signal ${name} delivered (${run.status})`)
+      return EXIT.ok
+    }
     case 'cancel':
     case 'pause':
     case 'resume': {
@@ -128,6 +159,57 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
         `workflow: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}\n\n${WORKFLOW_HELP}`,
       )
   }
+}
+
+async function retry(values: Values, given: string, out: Output): Promise<number> {
+  const steps = listOfStrings(values.step)
+  const json = values.json === true
+  return withClient(values, async (client) => {
+    const run = await onRun(client, given, (id) => client.retry(id, steps.length === 0 ? {} : { steps }))
+    const runId = run.runId
+    if (values.wait !== true) {
+      if (json) out.json(run)
+      else out.line(`${run.runId}: ${run.status} (rerun ${run.epoch})`)
+      return EXIT.ok
+    }
+    return waitForOutcome(client, runId, 'rerunning', out, json)
+  })
+}
+
+/** `--wait`: progress until the run ends, then its outcome; exit 0 only when it completed. */
+async function waitForOutcome(
+  client: HorusClient,
+  runId: string,
+  what: 'submitted' | 'rerunning',
+  out: Output,
+  json: boolean,
+): Promise<number> {
+  if (!json) out.error(`run ${runId} ${what}; waiting (Ctrl-C stops waiting, the run goes on)`)
+  const run = await waitWithProgress(client, runId, out, !json)
+  if (run === undefined) {
+    out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
+    return EXIT.failed
+  }
+  if (json) out.json(run)
+  else printOutcome(run, out)
+  return run.status === 'completed' ? EXIT.ok : EXIT.failed
+}
+
+/** `--data JSON`: a JSON value (refused when it does not parse). */
+function parseData(text: string | undefined): unknown {
+  if (text === undefined) return undefined
+  try {
+    return JSON.parse(text)
+  } catch (err) {
+    throw new UsageError(
+      `workflow signal: --data: expected JSON, got ${JSON.stringify(text)} (${(err as Error).message})`,
+    )
+  }
+}
+
+function listOfStrings(value: string | boolean | string[] | undefined): string[] {
+  if (value === undefined || typeof value === 'boolean') return []
+  return Array.isArray(value) ? value : [value]
 }
 
 async function submit(values: Values, file: string, out: Output): Promise<number> {
@@ -147,15 +229,7 @@ async function submit(values: Values, file: string, out: Output): Promise<number
       else out.line(runId)
       return EXIT.ok
     }
-    if (!json) out.error(`run ${runId} submitted; waiting (Ctrl-C stops waiting, the run goes on)`)
-    const run = await waitWithProgress(client, runId, out, !json)
-    if (run === undefined) {
-      out.error(`stopped waiting; follow it with: horus workflow status ${runId}`)
-      return EXIT.failed
-    }
-    if (json) out.json(run)
-    else printOutcome(run, out)
-    return run.status === 'completed' ? EXIT.ok : EXIT.failed
+    return waitForOutcome(client, runId, 'submitted', out, json)
   })
 }
 

@@ -235,7 +235,13 @@ function table(headers, rows, empty) {
 /* ---------- overview: mesh + runs ---------- */
 
 async function meshCard() {
-  const [self, alive] = await Promise.all([rpc('node.info'), rpc('mesh.liveness').catch(() => [])])
+  const [self, alive, peers] = await Promise.all([
+    rpc('node.info'),
+    rpc('mesh.liveness').catch(() => []),
+    rpc('node.peers').catch(() => []),
+  ])
+  // Peers this node reaches only through a relay (node.peers says which relay, and whether it limits them).
+  const relayed = new Map(peers.filter((p) => p.relay !== undefined).map((p) => [p.peerId, p]))
   document.getElementById('node-id').textContent = `node ${shortId(self.peerId)}`
   const nodes = [
     {
@@ -267,6 +273,7 @@ async function meshCard() {
         { class: 'mono', title: n.peerId },
         shortId(n.peerId),
         n.self ? h('span', { class: 'muted' }, ' (this node)') : '',
+        relayBadge(relayed.get(n.peerId)),
       ),
       h(
         'td',
@@ -296,6 +303,20 @@ async function meshCard() {
     `${nodes.length} node${nodes.length === 1 ? '' : 's'}`,
     table(['Node', 'Roles', 'Capabilities', 'Load', 'Liveness'], rows, 'No nodes.'),
   )
+}
+
+/** "relayed" beside a peer this node reaches only through a relay; the title names the relay. */
+function relayBadge(peer) {
+  if (peer === undefined) return ''
+  const limits = peer.limited ? ' (limited connection: the relay caps its duration and data)' : ''
+  return [
+    ' ',
+    h(
+      'span',
+      { class: 'badge relayed', 'data-relay': peer.relay, title: `through relay ${peer.relay}${limits}` },
+      'relayed',
+    ),
+  ]
 }
 
 function loadBar(load) {
@@ -498,6 +519,12 @@ function stepPanel(run, stepId, logs) {
     ['job', step.jobId],
     ['runner peer', shortId(step.runnerPeer)],
     ['reason', step.reason],
+    ['kind', step.kind && step.kind !== 'job' ? step.kind : undefined],
+    ['signal', step.signal],
+    ['until', step.until === undefined ? undefined : new Date(step.until).toLocaleString()],
+    ['items', step.items === undefined ? undefined : itemCounts(step.items)],
+    ['trigger rule', step.triggerRule],
+    ['on failure', step.onFailure ? 'yes' : undefined],
   ].filter(([, v]) => v !== undefined && v !== '')
   return h(
     'section',
@@ -529,7 +556,6 @@ function stepPanel(run, stepId, logs) {
 const ACTIONS = [
   ['Pause', 'coordinator.pause_workflow', false, ['pending', 'running']],
   ['Resume', 'coordinator.resume_workflow', false, ['paused']],
-  ['Retry', 'coordinator.retry_workflow', false, ['failed', 'cancelled']],
   ['Cancel', 'coordinator.cancel_workflow', true, ['pending', 'running', 'paused']],
 ]
 
@@ -570,6 +596,88 @@ function jsonBlock(title, value, id) {
   if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0))
     return h('div', { class: 'io', id }, h('h3', {}, title), h('div', { class: 'muted' }, 'none'))
   return h('div', { class: 'io', id }, h('h3', {}, title), h('pre', {}, JSON.stringify(value, null, 2)))
+}
+
+/** A for_each step's children: "10000 (9990 succeeded, 10 running)". */
+function itemCounts(items) {
+  const parts = Object.entries(items.counts)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`)
+  return parts.length === 0 ? String(items.total) : `${items.total} (${parts.join(', ')})`
+}
+
+/** What can be done to the run now: rerun its failed steps, deliver the signals it waits for. */
+function actionsKey(run) {
+  return JSON.stringify([run.retryable === true, run.waitingFor ?? []])
+}
+
+/**
+ * The run's action bar. Drawn again only when the actions on offer change, so a polled refresh
+ * never wipes what is being typed into a signal's data.
+ */
+function runActions(run, onDone) {
+  const message = h('div', { class: 'action-error', id: 'run-action-error', hidden: true })
+  const fail = (err) => {
+    message.hidden = false
+    message.textContent =
+      err instanceof RpcFailure && err.data?.name ? `${err.data.name}: ${err.message}` : err.message
+  }
+  const act = async (button, method, params) => {
+    message.hidden = true
+    button.disabled = true
+    try {
+      await rpc(method, params)
+      onDone()
+    } catch (err) {
+      fail(err)
+    } finally {
+      button.disabled = false
+    }
+  }
+  const retry = run.retryable
+    ? h(
+        'button',
+        {
+          id: 'retry-run',
+          type: 'button',
+          title: 'Run the failed, cancelled and skipped steps again; succeeded steps keep their outputs',
+          onclick: (event) => act(event.currentTarget, 'coordinator.retry_workflow', { runId: run.runId }),
+        },
+        'Retry failed steps',
+      )
+    : ''
+  const signals = (run.waitingFor ?? []).map((name) => {
+    const data = h('input', {
+      class: 'mono',
+      'data-signal-data': name,
+      placeholder: 'data (JSON), empty for null',
+      'aria-label': `data for signal ${name}`,
+    })
+    const send = h('button', { type: 'submit', 'data-signal': name }, `Send signal “${name}”`)
+    return h(
+      'form',
+      {
+        class: 'signal-form',
+        onsubmit: (event) => {
+          event.preventDefault()
+          let value = null
+          if (data.value.trim() !== '') {
+            try {
+              value = JSON.parse(data.value)
+            } catch (err) {
+              fail(new Error(`the data of signal "${name}" is not JSON: ${err.message}`))
+              return
+            }
+          }
+          void act(send, 'coordinator.signal_workflow', { runId: run.runId, name, data: value })
+        },
+      },
+      data,
+      send,
+    )
+  })
+  if (retry === '' && signals.length === 0) return h('div', { id: 'run-actions', hidden: true })
+  return h('div', { class: 'run-actions', id: 'run-actions' }, retry, signals, message)
 }
 
 function runHeader(run, actions) {
@@ -645,6 +753,8 @@ function eventItem(event) {
 
 function showRun(runId) {
   const header = h('div', { id: 'run-header' })
+  const actions = h('div')
+  let shownActions
   const dag = h('div', { class: 'dag-wrap', id: 'dag' })
   const timeline = h('div', { class: 'timeline-wrap', id: 'timeline' })
   const side = h('div', { id: 'side' })
@@ -656,6 +766,7 @@ function showRun(runId) {
   view.replaceChildren(
     h('div', {}, h('a', { href: '#/' }, '← Overview')),
     header,
+    actions,
     h('div', { class: 'run-body' }, card('Workflow', undefined, legend(), dag), side),
     card('Timeline', undefined, timeline),
     card('Events', undefined, events),
@@ -688,6 +799,10 @@ function showRun(runId) {
           actionBar(run, () => refresh.now()),
         ),
       )
+    }
+    if (actionsKey(run) !== shownActions) {
+      shownActions = actionsKey(run)
+      actions.replaceChildren(runActions(run, () => refresh.now()))
     }
     renderDag(dag, run, selected, select)
     const sideKey = JSON.stringify([run.steps.find((s) => s.id === selected), logs])

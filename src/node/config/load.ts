@@ -11,6 +11,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
+import { readRelay } from './relay.js'
 import { checkSections } from './sections.js'
 import type { GatewayConfig, GatewayGrant, NodeConfig } from './types.js'
 import {
@@ -25,7 +26,7 @@ import {
 } from './validate.js'
 
 /** Sections that belong to later layers; validated here (`sections.ts`) and handed to them as given. */
-const EXTRA_SECTIONS = ['trust', 'runner', 'supervisor', 'coordinator', 'triggers'] as const
+const EXTRA_SECTIONS = ['trust', 'runner', 'supervisor', 'coordinator', 'triggers', 'blobs'] as const
 
 const NODE_KEYS = [
   'dataDir',
@@ -38,6 +39,7 @@ const NODE_KEYS = [
   'maxConnections',
   'dialTimeoutMs',
   'gateway',
+  'relay',
 ] as const
 
 /** `HORUS_*` environment variables and the config key each sets. */
@@ -53,6 +55,8 @@ const ENV_KEYS: Record<string, string> = {
   HORUS_DIAL_TIMEOUT_MS: 'dialTimeoutMs',
   HORUS_GATEWAY: 'gateway.listen',
   HORUS_GATEWAY_TOKEN: 'gateway.token',
+  HORUS_RELAY_SERVICE: 'relay.service',
+  HORUS_RELAY_PEERS: 'relay.peers',
 }
 
 export type RawConfig = Record<string, unknown>
@@ -129,7 +133,10 @@ export function configFromEnv(env: Record<string, string | undefined>): RawConfi
   return out
 }
 
-/** Later layers win per key; the `gateway` section merges field by field. */
+/** Sections whose fields merge one by one across layers (a flag sets one field, the file the rest). */
+const MERGED_SECTIONS = ['gateway', 'relay']
+
+/** Later layers win per key; the `gateway` and `relay` sections merge field by field. */
 export function mergeLayers(layers: RawConfig[]): RawConfig {
   const out: RawConfig = {}
   for (const layer of layers) {
@@ -137,10 +144,20 @@ export function mergeLayers(layers: RawConfig[]): RawConfig {
       if (value === undefined) continue
       const prev = out[key]
       out[key] =
-        key === 'gateway' && isRecord(prev) && isRecord(value) ? { ...prev, ...value } : (value as unknown)
+        MERGED_SECTIONS.includes(key) && isRecord(prev) && isRecord(value)
+          ? mergeSection(prev, value)
+          : (value as unknown)
     }
   }
   return out
+}
+
+/** `--relay-service` (service: true) turns on the relay the file configures; it does not reset it. */
+function mergeSection(prev: RawConfig, value: RawConfig): RawConfig {
+  const merged = { ...prev, ...value }
+  const on = value.service === true || value.service === 'true' || value.service === '1'
+  if (on && isRecord(prev.service)) merged.service = prev.service
+  return merged
 }
 
 /** Validates a merged raw config and applies every default once. */
@@ -161,6 +178,7 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
   const maxConnections = readPositiveInt(raw.maxConnections, 'maxConnections', issues)
   const dialTimeoutMs = readPositiveInt(raw.dialTimeoutMs, 'dialTimeoutMs', issues)
   const gateway = readGateway(raw.gateway, issues)
+  const relay = readRelay(raw.relay, issues)
   if (Array.isArray(raw.listen) && raw.listen.length === 0)
     issues.add('listen', 'expected at least one address')
   checkSections(raw, issues)
@@ -178,6 +196,7 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
     mdns: mdns ?? false,
     maxConnections: maxConnections ?? DEFAULT_MAX_CONNECTIONS,
     dialTimeoutMs: dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+    relay,
     extra,
   }
   if (swarmKeyFile !== undefined) config.swarmKeyFile = resolve(swarmKeyFile)

@@ -1,6 +1,6 @@
 /**
  * The sections of the node config that later layers own (`trust`, `runner`, `supervisor`,
- * `coordinator`, `triggers`), checked together with the node's own settings so one run of
+ * `coordinator`, `triggers`, `blobs`), checked together with the node's own settings so one run of
  * `horus node start` reports every problem in the file, not one section per attempt.
  */
 import { existsSync } from 'node:fs'
@@ -10,6 +10,7 @@ import { TrustPolicy } from '../../protocols/jobs/trust-policy.js'
 import { readCoordinatorConfig } from '../../roles/coordinator/service/config.js'
 import { readRunnerConfig } from '../../roles/runner/service/config.js'
 import { readSupervisorConfig } from '../../roles/supervisor/config.js'
+import { readBlobConfig } from '../blobs.js'
 import type { ConfigIssues } from './validate.js'
 
 export function checkSections(raw: Record<string, unknown>, issues: ConfigIssues): void {
@@ -26,6 +27,7 @@ export function checkSections(raw: Record<string, unknown>, issues: ConfigIssues
   checkPluginFiles(raw.runner, issues)
   collect(() => readSupervisorConfig(raw.supervisor))
   collect(() => readCoordinatorConfig(raw.coordinator, raw.triggers))
+  collect(() => readBlobConfig(raw.blobs))
 }
 
 /** A plugin path that names no file is reported now, not when the runner starts. */

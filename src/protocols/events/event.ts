@@ -20,6 +20,8 @@ export const MONITOR_EVENT_TYPES = [
   'workflow_cancelled',
   'workflow_paused',
   'workflow_resumed',
+  'workflow_retried',
+  'signal_received',
   'node_status',
 ] as const
 

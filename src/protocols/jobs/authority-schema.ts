@@ -46,6 +46,8 @@ export const triggerRegistrationSchema = {
     kind: { enum: ['cron', 'http'] },
     schedule: { type: 'string', minLength: 1, maxLength: 256 },
     timezone: { type: 'string', minLength: 1, maxLength: 64 },
+    overlap: { enum: ['skip', 'allow', 'cancel_previous'] },
+    catch_up: { oneOf: [{ type: 'boolean' }, { type: 'integer', minimum: 1 }] },
     ...signedFields,
   },
 } as const

@@ -51,6 +51,10 @@ export interface SignedTriggerRegistration extends SignedFields {
   kind: 'cron' | 'http'
   schedule?: string
   timezone?: string
+  /** Cron: a tick while the previous run is unfinished (`skip`, `allow`, `cancel_previous`). */
+  overlap?: string
+  /** Cron: start missed ticks (true, or at most n). */
+  catch_up?: boolean | number
 }
 
 export type UnsignedSubmission = Omit<SignedSubmission, 'signature'>
@@ -107,6 +111,8 @@ export interface TriggerRegistrationFields extends WindowFields {
   kind: 'cron' | 'http'
   schedule?: string
   timezone?: string
+  overlap?: string
+  catch_up?: boolean | number
   workflow: unknown
   inputs: Record<string, unknown>
 }
@@ -151,6 +157,8 @@ export function createTriggerRegistration(
     kind: fields.kind,
     ...(fields.schedule === undefined ? {} : { schedule: fields.schedule }),
     ...(fields.timezone === undefined ? {} : { timezone: fields.timezone }),
+    ...(fields.overlap === undefined ? {} : { overlap: fields.overlap }),
+    ...(fields.catch_up === undefined ? {} : { catch_up: fields.catch_up }),
     ...common(fields, signer),
   }
   const registration = { ...unsigned, signature: toHex(signer.sign(triggerSigningBytes(unsigned))) }

@@ -47,6 +47,7 @@ export const jobEnvelopeSchema = {
     payload: { type: 'string' },
     input: { type: 'object' },
     env: { type: 'object', additionalProperties: { type: 'string' } },
+    context: { type: 'object' },
     /** Sealed environment variables: only the runners they were sealed to can read them. */
     secrets: jobSecretsSchema,
     timeoutMs: { type: 'integer', exclusiveMinimum: 0 },

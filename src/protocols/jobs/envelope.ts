@@ -44,6 +44,11 @@ export interface UnsignedJob {
   input: Record<string, unknown>
   env: Record<string, string>
   /**
+   * What a workflow step's job knows of its run besides `input`: `{ inputs, run }` — the inputs of
+   * its workflow and `{ id, workflow, error }` (scripts see them as `inputs` and `run`).
+   */
+  context?: Record<string, unknown>
+  /**
    * Environment variables sealed to the runners that may execute the job (see secrets.ts); the
    * runner opens them in memory and adds them to `env`. Signed like every other field.
    */
@@ -81,6 +86,7 @@ export interface JobFields {
   input?: Record<string, unknown>
   /** @default {} */
   env?: Record<string, string>
+  context?: Record<string, unknown>
   /** Sealed variables (`sealSecrets`); a name may not also be in `env`. @default none */
   secrets?: Record<string, SealedSecret>
   /** @default DEFAULT_JOB_TIMEOUT_MS */
@@ -99,6 +105,14 @@ export interface JobFields {
 /** The deterministic id of a workflow step's job, so a duplicate dispatch is recognised. */
 export function stepJobId(run: string, step: string, attempt: number): string {
   return `${run}/${step}/${attempt}`
+}
+
+/**
+ * A short name of one envelope of a job, for logs: two envelopes of the same job id (a step job
+ * re-signed by another coordinator) differ in nonce and often in submitter.
+ */
+export function envelopeTag(job: Pick<UnsignedJob, 'id' | 'nonce' | 'submitter'>): string {
+  return `${job.id} (nonce ${String(job.nonce).slice(0, 8)}, by ${String(job.submitter).slice(0, 8)})`
 }
 
 /** Hex characters of the submitter's key that prefix its ad-hoc job ids (128 bits). */
@@ -212,6 +226,7 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     payload: fields.payload ?? '',
     input: jsonClone(fields.input ?? {}, 'job.input'),
     env: jsonClone(fields.env ?? {}, 'job.env'),
+    ...(fields.context === undefined ? {} : { context: jsonClone(fields.context, 'job.context') }),
     ...(fields.secrets === undefined || Object.keys(fields.secrets).length === 0
       ? {}
       : { secrets: jsonClone(fields.secrets, 'job.secrets') }),

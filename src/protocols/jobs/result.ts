@@ -63,6 +63,8 @@ export interface ResultFields {
 export interface CreateResultOptions {
   /** @default DEFAULT_MAX_RESULT_OUTPUT_BYTES */
   maxOutputBytes?: number
+  /** The output's canonical JSON when the caller already has it (a large output is not serialised twice). */
+  canonicalOutput?: string
 }
 
 /**
@@ -138,11 +140,12 @@ export function createResult(
   if (fields.output !== undefined) {
     let text: string
     try {
-      text = canonicalJson(fields.output)
+      text = options.canonicalOutput ?? canonicalJson(fields.output)
     } catch (err) {
       throw new InvalidResultError(`result.output: ${(err as Error).message}`, { cause: err })
     }
-    if (utf8Length(text) > maxOutputBytes) unsigned.outputDigest = outputDigest(fields.output)
+    if (utf8Length(text) > maxOutputBytes)
+      unsigned.outputDigest = createHash('sha256').update(text).digest('hex')
     else unsigned.output = JSON.parse(text)
   }
   const result: JobResult = { ...unsigned, signature: toHex(signer.sign(resultSigningBytes(unsigned))) }

@@ -4,7 +4,7 @@
  * were waiting when it died fail with ConnectionClosedError — they are not retried here, because
  * only the caller knows whether a method is safe to repeat.
  */
-import type { ComponentLogger, Libp2p, Logger, PeerId } from '@libp2p/interface'
+import type { ComponentLogger, Logger, PeerId, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLogger } from '../../core/logger.js'
@@ -27,9 +27,15 @@ import {
 } from './constants.js'
 import { CancelledError, ConnectionClosedError, type HorusErrorClass } from './errors.js'
 import type { RpcParams } from './messages.js'
+import { dialPeerProtocol, type PeerDialer } from './peer-dial.js'
 
 export interface Libp2pRpcClientInit {
-  libp2p: Pick<Libp2p, 'dialProtocol'>
+  /**
+   * With `peerRouting`, `getConnections` and `peerStore`, a peer ID target that cannot be dialled at
+   * the addresses the peer store holds is tried through this node's relays and looked up afresh
+   * (peer-dial.ts).
+   */
+  libp2p: PeerDialer
   /** Peer ID (object or string) or multiaddr (object or `/ip4/...` string, with `/p2p/<id>`). */
   target: PeerId | Multiaddr | Multiaddr[] | string
   /** @default RPC_PROTOCOL */
@@ -154,9 +160,7 @@ export class Libp2pRpcClient implements RpcClient {
   }
 
   private async open(): Promise<ClientSession> {
-    const stream = await this.init.libp2p.dialProtocol(this.target, this.init.protocol ?? RPC_PROTOCOL, {
-      signal: AbortSignal.timeout(this.init.openTimeoutMs ?? 10_000),
-    })
+    const stream = await this.dial(AbortSignal.timeout(this.init.openTimeoutMs ?? 10_000))
     const session = new ClientSession({
       stream,
       maxFrameBytes: this.init.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
@@ -170,6 +174,13 @@ export class Libp2pRpcClient implements RpcClient {
     }
     this.current = session
     return session
+  }
+
+  private dial(signal: AbortSignal): Promise<Stream> {
+    return dialPeerProtocol(this.init.libp2p, this.target, this.init.protocol ?? RPC_PROTOCOL, {
+      signal,
+      log: this.log,
+    })
   }
 }
 

@@ -19,6 +19,13 @@ export interface PeerSummary {
   /** Who opened the connection. */
   direction?: 'inbound' | 'outbound'
   latencyMs?: number
+  /**
+   * Peer ID of the circuit relay every connection to this peer runs through; absent when a direct
+   * connection is open. The dashboard shows such peers as relayed.
+   */
+  relay?: string
+  /** The relay limits the relayed connection (duration or data): only Horus RPC runs over it. */
+  limited?: boolean
 }
 
 export interface NodeHealth {
@@ -53,6 +60,12 @@ const PEER_SCHEMA = {
     roles: { type: 'array', items: { type: 'string' } },
     direction: { enum: ['inbound', 'outbound'] },
     latencyMs: { type: 'number' },
+    relay: {
+      type: 'string',
+      description:
+        'peer ID of the circuit relay every connection to the peer runs through (absent when direct)',
+    },
+    limited: { type: 'boolean', description: 'the relay limits the relayed connection (duration or data)' },
   },
 }
 

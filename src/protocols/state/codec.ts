@@ -27,7 +27,9 @@ import {
   LOG_SEVERITIES,
   type LogEntry,
   type PausedRecord,
+  type RerunRecord,
   type RunMeta,
+  type SignalRecord,
   STEP_PHASES,
   type StepEntry,
   type StepError,
@@ -41,7 +43,9 @@ export interface RunStateJson {
   readonly cancelled?: CancelRecord
   readonly paused?: PausedRecord
   readonly lease?: LeaseRecord
+  readonly rerun?: RerunRecord
   readonly steps?: Readonly<Record<string, StepEntry>>
+  readonly signals?: Readonly<Record<string, SignalRecord>>
   readonly log?: readonly LogEntry[]
 }
 
@@ -139,7 +143,15 @@ const STEP_FIELDS = [
   'startedAt',
   'finishedAt',
   'firstDispatchedAt',
+  'items',
+  'base',
 ]
+
+function optionalCount(r: Reader, value: unknown, path: string, min: number): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= min) return value
+  return r.fail(path, `expected an integer ≥ ${min}, got ${describeValue(value)}`)
+}
 
 function readStep(r: Reader, value: unknown, path: string): StepEntry | undefined {
   const f = r.object(value, path, STEP_FIELDS)
@@ -175,6 +187,12 @@ function readStep(r: Reader, value: unknown, path: string): StepEntry | undefine
   const startedAt = r.optionalTime(f.startedAt, `${path}.startedAt`)
   const finishedAt = r.optionalTime(f.finishedAt, `${path}.finishedAt`)
   const firstDispatchedAt = r.optionalTime(f.firstDispatchedAt, `${path}.firstDispatchedAt`)
+  const items = optionalCount(r, f.items, `${path}.items`, 0)
+  if (items !== undefined && items > r.limits.maxSteps)
+    r.fail(`${path}.items`, `more than ${r.limits.maxSteps} items`)
+  const base = optionalCount(r, f.base, `${path}.base`, 1)
+  if (base !== undefined && typeof attempt === 'number' && base > attempt)
+    r.fail(`${path}.base`, `expected at most the attempt (${attempt}), got ${base}`)
   if (r.issues.length > before || hlc === undefined) return undefined
   return defined<StepEntry>({
     attempt: attempt as number,
@@ -188,6 +206,8 @@ function readStep(r: Reader, value: unknown, path: string): StepEntry | undefine
     startedAt,
     finishedAt,
     firstDispatchedAt,
+    items,
+    base,
   })
 }
 
@@ -263,11 +283,47 @@ function readMeta(r: Reader, value: unknown, path: string): RunMeta | undefined 
 }
 
 function readCancel(r: Reader, value: unknown, path: string): CancelRecord | undefined {
-  const f = r.object(value, path, ['hlc', 'reason'])
+  const f = r.object(value, path, ['hlc', 'reason', 'epoch'])
   if (f === undefined) return undefined
   const hlc = r.stamp(f.hlc, `${path}.hlc`)
   const reason = r.optionalString(f.reason, `${path}.reason`)
-  return hlc === undefined ? undefined : defined<CancelRecord>({ hlc, reason })
+  const epoch = optionalCount(r, f.epoch, `${path}.epoch`, 0)
+  return hlc === undefined ? undefined : defined<CancelRecord>({ hlc, reason, epoch })
+}
+
+function readRerun(r: Reader, value: unknown, path: string): RerunRecord | undefined {
+  const f = r.object(value, path, ['epoch', 'hlc', 'steps'])
+  if (f === undefined) return undefined
+  const hlc = r.stamp(f.hlc, `${path}.hlc`)
+  const epoch = optionalCount(r, f.epoch, `${path}.epoch`, 1)
+  if (f.epoch === undefined) r.fail(`${path}.epoch`, 'required')
+  let steps: string[] | undefined
+  if (f.steps !== undefined) {
+    if (!Array.isArray(f.steps) || f.steps.length > r.limits.maxSteps)
+      return r.fail(`${path}.steps`, `expected an array of step ids, got ${describeValue(f.steps)}`)
+    steps = []
+    f.steps.forEach((step, i) => {
+      const id = r.string(step, `${path}.steps[${i}]`)
+      if (id !== undefined) steps?.push(id)
+    })
+  }
+  if (hlc === undefined || epoch === undefined) return undefined
+  return defined<RerunRecord>({ epoch, hlc, steps })
+}
+
+function readSignals(r: Reader, value: unknown): Record<string, SignalRecord> | undefined {
+  if (!isPlainObject(value)) return r.fail('signals', `expected an object, got ${describeValue(value)}`)
+  const out: Array<[string, SignalRecord]> = []
+  for (const [name, raw] of Object.entries(value)) {
+    const path = `signals[${JSON.stringify(name.slice(0, 80))}]`
+    if (name.length === 0 || name.length > 256) r.fail(path, 'signal name must be 1-256 characters')
+    const f = r.object(raw, path, ['hlc', 'data'])
+    if (f === undefined) continue
+    const hlc = r.stamp(f.hlc, `${path}.hlc`)
+    const data = r.json(f.data === undefined ? null : f.data, `${path}.data`)
+    if (hlc !== undefined && data !== undefined) out.push([name, { hlc, data }])
+  }
+  return Object.fromEntries(out)
 }
 
 function readPaused(r: Reader, value: unknown, path: string): PausedRecord | undefined {
@@ -326,7 +382,18 @@ export function decodeRunStateJson(input: unknown, limits: StateDecodeLimits = {
     }
   }
   const r = new Reader(limits)
-  const f = r.object(value, '', ['v', 'run', 'meta', 'cancelled', 'paused', 'lease', 'steps', 'log'])
+  const f = r.object(value, '', [
+    'v',
+    'run',
+    'meta',
+    'cancelled',
+    'paused',
+    'lease',
+    'rerun',
+    'steps',
+    'signals',
+    'log',
+  ])
   if (f === undefined) throw new StateDecodeError(r.issues)
   if (f.v !== STATE_ENCODING_VERSION)
     r.fail('v', `expected ${STATE_ENCODING_VERSION}, got ${describeValue(f.v)}`)
@@ -340,7 +407,9 @@ export function decodeRunStateJson(input: unknown, limits: StateDecodeLimits = {
     cancelled: f.cancelled === undefined ? undefined : readCancel(r, f.cancelled, 'cancelled'),
     paused: f.paused === undefined ? undefined : readPaused(r, f.paused, 'paused'),
     lease: f.lease === undefined ? undefined : readLease(r, f.lease, 'lease'),
+    rerun: f.rerun === undefined ? undefined : readRerun(r, f.rerun, 'rerun'),
     steps: f.steps === undefined ? undefined : readSteps(r, f.steps),
+    signals: f.signals === undefined ? undefined : readSignals(r, f.signals),
     log: f.log === undefined ? undefined : readLog(r, f.log),
   })
   if (r.issues.length > 0) throw new StateDecodeError(r.issues)

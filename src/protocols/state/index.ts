@@ -47,6 +47,8 @@ export {
 } from './json-value.js'
 export {
   type CancelRecord,
+  compareCancels,
+  compareReruns,
   compareStepEntries,
   isTerminalPhase,
   type LeaseRecord,
@@ -54,7 +56,9 @@ export {
   type LogEntry,
   type LogSeverity,
   type PausedRecord,
+  type RerunRecord,
   type RunMeta,
+  type SignalRecord,
   STEP_PHASES,
   type StepEntry,
   type StepError,

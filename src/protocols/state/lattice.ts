@@ -10,11 +10,13 @@ import { compareHlc } from './hlc.js'
 import type { JsonObject, JsonValue } from './json-value.js'
 
 /**
- * Stored phases of one attempt of a step. `pending` and `ready` are not stored: a step without an
- * entry is pending, and readiness is derived from its dependencies. `retrying` opens the next
- * attempt (it waits out the backoff), so it ranks lowest within that attempt.
+ * Stored phases of one attempt of a step. A step without an entry is pending, and readiness is
+ * derived from its dependencies; `pending` is stored only when a rerun opens a new attempt of a
+ * step that ended (it waits for its dependencies again), so it ranks lowest. `retrying` opens the
+ * next attempt after a failure (it waits out the backoff).
  */
 export const STEP_PHASES = [
+  'pending',
   'retrying',
   'dispatched',
   'running',
@@ -33,15 +35,16 @@ export const TERMINAL_PHASES: ReadonlySet<StepPhase> = new Set([
 ])
 
 const PHASE_RANK: Readonly<Record<StepPhase, number>> = {
-  retrying: 0,
-  dispatched: 1,
-  running: 2,
+  pending: 0,
+  retrying: 1,
+  dispatched: 2,
+  running: 3,
   // All terminal phases share the top rank: within an attempt a terminal phase absorbs every
   // non-terminal one, and two terminal phases are ordered by stamp only.
-  succeeded: 3,
-  failed: 3,
-  skipped: 3,
-  cancelled: 3,
+  succeeded: 4,
+  failed: 4,
+  skipped: 4,
+  cancelled: 4,
 }
 
 /** A failure as recorded and sent across the wire (Temporal's failure shape, trimmed). */
@@ -74,6 +77,10 @@ export interface StepEntry {
   readonly finishedAt?: number
   /** Wall ms the first attempt was dispatched. */
   readonly firstDispatchedAt?: number
+  /** A `for_each` step: how many children it maps over (set when it starts). */
+  readonly items?: number
+  /** The first attempt of the current series (after a rerun); retry budgets count from it. @default 1 */
+  readonly base?: number
 }
 
 export function isTerminalPhase(phase: StepPhase): boolean {
@@ -95,10 +102,33 @@ export function compareStepEntries(a: StepEntry, b: StepEntry): number {
   return byStamp !== 0 ? byStamp : compareCanonical(a, b)
 }
 
-/** Cancellation is absorbing; the first cancel (smallest stamp) is kept as the record. */
+/**
+ * Cancellation is absorbing within an epoch (see `RerunRecord`); the first cancel (smallest stamp)
+ * of the latest epoch is kept as the record.
+ */
 export interface CancelRecord {
   readonly hlc: string
   readonly reason?: string
+  /** The run's epoch when it was cancelled. @default 0 */
+  readonly epoch?: number
+}
+
+/**
+ * A rerun of a finished run (`retry_workflow`): epoch `n` starts when the run is retried the n-th
+ * time. A cancel of an earlier epoch no longer applies, and the run's `timeout` counts from the
+ * latest rerun. Join: higher epoch, then greater stamp.
+ */
+export interface RerunRecord {
+  readonly epoch: number
+  readonly hlc: string
+  /** Steps the caller named (absent: every failed, cancelled or skipped step). */
+  readonly steps?: readonly string[]
+}
+
+/** A delivered signal; the first delivery of a name (smallest stamp) wins on every replica. */
+export interface SignalRecord {
+  readonly hlc: string
+  readonly data: JsonValue
 }
 
 /** `paused` as a last-writer-wins register. */
@@ -169,7 +199,18 @@ export function joinBy<T>(
   return compare(a, b) >= 0 ? a : b
 }
 
-/** Smaller stamp wins (cancel, meta): the order is reversed so `joinBy` still takes the greater. */
+/** Smaller stamp wins (meta, signals): the order is reversed so `joinBy` still takes the greater. */
 export function compareEarliest<T extends { readonly hlc: string }>(a: T, b: T): number {
   return -compareByStamp(a, b)
+}
+
+/** A cancel of a later epoch wins; within an epoch the earliest cancel is the record. */
+export function compareCancels(a: CancelRecord, b: CancelRecord): number {
+  const epochs = (a.epoch ?? 0) - (b.epoch ?? 0)
+  return epochs !== 0 ? Math.sign(epochs) : compareEarliest(a, b)
+}
+
+/** The latest rerun wins: higher epoch, then greater stamp. */
+export function compareReruns(a: RerunRecord, b: RerunRecord): number {
+  return a.epoch !== b.epoch ? Math.sign(a.epoch - b.epoch) : compareByStamp(a, b)
 }

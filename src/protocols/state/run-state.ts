@@ -4,9 +4,11 @@
  * and `merge` join any state or delta into this one. Join is per component:
  *
  * - `meta` (definition and inputs): immutable; the earliest creation stamp wins.
- * - `cancelled`: absorbing; the earliest cancel record is kept.
+ * - `rerun`: the latest rerun (epoch) of the run; higher epoch, then greater stamp wins.
+ * - `cancelled`: absorbing within an epoch; the earliest cancel of the latest epoch is kept.
  * - `paused`, `lease`: last-writer-wins registers ordered by (hlc, node).
  * - `steps[id]`: the step lattice of `lattice.ts` (later attempt wins, terminal absorbs).
+ * - `signals[name]`: first delivery wins (earliest stamp).
  * - `log`: a grow-only set keyed by (hlc, node).
  */
 
@@ -20,13 +22,17 @@ import type { JsonObject, JsonValue } from './json-value.js'
 import {
   type CancelRecord,
   compareByStamp,
+  compareCancels,
   compareEarliest,
+  compareReruns,
   compareStepEntries,
   joinBy,
   type LeaseRecord,
   type LogEntry,
   type PausedRecord,
+  type RerunRecord,
   type RunMeta,
+  type SignalRecord,
   type StepEntry,
 } from './lattice.js'
 
@@ -34,7 +40,9 @@ const META = 'm'
 const CANCELLED = 'c'
 const PAUSED = 'p'
 const LEASE = 'l'
+const RERUN = 'r'
 const stepKey = (id: string): string => `s:${id}`
+const signalKey = (name: string): string => `g:${name}`
 const logKey = (hlc: string): string => `e:${hlc}`
 
 export interface CreateRunInit {
@@ -58,9 +66,12 @@ export class RunState {
   #cancelled: CancelRecord | undefined
   #paused: PausedRecord | undefined
   #lease: LeaseRecord | undefined
+  #rerun: RerunRecord | undefined
   readonly #steps = new Map<string, StepEntry>()
+  readonly #signals = new Map<string, SignalRecord>()
   readonly #log = new Map<string, LogEntry>()
-  readonly #eventTypes = new Set<string>()
+  /** Event type → greatest stamp of an event of that type. */
+  readonly #lastEvent = new Map<string, string>()
   /** Local version at which each component last changed (for `deltaSince`). */
   readonly #changedAt = new Map<string, number>()
   #version = 0
@@ -94,7 +105,9 @@ export class RunState {
     if (json.cancelled !== undefined) state.#joinCancelled(json.cancelled)
     if (json.paused !== undefined) state.#joinPaused(json.paused)
     if (json.lease !== undefined) state.#joinLease(json.lease)
+    if (json.rerun !== undefined) state.#joinRerun(json.rerun)
     for (const [id, entry] of Object.entries(json.steps ?? {})) state.#joinStep(id, entry)
+    for (const [name, record] of Object.entries(json.signals ?? {})) state.#joinSignal(name, record)
     for (const entry of json.log ?? []) state.#joinLog(entry)
     return state
   }
@@ -103,8 +116,24 @@ export class RunState {
     return this.#meta
   }
 
+  /** The cancel that applies to the current epoch (a cancel of an earlier epoch was undone by a rerun). */
   get cancelled(): CancelRecord | undefined {
+    const record = this.#cancelled
+    return record !== undefined && (record.epoch ?? 0) >= this.epoch ? record : undefined
+  }
+
+  /** The stored cancel record, whichever epoch it belongs to. */
+  get cancelRecord(): CancelRecord | undefined {
     return this.#cancelled
+  }
+
+  /** How many times the run was rerun (`retry_workflow`); 0 before the first rerun. */
+  get epoch(): number {
+    return this.#rerun?.epoch ?? 0
+  }
+
+  get rerun(): RerunRecord | undefined {
+    return this.#rerun
   }
 
   get paused(): boolean {
@@ -141,6 +170,14 @@ export class RunState {
     return this.#steps.get(id)
   }
 
+  signal(name: string): SignalRecord | undefined {
+    return this.#signals.get(name)
+  }
+
+  signals(): IterableIterator<[string, SignalRecord]> {
+    return this.#signals.entries()
+  }
+
   steps(): IterableIterator<[string, StepEntry]> {
     return this.#steps.entries()
   }
@@ -152,7 +189,12 @@ export class RunState {
 
   /** Whether some event of this type is in the log (e.g. `workflow_completed`). */
   hasEvent(type: string): boolean {
-    return this.#eventTypes.has(type)
+    return this.#lastEvent.has(type)
+  }
+
+  /** The greatest stamp of an event of this type, if any. */
+  lastEvent(type: string): string | undefined {
+    return this.#lastEvent.get(type)
   }
 
   isEmpty(): boolean {
@@ -161,7 +203,9 @@ export class RunState {
       this.#cancelled === undefined &&
       this.#paused === undefined &&
       this.#lease === undefined &&
+      this.#rerun === undefined &&
       this.#steps.size === 0 &&
+      this.#signals.size === 0 &&
       this.#log.size === 0
     )
   }
@@ -175,8 +219,14 @@ export class RunState {
     return delta
   }
 
+  /** Cancels the current epoch of the run. */
   cancel(hlc: string, reason?: string): RunState {
-    const record: CancelRecord = reason === undefined ? { hlc } : { hlc, reason }
+    const epoch = this.epoch
+    const record: CancelRecord = {
+      hlc,
+      ...(reason === undefined ? {} : { reason }),
+      ...(epoch === 0 ? {} : { epoch }),
+    }
     const delta = new RunState(this.run)
     delta.#joinCancelled(record)
     this.#joinCancelled(record)
@@ -198,6 +248,27 @@ export class RunState {
     return delta
   }
 
+  /** Opens the next epoch of the run (a rerun); `steps` as the caller named them. */
+  startRerun(hlc: string, steps?: readonly string[]): RunState {
+    const record: RerunRecord = {
+      epoch: this.epoch + 1,
+      hlc,
+      ...(steps === undefined ? {} : { steps: [...steps] }),
+    }
+    const delta = new RunState(this.run)
+    delta.#joinRerun(record)
+    this.#joinRerun(record)
+    return delta
+  }
+
+  /** Records a delivered signal (the first delivery of a name is kept on every replica). */
+  setSignal(name: string, record: SignalRecord): RunState {
+    const delta = new RunState(this.run)
+    delta.#joinSignal(name, record)
+    this.#joinSignal(name, record)
+    return delta
+  }
+
   appendLog(entry: LogEntry): RunState {
     const delta = new RunState(this.run)
     delta.#joinLog(entry)
@@ -213,7 +284,9 @@ export class RunState {
     if (other.#cancelled !== undefined) this.#joinCancelled(other.#cancelled)
     if (other.#paused !== undefined) this.#joinPaused(other.#paused)
     if (other.#lease !== undefined) this.#joinLease(other.#lease)
+    if (other.#rerun !== undefined) this.#joinRerun(other.#rerun)
     for (const [id, entry] of other.#steps) this.#joinStep(id, entry)
+    for (const [name, record] of other.#signals) this.#joinSignal(name, record)
     for (const entry of other.#log.values()) this.#joinLog(entry)
     return this.#version !== before
   }
@@ -261,7 +334,9 @@ export class RunState {
     if (this.#cancelled !== undefined) json.cancelled = this.#cancelled
     if (this.#paused !== undefined) json.paused = this.#paused
     if (this.#lease !== undefined) json.lease = this.#lease
+    if (this.#rerun !== undefined) json.rerun = this.#rerun
     if (this.#steps.size > 0) json.steps = Object.fromEntries(this.#steps)
+    if (this.#signals.size > 0) json.signals = Object.fromEntries(this.#signals)
     if (this.#log.size > 0) json.log = this.log()
     return json
   }
@@ -271,7 +346,9 @@ export class RunState {
     if (this.#cancelled !== undefined) yield [CANCELLED, `c|${this.#cancelled.hlc}`]
     if (this.#paused !== undefined) yield [PAUSED, `p|${this.#paused.hlc}`]
     if (this.#lease !== undefined) yield [LEASE, `l|${this.#lease.hlc}`]
+    if (this.#rerun !== undefined) yield [RERUN, `r|${this.#rerun.epoch}|${this.#rerun.hlc}`]
     for (const [id, e] of this.#steps) yield [stepKey(id), `s|${id}|${e.attempt}|${e.phase}|${e.hlc}`]
+    for (const [name, g] of this.#signals) yield [signalKey(name), `g|${name}|${g.hlc}`]
     for (const hlc of this.#log.keys()) yield [logKey(hlc), `e|${hlc}`]
   }
 
@@ -281,7 +358,9 @@ export class RunState {
     if (this.#cancelled !== undefined && include(CANCELLED)) delta.#joinCancelled(this.#cancelled)
     if (this.#paused !== undefined && include(PAUSED)) delta.#joinPaused(this.#paused)
     if (this.#lease !== undefined && include(LEASE)) delta.#joinLease(this.#lease)
+    if (this.#rerun !== undefined && include(RERUN)) delta.#joinRerun(this.#rerun)
     for (const [id, entry] of this.#steps) if (include(stepKey(id))) delta.#joinStep(id, entry)
+    for (const [name, record] of this.#signals) if (include(signalKey(name))) delta.#joinSignal(name, record)
     for (const [hlc, entry] of this.#log) if (include(logKey(hlc))) delta.#joinLog(entry)
     return delta
   }
@@ -300,7 +379,7 @@ export class RunState {
   }
 
   #joinCancelled(record: CancelRecord): void {
-    const next = joinBy(this.#cancelled, record, compareEarliest)
+    const next = joinBy(this.#cancelled, record, compareCancels)
     if (next === this.#cancelled) return
     this.#cancelled = next
     this.#changed(CANCELLED, record.hlc)
@@ -320,6 +399,20 @@ export class RunState {
     this.#changed(LEASE, record.hlc)
   }
 
+  #joinRerun(record: RerunRecord): void {
+    const next = joinBy(this.#rerun, record, compareReruns)
+    if (next === this.#rerun) return
+    this.#rerun = next
+    this.#changed(RERUN, record.hlc)
+  }
+
+  #joinSignal(name: string, record: SignalRecord): void {
+    const current = this.#signals.get(name)
+    if (current !== undefined && compareEarliest(current, record) >= 0) return
+    this.#signals.set(name, record)
+    this.#changed(signalKey(name), record.hlc)
+  }
+
   #joinStep(id: string, entry: StepEntry): void {
     const current = this.#steps.get(id)
     if (current !== undefined && compareStepEntries(current, entry) >= 0) return
@@ -331,7 +424,10 @@ export class RunState {
     const current = this.#log.get(entry.hlc)
     if (current !== undefined && compareByStamp(current, entry) >= 0) return
     this.#log.set(entry.hlc, entry)
-    if (entry.kind === 'event') this.#eventTypes.add(entry.type)
+    if (entry.kind === 'event') {
+      const last = this.#lastEvent.get(entry.type)
+      if (last === undefined || compareHlc(entry.hlc, last) > 0) this.#lastEvent.set(entry.type, entry.hlc)
+    }
     this.#changed(logKey(entry.hlc), entry.hlc)
   }
 }

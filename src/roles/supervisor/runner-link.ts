@@ -43,7 +43,7 @@ export class RemoteRunnerLink implements RunnerLink {
   private ready: Promise<void> | undefined
 
   constructor(init: {
-    libp2p: Pick<Libp2p, 'dialProtocol'>
+    libp2p: Pick<Libp2p, 'dialProtocol' | 'peerRouting' | 'getConnections' | 'peerStore'>
     peerId: string
     logger: ComponentLogger
     onEvent: (event: RunnerJobEvent) => void

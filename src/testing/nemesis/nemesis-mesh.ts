@@ -17,6 +17,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createWriteStream, type WriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -89,6 +90,12 @@ export interface NemesisMeshInit {
   prefix?: string
   /** How long a node may take to start (a loaded 2-core machine, a datastore to recover). @default 90_000 */
   startTimeoutMs?: number
+  /**
+   * Keep each node's stderr (its log with `env.DEBUG`) in `<logDir>/<name>.log`, appended across
+   * restarts, and the counter's executions in `<logDir>/executions.json` at close; the dir is
+   * kept after `close()`.
+   */
+  logDir?: string
 }
 
 export class NemesisMesh {
@@ -108,6 +115,7 @@ export class NemesisMesh {
   private rpcHost: Libp2p | undefined
   private readonly rpcClients = new Map<string, Libp2pRpcClient>()
   private closing: Promise<void> | undefined
+  private readonly logs = new Map<string, WriteStream>()
 
   constructor(init: NemesisMeshInit = {}) {
     this.init = init
@@ -208,13 +216,13 @@ export class NemesisMesh {
       })
     }
     for (const node of this.nodes.values()) {
-      const others = [...this.nodes.values()].filter((n) => n !== node).map((n) => n.addr)
-      const ip = node.addr.split('/')[2] as string
       const config = {
         dataDir: node.dataDir,
-        listen: [`/ip4/${ip}/tcp/${NODE_PORT}`],
-        // Every other node is a bootstrap peer (retried until it answers): any start order works.
-        bootstrap: others,
+        // On every leg: a host on two subnets (a relay) serves both.
+        listen: [...node.host.addrs.values()].map((ip) => `/ip4/${ip}/tcp/${NODE_PORT}`),
+        // Every other node it shares a subnet with is a bootstrap peer, at its address there
+        // (retried until it answers): any start order works.
+        bootstrap: this.neighbours(node),
         roles: node.spec.roles,
         trust,
         ...node.spec.extra,
@@ -224,6 +232,16 @@ export class NemesisMesh {
     await Promise.all([...this.nodes.keys()].map((name) => this.startNode(name)))
     this.sampler = setInterval(() => void this.sampleMemory(), 1_000)
     this.sampler.unref()
+  }
+
+  /** `/ip4/<ip>/tcp/4001/p2p/<id>` of every other node, on the first subnet it shares with `node`. */
+  private neighbours(node: NemesisNode): string[] {
+    return [...this.nodes.values()].flatMap((other) => {
+      if (other === node) return []
+      const shared = [...node.host.addrs.keys()].find((subnet) => other.host.addrs.has(subnet))
+      if (shared === undefined) return []
+      return [`/ip4/${other.host.addrs.get(shared)}/tcp/${NODE_PORT}/p2p/${other.peerId}`]
+    })
   }
 
   node(name: string): NemesisNode {
@@ -254,8 +272,22 @@ export class NemesisMesh {
       env: { ...process.env, ...this.init.env, HORUS_NEMESIS_NODE: name },
       startTimeoutMs: this.init.startTimeoutMs ?? 90_000,
       wrap: ['ip', 'netns', 'exec', node.host.ns],
+      ...(this.init.logDir === undefined ? {} : { onStderr: this.logTo(name, this.init.logDir) }),
     })
     node.paused = false
+  }
+
+  private logTo(name: string, dir: string): (chunk: Buffer) => void {
+    let stream = this.logs.get(name)
+    if (stream === undefined) {
+      stream = createWriteStream(join(dir, `${name}.log`), { flags: 'a' })
+      this.logs.set(name, stream)
+    }
+    const to = stream
+    to.write(`--- ${new Date().toISOString()} node ${name} starting\n`)
+    return (chunk) => {
+      to.write(chunk)
+    }
   }
 
   /** kill -9. */
@@ -362,15 +394,19 @@ export class NemesisMesh {
 
   /** One JSON-RPC call to one node (this process's own SDK host, the client identity). */
   async rpc<T>(name: string, method: string, params?: RpcParams, timeoutMs = 5_000): Promise<T> {
-    let client = this.rpcClients.get(name)
+    return this.rpcAt(this.node(name).addr, method, params, timeoutMs)
+  }
+
+  /**
+   * One JSON-RPC call to the node at `addr`: another of its addresses than the one `rpc` uses, e.g.
+   * a `/p2p-circuit` address through a relay, for a node on a subnet this process is not on.
+   */
+  async rpcAt<T>(addr: string, method: string, params?: RpcParams, timeoutMs = 5_000): Promise<T> {
+    let client = this.rpcClients.get(addr)
     if (client === undefined) {
       this.rpcHost ??= await createSdkHost({ privateKey: await loadClientKey(this.clientDir) })
-      client = new Libp2pRpcClient({
-        libp2p: this.rpcHost,
-        target: this.node(name).addr,
-        openTimeoutMs: timeoutMs,
-      })
-      this.rpcClients.set(name, client)
+      client = new Libp2pRpcClient({ libp2p: this.rpcHost, target: addr, openTimeoutMs: timeoutMs })
+      this.rpcClients.set(addr, client)
     }
     return client.call<T>(method, params, { timeoutMs })
   }
@@ -416,9 +452,16 @@ export class NemesisMesh {
     await step(() => Promise.allSettled([...this.rpcClients.values()].map((c) => c.close())))
     this.rpcClients.clear()
     await step(async () => this.rpcHost?.stop())
+    const logDir = this.init.logDir
+    if (logDir !== undefined && this.counterUrl !== '')
+      await step(async () =>
+        writeFile(join(logDir, 'executions.json'), JSON.stringify(await this.executions(), null, 1)),
+      )
     const children = [...this.nodes.values()].map((n) => n.process?.child)
     if (this.counter !== undefined) children.push(this.counter)
     await step(() => Promise.all(children.map((child) => killAndWait(child))))
+    for (const stream of this.logs.values()) await step(() => new Promise((resolve) => stream.end(resolve)))
+    this.logs.clear()
     for (const dir of this.mounts.splice(0)) await step(() => run('umount', ['-l', dir]))
     await step(() => this.lab.close())
     if (this.dir !== '') await step(() => rm(this.dir, { recursive: true, force: true }))

@@ -7,15 +7,31 @@
 
 export {
   CHILD_FAILED_ERROR_TYPE,
+  DEFAULT_MAX_MAP_ITEMS,
   DEFAULT_RUN_CONCURRENCY,
   INVALID_RESULT_ERROR_TYPE,
+  MAP_INVALID_ERROR_TYPE,
+  MAP_ITEM_FAILED_ERROR_TYPE,
   MAX_MESSAGE_LENGTH,
   MAX_RESULT_DEPTH,
+  RUN_TIMEOUT_ERROR_TYPE,
+  SIGNAL_TIMEOUT_ERROR_TYPE,
   TIMEOUT_ERROR_TYPE,
 } from './constants.js'
-export { RunNotCreatedError, UnknownStepError } from './errors.js'
+export {
+  NothingToRetryError,
+  RunNotCreatedError,
+  RunNotFinishedError,
+  SignalAlreadyDeliveredError,
+  SignalDataInvalidError,
+  UnknownSignalError,
+  UnknownStepError,
+} from './errors.js'
 export { jobIdOf, obsoleteJobs, parseJobId } from './jobs.js'
+export { childId, resolveStep } from './map-steps.js'
 export { describeRun, plan, runStatus } from './plan.js'
+export { type RetryRunOptions, type RetryRunResult, retryRun } from './rerun.js'
+export { type SignalRunOptions, signalRun } from './signals.js'
 export {
   appendStepLog,
   type CreateRunOptions,
@@ -26,6 +42,7 @@ export {
   recordJobUpdate,
   setRunPaused,
 } from './transitions.js'
+export { type RuleVerdict, triggerRuleVerdict, type UpstreamCounts } from './trigger-rules.js'
 export {
   type CancelAction,
   type CancelReason,
@@ -33,15 +50,19 @@ export {
   type DispatchAction,
   type FailAction,
   type FinishAction,
+  type MapItems,
   type Plan,
   type PlanAction,
   type PlanLimits,
   type RetryAction,
+  type RunContext,
   type RunFailure,
   type RunReport,
   type RunStatus,
   type SkipAction,
   type SkipReason,
+  type StartAction,
+  type StepContext,
   type StepReport,
   type StepStatus,
   TERMINAL_RUN_STATUSES,

@@ -1,11 +1,13 @@
 /** The scheduler's entry points: what to do next (`plan`), and how the run stands (`describeRun`). */
 
 import { hlcWall } from '../../../protocols/state/hlc.js'
+import type { StepEntry } from '../../../protocols/state/lattice.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
-import type { CompiledWorkflow } from '../workflow/types.js'
+import type { CompiledStep, CompiledWorkflow } from '../workflow/types.js'
 import { RunNotCreatedError } from './errors.js'
 import { RunEvaluation } from './evaluate.js'
-import type { Plan, PlanLimits, RunReport, RunStatus, StepReport, StepStatus } from './types.js'
+import { childEntries } from './map-steps.js'
+import type { MapItems, Plan, PlanLimits, RunReport, RunStatus, StepReport, StepStatus } from './types.js'
 
 /**
  * The actions the owner of a run should take now, in order: record skips, cancellations, retries
@@ -28,12 +30,18 @@ export function plan(
     wakeAt: evaluation.wakeAt,
     outputs: evaluation.outputs,
     error: evaluation.failure,
+    needBlobs: [...evaluation.needBlobs],
   }
 }
 
 /** The run's status as `plan` would leave it, without planning any dispatch. */
-export function runStatus(workflow: CompiledWorkflow, state: RunState, now: number): RunStatus {
-  return new RunEvaluation(workflow, state, now, { observe: true }).run().runStatus
+export function runStatus(
+  workflow: CompiledWorkflow,
+  state: RunState,
+  now: number,
+  limits: Pick<PlanLimits, 'blobs'> = {},
+): RunStatus {
+  return new RunEvaluation(workflow, state, now, { ...limits, observe: true }).run().runStatus
 }
 
 const STATUSES: readonly StepStatus[] = [
@@ -53,8 +61,13 @@ const STATUSES: readonly StepStatus[] = [
  * `get_workflow_metrics`, `pending_steps`). Steps the scheduler has decided but not yet recorded
  * (a skip, say) are shown as decided.
  */
-export function describeRun(workflow: CompiledWorkflow, state: RunState, now: number): RunReport {
-  const evaluation = new RunEvaluation(workflow, state, now, { observe: true }).run()
+export function describeRun(
+  workflow: CompiledWorkflow,
+  state: RunState,
+  now: number,
+  limits: Pick<PlanLimits, 'blobs'> = {},
+): RunReport {
+  const evaluation = new RunEvaluation(workflow, state, now, { ...limits, observe: true }).run()
   const counts = Object.fromEntries(STATUSES.map((status) => [status, 0])) as Record<StepStatus, number>
   let finishedAt: number | undefined
   const steps = workflow.steps.map((step): StepReport => {
@@ -67,10 +80,12 @@ export function describeRun(workflow: CompiledWorkflow, state: RunState, now: nu
     return {
       id: step.id,
       status,
-      attempts: entry?.phase === 'retrying' ? entry.attempt - 1 : (entry?.attempt ?? 0),
+      // A retrying or reset (pending) entry opens an attempt not made yet.
+      attempts:
+        entry?.phase === 'retrying' || entry?.phase === 'pending' ? entry.attempt - 1 : (entry?.attempt ?? 0),
       reason: evaluation.reason[step.index],
       error: evaluation.error[step.index],
-      output: status === 'succeeded' ? evaluation.output[step.index] : undefined,
+      output: status === 'succeeded' ? evaluation.outputOf(step.index) : undefined,
       retryAt: status === 'retrying' ? evaluation.retryAt[step.index] : undefined,
       firstDispatchedAt: entry?.firstDispatchedAt,
       dispatchedAt: entry?.dispatchedAt,
@@ -82,6 +97,7 @@ export function describeRun(workflow: CompiledWorkflow, state: RunState, now: nu
         entry?.firstDispatchedAt !== undefined && end !== undefined
           ? end - entry.firstDispatchedAt
           : undefined,
+      items: mapItems(state, step, entry, evaluation.mapProgress(step.index)),
     }
   })
   const terminal =
@@ -96,9 +112,29 @@ export function describeRun(workflow: CompiledWorkflow, state: RunState, now: nu
     finishedAt: terminal ? finishedAt : undefined,
     paused: state.paused,
     cancelled: state.cancelled !== undefined,
+    epoch: state.epoch,
     outputs: evaluation.outputs,
     error: evaluation.failure,
     steps,
     counts,
   }
+}
+
+/** A for_each step's children by status: as decided in this pass, else as stored. */
+function mapItems(
+  state: RunState,
+  step: CompiledStep,
+  entry: StepEntry | undefined,
+  decided: readonly StepStatus[] | undefined,
+): MapItems | undefined {
+  if (step.forEach === undefined || entry?.items === undefined) return undefined
+  const counts: Partial<Record<StepStatus, number>> = {}
+  const statuses = decided ?? childEntries(state, step, entry.items).map((child) => childStatus(child))
+  for (const status of statuses) counts[status] = (counts[status] ?? 0) + 1
+  return { total: entry.items, counts }
+}
+
+function childStatus(child: StepEntry | undefined): StepStatus {
+  if (child === undefined || child.phase === 'pending') return 'pending'
+  return child.phase
 }

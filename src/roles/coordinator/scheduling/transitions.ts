@@ -5,6 +5,7 @@
  * same stamp, so logs and state can never disagree.
  */
 
+import { type BlobRef, containsBlobRef } from '../../../protocols/blob/ref.js'
 import { hlcWall } from '../../../protocols/state/hlc.js'
 import {
   isPlainObject,
@@ -21,10 +22,11 @@ import {
 } from '../../../protocols/state/lattice.js'
 import { RunState } from '../../../protocols/state/run-state.js'
 import { resolveRunInputs } from '../workflow/inputs.js'
-import { canRetry } from '../workflow/retry-policy.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
+import { mayRetry } from './attempts.js'
 import { INVALID_RESULT_ERROR_TYPE, MAX_MESSAGE_LENGTH, MAX_RESULT_DEPTH } from './constants.js'
 import { UnknownStepError } from './errors.js'
+import { resolveStep } from './map-steps.js'
 import type { PlanAction } from './types.js'
 
 export interface CreateRunOptions {
@@ -88,7 +90,10 @@ function event(
 
 type MutableEntry = { -readonly [K in keyof StepEntry]: StepEntry[K] }
 
-/** A new entry for `attempt`, carrying the timings of the same attempt (and the first dispatch). */
+/**
+ * A new entry for `attempt`, carrying the timings of the same attempt (and the first dispatch),
+ * the series it belongs to (`base`, set by a rerun) and a for_each step's item count.
+ */
 function entryFrom(
   previous: StepEntry | undefined,
   attempt: number,
@@ -97,9 +102,11 @@ function entryFrom(
 ): MutableEntry {
   const entry: MutableEntry = { attempt, phase, hlc }
   if (previous?.firstDispatchedAt !== undefined) entry.firstDispatchedAt = previous.firstDispatchedAt
+  if (previous?.base !== undefined) entry.base = previous.base
   if (previous !== undefined && previous.attempt === attempt) {
     if (previous.dispatchedAt !== undefined) entry.dispatchedAt = previous.dispatchedAt
     if (previous.startedAt !== undefined) entry.startedAt = previous.startedAt
+    if (previous.items !== undefined) entry.items = previous.items
   }
   return entry
 }
@@ -124,9 +131,15 @@ export function commitAction(state: RunState, action: PlanAction, stamp: string)
         ? { outputs: action.outputs ?? {} }
         : action.error === undefined
           ? {}
-          : { step: action.error.step, error: errorData(action.error.error) }
+          : action.error.step === undefined
+            ? { error: errorData(action.error.error) }
+            : { step: action.error.step, error: errorData(action.error.error) }
     const suffix =
-      action.error === undefined ? '' : `: step "${action.error.step}" failed: ${action.error.error.message}`
+      action.error === undefined
+        ? ''
+        : action.error.step === undefined
+          ? `: ${action.error.error.message}`
+          : `: step "${action.error.step}" failed: ${action.error.error.message}`
     return state.appendLog(
       event(
         stamp,
@@ -140,6 +153,20 @@ export function commitAction(state: RunState, action: PlanAction, stamp: string)
   }
   const previous = state.step(action.step)
   switch (action.type) {
+    case 'start': {
+      const entry = entryFrom(previous, action.attempt, 'running', stamp)
+      entry.dispatchedAt = wall
+      entry.startedAt = wall
+      entry.firstDispatchedAt ??= wall
+      if (action.items !== undefined) entry.items = action.items
+      const data: JsonValue = action.items === undefined ? {} : { items: action.items }
+      return write(
+        state,
+        action.step,
+        entry,
+        event(stamp, 'step_started', 'info', action.message, action, data),
+      )
+    }
     case 'dispatch': {
       const entry = entryFrom(previous, action.attempt, 'dispatched', stamp)
       entry.dispatchedAt = wall
@@ -176,14 +203,15 @@ export function commitAction(state: RunState, action: PlanAction, stamp: string)
       entry.error = action.error
       entry.finishedAt = wall
       const message = `step "${action.step}" ${action.error.message}`
+      const data: JsonValue =
+        action.jobId === undefined
+          ? { error: errorData(action.error) }
+          : { error: errorData(action.error), jobId: action.jobId }
       return write(
         state,
         action.step,
         entry,
-        event(stamp, 'step_failed', action.willRetry ? 'warning' : 'error', message, action, {
-          error: errorData(action.error),
-          jobId: action.jobId,
-        }),
+        event(stamp, 'step_failed', action.willRetry ? 'warning' : 'error', message, action, data),
       )
     }
     case 'skip': {
@@ -222,21 +250,13 @@ export function commitAction(state: RunState, action: PlanAction, stamp: string)
       )
     }
     case 'complete': {
-      const entry = entryFrom(previous, 1, 'succeeded', stamp)
-      entry.result = action.output
+      const entry = entryFrom(previous, action.attempt, 'succeeded', stamp)
+      if (action.output !== undefined) entry.result = action.output
       entry.finishedAt = wall
-      return write(
-        state,
-        action.step,
-        entry,
-        event(stamp, 'step_succeeded', 'info', `step "${action.step}" succeeded`, {
-          step: action.step,
-          attempt: 1,
-        }),
-      )
+      return write(state, action.step, entry, event(stamp, 'step_succeeded', 'info', action.message, action))
     }
     case 'fail': {
-      const entry = entryFrom(previous, 1, 'failed', stamp)
+      const entry = entryFrom(previous, action.attempt, 'failed', stamp)
       entry.error = action.error
       entry.finishedAt = wall
       return write(
@@ -248,8 +268,10 @@ export function commitAction(state: RunState, action: PlanAction, stamp: string)
           'step_failed',
           'error',
           `step "${action.step}" failed: ${action.error.message}`,
-          { step: action.step, attempt: 1 },
-          { error: errorData(action.error) },
+          action,
+          {
+            error: errorData(action.error),
+          },
         ),
       )
     }
@@ -272,7 +294,11 @@ function sanitizeError(error: StepError): StepError {
   return clean
 }
 
-/** What a supervisor reports about a workflow step's job. */
+/**
+ * What a supervisor reports about a workflow step's job (`step` may be a `for_each` child,
+ * `<step>[<index>]`). An output too large to travel inline arrives as `blob`: the coordinator
+ * has fetched and verified it, and records the reference.
+ */
 export type JobUpdate =
   | { readonly type: 'started'; readonly step: string; readonly attempt: number }
   | {
@@ -280,6 +306,7 @@ export type JobUpdate =
       readonly step: string
       readonly attempt: number
       readonly result?: JsonValue
+      readonly blob?: BlobRef
     }
   | { readonly type: 'failed'; readonly step: string; readonly attempt: number; readonly error: StepError }
 
@@ -297,8 +324,14 @@ export function recordJobUpdate(
   update: JobUpdate,
   stamp: string,
 ): RunState | undefined {
-  const step = workflow.byId.get(update.step)
-  if (step === undefined || step.kind !== 'job') throw new UnknownStepError(state.run, update.step)
+  const resolved = resolveStep(workflow, update.step)
+  const step = resolved?.step
+  if (
+    step === undefined ||
+    step.kind !== 'job' ||
+    (step.forEach !== undefined) !== (resolved?.item !== undefined)
+  )
+    throw new UnknownStepError(state.run, update.step)
   const previous = state.step(update.step)
   if (previous !== undefined) {
     if (previous.attempt > update.attempt) return undefined
@@ -319,8 +352,7 @@ export function recordJobUpdate(
       event(stamp, 'step_started', 'info', `step "${update.step}" started (attempt ${update.attempt})`, at),
     )
   }
-  const problem =
-    update.type === 'succeeded' ? jsonValueProblem(update.result ?? null, MAX_RESULT_DEPTH) : undefined
+  const problem = update.type === 'succeeded' ? resultProblem(update) : undefined
   const error: StepError | undefined =
     update.type === 'failed'
       ? sanitizeError(update.error)
@@ -330,7 +362,8 @@ export function recordJobUpdate(
   const entry = entryFrom(previous, update.attempt, error === undefined ? 'succeeded' : 'failed', stamp)
   entry.finishedAt = wall
   if (error === undefined) {
-    entry.result = (update.type === 'succeeded' ? update.result : undefined) ?? null
+    const success = update as Extract<JobUpdate, { type: 'succeeded' }>
+    entry.result = (success.blob as JsonValue | undefined) ?? success.result ?? null
     return write(
       state,
       update.step,
@@ -345,7 +378,7 @@ export function recordJobUpdate(
     )
   }
   entry.error = error
-  const severity = canRetry(step.retry, update.attempt, error) ? 'warning' : 'error'
+  const severity = mayRetry(step, entry, error) ? 'warning' : 'error'
   const message = `step "${update.step}" failed (attempt ${update.attempt}): ${error.message}`
   return write(
     state,
@@ -355,7 +388,17 @@ export function recordJobUpdate(
   )
 }
 
-/** Cancels the run (absorbing: it cannot be undone). */
+/** Why a reported result cannot be recorded, if it cannot. */
+function resultProblem(update: Extract<JobUpdate, { type: 'succeeded' }>): string | undefined {
+  if (update.blob !== undefined) return undefined
+  const problem = jsonValueProblem(update.result ?? null, MAX_RESULT_DEPTH)
+  if (problem !== undefined) return problem
+  // Only a coordinator writes blob references (after fetching and checking the bytes); one inside
+  // a runner's output would make later steps fetch whatever the runner named.
+  return containsBlobRef(update.result) ? 'the output contains a blob reference ({ "$blob": … })' : undefined
+}
+
+/** Cancels the run (absorbing within its epoch: only a rerun undoes it). */
 export function cancelRun(state: RunState, stamp: string, reason?: string): RunState {
   const delta = state.cancel(stamp, reason)
   const message = reason === undefined ? 'cancel requested' : `cancel requested: ${reason}`

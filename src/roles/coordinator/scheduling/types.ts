@@ -24,10 +24,27 @@ export type StepStatus =
  * `continue_on_failure` or was itself skipped for that reason (`upstream_failed`), or the workflow
  * step it belongs to was skipped (`parent_skipped`).
  */
-export type SkipReason = 'condition' | 'upstream_failed' | 'parent_skipped'
+export type SkipReason = 'condition' | 'trigger_rule' | 'upstream_failed' | 'parent_skipped' | 'run_succeeded'
 
-/** Why a step was cancelled: the run was cancelled, the run failed, or its workflow step failed. */
-export type CancelReason = 'run_cancelled' | 'run_failed' | 'parent_failed'
+/**
+ * Why a step was cancelled: the run was cancelled, the run failed, the run ran past its
+ * `timeout`, or its workflow step failed.
+ */
+export type CancelReason = 'run_cancelled' | 'run_failed' | 'run_timeout' | 'parent_failed'
+
+/** What a job learns about its run besides its inputs (`run` in scripts). */
+export interface RunContext {
+  readonly id: string
+  readonly workflow: string
+  /** The failure, once the run failed (what `on_failure` steps see); else null. */
+  readonly error: { readonly step: string | null; readonly type: string; readonly message: string } | null
+}
+
+/** Sent with a step's job: the inputs of its workflow (`inputs` in scripts) and the run. */
+export interface StepContext {
+  readonly inputs: JsonObject
+  readonly run: RunContext
+}
 
 /** Send a job for this attempt (deterministic `jobId`, so a duplicate dispatch is recognised). */
 export interface DispatchAction {
@@ -37,9 +54,24 @@ export interface DispatchAction {
   readonly jobId: string
   readonly runner: string
   readonly payload: JsonValue
-  /** Outputs of the step's dependencies by local step id (`null` for a skipped one). */
+  /**
+   * Outputs of the step's dependencies by local step id (`null` for a skipped one); for a child of
+   * a `for_each` step, `{ item, index }` instead. Outputs stored as blobs stay references here.
+   */
   readonly input: JsonObject
   readonly timeoutMs: number | undefined
+  /** The step's `env`, evaluated. */
+  readonly env: Readonly<Record<string, string>>
+  readonly context: StepContext
+}
+
+/** A step that dispatches no job started: a sleep, a signal wait, or a `for_each` with `items` children. */
+export interface StartAction {
+  readonly type: 'start'
+  readonly step: string
+  readonly attempt: number
+  readonly items: number | undefined
+  readonly message: string
 }
 
 /** Record that attempt `attempt` (the next one) waits until `retryAt` after `error`. */
@@ -51,12 +83,12 @@ export interface RetryAction {
   readonly error: StepError
 }
 
-/** The attempt ran past its timeout: record it failed and cancel the job. */
+/** The attempt ran past its timeout: record it failed and cancel its job (if it has one). */
 export interface TimeoutAction {
   readonly type: 'timeout'
   readonly step: string
   readonly attempt: number
-  readonly jobId: string
+  readonly jobId: string | undefined
   readonly error: StepError
   readonly willRetry: boolean
 }
@@ -77,17 +109,24 @@ export interface CancelAction {
   readonly jobId: string | undefined
 }
 
-/** A workflow step's children all finished: record its output (the child workflow's outputs). */
+/**
+ * A step that runs no job of its own finished: a workflow step (output: the child workflow's
+ * outputs), a sleep, a signal wait (output: the signal's data), a `for_each` step (output derived
+ * from its children, so none is stored).
+ */
 export interface CompleteAction {
   readonly type: 'complete'
   readonly step: string
-  readonly output: JsonObject
+  readonly attempt: number
+  readonly output: JsonValue | undefined
+  readonly message: string
 }
 
-/** A workflow step failed because one of its children failed. */
+/** A step that runs no job of its own failed: a child of its workflow, or of its `for_each`, failed. */
 export interface FailAction {
   readonly type: 'fail'
   readonly step: string
+  readonly attempt: number
   readonly error: StepError
 }
 
@@ -101,6 +140,7 @@ export interface FinishAction {
 
 export type PlanAction =
   | DispatchAction
+  | StartAction
   | RetryAction
   | TimeoutAction
   | SkipAction
@@ -109,8 +149,9 @@ export type PlanAction =
   | FailAction
   | FinishAction
 
+/** What failed the run: a step, or (without `step`) the run's own `timeout`. */
 export interface RunFailure {
-  readonly step: string
+  readonly step?: string
   readonly error: StepError
 }
 
@@ -128,6 +169,13 @@ export interface PlanLimits {
    * @default false
    */
   readonly redispatchInFlight?: boolean
+  /**
+   * The value of a blob reference when it is at hand (a step output stored as a blob that an
+   * expression looks into); `undefined` makes the step wait and lists the digest in `needBlobs`.
+   */
+  readonly blobs?: (digest: string) => JsonValue | undefined
+  /** Most children of one `for_each` step. @default DEFAULT_MAX_MAP_ITEMS (100,000) */
+  readonly maxMapItems?: number
 }
 
 export interface Plan {
@@ -141,6 +189,14 @@ export interface Plan {
   readonly outputs: JsonObject | undefined
   /** What failed the run, once failed. */
   readonly error: RunFailure | undefined
+  /** Blobs an expression needs before the run can go on: load them, then plan again. */
+  readonly needBlobs: readonly string[]
+}
+
+/** A `for_each` step's children by status. */
+export interface MapItems {
+  readonly total: number
+  readonly counts: Readonly<Partial<Record<StepStatus, number>>>
 }
 
 export interface StepReport {
@@ -160,6 +216,8 @@ export interface StepReport {
   readonly durationMs: number | undefined
   /** First dispatch to the end of the last attempt, retries and backoff included. */
   readonly totalMs: number | undefined
+  /** A `for_each` step that started: its children by status. */
+  readonly items: MapItems | undefined
 }
 
 export interface RunReport {
@@ -170,6 +228,8 @@ export interface RunReport {
   readonly finishedAt: number | undefined
   readonly paused: boolean
   readonly cancelled: boolean
+  /** Times the run was rerun (`retry_workflow`). */
+  readonly epoch: number
   readonly outputs: JsonObject | undefined
   readonly error: RunFailure | undefined
   readonly steps: readonly StepReport[]

@@ -160,6 +160,8 @@ export class Admission {
         kind: definition.kind,
         ...(definition.schedule === undefined ? {} : { schedule: definition.schedule }),
         ...(definition.timezone === undefined ? {} : { timezone: definition.timezone }),
+        ...(definition.overlap === undefined ? {} : { overlap: definition.overlap }),
+        ...(definition.catch_up === undefined ? {} : { catch_up: definition.catch_up }),
         workflow: parseDocument(definition.workflow),
         inputs: definition.inputs ?? {},
       },

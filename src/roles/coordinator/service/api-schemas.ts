@@ -34,12 +34,32 @@ export const STEP_VIEW = {
     output: {},
     error: { type: 'object', properties: { name: STRING, message: STRING, retryable: { type: 'boolean' } } },
     reason: STRING,
+    kind: { type: 'string', enum: ['job', 'workflow', 'sleep', 'signal'] },
+    items: {
+      type: 'object',
+      required: ['total', 'counts'],
+      properties: { total: { type: 'integer' }, counts: { type: 'object' } },
+    },
+    signal: STRING,
+    until: TIME,
+    triggerRule: STRING,
+    onFailure: { type: 'boolean' },
   },
 } as const
 
 export const RUN_VIEW = {
   type: 'object',
-  required: ['runId', 'workflow', 'status', 'inputs', 'createdAt', 'steps'],
+  required: [
+    'runId',
+    'workflow',
+    'status',
+    'inputs',
+    'createdAt',
+    'steps',
+    'epoch',
+    'retryable',
+    'waitingFor',
+  ],
   properties: {
     runId: STRING,
     workflow: STRING,
@@ -52,6 +72,19 @@ export const RUN_VIEW = {
     finishedAt: TIME,
     steps: { type: 'array', items: STEP_VIEW },
     error: { type: 'object', properties: { step: STRING, name: STRING, message: STRING } },
+    epoch: { type: 'integer' },
+    retryable: { type: 'boolean' },
+    waitingFor: { type: 'array', items: STRING },
+  },
+} as const
+
+export const STEP_ITEMS = {
+  type: 'object',
+  required: ['total', 'offset', 'items'],
+  properties: {
+    total: { type: 'integer' },
+    offset: { type: 'integer' },
+    items: { type: 'array', items: STEP_VIEW },
   },
 } as const
 
@@ -115,8 +148,18 @@ export const PENDING_STEP = {
 
 export const TRIGGER_SUMMARY = {
   type: 'object',
-  required: ['name', 'kind'],
-  properties: { name: STRING, kind: { enum: ['cron', 'http'] }, schedule: STRING, lastFiredAt: TIME },
+  required: ['name', 'kind', 'source'],
+  properties: {
+    name: STRING,
+    kind: { enum: ['cron', 'http'] },
+    schedule: STRING,
+    timezone: STRING,
+    overlap: { enum: ['skip', 'allow', 'cancel_previous'] },
+    catchUp: { type: ['boolean', 'integer'] },
+    source: { enum: ['registered', 'config'] },
+    registeredBy: STRING,
+    lastFiredAt: TIME,
+  },
 } as const
 
 export const MONITOR_EVENT = {

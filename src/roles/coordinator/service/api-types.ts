@@ -8,6 +8,8 @@ export type StepState = StepStatus
 
 export interface StepView {
   id: string
+  /** `job`, `workflow` (composed), `sleep`, `signal` (wait_for_signal). Absent on a for_each child. */
+  kind?: 'job' | 'workflow' | 'sleep' | 'signal'
   /** Capability; absent for a composition step. */
   runner?: string
   dependsOn: string[]
@@ -25,6 +27,16 @@ export interface StepView {
   output?: unknown
   error?: { name: string; message: string; retryable?: boolean }
   reason?: string
+  /** A for_each step that started: its children by state (`coordinator.get_step_items` lists them). */
+  items?: { total: number; counts: Partial<Record<StepState, number>> }
+  /** A wait_for_signal step: the signal it waits for. */
+  signal?: string
+  /** A sleeping step: when it wakes; a signal wait with a timeout: when it times out. */
+  until?: string
+  /** When not the default (all_success). */
+  triggerRule?: string
+  /** Declared under the workflow's on_failure. */
+  onFailure?: boolean
 }
 
 export interface RunView {
@@ -40,6 +52,12 @@ export interface RunView {
   finishedAt?: string
   steps: StepView[]
   error?: { step?: string; name: string; message: string }
+  /** Times the run was rerun (`retry_workflow`). */
+  epoch: number
+  /** The run finished with failed, cancelled or skipped steps: `retry_workflow` would rerun them. */
+  retryable: boolean
+  /** Signals steps wait for now (what `signal_workflow` would deliver). */
+  waitingFor: string[]
 }
 
 export interface RunSummary {
@@ -78,9 +96,4 @@ export interface PendingStep {
   reason?: string
 }
 
-export interface TriggerSummary {
-  name: string
-  kind: 'cron' | 'http'
-  schedule?: string
-  lastFiredAt?: string
-}
+export type { TriggerListing as TriggerSummary } from '../triggers/trigger-service.js'

@@ -106,6 +106,8 @@ export interface RegistrationFields {
   kind: 'cron' | 'http'
   schedule?: string | undefined
   timezone?: string | undefined
+  overlap?: string | undefined
+  catch_up?: boolean | number | undefined
 }
 
 export function checkRegistration(
@@ -121,7 +123,7 @@ export function checkRegistration(
       describeSchemaError('registration', validateTriggerRegistration.errors),
     )
   }
-  for (const key of ['name', 'kind', 'schedule', 'timezone'] as const) {
+  for (const key of ['name', 'kind', 'schedule', 'timezone', 'overlap', 'catch_up'] as const) {
     if (value[key] !== fields[key]) {
       throw new SubmissionRejectedError(
         'digest_mismatch',

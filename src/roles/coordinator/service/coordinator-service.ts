@@ -11,9 +11,15 @@ import { CallerAuthority } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { NodeTrust } from '../../../node/trust.js'
+import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
 import { type TopicStats, trustedPublisher } from '../../../protocols/gossip/index.js'
-import { runnerRecipients, toHex, verifyAuthoritySignature } from '../../../protocols/jobs/index.js'
+import {
+  runnerRecipients,
+  sealSecret,
+  toHex,
+  verifyAuthoritySignature,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
@@ -21,8 +27,9 @@ import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
-import { describeRun, type RunStatus } from '../scheduling/index.js'
+import { describeRun, type RunStatus, UnknownStepError } from '../scheduling/index.js'
 import type { TriggerDefinition } from '../triggers/definition.js'
+import { HOOK_SECRET_NAME, type TriggerSealing } from '../triggers/trigger-record.js'
 import { TriggerService } from '../triggers/trigger-service.js'
 import { compileWorkflow } from '../workflow/compile.js'
 import { DEFAULT_RUNNER_KINDS } from '../workflow/constants.js'
@@ -44,11 +51,18 @@ import {
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_RUN_CONCURRENCY,
+  DEFAULT_SUPERVISOR_LOSS_MS,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_WAIT_MS,
   RUNS_PREFIX,
 } from './constants.js'
-import { CoordinatorNotRunningError, RunFinishedError, RunNotFoundError } from './errors.js'
+import { controlMethods } from './control-methods.js'
+import {
+  CoordinatorNotRunningError,
+  RunFinishedError,
+  RunNotFoundError,
+  TriggerAccessDeniedError,
+} from './errors.js'
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
@@ -57,16 +71,19 @@ import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
+import { type StepItemsPage, stepItems } from './step-items.js'
 import { logLines, monitorEvent, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
 export interface CoordinatorComponents {
+  /** The node's blob service, for step outputs too large to travel inline. */
+  blobs?: BlobService
   peerId: string
   libp2p: MeshLibp2p
   datastore: Datastore
   logger: ComponentLogger
   liveness: LivenessService
-  trust: Pick<NodeTrust, 'signer' | 'policy'>
+  trust: Pick<NodeTrust, 'signer' | 'policy' | 'secrets'>
   rpc: MethodRegistry
   gateway?: HttpGateway | undefined
 }
@@ -145,11 +162,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
       localSupervisor: options.localSupervisor,
       configuredSupervisors: options.supervisors ?? [],
+      blobs: components.blobs,
       limits: {
         maxInFlight: options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT,
         runConcurrency: options.runConcurrency ?? DEFAULT_RUN_CONCURRENCY,
         leaseTtlMs: options.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS,
         leaseGraceMs: options.leaseGraceMs ?? DEFAULT_LEASE_GRACE_MS,
+        supervisorLossMs: options.supervisorLossMs ?? DEFAULT_SUPERVISOR_LOSS_MS,
       },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
       syncPeers: () => this.peerSync.pull(),
@@ -199,6 +218,18 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       logger: components.logger,
       self: components.peerId,
       gateway: components.gateway,
+      pubsub,
+      isCoordinator: (peer) => this.isCoordinator(peer),
+      stamp: () => this.engine.hlc.now(),
+      sealing: this.hookSealing(),
+      unfinishedRuns: (name) =>
+        [...this.engine.runs.values()]
+          .filter((entry) => entry.id.startsWith(`cron.${name}.`) && !entry.terminal)
+          .map((entry) => entry.id),
+      cancelRun: (runId, reason) => {
+        const entry = this.engine.runs.get(runId)
+        if (entry !== undefined && !entry.terminal) this.engine.cancel(entry, reason)
+      },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
       hasRun: (runId) => this.engine.runs.has(runId),
       sign: (definition) => this.admission.signRegistration(definition),
@@ -222,10 +253,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       host: this.syncHost(),
       coordinators: () => this.liveCoordinators().map((p) => p.peerId),
       isCoordinator: (peer) => this.isCoordinator(peer),
+      // Triggers ride the same rounds as runs: whoever repairs runs repairs triggers too.
+      alsoSync: (client, signal) => this.triggers.replica.syncWith(client, signal),
     })
     components.rpc.add(
       ...coordinatorMethods(this),
+      ...controlMethods(this),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
+      this.triggers.replica.syncMethod(),
     )
     components.rpc.addSubscription(...coordinatorSubscriptions(this))
   }
@@ -370,6 +405,51 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return this.viewAfterFlush(entry)
   }
 
+  /**
+   * Reruns a finished run from its failed steps, or from `steps` (../workflow/README.md). A control
+   * action: the run's submitter or an admin, audited.
+   */
+  async retry(
+    runId: string,
+    steps?: readonly string[],
+    signal?: AbortSignal,
+    caller?: Caller,
+  ): Promise<RunView> {
+    this.assertRunning()
+    const entry = await this.find(runId, signal, 'retry', caller)
+    entry.refreshStatus(Date.now())
+    this.engine.retry(entry, steps)
+    return this.viewAfterFlush(entry)
+  }
+
+  /** Delivers a signal to a run's `wait_for_signal` step (now, or when it starts waiting); audited. */
+  async signal(
+    runId: string,
+    name: string,
+    data: unknown,
+    signal?: AbortSignal,
+    caller?: Caller,
+  ): Promise<RunView> {
+    this.assertRunning()
+    const entry = await this.findUnfinished(runId, signal, 'signal', caller)
+    this.engine.signal(entry, name, data)
+    return this.viewAfterFlush(entry)
+  }
+
+  /** A page of a for_each step's children. */
+  async stepItems(
+    runId: string,
+    stepId: string,
+    page: { offset?: number; limit?: number } = {},
+    signal?: AbortSignal,
+    caller?: Caller,
+  ): Promise<StepItemsPage> {
+    const entry = await this.find(runId, signal, 'items', caller)
+    const step = (entry.workflow as CompiledWorkflow).byId.get(stepId)
+    if (step === undefined) throw new UnknownStepError(runId, stepId)
+    return stepItems(entry.state, step, page.offset, page.limit)
+  }
+
   async logs(runId: string, stepId?: string, signal?: AbortSignal, caller?: Caller): Promise<LogLine[]> {
     return logLines((await this.find(runId, signal, 'logs', caller)).state, stepId)
   }
@@ -459,7 +539,24 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.assertRunning()
     // A trigger fires with no client present to seal secret values: a run that needs some could never start.
     checkRunSecrets(this.compile(definition.workflow), {})
+    this.assertMayChangeTrigger(definition.name, 'replacement', caller)
     return this.admission.registerTrigger(definition, caller)
+  }
+
+  /** Removes a registered trigger from every coordinator: its registrant or an admin. */
+  async removeTrigger(name: string, caller?: Caller): Promise<{ name: string }> {
+    this.assertRunning()
+    this.assertMayChangeTrigger(name, 'removal', caller)
+    await this.triggers.remove(name)
+    return { name }
+  }
+
+  private assertMayChangeTrigger(name: string, action: string, caller: Caller | undefined): void {
+    const registrant = this.triggers.registrant(name)
+    if (registrant === undefined) return
+    const who = this.authority.identify(caller)
+    if (who.via === 'local' || this.authority.mayTouchRun(who, registrant)) return
+    throw new TriggerAccessDeniedError(name, action, who.key)
   }
 
   /** Submissions and registrations refused, by reason (`capability_denied`, `bad_signature`…). */
@@ -549,6 +646,27 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private async viewAfterFlush(entry: RunEntry): Promise<RunView> {
     await new Promise((resolve) => setImmediate(resolve))
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
+  }
+
+  /** Hook keys are sealed to every coordinator this node trusts (itself included) before replication. */
+  private hookSealing(): TriggerSealing {
+    const trust = this.components.trust
+    return {
+      seal: (secret) => {
+        const policy = trust.policy
+        const keys = policy.keys
+          .filter((entry) => policy.admits(entry.key, { role: 'coordinator' }))
+          .map((e) => e.key)
+        return sealSecret(HOOK_SECRET_NAME, secret, keys)
+      },
+      open: (sealed) => {
+        try {
+          return trust.secrets.open(HOOK_SECRET_NAME, sealed)
+        } catch {
+          return undefined
+        }
+      },
+    }
   }
 
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {

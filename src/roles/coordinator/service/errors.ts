@@ -88,6 +88,26 @@ export class TriggerInvalidError extends HorusError {
   static override readonly code = 'TRIGGER_INVALID'
 }
 
+/** Only a trigger's registrant or an admin may replace or remove it. */
+export class TriggerAccessDeniedError extends HorusError {
+  static override readonly code = 'TRIGGER_ACCESS_DENIED'
+
+  constructor(name: string, action: string, key: string | undefined) {
+    super(
+      `${action} of trigger ${JSON.stringify(name)} refused: only the key that registered it or an admin may (caller ${key ?? 'unknown'})`,
+    )
+  }
+}
+
+/** No trigger of that name (to remove). */
+export class TriggerNotFoundError extends HorusError {
+  static override readonly code = 'TRIGGER_NOT_FOUND'
+
+  constructor(name: string) {
+    super(`no trigger named ${JSON.stringify(name)}`)
+  }
+}
+
 /** The coordinator is not started, or is stopping. */
 export class CoordinatorNotRunningError extends HorusError {
   static override readonly code = 'COORDINATOR_NOT_RUNNING'
@@ -127,6 +147,35 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
     name: 'RunAccessDeniedError',
     code: -32039,
     message: 'only the run’s submitter or an admin may do that',
+  },
+  {
+    name: 'RunNotFinishedError',
+    code: -32040,
+    message: 'only a completed, failed or cancelled run can be retried',
+  },
+  {
+    name: 'NothingToRetryError',
+    code: -32041,
+    message: 'no step failed, was cancelled or skipped (name steps)',
+  },
+  { name: 'UnknownStepError', code: -32042, message: 'the run has no step with that id' },
+  { name: 'UnknownSignalError', code: -32043, message: 'no step of the run waits for that signal' },
+  {
+    name: 'SignalAlreadyDeliveredError',
+    code: -32044,
+    message: 'that signal was already delivered to the run',
+  },
+  {
+    name: 'SignalDataInvalidError',
+    code: -32045,
+    message: 'the signal data is not a JSON value the run can store',
+  },
+  { name: 'StepNotMappedError', code: -32046, message: 'the step is not a for_each step' },
+  { name: 'TriggerNotFoundError', code: -32047, message: 'no trigger with that name' },
+  {
+    name: 'TriggerAccessDeniedError',
+    code: -32048,
+    message: 'only the trigger’s registrant or an admin may replace or remove it',
   },
 ]
 

@@ -25,6 +25,18 @@ import { JOB_TRACE_TYPE, runnerPeerOf } from './views.js'
 /** Failures that retrying the same job cannot fix. */
 const NON_RETRYABLE = new Set(['JobRejectedError', 'InvalidJobError', 'InvalidResult'])
 
+/**
+ * A succeeded job whose output is a blob: fetch it from `producer` (checked against `digest`, which
+ * the runner signed), then record the step succeeded with a reference to it.
+ */
+export interface FetchOutput {
+  readonly type: 'fetch'
+  readonly step: string
+  readonly attempt: number
+  readonly digest: string
+  readonly producer: string
+}
+
 export interface ResultStats {
   /** Results believed. */
   accepted: number
@@ -59,7 +71,8 @@ export class ResultChecks {
             message: `the supervisor did not name a runner it dispatched ${job.jobId} to`,
           }
         : verifyResult(event.result, {
-            job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest },
+            // Before the job is signed no result can answer it: the empty digest matches none.
+            job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest ?? '' },
             runner: dispatched,
             trusted: (key) => policy.admits(key, { role: 'runner', capability: job.capability }),
           })
@@ -82,7 +95,11 @@ function invalid(outcome: { reason: ResultRejectReason; message: string }): Step
 }
 
 /** A supervisor's job event as the scheduler's JobUpdate; undefined for statuses it ignores. */
-export function jobUpdateOf(job: TrackedJob, event: JobEvent, checks: ResultChecks): JobUpdate | undefined {
+export function jobUpdateOf(
+  job: TrackedJob,
+  event: JobEvent,
+  checks: ResultChecks,
+): JobUpdate | FetchOutput | undefined {
   const at = { step: job.step, attempt: job.attempt }
   // A runner's signed result is believed only once checked, whatever status it reports.
   const checked = event.result === undefined ? undefined : checks.check(job, event)
@@ -96,8 +113,13 @@ export function jobUpdateOf(job: TrackedJob, event: JobEvent, checks: ResultChec
         return { type: 'failed', ...at, error }
       }
       if (checked.result.outputDigest !== undefined && checked.result.output === undefined) {
-        const message = 'the output is too large to carry in the result (only its digest arrived)'
-        return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
+        // Too large to travel inline: the bytes are on the runner that signed the digest.
+        const producer = runnerPeerOf(checked.result.runner)
+        if (producer === undefined) {
+          const message = `the runner key ${checked.result.runner} names no peer to fetch the output from`
+          return { type: 'failed', ...at, error: { type: 'InvalidResult', message, nonRetryable: true } }
+        }
+        return { type: 'fetch', ...at, digest: checked.result.outputDigest, producer }
       }
       return { type: 'succeeded', ...at, result: (checked.result.output ?? null) as JsonValue }
     }

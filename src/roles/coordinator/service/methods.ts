@@ -30,8 +30,9 @@ import type { CoordinatorService } from './coordinator-service.js'
 import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
 import type { SecretUse } from './run-secrets.js'
 
-const errors = (...names: string[]) => COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
-const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
+export const errors = (...names: string[]) =>
+  COORDINATOR_ERROR_SPECS.filter((spec) => names.includes(spec.name))
+export const RUN_ID = { type: 'string', minLength: 1, maxLength: 128 } as const
 const WORKFLOW = {
   type: ['object', 'string'],
   description: 'the workflow document or its YAML/JSON text',
@@ -54,7 +55,7 @@ const byRun = {
 } as const
 
 /** Runs the handler, turning coordinator errors into their wire form. */
-function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
+export function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, R> {
   const handler = def.handler.bind(def)
   return {
     ...def,
@@ -319,7 +320,8 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
     guarded(
       defineMethod<Record<string, unknown>, { name: string }>({
         name: 'coordinator.register_trigger',
-        summary: 'Register (or replace) a cron or HTTP trigger that starts runs of a workflow; persisted.',
+        summary:
+          'Register (or replace) a cron or HTTP trigger that starts runs of a workflow; replicated to every coordinator.',
         role: 'coordinator',
         params: {
           type: 'object',
@@ -332,6 +334,8 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             inputs: { type: 'object' },
             secret: { type: 'string', minLength: 16, description: 'HTTP only: HMAC key of hook calls' },
             registration: triggerRegistrationSchema,
+            overlap: { type: 'string', enum: ['skip', 'allow', 'cancel_previous'] },
+            catch_up: { type: ['boolean', 'integer'] },
           },
           required: ['name', 'kind', 'workflow'],
           additionalProperties: false,
@@ -354,7 +358,8 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
     ),
     defineMethod<Record<string, never>, unknown>({
       name: 'coordinator.list_triggers',
-      summary: 'Triggers of this coordinator, with when each last started a run.',
+      summary:
+        'Triggers this coordinator serves (registered ones, replicated, and its config’s), with when each last fired.',
       role: 'coordinator',
       params: { type: 'object', properties: {}, additionalProperties: false },
       result: { type: 'array', items: schema.TRIGGER_SUMMARY },

@@ -18,6 +18,8 @@ export interface PeerSyncInit {
   /** Live coordinators other than this node, trusted as such. */
   coordinators(): string[]
   isCoordinator(peer: string): boolean
+  /** Another replica to repair in the same round (the triggers), over the same session. */
+  alsoSync?(client: Libp2pRpcClient, signal: AbortSignal): Promise<void>
 }
 
 /** How long one round may take. @default 15_000 */
@@ -83,15 +85,16 @@ export class PeerSync {
       client = new Libp2pRpcClient({ libp2p: this.init.libp2p, target: peer, logger: this.init.logger })
       this.clients.set(peer, client)
     }
-    const round = syncWith(client, this.init.host, peer, {
-      signal: signal ?? AbortSignal.timeout(ROUND_TIMEOUT_MS),
-    })
-      .then((stats) => {
+    const stop = signal ?? AbortSignal.timeout(ROUND_TIMEOUT_MS)
+    const session = client
+    const round = syncWith(session, this.init.host, peer, { signal: stop })
+      .then(async (stats) => {
         this.stats.rounds.ok++
         this.stats.received += stats.received
         this.stats.sent += stats.sent
         if (stats.received + stats.sent > 0)
           this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
+        await this.init.alsoSync?.(session, stop)
       })
       .catch((err: Error) => {
         this.stats.rounds.failed++

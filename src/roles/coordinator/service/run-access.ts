@@ -20,7 +20,7 @@ import type { RunEntry } from './run-entry.js'
 /** Type of the log entries that record who read or controlled a run. */
 export const AUDIT_TYPE = 'audit'
 
-export const CONTROL_ACTIONS = ['cancel', 'pause', 'resume'] as const
+export const CONTROL_ACTIONS = ['cancel', 'pause', 'resume', 'retry', 'signal'] as const
 export type RunAction =
   | (typeof CONTROL_ACTIONS)[number]
   | 'submit'
@@ -31,6 +31,7 @@ export type RunAction =
   | 'pending'
   | 'wait'
   | 'events'
+  | 'items'
 
 /** The run's authority, when its stored state carries a valid one. */
 export function runAuthority(meta: RunMeta | undefined): JobAuthority | undefined {

@@ -16,8 +16,15 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
-import type { JobAuthority, SealedSecret, Signer, TrustPolicy } from '../../../protocols/jobs/index.js'
+import type {
+  JobAuthority,
+  JobEnvelope,
+  SealedSecret,
+  Signer,
+  TrustPolicy,
+} from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
@@ -31,16 +38,20 @@ import {
   cancelRun,
   commitAction,
   createRun,
+  type JobUpdate,
   obsoleteJobs,
   plan,
   recordJobUpdate,
+  retryRun,
   setRunPaused,
+  signalRun,
 } from '../scheduling/index.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
+import { BlobKeeper } from './blob-keeper.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
-import { dispatchRecord } from './dispatch-record.js'
+import { dispatchRecord, placementRecord, placements } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
-import { jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
+import { type FetchOutput, jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
 import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
@@ -52,6 +63,8 @@ export interface EngineLimits {
   runConcurrency: number
   leaseTtlMs: number
   leaseGraceMs: number
+  /** How long a supervisor holding jobs may stay unreachable before they are sent elsewhere. */
+  supervisorLossMs: number
 }
 
 export interface RunEngineInit {
@@ -65,6 +78,8 @@ export interface RunEngineInit {
   store: StateStore
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
+  /** The node's blob service: large step outputs (../workflow/README.md, "Big outputs"). */
+  blobs?: BlobService | undefined
   limits: EngineLimits
   /** Other coordinators alive now (peer IDs), for the takeover order. */
   liveCoordinators(): string[]
@@ -82,6 +97,8 @@ export class RunEngine {
   readonly runs = new Map<string, RunEntry>()
   readonly hlc: Hlc
   readonly tracker: JobTracker
+  /** Large outputs of the runs held here; undefined on a node without a blob service. */
+  readonly blobs: BlobKeeper | undefined
   readonly results: ResultChecks
   private readonly init: RunEngineInit
   private readonly log: Logger
@@ -98,6 +115,19 @@ export class RunEngine {
     this.init = init
     this.log = init.logger.forComponent('horus:coordinator')
     this.hlc = new Hlc(init.self)
+    const keeper =
+      init.blobs === undefined
+        ? undefined
+        : new BlobKeeper({
+            blobs: init.blobs,
+            self: init.self,
+            log: this.log,
+            onLoaded: (run) => {
+              const entry = this.runs.get(run)
+              if (entry !== undefined) this.touch(entry)
+            },
+          })
+    this.blobs = keeper
     this.results = new ResultChecks({ policy: init.policy, log: this.log })
     this.tracker = new JobTracker({
       libp2p: init.libp2p,
@@ -107,8 +137,12 @@ export class RunEngine {
       signer: init.signer,
       localSupervisor: init.localSupervisor,
       configuredSupervisors: init.configuredSupervisors,
+      supervisorLossMs: init.limits.supervisorLossMs,
+      ...(keeper === undefined ? {} : { prepareInput: (run, input) => keeper.prepareInput(run, input) }),
+      onSigned: (job, envelope) => this.onSigned(job, envelope),
       policy: init.policy,
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
+      onPlaced: (job, supervisor) => this.onPlaced(job, supervisor),
       onSupervisorDown: () => {},
     })
   }
@@ -197,6 +231,30 @@ export class RunEngine {
     this.changed(entry, setRunPaused(entry.state, this.hlc.now(), paused))
   }
 
+  /**
+   * Reruns a finished run (see ../scheduling/rerun.ts); returns the steps that run again. This
+   * coordinator takes the run's lease when it has lapsed (a finished run's owner stops renewing),
+   * so whoever retries drives the rerun; a live owner just plans the merged rerun.
+   */
+  retry(entry: RunEntry, steps?: readonly string[]): readonly string[] {
+    const workflow = entry.workflow as CompiledWorkflow
+    const { delta, reset } = retryRun(workflow, entry.state, {
+      stamp: this.hlc.now(),
+      ...(steps === undefined ? {} : { steps }),
+    })
+    const lease = takeOverLease(entry.state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
+    if (lease !== undefined) delta.merge(lease)
+    entry.status = 'running'
+    this.changed(entry, delta)
+    return reset
+  }
+
+  /** Delivers a signal to a run (see ../scheduling/signals.ts). */
+  signal(entry: RunEntry, name: string, data: unknown): void {
+    const workflow = entry.workflow as CompiledWorkflow
+    this.changed(entry, signalRun(workflow, entry.state, { name, data, stamp: this.hlc.now() }))
+  }
+
   /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
   record(entry: RunEntry, log: LogEntry): void {
     this.changed(entry, entry.state.appendLog(log), false)
@@ -213,6 +271,8 @@ export class RunEngine {
     const before = entry.state.version
     if (!entry.state.merge(delta)) return
     entry.mergedSince ??= before
+    // Replicate the run's blobs: every coordinator holding the run holds its big outputs too.
+    this.blobs?.replicate(delta, this.blobSources(entry))
     if (delta.maxHlc !== undefined) this.receiveStamp(delta.maxHlc)
     if (owned && !this.owns(entry)) {
       // Another coordinator won the lease. It follows every attempt in flight in the replicated
@@ -411,36 +471,44 @@ export class RunEngine {
     const workflow = entry.workflow as CompiledWorkflow
     const { maxInFlight, runConcurrency } = this.init.limits
     let result: ReturnType<typeof plan>
+    const keeper = this.blobs
     try {
       result = plan(workflow, entry.state, now, {
         maxConcurrency: runConcurrency,
         maxDispatch: Math.max(0, maxInFlight - this.tracker.size),
         redispatchInFlight: entry.redispatch,
+        ...(keeper === undefined ? {} : { blobs: (digest: string) => keeper.value(digest) }),
       })
     } catch (err) {
       this.log.error('planning run %s failed: %s', entry.id, (err as Error).message)
       return
     }
+    // Right after a takeover or a merge, the previous owner may have sent a job whose dispatch
+    // never reached this replica (it was cut off just after sending): every job of this plan is
+    // looked for on the supervisors before it is sent, under its deterministic id.
+    const unsure = entry.redispatch
     entry.redispatch = false
+    // Where the run's jobs were placed: read once per plan, and only when a job is followed.
+    let placed: Map<string, string> | undefined
     for (const action of result.actions) {
       // A re-dispatch of an attempt already in flight is followed (found where it is, or sent
       // again); the step's state stays as it is.
-      const follow = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
-      if (!follow) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
+      const inFlight = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
+      if (!inFlight) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
       if (action.type === 'dispatch') {
-        const envelope = this.tracker[follow ? 'follow' : 'send'](
-          entry.id,
-          action,
-          runAuthority(entry.state.meta),
-          stepSecrets(workflow, action.step, entry.state.meta?.secrets),
-        )
-        if (envelope !== undefined)
-          entry.addGossip(
-            entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, action.step, action.attempt)),
-          )
-      } else if (action.type === 'timeout' || (action.type === 'cancel' && action.jobId !== undefined))
-        this.tracker.cancel(action.jobId as string)
+        const authority = runAuthority(entry.state.meta)
+        const secrets = stepSecrets(workflow, action.step, entry.state.meta?.secrets)
+        if (inFlight || unsure)
+          this.tracker.follow(entry.id, action, authority, secrets, () => {
+            placed ??= placements(entry.state)
+            return placed.get(action.jobId)
+          })
+        else this.tracker.send(entry.id, action, authority, secrets)
+      } else if ((action.type === 'timeout' || action.type === 'cancel') && action.jobId !== undefined)
+        this.tracker.cancel(action.jobId)
     }
+    if (result.needBlobs.length > 0)
+      keeper?.load(entry.id, result.needBlobs, entry.state, this.blobSources(entry))
     entry.status = result.status
     if (entry.terminal) {
       entry.clearWake()
@@ -504,12 +572,71 @@ export class RunEngine {
       .catch((err: Error) => this.log.error('persisting run %s failed: %s', entry.id, err.message))
   }
 
+  /** Records where an owned run's job is, for a coordinator that takes the run over. */
+  private onPlaced(job: TrackedJob, supervisor: string): void {
+    const entry = this.runs.get(job.run)
+    if (entry === undefined || !this.owns(entry)) return
+    this.changed(entry, entry.state.appendLog(placementRecord(this.hlc.now(), job, supervisor)), false)
+  }
+
+  /** The provenance record of a signed job (what its result answers), in the run's log. */
+  private onSigned(job: TrackedJob, envelope: JobEnvelope): void {
+    const entry = this.runs.get(job.run)
+    if (entry === undefined || !this.owns(entry)) return
+    this.changed(
+      entry,
+      entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, job.step, job.attempt)),
+      false,
+    )
+  }
+
+  /** Peers that may hold a run's blobs besides those a reference names: its owner, live coordinators. */
+  private blobSources(entry: RunEntry): string[] {
+    const owner = entry.state.lease?.owner
+    return [...(owner === undefined ? [] : [owner]), ...this.init.liveCoordinators()]
+  }
+
+  /** A job's output is a blob on its runner: fetch it, then record the step with a reference. */
+  private adoptOutput(job: TrackedJob, event: JobEvent, supervisor: string, fetch: FetchOutput): void {
+    const keeper = this.blobs
+    const at = { step: fetch.step, attempt: fetch.attempt }
+    const adopted: Promise<JobUpdate> =
+      keeper === undefined
+        ? Promise.resolve({
+            type: 'failed',
+            ...at,
+            error: {
+              type: 'BlobUnavailable',
+              message: 'this coordinator keeps no blobs',
+              nonRetryable: true,
+            },
+          })
+        : keeper.adopt(job.run, fetch.digest, fetch.producer).then(
+            (blob): JobUpdate => ({ type: 'succeeded', ...at, blob }),
+            (err: Error): JobUpdate => ({
+              type: 'failed',
+              ...at,
+              error: { type: 'BlobUnavailable', message: `output ${fetch.digest}: ${err.message}` },
+            }),
+          )
+    adopted
+      .then((update) => this.recordUpdate(job, event, supervisor, update))
+      .catch((err: Error) => this.log.error('job %s: %s', job.jobId, err.message))
+  }
+
   private onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void {
+    const entry = this.runs.get(job.run)
+    if (entry === undefined || entry.workflow === undefined || !this.owns(entry)) return
+    const update = jobUpdateOf(job, event, this.results)
+    if (update === undefined) return
+    if (update.type === 'fetch') this.adoptOutput(job, event, supervisor, update)
+    else this.recordUpdate(job, event, supervisor, update)
+  }
+
+  private recordUpdate(job: TrackedJob, event: JobEvent, supervisor: string, update: JobUpdate): void {
     const entry = this.runs.get(job.run)
     const workflow = entry?.workflow
     if (entry === undefined || workflow === undefined || !this.owns(entry)) return
-    const update = jobUpdateOf(job, event, this.results)
-    if (update === undefined) return
     let delta: RunState | undefined
     try {
       delta = recordJobUpdate(workflow, entry.state, update, this.hlc.now())

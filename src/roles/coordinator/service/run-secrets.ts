@@ -6,6 +6,7 @@
  */
 import type { SealedSecret, SecretRecipient } from '../../../protocols/jobs/index.js'
 import type { JsonObject } from '../../../protocols/state/json-value.js'
+import { resolveStep } from '../scheduling/map-steps.js'
 import { WorkflowInputError } from '../workflow/errors.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
 
@@ -70,13 +71,13 @@ export function checkRunSecrets(
   if (issues.length > 0) throw new WorkflowInputError(issues)
 }
 
-/** The sealed secrets a step's job carries, from the run's stored ones. */
+/** The sealed secrets a step's job (or a for_each child's, `step[i]`) carries, from the run's stored ones. */
 export function stepSecrets(
   workflow: CompiledWorkflow,
   stepId: string,
   stored: JsonObject | undefined,
 ): Record<string, SealedSecret> | undefined {
-  const names = workflow.byId.get(stepId)?.secrets ?? []
+  const names = resolveStep(workflow, stepId)?.step.secrets ?? []
   if (names.length === 0 || stored === undefined) return undefined
   const out: Record<string, SealedSecret> = {}
   for (const name of names) {

@@ -14,7 +14,14 @@ import { hlcNode, hlcWall } from '../../../protocols/state/hlc.js'
 import { isPlainObject } from '../../../protocols/state/json-value.js'
 import type { LogEntry, LogSeverity, StepError } from '../../../protocols/state/lattice.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
-import { describeRun, jobIdOf, type RunReport, type RunStatus, type StepReport } from '../scheduling/index.js'
+import {
+  describeRun,
+  jobIdOf,
+  type RunReport,
+  type RunStatus,
+  type StepReport,
+  TERMINAL_RUN_STATUSES,
+} from '../scheduling/index.js'
 import type { CompiledStep, CompiledWorkflow } from '../workflow/types.js'
 import type {
   LogLine,
@@ -26,6 +33,8 @@ import type {
   StepView,
 } from './api-types.js'
 import { runSubmitter } from './run-access.js'
+
+const RERUNNABLE: ReadonlySet<string> = new Set(['failed', 'cancelled', 'skipped'])
 
 /** Type of the log entries that say which supervisor and runner handled a step's job. */
 export const JOB_TRACE_TYPE = 'job_trace'
@@ -62,6 +71,7 @@ function stepView(
 ): StepView {
   const view: StepView = {
     id: step.id,
+    kind: step.kind,
     dependsOn: step.deps.map((d) => (workflow.steps[d] as CompiledStep).id),
     state: report.status,
     // Skips and cancellations are written at attempt 1; a step never dispatched made no attempt.
@@ -82,7 +92,22 @@ function stepView(
   if (report.reason !== undefined) view.reason = report.reason
   else if (report.status === 'retrying' && report.retryAt !== undefined)
     view.reason = `retry at ${iso(report.retryAt)}`
+  if (report.items !== undefined)
+    view.items = { total: report.items.total, counts: { ...report.items.counts } }
+  if (step.signal !== undefined) view.signal = step.signal
+  const until = waitsUntil(step, report)
+  if (until !== undefined) view.until = iso(until)
+  if (step.triggerRule !== 'all_success') view.triggerRule = step.triggerRule
+  if (step.onFailure) view.onFailure = true
   return view
+}
+
+/** When a sleep wakes, or a signal wait times out. */
+function waitsUntil(step: CompiledStep, report: StepReport): number | undefined {
+  if (report.status !== 'running' || report.dispatchedAt === undefined) return undefined
+  if (step.kind === 'sleep') return report.dispatchedAt + (step.sleepMs ?? 0)
+  if (step.kind === 'signal' && step.timeoutMs !== undefined) return report.dispatchedAt + step.timeoutMs
+  return undefined
 }
 
 export function runView(
@@ -103,6 +128,11 @@ export function runView(
     steps: workflow.steps.map((step) =>
       stepView(state.run, step, r.steps[step.index] as StepReport, workflow, stepTraces.get(step.id)),
     ),
+    epoch: r.epoch,
+    retryable: TERMINAL_RUN_STATUSES.has(r.status) && r.steps.some((s) => RERUNNABLE.has(s.status)),
+    waitingFor: workflow.steps
+      .filter((step) => step.signal !== undefined && r.steps[step.index]?.status === 'running')
+      .map((step) => step.signal as string),
   }
   if (state.lease !== undefined) view.owner = state.lease.owner
   const submitter = submitterPeer(state)
@@ -110,7 +140,8 @@ export function runView(
   if (r.outputs !== undefined) view.outputs = r.outputs
   if (r.finishedAt !== undefined) view.finishedAt = iso(r.finishedAt)
   if (r.error !== undefined) {
-    view.error = { step: r.error.step, name: r.error.error.type ?? 'Error', message: r.error.error.message }
+    view.error = { name: r.error.error.type ?? 'Error', message: r.error.error.message }
+    if (r.error.step !== undefined) view.error.step = r.error.step
   } else if (r.status === 'cancelled') {
     const reason = state.cancelled?.reason
     view.error = {

@@ -4,6 +4,7 @@
  */
 import { Cron } from 'croner'
 import { type SignedTriggerRegistration, validateTriggerRegistration } from '../../../protocols/jobs/index.js'
+import { type CatchUp, OVERLAP_POLICIES, type OverlapPolicy } from './cron-plan.js'
 
 export type TriggerKind = 'cron' | 'http'
 
@@ -29,13 +30,28 @@ export interface TriggerDefinition {
    * coordinator for the config's own triggers (signed at start).
    */
   registration?: SignedTriggerRegistration
+  /** `cron` only: a tick while an earlier run of this trigger is unfinished. @default 'skip' */
+  overlap?: OverlapPolicy
+  /** `cron` only: start ticks missed while no coordinator ran (true, or at most n). @default false */
+  catch_up?: CatchUp
 }
 
 export const TRIGGER_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
 
 export type TriggerRead = { ok: true; trigger: TriggerDefinition } | { ok: false; issues: string[] }
 
-const KEYS = ['name', 'kind', 'schedule', 'timezone', 'workflow', 'inputs', 'secret', 'registration']
+const KEYS = [
+  'name',
+  'kind',
+  'schedule',
+  'timezone',
+  'workflow',
+  'inputs',
+  'secret',
+  'registration',
+  'overlap',
+  'catch_up',
+]
 const MIN_SECRET_LENGTH = 16
 
 export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
@@ -66,7 +82,23 @@ export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
         issues.push(`${path}.schedule: ${(err as Error).message}`)
       }
     }
-  } else if (t.schedule !== undefined) issues.push(`${path}.schedule: only a cron trigger has a schedule`)
+  } else {
+    for (const key of ['schedule', 'overlap', 'catch_up'])
+      if (t[key] !== undefined) issues.push(`${path}.${key}: only allowed on a cron trigger`)
+  }
+  if (t.overlap !== undefined && !OVERLAP_POLICIES.includes(t.overlap as OverlapPolicy))
+    issues.push(
+      `${path}.overlap: expected one of ${OVERLAP_POLICIES.join(', ')}, got ${JSON.stringify(t.overlap)}`,
+    )
+  const catchUp = t.catch_up
+  if (
+    catchUp !== undefined &&
+    typeof catchUp !== 'boolean' &&
+    !(typeof catchUp === 'number' && Number.isSafeInteger(catchUp) && catchUp >= 1)
+  )
+    issues.push(
+      `${path}.catch_up: expected true, false or a number of ticks ≥ 1, got ${JSON.stringify(catchUp)}`,
+    )
   if (
     t.workflow === undefined ||
     t.workflow === null ||
@@ -96,5 +128,7 @@ export function readTriggerDefinition(raw: unknown, path: string): TriggerRead {
   if (t.inputs !== undefined) trigger.inputs = t.inputs as Record<string, unknown>
   if (typeof t.secret === 'string') trigger.secret = t.secret
   if (t.registration !== undefined) trigger.registration = t.registration as SignedTriggerRegistration
+  if (t.overlap !== undefined) trigger.overlap = t.overlap as OverlapPolicy
+  if (catchUp !== undefined) trigger.catch_up = catchUp as CatchUp
   return { ok: true, trigger }
 }

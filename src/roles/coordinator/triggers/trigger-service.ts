@@ -2,9 +2,13 @@
  * Triggers start workflow runs: `cron` on a schedule (croner), `http` on `POST /hooks/<name>` at
  * the node's gateway (the JSON body is merged over the trigger's inputs; the answer is
  * `{ runId }`). They come from the config (`coordinator.triggers`, signed by this coordinator's
- * key at start) and from `coordinator.register_trigger` (signed by the registrar), which persists
- * them; every run a trigger starts executes under that signed registration. A cron tick fires once
- * across all coordinators: see fire-once.ts.
+ * key at start; local to the coordinators that declare them) and from
+ * `coordinator.register_trigger` (signed by the registrar), which are **replicated to every
+ * coordinator** (trigger-set.ts, trigger-replica.ts) and removed everywhere by
+ * `coordinator.remove_trigger`. Every run a trigger starts executes under its signed registration.
+ * A cron tick fires once across all coordinators (fire-once.ts); the latest tick started is
+ * replicated too, so ticks missed while no coordinator ran are started late as `catch_up` allows,
+ * and a tick while the trigger's previous run is unfinished follows `overlap` (cron-plan.ts).
  *
  * A hook call must prove it may start a run: an `X-Horus-Signature-256: sha256=<hex>` header, the
  * HMAC-SHA256 of the raw body keyed by the trigger's `secret` (GitHub-webhook style), or the
@@ -25,15 +29,30 @@ import {
   sendError,
   sendJson,
 } from '../../../node/gateway/http-io.js'
-import type { SignedTriggerRegistration } from '../../../protocols/jobs/index.js'
+import type { TopicPubSub } from '../../../protocols/gossip/validated-topic.js'
+import { peerIdFromPublicKeyHex, type SignedTriggerRegistration } from '../../../protocols/jobs/index.js'
+import { TriggerInvalidError, TriggerNotFoundError } from '../service/errors.js'
+import { missedTicks, overlapDecision, roundToSecond, scheduledTick } from './cron-plan.js'
 import type { TriggerDefinition } from './definition.js'
 import { cronRunId, hookRunId, rendezvousWinner } from './fire-once.js'
+import { decodeTrigger, encodeTrigger, type TriggerSealing } from './trigger-record.js'
+import { TriggerReplica } from './trigger-replica.js'
 import { TriggerStore } from './trigger-store.js'
 
 export interface TriggerServiceInit {
   datastore: Datastore
   logger: ComponentLogger
   self: string
+  pubsub: TopicPubSub
+  /** Whether a peer may write the replicated triggers (trust role `coordinator`). */
+  isCoordinator(peer: string): boolean
+  /** A fresh HLC stamp (registrations and removals are ordered by it). */
+  stamp(): string
+  sealing: TriggerSealing
+  /** Runs of this trigger not finished yet (its cron runs this coordinator holds). */
+  unfinishedRuns(name: string): string[]
+  /** Cancels a run (`overlap: cancel_previous`). */
+  cancelRun(runId: string, reason: string): void
   gateway: HttpGateway | undefined
   configured: readonly TriggerDefinition[]
   fallbackMs: number
@@ -65,8 +84,25 @@ export interface HookStats {
 
 interface Active {
   definition: TriggerDefinition
+  /** `config`, or the stamp of the registration in force (a change re-activates the trigger). */
+  version: string
   cron: Cron | undefined
   lastFiredAt: number | undefined
+}
+
+/** A trigger as `coordinator.list_triggers` shows it. */
+export interface TriggerListing {
+  name: string
+  kind: 'cron' | 'http'
+  schedule?: string
+  timezone?: string
+  overlap?: string
+  catchUp?: boolean | number
+  /** `registered` (replicated to every coordinator) or `config` (this coordinator's own). */
+  source: 'registered' | 'config'
+  /** Peer ID of the key the trigger's runs execute for. */
+  registeredBy?: string
+  lastFiredAt?: string
 }
 
 const HOOKS_PATH = '/hooks/'
@@ -76,6 +112,9 @@ export class TriggerService {
   private readonly init: TriggerServiceInit
   private readonly log: Logger
   private readonly store: TriggerStore
+  /** The registered triggers, replicated among coordinators. */
+  readonly replica: TriggerReplica
+  private configured: TriggerDefinition[] = []
   private readonly active = new Map<string, Active>()
   readonly hookStats: HookStats = { accepted: 0, unauthenticated: 0, badSignature: 0, notJson: 0 }
   private readonly pending = new Set<NodeJS.Timeout>()
@@ -86,32 +125,31 @@ export class TriggerService {
     this.init = init
     this.log = init.logger.forComponent('horus:coordinator:triggers')
     this.store = new TriggerStore(init.datastore)
+    this.replica = new TriggerReplica({
+      pubsub: init.pubsub,
+      datastore: init.datastore,
+      log: this.log,
+      isCoordinator: init.isCoordinator,
+      onChange: () => this.reconcile(),
+    })
   }
 
   async start(): Promise<void> {
     this.running = true
-    const stored = await this.store.all((key, problem) =>
-      this.log.error('trigger %s ignored: %s', key, problem),
-    )
-    const configured: TriggerDefinition[] = []
+    await this.replica.start()
+    await this.migrate()
     for (const trigger of this.init.configured) {
       try {
-        configured.push({ ...trigger, registration: this.init.sign(trigger) })
+        this.configured.push({ ...trigger, registration: this.init.sign(trigger) })
       } catch (err) {
         this.log.error('trigger %s ignored: %s', trigger.name, (err as Error).message)
       }
     }
-    for (const trigger of configured) {
+    for (const trigger of this.configured) {
       if (trigger.kind === 'http' && trigger.secret === undefined)
         this.log('hook %s has no secret: only calls with the gateway token can fire it', trigger.name)
     }
-    const usable = stored.filter((trigger) => {
-      const problem = this.init.problem(trigger)
-      if (problem !== undefined) this.log.error('trigger %s ignored: %s', trigger.name, problem)
-      return problem === undefined
-    })
-    // Registered ones override the config's of the same name: they are newer.
-    for (const trigger of [...configured, ...usable]) this.activate(trigger)
+    this.reconcile()
     this.unmount = this.init.gateway?.route('POST', HOOKS_PATH, this.onHook, { authenticatesItself: true })
   }
 
@@ -122,54 +160,167 @@ export class TriggerService {
     for (const timer of this.pending) clearTimeout(timer)
     this.pending.clear()
     for (const active of this.active.values()) active.cron?.stop()
+    this.active.clear()
+    await this.replica.stop()
   }
 
+  /** Registers (or replaces) a trigger on every coordinator. */
   async register(definition: TriggerDefinition): Promise<void> {
-    await this.store.put(definition)
-    this.activate(definition)
+    const record = encodeTrigger(definition, this.init.sealing)
+    this.replica.commit(this.replica.set.set(definition.name, this.init.stamp(), record))
   }
 
-  list(): { name: string; kind: 'cron' | 'http'; schedule?: string; lastFiredAt?: string }[] {
-    return [...this.active.values()].map(({ definition, lastFiredAt }) => ({
-      name: definition.name,
-      kind: definition.kind,
-      ...(definition.schedule === undefined ? {} : { schedule: definition.schedule }),
-      ...(lastFiredAt === undefined ? {} : { lastFiredAt: new Date(lastFiredAt).toISOString() }),
-    }))
+  /** The key that registered a (replicated) trigger, if there is one. */
+  registrant(name: string): string | undefined {
+    const record = this.replica.set.record(name)?.registration
+    if (record === undefined) return undefined
+    const decoded = decodeTrigger(name, record, this.init.sealing)
+    return decoded.ok ? decoded.definition.registration?.submitter : undefined
   }
 
-  private activate(definition: TriggerDefinition): void {
-    this.active.get(definition.name)?.cron?.stop()
-    const active: Active = { definition, cron: undefined, lastFiredAt: undefined }
-    if (definition.kind === 'cron' && this.running) {
-      active.cron = new Cron(
-        definition.schedule as string,
-        { ...(definition.timezone === undefined ? {} : { timezone: definition.timezone }), protect: true },
-        (job: Cron) => this.onTick(active, job.currentRun()?.getTime() ?? Date.now()),
-      )
+  /** Removes a registered trigger from every coordinator. */
+  async remove(name: string): Promise<void> {
+    if (this.replica.set.record(name)?.registration === undefined) {
+      if (this.configured.some((t) => t.name === name))
+        throw new TriggerInvalidError(
+          `trigger ${JSON.stringify(name)} is declared in this coordinator's config: remove it there`,
+        )
+      throw new TriggerNotFoundError(name)
     }
+    this.replica.commit(this.replica.set.remove(name, this.init.stamp()))
+  }
+
+  list(): TriggerListing[] {
+    return [...this.active.values()]
+      .map(({ definition, version, lastFiredAt }): TriggerListing => {
+        const tick = this.replica.set.lastTick(definition.name)
+        const last = definition.kind === 'cron' ? (tick ?? lastFiredAt) : lastFiredAt
+        const listing: TriggerListing = {
+          name: definition.name,
+          kind: definition.kind,
+          source: version === 'config' ? 'config' : 'registered',
+        }
+        if (definition.schedule !== undefined) listing.schedule = definition.schedule
+        if (definition.timezone !== undefined) listing.timezone = definition.timezone
+        if (definition.kind === 'cron') listing.overlap = definition.overlap ?? 'skip'
+        if (definition.catch_up !== undefined) listing.catchUp = definition.catch_up
+        const by = definition.registration?.submitter
+        if (by !== undefined) listing.registeredBy = peerOf(by)
+        if (last !== undefined) listing.lastFiredAt = new Date(last).toISOString()
+        return listing
+      })
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+  }
+
+  /** Triggers persisted here before they were replicated join the replicated set once. */
+  private async migrate(): Promise<void> {
+    const stored = await this.store.all((key, problem) =>
+      this.log.error('trigger %s ignored: %s', key, problem),
+    )
+    for (const trigger of stored) {
+      if (this.replica.set.record(trigger.name) === undefined) await this.register(trigger)
+      await this.store.delete(trigger.name)
+    }
+  }
+
+  /** Activates what the config and the replicated set hold now; stops what they no longer do. */
+  private reconcile(): void {
+    if (!this.running) return
+    const wanted = new Map<string, { definition: TriggerDefinition; version: string }>()
+    for (const trigger of this.configured)
+      wanted.set(trigger.name, { definition: trigger, version: 'config' })
+    // Registered ones override the config's of the same name: they are newer.
+    for (const [name, record] of this.replica.set.entries()) {
+      const decoded = decodeTrigger(name, record.registration, this.init.sealing)
+      const problem = decoded.ok ? this.init.problem(decoded.definition) : decoded.problem
+      if (!decoded.ok || problem !== undefined) {
+        this.log.error('trigger %s ignored: %s', name, problem)
+        continue
+      }
+      if (decoded.note !== undefined) this.log('trigger %s: %s', name, decoded.note)
+      wanted.set(name, { definition: decoded.definition, version: record.hlc })
+    }
+    for (const [name, active] of this.active) {
+      if (wanted.get(name)?.version === active.version) continue
+      active.cron?.stop()
+      this.active.delete(name)
+    }
+    for (const [name, { definition, version }] of wanted)
+      if (!this.active.has(name)) this.activate(definition, version)
+  }
+
+  private activate(definition: TriggerDefinition, version: string): void {
+    const active: Active = { definition, version, cron: undefined, lastFiredAt: undefined }
     this.active.set(definition.name, active)
+    if (definition.kind !== 'cron') return
+    const timezone = definition.timezone === undefined ? {} : { timezone: definition.timezone }
+    active.cron = new Cron(definition.schedule as string, { ...timezone, protect: true }, (job: Cron) =>
+      this.onTick(active, scheduledTick(job, Date.now())),
+    )
+    this.catchUp(active)
+  }
+
+  /** Starts the ticks missed while no coordinator ran the trigger, as `catch_up` allows. */
+  private catchUp(active: Active): void {
+    const { definition } = active
+    if (definition.catch_up === undefined || definition.catch_up === false) return
+    const registeredAt = definition.registration?.createdAt
+    const since = this.replica.set.lastTick(definition.name) ?? registeredAt
+    if (since === undefined) return
+    const ticks = missedTicks(definition.schedule as string, {
+      ...(definition.timezone === undefined ? {} : { timezone: definition.timezone }),
+      since,
+      now: Date.now() - 1_000,
+      catchUp: definition.catch_up,
+    })
+    if (ticks.length > 0) this.log('trigger %s: catching up %d missed tick(s)', definition.name, ticks.length)
+    for (const tick of ticks) this.onTick(active, tick)
   }
 
   private onTick(active: Active, at: number): void {
     const name = active.definition.name
-    // Ticks are whole seconds in every schedule croner accepts; rounding absorbs firing jitter.
-    const tick = Math.round(at / 1000) * 1000
+    // Ticks are whole seconds in every schedule croner accepts.
+    const tick = roundToSecond(at)
     const runId = cronRunId(name, tick)
     const winner = rendezvousWinner(`${name}/${tick}`, [this.init.self, ...this.init.liveCoordinators()])
     if (winner === this.init.self) {
-      this.fire(active, runId, tick).catch(() => {})
+      this.fireTick(active, runId, tick)
       return
     }
     const timer = setTimeout(() => {
       this.pending.delete(timer)
-      if (this.running && !this.init.hasRun(runId)) {
+      // Started (or skipped by its overlap policy) by the designated coordinator: its tick is marked.
+      const marked = (this.replica.set.lastTick(name) ?? 0) >= tick
+      if (this.running && !this.init.hasRun(runId) && !marked) {
         this.log('cron tick %s not started by %s: starting it here', runId, winner)
-        this.fire(active, runId, tick).catch(() => {})
+        this.fireTick(active, runId, tick)
       }
     }, this.init.fallbackMs)
     timer.unref()
     this.pending.add(timer)
+  }
+
+  /** A cron tick: marked as started (replicated), then a run unless `overlap` says otherwise. */
+  private fireTick(active: Active, runId: string, tick: number): void {
+    const name = active.definition.name
+    this.replica.commit(this.replica.set.markTick(name, tick))
+    const unfinished = this.init.unfinishedRuns(name).filter((id) => id !== runId)
+    const decision = overlapDecision(active.definition.overlap ?? 'skip', unfinished)
+    for (const previous of decision.cancel)
+      this.init.cancelRun(
+        previous,
+        `trigger ${name}: replaced by the run of tick ${new Date(tick).toISOString()}`,
+      )
+    if (!decision.start) {
+      this.log(
+        'trigger %s: tick %s skipped, run %s is still going (overlap: skip)',
+        name,
+        tick,
+        unfinished[0],
+      )
+      return
+    }
+    this.fire(active, runId, tick).catch(() => {})
   }
 
   /** Starts a run of the trigger's workflow; the outcome is logged here (callers may also await it). */
@@ -280,6 +431,14 @@ function hmacMatches(
   if (match === null) return false
   const expected = createHmac('sha256', secret).update(body).digest()
   return timingSafeEqual(Buffer.from(match[1] as string, 'hex'), expected)
+}
+
+function peerOf(publicKeyHex: string): string {
+  try {
+    return peerIdFromPublicKeyHex(publicKeyHex).toString()
+  } catch {
+    return publicKeyHex
+  }
 }
 
 function issuesOf(err: HorusError): { issues?: unknown } {

@@ -1,4 +1,8 @@
-/** Registered triggers persist in the node's datastore (`/horus/coordinator/triggers/<name>`). */
+/**
+ * Where registered triggers persisted before they were replicated
+ * (`/horus/coordinator/triggers/<name>`): read once at start, moved into the replicated set
+ * (trigger-replica.ts), and deleted.
+ */
 import { type Datastore, Key } from 'interface-datastore'
 import { readTriggerDefinition, type TriggerDefinition } from './definition.js'
 
@@ -11,6 +15,10 @@ export class TriggerStore {
 
   async put(trigger: TriggerDefinition): Promise<void> {
     await this.datastore.put(new Key(`${PREFIX}/${trigger.name}`), encoder.encode(JSON.stringify(trigger)))
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.datastore.delete(new Key(`${PREFIX}/${name}`))
   }
 
   /** Every stored trigger that still reads as valid (an unreadable one is reported and skipped). */

@@ -89,6 +89,7 @@ class Compiler {
       }
       this.#children.set(step, child)
       this.#checkBindings(step, child)
+      this.#checkComposable(ref.path, child)
       this.link(child, [...chain, label])
     }
     this.#color.set(draft, 'done')
@@ -97,6 +98,19 @@ class Compiler {
   #inlineDraft(raw: object, path: string): DefinitionDraft | undefined {
     if (!this.#inline.has(raw)) this.#inline.set(raw, readDefinition(raw, path, this.ctx))
     return this.#inline.get(raw)
+  }
+
+  /** `on_failure` and `timeout` belong to a run: a composed workflow cannot bring its own. */
+  #checkComposable(path: string, child: DefinitionDraft): void {
+    const runOnly = [
+      ...(child.handlers.length > 0 ? ['on_failure'] : []),
+      ...(child.timeoutMs !== undefined ? ['timeout'] : []),
+    ]
+    if (runOnly.length > 0)
+      this.issues.add(
+        path,
+        `workflow "${child.name}" has ${runOnly.join(' and ')}, which only apply to the workflow a run starts`,
+      )
   }
 
   #checkBindings(step: DraftStep, child: DefinitionDraft): void {
@@ -119,7 +133,7 @@ class Compiler {
   size(draft: DefinitionDraft, memo = new Map<DefinitionDraft, number>()): number {
     const known = memo.get(draft)
     if (known !== undefined) return known
-    let total = 0
+    let total = draft.handlers.length
     for (const step of draft.steps) {
       const child = this.#children.get(step)
       total += 1 + (child === undefined ? 0 : this.size(child, memo))
@@ -145,10 +159,25 @@ function expand(
   prefix: string,
   out: MutableStep[],
 ): Map<string, number> {
-  const local = new Array<number>(draft.steps.length)
   const ids = new Map<string, number>()
-  for (const i of draft.order) {
-    const s = draft.steps[i] as DraftStep
+  appendSteps(compiler, draft.steps, draft.order, prefix, out, ids, false)
+  // Only the workflow a run starts has handlers (a composed one with handlers does not compile).
+  if (prefix === '') appendSteps(compiler, draft.handlers, draft.handlerOrder, prefix, out, ids, true)
+  return ids
+}
+
+function appendSteps(
+  compiler: Compiler,
+  steps: readonly DraftStep[],
+  order: readonly number[],
+  prefix: string,
+  out: MutableStep[],
+  ids: Map<string, number>,
+  onFailure: boolean,
+): void {
+  const local = new Array<number>(steps.length)
+  for (const i of order) {
+    const s = steps[i] as DraftStep
     const id = prefix === '' ? s.localId : `${prefix}.${s.localId}`
     const child = compiler.child(s)
     const children: ReadonlyMap<string, number> =
@@ -170,6 +199,13 @@ function expand(
       timeoutMs: s.timeoutMs,
       when: s.when,
       continueOnFailure: s.continueOnFailure,
+      triggerRule: s.triggerRule,
+      forEach: s.forEach,
+      maxParallel: s.maxParallel,
+      sleepMs: s.sleepMs,
+      signal: s.signal,
+      env: s.env,
+      onFailure,
       secrets: s.secrets,
       workflowName: child?.name,
       children,
@@ -180,7 +216,6 @@ function expand(
     local[i] = index
     ids.set(s.localId, index)
   }
-  return ids
 }
 
 function freeze(
@@ -191,10 +226,14 @@ function freeze(
 ) {
   const byId = new Map<string, CompiledStep>()
   const dependents = new Map<string, readonly string[]>()
+  const handlers: number[] = []
+  const signals = new Set<string>()
   for (const step of steps) for (const d of step.deps) (steps[d] as MutableStep).dependents.push(step.index)
   for (const step of steps) {
     // Step objects are frozen; their index arrays are typed readonly (freezing 2×100k arrays costs more than it protects).
     byId.set(step.id, Object.freeze(step))
+    if (step.onFailure) handlers.push(step.index)
+    if (step.signal !== undefined) signals.add(step.signal)
     if (step.dependents.length > 0)
       dependents.set(
         step.id,
@@ -210,6 +249,9 @@ function freeze(
     topLevel,
     inputs: main.inputs,
     outputs: main.outputs,
+    timeoutMs: main.timeoutMs,
+    handlers,
+    signals,
   }
   return Object.freeze(compiled)
 }

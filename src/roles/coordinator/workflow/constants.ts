@@ -40,3 +40,23 @@ export const MAX_VALUE_DEPTH = 64
 
 /** Errors listed in a `WorkflowValidationError` message (all of them are in `.issues`). */
 export const MAX_ISSUES_IN_MESSAGE = 50
+
+/** Trigger rules a step may name (Airflow's); the first is the default. */
+export const TRIGGER_RULES = [
+  'all_success',
+  'all_done',
+  'all_failed',
+  'one_failed',
+  'one_success',
+  'none_failed',
+  'always',
+] as const
+
+/** Environment variable names a step may set. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/
+
+/** Entries of one step's `env`. */
+export const MAX_ENV_ENTRIES = 64
+
+/** Signal names (`wait_for_signal`), as they appear in `coordinator.signal_workflow`. */
+export const SIGNAL_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/

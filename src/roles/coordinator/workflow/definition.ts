@@ -4,42 +4,24 @@
  * nothing stops at the first.
  */
 
-import { SECRET_NAME_PATTERN } from '../../../protocols/jobs/secrets.js'
 import { isPlainObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
 import { IDENTIFIER_PATTERN, MAX_VALUE_DEPTH } from './constants.js'
 import { DURATION_EXPECTED, parseDuration } from './duration.js'
-import { ExpressionSyntaxError } from './errors.js'
-import { type Expression, literalExpression, parseExpression } from './expression.js'
+import type { Expression } from './expression.js'
 import { analyzeGraph } from './graph.js'
 import { type Issues, pathIndex, pathKey } from './issues.js'
-import { NO_RETRY, type RetryPolicy, readRetryPolicy } from './retry-policy.js'
+import {
+  type DraftStep,
+  type RawStep,
+  readExpression,
+  readRawSteps,
+  readStep,
+  unknownFields,
+} from './step-reader.js'
 import { suggest } from './suggest.js'
-import type { InputSpec, StepKind, WorkflowDefinition } from './types.js'
+import type { InputSpec, WorkflowDefinition } from './types.js'
 
-/** A `workflow:` field of a step: a name to resolve, or an inline definition. */
-export interface ChildReference {
-  readonly name: string | undefined
-  readonly inline: unknown
-  readonly path: string
-}
-
-export interface DraftStep {
-  readonly localId: string
-  readonly path: string
-  readonly kind: StepKind
-  readonly runner: string | undefined
-  readonly payload: JsonValue
-  /** Local indices of valid, distinct dependencies. */
-  readonly deps: number[]
-  readonly retry: RetryPolicy
-  readonly timeoutMs: number | undefined
-  readonly when: Expression | undefined
-  readonly continueOnFailure: boolean
-  /** Names of the run's secrets the step's job gets as environment variables. */
-  readonly secrets: readonly string[]
-  readonly with: Map<string, Expression>
-  readonly child: ChildReference | undefined
-}
+export type { ChildReference, DraftStep } from './step-reader.js'
 
 export interface DefinitionDraft {
   readonly name: string
@@ -48,8 +30,12 @@ export interface DefinitionDraft {
   readonly steps: readonly DraftStep[]
   /** Local topological order. */
   readonly order: readonly number[]
+  /** `on_failure` steps, and their own topological order (indices into `handlers`). */
+  readonly handlers: readonly DraftStep[]
+  readonly handlerOrder: readonly number[]
   readonly inputs: ReadonlyMap<string, InputSpec>
   readonly outputs: ReadonlyMap<string, Expression>
+  readonly timeoutMs: number | undefined
 }
 
 export interface DefinitionContext {
@@ -57,52 +43,7 @@ export interface DefinitionContext {
   readonly issues: Issues
 }
 
-const DEFINITION_FIELDS = ['name', 'description', 'inputs', 'outputs', 'steps']
-const STEP_FIELDS = [
-  'id',
-  'name',
-  'description',
-  'runner',
-  'payload',
-  'workflow',
-  'with',
-  'depends_on',
-  'retry',
-  'timeout',
-  'when',
-  'continue_on_failure',
-  'secrets',
-]
-const JOB_ONLY = ['runner', 'payload', 'retry', 'timeout', 'secrets']
-const NO_SECRETS: readonly string[] = []
-// Shared by every job step (bindings are read-only once drafted).
-const NO_BINDINGS: Map<string, Expression> = new Map()
-
-function unknownFields(
-  value: Record<string, unknown>,
-  allowed: readonly string[],
-  path: string,
-  ctx: DefinitionContext,
-) {
-  for (const key of Object.keys(value)) {
-    if (!allowed.includes(key)) {
-      ctx.issues.add(
-        pathKey(path, key),
-        `unknown field${suggest(key, allowed)} (expected one of ${allowed.join(', ')})`,
-      )
-    }
-  }
-}
-
-function readExpression(value: unknown, path: string, ctx: DefinitionContext): Expression | undefined {
-  try {
-    return parseExpression(value as string)
-  } catch (err) {
-    if (!(err instanceof ExpressionSyntaxError)) throw err
-    ctx.issues.add(path, err.message)
-    return undefined
-  }
-}
+const DEFINITION_FIELDS = ['name', 'description', 'inputs', 'outputs', 'steps', 'on_failure', 'timeout']
 
 function readInputs(value: unknown, path: string, ctx: DefinitionContext): Map<string, InputSpec> {
   const inputs = new Map<string, InputSpec>()
@@ -123,7 +64,7 @@ function readInputs(value: unknown, path: string, ctx: DefinitionContext): Map<s
       ctx.issues.expected(at, 'an object { required, default, description } or null', decl)
       continue
     }
-    unknownFields(decl, ['required', 'default', 'description'], at, ctx)
+    unknownFields(decl, ['required', 'default', 'description'], at, ctx.issues)
     if (decl.required !== undefined && typeof decl.required !== 'boolean') {
       ctx.issues.expected(pathKey(at, 'required'), 'a boolean', decl.required)
     }
@@ -155,180 +96,17 @@ function readOutputs(value: unknown, path: string, ctx: DefinitionContext): Map<
       ctx.issues.expected(at, 'an expression string (e.g. "steps.store.output")', source)
       continue
     }
-    const expression = readExpression(source, at, ctx)
+    const expression = readExpression(source, at, ctx.issues)
     if (expression !== undefined) outputs.set(name, expression)
   }
   return outputs
-}
-
-interface RawStep {
-  readonly index: number
-  readonly path: string
-  readonly fields: Record<string, unknown>
-  readonly id: string | undefined
-}
-
-function readStepKind(
-  s: RawStep,
-  ctx: DefinitionContext,
-): { kind: StepKind; child: ChildReference | undefined } {
-  const { fields, path } = s
-  const hasRunner = fields.runner !== undefined
-  const hasWorkflow = fields.workflow !== undefined
-  if (hasRunner && hasWorkflow)
-    ctx.issues.add(path, 'runner and workflow are mutually exclusive (a step runs a job or a workflow)')
-  if (!hasRunner && !hasWorkflow)
-    ctx.issues.add(pathKey(path, 'runner'), 'required (or workflow, to run another workflow)')
-  if (hasWorkflow && !hasRunner) {
-    for (const key of JOB_ONLY) {
-      if (fields[key] !== undefined) ctx.issues.add(pathKey(path, key), 'not allowed on a workflow step')
-    }
-    const at = pathKey(path, 'workflow')
-    const ref = fields.workflow
-    if (typeof ref === 'string' && ref.length > 0)
-      return { kind: 'workflow', child: { name: ref, inline: undefined, path: at } }
-    if (isPlainObject(ref)) return { kind: 'workflow', child: { name: undefined, inline: ref, path: at } }
-    ctx.issues.expected(at, 'a workflow name or an inline workflow definition', ref)
-    return { kind: 'workflow', child: undefined }
-  }
-  if (fields.with !== undefined) ctx.issues.add(pathKey(path, 'with'), 'only allowed on a workflow step')
-  if (hasRunner) {
-    const runner = fields.runner
-    if (typeof runner !== 'string') ctx.issues.expected(pathKey(path, 'runner'), 'a runner kind', runner)
-    else if (!ctx.runners.has(runner)) {
-      const known = [...ctx.runners]
-      ctx.issues.add(
-        pathKey(path, 'runner'),
-        `unknown runner kind "${runner}"${suggest(runner, known)} (known: ${known.join(', ')})`,
-      )
-    }
-  }
-  return { kind: 'job', child: undefined }
-}
-
-function readWith(value: unknown, path: string, ctx: DefinitionContext): Map<string, Expression> {
-  const bindings = new Map<string, Expression>()
-  if (value === undefined) return bindings
-  if (!isPlainObject(value)) {
-    ctx.issues.expected(path, 'an object of input name → expression or value', value)
-    return bindings
-  }
-  for (const [name, binding] of Object.entries(value)) {
-    const at = pathKey(path, name)
-    if (typeof binding === 'string') {
-      // A binding that does not parse still counts as given (no extra "missing input" error).
-      bindings.set(name, readExpression(binding, at, ctx) ?? literalExpression(null))
-      continue
-    }
-    const problem = jsonValueProblem(binding, MAX_VALUE_DEPTH)
-    if (problem === undefined) bindings.set(name, literalExpression(binding as JsonValue))
-    else ctx.issues.add(at, problem)
-  }
-  return bindings
-}
-
-function readStep(s: RawStep, deps: number[], ctx: DefinitionContext): DraftStep {
-  const { fields, path } = s
-  unknownFields(fields, STEP_FIELDS, path, ctx)
-  for (const key of ['name', 'description']) {
-    if (fields[key] !== undefined && typeof fields[key] !== 'string')
-      ctx.issues.expected(pathKey(path, key), 'a string', fields[key])
-  }
-  const { kind, child } = readStepKind(s, ctx)
-  const payloadProblem =
-    fields.payload === undefined ? undefined : jsonValueProblem(fields.payload, MAX_VALUE_DEPTH)
-  if (payloadProblem !== undefined) ctx.issues.add(pathKey(path, 'payload'), payloadProblem)
-  let timeoutMs: number | undefined
-  if (fields.timeout !== undefined && kind === 'job') {
-    timeoutMs = parseDuration(fields.timeout)
-    if (timeoutMs === undefined || timeoutMs <= 0) {
-      ctx.issues.expected(pathKey(path, 'timeout'), `${DURATION_EXPECTED} greater than 0`, fields.timeout)
-    }
-  }
-  let when: Expression | undefined
-  if (typeof fields.when === 'boolean') when = literalExpression(fields.when)
-  else if (typeof fields.when === 'string') when = readExpression(fields.when, pathKey(path, 'when'), ctx)
-  else if (fields.when !== undefined)
-    ctx.issues.expected(pathKey(path, 'when'), 'an expression string or a boolean', fields.when)
-  const cof = fields.continue_on_failure
-  if (cof !== undefined && typeof cof !== 'boolean')
-    ctx.issues.expected(pathKey(path, 'continue_on_failure'), 'a boolean', cof)
-  return {
-    localId: s.id ?? `#${s.index}`,
-    path,
-    kind,
-    runner: typeof fields.runner === 'string' ? fields.runner : undefined,
-    payload: fields.payload === undefined ? null : (fields.payload as JsonValue),
-    deps,
-    retry:
-      kind === 'job' && fields.retry !== undefined
-        ? readRetryPolicy(fields.retry, pathKey(path, 'retry'), ctx.issues)
-        : NO_RETRY,
-    timeoutMs,
-    when,
-    continueOnFailure: cof === true,
-    secrets:
-      kind === 'job' && fields.secrets !== undefined
-        ? readSecretNames(fields.secrets, pathKey(path, 'secrets'), ctx)
-        : NO_SECRETS,
-    with:
-      kind === 'workflow' && fields.with !== undefined
-        ? readWith(fields.with, pathKey(path, 'with'), ctx)
-        : NO_BINDINGS,
-    child,
-  }
-}
-
-function readSecretNames(value: unknown, path: string, ctx: DefinitionContext): string[] {
-  if (!Array.isArray(value)) {
-    ctx.issues.expected(path, 'a list of secret names', value)
-    return []
-  }
-  const names: string[] = []
-  value.forEach((name: unknown, index) => {
-    if (typeof name !== 'string' || !SECRET_NAME_PATTERN.test(name)) {
-      ctx.issues.expected(pathIndex(path, index), 'a variable name matching [A-Za-z_][A-Za-z0-9_]*', name)
-    } else if (names.includes(name)) {
-      ctx.issues.add(pathIndex(path, index), `duplicate secret "${name}"`)
-    } else names.push(name)
-  })
-  return names
-}
-
-function readRawSteps(value: unknown, path: string, ctx: DefinitionContext): RawStep[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    ctx.issues.expected(path, 'a non-empty array of steps', value)
-    return []
-  }
-  const firstPath = new Map<string, string>()
-  const steps: RawStep[] = []
-  value.forEach((fields: unknown, index) => {
-    const at = pathIndex(path, index)
-    if (!isPlainObject(fields)) {
-      ctx.issues.expected(at, 'a step object', fields)
-      return
-    }
-    let id: string | undefined
-    if (typeof fields.id !== 'string' || !IDENTIFIER_PATTERN.test(fields.id)) {
-      ctx.issues.expected(pathKey(at, 'id'), 'a step id matching [A-Za-z_][A-Za-z0-9_-]*', fields.id)
-    } else if (firstPath.has(fields.id)) {
-      ctx.issues.add(
-        pathKey(at, 'id'),
-        `duplicate step id "${fields.id}" (first defined at ${firstPath.get(fields.id)})`,
-      )
-    } else {
-      id = fields.id
-      firstPath.set(id, at)
-    }
-    steps.push({ index, path: at, fields, id })
-  })
-  return steps
 }
 
 function resolveDeps(
   raw: readonly RawStep[],
   ids: ReadonlyMap<string, number>,
   ctx: DefinitionContext,
+  unknownHint = '',
 ): number[][] {
   let candidates: string[] | undefined
   return raw.map((s) => {
@@ -351,7 +129,7 @@ function resolveDeps(
       const index = ids.get(dep)
       if (index === undefined) {
         candidates ??= ids.size <= 2_000 ? [...ids.keys()] : []
-        ctx.issues.add(pathIndex(at(), j), `unknown step "${dep}"${suggest(dep, candidates)}`)
+        ctx.issues.add(pathIndex(at(), j), `unknown step "${dep}"${suggest(dep, candidates)}${unknownHint}`)
       } else if (seen === undefined ? deps.includes(index) : seen.has(index)) {
         ctx.issues.add(pathIndex(at(), j), `duplicate dependency "${dep}"`)
       } else {
@@ -382,20 +160,29 @@ function reportCycles(
   }
 }
 
-/** Checks the steps and inputs an expression names; `allowedSteps` undefined means any step of the workflow. */
+/** Which steps an expression may read: the step's dependencies, and every index below `always`. */
+interface Dependent {
+  readonly id: string
+  readonly deps: ReadonlySet<number>
+  readonly always?: number
+  /** `item` and `index` are defined (a `for_each` step's env). */
+  readonly mapItem?: boolean
+}
+
+/** Checks the steps and inputs an expression names; without `dependent` any step may be named. */
 function checkReferences(
   expression: Expression,
   path: string,
   ids: ReadonlyMap<string, number>,
   inputs: ReadonlyMap<string, InputSpec>,
   ctx: DefinitionContext,
-  dependent?: { readonly id: string; readonly deps: ReadonlySet<number> },
+  dependent?: Dependent,
 ): void {
   for (const step of expression.steps) {
     const index = ids.get(step)
     if (index === undefined)
       ctx.issues.add(path, `unknown step "${step}"${suggest(step, ids.size <= 2_000 ? [...ids.keys()] : [])}`)
-    else if (dependent !== undefined && !dependent.deps.has(index)) {
+    else if (dependent !== undefined && !dependent.deps.has(index) && index >= (dependent.always ?? 0)) {
       ctx.issues.add(
         path,
         `steps.${step} is not a dependency of step "${dependent.id}" (add it to depends_on)`,
@@ -409,6 +196,84 @@ function checkReferences(
       ctx.issues.add(path, `unknown input "${name}" (${declared})`)
     }
   }
+  if (expression.usesItem && dependent?.mapItem !== true)
+    ctx.issues.add(path, 'item and index are only defined in the env of a for_each step')
+}
+
+/** The expressions of one step, each checked against what the step may read. */
+function checkStepReferences(
+  step: DraftStep,
+  ids: ReadonlyMap<string, number>,
+  inputs: ReadonlyMap<string, InputSpec>,
+  ctx: DefinitionContext,
+  dependent: Dependent,
+): void {
+  if (step.when !== undefined)
+    checkReferences(step.when, pathKey(step.path, 'when'), ids, inputs, ctx, dependent)
+  if (step.forEach !== undefined)
+    checkReferences(step.forEach, pathKey(step.path, 'for_each'), ids, inputs, ctx, dependent)
+  for (const [input, binding] of step.with)
+    checkReferences(binding, pathKey(pathKey(step.path, 'with'), input), ids, inputs, ctx, dependent)
+  const inEnv = { ...dependent, mapItem: step.forEach !== undefined }
+  for (const [name, value] of step.env)
+    checkReferences(value, pathKey(pathKey(step.path, 'env'), name), ids, inputs, ctx, inEnv)
+}
+
+interface StepList {
+  readonly raw: RawStep[]
+  readonly steps: DraftStep[]
+  readonly order: number[]
+}
+
+function readStepList(
+  raw: RawStep[],
+  ids: ReadonlyMap<string, number>,
+  ctx: DefinitionContext,
+  unknownHint?: string,
+): StepList {
+  const depLists = resolveDeps(raw, ids, ctx, unknownHint)
+  const steps: DraftStep[] = raw.map((s, i) => readStep(s, depLists[i] as number[], ctx))
+  const { order, cycles } = analyzeGraph(depLists)
+  reportCycles(steps, raw, cycles, ctx)
+  return { raw, steps, order }
+}
+
+function idsOf(raw: readonly RawStep[]): Map<string, number> {
+  const ids = new Map<string, number>()
+  raw.forEach((s, i) => {
+    if (s.id !== undefined) ids.set(s.id, i)
+  })
+  return ids
+}
+
+/** `on_failure` steps: their own DAG; they may depend on each other, and read any step. */
+function readHandlers(
+  value: unknown,
+  path: string,
+  main: StepList,
+  mainIds: ReadonlyMap<string, number>,
+  inputs: ReadonlyMap<string, InputSpec>,
+  ctx: DefinitionContext,
+  taken: Map<string, string>,
+): StepList {
+  if (value === undefined) return { raw: [], steps: [], order: [] }
+  const raw = readRawSteps(value, path, ctx.issues, { allowEmpty: true, taken })
+  const list = readStepList(
+    raw,
+    idsOf(raw),
+    ctx,
+    ' (on_failure steps may depend only on other on_failure steps)',
+  )
+  const offset = main.steps.length
+  const ids = new Map(mainIds)
+  for (const [id, i] of idsOf(raw)) ids.set(id, offset + i)
+  for (const step of list.steps) {
+    if (step.kind === 'workflow')
+      ctx.issues.add(pathKey(step.path, 'workflow'), 'an on_failure step cannot run a composed workflow')
+    const deps = new Set(step.deps.map((d) => offset + d))
+    checkStepReferences(step, ids, inputs, ctx, { id: step.localId, deps, always: offset })
+  }
+  return list
 }
 
 /** Reads one definition at `path`; returns `undefined` only when it is not even an object. */
@@ -421,33 +286,44 @@ export function readDefinition(
     ctx.issues.expected(path, 'a workflow definition object { name, steps }', value)
     return undefined
   }
-  unknownFields(value, DEFINITION_FIELDS, path, ctx)
+  unknownFields(value, DEFINITION_FIELDS, path, ctx.issues)
   const name = typeof value.name === 'string' && value.name.trim() !== '' ? value.name : ''
   if (name === '') ctx.issues.expected(pathKey(path, 'name'), 'a non-empty string', value.name)
   if (value.description !== undefined && typeof value.description !== 'string') {
     ctx.issues.expected(pathKey(path, 'description'), 'a string', value.description)
   }
-  const inputs = readInputs(value.inputs, pathKey(path, 'inputs'), ctx)
-  const raw = readRawSteps(value.steps, pathKey(path, 'steps'), ctx)
-  const ids = new Map<string, number>()
-  raw.forEach((s, i) => {
-    if (s.id !== undefined) ids.set(s.id, i)
-  })
-  const depLists = resolveDeps(raw, ids, ctx)
-  const steps: DraftStep[] = raw.map((s, i) => readStep(s, depLists[i] as number[], ctx))
-  const { order, cycles } = analyzeGraph(depLists)
-  reportCycles(steps, raw, cycles, ctx)
-  steps.forEach((step) => {
-    if (step.when === undefined && step.with.size === 0) return
-    const dependent = { id: step.localId, deps: new Set(step.deps) }
-    if (step.when !== undefined)
-      checkReferences(step.when, pathKey(step.path, 'when'), ids, inputs, ctx, dependent)
-    for (const [input, binding] of step.with) {
-      checkReferences(binding, pathKey(pathKey(step.path, 'with'), input), ids, inputs, ctx, dependent)
+  let timeoutMs: number | undefined
+  if (value.timeout !== undefined) {
+    timeoutMs = parseDuration(value.timeout)
+    if (timeoutMs === undefined || timeoutMs <= 0) {
+      ctx.issues.expected(pathKey(path, 'timeout'), `${DURATION_EXPECTED} greater than 0`, value.timeout)
+      timeoutMs = undefined
     }
-  })
+  }
+  const inputs = readInputs(value.inputs, pathKey(path, 'inputs'), ctx)
+  const taken = new Map<string, string>()
+  const raw = readRawSteps(value.steps, pathKey(path, 'steps'), ctx.issues, { taken })
+  const ids = idsOf(raw)
+  const main = readStepList(raw, ids, ctx)
+  for (const step of main.steps) {
+    const reads = step.when ?? step.forEach
+    if (reads === undefined && step.with.size === 0 && step.env.size === 0) continue
+    checkStepReferences(step, ids, inputs, ctx, { id: step.localId, deps: new Set(step.deps) })
+  }
+  const handlers = readHandlers(value.on_failure, pathKey(path, 'on_failure'), main, ids, inputs, ctx, taken)
   const outputs = readOutputs(value.outputs, pathKey(path, 'outputs'), ctx)
   for (const [output, expression] of outputs)
     checkReferences(expression, pathKey(pathKey(path, 'outputs'), output), ids, inputs, ctx)
-  return { name, path, raw: value as unknown as WorkflowDefinition, steps, order, inputs, outputs }
+  return {
+    name,
+    path,
+    raw: value as unknown as WorkflowDefinition,
+    steps: main.steps,
+    order: main.order,
+    handlers: handlers.steps,
+    handlerOrder: handlers.order,
+    inputs,
+    outputs,
+    timeoutMs,
+  }
 }

@@ -1,10 +1,15 @@
 /**
  * Evaluation of parsed expressions. Total by design: a missing input, step or property reads as
  * `null`, comparisons between different types are false, so a `when` never throws at run time.
+ *
+ * A step output stored as a blob (`{ "$blob": … }`, ../../../protocols/blob/ref.ts) passes through
+ * an expression as the reference itself; only when the expression looks inside it (member access,
+ * comparison) is it handed to the scope's `resolve`, which may throw to say "not loaded yet".
  */
 
+import { isBlobRef } from '../../../protocols/blob/ref.js'
 import { isPlainObject, type JsonValue, jsonEqual } from '../../../protocols/state/json-value.js'
-import type { Expression, ExprNode, StepField } from './expression.js'
+import type { Expression, ExprNode, RunField, StepField } from './expression.js'
 
 /** What `steps.<id>.<field>` reads. */
 export type StepView = Readonly<Record<StepField, JsonValue>>
@@ -13,6 +18,13 @@ export type StepView = Readonly<Record<StepField, JsonValue>>
 export interface ExpressionScope {
   input(name: string): JsonValue
   step(id: string): StepView | undefined
+  /** `run.id`, `run.workflow`, `run.error`; null when absent. */
+  run?(field: RunField): JsonValue
+  /** The element a `for_each` child maps over, and its position. */
+  item?(): JsonValue
+  index?(): JsonValue
+  /** The value of a blob reference; may throw when the value is not at hand yet. */
+  resolve?(ref: JsonValue): JsonValue
 }
 
 /** JavaScript's truthiness restricted to JSON: null, false, 0 and "" are false. */
@@ -52,6 +64,10 @@ function compare(op: string, left: JsonValue, right: JsonValue): boolean {
   }
 }
 
+function resolved(value: JsonValue, scope: ExpressionScope): JsonValue {
+  return scope.resolve !== undefined && isBlobRef(value) ? scope.resolve(value) : value
+}
+
 function evaluateNode(node: ExprNode, scope: ExpressionScope): JsonValue {
   switch (node.kind) {
     case 'literal':
@@ -60,8 +76,14 @@ function evaluateNode(node: ExprNode, scope: ExpressionScope): JsonValue {
       return scope.input(node.name)
     case 'step':
       return scope.step(node.step)?.[node.field] ?? null
+    case 'run':
+      return scope.run?.(node.field) ?? null
+    case 'item':
+      return scope.item?.() ?? null
+    case 'index':
+      return scope.index?.() ?? null
     case 'member':
-      return member(evaluateNode(node.object, scope), evaluateNode(node.key, scope))
+      return member(resolved(evaluateNode(node.object, scope), scope), evaluateNode(node.key, scope))
     case 'not':
       return !isTruthy(evaluateNode(node.operand, scope))
     case 'logical': {
@@ -70,7 +92,11 @@ function evaluateNode(node: ExprNode, scope: ExpressionScope): JsonValue {
       return isTruthy(left) ? left : evaluateNode(node.right, scope)
     }
     case 'compare':
-      return compare(node.op, evaluateNode(node.left, scope), evaluateNode(node.right, scope))
+      return compare(
+        node.op,
+        resolved(evaluateNode(node.left, scope), scope),
+        resolved(evaluateNode(node.right, scope), scope),
+      )
   }
 }
 

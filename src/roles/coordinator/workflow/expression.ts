@@ -13,12 +13,19 @@ import { type Punctuator, type Token, tokenize } from './expression-lexer.js'
 export const STEP_FIELDS = ['output', 'status', 'error', 'attempt'] as const
 export type StepField = (typeof STEP_FIELDS)[number]
 
+/** What `run.<field>` reads: the run's id, its workflow's name, and its failure (null unless failed). */
+export const RUN_FIELDS = ['id', 'workflow', 'error'] as const
+export type RunField = (typeof RUN_FIELDS)[number]
+
 export type CompareOperator = '==' | '!=' | '<' | '<=' | '>' | '>='
 
 export type ExprNode =
   | { readonly kind: 'literal'; readonly value: JsonValue }
   | { readonly kind: 'input'; readonly name: string }
   | { readonly kind: 'step'; readonly step: string; readonly field: StepField }
+  | { readonly kind: 'run'; readonly field: RunField }
+  | { readonly kind: 'item' }
+  | { readonly kind: 'index' }
   | { readonly kind: 'member'; readonly object: ExprNode; readonly key: ExprNode }
   | { readonly kind: 'not'; readonly operand: ExprNode }
   | { readonly kind: 'logical'; readonly op: '&&' | '||'; readonly left: ExprNode; readonly right: ExprNode }
@@ -36,9 +43,12 @@ export interface Expression {
   readonly steps: readonly string[]
   /** Input names the expression reads (`inputs.<name>`). */
   readonly inputs: readonly string[]
+  /** Reads `item` or `index` (only meaningful in a `for_each` step's `env`). */
+  readonly usesItem: boolean
 }
 
 const STEP_FIELD_SET: ReadonlySet<string> = new Set(STEP_FIELDS)
+const RUN_FIELD_SET: ReadonlySet<string> = new Set(RUN_FIELDS)
 const EQUALITY: ReadonlySet<string> = new Set(['==', '!='])
 const RELATIONAL: ReadonlySet<string> = new Set(['<', '<=', '>', '>='])
 
@@ -49,6 +59,7 @@ class Parser {
   #nesting = 0
   readonly steps = new Set<string>()
   readonly inputs = new Set<string>()
+  usesItem = false
 
   constructor(source: string) {
     this.#source = source
@@ -240,11 +251,26 @@ class Parser {
         this.steps.add(step)
         return { kind: 'step', step, field: field as StepField }
       }
+      case 'run': {
+        const { key: field, at: fieldAt } = this.#staticKey('a run field (id, workflow, error)')
+        if (!RUN_FIELD_SET.has(field)) {
+          throw new ExpressionSyntaxError(
+            this.#source,
+            fieldAt,
+            `unknown run field "${field}" (expected ${RUN_FIELDS.join(', ')})`,
+          )
+        }
+        return { kind: 'run', field: field as RunField }
+      }
+      case 'item':
+      case 'index':
+        this.usesItem = true
+        return { kind: name }
       default:
         throw new ExpressionSyntaxError(
           this.#source,
           at,
-          `unknown name "${name}" (expressions start from inputs, steps, true, false or null)`,
+          `unknown name "${name}" (expressions start from inputs, steps, run, item, index, true, false or null)`,
         )
     }
   }
@@ -258,11 +284,17 @@ export function parseExpression(source: string): Expression {
   if (source.trim() === '') throw new ExpressionSyntaxError(source, 0, 'empty expression')
   const parser = new Parser(source)
   const root = parser.parse()
-  return Object.freeze({ source, root, steps: [...parser.steps], inputs: [...parser.inputs] })
+  return Object.freeze({
+    source,
+    root,
+    steps: [...parser.steps],
+    inputs: [...parser.inputs],
+    usesItem: parser.usesItem,
+  })
 }
 
 /** An expression that is just a value (non-string `with` values, boolean `when`). */
 export function literalExpression(value: JsonValue): Expression {
   const root: ExprNode = { kind: 'literal', value }
-  return Object.freeze({ source: JSON.stringify(value), root, steps: [], inputs: [] })
+  return Object.freeze({ source: JSON.stringify(value), root, steps: [], inputs: [], usesItem: false })
 }

@@ -14,6 +14,8 @@ export {
   DEFAULT_MAX_STEPS,
   DEFAULT_RUNNER_KINDS,
   IDENTIFIER_PATTERN,
+  SIGNAL_NAME_PATTERN,
+  TRIGGER_RULES,
 } from './constants.js'
 export { DURATION_EXPECTED, parseDuration } from './duration.js'
 export {
@@ -45,6 +47,7 @@ export type {
   RetryDefinition,
   StepDefinition,
   StepKind,
+  TriggerRule,
   WorkflowDefinition,
   WorkflowDocument,
 } from './types.js'

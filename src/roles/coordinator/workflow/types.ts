@@ -19,6 +19,19 @@ export interface RetryDefinition {
   readonly jitter?: number
 }
 
+/**
+ * When a step runs, given how its dependencies ended (Airflow's trigger rules; see README.md).
+ * `all_success` is the default.
+ */
+export type TriggerRule =
+  | 'all_success'
+  | 'all_done'
+  | 'all_failed'
+  | 'one_failed'
+  | 'one_success'
+  | 'none_failed'
+  | 'always'
+
 /** A declared run input; `null` in the file means optional with no default. */
 export interface InputDeclaration {
   readonly required?: boolean
@@ -43,6 +56,18 @@ export interface StepDefinition {
   /** Expression on inputs and dependencies' results; false → the step is skipped. */
   readonly when?: string | boolean
   readonly continue_on_failure?: boolean
+  /** When the step runs given how its dependencies ended. @default all_success */
+  readonly trigger_rule?: TriggerRule
+  /** Map: an expression yielding a list; one child task per element (job steps). */
+  readonly for_each?: string
+  /** Most children of a `for_each` step in flight at once. */
+  readonly max_parallel?: number
+  /** A durable timer step: waits this long, dispatching nothing. */
+  readonly sleep?: Duration
+  /** Waits until `coordinator.signal_workflow` delivers this signal; its output is the data. */
+  readonly wait_for_signal?: string
+  /** Environment of the step's job: strings are expressions, numbers and booleans literals. */
+  readonly env?: Readonly<Record<string, JsonValue>>
   /** Names of run secrets (given sealed at submit time) the step's job gets as environment variables. */
   readonly secrets?: readonly string[]
 }
@@ -54,6 +79,10 @@ export interface WorkflowDefinition {
   /** Output name → expression (`steps.store.output.id`). */
   readonly outputs?: Readonly<Record<string, string>>
   readonly steps: readonly StepDefinition[]
+  /** Steps that run once the run has failed (top-level workflow only). */
+  readonly on_failure?: readonly StepDefinition[]
+  /** The whole run fails (`RunTimeout`) when it is not finished this long after it started. */
+  readonly timeout?: Duration
 }
 
 /** A workflow file: the workflow, and optionally a library of workflows its steps may run by name. */
@@ -67,7 +96,8 @@ export interface InputSpec {
   readonly default: JsonValue | undefined
 }
 
-export type StepKind = 'job' | 'workflow'
+/** `job` runs on a runner; `workflow` runs a composed workflow; `sleep` and `signal` wait. */
+export type StepKind = 'job' | 'workflow' | 'sleep' | 'signal'
 
 /**
  * One step after compilation. Steps of composed workflows are expanded in place: a child step's
@@ -91,9 +121,23 @@ export interface CompiledStep {
   /** Index of the workflow step this step belongs to; -1 for top-level steps. */
   readonly scope: number
   readonly retry: RetryPolicy
+  /** Per attempt of a job (per child of a `for_each`), or how long a signal is waited for. */
   readonly timeoutMs: number | undefined
   readonly when: Expression | undefined
   readonly continueOnFailure: boolean
+  readonly triggerRule: TriggerRule
+  /** Job steps: the list to map over, evaluated when the step starts. */
+  readonly forEach: Expression | undefined
+  /** `for_each` steps: most children in flight at once (the run's concurrency still applies). */
+  readonly maxParallel: number | undefined
+  /** Sleep steps: how long. */
+  readonly sleepMs: number | undefined
+  /** Signal steps: the signal's name. */
+  readonly signal: string | undefined
+  /** Job steps: environment variable → expression (evaluated at dispatch). */
+  readonly env: ReadonlyMap<string, Expression>
+  /** Declared under the workflow's `on_failure`: runs only once the run has failed. */
+  readonly onFailure: boolean
   /** Job steps only: names of the run's secrets its jobs carry (sealed) as environment variables. */
   readonly secrets: readonly string[]
   /** Workflow steps only: the composed workflow's name. */
@@ -122,6 +166,12 @@ export interface CompiledWorkflow {
   readonly topLevel: ReadonlyMap<string, number>
   readonly inputs: ReadonlyMap<string, InputSpec>
   readonly outputs: ReadonlyMap<string, Expression>
+  /** The run fails when not finished this long after it started (or was retried). */
+  readonly timeoutMs: number | undefined
+  /** Indices of the `on_failure` steps (after every other step in `steps`). */
+  readonly handlers: readonly number[]
+  /** Names of the signals the run's steps wait for. */
+  readonly signals: ReadonlySet<string>
 }
 
 export type { JsonObject, JsonValue }

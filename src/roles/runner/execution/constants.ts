@@ -23,3 +23,15 @@ export const DEFAULT_RESULT_CACHE_SIZE = 10_000
  * return before its concurrency slot is given to the next job anyway.
  */
 export const DEFAULT_ABORT_GRACE_MS = 2_000
+
+/**
+ * @default 256 MiB — JSON size of a handler's output. Outputs over the result's inline limit
+ * (256 KiB) travel as blobs, so this only bounds what one job may hold in memory.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 256 * 1024 * 1024
+
+/**
+ * @default 1 MiB — outputs up to this size are kept in the executor's result cache; a larger
+ * one is answered from the runner's persisted result store instead of being held in memory.
+ */
+export const MAX_CACHED_OUTPUT_BYTES = 1024 * 1024

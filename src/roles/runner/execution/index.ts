@@ -28,7 +28,15 @@ export interface ExecutableJob {
   /** Upstream step outputs keyed by step id. */
   input: Record<string, unknown>
   env: Record<string, string>
+  /** A workflow step's `{ inputs, run }` (its workflow's inputs; run id, name, failure). */
+  context?: Record<string, unknown>
   timeoutMs: number
+}
+
+/** What scripts see besides `input` and `env`: `inputs` (the run's) and `run`. */
+export function scriptContext(job: ExecutableJob): { inputs: unknown; run: unknown } {
+  const context = job.context ?? {}
+  return { inputs: context.inputs ?? {}, run: context.run ?? null }
 }
 
 export type ExecutionStatus = 'succeeded' | 'failed' | 'timed_out' | 'cancelled'
@@ -47,6 +55,8 @@ export interface ExecutionResult {
   status: ExecutionStatus
   /** The handler's output (JSON) when `status` is `succeeded`. */
   output?: unknown
+  /** The output's canonical JSON (RFC 8785), computed once here (what results sign, blobs store). */
+  outputJson?: string
   error?: ExecutionError
   /** Epoch milliseconds. */
   startedAt: number
@@ -116,7 +126,7 @@ export interface JobExecutorInit {
   /** Environment given to every job; a job's own `env` overrides it. @default {} */
   env?: Record<string, string>
   logs?: { maxLineBytes?: number; maxTotalBytes?: number }
-  /** JSON size cap of any handler's output. @default 4 MiB */
+  /** JSON size cap of any handler's output. @default DEFAULT_MAX_OUTPUT_BYTES (256 MiB) */
   maxOutputBytes?: number
   /** Defaults for script runs (`sal`, `osiris`, custom kinds using `ctx.sandbox`). */
   sandbox?: SandboxLimits

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { createLogger } from '../../../core/logger.js'
+import { canonicalJson } from '../../../protocols/jobs/canonical.js'
 import {
   createSandbox,
   LogLimiter,
@@ -22,9 +23,11 @@ import {
   DEFAULT_CONCURRENCY,
   DEFAULT_MAX_LOG_BYTES,
   DEFAULT_MAX_LOG_LINE_BYTES,
+  DEFAULT_MAX_OUTPUT_BYTES,
   DEFAULT_MAX_QUEUE_LENGTH,
   DEFAULT_MAX_TIMEOUT_MS,
   DEFAULT_RESULT_CACHE_SIZE,
+  MAX_CACHED_OUTPUT_BYTES,
 } from './constants.js'
 import { toExecutionError } from './error-info.js'
 import {
@@ -52,7 +55,6 @@ import { NO_REDACTION, Redactor } from './redactor.js'
 import { SlotQueue } from './slot-queue.js'
 import { createWorkDir, removeWorkDir, sweepWorkDirs } from './work-dir.js'
 
-const DEFAULT_MAX_OUTPUT_BYTES = 4 * 1024 * 1024
 const KIND_NAME = /^[a-z][a-z0-9_-]{0,63}$/
 
 interface Entry {
@@ -311,7 +313,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     try {
       return this.complete(
         entry,
-        { status: 'succeeded', output: entry.redactor.value(this.normaliseOutput(outcome.value)) },
+        { status: 'succeeded', ...this.normaliseOutput(outcome.value, entry.redactor) },
         startedAt,
       )
     } catch (err) {
@@ -335,24 +337,29 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     }
   }
 
-  private normaliseOutput(value: unknown): unknown {
-    if (value === undefined) return undefined
-    let text: string | undefined
+  /**
+   * The output as plain JSON with the job's secrets redacted, and its canonical text (what results
+   * sign and blobs store).
+   */
+  private normaliseOutput(value: unknown, redactor: Redactor): { output?: unknown; outputJson?: string } {
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return {}
+    let text: string
     try {
-      text = JSON.stringify(value)
+      // Through JSON first: toJSON, undefined members and the like behave as JSON.stringify says.
+      const plain: unknown = JSON.parse(JSON.stringify(value) ?? 'null')
+      text = canonicalJson(redactor.value(plain))
     } catch (err) {
       throw new JobOutputError(`job output is not JSON-serialisable: ${(err as Error).message}`)
     }
-    if (text === undefined) return undefined
     const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     const bytes = Buffer.byteLength(text)
     if (bytes > max) throw new OutputTooLargeError(bytes, max)
-    return JSON.parse(text)
+    return { output: JSON.parse(text), outputJson: text }
   }
 
   private complete(
     entry: Entry,
-    outcome: { status: ExecutionStatus; output?: unknown; error?: unknown },
+    outcome: { status: ExecutionStatus; output?: unknown; outputJson?: string; error?: unknown },
     startedAt: number,
   ): ExecutionResult {
     const result: ExecutionResult = {
@@ -364,6 +371,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       logsTruncated: entry.logs.truncated,
     }
     if (outcome.output !== undefined) result.output = outcome.output
+    if (outcome.outputJson !== undefined) result.outputJson = outcome.outputJson
     if (outcome.status !== 'succeeded') {
       result.error = entry.redactor.error(toExecutionError(outcome.error ?? new JobCancelledError()))
     }
@@ -375,6 +383,8 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
   }
 
   private remember(result: ExecutionResult): void {
+    // A large output is not held in memory for replays: the runner's result store answers those.
+    if (result.outputJson !== undefined && result.outputJson.length > MAX_CACHED_OUTPUT_BYTES) return
     this.finished.set(result.jobId, result)
     const max = this.init.resultCacheSize ?? DEFAULT_RESULT_CACHE_SIZE
     for (const key of this.finished.keys()) {

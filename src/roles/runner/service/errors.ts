@@ -17,6 +17,15 @@ export class RunnerStoppingError extends HorusError {
   }
 }
 
+/** A job's blob input could not be fetched, verified or read (retryable: a source may come back). */
+export class BlobInputError extends HorusError {
+  static override readonly code = 'BLOB_INPUT_UNAVAILABLE'
+
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { retryable: true, ...options })
+  }
+}
+
 /** The `runner:` section of the node config or the runner options are invalid. */
 export class RunnerConfigError extends ConfigError {
   static override readonly code = 'RUNNER_CONFIG_INVALID'

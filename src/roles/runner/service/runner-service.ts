@@ -12,6 +12,8 @@ import type { DhtAdvertiser } from '../../../protocols/capabilities/advertiser.j
 import { capabilityCid } from '../../../protocols/capabilities/index.js'
 import {
   createResult,
+  DEFAULT_MAX_RESULT_OUTPUT_BYTES,
+  envelopeTag,
   type JobEnvelope,
   type JobFailure,
   JobRejectedError,
@@ -22,6 +24,7 @@ import {
 } from '../../../protocols/jobs/index.js'
 import type { Heartbeat } from '../../../protocols/liveness/index.js'
 import type { MethodRegistry } from '../../../protocols/rpc/index.js'
+import { toExecutionError } from '../execution/error-info.js'
 import { UnknownKindError } from '../execution/errors.js'
 import type { RegisteredFunction } from '../execution/function-registry.js'
 import {
@@ -32,6 +35,7 @@ import {
   type KindHandler,
 } from '../execution/index.js'
 import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
+import { type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
 import { BUILTIN_KINDS, WORK_DIR_NAME } from './constants.js'
 import { RunnerStoppingError } from './errors.js'
 import { runnerMethods, runnerSubscriptions } from './methods.js'
@@ -51,6 +55,8 @@ export interface RunnerComponents {
   advertiser: Pick<DhtAdvertiser, 'add'>
   addCapability(name: string): void
   setLoadProvider(provider: () => Heartbeat['load']): void
+  /** Where large outputs are stored and blob inputs fetched (the node's blob service). */
+  blobs?: RunnerBlobs
 }
 
 export interface RunnerOptions
@@ -248,10 +254,13 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private async again(job: JobEnvelope, dispatcher: string): Promise<ExecuteResponse | undefined> {
     const running = this.inFlight.get(job.id)
     if (running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter) {
+      this.log('%s sent again by %s: attaching to its execution in progress', envelopeTag(job), dispatcher)
       this.dispatchers.set(job.id, dispatcher)
       return { ...(await running.response), replayed: true }
     }
     const stored = await this.results.get(job)
+    if (stored !== undefined)
+      this.log('%s sent again by %s: answering its stored result', envelopeTag(job), dispatcher)
     return stored === undefined ? undefined : { ...stored, replayed: true }
   }
 
@@ -279,12 +288,12 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     dispatcher: string,
     secrets: Record<string, string> | undefined,
   ): Promise<ExecuteResponse> {
+    this.log('executing %s for %s', envelopeTag(job), dispatcher)
     this.dispatchers.set(job.id, dispatcher)
-    const options = secrets === undefined ? {} : { secrets }
-    const response = this.executor.execute(job, options).then(async (execution) => {
+    const response = this.withInputs(job, secrets).then(async (execution) => {
       if (this.stopping && execution.status === 'cancelled') throw new RunnerStoppingError()
       const answer: ExecuteResponse = {
-        result: this.sign(job, execution),
+        result: await this.sign(job, execution),
         logs: execution.logs,
         logsTruncated: execution.logsTruncated,
         replayed: false,
@@ -302,7 +311,30 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     return response
   }
 
-  private sign(job: JobEnvelope, execution: ExecutionResult): JobResult {
+  /** Fetches the job's blob inputs, then runs it; an input that cannot be had fails the job. */
+  private async withInputs(
+    job: JobEnvelope,
+    secrets: Record<string, string> | undefined,
+  ): Promise<ExecutionResult> {
+    let ready: JobEnvelope
+    try {
+      ready = await resolveBlobInputs(job, this.components.blobs, AbortSignal.timeout(job.timeoutMs))
+    } catch (err) {
+      const now = Date.now()
+      return {
+        jobId: job.id,
+        status: 'failed',
+        startedAt: now,
+        finishedAt: now,
+        logs: [],
+        logsTruncated: false,
+        error: toExecutionError(err),
+      }
+    }
+    return this.executor.execute(ready, secrets === undefined ? {} : { secrets })
+  }
+
+  private async sign(job: JobEnvelope, execution: ExecutionResult): Promise<JobResult> {
     const fields = {
       jobId: job.id,
       job: jobDigest(job),
@@ -319,6 +351,13 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
             retryable: execution.error.retryable,
           }
     try {
+      const canonical = execution.outputJson
+      // An output too large for the result is stored here first: the result then names its digest.
+      if (canonical !== undefined && Buffer.byteLength(canonical) > DEFAULT_MAX_RESULT_OUTPUT_BYTES) {
+        if (this.components.blobs === undefined)
+          throw new Error('the output is too large and this runner has no blob store')
+        await storeOutput(this.components.blobs, job, canonical)
+      }
       return createResult(
         {
           ...fields,
@@ -327,6 +366,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
           ...(error === undefined ? {} : { error }),
         },
         this.components.trust.signer,
+        canonical === undefined ? {} : { canonicalOutput: canonical },
       )
     } catch (err) {
       // An output the result envelope cannot carry is the job's failure, not the runner's.

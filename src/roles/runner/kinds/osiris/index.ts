@@ -6,7 +6,7 @@
  */
 
 import type { Datastore } from 'interface-datastore'
-import type { KindHandler } from '../../execution/index.js'
+import { type KindHandler, scriptContext } from '../../execution/index.js'
 import type { HostFunction, JsonValue } from '../../sandbox/index.js'
 import { OsirisArgumentError, OsirisUnavailableError } from './errors.js'
 import { type OsirisLimits, OsirisStore } from './model-store.js'
@@ -50,7 +50,7 @@ export function osirisKind(init: OsirisKindInit = {}): KindHandler {
     const run = await ctx.sandbox.runScript({
       code: job.payload,
       prelude: OSIRIS_PRELUDE,
-      globals: { input: job.input, env: ctx.env },
+      globals: { input: job.input, env: ctx.env, ...scriptContext(job) },
       hostFunctions: { ...ctx.functions.hostFunctions(), 'osiris.__call': call },
       limits: { wallTimeMs: job.timeoutMs },
       signal: ctx.signal,

@@ -1,0 +1,5 @@
+export type { NatStatus, RelaySource, RelayView } from './nat-service.js'
+export { NatService, natService, ownRelays } from './nat-service.js'
+export type { Reachability, ReachabilityView } from './reachability.js'
+export { reachabilityOf } from './reachability.js'
+export { relayGater } from './relay-gater.js'
