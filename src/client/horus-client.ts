@@ -257,7 +257,8 @@ export class HorusClient {
    * Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its
    * id. Over the mesh the client signs the submission (the run executes with this key's trust, and
    * only this key or an admin may read or control it); a retry sends the same signed submission,
-   * so it cannot start a second run. Through a gateway the node submits in its own name.
+   * so it cannot start a second run. Through a gateway the node submits in its own name, under the
+   * run id the client chose (the same id, workflow and inputs again answer the same run).
    */
   async submitWorkflow(
     workflow: WorkflowDefinition | string,
@@ -268,19 +269,20 @@ export class HorusClient {
     const secrets = await this.sealRunSecrets(document as WorkflowDefinition, options)
     const params: Record<string, unknown> = { workflow: document, inputs }
     if (secrets !== undefined) params.secrets = secrets
-    // Over the mesh the client picks the run id: an ambiguous failure can then name the run.
-    const chosen = this.viaGateway ? undefined : (options.runId ?? randomUUID())
-    if (chosen !== undefined)
-      params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
-    // Over the mesh a retry resends the same signed submission: it cannot start a second run.
+    // The client picks the run id: an ambiguous failure can then name the run.
+    const chosen = options.runId ?? randomUUID()
+    // Over the mesh the client signs; through a gateway the node signs a submission with this id.
+    if (this.viaGateway) params.runId = chosen
+    else params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
+    // A retry sends the same id (and signed submission): the coordinator answers the same run.
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
       params as RpcParams,
       {
         ...(options.signal === undefined ? {} : { signal: options.signal }),
-        idempotent: !this.viaGateway,
-        ...(chosen === undefined ? {} : { outcome: { runId: chosen } }),
+        idempotent: true,
+        outcome: { runId: chosen },
       },
     )
     return runId
@@ -352,18 +354,31 @@ export class HorusClient {
     return this.read('coordinator', 'coordinator.get_workflow_status', { runId }, options)
   }
 
-  /** Newest first. */
-  listWorkflows(options: SignalOptions & { status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+  /**
+   * Newest first. `query`: part of the workflow name or run id (any case); `after`: the last run id
+   * of the previous page, for the next one.
+   */
+  listWorkflows(
+    options: SignalOptions & { status?: RunStatus; limit?: number; after?: string; query?: string } = {},
+  ): Promise<RunSummary[]> {
     const params: Record<string, unknown> = {}
     if (options.status !== undefined) params.status = options.status
     if (options.limit !== undefined) params.limit = options.limit
+    if (options.after !== undefined) params.after = options.after
+    if (options.query !== undefined) params.query = options.query
     return this.read('coordinator', 'coordinator.list_workflows', params, options)
   }
 
-  /** Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left. */
-  events(runId?: string, options: SignalOptions = {}): AsyncIterable<MonitorEvent> {
+  /**
+   * Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left.
+   * A run's events start from its first one (`workflow_started`, even when the run began before
+   * the call), or after the event whose `id` is `options.after`; a subscription opened again after
+   * a failover resumes after the last event delivered, so none is lost or repeated. Events of every
+   * run are live only.
+   */
+  events(runId?: string, options: SignalOptions & { after?: string } = {}): AsyncIterable<MonitorEvent> {
     this.assertOpen()
-    return followEvents(this.connection, runId, options.signal)
+    return followEvents(this.connection, runId, options.signal, options.after)
   }
 
   /** Resolves with the run once it is completed, failed or cancelled. No timeout: pass a signal. */

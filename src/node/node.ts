@@ -21,6 +21,7 @@ import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper, type MeshStatus } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
+import { METRICS_PATH, metricsRoute, NodeMetrics } from './metrics/index.js'
 import { type NodeNatStatus, natMethods, nodeNatStatus, reachabilityCheck } from './nat/node-nat.js'
 import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
@@ -62,6 +63,8 @@ export class HorusNode {
   readonly rpcServer: RpcServer
   /** The HTTP gateway, when configured. */
   readonly gateway: HttpGateway | undefined
+  /** Prometheus metrics of the node and its roles (`GET /metrics` on the gateway). */
+  readonly metrics: NodeMetrics
   /** Large step outputs: stored here, fetched from peers (`/horus/blob/1.0.0`). */
   readonly blobs: BlobService
   private readonly capabilities = new Set<string>()
@@ -136,7 +139,21 @@ export class HorusNode {
             health: () => this.health(),
             logger: init.logger,
           })
-    if (this.gateway !== undefined) mountDashboard(this.gateway, { registry: this.rpc })
+    this.metrics = new NodeMetrics({
+      peerId: init.libp2p.peerId.toString(),
+      version: VERSION,
+      libp2p: init.libp2p,
+      liveness: this.liveness,
+      verifier: this.trust.verifier,
+      topics: () => [this.liveness.stats()],
+      load: () => this.loadProvider(),
+      uptimeMs: () => this.uptimeMs,
+      rpc: this.rpc,
+    })
+    if (this.gateway !== undefined) {
+      mountDashboard(this.gateway, { registry: this.rpc })
+      this.gateway.route('GET', METRICS_PATH, metricsRoute(this.metrics))
+    }
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
     this.blobs = createNodeBlobs({ ...init, policy: () => this.trust.policy })
   }

@@ -66,13 +66,13 @@ import {
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
-import { PeerSync } from './peer-sync.js'
+import { PeerSync, type PeerSyncStats } from './peer-sync.js'
 import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
 import { type StepItemsPage, stepItems } from './step-items.js'
-import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
+import { logLines, monitorEvent, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
 export interface CoordinatorComponents {
@@ -115,6 +115,12 @@ export interface CoordinatorStats {
   results: ResultStats
   /** Jobs found under a step's id: followed, or refused (by reason). */
   adoptions: AdoptionStats
+  /** Leases this node took over, by reason (`lease_lapsed`, `owner_lost`, `owner_untrusted`, `reacquired`). */
+  takeovers: Record<string, number>
+  /** Anti-entropy rounds this node started (ok / failed) and the entries they moved. */
+  sync: PeerSyncStats
+  /** Jobs of this coordinator's runs in flight on supervisors. */
+  jobsInFlight: number
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
@@ -171,7 +177,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })
-        if (local) this.eventsGossip.publish(event)
+        // The log cursor means nothing to other nodes (and older ones refuse unknown fields).
+        if (local) this.eventsGossip.publish(withoutId(event))
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
@@ -342,15 +349,31 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  /** Runs this coordinator holds, newest first: the caller's own, or every run for an admin. */
-  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller): RunSummary[] {
+  /**
+   * Runs this coordinator holds, newest first: the caller's own, or every run for an admin.
+   * `page.query` keeps runs whose workflow name or run id contains it (any case); `page.after`
+   * (a run id) starts after that run, for the next page.
+   */
+  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller, page: ListPage = {}): RunSummary[] {
     const who = this.authority.identify(caller)
     const now = Date.now()
+    const anchor = page.after === undefined ? undefined : this.engine.runs.get(page.after)
+    // A run the caller may not read is no anchor either: its existence is not the caller's business.
+    if (page.after !== undefined && (anchor === undefined || !this.access.mayRead(anchor, who)))
+      throw new RunNotFoundError(page.after)
+    const query = page.query?.toLowerCase()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
       const workflow = entry.ensureWorkflow()
       if (workflow === undefined) continue
       if (status !== undefined && entry.status !== status) continue
+      if (anchor !== undefined && !listedAfter(entry, anchor)) continue
+      if (
+        query !== undefined &&
+        !workflow.name.toLowerCase().includes(query) &&
+        !entry.id.toLowerCase().includes(query)
+      )
+        continue
       if (!this.access.mayRead(entry, who)) continue
       const finishedAt = TERMINAL.has(entry.status)
         ? describeRun(workflow, entry.state, now).finishedAt
@@ -455,6 +478,22 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     if (runId !== undefined) await this.find(runId, signal, 'events', caller)
   }
 
+  /**
+   * The run's monitor events whose id sorts after `after` (`''`: all of them), oldest first: the
+   * history a subscriber missed. Call `authorizeEvents` first.
+   */
+  runEvents(runId: string, after: string): MonitorEvent[] {
+    const entry = this.engine.runs.get(runId)
+    if (entry === undefined) return []
+    const events: MonitorEvent[] = []
+    for (const log of entry.state.log()) {
+      if (log.hlc <= after) continue
+      const event = monitorEvent(runId, log)
+      if (event !== undefined) events.push(event)
+    }
+    return events
+  }
+
   /** Should this event reach a subscriber who is `caller`? Run events only for those who may read the run. */
   mayReceive(event: MonitorEvent, caller: Caller | undefined): boolean {
     const who = this.authority.identify(caller)
@@ -535,6 +574,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       topics: [this.stateGossip.stats(), this.eventsGossip.stats()],
       results: this.engine.results.stats(),
       adoptions: this.engine.tracker.adoptionStats(),
+      takeovers: Object.fromEntries(this.engine.takeovers),
+      sync: { ...this.peerSync.stats, rounds: { ...this.peerSync.stats.rounds } },
+      jobsInFlight: this.engine.tracker.size,
     }
   }
 
@@ -654,4 +696,23 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       apply: (delta) => this.engine.mergeRemote(delta),
     }
   }
+}
+
+/** Filters and the position of one page of `list`. */
+export interface ListPage {
+  /** The last run id of the previous page. */
+  after?: string
+  /** Part of the workflow name or run id, any case. */
+  query?: string
+}
+
+/** Does `entry` come after `anchor` in the list's order (newest first, then by run id)? */
+function listedAfter(entry: RunEntry, anchor: RunEntry): boolean {
+  return entry.createdAt < anchor.createdAt || (entry.createdAt === anchor.createdAt && entry.id > anchor.id)
+}
+
+function withoutId(event: MonitorEvent): MonitorEvent {
+  if (event.id === undefined) return event
+  const { id: _id, ...rest } = event
+  return rest
 }
