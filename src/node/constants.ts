@@ -52,3 +52,15 @@ export const BOOTSTRAP_RETRY_MIN_MS = 1_000
 
 /** The longest pause between two dials of a bootstrap peer (the pause doubles up to it). @default 30_000 */
 export const BOOTSTRAP_RETRY_MAX_MS = 30_000
+
+/**
+ * Connections a node keeps open once idle ones are trimmed (`ConnectionTrimmer`); connections in
+ * use and gossip mesh peers may keep it above. `maxConnections` stays the hard limit. @default 32
+ */
+export const DEFAULT_TARGET_CONNECTIONS = 32
+
+/** How often the connection count is checked against the target. @default 5_000 */
+export const TRIM_INTERVAL_MS = 5_000
+
+/** A connection younger than this is never trimmed: whoever opened it is still using it. @default 10_000 */
+export const TRIM_GRACE_MS = 10_000
