@@ -64,3 +64,9 @@ export const TRIM_INTERVAL_MS = 5_000
 
 /** A connection younger than this is never trimmed: whoever opened it is still using it. @default 10_000 */
 export const TRIM_GRACE_MS = 10_000
+
+/**
+ * A node with at least this many connections, that hears its bootstrap peer's heartbeats, does not
+ * redial that bootstrap peer when the connection closes (it is in the mesh). @default 4
+ */
+export const KEEPER_SATISFIED_CONNECTIONS = 4

@@ -86,6 +86,7 @@ export class HorusNode {
       init.datastore,
       init.logger.forComponent('horus:mesh-keeper'),
       init.config.bootstrap,
+      (peerId) => this.liveness.get(peerId) !== undefined,
     )
     const bootstrapPeers = new Set(
       init.config.bootstrap.flatMap((addr) => addr.match(/\/p2p\/([^/]+)$/)?.slice(1) ?? []),
