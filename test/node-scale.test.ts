@@ -1,5 +1,6 @@
 import type { GossipSubEvents } from '@libp2p/gossipsub'
 import { RPC } from '@libp2p/gossipsub/message'
+import { KEEP_ALIVE } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../src/core/logger.js'
@@ -13,6 +14,17 @@ import { TestMesh, waitFor } from '../src/testing/index.js'
 
 const mesh = new TestMesh()
 afterEach(() => mesh.cleanup())
+
+/** Removes the keep-alive tags `node` holds for `peers` (the DHT's closest-peer tag). */
+async function dropKeepAlive(node: HorusNode, ...peers: HorusNode[]): Promise<void> {
+  for (const peer of peers) {
+    const stored = await node.libp2p.peerStore.get(peer.libp2p.peerId)
+    const tags = Object.fromEntries(
+      [...stored.tags.keys()].filter((t) => t.startsWith(KEEP_ALIVE)).map((t) => [t, undefined]),
+    )
+    await node.libp2p.peerStore.merge(peer.libp2p.peerId, { tags })
+  }
+}
 
 describe('presence budget: heartbeat interval grows with the mesh', () => {
   const bounds = { budgetPerSecond: 30, minMs: 1_000, maxMs: 30_000 }
@@ -101,12 +113,17 @@ describe('connection trimmer', () => {
         detail: { peerId: grafted.peerId, topic: 't', direction: 'outbound' },
       })
       const stream = await hub.libp2p.dialProtocol(busy.libp2p.peerId, RPC_PROTOCOL)
-      expect(trimmer.trim(Date.now())).toEqual([]) // everything is younger than the grace period
-      const closed = trimmer.trim(Date.now() + TRIM_GRACE_MS)
+      // In a mesh this small every leaf is among the hub's closest DHT peers, tagged keep-alive:
+      // the idle leaf loses the tag, the others keep it or have another reason to stay.
+      await dropKeepAlive(hub, idle)
+      expect(await trimmer.trim(Date.now())).toEqual([]) // everything is younger than the grace period
+      const closed = await trimmer.trim(Date.now() + TRIM_GRACE_MS)
       expect(closed.map((c) => c.remotePeer.toString())).toEqual([idle.peerId])
       await waitFor(() => hub.libp2p.getConnections(idle.libp2p.peerId).length === 0, {
         what: 'idle leaf closed',
       })
+      await dropKeepAlive(hub, grafted, kept, busy)
+      expect(await trimmer.trim(Date.now() + TRIM_GRACE_MS)).toEqual([])
       for (const leaf of [grafted, kept, busy])
         expect(hub.libp2p.getConnections(leaf.libp2p.peerId).length).toBeGreaterThan(0)
       await stream.close()

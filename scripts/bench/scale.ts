@@ -9,8 +9,8 @@
  * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained and replicas
  * held per coordinator, beside c = 1.
  *
- * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes); `BENCH_SCALE=50,200`
- * picks sizes. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
+ * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
+ * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
  * scripts/bench/results/scale.svg). N = 1,000 needs about 40 file descriptors per node: raise the
  * limit first (`ulimit -n 65536`, as root); a size that does not fit is skipped with the reason.
  */
@@ -35,7 +35,7 @@ import { type BenchTable, elapsedMs, percentile } from './table.js'
 const MODE = process.env.BENCH_SCALE ?? 'full'
 const QUICK = MODE === 'quick'
 const SIZES = QUICK ? [20, 50] : /^[\d,]+$/.test(MODE) ? MODE.split(',').map(Number) : [50, 200, 1_000]
-const COORDINATORS = QUICK ? [1, 3] : [1, 3, 10, 30]
+const COORDINATORS = process.env.BENCH_SCALE_C?.split(',').map(Number) ?? (QUICK ? [1, 3] : [1, 3, 10, 30])
 const START_CONCURRENCY = 8
 /** The whole benchmark's time budget: a size that would not fit in what is left is skipped. */
 const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? (QUICK ? 300 : 840)) * 1000

@@ -1,5 +1,5 @@
 import type { GossipSub, MeshPeer } from '@libp2p/gossipsub'
-import type { Connection, Libp2p, Logger } from '@libp2p/interface'
+import { type Connection, KEEP_ALIVE, type Libp2p, type Logger } from '@libp2p/interface'
 import { TRIM_GRACE_MS, TRIM_INTERVAL_MS } from './constants.js'
 
 /** Streams that do not keep a connection open: the mesh's own housekeeping. */
@@ -8,7 +8,7 @@ const HOUSEKEEPING_PROTOCOL = /^\/(ipfs\/id|ipfs\/ping|meshsub|floodsub|horus\/k
 export type TrimmerPubSub = Pick<GossipSub, 'addEventListener' | 'removeEventListener'>
 
 export interface ConnectionTrimmerInit {
-  libp2p: Pick<Libp2p, 'getConnections'>
+  libp2p: Pick<Libp2p, 'getConnections' | 'peerStore'>
   pubsub: TrimmerPubSub
   log: Logger
   /** Connections kept once trimmed (peers whose connections are in use may keep it above). */
@@ -25,7 +25,8 @@ export interface ConnectionTrimmerInit {
  *
  * Every few seconds, while above the target, it closes the connections that carry nothing but
  * housekeeping streams (identify, ping, gossipsub, DHT), oldest first, sparing: the peers of this
- * node's gossipsub meshes (gossip flows through them), the bootstrap peers, and connections younger
+ * node's gossipsub meshes (gossip flows through them), the bootstrap peers, peers tagged keep-alive
+ * (the DHT's 20 closest peers, which libp2p redials when they disconnect), and connections younger
  * than a grace period (a query or a dial that just opened it is still using it). A peer in use by
  * a Horus protocol (RPC, job dispatch, sync) has a stream of that protocol open and is kept.
  */
@@ -40,7 +41,9 @@ export class ConnectionTrimmer {
   start(): void {
     this.init.pubsub.addEventListener('gossipsub:graft', this.onGraft)
     this.init.pubsub.addEventListener('gossipsub:prune', this.onPrune)
-    this.timer = setInterval(() => this.trim(), TRIM_INTERVAL_MS)
+    this.timer = setInterval(() => {
+      this.trim().catch((err: unknown) => this.init.log.error('trimming connections failed: %e', err))
+    }, TRIM_INTERVAL_MS)
     this.timer.unref()
   }
 
@@ -70,12 +73,12 @@ export class ConnectionTrimmer {
   }
 
   /** One pass; returns the connections it closed. */
-  trim(now = Date.now()): Connection[] {
+  async trim(now = Date.now()): Promise<Connection[]> {
     const connections = this.init.libp2p.getConnections()
     const excess = connections.length - this.init.target
     if (excess <= 0) return []
     const spared = this.sparedPeers()
-    const candidates = connections
+    const idle = connections
       .filter(
         (conn) =>
           !spared.has(conn.remotePeer.toString()) &&
@@ -83,7 +86,12 @@ export class ConnectionTrimmer {
           conn.streams.every((stream) => HOUSEKEEPING_PROTOCOL.test(stream.protocol ?? '')),
       )
       .sort((a, b) => a.timeline.open - b.timeline.open)
-      .slice(0, excess)
+    const candidates: Connection[] = []
+    for (const conn of idle) {
+      if (candidates.length >= excess) break
+      // Closing a keep-alive peer would only make libp2p dial it again.
+      if (!(await this.keptAlive(conn))) candidates.push(conn)
+    }
     for (const conn of candidates) {
       conn.close().catch((err: unknown) => {
         conn.abort(err instanceof Error ? err : new Error(String(err)))
@@ -99,6 +107,15 @@ export class ConnectionTrimmer {
       )
     }
     return candidates
+  }
+
+  private async keptAlive(conn: Connection): Promise<boolean> {
+    try {
+      const peer = await this.init.libp2p.peerStore.get(conn.remotePeer)
+      return [...peer.tags.keys()].some((tag) => tag.startsWith(KEEP_ALIVE))
+    } catch {
+      return false
+    }
   }
 
   private sparedPeers(): Set<string> {
