@@ -5,7 +5,6 @@ import {
   rebuildRemoteError,
   WorkflowValidationError,
 } from '../src/client/errors.js'
-import { shouldFailover } from '../src/client/failover.js'
 import {
   CallTimeoutError,
   ConnectionClosedError,
@@ -13,6 +12,7 @@ import {
   UnauthorizedError,
   UnavailableError,
 } from '../src/protocols/rpc/errors.js'
+import { shouldFailover } from '../src/protocols/rpc/failover.js'
 
 describe('errors from the wire', () => {
   it('rebuilds the coordinator errors with the details the node sent', () => {

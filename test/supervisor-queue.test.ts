@@ -4,7 +4,13 @@
  * idempotence by id, cancellation, and the status events.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import { adHocJobId, createJob, generateSigner, JobRejectedError } from '../src/protocols/jobs/index.js'
+import {
+  adHocJobId,
+  createJob,
+  generateSigner,
+  JobRejectedError,
+  stepJobId,
+} from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import {
   type JobEvent,
@@ -14,6 +20,7 @@ import {
 } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
+import { submissionAuthority } from './jobs-helpers.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
@@ -122,6 +129,39 @@ describe('supervisor queueing and lifecycle', () => {
     const listed = await client.call<JobStatusView[]>('supervisor.list_jobs', {})
     expect(listed.map((j) => j.jobId)).toEqual([fixedId])
     expect(await client.call<JobStatusView[]>('supervisor.list_jobs', { status: 'succeeded' })).toEqual([])
+  })
+
+  it('holds a step job id for the coordinator that looked for it, refusing the previous owner’s late envelope', async () => {
+    // Both trusted as coordinators: `cli` owned the run and was cut off, `next` took the step over.
+    const [s, c, n] = [await mesh.member('sup'), await mesh.member('cli'), await mesh.member('next')]
+    const sup = await mesh.start(s, { roles: ['supervisor'] })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    const next = await mesh.start(n, { roles: [], bootstrap: sup })
+    const client = mesh.client(cli, sup)
+    const nextClient = mesh.client(next, sup)
+    const run = 'run-late'
+    const id = stepJobId(run, 'b', 1)
+    const step = (signer: typeof cli) =>
+      job(signer, {
+        run,
+        step: 'b',
+        attempt: 1,
+        runner: 'sal',
+        payload: 'x',
+        authority: submissionAuthority(signer.node.trust.signer, run),
+      })
+    // The taker looks for the job (reserving its id); this supervisor does not have it.
+    await expect(
+      nextClient.call('supervisor.get_job_result', { jobId: id, includeJob: true, reserve: true }),
+    ).rejects.toThrow(/no job/)
+    // The previous owner's envelope, sent before the takeover, arrives now: refused.
+    const late = await submit(client, step(cli), { waitForRunner: true }).catch((err: unknown) => err)
+    expect(late).toBeInstanceOf(JobIdConflictError)
+    expect((late as Error).message).toMatch(/held for coordinator .* which took the step over/)
+    // The taker's own envelope of that id is taken, and the id is free of its hold from then on.
+    expect((await submit(nextClient, step(next), { waitForRunner: true })).jobId).toBe(id)
+    const listed = await client.call<JobStatusView[]>('supervisor.list_jobs', {})
+    expect(listed.map((j) => j.jobId)).toEqual([id])
   })
 
   it('cancels a running job (the runner stops it) and reports every status change as an event', async () => {

@@ -1,10 +1,12 @@
 /**
- * `npm run chaos -- [--minutes N] [--seed S] [--faults N] [--runs N] [--jobs N]`: a longer nemesis
+ * `npm run chaos -- [--minutes N] [--seed S] [--faults N] [--runs N] [--jobs N] [--logs DIR]`: a longer nemesis
  * run than the test suite's, on the standard topology (three coordinators, two supervisor+runner
  * nodes, each in its own network namespace). Prints the report; exits 1 with the seed to replay
  * when an invariant did not hold. Needs root (see NemesisMesh.prepare).
  */
 import '../../src/node/polyfills.js'
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ChaosRun, standardTopology } from '../../src/testing/nemesis/chaos.js'
 import { NemesisMesh } from '../../src/testing/nemesis/nemesis-mesh.js'
@@ -19,6 +21,7 @@ const { values } = parseArgs({
     jobs: { type: 'string' },
     'lease-ttl': { type: 'string' },
     'lease-grace': { type: 'string' },
+    logs: { type: 'string' },
   },
 })
 const int = (name: string, value: string | undefined, fallback: number): number => {
@@ -46,7 +49,12 @@ process.stdout.write(
 )
 const swept = await NemesisMesh.prepare()
 if (swept.length > 0) process.stdout.write(`removed leftovers of earlier runs: ${swept.join(', ')}\n`)
-const mesh = new NemesisMesh()
+// --logs DIR: every node's log (DEBUG=horus:*) in DIR/<node>.log, the counter's record in DIR/executions.json.
+const logDir = values.logs === undefined ? undefined : resolve(values.logs)
+if (logDir !== undefined) await mkdir(logDir, { recursive: true })
+const mesh = new NemesisMesh(
+  logDir === undefined ? {} : { logDir, env: { DEBUG: process.env.DEBUG ?? 'horus:*,-horus:*:trace' } },
+)
 const started = Date.now()
 let failed = true
 const interrupt = (): void => {

@@ -5,10 +5,10 @@
  * trace, except for a bug.
  */
 import { AccessDeniedError, GatewayTokenError } from '../client/errors.js'
-import { isUnreachable } from '../client/failover.js'
 import { ConfigError, HorusError } from '../core/errors.js'
 import { IdentityError, SwarmKeyError } from '../node/errors.js'
 import { RpcError } from '../protocols/rpc/errors.js'
+import { isUnreachable } from '../protocols/rpc/failover.js'
 import { EXIT, UsageError } from './errors.js'
 
 export interface ErrorReport {

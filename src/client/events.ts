@@ -3,9 +3,10 @@
  * coordinator goes away the client subscribes again (to another one if need be). Events published
  * while no subscription was open are not replayed; read the run's status for the state.
  */
+
+import { shouldFailover } from '../protocols/rpc/failover.js'
 import type { Connection } from './connection.js'
 import { MAX_RESUBSCRIBE_DELAY_MS, RESUBSCRIBE_DELAY_MS } from './constants.js'
-import { shouldFailover } from './failover.js'
 import type { MonitorEvent } from './types.js'
 
 export async function* followEvents(

@@ -8,6 +8,7 @@ import type { Libp2p, Logger } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLogger } from '../core/logger.js'
 import { EventQueue, type RpcSubscription } from '../protocols/rpc/client.js'
+import { isBusy, isDialFailure, maybeHandled, shouldFailover } from '../protocols/rpc/failover.js'
 import { Libp2pRpcClient } from '../protocols/rpc/libp2p-client.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
@@ -27,7 +28,6 @@ import {
   OutcomeUnknownError,
 } from './errors.js'
 import { delay } from './events.js'
-import { isBusy, isDialFailure, maybeHandled, shouldFailover } from './failover.js'
 
 export interface MeshConnectionInit {
   host: Libp2p

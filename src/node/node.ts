@@ -14,7 +14,7 @@ import { RpcServer } from '../protocols/rpc/server.js'
 import type { NodeConfig, Role } from './config/types.js'
 import { ConnectionTrimmer } from './connection-trimmer.js'
 import { DEFAULT_TARGET_CONNECTIONS } from './constants.js'
-import { openDatastore } from './datastore.js'
+import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
@@ -66,6 +66,8 @@ export class HorusNode {
   private readonly capabilities = new Set<string>()
   private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
+  /** The datastore was found corrupted at start and repaired or replaced (health says so). */
+  private readonly datastoreRecovery: DatastoreRecovery | undefined
   private running = false
 
   private constructor(init: {
@@ -73,8 +75,10 @@ export class HorusNode {
     identity: Identity
     libp2p: MeshLibp2p
     datastore: LevelDatastore
+    datastoreRecovery?: DatastoreRecovery | undefined
     logger: ComponentLogger
   }) {
+    this.datastoreRecovery = init.datastoreRecovery
     this.config = init.config
     this.identity = init.identity
     this.libp2p = init.libp2p
@@ -157,7 +161,7 @@ export class HorusNode {
     const logger = options.logger ?? createLogger()
     const identity = await loadOrCreateIdentity(config.dataDir)
     const swarmKey = config.swarmKeyFile === undefined ? undefined : await readSwarmKey(config.swarmKeyFile)
-    const datastore = await openDatastore(config.dataDir)
+    const { datastore, recovery } = await openDatastore(config.dataDir, logger.forComponent('horus:node'))
     try {
       const libp2p = await createLibp2p(
         meshLibp2pOptions({
@@ -168,7 +172,7 @@ export class HorusNode {
           ...(swarmKey === undefined ? {} : { swarmKey }),
         }),
       )
-      const node = new HorusNode({ config, identity, libp2p, datastore, logger })
+      const node = new HorusNode({ config, identity, libp2p, datastore, datastoreRecovery: recovery, logger })
       if (options.start ?? true) await node.start()
       return node
     } catch (err) {
@@ -264,7 +268,12 @@ export class HorusNode {
     const mesh = this.keeper.status()
     const checks: Record<string, string> = {
       libp2p: this.libp2p.status === 'started' ? 'ok' : this.libp2p.status,
-      datastore: this.datastore.db.status === 'open' ? 'ok' : this.datastore.db.status,
+      datastore:
+        this.datastore.db.status !== 'open'
+          ? this.datastore.db.status
+          : this.datastoreRecovery === undefined
+            ? 'ok'
+            : datastoreCheck(this.datastoreRecovery),
       peers: this.libp2p.getPeers().length > 0 ? 'ok' : aloneMessage(mesh, Date.now()),
     }
     // A node meant to join others (it has bootstrap peers) and connected to none is not healthy;

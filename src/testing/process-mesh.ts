@@ -135,6 +135,8 @@ export interface SpawnNodeInit {
   startTimeoutMs: number
   /** Runs the node through this command, e.g. `['ip', 'netns', 'exec', ns]` (it must exec). */
   wrap?: readonly string[]
+  /** Every chunk the process writes to stderr, from its first (a log file). */
+  onStderr?: (chunk: Buffer) => void
 }
 
 /** Starts `horus node start --config F --json` and resolves once it printed its addresses. */
@@ -150,6 +152,7 @@ export async function spawnHorusNode(init: SpawnNodeInit): Promise<ProcessNode> 
         })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
+    init.onStderr?.(chunk)
     stderr += chunk.toString()
     // Keep the tail only: a long-lived node with DEBUG on must not grow the test's memory.
     if (stderr.length > 2_000_000) stderr = stderr.slice(-1_000_000)

@@ -101,6 +101,14 @@ export function stepJobId(run: string, step: string, attempt: number): string {
   return `${run}/${step}/${attempt}`
 }
 
+/**
+ * A short name of one envelope of a job, for logs: two envelopes of the same job id (a step job
+ * re-signed by another coordinator) differ in nonce and often in submitter.
+ */
+export function envelopeTag(job: Pick<UnsignedJob, 'id' | 'nonce' | 'submitter'>): string {
+  return `${job.id} (nonce ${String(job.nonce).slice(0, 8)}, by ${String(job.submitter).slice(0, 8)})`
+}
+
 /** Hex characters of the submitter's key that prefix its ad-hoc job ids (128 bits). */
 const NAMESPACE_HEX = 32
 

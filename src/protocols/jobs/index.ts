@@ -49,6 +49,7 @@ export {
   adHocNamespace,
   appendSignature,
   createJob,
+  envelopeTag,
   type JobEnvelope,
   type JobFields,
   type JobSignature,

@@ -100,3 +100,13 @@ export const STARTUP_RUNNER_WAIT_MS = 5_000
  * this long (it is slow, not gone); otherwise they go to another runner. @default 3_000
  */
 export const RUNNER_PING_TIMEOUT_MS = 3_000
+
+/**
+ * How long a step job id a coordinator looked for here and did not find stays held for it
+ * (`supervisor.get_job_result` with `reserve`): longer than any step job lives (the coordinator's
+ * job TTL is 10 minutes), so a stale envelope of the previous owner cannot arrive after it.
+ */
+export const RESERVATION_MS = 15 * 60_000
+
+/** At most this many step job ids are held at once (the oldest are let go first). */
+export const MAX_RESERVATIONS = 10_000

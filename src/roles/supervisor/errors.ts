@@ -13,8 +13,8 @@ export class JobNotFoundError extends HorusError {
 export class JobIdConflictError extends HorusError {
   static override readonly code = 'JOB_ID_CONFLICT'
 
-  constructor(jobId: string) {
-    super(`job id ${JSON.stringify(jobId)} is already used by a different job`)
+  constructor(jobId: string, why = 'is already used by a different job') {
+    super(`job id ${JSON.stringify(jobId)} ${why}`)
   }
 }
 

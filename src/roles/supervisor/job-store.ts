@@ -26,6 +26,22 @@ export class JobStore {
   async load(retentionMs: number): Promise<JobRecord[]> {
     const now = Date.now()
     const stale: string[] = []
+    try {
+      await this.readAll(now, retentionMs, stale)
+    } catch (err) {
+      // A damaged block of the datastore (one that opened, or was repaired, with a bad table):
+      // the jobs read so far are kept and the supervisor starts; the rest cannot be read.
+      this.log.error(
+        'reading the persisted jobs stopped at a datastore error after %d job(s): %s',
+        this.records.size,
+        (err as Error).message,
+      )
+    }
+    await Promise.all(stale.map((id) => this.remove(id)))
+    return [...this.records.values()]
+  }
+
+  private async readAll(now: number, retentionMs: number, stale: string[]): Promise<void> {
     for await (const { key, value } of this.datastore.query({ prefix: JOBS_PREFIX })) {
       let record: JobRecord
       try {
@@ -41,8 +57,6 @@ export class JobStore {
         this.records.set(record.job.id, record)
       }
     }
-    await Promise.all(stale.map((id) => this.remove(id)))
-    return [...this.records.values()]
   }
 
   /** Drops finished jobs older than `retentionMs` (record and logs); returns how many. */

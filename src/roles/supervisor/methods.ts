@@ -152,7 +152,10 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
         return statusView(service.status(jobId))
       },
     }),
-    defineMethod<{ jobId: string; wait?: boolean; timeoutMs?: number; includeJob?: boolean }, JobResultView>({
+    defineMethod<
+      { jobId: string; wait?: boolean; timeoutMs?: number; includeJob?: boolean; reserve?: boolean },
+      JobResultView
+    >({
       name: 'supervisor.get_job_result',
       summary: "A job's signed result; with `wait`, holds the call until the job ends or `timeoutMs` passes.",
       description:
@@ -170,6 +173,12 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
             description:
               'also answer the signed envelope, so the caller can check what the result is bound to',
           },
+          reserve: {
+            type: 'boolean',
+            default: false,
+            description:
+              'a coordinator taking a workflow step over: when this supervisor does not have the job, hold its id for the caller — refuse (JobIdConflictError) an envelope of that id from any other submitter until the job could no longer be alive',
+          },
         },
         required: ['jobId'],
         additionalProperties: false,
@@ -178,7 +187,8 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       resultName: 'job result',
       errors: [NOT_FOUND],
       timeoutMs: MAX_RESULT_WAIT_MS + 5_000,
-      handler: async ({ jobId, wait, timeoutMs, includeJob }, { signal, caller }) => {
+      handler: async ({ jobId, wait, timeoutMs, includeJob, reserve }, { signal, caller }) => {
+        if (reserve === true && service.findRecord(jobId) === undefined) service.reserveFor(jobId, caller)
         const { job } = service.recordFor(jobId, caller)
         const withJob = (view: JobResultView): JobResultView =>
           includeJob === true ? { ...view, job } : view

@@ -13,6 +13,7 @@ import type { MeshLibp2p } from '../../node/node.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
   commonRecipients,
+  envelopeTag,
   type JobEnvelope,
   type JobFailure,
   JobRejectedError,
@@ -42,7 +43,9 @@ import {
   DHT_LOOKUP_TIMEOUT_MS,
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
+  MAX_RESERVATIONS,
   PRUNE_INTERVAL_MS,
+  RESERVATION_MS,
   RUNNER_PING_TIMEOUT_MS,
   STARTUP_RUNNER_WAIT_MS,
 } from './constants.js'
@@ -128,6 +131,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private readonly dispatches = new Map<string, Dispatch>()
   private readonly holds = new Map<string, { runner: string; until: number }>()
   private readonly accepting = new Map<string, Promise<JobRecord>>()
+  /**
+   * Step job ids a coordinator taking a step over looked for here and did not find: held for that
+   * coordinator's key until `until`. An envelope of the same id from another submitter — the
+   * previous owner's, sent before the takeover and delivered late (a cut-off TCP connection
+   * retransmits when the cable is back) — is refused, or the step would run here as well as
+   * wherever the new owner sent it.
+   */
+  private readonly reservations = new Map<string, { key: string; until: number }>()
   private readonly waiters = new Map<string, Set<() => void>>()
   /** Peer IDs of the runners a queued job's secrets were sealed to (jobs with secrets only). */
   private readonly recipients = new Map<string, ReadonlySet<string>>()
@@ -262,7 +273,12 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       id === undefined
         ? undefined
         : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
-    if (known !== undefined) return this.sameJob(known, input)
+    if (known !== undefined) {
+      const same = this.sameJob(known, input)
+      this.log('job %s sent again (%s): answering its record (%s)', id, source, same.status)
+      return same
+    }
+    if (id !== undefined) this.assertNotReserved(id, input)
     if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
     const accepting = this.accept(input, source)
     if (id !== undefined) {
@@ -273,6 +289,48 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       accepting.then(forget, forget)
     }
     return accepting
+  }
+
+  /**
+   * A coordinator (`key`, trusted as one) looked for step job `jobId` and this supervisor does not
+   * have it: it is taking the step over and may send the job elsewhere, so the id is held for it
+   * (see `reservations`). The latest looker wins: it is the latest takeover.
+   */
+  reserve(jobId: string, key: string): void {
+    if (!jobId.includes('/') || this.store.has(jobId)) return
+    const now = Date.now()
+    for (const [id, held] of this.reservations) {
+      if (held.until > now && this.reservations.size < MAX_RESERVATIONS) break
+      this.reservations.delete(id)
+    }
+    this.reservations.delete(jobId)
+    this.reservations.set(jobId, { key, until: now + RESERVATION_MS })
+  }
+
+  /** A caller's reservation (`supervisor.get_job_result` with `reserve`): only a coordinator's. */
+  reserveFor(jobId: string, caller: Caller): void {
+    const who = this.callers.identify(caller)
+    if (who.key !== undefined && this.callers.holds(who, 'coordinator')) this.reserve(jobId, who.key)
+  }
+
+  private assertNotReserved(jobId: string, input: unknown): void {
+    const held = this.reservations.get(jobId)
+    if (held === undefined) return
+    const submitter = (input as { submitter?: unknown } | null)?.submitter
+    if (held.until <= Date.now() || submitter === held.key) {
+      this.reservations.delete(jobId)
+      return
+    }
+    this.log(
+      'refused %s from %s: the id is held for coordinator %s, which took the step over',
+      jobId,
+      String(submitter).slice(0, 8),
+      held.key.slice(0, 8),
+    )
+    throw new JobIdConflictError(
+      jobId,
+      `is held for coordinator ${held.key}, which took the step over; this envelope (by ${String(submitter)}) is from before that`,
+    )
   }
 
   getRecord(jobId: string): JobRecord {
@@ -405,6 +463,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       updatedAt: now,
     }
     await this.store.save(record)
+    this.log('accepted %s from %s', envelopeTag(job), source)
     this.emitStatus(record)
     this.enqueue(record)
     this.pump()
@@ -599,6 +658,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       }
       record.tried.push(runner)
     }
+    this.log(
+      'dispatching %s to runner %s (%s; runners so far: %s)',
+      envelopeTag(record.job),
+      runner,
+      record.reason ?? (record.tried.length > 1 ? 'again' : 'first dispatch'),
+      record.tried.join(', '),
+    )
     this.reasons.delete(jobId)
     record.runner = runner
     void this.update(record, 'dispatched', undefined)
@@ -661,6 +727,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
     this.counts.results.accepted++
     this.pool.succeeded(dispatch.runner)
+    this.log(
+      'runner %s answered %s: %s%s',
+      dispatch.runner,
+      record.job.id,
+      checked.result.status,
+      response.replayed ? ' (its earlier execution, not run again)' : '',
+    )
     const lines = response.logs.slice(0, MAX_LOG_LINES)
     await this.store.setLogs(record.job.id, lines)
     await this.finish(record, checked.result.status, { result: checked.result })
@@ -771,6 +844,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     const peerId = evt.detail.peerId
     const out = [...this.dispatches.values()].filter((d) => d.runner === peerId && d.abandoned === undefined)
     const abandon = (): void => {
+      if (out.length > 0) this.log('runner %s lost: taking back %d job(s) it was running', peerId, out.length)
       for (const dispatch of out) {
         if (dispatch.abandoned !== undefined) continue
         dispatch.abandoned = 'lost'

@@ -17,6 +17,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { createWriteStream, type WriteStream } from 'node:fs'
 import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -89,6 +90,12 @@ export interface NemesisMeshInit {
   prefix?: string
   /** How long a node may take to start (a loaded 2-core machine, a datastore to recover). @default 90_000 */
   startTimeoutMs?: number
+  /**
+   * Keep each node's stderr (its log with `env.DEBUG`) in `<logDir>/<name>.log`, appended across
+   * restarts, and the counter's executions in `<logDir>/executions.json` at close; the dir is
+   * kept after `close()`.
+   */
+  logDir?: string
 }
 
 export class NemesisMesh {
@@ -108,6 +115,7 @@ export class NemesisMesh {
   private rpcHost: Libp2p | undefined
   private readonly rpcClients = new Map<string, Libp2pRpcClient>()
   private closing: Promise<void> | undefined
+  private readonly logs = new Map<string, WriteStream>()
 
   constructor(init: NemesisMeshInit = {}) {
     this.init = init
@@ -254,8 +262,22 @@ export class NemesisMesh {
       env: { ...process.env, ...this.init.env, HORUS_NEMESIS_NODE: name },
       startTimeoutMs: this.init.startTimeoutMs ?? 90_000,
       wrap: ['ip', 'netns', 'exec', node.host.ns],
+      ...(this.init.logDir === undefined ? {} : { onStderr: this.logTo(name, this.init.logDir) }),
     })
     node.paused = false
+  }
+
+  private logTo(name: string, dir: string): (chunk: Buffer) => void {
+    let stream = this.logs.get(name)
+    if (stream === undefined) {
+      stream = createWriteStream(join(dir, `${name}.log`), { flags: 'a' })
+      this.logs.set(name, stream)
+    }
+    const to = stream
+    to.write(`--- ${new Date().toISOString()} node ${name} starting\n`)
+    return (chunk) => {
+      to.write(chunk)
+    }
   }
 
   /** kill -9. */
@@ -416,9 +438,16 @@ export class NemesisMesh {
     await step(() => Promise.allSettled([...this.rpcClients.values()].map((c) => c.close())))
     this.rpcClients.clear()
     await step(async () => this.rpcHost?.stop())
+    const logDir = this.init.logDir
+    if (logDir !== undefined && this.counterUrl !== '')
+      await step(async () =>
+        writeFile(join(logDir, 'executions.json'), JSON.stringify(await this.executions(), null, 1)),
+      )
     const children = [...this.nodes.values()].map((n) => n.process?.child)
     if (this.counter !== undefined) children.push(this.counter)
     await step(() => Promise.all(children.map((child) => killAndWait(child))))
+    for (const stream of this.logs.values()) await step(() => new Promise((resolve) => stream.end(resolve)))
+    this.logs.clear()
     for (const dir of this.mounts.splice(0)) await step(() => run('umount', ['-l', dir]))
     await step(() => this.lab.close())
     if (this.dir !== '') await step(() => rm(this.dir, { recursive: true, force: true }))

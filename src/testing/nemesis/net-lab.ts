@@ -79,14 +79,33 @@ export class NetLab {
     await run('ip', ['-n', this.switchNs, 'link', 'set', 'lo', 'up'])
   }
 
-  /** A subnet `10.213.<index>.0/24`: a bridge in the switch namespace. */
+  /**
+   * A subnet `10.213.<index>.0/24`: a bridge in the switch namespace. The index is one no other
+   * lab's test-process leg uses in the root namespace now (labs of tests that run at once would
+   * otherwise both route the same /24 from the root namespace, and dial each other's nodes),
+   * picked at random so two labs choosing at the same moment rarely meet.
+   */
   async subnet(name: string): Promise<void> {
     if (this.subnets.has(name)) return
-    const index = this.subnets.size + 1
-    const bridge = `br${index}`
+    const index = await this.freeIndex()
+    const bridge = `br${this.subnets.size + 1}`
     await run('ip', ['-n', this.switchNs, 'link', 'add', bridge, 'type', 'bridge'])
     await run('ip', ['-n', this.switchNs, 'link', 'set', bridge, 'up'])
     this.subnets.set(name, { name, index, bridge, next: 2 })
+  }
+
+  private async freeIndex(): Promise<number> {
+    const taken = new Set([...this.subnets.values()].map((s) => s.index))
+    const routes = await run('ip', ['-4', '-o', 'route', 'show'])
+    const prefix = `${LAB_NETWORK}.`
+    for (const line of routes.split('\n')) {
+      if (!line.startsWith(prefix)) continue
+      taken.add(Number(line.slice(prefix.length).split('.')[0]))
+    }
+    const free = Array.from({ length: 253 }, (_, i) => i + 1).filter((i) => !taken.has(i))
+    const index = free[randomBytes(2).readUInt16BE(0) % Math.max(1, free.length)]
+    if (index === undefined) throw new NetLabError(`no free subnet left in ${LAB_NETWORK}.0.0/16`)
+    return index
   }
 
   /** A host (its own namespace) with a leg on each of `subnets` (created when new). */

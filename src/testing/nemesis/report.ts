@@ -28,6 +28,12 @@ export function formatReport(report: ChaosReport, elapsedMs: number): string {
     ],
     ['duplicate effects unexplained', String(report.duplicates.unexplained.length)],
     [
+      're-executions beyond one per fault',
+      report.duplicates.beyondOnePerFault.length === 0
+        ? '0'
+        : `${report.duplicates.beyondOnePerFault.length}: ${report.duplicates.beyondOnePerFault.join('; ')}`,
+    ],
+    [
       'losses (runs not completed right + jobs lost)',
       String(report.runs.accepted - report.runs.completed + report.jobs.lost.length),
     ],

@@ -34,6 +34,15 @@ export const DEFAULT_SYNC_INTERVAL_MS = 10_000
  */
 export const DEFAULT_RECONCILE_INTERVAL_MS = 5_000
 
+/**
+ * A supervisor holding jobs that has been unreachable this long is given up on: its jobs are sent
+ * to another supervisor (and its copies cancelled once it answers again). Shorter, and a node
+ * that is only restarting has its jobs run twice — by the supervisor that resumes them and by the
+ * one they were moved to; longer, and a node that is gone for good holds its steps that long.
+ * @default 30_000
+ */
+export const DEFAULT_SUPERVISOR_LOSS_MS = 30_000
+
 /** Supervisors are looked up in the DHT at most this often while none is known. @default 5_000 */
 export const SUPERVISOR_LOOKUP_INTERVAL_MS = 5_000
 

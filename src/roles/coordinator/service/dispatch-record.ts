@@ -5,11 +5,16 @@
  * provenance can be checked offline against the submitted document. An envelope larger than
  * `MAX_RECORDED_ENVELOPE_BYTES` (its input carries big upstream outputs) is recorded by digest and
  * signatures only, keeping replication deltas and anti-entropy frames small.
+ *
+ * And where each job is: a `job_placed` entry once a supervisor acknowledged it (that supervisor
+ * holds it durably from then on), so a coordinator that takes the run over follows the job there
+ * instead of guessing from the supervisors it happens to hear from at that moment.
  */
 import { createHash } from 'node:crypto'
 import { canonicalJson, type JobEnvelope, unsignedJob } from '../../../protocols/jobs/index.js'
 import type { JsonObject } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
+import type { RunState } from '../../../protocols/state/run-state.js'
 
 /** Log entry type of a dispatched job's record. */
 export const JOB_DISPATCHED_TYPE = 'job_dispatched'
@@ -38,4 +43,37 @@ export function dispatchRecord(hlc: string, envelope: JobEnvelope, step: string,
     attempt,
     data,
   }
+}
+
+/** Log entry type of a job's placement on a supervisor. */
+export const JOB_PLACED_TYPE = 'job_placed'
+
+export function placementRecord(
+  hlc: string,
+  job: { jobId: string; step: string; attempt: number },
+  supervisor: string,
+): LogEntry {
+  return {
+    hlc,
+    kind: 'log',
+    type: JOB_PLACED_TYPE,
+    severity: 'debug',
+    message: `job ${job.jobId} placed on supervisor ${supervisor}`,
+    step: job.step,
+    attempt: job.attempt,
+    data: { jobId: job.jobId, supervisor },
+  }
+}
+
+/** Where each job of the run was last placed (job id → supervisor), as the run's log records it. */
+export function placements(state: RunState): Map<string, string> {
+  const out = new Map<string, string>()
+  // The log is in stamp order: the last record of a job wins.
+  for (const entry of state.log()) {
+    if (entry.type !== JOB_PLACED_TYPE) continue
+    const data = entry.data as { jobId?: unknown; supervisor?: unknown } | undefined
+    if (typeof data?.jobId === 'string' && typeof data.supervisor === 'string')
+      out.set(data.jobId, data.supervisor)
+  }
+  return out
 }

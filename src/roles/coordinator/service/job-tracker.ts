@@ -1,23 +1,34 @@
 /**
  * The step jobs this coordinator has in flight: it builds and signs each job (the coordinator is
  * its submitter; the id is the step's deterministic `run/step/attempt`), sends it to a supervisor,
- * and hands every status change of a tracked job to the engine. Failover: a job whose supervisor
- * fails the call, stops answering or loses its event stream is re-sent — the same envelope, so the
- * same id — to another supervisor; reconciliation polls in-flight jobs now and then to catch an
- * event that was lost. A job this coordinator takes over (`follow`) is first looked for on every
- * known supervisor and followed where it is; it is sent only when none has it, so a takeover does
- * not run an attempt twice on two supervisors.
+ * and hands every status change of a tracked job to the engine.
  *
- * A job found under the step's id — on a conflict, or by that look-up — is followed only when it
- * is the same attempt of the same step, for the same capability, and was submitted by a
- * coordinator this node trusts (another coordinator took the run over, or this one restarted); the
- * result expected is then the one bound to that job's envelope. Any other holder is a squatter:
- * the attempt fails (`JobIdTakenError`) and the refusal is counted.
+ * A supervisor that acknowledged a job holds it durably: it follows it to the end, and after a
+ * restart it resumes it. So a job stays with its supervisor when that supervisor's event stream
+ * breaks or a call to it fails: it is followed there by polling (`reconcile`), re-sent when the
+ * supervisor answers that it does not have it, and sent to another supervisor only once its
+ * supervisor has been unreachable for `supervisorLossMs` — then the copy left behind is cancelled
+ * as soon as that supervisor answers again, and nothing it reports about the job is believed.
+ * Moving a job sooner makes two recoveries of one fault: the coordinator's copy elsewhere and the
+ * supervisor's own resumption (the duplicate executions the nemesis suite found).
+ *
+ * A job this coordinator takes over (`follow`) is followed on the supervisor the run recorded it
+ * placed on (`job_placed`); without such a record it is looked for on every known supervisor, and
+ * sent only once every one of them answered that it does not have it (or after
+ * `supervisorLossMs` without an answer from all), so a takeover does not run an attempt twice.
+ *
+ * A job found under the step's id — on a conflict, by that look-up, or on the supervisor the run
+ * recorded — is followed only when it is the same attempt of the same step, for the same
+ * capability, and was submitted by a coordinator this node trusts (another coordinator took the
+ * run over, or this one restarted); the result expected is then the one bound to that job's
+ * envelope. Any other holder is a squatter: the attempt fails (`JobIdTakenError`) and the refusal
+ * is counted.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { abortable } from '../../../core/abortable.js'
 import {
   createJob,
+  envelopeTag,
   type JobAuthority,
   type JobEnvelope,
   jobDigest,
@@ -26,6 +37,7 @@ import {
   type TrustPolicy,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
+import { maybeHandled, RemoteError } from '../../../protocols/rpc/index.js'
 import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
 import type { DispatchAction } from '../scheduling/index.js'
@@ -43,7 +55,7 @@ export interface TrackedJob {
   readonly envelope: JobEnvelope
   /** `jobDigest` of the envelope whose result counts: ours, or the one adopted on a conflict. */
   digest: string
-  /** Where it was (last) sent. */
+  /** The supervisor that holds it (or may: a send whose answer was lost). */
   supervisor: string | undefined
   readonly tried: Set<string>
   delivering: boolean
@@ -56,6 +68,8 @@ export interface TrackedJob {
   cancelled: boolean
   /** Another coordinator may have sent it: look for it on the supervisors before sending it. */
   locate: boolean
+  /** Since when the look-up has been waiting for supervisors that did not answer. */
+  locatingSince: number | undefined
   retryTimer: NodeJS.Timeout | undefined
 }
 
@@ -67,10 +81,14 @@ export interface JobTrackerInit {
   signer: Signer
   localSupervisor: SupervisorService | undefined
   configuredSupervisors: readonly string[]
+  /** How long a supervisor holding jobs may stay unreachable before they are sent elsewhere. */
+  supervisorLossMs: number
   /** The trust policy in force. */
   policy: () => TrustPolicy
   /** A status change of a tracked job (terminal ones end its tracking first). */
   onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void
+  /** A supervisor acknowledged a job (or a look-up found it there): it holds it from now on. */
+  onPlaced(job: TrackedJob, supervisor: string): void
   /** A supervisor's event stream broke. */
   onSupervisorDown(supervisor: string, err: Error): void
 }
@@ -99,6 +117,12 @@ export class JobTracker {
   private readonly log: Logger
   private readonly jobs = new Map<string, TrackedJob>()
   private readonly shutdown = new AbortController()
+  /** This coordinator's key (hex): the submitter of its jobs. */
+  private readonly selfKey: string
+  /** Supervisors not heard from since a call or their event stream failed, and since when. */
+  private readonly unreachableSince = new Map<string, number>()
+  /** Copies left on supervisors jobs were moved away from: supervisor → job id → its expiry. */
+  private readonly leftBehind = new Map<string, Map<string, number>>()
   private readonly adoptions: AdoptionStats = {
     adopted: 0,
     refused: { other_job: 0, untrusted_submitter: 0 },
@@ -106,6 +130,7 @@ export class JobTracker {
 
   constructor(init: JobTrackerInit) {
     this.init = init
+    this.selfKey = Buffer.from(init.signer.publicKey).toString('hex')
     this.log = init.logger.forComponent('horus:coordinator:jobs')
     this.pool = new SupervisorPool({
       libp2p: init.libp2p,
@@ -149,21 +174,23 @@ export class JobTracker {
     authority: JobAuthority | undefined,
     secrets?: Record<string, SealedSecret>,
   ): JobEnvelope | undefined {
-    return this.track(run, action, authority, secrets, false)
+    return this.track(run, action, authority, secrets, { locate: false })
   }
 
   /**
    * Follows an attempt that is already in flight (sent by this node before a restart, or by
-   * another coordinator): finds the supervisor that has its job id and follows it there, or sends
-   * the envelope returned here when no supervisor has it. Undefined for a job already tracked.
+   * another coordinator): on the supervisor `placedOn()` names (the run's record of where it was
+   * placed), else on whichever supervisor has its job id; the envelope returned here is sent only
+   * when no supervisor has it. Undefined for a job already tracked.
    */
   follow(
     run: string,
     action: DispatchAction,
     authority: JobAuthority | undefined,
-    secrets?: Record<string, SealedSecret>,
+    secrets: Record<string, SealedSecret> | undefined,
+    placedOn: () => string | undefined,
   ): JobEnvelope | undefined {
-    return this.track(run, action, authority, secrets, true)
+    return this.track(run, action, authority, secrets, { locate: true, placedOn })
   }
 
   private track(
@@ -171,7 +198,7 @@ export class JobTracker {
     action: DispatchAction,
     authority: JobAuthority | undefined,
     secrets: Record<string, SealedSecret> | undefined,
-    locate: boolean,
+    how: { locate: boolean; placedOn?: () => string | undefined },
   ): JobEnvelope | undefined {
     if (this.jobs.has(action.jobId)) return undefined
     const timeoutMs = action.timeoutMs ?? DEFAULT_STEP_JOB_TIMEOUT_MS
@@ -204,10 +231,22 @@ export class JobTracker {
       delivering: false,
       settled: false,
       cancelled: false,
-      locate,
+      locate: how.locate,
+      locatingSince: undefined,
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
+    const placed = how.placedOn?.()
+    // The record is believed only for a peer the policy still trusts as a supervisor.
+    if (placed !== undefined && this.init.policy().admitsPeer(placed, { role: 'supervisor' })) {
+      // Its supervisor holds it: follow it there, whatever that supervisor's state now.
+      this.log('following %s on supervisor %s, where it was placed', job.jobId, placed)
+      job.locate = false
+      this.assign(job, placed)
+      this.check(job, placed)
+      return envelope
+    }
+    this.log('%s %s', how.locate ? 'following' : 'sending', envelopeTag(envelope))
     this.deliver(job)
     return envelope
   }
@@ -244,28 +283,17 @@ export class JobTracker {
     return this.pool.link(supervisor).logs(jobId, this.callSignal())
   }
 
-  /** Asks supervisors about jobs whose completion may have been missed; re-sends lost ones. */
+  /**
+   * Asks each job's supervisor about it (a completion may have been missed, the supervisor may
+   * have lost it or be gone), sends jobs that have none, and cancels copies left behind.
+   */
   reconcile(): void {
+    this.cancelLeftBehind()
     for (const job of this.jobs.values()) {
       if (job.delivering || job.retryTimer !== undefined) continue
       const supervisor = job.supervisor
-      if (supervisor === undefined) {
-        this.deliver(job)
-        continue
-      }
-      this.pool
-        .link(supervisor)
-        .result(job.jobId, this.callSignal())
-        .then((view) => {
-          if (isTerminal(view.status)) this.onEvent(view, supervisor)
-        })
-        .catch((err: unknown) => {
-          if (errorName(err) !== 'JobNotFoundError' || job.supervisor !== supervisor) return
-          // The supervisor lost the job (restarted without it): send it again.
-          this.pool.release(supervisor)
-          job.supervisor = undefined
-          this.deliver(job)
-        })
+      if (supervisor === undefined) this.deliver(job)
+      else this.check(job, supervisor)
     }
   }
 
@@ -281,8 +309,11 @@ export class JobTracker {
   }
 
   private onEvent(event: JobEvent, supervisor: string): void {
+    this.reachable(supervisor)
     const job = this.jobs.get(event.jobId)
-    if (job === undefined) return
+    // Only the copy this coordinator follows counts: a copy left on a supervisor the job was moved
+    // away from (and is being cancelled there) says nothing about the attempt.
+    if (job === undefined || job.supervisor !== supervisor) return
     if (!job.settled && event.result !== undefined && event.result.job !== job.digest) {
       this.log(
         'a result of another job under %s arrived before its holder was known: left to adoption',
@@ -294,18 +325,131 @@ export class JobTracker {
     this.init.onJobEvent(job, event, supervisor)
   }
 
+  /**
+   * A supervisor's event stream ended. Its jobs stay with it — it holds them and resumes them
+   * after a restart — and are followed by polling until it answers again (`check`).
+   */
   private onDown(supervisor: string, err: Error): void {
     if (this.shutdown.signal.aborted) return
-    this.log('supervisor %s lost: %s', supervisor, err.message)
     this.pool.markFailed(supervisor)
-    for (const job of this.jobs.values()) {
-      if (job.supervisor !== supervisor) continue
-      this.pool.release(supervisor)
-      job.supervisor = undefined
-      job.tried.add(supervisor)
-      this.deliver(job)
-    }
     this.init.onSupervisorDown(supervisor, err)
+    if (this.unreachableSince.has(supervisor)) return
+    this.unreachableSince.set(supervisor, Date.now())
+    const held = [...this.jobs.values()].filter((job) => job.supervisor === supervisor)
+    this.log(
+      'event stream of supervisor %s ended (%s): its %d job(s) stay with it and are followed by polling; they go elsewhere only if it stays unreachable for %d ms',
+      supervisor,
+      err.message,
+      held.length,
+      this.init.supervisorLossMs,
+    )
+    for (const job of held) this.check(job, supervisor)
+  }
+
+  private reachable(supervisor: string): void {
+    if (this.unreachableSince.delete(supervisor)) this.log('supervisor %s answers again', supervisor)
+  }
+
+  private unreachable(supervisor: string): number {
+    const since = this.unreachableSince.get(supervisor)
+    if (since !== undefined) return Date.now() - since
+    this.unreachableSince.set(supervisor, Date.now())
+    return 0
+  }
+
+  /**
+   * Asks the job's supervisor for it: a terminal status is reported, a supervisor without it gets
+   * it again, and one that does not answer keeps it until it has been unreachable for
+   * `supervisorLossMs`; then the job goes to another supervisor.
+   */
+  private check(job: TrackedJob, supervisor: string): void {
+    // Until it is known which envelope the supervisor holds under this id (a job followed where the
+    // run recorded it, sent by another coordinator), it is asked for that envelope too.
+    const settle = !job.settled
+    this.pool
+      .link(supervisor)
+      .result(job.jobId, this.callSignal(), { includeJob: settle })
+      .then(({ job: holder, ...view }) => {
+        this.reachable(supervisor)
+        if (job.supervisor !== supervisor || this.jobs.get(job.jobId) !== job) return
+        if (settle && !job.settled && !this.mayFollow(job, holder, supervisor)) return
+        if (isTerminal(view.status)) this.onEvent(view, supervisor)
+      })
+      .catch((err: unknown) => {
+        if (job.supervisor !== supervisor || this.jobs.get(job.jobId) !== job) return
+        if (errorName(err) === 'JobNotFoundError') {
+          this.reachable(supervisor)
+          // It lost the job (a datastore it could not read, a crash before the record was written).
+          this.log('%s: supervisor %s does not have it (any more): sending it again', job.jobId, supervisor)
+          this.unassign(job)
+          this.deliver(job)
+          return
+        }
+        // An answer that is not the job's status (busy, starting): it is there, ask again later.
+        if (err instanceof RemoteError) {
+          this.reachable(supervisor)
+          return
+        }
+        const unreachableMs = this.unreachable(supervisor)
+        if (unreachableMs < this.init.supervisorLossMs) return
+        this.log(
+          '%s: supervisor %s unreachable for %d ms: sending the job elsewhere; its copy there is cancelled once it answers again',
+          job.jobId,
+          supervisor,
+          unreachableMs,
+        )
+        this.leaveBehind(job, supervisor)
+        this.unassign(job)
+        job.tried.add(supervisor)
+        this.deliver(job)
+      })
+  }
+
+  private assign(job: TrackedJob, supervisor: string): void {
+    job.supervisor = supervisor
+    this.pool.assign(supervisor)
+  }
+
+  private unassign(job: TrackedJob): void {
+    if (job.supervisor !== undefined) this.pool.release(job.supervisor)
+    job.supervisor = undefined
+  }
+
+  private leaveBehind(job: TrackedJob, supervisor: string): void {
+    const jobs = this.leftBehind.get(supervisor) ?? new Map<string, number>()
+    jobs.set(job.jobId, job.envelope.expiresAt)
+    this.leftBehind.set(supervisor, jobs)
+  }
+
+  /** Cancels the copies left on supervisors that are heard from again (until their jobs expire). */
+  private cancelLeftBehind(): void {
+    const now = Date.now()
+    const known = new Set(this.pool.candidates())
+    for (const [supervisor, jobs] of this.leftBehind) {
+      for (const [jobId, expiresAt] of jobs) {
+        // Followed there again (moved back), or past its expiry: nothing to cancel.
+        if (expiresAt <= now || this.jobs.get(jobId)?.supervisor === supervisor) jobs.delete(jobId)
+      }
+      if (jobs.size === 0) {
+        this.leftBehind.delete(supervisor)
+        continue
+      }
+      if (!known.has(supervisor)) continue
+      for (const jobId of jobs.keys()) {
+        this.pool
+          .link(supervisor)
+          .cancel(jobId, this.callSignal())
+          .then(
+            () => {
+              jobs.delete(jobId)
+              this.log('cancelled the copy of %s left on supervisor %s', jobId, supervisor)
+            },
+            (err: unknown) => {
+              if (errorName(err) === 'JobNotFoundError') jobs.delete(jobId)
+            },
+          )
+      }
+    }
   }
 
   private deliver(job: TrackedJob): void {
@@ -319,7 +463,14 @@ export class JobTracker {
   }
 
   private async deliverLoop(job: TrackedJob): Promise<void> {
-    if (job.locate && (await this.locate(job))) return
+    if (job.locate) {
+      const found = await this.locate(job)
+      if (found === 'found') return
+      if (found === 'unknown') {
+        this.retryLater(job)
+        return
+      }
+    }
     for (;;) {
       if (job.cancelled || this.shutdown.signal.aborted || this.jobs.get(job.jobId) !== job) return
       let peer = this.pool.pick(job.tried)
@@ -332,13 +483,19 @@ export class JobTracker {
         return
       }
       const link = this.pool.link(peer)
-      job.supervisor = peer
-      job.settled = false
-      this.pool.assign(peer)
+      this.log(
+        'sending %s to supervisor %s (tried before: %s)',
+        envelopeTag(job.envelope),
+        peer,
+        [...job.tried].join(', ') || 'none',
+      )
+      this.assign(job, peer)
       try {
         await link.ready()
         const view = await link.submit(job.envelope, this.callSignal())
         job.settled = true
+        this.reachable(peer)
+        this.init.onPlaced(job, peer)
         if (job.cancelled) await link.cancel(job.jobId, this.callSignal())
         else if (isTerminal(view.status)) await this.fetch(job, link)
         return
@@ -357,11 +514,20 @@ export class JobTracker {
           )
           return
         }
-        this.log('sending %s to %s failed: %s', job.jobId, peer, (err as Error).message)
-        if (job.supervisor === peer) {
-          this.pool.release(peer)
-          job.supervisor = undefined
+        if (maybeHandled(err) && !job.cancelled) {
+          // The supervisor may hold it now (only the answer was lost): it is asked before the job
+          // goes anywhere else, or a second supervisor would run it too.
+          this.log(
+            'sending %s to %s: %s; asking it before sending it elsewhere',
+            job.jobId,
+            peer,
+            (err as Error).message,
+          )
+          this.unreachable(peer)
+          return
         }
+        this.log('sending %s to %s failed: %s', job.jobId, peer, (err as Error).message)
+        if (job.supervisor === peer) this.unassign(job)
         job.tried.add(peer)
         this.pool.markFailed(peer)
       }
@@ -381,7 +547,9 @@ export class JobTracker {
       this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
       return
     }
-    if (this.mayFollow(job, holder, link.peerId)) return this.fetch(job, link)
+    if (!this.mayFollow(job, holder, link.peerId)) return
+    this.init.onPlaced(job, link.peerId)
+    return this.fetch(job, link)
   }
 
   /**
@@ -429,13 +597,11 @@ export class JobTracker {
   }
 
   /**
-   * Asks every known supervisor for the job; true when one has it — a job this coordinator may
-   * follow (followed there from now on), or only others' (the attempt then fails as taken).
-   * Supervisors that do not answer are not waited for: the job is then sent, at worst a second
-   * execution, which beats a step that never ends.
+   * Asks every known supervisor for the job: 'found' (it is followed there from now on), 'absent'
+   * (every one answered that it does not have it, or none answered for `supervisorLossMs`: send
+   * it) or 'unknown' (one that did not answer may have it: ask again later).
    */
-  private async locate(job: TrackedJob): Promise<boolean> {
-    job.locate = false
+  private async locate(job: TrackedJob): Promise<'found' | 'absent' | 'unknown'> {
     const candidates = this.pool.candidates()
     const found = await Promise.all(
       candidates.map(async (peer) => {
@@ -444,27 +610,42 @@ export class JobTracker {
           // Events must flow before the status is read, or a completion in between is missed.
           const signal = this.callSignal()
           await abortable(link.ready(), signal)
-          return { peer, link, view: await link.result(job.jobId, signal, { includeJob: true }) }
+          // Where it is not, its id is held for this coordinator: a late envelope of the previous
+          // owner (sent before it was cut off, delivered after) is refused there.
+          const view = await link.result(job.jobId, signal, { includeJob: true, reserveFor: this.selfKey })
+          return { peer, link, view }
         } catch (err) {
-          if (errorName(err) !== 'JobNotFoundError')
-            this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
-          return undefined
+          if (errorName(err) === 'JobNotFoundError') return 'absent' as const
+          this.log('looking for %s on %s: %s', job.jobId, peer, (err as Error).message)
+          return 'unknown' as const
         }
       }),
     )
-    const hits = found.filter((f) => f !== undefined)
-    if (hits.length === 0 || job.cancelled || this.jobs.get(job.jobId) !== job) return false
-    const followable = hits.find(
-      (h) => h.view.job !== undefined && this.adoptionRefusal(job, h.view.job) === undefined,
-    )
-    const hit = followable ?? (hits[0] as (typeof hits)[number])
-    if (!this.mayFollow(job, hit.view.job, hit.peer)) return true
-    this.log('following %s on %s', job.jobId, hit.peer)
-    job.supervisor = hit.peer
-    this.pool.assign(hit.peer)
-    const { job: _envelope, ...view } = hit.view
-    if (isTerminal(view.status)) this.onEvent(view, hit.peer)
-    return true
+    if (job.cancelled || this.jobs.get(job.jobId) !== job) return 'found'
+    const hits = found.filter((f) => typeof f === 'object')
+    if (hits.length > 0) {
+      job.locate = false
+      const followable = hits.find(
+        (h) => h.view.job !== undefined && this.adoptionRefusal(job, h.view.job) === undefined,
+      )
+      const hit = followable ?? (hits[0] as (typeof hits)[number])
+      this.assign(job, hit.peer)
+      if (!this.mayFollow(job, hit.view.job, hit.peer)) return 'found'
+      this.log('following %s on %s', job.jobId, hit.peer)
+      this.init.onPlaced(job, hit.peer)
+      const { job: _envelope, ...view } = hit.view
+      if (isTerminal(view.status)) this.onEvent(view, hit.peer)
+      return 'found'
+    }
+    const silent = found.filter((f) => f === 'unknown').length
+    if (silent > 0 || candidates.length === 0) {
+      job.locatingSince ??= Date.now()
+      const waited = Date.now() - job.locatingSince
+      if (waited < this.init.supervisorLossMs) return 'unknown'
+      this.log('%s: %d supervisor(s) did not answer for %d ms: sending it', job.jobId, silent, waited)
+    }
+    job.locate = false
+    return 'absent'
   }
 
   private async fetch(job: TrackedJob, link: SupervisorLink): Promise<void> {

@@ -38,7 +38,7 @@ import {
 } from '../scheduling/index.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
-import { dispatchRecord } from './dispatch-record.js'
+import { dispatchRecord, placementRecord, placements } from './dispatch-record.js'
 import { RunExistsError } from './errors.js'
 import { jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
@@ -52,6 +52,8 @@ export interface EngineLimits {
   runConcurrency: number
   leaseTtlMs: number
   leaseGraceMs: number
+  /** How long a supervisor holding jobs may stay unreachable before they are sent elsewhere. */
+  supervisorLossMs: number
 }
 
 export interface RunEngineInit {
@@ -105,8 +107,10 @@ export class RunEngine {
       signer: init.signer,
       localSupervisor: init.localSupervisor,
       configuredSupervisors: init.configuredSupervisors,
+      supervisorLossMs: init.limits.supervisorLossMs,
       policy: init.policy,
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
+      onPlaced: (job, supervisor) => this.onPlaced(job, supervisor),
       onSupervisorDown: () => {},
     })
   }
@@ -413,19 +417,28 @@ export class RunEngine {
       this.log.error('planning run %s failed: %s', entry.id, (err as Error).message)
       return
     }
+    // Right after a takeover or a merge, the previous owner may have sent a job whose dispatch
+    // never reached this replica (it was cut off just after sending): every job of this plan is
+    // looked for on the supervisors before it is sent, under its deterministic id.
+    const unsure = entry.redispatch
     entry.redispatch = false
+    // Where the run's jobs were placed: read once per plan, and only when a job is followed.
+    let placed: Map<string, string> | undefined
     for (const action of result.actions) {
       // A re-dispatch of an attempt already in flight is followed (found where it is, or sent
       // again); the step's state stays as it is.
-      const follow = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
-      if (!follow) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
+      const inFlight = action.type === 'dispatch' && this.inFlightAt(entry, action.step, action.attempt)
+      if (!inFlight) entry.addGossip(commitAction(entry.state, action, this.hlc.now()))
       if (action.type === 'dispatch') {
-        const envelope = this.tracker[follow ? 'follow' : 'send'](
-          entry.id,
-          action,
-          runAuthority(entry.state.meta),
-          stepSecrets(workflow, action.step, entry.state.meta?.secrets),
-        )
+        const authority = runAuthority(entry.state.meta)
+        const secrets = stepSecrets(workflow, action.step, entry.state.meta?.secrets)
+        const envelope =
+          inFlight || unsure
+            ? this.tracker.follow(entry.id, action, authority, secrets, () => {
+                placed ??= placements(entry.state)
+                return placed.get(action.jobId)
+              })
+            : this.tracker.send(entry.id, action, authority, secrets)
         if (envelope !== undefined)
           entry.addGossip(
             entry.state.appendLog(dispatchRecord(this.hlc.now(), envelope, action.step, action.attempt)),
@@ -494,6 +507,13 @@ export class RunEngine {
         if (compact) await store.compact(entry.id)
       })
       .catch((err: Error) => this.log.error('persisting run %s failed: %s', entry.id, err.message))
+  }
+
+  /** Records where an owned run's job is, for a coordinator that takes the run over. */
+  private onPlaced(job: TrackedJob, supervisor: string): void {
+    const entry = this.runs.get(job.run)
+    if (entry === undefined || !this.owns(entry)) return
+    this.changed(entry, entry.state.appendLog(placementRecord(this.hlc.now(), job, supervisor)), false)
   }
 
   private onJobEvent(job: TrackedJob, event: JobEvent, supervisor: string): void {

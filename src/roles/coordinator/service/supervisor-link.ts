@@ -21,11 +21,20 @@ export interface SupervisorLink {
   /** Resolves once events of this supervisor are flowing (jobs may be sent from then on). */
   ready(): Promise<void>
   submit(job: JobEnvelope, signal: AbortSignal): Promise<JobStatusView>
-  /** The job's current status and, once terminal, its result; with `includeJob`, its envelope. */
-  result(jobId: string, signal: AbortSignal, options?: { includeJob?: boolean }): Promise<JobResultView>
+  /**
+   * The job's current status and, once terminal, its result; with `includeJob`, its envelope.
+   * With `reserveFor` (this coordinator's key; a remote supervisor takes the caller's), a
+   * supervisor without the job holds its id for this coordinator (`supervisor.get_job_result`).
+   */
+  result(jobId: string, signal: AbortSignal, options?: ResultOptions): Promise<JobResultView>
   cancel(jobId: string, signal: AbortSignal): Promise<void>
   logs(jobId: string, signal: AbortSignal): Promise<string[]>
   close(): Promise<void>
+}
+
+export interface ResultOptions {
+  includeJob?: boolean
+  reserveFor?: string
 }
 
 export interface LinkHandlers {
@@ -59,11 +68,9 @@ export class LocalSupervisorLink implements SupervisorLink {
     return statusView(await this.service.submit(job, 'rpc', { waitForRunner: true }))
   }
 
-  async result(
-    jobId: string,
-    _signal?: AbortSignal,
-    options: { includeJob?: boolean } = {},
-  ): Promise<JobResultView> {
+  async result(jobId: string, _signal?: AbortSignal, options: ResultOptions = {}): Promise<JobResultView> {
+    if (options.reserveFor !== undefined && this.service.findRecord(jobId) === undefined)
+      this.service.reserve(jobId, options.reserveFor)
     const record = this.service.status(jobId)
     const view = resultView(record)
     return options.includeJob === true ? { ...view, job: record.job } : view
@@ -134,8 +141,12 @@ export class RemoteSupervisorLink implements SupervisorLink {
     )
   }
 
-  result(jobId: string, signal: AbortSignal, options: { includeJob?: boolean } = {}): Promise<JobResultView> {
-    const params = options.includeJob === true ? { jobId, includeJob: true } : { jobId }
+  result(jobId: string, signal: AbortSignal, options: ResultOptions = {}): Promise<JobResultView> {
+    const params = {
+      jobId,
+      ...(options.includeJob === true ? { includeJob: true } : {}),
+      ...(options.reserveFor === undefined ? {} : { reserve: true }),
+    }
     return this.client.call<JobResultView>('supervisor.get_job_result', params, { signal })
   }
 

@@ -12,6 +12,7 @@ import type { DhtAdvertiser } from '../../../protocols/capabilities/advertiser.j
 import { capabilityCid } from '../../../protocols/capabilities/index.js'
 import {
   createResult,
+  envelopeTag,
   type JobEnvelope,
   type JobFailure,
   JobRejectedError,
@@ -248,10 +249,13 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private async again(job: JobEnvelope, dispatcher: string): Promise<ExecuteResponse | undefined> {
     const running = this.inFlight.get(job.id)
     if (running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter) {
+      this.log('%s sent again by %s: attaching to its execution in progress', envelopeTag(job), dispatcher)
       this.dispatchers.set(job.id, dispatcher)
       return { ...(await running.response), replayed: true }
     }
     const stored = await this.results.get(job)
+    if (stored !== undefined)
+      this.log('%s sent again by %s: answering its stored result', envelopeTag(job), dispatcher)
     return stored === undefined ? undefined : { ...stored, replayed: true }
   }
 
@@ -279,6 +283,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     dispatcher: string,
     secrets: Record<string, string> | undefined,
   ): Promise<ExecuteResponse> {
+    this.log('executing %s for %s', envelopeTag(job), dispatcher)
     this.dispatchers.set(job.id, dispatcher)
     const options = secrets === undefined ? {} : { secrets }
     const response = this.executor.execute(job, options).then(async (execution) => {
