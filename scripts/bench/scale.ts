@@ -31,6 +31,7 @@ import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import { renderScalePlot } from './scale-plot.js'
 import { type BenchTable, elapsedMs, percentile } from './table.js'
+import { chainWorkflow } from './workflow.js'
 
 const MODE = process.env.BENCH_SCALE ?? 'full'
 const QUICK = MODE === 'quick'
@@ -328,19 +329,6 @@ async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }
 
 const NOOP_RUNNER = { runner: { builtins: false, concurrency: 16, kinds: { noop: async () => null } } }
 
-function chain(steps: number) {
-  return {
-    workflow: {
-      name: 'scale-chain',
-      steps: Array.from({ length: steps }, (_, i) => ({
-        id: `s${i}`,
-        runner: 'noop',
-        ...(i === 0 ? {} : { depends_on: [`s${i - 1}`] }),
-      })),
-    },
-  }
-}
-
 export interface CoordinatorRow {
   c: number
   runs: number
@@ -394,7 +382,7 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const loop = async (coordinator: CoordinatorService): Promise<void> => {
       while (Date.now() < deadline) {
         const begin = process.hrtime.bigint()
-        const runId = await coordinator.submit(chain(3))
+        const runId = await coordinator.submit(chainWorkflow(3))
         const view = await coordinator.waitForCompletion(runId, 120_000)
         if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
         durations.push(elapsedMs(begin))

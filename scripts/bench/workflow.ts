@@ -99,7 +99,7 @@ async function jobPath(hub: Member): Promise<{ sequentialMs: number; parallelMs:
   return { sequentialMs: percentile(samples, 50), parallelMs: elapsedMs(start) }
 }
 
-function chainWorkflow(n: number) {
+export function chainWorkflow(n: number) {
   return {
     workflow: {
       name: 'chain',
