@@ -498,12 +498,17 @@ export async function runScaleBench(): Promise<BenchTable[]> {
       continue
     }
     process.stderr.write(`scale: N = ${n}…\n`)
-    rows.push((await measureMesh(n)).row)
+    const { row } = await measureMesh(n)
+    // Each size as it finishes, so a run cut short still leaves its figures.
+    process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+    rows.push(row)
   }
   const coordinatorRows: CoordinatorRow[] = []
   for (const c of COORDINATORS) {
     process.stderr.write(`scale: c = ${c}…\n`)
-    coordinatorRows.push(await measureCoordinators(c))
+    const row = await measureCoordinators(c)
+    process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+    coordinatorRows.push(row)
   }
   const svg = process.env.BENCH_SCALE_SVG ?? 'scripts/bench/results/scale.svg'
   await mkdir(dirname(svg), { recursive: true })
