@@ -14,6 +14,8 @@ import { MethodRegistry } from '../protocols/rpc/registry.js'
 import { RpcServer } from '../protocols/rpc/server.js'
 import { createNodeBlobs } from './blobs.js'
 import type { NodeConfig, Role } from './config/types.js'
+import { ConnectionTrimmer } from './connection-trimmer.js'
+import { DEFAULT_TARGET_CONNECTIONS } from './constants.js'
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
@@ -52,6 +54,8 @@ export class HorusNode {
   private readonly log: Logger
   /** Keeps the node in the mesh (bootstrap and known peers redialled); `mesh:alone` / `mesh:joined`. */
   readonly keeper: MeshKeeper
+  /** Closes idle connections beyond a target, so a node's connections stay in the tens. */
+  readonly trimmer: ConnectionTrimmer
   /** Who else is alive, from heartbeats on `horus/v1/liveness`. */
   readonly liveness: LivenessService
   /** Keeps this node's role and capability provider records in the DHT. */
@@ -96,7 +100,21 @@ export class HorusNode {
       init.logger.forComponent('horus:mesh-keeper'),
       // Relay peers are kept connected like bootstrap peers: behind NAT they are the way in.
       [...new Set([...init.config.bootstrap, ...init.config.relay.peers])],
+      (peerId) => this.liveness.get(peerId) !== undefined,
     )
+    // Bootstrap and relay peers are never trimmed: they are how a node rejoins, or is reached at all.
+    const bootstrapPeers = new Set(
+      [...init.config.bootstrap, ...init.config.relay.peers].flatMap(
+        (addr) => addr.match(/\/p2p\/([^/]+)$/)?.slice(1) ?? [],
+      ),
+    )
+    this.trimmer = new ConnectionTrimmer({
+      libp2p: init.libp2p,
+      pubsub: init.libp2p.services.pubsub,
+      log: init.logger.forComponent('horus:trimmer'),
+      target: Math.min(DEFAULT_TARGET_CONNECTIONS, init.config.maxConnections),
+      keep: () => bootstrapPeers,
+    })
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
@@ -229,6 +247,8 @@ export class HorusNode {
     try {
       await this.trust.start()
       this.keeper.follow()
+      // Before libp2p, so the trimmer sees every gossip mesh graft from the first one.
+      this.trimmer.start()
       try {
         await this.libp2p.start()
       } catch (err) {
@@ -273,6 +293,7 @@ export class HorusNode {
     }
     this.running = false
     this.liveness.stop()
+    this.trimmer.stop()
     await this.advertiser.stop()
     await this.keeper.stop()
     await this.gateway?.stop()

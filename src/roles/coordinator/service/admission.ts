@@ -53,6 +53,8 @@ export interface AdmissionInit {
   log: Logger
   compile(document: unknown): CompiledWorkflow
   register(definition: TriggerDefinition): Promise<void>
+  /** A run id garbage-collected here: taken for good (other replicas refuse its state). */
+  expired(runId: string): boolean
 }
 
 /** The document a submission digests: text is parsed first (as the SDK does before signing). */
@@ -81,6 +83,7 @@ export class Admission {
       const compiled = this.#init.compile(document)
       const submission = this.#submissionOf(options, document, inputs, who)
       const existing = engine.runs.get(submission.runId)
+      if (this.#init.expired(submission.runId)) throw new RunExistsError(submission.runId)
       if (existing !== undefined) {
         const stored = runAuthority(existing.state.meta)
         if (

@@ -23,6 +23,7 @@ import {
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
+import type { RunState } from '../../../protocols/state/run-state.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
@@ -51,14 +52,17 @@ import {
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_RUN_CONCURRENCY,
+  DEFAULT_RUN_RETENTION_MS,
   DEFAULT_SUPERVISOR_LOSS_MS,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_WAIT_MS,
+  MAX_RETENTION_SWEEP_MS,
   RUNS_PREFIX,
 } from './constants.js'
 import { controlMethods } from './control-methods.js'
 import {
   CoordinatorNotRunningError,
+  RunExpiredError,
   RunFinishedError,
   RunNotFoundError,
   TriggerAccessDeniedError,
@@ -70,6 +74,7 @@ import { PeerSync, type PeerSyncStats } from './peer-sync.js'
 import { RunAccess, type RunAction } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
+import { RunRetention } from './run-retention.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
 import { type StepItemsPage, stepItems } from './step-items.js'
 import { logLines, monitorEvent, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
@@ -139,6 +144,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private readonly stateGossip: StateGossip
   private readonly eventsGossip: EventsGossip
   private readonly peerSync: PeerSync
+  /** Finished runs deleted after the retention period; what arrives for them is dropped. */
+  readonly retention: RunRetention
   private readonly timers: NodeJS.Timeout[] = []
   private running = false
 
@@ -182,6 +189,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
     })
+    const retentionMs = options.runRetentionMs ?? DEFAULT_RUN_RETENTION_MS
+    this.retention = new RunRetention({
+      datastore: components.datastore,
+      store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
+      runs: this.engine.runs,
+      retentionMs,
+      sweepIntervalMs: Math.min(MAX_RETENTION_SWEEP_MS, Math.max(1, Math.floor(retentionMs / 4))),
+      log: this.log,
+    })
     const coordinatorsOnly = trustedPublisher(() => components.trust.policy, 'coordinator')
     this.access = new RunAccess({
       authority: this.authority,
@@ -196,12 +212,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       log: this.log,
       compile: (document) => this.compile(document),
       register: (definition) => this.triggers.register(definition),
+      expired: (runId) => this.retention.isExpired(runId) !== undefined,
     })
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
       publisher: coordinatorsOnly,
-      onDelta: (delta) => this.engine.mergeRemote(delta),
+      onDelta: (delta) => this.mergeRemote(delta),
     })
     this.eventsGossip = new EventsGossip({
       pubsub,
@@ -276,6 +293,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   async start(): Promise<void> {
     if (this.running) return
     await this.engine.start()
+    await this.retention.start()
+    await this.retention.sweep()
     this.running = true
     this.stateGossip.start()
     this.eventsGossip.start()
@@ -307,6 +326,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.stateGossip.stop()
     this.eventsGossip.stop()
     await this.peerSync.stop()
+    await this.retention.stop()
     await this.engine.stop()
   }
 
@@ -620,14 +640,23 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   private async lookup(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+    this.throwIfExpired(runId)
     let entry = this.engine.runs.get(runId)
     if (entry?.ensureWorkflow() === undefined) {
       // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
       await this.peerSync.pull(signal)
       entry = this.engine.runs.get(runId)
     }
-    if (entry === undefined || entry.ensureWorkflow() === undefined) throw new RunNotFoundError(runId)
+    if (entry === undefined || entry.ensureWorkflow() === undefined) {
+      this.throwIfExpired(runId)
+      throw new RunNotFoundError(runId)
+    }
     return entry
+  }
+
+  private throwIfExpired(runId: string): void {
+    const expired = this.retention.isExpired(runId)
+    if (expired !== undefined) throw new RunExpiredError(runId, expired.finishedAt, expired.expiredAt)
   }
 
   private async findUnfinished(
@@ -693,8 +722,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return {
       runs: () => this.engine.runs.keys(),
       state: (run) => this.engine.runs.get(run)?.state,
-      apply: (delta) => this.engine.mergeRemote(delta),
+      apply: (delta) => this.mergeRemote(delta),
     }
+  }
+
+  /** A peer's state for a run, unless the run expired here (it must not come back). */
+  private mergeRemote(delta: RunState): void {
+    if (this.retention.isExpired(delta.run) === undefined) this.engine.mergeRemote(delta)
   }
 }
 

@@ -70,8 +70,13 @@ export function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, 
 }
 
 export function coordinatorMethods(service: CoordinatorService): AnyMethodDefinition[] {
-  const RUN_ERRORS = errors('RunNotFoundError', 'RunAccessDeniedError')
-  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError', 'RunAccessDeniedError')
+  const RUN_ERRORS = errors('RunNotFoundError', 'RunExpiredError', 'RunAccessDeniedError')
+  const CONTROL_ERRORS = errors(
+    'RunNotFoundError',
+    'RunExpiredError',
+    'RunFinishedError',
+    'RunAccessDeniedError',
+  )
   const SIGNED_ERRORS = ['SubmissionRejectedError', 'CapabilityDeniedError'] as const
   return [
     guarded(
