@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   HorusClient,
   type MonitorEvent,
+  RunExistsError,
   RunFinishedError,
   RunNotFoundError,
   type RunView,
@@ -89,6 +90,112 @@ describe('HorusClient workflows against real coordinator, supervisor and runner 
     const paths = (err as WorkflowValidationError).issues.map((i) => i.path)
     expect(paths.some((p) => p.includes('depends_on'))).toBe(true)
     expect(paths.some((p) => p.includes('steps[1]'))).toBe(true)
+  })
+
+  it("replays a run's events from its first one, after a given event, and after an SSE Last-Event-ID", async () => {
+    const [c, me] = [await mesh.member('coord'), await mesh.member('sdk')]
+    const coord = await mesh.start(c, { roles: ['coordinator', 'supervisor', 'runner'], gateway: true })
+    const client = await connect({ bootstrap: [coord.addr], identity: me.dataDir })
+    const workflow = {
+      workflow: {
+        name: 'replayed',
+        steps: [
+          { id: 'a', runner: 'sal', payload: '1' },
+          { id: 'b', runner: 'sal', payload: '2', depends_on: ['a'] },
+        ],
+      },
+    }
+    const runId = await client.submitWorkflow(workflow)
+    // Subscribed right after submitting: workflow_started is not missed.
+    const live: MonitorEvent[] = []
+    for await (const event of client.events(runId, { signal: AbortSignal.timeout(20_000) })) {
+      live.push(event)
+      if (event.type === 'workflow_completed') break
+    }
+    expect(live[0]?.type).toBe('workflow_started')
+    const ids = live.map((e) => e.id as string)
+    expect(new Set(ids).size).toBe(ids.length)
+    expect([...ids].sort()).toEqual(ids)
+    // The run is over: a new subscription still gets its whole history, or what followed an event.
+    const again: MonitorEvent[] = []
+    for await (const event of client.events(runId, {
+      after: ids[1] as string,
+      signal: AbortSignal.timeout(10_000),
+    })) {
+      again.push(event)
+      if (event.type === 'workflow_completed') break
+    }
+    expect(again.map((e) => e.id)).toEqual(ids.slice(2))
+    // EventSource's reconnection header does the same over the gateway, and each event has its SSE id.
+    const res = await fetch(`${coord.node.gateway?.url}/rpc/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'last-event-id': ids[1] as string },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'coordinator.events.subscribe',
+        params: { runId },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    })
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+    let text = ''
+    while (!text.includes('workflow_completed')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += new TextDecoder().decode(value)
+    }
+    await reader.cancel()
+    expect([...text.matchAll(/^id: (.+)$/gm)].map((m) => m[1])).toEqual(ids.slice(2))
+    // `after` is per run.
+    const refused = await fetch(`${coord.node.gateway?.url}/rpc/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'coordinator.events.subscribe',
+        params: { after: '' },
+      }),
+    })
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(
+      /after needs runId/,
+    )
+  })
+
+  it('keeps the run id the client chose over a gateway; the same id again answers the same run', async () => {
+    const [c] = [await mesh.member('coord')]
+    const coord = await mesh.start(c, { roles: ['coordinator', 'supervisor', 'runner'], gateway: true })
+    const client = await connect({ gateway: coord.node.gateway?.url as string })
+    const workflow = { workflow: { name: 'chosen', steps: [{ id: 'a', runner: 'sal', payload: '1' }] } }
+    const runId = await client.submitWorkflow(workflow, {}, { runId: 'gateway-chosen-1' })
+    expect(runId).toBe('gateway-chosen-1')
+    expect((await client.waitForCompletion(runId, { signal: AbortSignal.timeout(20_000) })).status).toBe(
+      'completed',
+    )
+    // A retry of the same submission (same id, workflow, inputs) is the same run, not a second one.
+    expect(await client.submitWorkflow(workflow, {}, { runId })).toBe(runId)
+    expect((await client.listWorkflows()).filter((r) => r.workflow === 'chosen')).toHaveLength(1)
+    // Another submission under that id is refused.
+    await expect(client.submitWorkflow(workflow, { other: 1 }, { runId })).rejects.toBeInstanceOf(
+      RunExistsError,
+    )
+    // Without a choice the client still picks a fresh id.
+    const fresh = await client.submitWorkflow(workflow)
+    expect(fresh).not.toBe(runId)
+    // Pages over every run, and a search by name or id.
+    const all = await client.listWorkflows()
+    expect(all.map((r) => r.runId)).toEqual([fresh, runId])
+    const first = await client.listWorkflows({ limit: 1 })
+    expect(first.map((r) => r.runId)).toEqual([fresh])
+    expect((await client.listWorkflows({ limit: 1, after: fresh })).map((r) => r.runId)).toEqual([runId])
+    expect(await client.listWorkflows({ after: runId })).toEqual([])
+    expect((await client.listWorkflows({ query: 'GATEWAY-chos' })).map((r) => r.runId)).toEqual([runId])
+    expect((await client.listWorkflows({ query: 'chosen' })).length).toBe(2)
+    await expect(client.listWorkflows({ after: 'no-such-run' })).rejects.toBeInstanceOf(RunNotFoundError)
+    await expect(client.submitWorkflow(workflow, {}, { runId: 'cron.mine.1' })).rejects.toThrow(
+      /reserved for triggers/,
+    )
   })
 
   it('keeps answering when the coordinator it uses stops: another coordinator serves the replicated run', async () => {

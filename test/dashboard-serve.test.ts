@@ -63,4 +63,57 @@ describe('dashboard served by a node gateway', () => {
       await browser.close()
     }
   })
+
+  it('asks for the token of a token-protected gateway and keeps it for the tab only', async () => {
+    const token = 'dashboard-login-token-0123456789'
+    const me = await mesh.member('gw')
+    const gw = await mesh.start(me, {
+      roles: ['coordinator', 'supervisor'],
+      extra: { gateway: { listen: '127.0.0.1:0', token } },
+    })
+    const url = gw.node.gateway?.url as string
+    // The page and its scripts are public files; the data is not.
+    expect((await fetch(`${url}/`)).status).toBe(200)
+    expect((await fetch(`${url}/dashboard/app.js`)).status).toBe(200)
+    expect(
+      (
+        await fetch(`${url}/rpc`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'node.info' }),
+        })
+      ).status,
+    ).toBe(401)
+    const browser = await chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS })
+    try {
+      const context = await browser.newContext({ viewport: { width: 1280, height: 720 } })
+      const page = await context.newPage()
+      const errors: string[] = []
+      page.on('pageerror', (err) => errors.push(err.message))
+      await page.goto(`${url}/`)
+      await page.locator('#login').waitFor({ timeout: 10_000 })
+      await page.locator('#login-token').fill('not-the-token-0123456789')
+      await page.locator('#login button[type="submit"]').click()
+      await page.locator('#login-error', { hasText: 'refused' }).waitFor({ timeout: 10_000 })
+      expect(await page.evaluate("sessionStorage.getItem('horus.gateway.token')")).toBeNull()
+      await page.locator('#login-token').fill(token)
+      await page.locator('#login button[type="submit"]').click()
+      await page.locator(`tr[data-peer="${gw.peerId}"]`).waitFor({ timeout: 10_000 })
+      await page.locator('#runs-search').waitFor({ timeout: 10_000 })
+      expect(await page.locator('#live').getAttribute('data-mode')).not.toBe('connecting')
+      // A reload in the same tab stays signed in; a new tab (another session) asks again.
+      await page.reload()
+      await page.locator(`tr[data-peer="${gw.peerId}"]`).waitFor({ timeout: 10_000 })
+      const other = await (await browser.newContext()).newPage()
+      await other.goto(`${url}/`)
+      await other.locator('#login').waitFor({ timeout: 10_000 })
+      // Signing out forgets the token.
+      await page.locator('#sign-out').click()
+      await page.locator('#login').waitFor({ timeout: 10_000 })
+      expect(await page.evaluate("sessionStorage.getItem('horus.gateway.token')")).toBeNull()
+      expect(errors).toEqual([])
+    } finally {
+      await browser.close()
+    }
+  })
 })

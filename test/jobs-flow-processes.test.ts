@@ -150,4 +150,41 @@ describe('the simple job flow across three OS processes', () => {
     expect(answer.result?.output).toBe('woke up')
     expect(answer.runner).toBe(runB.peerId)
   })
+
+  it('keeps every job it acknowledged when its process is SIGKILLed right after the acknowledgements', async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const sup = await startProcess(s, 'supervisor', {})
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup.multiaddrs[0] as string })
+    const client = mesh.client(cli, sup.multiaddrs[0] as string)
+    // No runner: the jobs stay queued, so what survives is exactly what the supervisor stored.
+    const envelopes = Array.from({ length: 200 }, (_, i) => job(cli, { runner: 'sal', payload: `${i}` }))
+    const acknowledged: string[] = []
+    let killed = false
+    // Killed from inside the 50th acknowledgement, while the other writes are still in flight.
+    const submitted = envelopes.map((envelope) =>
+      submit(client, envelope, { waitForRunner: true }).then(() => {
+        if (killed) return
+        acknowledged.push(envelope.id)
+        if (acknowledged.length === 50) {
+          killed = true
+          sup.child.kill('SIGKILL')
+        }
+      }),
+    )
+    await Promise.allSettled(submitted)
+    expect(killed).toBe(true)
+    await stopCliNode(sup)
+    expect(sup.child.signalCode).toBe('SIGKILL')
+
+    const again = await startProcess(s, 'supervisor', {})
+    const client2 = mesh.client(cli, again.multiaddrs[0] as string)
+    for (const jobId of acknowledged) {
+      const status = await client2.call<JobStatusView>('supervisor.get_job_status', { jobId })
+      expect(status.status, jobId).toBe('queued')
+    }
+    // The same envelope handed in again answers the stored record rather than a replay refusal.
+    const first = envelopes.find((e) => e.id === acknowledged[0])
+    if (first === undefined) throw new Error('no acknowledged job')
+    expect((await submit(client2, first, { waitForRunner: true })).jobId).toBe(first.id)
+  })
 })

@@ -4,6 +4,7 @@ import { runJobsBench } from './jobs.js'
 import { runMeshBench } from './mesh.js'
 import { runRpcBench } from './rpc.js'
 import { runSandboxBench } from './sandbox.js'
+import { runScaleBench } from './scale.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
 import { runVsBullmqBench } from './vs-bullmq.js'
@@ -24,10 +25,12 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   blob: () => runBlobBench(),
   workflow: () => runWorkflowBench(),
   'vs-bullmq': () => runVsBullmqBench(),
+  scale: () => runScaleBench(),
 }
 
 const wanted = process.argv.slice(2)
-const names = wanted.length > 0 ? wanted : Object.keys(BENCHES)
+// `scale` runs for up to ~15 minutes: only when named.
+const names = wanted.length > 0 ? wanted : Object.keys(BENCHES).filter((name) => name !== 'scale')
 process.stdout.write(`# Horus mesh benchmarks — ${new Date().toISOString()}\n\n`)
 for (const name of names) {
   const bench = BENCHES[name]

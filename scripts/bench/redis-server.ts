@@ -23,6 +23,7 @@ const INSTALL_HINT = 'install it with `apt-get install -y redis-server` (Debian)
 export interface RedisServer {
   port: number
   version: string
+  pid: number | undefined
   stop(): Promise<void>
 }
 
@@ -119,6 +120,7 @@ export async function startRedis(): Promise<RedisServer> {
   return {
     port,
     version,
+    pid: child.pid,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = once(child, 'exit')

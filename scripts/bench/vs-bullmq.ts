@@ -20,14 +20,20 @@
  */
 import '../../src/node/polyfills.js'
 import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import type { Libp2p, Stream } from '@libp2p/interface'
+import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Queue, QueueEvents } from 'bullmq'
 import { Redis } from 'ioredis'
+import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
 import { nodeEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
@@ -59,10 +65,14 @@ const BULLMQ_WORKER = fileURLToPath(new URL('./bullmq-worker.js', import.meta.ur
 interface Side {
   run(kind: 'noop' | 'sandboxed'): Promise<void>
   floor(): Promise<void>
+  /** The side's other processes (queue, worker), whose CPU time counts with this one's. */
+  pids: number[]
 }
 
 interface SideResults {
   jobsPerSecond: number
+  /** CPU time of all the side's processes (producer included) per no-op job, in the throughput phase. */
+  cpuMsPerJob: number
   burstPerSecond: number
   /** Calls that failed in any phase; the first failure's message. */
   failed: number
@@ -73,6 +83,25 @@ interface SideResults {
   sandboxedPerSecond: number
   sandboxedP50: number
 }
+
+/**
+ * CPU time (user + system, ms) used so far by this process and `pids`, from /proc. Unlike jobs/s
+ * it hardly moves when other work shares the machine, so it is what compares runs on a busy host.
+ */
+function cpuMs(pids: number[]): number {
+  const own = process.cpuUsage()
+  let total = (own.user + own.system) / 1000
+  for (const pid of pids) {
+    // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+  }
+  return total
+}
+
+/** USER_HZ: Linux reports process times in hundredths of a second on every common build. */
+const CLOCK_TICKS = 100
 
 function withTimeout<T>(what: string, work: Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -142,11 +171,18 @@ async function burst(side: Side, count: number, failures: Failures): Promise<num
   return (count - (failures.count - before)) / (elapsedMs(t0) / 1000)
 }
 
-async function samples(count: number, op: () => Promise<void>): Promise<number[]> {
+/** Latencies of `count` operations one after the other; a failed one is counted, not timed. */
+async function samples(count: number, op: () => Promise<void>, failures?: Failures): Promise<number[]> {
   const out: number[] = []
   for (let i = 0; i < count; i++) {
     const t = process.hrtime.bigint()
-    await op()
+    try {
+      await op()
+    } catch (err) {
+      if (failures === undefined) throw err
+      failures.record(err)
+      continue
+    }
     out.push(elapsedMs(t))
   }
   return out
@@ -156,17 +192,20 @@ async function measureSide(side: Side): Promise<SideResults> {
   const failures = new Failures()
   await throughput(side, 'noop', WARMUP, IN_FLIGHT, failures)
   const floor = await samples(FLOOR_SAMPLES, () => side.floor())
+  const cpuBefore = cpuMs(side.pids)
   const jobsPerSecond = await throughput(side, 'noop', JOBS, IN_FLIGHT, failures)
+  const cpuMsPerJob = (cpuMs(side.pids) - cpuBefore) / JOBS
   const latency = await withTimeout(
     'sequential jobs',
-    samples(SEQUENTIAL, () => side.run('noop')),
+    samples(SEQUENTIAL, () => side.run('noop'), failures),
   )
   const burstPerSecond = await burst(side, BURST, failures)
   await throughput(side, 'sandboxed', 100, 8, failures)
   const sandboxedPerSecond = await throughput(side, 'sandboxed', SANDBOXED_JOBS, IN_FLIGHT, failures)
-  const sandboxedLatency = await samples(100, () => side.run('sandboxed'))
+  const sandboxedLatency = await samples(100, () => side.run('sandboxed'), failures)
   return {
     jobsPerSecond,
+    cpuMsPerJob,
     burstPerSecond,
     failed: failures.count,
     firstFailure: failures.first,
@@ -180,10 +219,16 @@ async function measureSide(side: Side): Promise<SideResults> {
 
 async function measureHorus(): Promise<SideResults> {
   const mesh = new TestMesh()
-  const processes = new ProcessMesh({ dir: await mesh.tempDir('horus-bench-vs-') })
+  // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit.
+  const profileDir = process.env.BENCH_CPU_PROF
+  const processes = new ProcessMesh({
+    dir: await mesh.tempDir('horus-bench-vs-'),
+    ...(profileDir === undefined ? {} : { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+  })
   let client: HorusClient | undefined
+  let pinger: Libp2p | undefined
   try {
-    const [sup] = await processes.start([
+    const [sup, runner] = await processes.start([
       { name: 'sup', roles: ['supervisor'] },
       {
         name: 'run',
@@ -194,10 +239,18 @@ async function measureHorus(): Promise<SideResults> {
     const target = sup?.multiaddrs[0] as string
     const connected = await HorusClient.connect({ bootstrap: [target], identity: processes.clientDir })
     client = connected
-    // The floor: a raw stream round trip (libp2p ping) from a node in this process to the supervisor.
-    const pinger = await mesh.node({ bootstrap: [target], name: 'bench-ping' })
-    const supPeer = peerIdFromString(sup?.peerId as string)
-    await pinger.libp2p.dial(multiaddr(target))
+    // The floor: a raw stream round trip from a node in this process to the supervisor process —
+    // 32 bytes echoed by the libp2p ping protocol, on one stream reused for every sample.
+    // A bare libp2p host, not a mesh node: it must not become a node the client could talk to.
+    pinger = await createLibp2p({
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+    })
+    const floorHost = pinger
+    await floorHost.dial(multiaddr(target))
+    // The ping handler closes its stream after 10 s: a fresh one for each series of samples.
+    let echo: PingEcho | undefined
     await waitFor(
       async () => {
         const peers = await connected.liveness({ role: 'runner' })
@@ -206,6 +259,7 @@ async function measureHorus(): Promise<SideResults> {
       { timeoutMs: 30_000, what: 'the runner process to be visible' },
     )
     const side: Side = {
+      pids: [sup?.child.pid, runner?.child.pid].filter((pid): pid is number => pid !== undefined),
       async run(kind) {
         const job =
           kind === 'noop'
@@ -215,14 +269,51 @@ async function measureHorus(): Promise<SideResults> {
         if (done.status !== 'succeeded') throw new Error(`job ${job.jobId} ended ${done.status}`)
       },
       async floor() {
-        await pinger.libp2p.services.ping.ping(supPeer)
+        if (echo === undefined || echo.stream.writeStatus !== 'writable') {
+          echo = new PingEcho(await floorHost.dialProtocol(multiaddr(target), PING_PROTOCOL))
+        }
+        await echo.roundTrip()
       },
     }
     return await measureSide(side)
   } finally {
     await client?.close().catch(() => undefined)
+    await Promise.resolve(pinger?.stop()).catch(() => undefined)
     await processes.stop()
     await mesh.cleanup()
+  }
+}
+
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_BYTES = 32
+
+/**
+ * A raw stream echo on one long-lived ping stream: the ping handler echoes every 32 bytes it reads
+ * until the stream closes. (One `ping()` per sample opens a stream each, and closed ones linger
+ * past the protocol's stream limit.)
+ */
+class PingEcho {
+  private received = 0
+  private waiting: { until: number; resolve: () => void } | undefined
+
+  constructor(readonly stream: Stream) {
+    stream.addEventListener('message', (evt) => {
+      this.received += evt.data.byteLength
+      const waiting = this.waiting
+      if (waiting !== undefined && this.received >= waiting.until) {
+        this.waiting = undefined
+        waiting.resolve()
+      }
+    })
+  }
+
+  async roundTrip(): Promise<void> {
+    const until = this.received + PING_BYTES
+    const done = new Promise<void>((resolve) => {
+      this.waiting = { until, resolve }
+    })
+    if (!this.stream.send(randomBytes(PING_BYTES))) await this.stream.onDrain()
+    await done
   }
 }
 
@@ -261,6 +352,7 @@ async function measureBullmq(): Promise<SideResults & { redisVersion: string }> 
     workers.push(await startBullWorker(redis.port, 'bench-sandboxed', 'sandboxed'))
     await Promise.all([...Object.values(queues), ...Object.values(events)].map((q) => q.waitUntilReady()))
     const side: Side = {
+      pids: [redis.pid, workers[0]?.pid].filter((pid): pid is number => pid !== undefined),
       async run(kind) {
         const job = await queues[kind].add('job', {})
         await job.waitUntilFinished(events[kind], PHASE_TIMEOUT_MS)
@@ -275,6 +367,22 @@ async function measureBullmq(): Promise<SideResults & { redisVersion: string }> 
     ping.disconnect()
     await Promise.allSettled([...Object.values(queues), ...Object.values(events)].map((q) => q.close()))
     await redis.stop()
+  }
+}
+
+function skippedSide(): SideResults & { redisVersion: string } {
+  return {
+    jobsPerSecond: Number.NaN,
+    cpuMsPerJob: Number.NaN,
+    burstPerSecond: Number.NaN,
+    failed: 0,
+    firstFailure: undefined,
+    p50: Number.NaN,
+    p99: Number.NaN,
+    floorP50: Number.NaN,
+    sandboxedPerSecond: Number.NaN,
+    sandboxedP50: Number.NaN,
+    redisVersion: 'not measured',
   }
 }
 
@@ -308,7 +416,8 @@ function failureNote(name: string, side: SideResults): string {
 }
 
 export async function runVsBullmqBench(): Promise<BenchTable[]> {
-  const bull = await measureBullmq()
+  // BENCH_SIDE=horus measures Horus alone (profiling, quick iterations): the ratios then read n/a.
+  const bull = process.env.BENCH_SIDE === 'horus' ? skippedSide() : await measureBullmq()
   const horus = await measureHorus()
   const crypto = cryptoBound()
   const cores = cpus().length
@@ -330,6 +439,18 @@ export async function runVsBullmqBench(): Promise<BenchTable[]> {
           horus.burstPerSecond,
           bull.burstPerSecond,
           ratio(horus.burstPerSecond, bull.burstPerSecond),
+        ],
+        [
+          'CPU ms per no-op job, all processes (producer + queue + worker)',
+          horus.cpuMsPerJob,
+          bull.cpuMsPerJob,
+          ratio(horus.cpuMsPerJob, bull.cpuMsPerJob),
+        ],
+        [
+          `no-op jobs/s ${cores} idle cores allow (${cores * 1000} ÷ CPU ms per job)`,
+          (cores * 1000) / horus.cpuMsPerJob,
+          (cores * 1000) / bull.cpuMsPerJob,
+          ratio(bull.cpuMsPerJob, horus.cpuMsPerJob),
         ],
         ['calls that failed (all phases)', horus.failed, bull.failed, '–'],
         ['one at a time: submit → result p50 ms', horus.p50, bull.p50, ratio(horus.p50, bull.p50)],

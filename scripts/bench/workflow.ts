@@ -120,7 +120,7 @@ async function jobsAtOnce(hub: Member, count: number): Promise<number> {
   return elapsedMs(start)
 }
 
-function chainWorkflow(n: number) {
+export function chainWorkflow(n: number) {
   return {
     workflow: {
       name: 'chain',

@@ -67,6 +67,22 @@ export class RunNotFoundError extends RemoteHorusError {
   static override readonly code = 'RUN_NOT_FOUND'
 }
 
+/**
+ * The run finished longer ago than the coordinators' retention period and was removed;
+ * `finishedAt` and `expiredAt` (ms epoch) say when.
+ */
+export class RunExpiredError extends RemoteHorusError {
+  static override readonly code = 'RUN_EXPIRED'
+  readonly finishedAt: number | undefined
+  readonly expiredAt: number | undefined
+
+  constructor(message: string, data: Record<string, unknown> = {}, cause?: unknown) {
+    super(message, data, cause)
+    this.finishedAt = typeof data.finishedAt === 'number' ? data.finishedAt : undefined
+    this.expiredAt = typeof data.expiredAt === 'number' ? data.expiredAt : undefined
+  }
+}
+
 /** Pause, resume or cancel of a run that has already finished. */
 export class RunFinishedError extends RemoteHorusError {
   static override readonly code = 'RUN_FINISHED'
@@ -136,6 +152,7 @@ const REMOTE_CLASSES = new Map<
     WorkflowParseError,
     WorkflowInputError,
     RunNotFoundError,
+    RunExpiredError,
     RunFinishedError,
     RunExistsError,
     SubmissionRejectedError,

@@ -1,7 +1,9 @@
 /**
  * Monitor events as one iterator that outlives the node serving it: when the subscription's
- * coordinator goes away the client subscribes again (to another one if need be). Events published
- * while no subscription was open are not replayed; read the run's status for the state.
+ * coordinator goes away the client subscribes again (to another one if need be). For one run the
+ * coordinator replays its log: from the start (or after `after`), and after a resubscription from
+ * the last event delivered. Events of every run are live only: those published while no
+ * subscription was open are not replayed.
  */
 
 import { shouldFailover } from '../protocols/rpc/failover.js'
@@ -13,11 +15,15 @@ export async function* followEvents(
   connection: Connection,
   runId: string | undefined,
   signal?: AbortSignal,
+  after?: string,
+  /** Replay the run's history (from `after`, or its start); false: live events only, as waiters need. */
+  replay = true,
 ): AsyncGenerator<MonitorEvent, void, undefined> {
-  const params = runId === undefined ? {} : { runId }
+  let cursor = runId === undefined || !replay ? undefined : (after ?? '')
   let pause = RESUBSCRIBE_DELAY_MS
   for (;;) {
     if (isAborted(signal)) return
+    const params = runId === undefined ? {} : cursor === undefined ? { runId } : { runId, after: cursor }
     const sub = connection.subscribe<MonitorEvent>(
       'coordinator',
       'coordinator.events',
@@ -27,6 +33,7 @@ export async function* followEvents(
     try {
       for await (const event of sub) {
         pause = RESUBSCRIBE_DELAY_MS
+        if (runId !== undefined && event.id !== undefined) cursor = event.id
         yield event
       }
       return

@@ -22,6 +22,7 @@ import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { type TrustConfig, TrustPolicy } from '../protocols/jobs/trust-policy.js'
+import { fromWireError, MethodNotFoundError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
 import type { RunBundle } from '../roles/coordinator/provenance/index.js'
 import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
@@ -35,12 +36,14 @@ import {
   explainRefusal,
   InvalidResultSignatureError,
   JobNotFoundError,
+  OutcomeUnknownError,
   ResultRefusedError,
   rebuildRemoteError,
   WorkflowParseError,
 } from './errors.js'
 import { followEvents } from './events.js'
 import { loadClientKey } from './identity.js'
+import { CreateJobBatcher, type CreateJobsItem } from './job-batcher.js'
 import { MeshConnection } from './mesh-connection.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
 import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
@@ -255,7 +258,8 @@ export class HorusClient {
    * Starts a run of a workflow (an object as the seed shows, or its YAML/JSON text); returns its
    * id. Over the mesh the client signs the submission (the run executes with this key's trust, and
    * only this key or an admin may read or control it); a retry sends the same signed submission,
-   * so it cannot start a second run. Through a gateway the node submits in its own name.
+   * so it cannot start a second run. Through a gateway the node submits in its own name, under the
+   * run id the client chose (the same id, workflow and inputs again answer the same run).
    */
   async submitWorkflow(
     workflow: WorkflowDefinition | string,
@@ -266,19 +270,20 @@ export class HorusClient {
     const secrets = await this.sealRunSecrets(document as WorkflowDefinition, options)
     const params: Record<string, unknown> = { workflow: document, inputs }
     if (secrets !== undefined) params.secrets = secrets
-    // Over the mesh the client picks the run id: an ambiguous failure can then name the run.
-    const chosen = this.viaGateway ? undefined : (options.runId ?? randomUUID())
-    if (chosen !== undefined)
-      params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
-    // Over the mesh a retry resends the same signed submission: it cannot start a second run.
+    // The client picks the run id: an ambiguous failure can then name the run.
+    const chosen = options.runId ?? randomUUID()
+    // Over the mesh the client signs; through a gateway the node signs a submission with this id.
+    if (this.viaGateway) params.runId = chosen
+    else params.submission = createSubmission({ runId: chosen, workflow: document, inputs }, this.signer)
+    // A retry sends the same id (and signed submission): the coordinator answers the same run.
     const { runId } = await this.call<{ runId: string }>(
       'coordinator',
       'coordinator.submit_workflow',
       params as RpcParams,
       {
         ...(options.signal === undefined ? {} : { signal: options.signal }),
-        idempotent: !this.viaGateway,
-        ...(chosen === undefined ? {} : { outcome: { runId: chosen } }),
+        idempotent: true,
+        outcome: { runId: chosen },
       },
     )
     return runId
@@ -358,18 +363,31 @@ export class HorusClient {
     return this.read('coordinator', 'coordinator.export_run', { runId }, options)
   }
 
-  /** Newest first. */
-  listWorkflows(options: SignalOptions & { status?: RunStatus; limit?: number } = {}): Promise<RunSummary[]> {
+  /**
+   * Newest first. `query`: part of the workflow name or run id (any case); `after`: the last run id
+   * of the previous page, for the next one.
+   */
+  listWorkflows(
+    options: SignalOptions & { status?: RunStatus; limit?: number; after?: string; query?: string } = {},
+  ): Promise<RunSummary[]> {
     const params: Record<string, unknown> = {}
     if (options.status !== undefined) params.status = options.status
     if (options.limit !== undefined) params.limit = options.limit
+    if (options.after !== undefined) params.after = options.after
+    if (options.query !== undefined) params.query = options.query
     return this.read('coordinator', 'coordinator.list_workflows', params, options)
   }
 
-  /** Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left. */
-  events(runId?: string, options: SignalOptions = {}): AsyncIterable<MonitorEvent> {
+  /**
+   * Monitor events of one run, or of every run; ends when `signal` aborts or the loop is left.
+   * A run's events start from its first one (`workflow_started`, even when the run began before
+   * the call), or after the event whose `id` is `options.after`; a subscription opened again after
+   * a failover resumes after the last event delivered, so none is lost or repeated. Events of every
+   * run are live only.
+   */
+  events(runId?: string, options: SignalOptions & { after?: string } = {}): AsyncIterable<MonitorEvent> {
     this.assertOpen()
-    return followEvents(this.connection, runId, options.signal)
+    return followEvents(this.connection, runId, options.signal, options.after)
   }
 
   /** Resolves with the run once it is completed, failed or cancelled. No timeout: pass a signal. */
@@ -456,19 +474,53 @@ export class HorusClient {
       this.signer,
     )
     this.remember(job)
-    // The supervisor answers the same envelope again with the same record, so it is re-sent to
-    // the same supervisor after a lost answer; another supervisor would run it a second time.
     const { waitForRunner, ...callOptions } = options
+    // Calls made in the same turn go as one create_jobs; a call with its own signal or timeout
+    // goes alone, so aborting it aborts only it.
+    if (callOptions.signal !== undefined) return this.createOne(job, waitForRunner === true, callOptions)
+    return this.batcher.create(job, waitForRunner === true)
+  }
+
+  /**
+   * The supervisor answers the same envelope again with the same record, so it is re-sent to the
+   * same supervisor after a lost answer; another supervisor would run it a second time.
+   */
+  private createOne(
+    job: JobEnvelope,
+    waitForRunner: boolean,
+    options: SignalOptions,
+  ): Promise<JobStatusView> {
     return this.call(
       'supervisor',
       'supervisor.create_job',
-      {
-        job: job as unknown as RpcParams,
-        ...(waitForRunner === true ? { waitForRunner: true } : {}),
-      },
-      { ...callOptions, sameNodeIdempotent: true, outcome: { jobId: job.id } },
+      { job: job as unknown as RpcParams, ...(waitForRunner ? { waitForRunner: true } : {}) },
+      { ...options, sameNodeIdempotent: true, outcome: { jobId: job.id } },
     )
   }
+
+  private readonly batcher = new CreateJobBatcher({
+    one: (job, waitForRunner) => this.createOne(job, waitForRunner, {}),
+    many: async (jobs, waitForRunner) => {
+      this.assertOpen()
+      const answer = await this.connection.call<{ results: CreateJobsItem[] }>(
+        'supervisor',
+        'supervisor.create_jobs',
+        { jobs: jobs as unknown as RpcParams, ...(waitForRunner ? { waitForRunner: true } : {}) },
+        { sameNodeIdempotent: true },
+      )
+      return answer.results
+    },
+    refusal: (error) => this.explain(rebuildRemoteError(fromWireError(error))),
+    failure: (err, job) => {
+      const rebuilt = rebuildRemoteError(err)
+      return this.explain(
+        rebuilt instanceof OutcomeUnknownError
+          ? new OutcomeUnknownError('supervisor.create_jobs', { jobId: job.id }, rebuilt.cause)
+          : rebuilt,
+      )
+    },
+    unsupported: (err) => err instanceof MethodNotFoundError,
+  })
 
   /** The job's secrets sealed to the runners trusted for its capability, or undefined without any. */
   private async sealJobSecrets(

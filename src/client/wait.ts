@@ -28,7 +28,8 @@ export async function waitForRun(
     woken = true
   }
   const listen = async (): Promise<void> => {
-    for await (const _event of followEvents(connection, runId, signal)) wake()
+    // Only news wakes the poll: no replay of what happened before.
+    for await (const _event of followEvents(connection, runId, signal, undefined, false)) wake()
   }
   // Without events the poll still finishes the wait; a node without subscriptions is not an error.
   listen().catch(() => {})

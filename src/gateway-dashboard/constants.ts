@@ -5,6 +5,7 @@ export const DASHBOARD_ASSET_PREFIX = '/dashboard'
 export const DASHBOARD_FILES: Readonly<Record<string, { file: string; type: string }>> = {
   'app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   'dag.js': { file: 'dag.js', type: 'text/javascript; charset=utf-8' },
+  'timeline.js': { file: 'timeline.js', type: 'text/javascript; charset=utf-8' },
   'style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 }
 

@@ -3,7 +3,8 @@
  * liveness), the runs, and each run's DAG drawn with dagre, coloured by step state and updated live
  * from `coordinator.events` over `POST /rpc/subscribe` (polling `coordinator.get_workflow_status`
  * when no event stream can be had), with step logs on click. Plain HTML/CSS/JS, no build step; the
- * page talks to the node only through the gateway's `/rpc` endpoints.
+ * page talks to the node only through the gateway's `/rpc` endpoints. Behind a token-protected gateway
+ * the page asks for the token once and keeps it in the tab's sessionStorage.
  *
  * ```ts
  * if (node.gateway) mountDashboard(node.gateway, { registry: node.rpc })
@@ -38,9 +39,13 @@ export function mountDashboard(
 ): () => void {
   const assetsDir = options.assetsDir ?? findAssetsDir()
   const dagre = findDagreBundle()
+  // The page and its scripts are public files (the method names embedded in the page included):
+  // served without the bearer token, so a browser can load the login form of a token-protected
+  // gateway. Every call the page makes goes to /rpc, which checks the token.
+  const open = { authenticatesItself: true }
   const unmount = [
-    gateway.route('GET', '/', pageRoute(assetsDir, options.registry)),
-    gateway.route('GET', DASHBOARD_ASSET_PREFIX, assetRoute(assetsDir, dagre)),
+    gateway.route('GET', '/', pageRoute(assetsDir, options.registry), open),
+    gateway.route('GET', DASHBOARD_ASSET_PREFIX, assetRoute(assetsDir, dagre), open),
   ]
   return () => {
     for (const u of unmount) u()

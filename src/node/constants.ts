@@ -98,3 +98,21 @@ export const RELAY_RETRY_MIN_MS = 5_000
 
 /** The longest pause between two reservation attempts on one relay (doubling up to it). @default 300_000 */
 export const RELAY_RETRY_MAX_MS = 300_000
+
+/**
+ * Connections a node keeps open once idle ones are trimmed (`ConnectionTrimmer`); connections in
+ * use and gossip mesh peers may keep it above. `maxConnections` stays the hard limit. @default 32
+ */
+export const DEFAULT_TARGET_CONNECTIONS = 32
+
+/** How often the connection count is checked against the target. @default 5_000 */
+export const TRIM_INTERVAL_MS = 5_000
+
+/** A connection younger than this is never trimmed: whoever opened it is still using it. @default 10_000 */
+export const TRIM_GRACE_MS = 10_000
+
+/**
+ * A node with at least this many connections, that hears its bootstrap peer's heartbeats, does not
+ * redial that bootstrap peer when the connection closes (it is in the mesh). @default 4
+ */
+export const KEEPER_SATISFIED_CONNECTIONS = 4

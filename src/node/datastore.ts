@@ -2,7 +2,8 @@ import { cp, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from '@libp2p/interface'
 import { ClassicLevel } from 'classic-level'
-import { LevelDatastore } from 'datastore-level'
+import type { LevelDatastore } from 'datastore-level'
+import { BatchingLevelDatastore } from './batching-datastore.js'
 import { DATASTORE_DIR } from './constants.js'
 
 /** What opening the datastore had to do about a corrupted one; absent when it opened as it was. */
@@ -25,7 +26,8 @@ export interface OpenedDatastore {
 
 /**
  * Opens the node's on-disk datastore. libp2p keeps the peer store and DHT records in it; the roles
- * keep jobs, runs, the replay cache and osiris data under their own key prefixes.
+ * keep jobs, runs, the replay cache and osiris data under their own key prefixes. Writes of one
+ * event-loop turn go to LevelDB as one batch (batching-datastore.ts).
  *
  * A store LevelDB reports corrupted (a damaged log, table or manifest: a disk fault, a crash
  * during a write) never stops the node: it is first copied aside as found (quarantined, for
@@ -68,7 +70,7 @@ export async function openDatastore(dataDir: string, log?: Logger): Promise<Open
   )
   await rm(path, { recursive: true, force: true })
   await mkdir(path, { recursive: true, mode: 0o700 })
-  const fresh = new LevelDatastore(path)
+  const fresh = new BatchingLevelDatastore(path)
   await fresh.open()
   return { datastore: fresh, recovery: { action: 'replaced', cause, quarantinedAt } }
 }
@@ -83,7 +85,7 @@ export function datastoreCheck(recovery: DatastoreRecovery): string {
 async function tryOpen(
   path: string,
 ): Promise<{ datastore: LevelDatastore; error?: never } | { datastore?: never; error: unknown }> {
-  const datastore = new LevelDatastore(path)
+  const datastore = new BatchingLevelDatastore(path)
   try {
     // The database is opened directly (with the options `datastore.open()` uses, which then finds
     // it open): datastore-level's own error keeps only a string, not LevelDB's corruption code.

@@ -17,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
 import { EVENTS_TOPIC } from '../protocols/events/constants.js'
+import { fastMessageId } from '../protocols/gossip/fast-msg-id.js'
 import { jobTopicScoreParams, jobTopicsScoreParams } from '../protocols/jobs/gossip-scoring.js'
 import { LIVENESS_TOPIC } from '../protocols/liveness/constants.js'
 import { STATE_TOPIC } from '../protocols/state/sync/constants.js'
@@ -121,6 +122,8 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
         globalSignaturePolicy: 'StrictSign',
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
+        // Duplicate copies are dropped before their signature is verified (see fast-msg-id.ts).
+        fastMsgIdFn: fastMessageId,
         // Gossipsub penalises many peers behind one IP (a Sybil defence). Several nodes on one
         // host are normal for a loopback mesh (tests, the demo), so loopback is exempt.
         // Invalid jobs on the job topics, and strangers' or role-less writes on the Horus topics

@@ -6,6 +6,7 @@ import { TypedEventEmitter } from 'main-event'
 import {
   BOOTSTRAP_RETRY_MAX_MS,
   BOOTSTRAP_RETRY_MIN_MS,
+  KEEPER_SATISFIED_CONNECTIONS,
   MESH_KEEPER_TICK_MS,
   RECONNECT_DIAL_TIMEOUT_MS,
 } from './constants.js'
@@ -34,6 +35,8 @@ interface BootstrapPeer {
   failures: number
   nextAttemptAt: number
   dialing: boolean
+  /** Connected at least once since start. */
+  reached: boolean
 }
 
 /**
@@ -41,8 +44,12 @@ interface BootstrapPeer {
  * start it redials them, and while it has no connection at all it keeps retrying them. Bootstrap
  * peers are dialled until they answer and again whenever they are not connected, with a backoff
  * that doubles from BOOTSTRAP_RETRY_MIN_MS up to BOOTSTRAP_RETRY_MAX_MS and never gives up: a
- * node started before its bootstrap peer joins as soon as that peer is up. Being alone is an event
- * (`mesh:alone`, logged) and part of `status()`.
+ * node started before its bootstrap peer joins as soon as that peer is up. Once a bootstrap peer
+ * was reached, it is redialled only while it matters: the node has fewer than
+ * KEEPER_SATISFIED_CONNECTIONS connections, or no longer hears the peer's heartbeats (a
+ * partition). A node well inside the mesh does not hold a connection to its bootstrap peer, so a
+ * bootstrap node can trim idle connections without every node it introduced dialling straight
+ * back. Being alone is an event (`mesh:alone`, logged) and part of `status()`.
  */
 export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
   private readonly known: KnownPeers
@@ -60,13 +67,17 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
     datastore: Datastore,
     private readonly log: Logger,
     bootstrap: readonly string[] = [],
+    /** Whether this node hears the peer's heartbeats (through any path). @default never */
+    private readonly hears: (peerId: string) => boolean = () => false,
   ) {
     super()
     this.known = new KnownPeers(datastore, log)
     this.bootstrap = bootstrap.flatMap((text) => {
       const addr = multiaddr(text)
       const peerId = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
-      return peerId === undefined ? [] : [{ peerId, addr, failures: 0, nextAttemptAt: 0, dialing: false }]
+      return peerId === undefined
+        ? []
+        : [{ peerId, addr, failures: 0, nextAttemptAt: 0, dialing: false, reached: false }]
     })
   }
 
@@ -115,7 +126,8 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
 
   private tick(signal: AbortSignal): void {
     if (signal.aborted) return
-    const alone = this.libp2p.getConnections().length === 0
+    const connections = this.libp2p.getConnections().length
+    const alone = connections === 0
     if (alone && this.rejoining === undefined) this.rejoining = this.rejoin(signal)
     const now = Date.now()
     for (const peer of this.bootstrap) {
@@ -123,9 +135,11 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
         // Reached some other way (it dialled us, a known-peers redial): its backoff starts over.
         peer.failures = 0
         peer.nextAttemptAt = 0
+        peer.reached = true
         continue
       }
-      if (peer.dialing || now < peer.nextAttemptAt) continue
+      const needed = !peer.reached || connections < KEEPER_SATISFIED_CONNECTIONS || !this.hears(peer.peerId)
+      if (!needed || peer.dialing || now < peer.nextAttemptAt) continue
       this.dialBootstrap(peer, signal)
     }
     this.noteAlone(alone, now)
@@ -161,6 +175,7 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
             this.log('reached bootstrap peer %s after %d attempt(s)', peer.peerId, peer.failures)
           peer.failures = 0
           peer.nextAttemptAt = 0
+          peer.reached = true
         },
         (err: Error) => {
           if (signal.aborted) return

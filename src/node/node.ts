@@ -14,6 +14,8 @@ import { MethodRegistry } from '../protocols/rpc/registry.js'
 import { RpcServer } from '../protocols/rpc/server.js'
 import { createNodeBlobs } from './blobs.js'
 import type { NodeConfig, Role } from './config/types.js'
+import { ConnectionTrimmer } from './connection-trimmer.js'
+import { DEFAULT_TARGET_CONNECTIONS } from './constants.js'
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
@@ -21,6 +23,7 @@ import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper, type MeshStatus } from './mesh-keeper.js'
 import { meshMethods } from './mesh-methods.js'
+import { METRICS_PATH, metricsRoute, NodeMetrics } from './metrics/index.js'
 import { type NodeNatStatus, natMethods, nodeNatStatus, reachabilityCheck } from './nat/node-nat.js'
 import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
@@ -51,6 +54,8 @@ export class HorusNode {
   private readonly log: Logger
   /** Keeps the node in the mesh (bootstrap and known peers redialled); `mesh:alone` / `mesh:joined`. */
   readonly keeper: MeshKeeper
+  /** Closes idle connections beyond a target, so a node's connections stay in the tens. */
+  readonly trimmer: ConnectionTrimmer
   /** Who else is alive, from heartbeats on `horus/v1/liveness`. */
   readonly liveness: LivenessService
   /** Keeps this node's role and capability provider records in the DHT. */
@@ -62,6 +67,8 @@ export class HorusNode {
   readonly rpcServer: RpcServer
   /** The HTTP gateway, when configured. */
   readonly gateway: HttpGateway | undefined
+  /** Prometheus metrics of the node and its roles (`GET /metrics` on the gateway). */
+  readonly metrics: NodeMetrics
   /** Large step outputs: stored here, fetched from peers (`/horus/blob/1.0.0`). */
   readonly blobs: BlobService
   private readonly capabilities = new Set<string>()
@@ -93,7 +100,21 @@ export class HorusNode {
       init.logger.forComponent('horus:mesh-keeper'),
       // Relay peers are kept connected like bootstrap peers: behind NAT they are the way in.
       [...new Set([...init.config.bootstrap, ...init.config.relay.peers])],
+      (peerId) => this.liveness.get(peerId) !== undefined,
     )
+    // Bootstrap and relay peers are never trimmed: they are how a node rejoins, or is reached at all.
+    const bootstrapPeers = new Set(
+      [...init.config.bootstrap, ...init.config.relay.peers].flatMap(
+        (addr) => addr.match(/\/p2p\/([^/]+)$/)?.slice(1) ?? [],
+      ),
+    )
+    this.trimmer = new ConnectionTrimmer({
+      libp2p: init.libp2p,
+      pubsub: init.libp2p.services.pubsub,
+      log: init.logger.forComponent('horus:trimmer'),
+      target: Math.min(DEFAULT_TARGET_CONNECTIONS, init.config.maxConnections),
+      keep: () => bootstrapPeers,
+    })
     this.liveness = new LivenessService({
       pubsub: init.libp2p.services.pubsub,
       peerId: init.libp2p.peerId,
@@ -136,7 +157,21 @@ export class HorusNode {
             health: () => this.health(),
             logger: init.logger,
           })
-    if (this.gateway !== undefined) mountDashboard(this.gateway, { registry: this.rpc })
+    this.metrics = new NodeMetrics({
+      peerId: init.libp2p.peerId.toString(),
+      version: VERSION,
+      libp2p: init.libp2p,
+      liveness: this.liveness,
+      verifier: this.trust.verifier,
+      topics: () => [this.liveness.stats()],
+      load: () => this.loadProvider(),
+      uptimeMs: () => this.uptimeMs,
+      rpc: this.rpc,
+    })
+    if (this.gateway !== undefined) {
+      mountDashboard(this.gateway, { registry: this.rpc })
+      this.gateway.route('GET', METRICS_PATH, metricsRoute(this.metrics))
+    }
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
     this.blobs = createNodeBlobs({ ...init, policy: () => this.trust.policy })
   }
@@ -212,6 +247,8 @@ export class HorusNode {
     try {
       await this.trust.start()
       this.keeper.follow()
+      // Before libp2p, so the trimmer sees every gossip mesh graft from the first one.
+      this.trimmer.start()
       try {
         await this.libp2p.start()
       } catch (err) {
@@ -256,6 +293,7 @@ export class HorusNode {
     }
     this.running = false
     this.liveness.stop()
+    this.trimmer.stop()
     await this.advertiser.stop()
     await this.keeper.stop()
     await this.gateway?.stop()

@@ -71,6 +71,7 @@ export function attachRoles(node: HorusNode, options: AttachRolesOptions = {}): 
     const service = createRoleService(role, node, attached, options)
     if (service !== undefined) services.push({ role, service })
   }
+  node.metrics.attach(attached)
   let started: Array<{ role: Role; service: Startable }> = []
   return {
     ...attached,

@@ -36,6 +36,8 @@ export interface ProcessMeshInit {
   bin?: string
   /** Extra environment for every node. */
   env?: Record<string, string>
+  /** Node.js flags for every node (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+  nodeArgs?: readonly string[]
   /** How long a node may take to print its addresses. @default 30_000 */
   startTimeoutMs?: number
 }
@@ -88,6 +90,7 @@ export class ProcessMesh {
       dataDir,
       bin: this.init.bin ?? DEFAULT_BIN,
       env: { ...process.env, ...this.init.env },
+      ...(this.init.nodeArgs === undefined ? {} : { nodeArgs: this.init.nodeArgs }),
       startTimeoutMs: this.init.startTimeoutMs ?? 30_000,
     })
     this.nodes.push(node)
@@ -133,6 +136,8 @@ export interface SpawnNodeInit {
   bin: string
   env: NodeJS.ProcessEnv
   startTimeoutMs: number
+  /** Node.js flags before the entry point. */
+  nodeArgs?: readonly string[]
   /** Runs the node through this command, e.g. `['ip', 'netns', 'exec', ns]` (it must exec). */
   wrap?: readonly string[]
   /** Every chunk the process writes to stderr, from its first (a log file). */
@@ -141,7 +146,7 @@ export interface SpawnNodeInit {
 
 /** Starts `horus node start --config F --json` and resolves once it printed its addresses. */
 export async function spawnHorusNode(init: SpawnNodeInit): Promise<ProcessNode> {
-  const args = [init.bin, 'node', 'start', '--config', init.configFile, '--json']
+  const args = [...(init.nodeArgs ?? []), init.bin, 'node', 'start', '--config', init.configFile, '--json']
   const [command, ...prefix] = init.wrap ?? []
   const child =
     command === undefined

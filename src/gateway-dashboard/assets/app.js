@@ -2,15 +2,20 @@
  * The Horus dashboard: `#/` shows the mesh and the runs, `#/runs/<id>` one run's DAG. Data comes
  * from the node's gateway: JSON-RPC on POST /rpc, and live events from POST /rpc/subscribe (a
  * server-sent event stream read with fetch, since EventSource cannot POST). When no stream can be
- * had the page polls instead.
+ * had the page polls instead. A gateway with a bearer token answers 401: the page then asks for the
+ * token and keeps it in this tab's sessionStorage (gone when the tab closes).
  */
 import { formatDuration, renderDag, STATE_COLORS, STATES, stepDuration } from './dag.js'
+import { renderTimeline } from './timeline.js'
 
 const view = document.getElementById('view')
 const liveBadge = document.getElementById('live')
 const POLL_LIVE_MS = 5000
 const POLL_FALLBACK_MS = 1500
 const RESUBSCRIBE_MS = 2000
+const PAGE_SIZE = 20
+const MAX_EVENTS_SHOWN = 500
+const TOKEN_KEY = 'horus.gateway.token'
 
 let nextId = 1
 let methods
@@ -25,12 +30,27 @@ class RpcFailure extends Error {
   }
 }
 
+/** The gateway wants a bearer token (none given, or not this one). */
+class LoginNeeded extends Error {}
+
+function headers() {
+  const token = sessionStorage.getItem(TOKEN_KEY)
+  return {
+    'content-type': 'application/json',
+    ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+  }
+}
+
 async function rpc(method, params = {}) {
   const response = await fetch('/rpc', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: headers(),
     body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method, params }),
   })
+  if (response.status === 401) {
+    const body = await response.json().catch(() => ({}))
+    throw new LoginNeeded(body.error?.message ?? 'the gateway wants a bearer token')
+  }
   const body = await response.json()
   if (body.error !== undefined) throw new RpcFailure(body.error)
   return body.result
@@ -62,10 +82,21 @@ function subscribe(name, params, onEvent, onMode) {
   const open = async () => {
     const response = await fetch('/rpc/subscribe', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: nextId++, method: `${name}.subscribe`, params }),
+      headers: headers(),
+      // `params` may be a function: a stream reopened after a drop resumes where it stopped.
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: nextId++,
+        method: `${name}.subscribe`,
+        params: typeof params === 'function' ? params() : params,
+      }),
       signal: controller.signal,
     })
+    if (response.status === 401) {
+      controller.abort()
+      showLogin('the gateway wants a bearer token')
+      return
+    }
     const type = response.headers.get('content-type') ?? ''
     if (!type.startsWith('text/event-stream') || response.body === null) {
       throw new Error(`no event stream (${response.status})`)
@@ -120,6 +151,11 @@ function poller(fn) {
     try {
       await fn()
     } catch (err) {
+      if (err instanceof LoginNeeded) {
+        stopped = true
+        showLogin(err.message)
+        return
+      }
       console.warn('refresh failed', err)
     }
     if (!stopped) timer = setTimeout(tick, ms)
@@ -289,15 +325,51 @@ function loadBar(load) {
   return bar
 }
 
-async function runsCard() {
-  if (!(await available('coordinator.list_workflows'))) {
-    return card(
-      'Runs',
-      undefined,
-      h('div', { class: 'empty' }, 'This node runs no coordinator, so it has no runs to show.'),
-    )
-  }
-  const runs = await rpc('coordinator.list_workflows', { limit: 50 })
+const dateTime = (iso) => (iso === undefined ? '' : new Date(iso).toLocaleString())
+
+/** Search, status filter and pages of the runs list; kept while the page is open. */
+const runsView = { query: '', status: '', pages: [undefined] }
+
+function runsControls(onChange) {
+  const search = h('input', {
+    type: 'search',
+    id: 'runs-search',
+    placeholder: 'Search workflow or run id',
+    value: runsView.query,
+  })
+  const status = h(
+    'select',
+    { id: 'runs-status', 'aria-label': 'status' },
+    ['', 'pending', 'running', 'paused', 'completed', 'failed', 'cancelled'].map((s) =>
+      h('option', { value: s, selected: s === runsView.status }, s === '' ? 'any status' : s),
+    ),
+  )
+  let typing
+  search.addEventListener('input', () => {
+    clearTimeout(typing)
+    typing = setTimeout(() => {
+      runsView.query = search.value.trim()
+      runsView.pages = [undefined]
+      onChange()
+    }, 250)
+  })
+  status.addEventListener('change', () => {
+    runsView.status = status.value
+    runsView.pages = [undefined]
+    onChange()
+  })
+  return h('div', { class: 'runs-controls' }, search, status)
+}
+
+async function runsTable(onChange) {
+  const page = runsView.pages.length - 1
+  const params = { limit: PAGE_SIZE + 1 }
+  if (runsView.query !== '') params.query = runsView.query
+  if (runsView.status !== '') params.status = runsView.status
+  if (runsView.pages[page] !== undefined) params.after = runsView.pages[page]
+  const fetched = await rpc('coordinator.list_workflows', params)
+  const runs = fetched.slice(0, PAGE_SIZE)
+  const more = fetched.length > PAGE_SIZE
   const rows = runs.map((r) =>
     h(
       'tr',
@@ -306,28 +378,90 @@ async function runsCard() {
         'data-run': r.runId,
         onclick: () => (location.hash = `#/runs/${encodeURIComponent(r.runId)}`),
       },
-      h('td', { class: 'mono' }, h('a', { href: `#/runs/${encodeURIComponent(r.runId)}` }, shortId(r.runId))),
+      h(
+        'td',
+        { class: 'mono', title: r.runId },
+        h('a', { href: `#/runs/${encodeURIComponent(r.runId)}` }, shortId(r.runId)),
+      ),
       h('td', {}, r.workflow),
       h('td', {}, badge(r.status)),
-      h('td', {}, time(r.createdAt)),
+      h(
+        'td',
+        { class: 'mono', title: r.submitter ?? '' },
+        r.submitter === undefined ? '—' : shortId(r.submitter),
+      ),
+      h('td', {}, dateTime(r.createdAt)),
       h('td', {}, runDuration(r)),
     ),
   )
-  return card(
-    'Runs',
-    `${runs.length}`,
-    table(['Run', 'Workflow', 'Status', 'Started', 'Duration'], rows, 'No runs yet.'),
+  const filtered = runsView.query !== '' || runsView.status !== ''
+  const pager = h(
+    'div',
+    { class: 'pager' },
+    h(
+      'button',
+      {
+        id: 'runs-newer',
+        disabled: page === 0,
+        onclick: () => {
+          runsView.pages.pop()
+          onChange()
+        },
+      },
+      '← Newer',
+    ),
+    h('span', { class: 'muted', id: 'runs-page' }, `page ${page + 1}`),
+    h(
+      'button',
+      {
+        id: 'runs-older',
+        disabled: !more,
+        onclick: () => {
+          runsView.pages.push(runs.at(-1).runId)
+          onChange()
+        },
+      },
+      'Older →',
+    ),
   )
+  return [
+    table(
+      ['Run', 'Workflow', 'Status', 'Submitter', 'Started', 'Duration'],
+      rows,
+      filtered ? 'No run matches.' : 'No runs yet.',
+    ),
+    pager,
+  ]
 }
 
 function showOverview() {
   const mesh = h('div', { id: 'mesh' })
   const runs = h('div', { id: 'runs' })
   view.replaceChildren(h('div', { class: 'grid-2' }, mesh, runs))
-  const refresh = poller(async () => {
-    const [m, r] = await Promise.all([meshCard(), runsCard()])
+  let runsBody
+  let refresh
+  const onChange = () => refresh.now()
+  const drawRuns = async () => {
+    if (!(await available('coordinator.list_workflows'))) {
+      runs.replaceChildren(
+        card(
+          'Runs',
+          undefined,
+          h('div', { class: 'empty' }, 'This node runs no coordinator, so it has no runs to show.'),
+        ),
+      )
+      return
+    }
+    if (runsBody === undefined) {
+      // The controls are made once: a refresh must not take the focus out of the search box.
+      runsBody = h('div', { id: 'runs-body' })
+      runs.replaceChildren(card('Runs', undefined, runsControls(onChange), runsBody))
+    }
+    runsBody.replaceChildren(...(await runsTable(onChange)))
+  }
+  refresh = poller(async () => {
+    const [m] = await Promise.all([meshCard(), drawRuns()])
     mesh.replaceChildren(m)
-    runs.replaceChildren(r)
   })
   refresh.setInterval(POLL_LIVE_MS)
   let stopEvents = () => {}
@@ -418,6 +552,52 @@ function stepPanel(run, stepId, logs) {
   )
 }
 
+/** Actions the run's status allows, those this node serves: [label, method, destructive]. */
+const ACTIONS = [
+  ['Pause', 'coordinator.pause_workflow', false, ['pending', 'running']],
+  ['Resume', 'coordinator.resume_workflow', false, ['paused']],
+  ['Cancel', 'coordinator.cancel_workflow', true, ['pending', 'running', 'paused']],
+]
+
+function actionBar(run, onDone) {
+  const message = h('div', { class: 'action-error', id: 'action-error', role: 'alert' })
+  const buttons = ACTIONS.filter(
+    ([, method, , states]) => states.includes(run.status) && methods?.has(method),
+  ).map(([label, method, destructive]) =>
+    h(
+      'button',
+      {
+        class: destructive ? 'danger' : '',
+        'data-action': label.toLowerCase(),
+        onclick: async (event) => {
+          const what = `${label.toLowerCase()} run ${run.runId} (${run.workflow})`
+          if (destructive && !window.confirm(`Really ${what}? This cannot be undone.`)) return
+          event.target.disabled = true
+          message.textContent = ''
+          try {
+            await rpc(method, { runId: run.runId })
+            onDone()
+          } catch (err) {
+            if (err instanceof LoginNeeded) return showLogin(err.message)
+            // The server's reason, as it gave it (e.g. only the submitter or an admin may act).
+            message.textContent = `${label} refused: ${err.data?.name ?? 'Error'}: ${err.message}`
+          } finally {
+            event.target.disabled = false
+          }
+        },
+      },
+      label,
+    ),
+  )
+  return h('div', { class: 'actions' }, buttons, message)
+}
+
+function jsonBlock(title, value, id) {
+  if (value === undefined || (typeof value === 'object' && value !== null && Object.keys(value).length === 0))
+    return h('div', { class: 'io', id }, h('h3', {}, title), h('div', { class: 'muted' }, 'none'))
+  return h('div', { class: 'io', id }, h('h3', {}, title), h('pre', {}, JSON.stringify(value, null, 2)))
+}
+
 /** A for_each step's children: "10000 (9990 succeeded, 10 running)". */
 function itemCounts(items) {
   const parts = Object.entries(items.counts)
@@ -500,7 +680,7 @@ function runActions(run, onDone) {
   return h('div', { class: 'run-actions', id: 'run-actions' }, retry, signals, message)
 }
 
-function runHeader(run) {
+function runHeader(run, actions) {
   return h(
     'section',
     { class: 'card' },
@@ -513,13 +693,24 @@ function runHeader(run) {
         { id: 'run-status', 'data-status': run.status, class: `badge status status-${run.status}` },
         run.status,
       ),
+      h('span', { class: 'spacer' }),
+      actions,
     ),
     h(
       'div',
       { class: 'run-meta' },
       h('span', {}, 'run ', h('b', { class: 'mono' }, run.runId)),
-      h('span', {}, 'started ', h('b', {}, time(run.createdAt))),
+      h('span', {}, 'started ', h('b', { id: 'run-started' }, dateTime(run.createdAt))),
+      run.finishedAt ? h('span', {}, 'finished ', h('b', {}, dateTime(run.finishedAt))) : '',
       h('span', {}, 'duration ', h('b', {}, runDuration(run))),
+      run.submitter
+        ? h(
+            'span',
+            { title: run.submitter },
+            'submitter ',
+            h('b', { class: 'mono', id: 'run-submitter' }, shortId(run.submitter)),
+          )
+        : '',
       run.owner
         ? h('span', { title: run.owner }, 'owner ', h('b', { class: 'mono' }, shortId(run.owner)))
         : '',
@@ -541,6 +732,22 @@ function runHeader(run) {
           `${run.error.step ? `step ${run.error.step}: ` : ''}${run.error.name}: ${run.error.message}`,
         )
       : '',
+    h(
+      'div',
+      { class: 'run-io' },
+      jsonBlock('Inputs', run.inputs, 'run-inputs'),
+      jsonBlock('Outputs', run.outputs, 'run-outputs'),
+    ),
+  )
+}
+
+function eventItem(event) {
+  return h(
+    'li',
+    { class: `sev-${event.severity}`, 'data-type': event.type },
+    h('span', { class: 'muted' }, dateTime(event.at)),
+    h('span', {}, event.type),
+    h('span', {}, event.stepId ? `${event.stepId}: ` : '', event.message),
   )
 }
 
@@ -549,6 +756,7 @@ function showRun(runId) {
   const actions = h('div')
   let shownActions
   const dag = h('div', { class: 'dag-wrap', id: 'dag' })
+  const timeline = h('div', { class: 'timeline-wrap', id: 'timeline' })
   const side = h('div', { id: 'side' })
   const events = h(
     'ul',
@@ -560,26 +768,49 @@ function showRun(runId) {
     header,
     actions,
     h('div', { class: 'run-body' }, card('Workflow', undefined, legend(), dag), side),
+    card('Timeline', undefined, timeline),
     card('Events', undefined, events),
   )
   let run
   let selected
   let logs
+  /** Every event of the run, oldest first (replayed from its start), and the last one's id. */
+  const history = []
+  const seen = new Set()
+  let lastEventId
+  const drawn = { header: undefined, side: undefined }
   const select = (stepId) => {
     selected = stepId
     logs = undefined
     draw()
     loadLogs().catch(() => {})
   }
+  // Parts are redrawn only when what they show changed: a finished run's page stays still, so a
+  // click on a step never lands on an element that was just replaced.
   const draw = () => {
     if (run === undefined) return
-    header.replaceChildren(runHeader(run))
+    const running = !['completed', 'failed', 'cancelled'].includes(run.status)
+    const headerKey = JSON.stringify([run, running ? Math.floor(Date.now() / 1000) : 0])
+    if (drawn.header !== headerKey) {
+      drawn.header = headerKey
+      header.replaceChildren(
+        runHeader(
+          run,
+          actionBar(run, () => refresh.now()),
+        ),
+      )
+    }
     if (actionsKey(run) !== shownActions) {
       shownActions = actionsKey(run)
       actions.replaceChildren(runActions(run, () => refresh.now()))
     }
     renderDag(dag, run, selected, select)
-    side.replaceChildren(stepPanel(run, selected, logs))
+    const sideKey = JSON.stringify([run.steps.find((s) => s.id === selected), logs])
+    if (drawn.side !== sideKey) {
+      drawn.side = sideKey
+      side.replaceChildren(stepPanel(run, selected, logs))
+    }
+    renderTimeline(timeline, history, run)
   }
   const loadLogs = async () => {
     if (selected === undefined) return
@@ -591,9 +822,11 @@ function showRun(runId) {
     }
   }
   const refresh = poller(async () => {
+    await available('coordinator.get_workflow_status') // learns which actions this node serves
     try {
       run = await rpc('coordinator.get_workflow_status', { runId })
     } catch (err) {
+      if (err instanceof LoginNeeded) throw err
       view.replaceChildren(
         h(
           'section',
@@ -611,21 +844,20 @@ function showRun(runId) {
     if (['completed', 'failed', 'cancelled'].includes(run.status)) refresh.setInterval(POLL_LIVE_MS)
   })
   const addEvent = (event) => {
+    if (event.id !== undefined) {
+      if (seen.has(event.id)) return
+      seen.add(event.id)
+      lastEventId = event.id
+    }
+    history.push(event)
     events.querySelector('.placeholder')?.remove()
-    events.prepend(
-      h(
-        'li',
-        { class: `sev-${event.severity}` },
-        h('span', { class: 'muted' }, time(event.at)),
-        h('span', {}, event.type),
-        h('span', {}, event.stepId ? `${event.stepId}: ` : '', event.message),
-      ),
-    )
-    while (events.children.length > 100) events.lastChild.remove()
+    events.prepend(eventItem(event))
+    while (events.children.length > MAX_EVENTS_SHOWN) events.lastChild.remove()
   }
+  // From the run's first event; after a dropped stream, from the last one received.
   const stopEvents = subscribe(
     'coordinator.events',
-    { runId },
+    () => ({ runId, after: lastEventId ?? '' }),
     (event) => {
       addEvent(event)
       refresh.now()
@@ -641,13 +873,78 @@ function showRun(runId) {
   }
 }
 
+/* ---------- login (token-protected gateway) ---------- */
+
+function showLogin(reason) {
+  leavePage()
+  leavePage = () => {}
+  setLive('connecting')
+  const had = sessionStorage.getItem(TOKEN_KEY) !== null
+  const input = h('input', {
+    type: 'password',
+    id: 'login-token',
+    autocomplete: 'current-password',
+    placeholder: 'bearer token',
+    required: true,
+  })
+  const message = h(
+    'p',
+    { class: 'action-error', id: 'login-error' },
+    had ? `The token was refused: ${reason}` : '',
+  )
+  const form = h(
+    'form',
+    {
+      id: 'login',
+      class: 'card login',
+      onsubmit: async (event) => {
+        event.preventDefault()
+        sessionStorage.setItem(TOKEN_KEY, input.value)
+        try {
+          await rpc('node.info')
+        } catch (err) {
+          sessionStorage.removeItem(TOKEN_KEY)
+          message.textContent =
+            err instanceof LoginNeeded ? `The token was refused: ${err.message}` : err.message
+          return
+        }
+        route()
+      },
+    },
+    h('h2', {}, 'Sign in to this gateway'),
+    h(
+      'p',
+      { class: 'muted' },
+      "This node's gateway needs its bearer token (gateway.token in the node's config). It is kept in this tab only, until it closes.",
+    ),
+    input,
+    h('button', { type: 'submit' }, 'Sign in'),
+    message,
+  )
+  view.replaceChildren(form)
+  input.focus()
+}
+
+function signOutLink() {
+  const link = document.getElementById('sign-out')
+  if (link === null) return
+  link.hidden = sessionStorage.getItem(TOKEN_KEY) === null
+}
+
 /* ---------- routing ---------- */
 
 function route() {
   leavePage()
+  signOutLink()
   const match = /^#\/runs\/(.+)$/.exec(location.hash)
   leavePage = match ? showRun(decodeURIComponent(match[1])) : showOverview()
 }
+
+document.getElementById('sign-out')?.addEventListener('click', (event) => {
+  event.preventDefault()
+  sessionStorage.removeItem(TOKEN_KEY)
+  showLogin('signed out')
+})
 
 window.addEventListener('hashchange', route)
 route()

@@ -88,8 +88,8 @@ function clip(text, max) {
 }
 
 /**
- * Draws `run` into `container` (replacing what was there); `selected` is the highlighted step id,
- * `onSelect(stepId)` is called on click.
+ * Draws `run` into `container` (replacing what was there, only when something shown changed);
+ * `selected` is the highlighted step id, `onSelect(stepId)` is called on click.
  */
 export function renderDag(container, run, selected, onSelect) {
   const key = layoutKey(run.steps)
@@ -97,6 +97,16 @@ export function renderDag(container, run, selected, onSelect) {
     container.dagKey = key
     container.dagLayout = layout(run.steps)
   }
+  // Nothing drawn changed (a finished run, a refresh with no news): keep the same elements, so a
+  // click in progress never lands on one that was just replaced.
+  const drawn = JSON.stringify([
+    key,
+    selected,
+    run.workflow,
+    run.steps.map((s) => [s.state, s.attempt, s.reason, formatDuration(stepDuration(s))]),
+  ])
+  if (container.drawnKey === drawn) return
+  container.drawnKey = drawn
   const g = container.dagLayout
   const graph = g.graph()
   const width = Math.max(graph.width ?? 0, 200)

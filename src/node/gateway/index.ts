@@ -1,6 +1,7 @@
 /**
  * The HTTP gateway (opt-in per node): `POST /rpc` (JSON-RPC, single or batch), `POST /rpc/subscribe`
- * (one subscription as server-sent events), `GET /openrpc.json`, `GET /healthz`, plus whatever
+ * (one subscription as server-sent events), `GET /openrpc.json`, `GET /healthz`, `GET /metrics`
+ * (mounted by the node, ../metrics/), plus whatever
  * later code mounts with `gateway.route(method, pathPrefix, handler)`.
  *
  * ```ts

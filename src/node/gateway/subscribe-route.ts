@@ -3,7 +3,9 @@
  * for `<name>.subscribe`. If it fails, the answer is that JSON-RPC error (application/json).
  * Otherwise the response is `text/event-stream` whose every `data:` line is a JSON-RPC message,
  * exactly what a libp2p session would carry: first the subscribe response (the subscription id),
- * then `<name>.event` notifications. Closing the connection unsubscribes.
+ * then `<name>.event` notifications. Closing the connection unsubscribes. An event that carries an
+ * `id` (a coordinator's run events) is framed with that SSE `id:`; a request with `Last-Event-ID`
+ * to a subscription that takes `after` resumes after it, as EventSource expects.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Teardown } from '../../protocols/rpc/definitions.js'
@@ -36,6 +38,7 @@ export function subscribeRoute(init: SubscribeRouteInit) {
       )
       return
     }
+    resumeFromLastEventId(req, message, init.dispatcher)
     const stream = new EventStream(res, ctx.signal)
     const session: DispatchSession = {
       caller: ctx.caller,
@@ -163,5 +166,31 @@ class EventStream {
 }
 
 function frame(message: unknown): string {
-  return `data: ${JSON.stringify(message)}\n\n`
+  const id = eventId(message)
+  return `${id === undefined ? '' : `id: ${id}\n`}data: ${JSON.stringify(message)}\n\n`
+}
+
+/** The `id` of a notification's event, when it has one fit for an SSE `id:` line. */
+function eventId(message: unknown): string | undefined {
+  if (!isRecord(message) || !isRecord(message.params) || !isRecord(message.params.result)) return undefined
+  const id = message.params.result.id
+  return typeof id === 'string' && !/[\r\n\0]/.test(id) ? id : undefined
+}
+
+/**
+ * `Last-Event-ID` (sent by EventSource when it reconnects) becomes the subscription's `after`,
+ * when the subscription takes one and the request did not set it.
+ */
+function resumeFromLastEventId(
+  req: IncomingMessage,
+  message: Record<string, unknown>,
+  dispatcher: Dispatcher,
+): void {
+  const last = req.headers['last-event-id']
+  if (typeof last !== 'string' || last === '' || typeof message.method !== 'string') return
+  const entry = dispatcher.registry.get(message.method)
+  if (entry?.kind !== 'subscribe' || entry.def.params.properties?.after === undefined) return
+  const params = message.params === undefined ? {} : message.params
+  if (!isRecord(params) || 'after' in params) return
+  message.params = { ...params, after: last }
 }

@@ -41,6 +41,12 @@ export interface MonitorEvent {
   stepId?: string
   message: string
   data?: Record<string, unknown>
+  /**
+   * The event's place in its run's log (the stamp of its entry), present on events of runs a
+   * coordinator holds: pass the last one seen as `after` to `coordinator.events` to replay what
+   * followed. Not sent on the gossip topic.
+   */
+  id?: string
 }
 
 const TYPES: ReadonlySet<string> = new Set(MONITOR_EVENT_TYPES)
@@ -73,7 +79,8 @@ export function monitorEventFrom(value: unknown): MonitorEvent | undefined {
   if (v.stepId !== undefined && !isShortString(v.stepId, 1024)) return undefined
   if (v.data !== undefined && (typeof v.data !== 'object' || v.data === null || Array.isArray(v.data)))
     return undefined
-  const known = new Set(['type', 'severity', 'at', 'node', 'runId', 'stepId', 'message', 'data'])
+  if (v.id !== undefined && !isShortString(v.id, 256)) return undefined
+  const known = new Set(['type', 'severity', 'at', 'node', 'runId', 'stepId', 'message', 'data', 'id'])
   if (Object.keys(v).some((key) => !known.has(key))) return undefined
   return v as unknown as MonitorEvent
 }

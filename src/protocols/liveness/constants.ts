@@ -1,8 +1,26 @@
 /** Gossip topic for heartbeats. */
 export const LIVENESS_TOPIC = 'horus/v1/liveness'
 
-/** How often a node announces itself. @default 1_000 */
+/**
+ * How often a node announces itself in a small mesh: the shortest heartbeat interval. In a larger
+ * mesh the interval grows so the whole mesh stays within its presence budget.
+ * @default 1_000
+ */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000
+
+/**
+ * Heartbeats per second the whole mesh sends between them, so what each node receives (and
+ * verifies) stays flat as the mesh grows: a node heartbeats every max(interval, peers / budget)
+ * seconds. Up to this many nodes nothing changes from one heartbeat a second.
+ * @default 30
+ */
+export const DEFAULT_PRESENCE_BUDGET_PER_SECOND = 30
+
+/**
+ * The longest heartbeat interval a node uses, or believes from a peer: a peer is lost at the latest
+ * `missedHeartbeats` times this after its last heartbeat. @default 30_000
+ */
+export const MAX_HEARTBEAT_INTERVAL_MS = 30_000
 
 /** A peer is considered lost after this many missed heartbeats. @default 5 */
 export const DEFAULT_MISSED_HEARTBEATS = 5

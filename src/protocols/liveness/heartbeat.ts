@@ -12,6 +12,11 @@ export interface Heartbeat {
   seq: number
   /** Sender's wall clock, ms. Informational only: liveness uses the receiver's clock. */
   sentAt: number
+  /**
+   * When the sender's next heartbeat is due, ms after this one: receivers judge the sender lost
+   * after `missedHeartbeats` of these (clamped to their own bounds). Absent from older nodes.
+   */
+  intervalMs?: number
 }
 
 const encoder = new TextEncoder()
@@ -54,7 +59,8 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat | undefined {
     !isCount(load.running) ||
     !isCount(load.capacity) ||
     !isCount(v.seq) ||
-    typeof v.sentAt !== 'number'
+    typeof v.sentAt !== 'number' ||
+    (v.intervalMs !== undefined && !(isCount(v.intervalMs) && v.intervalMs > 0))
   ) {
     return undefined
   }
@@ -65,5 +71,6 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat | undefined {
     load: { running: load.running, capacity: load.capacity },
     seq: v.seq,
     sentAt: v.sentAt,
+    ...(v.intervalMs === undefined ? {} : { intervalMs: v.intervalMs }),
   }
 }

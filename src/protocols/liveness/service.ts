@@ -3,8 +3,15 @@ import { TypedEventEmitter } from 'main-event'
 import { trustedPublisher } from '../gossip/trusted-publisher.js'
 import { type TopicPubSub, type TopicStats, ValidatedTopic } from '../gossip/validated-topic.js'
 import { grantedClaims, type TrustPolicy } from '../jobs/trust-policy.js'
-import { DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_MISSED_HEARTBEATS, LIVENESS_TOPIC } from './constants.js'
+import {
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_MISSED_HEARTBEATS,
+  DEFAULT_PRESENCE_BUDGET_PER_SECOND,
+  LIVENESS_TOPIC,
+  MAX_HEARTBEAT_INTERVAL_MS,
+} from './constants.js'
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from './heartbeat.js'
+import { heartbeatInterval } from './interval.js'
 
 /** A peer as last heard on the liveness topic. */
 export interface LivePeer extends Heartbeat {
@@ -23,10 +30,14 @@ export interface LivenessInit {
   log: Logger
   /** Called before each heartbeat for the current roles, capabilities and load. */
   status: () => Pick<Heartbeat, 'roles' | 'capabilities' | 'load'>
-  /** @default 1_000 */
+  /** The shortest heartbeat interval (small meshes). @default 1_000 */
   intervalMs?: number
   /** @default 5 */
   missedHeartbeats?: number
+  /** Heartbeats per second the whole mesh aims to send (see `heartbeatInterval`). @default 30 */
+  budgetPerSecond?: number
+  /** The longest heartbeat interval, sent or believed. @default 30_000 */
+  maxIntervalMs?: number
   /**
    * The trust policy in force. When given, heartbeats of keys without an entry are dropped, and a
    * peer's claimed roles and capabilities are believed only as far as the policy grants them.
@@ -47,8 +58,13 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   private readonly peers = new Map<string, LivePeer>()
   private readonly believed = new WeakMap<LivePeer, { policy: TrustPolicy; view: LivePeer }>()
   private readonly intervalMs: number
-  private readonly lostAfterMs: number
+  private readonly maxIntervalMs: number
+  private readonly missed: number
+  private readonly budgetPerSecond: number
+  /** The interval announced in the last heartbeat: when the next one is due. */
+  private currentIntervalMs: number
   private timer: NodeJS.Timeout | undefined
+  private checkTimer: NodeJS.Timeout | undefined
   private readonly topic: ValidatedTopic<Heartbeat>
   // Starts at the wall clock so a restarted node's heartbeats still outrank its previous ones.
   private seq = Date.now()
@@ -56,7 +72,10 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   constructor(private readonly init: LivenessInit) {
     super()
     this.intervalMs = init.intervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
-    this.lostAfterMs = this.intervalMs * (init.missedHeartbeats ?? DEFAULT_MISSED_HEARTBEATS)
+    this.maxIntervalMs = Math.max(this.intervalMs, init.maxIntervalMs ?? MAX_HEARTBEAT_INTERVAL_MS)
+    this.missed = init.missedHeartbeats ?? DEFAULT_MISSED_HEARTBEATS
+    this.budgetPerSecond = init.budgetPerSecond ?? DEFAULT_PRESENCE_BUDGET_PER_SECOND
+    this.currentIntervalMs = this.intervalMs
     const { policy } = init
     this.topic = new ValidatedTopic({
       pubsub: init.pubsub,
@@ -74,15 +93,23 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
 
   start(): void {
     this.topic.start()
-    this.timer = setInterval(() => this.tick(), this.intervalMs)
-    this.timer.unref()
-    this.tick()
+    // Losses are checked at the shortest interval whatever this node's own heartbeat rate.
+    this.checkTimer = setInterval(() => this.checkLost(), this.intervalMs)
+    this.checkTimer.unref()
+    this.beat()
   }
 
   stop(): void {
-    clearInterval(this.timer)
+    clearInterval(this.checkTimer)
+    clearTimeout(this.timer)
+    this.checkTimer = undefined
     this.timer = undefined
     this.topic.stop()
+  }
+
+  /** The interval this node heartbeats at now (grows with the mesh, see `heartbeatInterval`). */
+  get heartbeatIntervalMs(): number {
+    return this.currentIntervalMs
   }
 
   /** Peers heard from within the liveness window, as the policy in force believes them. */
@@ -133,10 +160,20 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     if (view !== undefined) this.safeDispatchEvent('peer:alive', { detail: view })
   }
 
-  private tick(): void {
+  /**
+   * How long after its last heartbeat a peer is lost: `missedHeartbeats` of the interval it
+   * announced, kept within this node's bounds (a peer cannot stay alive forever by announcing a
+   * long interval, nor be lost early by announcing a short one).
+   */
+  private lostAfterMs(peer: LivePeer): number {
+    const announced = peer.intervalMs ?? this.intervalMs
+    return this.missed * Math.min(this.maxIntervalMs, Math.max(this.intervalMs, announced))
+  }
+
+  private checkLost(): void {
     const now = Date.now()
     for (const [id, peer] of this.peers) {
-      if (now - peer.lastSeen > this.lostAfterMs) {
+      if (now - peer.lastSeen > this.lostAfterMs(peer)) {
         this.peers.delete(id)
         this.init.log('peer %s lost: no heartbeat for %d ms', id, now - peer.lastSeen)
         this.safeDispatchEvent('peer:lost', {
@@ -144,14 +181,28 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
         })
       }
     }
+  }
+
+  private beat(): void {
+    this.checkLost()
+    const next = heartbeatInterval({
+      peers: this.peers.size,
+      budgetPerSecond: this.budgetPerSecond,
+      minMs: this.intervalMs,
+      maxMs: this.maxIntervalMs,
+    })
+    this.currentIntervalMs = next
     const heartbeat: Heartbeat = {
       peerId: this.init.peerId.toString(),
       ...this.init.status(),
       seq: ++this.seq,
-      sentAt: now,
+      sentAt: Date.now(),
+      intervalMs: next,
     }
     this.topic.publish(encodeHeartbeat(heartbeat), (err) => {
       this.init.log('heartbeat not published: %s', err.message)
     })
+    this.timer = setTimeout(() => this.beat(), next)
+    this.timer.unref()
   }
 }

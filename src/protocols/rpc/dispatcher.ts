@@ -7,6 +7,7 @@
 
 import type { Logger } from '@libp2p/interface'
 import { abortable } from '../../core/abortable.js'
+import { UNKNOWN_METHOD } from './call-observer.js'
 import { CANCEL_METHOD, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAX_IN_FLIGHT_PER_PEER } from './constants.js'
 import type { Caller } from './definitions.js'
 import {
@@ -101,14 +102,27 @@ export class Dispatcher {
     const request = checked.request
     const isNotification = !('id' in request)
     const id = request.id ?? null
+    const started = performance.now()
+    const entry = this.registry.get(request.method)
+    const observe = (outcome: string): void => {
+      if (request.method === CANCEL_METHOD || this.registry.observers.size === 0) return
+      this.registry.observers.notify({
+        method: entry?.name ?? UNKNOWN_METHOD,
+        via: session.caller.via,
+        durationMs: performance.now() - started,
+        outcome,
+      })
+    }
     try {
       const result = await this.run(request, id, session)
+      observe('ok')
       return isNotification ? undefined : success(id, result)
     } catch (err) {
       if (!(err instanceof RpcError))
         this.log.error('%s from %s failed - %e', request.method, session.limitKey, err)
-      const entry = this.registry.get(request.method)
-      return isNotification ? undefined : failure(id, toWireError(err, entry?.errors))
+      const wire = toWireError(err, entry?.errors)
+      observe(wireErrorName(wire.data))
+      return isNotification ? undefined : failure(id, wire)
     }
   }
 
@@ -184,4 +198,10 @@ export class Dispatcher {
       else this.inFlight.set(key, left)
     }
   }
+}
+
+/** The error class name a wire error carries (`data.name`), or `RpcError` for one without. */
+function wireErrorName(data: unknown): string {
+  const name = isRecord(data) ? data.name : undefined
+  return typeof name === 'string' ? name : 'RpcError'
 }

@@ -20,6 +20,7 @@
  * await client.call('node.info')
  * ```
  */
+export { type CallObserver, CallObservers, type ObservedCall, UNKNOWN_METHOD } from './call-observer.js'
 export { assertGrantCovers, grantAllowsCapability, grantAllowsRole } from './caller-grant.js'
 export type { CallOptions, RpcClient, RpcSubscription, SubscribeOptions } from './client.js'
 export { EventQueue, subscriptionName } from './client.js'

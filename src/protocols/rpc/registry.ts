@@ -4,6 +4,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv'
 import { HorusError } from '../../core/errors.js'
+import { CallObservers } from './call-observer.js'
 import { SUBSCRIBE_SUFFIX, UNSUBSCRIBE_SUFFIX } from './constants.js'
 import type {
   Authorize,
@@ -60,6 +61,8 @@ export const DISCOVER_METHOD = 'rpc.discover'
 
 export class MethodRegistry {
   readonly authorize: Authorize | undefined
+  /** Told of every call answered through this registry, whatever the transport (metrics, tracing). */
+  readonly observers = new CallObservers()
   private readonly ajv = new Ajv({ useDefaults: true, strict: false })
   private readonly entries = new Map<string, CompiledEntry>()
   private readonly calls: AnyMethodDefinition[] = []

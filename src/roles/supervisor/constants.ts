@@ -110,3 +110,9 @@ export const RESERVATION_MS = 15 * 60_000
 
 /** At most this many step job ids are held at once (the oldest are let go first). */
 export const MAX_RESERVATIONS = 10_000
+
+/**
+ * Jobs in one `supervisor.create_jobs` call. Each is verified on its own; the cap bounds what one
+ * request can make the supervisor verify and write before it answers.
+ */
+export const MAX_JOBS_PER_BATCH = 256

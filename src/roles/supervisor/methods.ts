@@ -1,5 +1,6 @@
 /**
- * The supervisor's RPC surface, with the seed's method names: `supervisor.create_job`,
+ * The supervisor's RPC surface, with the seed's method names: `supervisor.create_job` (and its
+ * batch form `create_jobs`),
  * `get_job_status`, `get_job_result`, `get_job_logs`, `cancel_job`, `list_jobs`, `list_runners`,
  * and the subscription `supervisor.job_events`. Callers need the trust role client or coordinator
  * (src/node/rpc-access.ts); a job is visible only to its submitter, to trusted coordinators for
@@ -11,11 +12,19 @@ import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
   assertGrantCovers,
+  type Caller,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
+  toWireError,
+  type WireError,
 } from '../../protocols/rpc/index.js'
-import { DEFAULT_LIST_LIMIT, DEFAULT_RESULT_WAIT_MS, MAX_RESULT_WAIT_MS } from './constants.js'
+import {
+  DEFAULT_LIST_LIMIT,
+  DEFAULT_RESULT_WAIT_MS,
+  MAX_JOBS_PER_BATCH,
+  MAX_RESULT_WAIT_MS,
+} from './constants.js'
 import {
   type JobEvent,
   type JobResultView,
@@ -108,6 +117,25 @@ const byId = {
   additionalProperties: false,
 } as const
 
+/** One job of a `create_jobs` answer: its status, or why it was refused (the `create_job` error). */
+export type CreateJobsItem = { ok: true; job: JobStatusView } | { ok: false; error: WireError }
+
+const createErrors = [REJECTED, CONFLICT, NO_RUNNER, NOT_RUNNING]
+const createErrorsByName = new Map(createErrors.map((e) => [e.name, e]))
+
+/** What `create_job` does with one envelope; `create_jobs` does it for each. */
+async function createOne(
+  service: SupervisorService,
+  job: JobEnvelope,
+  waitForRunner: boolean | undefined,
+  caller: Caller,
+): Promise<JobStatusView> {
+  // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
+  // does not. An HTTP caller's gateway grant may not cover the job's capability.
+  if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
+  return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
+}
+
 export function supervisorMethods(service: SupervisorService): AnyMethodDefinition[] {
   return [
     defineMethod<{ job: JobEnvelope; waitForRunner?: boolean }, JobStatusView>({
@@ -131,12 +159,69 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       result: statusViewSchema,
       resultName: 'job status',
-      errors: [REJECTED, CONFLICT, NO_RUNNER, NOT_RUNNING],
-      // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
-      // does not. An HTTP caller's gateway grant may not cover the job's capability.
-      handler: async ({ job, waitForRunner }, { caller }) => {
-        if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
-        return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
+      errors: createErrors,
+      handler: ({ job, waitForRunner }, { caller }) => createOne(service, job, waitForRunner, caller),
+    }),
+    defineMethod<{ jobs: JobEnvelope[]; waitForRunner?: boolean }, { results: CreateJobsItem[] }>({
+      name: 'supervisor.create_jobs',
+      summary: `Submit up to ${MAX_JOBS_PER_BATCH} signed jobs in one call; each is verified, persisted and answered on its own.`,
+      description:
+        'The batch form of `create_job` (the SDK sends concurrent `createJob` calls this way). `results[i]` answers `jobs[i]`: `{ ok: true, job }` with its status once it is persisted, or `{ ok: false, error }` with the JSON-RPC error `create_job` would have answered for it alone (a forged job is refused with its reason; the others proceed). Idempotent by job id, like `create_job`.',
+      role: 'supervisor',
+      params: {
+        type: 'object',
+        properties: {
+          jobs: {
+            type: 'array',
+            minItems: 1,
+            maxItems: MAX_JOBS_PER_BATCH,
+            items: { type: 'object', description: 'a signed job envelope' },
+          },
+          waitForRunner: {
+            type: 'boolean',
+            default: false,
+            description: 'queue the jobs even when no live runner offers their capability yet',
+          },
+        },
+        required: ['jobs'],
+        additionalProperties: false,
+      },
+      result: {
+        type: 'object',
+        required: ['results'],
+        properties: {
+          results: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['ok'],
+              properties: {
+                ok: { type: 'boolean' },
+                job: statusViewSchema,
+                error: {
+                  type: 'object',
+                  required: ['code', 'message'],
+                  properties: { code: { type: 'integer' }, message: { type: 'string' }, data: {} },
+                },
+              },
+            },
+          },
+        },
+      },
+      resultName: 'job statuses',
+      errors: [NOT_RUNNING],
+      handler: async ({ jobs, waitForRunner }, { caller }) => {
+        const settled = await Promise.allSettled(
+          jobs.map((job) => createOne(service, job, waitForRunner, caller)),
+        )
+        return {
+          results: settled.map(
+            (outcome): CreateJobsItem =>
+              outcome.status === 'fulfilled'
+                ? { ok: true, job: outcome.value }
+                : { ok: false, error: toWireError(outcome.reason, createErrorsByName) },
+          ),
+        }
       },
     }),
     defineMethod<{ jobId: string }, JobStatusView>({

@@ -379,6 +379,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
   }
 
+  /** Jobs waiting for a runner, by capability. */
+  queueDepths(): Map<string, number> {
+    const depths = new Map<string, number>()
+    for (const [capability, queue] of this.queues) depths.set(capability, queue.size)
+    return depths
+  }
+
   /** The runner keys this node trusts for `capability`: whom a client seals a job's secrets to. */
   secretRecipients(capability: string): SecretRecipient[] {
     const local = this.local

@@ -32,6 +32,12 @@ import type { RunEngine } from './run-engine.js'
 export interface SubmitOptions {
   /** The client's signed submission; without one the node signs (gateway and in-process callers). */
   submission?: unknown
+  /**
+   * The run id a caller without a submission of its own (gateway, in-process) chooses; the node
+   * signs a submission with it. The same id with the same workflow and inputs answers the same run,
+   * so a retry is safe. With a `submission` it must equal `submission.runId`. @default a random UUID
+   */
+  runId?: string
   /** Who called (the RPC context's caller); undefined is this process. */
   caller?: Caller
   /** The sealed values of the secrets the workflow's steps name (run-secrets.ts). */
@@ -47,6 +53,8 @@ export interface AdmissionInit {
   log: Logger
   compile(document: unknown): CompiledWorkflow
   register(definition: TriggerDefinition): Promise<void>
+  /** A run id garbage-collected here: taken for good (other replicas refuse its state). */
+  expired(runId: string): boolean
 }
 
 /** The document a submission digests: text is parsed first (as the SDK does before signing). */
@@ -73,14 +81,15 @@ export class Admission {
       const who = authority.identify(options.caller)
       const document = parseDocument(workflow)
       const compiled = this.#init.compile(document)
-      const submission = this.#submissionOf(options.submission, document, inputs, who)
+      const submission = this.#submissionOf(options, document, inputs, who)
       const existing = engine.runs.get(submission.runId)
+      if (this.#init.expired(submission.runId)) throw new RunExistsError(submission.runId)
       if (existing !== undefined) {
         const stored = runAuthority(existing.state.meta)
         if (
           stored !== undefined &&
           'submission' in stored &&
-          stored.submission.signature === submission.signature
+          this.#sameSubmission(stored.submission, submission, options)
         )
           return existing.id
         throw new RunExistsError(submission.runId)
@@ -163,8 +172,37 @@ export class Admission {
     )
   }
 
-  #submissionOf(given: unknown, document: unknown, inputs: unknown, who: CallerIdentity): SignedSubmission {
-    if (given !== undefined) return checkSubmission(given, document, inputs, who)
+  /**
+   * Is `stored` (the existing run's) the same submission as `given`? The same signature; or, for a
+   * run id the node signed for a caller without a key of its own, the same signer, workflow and inputs.
+   */
+  #sameSubmission(stored: SignedSubmission, given: SignedSubmission, options: SubmitOptions): boolean {
+    if (stored.signature === given.signature) return true
+    return (
+      options.submission === undefined &&
+      stored.submitter === given.submitter &&
+      stored.workflowDigest === given.workflowDigest &&
+      stored.inputsDigest === given.inputsDigest
+    )
+  }
+
+  #submissionOf(
+    options: SubmitOptions,
+    document: unknown,
+    inputs: unknown,
+    who: CallerIdentity,
+  ): SignedSubmission {
+    const given = options.submission
+    if (given !== undefined) {
+      const checked = checkSubmission(given, document, inputs, who)
+      if (options.runId !== undefined && options.runId !== checked.runId) {
+        throw new SubmissionRejectedError(
+          'malformed',
+          `runId ${JSON.stringify(options.runId)} differs from submission.runId ${JSON.stringify(checked.runId)}: send one or make them equal`,
+        )
+      }
+      return checked
+    }
     if (who.via === 'libp2p') {
       throw new SubmissionRejectedError(
         'required',
@@ -172,7 +210,7 @@ export class Admission {
       )
     }
     const submission = createSubmission(
-      { runId: randomUUID(), workflow: document, inputs: inputs as Record<string, unknown> },
+      { runId: options.runId ?? randomUUID(), workflow: document, inputs: inputs as Record<string, unknown> },
       this.#init.signer,
     )
     return checkSubmission(submission, document, inputs, who)

@@ -174,5 +174,6 @@ export const MONITOR_EVENT = {
     stepId: STRING,
     message: STRING,
     data: { type: 'object' },
+    id: STRING,
   },
 } as const

@@ -10,6 +10,7 @@
  *   leaseTtlMs: 15000        # owner lease; renewed every third of it
  *   leaseGraceMs: 2000       # wait past a lapsed lease before taking the run over
  *   syncIntervalMs: 10000    # anti-entropy with every live coordinator
+ *   runRetentionMs: 604800000 # finished runs are deleted this long after they finished (7 days)
  *   supervisorLossMs: 30000  # a supervisor unreachable this long loses its jobs to another
  *   triggers:                # see ../triggers/README.md
  *     - { name: nightly, kind: cron, schedule: "0 3 * * *", workflow: "<yaml>", inputs: {} }
@@ -37,6 +38,8 @@ export interface CoordinatorConfig {
   leaseGraceMs?: number
   /** @default DEFAULT_SYNC_INTERVAL_MS (10 s) */
   syncIntervalMs?: number
+  /** Finished runs are garbage-collected this long after they finished. @default DEFAULT_RUN_RETENTION_MS (7 days) */
+  runRetentionMs?: number
   /** @default DEFAULT_SUPERVISOR_LOSS_MS (30 s) */
   supervisorLossMs?: number
   triggers?: TriggerDefinition[]
@@ -48,6 +51,7 @@ const INTEGER_KEYS = [
   'leaseTtlMs',
   'leaseGraceMs',
   'syncIntervalMs',
+  'runRetentionMs',
   'supervisorLossMs',
 ] as const
 const KEYS = [...INTEGER_KEYS, 'supervisors', 'runners', 'triggers'] as const

@@ -66,3 +66,9 @@ export const DEFAULT_LIST_LIMIT = 100
 
 /** Runner log lines copied from the supervisor into the run's log per job. @default 200 */
 export const MAX_JOB_LOG_LINES = 200
+
+/** Finished runs are deleted this long after they finished (an index entry stays). @default 7 days */
+export const DEFAULT_RUN_RETENTION_MS = 7 * 24 * 60 * 60 * 1000
+
+/** Finished runs are looked at for expiry at most this often (and at least every retention / 4). @default 3_600_000 */
+export const MAX_RETENTION_SWEEP_MS = 60 * 60 * 1000

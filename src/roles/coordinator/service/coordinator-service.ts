@@ -23,6 +23,7 @@ import {
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
+import type { RunState } from '../../../protocols/state/run-state.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
@@ -52,14 +53,17 @@ import {
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_RECONCILE_INTERVAL_MS,
   DEFAULT_RUN_CONCURRENCY,
+  DEFAULT_RUN_RETENTION_MS,
   DEFAULT_SUPERVISOR_LOSS_MS,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_WAIT_MS,
+  MAX_RETENTION_SWEEP_MS,
   RUNS_PREFIX,
 } from './constants.js'
 import { controlMethods } from './control-methods.js'
 import {
   CoordinatorNotRunningError,
+  RunExpiredError,
   RunFinishedError,
   RunNotExportableError,
   RunNotFoundError,
@@ -69,13 +73,14 @@ import { exportRunMethod } from './export-method.js'
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
-import { PeerSync } from './peer-sync.js'
+import { PeerSync, type PeerSyncStats } from './peer-sync.js'
 import { RunAccess, type RunAction, runAuthority } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
+import { RunRetention } from './run-retention.js'
 import { checkRunSecrets, type SecretUse, secretUses } from './run-secrets.js'
 import { type StepItemsPage, stepItems } from './step-items.js'
-import { logLines, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
+import { logLines, monitorEvent, pendingSteps, runErrors, runMetrics, runSummary, runView } from './views.js'
 
 /** The parts of a node the coordinator uses (a HorusNode is one). */
 export interface CoordinatorComponents {
@@ -118,6 +123,12 @@ export interface CoordinatorStats {
   results: ResultStats
   /** Jobs found under a step's id: followed, or refused (by reason). */
   adoptions: AdoptionStats
+  /** Leases this node took over, by reason (`lease_lapsed`, `owner_lost`, `owner_untrusted`, `reacquired`). */
+  takeovers: Record<string, number>
+  /** Anti-entropy rounds this node started (ok / failed) and the entries they moved. */
+  sync: PeerSyncStats
+  /** Jobs of this coordinator's runs in flight on supervisors. */
+  jobsInFlight: number
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
@@ -136,6 +147,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private readonly stateGossip: StateGossip
   private readonly eventsGossip: EventsGossip
   private readonly peerSync: PeerSync
+  /** Finished runs deleted after the retention period; what arrives for them is dropped. */
+  readonly retention: RunRetention
   private readonly timers: NodeJS.Timeout[] = []
   private running = false
 
@@ -174,9 +187,19 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       },
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })
-        if (local) this.eventsGossip.publish(event)
+        // The log cursor means nothing to other nodes (and older ones refuse unknown fields).
+        if (local) this.eventsGossip.publish(withoutId(event))
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
+    })
+    const retentionMs = options.runRetentionMs ?? DEFAULT_RUN_RETENTION_MS
+    this.retention = new RunRetention({
+      datastore: components.datastore,
+      store: new StateStore({ datastore: components.datastore, prefix: RUNS_PREFIX }),
+      runs: this.engine.runs,
+      retentionMs,
+      sweepIntervalMs: Math.min(MAX_RETENTION_SWEEP_MS, Math.max(1, Math.floor(retentionMs / 4))),
+      log: this.log,
     })
     const coordinatorsOnly = trustedPublisher(() => components.trust.policy, 'coordinator')
     this.access = new RunAccess({
@@ -192,12 +215,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       log: this.log,
       compile: (document) => this.compile(document),
       register: (definition) => this.triggers.register(definition),
+      expired: (runId) => this.retention.isExpired(runId) !== undefined,
     })
     this.stateGossip = new StateGossip({
       pubsub,
       log: this.log,
       publisher: coordinatorsOnly,
-      onDelta: (delta) => this.engine.mergeRemote(delta),
+      onDelta: (delta) => this.mergeRemote(delta),
     })
     this.eventsGossip = new EventsGossip({
       pubsub,
@@ -273,6 +297,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   async start(): Promise<void> {
     if (this.running) return
     await this.engine.start()
+    await this.retention.start()
+    await this.retention.sweep()
     this.running = true
     this.stateGossip.start()
     this.eventsGossip.start()
@@ -304,6 +330,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     this.stateGossip.stop()
     this.eventsGossip.stop()
     await this.peerSync.stop()
+    await this.retention.stop()
     await this.engine.stop()
   }
 
@@ -346,15 +373,31 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
 
-  /** Runs this coordinator holds, newest first: the caller's own, or every run for an admin. */
-  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller): RunSummary[] {
+  /**
+   * Runs this coordinator holds, newest first: the caller's own, or every run for an admin.
+   * `page.query` keeps runs whose workflow name or run id contains it (any case); `page.after`
+   * (a run id) starts after that run, for the next page.
+   */
+  list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller, page: ListPage = {}): RunSummary[] {
     const who = this.authority.identify(caller)
     const now = Date.now()
+    const anchor = page.after === undefined ? undefined : this.engine.runs.get(page.after)
+    // A run the caller may not read is no anchor either: its existence is not the caller's business.
+    if (page.after !== undefined && (anchor === undefined || !this.access.mayRead(anchor, who)))
+      throw new RunNotFoundError(page.after)
+    const query = page.query?.toLowerCase()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
       const workflow = entry.ensureWorkflow()
       if (workflow === undefined) continue
       if (status !== undefined && entry.status !== status) continue
+      if (anchor !== undefined && !listedAfter(entry, anchor)) continue
+      if (
+        query !== undefined &&
+        !workflow.name.toLowerCase().includes(query) &&
+        !entry.id.toLowerCase().includes(query)
+      )
+        continue
       if (!this.access.mayRead(entry, who)) continue
       const finishedAt = TERMINAL.has(entry.status)
         ? describeRun(workflow, entry.state, now).finishedAt
@@ -480,6 +523,22 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     if (runId !== undefined) await this.find(runId, signal, 'events', caller)
   }
 
+  /**
+   * The run's monitor events whose id sorts after `after` (`''`: all of them), oldest first: the
+   * history a subscriber missed. Call `authorizeEvents` first.
+   */
+  runEvents(runId: string, after: string): MonitorEvent[] {
+    const entry = this.engine.runs.get(runId)
+    if (entry === undefined) return []
+    const events: MonitorEvent[] = []
+    for (const log of entry.state.log()) {
+      if (log.hlc <= after) continue
+      const event = monitorEvent(runId, log)
+      if (event !== undefined) events.push(event)
+    }
+    return events
+  }
+
   /** Should this event reach a subscriber who is `caller`? Run events only for those who may read the run. */
   mayReceive(event: MonitorEvent, caller: Caller | undefined): boolean {
     const who = this.authority.identify(caller)
@@ -560,6 +619,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       topics: [this.stateGossip.stats(), this.eventsGossip.stats()],
       results: this.engine.results.stats(),
       adoptions: this.engine.tracker.adoptionStats(),
+      takeovers: Object.fromEntries(this.engine.takeovers),
+      sync: { ...this.peerSync.stats, rounds: { ...this.peerSync.stats.rounds } },
+      jobsInFlight: this.engine.tracker.size,
     }
   }
 
@@ -603,14 +665,23 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   private async lookup(runId: string, signal?: AbortSignal): Promise<RunEntry> {
+    this.throwIfExpired(runId)
     let entry = this.engine.runs.get(runId)
     if (entry?.ensureWorkflow() === undefined) {
       // Submitted elsewhere a moment ago: ask the other coordinators before saying it does not exist.
       await this.peerSync.pull(signal)
       entry = this.engine.runs.get(runId)
     }
-    if (entry === undefined || entry.ensureWorkflow() === undefined) throw new RunNotFoundError(runId)
+    if (entry === undefined || entry.ensureWorkflow() === undefined) {
+      this.throwIfExpired(runId)
+      throw new RunNotFoundError(runId)
+    }
     return entry
+  }
+
+  private throwIfExpired(runId: string): void {
+    const expired = this.retention.isExpired(runId)
+    if (expired !== undefined) throw new RunExpiredError(runId, expired.finishedAt, expired.expiredAt)
   }
 
   private async findUnfinished(
@@ -676,7 +747,31 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     return {
       runs: () => this.engine.runs.keys(),
       state: (run) => this.engine.runs.get(run)?.state,
-      apply: (delta) => this.engine.mergeRemote(delta),
+      apply: (delta) => this.mergeRemote(delta),
     }
   }
+
+  /** A peer's state for a run, unless the run expired here (it must not come back). */
+  private mergeRemote(delta: RunState): void {
+    if (this.retention.isExpired(delta.run) === undefined) this.engine.mergeRemote(delta)
+  }
+}
+
+/** Filters and the position of one page of `list`. */
+export interface ListPage {
+  /** The last run id of the previous page. */
+  after?: string
+  /** Part of the workflow name or run id, any case. */
+  query?: string
+}
+
+/** Does `entry` come after `anchor` in the list's order (newest first, then by run id)? */
+function listedAfter(entry: RunEntry, anchor: RunEntry): boolean {
+  return entry.createdAt < anchor.createdAt || (entry.createdAt === anchor.createdAt && entry.id > anchor.id)
+}
+
+function withoutId(event: MonitorEvent): MonitorEvent {
+  if (event.id === undefined) return event
+  const { id: _id, ...rest } = event
+  return rest
 }

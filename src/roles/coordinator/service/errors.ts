@@ -17,6 +17,24 @@ export class RunNotFoundError extends HorusError {
   }
 }
 
+/**
+ * The run finished longer ago than the retention period and was garbage-collected: only its id and
+ * when it finished and expired are kept (`finishedAt`, `expiredAt`, ms epoch).
+ */
+export class RunExpiredError extends HorusError {
+  static override readonly code = 'RUN_EXPIRED'
+  readonly finishedAt: number
+  readonly expiredAt: number
+
+  constructor(runId: string, finishedAt: number, expiredAt: number) {
+    super(
+      `run ${JSON.stringify(runId)} finished at ${new Date(finishedAt).toISOString()} and was removed at ${new Date(expiredAt).toISOString()} (older than the retention period)`,
+    )
+    this.finishedAt = finishedAt
+    this.expiredAt = expiredAt
+  }
+}
+
 /** Pause, resume or cancel of a run that already finished. */
 export class RunFinishedError extends HorusError {
   static override readonly code = 'RUN_FINISHED'
@@ -191,6 +209,12 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
     code: -32049,
     message: 'the run has no signed authority to export (stored before submissions were signed)',
   },
+  {
+    name: 'RunExpiredError',
+    code: -32050,
+    message:
+      'the run finished longer ago than the retention period and was removed; data.finishedAt, data.expiredAt',
+  },
 ]
 
 const CODES = new Map(COORDINATOR_ERROR_SPECS.map((spec) => [spec.name, spec.code ?? -32010]))
@@ -226,6 +250,8 @@ export function toRpcError(err: unknown): unknown {
   if (err instanceof CapabilityDeniedError)
     return new CarriedError(err, { reason: err.reason, step: err.step, capability: err.capability })
   if (err instanceof RunAccessDeniedError) return new CarriedError(err, { reason: err.reason })
+  if (err instanceof RunExpiredError)
+    return new CarriedError(err, { finishedAt: err.finishedAt, expiredAt: err.expiredAt })
   if (err instanceof HorusError && CODES.has(err.name)) return new CarriedError(err, {})
   return err
 }

@@ -33,6 +33,7 @@ export {
   CoordinatorNotRunningError,
   RunAccessDeniedError,
   RunExistsError,
+  RunExpiredError,
   RunFinishedError,
   RunNotFoundError,
   SubmissionRejectedError,
@@ -42,6 +43,7 @@ export {
 export type { ResultStats } from './job-reports.js'
 export { ADOPTION_REFUSALS, type AdoptionRefusal, type AdoptionStats, payloadText } from './job-tracker.js'
 export { AUDIT_TYPE, runAuthority, runSubmitter } from './run-access.js'
+export { type ExpiredRun, RunRetention } from './run-retention.js'
 
 /** Creates the coordinator service of a node (a HorusNode is a CoordinatorComponents). */
 export function createCoordinator(

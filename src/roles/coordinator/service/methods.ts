@@ -18,6 +18,7 @@ import {
   assertGrantCovers,
   defineMethod,
   defineSubscription,
+  InvalidParamsError,
   type MethodDefinition,
 } from '../../../protocols/rpc/index.js'
 import type { RunStatus } from '../scheduling/index.js'
@@ -69,8 +70,13 @@ export function guarded<P, R>(def: MethodDefinition<P, R>): MethodDefinition<P, 
 }
 
 export function coordinatorMethods(service: CoordinatorService): AnyMethodDefinition[] {
-  const RUN_ERRORS = errors('RunNotFoundError', 'RunAccessDeniedError')
-  const CONTROL_ERRORS = errors('RunNotFoundError', 'RunFinishedError', 'RunAccessDeniedError')
+  const RUN_ERRORS = errors('RunNotFoundError', 'RunExpiredError', 'RunAccessDeniedError')
+  const CONTROL_ERRORS = errors(
+    'RunNotFoundError',
+    'RunExpiredError',
+    'RunFinishedError',
+    'RunAccessDeniedError',
+  )
   const SIGNED_ERRORS = ['SubmissionRejectedError', 'CapabilityDeniedError'] as const
   return [
     guarded(
@@ -80,13 +86,14 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           inputs?: Record<string, unknown>
           secrets?: Record<string, SealedSecret>
           submission?: unknown
+          runId?: string
         },
         { runId: string }
       >({
         name: 'coordinator.submit_workflow',
         summary: 'Validate a workflow (object, or YAML/JSON text) and start a run of it.',
         description:
-          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs. secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
+          "libp2p callers send `submission`, signed by their key over the digests of `workflow` (as parsed) and `inputs`; its `runId` is the run's and makes the call idempotent. Gateway callers act as the node, which signs; they may choose the run's id with `runId` (the same id, workflow and inputs again answer the same run). secrets: the sealed value of every secret the steps name (see coordinator.secret_recipients); the run keeps only these sealed forms.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -95,6 +102,13 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
             inputs: { type: 'object' },
             secrets: jobSecretsSchema,
             submission: submissionSchema,
+            runId: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 128,
+              description:
+                'the run id, for callers without a submission of their own (the node signs one with it); the same id, workflow and inputs again answer the same run. With a submission it must equal submission.runId',
+            },
           },
           required: ['workflow'],
           additionalProperties: false,
@@ -108,12 +122,13 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           'RunExistsError',
           ...SIGNED_ERRORS,
         ),
-        handler: async ({ workflow, inputs, secrets, submission }, { caller }) => {
+        handler: async ({ workflow, inputs, secrets, submission, runId: chosen }, { caller }) => {
           // An HTTP caller's gateway grant must cover every capability the run would use.
           if (caller.grant !== undefined) assertGrantCovers(caller, service.capabilitiesOf(workflow))
           const runId = await service.submit(workflow, inputs ?? {}, {
             caller,
             ...(submission === undefined ? {} : { submission }),
+            ...(chosen === undefined ? {} : { runId: chosen }),
             ...(secrets === undefined ? {} : { secrets }),
           })
           return { runId }
@@ -173,7 +188,7 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
       }),
     ),
     guarded(
-      defineMethod<{ status?: RunStatus; limit?: number }, unknown>({
+      defineMethod<{ status?: RunStatus; limit?: number; after?: string; query?: string }, unknown>({
         name: 'coordinator.list_workflows',
         summary:
           "Runs this coordinator knows, newest first, optionally only those in one status: the caller's own, or all for an admin.",
@@ -183,12 +198,27 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
           properties: {
             status: { type: 'string', enum: RUN_STATUSES },
             limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+            after: {
+              ...RUN_ID,
+              description: 'the last run id of the previous page: the list goes on after it',
+            },
+            query: {
+              type: 'string',
+              minLength: 1,
+              maxLength: 128,
+              description: 'keep runs whose workflow name or run id contains this (any case)',
+            },
           },
           additionalProperties: false,
         },
         result: { type: 'array', items: schema.RUN_SUMMARY },
         resultName: 'runs',
-        handler: ({ status, limit }, { caller }) => service.list(status, limit, caller),
+        errors: errors('RunNotFoundError'),
+        handler: ({ status, limit, after, query }, { caller }) =>
+          service.list(status, limit, caller, {
+            ...(after === undefined ? {} : { after }),
+            ...(query === undefined ? {} : { query }),
+          }),
       }),
     ),
     ...(
@@ -346,24 +376,48 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
 
 export function coordinatorSubscriptions(service: CoordinatorService): AnySubscriptionDefinition[] {
   return [
-    defineSubscription<{ runId?: string }, MonitorEvent>({
+    defineSubscription<{ runId?: string; after?: string }, MonitorEvent>({
       name: 'coordinator.events',
       summary: 'Monitor events as they happen: of one run, or of every run and node.',
+      description:
+        "With `runId` and `after`, the run's events after the one whose `id` is `after` come first (`after: ''`: from the run's first event), then live ones, with no gap and none twice.",
       role: 'coordinator',
-      params: { type: 'object', properties: { runId: RUN_ID }, additionalProperties: false },
+      params: {
+        type: 'object',
+        properties: {
+          runId: RUN_ID,
+          after: {
+            type: 'string',
+            maxLength: 256,
+            description: "replay the run's events after this event id ('' for all); needs runId",
+          },
+        },
+        additionalProperties: false,
+      },
       event: schema.MONITOR_EVENT,
-      subscribe: async ({ runId }, ctx) => {
+      subscribe: async ({ runId, after }, ctx) => {
+        if (after !== undefined && runId === undefined)
+          throw new InvalidParamsError('invalid params: after needs runId (history is replayed per run)')
         try {
           await service.authorizeEvents(runId, ctx.caller, ctx.signal)
         } catch (err) {
           throw toRpcError(err)
         }
+        // Replayed and live events are taken in the same turn, so none falls between; an event
+        // already in the log but not yet announced is replayed once, not sent again live.
+        const replayed = new Set<string>()
+        const history = runId === undefined || after === undefined ? [] : service.runEvents(runId, after)
         const listener = (evt: CustomEvent<MonitorEvent>): void => {
           if (runId !== undefined && evt.detail.runId !== runId) return
           if (runId === undefined && !service.mayReceive(evt.detail, ctx.caller)) return
+          if (evt.detail.id !== undefined && replayed.delete(evt.detail.id)) return
           ctx.notify(evt.detail).catch(() => {})
         }
         service.addEventListener('monitor:event', listener)
+        for (const event of history) {
+          if (event.id !== undefined) replayed.add(event.id)
+          ctx.notify(event).catch(() => {})
+        }
         return () => service.removeEventListener('monitor:event', listener)
       },
     }),

@@ -27,7 +27,15 @@ const ROUND_TIMEOUT_MS = 15_000
 /** How long a lookup of an unknown run waits for the other coordinators. @default 3_000 */
 const PULL_TIMEOUT_MS = 3_000
 
+/** Anti-entropy rounds this node started, and the state entries they moved. */
+export interface PeerSyncStats {
+  rounds: { ok: number; failed: number }
+  received: number
+  sent: number
+}
+
 export class PeerSync {
+  readonly stats: PeerSyncStats = { rounds: { ok: 0, failed: 0 }, received: 0, sent: 0 }
   private readonly init: PeerSyncInit
   private readonly log: Logger
   private readonly clients = new Map<string, Libp2pRpcClient>()
@@ -81,11 +89,17 @@ export class PeerSync {
     const session = client
     const round = syncWith(session, this.init.host, peer, { signal: stop })
       .then(async (stats) => {
+        this.stats.rounds.ok++
+        this.stats.received += stats.received
+        this.stats.sent += stats.sent
         if (stats.received + stats.sent > 0)
           this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
         await this.init.alsoSync?.(session, stop)
       })
-      .catch((err: Error) => this.log('sync with %s failed: %s', peer, err.message))
+      .catch((err: Error) => {
+        this.stats.rounds.failed++
+        this.log('sync with %s failed: %s', peer, err.message)
+      })
       .finally(() => this.rounds.delete(peer))
     this.rounds.set(peer, round)
     return round

@@ -109,6 +109,8 @@ export class RunEngine {
   private running = false
   /** Coordinators the liveness service lost, and when: their leases count as lapsed from then. */
   private readonly lost = new Map<string, number>()
+  /** Leases this node took over, by why (`lease lapsed`, `owner lost`, `reacquired`…), for metrics. */
+  readonly takeovers = new Map<string, number>()
 
   constructor(init: RunEngineInit) {
     this.init = init
@@ -342,6 +344,7 @@ export class RunEngine {
           ? 'owner lost'
           : 'lease lapsed'
       this.log('taking over run %s from %s (%s)', entry.id, lease?.owner ?? 'nobody', why)
+      this.countTakeover(revoked ? 'owner_untrusted' : why === 'owner lost' ? 'owner_lost' : 'lease_lapsed')
       delta.merge(
         entry.state.appendLog(
           this.nodeEvent(
@@ -353,6 +356,10 @@ export class RunEngine {
       entry.redispatch = true
       this.changed(entry, delta)
     }
+  }
+
+  private countTakeover(reason: string): void {
+    this.takeovers.set(reason, (this.takeovers.get(reason) ?? 0) + 1)
   }
 
   /**
@@ -386,6 +393,7 @@ export class RunEngine {
         }
         const delta = takeOverLease(entry.state, this.hlc.now(), this.init.self, now, this.leaseOptions())
         if (delta === undefined) return
+        this.countTakeover('reacquired')
         delta.merge(
           entry.state.appendLog(
             this.nodeEvent(

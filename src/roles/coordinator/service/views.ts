@@ -271,6 +271,7 @@ export function monitorEvent(run: string, entry: LogEntry): MonitorEvent | undef
     node: hlcNode(entry.hlc),
     runId: run,
     message: eventMessage(entry.message),
+    id: entry.hlc,
   }
   if (entry.step !== undefined) event.stepId = entry.step
   const data: Record<string, unknown> = isPlainObject(entry.data) ? { ...entry.data } : {}

@@ -1,0 +1,517 @@
+/**
+ * The mesh at scale: N real nodes in this process (loopback TCP, noise, yamux, gossipsub, the DHT,
+ * liveness, the trust policy, a LevelDB datastore each), and c coordinator nodes running workflows.
+ *
+ * Per N: join time, time until every node hears every other (presence), gossip latency to all
+ * nodes, a DHT provide and find (time, peers queried), and over an idle window: heartbeats received
+ * per node per second, bytes read per node per second (every protocol, from the sockets), CPU per
+ * node, RSS per node, connections per node. The floor is the same measurement on a 2-node mesh in
+ * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained and replicas
+ * held per coordinator, beside c = 1.
+ *
+ * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
+ * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
+ * scripts/bench/results/scale.svg). N = 1,000 needs about 40 file descriptors per node: raise the
+ * limit first (`ulimit -n 65536`, as root); a size that does not fit is skipped with the reason.
+ */
+import '../../src/node/polyfills.js'
+import { readFileSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { dirname } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { createLogger } from '../../src/core/logger.js'
+import { resolveConfig } from '../../src/node/config/load.js'
+import type { Role } from '../../src/node/config/types.js'
+import { generateIdentity } from '../../src/node/identity.js'
+import { createNode, type HorusNode } from '../../src/node/node.js'
+import { attachRoles, type NodeRoles } from '../../src/node/roles.js'
+import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
+import { TestMesh, waitFor } from '../../src/testing/index.js'
+import { renderScalePlot } from './scale-plot.js'
+import { type BenchTable, elapsedMs, percentile } from './table.js'
+import { chainWorkflow } from './workflow.js'
+
+const MODE = process.env.BENCH_SCALE ?? 'full'
+const QUICK = MODE === 'quick'
+const SIZES = QUICK ? [20, 50] : /^[\d,]+$/.test(MODE) ? MODE.split(',').map(Number) : [50, 200, 1_000]
+const COORDINATORS = process.env.BENCH_SCALE_C?.split(',').map(Number) ?? (QUICK ? [1, 3] : [1, 3, 10, 30])
+const START_CONCURRENCY = 8
+/** The whole benchmark's time budget: a size that would not fit in what is left is skipped. */
+const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? (QUICK ? 300 : 840)) * 1000
+const JOIN_DEADLINE_MS = 60_000
+const VIEW_DEADLINE_MS = QUICK ? 60_000 : 150_000
+const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
+const GOSSIP_MESSAGES = 20
+const DHT_DEADLINE_MS = 60_000
+const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
+const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
+const FDS_PER_NODE = 40
+
+export interface ScaleRow {
+  n: number
+  /** Nodes that heard no peer within JOIN_DEADLINE_MS of their start. */
+  notJoined: number
+  /** Wall time to create and start all N nodes (s). */
+  startAllS: number
+  joinP50Ms: number
+  joinP99Ms: number
+  /** Seconds after the last start until every node heard every other; undefined if not by the deadline. */
+  fullViewS: number | undefined
+  /** Mean share of the mesh in a node's view at the end. */
+  viewPct: number
+  gossipP50Ms: number
+  gossipP99Ms: number
+  gossipMissing: number
+  provideMs: number
+  findMs: number
+  findQueried: number
+  heartbeatsPerNodeS: number
+  bytesPerNodeS: number
+  cpuMsPerNodeS: number
+  rssMiBPerNode: number
+  connsMean: number
+  connsMax: number
+}
+
+function fdLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'))
+  const soft = Number(line?.split(/\s+/)[3])
+  return Number.isFinite(soft) ? soft : 1024
+}
+
+/** Bytes read so far by every TCP socket of this process that is still open. */
+function socketBytesRead(): number {
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
+  let total = 0
+  for (const h of handles) {
+    const bytes = (h as { bytesRead?: unknown }).bytesRead
+    if (typeof bytes === 'number') total += bytes
+  }
+  return total
+}
+
+async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
+  const dirs: string[] = []
+  const keys: string[] = []
+  for (let i = 0; i < n; i += 50) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(50, n - i) }, async () => {
+        const dir = await mesh.tempDir('horus-bench-scale-')
+        return { dir, key: (await generateIdentity(dir)).identity.peerId.toString() }
+      }),
+    )
+    for (const { dir, key } of batch) {
+      dirs.push(dir)
+      keys.push(key)
+    }
+  }
+  const roles = ['client', 'coordinator', 'supervisor', 'runner']
+  return { dirs, trust: { keys: keys.map((key) => ({ key, roles, capabilities: ['*'] })) } }
+}
+
+interface Started {
+  nodes: HorusNode[]
+  joinMs: number[]
+  notJoined: number
+  lastStartAt: number
+}
+
+async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
+  const joinMs: number[] = []
+  let notJoined = 0
+  const startOne = async (i: number, bootstrap: string[]): Promise<void> => {
+    const config = resolveConfig({ dataDir: dirs[i], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, trust })
+    const t = process.hrtime.bigint()
+    const node = await createNode(config, { logger: createLogger(`scale-${i}`) })
+    nodes.push(node)
+    if (bootstrap.length === 0) return
+    try {
+      await waitFor(() => node.liveness.alive().length > 0, {
+        what: `node ${i} to hear a peer`,
+        timeoutMs: JOIN_DEADLINE_MS,
+        intervalMs: 10,
+      })
+      joinMs.push(elapsedMs(t))
+    } catch {
+      notJoined++
+    }
+  }
+  await startOne(0, [])
+  const seeds = [nodes[0]?.multiaddrs()[0] as string]
+  // Three seed nodes, as a real mesh has a few bootstrap nodes; every later node names two of them.
+  for (let i = 1; i < Math.min(3, n); i++) {
+    await startOne(i, seeds)
+    seeds.push(nodes[i]?.multiaddrs()[0] as string)
+  }
+  for (let i = 3; i < n; i += START_CONCURRENCY) {
+    await Promise.all(
+      Array.from({ length: Math.min(START_CONCURRENCY, n - i) }, (_, j) =>
+        startOne(i + j, [
+          seeds[(i + j) % seeds.length] as string,
+          seeds[(i + j + 1) % seeds.length] as string,
+        ]),
+      ),
+    )
+  }
+  return { nodes, joinMs, notJoined, lastStartAt: Date.now() }
+}
+
+async function waitForViews(nodes: HorusNode[], since: number): Promise<{ fullViewS: number | undefined }> {
+  const want = nodes.length - 1
+  try {
+    await waitFor(() => nodes.every((node) => node.liveness.alive().length >= want), {
+      what: 'every node to hear every other',
+      timeoutMs: VIEW_DEADLINE_MS,
+      intervalMs: 250,
+    })
+    return { fullViewS: (Date.now() - since) / 1000 }
+  } catch {
+    return { fullViewS: undefined }
+  }
+}
+
+function viewShare(nodes: HorusNode[]): number {
+  const want = nodes.length - 1
+  const sum = nodes.reduce((acc, node) => acc + Math.min(want, node.liveness.alive().length), 0)
+  return want === 0 ? 100 : (100 * sum) / (want * nodes.length)
+}
+
+async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
+  const topic = 'horus/bench/scale'
+  const arrivals = new Map<number, number[]>()
+  for (const node of nodes) {
+    node.libp2p.services.pubsub.subscribe(topic)
+    node.libp2p.services.pubsub.addEventListener('message', (evt) => {
+      if (evt.detail.topic !== topic) return
+      const seq = new DataView(evt.detail.data.buffer, evt.detail.data.byteOffset).getUint32(0)
+      arrivals.get(seq)?.push(performance.now())
+    })
+  }
+  const publisher = nodes[Math.floor(nodes.length / 3)] as HorusNode
+  await waitFor(() => publisher.libp2p.services.pubsub.getSubscribers(topic).length > 0, {
+    what: 'subscribers',
+  })
+  // Subscriptions spread and meshes form over a few gossipsub heartbeats.
+  await new Promise((r) => setTimeout(r, 3_000))
+  const latencies: number[] = []
+  let missing = 0
+  for (let seq = 0; seq < GOSSIP_MESSAGES; seq++) {
+    const data = new Uint8Array(64)
+    new DataView(data.buffer).setUint32(0, seq)
+    arrivals.set(seq, [])
+    const sent = performance.now()
+    await publisher.libp2p.services.pubsub.publish(topic, data)
+    await waitFor(() => (arrivals.get(seq)?.length ?? 0) >= nodes.length - 1, {
+      what: `message ${seq} everywhere`,
+      timeoutMs: 10_000,
+      intervalMs: 2,
+    }).catch(() => undefined)
+    const got = arrivals.get(seq) ?? []
+    missing += nodes.length - 1 - got.length
+    latencies.push(...got.map((t) => t - sent))
+  }
+  for (const node of nodes) node.libp2p.services.pubsub.unsubscribe(topic)
+  return { latencies, missing }
+}
+
+async function dht(nodes: HorusNode[]): Promise<{ provideMs: number; findMs: number; queried: number }> {
+  const provider = nodes[Math.floor(nodes.length / 2)] as HorusNode
+  const seeker = nodes.at(-1) as HorusNode
+  const digest = await sha256.digest(
+    new TextEncoder().encode(`horus/bench/scale-${Date.now()}-${nodes.length}`),
+  )
+  const cid = CID.createV1(0x55, digest)
+  // A query that does not finish within its deadline is reported as "–", not thrown.
+  let t = process.hrtime.bigint()
+  let provideMs = Number.NaN
+  try {
+    await provider.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(DHT_DEADLINE_MS) })
+    provideMs = elapsedMs(t)
+  } catch {}
+  t = process.hrtime.bigint()
+  let queried = 0
+  let findMs = Number.NaN
+  try {
+    for await (const event of seeker.libp2p.services.dht.findProviders(cid, {
+      signal: AbortSignal.timeout(DHT_DEADLINE_MS),
+    })) {
+      if (event.name === 'PEER_RESPONSE') queried++
+      if (event.name === 'PROVIDER' && event.providers.some((p) => p.id.equals(provider.libp2p.peerId))) {
+        findMs = elapsedMs(t)
+        break
+      }
+    }
+  } catch {}
+  return { provideMs, findMs, queried }
+}
+
+async function idle(
+  nodes: HorusNode[],
+): Promise<Pick<ScaleRow, 'heartbeatsPerNodeS' | 'bytesPerNodeS' | 'cpuMsPerNodeS'>> {
+  const accepted = (): number => nodes.reduce((acc, node) => acc + node.liveness.stats().accepted, 0)
+  const hb0 = accepted()
+  const bytes0 = socketBytesRead()
+  const cpu0 = process.cpuUsage()
+  const t = process.hrtime.bigint()
+  await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS))
+  const seconds = elapsedMs(t) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  return {
+    heartbeatsPerNodeS: (accepted() - hb0) / nodes.length / seconds,
+    bytesPerNodeS: Math.max(0, socketBytesRead() - bytes0) / nodes.length / seconds,
+    cpuMsPerNodeS: (cpu.user + cpu.system) / 1000 / nodes.length / seconds,
+  }
+}
+
+async function pingFloor(nodes: HorusNode[]): Promise<number> {
+  const [a, b] = nodes as [HorusNode, HorusNode]
+  const rtts: number[] = []
+  for (let i = 0; i < 30; i++) {
+    const start = performance.now()
+    await a.libp2p.services.ping.ping(b.libp2p.peerId)
+    rtts.push(performance.now() - start)
+  }
+  return percentile(rtts, 50)
+}
+
+async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }> {
+  const mesh = new TestMesh()
+  const nodes: HorusNode[] = []
+  try {
+    const { dirs, trust } = await identities(mesh, n)
+    global.gc?.()
+    const rss0 = process.memoryUsage().rss
+    const t0 = Date.now()
+    const started = await startNodes(n, dirs, trust, nodes)
+    const startAllS = (Date.now() - t0) / 1000
+    const { fullViewS } = await waitForViews(nodes, started.lastStartAt)
+    const rssMiBPerNode = (process.memoryUsage().rss - rss0) / n / 1024 / 1024
+    const idleCost = await idle(nodes)
+    const conns = nodes.map((node) => node.libp2p.getConnections().length)
+    const viewPct = viewShare(nodes)
+    const gossiped = await gossip(nodes)
+    const found = await dht(nodes)
+    const pingMs = await pingFloor(nodes)
+    const joinMs = started.joinMs.length > 0 ? started.joinMs : [0]
+    return {
+      pingMs,
+      row: {
+        n,
+        notJoined: started.notJoined,
+        startAllS,
+        joinP50Ms: percentile(joinMs, 50),
+        joinP99Ms: percentile(joinMs, 99),
+        fullViewS,
+        viewPct,
+        gossipP50Ms: percentile(gossiped.latencies, 50),
+        gossipP99Ms: percentile(gossiped.latencies, 99),
+        gossipMissing: gossiped.missing,
+        provideMs: found.provideMs,
+        findMs: found.findMs,
+        findQueried: found.queried,
+        ...idleCost,
+        rssMiBPerNode,
+        connsMean: conns.reduce((a, b) => a + b, 0) / n,
+        connsMax: Math.max(...conns),
+      },
+    }
+  } finally {
+    // Stop in parallel batches: one at a time takes minutes at N = 1,000.
+    for (let i = 0; i < nodes.length; i += 50)
+      await Promise.allSettled(nodes.slice(i, i + 50).map((node) => node.stop()))
+    await mesh.cleanup()
+  }
+}
+
+const NOOP_RUNNER = { runner: { builtins: false, concurrency: 16, kinds: { noop: async () => null } } }
+
+export interface CoordinatorRow {
+  c: number
+  runs: number
+  runsPerS: number
+  runP50Ms: number
+  replicasMean: number
+  replicasMax: number
+}
+
+/** c nodes, each coordinator + supervisor + runner: capacity grows with c, as in a real mesh. */
+async function measureCoordinators(c: number): Promise<CoordinatorRow> {
+  const mesh = new TestMesh()
+  const members: { node: HorusNode; roles: NodeRoles }[] = []
+  try {
+    const { dirs, trust } = await identities(mesh, c)
+    const roles: Role[] = ['coordinator', 'supervisor', 'runner']
+    const start = async (i: number, bootstrap: string[]): Promise<void> => {
+      const config = resolveConfig({
+        dataDir: dirs[i],
+        listen: ['/ip4/127.0.0.1/tcp/0'],
+        bootstrap,
+        roles,
+        trust,
+      })
+      const node = await createNode(config, { logger: createLogger(`scale-c${i}`) })
+      const attached = attachRoles(node, {
+        ...NOOP_RUNNER,
+        coordinator: { runnerKinds: ['noop'], runConcurrency: 1_000 },
+      })
+      await attached.start()
+      members.push({ node, roles: attached })
+    }
+    await start(0, [])
+    const seed = members[0]?.node.multiaddrs()[0] as string
+    for (let i = 1; i < c; i += START_CONCURRENCY)
+      await Promise.all(
+        Array.from({ length: Math.min(START_CONCURRENCY, c - i) }, (_, j) => start(i + j, [seed])),
+      )
+    await waitFor(
+      () =>
+        members.every(
+          (m) => m.node.liveness.alive().filter((p) => p.roles.includes('coordinator')).length >= c - 1,
+        ),
+      { what: 'every coordinator to hear the others', timeoutMs: 120_000 },
+    )
+    const coordinators = members.map((m) => m.roles.coordinator as CoordinatorService)
+    const durations: number[] = []
+    let completed = 0
+    const deadline = Date.now() + RUN_WINDOW_MS
+    const t = process.hrtime.bigint()
+    const loop = async (coordinator: CoordinatorService): Promise<void> => {
+      while (Date.now() < deadline) {
+        const begin = process.hrtime.bigint()
+        const runId = await coordinator.submit(chainWorkflow(3))
+        const view = await coordinator.waitForCompletion(runId, 120_000)
+        if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
+        durations.push(elapsedMs(begin))
+        completed++
+      }
+    }
+    await Promise.all(
+      coordinators.flatMap((co) => Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, () => loop(co))),
+    )
+    const seconds = elapsedMs(t) / 1000
+    const replicas = coordinators.map((co) => co.engine.runs.size)
+    return {
+      c,
+      runs: completed,
+      runsPerS: completed / seconds,
+      runP50Ms: percentile(durations, 50),
+      replicasMean: replicas.reduce((a, b) => a + b, 0) / c,
+      replicasMax: Math.max(...replicas),
+    }
+  } finally {
+    await Promise.allSettled(members.map(async (m) => m.roles.stop()))
+    await Promise.allSettled(members.map(async (m) => m.node.stop()))
+    await mesh.cleanup()
+  }
+}
+
+function meshTable(rows: ScaleRow[], floor: ScaleRow, pingMs: number, skipped: string[]): BenchTable {
+  const cells = (r: ScaleRow, name: string): (string | number)[] => [
+    name,
+    r.startAllS,
+    `${r.joinP50Ms.toFixed(0)} / ${r.joinP99Ms.toFixed(0)}${r.notJoined > 0 ? ` (${r.notJoined} not in ${JOIN_DEADLINE_MS / 1000} s)` : ''}`,
+    r.fullViewS === undefined ? `no (${r.viewPct.toFixed(1)} %)` : r.fullViewS,
+    `${r.gossipP50Ms.toFixed(1)} / ${r.gossipP99Ms.toFixed(1)}${r.gossipMissing > 0 ? ` (${r.gossipMissing} lost)` : ''}`,
+    `${r.provideMs.toFixed(0)} / ${r.findMs.toFixed(0)} (${r.findQueried})`,
+    r.heartbeatsPerNodeS,
+    r.bytesPerNodeS / 1024,
+    r.cpuMsPerNodeS,
+    r.rssMiBPerNode,
+    `${r.connsMean.toFixed(1)} / ${r.connsMax}`,
+  ]
+  return {
+    title: 'Mesh at scale (nodes in one process, loopback TCP; idle figures over a quiet window)',
+    columns: [
+      'nodes',
+      'start all s',
+      'join p50 / p99 ms',
+      'all hear all after s',
+      'gossip p50 / p99 ms',
+      'DHT provide / find ms (peers queried)',
+      'heartbeats in /node/s',
+      'KiB in /node/s',
+      'CPU ms /node/s',
+      'RSS MiB /node',
+      'connections /node mean / max',
+    ],
+    rows: [cells(floor, `${floor.n} (floor)`), ...rows.map((r) => cells(r, String(r.n)))],
+    note: [
+      `Floor: the same figures for a 2-node mesh in the same run; libp2p ping round trip p50 ${pingMs.toFixed(2)} ms. "KiB in" is every byte the node's sockets read (gossip, heartbeats, DHT, identify, ping).`,
+      `Load average during the run: ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' / ')} on ${QUICK ? 'quick mode' : 'full mode'}.`,
+      ...skipped,
+    ].join(' '),
+  }
+}
+
+function coordinatorTable(rows: CoordinatorRow[]): BenchTable {
+  const base = rows.find((r) => r.c === 1)
+  return {
+    title:
+      'Run throughput against coordinators (each node coordinator + supervisor + runner, 3-step no-op chains)',
+    columns: [
+      'coordinators',
+      'runs',
+      'runs/s',
+      'x c = 1',
+      'run p50 ms',
+      'replicas held per coordinator mean / max',
+    ],
+    rows: rows.map((r) => [
+      r.c,
+      r.runs,
+      r.runsPerS,
+      base === undefined ? '–' : r.runsPerS / base.runsPerS,
+      r.runP50Ms,
+      `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
+    ]),
+    note: `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s.`,
+  }
+}
+
+export async function runScaleBench(): Promise<BenchTable[]> {
+  const limit = fdLimit()
+  const began = Date.now()
+  const skipped: string[] = []
+  const floor = await measureMesh(2)
+  const rows: ScaleRow[] = []
+  for (const n of SIZES) {
+    if (n * FDS_PER_NODE > limit) {
+      skipped.push(
+        `N = ${n} skipped: needs about ${n * FDS_PER_NODE} file descriptors (sockets and LevelDB files), the limit is ${limit} (raise it with \`ulimit -n\`).`,
+      )
+      continue
+    }
+    // What the previous size took per node, times this size, plus the fixed waits, must fit.
+    const last = rows.at(-1)
+    const estimateMs = last === undefined ? 0 : (last.startAllS * 1000 * n) / last.n + VIEW_DEADLINE_MS
+    const left = BUDGET_MS - (Date.now() - began)
+    if (estimateMs > left) {
+      skipped.push(
+        `N = ${n} skipped: starting it would take about ${Math.round(estimateMs / 1000)} s at the ${last?.startAllS.toFixed(0)} s the ${last?.n} nodes took (CPU-bound: every node's handshakes, DHT queries and gossip share this process's one event loop), more than the ${Math.round(left / 1000)} s left of the benchmark's budget.`,
+      )
+      continue
+    }
+    process.stderr.write(`scale: N = ${n}…\n`)
+    const { row } = await measureMesh(n)
+    // Each size as it finishes, so a run cut short still leaves its figures.
+    process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+    rows.push(row)
+  }
+  const coordinatorRows: CoordinatorRow[] = []
+  for (const c of COORDINATORS) {
+    process.stderr.write(`scale: c = ${c}…\n`)
+    const row = await measureCoordinators(c)
+    process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+    coordinatorRows.push(row)
+  }
+  const svg = process.env.BENCH_SCALE_SVG ?? 'scripts/bench/results/scale.svg'
+  await mkdir(dirname(svg), { recursive: true })
+  await writeFile(svg, renderScalePlot(floor.row, rows))
+  return [meshTable(rows, floor.row, floor.pingMs, skipped), coordinatorTable(coordinatorRows)]
+}
