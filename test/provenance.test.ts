@@ -82,7 +82,15 @@ const FANOUT = {
         for_each: 'steps.gate.output.items',
         env: { ITEM: 'item' },
       },
-      { id: 'sum', runner: 'hero', payload: 'sum', depends_on: ['each', 'pause'] },
+      // An empty list: the step succeeds at once with [] and no children.
+      {
+        id: 'none',
+        runner: 'hero',
+        payload: 'none',
+        depends_on: ['gate'],
+        for_each: 'steps.gate.output.empty',
+      },
+      { id: 'sum', runner: 'hero', payload: 'sum', depends_on: ['each', 'pause', 'none'] },
       { id: 'tidy', runner: 'hero', payload: 'tidy', depends_on: ['sum'], trigger_rule: 'all_done' },
     ],
   },
@@ -211,7 +219,7 @@ beforeAll(async () => {
   await asAlice.call('coordinator.signal_workflow', {
     runId: fanoutId,
     name: 'go',
-    data: { items: [1, 2, 3] },
+    data: { items: [1, 2, 3], empty: [] },
   })
   const fanoutView = await asAlice.call<{ status: string }>('coordinator.wait_for_completion', {
     runId: fanoutId,
@@ -452,14 +460,15 @@ describe('a run of for_each, signal, sleep and trigger-rule steps', () => {
     const submitter = authoritySigner(fanout.authority)
     expect(stepOf(fanout, 'gate').signal).toEqual({
       name: 'go',
-      data: { items: [1, 2, 3] },
+      data: { items: [1, 2, 3], empty: [] },
       deliveredBy: submitter,
     })
+    expect(stepOf(fanout, 'none')).toMatchObject({ state: 'succeeded', output: [] })
     expect(stepOf(fanout, 'pause').output).toBeUndefined()
     const report = verifyRunBundle(fanout)
     expect(report.failures).toEqual([])
-    // each (its children's list), sum and tidy; the signal's data and the sleep are not runners'.
-    expect(report).toMatchObject({ ok: true, steps: 5, results: 5, verifiedOutputs: 3 })
+    // each and none (their children's lists), sum and tidy; the signal's data and the sleep are not runners'.
+    expect(report).toMatchObject({ ok: true, steps: 6, results: 5, verifiedOutputs: 4 })
     expect(report.notProven.map((f) => `${f.check}@${f.step}`).sort()).toEqual([
       'order@gate',
       'order@pause',

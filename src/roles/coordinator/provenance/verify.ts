@@ -475,9 +475,10 @@ class BundleVerifier {
   private mapStep(step: CompiledStep, given: BundleStep): void {
     const items = given.items ?? []
     let list: JsonValue[] | undefined
-    if (given.items !== undefined) {
+    // A list that was empty completes the step at once, with no children recorded.
+    if (given.items !== undefined || given.state === 'succeeded') {
       const value = this.tryEvaluate(step.id, 'its for_each list', () =>
-        this.envs.evaluate(step.forEach as NonNullable<typeof step.forEach>, step.scope),
+        this.envs.resolve(this.envs.evaluate(step.forEach as NonNullable<typeof step.forEach>, step.scope)),
       )
       if (value !== undefined) {
         if (!Array.isArray(value))
@@ -510,12 +511,11 @@ class BundleVerifier {
       }
     }
     this.findings[step.index] = { finishedAt: finished }
-    this.settle(step, given, () => {
-      if (given.items === undefined) return 'it succeeded but no children were recorded'
-      return same(outputs, given.output ?? null)
+    this.settle(step, given, () =>
+      same(outputs, given.output ?? null)
         ? undefined
-        : "its output is not the list of its children's outputs"
-    })
+        : "its output is not the list of its children's outputs",
+    )
   }
 
   /**
