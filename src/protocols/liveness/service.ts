@@ -22,6 +22,8 @@ export interface LivePeer extends Heartbeat {
 export interface LivenessEvents {
   'peer:alive': CustomEvent<LivePeer>
   'peer:lost': CustomEvent<LivePeer>
+  /** A live peer announced other roles or capabilities (a runner that registered its kinds). */
+  'peer:changed': CustomEvent<LivePeer>
 }
 
 export interface LivenessInit {
@@ -156,8 +158,15 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     const known = this.peers.get(heartbeat.peerId)
     const peer: LivePeer = { ...heartbeat, lastSeen: Date.now() }
     this.peers.set(peer.peerId, peer)
-    const view = known === undefined ? this.believe(peer) : undefined
-    if (view !== undefined) this.safeDispatchEvent('peer:alive', { detail: view })
+    if (known === undefined) {
+      const view = this.believe(peer)
+      if (view !== undefined) this.safeDispatchEvent('peer:alive', { detail: view })
+      return
+    }
+    // A node may heartbeat before its roles have registered what they serve: say when that changes.
+    if (sameClaims(known, peer)) return
+    const view = this.believe(peer)
+    if (view !== undefined) this.safeDispatchEvent('peer:changed', { detail: view })
   }
 
   /**
@@ -205,4 +214,8 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     this.timer = setTimeout(() => this.beat(), next)
     this.timer.unref()
   }
+}
+
+function sameClaims(a: Heartbeat, b: Heartbeat): boolean {
+  return a.roles.join(',') === b.roles.join(',') && a.capabilities.join(',') === b.capabilities.join(',')
 }

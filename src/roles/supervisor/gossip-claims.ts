@@ -68,12 +68,14 @@ export class GossipClaims {
     for (const peer of this.init.liveness.alive()) this.joinAnnounced(peer)
     this.init.pubsub.addEventListener('message', this.onMessage)
     this.init.liveness.addEventListener('peer:alive', this.onAlive)
+    this.init.liveness.addEventListener('peer:changed', this.onAlive)
     this.init.liveness.addEventListener('peer:lost', this.onLost)
   }
 
   stop(): void {
     this.init.pubsub.removeEventListener('message', this.onMessage)
     this.init.liveness.removeEventListener('peer:alive', this.onAlive)
+    this.init.liveness.removeEventListener('peer:changed', this.onAlive)
     this.init.liveness.removeEventListener('peer:lost', this.onLost)
     for (const topic of this.topics) {
       this.init.pubsub.unsubscribe(topic)
