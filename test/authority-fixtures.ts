@@ -28,23 +28,30 @@ export interface AuthorityMesh {
 
 type Entry = { key: string; name: string; roles: string[]; capabilities: string[] }
 
-function trustOf(members: Record<string, MeshMember>): { keys: Entry[] } {
-  const entry = (name: string, roles: string[], capabilities: string[]): Entry => ({
-    key: (members[name] as MeshMember).peerId,
-    name,
-    roles,
-    capabilities,
-  })
+/** A trust section giving each named member the roles and capabilities listed for it. */
+export function scopedTrust(
+  members: Record<string, MeshMember>,
+  scopes: Record<string, [roles: string[], capabilities: string[]]>,
+): { keys: Entry[] } {
   return {
-    keys: [
-      entry('hub', ['client', 'coordinator', 'supervisor', 'runner'], ['*']),
-      entry('runner', ['runner'], ['*']),
-      entry('alice', ['client'], ['hero']),
-      entry('bob', ['client'], ['hero']),
-      entry('admin', ['client', 'admin'], ['hero']),
-      entry('mallory', ['coordinator'], ['*']),
-    ],
+    keys: Object.entries(scopes).map(([name, [roles, capabilities]]) => ({
+      key: (members[name] as MeshMember).peerId,
+      name,
+      roles,
+      capabilities,
+    })),
   }
+}
+
+function trustOf(members: Record<string, MeshMember>): { keys: Entry[] } {
+  return scopedTrust(members, {
+    hub: [['client', 'coordinator', 'supervisor', 'runner'], ['*']],
+    runner: [['runner'], ['*']],
+    alice: [['client'], ['hero']],
+    bob: [['client'], ['hero']],
+    admin: [['client', 'admin'], ['hero']],
+    mallory: [['coordinator'], ['*']],
+  })
 }
 
 /** `hero` echoes (or waits for the gate named after `gate:`); `sal` would run anything — it must never run. */

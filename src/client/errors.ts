@@ -108,6 +108,11 @@ export class RunAccessDeniedError extends RemoteHorusError {
   static override readonly code = 'RUN_ACCESS_DENIED'
 }
 
+/** The run has no signed authority (stored before submissions were signed): no bundle to export. */
+export class RunNotExportableError extends RemoteHorusError {
+  static override readonly code = 'RUN_NOT_EXPORTABLE'
+}
+
 /** No supervisor the client can reach accepted a job with that id. */
 export class JobNotFoundError extends RemoteHorusError {
   static override readonly code = 'JOB_NOT_FOUND'
@@ -153,6 +158,7 @@ const REMOTE_CLASSES = new Map<
     SubmissionRejectedError,
     CapabilityDeniedError,
     RunAccessDeniedError,
+    RunNotExportableError,
     JobNotFoundError,
     JobRejectedError,
     NoRunnerError,

@@ -24,6 +24,7 @@ import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
 import { type TrustConfig, TrustPolicy } from '../protocols/jobs/trust-policy.js'
 import { fromWireError, MethodNotFoundError } from '../protocols/rpc/errors.js'
 import type { RpcParams } from '../protocols/rpc/messages.js'
+import type { RunBundle } from '../roles/coordinator/provenance/index.js'
 import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflow/errors.js'
 import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
@@ -352,6 +353,14 @@ export class HorusClient {
 
   getStatus(runId: string, options: SignalOptions = {}): Promise<RunView> {
     return this.read('coordinator', 'coordinator.get_workflow_status', { runId }, options)
+  }
+
+  /**
+   * The run's provenance bundle, from any coordinator holding it (the submitter's or an admin
+   * key's call): check it offline with `verifyRunBundle`, here or anywhere else.
+   */
+  exportRun(runId: string, options: SignalOptions = {}): Promise<RunBundle> {
+    return this.read('coordinator', 'coordinator.export_run', { runId }, options)
   }
 
   /**

@@ -4,6 +4,22 @@
  */
 import '../node/polyfills.js'
 
+export {
+  BUNDLE_CHECKS,
+  type BundleAttempt,
+  type BundleCheck,
+  type BundleFailure,
+  type BundleKey,
+  type BundleStep,
+  RUN_BUNDLE_FORMAT,
+  type RunBundle,
+  type RunBundleReport,
+  runBundleSchema,
+  signRunBundle,
+  type UnsignedRunBundle,
+  type VerifyBundleOptions,
+  verifyRunBundle,
+} from '../roles/coordinator/provenance/index.js'
 export type { ServiceRole } from './connection.js'
 export * from './constants.js'
 export * from './errors.js'

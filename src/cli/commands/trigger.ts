@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises'
 import { parseCommandArgs, stringFlag } from '../args.js'
 import { withClient } from '../client-connection.js'
 import { CONNECT_HELP, CONNECT_OPTIONS } from '../connect.js'
 import { EXIT, UsageError } from '../errors.js'
 import type { Output } from '../output.js'
+import { readTextInput } from '../read-input.js'
 import { parseInputs } from './workflow.js'
 
 export const TRIGGER_HELP = `Usage: horus trigger <subcommand> [options] (--peer MA | --gateway URL)
@@ -95,12 +95,7 @@ async function addSpec(name: string, values: Values) {
   const http = values.http === true
   if ((cron === undefined) === !http)
     throw new UsageError('trigger add: give exactly one of --cron EXPR or --http')
-  let workflow: string
-  try {
-    workflow = file === '-' ? await readStdinText() : await readFile(file, 'utf8')
-  } catch (err) {
-    throw new UsageError(`trigger add: cannot read ${file}: ${(err as Error).message}`)
-  }
+  const workflow = await readTextInput(file, 'trigger add')
   const timezone = stringFlag(values.timezone)
   const secret = stringFlag(values.secret)
   const overlap = stringFlag(values.overlap)
@@ -135,10 +130,4 @@ function one(positionals: string[], sub: string, what: string): string {
   if (value === undefined) throw new UsageError(`trigger ${sub}: missing ${what}\n\n${TRIGGER_HELP}`)
   if (extra !== undefined) throw new UsageError(`trigger ${sub}: unexpected argument "${extra}"`)
   return value
-}
-
-async function readStdinText(): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
 }

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { RunNotFoundError } from '../../client/errors.js'
 import type { HorusClient } from '../../client/horus-client.js'
 import type { RunStatus, RunView } from '../../client/types.js'
@@ -9,7 +8,9 @@ import { EXIT, UsageError } from '../errors.js'
 import type { Output } from '../output.js'
 import { createProgressView, formatDuration, renderRun } from '../progress.js'
 import { progressSink, untilInterrupted } from '../progress-sink.js'
+import { readStdin, readTextInput } from '../read-input.js'
 import { parseSecretFlags, SECRET_HELP, SECRET_OPTIONS } from '../secret-flags.js'
+import { exportBundle, verifyBundle } from './provenance.js'
 import { validateCommand } from './workflow-validate.js'
 
 /** Shorter prefixes are never completed: too many runs would share them. */
@@ -46,6 +47,15 @@ Subcommands:
   signal RUN_ID NAME [--data JSON]
                     deliver signal NAME to the run: the step waiting for it completes with the
                     data (a JSON value; default null) as its output
+  export RUN_ID     print the run's provenance bundle (JSON): its signed submission, every step
+                    attempt's signed job and signed result, the DAG, and the public keys (with
+                    roles and capabilities) of every signer; redirect it to a file
+  verify FILE [--submitter KEY]
+                    check a bundle offline (no mesh): every job chains back to the submission,
+                    every output is a result signed by a key the bundle trusts as a runner of
+                    that capability, bound to its job, in the DAG's order; exit 0 only if all
+                    holds, else exit 1 naming each failed check and its step. --submitter
+                    requires the submission to be signed by KEY (peer ID or hex key)
 
 Options:
   --input k=v       a run input; v is parsed as JSON when it is valid JSON (3, true, {"a":1}),
@@ -61,8 +71,9 @@ ${SECRET_HELP}
 --peer may name any mesh node: the client finds a coordinator through it.
 ${CONNECT_HELP}
 
-Exit codes: 0 success (run completed), 1 run failed or was cancelled, or the request was refused,
-2 usage error or invalid workflow file (validate), 3 cannot reach the mesh.`
+Exit codes: 0 success (run completed, bundle verified), 1 run failed or was cancelled, a bundle
+did not verify, or the request was refused, 2 usage error or invalid workflow file (validate),
+3 cannot reach the mesh.`
 
 const OPTIONS = {
   ...CONNECT_OPTIONS,
@@ -75,6 +86,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   runners: { type: 'string', multiple: true },
   data: { type: 'string' },
+  submitter: { type: 'string' },
 } as const
 
 const RUN_STATUSES: readonly RunStatus[] = [
@@ -144,6 +156,15 @@ export async function workflowCommand(argv: string[], out: Output): Promise<numb
       if (json) out.json(run)
       else out.line(`${run.runId}: signal ${name} delivered (${run.status})`)
       return EXIT.ok
+    }
+    case 'export': {
+      const runId = one(positionals, 'export', 'RUN_ID')
+      return withClient(values, (client) => onRun(client, runId, (id) => exportBundle(client, id, out)))
+    }
+    case 'verify': {
+      const submitter = stringFlag(values.submitter)
+      const options = { json, ...(submitter === undefined ? {} : { submitter }) }
+      return verifyBundle(one(positionals, 'verify', 'FILE'), options, out)
     }
     case 'cancel':
     case 'pause':
@@ -265,18 +286,8 @@ function printOutcome(run: RunView, out: Output): void {
   }
 }
 
-async function readWorkflow(file: string): Promise<string> {
-  try {
-    return file === '-' ? await readStdin() : await readFile(file, 'utf8')
-  } catch (err) {
-    throw new UsageError(`workflow submit: cannot read ${file}: ${(err as Error).message}`)
-  }
-}
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
+function readWorkflow(file: string): Promise<string> {
+  return readTextInput(file, 'workflow submit')
 }
 
 /** `--input k=v`: v as JSON when it parses, else the string itself. */

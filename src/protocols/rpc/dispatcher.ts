@@ -65,6 +65,7 @@ export class Dispatcher {
   readonly callTimeoutMs: number
   private readonly log: Logger
   private readonly inFlight = new Map<string, number>()
+  private readonly refused = new Map<string, number>()
 
   constructor(init: DispatcherInit) {
     this.registry = init.registry
@@ -79,6 +80,11 @@ export class Dispatcher {
     let total = 0
     for (const n of this.inFlight.values()) total += n
     return total
+  }
+
+  /** Calls refused by a method's `authorize` (the caller may not call it), by method. */
+  refusedCalls(): Record<string, number> {
+    return Object.fromEntries(this.refused)
   }
 
   /** Handle one parsed message (object or batch); resolves to what must be sent back, if anything. */
@@ -129,6 +135,7 @@ export class Dispatcher {
     if (entry === undefined) throw new MethodNotFoundError(`method not found: ${request.method}`)
     const authorize = entry.authorize ?? this.registry.authorize
     if (authorize !== undefined && !(await authorize(session.caller, entry.name))) {
+      this.refused.set(entry.name, (this.refused.get(entry.name) ?? 0) + 1)
       throw new UnauthorizedError(`not allowed to call ${entry.name}`)
     }
     const params = entry.params(request.params)

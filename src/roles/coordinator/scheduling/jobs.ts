@@ -3,6 +3,7 @@
  * contain `/`), so any coordinator can tell which attempt a job belongs to.
  */
 
+import type { JsonValue } from '../../../protocols/state/json-value.js'
 import { isTerminalPhase } from '../../../protocols/state/lattice.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
 
@@ -37,4 +38,10 @@ export function obsoleteJobs(state: RunState, inFlight: Iterable<string>): strin
       out.push(jobId)
   }
   return out
+}
+
+/** Job payloads are text: a step's payload that is not a string travels as its JSON. */
+export function payloadText(payload: JsonValue): string {
+  if (payload === null) return ''
+  return typeof payload === 'string' ? payload : JSON.stringify(payload)
 }

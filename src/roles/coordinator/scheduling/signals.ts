@@ -14,7 +14,12 @@ export interface SignalRunOptions {
   readonly name: string
   readonly data?: unknown
   readonly stamp: string
+  /** Hex key of who delivered it (recorded in the `signal_received` entry), when known. */
+  readonly by?: string
 }
+
+/** Log entry type of a delivered signal; `data` is `{ name, by? }`. */
+export const SIGNAL_RECEIVED_TYPE = 'signal_received'
 
 /** Records a signal; throws UnknownSignalError, SignalAlreadyDeliveredError, SignalDataInvalidError. */
 export function signalRun(workflow: CompiledWorkflow, state: RunState, options: SignalRunOptions): RunState {
@@ -31,10 +36,10 @@ export function signalRun(workflow: CompiledWorkflow, state: RunState, options: 
     state.appendLog({
       hlc: options.stamp,
       kind: 'event',
-      type: 'signal_received',
+      type: SIGNAL_RECEIVED_TYPE,
       severity: 'info',
-      message: `signal "${name}" received`,
-      data: { name },
+      message: `signal "${name}" received${options.by === undefined ? '' : ` from ${options.by}`}`,
+      data: options.by === undefined ? { name } : { name, by: options.by },
     }),
   )
   return delta

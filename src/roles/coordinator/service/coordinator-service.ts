@@ -28,6 +28,7 @@ import { StateStore } from '../../../protocols/state/state-store.js'
 import { StateGossip, type SyncHost, syncMethod } from '../../../protocols/state/sync/index.js'
 import type { RunnerService } from '../../runner/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
+import { exportRunBundle, type RunBundle } from '../provenance/index.js'
 import { describeRun, type RunStatus, UnknownStepError } from '../scheduling/index.js'
 import type { TriggerDefinition } from '../triggers/definition.js'
 import { HOOK_SECRET_NAME, type TriggerSealing } from '../triggers/trigger-record.js'
@@ -64,14 +65,16 @@ import {
   CoordinatorNotRunningError,
   RunExpiredError,
   RunFinishedError,
+  RunNotExportableError,
   RunNotFoundError,
   TriggerAccessDeniedError,
 } from './errors.js'
+import { exportRunMethod } from './export-method.js'
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync, type PeerSyncStats } from './peer-sync.js'
-import { RunAccess, type RunAction } from './run-access.js'
+import { RunAccess, type RunAction, runAuthority } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
 import { RunRetention } from './run-retention.js'
@@ -276,6 +279,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     components.rpc.add(
       ...coordinatorMethods(this),
       ...controlMethods(this),
+      exportRunMethod(this),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
       this.triggers.replica.syncMethod(),
     )
@@ -452,7 +456,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   ): Promise<RunView> {
     this.assertRunning()
     const entry = await this.findUnfinished(runId, signal, 'signal', caller)
-    this.engine.signal(entry, name, data)
+    // The deliverer's key goes into the run's log: a signal step's output is its data, so the
+    // run's provenance names who supplied it (`horus workflow verify` checks it against the ACL).
+    this.engine.signal(entry, name, data, this.authority.identify(caller).key)
     return this.viewAfterFlush(entry)
   }
 
@@ -487,6 +493,25 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     const entry = await this.find(runId, signal, 'pending', caller)
     const workflow = entry.workflow as CompiledWorkflow
     return pendingSteps(workflow, describeRun(workflow, entry.state, Date.now()))
+  }
+
+  /**
+   * The run's provenance bundle (see ../provenance/): its signed authority, document, inputs,
+   * every step attempt's signed envelopes and results, and the policy entries of their signers.
+   */
+  async exportRun(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunBundle> {
+    const entry = await this.find(runId, signal, 'export', caller)
+    const authority = runAuthority(entry.state.meta)
+    if (authority === undefined) throw new RunNotExportableError(runId, 'it has no signed authority')
+    entry.refreshStatus(Date.now())
+    return exportRunBundle({
+      state: entry.state,
+      workflow: entry.workflow as CompiledWorkflow,
+      authority,
+      status: entry.status,
+      policy: this.components.trust.policy,
+      signer: this.components.trust.signer,
+    })
   }
 
   /** May the caller follow this run's events (audited like a read)? Without a run: see `mayReceive`. */

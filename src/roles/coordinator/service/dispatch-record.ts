@@ -2,16 +2,16 @@
  * The run's record of each job this coordinator signed and sent: a `job_dispatched` entry in the
  * run's replicated log (severity `debug`, so `workflow logs` leaves it out), holding the signed
  * envelope itself — its chain back to the run's authority, its payload and capability — so a run's
- * provenance can be checked offline against the submitted document. An envelope larger than
- * `MAX_RECORDED_ENVELOPE_BYTES` (its input carries big upstream outputs) is recorded by digest and
- * signatures only, keeping replication deltas and anti-entropy frames small.
+ * provenance can be checked offline against the submitted document (`horus workflow export`).
+ * An envelope larger than `MAX_RECORDED_ENVELOPE_BYTES` (its input carries big upstream outputs)
+ * is recorded without its `input`, which is exactly its dependencies' outputs and is rebuilt from
+ * the run's step results on export; replication deltas and anti-entropy frames stay small.
  *
  * And where each job is: a `job_placed` entry once a supervisor acknowledged it (that supervisor
  * holds it durably from then on), so a coordinator that takes the run over follows the job there
  * instead of guessing from the supervisors it happens to hear from at that moment.
  */
-import { createHash } from 'node:crypto'
-import { canonicalJson, type JobEnvelope, unsignedJob } from '../../../protocols/jobs/index.js'
+import { canonicalJson, type JobEnvelope, jobDigest } from '../../../protocols/jobs/index.js'
 import type { JsonObject } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
@@ -22,23 +22,34 @@ export const JOB_DISPATCHED_TYPE = 'job_dispatched'
 /** Envelopes up to this size are recorded whole. @default 64 KiB */
 export const MAX_RECORDED_ENVELOPE_BYTES = 64 * 1024
 
+/** What a `job_dispatched` entry's `data` holds. */
+export interface DispatchRecordData {
+  jobId: string
+  /** `jobDigest` of the envelope: what the runner's signed result answers. */
+  digest: string
+  /** The signed envelope; without `input` when `inputElided`. */
+  envelope: JsonObject
+  /** The envelope was too large: its `input` (the dependencies' outputs) is left out. */
+  inputElided?: true
+}
+
 export function dispatchRecord(hlc: string, envelope: JobEnvelope, step: string, attempt: number): LogEntry {
-  const unsigned = canonicalJson(unsignedJob(envelope))
-  const digest = createHash('sha256').update(unsigned).digest('hex')
-  const whole = Buffer.byteLength(unsigned) <= MAX_RECORDED_ENVELOPE_BYTES
+  const whole = canonicalJson(envelope)
+  const elide = Buffer.byteLength(whole) > MAX_RECORDED_ENVELOPE_BYTES
+  const recorded = JSON.parse(whole) as JsonObject
+  if (elide) delete recorded.input
   const data: JsonObject = {
     jobId: envelope.id,
-    // SHA-256 of the canonical unsigned envelope: what the runner's signed result answers.
-    digest,
-    signatures: envelope.signatures.map((link) => ({ key: link.key, sig: link.sig })),
-    ...(whole ? { envelope: JSON.parse(canonicalJson(envelope)) as JsonObject } : {}),
+    digest: jobDigest(envelope),
+    envelope: recorded,
+    ...(elide ? { inputElided: true } : {}),
   }
   return {
     hlc,
     kind: 'log',
     type: JOB_DISPATCHED_TYPE,
     severity: 'debug',
-    message: `job ${envelope.id} signed by ${envelope.submitter}${whole ? '' : ' (envelope recorded by digest)'}`,
+    message: `job ${envelope.id} signed by ${envelope.submitter}${elide ? ' (input left out: rebuilt from the step results)' : ''}`,
     step,
     attempt,
     data,

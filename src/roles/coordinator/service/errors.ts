@@ -101,6 +101,15 @@ export class RunAccessDeniedError extends HorusError {
   }
 }
 
+/** The run has no signed authority (stored before submissions were signed): nothing to export. */
+export class RunNotExportableError extends HorusError {
+  static override readonly code = 'RUN_NOT_EXPORTABLE'
+
+  constructor(runId: string, why: string) {
+    super(`run ${JSON.stringify(runId)} cannot be exported: ${why}`)
+  }
+}
+
 /** A trigger definition is invalid (bad name, schedule or kind). */
 export class TriggerInvalidError extends HorusError {
   static override readonly code = 'TRIGGER_INVALID'
@@ -194,6 +203,11 @@ export const COORDINATOR_ERROR_SPECS: readonly ErrorSpec[] = [
     name: 'TriggerAccessDeniedError',
     code: -32048,
     message: 'only the trigger’s registrant or an admin may replace or remove it',
+  },
+  {
+    name: 'RunNotExportableError',
+    code: -32049,
+    message: 'the run has no signed authority to export (stored before submissions were signed)',
   },
   {
     name: 'RunExpiredError',

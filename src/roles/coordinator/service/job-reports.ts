@@ -8,6 +8,7 @@
  */
 import type { Logger } from '@libp2p/interface'
 import {
+  type JobResult,
   publicKeyHexOfPeer,
   type ResultRejectReason,
   resultRejectionCounts,
@@ -49,6 +50,8 @@ export class ResultChecks {
   private readonly policy: () => TrustPolicy
   private readonly log: Logger
   private readonly counts: ResultStats = { accepted: 0, rejected: resultRejectionCounts() }
+  /** The result each event carried, once believed: what the run's provenance records. */
+  private readonly believed = new WeakMap<JobEvent, JobResult>()
 
   constructor(init: { policy: () => TrustPolicy; log: Logger }) {
     this.policy = init.policy
@@ -57,6 +60,11 @@ export class ResultChecks {
 
   stats(): ResultStats {
     return { accepted: this.counts.accepted, rejected: { ...this.counts.rejected } }
+  }
+
+  /** The signed result `event` carried, if `check` believed it. */
+  verified(event: JobEvent): JobResult | undefined {
+    return this.believed.get(event)
   }
 
   /** The result carried by `event`, if this coordinator may believe it answers `job`. */
@@ -76,8 +84,10 @@ export class ResultChecks {
             runner: dispatched,
             trusted: (key) => policy.admits(key, { role: 'runner', capability: job.capability }),
           })
-    if (outcome.ok) this.counts.accepted++
-    else {
+    if (outcome.ok) {
+      this.counts.accepted++
+      this.believed.set(event, outcome.result)
+    } else {
       this.counts.rejected[outcome.reason]++
       this.log.error('result of %s refused (%s): %s', job.jobId, outcome.reason, outcome.message)
     }

@@ -38,9 +38,10 @@ import {
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { maybeHandled, RemoteError } from '../../../protocols/rpc/index.js'
-import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
+import type { JsonObject } from '../../../protocols/state/json-value.js'
 import { isTerminal, type JobEvent, type SupervisorService } from '../../supervisor/index.js'
 import type { DispatchAction } from '../scheduling/index.js'
+import { payloadText } from '../scheduling/jobs.js'
 import { DEFAULT_JOB_TTL_MS, DEFAULT_STEP_JOB_TIMEOUT_MS, DISPATCH_RETRY_MS } from './constants.js'
 import { errorName, type SupervisorLink } from './supervisor-link.js'
 import { SupervisorPool } from './supervisor-pool.js'
@@ -59,6 +60,8 @@ export interface TrackedJob {
    * conflict.
    */
   digest: string | undefined
+  /** The envelope adopted on a conflict (another trusted coordinator's), whose result counts. */
+  followed?: JobEnvelope
   /** The supervisor that holds it (or may: a send whose answer was lost). */
   supervisor: string | undefined
   readonly tried: Set<string>
@@ -104,11 +107,7 @@ export interface JobTrackerInit {
   onSupervisorDown(supervisor: string, err: Error): void
 }
 
-/** Job payloads are text: a step's payload that is not a string travels as its JSON. */
-export function payloadText(payload: JsonValue): string {
-  if (payload === null) return ''
-  return typeof payload === 'string' ? payload : JSON.stringify(payload)
-}
+export { payloadText }
 
 const CALL_TIMEOUT_MS = 15_000
 
@@ -619,6 +618,9 @@ export class JobTracker {
         this.log('following job %s submitted by coordinator %s', job.jobId, holder.submitter)
       }
       job.digest = digest
+      // A job not signed yet was never sent: the holder cannot be ours, so its envelope is the one
+      // whose result counts (and the run's log needs its record).
+      if (job.envelope === undefined || digest !== jobDigest(job.envelope)) job.followed = holder
       job.settled = true
       return true
     }

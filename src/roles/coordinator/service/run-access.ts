@@ -32,6 +32,7 @@ export type RunAction =
   | 'wait'
   | 'events'
   | 'items'
+  | 'export'
 
 /** The run's authority, when its stored state carries a valid one. */
 export function runAuthority(meta: RunMeta | undefined): JobAuthority | undefined {

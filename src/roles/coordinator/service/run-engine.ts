@@ -53,6 +53,7 @@ import { dispatchRecord, placementRecord, placements } from './dispatch-record.j
 import { RunExistsError } from './errors.js'
 import { type FetchOutput, jobTrace, jobUpdateOf, ResultChecks } from './job-reports.js'
 import { JobTracker, type TrackedJob } from './job-tracker.js'
+import { provenanceRecords } from './result-record.js'
 import { runAuthority } from './run-access.js'
 import { RunEntry } from './run-entry.js'
 import { checkRunSecrets, stepSecrets } from './run-secrets.js'
@@ -250,9 +251,10 @@ export class RunEngine {
   }
 
   /** Delivers a signal to a run (see ../scheduling/signals.ts). */
-  signal(entry: RunEntry, name: string, data: unknown): void {
+  signal(entry: RunEntry, name: string, data: unknown, by?: string): void {
     const workflow = entry.workflow as CompiledWorkflow
-    this.changed(entry, signalRun(workflow, entry.state, { name, data, stamp: this.hlc.now() }))
+    const options = { name, data, stamp: this.hlc.now(), ...(by === undefined ? {} : { by }) }
+    this.changed(entry, signalRun(workflow, entry.state, options))
   }
 
   /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
@@ -649,8 +651,13 @@ export class RunEngine {
         for (const other of this.runs.values()) if (!other.terminal && this.owns(other)) this.touch(other)
     }
     if (delta === undefined) return
-    if (update.type !== 'started')
+    if (update.type !== 'started') {
       delta.merge(entry.state.appendLog(jobTrace(this.hlc.now(), job, event, supervisor)))
+      const signed = this.results.verified(event)
+      if (signed !== undefined)
+        for (const log of provenanceRecords(() => this.hlc.now(), job, signed))
+          delta.merge(entry.state.appendLog(log))
+    }
     // A job that started changes no step's readiness nor any deadline: no plan needed.
     this.changed(entry, delta, update.type !== 'started')
     if (update.type !== 'started') this.copyLogs(entry, job, supervisor)
