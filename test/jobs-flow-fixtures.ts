@@ -171,3 +171,39 @@ export async function result(
     { timeoutMs: timeoutMs + 5_000 },
   )
 }
+
+/**
+ * A supervisor, a runner of `work` that records each job it executes, a trusted client and a
+ * rogue created after them (its key is in no trust policy), with the runner visible.
+ */
+export async function startRogueMesh(mesh: JobMesh): Promise<{
+  sup: RunningMember
+  run: RunningMember
+  cli: RunningMember
+  rogue: RunningMember
+  executed: string[]
+}> {
+  const executed: string[] = []
+  const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+  const sup = await mesh.start(s, { roles: ['supervisor'] })
+  const run = await mesh.start(r, {
+    roles: ['runner'],
+    bootstrap: sup,
+    options: {
+      runner: {
+        builtins: false,
+        kinds: {
+          work: async (j) => {
+            executed.push(j.id)
+            return 'done'
+          },
+        },
+      },
+    },
+  })
+  const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+  // Created after the others started: its key is in no trust policy.
+  const rogue = await mesh.start(await mesh.member('rogue'), { roles: [], bootstrap: sup })
+  await runnerVisible(sup, 'work', run)
+  return { sup, run, cli, rogue, executed }
+}

@@ -6,35 +6,14 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { adHocJobId, createJob, type JobEnvelope, JobRejectedError } from '../src/protocols/jobs/index.js'
 import { RpcError } from '../src/protocols/rpc/index.js'
-import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
+import { JobMesh, job, result, startRogueMesh, submit } from './jobs-flow-fixtures.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
 
 describe('a rogue node sending jobs by RPC', () => {
   it('is refused by supervisor and runner; forged and replayed jobs relayed by a client never execute', async () => {
-    const executed: string[] = []
-    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
-    const sup = await mesh.start(s, { roles: ['supervisor'] })
-    const run = await mesh.start(r, {
-      roles: ['runner'],
-      bootstrap: sup,
-      options: {
-        runner: {
-          builtins: false,
-          kinds: {
-            work: async (j) => {
-              executed.push(j.id)
-              return 'done'
-            },
-          },
-        },
-      },
-    })
-    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
-    // Created after the others started: its key is in no trust policy.
-    const rogue = await mesh.start(await mesh.member('rogue'), { roles: [], bootstrap: sup })
-    await runnerVisible(sup, 'work', run)
+    const { sup, run, cli, rogue, executed } = await startRogueMesh(mesh)
 
     // The rogue's own calls are refused before any job is looked at.
     const rogueToSup = mesh.client(rogue, sup)

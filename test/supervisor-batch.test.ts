@@ -10,7 +10,7 @@ import { InvalidParamsError } from '../src/protocols/rpc/index.js'
 import { MAX_JOBS_PER_BATCH } from '../src/roles/supervisor/constants.js'
 import type { CreateJobsItem } from '../src/roles/supervisor/methods.js'
 import { ClientMesh, ECHO_RUNNER, runnerVisible } from './client-mesh.js'
-import { JobMesh, job, runnerVisible as jobRunnerVisible, result } from './jobs-flow-fixtures.js'
+import { JobMesh, job, result, startRogueMesh } from './jobs-flow-fixtures.js'
 
 const jobMesh = new JobMesh()
 const clientMesh = new ClientMesh()
@@ -22,27 +22,7 @@ afterEach(async () => {
 
 describe('supervisor.create_jobs', () => {
   it('refuses a forged or foreign job of a batch alone, with its reason, and runs the rest', async () => {
-    const executed: string[] = []
-    const [s, r, c] = [await jobMesh.member('sup'), await jobMesh.member('run'), await jobMesh.member('cli')]
-    const sup = await jobMesh.start(s, { roles: ['supervisor'] })
-    const run = await jobMesh.start(r, {
-      roles: ['runner'],
-      bootstrap: sup,
-      options: {
-        runner: {
-          builtins: false,
-          kinds: {
-            work: async (j) => {
-              executed.push(j.id)
-              return 'done'
-            },
-          },
-        },
-      },
-    })
-    const cli = await jobMesh.start(c, { roles: [], bootstrap: sup })
-    const rogue = await jobMesh.start(await jobMesh.member('rogue'), { roles: [], bootstrap: sup })
-    await jobRunnerVisible(sup, 'work', run)
+    const { sup, cli, rogue, executed } = await startRogueMesh(jobMesh)
     const client = jobMesh.client(cli, sup)
 
     const good = [job(cli, { runner: 'work', payload: 'a' }), job(cli, { runner: 'work', payload: 'b' })]
