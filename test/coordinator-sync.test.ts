@@ -70,8 +70,13 @@ describe('anti-entropy (coordinator.sync)', () => {
       expect(a.runs_.get(id)?.equals(b.runs_.get(id) as RunState), id).toBe(true)
     expect(a.runs_.get('r1')?.cancelled).toBeDefined()
     expect(a.runs_.get('r1')?.step('y')?.phase).toBe('succeeded')
-    // Equal replicas exchange nothing but digests.
-    expect(await syncWith(client, a, 'b')).toEqual({ received: 0, sent: 0 })
+    // Equal replicas exchange nothing but digests, and each run is confirmed held by the peer
+    // at the version it has here (what a replica leaving the run's set waits for).
+    const again = await syncWith(client, a, 'b')
+    expect({ received: again.received, sent: again.sent }).toEqual({ received: 0, sent: 0 })
+    expect(again.confirmed).toEqual(
+      new Map(['r1', 'r2', 'r3'].map((id) => [id, a.runs_.get(id)?.version as number])),
+    )
   })
 
   it('skips malformed deltas and digests instead of failing the round', () => {

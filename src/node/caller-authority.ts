@@ -18,6 +18,18 @@ export interface CallerIdentity {
   grant: Caller['grant']
 }
 
+/** Callers that act as this node itself although they arrived by RPC (see `actAsNode`). */
+const nodeCallers = new WeakSet<Caller>()
+
+/**
+ * Marks `caller` as this node itself: a call a trusted coordinator forwarded for its own
+ * in-process caller (../roles/coordinator/service/forwarding.ts). It is identified as `local`.
+ */
+export function actAsNode(caller: Caller): Caller {
+  nodeCallers.add(caller)
+  return caller
+}
+
 export class CallerAuthority {
   readonly #policy: () => TrustPolicy
   readonly #self: string
@@ -34,7 +46,8 @@ export class CallerAuthority {
 
   /** The identity of an RPC caller; `undefined` is this process itself. */
   identify(caller: Caller | undefined): CallerIdentity {
-    if (caller === undefined) return { key: this.#self, via: 'local', grant: undefined }
+    if (caller === undefined || nodeCallers.has(caller))
+      return { key: this.#self, via: 'local', grant: undefined }
     if (caller.via === 'http') {
       return { key: caller.publicKeyHex ?? this.#self, via: 'gateway', grant: caller.grant }
     }

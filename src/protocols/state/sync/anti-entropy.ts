@@ -21,8 +21,11 @@ import { MAX_SYNC_DIGESTS, SYNC_BUDGET_BYTES, SYNC_METHOD } from './constants.js
 
 /** The replica the protocol reads and writes: the coordinator's run table. */
 export interface SyncHost {
-  /** Ids of every run held. */
-  runs(): Iterable<string>
+  /**
+   * Ids of the runs to compare with `peer`: every run held that `peer` should hold too (with
+   * sharded run state, those whose replica set includes it).
+   */
+  runs(peer: string): Iterable<string>
   state(run: string): RunState | undefined
   /** Merges state a peer sent. */
   apply(delta: RunState, from: string): void
@@ -45,6 +48,12 @@ export interface SyncStats {
   received: number
   /** Run deltas sent. */
   sent: number
+  /**
+   * Runs the peer held everything of, as this replica stood when the round ended: its digest was
+   * equal, or what it lacked was sent and acknowledged. A replica leaving a run's set drops it
+   * only once every member confirmed it (../../../roles/coordinator/service/replica-handoff.ts).
+   */
+  confirmed: Map<string, number>
 }
 
 /** Collects deltas until the byte budget is spent (always at least one). */
@@ -52,6 +61,7 @@ class Budget {
   readonly items: RunStateJson[] = []
   #used = 0
 
+  /** Adds `state` if it fits; true when it was added (or had nothing to send). */
   add(state: RunState): boolean {
     if (state.isEmpty()) return true
     const json = state.toJSON()
@@ -105,7 +115,7 @@ export function answerSync(host: SyncHost, params: SyncParams, from: string): Sy
     budget.add(local.deltaFor(remote))
   }
   if (params.complete === true) {
-    for (const run of host.runs()) {
+    for (const run of host.runs(from)) {
       if (listed.has(run)) continue
       const local = host.state(run)
       if (local !== undefined && !budget.add(local)) break
@@ -121,11 +131,15 @@ export async function syncWith(
   peer: string,
   options: { signal?: AbortSignal } = {},
 ): Promise<SyncStats> {
-  const all = [...host.runs()]
+  const all = [...host.runs(peer)]
   const digests: RunDigest[] = []
+  // The local version each run was compared at: a run that changed since is not confirmed.
+  const versions = new Map<string, number>()
   for (const run of all.slice(0, MAX_SYNC_DIGESTS)) {
     const state = host.state(run)
-    if (state !== undefined) digests.push(state.digest())
+    if (state === undefined) continue
+    digests.push(state.digest())
+    versions.set(run, state.version)
   }
   const call = options.signal === undefined ? {} : { signal: options.signal }
   const params: SyncParams = { digests, complete: all.length <= MAX_SYNC_DIGESTS }
@@ -135,7 +149,11 @@ export async function syncWith(
     call,
   )
   const received = applyAll(host, answer.deltas, peer)
+  // A run whose digest the peer did not send back was equal at the peer.
+  const differing = new Set<string>()
   const budget = new Budget()
+  const sending = new Map<string, number>()
+  let full = false
   for (const raw of answer.digests ?? []) {
     let remote: RunDigest
     try {
@@ -143,13 +161,20 @@ export async function syncWith(
     } catch {
       continue
     }
+    differing.add(remote.run)
     const local = host.state(remote.run)
-    if (local !== undefined && !budget.add(local.deltaFor(remote))) break
+    if (local === undefined || full) continue
+    const version = local.version
+    if (budget.add(local.deltaFor(remote))) sending.set(local.run, version)
+    else full = true
   }
   if (budget.items.length > 0) {
     await client.call(SYNC_METHOD, { deltas: budget.items } as unknown as Record<string, unknown>, call)
   }
-  return { received, sent: budget.items.length }
+  const confirmed = new Map<string, number>()
+  for (const [run, version] of versions) if (!differing.has(run)) confirmed.set(run, version)
+  for (const [run, version] of sending) confirmed.set(run, version)
+  return { received, sent: budget.items.length, confirmed }
 }
 
 const DIGEST_SCHEMA = {

@@ -21,7 +21,13 @@ import {
   verifyAuthoritySignature,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
+import {
+  type AnyMethodDefinition,
+  type Caller,
+  isUnreachable,
+  type MethodRegistry,
+  UnavailableError,
+} from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
@@ -52,6 +58,7 @@ import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_RECONCILE_INTERVAL_MS,
+  DEFAULT_REPLICAS,
   DEFAULT_RUN_CONCURRENCY,
   DEFAULT_RUN_RETENTION_MS,
   DEFAULT_SUPERVISOR_LOSS_MS,
@@ -70,10 +77,14 @@ import {
   TriggerAccessDeniedError,
 } from './errors.js'
 import { exportRunMethod } from './export-method.js'
+import { FORWARD_METHOD, forwardedCaller, forwardMethod, isForwarded } from './forwarding.js'
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync, type PeerSyncStats } from './peer-sync.js'
+import { ReplicaHandoff } from './replica-handoff.js'
+import { ReplicaPush, type ReplicaPushStats } from './replica-push.js'
+import { ReplicaSets } from './replica-set.js'
 import { RunAccess, type RunAction, runAuthority } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
@@ -127,11 +138,35 @@ export interface CoordinatorStats {
   takeovers: Record<string, number>
   /** Anti-entropy rounds this node started (ok / failed) and the entries they moved. */
   sync: PeerSyncStats
+  /** Run replicas held here, deltas pushed to replica-set members, and runs handed off to their set. */
+  replication: ReplicaPushStats & { held: number; handedOff: number }
   /** Jobs of this coordinator's runs in flight on supervisors. */
   jobsInFlight: number
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
+
+/**
+ * Methods a coordinator outside a run's replica set forwards to a member (forwarding.ts):
+ * every per-run read and control except the local `get_run_digest`, and list_workflows' local scope.
+ */
+const FORWARDED_METHODS: ReadonlySet<string> = new Set([
+  'coordinator.get_workflow_status',
+  'coordinator.cancel_workflow',
+  'coordinator.pause_workflow',
+  'coordinator.resume_workflow',
+  'coordinator.get_workflow_logs',
+  'coordinator.get_workflow_errors',
+  'coordinator.get_workflow_metrics',
+  'coordinator.pending_steps',
+  'coordinator.wait_for_completion',
+  'coordinator.retry_workflow',
+  'coordinator.signal_workflow',
+  'coordinator.get_step_items',
+  'coordinator.export_run',
+  'coordinator.get_run_events',
+  'coordinator.list_workflows',
+])
 
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
   readonly engine: RunEngine
@@ -147,6 +182,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private readonly stateGossip: StateGossip
   private readonly eventsGossip: EventsGossip
   private readonly peerSync: PeerSync
+  /** Which coordinators hold each run. */
+  readonly sets: ReplicaSets
+  private readonly push: ReplicaPush
+  private readonly handoff: ReplicaHandoff
   /** Finished runs deleted after the retention period; what arrives for them is dropped. */
   readonly retention: RunRetention
   private readonly timers: NodeJS.Timeout[] = []
@@ -162,6 +201,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       toHex(components.trust.signer.publicKey),
     )
     const pubsub = components.libp2p.services.pubsub
+    this.sets = new ReplicaSets({
+      self: components.peerId,
+      replicas: options.replicas ?? DEFAULT_REPLICAS,
+      liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+    })
     this.engine = new RunEngine({
       self: components.peerId,
       logger: components.logger,
@@ -181,10 +225,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         supervisorLossMs: options.supervisorLossMs ?? DEFAULT_SUPERVISOR_LOSS_MS,
       },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      replicaSet: (run) => this.sets.members(run),
       syncPeers: () => this.peerSync.pull(),
-      publishDelta: (delta) => {
-        this.stateGossip.publish(delta)
-      },
+      // Only to the other members of the run's replica set: state is sharded, not gossiped to all.
+      publishDelta: (delta) => this.push.push(delta, this.sets.peers(delta.run)),
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })
         // The log cursor means nothing to other nodes (and older ones refuse unknown fields).
@@ -275,11 +319,26 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       isCoordinator: (peer) => this.isCoordinator(peer),
       // Triggers ride the same rounds as runs: whoever repairs runs repairs triggers too.
       alsoSync: (client, signal) => this.triggers.replica.syncWith(client, signal),
+      onRound: (peer, stats) => this.handoff.onRound(peer, stats.confirmed),
+    })
+    this.push = new ReplicaPush({ log: this.log, client: (peer) => this.peerSync.client(peer) })
+    this.handoff = new ReplicaHandoff({
+      self: components.peerId,
+      sets: this.sets,
+      runs: this.engine.runs,
+      handOverLease: (entry, owner) => this.engine.handOverLease(entry, owner),
+      drop: (entry) => this.engine.drop(entry),
+      log: this.log,
     })
     components.rpc.add(
-      ...coordinatorMethods(this),
-      ...controlMethods(this),
-      exportRunMethod(this),
+      ...[...coordinatorMethods(this), ...controlMethods(this), exportRunMethod(this)].map((def) =>
+        this.forwarding(def),
+      ),
+      forwardMethod({
+        registry: components.rpc,
+        forwardable: FORWARDED_METHODS,
+        isCoordinator: (peer) => this.isCoordinator(peer),
+      }),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
       this.triggers.replica.syncMethod(),
     )
@@ -300,6 +359,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     await this.retention.start()
     await this.retention.sweep()
     this.running = true
+    this.push.start()
     this.stateGossip.start()
     this.eventsGossip.start()
     const every = (ms: number, fn: () => void): void => {
@@ -329,7 +389,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     await this.triggers.stop()
     this.stateGossip.stop()
     this.eventsGossip.stop()
+    this.push.stop()
     await this.peerSync.stop()
+    await this.handoff.idle()
     await this.retention.stop()
     await this.engine.stop()
   }
@@ -381,10 +443,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller, page: ListPage = {}): RunSummary[] {
     const who = this.authority.identify(caller)
     const now = Date.now()
-    const anchor = page.after === undefined ? undefined : this.engine.runs.get(page.after)
-    // A run the caller may not read is no anchor either: its existence is not the caller's business.
-    if (page.after !== undefined && (anchor === undefined || !this.access.mayRead(anchor, who)))
-      throw new RunNotFoundError(page.after)
+    let anchor: ListAnchor | undefined
+    if (page.after !== undefined && page.afterCreatedAt !== undefined)
+      anchor = { id: page.after, createdAt: page.afterCreatedAt }
+    else if (page.after !== undefined) {
+      const entry = this.engine.runs.get(page.after)
+      // A run the caller may not read is no anchor either: its existence is not the caller's business.
+      if (entry === undefined || !this.access.mayRead(entry, who)) throw new RunNotFoundError(page.after)
+      anchor = entry
+    }
     const query = page.query?.toLowerCase()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
@@ -409,6 +476,86 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     }
     out.sort((a, b) => b.created - a.created || (a.runId < b.runId ? -1 : 1))
     return out.slice(0, limit).map(({ created: _created, ...summary }) => summary)
+  }
+
+  /**
+   * `list` across the mesh: this coordinator's runs and every live coordinator's (asked for the
+   * caller, forwarding.ts), each run once, in the same order, so `page.after` pages through the
+   * mesh's runs whichever coordinators hold them. A coordinator that does not answer in time is
+   * left out of this page (its runs are on the other members of their replica sets).
+   */
+  async listMesh(
+    status: RunStatus | undefined,
+    limit = DEFAULT_LIST_LIMIT,
+    caller: Caller | undefined,
+    page: ListPage = {},
+    signal?: AbortSignal,
+  ): Promise<RunSummary[]> {
+    const afterCreatedAt =
+      page.after === undefined ? undefined : await this.listPosition(page.after, caller, signal)
+    const local: ListPage = {
+      ...page,
+      ...(afterCreatedAt === undefined ? {} : { afterCreatedAt }),
+    }
+    const found = new Map<string, RunSummary>()
+    for (const summary of this.list(status, limit, caller, local)) found.set(summary.runId, summary)
+    const envelope = {
+      method: 'coordinator.list_workflows',
+      params: { ...local, limit, scope: 'local', ...(status === undefined ? {} : { status }) },
+      caller: forwardedCaller(this.authority.identify(caller)),
+    }
+    const peers = this.liveCoordinators().map((p) => p.peerId)
+    const answers = await Promise.allSettled(
+      peers.map((peer) =>
+        this.peerSync.client(peer).call<unknown>(FORWARD_METHOD, envelope, {
+          timeoutMs: LIST_PEER_TIMEOUT_MS,
+          ...(signal === undefined ? {} : { signal }),
+        }),
+      ),
+    )
+    answers.forEach((answer, i) => {
+      if (answer.status === 'rejected') {
+        this.log('list_workflows: %s did not answer: %s', peers[i], (answer.reason as Error).message)
+        return
+      }
+      if (!Array.isArray(answer.value)) return
+      for (const summary of answer.value as RunSummary[]) {
+        if (typeof summary?.runId !== 'string' || typeof summary.createdAt !== 'string') continue
+        if (!found.has(summary.runId)) found.set(summary.runId, summary)
+      }
+    })
+    return [...found.values()].sort(compareSummaries).slice(0, limit)
+  }
+
+  /** When the run `after` (a page's last) was created, if the caller may read it. */
+  private async listPosition(
+    after: string,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const held = this.engine.runs.get(after)
+    if (held?.ensureWorkflow() !== undefined) {
+      if (!this.access.mayRead(held, this.authority.identify(caller))) throw new RunNotFoundError(after)
+      return held.createdAt
+    }
+    try {
+      const view = this.forwardsRun(after)
+        ? ((await this.forward(
+            after,
+            'coordinator.get_workflow_status',
+            { runId: after },
+            caller,
+            signal,
+          )) as {
+            createdAt?: unknown
+          })
+        : await this.status(after, signal, caller)
+      const at = typeof view.createdAt === 'string' ? Date.parse(view.createdAt) : Number.NaN
+      if (Number.isFinite(at)) return at
+    } catch {
+      // Not found, expired or not the caller's: no anchor either way.
+    }
+    throw new RunNotFoundError(after)
   }
 
   async cancel(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
@@ -621,6 +768,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       adoptions: this.engine.tracker.adoptionStats(),
       takeovers: Object.fromEntries(this.engine.takeovers),
       sync: { ...this.peerSync.stats, rounds: { ...this.peerSync.stats.rounds } },
+      replication: {
+        ...this.push.stats,
+        held: this.engine.runs.size,
+        handedOff: this.handoff.dropped,
+      },
       jobsInFlight: this.engine.tracker.size,
     }
   }
@@ -636,6 +788,64 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   /** The run's replicated state (tests, tools). */
   runState(runId: string): RunEntry | undefined {
     return this.engine.runs.get(runId)
+  }
+
+  // --- replica sets: forwarding ---------------------------------------------------------------
+
+  /**
+   * Is `runId` answered by another coordinator? When this one neither holds it nor is in its
+   * replica set (nor expired it): then a member answers (forwarding.ts).
+   */
+  forwardsRun(runId: string): boolean {
+    return (
+      this.running &&
+      !this.engine.runs.has(runId) &&
+      this.retention.isExpired(runId) === undefined &&
+      !this.sets.members(runId).includes(this.peerId)
+    )
+  }
+
+  /**
+   * Calls `method` at the members of the run's replica set in rendezvous order, for `caller`:
+   * the first that answers decides (its errors are the answer); an unreachable one is skipped.
+   */
+  async forward(
+    runId: string,
+    method: string,
+    params: Record<string, unknown>,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<unknown> {
+    const envelope = { method, params, caller: forwardedCaller(this.authority.identify(caller)) }
+    let last: unknown
+    for (const peer of this.sets.peers(runId)) {
+      try {
+        return await this.peerSync.client(peer).call(FORWARD_METHOD, envelope, {
+          timeoutMs: timeoutMs ?? FORWARD_TIMEOUT_MS,
+          ...(signal === undefined ? {} : { signal }),
+        })
+      } catch (err) {
+        if (!isUnreachable(err) || signal?.aborted === true) throw err
+        last = err
+      }
+    }
+    const why = last instanceof Error ? `: ${last.message}` : ''
+    throw new UnavailableError(`no member of run ${runId}'s replica set could be reached${why}`)
+  }
+
+  /** `def`, answered by a member of the run's replica set when this coordinator is not one. */
+  private forwarding(def: AnyMethodDefinition): AnyMethodDefinition {
+    if (!FORWARDED_METHODS.has(def.name) || def.name === 'coordinator.list_workflows') return def
+    type Handler = (params: Record<string, unknown>, ctx: { signal: AbortSignal; caller: Caller }) => unknown
+    const handler = def.handler.bind(def) as unknown as Handler
+    const forwarding: Handler = (params, ctx) => {
+      const runId = params.runId
+      if (typeof runId === 'string' && !isForwarded(ctx.caller) && this.forwardsRun(runId))
+        return this.forward(runId, def.name, params, ctx.caller, ctx.signal, def.timeoutMs)
+      return handler(params, ctx)
+    }
+    return { ...def, handler: forwarding as unknown as AnyMethodDefinition['handler'] }
   }
 
   // --- helpers -------------------------------------------------------------------------------
@@ -724,7 +934,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
-    if (evt.detail.roles.includes('coordinator')) this.engine.peerLost(evt.detail.peerId)
+    if (!evt.detail.roles.includes('coordinator')) return
+    this.engine.peerLost(evt.detail.peerId)
+    // The lost coordinator's runs have a new member each: bring it their state now (repair).
+    this.peerSync.syncAll()
   }
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
@@ -745,7 +958,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   private syncHost(): SyncHost {
     return {
-      runs: () => this.engine.runs.keys(),
+      // Only runs the peer replicates too: anti-entropy stays within each run's replica set.
+      runs: (peer) => [...this.engine.runs.keys()].filter((run) => this.sets.members(run).includes(peer)),
       state: (run) => this.engine.runs.get(run)?.state,
       apply: (delta) => this.mergeRemote(delta),
     }
@@ -761,13 +975,34 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 export interface ListPage {
   /** The last run id of the previous page. */
   after?: string
+  /**
+   * When `after` was created (ms epoch): a coordinator that does not hold `after` still knows
+   * where the page starts (the mesh-wide list resolves it once and passes it on).
+   */
+  afterCreatedAt?: number
   /** Part of the workflow name or run id, any case. */
   query?: string
 }
 
+/** How long a forwarded call may take unless its method says otherwise. @default 30_000 */
+const FORWARD_TIMEOUT_MS = 30_000
+/** How long list_workflows waits for each other coordinator's page. @default 5_000 */
+const LIST_PEER_TIMEOUT_MS = 5_000
+
+interface ListAnchor {
+  id: string
+  createdAt: number
+}
+
 /** Does `entry` come after `anchor` in the list's order (newest first, then by run id)? */
-function listedAfter(entry: RunEntry, anchor: RunEntry): boolean {
+function listedAfter(entry: ListAnchor, anchor: ListAnchor): boolean {
   return entry.createdAt < anchor.createdAt || (entry.createdAt === anchor.createdAt && entry.id > anchor.id)
+}
+
+/** The list's order on summaries: newest first, then by run id. */
+function compareSummaries(a: RunSummary, b: RunSummary): number {
+  const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt)
+  return byTime !== 0 ? byTime : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0
 }
 
 function withoutId(event: MonitorEvent): MonitorEvent {

@@ -8,7 +8,7 @@ import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import { Libp2pRpcClient } from '../../../protocols/rpc/index.js'
-import { type SyncHost, syncWith } from '../../../protocols/state/sync/index.js'
+import { type SyncHost, type SyncStats, syncWith } from '../../../protocols/state/sync/index.js'
 
 export interface PeerSyncInit {
   libp2p: MeshLibp2p
@@ -20,6 +20,8 @@ export interface PeerSyncInit {
   isCoordinator(peer: string): boolean
   /** Another replica to repair in the same round (the triggers), over the same session. */
   alsoSync?(client: Libp2pRpcClient, signal: AbortSignal): Promise<void>
+  /** A round with `peer` ended well: which runs it now holds everything of (replica hand-off). */
+  onRound?(peer: string, stats: SyncStats): void
 }
 
 /** How long one round may take. @default 15_000 */
@@ -80,13 +82,8 @@ export class PeerSync {
     const current = this.rounds.get(peer)
     if (current !== undefined) return current
     if (!this.running || !this.init.isCoordinator(peer)) return Promise.resolve()
-    let client = this.clients.get(peer)
-    if (client === undefined) {
-      client = new Libp2pRpcClient({ libp2p: this.init.libp2p, target: peer, logger: this.init.logger })
-      this.clients.set(peer, client)
-    }
+    const session = this.client(peer)
     const stop = signal ?? AbortSignal.timeout(ROUND_TIMEOUT_MS)
-    const session = client
     const round = syncWith(session, this.init.host, peer, { signal: stop })
       .then(async (stats) => {
         this.stats.rounds.ok++
@@ -94,6 +91,7 @@ export class PeerSync {
         this.stats.sent += stats.sent
         if (stats.received + stats.sent > 0)
           this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
+        this.init.onRound?.(peer, stats)
         await this.init.alsoSync?.(session, stop)
       })
       .catch((err: Error) => {
@@ -103,6 +101,16 @@ export class PeerSync {
       .finally(() => this.rounds.delete(peer))
     this.rounds.set(peer, round)
     return round
+  }
+
+  /** The RPC session with another coordinator, shared by sync rounds, pushes and forwarded calls. */
+  client(peer: string): Libp2pRpcClient {
+    let client = this.clients.get(peer)
+    if (client === undefined) {
+      client = new Libp2pRpcClient({ libp2p: this.init.libp2p, target: peer, logger: this.init.logger })
+      this.clients.set(peer, client)
+    }
+    return client
   }
 
   /** A round nobody waits for (failures are logged by `round`). */

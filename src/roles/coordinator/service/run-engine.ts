@@ -14,7 +14,7 @@
  * the lease through the same takeover path, and an owner re-follows in-flight attempts after every
  * merge, since a merge can bring jobs another coordinator sent while it believed it owned the run.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
@@ -82,8 +82,13 @@ export interface RunEngineInit {
   /** The node's blob service: large step outputs (../workflow/README.md, "Big outputs"). */
   blobs?: BlobService | undefined
   limits: EngineLimits
-  /** Other coordinators alive now (peer IDs), for the takeover order. */
+  /** Other coordinators alive now (peer IDs): where a run's blobs may be. */
   liveCoordinators(): string[]
+  /**
+   * The run's replica set in rendezvous order (this coordinator included when it is a member):
+   * only members take a lapsed lease over, in this order.
+   */
+  replicaSet(run: string): string[]
   /** One anti-entropy round with every live coordinator (bounded in time; failures are logged). */
   syncPeers(): Promise<void>
   /** Gossip a delta of local changes. */
@@ -201,6 +206,23 @@ export class RunEngine {
     } = {},
   ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
+    // The run is driven by its replica set's first member: this coordinator when it is one.
+    const members = this.init.replicaSet(run)
+    const owner = members.includes(this.init.self) ? this.init.self : (members[0] ?? this.init.self)
+    return this.create(workflow, inputs, run, owner, origin)
+  }
+
+  private async create(
+    workflow: CompiledWorkflow,
+    inputs: unknown,
+    run: string,
+    owner: string,
+    origin: {
+      document?: JsonValue
+      authority?: JobAuthority
+      secrets?: Readonly<Record<string, SealedSecret>>
+    },
+  ): Promise<RunEntry> {
     if (this.runs.has(run)) throw new RunExistsError(run)
     const secrets = origin.secrets
     checkRunSecrets(workflow, secrets ?? {})
@@ -214,7 +236,7 @@ export class RunEngine {
         ? {}
         : { secrets: secrets as unknown as JsonObject }),
     })
-    takeOverLease(state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
+    state.setLease(this.hlc.now(), owner, Date.now() + this.init.limits.leaseTtlMs)
     const entry = new RunEntry(state, workflow)
     this.runs.set(run, entry)
     // Acknowledged runs survive a crash: the creation is on disk before the caller hears of it.
@@ -260,6 +282,32 @@ export class RunEngine {
   /** Appends a record (audit, note) to the run's log; it changes nothing that needs planning. */
   record(entry: RunEntry, log: LogEntry): void {
     this.changed(entry, entry.state.appendLog(log), false)
+  }
+
+  /**
+   * The run leaves this coordinator's replica set: `owner` (a member) drives it from now on. The
+   * jobs in flight are left where they are; the new owner follows them from the replicated state.
+   */
+  handOverLease(entry: RunEntry, owner: string): void {
+    const delta = entry.state.setLease(this.hlc.now(), owner, Date.now() + this.init.limits.leaseTtlMs)
+    this.tracker.forgetRun(entry.id)
+    entry.clearWake()
+    this.changed(entry, delta, false)
+  }
+
+  /** Forgets a run handed off to its replica set (memory and datastore). */
+  async drop(entry: RunEntry): Promise<void> {
+    if (this.runs.get(entry.id) !== entry) return
+    this.runs.delete(entry.id)
+    this.dirty.delete(entry)
+    entry.clearWake()
+    this.tracker.forgetRun(entry.id)
+    // After every append already queued for it, so none lands after the deletion.
+    const store = this.init.store
+    this.persisting = this.persisting
+      .then(() => store.delete(entry.id))
+      .catch((err: Error) => this.log.error('deleting run %s failed: %s', entry.id, err.message))
+    await this.persisting
   }
 
   /** Merges state from another coordinator (gossip or anti-entropy). */
@@ -430,16 +478,14 @@ export class RunEngine {
     return { ttlMs: this.init.limits.leaseTtlMs, graceMs: this.init.limits.leaseGraceMs }
   }
 
-  /** 0 for the live coordinator that takes the run over first (rendezvous hashing), 1 next… */
+  /**
+   * 0 for the member of the run's replica set that takes it over first (rendezvous order), 1
+   * next…; never (Infinity) for a coordinator outside the set.
+   */
   private takeoverRank(run: string, lapsedOwner: string | undefined): number {
-    const score = (peer: string): string => createHash('sha256').update(`${run}\n${peer}`).digest('hex')
-    const peers = new Set(this.init.liveCoordinators())
-    peers.add(this.init.self)
-    if (lapsedOwner !== undefined) peers.delete(lapsedOwner)
-    const mine = score(this.init.self)
-    let rank = 0
-    for (const peer of peers) if (peer !== this.init.self && score(peer) > mine) rank++
-    return rank
+    const members = this.init.replicaSet(run).filter((peer) => peer !== lapsedOwner)
+    const rank = members.indexOf(this.init.self)
+    return rank < 0 ? Number.POSITIVE_INFINITY : rank
   }
 
   private nodeEvent(message: string, severity: 'info' | 'warning'): LogEntry {
@@ -460,6 +506,8 @@ export class RunEngine {
     this.dirty.clear()
     const now = Date.now()
     for (const entry of entries) {
+      // Handed off meanwhile: nothing of it is persisted or sent again.
+      if (this.runs.get(entry.id) !== entry) continue
       const replan = entry.replan
       entry.replan = false
       if (this.running && this.drives(entry, now) && entry.ensureWorkflow() !== undefined) {

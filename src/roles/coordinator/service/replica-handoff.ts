@@ -1,0 +1,99 @@
+/**
+ * A coordinator that is no longer in a run's replica set (a coordinator with a higher rendezvous
+ * score joined, or it accepted the run from a peer whose liveness view differed, or it admitted a
+ * submission for a run it does not replicate) gives the run up — but only once every member of
+ * the set, as this coordinator sees it, confirmed in an anti-entropy round that it holds
+ * everything this replica holds (its digest was equal, or the difference was sent and
+ * acknowledged, with no local change since). So the last copies are never the ones dropped.
+ * If the run's lease names this coordinator, the lease is handed to the set's first member first
+ * (that change is confirmed like any other before the run is dropped).
+ */
+import type { Logger } from '@libp2p/interface'
+import type { ReplicaSets } from './replica-set.js'
+import type { RunEntry } from './run-entry.js'
+
+export interface ReplicaHandoffInit {
+  self: string
+  sets: Pick<ReplicaSets, 'members' | 'forget'>
+  runs: ReadonlyMap<string, RunEntry>
+  /** Writes the run's lease to `owner` and stops driving it here. */
+  handOverLease(entry: RunEntry, owner: string): void
+  /** Removes the run from memory and the datastore. */
+  drop(entry: RunEntry): Promise<void>
+  log: Logger
+}
+
+export class ReplicaHandoff {
+  /** Runs handed off (dropped here after every member confirmed them). */
+  dropped = 0
+  private readonly init: ReplicaHandoffInit
+  /** run → member → the local version it confirmed holding. */
+  private readonly confirmed = new Map<string, Map<string, number>>()
+  private sweeping: Promise<void> = Promise.resolve()
+
+  constructor(init: ReplicaHandoffInit) {
+    this.init = init
+  }
+
+  /** An anti-entropy round with `peer` ended: it holds everything of these runs (at these versions). */
+  onRound(peer: string, confirmed: ReadonlyMap<string, number>): void {
+    const touched: string[] = []
+    for (const [run, version] of confirmed) {
+      if (this.init.sets.members(run).includes(this.init.self)) {
+        this.confirmed.delete(run)
+        continue
+      }
+      let byPeer = this.confirmed.get(run)
+      if (byPeer === undefined) {
+        byPeer = new Map()
+        this.confirmed.set(run, byPeer)
+      }
+      byPeer.set(peer, version)
+      touched.push(run)
+    }
+    if (touched.length > 0) void this.sweep(touched)
+  }
+
+  /** Gives up each of `runs` that every member of its set confirmed. */
+  sweep(runs: Iterable<string>): Promise<void> {
+    const ids = [...runs]
+    this.sweeping = this.sweeping
+      .then(async () => {
+        for (const run of ids) await this.settle(run)
+      })
+      .catch((err: Error) => this.init.log.error('handing runs off failed: %s', err.message))
+    return this.sweeping
+  }
+
+  /** Waits for drops under way. */
+  async idle(): Promise<void> {
+    await this.sweeping
+  }
+
+  private async settle(run: string): Promise<void> {
+    const entry = this.init.runs.get(run)
+    if (entry === undefined) {
+      this.confirmed.delete(run)
+      return
+    }
+    const members = this.init.sets.members(run)
+    if (members.includes(this.init.self)) {
+      this.confirmed.delete(run)
+      return
+    }
+    const versions = this.confirmed.get(run)
+    const version = entry.state.version
+    if (members.length === 0 || members.some((peer) => versions?.get(peer) !== version)) return
+    const owner = members[0] as string
+    if (entry.state.lease?.owner === this.init.self) {
+      this.init.log('run %s left this coordinator: handing its lease to %s', run, owner)
+      this.init.handOverLease(entry, owner)
+      return
+    }
+    this.confirmed.delete(run)
+    this.init.sets.forget(run)
+    await this.init.drop(entry)
+    this.dropped++
+    this.init.log('run %s handed off to %s', run, members.join(', '))
+  }
+}
