@@ -16,6 +16,7 @@ import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
   assertGrantCovers,
+  type Caller,
   defineMethod,
   defineSubscription,
   InvalidParamsError,
@@ -451,25 +452,12 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       subscribe: async ({ runId, after }, ctx) => {
         if (after !== undefined && runId === undefined)
           throw new InvalidParamsError('invalid params: after needs runId (history is replayed per run)')
+        if (runId !== undefined && service.forwardsRun(runId))
+          return forwardedEvents(service, runId, after, ctx)
         let history: MonitorEvent[] = []
         try {
-          if (runId !== undefined && service.forwardsRun(runId)) {
-            // Held by other coordinators: a member authorizes the caller and sends the history
-            // ('\u{10FFFF}' sorts after every event id: authorization alone); live events arrive here
-            // on the events topic.
-            const from = after ?? '\u{10FFFF}'
-            const answer = await service.forward(
-              runId,
-              'coordinator.get_run_events',
-              { runId, after: from },
-              ctx.caller,
-              ctx.signal,
-            )
-            history = Array.isArray(answer) ? (answer as MonitorEvent[]) : []
-          } else {
-            await service.authorizeEvents(runId, ctx.caller, ctx.signal)
-            if (runId !== undefined && after !== undefined) history = service.runEvents(runId, after)
-          }
+          await service.authorizeEvents(runId, ctx.caller, ctx.signal)
+          if (runId !== undefined && after !== undefined) history = service.runEvents(runId, after)
         } catch (err) {
           throw toRpcError(err)
         }
@@ -491,4 +479,52 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]
+}
+
+/**
+ * `coordinator.events` of a run held by other coordinators: a member authorizes the caller and
+ * sends the history (forwarding.ts); live events arrive here on the events topic. Live events are
+ * listened to before the history is asked for and held until it came, so none falls between;
+ * topic events carry no `id`, so one already replayed is recognised by its content.
+ */
+async function forwardedEvents(
+  service: CoordinatorService,
+  runId: string,
+  after: string | undefined,
+  ctx: { caller: Caller; signal: AbortSignal; notify(event: MonitorEvent): Promise<void> },
+): Promise<() => void> {
+  let held: MonitorEvent[] | undefined = []
+  const listener = (evt: CustomEvent<MonitorEvent>): void => {
+    if (evt.detail.runId !== runId) return
+    if (held !== undefined) held.push(evt.detail)
+    else ctx.notify(evt.detail).catch(() => {})
+  }
+  service.addEventListener('monitor:event', listener)
+  let history: MonitorEvent[]
+  try {
+    // '\u{10FFFF}' sorts after every event id: without `after`, authorization alone.
+    const answer = await service.forward(
+      runId,
+      'coordinator.get_run_events',
+      { runId, after: after ?? '\u{10FFFF}' },
+      ctx.caller,
+      ctx.signal,
+    )
+    history = Array.isArray(answer) ? (answer as MonitorEvent[]) : []
+  } catch (err) {
+    service.removeEventListener('monitor:event', listener)
+    throw toRpcError(err)
+  }
+  const replayed = new Set(history.map(contentKey))
+  for (const event of history) ctx.notify(event).catch(() => {})
+  const live = held
+  held = undefined
+  for (const event of live) if (!replayed.has(contentKey(event))) ctx.notify(event).catch(() => {})
+  return () => service.removeEventListener('monitor:event', listener)
+}
+
+/** An event without its log cursor: equal for a replayed event and its copy from the topic. */
+function contentKey(event: MonitorEvent): string {
+  const { id: _id, ...rest } = event
+  return JSON.stringify(rest, Object.keys(rest).sort())
 }

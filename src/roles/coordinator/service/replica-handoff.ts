@@ -92,8 +92,8 @@ export class ReplicaHandoff {
     }
     this.confirmed.delete(run)
     this.init.sets.forget(run)
-    await this.init.drop(entry)
     this.dropped++
+    await this.init.drop(entry)
     this.init.log('run %s handed off to %s', run, members.join(', '))
   }
 }
