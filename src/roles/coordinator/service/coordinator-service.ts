@@ -327,7 +327,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       sets: this.sets,
       runs: this.engine.runs,
       handOverLease: (entry, owner) => this.engine.handOverLease(entry, owner),
-      drop: (entry) => this.engine.drop(entry),
+      drop: async (entry) => {
+        await this.engine.drop(entry)
+        // Whoever waits on it here goes on waiting at a member.
+        this.safeDispatchEvent('run:changed', { detail: entry.id })
+      },
       log: this.log,
     })
     components.rpc.add(
@@ -431,6 +435,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   async status(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    // RPC calls were forwarded before they got here; in-process ones (tools, benches) are now.
+    if (this.forwardsRun(runId) && !isForwarded(caller))
+      return (await this.forward(
+        runId,
+        'coordinator.get_workflow_status',
+        { runId },
+        caller,
+        signal,
+      )) as RunView
     const entry = await this.find(runId, signal, 'status', caller)
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
@@ -702,14 +715,27 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     signal?: AbortSignal,
     caller?: Caller,
   ): Promise<RunView> {
+    const began = Date.now()
+    const elsewhere = (ms: number): Promise<RunView> =>
+      this.forward(
+        runId,
+        'coordinator.wait_for_completion',
+        { runId, timeoutMs: Math.max(1, ms) },
+        caller,
+        signal,
+        ms + 5_000,
+      ) as Promise<RunView>
+    if (this.forwardsRun(runId) && !isForwarded(caller)) return elsewhere(timeoutMs)
     const entry = await this.find(runId, signal, 'wait', caller)
+    // Handed off to its replica set while waiting: a member waits for the rest of the time.
+    const gone = (): boolean => this.engine.runs.get(runId) !== entry
     if (!entry.terminal) {
       const deadline = AbortSignal.timeout(timeoutMs)
       const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
       await new Promise<void>((resolve) => {
         const check = (evt?: CustomEvent<string>): void => {
           if (evt !== undefined && evt.detail !== runId) return
-          if (!entry.terminal && !stop.aborted) return
+          if (!entry.terminal && !stop.aborted && !gone()) return
           this.removeEventListener('run:changed', check)
           stop.removeEventListener('abort', done)
           resolve()
@@ -719,6 +745,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         stop.addEventListener('abort', done, { once: true })
         check()
       })
+      if (!entry.terminal && gone() && !stop.aborted && !isForwarded(caller))
+        return elsewhere(timeoutMs - (Date.now() - began))
     }
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
