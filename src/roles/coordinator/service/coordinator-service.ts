@@ -228,7 +228,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       replicaSet: (run) => this.sets.members(run),
       syncPeers: () => this.peerSync.pull(),
       // Only to the other members of the run's replica set: state is sharded, not gossiped to all.
-      publishDelta: (delta) => this.push.push(delta, this.sets.peers(delta.run)),
+      publishDelta: (delta) => {
+        const peers = this.sets.peers(delta.run)
+        this.push.push(delta, peers)
+        // Held outside its set (a submission received here): give it up as soon as they hold it.
+        if (!this.sets.members(delta.run).includes(this.peerId))
+          for (const peer of peers) this.peerSync.confirmSoon(peer, [delta.run])
+      },
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })
         // The log cursor means nothing to other nodes (and older ones refuse unknown fields).
@@ -272,8 +278,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       log: this.log,
       publisher: coordinatorsOnly,
       onEvent: (event) => {
-        // Events of runs held here already come from their replicated log.
-        if (event.runId === undefined || !this.engine.runs.has(event.runId))
+        // Events of runs replicated here already come from their replicated log (a copy held
+        // outside the run's set is not: the members do not send it their changes).
+        if (event.runId === undefined || !this.engine.runs.has(event.runId) || this.forwardsRun(event.runId))
           this.safeDispatchEvent('monitor:event', { detail: event })
       },
     })
@@ -825,9 +832,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
    * replica set (nor expired it): then a member answers (forwarding.ts).
    */
   forwardsRun(runId: string): boolean {
+    // A copy held outside the set is not kept up to date by the members (it is on its way out).
     return (
       this.running &&
-      !this.engine.runs.has(runId) &&
       this.retention.isExpired(runId) === undefined &&
       !this.sets.members(runId).includes(this.peerId)
     )
@@ -846,8 +853,12 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     timeoutMs?: number,
   ): Promise<unknown> {
     const envelope = { method, params, caller: forwardedCaller(this.authority.identify(caller)) }
+    const held = this.engine.runs.has(runId)
+    // Changes just made here (a submission) are flushed next turn: let them reach the member first.
+    if (held) await new Promise((resolve) => setImmediate(resolve))
     let last: unknown
     for (const peer of this.sets.peers(runId)) {
+      if (held) await this.push.settled(peer)
       try {
         return await this.peerSync.client(peer).call(FORWARD_METHOD, envelope, {
           timeoutMs: timeoutMs ?? FORWARD_TIMEOUT_MS,
@@ -869,9 +880,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     const handler = def.handler.bind(def) as unknown as Handler
     const forwarding: Handler = (params, ctx) => {
       const runId = params.runId
-      if (typeof runId === 'string' && !isForwarded(ctx.caller) && this.forwardsRun(runId))
-        return this.forward(runId, def.name, params, ctx.caller, ctx.signal, def.timeoutMs)
-      return handler(params, ctx)
+      if (typeof runId !== 'string' || isForwarded(ctx.caller) || !this.forwardsRun(runId))
+        return handler(params, ctx)
+      return this.forward(runId, def.name, params, ctx.caller, ctx.signal, def.timeoutMs).catch(
+        (err: unknown) => {
+          // No member reachable, but a copy is here (on its way to them): better than nothing.
+          if (err instanceof UnavailableError && this.engine.runs.has(runId)) return handler(params, ctx)
+          throw err
+        },
+      )
     }
     return { ...def, handler: forwarding as unknown as AnyMethodDefinition['handler'] }
   }

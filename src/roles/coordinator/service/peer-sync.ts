@@ -26,6 +26,8 @@ export interface PeerSyncInit {
 
 /** How long one round may take. @default 15_000 */
 const ROUND_TIMEOUT_MS = 15_000
+/** How long runs to confirm with a peer are collected before one call asks about them all. @default 50 */
+const CONFIRM_DELAY_MS = 50
 /** How long a lookup of an unknown run waits for the other coordinators. @default 3_000 */
 const PULL_TIMEOUT_MS = 3_000
 
@@ -42,6 +44,7 @@ export class PeerSync {
   private readonly log: Logger
   private readonly clients = new Map<string, Libp2pRpcClient>()
   private readonly rounds = new Map<string, Promise<void>>()
+  private readonly confirming = new Map<string, Set<string>>()
   private running = false
 
   constructor(init: PeerSyncInit) {
@@ -101,6 +104,34 @@ export class PeerSync {
       .finally(() => this.rounds.delete(peer))
     this.rounds.set(peer, round)
     return round
+  }
+
+  /**
+   * Soon, one round with `peer` over `runs` only (batched per peer): how a coordinator holding
+   * runs outside their replica set learns quickly that the members hold them, without comparing
+   * every run they share.
+   */
+  confirmSoon(peer: string, runs: Iterable<string>): void {
+    let pending = this.confirming.get(peer)
+    if (pending === undefined) {
+      pending = new Set()
+      this.confirming.set(peer, pending)
+      setTimeout(() => this.confirm(peer), CONFIRM_DELAY_MS).unref()
+    }
+    for (const run of runs) pending.add(run)
+  }
+
+  private confirm(peer: string): void {
+    const runs = this.confirming.get(peer)
+    this.confirming.delete(peer)
+    if (runs === undefined || !this.running || !this.init.isCoordinator(peer)) return
+    const host = this.init.host
+    const only: SyncHost = { ...host, runs: () => [...runs].filter((run) => host.state(run) !== undefined) }
+    syncWith(this.client(peer), only, peer, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) })
+      .then((stats) => this.init.onRound?.(peer, stats))
+      .catch((err: Error) =>
+        this.log('confirming %d run(s) with %s failed: %s', runs.size, peer, err.message),
+      )
   }
 
   /** The RPC session with another coordinator, shared by sync rounds, pushes and forwarded calls. */

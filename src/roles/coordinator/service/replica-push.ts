@@ -30,6 +30,8 @@ export class ReplicaPush {
   /** peer → run → the merged deltas not sent yet. */
   private readonly outbox = new Map<string, Map<string, RunState>>()
   private readonly busy = new Set<string>()
+  /** Who waits for a peer's outbox to drain (`settled`). */
+  private readonly waiters = new Map<string, Array<() => void>>()
   private running = false
 
   constructor(init: ReplicaPushInit) {
@@ -43,6 +45,7 @@ export class ReplicaPush {
   stop(): void {
     this.running = false
     this.outbox.clear()
+    for (const list of this.waiters.values()) for (const resolve of list.splice(0)) resolve()
   }
 
   /** Queues `delta` for each of `peers`. */
@@ -60,10 +63,26 @@ export class ReplicaPush {
       if (!this.busy.has(peer)) {
         this.busy.add(peer)
         setImmediate(() => {
-          void this.drain(peer).finally(() => this.busy.delete(peer))
+          void this.drain(peer).finally(() => {
+            this.busy.delete(peer)
+            for (const resolve of this.waiters.get(peer)?.splice(0) ?? []) resolve()
+          })
         })
       }
     }
+  }
+
+  /**
+   * Resolves once what is queued for `peer` now was sent (or failed): a call forwarded to it
+   * after this finds the deltas already merged there.
+   */
+  settled(peer: string): Promise<void> {
+    if (!this.busy.has(peer)) return Promise.resolve()
+    return new Promise((resolve) => {
+      const list = this.waiters.get(peer) ?? []
+      list.push(resolve)
+      this.waiters.set(peer, list)
+    })
   }
 
   private async drain(peer: string): Promise<void> {
