@@ -210,6 +210,11 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
     const asMallory = mesh.client(mallory, second)
     const denied = await asMallory.call('coordinator.get_workflow_status', { runId }).catch((e: unknown) => e)
     expect(remoteName(denied)).toBe('RunAccessDeniedError')
+    // Nor can she take the run's id at a coordinator that does not hold it: it is taken mesh-wide.
+    const taken = await asMallory
+      .call('coordinator.submit_workflow', submitParams(mallory, gated('x'), {}, runId))
+      .catch((e: unknown) => e)
+    expect(remoteName(taken)).toBe('RunExistsError')
     const notHers = await asMallory.call('coordinator.cancel_workflow', { runId }).catch((e: unknown) => e)
     expect(remoteName(notHers)).toBe('RunAccessDeniedError')
     // Controls through the non-member: pause, resume, then the signal that lets the run finish.

@@ -235,6 +235,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         if (!this.sets.members(delta.run).includes(this.peerId))
           for (const peer of peers) this.peerSync.confirmSoon(peer, [delta.run])
       },
+      tellPreviousOwner: (owner, takeover) => {
+        // Only the takeover itself (the lease and its log line), and only to a peer not sent the
+        // run's deltas anyway: a revoked owner learns it lost the run, not what happens next.
+        if (!this.sets.peers(takeover.run).includes(owner)) this.push.push(takeover, [owner])
+      },
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })
         // The log cursor means nothing to other nodes (and older ones refuse unknown fields).
@@ -266,6 +271,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       compile: (document) => this.compile(document),
       register: (definition) => this.triggers.register(definition),
       expired: (runId) => this.retention.isExpired(runId) !== undefined,
+      // Outside the run's set, this coordinator holds none of the mesh's runs of that id: ask a member.
+      fetchRun: async (runId) => {
+        if (this.sets.members(runId).includes(this.peerId)) return
+        for (const peer of this.sets.peers(runId)) if (await this.peerSync.fetch(peer, runId)) return
+      },
     })
     this.stateGossip = new StateGossip({
       pubsub,

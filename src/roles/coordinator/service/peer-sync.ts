@@ -8,7 +8,14 @@ import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import { Libp2pRpcClient } from '../../../protocols/rpc/index.js'
-import { type SyncHost, type SyncStats, syncWith } from '../../../protocols/state/sync/index.js'
+import { RunState } from '../../../protocols/state/run-state.js'
+import {
+  SYNC_METHOD,
+  type SyncAnswer,
+  type SyncHost,
+  type SyncStats,
+  syncWith,
+} from '../../../protocols/state/sync/index.js'
 
 export interface PeerSyncInit {
   libp2p: MeshLibp2p
@@ -132,6 +139,32 @@ export class PeerSync {
       .catch((err: Error) =>
         this.log('confirming %d run(s) with %s failed: %s', runs.size, peer, err.message),
       )
+  }
+
+  /**
+   * Asks `peer` for everything it holds of `run` (an empty replica's digest differs in every
+   * bucket) and merges it; true when the peer answered. Bounded by PULL_TIMEOUT_MS.
+   */
+  async fetch(peer: string, run: string): Promise<boolean> {
+    if (!this.running || !this.init.isCoordinator(peer)) return false
+    try {
+      const answer = await this.client(peer).call<SyncAnswer>(
+        SYNC_METHOD,
+        { digests: [new RunState(run).digest()] },
+        { timeoutMs: PULL_TIMEOUT_MS },
+      )
+      for (const raw of answer.deltas ?? []) {
+        try {
+          this.init.host.apply(RunState.fromJSON(raw), peer)
+        } catch {
+          // A malformed answer is ignored, like in a round.
+        }
+      }
+      return true
+    } catch (err) {
+      this.log('fetching run %s from %s failed: %s', run, peer, (err as Error).message)
+      return false
+    }
   }
 
   /** The RPC session with another coordinator, shared by sync rounds, pushes and forwarded calls. */

@@ -91,8 +91,13 @@ export interface RunEngineInit {
   replicaSet(run: string): string[]
   /** One anti-entropy round with every live coordinator (bounded in time; failures are logged). */
   syncPeers(): Promise<void>
-  /** Gossip a delta of local changes. */
+  /** Send a delta of local changes to the run's other replicas. */
   publishDelta(delta: RunState): void
+  /**
+   * Tell the owner a lease was just taken from that it lost it, when it is no replica here (its key
+   * revoked, or lost from the view): so it stops driving the run instead of going on unaware.
+   */
+  tellPreviousOwner(owner: string, takeover: RunState): void
   /** A new monitor event (`local`: this node wrote it). */
   onEvent(event: MonitorEvent, local: boolean): void
   /** A run changed (after its changes were flushed). */
@@ -209,20 +214,6 @@ export class RunEngine {
     // The run is driven by its replica set's first member: this coordinator when it is one.
     const members = this.init.replicaSet(run)
     const owner = members.includes(this.init.self) ? this.init.self : (members[0] ?? this.init.self)
-    return this.create(workflow, inputs, run, owner, origin)
-  }
-
-  private async create(
-    workflow: CompiledWorkflow,
-    inputs: unknown,
-    run: string,
-    owner: string,
-    origin: {
-      document?: JsonValue
-      authority?: JobAuthority
-      secrets?: Readonly<Record<string, SealedSecret>>
-    },
-  ): Promise<RunEntry> {
     if (this.runs.has(run)) throw new RunExistsError(run)
     const secrets = origin.secrets
     checkRunSecrets(workflow, secrets ?? {})
@@ -403,6 +394,8 @@ export class RunEngine {
       )
       entry.redispatch = true
       this.changed(entry, delta)
+      if (lease !== undefined && lease.owner !== this.init.self)
+        this.init.tellPreviousOwner(lease.owner, delta)
     }
   }
 
