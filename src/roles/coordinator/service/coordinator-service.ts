@@ -5,6 +5,7 @@
  * the RPC surface, triggers — and answers the API's questions from the replicated state.
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { CallerAuthority } from '../../../node/caller-authority.js'
@@ -338,7 +339,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       alsoSync: (client, signal) => this.triggers.replica.syncWith(client, signal),
       onRound: (peer, stats) => this.handoff.onRound(peer, stats.confirmed),
     })
-    this.push = new ReplicaPush({ log: this.log, client: (peer) => this.peerSync.client(peer) })
+    this.push = new ReplicaPush({
+      log: this.log,
+      client: (peer) => this.peerSync.client(peer),
+      connected: (peer) => {
+        try {
+          return components.libp2p.getConnections(peerIdFromString(peer)).length > 0
+        } catch {
+          return false
+        }
+      },
+    })
     this.handoff = new ReplicaHandoff({
       self: components.peerId,
       sets: this.sets,

@@ -4,7 +4,9 @@
  * per run and per peer, and one `coordinator.sync` call per peer carries them (the method applies
  * `deltas` exactly as it does in anti-entropy, and only from a trusted coordinator). At most one
  * call per peer is in flight; what changes meanwhile goes in the next. A push that fails is not
- * retried: the next anti-entropy round brings the peer what it lacks.
+ * retried, and a member this node has no connection to is not dialled for a push (a partition
+ * would turn every change into a dial): the anti-entropy round when they meet again, or the next
+ * periodic one, brings the peer what it lacks.
  */
 import type { Logger } from '@libp2p/interface'
 import type { RpcClient } from '../../../protocols/rpc/index.js'
@@ -14,6 +16,8 @@ import { SYNC_BUDGET_BYTES, SYNC_METHOD } from '../../../protocols/state/sync/in
 export interface ReplicaPushInit {
   log: Logger
   client(peer: string): Pick<RpcClient, 'call'>
+  /** Is there an open connection to `peer`? */
+  connected(peer: string): boolean
   /** How long one push may take. @default 10_000 */
   timeoutMs?: number
 }
@@ -90,6 +94,10 @@ export class ReplicaPush {
       const runs = this.outbox.get(peer)
       if (!this.running || runs === undefined || runs.size === 0) return
       this.outbox.delete(peer)
+      if (!this.init.connected(peer)) {
+        this.stats.failed += runs.size
+        continue
+      }
       for (const batch of batches(runs.values())) {
         try {
           await this.init
