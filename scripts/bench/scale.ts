@@ -516,7 +516,7 @@ function meshTable(
     rows: [cells(floor, `${floor.n} (floor)`), ...rows.map((r) => cells(r, String(r.n)))],
     note: [
       `Floor: the same figures for a 2-node mesh in the same run; libp2p ping round trip p50 ${pingMs.toFixed(2)} ms. "KiB in" is every byte the node's sockets read (gossip, heartbeats, DHT, identify, ping).`,
-      `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores, ${QUICK ? 'quick mode' : 'full mode'}.`,
+      `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores, ${QUICK ? 'quick mode' : `BENCH_SCALE=${MODE}`}.`,
       ...skipped,
     ].join(' '),
   }
