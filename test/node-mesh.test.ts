@@ -1,4 +1,4 @@
-import type { IdentifyResult, Startable } from '@libp2p/interface'
+import type { IdentifyResult, PeerInfo, Startable } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { pEvent } from 'p-event'
@@ -20,6 +20,20 @@ function knows(node: HorusNode, other: HorusNode): boolean {
   return node.libp2p.getPeers().some((p) => p.equals(other.libp2p.peerId))
 }
 
+/** Waits until `seeker`'s own DHT lookup returns `provider` as a provider of `cid`. */
+function findProvider(seeker: HorusNode, cid: CID, provider: HorusNode): Promise<PeerInfo> {
+  return waitFor(
+    async () => {
+      for await (const p of seeker.libp2p.contentRouting.findProviders(cid, {
+        signal: AbortSignal.timeout(5_000),
+      }))
+        if (p.id.equals(provider.libp2p.peerId)) return p
+      return undefined
+    },
+    { what: `${seeker.peerId} to find ${provider.peerId} as a provider` },
+  )
+}
+
 describe('a mesh of three nodes in one process', () => {
   it('joins through one bootstrap address, finds providers through the DHT, and spreads gossip', async () => {
     const a = await mesh.node({ name: 'a' })
@@ -39,17 +53,7 @@ describe('a mesh of three nodes in one process', () => {
     const cid = await capabilityCid('test-cap')
     await waitFor(async () => (await b.libp2p.services.dht.getMode()) === 'server' || undefined)
     await b.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(10_000) })
-    const provider = await waitFor(
-      async () => {
-        for await (const p of c.libp2p.contentRouting.findProviders(cid, {
-          signal: AbortSignal.timeout(5_000),
-        })) {
-          if (p.id.equals(b.libp2p.peerId)) return p
-        }
-        return undefined
-      },
-      { what: 'c to find b as provider' },
-    )
+    const provider = await findProvider(c, cid, b)
     expect(provider.id.toString()).toBe(b.peerId)
 
     const topic = 'horus/test/gossip'
@@ -105,16 +109,7 @@ describe('a node whose bootstrap connection is identified before its DHT has sta
       await c.libp2p.unhandle('/ipfs/id/push/1.0.0')
 
       await waitFor(() => dht.routingTable.size > 0 || undefined, { what: "a in c's routing table" })
-      const found = await waitFor(
-        async () => {
-          for await (const p of c.libp2p.contentRouting.findProviders(cid, {
-            signal: AbortSignal.timeout(5_000),
-          }))
-            if (p.id.equals(b.libp2p.peerId)) return p
-          return undefined
-        },
-        { what: 'c to find b as provider through a' },
-      )
+      const found = await findProvider(c, cid, b)
       expect(found.id.toString()).toBe(b.peerId)
     } finally {
       await c.stop()
