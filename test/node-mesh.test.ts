@@ -1,7 +1,11 @@
+import type { IdentifyResult, PeerInfo, Startable } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { pEvent } from 'p-event'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { HorusNode } from '../src/node/index.js'
+import { createLogger } from '../src/core/logger.js'
+import { resolveConfig } from '../src/node/config/load.js'
+import { createNode, type HorusNode } from '../src/node/index.js'
 import { TestMesh, waitFor } from '../src/testing/index.js'
 
 const mesh = new TestMesh()
@@ -14,6 +18,20 @@ async function capabilityCid(name: string): Promise<CID> {
 
 function knows(node: HorusNode, other: HorusNode): boolean {
   return node.libp2p.getPeers().some((p) => p.equals(other.libp2p.peerId))
+}
+
+/** Waits until `seeker`'s own DHT lookup returns `provider` as a provider of `cid`. */
+function findProvider(seeker: HorusNode, cid: CID, provider: HorusNode): Promise<PeerInfo> {
+  return waitFor(
+    async () => {
+      for await (const p of seeker.libp2p.contentRouting.findProviders(cid, {
+        signal: AbortSignal.timeout(5_000),
+      }))
+        if (p.id.equals(provider.libp2p.peerId)) return p
+      return undefined
+    },
+    { what: `${seeker.peerId} to find ${provider.peerId} as a provider` },
+  )
 }
 
 describe('a mesh of three nodes in one process', () => {
@@ -35,17 +53,7 @@ describe('a mesh of three nodes in one process', () => {
     const cid = await capabilityCid('test-cap')
     await waitFor(async () => (await b.libp2p.services.dht.getMode()) === 'server' || undefined)
     await b.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(10_000) })
-    const provider = await waitFor(
-      async () => {
-        for await (const p of c.libp2p.contentRouting.findProviders(cid, {
-          signal: AbortSignal.timeout(5_000),
-        })) {
-          if (p.id.equals(b.libp2p.peerId)) return p
-        }
-        return undefined
-      },
-      { what: 'c to find b as provider' },
-    )
+    const provider = await findProvider(c, cid, b)
     expect(provider.id.toString()).toBe(b.peerId)
 
     const topic = 'horus/test/gossip'
@@ -63,5 +71,48 @@ describe('a mesh of three nodes in one process', () => {
     await b.libp2p.services.pubsub.publish(topic, new TextEncoder().encode('hello'))
     await waitFor(() => received.size === 2 || undefined, { what: 'gossip to reach a and c' })
     expect([...received.values()]).toEqual(['hello', 'hello'])
+  })
+})
+
+describe('a node whose bootstrap connection is identified before its DHT has started', () => {
+  it('still puts the bootstrap peer in its routing table and finds records through it', async () => {
+    const a = await mesh.node({ name: 'a' })
+    const b = await mesh.node({ name: 'b', bootstrap: [a.multiaddrs()[0] as string] })
+    const cid = await capabilityCid('early-cap')
+    await b.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(10_000) })
+
+    // libp2p starts its services at once and the bootstrap discovery dials on the first tick; when
+    // the DHT is the slower to start (across processes it waits on the peer store's lock behind
+    // the NAT services), the connection to a is identified before the DHT follows its protocol.
+    // Here the DHT waits for that identify on purpose, so the order is the same on every run.
+    const config = resolveConfig({
+      dataDir: await mesh.tempDir(),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: [a.multiaddrs()[0] as string],
+    })
+    const c = await createNode(config, { start: false, logger: createLogger('c') })
+    try {
+      const dht = c.libp2p.services.dht as unknown as Startable & { routingTable: { size: number } }
+      const startDht = dht.start.bind(dht)
+      const identifiedA = pEvent(c.libp2p as unknown as EventTarget, 'peer:identify', {
+        filter: (evt: Event) => (evt as CustomEvent<IdentifyResult>).detail.peerId.equals(a.libp2p.peerId),
+        signal: AbortSignal.timeout(10_000),
+      })
+      dht.start = async () => {
+        await identifiedA
+        await startDht()
+      }
+      await c.start()
+      // An identify push from a would tell c's DHT of a too, but only when a's own record changes;
+      // across processes it has long settled by the time c joins. Here a started moments ago, so c
+      // takes no pushes: only c's own doing may put a in its routing table.
+      await c.libp2p.unhandle('/ipfs/id/push/1.0.0')
+
+      await waitFor(() => dht.routingTable.size > 0 || undefined, { what: "a in c's routing table" })
+      const found = await findProvider(c, cid, b)
+      expect(found.id.toString()).toBe(b.peerId)
+    } finally {
+      await c.stop()
+    }
   })
 })

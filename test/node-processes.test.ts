@@ -90,14 +90,15 @@ describe('a mesh of three OS processes started through the CLI', () => {
       })
     }
 
-    // b provides its role in the DHT on its own; its provider record reaches a, the bootstrap
-    // node, across processes, and a answers the lookup.
+    // b provides its role in the DHT on its own; c was only given a's address and finds b's record
+    // through its own lookup: its routing table holds a, although c's connection to a was identified
+    // while c's DHT was still starting (src/node/early-connections.ts).
     const providers = await waitFor(
       async () => {
-        const found = await a.rpc.call<string[]>('mesh.find_providers', { role: 'supervisor' })
+        const found = await c.rpc.call<string[]>('mesh.find_providers', { role: 'supervisor' })
         return found.includes(b.node.peerId) && found
       },
-      { what: 'a to find b through the DHT', intervalMs: 300 },
+      { what: 'c to find b through the DHT', intervalMs: 300 },
     )
     expect(providers).toContain(b.node.peerId)
 

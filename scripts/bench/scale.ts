@@ -15,10 +15,11 @@
  * limit first (`ulimit -n 65536`, as root); a size that does not fit is skipped with the reason.
  */
 import '../../src/node/polyfills.js'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
-import { loadavg } from 'node:os'
+import { loadavg, availableParallelism as nproc } from 'node:os'
 import { dirname } from 'node:path'
+import type { PeerId } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLogger } from '../../src/core/logger.js'
@@ -45,9 +46,13 @@ const JOIN_DEADLINE_MS = 60_000
 const VIEW_DEADLINE_MS = QUICK ? 60_000 : 150_000
 const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
 const GOSSIP_MESSAGES = 20
+/** All gossip messages of one size together, so a lossy mesh cannot stall the run (20 x 10 s). */
+const GOSSIP_DEADLINE_MS = 60_000
 const DHT_DEADLINE_MS = 60_000
 const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
 const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
+/** Time kept for each coordinator row (start, all hear all, the run window, stop) on a quiet machine. */
+const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
 const FDS_PER_NODE = 40
 
 export interface ScaleRow {
@@ -68,6 +73,10 @@ export interface ScaleRow {
   provideMs: number
   findMs: number
   findQueried: number
+  /** Hops from the seeker to the peer that returned the provider (see dht()). */
+  findHops: number
+  /** File descriptors this process holds per node once all are started (sockets, LevelDB files). */
+  fdsPerNode: number
   heartbeatsPerNodeS: number
   bytesPerNodeS: number
   cpuMsPerNodeS: number
@@ -82,6 +91,10 @@ function fdLimit(): number {
     .find((l) => l.startsWith('Max open files'))
   const soft = Number(line?.split(/\s+/)[3])
   return Number.isFinite(soft) ? soft : 1024
+}
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length
 }
 
 /** Bytes read so far by every TCP socket of this process that is still open. */
@@ -124,28 +137,34 @@ interface Started {
 async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
   const joinMs: number[] = []
   let notJoined = 0
+  const joins: Promise<void>[] = []
+  /** Starts node i; its join (first heartbeat heard) is awaited in the background, not before the next start. */
   const startOne = async (i: number, bootstrap: string[]): Promise<void> => {
     const config = resolveConfig({ dataDir: dirs[i], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, trust })
     const t = process.hrtime.bigint()
     const node = await createNode(config, { logger: createLogger(`scale-${i}`) })
     nodes.push(node)
     if (bootstrap.length === 0) return
-    try {
-      await waitFor(() => node.liveness.alive().length > 0, {
-        what: `node ${i} to hear a peer`,
-        timeoutMs: JOIN_DEADLINE_MS,
-        intervalMs: 10,
-      })
-      joinMs.push(elapsedMs(t))
-    } catch {
-      notJoined++
-    }
+    const joined = waitFor(() => node.liveness.alive().length > 0, {
+      what: `node ${i} to hear a peer`,
+      timeoutMs: JOIN_DEADLINE_MS,
+      intervalMs: 10,
+    }).then(
+      () => {
+        joinMs.push(elapsedMs(t))
+      },
+      () => {
+        notJoined++
+      },
+    )
+    joins.push(joined)
   }
   await startOne(0, [])
   const seeds = [nodes[0]?.multiaddrs()[0] as string]
   // Three seed nodes, as a real mesh has a few bootstrap nodes; every later node names two of them.
   for (let i = 1; i < Math.min(3, n); i++) {
     await startOne(i, seeds)
+    await joins.at(-1)
     seeds.push(nodes[i]?.multiaddrs()[0] as string)
   }
   for (let i = 3; i < n; i += START_CONCURRENCY) {
@@ -158,7 +177,9 @@ async function startNodes(n: number, dirs: string[], trust: unknown, nodes: Horu
       ),
     )
   }
-  return { nodes, joinMs, notJoined, lastStartAt: Date.now() }
+  const lastStartAt = Date.now()
+  await Promise.all(joins)
+  return { nodes, joinMs, notJoined, lastStartAt }
 }
 
 async function waitForViews(nodes: HorusNode[], since: number): Promise<{ fullViewS: number | undefined }> {
@@ -200,7 +221,13 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
   await new Promise((r) => setTimeout(r, 3_000))
   const latencies: number[] = []
   let missing = 0
+  const deadline = Date.now() + GOSSIP_DEADLINE_MS
   for (let seq = 0; seq < GOSSIP_MESSAGES; seq++) {
+    // Past the deadline the messages not sent count as lost everywhere.
+    if (Date.now() > deadline) {
+      missing += (GOSSIP_MESSAGES - seq) * (nodes.length - 1)
+      break
+    }
     const data = new Uint8Array(64)
     new DataView(data.buffer).setUint32(0, seq)
     arrivals.set(seq, [])
@@ -208,7 +235,7 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
     await publisher.libp2p.services.pubsub.publish(topic, data)
     await waitFor(() => (arrivals.get(seq)?.length ?? 0) >= nodes.length - 1, {
       what: `message ${seq} everywhere`,
-      timeoutMs: 10_000,
+      timeoutMs: Math.max(1, Math.min(10_000, deadline - Date.now())),
       intervalMs: 2,
     }).catch(() => undefined)
     const got = arrivals.get(seq) ?? []
@@ -219,7 +246,15 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
   return { latencies, missing }
 }
 
-async function dht(nodes: HorusNode[]): Promise<{ provideMs: number; findMs: number; queried: number }> {
+/**
+ * A provide from one node and a find from another. The find counts the peers that answered and the
+ * hops to the answer: a peer from the seeker's own routing table is 1 hop, a peer named in the
+ * answer of an n-hop peer is n + 1, and the hops are those of the peer that returned the provider
+ * (0 when the seeker held the record itself). Kademlia promises O(log N) hops.
+ */
+async function dht(
+  nodes: HorusNode[],
+): Promise<{ provideMs: number; findMs: number; queried: number; hops: number }> {
   const provider = nodes[Math.floor(nodes.length / 2)] as HorusNode
   const seeker = nodes.at(-1) as HorusNode
   const digest = await sha256.digest(
@@ -235,19 +270,37 @@ async function dht(nodes: HorusNode[]): Promise<{ provideMs: number; findMs: num
   } catch {}
   t = process.hrtime.bigint()
   let queried = 0
+  let hops = Number.NaN
   let findMs = Number.NaN
+  const depth = new Map<string, number>()
+  const isProvider = (peers: { id: PeerId }[]): boolean =>
+    peers.some((p) => p.id.equals(provider.libp2p.peerId))
   try {
     for await (const event of seeker.libp2p.services.dht.findProviders(cid, {
       signal: AbortSignal.timeout(DHT_DEADLINE_MS),
     })) {
-      if (event.name === 'PEER_RESPONSE') queried++
-      if (event.name === 'PROVIDER' && event.providers.some((p) => p.id.equals(provider.libp2p.peerId))) {
+      if (
+        event.name === 'PROVIDER' &&
+        event.from.equals(seeker.libp2p.peerId) &&
+        isProvider(event.providers)
+      ) {
+        hops = 0
+        findMs = elapsedMs(t)
+        break
+      }
+      if (event.name !== 'PEER_RESPONSE') continue
+      queried++
+      const hop = depth.get(event.from.toString()) ?? 1
+      for (const peer of event.closer)
+        if (!depth.has(peer.id.toString())) depth.set(peer.id.toString(), hop + 1)
+      if (isProvider(event.providers)) {
+        hops = hop
         findMs = elapsedMs(t)
         break
       }
     }
   } catch {}
-  return { provideMs, findMs, queried }
+  return { provideMs, findMs, queried, hops }
 }
 
 async function idle(
@@ -279,6 +332,13 @@ async function pingFloor(nodes: HorusNode[]): Promise<number> {
   return percentile(rtts, 50)
 }
 
+const benchStart = Date.now()
+
+/** One line on stderr per phase: a run of many minutes shows where it is. */
+function progress(n: number, what: string): void {
+  process.stderr.write(`scale: [${((Date.now() - benchStart) / 1000).toFixed(0)} s, N = ${n}] ${what}\n`)
+}
+
 async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }> {
   const mesh = new TestMesh()
   const nodes: HorusNode[] = []
@@ -286,16 +346,23 @@ async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }
     const { dirs, trust } = await identities(mesh, n)
     global.gc?.()
     const rss0 = process.memoryUsage().rss
+    const fds0 = openFds()
     const t0 = Date.now()
     const started = await startNodes(n, dirs, trust, nodes)
-    const startAllS = (Date.now() - t0) / 1000
+    const startAllS = (started.lastStartAt - t0) / 1000
+    progress(n, `${n} nodes started in ${startAllS.toFixed(1)} s (${started.notJoined} heard no peer)`)
     const { fullViewS } = await waitForViews(nodes, started.lastStartAt)
+    progress(n, fullViewS === undefined ? 'views incomplete at the deadline' : `every node hears every other`)
     const rssMiBPerNode = (process.memoryUsage().rss - rss0) / n / 1024 / 1024
+    const fdsPerNode = (openFds() - fds0) / n
     const idleCost = await idle(nodes)
     const conns = nodes.map((node) => node.libp2p.getConnections().length)
     const viewPct = viewShare(nodes)
+    progress(n, 'idle window measured')
     const gossiped = await gossip(nodes)
+    progress(n, `gossip: ${gossiped.latencies.length} deliveries, ${gossiped.missing} missing`)
     const found = await dht(nodes)
+    progress(n, `DHT: provide ${found.provideMs.toFixed(0)} ms, find ${found.findMs.toFixed(0)} ms`)
     const pingMs = await pingFloor(nodes)
     const joinMs = started.joinMs.length > 0 ? started.joinMs : [0]
     return {
@@ -314,6 +381,8 @@ async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }
         provideMs: found.provideMs,
         findMs: found.findMs,
         findQueried: found.queried,
+        findHops: found.hops,
+        fdsPerNode,
         ...idleCost,
         rssMiBPerNode,
         connsMean: conns.reduce((a, b) => a + b, 0) / n,
@@ -410,14 +479,20 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
   }
 }
 
-function meshTable(rows: ScaleRow[], floor: ScaleRow, pingMs: number, skipped: string[]): BenchTable {
+function meshTable(
+  rows: ScaleRow[],
+  floor: ScaleRow,
+  pingMs: number,
+  skipped: string[],
+  loadAtStart: number[],
+): BenchTable {
   const cells = (r: ScaleRow, name: string): (string | number)[] => [
     name,
     r.startAllS,
     `${r.joinP50Ms.toFixed(0)} / ${r.joinP99Ms.toFixed(0)}${r.notJoined > 0 ? ` (${r.notJoined} not in ${JOIN_DEADLINE_MS / 1000} s)` : ''}`,
     r.fullViewS === undefined ? `no (${r.viewPct.toFixed(1)} %)` : r.fullViewS,
     `${r.gossipP50Ms.toFixed(1)} / ${r.gossipP99Ms.toFixed(1)}${r.gossipMissing > 0 ? ` (${r.gossipMissing} lost)` : ''}`,
-    `${r.provideMs.toFixed(0)} / ${r.findMs.toFixed(0)} (${r.findQueried})`,
+    `${r.provideMs.toFixed(0)} / ${r.findMs.toFixed(0)} (${r.findQueried}, ${Number.isNaN(r.findHops) ? '–' : r.findHops}; log2 N ${Math.log2(r.n).toFixed(1)})`,
     r.heartbeatsPerNodeS,
     r.bytesPerNodeS / 1024,
     r.cpuMsPerNodeS,
@@ -432,7 +507,7 @@ function meshTable(rows: ScaleRow[], floor: ScaleRow, pingMs: number, skipped: s
       'join p50 / p99 ms',
       'all hear all after s',
       'gossip p50 / p99 ms',
-      'DHT provide / find ms (peers queried)',
+      'DHT provide / find ms (peers queried, hops; log2 N)',
       'heartbeats in /node/s',
       'KiB in /node/s',
       'CPU ms /node/s',
@@ -442,15 +517,13 @@ function meshTable(rows: ScaleRow[], floor: ScaleRow, pingMs: number, skipped: s
     rows: [cells(floor, `${floor.n} (floor)`), ...rows.map((r) => cells(r, String(r.n)))],
     note: [
       `Floor: the same figures for a 2-node mesh in the same run; libp2p ping round trip p50 ${pingMs.toFixed(2)} ms. "KiB in" is every byte the node's sockets read (gossip, heartbeats, DHT, identify, ping).`,
-      `Load average during the run: ${loadavg()
-        .map((l) => l.toFixed(1))
-        .join(' / ')} on ${QUICK ? 'quick mode' : 'full mode'}.`,
+      `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores, ${QUICK ? 'quick mode' : `BENCH_SCALE=${MODE}`}.`,
       ...skipped,
     ].join(' '),
   }
 }
 
-function coordinatorTable(rows: CoordinatorRow[]): BenchTable {
+function coordinatorTable(rows: CoordinatorRow[], skipped: string[]): BenchTable {
   const base = rows.find((r) => r.c === 1)
   return {
     title:
@@ -471,27 +544,41 @@ function coordinatorTable(rows: CoordinatorRow[]): BenchTable {
       r.runP50Ms,
       `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
     ]),
-    note: `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s. Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
+    note: [
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s.`,
+      `Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
+      ...skipped,
+    ].join(' '),
   }
 }
 
+function loads(values: number[]): string {
+  return values.map((l) => l.toFixed(1)).join(' / ')
+}
+
 export async function runScaleBench(): Promise<BenchTable[]> {
+  const loadAtStart = loadavg()
+  process.stderr.write(`scale: load average ${loads(loadAtStart)} on ${nproc()} cores\n`)
   const limit = fdLimit()
   const began = Date.now()
   const skipped: string[] = []
+  const coordinatorSkipped: string[] = []
   const floor = await measureMesh(2)
   const rows: ScaleRow[] = []
   for (const n of SIZES) {
-    if (n * FDS_PER_NODE > limit) {
+    // Measured on the sizes already run, never below the static guess.
+    const fdsPerNode = Math.max(FDS_PER_NODE, ...rows.map((r) => Math.ceil(r.fdsPerNode * 1.25)))
+    if (n * fdsPerNode > limit) {
       skipped.push(
-        `N = ${n} skipped: needs about ${n * FDS_PER_NODE} file descriptors (sockets and LevelDB files), the limit is ${limit} (raise it with \`ulimit -n\`).`,
+        `N = ${n} skipped: needs about ${n * fdsPerNode} file descriptors (${fdsPerNode} per node: sockets and LevelDB files), the soft limit is ${limit}; raise it for the run (as root: \`ulimit -n ${Math.max(65_536, n * fdsPerNode)}\` in the shell that runs the bench).`,
       )
       continue
     }
     // What the previous size took per node, times this size, plus the fixed waits, must fit.
     const last = rows.at(-1)
     const estimateMs = last === undefined ? 0 : (last.startAllS * 1000 * n) / last.n + VIEW_DEADLINE_MS
-    const left = BUDGET_MS - (Date.now() - began)
+    // The coordinator rows come after the mesh sizes: their time is kept aside.
+    const left = BUDGET_MS - (Date.now() - began) - COORDINATORS.length * COORDINATOR_ROW_MS
     if (estimateMs > left) {
       skipped.push(
         `N = ${n} skipped: starting it would take about ${Math.round(estimateMs / 1000)} s at the ${last?.startAllS.toFixed(0)} s the ${last?.n} nodes took (CPU-bound: every node's handshakes, DHT queries and gossip share this process's one event loop), more than the ${Math.round(left / 1000)} s left of the benchmark's budget.`,
@@ -499,20 +586,41 @@ export async function runScaleBench(): Promise<BenchTable[]> {
       continue
     }
     process.stderr.write(`scale: N = ${n}…\n`)
-    const { row } = await measureMesh(n)
-    // Each size as it finishes, so a run cut short still leaves its figures.
-    process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
-    rows.push(row)
+    try {
+      const { row } = await measureMesh(n)
+      // Each size as it finishes, so a run cut short still leaves its figures.
+      process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+      rows.push(row)
+    } catch (err) {
+      // One size that fails (a deadline on a loaded machine) does not cost the others their figures.
+      skipped.push(`N = ${n} failed: ${(err as Error).message}.`)
+      process.stderr.write(`scale: N = ${n} failed: ${(err as Error).stack}\n`)
+    }
   }
   const coordinatorRows: CoordinatorRow[] = []
   for (const c of COORDINATORS) {
+    const left = BUDGET_MS - (Date.now() - began)
+    if (left < COORDINATOR_ROW_MS) {
+      coordinatorSkipped.push(
+        `c = ${c} skipped: ${Math.round(left / 1000)} s left of the benchmark's budget (BENCH_SCALE_BUDGET_S), a row takes about ${COORDINATOR_ROW_MS / 1000} s.`,
+      )
+      continue
+    }
     process.stderr.write(`scale: c = ${c}…\n`)
-    const row = await measureCoordinators(c)
-    process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
-    coordinatorRows.push(row)
+    try {
+      const row = await measureCoordinators(c)
+      process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+      coordinatorRows.push(row)
+    } catch (err) {
+      coordinatorSkipped.push(`c = ${c} failed: ${(err as Error).message}.`)
+      process.stderr.write(`scale: c = ${c} failed: ${(err as Error).stack}\n`)
+    }
   }
   const svg = process.env.BENCH_SCALE_SVG ?? 'scripts/bench/results/scale.svg'
   await mkdir(dirname(svg), { recursive: true })
   await writeFile(svg, renderScalePlot(floor.row, rows))
-  return [meshTable(rows, floor.row, floor.pingMs, skipped), coordinatorTable(coordinatorRows)]
+  return [
+    meshTable(rows, floor.row, floor.pingMs, skipped, loadAtStart),
+    coordinatorTable(coordinatorRows, coordinatorSkipped),
+  ]
 }

@@ -17,6 +17,7 @@ import type { NodeConfig, Role } from './config/types.js'
 import { ConnectionTrimmer } from './connection-trimmer.js'
 import { DEFAULT_TARGET_CONNECTIONS } from './constants.js'
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
+import { reidentifyEarlyConnections } from './early-connections.js'
 import { HttpGateway } from './gateway/http-gateway.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
@@ -76,6 +77,9 @@ export class HorusNode {
   private startedAt = 0
   /** The datastore was found corrupted at start and repaired or replaced (health says so). */
   private readonly datastoreRecovery: DatastoreRecovery | undefined
+  /** Connections opened while libp2p started, identified again once it has (early-connections.ts). */
+  private reidentifying: Promise<void> | undefined
+  private earlyConnections: AbortController | undefined
   private running = false
 
   private constructor(init: {
@@ -256,6 +260,9 @@ export class HorusNode {
       }
       this.startedAt = Date.now()
       this.running = true
+      // In the background: a node starts even when an early peer is slow to answer.
+      this.earlyConnections = new AbortController()
+      this.reidentifying = reidentifyEarlyConnections(this.libp2p, this.log, this.earlyConnections.signal)
       await this.rpcServer.start()
       await this.blobs.start()
       await this.gateway?.start()
@@ -292,6 +299,8 @@ export class HorusNode {
       return
     }
     this.running = false
+    this.earlyConnections?.abort()
+    await this.reidentifying
     this.liveness.stop()
     this.trimmer.stop()
     await this.advertiser.stop()

@@ -239,7 +239,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       tellPreviousOwner: (owner, takeover) => {
         // Only the takeover itself (the lease and its log line), and only to a peer not sent the
         // run's deltas anyway: a revoked owner learns it lost the run, not what happens next.
-        if (!this.sets.peers(takeover.run).includes(owner)) this.push.push(takeover, [owner])
+        if (!this.sets.peers(takeover.run).includes(owner)) this.push.push(takeover, [owner], { dial: true })
       },
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })

@@ -34,6 +34,8 @@ export class ReplicaPush {
   /** peer → run → the merged deltas not sent yet. */
   private readonly outbox = new Map<string, Map<string, RunState>>()
   private readonly busy = new Set<string>()
+  /** Peers a queued delta may dial (a takeover told to its previous owner). */
+  private readonly dial = new Set<string>()
   /** Who waits for a peer's outbox to drain (`settled`). */
   private readonly waiters = new Map<string, Array<() => void>>()
   private running = false
@@ -52,10 +54,11 @@ export class ReplicaPush {
     for (const list of this.waiters.values()) for (const resolve of list.splice(0)) resolve()
   }
 
-  /** Queues `delta` for each of `peers`. */
-  push(delta: RunState, peers: readonly string[]): void {
+  /** Queues `delta` for each of `peers`; `dial`: even a peer not connected now. */
+  push(delta: RunState, peers: readonly string[], options: { dial?: boolean } = {}): void {
     if (!this.running || delta.isEmpty()) return
     for (const peer of peers) {
+      if (options.dial === true) this.dial.add(peer)
       let runs = this.outbox.get(peer)
       if (runs === undefined) {
         runs = new Map()
@@ -94,7 +97,8 @@ export class ReplicaPush {
       const runs = this.outbox.get(peer)
       if (!this.running || runs === undefined || runs.size === 0) return
       this.outbox.delete(peer)
-      if (!this.init.connected(peer)) {
+      const mayDial = this.dial.delete(peer)
+      if (!mayDial && !this.init.connected(peer)) {
         this.stats.failed += runs.size
         continue
       }
