@@ -94,8 +94,10 @@ export interface RunEngineInit {
   /** Send a delta of local changes to the run's other replicas. */
   publishDelta(delta: RunState): void
   /**
-   * Tell the owner a lease was just taken from that it lost it, when it is no replica here (its key
-   * revoked, or lost from the view): so it stops driving the run instead of going on unaware.
+   * Tell an owner whose key the policy no longer trusts as a coordinator that its lease was just
+   * taken: it is no replica here, so no delta tells it, and it would go on driving the run. An
+   * owner merely lost from the view is not told: it is cut off (a partition, a crash), and a note
+   * that dialled it would carry state across the partition; it learns when anti-entropy meets it.
    */
   tellPreviousOwner(owner: string, takeover: RunState): void
   /** A new monitor event (`local`: this node wrote it). */
@@ -394,7 +396,7 @@ export class RunEngine {
       )
       entry.redispatch = true
       this.changed(entry, delta)
-      if (lease !== undefined && lease.owner !== this.init.self)
+      if (revoked && lease !== undefined && lease.owner !== this.init.self)
         this.init.tellPreviousOwner(lease.owner, delta)
     }
   }
