@@ -341,7 +341,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     })
     this.push = new ReplicaPush({
       log: this.log,
-      client: (peer) => this.peerSync.client(peer),
+      client: (peer, { dial }) => (dial ? this.peerSync.client(peer) : this.peerSync.connectedClient(peer)),
       connected: (peer) => {
         try {
           return components.libp2p.getConnections(peerIdFromString(peer)).length > 0

@@ -4,10 +4,10 @@
  * a node joining), with every live coordinator periodically, and with all of them before answering
  * "no such run" (a run submitted elsewhere a moment ago). One round per peer at a time.
  */
-import type { ComponentLogger, Logger } from '@libp2p/interface'
+import { type ComponentLogger, isPeerId, type Logger } from '@libp2p/interface'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import { Libp2pRpcClient } from '../../../protocols/rpc/index.js'
+import { ConnectionClosedError, Libp2pRpcClient } from '../../../protocols/rpc/index.js'
 import { RunState } from '../../../protocols/state/run-state.js'
 import {
   SYNC_METHOD,
@@ -50,6 +50,7 @@ export class PeerSync {
   private readonly init: PeerSyncInit
   private readonly log: Logger
   private readonly clients = new Map<string, Libp2pRpcClient>()
+  private readonly connectedClients = new Map<string, Libp2pRpcClient>()
   private readonly rounds = new Map<string, Promise<void>>()
   private readonly confirming = new Map<string, Set<string>>()
   private running = false
@@ -70,8 +71,11 @@ export class PeerSync {
     this.init.liveness.removeEventListener('peer:alive', this.onPeerAlive)
     this.init.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
     await Promise.allSettled([...this.rounds.values()])
-    await Promise.allSettled([...this.clients.values()].map((c) => c.close()))
+    await Promise.allSettled(
+      [...this.clients.values(), ...this.connectedClients.values()].map((c) => c.close()),
+    )
     this.clients.clear()
+    this.connectedClients.clear()
   }
 
   syncAll(): void {
@@ -173,6 +177,34 @@ export class PeerSync {
     if (client === undefined) {
       client = new Libp2pRpcClient({ libp2p: this.init.libp2p, target: peer, logger: this.init.logger })
       this.clients.set(peer, client)
+    }
+    return client
+  }
+
+  /**
+   * An RPC session with another coordinator that only ever rides a connection already open, and
+   * never dials (replica pushes): a connection closing under a push (a partition, a hang-up) must
+   * not be redialled at the addresses still in the peer store, or through a relay, which would
+   * carry state across the partition and join (and fail) the dial that heals it.
+   */
+  connectedClient(peer: string): Libp2pRpcClient {
+    let client = this.connectedClients.get(peer)
+    if (client === undefined) {
+      const libp2p = this.init.libp2p
+      client = new Libp2pRpcClient({
+        libp2p: {
+          dialProtocol: async (target, protocol, options) => {
+            const conn = isPeerId(target)
+              ? libp2p.getConnections(target).find((c) => c.status === 'open')
+              : undefined
+            if (conn === undefined) throw new ConnectionClosedError(`no open connection to ${peer}`)
+            return conn.newStream(protocol, options)
+          },
+        },
+        target: peer,
+        logger: this.init.logger,
+      })
+      this.connectedClients.set(peer, client)
     }
     return client
   }

@@ -4,9 +4,11 @@
  * per run and per peer, and one `coordinator.sync` call per peer carries them (the method applies
  * `deltas` exactly as it does in anti-entropy, and only from a trusted coordinator). At most one
  * call per peer is in flight; what changes meanwhile goes in the next. A push that fails is not
- * retried, and a member this node has no connection to is not dialled for a push (a partition
- * would turn every change into a dial): the anti-entropy round when they meet again, or the next
- * periodic one, brings the peer what it lacks.
+ * retried, and a push only rides a connection already open: a member this node has no connection
+ * to, or whose connection closes under the push, is never dialled for one (a partition would turn
+ * every change into a dial, and a redial at the addresses still known would carry state across
+ * it): the anti-entropy round when they meet again, or the next periodic one, brings the peer
+ * what it lacks. The one exception is a takeover told to a revoked owner (`dial`).
  */
 import type { Logger } from '@libp2p/interface'
 import type { RpcClient } from '../../../protocols/rpc/index.js'
@@ -15,7 +17,8 @@ import { SYNC_BUDGET_BYTES, SYNC_METHOD } from '../../../protocols/state/sync/in
 
 export interface ReplicaPushInit {
   log: Logger
-  client(peer: string): Pick<RpcClient, 'call'>
+  /** The session a push rides: `dial` false, only a connection already open (never a dial). */
+  client(peer: string, options: { dial: boolean }): Pick<RpcClient, 'call'>
   /** Is there an open connection to `peer`? */
   connected(peer: string): boolean
   /** How long one push may take. @default 10_000 */
@@ -105,7 +108,7 @@ export class ReplicaPush {
       for (const batch of batches(runs.values())) {
         try {
           await this.init
-            .client(peer)
+            .client(peer, { dial: mayDial })
             .call(SYNC_METHOD, { deltas: batch }, { timeoutMs: this.init.timeoutMs ?? 10_000 })
           this.stats.pushed += batch.length
         } catch (err) {
