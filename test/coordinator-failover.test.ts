@@ -199,8 +199,18 @@ describe('two coordinators', () => {
     expect(step(await b.status(runId), 'left')).toMatchObject({ state: 'cancelled' })
     expect(step(await b.status(runId), 'left').output).toBeUndefined()
 
-    // Heal.
-    await coordB.node.libp2p.dial(multiaddr(coordA.node.multiaddrs()[0] as string))
+    // Heal: B gets A's address back and connects. One dial is not enough: an anti-entropy round
+    // that started during the partition dials A by peer ID with no address known, libp2p looks A
+    // up for seconds, and a dial made meanwhile joins that one and fails with it (on main too).
+    const addrA = multiaddr(coordA.node.multiaddrs()[0] as string)
+    await coordB.node.libp2p.peerStore.merge(coordA.node.libp2p.peerId, { multiaddrs: [addrA] })
+    await waitFor(
+      async () => {
+        await coordB.node.libp2p.dial(addrA).catch(() => undefined)
+        return coordB.node.libp2p.getConnections(coordA.node.libp2p.peerId).length > 0
+      },
+      { timeoutMs: 20_000, what: 'B to connect to A again' },
+    )
     await waitFor(
       () => {
         const sa = a.runState(runId)?.state
