@@ -116,7 +116,9 @@ export class MeshConnection implements Connection {
         throw this.exhausted(err, method, options, failure, ambiguous)
       }
       try {
-        return await this.callOn<T>(peerId, method, params, options)
+        const answer = await this.callOn<T>(peerId, method, params, options)
+        options.onServed?.(peerId)
+        return answer
       } catch (err) {
         if (signal?.aborted === true) throw err
         if (maybeHandled(err) && options.idempotent !== true) {
@@ -219,6 +221,16 @@ export class MeshConnection implements Connection {
       },
       [Symbol.asyncIterator]: () => queue,
     }
+  }
+
+  /** A subscription on one node (the one that holds what it is about), on the session kept to it. */
+  subscribeTo<E>(
+    peerId: string,
+    name: string,
+    params?: RpcParams,
+    options: { signal?: AbortSignal } = {},
+  ): RpcSubscription<E> {
+    return this.client(peerId).subscribe<E>(name, params, options)
   }
 
   async untilFound<T>(

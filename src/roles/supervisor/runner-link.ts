@@ -9,9 +9,26 @@ import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { abortable } from '../../core/abortable.js'
 import { type JobEnvelope, JobRejectedError } from '../../protocols/jobs/index.js'
-import { Libp2pRpcClient, type RpcSubscription } from '../../protocols/rpc/index.js'
+import {
+  ConnectionClosedError,
+  Libp2pRpcClient,
+  type RpcParams,
+  type RpcSubscription,
+} from '../../protocols/rpc/index.js'
 import { RUNNER_ERRORS } from '../runner/service/errors.js'
-import type { ExecuteResponse, RunnerDescription, RunnerJobEvent } from '../runner/service/wire.js'
+import type {
+  ExecuteManyItem,
+  ExecuteResponse,
+  RunnerDescription,
+  RunnerJobEvent,
+  RunnerStreamEvent,
+} from '../runner/service/wire.js'
+import { ExecuteBatcher } from './execute-batcher.js'
+
+const KNOWN_ERRORS = [JobRejectedError, ...RUNNER_ERRORS]
+
+/** How long a runner may take to say which jobs of an `execute_many` it started. @default 30_000 */
+const EXECUTE_MANY_TIMEOUT_MS = 30_000
 
 export interface ExecuteCall {
   signal: AbortSignal
@@ -39,8 +56,9 @@ export class RemoteRunnerLink implements RunnerLink {
   readonly peerId: string
   private readonly client: Libp2pRpcClient
   private readonly log: Logger
-  private subscription: RpcSubscription<RunnerJobEvent> | undefined
+  private subscription: RpcSubscription<RunnerStreamEvent> | undefined
   private ready: Promise<void> | undefined
+  private readonly batcher: ExecuteBatcher
 
   constructor(init: {
     libp2p: Pick<Libp2p, 'dialProtocol' | 'peerRouting' | 'getConnections' | 'peerStore'>
@@ -53,17 +71,39 @@ export class RemoteRunnerLink implements RunnerLink {
     this.client = new Libp2pRpcClient({
       libp2p: init.libp2p,
       target: peerIdFromString(init.peerId),
-      errors: [JobRejectedError, ...RUNNER_ERRORS],
+      errors: KNOWN_ERRORS,
       logger: init.logger,
     })
     this.onEvent = init.onEvent
+    this.batcher = new ExecuteBatcher({
+      one: async (job, call) => {
+        await this.subscribed(call.signal)
+        return this.client.call<ExecuteResponse>('runner.execute', { job }, call)
+      },
+      many: async (jobs) => {
+        await this.subscribed(AbortSignal.timeout(EXECUTE_MANY_TIMEOUT_MS))
+        const answer = await this.client.call<{ accepted: ExecuteManyItem[] }>(
+          'runner.execute_many',
+          { jobs: jobs as unknown as RpcParams },
+          { timeoutMs: EXECUTE_MANY_TIMEOUT_MS },
+        )
+        return answer.accepted
+      },
+      errors: new Map(KNOWN_ERRORS.map((c) => [c.name, c])),
+      log: this.log,
+    })
   }
 
   private readonly onEvent: (event: RunnerJobEvent) => void
 
-  async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
-    await this.subscribed(call.signal)
-    return this.client.call<ExecuteResponse>('runner.execute', { job }, call)
+  /** Jobs of one pump go together as `runner.execute_many` (see execute-batcher.ts). */
+  execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
+    return this.batcher.execute(job, call)
+  }
+
+  /** Executions the runner sent for jobs it was not handed in a batch (dropped). */
+  get strayExecutions(): number {
+    return this.batcher.strays
   }
 
   async cancel(jobId: string): Promise<boolean> {
@@ -85,7 +125,7 @@ export class RemoteRunnerLink implements RunnerLink {
    */
   private subscribed(signal: AbortSignal): Promise<void> {
     if (this.ready === undefined) {
-      const subscription = this.client.subscribe<RunnerJobEvent>('runner.logs', {}, { signal })
+      const subscription = this.client.subscribe<RunnerStreamEvent>('runner.logs', {}, { signal })
       this.subscription = subscription
       const ready = subscription.id.then(() => undefined)
       this.ready = ready
@@ -97,14 +137,22 @@ export class RemoteRunnerLink implements RunnerLink {
     return this.ready
   }
 
-  private consume(subscription: RpcSubscription<RunnerJobEvent>, ready: Promise<void>): void {
+  private consume(subscription: RpcSubscription<RunnerStreamEvent>, ready: Promise<void>): void {
     void (async () => {
+      let reason: Error = new ConnectionClosedError('the runner ended it')
       try {
-        for await (const event of subscription) this.onEvent(event)
+        for await (const event of subscription) {
+          if (event.type === 'results')
+            this.batcher.deliver(Array.isArray(event.results) ? event.results : [])
+          else this.onEvent(event)
+        }
       } catch (err) {
         this.log('log subscription to %s ended: %s', this.peerId, (err as Error).message)
+        reason = err instanceof Error ? err : new ConnectionClosedError(String(err))
       } finally {
         if (this.ready === ready) this.ready = undefined
+        // Executions of batched jobs came on this stream: without it, they cannot arrive.
+        if (this.subscription === subscription) this.batcher.streamEnded(reason)
       }
     })()
   }

@@ -56,7 +56,9 @@ import {
   isTerminal,
   type JobEvent,
   type JobRecord,
+  type JobResultView,
   type JobSource,
+  resultView,
   type SupervisorJobStatus,
 } from './job-record.js'
 import { JobStore } from './job-store.js'
@@ -108,6 +110,15 @@ export interface SupervisorStats {
 export interface SupervisorEvents {
   /** Every status change of every job. */
   'job:status': CustomEvent<JobEvent>
+  /** A job reached its terminal status and that status is on disk (what `job_outcomes` sends). */
+  'job:outcome': CustomEvent<JobOutcome>
+}
+
+/** A terminal job, persisted: its `get_job_result` answer and who submitted it. */
+export interface JobOutcome {
+  /** Hex key of the job's submitter: only it is sent the outcome on `supervisor.job_outcomes`. */
+  submitter: string
+  view: JobResultView
 }
 
 interface Dispatch {
@@ -809,6 +820,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
     const waiters = this.waiters.get(record.job.id)
     if (waiters !== undefined) for (const wake of [...waiters]) wake()
+    this.safeDispatchEvent('job:outcome', {
+      detail: { submitter: record.job.submitter, view: resultView(record) },
+    })
   }
 
   /**
