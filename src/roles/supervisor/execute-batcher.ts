@@ -1,9 +1,9 @@
 /**
- * The jobs a supervisor hands one runner in one pump go as one `runner.execute_many` call: the
+ * The jobs a supervisor hands one runner in one turn go as one `runner.execute_many` call: the
  * runner verifies each on its own and answers at once which it started; the executions come back
  * on the link's `runner.logs` stream, those that ended together in one event. Each job keeps its
  * own promise, deadline and abort — to the supervisor a batched job looks exactly like one sent
- * with `runner.execute`. A job alone in its pump, or any job for a runner without
+ * with `runner.execute`. A job alone in its turn, or any job for a runner without
  * `execute_many`, still goes as `runner.execute`.
  *
  * An execution is believed only for a job this link handed over in a batch and still waits for;
@@ -33,6 +33,8 @@ export interface ExecuteBatcherInit {
   /** Error classes to rebuild a refusal as (the runner's). */
   errors: ReadonlyMap<string, HorusErrorClass>
   log: Logger
+  /** The runner sent an execution for a job not waiting here (it is dropped). */
+  onStray?: (jobId: unknown) => void
 }
 
 interface Queued {
@@ -53,8 +55,6 @@ export class ExecuteBatcher {
   /** Jobs handed over in a batch whose execution has not come yet, by id. */
   private readonly waiting = new Map<string, Waiting>()
   private unsupported = false
-  /** Executions the runner sent for jobs not waiting here (dropped). */
-  strays = 0
 
   constructor(init: ExecuteBatcherInit) {
     this.init = init
@@ -64,8 +64,9 @@ export class ExecuteBatcher {
     if (this.unsupported) return this.init.one(job, call)
     return new Promise((resolve, reject) => {
       this.queued.push({ job, call, resolve, reject })
-      // The pump hands over its picks synchronously: they all ride in the batch sent after it.
-      if (this.queued.length === 1) queueMicrotask(() => this.flush())
+      // Jobs picked in this turn — by one pump, or by the pumps that each accepted job and each
+      // finished one runs — ride in the batch sent after it.
+      if (this.queued.length === 1) setImmediate(() => this.flush())
     })
   }
 
@@ -75,7 +76,7 @@ export class ExecuteBatcher {
       const jobId = (outcome as { jobId?: unknown } | null)?.jobId
       const waiting = typeof jobId === 'string' ? this.waiting.get(jobId) : undefined
       if (waiting === undefined) {
-        this.strays++
+        this.init.onStray?.(jobId)
         this.init.log('runner sent an execution for %s, which it was not handed in a batch: dropped', jobId)
         continue
       }

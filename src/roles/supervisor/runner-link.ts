@@ -65,6 +65,8 @@ export class RemoteRunnerLink implements RunnerLink {
     peerId: string
     logger: ComponentLogger
     onEvent: (event: RunnerJobEvent) => void
+    /** The runner sent an execution for a job it was not handed in a batch (dropped). */
+    onStray?: (jobId: unknown) => void
   }) {
     this.peerId = init.peerId
     this.log = init.logger.forComponent('horus:supervisor:link')
@@ -91,6 +93,7 @@ export class RemoteRunnerLink implements RunnerLink {
       },
       errors: new Map(KNOWN_ERRORS.map((c) => [c.name, c])),
       log: this.log,
+      ...(init.onStray === undefined ? {} : { onStray: init.onStray }),
     })
   }
 
@@ -99,11 +102,6 @@ export class RemoteRunnerLink implements RunnerLink {
   /** Jobs of one pump go together as `runner.execute_many` (see execute-batcher.ts). */
   execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
     return this.batcher.execute(job, call)
-  }
-
-  /** Executions the runner sent for jobs it was not handed in a batch (dropped). */
-  get strayExecutions(): number {
-    return this.batcher.strays
   }
 
   async cancel(jobId: string): Promise<boolean> {

@@ -105,6 +105,8 @@ export interface SupervisorStats {
   refusedJobs: number
   /** DHT providers skipped because their key is not trusted to run the capability. */
   untrustedProviders: number
+  /** Executions runners sent for jobs they were not handed in a batch, or no longer waited for: dropped. */
+  strayExecutions: number
 }
 
 export interface SupervisorEvents {
@@ -386,7 +388,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return {
       results: { accepted: results.accepted, rejected: { ...results.rejected } },
       refusedJobs,
-      untrustedProviders: this.pool.stats().untrustedProviders,
+      ...this.pool.stats(),
     }
   }
 
