@@ -176,7 +176,10 @@ export class MeshConnection implements Connection {
     ambiguous: unknown,
   ): unknown {
     if (!(err instanceof NoProviderError)) return err
-    if (ambiguous !== undefined) return new OutcomeUnknownError(method, options.outcome ?? {}, ambiguous)
+    // A read that may have been handled leaves nothing unknown behind (it only went unanswered):
+    // only a call that creates something (it names its outcome, or may not run twice) does.
+    if (ambiguous !== undefined && (options.idempotent !== true || options.outcome !== undefined))
+      return new OutcomeUnknownError(method, options.outcome ?? {}, ambiguous)
     if (failure === undefined) return err
     return new NoProviderError(err.role, err.detail, failure)
   }
