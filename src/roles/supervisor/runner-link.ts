@@ -119,11 +119,13 @@ export class RemoteRunnerLink implements RunnerLink {
 
   /**
    * The log subscription is opened before the first dispatch (so no early line is missed) and
-   * again after the session died; a dispatch waits for it.
+   * again after the session died; a dispatch waits for it (until its own signal aborts). The
+   * subscription lives as long as the link: it carries every batched job's execution, so no
+   * single dispatch's signal may end it.
    */
   private subscribed(signal: AbortSignal): Promise<void> {
     if (this.ready === undefined) {
-      const subscription = this.client.subscribe<RunnerStreamEvent>('runner.logs', {}, { signal })
+      const subscription = this.client.subscribe<RunnerStreamEvent>('runner.logs', {})
       this.subscription = subscription
       const ready = subscription.id.then(() => undefined)
       this.ready = ready
@@ -132,7 +134,7 @@ export class RemoteRunnerLink implements RunnerLink {
       })
       this.consume(subscription, ready)
     }
-    return this.ready
+    return abortable(this.ready, signal)
   }
 
   private consume(subscription: RpcSubscription<RunnerStreamEvent>, ready: Promise<void>): void {
