@@ -5,7 +5,6 @@
  * and a connection a peer opened to it carries that peer's ephemeral port, not its listen address.
  */
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
 import { identify } from '@libp2p/identify'
@@ -14,10 +13,11 @@ import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { DHT_PROTOCOL } from '../node/constants.js'
+import { corkedTcp } from '../node/corked-tcp.js'
+import { horusYamux } from '../node/stream-muxer.js'
 
 export interface SdkHostInit {
   privateKey: PrivateKey
@@ -31,12 +31,12 @@ export async function createSdkHost(init: SdkHostInit): Promise<Libp2p<SdkServic
     privateKey: init.privateKey,
     addresses: { listen: [] },
     // The circuit transport reaches nodes behind NAT at their `/p2p-circuit` addresses.
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    // As on the nodes (src/node/libp2p-options.ts): a ping that misses its deadline because this
-    // process's event loop is busy — signing a burst of thousands of jobs — must not abort the
-    // connection and every call and subscription on it. A dead node is noticed by the calls.
+    streamMuxers: [horusYamux()],
+    // As on the nodes (src/node/libp2p-options.ts): a ping that misses its 5 s deadline because the
+    // node or this process is busy — a supervisor verifying a burst of thousands of jobs — must not
+    // abort the connection and every call and subscription on it. A dead node is noticed by the calls.
     connectionMonitor: { abortConnectionOnPingFailure: false },
     services: {
       identify: identify(),
