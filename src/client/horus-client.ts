@@ -211,9 +211,7 @@ export class HorusClient {
         ? undefined
         : new OutcomeStreams({
             open: (peerId) => mesh.subscribeTo(peerId, 'supervisor.job_outcomes', {}),
-            unsupported: (err) =>
-              err instanceof MethodNotFoundError ||
-              (err instanceof Error && err.name === 'MethodNotFoundError'),
+            unsupported: (err) => err instanceof MethodNotFoundError,
             log: createLogger().forComponent('horus:client:outcomes'),
             maxTracked: REMEMBERED_JOBS,
             maxArrived: MAX_UNCLAIMED_OUTCOMES,

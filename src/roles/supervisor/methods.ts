@@ -8,7 +8,12 @@
  */
 import { TurnBatch } from '../../core/turn-batch.js'
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
-import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
+import {
+  CAPABILITY_PATTERN,
+  envelopeBatchSchema,
+  jobResultSchema,
+  secretRecipientSchema,
+} from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -179,12 +184,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       params: {
         type: 'object',
         properties: {
-          jobs: {
-            type: 'array',
-            minItems: 1,
-            maxItems: MAX_JOBS_PER_BATCH,
-            items: { type: 'object', description: 'a signed job envelope' },
-          },
+          jobs: envelopeBatchSchema(MAX_JOBS_PER_BATCH),
           waitForRunner: {
             type: 'boolean',
             default: false,

@@ -1,8 +1,8 @@
 /**
  * How the supervisor talks to one runner. Remote runners: one `Libp2pRpcClient` session (reused
  * for every dispatch, reopened by the client if it dies) plus one `runner.logs` subscription for
- * every job this supervisor handed to the runner, so `running` and log lines arrive without a
- * stream per job. A runner in the same node is called directly: a node cannot dial itself, and its
+ * every job this supervisor handed to the runner, so `running`, log lines and the executions of
+ * jobs sent in batches (execute-batcher.ts) arrive without a stream or a held call per job. A runner in the same node is called directly: a node cannot dial itself, and its
  * jobs were verified by the same verifier already.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'

@@ -2,7 +2,7 @@
  * The runner's RPC surface: `runner.describe`, `runner.execute`, `runner.cancel` and the
  * subscription `runner.logs`. Callers need the trust role supervisor (src/node/rpc-access.ts).
  */
-import type { JobEnvelope } from '../../../protocols/jobs/index.js'
+import { envelopeBatchSchema, type JobEnvelope } from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
@@ -64,12 +64,7 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       params: {
         type: 'object',
         properties: {
-          jobs: {
-            type: 'array',
-            minItems: 1,
-            maxItems: MAX_EXECUTE_BATCH,
-            items: { type: 'object', description: 'a signed job envelope' },
-          },
+          jobs: envelopeBatchSchema(MAX_EXECUTE_BATCH),
         },
         required: ['jobs'],
         additionalProperties: false,
