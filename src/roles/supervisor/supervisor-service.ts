@@ -56,7 +56,9 @@ import {
   isTerminal,
   type JobEvent,
   type JobRecord,
+  type JobResultView,
   type JobSource,
+  resultView,
   type SupervisorJobStatus,
 } from './job-record.js'
 import { JobStore } from './job-store.js'
@@ -103,11 +105,22 @@ export interface SupervisorStats {
   refusedJobs: number
   /** DHT providers skipped because their key is not trusted to run the capability. */
   untrustedProviders: number
+  /** Executions runners sent for jobs they were not handed in a batch, or no longer waited for: dropped. */
+  strayExecutions: number
 }
 
 export interface SupervisorEvents {
   /** Every status change of every job. */
   'job:status': CustomEvent<JobEvent>
+  /** A job reached its terminal status and that status is on disk (what `job_outcomes` sends). */
+  'job:outcome': CustomEvent<JobOutcome>
+}
+
+/** A terminal job, persisted: its `get_job_result` answer and who submitted it. */
+export interface JobOutcome {
+  /** Hex key of the job's submitter: only it is sent the outcome on `supervisor.job_outcomes`. */
+  submitter: string
+  view: JobResultView
 }
 
 interface Dispatch {
@@ -375,7 +388,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return {
       results: { accepted: results.accepted, rejected: { ...results.rejected } },
       refusedJobs,
-      untrustedProviders: this.pool.stats().untrustedProviders,
+      ...this.pool.stats(),
     }
   }
 
@@ -809,6 +822,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
     const waiters = this.waiters.get(record.job.id)
     if (waiters !== undefined) for (const wake of [...waiters]) wake()
+    this.safeDispatchEvent('job:outcome', {
+      detail: { submitter: record.job.submitter, view: resultView(record) },
+    })
   }
 
   /**
