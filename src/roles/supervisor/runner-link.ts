@@ -16,6 +16,8 @@ import type { ExecuteResponse, RunnerDescription, RunnerJobEvent } from '../runn
 export interface ExecuteCall {
   signal: AbortSignal
   timeoutMs: number
+  /** The dispatch span, sent beside the envelope (never inside it). */
+  traceparent?: string | undefined
 }
 
 export interface RunnerLink {
@@ -29,7 +31,10 @@ export interface RunnerLink {
 /** A runner in this same process (node with both roles, or an SDK embedding both). */
 export interface LocalRunner {
   readonly peerId: string
-  execute(job: JobEnvelope, options: { trusted: true; dispatcher: string }): Promise<ExecuteResponse>
+  execute(
+    job: JobEnvelope,
+    options: { trusted: true; dispatcher: string; traceparent?: string | undefined },
+  ): Promise<ExecuteResponse>
   cancel(jobId: string): Promise<boolean>
   describe(): RunnerDescription
   onJobEvent(listener: (event: RunnerJobEvent) => void): () => void
@@ -63,7 +68,12 @@ export class RemoteRunnerLink implements RunnerLink {
 
   async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
     await this.subscribed(call.signal)
-    return this.client.call<ExecuteResponse>('runner.execute', { job }, call)
+    const { signal, timeoutMs, traceparent } = call
+    return this.client.call<ExecuteResponse>(
+      'runner.execute',
+      { job },
+      traceparent === undefined ? { signal, timeoutMs } : { signal, timeoutMs, traceparent },
+    )
   }
 
   async cancel(jobId: string): Promise<boolean> {
@@ -124,7 +134,10 @@ export class LocalRunnerLink implements RunnerLink {
   }
 
   async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
-    return abortable(this.runner.execute(job, { trusted: true, dispatcher: this.self }), call.signal)
+    return abortable(
+      this.runner.execute(job, { trusted: true, dispatcher: this.self, traceparent: call.traceparent }),
+      call.signal,
+    )
   }
 
   cancel(jobId: string): Promise<boolean> {

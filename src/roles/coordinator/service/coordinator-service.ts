@@ -10,6 +10,7 @@ import { TypedEventEmitter } from 'main-event'
 import { CallerAuthority } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
+import type { NodeTracing } from '../../../node/telemetry/index.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
@@ -94,6 +95,8 @@ export interface CoordinatorComponents {
   trust: Pick<NodeTrust, 'signer' | 'policy' | 'secrets'>
   rpc: MethodRegistry
   gateway?: HttpGateway | undefined
+  /** The node's tracing; undefined when off. */
+  tracing?: NodeTracing | undefined
 }
 
 export interface CoordinatorOptions extends CoordinatorConfig {
@@ -191,6 +194,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         if (local) this.eventsGossip.publish(withoutId(event))
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
+      tracing: components.tracing,
     })
     const retentionMs = options.runRetentionMs ?? DEFAULT_RUN_RETENTION_MS
     this.retention = new RunRetention({

@@ -73,8 +73,8 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       resultName: 'execution',
       errors: ERRORS,
       timeoutMs: EXECUTE_CALL_TIMEOUT_MS,
-      handler: ({ job }, { caller }) =>
-        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http' }),
+      handler: ({ job }, { caller, traceparent }) =>
+        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http', traceparent }),
     }),
     defineMethod<{ jobId: string }, boolean>({
       name: 'runner.cancel',
