@@ -47,6 +47,7 @@ import type {
   RunView,
   TriggerSummary,
 } from './api-types.js'
+import { checkStepCapabilities } from './authority-check.js'
 import type { CoordinatorConfig } from './config.js'
 import {
   DEFAULT_LEASE_CHECK_MS,
@@ -445,6 +446,12 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   ): Promise<RunView> {
     this.assertRunning()
     const entry = await this.find(runId, signal, 'retry', caller)
+    // A rerun executes steps again: a gateway caller's grant must cover their capabilities, as it
+    // must for a submission (the run's own authority was checked when it was submitted).
+    const who = this.authority.identify(caller)
+    const workflow = entry.ensureWorkflow()
+    if (who.grant !== undefined && workflow !== undefined)
+      checkStepCapabilities(workflow, this.authority, who)
     entry.refreshStatus(Date.now())
     this.engine.retry(entry, steps)
     return this.viewAfterFlush(entry)
