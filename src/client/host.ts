@@ -1,12 +1,12 @@
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
+import { corkedTcp } from '../node/corked-tcp.js'
+import { horusYamux } from '../node/stream-muxer.js'
 
 export interface ClientHostInit {
   /** The client's identity; an ephemeral key when absent. */
@@ -23,9 +23,9 @@ export async function createClientHost(init: ClientHostInit = {}): Promise<Libp2
   const options: Libp2pOptions = {
     addresses: { listen: [] },
     // The circuit transport reaches nodes behind NAT at their `/p2p-circuit` addresses.
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [horusYamux()],
     services: { identify: identify() },
   }
   if (init.privateKey !== undefined) options.privateKey = init.privateKey

@@ -5,7 +5,6 @@
  * and a connection a peer opened to it carries that peer's ephemeral port, not its listen address.
  */
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { Identify } from '@libp2p/identify'
 import { identify } from '@libp2p/identify'
@@ -14,10 +13,11 @@ import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { DHT_PROTOCOL } from '../node/constants.js'
+import { corkedTcp } from '../node/corked-tcp.js'
+import { horusYamux } from '../node/stream-muxer.js'
 
 export interface SdkHostInit {
   privateKey: PrivateKey
@@ -31,9 +31,9 @@ export async function createSdkHost(init: SdkHostInit): Promise<Libp2p<SdkServic
     privateKey: init.privateKey,
     addresses: { listen: [] },
     // The circuit transport reaches nodes behind NAT at their `/p2p-circuit` addresses.
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [horusYamux()],
     services: {
       identify: identify(),
       ping: ping(),

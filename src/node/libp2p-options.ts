@@ -1,5 +1,4 @@
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -11,7 +10,6 @@ import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
-import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
@@ -29,8 +27,10 @@ import {
   LOOPBACK_NETWORKS,
   RELAY_MAX_DURATION_MS,
 } from './constants.js'
+import { corkedTcp } from './corked-tcp.js'
 import { peerIdOf } from './nat/circuit-addrs.js'
 import { type NatService, natService, ownRelays, relayGater } from './nat/index.js'
+import { horusYamux } from './stream-muxer.js'
 
 /** The libp2p services every Horus node runs; roles add their own on top. */
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an implicit index signature.
@@ -80,9 +80,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
     },
     // The circuit transport dials `/p2p-circuit` addresses and, when the NAT service asks, listens
     // through a relay; WebSockets stays for browsers.
-    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [horusYamux()],
     connectionManager: {
       maxConnections: config.maxConnections,
       dialTimeout: config.dialTimeoutMs,
