@@ -123,6 +123,9 @@ export { payloadText }
 
 const CALL_TIMEOUT_MS = 15_000
 
+/** How an attempt cancelled here ends (its span's outcome). */
+const CANCELLED = { status: 'cancelled' } as const
+
 /** Why a job found under a step's id was not adopted. */
 export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter'] as const
 export type AdoptionRefusal = (typeof ADOPTION_REFUSALS)[number]
@@ -321,7 +324,7 @@ export class JobTracker {
 
   /** Stops tracking a job and cancels it on its supervisor. */
   cancel(jobId: string): void {
-    const job = this.forget(jobId, 'cancelled')
+    const job = this.forget(jobId, CANCELLED)
     if (job === undefined) return
     job.cancelled = true
     const supervisor = job.supervisor
@@ -334,14 +337,17 @@ export class JobTracker {
 
   /**
    * Stops tracking a job without cancelling it (another coordinator follows it now); its span ends
-   * with `status` when it is known.
+   * with `ended`, the attempt's end, when it is known.
    */
-  forget(jobId: string, status?: string): TrackedJob | undefined {
+  forget(jobId: string, ended?: Pick<JobEvent, 'status' | 'error' | 'result'>): TrackedJob | undefined {
     const job = this.jobs.get(jobId)
     if (job === undefined) return undefined
     this.jobs.delete(jobId)
     if (job.span !== undefined) {
-      endSpan(job.span, status === undefined ? {} : jobOutcome(status))
+      endSpan(
+        job.span,
+        ended === undefined ? {} : jobOutcome(ended.status, ended.error ?? ended.result?.error),
+      )
       job.span = undefined
     }
     clearTimeout(job.retryTimer)
@@ -396,13 +402,7 @@ export class JobTracker {
       )
       return
     }
-    if (isTerminal(event.status)) {
-      if (job.span !== undefined) {
-        endSpan(job.span, jobOutcome(event.status, event.error ?? event.result?.error))
-        job.span = undefined
-      }
-      this.forget(job.jobId)
-    }
+    if (isTerminal(event.status)) this.forget(job.jobId, event)
     this.init.onJobEvent(job, event, supervisor)
   }
 
