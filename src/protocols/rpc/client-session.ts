@@ -28,6 +28,8 @@ export interface ClientSessionInit {
 export interface RequestOptions {
   signal?: AbortSignal
   timeoutMs?: number
+  /** Sent as the request's `traceparent` member. */
+  traceparent?: string | undefined
   /**
    * Runs synchronously when the result arrives, before any later frame is read — a subscribe
    * call routes its events here so the first one cannot slip past.
@@ -90,7 +92,13 @@ export class ClientSession {
     options: RequestOptions = {},
   ): Promise<unknown> {
     const id = this.nextId++
-    const frame = this.encode({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) })
+    const frame = this.encode({
+      jsonrpc: '2.0',
+      id,
+      method,
+      ...(params === undefined ? {} : { params }),
+      ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
+    })
     const { signal, timeoutMs } = options
     if (signal?.aborted === true) throw cancelled(signal)
     let resolve!: (value: unknown) => void

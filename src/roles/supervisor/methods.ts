@@ -18,7 +18,7 @@ import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
   assertGrantCovers,
-  type Caller,
+  type CallContext,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
@@ -141,12 +141,14 @@ async function createOne(
   service: SupervisorService,
   job: JobEnvelope,
   waitForRunner: boolean | undefined,
-  caller: Caller,
+  ctx: CallContext,
 ): Promise<JobStatusView> {
   // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
   // does not. An HTTP caller's gateway grant may not cover the job's capability.
-  if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
-  return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
+  if (typeof job.runner === 'string') assertGrantCovers(ctx.caller, [job.runner])
+  return statusView(
+    await service.submit(job, 'rpc', { waitForRunner: waitForRunner === true, traceparent: ctx.traceparent }),
+  )
 }
 
 export function supervisorMethods(service: SupervisorService): AnyMethodDefinition[] {
@@ -173,7 +175,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: createErrors,
-      handler: ({ job, waitForRunner }, { caller }) => createOne(service, job, waitForRunner, caller),
+      handler: ({ job, waitForRunner }, ctx) => createOne(service, job, waitForRunner, ctx),
     }),
     defineMethod<{ jobs: JobEnvelope[]; waitForRunner?: boolean }, { results: CreateJobsItem[] }>({
       name: 'supervisor.create_jobs',
@@ -218,9 +220,9 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       resultName: 'job statuses',
       errors: [NOT_RUNNING],
-      handler: async ({ jobs, waitForRunner }, { caller }) => {
+      handler: async ({ jobs, waitForRunner }, ctx) => {
         const settled = await Promise.allSettled(
-          jobs.map((job) => createOne(service, job, waitForRunner, caller)),
+          jobs.map((job) => createOne(service, job, waitForRunner, ctx)),
         )
         return {
           results: settled.map(

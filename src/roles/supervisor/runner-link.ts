@@ -33,6 +33,8 @@ const EXECUTE_MANY_TIMEOUT_MS = 30_000
 export interface ExecuteCall {
   signal: AbortSignal
   timeoutMs: number
+  /** The dispatch span, sent beside the envelope (never inside it). */
+  traceparent?: string | undefined
 }
 
 export interface RunnerLink {
@@ -46,7 +48,10 @@ export interface RunnerLink {
 /** A runner in this same process (node with both roles, or an SDK embedding both). */
 export interface LocalRunner {
   readonly peerId: string
-  execute(job: JobEnvelope, options: { trusted: true; dispatcher: string }): Promise<ExecuteResponse>
+  execute(
+    job: JobEnvelope,
+    options: { trusted: true; dispatcher: string; traceparent?: string | undefined },
+  ): Promise<ExecuteResponse>
   cancel(jobId: string): Promise<boolean>
   describe(): RunnerDescription
   onJobEvent(listener: (event: RunnerJobEvent) => void): () => void
@@ -80,7 +85,12 @@ export class RemoteRunnerLink implements RunnerLink {
     this.batcher = new ExecuteBatcher({
       one: async (job, call) => {
         await this.subscribed(call.signal)
-        return this.client.call<ExecuteResponse>('runner.execute', { job }, call)
+        const { signal, timeoutMs, traceparent } = call
+        return this.client.call<ExecuteResponse>(
+          'runner.execute',
+          { job },
+          traceparent === undefined ? { signal, timeoutMs } : { signal, timeoutMs, traceparent },
+        )
       },
       many: async (jobs) => {
         await this.subscribed(AbortSignal.timeout(EXECUTE_MANY_TIMEOUT_MS))
@@ -172,7 +182,10 @@ export class LocalRunnerLink implements RunnerLink {
   }
 
   async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
-    return abortable(this.runner.execute(job, { trusted: true, dispatcher: this.self }), call.signal)
+    return abortable(
+      this.runner.execute(job, { trusted: true, dispatcher: this.self, traceparent: call.traceparent }),
+      call.signal,
+    )
   }
 
   cancel(jobId: string): Promise<boolean> {

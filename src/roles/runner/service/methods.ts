@@ -52,8 +52,8 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       resultName: 'execution',
       errors: RUNNER_ERROR_SPECS,
       timeoutMs: EXECUTE_CALL_TIMEOUT_MS,
-      handler: ({ job }, { caller }) =>
-        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http' }),
+      handler: ({ job }, { caller, traceparent }) =>
+        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http', traceparent }),
     }),
     defineMethod<{ jobs: JobEnvelope[] }, { accepted: ExecuteManyItem[] }>({
       name: 'runner.execute_many',

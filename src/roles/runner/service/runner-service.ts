@@ -5,9 +5,20 @@
  */
 import { join } from 'node:path'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { SpanKind } from '@opentelemetry/api'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { TurnBatch } from '../../../core/turn-batch.js'
+import {
+  ATTR_HORUS_JOB_REPLAYED,
+  ATTR_HORUS_PEER_ID,
+  endSpan,
+  errorOutcome,
+  jobOutcome,
+  jobRefOf,
+  type NodeTracing,
+  rpcAttributes,
+} from '../../../node/telemetry/index.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import type { DhtAdvertiser } from '../../../protocols/capabilities/advertiser.js'
 import { capabilityCid } from '../../../protocols/capabilities/index.js'
@@ -67,6 +78,8 @@ export interface RunnerComponents {
   setLoadProvider(provider: () => Heartbeat['load']): void
   /** Where large outputs are stored and blob inputs fetched (the node's blob service). */
   blobs?: RunnerBlobs
+  /** The node's tracing; undefined when off. */
+  tracing?: NodeTracing | undefined
 }
 
 export interface RunnerOptions
@@ -213,6 +226,32 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    * verification: only for a supervisor in this same node, whose verifier already consumed the nonce.
    */
   async execute(
+    input: unknown,
+    options: { dispatcher: string; trusted?: boolean; traceparent?: string | undefined },
+  ): Promise<ExecuteResponse> {
+    const tracing = this.components.tracing
+    const job = tracing === undefined ? undefined : jobRefOf(input)
+    if (tracing === undefined || job === undefined) return this.executeJob(input, options)
+    // Under the dispatcher's span when its traceparent is of the job's trace; the run's root otherwise.
+    const span = tracing.startJobSpan(
+      'runner.execute',
+      SpanKind.SERVER,
+      job,
+      { traceparent: options.traceparent },
+      { ...rpcAttributes('runner.execute'), [ATTR_HORUS_PEER_ID]: options.dispatcher },
+    )
+    try {
+      const response = await this.executeJob(input, options)
+      const { status, error } = response.result
+      endSpan(span, jobOutcome(status, error, { [ATTR_HORUS_JOB_REPLAYED]: response.replayed }))
+      return response
+    } catch (err) {
+      endSpan(span, errorOutcome(err))
+      throw err
+    }
+  }
+
+  private async executeJob(
     input: unknown,
     options: { dispatcher: string; trusted?: boolean },
   ): Promise<ExecuteResponse> {
