@@ -18,3 +18,4 @@ export {
   SwarmKeyError,
 } from './node/index.js'
 export { type AttachRolesOptions, attachRoles, type NodeRoles } from './node/roles.js'
+export { jobTraceId, runTraceId, type TelemetryConfig, type TracingConfig } from './node/telemetry/index.js'

@@ -6,6 +6,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { SpanExporter } from '@opentelemetry/sdk-trace'
 import { stringify } from 'yaml'
 import { createLogger } from '../src/core/logger.js'
 import { resolveConfig } from '../src/node/config/load.js'
@@ -67,6 +68,8 @@ export class JobMesh {
       options?: AttachRolesOptions
       /** Write the config to `<dataDir>/node.yaml` and load it from there (the policy is then watched). */
       file?: boolean
+      /** Trace the node, exporting every span to this exporter. */
+      spanExporter?: SpanExporter
     },
   ): Promise<RunningMember> {
     const raw = {
@@ -83,7 +86,10 @@ export class JobMesh {
       await writeFile(file, stringify(raw))
     }
     const config = resolveConfig(raw, file)
-    const node = await createNode(config, { logger: createLogger(member.name) })
+    const node = await createNode(config, {
+      logger: createLogger(member.name),
+      ...(init.spanExporter === undefined ? {} : { spanExporter: init.spanExporter }),
+    })
     const roles = attachRoles(node, init.options)
     await roles.start()
     const running: RunningMember = { ...member, node, roles }
@@ -176,7 +182,10 @@ export async function result(
  * A supervisor, a runner of `work` that records each job it executes, a trusted client and a
  * rogue created after them (its key is in no trust policy), with the runner visible.
  */
-export async function startRogueMesh(mesh: JobMesh): Promise<{
+export async function startRogueMesh(
+  mesh: JobMesh,
+  traced: { spanExporter?: SpanExporter } = {},
+): Promise<{
   sup: RunningMember
   run: RunningMember
   cli: RunningMember
@@ -185,10 +194,11 @@ export async function startRogueMesh(mesh: JobMesh): Promise<{
 }> {
   const executed: string[] = []
   const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
-  const sup = await mesh.start(s, { roles: ['supervisor'] })
+  const sup = await mesh.start(s, { roles: ['supervisor'], ...traced })
   const run = await mesh.start(r, {
     roles: ['runner'],
     bootstrap: sup,
+    ...traced,
     options: {
       runner: {
         builtins: false,

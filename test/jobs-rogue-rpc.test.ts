@@ -34,6 +34,21 @@ describe('a rogue node sending jobs by RPC', () => {
     await submit(client, good)
     expect((await result(client, good.id)).status).toBe('succeeded')
 
+    // Trace context travels beside the envelope: garbage there (tracing off here) changes nothing.
+    const traced: string[] = []
+    for (const traceparent of [
+      7,
+      { a: 1 },
+      'x'.repeat(100_000),
+      'garbage',
+      `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01`,
+    ]) {
+      const envelope = job(cli, { runner: 'work', payload: 'traced' })
+      await client.call('supervisor.create_job', { job: envelope }, { traceparent: traceparent as string })
+      expect((await result(client, envelope.id)).status).toBe('succeeded')
+      traced.push(envelope.id)
+    }
+
     const forged: JobEnvelope = { ...good, id: adHocJobId(good.submitter, 'forged'), payload: 'evil' } // signatures no longer match
     const signedByRogue = createJob({ runner: 'work', payload: 'x' }, rogue.node.trust.signer)
     const replayedUnderNewId: JobEnvelope = { ...good, id: adHocJobId(good.submitter, 'replay-1') }
@@ -54,6 +69,6 @@ describe('a rogue node sending jobs by RPC', () => {
     const stats = sup.node.trust.verifier.stats()
     expect(stats.rejected.bad_signature).toBeGreaterThanOrEqual(2)
     expect(stats.rejected.untrusted_key).toBeGreaterThanOrEqual(1)
-    expect(executed).toEqual([good.id])
+    expect(executed).toEqual([good.id, ...traced])
   })
 })

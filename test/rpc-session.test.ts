@@ -144,6 +144,26 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     expect(await client.call('test.add', [1, 2])).toBe(3)
   })
 
+  it("starts a call's timeout when it goes on the wire: a call queued behind the window waits its turn", async () => {
+    const client = await setup()
+    const narrow = new Libp2pRpcClient({
+      libp2p: clientNode,
+      target: serverNode.getMultiaddrs()[0]?.toString() as string,
+      maxInFlight: 2,
+      logger: createLogger('rpc-narrow'),
+    })
+    bed.defer(() => narrow.close())
+    const blocked = Array.from({ length: 2 }, () => narrow.call('test.block'))
+    await eventually(() => probe.blocked.length === 2, 'two handlers holding the window')
+    const queued = narrow.call('test.add', [1, 2], { timeoutMs: 200 })
+    // Longer than the queued call's timeout passes (a call on another session times out)...
+    await expect(client.call('test.wait', {}, { timeoutMs: 300 })).rejects.toBeInstanceOf(CallTimeoutError)
+    // ...and the queued call, never sent so far, is still waiting: it runs once a slot frees.
+    for (const release of probe.blocked) release()
+    expect(await queued).toBe(3)
+    expect(await Promise.all(blocked)).toEqual(['released', 'released'])
+  })
+
   it('passes the authenticated peer to the authorize hook', async () => {
     probe = new Probe()
     serverNode = await bed.node()

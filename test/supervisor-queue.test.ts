@@ -191,6 +191,13 @@ describe('supervisor queueing and lifecycle', () => {
         'running',
       { what: 'the job to run' },
     )
+    // `running` comes when the runner starts the job, before its work dir exists and its handler
+    // logs: the line must have reached the supervisor before the cancel for it to be kept.
+    await waitFor(
+      async () =>
+        (await client.call<string[]>('supervisor.get_job_logs', { jobId: envelope.id })).length === 1,
+      { what: 'the job to log its line' },
+    )
     const cancelled = await client.call<JobStatusView>('supervisor.cancel_job', { jobId: envelope.id })
     expect(cancelled.status).toBe('cancelled')
     await waitFor(() => aborted, { what: 'the runner to abort the job' })

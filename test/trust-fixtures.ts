@@ -15,13 +15,14 @@ import {
   type SubscriptionContext,
 } from '../src/protocols/rpc/index.js'
 import { createRunner, type KindHandler, type RunnerService } from '../src/roles/runner/index.js'
-import type { ExecuteResponse } from '../src/roles/runner/service/wire.js'
+import type { ExecuteOutcome, ExecuteResponse, RunnerResultsEvent } from '../src/roles/runner/service/wire.js'
 import {
   createSupervisor,
   type JobEvent,
   type JobResultView,
   type SupervisorService,
 } from '../src/roles/supervisor/index.js'
+import type { JobOutcomes } from '../src/roles/supervisor/methods.js'
 import type { JobMesh, MeshMember, RunningMember } from './jobs-flow-fixtures.js'
 
 /** Serves `inner`'s methods on the node, each call and event passed through the wrappers. */
@@ -73,6 +74,8 @@ export async function tamperingRunner(
     bootstrap: RunningMember
     kinds: Record<string, KindHandler>
     tamper: (job: JobEnvelope, response: ExecuteResponse) => ExecuteResponse
+    /** Rewrites each `results` event of `runner.logs` as a whole (after `tamper`). */
+    tamperResults?: (results: ExecuteOutcome[]) => ExecuteOutcome[]
     extra?: Record<string, unknown>
   },
 ): Promise<TamperingRunner> {
@@ -97,9 +100,26 @@ export async function tamperingRunner(
     },
     { builtins: false, kinds: init.kinds },
   )
+  // Jobs handed over in batches, whose executions come later on runner.logs.
+  const handed = new Map<string, JobEnvelope>()
   serveWrapped(node, inner, {
-    call: (name, answer, params) =>
-      name === 'runner.execute' ? init.tamper(params.job as JobEnvelope, answer as ExecuteResponse) : answer,
+    call: (name, answer, params) => {
+      if (name === 'runner.execute_many') for (const j of params.jobs as JobEnvelope[]) handed.set(j.id, j)
+      return name === 'runner.execute'
+        ? init.tamper(params.job as JobEnvelope, answer as ExecuteResponse)
+        : answer
+    },
+    event: (name, event) => {
+      const { type, results } = event as Partial<RunnerResultsEvent>
+      if (name !== 'runner.logs' || type !== 'results' || results === undefined) return event
+      const tampered = results.map((outcome) => {
+        const j = handed.get(outcome.jobId)
+        return j === undefined || !('response' in outcome)
+          ? outcome
+          : { ...outcome, response: init.tamper(j, outcome.response) }
+      })
+      return { ...(event as RunnerResultsEvent), results: init.tamperResults?.(tampered) ?? tampered }
+    },
   })
   await service.start()
   return { member: running, service, stop: () => service.stop() }
@@ -148,7 +168,12 @@ export async function tamperingSupervisor(
   serveWrapped(node, inner, {
     call: (name, answer) =>
       name === 'supervisor.get_job_result' ? init.tamper(answer as JobResultView) : answer,
-    event: (name, event) => (name === 'supervisor.job_events' ? init.tamper(event as JobEvent) : event),
+    event: (name, event) => {
+      if (name === 'supervisor.job_events') return init.tamper(event as JobEvent)
+      if (name === 'supervisor.job_outcomes')
+        return { events: (event as JobOutcomes).events.map((view) => init.tamper(view)) }
+      return event
+    },
   })
   await service.start()
   return { member: running, service, stop: () => service.stop() }

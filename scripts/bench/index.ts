@@ -7,6 +7,7 @@ import { runSandboxBench } from './sandbox.js'
 import { runScaleBench } from './scale.js'
 import { runSignBench } from './sign.js'
 import { type BenchTable, formatTable } from './table.js'
+import { runTracingBench } from './tracing.js'
 import { runVsBullmqBench } from './vs-bullmq.js'
 import { runWorkflowBench, runWorkflowMapMeshBench } from './workflow.js'
 import { runWorkflowCoreBench } from './workflow-core.js'
@@ -22,6 +23,7 @@ const BENCHES: Record<string, () => Promise<BenchTable | BenchTable[]>> = {
   'workflow-map': async () => runWorkflowMapBench(),
   'workflow-map-mesh': () => runWorkflowMapMeshBench(),
   jobs: () => runJobsBench(),
+  tracing: () => runTracingBench(),
   blob: () => runBlobBench(),
   workflow: () => runWorkflowBench(),
   'vs-bullmq': () => runVsBullmqBench(),

@@ -217,7 +217,11 @@ async function measureSide(side: Side): Promise<SideResults> {
   }
 }
 
-async function measureHorus(): Promise<SideResults> {
+/** Starts the Horus side (producer here, supervisor and runner processes) and runs `measure` on it. */
+async function withHorus<T>(
+  measure: (side: Side) => Promise<T>,
+  supervisor: Record<string, unknown> = {},
+): Promise<T> {
   const mesh = new TestMesh()
   // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit.
   const profileDir = process.env.BENCH_CPU_PROF
@@ -229,7 +233,7 @@ async function measureHorus(): Promise<SideResults> {
   let pinger: Libp2p | undefined
   try {
     const [sup, runner] = await processes.start([
-      { name: 'sup', roles: ['supervisor'] },
+      { name: 'sup', roles: ['supervisor'], extra: { supervisor } },
       {
         name: 'run',
         roles: ['runner'],
@@ -275,12 +279,111 @@ async function measureHorus(): Promise<SideResults> {
         await echo.roundTrip()
       },
     }
-    return await measureSide(side)
+    return await measure(side)
   } finally {
     await client?.close().catch(() => undefined)
     await Promise.resolve(pinger?.stop()).catch(() => undefined)
     await processes.stop()
     await mesh.cleanup()
+  }
+}
+
+/**
+ * `BENCH_MEMORY=1`: RSS of each Horus process (producer, supervisor, runner) after the first
+ * MEMORY_FIRST no-op jobs and again after MEMORY_JOBS, each read once the processes have been idle
+ * for MEMORY_SETTLE_MS. The supervisor keeps finished jobs MEMORY_RETENTION_MS (its pruning runs
+ * that often too), so what the second reading may add is history the code holds on to. The run
+ * stops issuing jobs at MEMORY_BUDGET_MS (`BENCH_MEMORY_BUDGET_S`) and says how many it ran.
+ */
+const MEMORY = process.env.BENCH_MEMORY === '1'
+const MEMORY_FIRST = scaled(10_000)
+const MEMORY_JOBS = scaled(100_000)
+const MEMORY_RETENTION_MS = 10_000
+const MEMORY_SETTLE_MS = 2 * MEMORY_RETENTION_MS + 5_000
+const MEMORY_BUDGET_MS = Number(process.env.BENCH_MEMORY_BUDGET_S ?? '1200') * 1000
+
+/** Resident set size of a process in MiB, from /proc. */
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return Number(match?.[1] ?? Number.NaN) / 1024
+}
+
+/** Jobs through IN_FLIGHT submit+await loops until `count` or `deadline` (ms since epoch); how many ran. */
+async function jobsUntil(side: Side, count: number, deadline: number, failures: Failures): Promise<number> {
+  let issued = 0
+  const loops = Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (issued < count && Date.now() < deadline) {
+        issued++
+        await side.run('noop').catch((err: unknown) => failures.record(err))
+      }
+    }),
+  )
+  // Jobs still out at the deadline get PHASE_TIMEOUT_MS to finish; a stalled side fails the bench.
+  let timer: NodeJS.Timeout | undefined
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`jobs still unfinished ${PHASE_TIMEOUT_MS} ms after the memory budget`)),
+      Math.max(0, deadline - Date.now()) + PHASE_TIMEOUT_MS,
+    )
+  })
+  try {
+    await Promise.race([loops, stalled])
+  } finally {
+    clearTimeout(timer)
+  }
+  return issued
+}
+
+interface MemoryResults {
+  processes: string[]
+  first: number[]
+  last: number[]
+  jobs: number
+  seconds: number
+  failed: number
+  firstFailure: string | undefined
+}
+
+async function measureMemory(side: Side): Promise<MemoryResults> {
+  const failures = new Failures()
+  const pids = [process.pid, ...side.pids]
+  const settle = () => new Promise((resolve) => setTimeout(resolve, MEMORY_SETTLE_MS))
+  const t0 = Date.now()
+  const deadline = t0 + MEMORY_BUDGET_MS
+  let jobs = await jobsUntil(side, MEMORY_FIRST, deadline, failures)
+  await settle()
+  const first = pids.map(rssMiB)
+  jobs += await jobsUntil(side, MEMORY_JOBS - jobs, deadline, failures)
+  const seconds = (Date.now() - t0) / 1000
+  await settle()
+  const last = pids.map(rssMiB)
+  return {
+    processes: ['producer (SDK client)', 'supervisor', 'runner'],
+    first,
+    last,
+    jobs,
+    seconds,
+    failed: failures.count,
+    firstFailure: failures.first,
+  }
+}
+
+function memoryTable(m: MemoryResults): BenchTable {
+  return {
+    title: `Horus memory: RSS after ${MEMORY_FIRST} and after ${m.jobs} no-op jobs (${IN_FLIGHT} in flight), each after ${MEMORY_SETTLE_MS / 1000} s idle`,
+    columns: ['process', `RSS MiB after ${MEMORY_FIRST}`, `RSS MiB after ${m.jobs}`, 'change'],
+    rows: m.processes.map((name, i) => {
+      const [a, b] = [m.first[i] as number, m.last[i] as number]
+      return [name, a, b, `${(((b - a) / a) * 100).toFixed(1)} %`]
+    }),
+    note:
+      `Supervisor retention ${MEMORY_RETENTION_MS / 1000} s (finished jobs are dropped from memory and disk after it). ` +
+      `${m.jobs} jobs in ${m.seconds.toFixed(0)} s, ${m.failed} failed` +
+      (m.firstFailure === undefined ? '' : ` (first: ${m.firstFailure})`) +
+      (m.jobs < MEMORY_JOBS
+        ? `; stopped at the ${MEMORY_BUDGET_MS / 1000} s budget before ${MEMORY_JOBS}.`
+        : '.'),
   }
 }
 
@@ -416,9 +519,13 @@ function failureNote(name: string, side: SideResults): string {
 }
 
 export async function runVsBullmqBench(): Promise<BenchTable[]> {
+  if (MEMORY) {
+    const memory = await withHorus(measureMemory, { retentionMs: MEMORY_RETENTION_MS })
+    return [memoryTable(memory)]
+  }
   // BENCH_SIDE=horus measures Horus alone (profiling, quick iterations): the ratios then read n/a.
   const bull = process.env.BENCH_SIDE === 'horus' ? skippedSide() : await measureBullmq()
-  const horus = await measureHorus()
+  const horus = await withHorus(measureSide)
   const crypto = cryptoBound()
   const cores = cpus().length
   const cryptoJobs = crypto.jobsPerCore * cores

@@ -30,6 +30,8 @@ export interface ConnectionCallOptions {
   sameNodeIdempotent?: boolean
   /** What the call creates, named in the OutcomeUnknownError of an ambiguous failure. */
   outcome?: OutcomeSubject
+  /** Told which node answered (its peer ID over the mesh), once the call succeeded. */
+  onServed?: (node: string) => void
 }
 
 export interface Connection {

@@ -78,3 +78,10 @@ export const SAME_NODE_RETRIES = 4
 
 /** The first pause before asking the same node again. @default 250 */
 export const SAME_NODE_RETRY_MS = 250
+
+/**
+ * Job outcomes that came on a supervisor's outcome stream before anyone waited for them, kept
+ * per supervisor (about 1 KiB each); past it the oldest is dropped and its `waitForJob` asks the
+ * supervisor instead. @default 10_000
+ */
+export const MAX_UNCLAIMED_OUTCOMES = 10_000

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createLogger } from '../core/logger.js'
 import { readSwarmKey } from '../node/swarm-key.js'
 import { createSubmission, createTriggerRegistration } from '../protocols/jobs/authority.js'
 import { createJob, type JobEnvelope, jobDigest, signatureChainProblem } from '../protocols/jobs/envelope.js'
@@ -29,7 +30,12 @@ import { WorkflowParseError as ParseFailure } from '../roles/coordinator/workflo
 import { parseWorkflowText } from '../roles/coordinator/workflow/load.js'
 import type { Connection, ConnectionCallOptions, ServiceRole } from './connection.js'
 import { GatewayConnection } from './connection.js'
-import { DEFAULT_CALL_TIMEOUT_MS, JOB_WAIT_CHUNK_MS, REMEMBERED_JOBS } from './constants.js'
+import {
+  DEFAULT_CALL_TIMEOUT_MS,
+  JOB_WAIT_CHUNK_MS,
+  MAX_UNCLAIMED_OUTCOMES,
+  REMEMBERED_JOBS,
+} from './constants.js'
 import {
   ClientClosedError,
   ClientOptionsError,
@@ -45,6 +51,7 @@ import { followEvents } from './events.js'
 import { loadClientKey } from './identity.js'
 import { CreateJobBatcher, type CreateJobsItem } from './job-batcher.js'
 import { MeshConnection } from './mesh-connection.js'
+import { OutcomeStreams } from './outcome-stream.js'
 import { createSdkHost, findPeerAddrs } from './sdk-host.js'
 import { pinnedRecipients, sealJobSecrets, sealRunSecrets } from './seal-secrets.js'
 import { type ClientTrust, EntryNodeTrust, PolicyTrust } from './trust.js'
@@ -187,6 +194,8 @@ export class HorusClient {
   private readonly trust: ClientTrust
   /** What results of jobs this client signed recently must answer, by job id. */
   private readonly created = new Map<string, ExpectedAnswer>()
+  /** Outcome streams to supervisors (over the mesh only). */
+  private readonly outcomes: OutcomeStreams | undefined
   private closed = false
 
   private constructor(init: { connection: Connection; key: PrivateKey; host?: Libp2p; trust: ClientTrust }) {
@@ -196,6 +205,17 @@ export class HorusClient {
     this.publicKey = toHex(this.signer.publicKey)
     this.host = init.host
     this.trust = init.trust
+    const mesh = init.connection instanceof MeshConnection ? init.connection : undefined
+    this.outcomes =
+      mesh === undefined
+        ? undefined
+        : new OutcomeStreams({
+            open: (peerId) => mesh.subscribeTo(peerId, 'supervisor.job_outcomes', {}),
+            unsupported: (err) => err instanceof MethodNotFoundError,
+            log: createLogger().forComponent('horus:client:outcomes'),
+            maxTracked: REMEMBERED_JOBS,
+            maxArrived: MAX_UNCLAIMED_OUTCOMES,
+          })
   }
 
   /** How the client reaches the mesh, for messages. */
@@ -475,39 +495,67 @@ export class HorusClient {
     )
     this.remember(job)
     const { waitForRunner, ...callOptions } = options
+    this.outcomes?.sending([job.id])
     // Calls made in the same turn go as one create_jobs; a call with its own signal or timeout
     // goes alone, so aborting it aborts only it.
-    if (callOptions.signal !== undefined) return this.createOne(job, waitForRunner === true, callOptions)
-    return this.batcher.create(job, waitForRunner === true)
+    const created =
+      callOptions.signal !== undefined
+        ? this.createOne(job, waitForRunner === true, callOptions)
+        : this.batcher.create(job, waitForRunner === true)
+    return created.catch((err: unknown) => {
+      this.outcomes?.unsent(job.id)
+      throw err
+    })
   }
 
   /**
    * The supervisor answers the same envelope again with the same record, so it is re-sent to the
    * same supervisor after a lost answer; another supervisor would run it a second time.
    */
-  private createOne(
+  private async createOne(
     job: JobEnvelope,
     waitForRunner: boolean,
     options: SignalOptions,
   ): Promise<JobStatusView> {
-    return this.call(
+    let servedBy: string | undefined
+    const view = await this.call<JobStatusView>(
       'supervisor',
       'supervisor.create_job',
       { job: job as unknown as RpcParams, ...(waitForRunner ? { waitForRunner: true } : {}) },
-      { ...options, sameNodeIdempotent: true, outcome: { jobId: job.id } },
+      {
+        ...options,
+        sameNodeIdempotent: true,
+        outcome: { jobId: job.id },
+        onServed: (node) => {
+          servedBy = node
+        },
+      },
     )
+    if (servedBy !== undefined) this.outcomes?.adopt(job.id, servedBy, view.status)
+    return view
   }
 
   private readonly batcher = new CreateJobBatcher({
     one: (job, waitForRunner) => this.createOne(job, waitForRunner, {}),
     many: async (jobs, waitForRunner) => {
       this.assertOpen()
+      let servedBy: string | undefined
       const answer = await this.connection.call<{ results: CreateJobsItem[] }>(
         'supervisor',
         'supervisor.create_jobs',
         { jobs: jobs as unknown as RpcParams, ...(waitForRunner ? { waitForRunner: true } : {}) },
-        { sameNodeIdempotent: true },
+        {
+          sameNodeIdempotent: true,
+          onServed: (node) => {
+            servedBy = node
+          },
+        },
       )
+      answer.results.forEach((item, i) => {
+        const jobId = jobs[i]?.id
+        if (item.ok && jobId !== undefined && servedBy !== undefined)
+          this.outcomes?.adopt(jobId, servedBy, item.job.status)
+      })
       return answer.results
     },
     refusal: (error) => this.explain(rebuildRemoteError(fromWireError(error))),
@@ -580,11 +628,21 @@ export class HorusClient {
   }
 
   /**
-   * Resolves with the job's outcome once it is terminal: asks the supervisor to hold the call in
-   * `JOB_WAIT_CHUNK_MS` slices until then. No timeout: pass a signal.
+   * Resolves with the job's outcome once it is terminal. A job this client created on a supervisor
+   * whose outcome stream (`supervisor.job_outcomes`) was live by then is answered from that stream;
+   * any other — or when the stream dropped — is asked of the supervisor, which holds the call in
+   * `JOB_WAIT_CHUNK_MS` slices until then. Either way the result is verified here as
+   * `getJobResult` does. No timeout: pass a signal.
    */
   async waitForJob(jobId: string, options: WaitForJobOptions = {}): Promise<JobResultView> {
     const { onProgress, ...rest } = options
+    const streamed = onProgress === undefined ? await this.outcomes?.wait(jobId, options.signal) : undefined
+    const known = this.created.get(jobId)
+    if (streamed !== undefined && known !== undefined) {
+      if (streamed.result !== undefined)
+        await this.checkResult(jobId, streamed.result, streamed.runner, known, options.signal)
+      return streamed
+    }
     if (onProgress !== undefined) {
       const now = await this.getJobResult(jobId, rest)
       if (TERMINAL_JOB_STATUSES.has(now.status)) return now
@@ -673,6 +731,7 @@ export class HorusClient {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.outcomes?.close()
     await this.connection.close()
     await this.host?.stop()
   }

@@ -116,7 +116,9 @@ export class MeshConnection implements Connection {
         throw this.exhausted(err, method, options, failure, ambiguous)
       }
       try {
-        return await this.callOn<T>(peerId, method, params, options)
+        const answer = await this.callOn<T>(peerId, method, params, options)
+        options.onServed?.(peerId)
+        return answer
       } catch (err) {
         if (signal?.aborted === true) throw err
         if (maybeHandled(err) && options.idempotent !== true) {
@@ -174,7 +176,10 @@ export class MeshConnection implements Connection {
     ambiguous: unknown,
   ): unknown {
     if (!(err instanceof NoProviderError)) return err
-    if (ambiguous !== undefined) return new OutcomeUnknownError(method, options.outcome ?? {}, ambiguous)
+    // A read that may have been handled leaves nothing unknown behind (it only went unanswered):
+    // only a call that creates something (it names its outcome, or may not run twice) does.
+    if (ambiguous !== undefined && (options.idempotent !== true || options.outcome !== undefined))
+      return new OutcomeUnknownError(method, options.outcome ?? {}, ambiguous)
     if (failure === undefined) return err
     return new NoProviderError(err.role, err.detail, failure)
   }
@@ -219,6 +224,16 @@ export class MeshConnection implements Connection {
       },
       [Symbol.asyncIterator]: () => queue,
     }
+  }
+
+  /** A subscription on one node (the one that holds what it is about), on the session kept to it. */
+  subscribeTo<E>(
+    peerId: string,
+    name: string,
+    params?: RpcParams,
+    options: { signal?: AbortSignal } = {},
+  ): RpcSubscription<E> {
+    return this.client(peerId).subscribe<E>(name, params, options)
   }
 
   async untilFound<T>(

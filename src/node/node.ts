@@ -1,4 +1,5 @@
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import type { SpanExporter } from '@opentelemetry/sdk-trace'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { createLogger } from '../core/logger.js'
@@ -29,6 +30,7 @@ import { type NodeNatStatus, natMethods, nodeNatStatus, reachabilityCheck } from
 import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
 import { readSwarmKey } from './swarm-key.js'
+import { NodeTracing } from './telemetry/node-tracing.js'
 import { NodeTrust } from './trust.js'
 import { trustMethods } from './trust-methods.js'
 import { VERSION } from './version.js'
@@ -40,6 +42,11 @@ export interface CreateNodeOptions {
   start?: boolean
   /** Logger for this node; tests give each node a prefix. @default createLogger() */
   logger?: ComponentLogger
+  /**
+   * Trace this node and export each span, as it ends, to this exporter (an `InMemorySpanExporter`
+   * in tests) — whatever the config's `telemetry.tracing` says.
+   */
+  spanExporter?: SpanExporter
 }
 
 /**
@@ -72,6 +79,8 @@ export class HorusNode {
   readonly metrics: NodeMetrics
   /** Large step outputs: stored here, fetched from peers (`/horus/blob/1.0.0`). */
   readonly blobs: BlobService
+  /** OpenTelemetry tracing; undefined when off (`telemetry.tracing` not set). */
+  readonly tracing: NodeTracing | undefined
   private readonly capabilities = new Set<string>()
   private loadProvider: () => Heartbeat['load'] = () => ({ running: 0, capacity: 0 })
   private startedAt = 0
@@ -90,6 +99,7 @@ export class HorusNode {
     datastoreRecovery?: DatastoreRecovery | undefined
     logger: ComponentLogger
     trust: NodeTrust
+    spanExporter?: SpanExporter | undefined
   }) {
     this.datastoreRecovery = init.datastoreRecovery
     this.config = init.config
@@ -178,6 +188,16 @@ export class HorusNode {
     }
     this.advertiser = new DhtAdvertiser(init.libp2p, init.logger.forComponent('horus:advertiser'))
     this.blobs = createNodeBlobs({ ...init, policy: () => this.trust.policy })
+    const tracingConfig = init.config.telemetry?.tracing
+    this.tracing =
+      tracingConfig === undefined && init.spanExporter === undefined
+        ? undefined
+        : new NodeTracing({
+            peerId: init.libp2p.peerId.toString(),
+            version: VERSION,
+            ...(tracingConfig === undefined ? {} : { config: tracingConfig }),
+            ...(init.spanExporter === undefined ? {} : { exporter: init.spanExporter }),
+          })
   }
 
   /** Announces a capability in heartbeats (runners call this for each kind they serve). */
@@ -216,6 +236,7 @@ export class HorusNode {
         datastoreRecovery: recovery,
         logger,
         trust,
+        spanExporter: options.spanExporter,
       })
       if (options.start ?? true) await node.start()
       return node
@@ -310,6 +331,10 @@ export class HorusNode {
     await this.rpcServer.stop()
     await this.libp2p.stop()
     await this.trust.stop()
+    // Spans still buffered go out now; an unreachable collector costs its export timeout, once.
+    await this.tracing
+      ?.shutdown()
+      .catch((err: unknown) => this.log.error('exporting the last spans failed - %e', err))
     await this.closeDatastore()
     this.log('stopped')
   }

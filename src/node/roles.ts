@@ -31,6 +31,7 @@ import {
 } from '../roles/supervisor/index.js'
 import type { Role } from './config/types.js'
 import type { HorusNode } from './node.js'
+import { observeRunSpans } from './telemetry/run-spans.js'
 
 export interface AttachRolesOptions {
   /** Merged over the config's `runner:` section: custom kinds, registered functions, limits. */
@@ -72,6 +73,9 @@ export function attachRoles(node: HorusNode, options: AttachRolesOptions = {}): 
     if (service !== undefined) services.push({ role, service })
   }
   node.metrics.attach(attached)
+  // Run spans are exported for as long as the coordinator lives (it ends with its node).
+  if (node.tracing !== undefined && attached.coordinator !== undefined)
+    observeRunSpans(node.tracing, attached.coordinator)
   let started: Array<{ role: Role; service: Startable }> = []
   return {
     ...attached,

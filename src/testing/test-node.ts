@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { SpanExporter } from '@opentelemetry/sdk-trace'
 import { createLogger } from '../core/logger.js'
 import { resolveConfig } from '../node/config/load.js'
 import type { NodeConfig } from '../node/config/types.js'
@@ -21,6 +22,8 @@ export interface TestNodeOptions {
   extra?: Record<string, unknown>
   /** Prefix for this node's log lines. */
   name?: string
+  /** Trace the node, exporting each span as it ends to this exporter (`InMemorySpanExporter`). */
+  spanExporter?: SpanExporter
 }
 
 /** A node started by `TestMesh.start`, its roles running. */
@@ -69,7 +72,10 @@ export class TestMesh {
       ...(options.swarmKeyFile === undefined ? {} : { swarmKey: options.swarmKeyFile }),
       ...options.extra,
     })
-    const node = await createNode(config, { logger: createLogger(options.name ?? `node${this.nodes.size}`) })
+    const node = await createNode(config, {
+      logger: createLogger(options.name ?? `node${this.nodes.size}`),
+      ...(options.spanExporter === undefined ? {} : { spanExporter: options.spanExporter }),
+    })
     this.nodes.add(node)
     if (options.extra?.trust === undefined) this.mutual.add(node)
     this.shareTrust()

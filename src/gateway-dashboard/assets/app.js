@@ -559,8 +559,23 @@ const ACTIONS = [
   ['Cancel', 'coordinator.cancel_workflow', true, ['pending', 'running', 'paused']],
 ]
 
-function actionBar(run, onDone) {
-  const message = h('div', { class: 'action-error', id: 'action-error', role: 'alert' })
+/**
+ * What the page says when the coordinator refused an action: which action, the coordinator's
+ * reason as it gave it (only the submitter or an admin may act; a gateway grant that does not
+ * cover a capability…), and that nothing happened to the run.
+ */
+function refusalText(label, err) {
+  const name = err instanceof RpcFailure ? err.data?.name : undefined
+  return `${label} refused${name ? ` (${name})` : ''}: ${err.message}. The run was not changed.`
+}
+
+/** Shows a refusal in `box` (the page's alert for actions), with the error's class for tools. */
+function showRefusal(box, label, err) {
+  box.textContent = refusalText(label, err)
+  box.dataset.error = (err instanceof RpcFailure && err.data?.name) || 'Error'
+}
+
+function actionBar(run, onDone, refusal) {
   const buttons = ACTIONS.filter(
     ([, method, , states]) => states.includes(run.status) && methods?.has(method),
   ).map(([label, method, destructive]) =>
@@ -573,14 +588,13 @@ function actionBar(run, onDone) {
           const what = `${label.toLowerCase()} run ${run.runId} (${run.workflow})`
           if (destructive && !window.confirm(`Really ${what}? This cannot be undone.`)) return
           event.target.disabled = true
-          message.textContent = ''
+          refusal.textContent = ''
           try {
             await rpc(method, { runId: run.runId })
             onDone()
           } catch (err) {
             if (err instanceof LoginNeeded) return showLogin(err.message)
-            // The server's reason, as it gave it (e.g. only the submitter or an admin may act).
-            message.textContent = `${label} refused: ${err.data?.name ?? 'Error'}: ${err.message}`
+            showRefusal(refusal, label, err)
           } finally {
             event.target.disabled = false
           }
@@ -589,7 +603,7 @@ function actionBar(run, onDone) {
       label,
     ),
   )
-  return h('div', { class: 'actions' }, buttons, message)
+  return h('div', { class: 'actions' }, buttons)
 }
 
 function jsonBlock(title, value, id) {
@@ -615,21 +629,22 @@ function actionsKey(run) {
  * The run's action bar. Drawn again only when the actions on offer change, so a polled refresh
  * never wipes what is being typed into a signal's data.
  */
-function runActions(run, onDone) {
+function runActions(run, onDone, refusal) {
   const message = h('div', { class: 'action-error', id: 'run-action-error', hidden: true })
   const fail = (err) => {
     message.hidden = false
-    message.textContent =
-      err instanceof RpcFailure && err.data?.name ? `${err.data.name}: ${err.message}` : err.message
+    message.textContent = err.message
   }
-  const act = async (button, method, params) => {
+  const act = async (button, label, method, params) => {
     message.hidden = true
+    refusal.textContent = ''
     button.disabled = true
     try {
       await rpc(method, params)
       onDone()
     } catch (err) {
-      fail(err)
+      if (err instanceof LoginNeeded) return showLogin(err.message)
+      showRefusal(refusal, label, err)
     } finally {
       button.disabled = false
     }
@@ -641,7 +656,8 @@ function runActions(run, onDone) {
           id: 'retry-run',
           type: 'button',
           title: 'Run the failed, cancelled and skipped steps again; succeeded steps keep their outputs',
-          onclick: (event) => act(event.currentTarget, 'coordinator.retry_workflow', { runId: run.runId }),
+          onclick: (event) =>
+            act(event.currentTarget, 'Retry', 'coordinator.retry_workflow', { runId: run.runId }),
         },
         'Retry failed steps',
       )
@@ -669,7 +685,11 @@ function runActions(run, onDone) {
               return
             }
           }
-          void act(send, 'coordinator.signal_workflow', { runId: run.runId, name, data: value })
+          void act(send, `Signal “${name}”`, 'coordinator.signal_workflow', {
+            runId: run.runId,
+            name,
+            data: value,
+          })
         },
       },
       data,
@@ -753,6 +773,9 @@ function eventItem(event) {
 
 function showRun(runId) {
   const header = h('div', { id: 'run-header' })
+  // Outside the parts that are redrawn: a refusal stays on screen until the next action.
+  const refusal = h('div', { class: 'action-error', id: 'action-error', role: 'alert' })
+  const access = h('div', { class: 'action-error', id: 'run-access-error', role: 'alert' })
   const actions = h('div')
   let shownActions
   const dag = h('div', { class: 'dag-wrap', id: 'dag' })
@@ -766,6 +789,8 @@ function showRun(runId) {
   view.replaceChildren(
     h('div', {}, h('a', { href: '#/' }, '← Overview')),
     header,
+    access,
+    refusal,
     actions,
     h('div', { class: 'run-body' }, card('Workflow', undefined, legend(), dag), side),
     card('Timeline', undefined, timeline),
@@ -796,13 +821,13 @@ function showRun(runId) {
       header.replaceChildren(
         runHeader(
           run,
-          actionBar(run, () => refresh.now()),
+          actionBar(run, () => refresh.now(), refusal),
         ),
       )
     }
     if (actionsKey(run) !== shownActions) {
       shownActions = actionsKey(run)
-      actions.replaceChildren(runActions(run, () => refresh.now()))
+      actions.replaceChildren(runActions(run, () => refresh.now(), refusal))
     }
     renderDag(dag, run, selected, select)
     const sideKey = JSON.stringify([run.steps.find((s) => s.id === selected), logs])
@@ -827,16 +852,30 @@ function showRun(runId) {
       run = await rpc('coordinator.get_workflow_status', { runId })
     } catch (err) {
       if (err instanceof LoginNeeded) throw err
+      const denied = err instanceof RpcFailure && err.data?.name === 'RunAccessDeniedError'
+      refresh.stop()
+      if (run !== undefined && denied) {
+        // Shown before, refused now: keep what was seen, say why it no longer updates.
+        access.textContent = `Access refused: ${err.message}. The run is shown as last seen.`
+        return
+      }
       view.replaceChildren(
         h(
           'section',
-          { class: 'card' },
-          h('h2', {}, 'Run not found'),
+          { class: 'card', id: 'run-unavailable', 'data-error': err.data?.name ?? 'Error' },
+          h(
+            'h2',
+            {},
+            denied
+              ? 'Access refused'
+              : err.data?.name === 'RunNotFoundError'
+                ? 'Run not found'
+                : 'Run unavailable',
+          ),
           h('p', {}, err.message),
           h('a', { href: '#/' }, '← Overview'),
         ),
       )
-      refresh.stop()
       return
     }
     draw()

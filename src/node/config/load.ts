@@ -11,6 +11,7 @@ import {
   DEFAULT_LISTEN,
   DEFAULT_MAX_CONNECTIONS,
 } from '../constants.js'
+import { readTelemetry } from '../telemetry/config.js'
 import { readRelay } from './relay.js'
 import { checkSections } from './sections.js'
 import type { GatewayConfig, GatewayGrant, NodeConfig } from './types.js'
@@ -40,6 +41,7 @@ const NODE_KEYS = [
   'dialTimeoutMs',
   'gateway',
   'relay',
+  'telemetry',
 ] as const
 
 /** `HORUS_*` environment variables and the config key each sets. */
@@ -179,6 +181,7 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
   const dialTimeoutMs = readPositiveInt(raw.dialTimeoutMs, 'dialTimeoutMs', issues)
   const gateway = readGateway(raw.gateway, issues)
   const relay = readRelay(raw.relay, issues)
+  const telemetry = readTelemetry(raw.telemetry, issues)
   if (Array.isArray(raw.listen) && raw.listen.length === 0)
     issues.add('listen', 'expected at least one address')
   checkSections(raw, issues)
@@ -201,6 +204,7 @@ export function resolveConfig(raw: RawConfig, file?: string): NodeConfig {
   }
   if (swarmKeyFile !== undefined) config.swarmKeyFile = resolve(swarmKeyFile)
   if (gateway !== undefined) config.gateway = gateway
+  if (telemetry?.tracing !== undefined) config.telemetry = telemetry
   if (file !== undefined) config.file = resolve(file)
   return config
 }

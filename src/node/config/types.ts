@@ -1,4 +1,5 @@
 import type { ROLES } from '../constants.js'
+import type { TelemetryConfig } from '../telemetry/config.js'
 
 export type Role = (typeof ROLES)[number]
 
@@ -80,6 +81,8 @@ export interface NodeConfig {
   dialTimeoutMs: number
   gateway?: GatewayConfig
   relay: RelayConfig
+  /** OpenTelemetry tracing (`telemetry.tracing`); absent: off. */
+  telemetry?: TelemetryConfig
   /** Sections owned by later layers (trust policy, runner, coordinator…), kept as given. */
   extra: Record<string, unknown>
   /** The YAML file this config came from, if any (watched for trust-policy reloads). */

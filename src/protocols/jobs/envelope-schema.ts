@@ -61,3 +61,16 @@ export const jobEnvelopeSchema = {
 } as const
 
 export const validateJobEnvelope = ajv.compile<JobEnvelope>(jobEnvelopeSchema)
+
+/**
+ * The `jobs` parameter of a batch method: 1 to `max` envelopes, each checked on its own by the
+ * method (so one bad envelope is refused alone, not the batch); only the count is checked here.
+ */
+export function envelopeBatchSchema(max: number) {
+  return {
+    type: 'array',
+    minItems: 1,
+    maxItems: max,
+    items: { type: 'object', description: 'a signed job envelope' },
+  } as const
+}

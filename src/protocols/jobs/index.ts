@@ -61,7 +61,12 @@ export {
   type UnsignedJob,
   unsignedJob,
 } from './envelope.js'
-export { jobEnvelopeSchema, jobSignatureSchema, validateJobEnvelope } from './envelope-schema.js'
+export {
+  envelopeBatchSchema,
+  jobEnvelopeSchema,
+  jobSignatureSchema,
+  validateJobEnvelope,
+} from './envelope-schema.js'
 export * from './errors.js'
 export {
   JOB_TOPIC_INVALID_DECAY,

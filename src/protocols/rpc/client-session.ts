@@ -28,6 +28,8 @@ export interface ClientSessionInit {
 export interface RequestOptions {
   signal?: AbortSignal
   timeoutMs?: number
+  /** Sent as the request's `traceparent` member. */
+  traceparent?: string | undefined
   /**
    * Runs synchronously when the result arrives, before any later frame is read — a subscribe
    * call routes its events here so the first one cannot slip past.
@@ -90,7 +92,13 @@ export class ClientSession {
     options: RequestOptions = {},
   ): Promise<unknown> {
     const id = this.nextId++
-    const frame = this.encode({ jsonrpc: '2.0', id, method, ...(params === undefined ? {} : { params }) })
+    const frame = this.encode({
+      jsonrpc: '2.0',
+      id,
+      method,
+      ...(params === undefined ? {} : { params }),
+      ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
+    })
     const { signal, timeoutMs } = options
     if (signal?.aborted === true) throw cancelled(signal)
     let resolve!: (value: unknown) => void
@@ -105,16 +113,19 @@ export class ClientSession {
       this.sendCancel(id)
     }
     const onAbort = (): void => stopWaiting(cancelled(signal as AbortSignal))
-    const timer =
-      timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => stopWaiting(timeoutError(method, timeoutMs)), timeoutMs)
+    let timer: NodeJS.Timeout | undefined
     signal?.addEventListener('abort', onAbort, { once: true })
     this.pending.set(id, { onResult: options.onResult, resolve, reject })
     promise.catch(() => {}) // rejected while the send still waits: the send's error is the one thrown
     const slot = this.takeSlot()
     try {
       await Promise.race([slot.ready, promise])
+      // The deadline is the server's to meet: it starts once the call is on the wire. A call
+      // queued behind this session's window (a burst) waits its turn instead of failing unsent;
+      // the caller's signal still bounds the whole wait.
+      if (timeoutMs !== undefined && this.pending.has(id)) {
+        timer = setTimeout(() => stopWaiting(timeoutError(method, timeoutMs)), timeoutMs)
+      }
       await this.send(frame, signal)
       return await promise
     } catch (err) {
@@ -266,7 +277,11 @@ export class ClientSession {
   }
 
   private readonly onReadEnd = (): void => {
-    this.shutdown(new ConnectionClosedError('server closed the rpc session'))
+    // 'end' also comes first when the connection under the stream was aborted on this side (a
+    // stream's abort ends its readable side before it reports the abort): not always the server.
+    this.shutdown(
+      new ConnectionClosedError('rpc session ended: the server closed it or the connection dropped'),
+    )
   }
 
   private readonly onClose = (): void => {

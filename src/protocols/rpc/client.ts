@@ -10,6 +10,8 @@ export interface CallOptions {
   signal?: AbortSignal
   /** Give up (and send `rpc.cancel`) after this long; defaulted when no signal is given either. */
   timeoutMs?: number
+  /** W3C trace context sent as the request's `traceparent` member (beside `params`). */
+  traceparent?: string
 }
 
 export interface SubscribeOptions {

@@ -57,3 +57,10 @@ export const CANCEL_METHOD = 'rpc.cancel'
 export const SUBSCRIBE_SUFFIX = '.subscribe'
 export const UNSUBSCRIBE_SUFFIX = '.unsubscribe'
 export const EVENT_SUFFIX = '.event'
+
+/**
+ * Longest `traceparent` request member handed to handlers (a W3C `traceparent` of version 00 is
+ * 55 characters; later versions may append fields). Anything longer, or not a string, is ignored.
+ * @default 256
+ */
+export const MAX_TRACEPARENT_CHARS = 256

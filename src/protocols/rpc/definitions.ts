@@ -54,6 +54,11 @@ export interface CallContext {
   /** Aborted on timeout, on the caller's `rpc.cancel`, when the session closes or the server stops. */
   signal: AbortSignal
   caller: Caller
+  /**
+   * The request's `traceparent` member, when it is a string of at most MAX_TRACEPARENT_CHARS: the
+   * caller's claim, unparsed and unverified (tracing parses it, and ignores what does not fit).
+   */
+  traceparent?: string
 }
 
 export interface SubscriptionContext<E> {

@@ -8,8 +8,13 @@
 import type { Logger } from '@libp2p/interface'
 import { abortable } from '../../core/abortable.js'
 import { UNKNOWN_METHOD } from './call-observer.js'
-import { CANCEL_METHOD, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_MAX_IN_FLIGHT_PER_PEER } from './constants.js'
-import type { Caller } from './definitions.js'
+import {
+  CANCEL_METHOD,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_IN_FLIGHT_PER_PEER,
+  MAX_TRACEPARENT_CHARS,
+} from './constants.js'
+import type { CallContext, Caller } from './definitions.js'
 import {
   CallTimeoutError,
   InvalidRequestError,
@@ -142,7 +147,7 @@ export class Dispatcher {
     if (session.signal.aborted) throw new UnavailableError()
     switch (entry.kind) {
       case 'call':
-        return this.call(entry, params, id, session)
+        return this.call(entry, params, id, session, request.traceparent)
       case 'subscribe':
         if (session.subscribe === undefined)
           throw new UnsupportedError(`${entry.name} needs a streaming session`)
@@ -159,6 +164,7 @@ export class Dispatcher {
     params: Record<string, unknown>,
     id: RpcId,
     session: DispatchSession,
+    traceparent: unknown,
   ): Promise<unknown> {
     const release = this.acquire(session.limitKey)
     const controller = new AbortController()
@@ -169,7 +175,9 @@ export class Dispatcher {
       controller.abort(new CallTimeoutError(`${entry.name} timed out after ${timeoutMs} ms`))
     }, timeoutMs)
     const forget = session.track?.(id, controller)
-    const ctx = { signal: controller.signal, caller: session.caller }
+    const ctx: CallContext = { signal: controller.signal, caller: session.caller }
+    if (typeof traceparent === 'string' && traceparent.length <= MAX_TRACEPARENT_CHARS)
+      ctx.traceparent = traceparent
     // The peer's slot is freed when the handler really settles, even if it ignored its signal
     // and the caller already got Timeout/Cancelled: the work is still using this node.
     const running = Promise.resolve().then(() => entry.def.handler(params as never, ctx))

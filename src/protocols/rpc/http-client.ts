@@ -68,6 +68,7 @@ export class HttpRpcClient implements RpcClient {
       id: this.nextId++,
       method,
       ...(params === undefined ? {} : { params }),
+      ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
     })
     let response: Response
     let text: string

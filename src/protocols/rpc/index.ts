@@ -8,6 +8,9 @@
  *   the subscribe response — until `<name>.unsubscribe` `{ subscription }` or the stream closes.
  * - Cancellation: the caller sends the notification `rpc.cancel` `{ id }`; the handler's signal
  *   aborts and the call is answered -32004 Cancelled.
+ * - Trace context: a request may carry a W3C `traceparent` member beside `params` (outside
+ *   anything signed); handlers see it as `ctx.traceparent`, an unverified string. A member that
+ *   is not a string, or is longer than MAX_TRACEPARENT_CHARS, is ignored, never refused.
  * - Limits: frame size (an oversized prefix is answered -32005 with id null, then that stream is
  *   reset), calls in flight per peer (-32003), per-call timeout (-32002, handler signal aborted).
  *

@@ -82,6 +82,7 @@ export class Libp2pRpcClient implements RpcClient {
     return (await session.request(method, params, {
       ...(options.signal === undefined ? {} : { signal: options.signal }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
     })) as T
   }
 

@@ -10,6 +10,12 @@ export interface RpcRequest {
   id?: RpcId
   method: string
   params?: RpcParams
+  /**
+   * W3C trace context of the caller's span, beside `params` so it is never part of anything
+   * signed or validated. Unchecked here: a handler sees it only as a bounded string
+   * (CallContext.traceparent) and must treat it as a peer's unverified claim.
+   */
+  traceparent?: unknown
 }
 
 export interface RpcSuccess {

@@ -116,3 +116,9 @@ export const MAX_RESERVATIONS = 10_000
  * request can make the supervisor verify and write before it answers.
  */
 export const MAX_JOBS_PER_BATCH = 256
+
+/**
+ * Outcomes one `supervisor.job_outcomes` notification carries at most (those of one event-loop
+ * turn travel together; more go in further notifications, as do any past 512 KiB of JSON).
+ */
+export const MAX_OUTCOMES_PER_EVENT = 256

@@ -6,23 +6,31 @@
  * (src/node/rpc-access.ts); a job is visible only to its submitter, to trusted coordinators for
  * workflow steps and to admins (access.ts) — to anyone else it does not exist.
  */
+import { TurnBatch } from '../../core/turn-batch.js'
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
-import { CAPABILITY_PATTERN, jobResultSchema, secretRecipientSchema } from '../../protocols/jobs/index.js'
+import {
+  CAPABILITY_PATTERN,
+  envelopeBatchSchema,
+  jobResultSchema,
+  secretRecipientSchema,
+} from '../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
   assertGrantCovers,
-  type Caller,
+  type CallContext,
   defineMethod,
   defineSubscription,
   type ErrorSpec,
   toWireError,
+  UnsupportedError,
   type WireError,
 } from '../../protocols/rpc/index.js'
 import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_RESULT_WAIT_MS,
   MAX_JOBS_PER_BATCH,
+  MAX_OUTCOMES_PER_EVENT,
   MAX_RESULT_WAIT_MS,
 } from './constants.js'
 import {
@@ -35,7 +43,12 @@ import {
   statusView,
 } from './job-record.js'
 import type { RunnerView } from './runner-pool.js'
-import type { SupervisorService } from './supervisor-service.js'
+import type { JobOutcome, SupervisorService } from './supervisor-service.js'
+
+/** One `supervisor.job_outcomes` notification. */
+export interface JobOutcomes {
+  events: JobResultView[]
+}
 
 const NOT_FOUND: ErrorSpec = { name: 'JobNotFoundError', code: -32020, message: 'no job with that id here' }
 const REJECTED: ErrorSpec = {
@@ -128,12 +141,14 @@ async function createOne(
   service: SupervisorService,
   job: JobEnvelope,
   waitForRunner: boolean | undefined,
-  caller: Caller,
+  ctx: CallContext,
 ): Promise<JobStatusView> {
   // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
   // does not. An HTTP caller's gateway grant may not cover the job's capability.
-  if (typeof job.runner === 'string') assertGrantCovers(caller, [job.runner])
-  return statusView(await service.submit(job, 'rpc', waitForRunner === true ? { waitForRunner } : {}))
+  if (typeof job.runner === 'string') assertGrantCovers(ctx.caller, [job.runner])
+  return statusView(
+    await service.submit(job, 'rpc', { waitForRunner: waitForRunner === true, traceparent: ctx.traceparent }),
+  )
 }
 
 export function supervisorMethods(service: SupervisorService): AnyMethodDefinition[] {
@@ -160,7 +175,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       result: statusViewSchema,
       resultName: 'job status',
       errors: createErrors,
-      handler: ({ job, waitForRunner }, { caller }) => createOne(service, job, waitForRunner, caller),
+      handler: ({ job, waitForRunner }, ctx) => createOne(service, job, waitForRunner, ctx),
     }),
     defineMethod<{ jobs: JobEnvelope[]; waitForRunner?: boolean }, { results: CreateJobsItem[] }>({
       name: 'supervisor.create_jobs',
@@ -171,12 +186,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       params: {
         type: 'object',
         properties: {
-          jobs: {
-            type: 'array',
-            minItems: 1,
-            maxItems: MAX_JOBS_PER_BATCH,
-            items: { type: 'object', description: 'a signed job envelope' },
-          },
+          jobs: envelopeBatchSchema(MAX_JOBS_PER_BATCH),
           waitForRunner: {
             type: 'boolean',
             default: false,
@@ -210,9 +220,9 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       resultName: 'job statuses',
       errors: [NOT_RUNNING],
-      handler: async ({ jobs, waitForRunner }, { caller }) => {
+      handler: async ({ jobs, waitForRunner }, ctx) => {
         const settled = await Promise.allSettled(
-          jobs.map((job) => createOne(service, job, waitForRunner, caller)),
+          jobs.map((job) => createOne(service, job, waitForRunner, ctx)),
         )
         return {
           results: settled.map(
@@ -413,6 +423,42 @@ export function supervisorSubscriptions(service: SupervisorService): AnySubscrip
         }
         service.addEventListener('job:status', listener)
         return () => service.removeEventListener('job:status', listener)
+      },
+    }),
+    defineSubscription<Record<string, never>, JobOutcomes>({
+      name: 'supervisor.job_outcomes',
+      summary:
+        'The outcome of each job the caller itself submitted, once it is terminal and persisted; the outcomes of one moment travel together.',
+      description:
+        "What `get_job_result` with `wait` answers, for all of the caller's jobs on one stream: `events` holds each job's get_job_result answer (with its signed result), sent once, after its terminal status is on disk. Only jobs whose submitter key is the caller's own (the key its connection authenticated) are sent — not those an admin or coordinator may otherwise read. Jobs that ended before the subscription was set up are not sent: ask `get_job_result` for those. The SDK's `waitForJob` uses it.",
+      role: 'supervisor',
+      params: { type: 'object', properties: {}, additionalProperties: false },
+      event: {
+        type: 'object',
+        required: ['events'],
+        properties: { events: { type: 'array', items: resultViewSchema } },
+      },
+      subscribe: (_params, ctx) => {
+        const key = ctx.caller.publicKeyHex
+        if (key === undefined) {
+          throw new UnsupportedError(
+            'supervisor.job_outcomes needs a caller authenticated by its key (a libp2p session)',
+          )
+        }
+        const batch = new TurnBatch<JobResultView>({
+          maxItems: MAX_OUTCOMES_PER_EVENT,
+          send: (events) => {
+            ctx.notify({ events }).catch(() => {})
+          },
+        })
+        const listener = (evt: CustomEvent<JobOutcome>): void => {
+          if (evt.detail.submitter === key) batch.push(evt.detail.view)
+        }
+        service.addEventListener('job:outcome', listener)
+        return () => {
+          service.removeEventListener('job:outcome', listener)
+          batch.clear()
+        }
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]

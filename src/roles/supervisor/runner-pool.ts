@@ -66,6 +66,8 @@ export interface RunnerPoolInit {
 export interface RunnerPoolStats {
   /** DHT providers of a capability skipped because their key is not trusted to run it. */
   untrustedProviders: number
+  /** Executions runners sent for jobs they were not handed in a batch (dropped unread). */
+  strayExecutions: number
 }
 
 interface DhtRunner {
@@ -79,6 +81,7 @@ export class RunnerPool {
   private readonly log: Logger
   private readonly inFlight = new Map<string, number>()
   private readonly links = new Map<string, RunnerLink>()
+  private strayExecutions = 0
   private readonly dht = new Map<string, DhtRunner>()
   private readonly failures = new Map<string, { count: number; until: number }>()
   private readonly lookups = new Map<string, number>()
@@ -141,7 +144,7 @@ export class RunnerPool {
   }
 
   stats(): RunnerPoolStats {
-    return { untrustedProviders: this.untrustedProviders }
+    return { untrustedProviders: this.untrustedProviders, strayExecutions: this.strayExecutions }
   }
 
   /** Whether any live runner serves `capability` (ignoring load and exclusions). */
@@ -214,6 +217,9 @@ export class RunnerPool {
               peerId,
               logger: this.init.logger,
               onEvent,
+              onStray: () => {
+                this.strayExecutions++
+              },
             })
       this.links.set(peerId, link)
     }

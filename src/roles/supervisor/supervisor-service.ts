@@ -5,11 +5,23 @@
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { type Span, type SpanContext, SpanKind } from '@opentelemetry/api'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
 import { CallerAuthority } from '../../node/caller-authority.js'
 import type { MeshLibp2p } from '../../node/node.js'
+import {
+  ATTR_HORUS_JOB_REPLAYED,
+  ATTR_HORUS_JOB_SOURCE,
+  ATTR_HORUS_PEER_ID,
+  endSpan,
+  errorOutcome,
+  jobOutcome,
+  jobRefOf,
+  type NodeTracing,
+  rpcAttributes,
+} from '../../node/telemetry/index.js'
 import type { NodeTrust } from '../../node/trust.js'
 import {
   commonRecipients,
@@ -56,7 +68,9 @@ import {
   isTerminal,
   type JobEvent,
   type JobRecord,
+  type JobResultView,
   type JobSource,
+  resultView,
   type SupervisorJobStatus,
 } from './job-record.js'
 import { JobStore } from './job-store.js'
@@ -73,6 +87,8 @@ export interface SupervisorComponents {
   liveness: LivenessService
   trust: Pick<NodeTrust, 'verifier' | 'policy'>
   rpc: MethodRegistry
+  /** The node's tracing; undefined when off. */
+  tracing?: NodeTracing | undefined
 }
 
 export interface SupervisorOptions {
@@ -103,11 +119,22 @@ export interface SupervisorStats {
   refusedJobs: number
   /** DHT providers skipped because their key is not trusted to run the capability. */
   untrustedProviders: number
+  /** Executions runners sent for jobs they were not handed in a batch, or no longer waited for: dropped. */
+  strayExecutions: number
 }
 
 export interface SupervisorEvents {
   /** Every status change of every job. */
   'job:status': CustomEvent<JobEvent>
+  /** A job reached its terminal status and that status is on disk (what `job_outcomes` sends). */
+  'job:outcome': CustomEvent<JobOutcome>
+}
+
+/** A terminal job, persisted: its `get_job_result` answer and who submitted it. */
+export interface JobOutcome {
+  /** Hex key of the job's submitter: only it is sent the outcome on `supervisor.job_outcomes`. */
+  submitter: string
+  view: JobResultView
 }
 
 interface Dispatch {
@@ -142,6 +169,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private readonly waiters = new Map<string, Set<() => void>>()
   /** Peer IDs of the runners a queued job's secrets were sealed to (jobs with secrets only). */
   private readonly recipients = new Map<string, ReadonlySet<string>>()
+  /** While tracing: the accept span of each unfinished job, parent of its dispatch spans. */
+  private readonly acceptSpans = new Map<string, SpanContext>()
   private shutdown = new AbortController()
   private timer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
@@ -265,7 +294,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   async submit(
     input: unknown,
     source: JobSource = 'rpc',
-    options: { waitForRunner?: boolean } = {},
+    options: { waitForRunner?: boolean; traceparent?: string | undefined } = {},
   ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
@@ -278,17 +307,54 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       this.log('job %s sent again (%s): answering its record (%s)', id, source, same.status)
       return same
     }
-    if (id !== undefined) this.assertNotReserved(id, input)
-    if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
-    const accepting = this.accept(input, source)
-    if (id !== undefined) {
-      this.accepting.set(id, accepting)
-      const forget = (): void => {
-        this.accepting.delete(id)
+    const span = this.components.tracing === undefined ? undefined : this.acceptSpan(input, source, options)
+    try {
+      if (id !== undefined) this.assertNotReserved(id, input)
+      if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
+      const accepting = this.accept(input, source)
+      if (id !== undefined) {
+        this.accepting.set(id, accepting)
+        const forget = (): void => {
+          this.accepting.delete(id)
+        }
+        accepting.then(forget, forget)
       }
-      accepting.then(forget, forget)
+      const record = await accepting
+      if (span !== undefined) endSpan(span)
+      return record
+    } catch (err) {
+      if (span !== undefined) {
+        if (id !== undefined) this.acceptSpans.delete(id)
+        endSpan(span, errorOutcome(err))
+      }
+      throw err
     }
-    return accepting
+  }
+
+  /**
+   * The span of a job's admission (verify, persist, acknowledge): under the caller's span when its
+   * `traceparent` is of the job's trace. Noted before anything can dispatch the job, whose dispatch
+   * spans it parents.
+   */
+  private acceptSpan(
+    input: unknown,
+    source: JobSource,
+    options: { traceparent?: string | undefined },
+  ): Span | undefined {
+    const job = jobRefOf(input)
+    if (job === undefined) return undefined
+    const span = this.components.tracing?.startJobSpan(
+      source === 'rpc' ? 'supervisor.create_job' : 'supervisor gossip job',
+      source === 'rpc' ? SpanKind.SERVER : SpanKind.CONSUMER,
+      job,
+      { traceparent: options.traceparent },
+      {
+        ...(source === 'rpc' ? rpcAttributes('supervisor.create_job') : {}),
+        [ATTR_HORUS_JOB_SOURCE]: source,
+      },
+    )
+    if (span !== undefined) this.acceptSpans.set(job.id, span.spanContext())
+    return span
   }
 
   /**
@@ -375,7 +441,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return {
       results: { accepted: results.accepted, rejected: { ...results.rejected } },
       refusedJobs,
-      untrustedProviders: this.pool.stats().untrustedProviders,
+      ...this.pool.stats(),
     }
   }
 
@@ -678,9 +744,19 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.pool.acquire(runner)
     const controller = new AbortController()
     const signal = AbortSignal.any([controller.signal, this.shutdown.signal])
-    const call = this.pool
-      .link(runner)
-      .execute(record.job, { signal, timeoutMs: record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS })
+    const tracing = this.components.tracing
+    const span = tracing?.startJobSpan(
+      'runner.execute',
+      SpanKind.CLIENT,
+      record.job,
+      { local: this.acceptSpans.get(jobId) },
+      { ...rpcAttributes('runner.execute'), [ATTR_HORUS_PEER_ID]: runner },
+    )
+    const call = this.pool.link(runner).execute(record.job, {
+      signal,
+      timeoutMs: record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS,
+      traceparent: span === undefined ? undefined : tracing?.traceparent(span),
+    })
     const dispatch: Dispatch = { runner, controller, settled: Promise.resolve() }
     // The runner's slot is free once the call settled, not once the outcome is on disk: the
     // terminal event goes out from inside the handlers, and whoever sees it must not still find
@@ -691,7 +767,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       released = true
       this.pool.release(runner)
     }
-    dispatch.settled = abortable(call, signal)
+    const answered = abortable(call, signal)
+    if (span !== undefined)
+      answered.then(
+        ({ result, replayed }) =>
+          endSpan(span, jobOutcome(result.status, result.error, { [ATTR_HORUS_JOB_REPLAYED]: replayed })),
+        (err: unknown) => endSpan(span, errorOutcome(err)),
+      )
+    dispatch.settled = answered
       .then(
         (response) => {
           release()
@@ -800,6 +883,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.reasons.delete(record.job.id)
     this.holds.delete(record.job.id)
     this.recipients.delete(record.job.id)
+    this.acceptSpans.delete(record.job.id)
     this.queues.get(record.job.runner)?.delete(record.job.id)
     await this.update(record, status, outcome.reason)
     if (outcome.result === undefined) {
@@ -809,6 +893,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
     const waiters = this.waiters.get(record.job.id)
     if (waiters !== undefined) for (const wake of [...waiters]) wake()
+    this.safeDispatchEvent('job:outcome', {
+      detail: { submitter: record.job.submitter, view: resultView(record) },
+    })
   }
 
   /**

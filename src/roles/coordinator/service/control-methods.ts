@@ -21,7 +21,7 @@ export function controlMethods(service: CoordinatorService): AnyMethodDefinition
         summary:
           'Rerun a finished run: its failed, cancelled and skipped steps, or `steps` and what follows them.',
         description:
-          'Succeeded steps keep their outputs; the run goes back to running and its log keeps the earlier attempts.',
+          "Succeeded steps keep their outputs; the run goes back to running and its log keeps the earlier attempts. Over the HTTP gateway, the gateway's grant must cover every capability the workflow's steps run on (CapabilityDeniedError), as for a submission.",
         role: 'coordinator',
         params: {
           type: 'object',
@@ -37,6 +37,7 @@ export function controlMethods(service: CoordinatorService): AnyMethodDefinition
         errors: errors(
           'RunNotFoundError',
           'RunAccessDeniedError',
+          'CapabilityDeniedError',
           'RunNotFinishedError',
           'NothingToRetryError',
           'UnknownStepError',

@@ -11,6 +11,7 @@ import { TypedEventEmitter } from 'main-event'
 import { CallerAuthority } from '../../../node/caller-authority.js'
 import type { HttpGateway } from '../../../node/gateway/http-gateway.js'
 import type { MeshLibp2p } from '../../../node/node.js'
+import type { NodeTracing } from '../../../node/telemetry/index.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import { EventsGossip, type MonitorEvent } from '../../../protocols/events/index.js'
@@ -53,6 +54,7 @@ import type {
   RunView,
   TriggerSummary,
 } from './api-types.js'
+import { checkStepCapabilities } from './authority-check.js'
 import type { CoordinatorConfig } from './config.js'
 import {
   DEFAULT_LEASE_CHECK_MS,
@@ -106,6 +108,8 @@ export interface CoordinatorComponents {
   trust: Pick<NodeTrust, 'signer' | 'policy' | 'secrets'>
   rpc: MethodRegistry
   gateway?: HttpGateway | undefined
+  /** The node's tracing; undefined when off. */
+  tracing?: NodeTracing | undefined
 }
 
 export interface CoordinatorOptions extends CoordinatorConfig {
@@ -247,6 +251,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         if (local) this.eventsGossip.publish(withoutId(event))
       },
       onRunChanged: (entry) => this.safeDispatchEvent('run:changed', { detail: entry.id }),
+      tracing: components.tracing,
     })
     const retentionMs = options.runRetentionMs ?? DEFAULT_RUN_RETENTION_MS
     this.retention = new RunRetention({
@@ -629,6 +634,12 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   ): Promise<RunView> {
     this.assertRunning()
     const entry = await this.find(runId, signal, 'retry', caller)
+    // A rerun executes steps again: a gateway caller's grant must cover their capabilities, as it
+    // must for a submission (the run's own authority was checked when it was submitted).
+    const who = this.authority.identify(caller)
+    const workflow = entry.ensureWorkflow()
+    if (who.grant !== undefined && workflow !== undefined)
+      checkStepCapabilities(workflow, this.authority, who)
     entry.refreshStatus(Date.now())
     this.engine.retry(entry, steps)
     return this.viewAfterFlush(entry)

@@ -25,7 +25,15 @@
  * is counted.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { type Span, SpanKind } from '@opentelemetry/api'
 import { abortable } from '../../../core/abortable.js'
+import {
+  ATTR_HORUS_PEER_ID,
+  ATTR_HORUS_STEP_FOLLOWED,
+  endSpan,
+  jobOutcome,
+  type NodeTracing,
+} from '../../../node/telemetry/index.js'
 import {
   createJob,
   envelopeTag,
@@ -78,6 +86,8 @@ export interface TrackedJob {
   /** Since when the look-up has been waiting for supervisors that did not answer. */
   locatingSince: number | undefined
   retryTimer: NodeJS.Timeout | undefined
+  /** The attempt's span, while tracing is on and the attempt is tracked here. */
+  span?: Span | undefined
 }
 
 export interface JobTrackerInit {
@@ -105,11 +115,16 @@ export interface JobTrackerInit {
   onPlaced(job: TrackedJob, supervisor: string): void
   /** A supervisor's event stream broke. */
   onSupervisorDown(supervisor: string, err: Error): void
+  /** The node's tracing, when on: a span per attempt tracked here. */
+  tracing?: NodeTracing | undefined
 }
 
 export { payloadText }
 
 const CALL_TIMEOUT_MS = 15_000
+
+/** How an attempt cancelled here ends (its span's outcome). */
+const CANCELLED = { status: 'cancelled' } as const
 
 /** Why a job found under a step's id was not adopted. */
 export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter'] as const
@@ -230,6 +245,13 @@ export class JobTracker {
       retryTimer: undefined,
     }
     this.jobs.set(job.jobId, job)
+    job.span = this.init.tracing?.startJobSpan(
+      `step ${action.step}`,
+      SpanKind.CLIENT,
+      { id: job.jobId, run, step: action.step, attempt: action.attempt, runner: action.runner },
+      {},
+      how.locate ? { [ATTR_HORUS_STEP_FOLLOWED]: true } : {},
+    )
     this.prepare(job, action, authority, secrets).then(
       () => this.dispatch(job, how.placedOn),
       (err: Error) =>
@@ -302,7 +324,7 @@ export class JobTracker {
 
   /** Stops tracking a job and cancels it on its supervisor. */
   cancel(jobId: string): void {
-    const job = this.forget(jobId)
+    const job = this.forget(jobId, CANCELLED)
     if (job === undefined) return
     job.cancelled = true
     const supervisor = job.supervisor
@@ -313,11 +335,21 @@ export class JobTracker {
       .catch((err: Error) => this.log('cancel of %s on %s failed: %s', jobId, supervisor, err.message))
   }
 
-  /** Stops tracking a job without cancelling it (another coordinator follows it now). */
-  forget(jobId: string): TrackedJob | undefined {
+  /**
+   * Stops tracking a job without cancelling it (another coordinator follows it now); its span ends
+   * with `ended`, the attempt's end, when it is known.
+   */
+  forget(jobId: string, ended?: Pick<JobEvent, 'status' | 'error' | 'result'>): TrackedJob | undefined {
     const job = this.jobs.get(jobId)
     if (job === undefined) return undefined
     this.jobs.delete(jobId)
+    if (job.span !== undefined) {
+      endSpan(
+        job.span,
+        ended === undefined ? {} : jobOutcome(ended.status, ended.error ?? ended.result?.error),
+      )
+      job.span = undefined
+    }
     clearTimeout(job.retryTimer)
     if (job.supervisor !== undefined) this.pool.release(job.supervisor)
     return job
@@ -370,7 +402,7 @@ export class JobTracker {
       )
       return
     }
-    if (isTerminal(event.status)) this.forget(job.jobId)
+    if (isTerminal(event.status)) this.forget(job.jobId, event)
     this.init.onJobEvent(job, event, supervisor)
   }
 
@@ -455,6 +487,7 @@ export class JobTracker {
   }
 
   private assign(job: TrackedJob, supervisor: string): void {
+    job.span?.setAttribute(ATTR_HORUS_PEER_ID, supervisor)
     job.supervisor = supervisor
     this.pool.assign(supervisor)
   }
@@ -545,7 +578,8 @@ export class JobTracker {
       this.assign(job, peer)
       try {
         await link.ready()
-        const view = await link.submit(envelope, this.callSignal())
+        const traceparent = job.span === undefined ? undefined : this.init.tracing?.traceparent(job.span)
+        const view = await link.submit(envelope, this.callSignal(), traceparent)
         job.settled = true
         this.reachable(peer)
         this.init.onPlaced(job, peer)

@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import type { NodeTracing } from '../../../node/telemetry/index.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
 import type {
@@ -104,6 +105,8 @@ export interface RunEngineInit {
   onEvent(event: MonitorEvent, local: boolean): void
   /** A run changed (after its changes were flushed). */
   onRunChanged(entry: RunEntry): void
+  /** The node's tracing, when on (a span per step attempt). */
+  tracing?: NodeTracing | undefined
 }
 
 export class RunEngine {
@@ -157,6 +160,7 @@ export class RunEngine {
       onJobEvent: (job, event, supervisor) => this.onJobEvent(job, event, supervisor),
       onPlaced: (job, supervisor) => this.onPlaced(job, supervisor),
       onSupervisorDown: () => {},
+      tracing: init.tracing,
     })
   }
 

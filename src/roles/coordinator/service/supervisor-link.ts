@@ -20,7 +20,8 @@ export interface SupervisorLink {
   readonly peerId: string
   /** Resolves once events of this supervisor are flowing (jobs may be sent from then on). */
   ready(): Promise<void>
-  submit(job: JobEnvelope, signal: AbortSignal): Promise<JobStatusView>
+  /** `traceparent`: the step attempt's span, sent beside the envelope (never inside it). */
+  submit(job: JobEnvelope, signal: AbortSignal, traceparent?: string): Promise<JobStatusView>
   /**
    * The job's current status and, once terminal, its result; with `includeJob`, its envelope.
    * With `reserveFor` (this coordinator's key; a remote supervisor takes the caller's), a
@@ -63,9 +64,9 @@ export class LocalSupervisorLink implements SupervisorLink {
 
   async ready(): Promise<void> {}
 
-  async submit(job: JobEnvelope): Promise<JobStatusView> {
+  async submit(job: JobEnvelope, _signal?: AbortSignal, traceparent?: string): Promise<JobStatusView> {
     // A step waits for a runner of its kind (one may be restarting); the run shows it pending.
-    return statusView(await this.service.submit(job, 'rpc', { waitForRunner: true }))
+    return statusView(await this.service.submit(job, 'rpc', { waitForRunner: true, traceparent }))
   }
 
   async result(jobId: string, _signal?: AbortSignal, options: ResultOptions = {}): Promise<JobResultView> {
@@ -133,11 +134,11 @@ export class RemoteSupervisorLink implements SupervisorLink {
     return this.subscribed
   }
 
-  submit(job: JobEnvelope, signal: AbortSignal): Promise<JobStatusView> {
+  submit(job: JobEnvelope, signal: AbortSignal, traceparent?: string): Promise<JobStatusView> {
     return this.client.call<JobStatusView>(
       'supervisor.create_job',
       { job: job as unknown as Record<string, unknown>, waitForRunner: true },
-      { signal },
+      traceparent === undefined ? { signal } : { signal, traceparent },
     )
   }
 

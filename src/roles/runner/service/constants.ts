@@ -15,3 +15,10 @@ export const BUILTIN_KINDS = ['hero', 'sal', 'osiris'] as const
 
 /** Folder of per-job work dirs inside the node's data dir (`runner.workDir` overrides it). */
 export const WORK_DIR_NAME = 'work'
+
+/**
+ * Jobs one `runner.execute_many` call may carry: a supervisor's pick of one pump for one runner
+ * fits (it dispatches at most 48 at once to a runner by default); the cap bounds what one call can
+ * make a runner verify before it answers. @default 64
+ */
+export const MAX_EXECUTE_BATCH = 64

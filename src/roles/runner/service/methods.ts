@@ -2,47 +2,26 @@
  * The runner's RPC surface: `runner.describe`, `runner.execute`, `runner.cancel` and the
  * subscription `runner.logs`. Callers need the trust role supervisor (src/node/rpc-access.ts).
  */
-import type { JobEnvelope } from '../../../protocols/jobs/index.js'
+import { envelopeBatchSchema, type JobEnvelope } from '../../../protocols/jobs/index.js'
 import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
   defineMethod,
   defineSubscription,
-  type ErrorSpec,
 } from '../../../protocols/rpc/index.js'
-import { EXECUTE_CALL_TIMEOUT_MS } from './constants.js'
+import { EXECUTE_CALL_TIMEOUT_MS, MAX_EXECUTE_BATCH } from './constants.js'
+import { RUNNER_ERROR_SPECS } from './error-specs.js'
 import type { RunnerService } from './runner-service.js'
 import {
+  type ExecuteManyItem,
   type ExecuteResponse,
+  executeManyItemSchema,
   executeResponseSchema,
   type RunnerDescription,
-  type RunnerJobEvent,
+  type RunnerStreamEvent,
   runnerDescriptionSchema,
   runnerJobEventSchema,
 } from './wire.js'
-
-const ERRORS: ErrorSpec[] = [
-  { name: 'JobRejectedError', code: -32030, message: 'the job failed verification (reason in the message)' },
-  { name: 'UnknownKindError', code: -32031, message: 'this runner does not serve the job’s capability' },
-  { name: 'RunnerBusyError', code: -32032, message: 'the runner’s queue is full; retry later or elsewhere' },
-  {
-    name: 'RunnerStoppingError',
-    code: -32033,
-    message: 'the runner is stopping; the job did not finish here',
-  },
-  {
-    name: 'InvalidJobError',
-    code: -32034,
-    message: 'the job cannot be executed as given (e.g. timeout too long)',
-  },
-  { name: 'ExecutorNotRunningError', code: -32035, message: 'the executor is not running' },
-  {
-    name: 'SecretNotRecipientError',
-    code: -32036,
-    message: 'the job carries secrets not sealed to this runner; only their recipients can run it',
-  },
-  { name: 'SecretOpenError', code: -32037, message: 'a secret of the job does not decrypt here' },
-]
 
 const JOB_ID = { type: 'string', minLength: 1, maxLength: 512 } as const
 
@@ -71,10 +50,35 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       },
       result: executeResponseSchema,
       resultName: 'execution',
-      errors: ERRORS,
+      errors: RUNNER_ERROR_SPECS,
       timeoutMs: EXECUTE_CALL_TIMEOUT_MS,
-      handler: ({ job }, { caller }) =>
-        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http' }),
+      handler: ({ job }, { caller, traceparent }) =>
+        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http', traceparent }),
+    }),
+    defineMethod<{ jobs: JobEnvelope[] }, { accepted: ExecuteManyItem[] }>({
+      name: 'runner.execute_many',
+      summary: `Verify and start up to ${MAX_EXECUTE_BATCH} jobs in one call; each is answered on its own, its execution later on \`runner.logs\`.`,
+      description:
+        "The batch form of `runner.execute`, for a supervisor handing over the jobs it picked at once. `accepted[i]` answers `jobs[i]` as soon as it is verified and started: `{ ok: true }`, or `{ ok: false, error }` with the error `runner.execute` would have answered for it alone (a forged job is refused alone, with its reason). Each accepted job's execution — the signed result and logs `runner.execute` answers, or its error — comes on the caller's `runner.logs` subscription (without `jobId`) in a `results` event; those of one moment travel together. Subscribe first: an execution finished while the caller had no subscription is answered again (`replayed`) when the job is sent again.",
+      role: 'runner',
+      params: {
+        type: 'object',
+        properties: {
+          jobs: envelopeBatchSchema(MAX_EXECUTE_BATCH),
+        },
+        required: ['jobs'],
+        additionalProperties: false,
+      },
+      result: {
+        type: 'object',
+        required: ['accepted'],
+        properties: { accepted: { type: 'array', items: executeManyItemSchema } },
+      },
+      resultName: 'acceptances',
+      handler: ({ jobs }, { caller }) =>
+        service
+          .executeMany(jobs, caller.peerId ?? caller.remoteAddress ?? 'http')
+          .then((accepted) => ({ accepted })),
     }),
     defineMethod<{ jobId: string }, boolean>({
       name: 'runner.cancel',
@@ -95,20 +99,28 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
 
 export function runnerSubscriptions(service: RunnerService): AnySubscriptionDefinition[] {
   return [
-    defineSubscription<{ jobId?: string }, RunnerJobEvent>({
+    defineSubscription<{ jobId?: string }, RunnerStreamEvent>({
       name: 'runner.logs',
-      summary: 'Start and log-line events of one job, or (without jobId) of every job the caller dispatched.',
+      summary:
+        'Start and log-line events of one job, or (without jobId) of every job the caller dispatched, with the executions of its execute_many jobs (`results`).',
       role: 'runner',
       params: { type: 'object', properties: { jobId: JOB_ID }, additionalProperties: false },
       event: runnerJobEventSchema,
       subscribe: ({ jobId }, ctx) => {
-        const filter =
-          jobId === undefined
-            ? { dispatcher: ctx.caller.peerId ?? ctx.caller.remoteAddress ?? 'http' }
-            : { jobId }
-        return service.watch(filter, (event) => {
+        const notify = (event: RunnerStreamEvent): void => {
           ctx.notify(event).catch(() => {})
-        })
+        }
+        if (jobId !== undefined) return service.watch({ jobId }, notify)
+        const dispatcher = ctx.caller.peerId ?? ctx.caller.remoteAddress ?? 'http'
+        const stopEvents = service.watch({ dispatcher }, notify)
+        // Executions of execute_many jobs that end in one turn go out as one `results` event.
+        const stopResults = service.watchOutcomes(dispatcher, (results) =>
+          notify({ type: 'results', results, at: Date.now() }),
+        )
+        return () => {
+          stopEvents()
+          stopResults()
+        }
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]

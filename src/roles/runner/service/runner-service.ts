@@ -5,8 +5,20 @@
  */
 import { join } from 'node:path'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { SpanKind } from '@opentelemetry/api'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { TurnBatch } from '../../../core/turn-batch.js'
+import {
+  ATTR_HORUS_JOB_REPLAYED,
+  ATTR_HORUS_PEER_ID,
+  endSpan,
+  errorOutcome,
+  jobOutcome,
+  jobRefOf,
+  type NodeTracing,
+  rpcAttributes,
+} from '../../../node/telemetry/index.js'
 import type { NodeTrust } from '../../../node/trust.js'
 import type { DhtAdvertiser } from '../../../protocols/capabilities/advertiser.js'
 import { capabilityCid } from '../../../protocols/capabilities/index.js'
@@ -23,7 +35,7 @@ import {
   toHex,
 } from '../../../protocols/jobs/index.js'
 import type { Heartbeat } from '../../../protocols/liveness/index.js'
-import type { MethodRegistry } from '../../../protocols/rpc/index.js'
+import { type MethodRegistry, toWireError } from '../../../protocols/rpc/index.js'
 import { toExecutionError } from '../execution/error-info.js'
 import { UnknownKindError } from '../execution/errors.js'
 import type { RegisteredFunction } from '../execution/function-registry.js'
@@ -36,12 +48,21 @@ import {
 } from '../execution/index.js'
 import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
 import { type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
-import { BUILTIN_KINDS, WORK_DIR_NAME } from './constants.js'
+import { BUILTIN_KINDS, MAX_EXECUTE_BATCH, WORK_DIR_NAME } from './constants.js'
+import { RUNNER_ERROR_SPECS } from './error-specs.js'
 import { RunnerStoppingError } from './errors.js'
 import { runnerMethods, runnerSubscriptions } from './methods.js'
 import { loadRunnerPlugins } from './plugins.js'
 import { ResultStore } from './result-store.js'
-import type { ExecuteResponse, RunnerDescription, RunnerJobEvent } from './wire.js'
+import type {
+  ExecuteManyItem,
+  ExecuteOutcome,
+  ExecuteResponse,
+  RunnerDescription,
+  RunnerJobEvent,
+} from './wire.js'
+
+const ERRORS_BY_NAME = new Map(RUNNER_ERROR_SPECS.map((spec) => [spec.name, spec]))
 
 /** The parts of a node the runner uses. */
 export interface RunnerComponents {
@@ -57,6 +78,8 @@ export interface RunnerComponents {
   setLoadProvider(provider: () => Heartbeat['load']): void
   /** Where large outputs are stored and blob inputs fetched (the node's blob service). */
   blobs?: RunnerBlobs
+  /** The node's tracing; undefined when off. */
+  tracing?: NodeTracing | undefined
 }
 
 export interface RunnerOptions
@@ -84,6 +107,14 @@ export interface RunnerOptions
 export interface RunnerServiceEvents {
   /** A job this runner accepted started, or printed a line. */
   'job:event': CustomEvent<RunnerJobEvent>
+  /** A job handed over by `executeMany` finished (or failed to): for its dispatcher's stream. */
+  'job:outcome': CustomEvent<{ dispatcher: string; outcome: ExecuteOutcome }>
+}
+
+/** A job verified and started (or attached to), and its execution to come. */
+interface Admitted {
+  job: JobEnvelope
+  response: Promise<ExecuteResponse>
 }
 
 interface InFlight {
@@ -196,8 +227,62 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    */
   async execute(
     input: unknown,
+    options: { dispatcher: string; trusted?: boolean; traceparent?: string | undefined },
+  ): Promise<ExecuteResponse> {
+    const tracing = this.components.tracing
+    const job = tracing === undefined ? undefined : jobRefOf(input)
+    if (tracing === undefined || job === undefined) return this.executeJob(input, options)
+    // Under the dispatcher's span when its traceparent is of the job's trace; the run's root otherwise.
+    const span = tracing.startJobSpan(
+      'runner.execute',
+      SpanKind.SERVER,
+      job,
+      { traceparent: options.traceparent },
+      { ...rpcAttributes('runner.execute'), [ATTR_HORUS_PEER_ID]: options.dispatcher },
+    )
+    try {
+      const response = await this.executeJob(input, options)
+      const { status, error } = response.result
+      endSpan(span, jobOutcome(status, error, { [ATTR_HORUS_JOB_REPLAYED]: response.replayed }))
+      return response
+    } catch (err) {
+      endSpan(span, errorOutcome(err))
+      throw err
+    }
+  }
+
+  private async executeJob(
+    input: unknown,
     options: { dispatcher: string; trusted?: boolean },
   ): Promise<ExecuteResponse> {
+    return (await this.admit(input, options)).response
+  }
+
+  /**
+   * `runner.execute_many`: each job is verified and started on its own, and answered at once —
+   * accepted, or refused with the error `execute` would have thrown for it alone. The executions
+   * of accepted jobs come later on the dispatcher's `runner.logs` stream, several to a frame.
+   */
+  async executeMany(inputs: readonly unknown[], dispatcher: string): Promise<ExecuteManyItem[]> {
+    return Promise.all(
+      inputs.map(async (input): Promise<ExecuteManyItem> => {
+        try {
+          const { job, response } = await this.admit(input, { dispatcher })
+          response.then(
+            (answer) => this.outcome(dispatcher, { jobId: job.id, response: answer }),
+            (err: unknown) =>
+              this.outcome(dispatcher, { jobId: job.id, error: toWireError(err, ERRORS_BY_NAME) }),
+          )
+          return { ok: true }
+        } catch (err) {
+          return { ok: false, error: toWireError(err, ERRORS_BY_NAME) }
+        }
+      }),
+    )
+  }
+
+  /** Verified and started (or attached to): the job, and its execution to come. */
+  private async admit(input: unknown, options: { dispatcher: string; trusted?: boolean }): Promise<Admitted> {
     if (!this.running) throw new RunnerStoppingError()
     const kind = (input as { runner?: unknown } | null)?.runner
     // Checked before verification, so a job this runner cannot run does not spend its nonce here.
@@ -209,17 +294,26 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     if (options.trusted === true) {
       const job = input as JobEnvelope
       return (
-        (await this.again(job, options.dispatcher)) ??
-        this.run(job, options.dispatcher, this.openSecrets(job))
+        (await this.again(job, options.dispatcher)) ?? {
+          job,
+          response: this.run(job, options.dispatcher, this.openSecrets(job)),
+        }
       )
     }
     const verdict = await this.components.trust.verifier.verify(input)
-    if (verdict.ok) return this.run(verdict.job, options.dispatcher, this.openSecrets(verdict.job))
+    if (verdict.ok) {
+      const job = verdict.job
+      return { job, response: this.run(job, options.dispatcher, this.openSecrets(job)) }
+    }
     if (verdict.reason === 'replayed' && verdict.job !== undefined) {
-      const answer = await this.again(verdict.job, options.dispatcher)
-      if (answer !== undefined) return answer
+      const attached = await this.again(verdict.job, options.dispatcher)
+      if (attached !== undefined) return attached
     }
     throw new JobRejectedError(verdict.reason, verdict.message)
+  }
+
+  private outcome(dispatcher: string, outcome: ExecuteOutcome): void {
+    this.safeDispatchEvent('job:outcome', { detail: { dispatcher, outcome } })
   }
 
   cancel(jobId: string): Promise<boolean> {
@@ -246,22 +340,39 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     return () => this.removeEventListener('job:event', onEvent)
   }
 
+  /**
+   * The executions of `executeMany` jobs `dispatcher` handed over, those of one turn together;
+   * returns the detach function.
+   */
+  watchOutcomes(dispatcher: string, listener: (outcomes: ExecuteOutcome[]) => void): () => void {
+    const batch = new TurnBatch<ExecuteOutcome>({ maxItems: MAX_EXECUTE_BATCH, send: listener })
+    const onOutcome = (evt: CustomEvent<{ dispatcher: string; outcome: ExecuteOutcome }>): void => {
+      if (evt.detail.dispatcher === dispatcher) batch.push(evt.detail.outcome)
+    }
+    this.addEventListener('job:outcome', onOutcome)
+    return () => {
+      this.removeEventListener('job:outcome', onOutcome)
+      batch.clear()
+    }
+  }
+
   /** For a supervisor in this node (see LocalRunner in the supervisor role). */
   onJobEvent(listener: (event: RunnerJobEvent) => void): () => void {
     return this.watch({ dispatcher: this.peerId }, listener)
   }
 
-  private async again(job: JobEnvelope, dispatcher: string): Promise<ExecuteResponse | undefined> {
+  /** The execution of this very job already running or finished here, if any (`replayed`). */
+  private async again(job: JobEnvelope, dispatcher: string): Promise<Admitted | undefined> {
     const running = this.inFlight.get(job.id)
     if (running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter) {
       this.log('%s sent again by %s: attaching to its execution in progress', envelopeTag(job), dispatcher)
       this.dispatchers.set(job.id, dispatcher)
-      return { ...(await running.response), replayed: true }
+      return { job, response: running.response.then((answer) => ({ ...answer, replayed: true })) }
     }
     const stored = await this.results.get(job)
-    if (stored !== undefined)
-      this.log('%s sent again by %s: answering its stored result', envelopeTag(job), dispatcher)
-    return stored === undefined ? undefined : { ...stored, replayed: true }
+    if (stored === undefined) return undefined
+    this.log('%s sent again by %s: answering its stored result', envelopeTag(job), dispatcher)
+    return { job, response: Promise.resolve({ ...stored, replayed: true }) }
   }
 
   /** Refuses a job whose secrets were not all sealed to this runner's key. */

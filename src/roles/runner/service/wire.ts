@@ -5,6 +5,7 @@
  */
 import type { JobEnvelope, JobResult } from '../../../protocols/jobs/index.js'
 import { jobResultSchema } from '../../../protocols/jobs/index.js'
+import type { WireError } from '../../../protocols/rpc/index.js'
 
 export interface ExecuteParams {
   job: JobEnvelope
@@ -46,6 +47,24 @@ export interface RunnerJobEvent {
   at: number
 }
 
+/** One job of a `runner.execute_many` answer: started, or refused with the error `execute` would give. */
+export type ExecuteManyItem = { ok: true } | { ok: false; error: WireError }
+
+/** How a job handed over by `execute_many` ended: what `execute` would have answered, or its error. */
+export type ExecuteOutcome =
+  | { jobId: string; response: ExecuteResponse }
+  | { jobId: string; error: WireError }
+
+/** A `runner.logs` event carrying the executions of `execute_many` jobs that ended at one moment. */
+export interface RunnerResultsEvent {
+  type: 'results'
+  results: ExecuteOutcome[]
+  at: number
+}
+
+/** What a `runner.logs` subscription without `jobId` carries. */
+export type RunnerStreamEvent = RunnerJobEvent | RunnerResultsEvent
+
 // The result schema's `$id` must appear once per document; here it is embedded, so it goes.
 const { $id: _id, ...resultSchema } = jobResultSchema
 
@@ -81,13 +100,34 @@ export const runnerDescriptionSchema = {
   },
 } as const
 
+const wireErrorSchema = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: { code: { type: 'integer' }, message: { type: 'string' }, data: {} },
+} as const
+
+export const executeManyItemSchema = {
+  type: 'object',
+  required: ['ok'],
+  properties: { ok: { type: 'boolean' }, error: wireErrorSchema },
+} as const
+
 export const runnerJobEventSchema = {
   type: 'object',
-  required: ['jobId', 'type', 'at'],
+  required: ['type', 'at'],
+  description: '`started` and `log` name their job; `results` carries executions of execute_many jobs',
   properties: {
     jobId: { type: 'string' },
-    type: { type: 'string', enum: ['started', 'log'] },
+    type: { type: 'string', enum: ['started', 'log', 'results'] },
     line: { type: 'string' },
+    results: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['jobId'],
+        properties: { jobId: { type: 'string' }, response: executeResponseSchema, error: wireErrorSchema },
+      },
+    },
     at: { type: 'integer' },
   },
 } as const

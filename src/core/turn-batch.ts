@@ -1,0 +1,60 @@
+/**
+ * Items produced during one event-loop turn, handed on together: a stream that would send one
+ * frame per item sends one per turn instead. Each hand-over is bounded in count and in (JSON)
+ * size, so a batch never outgrows the frame its receiver accepts; an item larger than the size
+ * bound goes alone.
+ */
+export interface TurnBatchInit<T> {
+  /** Receives each batch, in order. */
+  send(items: T[]): void
+  /** @default 256 */
+  maxItems?: number
+  /** Bound on the summed `sizeOf` of a batch. @default 512 KiB */
+  maxBytes?: number
+  /** @default the length of the item's JSON */
+  sizeOf?: (item: T) => number
+}
+
+export class TurnBatch<T> {
+  private items: T[] = []
+  private bytes = 0
+  private immediate: NodeJS.Immediate | undefined
+  private readonly init: Required<TurnBatchInit<T>>
+
+  constructor(init: TurnBatchInit<T>) {
+    this.init = {
+      maxItems: 256,
+      maxBytes: 512 * 1024,
+      sizeOf: (item) => JSON.stringify(item)?.length ?? 0,
+      ...init,
+    }
+  }
+
+  push(item: T): void {
+    const size = this.init.sizeOf(item)
+    if (this.items.length > 0 && this.bytes + size > this.init.maxBytes) this.flush()
+    this.items.push(item)
+    this.bytes += size
+    if (this.items.length >= this.init.maxItems) this.flush()
+    else this.immediate ??= setImmediate(() => this.flush())
+  }
+
+  /** Hands over what is queued now. */
+  flush(): void {
+    if (this.immediate !== undefined) clearImmediate(this.immediate)
+    this.immediate = undefined
+    if (this.items.length === 0) return
+    const items = this.items
+    this.items = []
+    this.bytes = 0
+    this.init.send(items)
+  }
+
+  /** Drops what is queued (the receiver went away). */
+  clear(): void {
+    if (this.immediate !== undefined) clearImmediate(this.immediate)
+    this.immediate = undefined
+    this.items = []
+    this.bytes = 0
+  }
+}
