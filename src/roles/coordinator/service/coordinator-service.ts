@@ -280,7 +280,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       // Outside the run's set, this coordinator holds none of the mesh's runs of that id: ask a member.
       fetchRun: async (runId) => {
         if (this.sets.members(runId).includes(this.peerId)) return
-        for (const peer of this.sets.peers(runId)) if (await this.peerSync.fetch(peer, runId)) return
+        const peers = this.sets.peers(runId)
+        for (const peer of peers) {
+          if (!(await this.peerSync.fetch(peer, runId))) continue
+          // The copy fetched here is held outside its set: give it up once the members confirm.
+          for (const member of peers) this.peerSync.confirmSoon(member, [runId])
+          return
+        }
       },
     })
     this.stateGossip = new StateGossip({
