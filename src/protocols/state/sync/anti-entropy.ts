@@ -29,6 +29,12 @@ export interface SyncHost {
   state(run: string): RunState | undefined
   /** Merges state a peer sent. */
   apply(delta: RunState, from: string): void
+  /**
+   * Resolves once everything merged so far is on disk, rejects when that cannot be promised (a
+   * failed write): an answer tells the caller what this replica holds, and a replica that gives a
+   * run up on that word must not lose it to a crash here.
+   */
+  durable?(): Promise<void>
 }
 
 export interface SyncParams {
@@ -56,19 +62,24 @@ export interface SyncStats {
   confirmed: Map<string, number>
 }
 
-/** Collects deltas until the byte budget is spent (always at least one). */
+/**
+ * Collects deltas until the byte budget is spent (always at least one part). A run bigger than the
+ * budget goes in parts (`RunState.parts`); what does not fit goes in the next round.
+ */
 class Budget {
   readonly items: RunStateJson[] = []
   #used = 0
 
-  /** Adds `state` if it fits; true when it was added (or had nothing to send). */
+  /** Adds `state` if it fits; true when all of it was added (or it had nothing to send). */
   add(state: RunState): boolean {
     if (state.isEmpty()) return true
-    const json = state.toJSON()
-    const size = JSON.stringify(json).length
-    if (this.items.length > 0 && this.#used + size > SYNC_BUDGET_BYTES) return false
-    this.items.push(json)
-    this.#used += size
+    for (const part of state.parts(SYNC_BUDGET_BYTES)) {
+      const json = part.toJSON()
+      const size = JSON.stringify(json).length
+      if (this.items.length > 0 && this.#used + size > SYNC_BUDGET_BYTES) return false
+      this.items.push(json)
+      this.#used += size
+    }
     return true
   }
 }
@@ -129,7 +140,15 @@ export async function syncWith(
   client: Pick<RpcClient, 'call'>,
   host: SyncHost,
   peer: string,
-  options: { signal?: AbortSignal } = {},
+  options: {
+    signal?: AbortSignal
+    /**
+     * May the peer take the listed runs as all this replica shares with it (and send the runs
+     * missing from the list)? False for a round over a few chosen runs. @default true when every
+     * shared run fits in one call
+     */
+    complete?: boolean
+  } = {},
 ): Promise<SyncStats> {
   const all = [...host.runs(peer)]
   const digests: RunDigest[] = []
@@ -142,7 +161,10 @@ export async function syncWith(
     versions.set(run, state.version)
   }
   const call = options.signal === undefined ? {} : { signal: options.signal }
-  const params: SyncParams = { digests, complete: all.length <= MAX_SYNC_DIGESTS }
+  const params: SyncParams = {
+    digests,
+    complete: options.complete !== false && all.length <= MAX_SYNC_DIGESTS,
+  }
   const answer = await client.call<SyncAnswer>(
     SYNC_METHOD,
     params as unknown as Record<string, unknown>,
@@ -216,6 +238,11 @@ export function syncMethod(
     resultName: 'sync answer',
     authorize: (caller: Caller) =>
       caller.via === 'libp2p' && caller.peerId !== undefined && isCoordinator(caller.peerId),
-    handler: (params, ctx) => answerSync(host, params, ctx.caller.peerId ?? 'unknown'),
+    handler: async (params, ctx) => {
+      const answer = answerSync(host, params, ctx.caller.peerId ?? 'unknown')
+      // "Equal" and "received" are promises about what this replica keeps: only once on disk.
+      await host.durable?.()
+      return answer
+    },
   }
 }

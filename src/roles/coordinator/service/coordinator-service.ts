@@ -360,6 +360,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
           return false
         }
       },
+      belongs: (run, peer) => this.isCoordinator(peer) && this.sets.peers(run).includes(peer),
     })
     this.handoff = new ReplicaHandoff({
       self: components.peerId,
@@ -896,7 +897,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     if (held) await new Promise((resolve) => setImmediate(resolve))
     let last: unknown
     for (const peer of this.sets.peers(runId)) {
-      if (held) await this.push.settled(peer)
+      if (held) await this.push.settled(peer, signal)
       try {
         return await this.peerSync.client(peer).call(FORWARD_METHOD, envelope, {
           timeoutMs: timeoutMs ?? FORWARD_TIMEOUT_MS,
@@ -1018,12 +1019,14 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
     if (!evt.detail.roles.includes('coordinator')) return
+    this.handoff.forgetPeer(evt.detail.peerId)
     this.engine.peerLost(evt.detail.peerId)
     // The lost coordinator's runs have a new member each: bring it their state now (repair).
     this.peerSync.syncAll()
   }
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    this.handoff.forgetPeer(evt.detail.peerId)
     this.engine.peerAlive(evt.detail.peerId)
   }
 
@@ -1045,6 +1048,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       runs: (peer) => [...this.engine.runs.keys()].filter((run) => this.sets.members(run).includes(peer)),
       state: (run) => this.engine.runs.get(run)?.state,
       apply: (delta) => this.mergeRemote(delta),
+      durable: () => this.engine.durable(),
     }
   }
 

@@ -138,7 +138,11 @@ export class PeerSync {
     if (runs === undefined || !this.running || !this.init.isCoordinator(peer)) return
     const host = this.init.host
     const only: SyncHost = { ...host, runs: () => [...runs].filter((run) => host.state(run) !== undefined) }
-    syncWith(this.client(peer), only, peer, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) })
+    // Not `complete`: the peer must not answer with every other run the two share.
+    syncWith(this.client(peer), only, peer, {
+      signal: AbortSignal.timeout(ROUND_TIMEOUT_MS),
+      complete: false,
+    })
       .then((stats) => this.init.onRound?.(peer, stats))
       .catch((err: Error) =>
         this.log('confirming %d run(s) with %s failed: %s', runs.size, peer, err.message),

@@ -54,6 +54,17 @@ export class ReplicaHandoff {
     if (touched.length > 0) void this.sweep(touched)
   }
 
+  /**
+   * `peer` was lost (or came back, perhaps restarted from an older disk): what it confirmed no
+   * longer counts, it confirms again in its next round.
+   */
+  forgetPeer(peer: string): void {
+    for (const [run, byPeer] of this.confirmed) {
+      byPeer.delete(peer)
+      if (byPeer.size === 0) this.confirmed.delete(run)
+    }
+  }
+
   /** Gives up each of `runs` that every member of its set confirmed. */
   sweep(runs: Iterable<string>): Promise<void> {
     const ids = [...runs]

@@ -20,6 +20,12 @@ export function rendezvousOrder(run: string, peers: Iterable<string>): string[] 
     .map(({ peer }) => peer)
 }
 
+/**
+ * Sets kept computed at most: run ids come from callers too (status of any id), so the cache is
+ * bounded; a set costs one sha256 per live coordinator to compute again.
+ */
+const MAX_CACHED_SETS = 10_000
+
 export interface ReplicaSetsInit {
   self: string
   /** How many coordinators hold each run. */
@@ -58,6 +64,13 @@ export class ReplicaSets {
     let members = this.cache.get(run)
     if (members === undefined) {
       members = rendezvousOrder(run, [this.init.self, ...live]).slice(0, this.init.replicas)
+      if (this.cache.size >= MAX_CACHED_SETS) {
+        // The oldest entry first (a Map keeps insertion order).
+        for (const oldest of this.cache.keys()) {
+          this.cache.delete(oldest)
+          break
+        }
+      }
       this.cache.set(run, members)
     }
     return members

@@ -27,12 +27,14 @@ import type {
   TrustPolicy,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
+import { UnavailableError } from '../../../protocols/rpc/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
 import type { StateStore } from '../../../protocols/state/state-store.js'
+import { MAX_DELTA_BYTES } from '../../../protocols/state/sync/index.js'
 import type { JobEvent, SupervisorService } from '../../supervisor/index.js'
 import {
   appendStepLog,
@@ -47,6 +49,7 @@ import {
   setRunPaused,
   signalRun,
 } from '../scheduling/index.js'
+import { WorkflowInputError } from '../workflow/errors.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { BlobKeeper } from './blob-keeper.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
@@ -121,6 +124,8 @@ export class RunEngine {
   private readonly dirty = new Set<RunEntry>()
   private flushing = false
   private persisting: Promise<void> = Promise.resolve()
+  /** Writes that failed since start: what they carried is only in memory (see `durable`). */
+  private failedWrites = 0
   private running = false
   /** Coordinators the liveness service lost, and when: their leases count as lapsed from then. */
   private readonly lost = new Map<string, number>()
@@ -191,6 +196,20 @@ export class RunEngine {
     await this.persisting
   }
 
+  /**
+   * Resolves once every change made or merged before the call is on disk; rejects after a failed
+   * write, whose change exists only in memory (a replica then promises no peer that it holds a
+   * run: see anti-entropy's `durable`).
+   */
+  async durable(): Promise<void> {
+    // Changes of this turn are flushed in the check phase; queue behind that flush.
+    await new Promise((resolve) => setImmediate(resolve))
+    await this.persisting
+    if (this.failedWrites > 0) {
+      throw new UnavailableError(`${this.failedWrites} run-state write(s) failed on this coordinator`)
+    }
+  }
+
   owns(entry: RunEntry): boolean {
     return entry.state.lease?.owner === this.init.self
   }
@@ -233,6 +252,16 @@ export class RunEngine {
         ? {}
         : { secrets: secrets as unknown as JsonObject }),
     })
+    // The creation travels to the replica set whole, in one sync frame: refuse what cannot.
+    const size = JSON.stringify(state.toJSON()).length
+    if (size > MAX_DELTA_BYTES) {
+      throw new WorkflowInputError([
+        {
+          path: 'inputs',
+          message: `the run's definition and inputs encode to ${size} bytes; at most ${MAX_DELTA_BYTES} can be replicated`,
+        },
+      ])
+    }
     state.setLease(this.hlc.now(), owner, Date.now() + this.init.limits.leaseTtlMs)
     const entry = new RunEntry(state, workflow)
     this.runs.set(run, entry)
@@ -618,7 +647,10 @@ export class RunEngine {
         await store.append(delta)
         if (compact) await store.compact(entry.id)
       })
-      .catch((err: Error) => this.log.error('persisting run %s failed: %s', entry.id, err.message))
+      .catch((err: Error) => {
+        this.failedWrites++
+        this.log.error('persisting run %s failed: %s', entry.id, err.message)
+      })
   }
 
   /** Records where an owned run's job is, for a coordinator that takes the run over. */
