@@ -241,8 +241,13 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
     }
     await subscription.unsubscribe()
     expect(seen.some((e) => e.type === 'workflow_started' || e.type === 'step_started')).toBe(true)
-    const logs = await viaSecond.call<unknown[]>('coordinator.get_workflow_logs', { runId })
-    expect(logs.length).toBeGreaterThan(0)
+    const logs = await viaSecond.call<Array<{ message: string }>>('coordinator.get_workflow_logs', { runId })
+    // The audit trail names the client and the coordinator that forwarded its call.
+    const messages = logs.map((l) => l.message)
+    expect(messages).toContain(`pause by ${alice.peerId}, forwarded by coordinator ${second.peerId}`)
+    expect(messages).toContain(
+      `cancel refused to ${mallory.peerId}, forwarded by coordinator ${second.peerId}`,
+    )
     const bundle = await viaSecond.call<{ runId?: string }>('coordinator.export_run', { runId })
     expect(JSON.stringify(bundle)).toContain(runId)
     // The run never came back to the coordinators outside its set.

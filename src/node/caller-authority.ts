@@ -16,6 +16,8 @@ export interface CallerIdentity {
   /** `gateway`: an HTTP caller acting as this node; `local`: code in this process. */
   via: 'libp2p' | 'gateway' | 'local'
   grant: Caller['grant']
+  /** The coordinator that forwarded the call (see `Caller.forwardedBy`). */
+  forwardedBy?: string
 }
 
 /** Callers that act as this node itself although they arrived by RPC (see `actAsNode`). */
@@ -46,10 +48,11 @@ export class CallerAuthority {
 
   /** The identity of an RPC caller; `undefined` is this process itself. */
   identify(caller: Caller | undefined): CallerIdentity {
+    const forwarded = caller?.forwardedBy === undefined ? {} : { forwardedBy: caller.forwardedBy }
     if (caller === undefined || nodeCallers.has(caller))
-      return { key: this.#self, via: 'local', grant: undefined }
+      return { key: this.#self, via: 'local', grant: undefined, ...forwarded }
     if (caller.via === 'http') {
-      return { key: caller.publicKeyHex ?? this.#self, via: 'gateway', grant: caller.grant }
+      return { key: caller.publicKeyHex ?? this.#self, via: 'gateway', grant: caller.grant, ...forwarded }
     }
     let key = caller.publicKeyHex
     if (key === undefined && caller.peerId !== undefined) {
@@ -59,7 +62,7 @@ export class CallerAuthority {
         key = undefined
       }
     }
-    return { key, via: 'libp2p', grant: caller.grant }
+    return { key, via: 'libp2p', grant: caller.grant, ...forwarded }
   }
 
   /** Does the caller hold one of `roles` (policy and grant)? */

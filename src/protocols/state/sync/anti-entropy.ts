@@ -236,6 +236,8 @@ export function syncMethod(
       },
     },
     resultName: 'sync answer',
+    // Replication has its own budget of calls per coordinator (see `MethodDefinition.limitGroup`).
+    limitGroup: 'replication',
     authorize: (caller: Caller) =>
       caller.via === 'libp2p' && caller.peerId !== undefined && isCoordinator(caller.peerId),
     handler: async (params, ctx) => {

@@ -11,15 +11,27 @@
  * every run's state (anti-entropy, state deltas), so the envelope gives it no power it lacks.
  * A forwarded call is answered where it lands: never forwarded again.
  */
+
+import { abortable } from '../../../core/abortable.js'
 import { actAsNode, type CallerIdentity } from '../../../node/caller-authority.js'
 import {
   type AnyMethodDefinition,
   type Caller,
+  CallTimeoutError,
+  DEFAULT_CALL_TIMEOUT_MS,
   defineMethod,
   InvalidParamsError,
   type MethodRegistry,
+  TooManyRequestsError,
   UnauthorizedError,
 } from '../../../protocols/rpc/index.js'
+import { MAX_WAIT_MS } from './constants.js'
+
+/**
+ * Forwarded calls one coordinator may have running here for one of its clients: a client that
+ * holds many waits through one coordinator must not take every slot that coordinator has here.
+ */
+const MAX_FORWARDED_PER_CLIENT = 16
 
 export const FORWARD_METHOD = 'coordinator.forward'
 
@@ -64,15 +76,17 @@ export function forwardedCaller(who: CallerIdentity): ForwardedCaller {
  */
 function callerOf(envelope: ForwardedCaller, from: string): Caller {
   let caller: Caller
-  if (envelope.via === 'node') caller = { via: 'libp2p', peerId: from, authenticated: true }
+  if (envelope.via === 'node')
+    caller = { via: 'libp2p', peerId: from, authenticated: true, forwardedBy: from }
   else if (envelope.key === undefined) throw new InvalidParamsError('invalid params: caller.key is required')
   else if (envelope.via === 'libp2p')
-    caller = { via: 'libp2p', publicKeyHex: envelope.key, authenticated: true }
+    caller = { via: 'libp2p', publicKeyHex: envelope.key, authenticated: true, forwardedBy: from }
   else
     caller = {
       via: 'http',
       publicKeyHex: envelope.key,
       authenticated: true,
+      forwardedBy: from,
       ...(envelope.grant === undefined ? {} : { grant: envelope.grant }),
     }
   forwarded.add(caller)
@@ -98,6 +112,7 @@ export function forwardMethod(init: {
   forwardable: ReadonlySet<string>
   isCoordinator(peer: string): boolean
 }): AnyMethodDefinition {
+  const inFlight = new Map<string, number>()
   return defineMethod<ForwardParams, unknown>({
     name: FORWARD_METHOD,
     summary: "A run method a coordinator outside the run's replica set forwards to a member, for its client.",
@@ -127,7 +142,10 @@ export function forwardMethod(init: {
     resultName: 'answer',
     authorize: (caller) =>
       caller.via === 'libp2p' && caller.peerId !== undefined && init.isCoordinator(caller.peerId),
-    timeoutMs: 10 * 60_000,
+    // The longest forwarded method (a wait) ends by itself first, and answers with its view.
+    timeoutMs: MAX_WAIT_MS + 30_000,
+    // Its own budget of calls from each coordinator: forwards cannot starve replication.
+    limitGroup: 'forward',
     handler: async ({ method, params, caller: envelope }, ctx) => {
       const entry = init.registry.get(method)
       if (!init.forwardable.has(method) || entry === undefined || entry.kind !== 'call')
@@ -137,7 +155,31 @@ export function forwardMethod(init: {
       if (envelope.via !== 'node' && authorize !== undefined && !(await authorize(caller, method)))
         throw new UnauthorizedError(`not allowed to call ${method}`)
       const checked = entry.params(params)
-      return entry.def.handler(checked as never, { signal: ctx.signal, caller })
+      const client = `${ctx.caller.peerId}|${envelope.via}|${envelope.key ?? ''}`
+      const running = inFlight.get(client) ?? 0
+      if (running >= MAX_FORWARDED_PER_CLIENT)
+        throw new TooManyRequestsError(
+          `more than ${MAX_FORWARDED_PER_CLIENT} forwarded calls in flight for this client`,
+        )
+      inFlight.set(client, running + 1)
+      // The method's own timeout, as if it had been called here directly.
+      const timeoutMs = entry.def.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
+      const timeout = AbortSignal.timeout(timeoutMs)
+      const signal = AbortSignal.any([ctx.signal, timeout])
+      try {
+        return await abortable(
+          Promise.resolve().then(() => entry.def.handler(checked as never, { signal, caller })),
+          signal,
+        )
+      } catch (err) {
+        if (timeout.aborted && !ctx.signal.aborted)
+          throw new CallTimeoutError(`${method} timed out after ${timeoutMs} ms`)
+        throw err
+      } finally {
+        const left = (inFlight.get(client) ?? 1) - 1
+        if (left <= 0) inFlight.delete(client)
+        else inFlight.set(client, left)
+      }
     },
   }) as unknown as AnyMethodDefinition
 }
