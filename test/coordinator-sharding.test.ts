@@ -259,8 +259,9 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
     for (let i = 0; i < 5; i++)
       await submitAs(alice, coords[i % coords.length] as RunningMember, `listed-${stamp}-${i}`)
     const hers = await submitAs(mallory, coords[0] as RunningMember, `mallory-${stamp}`)
-    await waitFor(() => aliceRuns.every((runId) => holders(runId).length === 3), {
-      what: "alice's runs each on its 3 members",
+    const membersOf = (runId: string) => rendezvousOrder(runId, ids(coords)).slice(0, 3)
+    await waitFor(() => aliceRuns.every((runId) => sameSet(holders(runId), membersOf(runId))), {
+      what: "alice's runs each on its 3 members only",
     })
     const client = mesh.client(alice, coords[2] as RunningMember)
     const listed: string[] = []
@@ -277,12 +278,15 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
     expect(listed.length).toBe(new Set(listed).size)
     expect([...listed].sort()).toEqual([...aliceRuns].sort())
     expect(listed).not.toContain(hers)
-    // Newest first across the mesh, as on one coordinator.
+    // The local scope lists only the runs this coordinator replicates.
     const local = await client.call<RunSummary[]>('coordinator.list_workflows', {
       scope: 'local',
       limit: 100,
     })
-    expect(local.length).toBeLessThan(aliceRuns.length)
+    const self = (coords[2] as RunningMember).peerId
+    expect(local.map((r) => r.runId).sort()).toEqual(
+      aliceRuns.filter((runId) => membersOf(runId).includes(self)).sort(),
+    )
   })
 
   it('a member is killed: its runs are repaired onto another coordinator and finish there', async () => {

@@ -534,8 +534,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   /**
    * `list` across the mesh: this coordinator's runs and every live coordinator's (asked for the
    * caller, forwarding.ts), each run once, in the same order, so `page.after` pages through the
-   * mesh's runs whichever coordinators hold them. A coordinator that does not answer in time is
-   * left out of this page (its runs are on the other members of their replica sets).
+   * mesh's runs whichever coordinators hold them. A page holds at most MAX_MESH_PAGE runs (every
+   * coordinator sends that many). A coordinator that does not answer in time is left out of the
+   * page while its runs are surely on another member that answered (fewer than `replicas`
+   * coordinators silent); otherwise the page fails (`UnavailableError`) rather than skip runs.
    */
   async listMesh(
     status: RunStatus | undefined,
@@ -544,6 +546,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     page: ListPage = {},
     signal?: AbortSignal,
   ): Promise<RunSummary[]> {
+    limit = Math.min(limit, MAX_MESH_PAGE)
     const afterCreatedAt =
       page.after === undefined ? undefined : await this.listPosition(page.after, caller, signal)
     const local: ListPage = {
@@ -566,8 +569,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         }),
       ),
     )
+    const silent: string[] = []
     answers.forEach((answer, i) => {
       if (answer.status === 'rejected') {
+        silent.push(peers[i] as string)
         this.log('list_workflows: %s did not answer: %s', peers[i], (answer.reason as Error).message)
         return
       }
@@ -577,6 +582,13 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         if (!found.has(summary.runId)) found.set(summary.runId, summary)
       }
     })
+    // Every run is on `replicas` coordinators (all of them when fewer are alive): with fewer
+    // silent than that, each run has a member that answered.
+    if (silent.length >= this.sets.replicas && peers.length + 1 > this.sets.replicas) {
+      throw new UnavailableError(
+        `list_workflows: ${silent.length} coordinator(s) did not answer (${silent.join(', ')}); a page now could miss runs, try again`,
+      )
+    }
     return [...found.values()].sort(compareSummaries).slice(0, limit)
   }
 
@@ -1073,6 +1085,11 @@ export interface ListPage {
 
 /** How long a forwarded call may take unless its method says otherwise. @default 30_000 */
 const FORWARD_TIMEOUT_MS = 30_000
+/**
+ * Most runs in one mesh-wide page (each coordinator sends up to that many summaries: a frame of
+ * a few hundred kB); `after` pages on. @default 1_000
+ */
+const MAX_MESH_PAGE = 1_000
 /** How long list_workflows waits for each other coordinator's page. @default 5_000 */
 const LIST_PEER_TIMEOUT_MS = 5_000
 
