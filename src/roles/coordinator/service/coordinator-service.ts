@@ -28,6 +28,7 @@ import {
   type Caller,
   isUnreachable,
   type MethodRegistry,
+  shouldFailover,
   UnavailableError,
 } from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
@@ -171,6 +172,13 @@ const FORWARDED_METHODS: ReadonlySet<string> = new Set([
   'coordinator.export_run',
   'coordinator.get_run_events',
   'coordinator.list_workflows',
+])
+
+/** Forwarded controls that must not run twice (a second retry reruns again, a second signal fails). */
+const RUN_TWICE_UNSAFE: ReadonlySet<string> = new Set([
+  'coordinator.cancel_workflow',
+  'coordinator.retry_workflow',
+  'coordinator.signal_workflow',
 ])
 
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
@@ -916,7 +924,12 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
           ...(signal === undefined ? {} : { signal }),
         })
       } catch (err) {
-        if (!isUnreachable(err) || signal?.aborted === true) throw err
+        // A control that may have run at that member (its session closed under the call) is not
+        // sent to the next one: a retry or signal would run twice.
+        const elsewhere = RUN_TWICE_UNSAFE.has(method)
+          ? shouldFailover(err, { idempotent: false })
+          : isUnreachable(err)
+        if (!elsewhere || signal?.aborted === true) throw err
         last = err
       }
     }
