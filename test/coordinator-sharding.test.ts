@@ -215,6 +215,11 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
       .call('coordinator.submit_workflow', submitParams(mallory, gated('x'), {}, runId))
       .catch((e: unknown) => e)
     expect(remoteName(taken)).toBe('RunExistsError')
+    // Finding the id taken brought the run's state to the coordinator asked; it gives that copy
+    // (nothing of its own) back at its first round with a member.
+    await waitFor(() => holders(runId, outside).length === 0, {
+      what: 'the copy fetched for the submission to be handed back',
+    })
     const notHers = await asMallory.call('coordinator.cancel_workflow', { runId }).catch((e: unknown) => e)
     expect(remoteName(notHers)).toBe('RunAccessDeniedError')
     // Controls through the non-member: pause, resume, then the signal that lets the run finish.
@@ -250,7 +255,7 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
     )
     const bundle = await viaSecond.call<{ runId?: string }>('coordinator.export_run', { runId })
     expect(JSON.stringify(bundle)).toContain(runId)
-    // The run never came back to the coordinators outside its set.
+    // Reads and controls forwarded to the members never brought it back outside its set.
     expect(holders(runId, outside)).toEqual([])
   })
 

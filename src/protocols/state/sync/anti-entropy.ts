@@ -84,7 +84,12 @@ class Budget {
   }
 }
 
-function applyAll(host: SyncHost, deltas: readonly unknown[] | undefined, from: string): number {
+function applyAll(
+  host: SyncHost,
+  deltas: readonly unknown[] | undefined,
+  from: string,
+  skip: (run: string) => boolean = () => false,
+): number {
   let n = 0
   for (const raw of deltas ?? []) {
     // A malformed run is skipped; the rest of the batch still counts.
@@ -94,6 +99,7 @@ function applyAll(host: SyncHost, deltas: readonly unknown[] | undefined, from: 
     } catch {
       continue
     }
+    if (skip(delta.run)) continue
     host.apply(delta, from)
     n++
   }
@@ -170,7 +176,14 @@ export async function syncWith(
     params as unknown as Record<string, unknown>,
     call,
   )
-  const received = applyAll(host, answer.deltas, peer)
+  // A run compared in this round but no longer held left this replica meanwhile (handed off to
+  // its set): the answer holds only what differed, which must not bring back a partial copy.
+  const received = applyAll(
+    host,
+    answer.deltas,
+    peer,
+    (run) => versions.has(run) && host.state(run) === undefined,
+  )
   // A run whose digest the peer did not send back was equal at the peer.
   const differing = new Set<string>()
   const budget = new Budget()

@@ -1072,14 +1072,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       // Only runs the peer replicates too: anti-entropy stays within each run's replica set.
       runs: (peer) => [...this.engine.runs.keys()].filter((run) => this.sets.members(run).includes(peer)),
       state: (run) => this.engine.runs.get(run)?.state,
-      apply: (delta) => this.mergeRemote(delta),
+      apply: (delta, from) => this.mergeRemote(delta, from),
       durable: () => this.engine.durable(),
     }
   }
 
   /** A peer's state for a run, unless the run expired here (it must not come back). */
-  private mergeRemote(delta: RunState): void {
-    if (this.retention.isExpired(delta.run) === undefined) this.engine.mergeRemote(delta)
+  private mergeRemote(delta: RunState, from?: string): void {
+    if (this.retention.isExpired(delta.run) !== undefined) return
+    const merged = this.engine.mergeRemote(delta)
+    // What a member sent, that member holds: the hand-off need not have it confirmed.
+    if (merged !== undefined) this.handoff.merged(delta.run, from, merged.before, merged.after)
   }
 }
 

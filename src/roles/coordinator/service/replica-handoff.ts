@@ -3,8 +3,13 @@
  * score joined, or it accepted the run from a peer whose liveness view differed, or it admitted a
  * submission for a run it does not replicate) gives the run up — but only once every member of
  * the set, as this coordinator sees it, confirmed in an anti-entropy round that it holds
- * everything this replica holds (its digest was equal, or the difference was sent and
- * acknowledged, with no local change since). So the last copies are never the ones dropped.
+ * everything this replica holds of its own (its digest was equal, or the difference was sent and
+ * acknowledged). So the last copies are never the ones dropped.
+ *
+ * "Of its own": what was written here or came from outside the set. What a member sent this copy
+ * (a push, a round's answer, a fetch) that member holds already, so it needs no confirmation;
+ * requiring it would never let go of a busy run, whose every round brings the copy something new
+ * and so outdates the confirmations of the other members.
  * If the run's lease names this coordinator, the lease is handed to the set's first member first
  * (that change is confirmed like any other before the run is dropped).
  */
@@ -29,6 +34,13 @@ export class ReplicaHandoff {
   private readonly init: ReplicaHandoffInit
   /** run → member → the local version it confirmed holding. */
   private readonly confirmed = new Map<string, Map<string, number>>()
+  /**
+   * run → `own`: the local version up to which the copy holds something of its own, and
+   * `accounted`: the version the last merge from a member left it at. A version beyond `accounted`
+   * was not a member's (a local write, a merge from elsewhere): then everything counts as own.
+   * Absent: everything counts as own.
+   */
+  private readonly origin = new Map<string, { own: number; accounted: number }>()
   private sweeping: Promise<void> = Promise.resolve()
 
   constructor(init: ReplicaHandoffInit) {
@@ -40,7 +52,7 @@ export class ReplicaHandoff {
     const touched: string[] = []
     for (const [run, version] of confirmed) {
       if (this.init.sets.members(run).includes(this.init.self)) {
-        this.confirmed.delete(run)
+        this.forgetRun(run)
         continue
       }
       let byPeer = this.confirmed.get(run)
@@ -65,6 +77,30 @@ export class ReplicaHandoff {
     }
   }
 
+  /**
+   * A merge from `from` took the run's copy from version `before` to `after`. Tracked only while
+   * this coordinator is outside the run's set, and only for a member's merge: any other change
+   * shows as a version past `accounted`.
+   */
+  merged(run: string, from: string | undefined, before: number, after: number): void {
+    const members = this.init.sets.members(run)
+    if (members.includes(this.init.self) || from === undefined || !members.includes(from)) {
+      if (after > before) this.origin.delete(run)
+      return
+    }
+    // A fresh copy (version 0) starts a new account: nothing of an earlier copy applies to it.
+    const origin = (before === 0 ? undefined : this.origin.get(run)) ?? { own: before, accounted: before }
+    if (before > origin.accounted) origin.own = before
+    origin.accounted = after
+    this.origin.set(run, origin)
+  }
+
+  /** The local version up to which the run's copy holds something no member sent it. */
+  private ownVersion(run: string, version: number): number {
+    const origin = this.origin.get(run)
+    return origin === undefined || version > origin.accounted ? version : origin.own
+  }
+
   /** Gives up each of `runs` that every member of its set confirmed. */
   sweep(runs: Iterable<string>): Promise<void> {
     const ids = [...runs]
@@ -84,27 +120,33 @@ export class ReplicaHandoff {
   private async settle(run: string): Promise<void> {
     const entry = this.init.runs.get(run)
     if (entry === undefined) {
-      this.confirmed.delete(run)
+      this.forgetRun(run)
       return
     }
     const members = this.init.sets.members(run)
     if (members.includes(this.init.self)) {
-      this.confirmed.delete(run)
+      this.forgetRun(run)
       return
     }
     const versions = this.confirmed.get(run)
-    const version = entry.state.version
-    if (members.length === 0 || members.some((peer) => versions?.get(peer) !== version)) return
+    const own = this.ownVersion(run, entry.state.version)
+    // Nothing of its own (a copy fetched from a member): nothing to confirm.
+    if (members.length === 0 || (own > 0 && members.some((peer) => (versions?.get(peer) ?? -1) < own))) return
     const owner = members[0] as string
     if (entry.state.lease?.owner === this.init.self) {
       this.init.log('run %s left this coordinator: handing its lease to %s', run, owner)
       this.init.handOverLease(entry, owner)
       return
     }
-    this.confirmed.delete(run)
+    this.forgetRun(run)
     this.init.sets.forget(run)
     this.dropped++
     await this.init.drop(entry)
     this.init.log('run %s handed off to %s', run, members.join(', '))
+  }
+
+  private forgetRun(run: string): void {
+    this.confirmed.delete(run)
+    this.origin.delete(run)
   }
 }

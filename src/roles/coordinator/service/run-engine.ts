@@ -336,8 +336,12 @@ export class RunEngine {
     await this.persisting
   }
 
-  /** Merges state from another coordinator (gossip or anti-entropy). */
-  mergeRemote(delta: RunState): void {
+  /**
+   * Merges state from another coordinator (gossip or anti-entropy). Returns the local versions the
+   * merge itself took the run from and to (the writes it causes here come after), or undefined
+   * when it changed nothing.
+   */
+  mergeRemote(delta: RunState): { before: number; after: number } | undefined {
     let entry = this.runs.get(delta.run)
     if (entry === undefined) {
       entry = new RunEntry(new RunState(delta.run))
@@ -345,7 +349,8 @@ export class RunEngine {
     }
     const owned = this.owns(entry)
     const before = entry.state.version
-    if (!entry.state.merge(delta)) return
+    if (!entry.state.merge(delta)) return undefined
+    const merged = { before, after: entry.state.version }
     entry.mergedSince ??= before
     // Replicate the run's blobs: every coordinator holding the run holds its big outputs too.
     this.blobs?.replicate(delta, this.blobSources(entry))
@@ -362,6 +367,7 @@ export class RunEngine {
     }
     for (const jobId of obsoleteJobs(entry.state, this.tracker.jobsOf(entry.id))) this.tracker.cancel(jobId)
     this.touch(entry)
+    return merged
   }
 
   /**
