@@ -13,7 +13,7 @@ import {
   Executions,
   Gates,
   JobMesh,
-  type RunningMember,
+  Partition,
   runnerVisible,
   step,
   TEST_KINDS,
@@ -30,9 +30,11 @@ async function cluster(
 ) {
   const gates = new Gates()
   const executions = new Executions()
+  const partition = new Partition()
   const [w, a, b] = [await mesh.member('work'), await mesh.member('coordA'), await mesh.member('coordB')]
   const work = await mesh.start(w, {
     roles: ['supervisor', 'runner'],
+    connectionGater: partition.gater(w),
     options: { runner: { builtins: false, concurrency: 8, kinds: testKinds(gates, executions) } },
   })
   const options = {
@@ -42,10 +44,16 @@ async function cluster(
       ...coordinator,
     },
   }
-  const coordA = await mesh.start(a, { roles: ['coordinator'], bootstrap: work, options })
+  const coordA = await mesh.start(a, {
+    roles: ['coordinator'],
+    bootstrap: work,
+    connectionGater: partition.gater(a),
+    options,
+  })
   const coordB = await mesh.start(b, {
     roles: ['coordinator'],
     ...(bootstrapB ? { bootstrap: coordA } : {}),
+    connectionGater: partition.gater(b),
     options,
   })
   if (!bootstrapB) await coordB.node.libp2p.dial(multiaddr(coordA.node.multiaddrs()[0] as string))
@@ -61,7 +69,7 @@ async function cluster(
         .some((p) => p.toString() === coordA.peerId),
     { what: 'the coordinators to see each other on the state topic' },
   )
-  return { gates, executions, work, coordA, coordB }
+  return { gates, executions, partition, work, coordA, coordB }
 }
 
 function succeededEvents(state: RunState, stepId: string): number {
@@ -153,7 +161,7 @@ describe('two coordinators', () => {
   })
 
   it('partitioned, each side changes the run (cancel / a result); healed, both hold the same state', async () => {
-    const { gates, work, coordA, coordB } = await cluster({ syncIntervalMs: 500 }, false)
+    const { gates, partition, work, coordA, coordB } = await cluster({ syncIntervalMs: 500 }, false)
     const a = coordinatorOf(coordA)
     const b = coordinatorOf(coordB)
     const runId = await a.submit({
@@ -178,16 +186,8 @@ describe('two coordinators', () => {
       { what: 'B to see both branches running' },
     )
 
-    // Partition: no connection between B and the rest, and no address to redial.
-    for (const [x, y] of [
-      [coordA, coordB],
-      [coordB, coordA],
-      [work, coordB],
-      [coordB, work],
-    ] as Array<[RunningMember, RunningMember]>) {
-      await x.node.libp2p.hangUp(y.node.libp2p.peerId).catch(() => {})
-      await x.node.libp2p.peerStore.delete(y.node.libp2p.peerId).catch(() => {})
-    }
+    // Partition: B is cut off from A and the work node (every dial refused, connections closed).
+    await partition.split([coordB], [coordA, work])
     // B side: cancel. A side: a step result.
     expect((await b.cancel(runId)).status).toBe('cancelled')
     gates.open('split-left')
@@ -199,7 +199,8 @@ describe('two coordinators', () => {
     expect(step(await b.status(runId), 'left')).toMatchObject({ state: 'cancelled' })
     expect(step(await b.status(runId), 'left').output).toBeUndefined()
 
-    // Heal.
+    // Heal: the cut is lifted and B connects to A again.
+    partition.heal()
     await coordB.node.libp2p.dial(multiaddr(coordA.node.multiaddrs()[0] as string))
     await waitFor(
       () => {

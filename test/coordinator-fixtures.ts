@@ -17,9 +17,15 @@ import { parseJobId } from '../src/roles/coordinator/scheduling/index.js'
 import { parseWorkflowText } from '../src/roles/coordinator/workflow/load.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { waitFor } from '../src/testing/index.js'
-import { JobMesh, type MeshMember, type RunningMember, runnerVisible } from './jobs-flow-fixtures.js'
+import {
+  JobMesh,
+  type MeshMember,
+  Partition,
+  type RunningMember,
+  runnerVisible,
+} from './jobs-flow-fixtures.js'
 
-export { JobMesh, type MeshMember, type RunningMember, runnerVisible }
+export { JobMesh, type MeshMember, Partition, type RunningMember, runnerVisible }
 
 /** Named gates a `gate` step waits on until the test opens them. */
 export class Gates {

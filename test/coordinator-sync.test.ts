@@ -18,6 +18,7 @@ import {
   STATE_TOPIC,
   StateGossip,
   type SyncHost,
+  syncMethod,
   syncWith,
 } from '../src/protocols/state/sync/index.js'
 
@@ -70,8 +71,83 @@ describe('anti-entropy (coordinator.sync)', () => {
       expect(a.runs_.get(id)?.equals(b.runs_.get(id) as RunState), id).toBe(true)
     expect(a.runs_.get('r1')?.cancelled).toBeDefined()
     expect(a.runs_.get('r1')?.step('y')?.phase).toBe('succeeded')
-    // Equal replicas exchange nothing but digests.
-    expect(await syncWith(client, a, 'b')).toEqual({ received: 0, sent: 0 })
+    // Equal replicas exchange nothing but digests, and each run is confirmed held by the peer
+    // at the version it has here (what a replica leaving the run's set waits for).
+    const again = await syncWith(client, a, 'b')
+    expect({ received: again.received, sent: again.sent }).toEqual({ received: 0, sent: 0 })
+    expect(again.confirmed).toEqual(
+      new Map(['r1', 'r2', 'r3'].map((id) => [id, a.runs_.get(id)?.version as number])),
+    )
+  })
+
+  it('sends a run bigger than one RPC frame in parts, confirming it only once the peer holds all', async () => {
+    const a = replica()
+    const b = replica()
+    // 24 steps of ~128 KiB each: about 3 MiB, three times the 1 MiB frame.
+    const big = run('big', 'a', [])
+    for (let i = 0; i < 24; i++) {
+      const result = 'x'.repeat(128 * 1024)
+      big.setStep(`s${i}`, { attempt: 1, phase: 'succeeded', result, hlc: stamp(2_000 + i, 'a') })
+    }
+    a.runs_.set('big', big)
+    const frames: number[] = []
+    const client = {
+      call: async <T>(_m: string, params?: unknown) => {
+        frames.push(JSON.stringify(params).length)
+        const answer = answerSync(b, params as never, 'a')
+        frames.push(JSON.stringify(answer).length)
+        return answer as T
+      },
+    }
+    // A holder leaving the run's set waits for this confirmation: never before B has all of it.
+    let rounds = 0
+    for (; rounds < 10; rounds++) {
+      const { confirmed } = await syncWith(client, a, 'b')
+      const complete = b.runs_.get('big')?.equals(big) === true
+      if (confirmed.has('big')) {
+        expect(complete).toBe(true)
+        break
+      }
+    }
+    expect(b.runs_.get('big')?.equals(big)).toBe(true)
+    expect(rounds).toBeGreaterThan(2)
+    expect(Math.max(...frames)).toBeLessThan(1024 * 1024)
+  })
+
+  it('answers only once what it merged is on disk, and fails instead when a write failed', async () => {
+    const b = replica()
+    let written = false
+    let failing = false
+    const host: SyncHost = {
+      ...b,
+      durable: async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        if (failing) throw new Error('disk full')
+        written = true
+      },
+    }
+    const method = syncMethod(host, () => true)
+    const ctx = { caller: { via: 'libp2p', peerId: 'a' }, signal: new AbortController().signal } as never
+    const delta = run('r1', 'a', ['x']).toJSON()
+    await method.handler({ deltas: [delta] }, ctx)
+    expect(written).toBe(true)
+    failing = true
+    await expect(method.handler({ deltas: [delta] }, ctx)).rejects.toThrow('disk full')
+  })
+
+  it('a round over chosen runs is not complete: the peer sends none of the others', async () => {
+    const a = replica()
+    const b = replica()
+    a.runs_.set('r1', run('r1', 'a', ['x']))
+    b.runs_.set('r1', run('r1', 'a', ['x']))
+    b.runs_.set('r2', run('r2', 'b', ['y']))
+    const client = {
+      call: async <T>(_m: string, params?: unknown) => answerSync(b, params as never, 'a') as T,
+    }
+    const stats = await syncWith(client, a, 'b', { complete: false })
+    expect(stats.received).toBe(0)
+    expect(a.runs_.has('r2')).toBe(false)
+    expect(stats.confirmed.has('r1')).toBe(true)
   })
 
   it('skips malformed deltas and digests instead of failing the round', () => {

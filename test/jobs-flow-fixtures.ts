@@ -6,6 +6,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { ConnectionGater } from '@libp2p/interface'
 import type { SpanExporter } from '@opentelemetry/sdk-trace'
 import { stringify } from 'yaml'
 import { createLogger } from '../src/core/logger.js'
@@ -70,6 +71,8 @@ export class JobMesh {
       file?: boolean
       /** Trace the node, exporting every span to this exporter. */
       spanExporter?: SpanExporter
+      /** Extra connection rules (a partition, `Partition.gater`). */
+      connectionGater?: ConnectionGater
     },
   ): Promise<RunningMember> {
     const raw = {
@@ -89,6 +92,7 @@ export class JobMesh {
     const node = await createNode(config, {
       logger: createLogger(member.name),
       ...(init.spanExporter === undefined ? {} : { spanExporter: init.spanExporter }),
+      ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     })
     const roles = attachRoles(node, init.options)
     await roles.start()
@@ -216,4 +220,50 @@ export async function startRogueMesh(
   const rogue = await mesh.start(await mesh.member('rogue'), { roles: [], bootstrap: sup })
   await runnerVisible(sup, 'work', run)
   return { sup, run, cli, rogue, executed }
+}
+
+/**
+ * A network partition between in-process nodes: each node's connection gater refuses dials to,
+ * and connections from, the peers cut off from it, and `split` closes the connections already
+ * open; `heal` lifts the rules. Real cuts, not forgotten addresses: a dial already under way (an
+ * anti-entropy round, a redial) fails at once instead of finding its way around.
+ */
+export class Partition {
+  /** peer → the peers it may not reach. */
+  private readonly cut = new Map<string, Set<string>>()
+
+  /** The gater of `member`'s node (pass it to `JobMesh.start`). */
+  gater(member: MeshMember): ConnectionGater {
+    const denied = (peer: { toString(): string }): boolean =>
+      this.cut.get(member.peerId)?.has(peer.toString()) === true
+    return {
+      denyDialPeer: denied,
+      denyInboundEncryptedConnection: denied,
+      denyOutboundEncryptedConnection: denied,
+    }
+  }
+
+  /** Cuts every node of `side` off from every node of `rest`, both ways, and hangs up between them. */
+  async split(side: RunningMember[], rest: RunningMember[]): Promise<void> {
+    for (const a of side)
+      for (const b of rest) {
+        this.deny(a.peerId, b.peerId)
+        this.deny(b.peerId, a.peerId)
+      }
+    for (const a of side)
+      for (const b of rest) {
+        await a.node.libp2p.hangUp(b.node.libp2p.peerId)
+        await b.node.libp2p.hangUp(a.node.libp2p.peerId)
+      }
+  }
+
+  heal(): void {
+    this.cut.clear()
+  }
+
+  private deny(from: string, to: string): void {
+    const set = this.cut.get(from) ?? new Set<string>()
+    set.add(to)
+    this.cut.set(from, set)
+  }
 }

@@ -84,6 +84,8 @@ describe('GET /metrics', () => {
       'horus_connections',
       'horus_lease_takeovers_total',
       'horus_anti_entropy_rounds_total',
+      'horus_replica_pushes_total',
+      'horus_replica_handoffs_total',
       'process_cpu_seconds_total',
     ]) {
       expect(before.get(family)?.help, family).toBeTruthy()

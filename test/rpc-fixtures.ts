@@ -96,6 +96,18 @@ export function testRegistry(probe: Probe, authorize?: Authorize): MethodRegistr
         }),
     },
     {
+      name: 'test.block_grouped',
+      summary: 'Like test.block, counted against its own in-flight budget per peer.',
+      role: 'node',
+      params: { type: 'object', properties: {}, additionalProperties: false },
+      result: { type: 'string' },
+      limitGroup: 'grouped',
+      handler: () =>
+        new Promise<string>((resolve) => {
+          probe.blocked.push(() => resolve('released'))
+        }),
+    },
+    {
       name: 'test.fail',
       summary: 'Throw the kind of error asked for.',
       role: 'node',

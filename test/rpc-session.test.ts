@@ -144,6 +144,18 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     expect(await client.call('test.add', [1, 2])).toBe(3)
   })
 
+  it('counts a method with its own limit group apart: a full shared budget does not block it', async () => {
+    const client = await setup({ maxInFlightPerPeer: 2 })
+    const blocked = Array.from({ length: 2 }, () => client.call('test.block'))
+    await eventually(() => probe.blocked.length === 2, 'the shared budget full')
+    const grouped = Array.from({ length: 2 }, () => client.call('test.block_grouped'))
+    await eventually(() => probe.blocked.length === 4, 'the grouped calls running too')
+    const over = await client.call('test.block_grouped').catch((e: unknown) => e)
+    expect(over).toBeInstanceOf(TooManyRequestsError)
+    for (const release of probe.blocked) release()
+    expect(await Promise.all([...blocked, ...grouped])).toHaveLength(4)
+  })
+
   it("starts a call's timeout when it goes on the wire: a call queued behind the window waits its turn", async () => {
     const client = await setup()
     const narrow = new Libp2pRpcClient({

@@ -46,9 +46,15 @@ describe('anti-entropy from a key that is not a coordinator', () => {
     expect(step(view, 'a')).toMatchObject({ state: 'succeeded', attempt: 1 })
     expect(JSON.stringify(view)).not.toContain('pwned')
     // A key the policy holds as a coordinator is answered: the door is shut by role, not closed.
+    // (Run state is sharded: it is sent a run it names; `complete` adds only the runs whose replica
+    // set includes it, and mallory, announcing no role, is in none.)
     const answer = await mesh
       .client(m.mallory, m.hub)
-      .call<{ deltas: Array<{ run: string }> }>('coordinator.sync', { digests: [], complete: true })
-    expect(answer.deltas.map((d) => d.run)).toContain(runId)
+      .call<{ deltas: Array<{ run: string }> }>('coordinator.sync', {
+        digests: [new RunState(runId).digest()],
+        complete: true,
+      })
+    expect(answer.deltas.map((d) => d.run)).toEqual([runId])
+    expect(m.hub.node.rpcServer.dispatcher.refusedCalls()['coordinator.sync']).toBe(attempts.length)
   })
 })

@@ -329,6 +329,14 @@ describe('a policy reload', () => {
       timeoutMs: 10_000,
       what: 'A to take the run over from the revoked B',
     })
+    // A no longer sends B the run's changes; its takeover alone is sent to B, so that B stops
+    // driving. Until B has it, a step that ends reaches B (the job's submitter), which would send
+    // the next step under the id A needs: the gate opens once B has heard that it lost the run.
+    const b1 = coordinatorOf(coordB)
+    await waitFor(() => b1.runState(runId)?.state.lease?.owner === coordA.peerId, {
+      timeoutMs: 10_000,
+      what: 'the revoked B to learn that A took the run over',
+    })
     gates.open('g')
     const view = await waitForStatus(a1, runId, ['completed', 'failed', 'cancelled'])
     expect(view.status).toBe('completed')

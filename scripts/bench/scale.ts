@@ -29,6 +29,7 @@ import { generateIdentity } from '../../src/node/identity.js'
 import { createNode, type HorusNode } from '../../src/node/node.js'
 import { attachRoles, type NodeRoles } from '../../src/node/roles.js'
 import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
+import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.js'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import { renderScalePlot } from './scale-plot.js'
 import { type BenchTable, elapsedMs, percentile } from './table.js'
@@ -545,6 +546,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[]): BenchTable
     ]),
     note: [
       `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s.`,
+      `Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
       ...skipped,
     ].join(' '),
   }

@@ -16,6 +16,20 @@ export interface CallerIdentity {
   /** `gateway`: an HTTP caller acting as this node; `local`: code in this process. */
   via: 'libp2p' | 'gateway' | 'local'
   grant: Caller['grant']
+  /** The coordinator that forwarded the call (see `Caller.forwardedBy`). */
+  forwardedBy?: string
+}
+
+/** Callers that act as this node itself although they arrived by RPC (see `actAsNode`). */
+const nodeCallers = new WeakSet<Caller>()
+
+/**
+ * Marks `caller` as this node itself: a call a trusted coordinator forwarded for its own
+ * in-process caller (../roles/coordinator/service/forwarding.ts). It is identified as `local`.
+ */
+export function actAsNode(caller: Caller): Caller {
+  nodeCallers.add(caller)
+  return caller
 }
 
 export class CallerAuthority {
@@ -34,9 +48,11 @@ export class CallerAuthority {
 
   /** The identity of an RPC caller; `undefined` is this process itself. */
   identify(caller: Caller | undefined): CallerIdentity {
-    if (caller === undefined) return { key: this.#self, via: 'local', grant: undefined }
+    const forwarded = caller?.forwardedBy === undefined ? {} : { forwardedBy: caller.forwardedBy }
+    if (caller === undefined || nodeCallers.has(caller))
+      return { key: this.#self, via: 'local', grant: undefined, ...forwarded }
     if (caller.via === 'http') {
-      return { key: caller.publicKeyHex ?? this.#self, via: 'gateway', grant: caller.grant }
+      return { key: caller.publicKeyHex ?? this.#self, via: 'gateway', grant: caller.grant, ...forwarded }
     }
     let key = caller.publicKeyHex
     if (key === undefined && caller.peerId !== undefined) {
@@ -46,7 +62,7 @@ export class CallerAuthority {
         key = undefined
       }
     }
-    return { key, via: 'libp2p', grant: caller.grant }
+    return { key, via: 'libp2p', grant: caller.grant, ...forwarded }
   }
 
   /** Does the caller hold one of `roles` (policy and grant)? */

@@ -5,7 +5,7 @@ import { type CircuitRelayService, circuitRelayServer, circuitRelayTransport } f
 import { dcutr } from '@libp2p/dcutr'
 import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
 import { type Identify, type IdentifyPush, identify, identifyPush } from '@libp2p/identify'
-import type { ComponentLogger, PeerId, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, PeerId, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
@@ -55,6 +55,8 @@ export interface MeshOptionsInit {
   swarmKey?: Uint8Array
   /** Whether a key is in the node's trust policy now: who may use its relay and be its relay. */
   trusted: (peer: PeerId) => boolean
+  /** Rules added to the node's own connection gater (`CreateNodeOptions.connectionGater`). */
+  connectionGater?: ConnectionGater
 }
 
 /** Assembles the libp2p init object from a validated node config. */
@@ -95,12 +97,15 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
     // busy event loop: its 5 s floor expires, or it collides with the DHT's own ping stream
     // (one outbound ping stream per connection). Keep it for RTT only.
     connectionMonitor: { abortConnectionOnPingFailure: false },
-    connectionGater: relayGater({
-      trusted: init.trusted,
-      isOwnRelay,
-      log: init.logger.forComponent('horus:nat'),
-      ...(relayService === undefined ? {} : { serviceAllow: relayService.allow }),
-    }),
+    connectionGater: eitherDenies(
+      relayGater({
+        trusted: init.trusted,
+        isOwnRelay,
+        log: init.logger.forComponent('horus:nat'),
+        ...(relayService === undefined ? {} : { serviceAllow: relayService.allow }),
+      }),
+      init.connectionGater,
+    ),
     peerDiscovery,
     services: {
       identify: identify(),
@@ -174,4 +179,21 @@ function relayServer(service: RelayServiceConfig): ReturnType<typeof circuitRela
       defaultDataLimit: BigInt(limits?.dataBytes ?? Number.MAX_SAFE_INTEGER),
     },
   })
+}
+
+/** A gater that denies what either `a` or `b` denies (`b` is optional); libp2p awaits every rule. */
+export function eitherDenies(a: ConnectionGater, b: ConnectionGater | undefined): ConnectionGater {
+  if (b === undefined) return a
+  type Rule = (...args: unknown[]) => Promise<boolean> | boolean
+  const rules = (gater: ConnectionGater): Record<string, Rule | undefined> =>
+    gater as unknown as Record<string, Rule | undefined>
+  const out: Record<string, Rule> = {}
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    const first = rules(a)[key]
+    const second = rules(b)[key]
+    out[key] = async (...args) =>
+      (first !== undefined && (await first.apply(a, args))) ||
+      (second !== undefined && (await second.apply(b, args)))
+  }
+  return out as unknown as ConnectionGater
 }

@@ -1,4 +1,4 @@
-import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import type { ComponentLogger, ConnectionGater, Libp2p, Logger } from '@libp2p/interface'
 import type { SpanExporter } from '@opentelemetry/sdk-trace'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
@@ -47,6 +47,11 @@ export interface CreateNodeOptions {
    * in tests) — whatever the config's `telemetry.tracing` says.
    */
   spanExporter?: SpanExporter
+  /**
+   * Connection rules added to the node's own (a test's network partition, an operator's deny
+   * list): a dial or connection either set denies is denied.
+   */
+  connectionGater?: ConnectionGater
 }
 
 /**
@@ -226,6 +231,7 @@ export class HorusNode {
           logger,
           trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),
           ...(swarmKey === undefined ? {} : { swarmKey }),
+          ...(options.connectionGater === undefined ? {} : { connectionGater: options.connectionGater }),
         }),
       )
       const node = new HorusNode({

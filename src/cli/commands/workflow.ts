@@ -36,7 +36,7 @@ Subcommands:
                     read or controlled the run
   list [--status S] [--limit N]
                     your runs (every run for an admin key), newest first; S is
-                    pending|running|paused|completed|failed|cancelled
+                    pending|running|paused|completed|failed|cancelled; N is at most 1000
   cancel RUN_ID     cancel a run (running jobs are cancelled too)
   pause RUN_ID      dispatch nothing new until resumed
   resume RUN_ID     continue a paused run
@@ -309,8 +309,8 @@ export function parseInputs(raw: string | boolean | string[] | undefined): Recor
   return inputs
 }
 
-/** How many of the newest runs a prefix is looked up among (the coordinator's list limit). */
-const PREFIX_SEARCH_LIMIT = 10_000
+/** How many runs whose id contains a prefix are looked at (enough to tell "ambiguous"). */
+const PREFIX_SEARCH_LIMIT = 100
 
 /**
  * Calls `fn` with the run id given; when no run has that id, a prefix of exactly one run's id
@@ -321,7 +321,8 @@ async function onRun<T>(client: HorusClient, given: string, fn: (runId: string) 
     return await fn(given)
   } catch (err) {
     if (!(err instanceof RunNotFoundError) || given.length < MIN_RUN_PREFIX) throw err
-    const runs = await client.listWorkflows({ limit: PREFIX_SEARCH_LIMIT })
+    // Only runs whose id contains the prefix: the coordinators filter, the page stays small.
+    const runs = await client.listWorkflows({ query: given, limit: PREFIX_SEARCH_LIMIT })
     const matches = runs.filter((r) => r.runId.startsWith(given)).map((r) => r.runId)
     if (matches.length === 0) throw err
     if (matches.length > 1) {

@@ -121,6 +121,21 @@ function coordinatorCollectors(registry: Registry, role: () => CoordinatorServic
     },
   )
   counter(
+    'replica_pushes_total',
+    'Run deltas this coordinator pushed to the other members of their replica sets, by outcome (ok, failed: repaired later by anti-entropy).',
+    ['outcome'],
+    (c) => {
+      const { pushed, failed } = c.stats().replication
+      return samplesOf('outcome', { ok: pushed, failed })
+    },
+  )
+  counter(
+    'replica_handoffs_total',
+    'Runs this coordinator gave up once every member of their replica set held them.',
+    [],
+    (c) => [[{}, c.stats().replication.handedOff]],
+  )
+  counter(
     'adoption_refusals_total',
     "Jobs found under a step's id that this coordinator refused to follow, by reason.",
     ['reason'],

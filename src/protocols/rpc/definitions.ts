@@ -27,6 +27,11 @@ export interface Caller {
    * roles' methods, only these capabilities (`'*'`: any). Absent: the key's entry alone decides.
    */
   grant?: { roles: readonly string[]; capabilities: readonly string[] }
+  /**
+   * The coordinator (peer ID) that forwarded this call for its own client, when it came in a
+   * `coordinator.forward` envelope: the audit trail names it beside the client.
+   */
+  forwardedBy?: string
 }
 
 /**
@@ -94,6 +99,11 @@ export interface MethodDefinition<P = Record<string, unknown>, R = unknown> exte
   resultName?: string
   /** Overrides the server's per-call timeout for this method. */
   timeoutMs?: number
+  /**
+   * Calls of this method count against their own per-peer in-flight budget instead of the shared
+   * one (replication between coordinators must not wait behind the calls it carries for clients).
+   */
+  limitGroup?: string
   /** Method syntax keeps handlers with narrower params assignable to the registry's list. */
   handler(params: P, ctx: CallContext): Promise<R> | R
 }

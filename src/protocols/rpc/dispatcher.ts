@@ -166,7 +166,8 @@ export class Dispatcher {
     session: DispatchSession,
     traceparent: unknown,
   ): Promise<unknown> {
-    const release = this.acquire(session.limitKey)
+    const group = entry.def.limitGroup
+    const release = this.acquire(group === undefined ? session.limitKey : `${session.limitKey}\u0000${group}`)
     const controller = new AbortController()
     const onSessionEnd = (): void => controller.abort(new UnavailableError('session closed'))
     session.signal.addEventListener('abort', onSessionEnd, { once: true })

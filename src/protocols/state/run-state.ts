@@ -315,6 +315,31 @@ export class RunState {
     return this.#extract((key) => buckets.has(bucketOf(key)))
   }
 
+  /**
+   * This state cut into parts whose encoded JSON stays near `maxBytes` each (whole components;
+   * one component bigger than that is a part alone), merging back into this state. A run too big
+   * for one sync frame (a long log, many large outputs) travels in several.
+   */
+  *parts(maxBytes: number): Generator<RunState> {
+    const whole = JSON.stringify(this.toJSON()).length
+    if (whole <= maxBytes) {
+      yield this
+      return
+    }
+    let keys = new Set<string>()
+    let used = 0
+    for (const [key, size] of this.#componentSizes()) {
+      if (keys.size > 0 && used + size > maxBytes) {
+        yield this.#extract((k) => keys.has(k))
+        keys = new Set()
+        used = 0
+      }
+      keys.add(key)
+      used += size
+    }
+    if (keys.size > 0) yield this.#extract((k) => keys.has(k))
+  }
+
   clone(): RunState {
     const copy = new RunState(this.run)
     copy.merge(this)
@@ -339,6 +364,19 @@ export class RunState {
     if (this.#signals.size > 0) json.signals = Object.fromEntries(this.#signals)
     if (this.#log.size > 0) json.log = this.log()
     return json
+  }
+
+  /** Each component's key and the length of its encoded JSON (for `parts`). */
+  *#componentSizes(): Generator<[string, number]> {
+    const size = (value: unknown): number => JSON.stringify(value).length + 8
+    if (this.#meta !== undefined) yield [META, size(this.#meta)]
+    if (this.#cancelled !== undefined) yield [CANCELLED, size(this.#cancelled)]
+    if (this.#paused !== undefined) yield [PAUSED, size(this.#paused)]
+    if (this.#lease !== undefined) yield [LEASE, size(this.#lease)]
+    if (this.#rerun !== undefined) yield [RERUN, size(this.#rerun)]
+    for (const [id, e] of this.#steps) yield [stepKey(id), size(e) + id.length]
+    for (const [name, g] of this.#signals) yield [signalKey(name), size(g) + name.length]
+    for (const [hlc, entry] of this.#log) yield [logKey(hlc), size(entry)]
   }
 
   *#fingerprints(): Generator<[string, string]> {

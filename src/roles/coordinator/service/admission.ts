@@ -55,6 +55,11 @@ export interface AdmissionInit {
   register(definition: TriggerDefinition): Promise<void>
   /** A run id garbage-collected here: taken for good (other replicas refuse its state). */
   expired(runId: string): boolean
+  /**
+   * Brings the run's state here if its replica set holds it and this coordinator does not (so a
+   * run id taken elsewhere in the mesh is found taken here too). Best effort, bounded in time.
+   */
+  fetchRun?(runId: string): Promise<void>
 }
 
 /** The document a submission digests: text is parsed first (as the SDK does before signing). */
@@ -82,6 +87,7 @@ export class Admission {
       const document = parseDocument(workflow)
       const compiled = this.#init.compile(document)
       const submission = this.#submissionOf(options, document, inputs, who)
+      if (!engine.runs.has(submission.runId)) await this.#init.fetchRun?.(submission.runId)
       const existing = engine.runs.get(submission.runId)
       if (this.#init.expired(submission.runId)) throw new RunExistsError(submission.runId)
       if (existing !== undefined) {

@@ -11,6 +11,7 @@
  *   leaseGraceMs: 2000       # wait past a lapsed lease before taking the run over
  *   syncIntervalMs: 10000    # anti-entropy with every live coordinator
  *   runRetentionMs: 604800000 # finished runs are deleted this long after they finished (7 days)
+ *   replicas: 3              # coordinators that hold each run (its replica set; ../../../protocols/state/README.md)
  *   supervisorLossMs: 30000  # a supervisor unreachable this long loses its jobs to another
  *   triggers:                # see ../triggers/README.md
  *     - { name: nightly, kind: cron, schedule: "0 3 * * *", workflow: "<yaml>", inputs: {} }
@@ -42,6 +43,8 @@ export interface CoordinatorConfig {
   runRetentionMs?: number
   /** @default DEFAULT_SUPERVISOR_LOSS_MS (30 s) */
   supervisorLossMs?: number
+  /** Coordinators that hold a replica of each run (all live ones when fewer). @default DEFAULT_REPLICAS (3) */
+  replicas?: number
   triggers?: TriggerDefinition[]
 }
 
@@ -53,6 +56,7 @@ const INTEGER_KEYS = [
   'syncIntervalMs',
   'runRetentionMs',
   'supervisorLossMs',
+  'replicas',
 ] as const
 const KEYS = [...INTEGER_KEYS, 'supervisors', 'runners', 'triggers'] as const
 

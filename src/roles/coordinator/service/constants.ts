@@ -24,6 +24,9 @@ export const LEASE_RENEW_FRACTION = 1 / 3
 /** How often leases of other coordinators are checked for lapse. @default 1_000 */
 export const DEFAULT_LEASE_CHECK_MS = 1_000
 
+/** Coordinators that hold a replica of each run: its replica set. @default 3 */
+export const DEFAULT_REPLICAS = 3
+
 /** Anti-entropy round with every live coordinator, this often. @default 10_000 */
 export const DEFAULT_SYNC_INTERVAL_MS = 10_000
 

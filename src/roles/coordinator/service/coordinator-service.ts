@@ -5,6 +5,7 @@
  * the RPC surface, triggers — and answers the API's questions from the replicated state.
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { CallerAuthority } from '../../../node/caller-authority.js'
@@ -22,7 +23,14 @@ import {
   verifyAuthoritySignature,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
-import type { Caller, MethodRegistry } from '../../../protocols/rpc/index.js'
+import {
+  type AnyMethodDefinition,
+  type Caller,
+  isUnreachable,
+  type MethodRegistry,
+  shouldFailover,
+  UnavailableError,
+} from '../../../protocols/rpc/index.js'
 import { DEFAULT_LEASE_GRACE_MS, DEFAULT_LEASE_TTL_MS } from '../../../protocols/state/constants.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
 import { StateStore } from '../../../protocols/state/state-store.js'
@@ -54,6 +62,7 @@ import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_MAX_IN_FLIGHT,
   DEFAULT_RECONCILE_INTERVAL_MS,
+  DEFAULT_REPLICAS,
   DEFAULT_RUN_CONCURRENCY,
   DEFAULT_RUN_RETENTION_MS,
   DEFAULT_SUPERVISOR_LOSS_MS,
@@ -72,10 +81,14 @@ import {
   TriggerAccessDeniedError,
 } from './errors.js'
 import { exportRunMethod } from './export-method.js'
+import { FORWARD_METHOD, forwardedCaller, forwardMethod, isForwarded } from './forwarding.js'
 import type { ResultStats } from './job-reports.js'
 import type { AdoptionStats } from './job-tracker.js'
 import { coordinatorMethods, coordinatorSubscriptions } from './methods.js'
 import { PeerSync, type PeerSyncStats } from './peer-sync.js'
+import { ReplicaHandoff } from './replica-handoff.js'
+import { ReplicaPush, type ReplicaPushStats } from './replica-push.js'
+import { ReplicaSets } from './replica-set.js'
 import { RunAccess, type RunAction, runAuthority } from './run-access.js'
 import { RunEngine } from './run-engine.js'
 import type { RunEntry } from './run-entry.js'
@@ -131,11 +144,42 @@ export interface CoordinatorStats {
   takeovers: Record<string, number>
   /** Anti-entropy rounds this node started (ok / failed) and the entries they moved. */
   sync: PeerSyncStats
+  /** Run replicas held here, deltas pushed to replica-set members, and runs handed off to their set. */
+  replication: ReplicaPushStats & { held: number; handedOff: number }
   /** Jobs of this coordinator's runs in flight on supervisors. */
   jobsInFlight: number
 }
 
 const TERMINAL: ReadonlySet<RunStatus> = new Set(['completed', 'failed', 'cancelled'])
+
+/**
+ * Methods a coordinator outside a run's replica set forwards to a member (forwarding.ts):
+ * every per-run read and control except the local `get_run_digest`, and list_workflows' local scope.
+ */
+const FORWARDED_METHODS: ReadonlySet<string> = new Set([
+  'coordinator.get_workflow_status',
+  'coordinator.cancel_workflow',
+  'coordinator.pause_workflow',
+  'coordinator.resume_workflow',
+  'coordinator.get_workflow_logs',
+  'coordinator.get_workflow_errors',
+  'coordinator.get_workflow_metrics',
+  'coordinator.pending_steps',
+  'coordinator.wait_for_completion',
+  'coordinator.retry_workflow',
+  'coordinator.signal_workflow',
+  'coordinator.get_step_items',
+  'coordinator.export_run',
+  'coordinator.get_run_events',
+  'coordinator.list_workflows',
+])
+
+/** Forwarded controls that must not run twice (a second retry reruns again, a second signal fails). */
+const RUN_TWICE_UNSAFE: ReadonlySet<string> = new Set([
+  'coordinator.cancel_workflow',
+  'coordinator.retry_workflow',
+  'coordinator.signal_workflow',
+])
 
 export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> implements Startable {
   readonly engine: RunEngine
@@ -151,6 +195,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   private readonly stateGossip: StateGossip
   private readonly eventsGossip: EventsGossip
   private readonly peerSync: PeerSync
+  /** Which coordinators hold each run. */
+  readonly sets: ReplicaSets
+  private readonly push: ReplicaPush
+  private readonly handoff: ReplicaHandoff
   /** Finished runs deleted after the retention period; what arrives for them is dropped. */
   readonly retention: RunRetention
   private readonly timers: NodeJS.Timeout[] = []
@@ -166,6 +214,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       toHex(components.trust.signer.publicKey),
     )
     const pubsub = components.libp2p.services.pubsub
+    this.sets = new ReplicaSets({
+      self: components.peerId,
+      replicas: options.replicas ?? DEFAULT_REPLICAS,
+      liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+    })
     this.engine = new RunEngine({
       self: components.peerId,
       logger: components.logger,
@@ -185,9 +238,20 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         supervisorLossMs: options.supervisorLossMs ?? DEFAULT_SUPERVISOR_LOSS_MS,
       },
       liveCoordinators: () => this.liveCoordinators().map((p) => p.peerId),
+      replicaSet: (run) => this.sets.members(run),
       syncPeers: () => this.peerSync.pull(),
+      // Only to the other members of the run's replica set: state is sharded, not gossiped to all.
       publishDelta: (delta) => {
-        this.stateGossip.publish(delta)
+        const peers = this.sets.peers(delta.run)
+        this.push.push(delta, peers)
+        // Held outside its set (a submission received here): give it up as soon as they hold it.
+        if (!this.sets.members(delta.run).includes(this.peerId))
+          for (const peer of peers) this.peerSync.confirmSoon(peer, [delta.run])
+      },
+      tellPreviousOwner: (owner, takeover) => {
+        // Only the takeover itself (the lease and its log line), and only to a peer not sent the
+        // run's deltas anyway: a revoked owner learns it lost the run, not what happens next.
+        if (!this.sets.peers(takeover.run).includes(owner)) this.push.push(takeover, [owner], { dial: true })
       },
       onEvent: (event, local) => {
         this.safeDispatchEvent('monitor:event', { detail: event })
@@ -221,6 +285,17 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       compile: (document) => this.compile(document),
       register: (definition) => this.triggers.register(definition),
       expired: (runId) => this.retention.isExpired(runId) !== undefined,
+      // Outside the run's set, this coordinator holds none of the mesh's runs of that id: ask a member.
+      fetchRun: async (runId) => {
+        if (this.sets.members(runId).includes(this.peerId)) return
+        const peers = this.sets.peers(runId)
+        for (const peer of peers) {
+          if (!(await this.peerSync.fetch(peer, runId))) continue
+          // The copy fetched here is held outside its set: give it up once the members confirm.
+          for (const member of peers) this.peerSync.confirmSoon(member, [runId])
+          return
+        }
+      },
     })
     this.stateGossip = new StateGossip({
       pubsub,
@@ -233,8 +308,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       log: this.log,
       publisher: coordinatorsOnly,
       onEvent: (event) => {
-        // Events of runs held here already come from their replicated log.
-        if (event.runId === undefined || !this.engine.runs.has(event.runId))
+        // Events of runs replicated here already come from their replicated log (a copy held
+        // outside the run's set is not: the members do not send it their changes).
+        if (event.runId === undefined || !this.engine.runs.has(event.runId) || this.forwardsRun(event.runId))
           this.safeDispatchEvent('monitor:event', { detail: event })
       },
     })
@@ -280,11 +356,41 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       isCoordinator: (peer) => this.isCoordinator(peer),
       // Triggers ride the same rounds as runs: whoever repairs runs repairs triggers too.
       alsoSync: (client, signal) => this.triggers.replica.syncWith(client, signal),
+      onRound: (peer, stats) => this.handoff.onRound(peer, stats.confirmed),
+    })
+    this.push = new ReplicaPush({
+      log: this.log,
+      client: (peer, { dial }) => (dial ? this.peerSync.client(peer) : this.peerSync.connectedClient(peer)),
+      connected: (peer) => {
+        try {
+          return components.libp2p.getConnections(peerIdFromString(peer)).length > 0
+        } catch {
+          return false
+        }
+      },
+      belongs: (run, peer) => this.isCoordinator(peer) && this.sets.peers(run).includes(peer),
+    })
+    this.handoff = new ReplicaHandoff({
+      self: components.peerId,
+      sets: this.sets,
+      runs: this.engine.runs,
+      handOverLease: (entry, owner) => this.engine.handOverLease(entry, owner),
+      drop: async (entry) => {
+        await this.engine.drop(entry)
+        // Whoever waits on it here goes on waiting at a member.
+        this.safeDispatchEvent('run:changed', { detail: entry.id })
+      },
+      log: this.log,
     })
     components.rpc.add(
-      ...coordinatorMethods(this),
-      ...controlMethods(this),
-      exportRunMethod(this),
+      ...[...coordinatorMethods(this), ...controlMethods(this), exportRunMethod(this)].map((def) =>
+        this.forwarding(def),
+      ),
+      forwardMethod({
+        registry: components.rpc,
+        forwardable: FORWARDED_METHODS,
+        isCoordinator: (peer) => this.isCoordinator(peer),
+      }),
       syncMethod(this.syncHost(), (peer) => this.isCoordinator(peer)),
       this.triggers.replica.syncMethod(),
     )
@@ -305,6 +411,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     await this.retention.start()
     await this.retention.sweep()
     this.running = true
+    this.push.start()
     this.stateGossip.start()
     this.eventsGossip.start()
     const every = (ms: number, fn: () => void): void => {
@@ -334,7 +441,9 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     await this.triggers.stop()
     this.stateGossip.stop()
     this.eventsGossip.stop()
+    this.push.stop()
     await this.peerSync.stop()
+    await this.handoff.idle()
     await this.retention.stop()
     await this.engine.stop()
   }
@@ -374,6 +483,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   async status(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
+    // RPC calls were forwarded before they got here; in-process ones (tools, benches) are now.
+    if (this.forwardsRun(runId) && !isForwarded(caller))
+      return (await this.forward(
+        runId,
+        'coordinator.get_workflow_status',
+        { runId },
+        caller,
+        signal,
+      )) as RunView
     const entry = await this.find(runId, signal, 'status', caller)
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
@@ -386,10 +504,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   list(status?: RunStatus, limit = DEFAULT_LIST_LIMIT, caller?: Caller, page: ListPage = {}): RunSummary[] {
     const who = this.authority.identify(caller)
     const now = Date.now()
-    const anchor = page.after === undefined ? undefined : this.engine.runs.get(page.after)
-    // A run the caller may not read is no anchor either: its existence is not the caller's business.
-    if (page.after !== undefined && (anchor === undefined || !this.access.mayRead(anchor, who)))
-      throw new RunNotFoundError(page.after)
+    let anchor: ListAnchor | undefined
+    if (page.after !== undefined && page.afterCreatedAt !== undefined)
+      anchor = { id: page.after, createdAt: page.afterCreatedAt }
+    else if (page.after !== undefined) {
+      const entry = this.engine.runs.get(page.after)
+      // A run the caller may not read is no anchor either: its existence is not the caller's business.
+      if (entry === undefined || !this.access.mayRead(entry, who)) throw new RunNotFoundError(page.after)
+      anchor = entry
+    }
     const query = page.query?.toLowerCase()
     const out: Array<RunSummary & { created: number }> = []
     for (const entry of this.engine.runs.values()) {
@@ -414,6 +537,98 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     }
     out.sort((a, b) => b.created - a.created || (a.runId < b.runId ? -1 : 1))
     return out.slice(0, limit).map(({ created: _created, ...summary }) => summary)
+  }
+
+  /**
+   * `list` across the mesh: this coordinator's runs and every live coordinator's (asked for the
+   * caller, forwarding.ts), each run once, in the same order, so `page.after` pages through the
+   * mesh's runs whichever coordinators hold them. A page holds at most MAX_MESH_PAGE runs (every
+   * coordinator sends that many). A coordinator that does not answer in time is left out of the
+   * page while its runs are surely on another member that answered (fewer than `replicas`
+   * coordinators silent); otherwise the page fails (`UnavailableError`) rather than skip runs.
+   */
+  async listMesh(
+    status: RunStatus | undefined,
+    limit = DEFAULT_LIST_LIMIT,
+    caller: Caller | undefined,
+    page: ListPage = {},
+    signal?: AbortSignal,
+  ): Promise<RunSummary[]> {
+    limit = Math.min(limit, MAX_MESH_PAGE)
+    const afterCreatedAt =
+      page.after === undefined ? undefined : await this.listPosition(page.after, caller, signal)
+    const local: ListPage = {
+      ...page,
+      ...(afterCreatedAt === undefined ? {} : { afterCreatedAt }),
+    }
+    const found = new Map<string, RunSummary>()
+    for (const summary of this.list(status, limit, caller, local)) found.set(summary.runId, summary)
+    const envelope = {
+      method: 'coordinator.list_workflows',
+      params: { ...local, limit, scope: 'local', ...(status === undefined ? {} : { status }) },
+      caller: forwardedCaller(this.authority.identify(caller)),
+    }
+    const peers = this.liveCoordinators().map((p) => p.peerId)
+    const answers = await Promise.allSettled(
+      peers.map((peer) =>
+        this.peerSync.client(peer).call<unknown>(FORWARD_METHOD, envelope, {
+          timeoutMs: LIST_PEER_TIMEOUT_MS,
+          ...(signal === undefined ? {} : { signal }),
+        }),
+      ),
+    )
+    const silent: string[] = []
+    answers.forEach((answer, i) => {
+      if (answer.status === 'rejected') {
+        silent.push(peers[i] as string)
+        this.log('list_workflows: %s did not answer: %s', peers[i], (answer.reason as Error).message)
+        return
+      }
+      if (!Array.isArray(answer.value)) return
+      for (const summary of answer.value as RunSummary[]) {
+        if (typeof summary?.runId !== 'string' || typeof summary.createdAt !== 'string') continue
+        if (!found.has(summary.runId)) found.set(summary.runId, summary)
+      }
+    })
+    // Every run is on `replicas` coordinators (all of them when fewer are alive): with fewer
+    // silent than that, each run has a member that answered.
+    if (silent.length >= this.sets.replicas && peers.length + 1 > this.sets.replicas) {
+      throw new UnavailableError(
+        `list_workflows: ${silent.length} coordinator(s) did not answer (${silent.join(', ')}); a page now could miss runs, try again`,
+      )
+    }
+    return [...found.values()].sort(compareSummaries).slice(0, limit)
+  }
+
+  /** When the run `after` (a page's last) was created, if the caller may read it. */
+  private async listPosition(
+    after: string,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    const held = this.engine.runs.get(after)
+    if (held?.ensureWorkflow() !== undefined) {
+      if (!this.access.mayRead(held, this.authority.identify(caller))) throw new RunNotFoundError(after)
+      return held.createdAt
+    }
+    try {
+      const view = this.forwardsRun(after)
+        ? ((await this.forward(
+            after,
+            'coordinator.get_workflow_status',
+            { runId: after },
+            caller,
+            signal,
+          )) as {
+            createdAt?: unknown
+          })
+        : await this.status(after, signal, caller)
+      const at = typeof view.createdAt === 'string' ? Date.parse(view.createdAt) : Number.NaN
+      if (Number.isFinite(at)) return at
+    } catch {
+      // Not found, expired or not the caller's: no anchor either way.
+    }
+    throw new RunNotFoundError(after)
   }
 
   async cancel(runId: string, signal?: AbortSignal, caller?: Caller): Promise<RunView> {
@@ -566,14 +781,27 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     signal?: AbortSignal,
     caller?: Caller,
   ): Promise<RunView> {
+    const began = Date.now()
+    const elsewhere = (ms: number): Promise<RunView> =>
+      this.forward(
+        runId,
+        'coordinator.wait_for_completion',
+        { runId, timeoutMs: Math.max(1, ms) },
+        caller,
+        signal,
+        ms + 5_000,
+      ) as Promise<RunView>
+    if (this.forwardsRun(runId) && !isForwarded(caller)) return elsewhere(timeoutMs)
     const entry = await this.find(runId, signal, 'wait', caller)
+    // Handed off to its replica set while waiting: a member waits for the rest of the time.
+    const gone = (): boolean => this.engine.runs.get(runId) !== entry
     if (!entry.terminal) {
       const deadline = AbortSignal.timeout(timeoutMs)
       const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
       await new Promise<void>((resolve) => {
         const check = (evt?: CustomEvent<string>): void => {
           if (evt !== undefined && evt.detail !== runId) return
-          if (!entry.terminal && !stop.aborted) return
+          if (!entry.terminal && !stop.aborted && !gone()) return
           this.removeEventListener('run:changed', check)
           stop.removeEventListener('abort', done)
           resolve()
@@ -583,6 +811,8 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         stop.addEventListener('abort', done, { once: true })
         check()
       })
+      if (!entry.terminal && gone() && !stop.aborted && !isForwarded(caller))
+        return elsewhere(timeoutMs - (Date.now() - began))
     }
     return runView(entry.workflow as CompiledWorkflow, entry.state, Date.now())
   }
@@ -632,6 +862,11 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       adoptions: this.engine.tracker.adoptionStats(),
       takeovers: Object.fromEntries(this.engine.takeovers),
       sync: { ...this.peerSync.stats, rounds: { ...this.peerSync.stats.rounds } },
+      replication: {
+        ...this.push.stats,
+        held: this.engine.runs.size,
+        handedOff: this.handoff.dropped,
+      },
       jobsInFlight: this.engine.tracker.size,
     }
   }
@@ -647,6 +882,79 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   /** The run's replicated state (tests, tools). */
   runState(runId: string): RunEntry | undefined {
     return this.engine.runs.get(runId)
+  }
+
+  // --- replica sets: forwarding ---------------------------------------------------------------
+
+  /**
+   * Is `runId` answered by another coordinator? When this one neither holds it nor is in its
+   * replica set (nor expired it): then a member answers (forwarding.ts).
+   */
+  forwardsRun(runId: string): boolean {
+    // A copy held outside the set is not kept up to date by the members (it is on its way out).
+    return (
+      this.running &&
+      this.retention.isExpired(runId) === undefined &&
+      !this.sets.members(runId).includes(this.peerId)
+    )
+  }
+
+  /**
+   * Calls `method` at the members of the run's replica set in rendezvous order, for `caller`:
+   * the first that answers decides (its errors are the answer); an unreachable one is skipped.
+   */
+  async forward(
+    runId: string,
+    method: string,
+    params: Record<string, unknown>,
+    caller: Caller | undefined,
+    signal?: AbortSignal,
+    timeoutMs?: number,
+  ): Promise<unknown> {
+    const envelope = { method, params, caller: forwardedCaller(this.authority.identify(caller)) }
+    const held = this.engine.runs.has(runId)
+    // Changes just made here (a submission) are flushed next turn: let them reach the member first.
+    if (held) await new Promise((resolve) => setImmediate(resolve))
+    let last: unknown
+    for (const peer of this.sets.peers(runId)) {
+      if (held) await this.push.settled(peer, signal)
+      try {
+        return await this.peerSync.client(peer).call(FORWARD_METHOD, envelope, {
+          timeoutMs: timeoutMs ?? FORWARD_TIMEOUT_MS,
+          ...(signal === undefined ? {} : { signal }),
+        })
+      } catch (err) {
+        // A control that may have run at that member (its session closed under the call) is not
+        // sent to the next one: a retry or signal would run twice.
+        const elsewhere = RUN_TWICE_UNSAFE.has(method)
+          ? shouldFailover(err, { idempotent: false })
+          : isUnreachable(err)
+        if (!elsewhere || signal?.aborted === true) throw err
+        last = err
+      }
+    }
+    const why = last instanceof Error ? `: ${last.message}` : ''
+    throw new UnavailableError(`no member of run ${runId}'s replica set could be reached${why}`)
+  }
+
+  /** `def`, answered by a member of the run's replica set when this coordinator is not one. */
+  private forwarding(def: AnyMethodDefinition): AnyMethodDefinition {
+    if (!FORWARDED_METHODS.has(def.name) || def.name === 'coordinator.list_workflows') return def
+    type Handler = (params: Record<string, unknown>, ctx: { signal: AbortSignal; caller: Caller }) => unknown
+    const handler = def.handler.bind(def) as unknown as Handler
+    const forwarding: Handler = (params, ctx) => {
+      const runId = params.runId
+      if (typeof runId !== 'string' || isForwarded(ctx.caller) || !this.forwardsRun(runId))
+        return handler(params, ctx)
+      return this.forward(runId, def.name, params, ctx.caller, ctx.signal, def.timeoutMs).catch(
+        (err: unknown) => {
+          // No member reachable, but a copy is here (on its way to them): better than nothing.
+          if (err instanceof UnavailableError && this.engine.runs.has(runId)) return handler(params, ctx)
+          throw err
+        },
+      )
+    }
+    return { ...def, handler: forwarding as unknown as AnyMethodDefinition['handler'] }
   }
 
   // --- helpers -------------------------------------------------------------------------------
@@ -735,10 +1043,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
   }
 
   private readonly onPeerLost = (evt: CustomEvent<LivePeer>): void => {
-    if (evt.detail.roles.includes('coordinator')) this.engine.peerLost(evt.detail.peerId)
+    if (!evt.detail.roles.includes('coordinator')) return
+    this.handoff.forgetPeer(evt.detail.peerId)
+    this.engine.peerLost(evt.detail.peerId)
+    // The lost coordinator's runs have a new member each: bring it their state now (repair).
+    this.peerSync.syncAll()
   }
 
   private readonly onPeerAlive = (evt: CustomEvent<LivePeer>): void => {
+    this.handoff.forgetPeer(evt.detail.peerId)
     this.engine.peerAlive(evt.detail.peerId)
   }
 
@@ -756,15 +1069,20 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 
   private syncHost(): SyncHost {
     return {
-      runs: () => this.engine.runs.keys(),
+      // Only runs the peer replicates too: anti-entropy stays within each run's replica set.
+      runs: (peer) => [...this.engine.runs.keys()].filter((run) => this.sets.members(run).includes(peer)),
       state: (run) => this.engine.runs.get(run)?.state,
-      apply: (delta) => this.mergeRemote(delta),
+      apply: (delta, from) => this.mergeRemote(delta, from),
+      durable: () => this.engine.durable(),
     }
   }
 
   /** A peer's state for a run, unless the run expired here (it must not come back). */
-  private mergeRemote(delta: RunState): void {
-    if (this.retention.isExpired(delta.run) === undefined) this.engine.mergeRemote(delta)
+  private mergeRemote(delta: RunState, from?: string): void {
+    if (this.retention.isExpired(delta.run) !== undefined) return
+    const merged = this.engine.mergeRemote(delta)
+    // What a member sent, that member holds: the hand-off need not have it confirmed.
+    if (merged !== undefined) this.handoff.merged(delta.run, from, merged.before, merged.after)
   }
 }
 
@@ -772,13 +1090,39 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
 export interface ListPage {
   /** The last run id of the previous page. */
   after?: string
+  /**
+   * When `after` was created (ms epoch): a coordinator that does not hold `after` still knows
+   * where the page starts (the mesh-wide list resolves it once and passes it on).
+   */
+  afterCreatedAt?: number
   /** Part of the workflow name or run id, any case. */
   query?: string
 }
 
+/** How long a forwarded call may take unless its method says otherwise. @default 30_000 */
+const FORWARD_TIMEOUT_MS = 30_000
+/**
+ * Most runs in one mesh-wide page (each coordinator sends up to that many summaries: a frame of
+ * a few hundred kB); `after` pages on. @default 1_000
+ */
+const MAX_MESH_PAGE = 1_000
+/** How long list_workflows waits for each other coordinator's page. @default 5_000 */
+const LIST_PEER_TIMEOUT_MS = 5_000
+
+interface ListAnchor {
+  id: string
+  createdAt: number
+}
+
 /** Does `entry` come after `anchor` in the list's order (newest first, then by run id)? */
-function listedAfter(entry: RunEntry, anchor: RunEntry): boolean {
+function listedAfter(entry: ListAnchor, anchor: ListAnchor): boolean {
   return entry.createdAt < anchor.createdAt || (entry.createdAt === anchor.createdAt && entry.id > anchor.id)
+}
+
+/** The list's order on summaries: newest first, then by run id. */
+function compareSummaries(a: RunSummary, b: RunSummary): number {
+  const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt)
+  return byTime !== 0 ? byTime : a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0
 }
 
 function withoutId(event: MonitorEvent): MonitorEvent {

@@ -16,6 +16,7 @@ import {
   type AnyMethodDefinition,
   type AnySubscriptionDefinition,
   assertGrantCovers,
+  type Caller,
   defineMethod,
   defineSubscription,
   InvalidParamsError,
@@ -28,6 +29,7 @@ import { RUN_STATUSES } from './api-schemas.js'
 import { DEFAULT_WAIT_MS, MAX_WAIT_MS } from './constants.js'
 import type { CoordinatorService } from './coordinator-service.js'
 import { COORDINATOR_ERROR_SPECS, TriggerInvalidError, toRpcError } from './errors.js'
+import { isForwarded } from './forwarding.js'
 import type { SecretUse } from './run-secrets.js'
 
 export const errors = (...names: string[]) =>
@@ -188,10 +190,22 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
       }),
     ),
     guarded(
-      defineMethod<{ status?: RunStatus; limit?: number; after?: string; query?: string }, unknown>({
+      defineMethod<
+        {
+          status?: RunStatus
+          limit?: number
+          after?: string
+          afterCreatedAt?: number
+          query?: string
+          scope?: 'mesh' | 'local'
+        },
+        unknown
+      >({
         name: 'coordinator.list_workflows',
         summary:
-          "Runs this coordinator knows, newest first, optionally only those in one status: the caller's own, or all for an admin.",
+          "Runs of the whole mesh, newest first, each once, optionally only those in one status: the caller's own, or all for an admin.",
+        description:
+          'Gathered from every live coordinator (each holds the runs of its replica sets); `after` pages through them in a stable order whichever coordinators hold them. `scope: local` answers from this coordinator alone.',
         role: 'coordinator',
         params: {
           type: 'object',
@@ -202,11 +216,23 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
               ...RUN_ID,
               description: 'the last run id of the previous page: the list goes on after it',
             },
+            afterCreatedAt: {
+              type: 'integer',
+              minimum: 0,
+              description:
+                'with `after`: when that run was created (ms epoch), so a coordinator that does not hold it knows where the page starts',
+            },
             query: {
               type: 'string',
               minLength: 1,
               maxLength: 128,
               description: 'keep runs whose workflow name or run id contains this (any case)',
+            },
+            scope: {
+              type: 'string',
+              enum: ['mesh', 'local'],
+              description:
+                "'mesh' (default): every live coordinator's runs; 'local': this coordinator's only",
             },
           },
           additionalProperties: false,
@@ -214,11 +240,18 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         result: { type: 'array', items: schema.RUN_SUMMARY },
         resultName: 'runs',
         errors: errors('RunNotFoundError'),
-        handler: ({ status, limit, after, query }, { caller }) =>
-          service.list(status, limit, caller, {
+        timeoutMs: 15_000,
+        handler: ({ status, limit, after, afterCreatedAt, query, scope }, { caller, signal }) => {
+          const page = {
             ...(after === undefined ? {} : { after }),
+            ...(after === undefined || afterCreatedAt === undefined ? {} : { afterCreatedAt }),
             ...(query === undefined ? {} : { query }),
-          }),
+          }
+          // A peer's part of a mesh-wide list is its own runs only.
+          return scope === 'local' || isForwarded(caller)
+            ? service.list(status, limit, caller, page)
+            : service.listMesh(status, limit, caller, page, signal)
+        },
       }),
     ),
     ...(
@@ -264,6 +297,27 @@ export function coordinatorMethods(service: CoordinatorService): AnyMethodDefini
         resultName: 'log lines',
         errors: RUN_ERRORS,
         handler: ({ runId, stepId }, { signal, caller }) => service.logs(runId, stepId, signal, caller),
+      }),
+    ),
+    guarded(
+      defineMethod<{ runId: string; after?: string }, unknown>({
+        name: 'coordinator.get_run_events',
+        summary:
+          "The run's monitor events after the one whose `id` is `after` (all of them without it), oldest first.",
+        role: 'coordinator',
+        params: {
+          type: 'object',
+          properties: { runId: RUN_ID, after: { type: 'string', maxLength: 256 } },
+          required: ['runId'],
+          additionalProperties: false,
+        },
+        result: { type: 'array', items: schema.MONITOR_EVENT },
+        resultName: 'events',
+        errors: RUN_ERRORS,
+        handler: async ({ runId, after }, { signal, caller }) => {
+          await service.authorizeEvents(runId, caller, signal)
+          return service.runEvents(runId, after ?? '')
+        },
       }),
     ),
     guarded(
@@ -398,15 +452,18 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       subscribe: async ({ runId, after }, ctx) => {
         if (after !== undefined && runId === undefined)
           throw new InvalidParamsError('invalid params: after needs runId (history is replayed per run)')
+        if (runId !== undefined && service.forwardsRun(runId))
+          return forwardedEvents(service, runId, after, ctx)
+        let history: MonitorEvent[] = []
         try {
           await service.authorizeEvents(runId, ctx.caller, ctx.signal)
+          if (runId !== undefined && after !== undefined) history = service.runEvents(runId, after)
         } catch (err) {
           throw toRpcError(err)
         }
         // Replayed and live events are taken in the same turn, so none falls between; an event
         // already in the log but not yet announced is replayed once, not sent again live.
         const replayed = new Set<string>()
-        const history = runId === undefined || after === undefined ? [] : service.runEvents(runId, after)
         const listener = (evt: CustomEvent<MonitorEvent>): void => {
           if (runId !== undefined && evt.detail.runId !== runId) return
           if (runId === undefined && !service.mayReceive(evt.detail, ctx.caller)) return
@@ -422,4 +479,52 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]
+}
+
+/**
+ * `coordinator.events` of a run held by other coordinators: a member authorizes the caller and
+ * sends the history (forwarding.ts); live events arrive here on the events topic. Live events are
+ * listened to before the history is asked for and held until it came, so none falls between;
+ * topic events carry no `id`, so one already replayed is recognised by its content.
+ */
+async function forwardedEvents(
+  service: CoordinatorService,
+  runId: string,
+  after: string | undefined,
+  ctx: { caller: Caller; signal: AbortSignal; notify(event: MonitorEvent): Promise<void> },
+): Promise<() => void> {
+  let held: MonitorEvent[] | undefined = []
+  const listener = (evt: CustomEvent<MonitorEvent>): void => {
+    if (evt.detail.runId !== runId) return
+    if (held !== undefined) held.push(evt.detail)
+    else ctx.notify(evt.detail).catch(() => {})
+  }
+  service.addEventListener('monitor:event', listener)
+  let history: MonitorEvent[]
+  try {
+    // '\u{10FFFF}' sorts after every event id: without `after`, authorization alone.
+    const answer = await service.forward(
+      runId,
+      'coordinator.get_run_events',
+      { runId, after: after ?? '\u{10FFFF}' },
+      ctx.caller,
+      ctx.signal,
+    )
+    history = Array.isArray(answer) ? (answer as MonitorEvent[]) : []
+  } catch (err) {
+    service.removeEventListener('monitor:event', listener)
+    throw toRpcError(err)
+  }
+  const replayed = new Set(history.map(contentKey))
+  for (const event of history) ctx.notify(event).catch(() => {})
+  const live = held
+  held = undefined
+  for (const event of live) if (!replayed.has(contentKey(event))) ctx.notify(event).catch(() => {})
+  return () => service.removeEventListener('monitor:event', listener)
+}
+
+/** An event without its log cursor: equal for a replayed event and its copy from the topic. */
+function contentKey(event: MonitorEvent): string {
+  const { id: _id, ...rest } = event
+  return JSON.stringify(rest, Object.keys(rest).sort())
 }

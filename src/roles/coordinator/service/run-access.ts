@@ -92,24 +92,37 @@ export class RunAccess {
   }
 
   #audit(entry: RunEntry, action: RunAction, who: CallerIdentity, allowed: boolean): void {
-    // In-process reads (tests, tools on this node) are the coordinator's own, like anti-entropy.
-    if (who.via === 'local' && !(CONTROL_ACTIONS as readonly string[]).includes(action)) return
-    if (!(CONTROL_ACTIONS as readonly string[]).includes(action)) {
-      const key = `${who.key}|${action}|${allowed}`
+    // In-process reads (tests, tools on this node) are the coordinator's own, like anti-entropy;
+    // another coordinator's, forwarded here, are not.
+    const control = (CONTROL_ACTIONS as readonly string[]).includes(action)
+    if (who.via === 'local' && who.forwardedBy === undefined && !control) return
+    if (!control) {
+      const key = `${who.key}|${who.forwardedBy}|${action}|${allowed}`
       const seen = this.#seenOf(entry)
       if (seen.has(key)) return
       seen.add(key)
     }
+    const from = who.forwardedBy === undefined ? '' : `, forwarded by coordinator ${who.forwardedBy}`
     const route =
-      who.via === 'gateway' ? ' through the HTTP gateway' : who.via === 'local' ? ' in-process' : ''
-    const message = `${action} ${allowed ? 'by' : 'refused to'} ${describeKey(who.key)}${route}`
+      who.via === 'gateway'
+        ? ` through ${who.forwardedBy === undefined ? 'the' : 'an'} HTTP gateway`
+        : who.via === 'local'
+          ? ' in-process'
+          : ''
+    const message = `${action} ${allowed ? 'by' : 'refused to'} ${describeKey(who.key)}${route}${from}`
     this.#init.record(entry, {
       hlc: this.#init.stamp(),
       kind: 'log',
       type: AUDIT_TYPE,
       severity: allowed ? 'info' : 'warning',
       message,
-      data: { action, key: who.key ?? null, via: who.via, allowed },
+      data: {
+        action,
+        key: who.key ?? null,
+        via: who.via,
+        allowed,
+        ...(who.forwardedBy === undefined ? {} : { forwardedBy: who.forwardedBy }),
+      },
     })
   }
 

@@ -14,7 +14,7 @@
  * the lease through the same takeover path, and an owner re-follows in-flight attempts after every
  * merge, since a merge can bring jobs another coordinator sent while it believed it owned the run.
  */
-import { createHash, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import type { NodeTracing } from '../../../node/telemetry/index.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
@@ -27,12 +27,14 @@ import type {
   TrustPolicy,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
+import { UnavailableError } from '../../../protocols/rpc/index.js'
 import { Hlc, hlcNode } from '../../../protocols/state/hlc.js'
 import type { JsonObject, JsonValue } from '../../../protocols/state/json-value.js'
 import type { LogEntry } from '../../../protocols/state/lattice.js'
 import { renewLease, takeOverLease } from '../../../protocols/state/lease.js'
 import { RunState } from '../../../protocols/state/run-state.js'
 import type { StateStore } from '../../../protocols/state/state-store.js'
+import { MAX_DELTA_BYTES } from '../../../protocols/state/sync/index.js'
 import type { JobEvent, SupervisorService } from '../../supervisor/index.js'
 import {
   appendStepLog,
@@ -47,6 +49,7 @@ import {
   setRunPaused,
   signalRun,
 } from '../scheduling/index.js'
+import { WorkflowInputError } from '../workflow/errors.js'
 import type { CompiledWorkflow } from '../workflow/types.js'
 import { BlobKeeper } from './blob-keeper.js'
 import { COMPACT_AFTER_DELTAS, LEASE_RENEW_FRACTION, MAX_JOB_LOG_LINES } from './constants.js'
@@ -83,12 +86,24 @@ export interface RunEngineInit {
   /** The node's blob service: large step outputs (../workflow/README.md, "Big outputs"). */
   blobs?: BlobService | undefined
   limits: EngineLimits
-  /** Other coordinators alive now (peer IDs), for the takeover order. */
+  /** Other coordinators alive now (peer IDs): where a run's blobs may be. */
   liveCoordinators(): string[]
+  /**
+   * The run's replica set in rendezvous order (this coordinator included when it is a member):
+   * only members take a lapsed lease over, in this order.
+   */
+  replicaSet(run: string): string[]
   /** One anti-entropy round with every live coordinator (bounded in time; failures are logged). */
   syncPeers(): Promise<void>
-  /** Gossip a delta of local changes. */
+  /** Send a delta of local changes to the run's other replicas. */
   publishDelta(delta: RunState): void
+  /**
+   * Tell an owner whose key the policy no longer trusts as a coordinator that its lease was just
+   * taken: it is no replica here, so no delta tells it, and it would go on driving the run. An
+   * owner merely lost from the view is not told: it is cut off (a partition, a crash), and a note
+   * that dialled it would carry state across the partition; it learns when anti-entropy meets it.
+   */
+  tellPreviousOwner(owner: string, takeover: RunState): void
   /** A new monitor event (`local`: this node wrote it). */
   onEvent(event: MonitorEvent, local: boolean): void
   /** A run changed (after its changes were flushed). */
@@ -109,6 +124,8 @@ export class RunEngine {
   private readonly dirty = new Set<RunEntry>()
   private flushing = false
   private persisting: Promise<void> = Promise.resolve()
+  /** Writes that failed since start: what they carried is only in memory (see `durable`). */
+  private failedWrites = 0
   private running = false
   /** Coordinators the liveness service lost, and when: their leases count as lapsed from then. */
   private readonly lost = new Map<string, number>()
@@ -179,6 +196,20 @@ export class RunEngine {
     await this.persisting
   }
 
+  /**
+   * Resolves once every change made or merged before the call is on disk; rejects after a failed
+   * write, whose change exists only in memory (a replica then promises no peer that it holds a
+   * run: see anti-entropy's `durable`).
+   */
+  async durable(): Promise<void> {
+    // Changes of this turn are flushed in the check phase; queue behind that flush.
+    await new Promise((resolve) => setImmediate(resolve))
+    await this.persisting
+    if (this.failedWrites > 0) {
+      throw new UnavailableError(`${this.failedWrites} run-state write(s) failed on this coordinator`)
+    }
+  }
+
   owns(entry: RunEntry): boolean {
     return entry.state.lease?.owner === this.init.self
   }
@@ -205,6 +236,9 @@ export class RunEngine {
     } = {},
   ): Promise<RunEntry> {
     const run = runId ?? randomUUID()
+    // The run is driven by its replica set's first member: this coordinator when it is one.
+    const members = this.init.replicaSet(run)
+    const owner = members.includes(this.init.self) ? this.init.self : (members[0] ?? this.init.self)
     if (this.runs.has(run)) throw new RunExistsError(run)
     const secrets = origin.secrets
     checkRunSecrets(workflow, secrets ?? {})
@@ -218,7 +252,17 @@ export class RunEngine {
         ? {}
         : { secrets: secrets as unknown as JsonObject }),
     })
-    takeOverLease(state, this.hlc.now(), this.init.self, Date.now(), this.leaseOptions())
+    // The creation travels to the replica set whole, in one sync frame: refuse what cannot.
+    const size = JSON.stringify(state.toJSON()).length
+    if (size > MAX_DELTA_BYTES) {
+      throw new WorkflowInputError([
+        {
+          path: 'inputs',
+          message: `the run's definition and inputs encode to ${size} bytes; at most ${MAX_DELTA_BYTES} can be replicated`,
+        },
+      ])
+    }
+    state.setLease(this.hlc.now(), owner, Date.now() + this.init.limits.leaseTtlMs)
     const entry = new RunEntry(state, workflow)
     this.runs.set(run, entry)
     // Acknowledged runs survive a crash: the creation is on disk before the caller hears of it.
@@ -266,8 +310,38 @@ export class RunEngine {
     this.changed(entry, entry.state.appendLog(log), false)
   }
 
-  /** Merges state from another coordinator (gossip or anti-entropy). */
-  mergeRemote(delta: RunState): void {
+  /**
+   * The run leaves this coordinator's replica set: `owner` (a member) drives it from now on. The
+   * jobs in flight are left where they are; the new owner follows them from the replicated state.
+   */
+  handOverLease(entry: RunEntry, owner: string): void {
+    const delta = entry.state.setLease(this.hlc.now(), owner, Date.now() + this.init.limits.leaseTtlMs)
+    this.tracker.forgetRun(entry.id)
+    entry.clearWake()
+    this.changed(entry, delta, false)
+  }
+
+  /** Forgets a run handed off to its replica set (memory and datastore). */
+  async drop(entry: RunEntry): Promise<void> {
+    if (this.runs.get(entry.id) !== entry) return
+    this.runs.delete(entry.id)
+    this.dirty.delete(entry)
+    entry.clearWake()
+    this.tracker.forgetRun(entry.id)
+    // After every append already queued for it, so none lands after the deletion.
+    const store = this.init.store
+    this.persisting = this.persisting
+      .then(() => store.delete(entry.id))
+      .catch((err: Error) => this.log.error('deleting run %s failed: %s', entry.id, err.message))
+    await this.persisting
+  }
+
+  /**
+   * Merges state from another coordinator (gossip or anti-entropy). Returns the local versions the
+   * merge itself took the run from and to (the writes it causes here come after), or undefined
+   * when it changed nothing.
+   */
+  mergeRemote(delta: RunState): { before: number; after: number } | undefined {
     let entry = this.runs.get(delta.run)
     if (entry === undefined) {
       entry = new RunEntry(new RunState(delta.run))
@@ -275,7 +349,8 @@ export class RunEngine {
     }
     const owned = this.owns(entry)
     const before = entry.state.version
-    if (!entry.state.merge(delta)) return
+    if (!entry.state.merge(delta)) return undefined
+    const merged = { before, after: entry.state.version }
     entry.mergedSince ??= before
     // Replicate the run's blobs: every coordinator holding the run holds its big outputs too.
     this.blobs?.replicate(delta, this.blobSources(entry))
@@ -292,6 +367,7 @@ export class RunEngine {
     }
     for (const jobId of obsoleteJobs(entry.state, this.tracker.jobsOf(entry.id))) this.tracker.cancel(jobId)
     this.touch(entry)
+    return merged
   }
 
   /**
@@ -359,6 +435,8 @@ export class RunEngine {
       )
       entry.redispatch = true
       this.changed(entry, delta)
+      if (revoked && lease !== undefined && lease.owner !== this.init.self)
+        this.init.tellPreviousOwner(lease.owner, delta)
     }
   }
 
@@ -434,16 +512,14 @@ export class RunEngine {
     return { ttlMs: this.init.limits.leaseTtlMs, graceMs: this.init.limits.leaseGraceMs }
   }
 
-  /** 0 for the live coordinator that takes the run over first (rendezvous hashing), 1 next… */
+  /**
+   * 0 for the member of the run's replica set that takes it over first (rendezvous order), 1
+   * next…; never (Infinity) for a coordinator outside the set.
+   */
   private takeoverRank(run: string, lapsedOwner: string | undefined): number {
-    const score = (peer: string): string => createHash('sha256').update(`${run}\n${peer}`).digest('hex')
-    const peers = new Set(this.init.liveCoordinators())
-    peers.add(this.init.self)
-    if (lapsedOwner !== undefined) peers.delete(lapsedOwner)
-    const mine = score(this.init.self)
-    let rank = 0
-    for (const peer of peers) if (peer !== this.init.self && score(peer) > mine) rank++
-    return rank
+    const members = this.init.replicaSet(run).filter((peer) => peer !== lapsedOwner)
+    const rank = members.indexOf(this.init.self)
+    return rank < 0 ? Number.POSITIVE_INFINITY : rank
   }
 
   private nodeEvent(message: string, severity: 'info' | 'warning'): LogEntry {
@@ -464,6 +540,8 @@ export class RunEngine {
     this.dirty.clear()
     const now = Date.now()
     for (const entry of entries) {
+      // Handed off meanwhile: nothing of it is persisted or sent again.
+      if (this.runs.get(entry.id) !== entry) continue
       const replan = entry.replan
       entry.replan = false
       if (this.running && this.drives(entry, now) && entry.ensureWorkflow() !== undefined) {
@@ -575,7 +653,10 @@ export class RunEngine {
         await store.append(delta)
         if (compact) await store.compact(entry.id)
       })
-      .catch((err: Error) => this.log.error('persisting run %s failed: %s', entry.id, err.message))
+      .catch((err: Error) => {
+        this.failedWrites++
+        this.log.error('persisting run %s failed: %s', entry.id, err.message)
+      })
   }
 
   /** Records where an owned run's job is, for a coordinator that takes the run over. */

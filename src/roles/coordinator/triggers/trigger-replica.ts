@@ -140,6 +140,7 @@ export class TriggerReplica {
         properties: { records: { type: 'object' }, want: { type: 'array', items: { type: 'string' } } },
       },
       resultName: 'trigger sync answer',
+      limitGroup: 'replication',
       authorize: (caller: Caller) =>
         caller.via === 'libp2p' && caller.peerId !== undefined && this.#init.isCoordinator(caller.peerId),
       handler: (params) => {
