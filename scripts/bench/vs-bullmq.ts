@@ -13,7 +13,8 @@
  *   the ping protocol — to the supervisor process; a redis PING);
  * - sandboxed: a Horus `sal` job running `1 + 1` in QuickJS against a BullMQ sandboxed processor
  *   (a child-process processor computing the same);
- * - crypto: what the signature work alone allows on this machine (node:crypto, measured here).
+ * - crypto: what the signature work alone allows on this machine (the jobs layer's Ed25519 backend,
+ *   measured here).
  * Every Horus job is signed by the client, verified by the supervisor and the runner, persisted
  * before it is acknowledged, and its result signed by the runner and verified by supervisor and
  * client.
@@ -35,7 +36,7 @@ import { Queue, QueueEvents } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
-import { nodeEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
+import { defaultEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
 import { REDIS_PERSISTENCE, startRedis } from './redis-server.js'
 import { type BenchTable, elapsedMs, formatTable, percentile } from './table.js'
@@ -509,7 +510,7 @@ function cryptoBound(): { signPerSecond: number; verifyPerSecond: number; jobsPe
     return (n * 1000) / (performance.now() - start)
   }
   const signPerSecond = rate(() => signer.sign(message))
-  const verifyPerSecond = rate(() => nodeEd25519.verify(signature, message, signer.publicKey))
+  const verifyPerSecond = rate(() => defaultEd25519.verify(signature, message, signer.publicKey))
   const jobsPerCore = 1 / (2 / signPerSecond + 4 / verifyPerSecond)
   return { signPerSecond, verifyPerSecond, jobsPerCore }
 }
@@ -589,7 +590,7 @@ export async function runVsBullmqBench(): Promise<BenchTable[]> {
         failureNote('BullMQ', bull),
     },
     {
-      title: 'Horus jobs/s against the signature work alone (2 signs + 4 verifies per job, node:crypto)',
+      title: `Horus jobs/s against the signature work alone (2 signs + 4 verifies per job, ${defaultEd25519.name})`,
       columns: ['measure', 'value'],
       rows: [
         ['Ed25519 sign/s, one core', crypto.signPerSecond],
