@@ -74,6 +74,8 @@ interface SideResults {
   jobsPerSecond: number
   /** CPU time of all the side's processes (producer included) per no-op job, in the throughput phase. */
   cpuMsPerJob: number
+  /** The same per process: producer, queue, worker. */
+  cpuMsPerJobEach: number[]
   burstPerSecond: number
   /** Calls that failed in any phase; the first failure's message. */
   failed: number
@@ -86,19 +88,21 @@ interface SideResults {
 }
 
 /**
- * CPU time (user + system, ms) used so far by this process and `pids`, from /proc. Unlike jobs/s
- * it hardly moves when other work shares the machine, so it is what compares runs on a busy host.
+ * CPU time (user + system, ms) used so far by this process and each of `pids`, from /proc, in that
+ * order. Unlike jobs/s it hardly moves when other work shares the machine, so it is what compares
+ * runs on a busy host.
  */
-function cpuMs(pids: number[]): number {
+function cpuMs(pids: number[]): number[] {
   const own = process.cpuUsage()
-  let total = (own.user + own.system) / 1000
-  for (const pid of pids) {
-    // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
-  }
-  return total
+  return [
+    (own.user + own.system) / 1000,
+    ...pids.map((pid) => {
+      // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+    }),
+  ]
 }
 
 /** USER_HZ: Linux reports process times in hundredths of a second on every common build. */
@@ -194,8 +198,14 @@ async function measureSide(side: Side): Promise<SideResults> {
   await throughput(side, 'noop', WARMUP, IN_FLIGHT, failures)
   const floor = await samples(FLOOR_SAMPLES, () => side.floor())
   const cpuBefore = cpuMs(side.pids)
+  const phaseStart = process.hrtime.bigint() / 1000n
   const jobsPerSecond = await throughput(side, 'noop', JOBS, IN_FLIGHT, failures)
-  const cpuMsPerJob = (cpuMs(side.pids) - cpuBefore) / JOBS
+  if (process.env.BENCH_CPU_PROF !== undefined) {
+    // For `cpu-profile.js --window`: the same monotonic clock V8 stamps its samples with.
+    process.stderr.write(`throughput phase: --window ${phaseStart}-${process.hrtime.bigint() / 1000n}\n`)
+  }
+  const cpuMsPerJobEach = cpuMs(side.pids).map((ms, i) => (ms - (cpuBefore[i] ?? 0)) / JOBS)
+  const cpuMsPerJob = cpuMsPerJobEach.reduce((a, b) => a + b, 0)
   const latency = await withTimeout(
     'sequential jobs',
     samples(SEQUENTIAL, () => side.run('noop'), failures),
@@ -207,6 +217,7 @@ async function measureSide(side: Side): Promise<SideResults> {
   return {
     jobsPerSecond,
     cpuMsPerJob,
+    cpuMsPerJobEach,
     burstPerSecond,
     failed: failures.count,
     firstFailure: failures.first,
@@ -224,7 +235,8 @@ async function withHorus<T>(
   supervisor: Record<string, unknown> = {},
 ): Promise<T> {
   const mesh = new TestMesh()
-  // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit.
+  // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit
+  // (read them with `node dist/scripts/bench/cpu-profile.js`).
   const profileDir = process.env.BENCH_CPU_PROF
   const processes = new ProcessMesh({
     dir: await mesh.tempDir('horus-bench-vs-'),
@@ -478,6 +490,7 @@ function skippedSide(): SideResults & { redisVersion: string } {
   return {
     jobsPerSecond: Number.NaN,
     cpuMsPerJob: Number.NaN,
+    cpuMsPerJobEach: [],
     burstPerSecond: Number.NaN,
     failed: 0,
     firstFailure: undefined,
@@ -513,6 +526,10 @@ function cryptoBound(): { signPerSecond: number; verifyPerSecond: number; jobsPe
   const verifyPerSecond = rate(() => defaultEd25519.verify(signature, message, signer.publicKey))
   const jobsPerCore = 1 / (2 / signPerSecond + 4 / verifyPerSecond)
   return { signPerSecond, verifyPerSecond, jobsPerCore }
+}
+
+function eachProcess(ms: number[]): string {
+  return ms.length === 0 ? 'n/a' : ms.map((m) => m.toFixed(2)).join(' / ')
 }
 
 function failureNote(name: string, side: SideResults): string {
@@ -553,6 +570,12 @@ export async function runVsBullmqBench(): Promise<BenchTable[]> {
           horus.cpuMsPerJob,
           bull.cpuMsPerJob,
           ratio(horus.cpuMsPerJob, bull.cpuMsPerJob),
+        ],
+        [
+          'the same per process: producer / queue / worker',
+          eachProcess(horus.cpuMsPerJobEach),
+          eachProcess(bull.cpuMsPerJobEach),
+          '–',
         ],
         [
           `no-op jobs/s ${cores} idle cores allow (${cores * 1000} ÷ CPU ms per job)`,
