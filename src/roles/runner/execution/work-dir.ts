@@ -6,9 +6,10 @@ import { join } from 'node:path'
 
 /**
  * A job's work directory, made the first time the job reads its path: most jobs (no-op and
- * pure-compute kinds, `sal` scripts that touch no file) never do, and for them the mkdtemp and
- * rmdir were ~8 % of a runner's CPU per job. Made synchronously, inside the handler that asked: one
- * mkdir costs less than the thread-pool round trip of the async call.
+ * pure-compute kinds, `sal` scripts that touch no file) never do, and for a no-op job the mkdtemp
+ * and rmdir were about half of the runner's CPU (BENCHMARKS.md, third session). Made synchronously,
+ * inside the handler that asked: one mkdir costs less than the thread-pool round trip of the async
+ * call.
  */
 export class JobWorkDir {
   private made: string | undefined
