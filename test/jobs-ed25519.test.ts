@@ -13,6 +13,7 @@ import {
   publicKeyHexFromPeerId,
   signerFromPrivateKey,
   signerFromSeed,
+  sodiumEd25519,
   toHex,
 } from '../src/protocols/jobs/index.js'
 
@@ -95,7 +96,11 @@ const VECTORS = [
   },
 ]
 
-const BACKENDS: Ed25519Backend[] = [nobleEd25519, nodeEd25519]
+// libsodium must load where the tests run (sodium-native ships a linux-x64 build): a silent
+// fallback to node:crypto would leave its backend untested.
+if (sodiumEd25519 === undefined) throw new Error('sodium-native did not load')
+const sodium: Ed25519Backend = sodiumEd25519
+const BACKENDS: Ed25519Backend[] = [nobleEd25519, nodeEd25519, sodium]
 
 describe.each(BACKENDS)('Ed25519 backend $name', (backend) => {
   it('has the 1023-byte message of TEST 1024', () => {
@@ -158,12 +163,36 @@ describe('backends agree', () => {
     for (let i = 0; i < 20; i++) {
       const seed = new Uint8Array(32).map((_, j) => (i * 31 + j * 7) & 0xff)
       const message = new Uint8Array(i * 13).map((_, j) => (i + j) & 0xff)
-      const a = nobleEd25519.signer(seed)(message)
-      const b = nodeEd25519.signer(seed)(message)
-      expect(toHex(a)).toBe(toHex(b))
-      expect(nobleEd25519.verify(b, message, nodeEd25519.publicKey(seed))).toBe(true)
-      expect(nodeEd25519.verify(a, message, nobleEd25519.publicKey(seed))).toBe(true)
+      const signatures = BACKENDS.map((b) => toHex(b.signer(seed)(message)))
+      expect(new Set(signatures).size).toBe(1)
+      for (const signer of BACKENDS) {
+        const signature = signer.signer(seed)(message)
+        for (const verifier of BACKENDS) {
+          expect(verifier.verify(signature, message, signer.publicKey(seed))).toBe(true)
+        }
+      }
     }
+  })
+
+  it('on a message view inside a larger buffer (offsets are honoured)', () => {
+    const seed = new Uint8Array(32).fill(9)
+    const whole = new Uint8Array(64).map((_, j) => j)
+    const signature = sodium.signer(seed)(whole.subarray(8, 24))
+    expect(toHex(signature)).toBe(toHex(nodeEd25519.signer(seed)(whole.slice(8, 24))))
+    expect(sodium.verify(signature, whole.subarray(8, 24), sodium.publicKey(seed))).toBe(true)
+    expect(sodium.verify(signature, whole.subarray(9, 25), sodium.publicKey(seed))).toBe(false)
+  })
+
+  it('except that libsodium refuses a small-order key OpenSSL accepts any message under', () => {
+    // The identity point as public key, R = identity and S = 0: [S]B = R + [k]A holds for every
+    // message. No honest key is of small order; the stricter answer is the safe one.
+    const identity = new Uint8Array(32)
+    identity[0] = 1
+    const signature = new Uint8Array(64)
+    signature[0] = 1
+    const message = new Uint8Array([1, 2, 3])
+    expect(nodeEd25519.verify(signature, message, identity)).toBe(true)
+    expect(sodium.verify(signature, message, identity)).toBe(false)
   })
 })
 

@@ -70,6 +70,16 @@ describe('runner.execute_many', () => {
     ).toEqual(good.map((j) => j.id).sort())
     // Executions of one moment travel together.
     expect(events.filter((e) => e.type === 'results').length).toBeLessThan(good.length)
+    // So do starts: no `started` event of its own, each job's id named in (or before) the event
+    // carrying its execution — and the forged job never started.
+    expect(events.some((e) => e.type === 'started')).toBe(false)
+    for (const j of good) {
+      const startedIn = events.findIndex((e) => e.type === 'results' && (e.started ?? []).includes(j.id))
+      const endedIn = events.findIndex((e) => e.type === 'results' && e.results.some((o) => o.jobId === j.id))
+      expect(startedIn).toBeGreaterThanOrEqual(0)
+      expect(startedIn).toBeLessThanOrEqual(endedIn)
+    }
+    expect(events.some((e) => e.type === 'results' && (e.started ?? []).includes(forged.id))).toBe(false)
     const runnerKey = publicKeyHexOfPeer(run.peerId) as string
     for (const j of good) {
       const outcome = resultsOf().find((o) => o.jobId === j.id)

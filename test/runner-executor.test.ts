@@ -164,6 +164,23 @@ describe('job executor', () => {
     await expect(access(seen?.workDir as string)).rejects.toThrow()
   })
 
+  it('makes no work directory for a job that never reads its path', async () => {
+    let during: string[] | undefined
+    executor = createJobExecutor({
+      workDirBase: base,
+      kinds: {
+        quiet: async () => {
+          during = await readdir(base)
+          return null
+        },
+      },
+    })
+    await executor.start()
+    expect((await executor.execute(job('quiet', ''))).status).toBe('succeeded')
+    expect(during).toEqual([])
+    expect(await readdir(base)).toEqual([])
+  })
+
   it('removes work directories a killed runner left behind when it starts again', async () => {
     // What a runner killed mid-job leaves: its job's directory, with the files the job wrote.
     const left = join(base, 'run-1_fetch_1-AbC123')

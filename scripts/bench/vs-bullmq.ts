@@ -13,7 +13,8 @@
  *   the ping protocol — to the supervisor process; a redis PING);
  * - sandboxed: a Horus `sal` job running `1 + 1` in QuickJS against a BullMQ sandboxed processor
  *   (a child-process processor computing the same);
- * - crypto: what the signature work alone allows on this machine (node:crypto, measured here).
+ * - crypto: what the signature work alone allows on this machine (the jobs layer's Ed25519 backend,
+ *   measured here).
  * Every Horus job is signed by the client, verified by the supervisor and the runner, persisted
  * before it is acknowledged, and its result signed by the runner and verified by supervisor and
  * client.
@@ -35,7 +36,7 @@ import { Queue, QueueEvents } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
-import { nodeEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
+import { defaultEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
 import { REDIS_PERSISTENCE, startRedis } from './redis-server.js'
 import { type BenchTable, elapsedMs, formatTable, percentile } from './table.js'
@@ -73,6 +74,8 @@ interface SideResults {
   jobsPerSecond: number
   /** CPU time of all the side's processes (producer included) per no-op job, in the throughput phase. */
   cpuMsPerJob: number
+  /** The same per process: producer, queue, worker. */
+  cpuMsPerJobEach: number[]
   burstPerSecond: number
   /** Calls that failed in any phase; the first failure's message. */
   failed: number
@@ -85,19 +88,21 @@ interface SideResults {
 }
 
 /**
- * CPU time (user + system, ms) used so far by this process and `pids`, from /proc. Unlike jobs/s
- * it hardly moves when other work shares the machine, so it is what compares runs on a busy host.
+ * CPU time (user + system, ms) used so far by this process and each of `pids`, from /proc, in that
+ * order. Unlike jobs/s it hardly moves when other work shares the machine, so it is what compares
+ * runs on a busy host.
  */
-function cpuMs(pids: number[]): number {
+function cpuMs(pids: number[]): number[] {
   const own = process.cpuUsage()
-  let total = (own.user + own.system) / 1000
-  for (const pid of pids) {
-    // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
-  }
-  return total
+  return [
+    (own.user + own.system) / 1000,
+    ...pids.map((pid) => {
+      // Fields 14 and 15 (utime, stime) in clock ticks, after the parenthesised command name.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS
+    }),
+  ]
 }
 
 /** USER_HZ: Linux reports process times in hundredths of a second on every common build. */
@@ -193,8 +198,14 @@ async function measureSide(side: Side): Promise<SideResults> {
   await throughput(side, 'noop', WARMUP, IN_FLIGHT, failures)
   const floor = await samples(FLOOR_SAMPLES, () => side.floor())
   const cpuBefore = cpuMs(side.pids)
+  const phaseStart = process.hrtime.bigint() / 1000n
   const jobsPerSecond = await throughput(side, 'noop', JOBS, IN_FLIGHT, failures)
-  const cpuMsPerJob = (cpuMs(side.pids) - cpuBefore) / JOBS
+  if (process.env.BENCH_CPU_PROF !== undefined) {
+    // For `cpu-profile.js --window`: the same monotonic clock V8 stamps its samples with.
+    process.stderr.write(`throughput phase: --window ${phaseStart}-${process.hrtime.bigint() / 1000n}\n`)
+  }
+  const cpuMsPerJobEach = cpuMs(side.pids).map((ms, i) => (ms - (cpuBefore[i] ?? 0)) / JOBS)
+  const cpuMsPerJob = cpuMsPerJobEach.reduce((a, b) => a + b, 0)
   const latency = await withTimeout(
     'sequential jobs',
     samples(SEQUENTIAL, () => side.run('noop'), failures),
@@ -206,6 +217,7 @@ async function measureSide(side: Side): Promise<SideResults> {
   return {
     jobsPerSecond,
     cpuMsPerJob,
+    cpuMsPerJobEach,
     burstPerSecond,
     failed: failures.count,
     firstFailure: failures.first,
@@ -223,7 +235,8 @@ async function withHorus<T>(
   supervisor: Record<string, unknown> = {},
 ): Promise<T> {
   const mesh = new TestMesh()
-  // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit.
+  // BENCH_CPU_PROF=<dir>: the supervisor and runner processes write V8 CPU profiles there on exit
+  // (read them with `node dist/scripts/bench/cpu-profile.js`).
   const profileDir = process.env.BENCH_CPU_PROF
   const processes = new ProcessMesh({
     dir: await mesh.tempDir('horus-bench-vs-'),
@@ -477,6 +490,7 @@ function skippedSide(): SideResults & { redisVersion: string } {
   return {
     jobsPerSecond: Number.NaN,
     cpuMsPerJob: Number.NaN,
+    cpuMsPerJobEach: [],
     burstPerSecond: Number.NaN,
     failed: 0,
     firstFailure: undefined,
@@ -509,9 +523,13 @@ function cryptoBound(): { signPerSecond: number; verifyPerSecond: number; jobsPe
     return (n * 1000) / (performance.now() - start)
   }
   const signPerSecond = rate(() => signer.sign(message))
-  const verifyPerSecond = rate(() => nodeEd25519.verify(signature, message, signer.publicKey))
+  const verifyPerSecond = rate(() => defaultEd25519.verify(signature, message, signer.publicKey))
   const jobsPerCore = 1 / (2 / signPerSecond + 4 / verifyPerSecond)
   return { signPerSecond, verifyPerSecond, jobsPerCore }
+}
+
+function eachProcess(ms: number[]): string {
+  return ms.length === 0 ? 'n/a' : ms.map((m) => m.toFixed(2)).join(' / ')
 }
 
 function failureNote(name: string, side: SideResults): string {
@@ -554,6 +572,12 @@ export async function runVsBullmqBench(): Promise<BenchTable[]> {
           ratio(horus.cpuMsPerJob, bull.cpuMsPerJob),
         ],
         [
+          'the same per process: producer / queue / worker',
+          eachProcess(horus.cpuMsPerJobEach),
+          eachProcess(bull.cpuMsPerJobEach),
+          '–',
+        ],
+        [
           `no-op jobs/s ${cores} idle cores allow (${cores * 1000} ÷ CPU ms per job)`,
           (cores * 1000) / horus.cpuMsPerJob,
           (cores * 1000) / bull.cpuMsPerJob,
@@ -589,7 +613,7 @@ export async function runVsBullmqBench(): Promise<BenchTable[]> {
         failureNote('BullMQ', bull),
     },
     {
-      title: 'Horus jobs/s against the signature work alone (2 signs + 4 verifies per job, node:crypto)',
+      title: `Horus jobs/s against the signature work alone (2 signs + 4 verifies per job, ${defaultEd25519.name})`,
       columns: ['measure', 'value'],
       rows: [
         ['Ed25519 sign/s, one core', crypto.signPerSecond],

@@ -44,6 +44,7 @@ export * from './constants.js'
 export type { Ed25519Backend } from './ed25519.js'
 export { nobleEd25519 } from './ed25519-noble.js'
 export { nodeEd25519 } from './ed25519-node.js'
+export { sodiumEd25519 } from './ed25519-sodium.js'
 export {
   adHocJobId,
   adHocNamespace,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { assertSeed, type Ed25519Backend, PUBLIC_KEY_LENGTH, SEED_LENGTH } from './ed25519.js'
 import { nodeEd25519 } from './ed25519-node.js'
+import { sodiumEd25519 } from './ed25519-sodium.js'
 import { InvalidKeyError } from './errors.js'
 import { toHex } from './keys.js'
 
@@ -13,8 +14,11 @@ export interface Signer {
   sign(message: Uint8Array): Uint8Array
 }
 
-/** The backend used unless a caller picks one: the faster of the two by measurement. */
-export const defaultEd25519: Ed25519Backend = nodeEd25519
+/**
+ * The backend used unless a caller picks one: the fastest by measurement (`scripts/bench/sign.ts`),
+ * libsodium where its addon loads, node:crypto otherwise.
+ */
+export const defaultEd25519: Ed25519Backend = sodiumEd25519 ?? nodeEd25519
 
 export function signerFromSeed(seed: Uint8Array, backend: Ed25519Backend = defaultEd25519): Signer {
   assertSeed(seed)

@@ -152,9 +152,13 @@ export class RemoteRunnerLink implements RunnerLink {
       let reason: Error = new ConnectionClosedError('the runner ended it')
       try {
         for await (const event of subscription) {
-          if (event.type === 'results')
+          if (event.type === 'results') {
+            // Starts first: a job that started and ended in the same moment is seen running, then done.
+            for (const jobId of Array.isArray(event.started) ? event.started : []) {
+              if (typeof jobId === 'string') this.onEvent({ jobId, type: 'started', at: event.at })
+            }
             this.batcher.deliver(Array.isArray(event.results) ? event.results : [])
-          else this.onEvent(event)
+          } else this.onEvent(event)
         }
       } catch (err) {
         this.log('log subscription to %s ended: %s', this.peerId, (err as Error).message)

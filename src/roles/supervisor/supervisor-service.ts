@@ -800,6 +800,10 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     const policy = this.components.trust.policy
     // The result must answer this envelope, come from the runner it went to, and that runner must
     // (still) be trusted to run the capability; only then is its signature worth verifying.
+    // The signature is checked here although the noise connection already proves which runner
+    // sent it and every reader (client, coordinator) verifies it again: without it, a runner that
+    // sends a bad signature would leave a job recorded `succeeded` that no reader accepts — not
+    // the failed job (InvalidResult) it must be. See BENCHMARKS.md ("the supervisor's result check").
     const checked = verifyResult(response.result, {
       job: { jobId: job.id, attempt: job.attempt, digest: record.digest },
       runner: publicKeyHexOfPeer(dispatch.runner) ?? dispatch.runner,

@@ -74,8 +74,11 @@ export interface JobContext {
   log(line: string): void
   /** Says the job is alive and making progress; emitted as `job:heartbeat`. */
   heartbeat(details?: unknown): void
-  /** An empty directory only this job uses, removed after it. */
-  workDir: string
+  /**
+   * An empty directory only this job uses, removed after it. It is made the first time this is
+   * read (synchronously; a failure throws here), so a job that never reads it costs no mkdir.
+   */
+  readonly workDir: string
   functions: FunctionRegistry
   /** The executor's environment overlaid with the job's `env`. */
   env: Record<string, string>

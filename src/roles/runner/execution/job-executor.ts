@@ -53,7 +53,7 @@ import type {
 import { assertExecutableJob } from './job-shape.js'
 import { NO_REDACTION, Redactor } from './redactor.js'
 import { SlotQueue } from './slot-queue.js'
-import { createWorkDir, removeWorkDir, sweepWorkDirs } from './work-dir.js'
+import { JobWorkDir, removeWorkDir, sweepWorkDirs } from './work-dir.js'
 
 const KIND_NAME = /^[a-z][a-z0-9_-]{0,63}$/
 
@@ -284,18 +284,15 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       job.timeoutMs,
     )
     this.safeDispatchEvent('job:started', { detail: { jobId: job.id, kind: job.runner } })
-    let workDir: string | undefined
-    const settled = (async () => {
-      workDir = await createWorkDir(this.workDirBase as string, job.id)
-      return handler(job, this.context(entry, workDir))
-    })()
+    const workDir = new JobWorkDir(this.workDirBase as string, job.id)
+    const settled = (async () => handler(job, this.context(entry, workDir)))()
     // The work directory goes once the handler has really finished, even after a timeout.
     const cleanup = settled
       .catch(() => undefined)
       .then(async () => {
         clearTimeout(timer)
         release()
-        if (workDir !== undefined) await removeWorkDir(workDir)
+        await workDir.remove()
       })
       .catch((err: unknown) => this.log.error('job %s: removing its work directory failed - %e', job.id, err))
     const outcome = await settleOrStop(settled, controller.signal)
@@ -321,15 +318,17 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     }
   }
 
-  private context(entry: Entry, workDir: string): JobContext {
+  private context(entry: Entry, workDir: JobWorkDir): JobContext {
     const { job } = entry
     return {
+      get workDir() {
+        return workDir.path
+      },
       signal: entry.controller.signal,
       log: (line) => {
         entry.logs.push(entry.redactor.text(line))
       },
       heartbeat: (details) => this.safeDispatchEvent('job:heartbeat', { detail: { jobId: job.id, details } }),
-      workDir,
       functions: this.functions,
       env: { ...this.init.env, ...job.env, ...entry.secrets },
       sandbox: this.sandbox,

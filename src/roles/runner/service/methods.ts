@@ -102,7 +102,7 @@ export function runnerSubscriptions(service: RunnerService): AnySubscriptionDefi
     defineSubscription<{ jobId?: string }, RunnerStreamEvent>({
       name: 'runner.logs',
       summary:
-        'Start and log-line events of one job, or (without jobId) of every job the caller dispatched, with the executions of its execute_many jobs (`results`).',
+        'Start and log-line events of one job, or (without jobId) of every job the caller dispatched: log lines one by one, and the starts and the executions of its execute_many jobs of one moment together (`results`).',
       role: 'runner',
       params: { type: 'object', properties: { jobId: JOB_ID }, additionalProperties: false },
       event: runnerJobEventSchema,
@@ -112,15 +112,10 @@ export function runnerSubscriptions(service: RunnerService): AnySubscriptionDefi
         }
         if (jobId !== undefined) return service.watch({ jobId }, notify)
         const dispatcher = ctx.caller.peerId ?? ctx.caller.remoteAddress ?? 'http'
-        const stopEvents = service.watch({ dispatcher }, notify)
-        // Executions of execute_many jobs that end in one turn go out as one `results` event.
-        const stopResults = service.watchOutcomes(dispatcher, (results) =>
-          notify({ type: 'results', results, at: Date.now() }),
+        // Starts and executions of one turn go out as one `results` event; log lines one by one.
+        return service.watchDispatcher(dispatcher, notify, ({ started, results }) =>
+          notify({ type: 'results', results, ...(started.length === 0 ? {} : { started }), at: Date.now() }),
         )
-        return () => {
-          stopEvents()
-          stopResults()
-        }
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]

@@ -122,6 +122,9 @@ interface InFlight {
   response: Promise<ExecuteResponse>
 }
 
+/** One entry of a dispatcher's per-turn batch: a job that started, or an execution. */
+type BatchItem = { started: string } | ExecuteOutcome
+
 export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implements Startable {
   readonly executor: JobExecutor
   private readonly components: RunnerComponents
@@ -341,16 +344,42 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /**
-   * The executions of `executeMany` jobs `dispatcher` handed over, those of one turn together;
-   * returns the detach function.
+   * What `dispatcher`'s `runner.logs` stream (the one without `jobId`) carries: log lines of its
+   * jobs one by one (`onLine`), and — those of one turn together, in one event — the ids of its
+   * jobs that started and the executions of its `executeMany` jobs (`onBatch`). Folding `started`
+   * into the batch saves a frame per job each way. Returns the detach function.
    */
-  watchOutcomes(dispatcher: string, listener: (outcomes: ExecuteOutcome[]) => void): () => void {
-    const batch = new TurnBatch<ExecuteOutcome>({ maxItems: MAX_EXECUTE_BATCH, send: listener })
+  watchDispatcher(
+    dispatcher: string,
+    onLine: (event: RunnerJobEvent) => void,
+    onBatch: (batch: { started: string[]; results: ExecuteOutcome[] }) => void,
+  ): () => void {
+    const batch = new TurnBatch<BatchItem>({
+      maxItems: MAX_EXECUTE_BATCH,
+      sizeOf: (item) => ('started' in item ? item.started.length + 3 : (JSON.stringify(item)?.length ?? 0)),
+      send: (items) => {
+        const started: string[] = []
+        const results: ExecuteOutcome[] = []
+        for (const item of items) {
+          if ('started' in item) started.push(item.started)
+          else results.push(item)
+        }
+        onBatch({ started, results })
+      },
+    })
+    const onEvent = (evt: CustomEvent<RunnerJobEvent>): void => {
+      const event = evt.detail
+      if (this.dispatchers.get(event.jobId) !== dispatcher) return
+      if (event.type === 'started') batch.push({ started: event.jobId })
+      else onLine(event)
+    }
     const onOutcome = (evt: CustomEvent<{ dispatcher: string; outcome: ExecuteOutcome }>): void => {
       if (evt.detail.dispatcher === dispatcher) batch.push(evt.detail.outcome)
     }
+    this.addEventListener('job:event', onEvent)
     this.addEventListener('job:outcome', onOutcome)
     return () => {
+      this.removeEventListener('job:event', onEvent)
       this.removeEventListener('job:outcome', onOutcome)
       batch.clear()
     }

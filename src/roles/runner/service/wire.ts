@@ -55,9 +55,15 @@ export type ExecuteOutcome =
   | { jobId: string; response: ExecuteResponse }
   | { jobId: string; error: WireError }
 
-/** A `runner.logs` event carrying the executions of `execute_many` jobs that ended at one moment. */
+/**
+ * A `runner.logs` event (of the stream without `jobId`) carrying what happened to the caller's jobs
+ * at one moment: the ids of those that started (what a `started` event says of one job; the stream
+ * without `jobId` sends no separate `started` events), then the executions of `execute_many` jobs
+ * that ended.
+ */
 export interface RunnerResultsEvent {
   type: 'results'
+  started?: string[]
   results: ExecuteOutcome[]
   at: number
 }
@@ -115,11 +121,13 @@ export const executeManyItemSchema = {
 export const runnerJobEventSchema = {
   type: 'object',
   required: ['type', 'at'],
-  description: '`started` and `log` name their job; `results` carries executions of execute_many jobs',
+  description:
+    '`started` and `log` name their job; `results` carries the ids of jobs that started (`started`) and the executions of execute_many jobs',
   properties: {
     jobId: { type: 'string' },
     type: { type: 'string', enum: ['started', 'log', 'results'] },
     line: { type: 'string' },
+    started: { type: 'array', items: { type: 'string' } },
     results: {
       type: 'array',
       items: {

@@ -12,13 +12,18 @@ import { type HttpResponse, httpRequest } from '../system/http-request.js'
 import { runCommand } from '../system/run-command.js'
 
 export function salHostApi(ctx: JobContext): Record<string, HostFunction> {
-  const files = new ConfinedFs(ctx.workDir)
+  // Only a script that calls into the file system or runs a command gets a work directory made.
+  let confined: ConfinedFs | undefined
+  const files = (): ConfinedFs => {
+    confined ??= new ConfinedFs(ctx.workDir)
+    return confined
+  }
   return {
     'os.exec': async ([cmd, rawOptions], { signal }) => {
       const command = str(cmd, 'os.exec(cmd)')
       const options = obj(rawOptions, 'os.exec(cmd, options)')
       const cwd =
-        options.cwd === undefined ? ctx.workDir : await files.directory(str(options.cwd, 'options.cwd'))
+        options.cwd === undefined ? ctx.workDir : await files().directory(str(options.cwd, 'options.cwd'))
       const env = { ...ctx.env, ...strings(options.env, 'options.env') }
       const result = await runCommand(command, {
         cwd,
@@ -28,14 +33,14 @@ export function salHostApi(ctx: JobContext): Record<string, HostFunction> {
       })
       return { code: result.code, stdout: result.stdout, stderr: result.stderr }
     },
-    'fs.read': ([path]) => files.read(str(path, 'fs.read(path)')),
+    'fs.read': ([path]) => files().read(str(path, 'fs.read(path)')),
     'fs.write': ([path, content]) =>
-      files.write(
+      files().write(
         str(path, 'fs.write(path)'),
         typeof content === 'string' ? content : JSON.stringify(content),
       ),
     'fs.list': async ([path]) =>
-      (await files.list(
+      (await files().list(
         path === undefined || path === null ? '.' : str(path, 'fs.list(path)'),
       )) as unknown as JsonValue,
     'http.get': async ([url, rawOptions], { signal }) => {
