@@ -70,6 +70,8 @@ const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
 const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
 /** Time kept for each coordinator row (start, all hear all, the run window, stop) on a quiet machine. */
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
+/** Idle window before a coordinator row's runs, for the background CPU rate. */
+const COORDINATOR_IDLE_MS = 5_000
 const FDS_PER_NODE = 40
 
 export interface ScaleRow {
@@ -425,8 +427,14 @@ export interface CoordinatorRow {
   replicasMax: number
   /** This process's CPU (every node) per completed run. */
   cpuMsPerRun: number
+  /** This process's CPU rate with the c nodes idle, just before the runs. */
+  idleCpuMsPerS: number
+  /** `cpuMsPerRun` less the idle rate over the window. */
+  netCpuMsPerRun: number
   /** Per topic, per coordinator and completed run: published, copies received, signatures verified. */
   gossip: { topic: string; published: number; received: number; verified: number }[]
+  /** The other topics together (liveness, job topics), per coordinator and completed run. */
+  otherGossip: { published: number; received: number }
 }
 
 /** What a coordinator's topic validators saw: every message that got to one had its signature verified. */
@@ -488,6 +496,13 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     let completed = 0
     const sentBefore = counters.map((g) => g.snapshot())
     const verifiedBefore = coordinators.map(verifiedByTopic)
+    // The c nodes' background (heartbeats, anti-entropy rounds) before any run: on a loaded host
+    // few runs finish in the window, and this share would otherwise swell the CPU per run.
+    const idleBefore = process.cpuUsage()
+    const idleT = process.hrtime.bigint()
+    await new Promise((r) => setTimeout(r, COORDINATOR_IDLE_MS))
+    const idleUsage = process.cpuUsage(idleBefore)
+    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / (elapsedMs(idleT) / 1000)
     const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF, `scale-c${c}`)
     const cpuBefore = process.cpuUsage()
     const deadline = Date.now() + RUN_WINDOW_MS
@@ -510,6 +525,19 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     await stopProfile()
     const replicas = coordinators.map((co) => co.engine.runs.size)
     const perRun = c * Math.max(1, completed)
+    // Every other topic together (liveness, job topics): no validator count of ours to read there.
+    const otherTopics = new Set(
+      counters
+        .flatMap((g) => [...g.snapshot().keys()])
+        .filter((t) => t !== STATE_TOPIC && t !== EVENTS_TOPIC),
+    )
+    const other = { published: 0, received: 0 }
+    counters.forEach((g, i) => {
+      for (const topic of otherTopics) {
+        other.published += g.of(topic).published - (sentBefore[i]?.get(topic)?.published ?? 0)
+        other.received += g.of(topic).received - (sentBefore[i]?.get(topic)?.received ?? 0)
+      }
+    })
     const gossip = [STATE_TOPIC, EVENTS_TOPIC].map((topic) => {
       let published = 0
       let received = 0
@@ -537,7 +565,10 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       replicasMean: replicas.reduce((a, b) => a + b, 0) / c,
       replicasMax: Math.max(...replicas),
       cpuMsPerRun: (cpu.user + cpu.system) / 1000 / Math.max(1, completed),
+      idleCpuMsPerS,
+      netCpuMsPerRun: ((cpu.user + cpu.system) / 1000 - idleCpuMsPerS * seconds) / Math.max(1, completed),
       gossip,
+      otherGossip: { published: other.published / perRun, received: other.received / perRun },
     }
   } finally {
     await Promise.allSettled(members.map(async (m) => m.roles.stop()))
@@ -601,7 +632,8 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       'runs/s',
       'x c = 1',
       'run p50 ms',
-      'CPU ms per run',
+      'CPU ms per run (net of idle)',
+      'idle CPU ms/s',
       'gossip per coordinator per run: published / copies in / verified',
       'replicas held per coordinator mean / max',
     ],
@@ -611,17 +643,19 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       r.runsPerS,
       base === undefined ? '–' : r.runsPerS / base.runsPerS,
       r.runP50Ms,
-      r.cpuMsPerRun,
+      `${r.cpuMsPerRun.toFixed(1)} (${r.netCpuMsPerRun.toFixed(1)})`,
+      r.idleCpuMsPerS,
       r.gossip
         .map(
           (g) =>
             `${g.topic.split('/').at(-1)} ${g.published.toFixed(1)} / ${g.received.toFixed(1)} / ${g.verified.toFixed(1)}`,
         )
+        .concat(`other ${r.otherGossip.published.toFixed(1)} / ${r.otherGossip.received.toFixed(1)} / –`)
         .join('; '),
       `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
     ]),
     note: [
-      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just before) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
       `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores.`,
       ...skipped,
     ].join(' '),
