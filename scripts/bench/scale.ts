@@ -70,7 +70,7 @@ const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
 const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
 /** Time kept for each coordinator row (start, all hear all, the run window, stop) on a quiet machine. */
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
-/** Idle window before a coordinator row's runs, for the background CPU rate. */
+/** Idle window after a coordinator row's runs, for the background CPU rate. */
 const COORDINATOR_IDLE_MS = 5_000
 const FDS_PER_NODE = 40
 
@@ -427,7 +427,7 @@ export interface CoordinatorRow {
   replicasMax: number
   /** This process's CPU (every node) per completed run. */
   cpuMsPerRun: number
-  /** This process's CPU rate with the c nodes idle, just before the runs. */
+  /** This process's CPU rate with the c nodes idle, just after the runs. */
   idleCpuMsPerS: number
   /** `cpuMsPerRun` less the idle rate over the window. */
   netCpuMsPerRun: number
@@ -496,13 +496,6 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     let completed = 0
     const sentBefore = counters.map((g) => g.snapshot())
     const verifiedBefore = coordinators.map(verifiedByTopic)
-    // The c nodes' background (heartbeats, anti-entropy rounds) before any run: on a loaded host
-    // few runs finish in the window, and this share would otherwise swell the CPU per run.
-    const idleBefore = process.cpuUsage()
-    const idleT = process.hrtime.bigint()
-    await new Promise((r) => setTimeout(r, COORDINATOR_IDLE_MS))
-    const idleUsage = process.cpuUsage(idleBefore)
-    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / (elapsedMs(idleT) / 1000)
     const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF, `scale-c${c}`)
     const cpuBefore = process.cpuUsage()
     const deadline = Date.now() + RUN_WINDOW_MS
@@ -523,6 +516,14 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const seconds = elapsedMs(t) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     await stopProfile()
+    // The c nodes' background once the runs are done (heartbeats, anti-entropy rounds over the
+    // runs they hold): on a loaded host few runs finish in the window, and this share would
+    // otherwise swell the CPU per run. (Right after start it is not steady: DHT and identify.)
+    const idleBefore = process.cpuUsage()
+    const idleT = process.hrtime.bigint()
+    await new Promise((r) => setTimeout(r, COORDINATOR_IDLE_MS))
+    const idleUsage = process.cpuUsage(idleBefore)
+    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / (elapsedMs(idleT) / 1000)
     const replicas = coordinators.map((co) => co.engine.runs.size)
     const perRun = c * Math.max(1, completed)
     // Every other topic together (liveness, job topics): no validator count of ours to read there.
@@ -655,7 +656,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
     ]),
     note: [
-      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just before) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
       `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores.`,
       ...skipped,
     ].join(' '),
