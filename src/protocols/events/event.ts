@@ -1,6 +1,6 @@
 /**
  * Monitor events: what the coordinator API streams to subscribers (`coordinator.events`) and
- * publishes on `horus/v1/events`. The types and severities are the seed monitor's, extended with
+ * publishes on `horus/v2/events`. The types and severities are the seed monitor's, extended with
  * the step transitions of a DAG run. Coordinators derive them from the run's replicated log, so an
  * event stream and `get_workflow_logs` never disagree.
  */
