@@ -6,8 +6,10 @@
  * nodes, a DHT provide and find (time, peers queried), and over an idle window: heartbeats received
  * per node per second, bytes read per node per second (every protocol, from the sockets), CPU per
  * node, RSS per node, connections per node. The floor is the same measurement on a 2-node mesh in
- * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained and replicas
- * held per coordinator, beside c = 1.
+ * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained, CPU per run,
+ * gossip messages per coordinator and run by topic, and replicas held per coordinator, beside c = 1.
+ * `BENCH_SCALE=coordinators` runs the coordinator rows alone; `BENCH_SCALE_WATCH=1` makes every
+ * coordinator follow the others' events; `BENCH_CPU_PROF=<dir>` profiles each row's run window.
  *
  * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
  * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
