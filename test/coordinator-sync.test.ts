@@ -224,6 +224,7 @@ describe('topic validators', () => {
     )
     expect(gossip.stats()).toEqual({
       topic: STATE_TOPIC,
+      published: 0,
       accepted: 1,
       rejected: { untrusted_publisher: 1, role_denied: 2, malformed: 1, unsigned: 1 },
       ignored: { untrusted_publisher: 1 },
@@ -250,19 +251,23 @@ describe('topic validators', () => {
       message: 'hi',
     }
     const msg = (from: unknown, data: Uint8Array) => ({ type: 'signed', from, topic: EVENTS_TOPIC, data })
-    expect(validate(coordinator, msg(coordinator, encodeMonitorEvent(event)))).toBe(
-      TopicValidatorResult.Accept,
-    )
-    expect(validate(stranger, msg(stranger, encodeMonitorEvent(event)))).toBe(TopicValidatorResult.Reject)
+    const batch = (...events: object[]) => new TextEncoder().encode(JSON.stringify(events))
+    expect(validate(coordinator, msg(coordinator, batch(event)))).toBe(TopicValidatorResult.Accept)
+    expect(validate(stranger, msg(stranger, batch(event)))).toBe(TopicValidatorResult.Reject)
     const fromClient = { ...event, type: 'workflow_completed' as const, node: client.toString() }
-    expect(validate(client, msg(client, encodeMonitorEvent(fromClient)))).toBe(TopicValidatorResult.Reject)
-    const bad = new TextEncoder().encode(JSON.stringify({ ...event, type: 'made_up' }))
-    expect(validate(coordinator, msg(coordinator, bad))).toBe(TopicValidatorResult.Reject)
-    const impersonating = encodeMonitorEvent({ ...event, node: client.toString() })
+    expect(validate(client, msg(client, batch(fromClient)))).toBe(TopicValidatorResult.Reject)
+    expect(validate(coordinator, msg(coordinator, batch({ ...event, type: 'made_up' })))).toBe(
+      TopicValidatorResult.Reject,
+    )
+    const impersonating = batch({ ...event, node: client.toString() })
     expect(validate(coordinator, msg(coordinator, impersonating))).toBe(TopicValidatorResult.Reject)
+    // A lone event (the v1 shape) is not a batch.
+    expect(validate(coordinator, msg(coordinator, encodeMonitorEvent(event)))).toBe(
+      TopicValidatorResult.Reject,
+    )
     expect(gossip.stats()).toMatchObject({
       accepted: 1,
-      rejected: { untrusted_publisher: 1, role_denied: 1, malformed: 2 },
+      rejected: { untrusted_publisher: 1, role_denied: 1, malformed: 3 },
     })
     gossip.stop()
   })

@@ -138,6 +138,7 @@ describe('GET /metrics', () => {
       sampleValue(after, 'horus_gossip_rejections_total', { topic: LIVENESS_TOPIC, reason: 'unsigned' }),
     ).toBe(1)
     expect(sampleValue(after, 'horus_gossip_accepted_total', { topic: LIVENESS_TOPIC })).toBeGreaterThan(0)
+    expect(sampleValue(after, 'horus_gossip_published_total', { topic: LIVENESS_TOPIC })).toBeGreaterThan(0)
     const submitCalls = { method: 'coordinator.submit_workflow', via: 'http' }
     expect(sampleValue(after, 'horus_rpc_calls_total', submitCalls)).toBe(1)
     expect(sampleValue(after, 'horus_rpc_duration_seconds', submitCalls, '_count')).toBe(1)

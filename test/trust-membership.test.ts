@@ -10,7 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HorusClient } from '../src/client/index.js'
 import { capabilityCid, findProviders } from '../src/protocols/capabilities/index.js'
-import { EVENTS_TOPIC, encodeMonitorEvent, type MonitorEvent } from '../src/protocols/events/index.js'
+import { EVENTS_TOPIC, encodeMonitorEventBatch, type MonitorEvent } from '../src/protocols/events/index.js'
 import { Hlc } from '../src/protocols/state/hlc.js'
 import { RunState } from '../src/protocols/state/run-state.js'
 import { encodeDelta, STATE_TOPIC } from '../src/protocols/state/sync/index.js'
@@ -186,14 +186,16 @@ describe('a rogue node nobody trusts', () => {
     const sdkRun = await probe()
     await waitFor(() => scoreOf(coord, rogue) < 0, { what: "the rogue's gossip score to drop" })
     const fakeEvent = (from: RunningMember): Uint8Array =>
-      encodeMonitorEvent({
-        type: 'workflow_completed',
-        severity: 'info',
-        at: new Date().toISOString(),
-        node: from.peerId,
-        runId: sdkRun,
-        message: 'pwned: run completed',
-      })
+      encodeMonitorEventBatch([
+        JSON.stringify({
+          type: 'workflow_completed',
+          severity: 'info',
+          at: new Date().toISOString(),
+          node: from.peerId,
+          runId: sdkRun,
+          message: 'pwned: run completed',
+        }),
+      ])
     const fakeDelta = (from: RunningMember): Uint8Array =>
       encodeDelta(
         new RunState('pwned-run').setLease(new Hlc(from.peerId).now(), from.peerId, Date.now() + 60_000),

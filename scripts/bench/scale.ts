@@ -6,8 +6,10 @@
  * nodes, a DHT provide and find (time, peers queried), and over an idle window: heartbeats received
  * per node per second, bytes read per node per second (every protocol, from the sockets), CPU per
  * node, RSS per node, connections per node. The floor is the same measurement on a 2-node mesh in
- * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained and replicas
- * held per coordinator, beside c = 1.
+ * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained, CPU per run,
+ * gossip messages per coordinator and run by topic, and replicas held per coordinator, beside c = 1.
+ * `BENCH_SCALE=coordinators` runs the coordinator rows alone; `BENCH_SCALE_WATCH=1` makes every
+ * coordinator follow the others' events; `BENCH_CPU_PROF=<dir>` profiles each row's run window.
  *
  * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
  * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
@@ -28,16 +30,28 @@ import type { Role } from '../../src/node/config/types.js'
 import { generateIdentity } from '../../src/node/identity.js'
 import { createNode, type HorusNode } from '../../src/node/node.js'
 import { attachRoles, type NodeRoles } from '../../src/node/roles.js'
+import { EVENTS_TOPIC } from '../../src/protocols/events/index.js'
+import { STATE_TOPIC } from '../../src/protocols/state/sync/index.js'
 import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
 import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.js'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
+import { GossipCounts } from './gossip-counts.js'
 import { renderScalePlot } from './scale-plot.js'
 import { type BenchTable, elapsedMs, percentile } from './table.js'
+import { profileWindow } from './window-profile.js'
 import { chainWorkflow } from './workflow.js'
 
 const MODE = process.env.BENCH_SCALE ?? 'full'
 const QUICK = MODE === 'quick'
-const SIZES = QUICK ? [20, 50] : /^[\d,]+$/.test(MODE) ? MODE.split(',').map(Number) : [50, 200, 1_000]
+/** `BENCH_SCALE=coordinators`: the coordinator rows alone (no mesh sizes, no floor, no plot). */
+const COORDINATORS_ONLY = MODE === 'coordinators'
+const SIZES = COORDINATORS_ONLY
+  ? []
+  : QUICK
+    ? [20, 50]
+    : /^[\d,]+$/.test(MODE)
+      ? MODE.split(',').map(Number)
+      : [50, 200, 1_000]
 const COORDINATORS = process.env.BENCH_SCALE_C?.split(',').map(Number) ?? (QUICK ? [1, 3] : [1, 3, 10, 30])
 const START_CONCURRENCY = 8
 /** The whole benchmark's time budget: a size that would not fit in what is left is skipped. */
@@ -51,8 +65,16 @@ const GOSSIP_DEADLINE_MS = 60_000
 const DHT_DEADLINE_MS = 60_000
 const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
 const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
+/**
+ * `BENCH_SCALE_WATCH=1`: every coordinator follows the other coordinators' events (as it does
+ * while a dashboard or `horus events` is subscribed to it), so they are published; by default
+ * nobody follows and none are.
+ */
+const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
 /** Time kept for each coordinator row (start, all hear all, the run window, stop) on a quiet machine. */
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
+/** Idle window after a coordinator row's runs, for the background CPU rate. */
+const COORDINATOR_IDLE_MS = 5_000
 const FDS_PER_NODE = 40
 
 export interface ScaleRow {
@@ -406,6 +428,24 @@ export interface CoordinatorRow {
   runP50Ms: number
   replicasMean: number
   replicasMax: number
+  /** This process's CPU (every node) per completed run. */
+  cpuMsPerRun: number
+  /** This process's CPU rate with the c nodes idle, just after the runs. */
+  idleCpuMsPerS: number
+  /** `cpuMsPerRun` less the idle rate over the window. */
+  netCpuMsPerRun: number
+  /** Per topic, per coordinator and completed run: published, copies received, signatures verified. */
+  gossip: { topic: string; published: number; received: number; verified: number }[]
+  /** The other topics together (liveness, job topics), per coordinator and completed run. */
+  otherGossip: { published: number; received: number }
+}
+
+/** What a coordinator's topic validators saw: every message that got to one had its signature verified. */
+function verifiedByTopic(coordinator: CoordinatorService): Map<string, number> {
+  const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0)
+  return new Map(
+    coordinator.stats().topics.map((t) => [t.topic, t.accepted + sum(t.rejected) + sum(t.ignored)]),
+  )
 }
 
 /** c nodes, each coordinator + supervisor + runner: capacity grows with c, as in a real mesh. */
@@ -445,8 +485,22 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       { what: 'every coordinator to hear the others', timeoutMs: 120_000 },
     )
     const coordinators = members.map((m) => m.roles.coordinator as CoordinatorService)
+    if (WATCH_EVENTS) {
+      for (const co of coordinators) co.followPeerEvents()
+      // Each must see the others subscribed, or the first runs' events would not be published.
+      await waitFor(
+        () =>
+          members.every((m) => m.node.libp2p.services.pubsub.getSubscribers(EVENTS_TOPIC).length >= c - 1),
+        { what: 'every coordinator to see the others follow events', timeoutMs: 30_000 },
+      )
+    }
+    const counters = members.map((m) => new GossipCounts(m.node.libp2p.services.pubsub))
     const durations: number[] = []
     let completed = 0
+    const sentBefore = counters.map((g) => g.snapshot())
+    const verifiedBefore = coordinators.map(verifiedByTopic)
+    const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF, `scale-c${c}`)
+    const cpuBefore = process.cpuUsage()
     const deadline = Date.now() + RUN_WINDOW_MS
     const t = process.hrtime.bigint()
     const loop = async (coordinator: CoordinatorService): Promise<void> => {
@@ -463,7 +517,50 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       coordinators.flatMap((co) => Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, () => loop(co))),
     )
     const seconds = elapsedMs(t) / 1000
+    const cpu = process.cpuUsage(cpuBefore)
+    await stopProfile()
+    // The c nodes' background once the runs are done (heartbeats, anti-entropy rounds over the
+    // runs they hold): on a loaded host few runs finish in the window, and this share would
+    // otherwise swell the CPU per run. (Right after start it is not steady: DHT and identify.)
+    const idleBefore = process.cpuUsage()
+    const idleT = process.hrtime.bigint()
+    await new Promise((r) => setTimeout(r, COORDINATOR_IDLE_MS))
+    const idleUsage = process.cpuUsage(idleBefore)
+    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / (elapsedMs(idleT) / 1000)
     const replicas = coordinators.map((co) => co.engine.runs.size)
+    const perRun = c * Math.max(1, completed)
+    // Every other topic together (liveness, job topics): no validator count of ours to read there.
+    const otherTopics = new Set(
+      counters
+        .flatMap((g) => [...g.snapshot().keys()])
+        .filter((t) => t !== STATE_TOPIC && t !== EVENTS_TOPIC),
+    )
+    const other = { published: 0, received: 0 }
+    counters.forEach((g, i) => {
+      for (const topic of otherTopics) {
+        other.published += g.of(topic).published - (sentBefore[i]?.get(topic)?.published ?? 0)
+        other.received += g.of(topic).received - (sentBefore[i]?.get(topic)?.received ?? 0)
+      }
+    })
+    const gossip = [STATE_TOPIC, EVENTS_TOPIC].map((topic) => {
+      let published = 0
+      let received = 0
+      let verified = 0
+      counters.forEach((g, i) => {
+        const before = sentBefore[i]?.get(topic)
+        published += g.of(topic).published - (before?.published ?? 0)
+        received += g.of(topic).received - (before?.received ?? 0)
+      })
+      coordinators.forEach((co, i) => {
+        verified += (verifiedByTopic(co).get(topic) ?? 0) - (verifiedBefore[i]?.get(topic) ?? 0)
+      })
+      return {
+        topic,
+        published: published / perRun,
+        received: received / perRun,
+        verified: verified / perRun,
+      }
+    })
     return {
       c,
       runs: completed,
@@ -471,6 +568,11 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       runP50Ms: percentile(durations, 50),
       replicasMean: replicas.reduce((a, b) => a + b, 0) / c,
       replicasMax: Math.max(...replicas),
+      cpuMsPerRun: (cpu.user + cpu.system) / 1000 / Math.max(1, completed),
+      idleCpuMsPerS,
+      netCpuMsPerRun: ((cpu.user + cpu.system) / 1000 - idleCpuMsPerS * seconds) / Math.max(1, completed),
+      gossip,
+      otherGossip: { published: other.published / perRun, received: other.received / perRun },
     }
   } finally {
     await Promise.allSettled(members.map(async (m) => m.roles.stop()))
@@ -523,7 +625,7 @@ function meshTable(
   }
 }
 
-function coordinatorTable(rows: CoordinatorRow[], skipped: string[]): BenchTable {
+function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart: number[]): BenchTable {
   const base = rows.find((r) => r.c === 1)
   return {
     title:
@@ -534,6 +636,9 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[]): BenchTable
       'runs/s',
       'x c = 1',
       'run p50 ms',
+      'CPU ms per run (net of idle)',
+      'idle CPU ms/s',
+      'gossip per coordinator per run: published / copies in / verified',
       'replicas held per coordinator mean / max',
     ],
     rows: rows.map((r) => [
@@ -542,11 +647,21 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[]): BenchTable
       r.runsPerS,
       base === undefined ? '–' : r.runsPerS / base.runsPerS,
       r.runP50Ms,
+      `${r.cpuMsPerRun.toFixed(1)} (${r.netCpuMsPerRun.toFixed(1)})`,
+      r.idleCpuMsPerS,
+      r.gossip
+        .map(
+          (g) =>
+            `${g.topic.split('/').at(-1)} ${g.published.toFixed(1)} / ${g.received.toFixed(1)} / ${g.verified.toFixed(1)}`,
+        )
+        .concat(`other ${r.otherGossip.published.toFixed(1)} / ${r.otherGossip.received.toFixed(1)} / –`)
+        .join('; '),
       `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
     ]),
     note: [
-      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s.`,
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
       `Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
+      `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores.`,
       ...skipped,
     ].join(' '),
   }
@@ -563,7 +678,7 @@ export async function runScaleBench(): Promise<BenchTable[]> {
   const began = Date.now()
   const skipped: string[] = []
   const coordinatorSkipped: string[] = []
-  const floor = await measureMesh(2)
+  const floor = COORDINATORS_ONLY ? undefined : await measureMesh(2)
   const rows: ScaleRow[] = []
   for (const n of SIZES) {
     // Measured on the sizes already run, never below the static guess.
@@ -616,11 +731,12 @@ export async function runScaleBench(): Promise<BenchTable[]> {
       process.stderr.write(`scale: c = ${c} failed: ${(err as Error).stack}\n`)
     }
   }
+  if (floor === undefined) return [coordinatorTable(coordinatorRows, coordinatorSkipped, loadAtStart)]
   const svg = process.env.BENCH_SCALE_SVG ?? 'scripts/bench/results/scale.svg'
   await mkdir(dirname(svg), { recursive: true })
   await writeFile(svg, renderScalePlot(floor.row, rows))
   return [
     meshTable(rows, floor.row, floor.pingMs, skipped, loadAtStart),
-    coordinatorTable(coordinatorRows, coordinatorSkipped),
+    coordinatorTable(coordinatorRows, coordinatorSkipped, loadAtStart),
   ]
 }

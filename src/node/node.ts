@@ -29,6 +29,7 @@ import { METRICS_PATH, metricsRoute, NodeMetrics } from './metrics/index.js'
 import { type NodeNatStatus, natMethods, nodeNatStatus, reachabilityCheck } from './nat/node-nat.js'
 import { connectedPeers, isTrustedPeer, trustName } from './peer-views.js'
 import { trustAuthorizer } from './rpc-access.js'
+import { heldSigningKey } from './signing-key.js'
 import { readSwarmKey } from './swarm-key.js'
 import { NodeTracing } from './telemetry/node-tracing.js'
 import { NodeTrust } from './trust.js'
@@ -226,7 +227,7 @@ export class HorusNode {
       const libp2p = await createLibp2p(
         meshLibp2pOptions({
           config,
-          privateKey: identity.privateKey,
+          privateKey: heldSigningKey(identity.privateKey),
           datastore,
           logger,
           trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),

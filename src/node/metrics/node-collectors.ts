@@ -100,6 +100,13 @@ function gossipCollectors(registry: Registry, topics: () => TopicStats[]): void 
     topics().flatMap((stats) => samplesOf('reason', pick(stats), { topic: stats.topic }))
   pulledCounter({
     registry,
+    name: `${METRIC_PREFIX}gossip_published_total`,
+    help: 'Gossip messages this node published (each signed once), by topic.',
+    labelNames: ['topic'],
+    read: () => topics().map((stats) => [{ topic: stats.topic }, stats.published] as const),
+  })
+  pulledCounter({
+    registry,
     name: `${METRIC_PREFIX}gossip_accepted_total`,
     help: 'Gossip messages delivered after validation, by topic.',
     labelNames: ['topic'],

@@ -1,11 +1,11 @@
 /**
  * Monitor events: what the coordinator API streams to subscribers (`coordinator.events`) and
- * publishes on `horus/v1/events`. The types and severities are the seed monitor's, extended with
+ * publishes on `horus/v2/events`. The types and severities are the seed monitor's, extended with
  * the step transitions of a DAG run. Coordinators derive them from the run's replicated log, so an
  * event stream and `get_workflow_logs` never disagree.
  */
 
-import { MAX_EVENT_BYTES, MAX_EVENT_MESSAGE_LENGTH } from './constants.js'
+import { MAX_EVENT_BYTES, MAX_EVENT_MESSAGE_LENGTH, MAX_EVENTS_PER_MESSAGE } from './constants.js'
 
 export const MONITOR_EVENT_TYPES = [
   'workflow_started',
@@ -85,14 +85,35 @@ export function monitorEventFrom(value: unknown): MonitorEvent | undefined {
   return v as unknown as MonitorEvent
 }
 
-/** Parses an event received from gossip; `undefined` for anything malformed or too large. */
-export function decodeMonitorEvent(data: Uint8Array): MonitorEvent | undefined {
+/**
+ * A gossip message of events (a JSON array) from events already encoded one by one: the caller
+ * keeps the batch within `MAX_EVENT_BYTES` and `MAX_EVENTS_PER_MESSAGE`.
+ */
+export function encodeMonitorEventBatch(encoded: readonly string[]): Uint8Array {
+  return encoder.encode(`[${encoded.join(',')}]`)
+}
+
+/**
+ * Parses a gossip message of events: `undefined` unless it is an array of 1 to
+ * `MAX_EVENTS_PER_MESSAGE` valid events within `MAX_EVENT_BYTES` in all — one bad event spoils the
+ * message (its signed publisher sent it whole).
+ */
+export function decodeMonitorEventBatch(data: Uint8Array): MonitorEvent[] | undefined {
   if (data.byteLength > MAX_EVENT_BYTES) return undefined
+  let value: unknown
   try {
-    return monitorEventFrom(JSON.parse(decoder.decode(data)))
+    value = JSON.parse(decoder.decode(data))
   } catch {
     return undefined
   }
+  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_EVENTS_PER_MESSAGE) return undefined
+  const events: MonitorEvent[] = []
+  for (const item of value) {
+    const event = monitorEventFrom(item)
+    if (event === undefined) return undefined
+    events.push(event)
+  }
+  return events
 }
 
 /** The message cut to the length events carry. */

@@ -1,12 +1,19 @@
 /**
  * Monitor events: their types and severities (the seed monitor's, plus DAG step transitions), the
- * wire codec, and the `horus/v1/events` gossip topic with its validator. The coordinator derives
- * events from each run's replicated log and streams them to `coordinator.events` subscribers.
+ * wire codec, and the `horus/v2/events` gossip topic (batches of events) with its validator. The
+ * coordinator derives events from each run's replicated log and streams them to
+ * `coordinator.events` subscribers.
  */
-export { EVENTS_TOPIC, MAX_EVENT_BYTES, MAX_EVENT_MESSAGE_LENGTH } from './constants.js'
 export {
-  decodeMonitorEvent,
+  EVENTS_TOPIC,
+  MAX_EVENT_BYTES,
+  MAX_EVENT_MESSAGE_LENGTH,
+  MAX_EVENTS_PER_MESSAGE,
+} from './constants.js'
+export {
+  decodeMonitorEventBatch,
   encodeMonitorEvent,
+  encodeMonitorEventBatch,
   eventMessage,
   isMonitorEventType,
   MONITOR_EVENT_TYPES,

@@ -38,6 +38,8 @@ export type DropReason = 'unsigned' | 'untrusted_publisher' | 'role_denied' | 'm
 
 export interface TopicStats {
   topic: string
+  /** Messages this node published. */
+  published: number
   /** Messages delivered. */
   accepted: number
   /** Dropped with a penalty for the peer that sent them, by reason. */
@@ -57,17 +59,26 @@ export interface ValidatedTopicInit<T> {
   deliver(value: T, from: string): void
   /** For a valid message: `undefined` delivers it, a reason drops it without penalty (Ignore). */
   ignore?(value: T, from: string): string | undefined
+  /**
+   * Subscribe only while someone holds `demand()`: peers then see no subscriber here and need not
+   * publish (and sign) what nobody would read. The validator is registered all the same, so a
+   * message that arrives anyway is checked. @default false (subscribed while running)
+   */
+  onDemand?: boolean
 }
 
 export class ValidatedTopic<T> {
   private readonly init: ValidatedTopicInit<T>
   private readonly decoded = new WeakMap<Message, T>()
   private readonly counts = {
+    published: 0,
     accepted: 0,
     rejected: new Map<string, number>(),
     ignored: new Map<string, number>(),
   }
   private running = false
+  private subscribed = false
+  private demands = 0
 
   constructor(init: ValidatedTopicInit<T>) {
     this.init = init
@@ -87,7 +98,7 @@ export class ValidatedTopic<T> {
     const { pubsub, topic } = this.init
     pubsub.topicValidators.set(topic, this.validate)
     pubsub.addEventListener('message', this.onMessage)
-    pubsub.subscribe(topic)
+    this.resubscribe()
   }
 
   stop(): void {
@@ -96,7 +107,31 @@ export class ValidatedTopic<T> {
     const { pubsub, topic } = this.init
     pubsub.removeEventListener('message', this.onMessage)
     pubsub.topicValidators.delete(topic)
-    pubsub.unsubscribe(topic)
+    this.resubscribe()
+  }
+
+  /**
+   * Keeps an `onDemand` topic subscribed until the returned function is called (once is enough;
+   * later calls do nothing). Holders are counted: the last release unsubscribes.
+   */
+  demand(): () => void {
+    this.demands++
+    this.resubscribe()
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      this.demands--
+      this.resubscribe()
+    }
+  }
+
+  private resubscribe(): void {
+    const want = this.running && (this.init.onDemand !== true || this.demands > 0)
+    if (want === this.subscribed) return
+    this.subscribed = want
+    if (want) this.init.pubsub.subscribe(this.init.topic)
+    else this.init.pubsub.unsubscribe(this.init.topic)
   }
 
   /** Peers subscribed to the topic: publishing (and signing) can be skipped while there are none. */
@@ -107,6 +142,7 @@ export class ValidatedTopic<T> {
   /** Publishes; a failure (no peers yet, node stopping) is passed to `onError`, never thrown. */
   publish(data: Uint8Array, onError: (err: Error) => void): void {
     if (!this.running) return
+    this.counts.published++
     this.init.pubsub.publish(this.init.topic, data).catch(onError)
   }
 
@@ -114,6 +150,7 @@ export class ValidatedTopic<T> {
   stats(): TopicStats {
     return {
       topic: this.init.topic,
+      published: this.counts.published,
       accepted: this.counts.accepted,
       rejected: Object.fromEntries(this.counts.rejected),
       ignored: Object.fromEntries(this.counts.ignored),

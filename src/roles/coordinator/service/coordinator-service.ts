@@ -740,6 +740,15 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     })
   }
 
+  /**
+   * Makes `monitor:event` carry other coordinators' events (of runs not held here) until the
+   * returned function is called: this node subscribes to the events topic only while someone
+   * follows, so coordinators publish (and sign) events only while a subscriber somewhere reads them.
+   */
+  followPeerEvents(): () => void {
+    return this.eventsGossip.want()
+  }
+
   /** May the caller follow this run's events (audited like a read)? Without a run: see `mayReceive`. */
   async authorizeEvents(
     runId: string | undefined,

@@ -471,11 +471,15 @@ export function coordinatorSubscriptions(service: CoordinatorService): AnySubscr
           ctx.notify(evt.detail).catch(() => {})
         }
         service.addEventListener('monitor:event', listener)
+        const unfollow = service.followPeerEvents()
         for (const event of history) {
           if (event.id !== undefined) replayed.add(event.id)
           ctx.notify(event).catch(() => {})
         }
-        return () => service.removeEventListener('monitor:event', listener)
+        return () => {
+          service.removeEventListener('monitor:event', listener)
+          unfollow()
+        }
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]
