@@ -31,6 +31,8 @@ import { corkedTcp } from './corked-tcp.js'
 import { peerIdOf } from './nat/circuit-addrs.js'
 import { type NatService, natService, ownRelays, relayGater } from './nat/index.js'
 import { horusYamux } from './stream-muxer.js'
+// Side effect: noise's frame decoder stops building a stack trace per TCP chunk received.
+import './length-prefix-fast-path.js'
 
 /** The libp2p services every Horus node runs; roles add their own on top. */
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an implicit index signature.
