@@ -47,6 +47,9 @@ const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
 const GOSSIP_MESSAGES = 20
 /** All gossip messages of one size together, so a lossy mesh cannot stall the run (20 x 10 s). */
 const GOSSIP_DEADLINE_MS = 60_000
+/** gossipsub's Dlo: a node with fewer mesh peers grafts more at its next heartbeat. */
+const GOSSIP_MESH_READY = 4
+const GOSSIP_MESH_DEADLINE_MS = 30_000
 const DHT_DEADLINE_MS = 60_000
 const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
 const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
@@ -107,7 +110,7 @@ function socketBytesRead(): number {
   return total
 }
 
-async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
+export async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
   const dirs: string[] = []
   const keys: string[] = []
   for (let i = 0; i < n; i += 50) {
@@ -133,7 +136,7 @@ interface Started {
   lastStartAt: number
 }
 
-async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
+export async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
   const joinMs: number[] = []
   let notJoined = 0
   const joins: Promise<void>[] = []
@@ -201,10 +204,20 @@ function viewShare(nodes: HorusNode[]): number {
   return want === 0 ? 100 : (100 * sum) / (want * nodes.length)
 }
 
-async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
+export async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
   const topic = 'horus/bench/scale'
   const arrivals = new Map<number, number[]>()
+  /** Each node's mesh peers on the topic, from gossipsub's graft and prune events. */
+  const meshes = new Map<HorusNode, Set<string>>()
   for (const node of nodes) {
+    const mesh = new Set<string>()
+    meshes.set(node, mesh)
+    node.libp2p.services.pubsub.addEventListener('gossipsub:graft', (evt) => {
+      if (evt.detail.topic === topic) mesh.add(evt.detail.peerId)
+    })
+    node.libp2p.services.pubsub.addEventListener('gossipsub:prune', (evt) => {
+      if (evt.detail.topic === topic) mesh.delete(evt.detail.peerId)
+    })
     node.libp2p.services.pubsub.subscribe(topic)
     node.libp2p.services.pubsub.addEventListener('message', (evt) => {
       if (evt.detail.topic !== topic) return
@@ -216,8 +229,22 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
   await waitFor(() => publisher.libp2p.services.pubsub.getSubscribers(topic).length > 0, {
     what: 'subscribers',
   })
-  // Subscriptions spread and meshes form over a few gossipsub heartbeats.
-  await new Promise((r) => setTimeout(r, 3_000))
+  // Subscriptions spread and the topic's mesh forms over a few gossipsub heartbeats: measure once
+  // every node has grafted gossipsub's low-water degree (or every subscriber it knows, if fewer).
+  const meshReady = (node: HorusNode): boolean =>
+    (meshes.get(node)?.size ?? 0) >=
+    Math.min(GOSSIP_MESH_READY, node.libp2p.services.pubsub.getSubscribers(topic).length)
+  const t = Date.now()
+  await waitFor(() => nodes.every(meshReady), {
+    what: 'the gossip mesh of the bench topic',
+    timeoutMs: GOSSIP_MESH_DEADLINE_MS,
+    intervalMs: 100,
+  }).catch(() => undefined)
+  const notReady = nodes.filter((node) => !meshReady(node)).length
+  progress(
+    nodes.length,
+    `gossip mesh ${notReady === 0 ? 'formed' : `incomplete at ${notReady} node(s)`} after ${Date.now() - t} ms`,
+  )
   const latencies: number[] = []
   let missing = 0
   const deadline = Date.now() + GOSSIP_DEADLINE_MS
@@ -251,7 +278,7 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
  * answer of an n-hop peer is n + 1, and the hops are those of the peer that returned the provider
  * (0 when the seeker held the record itself). Kademlia promises O(log N) hops.
  */
-async function dht(
+export async function dht(
   nodes: HorusNode[],
 ): Promise<{ provideMs: number; findMs: number; queried: number; hops: number }> {
   const provider = nodes[Math.floor(nodes.length / 2)] as HorusNode
@@ -302,7 +329,7 @@ async function dht(
   return { provideMs, findMs, queried, hops }
 }
 
-async function idle(
+export async function idle(
   nodes: HorusNode[],
 ): Promise<Pick<ScaleRow, 'heartbeatsPerNodeS' | 'bytesPerNodeS' | 'cpuMsPerNodeS'>> {
   const accepted = (): number => nodes.reduce((acc, node) => acc + node.liveness.stats().accepted, 0)
