@@ -110,7 +110,7 @@ function socketBytesRead(): number {
   return total
 }
 
-export async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
+async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
   const dirs: string[] = []
   const keys: string[] = []
   for (let i = 0; i < n; i += 50) {
@@ -136,7 +136,7 @@ interface Started {
   lastStartAt: number
 }
 
-export async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
+async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
   const joinMs: number[] = []
   let notJoined = 0
   const joins: Promise<void>[] = []
@@ -204,7 +204,7 @@ function viewShare(nodes: HorusNode[]): number {
   return want === 0 ? 100 : (100 * sum) / (want * nodes.length)
 }
 
-export async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
+async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
   const topic = 'horus/bench/scale'
   const arrivals = new Map<number, number[]>()
   /** Each node's mesh peers on the topic, from gossipsub's graft and prune events. */
@@ -230,10 +230,10 @@ export async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[];
     what: 'subscribers',
   })
   // Subscriptions spread and the topic's mesh forms over a few gossipsub heartbeats: measure once
-  // every node has grafted gossipsub's low-water degree (or every subscriber it knows, if fewer).
+  // every node has grafted gossipsub's low-water degree (or all its peers, if it has fewer; every
+  // node subscribes).
   const meshReady = (node: HorusNode): boolean =>
-    (meshes.get(node)?.size ?? 0) >=
-    Math.min(GOSSIP_MESH_READY, node.libp2p.services.pubsub.getSubscribers(topic).length)
+    (meshes.get(node)?.size ?? 0) >= Math.min(GOSSIP_MESH_READY, node.libp2p.getConnections().length)
   const t = Date.now()
   await waitFor(() => nodes.every(meshReady), {
     what: 'the gossip mesh of the bench topic',
@@ -278,7 +278,7 @@ export async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[];
  * answer of an n-hop peer is n + 1, and the hops are those of the peer that returned the provider
  * (0 when the seeker held the record itself). Kademlia promises O(log N) hops.
  */
-export async function dht(
+async function dht(
   nodes: HorusNode[],
 ): Promise<{ provideMs: number; findMs: number; queried: number; hops: number }> {
   const provider = nodes[Math.floor(nodes.length / 2)] as HorusNode
@@ -329,7 +329,7 @@ export async function dht(
   return { provideMs, findMs, queried, hops }
 }
 
-export async function idle(
+async function idle(
   nodes: HorusNode[],
 ): Promise<Pick<ScaleRow, 'heartbeatsPerNodeS' | 'bytesPerNodeS' | 'cpuMsPerNodeS'>> {
   const accepted = (): number => nodes.reduce((acc, node) => acc + node.liveness.stats().accepted, 0)
