@@ -129,3 +129,10 @@ export const CONNECTION_FLOOR_DIALS_PER_TICK = 4
 
 /** How long a peer that could not be dialled to fill the floor is left alone. @default 30_000 */
 export const CONNECTION_FLOOR_BACKOFF_MS = 30_000
+
+/**
+ * Gossipsub app-specific score of a configured bootstrap peer: times gossipsub's app weight (10)
+ * it reaches the threshold (10) above which a peer's peer exchange is believed; every other peer
+ * scores 0 here, so only bootstrap peers' PX is acted on. @default 1
+ */
+export const BOOTSTRAP_APP_SCORE = 1
