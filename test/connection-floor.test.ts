@@ -20,7 +20,8 @@ function fakeLibp2p(self: string, connected: string[]) {
   const dialled: { peer: string; addrs: string[] }[] = []
   const libp2p = {
     peerId: { toString: () => self },
-    getConnections: () => [...connections].map((id) => ({ remotePeer: { toString: () => id } }) as Connection),
+    getConnections: () =>
+      [...connections].map((id) => ({ remotePeer: { toString: () => id } }) as Connection),
     dial: async (addrs: Multiaddr[]) => {
       const peer = addrs[0]?.getComponents().findLast((c) => c.name === 'p2p')?.value as string
       dialled.push({ peer, addrs: addrs.map((a) => a.toString()) })

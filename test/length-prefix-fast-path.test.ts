@@ -5,7 +5,11 @@ import '../src/node/length-prefix-fast-path.js'
 let emptyCalls = 0
 
 /** noise's framing: a 2-byte big-endian length, then the frame. */
-function uint16BE(data: { byteLength: number; subarray?: unknown; getUint16?: (i: number) => number }): number {
+function uint16BE(data: {
+  byteLength: number
+  subarray?: unknown
+  getUint16?: (i: number) => number
+}): number {
   if (data.byteLength === 0) emptyCalls++
   if (data.byteLength < 2) throw new RangeError('Could not decode int16BE')
   if (data instanceof Uint8Array) return ((data[0] as number) << 8) + (data[1] as number)
@@ -39,7 +43,13 @@ describe('length-prefix fast path (noise frame decoder)', () => {
   })
 
   it('still rejects a frame longer than the maximum', () => {
-    const decoder = new LengthPrefixedDecoder({ lengthDecoder: uint16BE, encodingLength: () => 2, maxDataLength: 4 })
-    expect(() => [...decoder.decode(Uint8Array.from(frame([1, 2, 3, 4, 5])))]).toThrow(/Invalid message length/)
+    const decoder = new LengthPrefixedDecoder({
+      lengthDecoder: uint16BE,
+      encodingLength: () => 2,
+      maxDataLength: 4,
+    })
+    expect(() => [...decoder.decode(Uint8Array.from(frame([1, 2, 3, 4, 5])))]).toThrow(
+      /Invalid message length/,
+    )
   })
 })

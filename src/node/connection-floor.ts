@@ -1,6 +1,10 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { CONNECTION_FLOOR_BACKOFF_MS, CONNECTION_FLOOR_DIALS_PER_TICK, RECONNECT_DIAL_TIMEOUT_MS } from './constants.js'
+import {
+  CONNECTION_FLOOR_BACKOFF_MS,
+  CONNECTION_FLOOR_DIALS_PER_TICK,
+  RECONNECT_DIAL_TIMEOUT_MS,
+} from './constants.js'
 
 /** A peer this node hears, with the addresses its heartbeats announce. */
 export interface FloorCandidate {

@@ -46,5 +46,3 @@ if (proto[FAST] !== true) {
   }
   proto[FAST] = true
 }
-
-export {}

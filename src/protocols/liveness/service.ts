@@ -204,7 +204,8 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   private meshSize(now: number): number {
     const size = this.peers.size
     const window = this.missed * this.maxIntervalMs
-    if (size >= this.highWater.peers || now - this.highWater.at > window) this.highWater = { peers: size, at: now }
+    if (size >= this.highWater.peers || now - this.highWater.at > window)
+      this.highWater = { peers: size, at: now }
     return this.highWater.peers
   }
 
