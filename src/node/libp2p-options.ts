@@ -131,6 +131,9 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
         // from the configured bootstrap peers: their app score lifts them to gossipsub's
         // acceptPXThreshold, which no other peer reaches.
         doPX: true,
+        // A mesh's worth (gossipsub's D), not libp2p's 16: every newcomer is pruned by its
+        // bootstrap peers while a mesh starts, and each PX peer is a dial and a handshake.
+        prunePeers: 6,
         globalSignaturePolicy: 'StrictSign',
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
