@@ -46,15 +46,16 @@ describe('presence budget: heartbeat interval grows with the mesh', () => {
     expect(heartbeatInterval({ ...bounds, peers: 100_000 })).toBe(30_000)
   })
 
+  const base = {
+    peerId: 'p',
+    roles: [],
+    capabilities: [],
+    load: { running: 0, capacity: 0 },
+    seq: 1,
+    sentAt: 0,
+  }
+
   it('carries the announced interval and rejects a malformed one', () => {
-    const base = {
-      peerId: 'p',
-      roles: [],
-      capabilities: [],
-      load: { running: 0, capacity: 0 },
-      seq: 1,
-      sentAt: 0,
-    }
     expect(decodeHeartbeat(encodeHeartbeat({ ...base, intervalMs: 4_000 }))?.intervalMs).toBe(4_000)
     expect(decodeHeartbeat(encodeHeartbeat(base))?.intervalMs).toBeUndefined()
     const encode = (v: unknown): Uint8Array =>
@@ -63,14 +64,6 @@ describe('presence budget: heartbeat interval grows with the mesh', () => {
   })
 
   it('carries listen addresses (the connection floor dials them) and rejects too many or malformed', () => {
-    const base = {
-      peerId: 'p',
-      roles: [],
-      capabilities: [],
-      load: { running: 0, capacity: 0 },
-      seq: 1,
-      sentAt: 0,
-    }
     const addrs = ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002/ws']
     expect(decodeHeartbeat(encodeHeartbeat({ ...base, addrs }))?.addrs).toEqual(addrs)
     expect(decodeHeartbeat(encodeHeartbeat(base))?.addrs).toBeUndefined()
