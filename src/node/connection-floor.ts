@@ -26,8 +26,8 @@ export interface ConnectionFloorInit {
 /**
  * Keeps a node connected to at least `floor` peers, so its gossip meshes can reach their degree.
  *
- * Gossipsub grafts only peers it is connected to and never dials (peer exchange is off), and
- * libp2p 3 no longer dials towards a minimum. So the connections a node has are those its
+ * Gossipsub grafts only peers it is connected to and dials only the peers a prune names (peer
+ * exchange, believed from bootstrap peers alone), and libp2p 3 no longer dials towards a minimum. So the connections a node has are those its
  * bootstrap dial and its DHT queries happened to leave open, which in a mesh started together is
  * often its bootstrap peers and one or two others (measured at N = 20: 3 connections, and 3 peers
  * in the peer store, for 16 of the 20 nodes). The bootstrap peers, connected to everyone, keep at
