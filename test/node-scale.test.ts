@@ -46,20 +46,31 @@ describe('presence budget: heartbeat interval grows with the mesh', () => {
     expect(heartbeatInterval({ ...bounds, peers: 100_000 })).toBe(30_000)
   })
 
+  const base = {
+    peerId: 'p',
+    roles: [],
+    capabilities: [],
+    load: { running: 0, capacity: 0 },
+    seq: 1,
+    sentAt: 0,
+  }
+
   it('carries the announced interval and rejects a malformed one', () => {
-    const base = {
-      peerId: 'p',
-      roles: [],
-      capabilities: [],
-      load: { running: 0, capacity: 0 },
-      seq: 1,
-      sentAt: 0,
-    }
     expect(decodeHeartbeat(encodeHeartbeat({ ...base, intervalMs: 4_000 }))?.intervalMs).toBe(4_000)
     expect(decodeHeartbeat(encodeHeartbeat(base))?.intervalMs).toBeUndefined()
     const encode = (v: unknown): Uint8Array =>
       new TextEncoder().encode(JSON.stringify({ ...base, intervalMs: v }))
     for (const bad of [0, -5, 1.5, '1000', null]) expect(decodeHeartbeat(encode(bad))).toBeUndefined()
+  })
+
+  it('carries listen addresses (the connection floor dials them) and rejects too many or malformed', () => {
+    const addrs = ['/ip4/127.0.0.1/tcp/4001', '/ip4/127.0.0.1/tcp/4002/ws']
+    expect(decodeHeartbeat(encodeHeartbeat({ ...base, addrs }))?.addrs).toEqual(addrs)
+    expect(decodeHeartbeat(encodeHeartbeat(base))?.addrs).toBeUndefined()
+    const encode = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify({ ...base, addrs: v }))
+    const tooMany = Array.from({ length: 17 }, (_, i) => `/ip4/127.0.0.1/tcp/${i}`)
+    for (const bad of [tooMany, [`/dns4/${'a'.repeat(130)}/tcp/1`], [1], '/ip4/1.2.3.4/tcp/1', null])
+      expect(decodeHeartbeat(encode(bad))).toBeUndefined()
   })
 })
 

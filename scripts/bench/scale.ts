@@ -62,7 +62,11 @@ const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
 const GOSSIP_MESSAGES = 20
 /** All gossip messages of one size together, so a lossy mesh cannot stall the run (20 x 10 s). */
 const GOSSIP_DEADLINE_MS = 60_000
+/** gossipsub's Dlo: a node with fewer mesh peers grafts more at its next heartbeat. */
+const GOSSIP_MESH_READY = 4
+const GOSSIP_MESH_DEADLINE_MS = 30_000
 const DHT_DEADLINE_MS = 60_000
+const PING_TIMEOUT_MS = 5_000
 const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
 const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
 /**
@@ -227,7 +231,17 @@ function viewShare(nodes: HorusNode[]): number {
 async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
   const topic = 'horus/bench/scale'
   const arrivals = new Map<number, number[]>()
+  /** Each node's mesh peers on the topic, from gossipsub's graft and prune events. */
+  const meshes = new Map<HorusNode, Set<string>>()
   for (const node of nodes) {
+    const mesh = new Set<string>()
+    meshes.set(node, mesh)
+    node.libp2p.services.pubsub.addEventListener('gossipsub:graft', (evt) => {
+      if (evt.detail.topic === topic) mesh.add(evt.detail.peerId)
+    })
+    node.libp2p.services.pubsub.addEventListener('gossipsub:prune', (evt) => {
+      if (evt.detail.topic === topic) mesh.delete(evt.detail.peerId)
+    })
     node.libp2p.services.pubsub.subscribe(topic)
     node.libp2p.services.pubsub.addEventListener('message', (evt) => {
       if (evt.detail.topic !== topic) return
@@ -236,11 +250,22 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
     })
   }
   const publisher = nodes[Math.floor(nodes.length / 3)] as HorusNode
-  await waitFor(() => publisher.libp2p.services.pubsub.getSubscribers(topic).length > 0, {
-    what: 'subscribers',
-  })
-  // Subscriptions spread and meshes form over a few gossipsub heartbeats.
-  await new Promise((r) => setTimeout(r, 3_000))
+  // Subscriptions spread and the topic's mesh forms over a few gossipsub heartbeats: measure once
+  // every node has grafted gossipsub's low-water degree (or all its peers, if it has fewer; every
+  // node subscribes).
+  const meshReady = (node: HorusNode): boolean =>
+    (meshes.get(node)?.size ?? 0) >= Math.min(GOSSIP_MESH_READY, node.libp2p.getConnections().length)
+  const t = Date.now()
+  await waitFor(() => nodes.every(meshReady), {
+    what: 'the gossip mesh of the bench topic',
+    timeoutMs: GOSSIP_MESH_DEADLINE_MS,
+    intervalMs: 100,
+  }).catch(() => undefined)
+  const notReady = nodes.filter((node) => !meshReady(node)).length
+  progress(
+    nodes.length,
+    `gossip mesh ${notReady === 0 ? 'formed' : `incomplete at ${notReady} node(s)`} after ${Date.now() - t} ms`,
+  )
   const latencies: number[] = []
   let missing = 0
   const deadline = Date.now() + GOSSIP_DEADLINE_MS
@@ -348,10 +373,15 @@ async function pingFloor(nodes: HorusNode[]): Promise<number> {
   const rtts: number[] = []
   for (let i = 0; i < 30; i++) {
     const start = performance.now()
-    await a.libp2p.services.ping.ping(b.libp2p.peerId)
+    try {
+      await a.libp2p.services.ping.ping(b.libp2p.peerId, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) })
+    } catch {
+      // A ping that fails or times out (a starved mesh) is left out, not waited on or thrown.
+      continue
+    }
     rtts.push(performance.now() - start)
   }
-  return percentile(rtts, 50)
+  return rtts.length === 0 ? Number.NaN : percentile(rtts, 50)
 }
 
 const benchStart = Date.now()
@@ -380,7 +410,10 @@ async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }
     const idleCost = await idle(nodes)
     const conns = nodes.map((node) => node.libp2p.getConnections().length)
     const viewPct = viewShare(nodes)
-    progress(n, 'idle window measured')
+    progress(
+      n,
+      `idle: ${idleCost.heartbeatsPerNodeS.toFixed(1)} heartbeats, ${(idleCost.bytesPerNodeS / 1024).toFixed(1)} KiB, ${idleCost.cpuMsPerNodeS.toFixed(1)} ms CPU per node per second; ${(conns.reduce((a, b) => a + b, 0) / n).toFixed(1)} connections per node (max ${Math.max(...conns)}); views ${viewPct.toFixed(1)} % of the mesh`,
+    )
     const gossiped = await gossip(nodes)
     progress(n, `gossip: ${gossiped.latencies.length} deliveries, ${gossiped.missing} missing`)
     const found = await dht(nodes)

@@ -116,3 +116,23 @@ export const TRIM_GRACE_MS = 10_000
  * redial that bootstrap peer when the connection closes (it is in the mesh). @default 4
  */
 export const KEEPER_SATISFIED_CONNECTIONS = 4
+
+/**
+ * Connections a node keeps at least (`ConnectionFloor`), dialling peers it hears when below: enough
+ * for gossipsub's mesh degree (6) beside the bootstrap peers, which prune most nodes from their
+ * meshes. Kept below the trimmer's target, so the two never fight. @default 8
+ */
+export const DEFAULT_CONNECTION_FLOOR = 8
+
+/** Peers dialled at most per mesh-keeper tick to fill the floor. @default 4 */
+export const CONNECTION_FLOOR_DIALS_PER_TICK = 4
+
+/** How long a peer that could not be dialled to fill the floor is left alone. @default 30_000 */
+export const CONNECTION_FLOOR_BACKOFF_MS = 30_000
+
+/**
+ * Gossipsub app-specific score of a configured bootstrap peer: times gossipsub's app weight (10)
+ * it reaches the threshold (10) above which a peer's peer exchange is believed; every other peer
+ * scores 0 here, so only bootstrap peers' PX is acted on. @default 1
+ */
+export const BOOTSTRAP_APP_SCORE = 1

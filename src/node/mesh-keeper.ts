@@ -3,9 +3,11 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { ConnectionFloor, type ConnectionFloorInit } from './connection-floor.js'
 import {
   BOOTSTRAP_RETRY_MAX_MS,
   BOOTSTRAP_RETRY_MIN_MS,
+  DEFAULT_CONNECTION_FLOOR,
   KEEPER_SATISFIED_CONNECTIONS,
   MESH_KEEPER_TICK_MS,
   RECONNECT_DIAL_TIMEOUT_MS,
@@ -49,7 +51,9 @@ interface BootstrapPeer {
  * KEEPER_SATISFIED_CONNECTIONS connections, or no longer hears the peer's heartbeats (a
  * partition). A node well inside the mesh does not hold a connection to its bootstrap peer, so a
  * bootstrap node can trim idle connections without every node it introduced dialling straight
- * back. Being alone is an event (`mesh:alone`, logged) and part of `status()`.
+ * back. Being alone is an event (`mesh:alone`, logged) and part of `status()`. Beyond the
+ * bootstrap peers, it keeps the node connected to at least DEFAULT_CONNECTION_FLOOR peers it hears
+ * (`ConnectionFloor`), so gossip does not hang on the bootstrap peers alone.
  */
 export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
   private readonly known: KnownPeers
@@ -61,6 +65,7 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
   private unfollow: (() => void) | undefined
   private aloneSince: number | undefined
   private startedAt = 0
+  private readonly floor: ConnectionFloor
 
   constructor(
     private readonly libp2p: Libp2p,
@@ -69,6 +74,7 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
     bootstrap: readonly string[] = [],
     /** Whether this node hears the peer's heartbeats (through any path). @default never */
     private readonly hears: (peerId: string) => boolean = () => false,
+    floor: Pick<ConnectionFloorInit, 'peers'> & { floor?: number } = { peers: () => [] },
   ) {
     super()
     this.known = new KnownPeers(datastore, log)
@@ -78,6 +84,14 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
       return peerId === undefined
         ? []
         : [{ peerId, addr, failures: 0, nextAttemptAt: 0, dialing: false, reached: false }]
+    })
+    const bootstrapIds = new Set(this.bootstrap.map((p) => p.peerId))
+    this.floor = new ConnectionFloor({
+      libp2p,
+      log,
+      floor: floor.floor ?? DEFAULT_CONNECTION_FLOOR,
+      peers: floor.peers,
+      skip: () => bootstrapIds,
     })
   }
 
@@ -105,6 +119,7 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
     this.controller?.abort()
     await this.rejoining
     await Promise.allSettled([...this.dials])
+    await this.floor.settled()
   }
 
   status(): MeshStatus {
@@ -143,6 +158,12 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
       this.dialBootstrap(peer, signal)
     }
     this.noteAlone(alone, now)
+    this.fillFloor(signal)
+  }
+
+  private fillFloor(signal: AbortSignal): void {
+    const started = this.floor.fill(signal)
+    if (started > 0) this.log('dialling %d peer(s) to keep the connection floor', started)
   }
 
   private noteAlone(alone: boolean, now: number): void {

@@ -8,6 +8,7 @@ import type { BlobService } from '../protocols/blob/index.js'
 import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
+import { MAX_HEARTBEAT_ADDR_LENGTH, MAX_HEARTBEAT_ADDRS } from '../protocols/liveness/heartbeat.js'
 import { LivenessService } from '../protocols/liveness/service.js'
 import type { NodeHealth, NodeInfoSource, PeerSummary } from '../protocols/rpc/node-methods.js'
 import { nodeMethods } from '../protocols/rpc/node-methods.js'
@@ -16,7 +17,7 @@ import { RpcServer } from '../protocols/rpc/server.js'
 import { createNodeBlobs } from './blobs.js'
 import type { NodeConfig, Role } from './config/types.js'
 import { ConnectionTrimmer } from './connection-trimmer.js'
-import { DEFAULT_TARGET_CONNECTIONS } from './constants.js'
+import { DEFAULT_CONNECTION_FLOOR, DEFAULT_TARGET_CONNECTIONS } from './constants.js'
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { reidentifyEarlyConnections } from './early-connections.js'
 import { HttpGateway } from './gateway/http-gateway.js'
@@ -121,6 +122,10 @@ export class HorusNode {
       // Relay peers are kept connected like bootstrap peers: behind NAT they are the way in.
       [...new Set([...init.config.bootstrap, ...init.config.relay.peers])],
       (peerId) => this.liveness.get(peerId) !== undefined,
+      {
+        floor: Math.min(DEFAULT_CONNECTION_FLOOR, init.config.maxConnections),
+        peers: () => this.liveness.alive(),
+      },
     )
     // Bootstrap and relay peers are never trimmed: they are how a node rejoins, or is reached at all.
     const bootstrapPeers = new Set(
@@ -144,6 +149,7 @@ export class HorusNode {
         roles: [...this.config.roles],
         capabilities: [...this.capabilities],
         load: this.loadProvider(),
+        addrs: this.announcedAddrs(),
       }),
     })
     this.trust = init.trust
@@ -401,6 +407,19 @@ export class HorusNode {
   /** Full dialable addresses, each ending in `/p2p/<peer id>`. */
   multiaddrs(): string[] {
     return this.libp2p.getMultiaddrs().map((ma) => ma.toString())
+  }
+
+  /** What heartbeats carry: listen addresses without the `/p2p/<self>` suffix (see `Heartbeat.addrs`). */
+  private announcedAddrs(): string[] {
+    const suffix = `/p2p/${this.libp2p.peerId.toString()}`
+    return this.libp2p
+      .getMultiaddrs()
+      .map((ma) => {
+        const text = ma.toString()
+        return text.endsWith(suffix) ? text.slice(0, -suffix.length) : text
+      })
+      .filter((text) => text.length <= MAX_HEARTBEAT_ADDR_LENGTH)
+      .slice(0, MAX_HEARTBEAT_ADDRS)
   }
 
   private async closeDatastore(): Promise<void> {

@@ -17,7 +17,19 @@ export interface Heartbeat {
    * after `missedHeartbeats` of these (clamped to their own bounds). Absent from older nodes.
    */
   intervalMs?: number
+  /**
+   * Addresses the sender listens on (without its `/p2p/` suffix), so a node that hears it can dial
+   * it without a DHT lookup: how a node keeps its connection floor (see `ConnectionFloor`). A
+   * wrong address costs only a failed dial: noise checks the peer id. Absent from older nodes.
+   */
+  addrs?: string[]
 }
+
+/** Addresses carried in one heartbeat at most. */
+export const MAX_HEARTBEAT_ADDRS = 16
+
+/** The longest string a heartbeat's lists carry (a role, a capability, an address). */
+export const MAX_HEARTBEAT_ADDR_LENGTH = 128
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -26,11 +38,11 @@ export function encodeHeartbeat(heartbeat: Heartbeat): Uint8Array {
   return encoder.encode(JSON.stringify(heartbeat))
 }
 
-function isStringArray(value: unknown): value is string[] {
+function isStringArray(value: unknown, max = 256): value is string[] {
   return (
     Array.isArray(value) &&
-    value.length <= 256 &&
-    value.every((v) => typeof v === 'string' && v.length <= 128)
+    value.length <= max &&
+    value.every((v) => typeof v === 'string' && v.length <= MAX_HEARTBEAT_ADDR_LENGTH)
   )
 }
 
@@ -60,7 +72,8 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat | undefined {
     !isCount(load.capacity) ||
     !isCount(v.seq) ||
     typeof v.sentAt !== 'number' ||
-    (v.intervalMs !== undefined && !(isCount(v.intervalMs) && v.intervalMs > 0))
+    (v.intervalMs !== undefined && !(isCount(v.intervalMs) && v.intervalMs > 0)) ||
+    (v.addrs !== undefined && !isStringArray(v.addrs, MAX_HEARTBEAT_ADDRS))
   ) {
     return undefined
   }
@@ -72,5 +85,6 @@ export function decodeHeartbeat(data: Uint8Array): Heartbeat | undefined {
     seq: v.seq,
     sentAt: v.sentAt,
     ...(v.intervalMs === undefined ? {} : { intervalMs: v.intervalMs }),
+    ...(v.addrs === undefined ? {} : { addrs: v.addrs }),
   }
 }

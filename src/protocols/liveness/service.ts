@@ -31,7 +31,7 @@ export interface LivenessInit {
   peerId: PeerId
   log: Logger
   /** Called before each heartbeat for the current roles, capabilities and load. */
-  status: () => Pick<Heartbeat, 'roles' | 'capabilities' | 'load'>
+  status: () => Pick<Heartbeat, 'roles' | 'capabilities' | 'load' | 'addrs'>
   /** The shortest heartbeat interval (small meshes). @default 1_000 */
   intervalMs?: number
   /** @default 5 */
@@ -66,6 +66,8 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   /** The interval announced in the last heartbeat: when the next one is due. */
   private currentIntervalMs: number
   private timer: NodeJS.Timeout | undefined
+  /** The largest view of the last `maxIntervalMs × missed`, and when it was seen (see `beat`). */
+  private highWater = { peers: 0, at: 0 }
   private checkTimer: NodeJS.Timeout | undefined
   private readonly topic: ValidatedTopic<Heartbeat>
   // Starts at the wall clock so a restarted node's heartbeats still outrank its previous ones.
@@ -192,10 +194,25 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     }
   }
 
+  /**
+   * The mesh size the heartbeat interval is spaced by: the largest view of the last loss window,
+   * not the view now. A node starved of CPU (or cut off for a moment) loses peers from its view;
+   * spacing by that smaller view would make it heartbeat faster just when the mesh can least take
+   * it, and every starved node doing so at once feeds the starvation (measured at N = 50 on two
+   * cores: event-loop delay of seconds, a thousand peers lost in two minutes).
+   */
+  private meshSize(now: number): number {
+    const size = this.peers.size
+    const window = this.missed * this.maxIntervalMs
+    if (size >= this.highWater.peers || now - this.highWater.at > window)
+      this.highWater = { peers: size, at: now }
+    return this.highWater.peers
+  }
+
   private beat(): void {
     this.checkLost()
     const next = heartbeatInterval({
-      peers: this.peers.size,
+      peers: this.meshSize(Date.now()),
       budgetPerSecond: this.budgetPerSecond,
       minMs: this.intervalMs,
       maxMs: this.maxIntervalMs,
