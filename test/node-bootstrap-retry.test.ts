@@ -11,13 +11,24 @@ import { TestMesh, waitFor } from '../src/testing/index.js'
 const mesh = new TestMesh()
 afterEach(() => mesh.cleanup())
 
+/**
+ * A free port below the ephemeral range. One inside it (what `listen(0)` hands out) can be taken,
+ * while this test waits, by any socket's local end — another test's listener, or one of this
+ * node's own dials of that very address — and the bootstrap peer then cannot listen there.
+ */
 async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    const server = createServer()
+    const listening = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (!listening) continue
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    return port
+  }
+  throw new Error('no free port in 20000-31999 after 50 tries')
 }
 
 describe('a node started before its bootstrap peer', () => {
