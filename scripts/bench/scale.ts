@@ -67,6 +67,8 @@ const GOSSIP_MESH_READY = 4
 const GOSSIP_MESH_DEADLINE_MS = 30_000
 const DHT_DEADLINE_MS = 60_000
 const PING_TIMEOUT_MS = 5_000
+/** How long one batch of 50 nodes may take to stop before the bench moves on. */
+const STOP_BATCH_MS = 30_000
 const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
 const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
 /**
@@ -368,17 +370,40 @@ async function idle(
   }
 }
 
+/** True when `work` settles within `ms` (its failure counts as settled); false when it is late. */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms)
+  })
+  try {
+    return await Promise.race([
+      work.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
 async function pingFloor(nodes: HorusNode[]): Promise<number> {
   const [a, b] = nodes as [HorusNode, HorusNode]
   const rtts: number[] = []
-  for (let i = 0; i < 30; i++) {
+  let failedInARow = 0
+  // Three failures in a row end it: a starved mesh would otherwise cost 30 × the timeout.
+  for (let i = 0; i < 30 && failedInARow < 3; i++) {
     const start = performance.now()
     try {
       await a.libp2p.services.ping.ping(b.libp2p.peerId, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) })
     } catch {
       // A ping that fails or times out (a starved mesh) is left out, not waited on or thrown.
+      failedInARow++
       continue
     }
+    failedInARow = 0
     rtts.push(performance.now() - start)
   }
   return rtts.length === 0 ? Number.NaN : percentile(rtts, 50)
@@ -445,10 +470,15 @@ async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }
       },
     }
   } finally {
-    // Stop in parallel batches: one at a time takes minutes at N = 1,000.
-    for (let i = 0; i < nodes.length; i += 50)
-      await Promise.allSettled(nodes.slice(i, i + 50).map((node) => node.stop()))
-    await mesh.cleanup()
+    // Stop in parallel batches: one at a time takes minutes at N = 1,000. A starved batch may
+    // not finish stopping: each is given STOP_BATCH_MS, then the size moves on (said on stderr).
+    for (let i = 0; i < nodes.length; i += 50) {
+      const batch = Promise.allSettled(nodes.slice(i, i + 50).map((node) => node.stop()))
+      if (!(await within(batch, STOP_BATCH_MS)))
+        progress(n, `nodes ${i}–${i + 49} still stopping after ${STOP_BATCH_MS / 1000} s; moving on`)
+    }
+    if (!(await within(mesh.cleanup(), STOP_BATCH_MS)))
+      progress(n, `data directories not removed after ${STOP_BATCH_MS / 1000} s; moving on`)
   }
 }
 
