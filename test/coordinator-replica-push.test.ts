@@ -21,15 +21,26 @@ interface Sent {
   dial: boolean
 }
 
-function pushes(belongs: (run: string, peer: string) => boolean, callMs = 5) {
+function pushes(
+  belongs: (run: string, peer: string) => boolean,
+  callMs = 5,
+  /** Calls to these peers fail this many times before they are answered. */
+  unreachable: Map<string, number> = new Map(),
+) {
   const sent: Sent[] = []
   const push = new ReplicaPush({
     log: Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as never,
     connected: () => true,
     belongs,
+    noteRetryMs: 10,
     client: (peer, { dial }) => ({
       call: async <T>(_method: string, params?: unknown): Promise<T> => {
         await new Promise((resolve) => setTimeout(resolve, callMs))
+        const failures = unreachable.get(peer) ?? 0
+        if (failures > 0) {
+          unreachable.set(peer, failures - 1)
+          throw new Error(`${peer} unreachable`)
+        }
         const runs = ((params as { deltas: Array<{ run: string }> }).deltas ?? []).map((d) => d.run)
         sent.push({ peer, runs, dial })
         return { deltas: [], digests: [] } as T
@@ -85,5 +96,27 @@ describe('replica push', () => {
     expect(sent.filter((s) => s.peer === 'old-owner')).toEqual([
       { peer: 'old-owner', runs: ['r2'], dial: true },
     ])
+  })
+
+  it('sends a takeover note again until its unreachable revoked owner gets it (bounded)', async () => {
+    const { push, sent } = pushes(() => false, 1, new Map([['old-owner', 3]]))
+    push.push(delta('r2', 2), ['old-owner'], { dial: true })
+    // Three failures, then answered: 10 + 20 + 40 ms of back-off (bounded wait: 5 s).
+    for (let i = 0; i < 500 && sent.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    push.stop()
+    expect(sent).toEqual([{ peer: 'old-owner', runs: ['r2'], dial: true }])
+  })
+
+  it('gives a note up after six attempts', async () => {
+    const unreachable = new Map([['gone', 100]])
+    const { push, sent } = pushes(() => false, 1, unreachable)
+    push.push(delta('r3', 3), ['gone'], { dial: true })
+    // 10 + 20 + 40 + 80 + 160 ms of back-off between six attempts (bounded wait: 5 s).
+    for (let i = 0; i < 500 && unreachable.get('gone') !== 94; i++)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    await new Promise((resolve) => setTimeout(resolve, 400))
+    push.stop()
+    expect(unreachable.get('gone')).toBe(94)
+    expect(sent).toEqual([])
   })
 })

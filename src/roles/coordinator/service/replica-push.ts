@@ -9,7 +9,8 @@
  * to, or whose connection closes under the push, is never dialled for one (a partition would turn
  * every change into a dial, and a redial at the addresses still known would carry state across
  * it): the anti-entropy round when they meet again, or the next periodic one, brings the peer
- * what it lacks. The one exception is a takeover told to a revoked owner (`dial`).
+ * what it lacks. The one exception is a takeover told to a revoked owner (`dial`), which is also
+ * sent again when it fails (a revoked peer gets no anti-entropy rounds to learn it from).
  */
 import type { Logger } from '@libp2p/interface'
 import type { RpcClient } from '../../../protocols/rpc/index.js'
@@ -29,6 +30,17 @@ export interface ReplicaPushInit {
   belongs(run: string, peer: string): boolean
   /** How long one push may take. @default 10_000 */
   timeoutMs?: number
+  /** The first delay before a failed takeover note is sent again (then doubling). @default NOTE_RETRY_MS */
+  noteRetryMs?: number
+}
+
+/** Times a takeover note is sent at most. */
+const NOTE_ATTEMPTS = 6
+/** The first delay before a failed takeover note is sent again: then 2, 4, 8, 16 s (31 s in all). */
+const NOTE_RETRY_MS = 1_000
+
+function noteKey(peer: string, run: string): string {
+  return `${peer}\n${run}`
 }
 
 /** Deltas pushed and pushes that failed (repaired later by anti-entropy). */
@@ -57,6 +69,9 @@ export class ReplicaPush {
   /** Who waits for a peer's pushes (`settled`). */
   private readonly waiters = new Map<string, Waiter[]>()
   private running = false
+  /** `peer\nrun` → times its takeover note was sent and failed (`retryNote`). */
+  private readonly noteAttempts = new Map<string, number>()
+  private readonly noteTimers = new Set<NodeJS.Timeout>()
 
   constructor(init: ReplicaPushInit) {
     this.init = init
@@ -70,6 +85,9 @@ export class ReplicaPush {
     this.running = false
     this.outbox.clear()
     this.dial.clear()
+    for (const timer of this.noteTimers) clearTimeout(timer)
+    this.noteTimers.clear()
+    this.noteAttempts.clear()
     for (const list of this.waiters.values()) for (const w of list.splice(0)) w.resolve()
   }
 
@@ -151,13 +169,19 @@ export class ReplicaPush {
         this.stats.failed += riding.length
         riding.length = 0
       }
-      await this.send(peer, dialling, true)
+      // A takeover note goes alone, so that one that fails can be sent again (`retryNote`).
+      for (const note of dialling) {
+        if (await this.send(peer, [note], true)) this.noteAttempts.delete(noteKey(peer, note.run))
+        else this.retryNote(peer, note)
+      }
       await this.send(peer, riding, false)
       this.markSent(peer, upTo)
     }
   }
 
-  private async send(peer: string, deltas: RunState[], dial: boolean): Promise<void> {
+  /** Sends `deltas` to `peer`; true when every call was answered. */
+  private async send(peer: string, deltas: RunState[], dial: boolean): Promise<boolean> {
+    let ok = true
     for (const batch of batches(deltas)) {
       try {
         await this.init
@@ -165,10 +189,42 @@ export class ReplicaPush {
           .call(SYNC_METHOD, { deltas: batch }, { timeoutMs: this.init.timeoutMs ?? 10_000 })
         this.stats.pushed += batch.length
       } catch (err) {
+        ok = false
         this.stats.failed += batch.length
         this.init.log('pushing %d run delta(s) to %s failed: %s', batch.length, peer, (err as Error).message)
       }
     }
+    return ok
+  }
+
+  /**
+   * A takeover note its revoked owner did not get (unreachable then): sent again with a doubling
+   * delay, up to NOTE_ATTEMPTS times. Anti-entropy never runs with a revoked peer, so this note is
+   * the only way it learns to stop driving the run.
+   */
+  private retryNote(peer: string, note: RunState): void {
+    const key = noteKey(peer, note.run)
+    const attempts = (this.noteAttempts.get(key) ?? 0) + 1
+    if (attempts >= NOTE_ATTEMPTS || !this.running) {
+      this.noteAttempts.delete(key)
+      this.init.log(
+        'gave up telling %s of the takeover of run %s after %d attempts',
+        peer,
+        note.run,
+        attempts,
+      )
+      return
+    }
+    this.noteAttempts.set(key, attempts)
+    const timer = setTimeout(
+      () => {
+        this.noteTimers.delete(timer)
+        this.push(note, [peer], { dial: true })
+      },
+      (this.init.noteRetryMs ?? NOTE_RETRY_MS) * 2 ** (attempts - 1),
+    )
+    timer.unref()
+    this.noteTimers.add(timer)
   }
 }
 
