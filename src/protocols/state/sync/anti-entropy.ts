@@ -63,6 +63,23 @@ export interface SyncStats {
 }
 
 /**
+ * `state` encoded for a sync call, with each encoding's length: whole when it fits the budget
+ * (encoded once), else in parts (`RunState.parts`) that each do.
+ */
+export function* encodedParts(state: RunState): Generator<{ json: RunStateJson; size: number }> {
+  const json = state.toJSON()
+  const size = JSON.stringify(json).length
+  if (size <= SYNC_BUDGET_BYTES) {
+    yield { json, size }
+    return
+  }
+  for (const part of state.parts(SYNC_BUDGET_BYTES)) {
+    const partJson = part.toJSON()
+    yield { json: partJson, size: JSON.stringify(partJson).length }
+  }
+}
+
+/**
  * Collects deltas until the byte budget is spent (always at least one part). A run bigger than the
  * budget goes in parts (`RunState.parts`); what does not fit goes in the next round.
  */
@@ -73,9 +90,7 @@ class Budget {
   /** Adds `state` if it fits; true when all of it was added (or it had nothing to send). */
   add(state: RunState): boolean {
     if (state.isEmpty()) return true
-    for (const part of state.parts(SYNC_BUDGET_BYTES)) {
-      const json = part.toJSON()
-      const size = JSON.stringify(json).length
+    for (const { json, size } of encodedParts(state)) {
       if (this.items.length > 0 && this.#used + size > SYNC_BUDGET_BYTES) return false
       this.items.push(json)
       this.#used += size

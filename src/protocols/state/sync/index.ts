@@ -6,6 +6,7 @@
  */
 export {
   answerSync,
+  encodedParts,
   type SyncAnswer,
   type SyncHost,
   type SyncParams,

@@ -15,7 +15,7 @@
 import type { Logger } from '@libp2p/interface'
 import type { RpcClient } from '../../../protocols/rpc/index.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
-import { SYNC_BUDGET_BYTES, SYNC_METHOD } from '../../../protocols/state/sync/index.js'
+import { encodedParts, SYNC_BUDGET_BYTES, SYNC_METHOD } from '../../../protocols/state/sync/index.js'
 
 export interface ReplicaPushInit {
   log: Logger
@@ -233,9 +233,7 @@ function* batches(deltas: Iterable<RunState>): Generator<unknown[]> {
   let batch: unknown[] = []
   let used = 0
   for (const delta of deltas) {
-    for (const part of delta.parts(SYNC_BUDGET_BYTES)) {
-      const json = part.toJSON()
-      const size = JSON.stringify(json).length
+    for (const { json, size } of encodedParts(delta)) {
       if (batch.length > 0 && used + size > SYNC_BUDGET_BYTES) {
         yield batch
         batch = []
