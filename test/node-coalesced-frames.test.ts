@@ -14,7 +14,6 @@ import { createLibp2p } from 'libp2p'
 import { pEvent } from 'p-event'
 import { afterEach, describe, expect, it } from 'vitest'
 import { corkedTcp } from '../src/node/corked-tcp.js'
-import { NOISE_MAX_PLAINTEXT } from '../src/node/frame-coalescing.js'
 import { horusYamux } from '../src/node/stream-muxer.js'
 
 const ECHO = '/horus-test/echo/1.0.0'
@@ -200,17 +199,15 @@ describe('coalesced yamux frames over noise', () => {
     await Promise.all(streams.map((stream) => stream.close()))
   })
 
-  it('delivers large transfers both ways at once intact, split at the noise message limit', async () => {
+  it('delivers large transfers both ways at once intact, through back-pressure', async () => {
     const [a, b] = await pair()
+    // Far above the socket buffers and yamux's 256 KiB stream window, in 64 KiB sends: frames
+    // fill noise messages and the connection asks for drains.
     const toB = pattern(3 * 1024 * 1024 + 7, 1)
     const toA = pattern(2 * 1024 * 1024 + 13, 2)
-    const sealedBefore = a.sealed()
     const [atB, atA] = await Promise.all([digestOver(a.node, b.node, toB), digestOver(b.node, a.node, toA)])
     expect(atB).toBe(sha256(toB))
     expect(atA).toBe(sha256(toA))
-    // a sealed its 3 MiB in messages of at most NOISE_MAX_PLAINTEXT bytes (plus the small ones
-    // of the other transfer's window updates and the digest exchange).
-    expect(a.sealed() - sealedBefore).toBeGreaterThanOrEqual(Math.ceil(toB.length / NOISE_MAX_PLAINTEXT))
   })
 
   it('is read by a stock libp2p peer, and reads it, without any change on that side', async () => {

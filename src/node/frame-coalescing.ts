@@ -43,12 +43,14 @@ export function coalescingMuxers<M extends StreamMuxer>(
 /**
  * Makes `muxer` hold its frames until the check phase of the event loop (like the corked socket
  * did before, so a lone frame leaves no later than it did), then write them to `connection` at
- * once. It writes at once, in order, when the held bytes fill a noise message or when the
- * connection is already applying back-pressure (the frames then queue in the connection's own
- * write buffer, which sends them together on drain). `send` reports back-pressure as before: it
- * returns the connection's answer whenever it writes, and while it holds (at most one noise
- * message's worth) the connection had room at the last write. A muxer without the expected write
- * path is returned as it is.
+ * once. Held bytes that fill noise messages are written at once, whole messages only: the rest
+ * stays held for the next frames, so a bulk transfer of 256 KiB yamux frames is sealed in full
+ * 65,519-byte messages rather than four and a 68-byte tail per frame. Everything held is written
+ * at once when the connection is already applying back-pressure (it queues the bytes in its own
+ * write buffer and sends them together on drain) or is no longer open. `send` reports
+ * back-pressure as before: it returns the connection's answer whenever it writes, and while it
+ * only holds (less than one noise message) the connection had room at the last write. A muxer
+ * without the expected write path is returned as it is.
  */
 export function coalesceFrames<M extends StreamMuxer>(muxer: M, connection: MessageStream): M {
   const writer = muxer as M & Partial<FrameWriter>
@@ -57,9 +59,15 @@ export function coalesceFrames<M extends StreamMuxer>(muxer: M, connection: Mess
   let held = new Uint8ArrayList()
   let scheduled = false
 
-  const write = (): boolean => {
-    const batch = held
-    held = new Uint8ArrayList()
+  /** Writes the first `bytes` held bytes (views, not copies), in order. */
+  const write = (bytes: number): boolean => {
+    let batch = held
+    if (bytes === held.byteLength) {
+      held = new Uint8ArrayList()
+    } else {
+      batch = held.sublist(0, bytes)
+      held.consume(bytes)
+    }
     // The muxer's own `send`: it tells every stream to pause when the connection is full.
     return send.call(muxer, batch)
   }
@@ -71,7 +79,7 @@ export function coalesceFrames<M extends StreamMuxer>(muxer: M, connection: Mess
     const bytes = held.byteLength
     if (bytes === 0) return
     try {
-      write()
+      write(bytes)
     } catch (err) {
       connection.log.trace('dropped %d held bytes: the connection refused them - %e', bytes, err)
       if (connection.status === 'open') connection.abort(err as Error)
@@ -86,18 +94,14 @@ export function coalesceFrames<M extends StreamMuxer>(muxer: M, connection: Mess
     held.append(data)
     // A connection that is full or no longer open gets the frames now: it queues them, or throws
     // to the caller exactly as it would without this module.
-    if (
-      connection.writableNeedsDrain ||
-      connection.status !== 'open' ||
-      held.byteLength >= NOISE_MAX_PLAINTEXT
-    ) {
-      return write()
-    }
-    if (!scheduled) {
+    if (connection.writableNeedsDrain || connection.status !== 'open') return write(held.byteLength)
+    const whole = held.byteLength - (held.byteLength % NOISE_MAX_PLAINTEXT)
+    const canSendMore = whole > 0 ? write(whole) : true
+    if (held.byteLength > 0 && !scheduled) {
       scheduled = true
       setImmediate(onCheckPhase)
     }
-    return true
+    return canSendMore
   }
   const close = muxer.close.bind(muxer)
   muxer.close = async (options?: AbortOptions) => {
