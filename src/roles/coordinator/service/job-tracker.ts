@@ -648,6 +648,20 @@ export class JobTracker {
       holder = (await link.result(job.jobId, this.callSignal(), { includeJob: true })).job
     } catch (err) {
       this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
+      if (
+        errorName(err) === 'JobNotFoundError' &&
+        this.jobs.get(job.jobId) === job &&
+        job.supervisor === link.peerId
+      ) {
+        // No job there: only its id, held for a coordinator that looked for it while taking the
+        // step over — and this node owns the run again since (the lease went back to it). Looking
+        // the job up again holds the id for this node instead (the latest looker wins), and it is
+        // sent once no supervisor has it. Sending it as is would be refused for ever.
+        this.unassign(job)
+        job.locate = 'wait'
+        job.locatingSince = undefined
+        this.retryLater(job)
+      }
       return
     }
     if (!this.mayFollow(job, holder, link.peerId)) return
