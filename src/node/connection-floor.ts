@@ -98,9 +98,14 @@ export class ConnectionFloor {
 
 /** The announced addresses as full multiaddrs of `peerId`; ones that do not parse are left out. */
 function dialable(peerId: string, addrs: string[]): Multiaddr[] {
+  return announced(addrs).map((addr) => addr.encapsulate(`/p2p/${peerId}`))
+}
+
+/** Addresses a heartbeat announced, parsed; ones that do not parse are left out. */
+export function announced(addrs: readonly string[]): Multiaddr[] {
   return addrs.flatMap((text) => {
     try {
-      return [multiaddr(`${text}/p2p/${peerId}`)]
+      return [multiaddr(text)]
     } catch {
       return []
     }
