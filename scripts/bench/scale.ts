@@ -359,11 +359,22 @@ async function idle(
   const accepted = (): number => nodes.reduce((acc, node) => acc + node.liveness.stats().accepted, 0)
   const hb0 = accepted()
   const bytes0 = socketBytesRead()
+  const counters = nodes.map((node) => new StreamCounts(node))
+  const opened0 = counters.map((s) => s.snapshot())
   const cpu0 = process.cpuUsage()
   const t = process.hrtime.bigint()
   await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS))
   const seconds = elapsedMs(t) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const opened = openedBetween(
+    opened0,
+    counters.map((s) => s.snapshot()),
+    nodes.length * seconds,
+  )
+  progress(
+    nodes.length,
+    `idle, per node per s: streams ${formatCounts(opened.streams)}; connections ${opened.connections.toFixed(2)}; datastore ${formatCounts(opened.datastore)}`,
+  )
   return {
     heartbeatsPerNodeS: (accepted() - hb0) / nodes.length / seconds,
     bytesPerNodeS: Math.max(0, socketBytesRead() - bytes0) / nodes.length / seconds,

@@ -31,7 +31,17 @@ export class StreamCounts {
       target.newStream = async (protocols, options) => {
         const stream = await open(protocols, options)
         bump(this.streams, stream.protocol ?? String(protocols))
-        if (this.callers !== undefined) bump(this.callers, `${stream.protocol} ${caller(new Error().stack)}`)
+        if (this.callers !== undefined) {
+          bump(this.callers, `${stream.protocol} ${caller(new Error().stack)}`)
+          // Why a stream ended: a session reopened per run shows here (who closed it, with what).
+          stream.addEventListener('close', (evt) => {
+            const { local, error } = evt as Event & { local?: boolean; error?: Error }
+            bump(
+              this.callers as Counts,
+              `${stream.protocol} closed ${local === true ? 'here' : 'there'}: ${error?.message.slice(0, 60) ?? 'cleanly'}`,
+            )
+          })
+        }
         return stream
       }
     }
@@ -66,12 +76,12 @@ export class StreamCounts {
 
 /**
  * Who opened a stream: the first frame of ours in the stack (not the RPC client's own), else the
- * last library frame (the outermost: a DHT query's or gossipsub's own timer).
+ * last library frame (the outermost: a DHT query's or gossipsub's own timer), else the last frame.
  */
 function caller(stack: string | undefined): string {
   const frames = (stack ?? '').split('\n').slice(2)
   const ours = frames.find((f) => /\/dist\/src\//.test(f) && !/node_modules|\/protocols\/rpc\//.test(f))
-  const frame = ours ?? frames.filter((f) => /node_modules/.test(f)).at(-1)
+  const frame = ours ?? frames.filter((f) => /node_modules/.test(f)).at(-1) ?? frames.at(-1)
   return (
     frame
       ?.trim()
