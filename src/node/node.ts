@@ -1,5 +1,4 @@
 import type { ComponentLogger, ConnectionGater, Libp2p, Logger } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { SpanExporter } from '@opentelemetry/sdk-trace'
 import type { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
@@ -10,19 +9,19 @@ import { DhtAdvertiser } from '../protocols/capabilities/advertiser.js'
 import { roleCid } from '../protocols/capabilities/keys.js'
 import type { Heartbeat } from '../protocols/liveness/heartbeat.js'
 import { MAX_HEARTBEAT_ADDR_LENGTH, MAX_HEARTBEAT_ADDRS } from '../protocols/liveness/heartbeat.js'
-import { LivenessService, type LivePeer } from '../protocols/liveness/service.js'
+import { LivenessService } from '../protocols/liveness/service.js'
 import type { NodeHealth, NodeInfoSource, PeerSummary } from '../protocols/rpc/node-methods.js'
 import { nodeMethods } from '../protocols/rpc/node-methods.js'
 import { MethodRegistry } from '../protocols/rpc/registry.js'
 import { RpcServer } from '../protocols/rpc/server.js'
 import { createNodeBlobs } from './blobs.js'
 import type { NodeConfig, Role } from './config/types.js'
-import { announced } from './connection-floor.js'
 import { ConnectionTrimmer } from './connection-trimmer.js'
 import { DEFAULT_CONNECTION_FLOOR, DEFAULT_TARGET_CONNECTIONS } from './constants.js'
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { reidentifyEarlyConnections } from './early-connections.js'
 import { HttpGateway } from './gateway/http-gateway.js'
+import { storeHeardAddrs } from './heard-addrs.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { dropPersistedPeerStore, libp2pDatastore } from './libp2p-datastore.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
@@ -155,7 +154,10 @@ export class HorusNode {
         addrs: this.announcedAddrs(),
       }),
     })
-    this.liveness.addEventListener('peer:alive', (evt) => this.learnAddrs(evt.detail))
+    // A peer first heard: where it listens goes to the peer store, so calls to it can dial.
+    this.liveness.addEventListener('peer:alive', (evt) => {
+      void storeHeardAddrs(this.libp2p, evt.detail, this.log)
+    })
     this.trust = init.trust
     this.rpc = new MethodRegistry({
       info: { title: `Horus node ${init.libp2p.peerId.toString()}`, version: VERSION },
@@ -320,26 +322,6 @@ export class HorusNode {
     }
     this.log('started %p with roles [%s]', this.libp2p.peerId, this.config.roles.join(','))
     if (this.gateway !== undefined) this.log('gateway %s: %s', this.gateway.url, this.gatewayIdentity())
-  }
-
-  /**
-   * A peer heard but never connected to has no address in the peer store (identify puts them there
-   * on a connection), so a call to it — a coordinator forwarding to a member of a run's replica set,
-   * a supervisor link — could only dial after a DHT lookup, which a busy mesh does not answer in
-   * time (the c = 10 scale bench failed on it). Its heartbeats announce where it listens: they go
-   * to the peer store once, when it is first heard. A wrong address costs a failed dial (noise
-   * checks the peer ID).
-   */
-  private learnAddrs(peer: LivePeer): void {
-    const addrs = announced(peer.addrs ?? [])
-    if (addrs.length === 0) return
-    const id = peerIdFromString(peer.peerId)
-    if (this.libp2p.getConnections(id).length > 0) return
-    this.libp2p.peerStore
-      .merge(id, { multiaddrs: addrs })
-      .catch((err: Error) =>
-        this.log('could not store the addresses %s announced: %s', peer.peerId, err.message),
-      )
   }
 
   /** Who HTTP callers act as, in words: said at start-up, so nobody mistakes the gateway for a superuser. */
