@@ -37,6 +37,7 @@ import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import { GossipCounts } from './gossip-counts.js'
 import { renderScalePlot } from './scale-plot.js'
+import { type Counts, countsDelta, formatCounts, StreamCounts } from './stream-counts.js'
 import { type BenchTable, elapsedMs, percentile } from './table.js'
 import { profileWindow } from './window-profile.js'
 import { chainWorkflow } from './workflow.js'
@@ -358,11 +359,22 @@ async function idle(
   const accepted = (): number => nodes.reduce((acc, node) => acc + node.liveness.stats().accepted, 0)
   const hb0 = accepted()
   const bytes0 = socketBytesRead()
+  const counters = nodes.map((node) => new StreamCounts(node))
+  const opened0 = counters.map((s) => s.snapshot())
   const cpu0 = process.cpuUsage()
   const t = process.hrtime.bigint()
   await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS))
   const seconds = elapsedMs(t) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const opened = openedBetween(
+    opened0,
+    counters.map((s) => s.snapshot()),
+    nodes.length * seconds,
+  )
+  progress(
+    nodes.length,
+    `idle, per node per s: streams ${formatCounts(opened.streams)}; connections ${opened.connections.toFixed(2)}; datastore ${formatCounts(opened.datastore)}`,
+  )
   return {
     heartbeatsPerNodeS: (accepted() - hb0) / nodes.length / seconds,
     bytesPerNodeS: Math.max(0, socketBytesRead() - bytes0) / nodes.length / seconds,
@@ -501,6 +513,35 @@ export interface CoordinatorRow {
   gossip: { topic: string; published: number; received: number; verified: number }[]
   /** The other topics together (liveness, job topics), per coordinator and completed run. */
   otherGossip: { published: number; received: number }
+  /** Streams (by protocol), outbound connections and datastore operations, all nodes, per completed run. */
+  opened: OpenedCounts
+  /** The same over the idle window, per node per second. */
+  openedIdle: OpenedCounts
+}
+
+interface OpenedCounts {
+  streams: [string, number][]
+  connections: number
+  datastore: [string, number][]
+  /** `BENCH_SCALE_CALLERS=1`: RPC streams by the first Horus frame that opened them. */
+  callers: [string, number][]
+}
+
+/** Stream, connection and datastore counts of every node between two snapshots, divided by `per`. */
+function openedBetween(
+  before: ReturnType<StreamCounts['snapshot']>[],
+  after: ReturnType<StreamCounts['snapshot']>[],
+  per: number,
+): OpenedCounts {
+  const of = (pick: (s: ReturnType<StreamCounts['snapshot']>) => Counts): [string, number][] =>
+    countsDelta(before.map(pick), after.map(pick), per)
+  const connections = after.reduce((acc, s, i) => acc + s.connections - (before[i]?.connections ?? 0), 0)
+  return {
+    streams: of((s) => s.streams),
+    connections: connections / per,
+    datastore: of((s) => s.datastore),
+    callers: of((s) => s.callers),
+  }
 }
 
 /** What a coordinator's topic validators saw: every message that got to one had its signature verified. */
@@ -558,6 +599,10 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       )
     }
     const counters = members.map((m) => new GossipCounts(m.node.libp2p.services.pubsub))
+    const streamCounters = members.map(
+      (m) => new StreamCounts(m.node, { callers: process.env.BENCH_SCALE_CALLERS === '1' }),
+    )
+    const openedBefore = streamCounters.map((s) => s.snapshot())
     const durations: number[] = []
     let completed = 0
     const sentBefore = counters.map((g) => g.snapshot())
@@ -566,13 +611,17 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const cpuBefore = process.cpuUsage()
     const deadline = Date.now() + RUN_WINDOW_MS
     const t = process.hrtime.bigint()
+    const handedOffDurations: number[] = []
     const loop = async (coordinator: CoordinatorService): Promise<void> => {
       while (Date.now() < deadline) {
         const begin = process.hrtime.bigint()
         const runId = await coordinator.submit(chainWorkflow(3))
+        // Submitted at a coordinator outside the run's replica set: handed off to a member.
+        const handedOff = coordinator.forwardsRun(runId)
         const view = await coordinator.waitForCompletion(runId, 120_000)
         if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
         durations.push(elapsedMs(begin))
+        if (handedOff) handedOffDurations.push(elapsedMs(begin))
         completed++
       }
     }
@@ -582,6 +631,11 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const seconds = elapsedMs(t) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     await stopProfile()
+    const openedAfter = streamCounters.map((s) => s.snapshot())
+    if (handedOffDurations.length > 0)
+      process.stderr.write(
+        `scale: c = ${c}: ${handedOffDurations.length} of ${completed} runs submitted outside their replica set, p50 ${percentile(handedOffDurations, 50).toFixed(0)} ms (all runs ${percentile(durations, 50).toFixed(0)} ms)\n`,
+      )
     // The c nodes' background once the runs are done (heartbeats, anti-entropy rounds over the
     // runs they hold): on a loaded host few runs finish in the window, and this share would
     // otherwise swell the CPU per run. (Right after start it is not steady: DHT and identify.)
@@ -589,7 +643,13 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const idleT = process.hrtime.bigint()
     await new Promise((r) => setTimeout(r, COORDINATOR_IDLE_MS))
     const idleUsage = process.cpuUsage(idleBefore)
-    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / (elapsedMs(idleT) / 1000)
+    const idleS = elapsedMs(idleT) / 1000
+    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / idleS
+    const openedIdle = openedBetween(
+      openedAfter,
+      streamCounters.map((s) => s.snapshot()),
+      c * idleS,
+    )
     const replicas = coordinators.map((co) => co.engine.runs.size)
     const perRun = c * Math.max(1, completed)
     // Every other topic together (liveness, job topics): no validator count of ours to read there.
@@ -636,6 +696,8 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       netCpuMsPerRun: ((cpu.user + cpu.system) / 1000 - idleCpuMsPerS * seconds) / Math.max(1, completed),
       gossip,
       otherGossip: { published: other.published / perRun, received: other.received / perRun },
+      opened: openedBetween(openedBefore, openedAfter, Math.max(1, completed)),
+      openedIdle,
     }
   } finally {
     await Promise.allSettled(members.map(async (m) => m.roles.stop()))
@@ -703,6 +765,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       'idle CPU ms/s',
       'gossip per coordinator per run: published / copies in / verified',
       'replicas held per coordinator mean / max',
+      'streams opened per run by protocol; connections dialled per run',
     ],
     rows: rows.map((r) => [
       r.c,
@@ -720,6 +783,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
         .concat(`other ${r.otherGossip.published.toFixed(1)} / ${r.otherGossip.received.toFixed(1)} / –`)
         .join('; '),
       `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
+      `${formatCounts(r.opened.streams.map(([p, n]) => [p.replace(/^\/(horus\/|ipfs\/|meshsub\/)?/, ''), n]))}; ${r.opened.connections.toFixed(2)}`,
     ]),
     note: [
       `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
@@ -788,6 +852,13 @@ export async function runScaleBench(): Promise<BenchTable[]> {
     try {
       const row = await measureCoordinators(c)
       process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+      for (const [what, o] of [
+        ['per run', row.opened],
+        ['idle, per node per s', row.openedIdle],
+      ] as const)
+        process.stderr.write(
+          `scale: c = ${c} ${what}: streams ${formatCounts(o.streams)}; connections ${o.connections.toFixed(2)}; datastore ${formatCounts(o.datastore)}${o.callers.length > 0 ? `; callers ${formatCounts(o.callers)}` : ''}\n`,
+        )
       coordinatorRows.push(row)
     } catch (err) {
       coordinatorSkipped.push(`c = ${c} failed: ${(err as Error).message}.`)
