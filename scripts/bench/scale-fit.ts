@@ -7,8 +7,8 @@ import type { ScaleRow } from './scale.js'
 
 /** The static guess before any size has run: sockets and LevelDB files. */
 const FDS_PER_NODE = 40
-/** `BENCH_SCALE_FORCE=1`: run a size even when the measured idle CPU says it cannot keep up. */
-const FORCE = process.env.BENCH_SCALE_FORCE === '1'
+/** `BENCH_SCALE_FORCE=200,1000`: run these sizes even when the measured idle CPU says they cannot keep up. */
+const FORCE = new Set(process.env.BENCH_SCALE_FORCE?.split(',').map(Number))
 
 /**
  * Why N nodes over `procs` processes would not fit (a sentence for the table's note), or undefined.
@@ -28,7 +28,7 @@ export function whyNotFit(n: number, procs: number, rows: ScaleRow[], fdLimit: n
   if (memMiB > ramMiB)
     return `N = ${n} skipped: at the ${last.rssMiBPerNode.toFixed(1)} MiB per node and ${last.procBaseMiB.toFixed(0)} MiB per process measured at N = ${last.n}, ${n} nodes in ${procs} processes need about ${(memMiB / 1024).toFixed(1)} GiB, the host has ${(ramMiB / 1024).toFixed(1)} GiB.`
   const cores = (last.cpuMsPerNodeS * n) / 1000
-  if (cores > availableParallelism() && !FORCE)
-    return `N = ${n} skipped: the ${last.n} nodes idled at ${last.cpuMsPerNodeS.toFixed(1)} ms of CPU per node per second, so ${n} nodes need about ${cores.toFixed(1)} cores just to idle and the host has ${availableParallelism()} (BENCH_SCALE_FORCE=1 runs it anyway, to show how it fails).`
+  if (cores > availableParallelism() && !FORCE.has(n))
+    return `N = ${n} skipped: the ${last.n} nodes idled at ${last.cpuMsPerNodeS.toFixed(1)} ms of CPU per node per second, so ${n} nodes need about ${cores.toFixed(1)} cores just to idle and the host has ${availableParallelism()} (BENCH_SCALE_FORCE=${n} runs it anyway, to show how it fails).`
   return undefined
 }

@@ -12,6 +12,8 @@ export interface NodeSpec {
 }
 
 export interface WorkerOps {
+  /** The data dirs of every node the worker will host: it removes them if the controller goes away. */
+  adopt: { args: { dirs: string[] }; result: null }
   /** Creates the nodes (all at once); `awaitJoin`: replies only once each heard a peer (or its join deadline passed). */
   start: {
     args: { nodes: NodeSpec[]; trust: unknown; awaitJoin: boolean }

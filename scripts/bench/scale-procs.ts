@@ -247,6 +247,12 @@ export async function measureSpreadMesh(n: number, p: number): Promise<{ row: Sc
   try {
     const { dirs, trust } = await identities(mesh, n)
     workers.track(dirs)
+    // Before any node starts: a worker whose controller dies removes the dirs of all its nodes.
+    await Promise.all(
+      workers.all.map((w, k) =>
+        w.request('adopt', { dirs: dirs.filter((_, i) => i % p === k) }, FORK_DEADLINE_MS),
+      ),
+    )
     const base = await workers.each('footprint', {}, FORK_DEADLINE_MS)
     progress(n, `${p} worker processes up (pids ${workers.all.map((w) => w.pid).join(', ')})`)
     const t0 = Date.now()

@@ -62,7 +62,6 @@ function heartbeats(): number {
 
 /** Creates one node; its join (first peer heard) is awaited in the background unless it has no bootstrap. */
 async function startOne(spec: NodeSpec, trust: unknown): Promise<Promise<void>> {
-  dirs.push(spec.dir)
   const config = resolveConfig({
     dataDir: spec.dir,
     listen: ['/ip4/127.0.0.1/tcp/0'],
@@ -92,6 +91,10 @@ async function startOne(spec: NodeSpec, trust: unknown): Promise<Promise<void>> 
 type Handlers = { [K in OpName]: (args: WorkerOps[K]['args']) => Promise<WorkerOps[K]['result']> }
 
 const handlers: Handlers = {
+  adopt: async ({ dirs: adopted }) => {
+    dirs.push(...adopted)
+    return null
+  },
   start: async ({ nodes: specs, trust, awaitJoin }) => {
     const joined = await Promise.all(specs.map((spec) => startOne(spec, trust)))
     if (awaitJoin) await Promise.all(joined)

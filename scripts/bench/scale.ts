@@ -19,7 +19,7 @@
  * scripts/bench/results/scale.svg). A size that does not fit is skipped with the reason, from what
  * the sizes before it measured (`scale-fit.ts`): file descriptors per process (about 40 per node;
  * raise the limit with `ulimit -n 65536`, as root), memory against RAM, and idle CPU against the
- * cores (`BENCH_SCALE_FORCE=1` runs it anyway).
+ * cores (`BENCH_SCALE_FORCE=200` runs N = 200 anyway).
  */
 import '../../src/node/polyfills.js'
 import { readdirSync, readFileSync } from 'node:fs'
