@@ -11,8 +11,8 @@
  * and the controller's own death (each worker exits and removes its dirs when the channel closes).
  */
 import { type ChildProcess, fork } from 'node:child_process'
-import { rmSync } from 'node:fs'
-import { availableParallelism } from 'node:os'
+import { readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, loadavg } from 'node:os'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import {
   benchCid,
@@ -31,10 +31,12 @@ import {
 import type { ArrivalEvent, NodeSpec, OpName, Reply, WorkerOps } from './scale-ipc.js'
 import { percentile } from './table.js'
 
+/** USER_HZ: Linux reports process CPU times in 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS = 100
 /** Nodes one worker's event loop is given at most (N = 20 idled at ~0.6 core in one process). */
 const NODES_PER_PROCESS = 25
 /** How long a worker may take to come up and answer its first request. */
-const FORK_DEADLINE_MS = 30_000
+const FORK_DEADLINE_MS = 120_000
 /** A start request creates START_CONCURRENCY nodes at most; createNode can starve too. */
 const START_DEADLINE_MS = 120_000
 /** Any short request (a view count, a counter snapshot). */
@@ -91,6 +93,18 @@ class Worker {
 
   get pid(): number | undefined {
     return this.child.pid
+  }
+
+  /** CPU seconds the worker has used so far (user + system, from /proc); 0 once it is gone. */
+  cpuSeconds(): number {
+    try {
+      // Fields after the command name: state is the 1st, utime the 12th, stime the 13th (clock ticks).
+      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+    } catch {
+      return 0
+    }
   }
 
   request<K extends OpName>(
@@ -230,13 +244,19 @@ async function startSpread(
   const seeds = await start([spec(0, [])], false)
   // Three seed nodes, as a real mesh has a few bootstrap nodes; every later node names two of them.
   for (let i = 1; i < Math.min(3, n); i++) seeds.push(...(await start([spec(i, [...seeds])], true)))
-  for (let i = 3; i < n; i += START_CONCURRENCY)
+  let reported = Date.now()
+  for (let i = 3; i < n; i += START_CONCURRENCY) {
     await start(
       Array.from({ length: Math.min(START_CONCURRENCY, n - i) }, (_, j) =>
         spec(i + j, [seeds[(i + j) % seeds.length] as string, seeds[(i + j + 1) % seeds.length] as string]),
       ),
       false,
     )
+    if (Date.now() - reported > 10_000) {
+      progress(n, `${Math.min(n, i + START_CONCURRENCY)} of ${n} nodes started`)
+      reported = Date.now()
+    }
+  }
   return { lastStartAt: Date.now(), peerIds }
 }
 
@@ -244,6 +264,7 @@ async function startSpread(
 export async function measureSpreadMesh(n: number, p: number): Promise<{ row: ScaleRow }> {
   const mesh = new TestMesh()
   const workers = new Workers(p)
+  const began = Date.now()
   try {
     const { dirs, trust } = await identities(mesh, n)
     workers.track(dirs)
@@ -342,6 +363,12 @@ export async function measureSpreadMesh(n: number, p: number): Promise<{ row: Sc
         connsMax: Math.max(...conns),
       },
     }
+  } catch (err) {
+    // Most failures here are starvation: say how much CPU the workers got, against the host.
+    const cores = workers.all.reduce((acc, w) => acc + w.cpuSeconds(), 0) / ((Date.now() - began) / 1000)
+    throw new WorkerFailedError(
+      `${(err as Error).message} (its ${p} workers got ${cores.toFixed(2)} cores over ${((Date.now() - began) / 1000).toFixed(0)} s; load average ${loadavg()[0]?.toFixed(1)} on ${availableParallelism()} cores)`,
+    )
   } finally {
     await workers.close(n)
     if (!(await within(mesh.cleanup(), STOP_BATCH_MS)))
