@@ -384,7 +384,10 @@ export class RunEngine {
    */
   peerAlive(peerId: string): void {
     this.lost.delete(peerId)
-    this.settleTakenFrom(peerId, [...this.runs.values()].filter((entry) => entry.takenFrom === peerId))
+    this.settleTakenFrom(
+      peerId,
+      [...this.runs.values()].filter((entry) => entry.takenFrom === peerId),
+    )
   }
 
   /** Once merged with `peerId` (while it is alive), its runs taken over here are sure again. */
