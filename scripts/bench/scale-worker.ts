@@ -9,19 +9,16 @@
 import '../../src/node/polyfills.js'
 import { rmSync } from 'node:fs'
 import { CID } from 'multiformats/cid'
-import { createLogger } from '../../src/core/logger.js'
-import { resolveConfig } from '../../src/node/config/load.js'
-import { createNode, type HorusNode } from '../../src/node/node.js'
-import { waitFor } from '../../src/testing/index.js'
+import type { HorusNode } from '../../src/node/node.js'
 import {
   BENCH_TOPIC,
   benchMessage,
   findProvider,
-  JOIN_DEADLINE_MS,
   openFds,
   provideRecord,
   STOP_BATCH_MS,
   socketBytesRead,
+  startBenchNode,
   watchBenchTopic,
   within,
 } from './scale.js'
@@ -62,30 +59,15 @@ function heartbeats(): number {
 
 /** Creates one node; its join (first peer heard) is awaited in the background unless it has no bootstrap. */
 async function startOne(spec: NodeSpec, trust: unknown): Promise<Promise<void>> {
-  const config = resolveConfig({
-    dataDir: spec.dir,
-    listen: ['/ip4/127.0.0.1/tcp/0'],
-    bootstrap: spec.bootstrap,
-    trust,
-  })
-  const t = process.hrtime.bigint()
-  const created = await createNode(config, { logger: createLogger(`scale-${spec.index}`) })
+  const { node: created, joined } = await startBenchNode(spec.index, spec.dir, spec.bootstrap, trust)
   nodes.set(spec.index, created)
   if (spec.bootstrap.length === 0) return Promise.resolve()
-  const joined = waitFor(() => created.liveness.alive().length > 0, {
-    what: `node ${spec.index} to hear a peer`,
-    timeoutMs: JOIN_DEADLINE_MS,
-    intervalMs: 10,
-  }).then(
-    () => {
-      joinMs.push(elapsedMs(t))
-    },
-    () => {
-      notJoined++
-    },
-  )
-  joins.push(joined)
-  return joined
+  const counted = joined.then((ms) => {
+    if (ms === undefined) notJoined++
+    else joinMs.push(ms)
+  })
+  joins.push(counted)
+  return counted
 }
 
 type Handlers = { [K in OpName]: (args: WorkerOps[K]['args']) => Promise<WorkerOps[K]['result']> }

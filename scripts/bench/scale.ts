@@ -172,30 +172,45 @@ interface Started {
   lastStartAt: number
 }
 
+/**
+ * Creates and starts bench node `index`. `joined` (for a node with a bootstrap list) resolves to the
+ * ms from its start until it heard a peer, or undefined if it heard none within JOIN_DEADLINE_MS.
+ */
+export async function startBenchNode(
+  index: number,
+  dir: string,
+  bootstrap: string[],
+  trust: unknown,
+): Promise<{ node: HorusNode; joined: Promise<number | undefined> }> {
+  const config = resolveConfig({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, trust })
+  const t = process.hrtime.bigint()
+  const node = await createNode(config, { logger: createLogger(`scale-${index}`) })
+  const joined = waitFor(() => node.liveness.alive().length > 0, {
+    what: `node ${index} to hear a peer`,
+    timeoutMs: JOIN_DEADLINE_MS,
+    intervalMs: 10,
+  }).then(
+    () => elapsedMs(t),
+    () => undefined,
+  )
+  return { node, joined }
+}
+
 async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
   const joinMs: number[] = []
   let notJoined = 0
   const joins: Promise<void>[] = []
   /** Starts node i; its join (first heartbeat heard) is awaited in the background, not before the next start. */
   const startOne = async (i: number, bootstrap: string[]): Promise<void> => {
-    const config = resolveConfig({ dataDir: dirs[i], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, trust })
-    const t = process.hrtime.bigint()
-    const node = await createNode(config, { logger: createLogger(`scale-${i}`) })
+    const { node, joined } = await startBenchNode(i, dirs[i] as string, bootstrap, trust)
     nodes.push(node)
     if (bootstrap.length === 0) return
-    const joined = waitFor(() => node.liveness.alive().length > 0, {
-      what: `node ${i} to hear a peer`,
-      timeoutMs: JOIN_DEADLINE_MS,
-      intervalMs: 10,
-    }).then(
-      () => {
-        joinMs.push(elapsedMs(t))
-      },
-      () => {
-        notJoined++
-      },
+    joins.push(
+      joined.then((ms) => {
+        if (ms === undefined) notJoined++
+        else joinMs.push(ms)
+      }),
     )
-    joins.push(joined)
   }
   await startOne(0, [])
   const seeds = [nodes[0]?.multiaddrs()[0] as string]
