@@ -66,12 +66,12 @@ const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? (QUICK ? 300 : 840)
 export const JOIN_DEADLINE_MS = 60_000
 export const VIEW_DEADLINE_MS = QUICK ? 60_000 : 150_000
 export const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
-export const GOSSIP_MESSAGES = 20
+const GOSSIP_MESSAGES = 20
 /** All gossip messages of one size together, so a lossy mesh cannot stall the run (20 x 10 s). */
-export const GOSSIP_DEADLINE_MS = 60_000
+const GOSSIP_DEADLINE_MS = 60_000
 /** gossipsub's Dlo: a node with fewer mesh peers grafts more at its next heartbeat. */
 const GOSSIP_MESH_READY = 4
-export const GOSSIP_MESH_DEADLINE_MS = 30_000
+const GOSSIP_MESH_DEADLINE_MS = 30_000
 export const DHT_DEADLINE_MS = 60_000
 const PING_TIMEOUT_MS = 5_000
 /** How long one batch of 50 nodes may take to stop before the bench moves on. */
