@@ -1,13 +1,22 @@
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
+import { type Datastore, Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BootstrapUnreachableError, HorusClient } from '../src/client/index.js'
+import { openDatastore } from '../src/node/datastore.js'
 import { writeSwarmKey } from '../src/node/index.js'
 import { TestMesh, waitFor } from '../src/testing/index.js'
 import { horus } from './cli-capture.js'
 
 const mesh = new TestMesh()
 afterEach(() => mesh.cleanup())
+
+/** Keys under libp2p's peer store namespace in a node's on-disk datastore. */
+async function peerStoreKeysOnDisk(datastore: Datastore): Promise<string[]> {
+  const keys: string[] = []
+  for await (const key of datastore.queryKeys({ prefix: '/peers/' })) keys.push(key.toString())
+  return keys
+}
 
 describe('restart', () => {
   it('keeps the peer ID and reconnects from the stored peer list without a bootstrap address', async () => {
@@ -18,14 +27,25 @@ describe('restart', () => {
     await waitFor(() => first.libp2p.getPeers().some((p) => p.equals(hub.libp2p.peerId)), {
       what: 'leaf to join hub',
     })
+    // libp2p's peer store is in memory (src/node/libp2p-datastore.ts): it knows the hub, and not
+    // one of its records reached LevelDB.
+    await waitFor(async () => (await first.libp2p.peerStore.get(hub.libp2p.peerId)).addresses.length > 0, {
+      what: 'the hub in the peer store',
+    })
+    expect(await peerStoreKeysOnDisk(first.datastore)).toEqual([])
     await mesh.stopNode(first)
     await waitFor(() => hub.libp2p.getPeers().length === 0, { what: 'hub to see leaf leave' })
+    // A peer record an earlier version kept on disk is dropped at the next start.
+    const { datastore: disk } = await openDatastore(dataDir)
+    await disk.put(new Key(`/peers/${hub.peerId}`), new Uint8Array([1, 2, 3]))
+    await disk.close()
 
     const second = await mesh.node({ name: 'leaf2', dataDir })
     expect(second.config.bootstrap).toEqual([])
     expect(second.peerId).toBe(peerId)
+    expect(await peerStoreKeysOnDisk(second.datastore)).toEqual([])
     await waitFor(() => second.libp2p.getPeers().some((p) => p.equals(hub.libp2p.peerId)), {
-      what: 'restarted leaf to reconnect to hub from its peer store',
+      what: 'restarted leaf to reconnect to hub from its known-peers list',
       timeoutMs: 30_000,
     })
   })

@@ -56,5 +56,5 @@ export function renderScalePlot(floor: ScaleRow, rows: ScaleRow[]): string {
   const width = cols * W
   const height = Math.ceil(PANELS.length / cols) * H + 30
   const panels = PANELS.map((p, i) => panel(p, all, (i % cols) * W, 30 + Math.floor(i / cols) * H)).join('')
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11" role="img"><title>Horus mesh: cost per node against mesh size N</title><rect width="100%" height="100%" fill="#fff"/><text x="${width / 2}" y="18" text-anchor="middle" font-size="13">Horus mesh: cost per node against mesh size N (log scale, nodes in one process)</text>${panels}</svg>\n`
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11" role="img"><title>Horus mesh: cost per node against mesh size N</title><rect width="100%" height="100%" fill="#fff"/><text x="${width / 2}" y="18" text-anchor="middle" font-size="13">Horus mesh: cost per node against mesh size N (log scale; the 2-node floor in one process, each size spread over worker processes)</text>${panels}</svg>\n`
 }

@@ -1,20 +1,25 @@
 /**
- * The mesh at scale: N real nodes in this process (loopback TCP, noise, yamux, gossipsub, the DHT,
- * liveness, the trust policy, a LevelDB datastore each), and c coordinator nodes running workflows.
+ * The mesh at scale: N real nodes (loopback TCP, noise, yamux, gossipsub, the DHT, liveness, the
+ * trust policy, a LevelDB datastore each), and c coordinator nodes running workflows.
  *
  * Per N: join time, time until every node hears every other (presence), gossip latency to all
  * nodes, a DHT provide and find (time, peers queried), and over an idle window: heartbeats received
  * per node per second, bytes read per node per second (every protocol, from the sockets), CPU per
- * node, RSS per node, connections per node. The floor is the same measurement on a 2-node mesh in
- * the same run (and a libp2p ping round trip for latencies). Per c: runs/s sustained, CPU per run,
- * gossip messages per coordinator and run by topic, and replicas held per coordinator, beside c = 1.
+ * node, RSS per node, connections per node. Each size's nodes are spread over worker processes
+ * (`scale-procs.ts`: one event loop cannot carry 50 idle nodes); the floor is the same measurement
+ * on a 2-node mesh in this process in the same run (and a libp2p ping round trip for latencies).
+ * Per c (coordinators in this process): runs/s sustained, CPU per run, gossip messages per
+ * coordinator and run by topic, and replicas held per coordinator, beside c = 1.
  * `BENCH_SCALE=coordinators` runs the coordinator rows alone; `BENCH_SCALE_WATCH=1` makes every
  * coordinator follow the others' events; `BENCH_CPU_PROF=<dir>` profiles each row's run window.
  *
  * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
- * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
- * scripts/bench/results/scale.svg). N = 1,000 needs about 40 file descriptors per node: raise the
- * limit first (`ulimit -n 65536`, as root); a size that does not fit is skipped with the reason.
+ * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts, `BENCH_SCALE_PROCS=4`
+ * the worker processes per size. Writes an SVG plot of cost against N to `BENCH_SCALE_SVG` (default
+ * scripts/bench/results/scale.svg). A size that does not fit is skipped with the reason, from what
+ * the sizes before it measured (`scale-fit.ts`): file descriptors per process (about 40 per node;
+ * raise the limit with `ulimit -n 65536`, as root), memory against RAM, and idle CPU against the
+ * cores (`BENCH_SCALE_FORCE=200` runs N = 200 anyway).
  */
 import '../../src/node/polyfills.js'
 import { readdirSync, readFileSync } from 'node:fs'
@@ -36,7 +41,10 @@ import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
 import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.js'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import { GossipCounts } from './gossip-counts.js'
+import { whyNotFit } from './scale-fit.js'
 import { renderScalePlot } from './scale-plot.js'
+import { measureSpreadMesh, workerCount } from './scale-procs.js'
+import { type Counts, countsDelta, formatCounts, StreamCounts } from './stream-counts.js'
 import { type BenchTable, elapsedMs, percentile } from './table.js'
 import { profileWindow } from './window-profile.js'
 import { chainWorkflow } from './workflow.js'
@@ -53,22 +61,22 @@ const SIZES = COORDINATORS_ONLY
       ? MODE.split(',').map(Number)
       : [50, 200, 1_000]
 const COORDINATORS = process.env.BENCH_SCALE_C?.split(',').map(Number) ?? (QUICK ? [1, 3] : [1, 3, 10, 30])
-const START_CONCURRENCY = 8
+export const START_CONCURRENCY = 8
 /** The whole benchmark's time budget: a size that would not fit in what is left is skipped. */
 const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? (QUICK ? 300 : 840)) * 1000
-const JOIN_DEADLINE_MS = 60_000
-const VIEW_DEADLINE_MS = QUICK ? 60_000 : 150_000
-const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
+export const JOIN_DEADLINE_MS = 60_000
+export const VIEW_DEADLINE_MS = QUICK ? 60_000 : 150_000
+export const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
 const GOSSIP_MESSAGES = 20
 /** All gossip messages of one size together, so a lossy mesh cannot stall the run (20 x 10 s). */
 const GOSSIP_DEADLINE_MS = 60_000
 /** gossipsub's Dlo: a node with fewer mesh peers grafts more at its next heartbeat. */
 const GOSSIP_MESH_READY = 4
 const GOSSIP_MESH_DEADLINE_MS = 30_000
-const DHT_DEADLINE_MS = 60_000
+export const DHT_DEADLINE_MS = 60_000
 const PING_TIMEOUT_MS = 5_000
 /** How long one batch of 50 nodes may take to stop before the bench moves on. */
-const STOP_BATCH_MS = 30_000
+export const STOP_BATCH_MS = 30_000
 const RUN_WINDOW_MS = QUICK ? 8_000 : 15_000
 const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
 /**
@@ -81,10 +89,13 @@ const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
 /** Idle window after a coordinator row's runs, for the background CPU rate. */
 const COORDINATOR_IDLE_MS = 5_000
-const FDS_PER_NODE = 40
 
 export interface ScaleRow {
   n: number
+  /** Processes the nodes were spread over (1: all in one). */
+  procs: number
+  /** RSS of one of those processes before it hosted any node (MiB): each process's fixed cost. */
+  procBaseMiB: number
   /** Nodes that heard no peer within JOIN_DEADLINE_MS of their start. */
   notJoined: number
   /** Wall time to create and start all N nodes (s). */
@@ -121,12 +132,12 @@ function fdLimit(): number {
   return Number.isFinite(soft) ? soft : 1024
 }
 
-function openFds(): number {
+export function openFds(): number {
   return readdirSync('/proc/self/fd').length
 }
 
 /** Bytes read so far by every TCP socket of this process that is still open. */
-function socketBytesRead(): number {
+export function socketBytesRead(): number {
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()
   let total = 0
   for (const h of handles) {
@@ -136,7 +147,7 @@ function socketBytesRead(): number {
   return total
 }
 
-async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
+export async function identities(mesh: TestMesh, n: number): Promise<{ dirs: string[]; trust: unknown }> {
   const dirs: string[] = []
   const keys: string[] = []
   for (let i = 0; i < n; i += 50) {
@@ -162,30 +173,45 @@ interface Started {
   lastStartAt: number
 }
 
+/**
+ * Creates and starts bench node `index`. `joined` (for a node with a bootstrap list) resolves to the
+ * ms from its start until it heard a peer, or undefined if it heard none within JOIN_DEADLINE_MS.
+ */
+export async function startBenchNode(
+  index: number,
+  dir: string,
+  bootstrap: string[],
+  trust: unknown,
+): Promise<{ node: HorusNode; joined: Promise<number | undefined> }> {
+  const config = resolveConfig({ dataDir: dir, listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, trust })
+  const t = process.hrtime.bigint()
+  const node = await createNode(config, { logger: createLogger(`scale-${index}`) })
+  const joined = waitFor(() => node.liveness.alive().length > 0, {
+    what: `node ${index} to hear a peer`,
+    timeoutMs: JOIN_DEADLINE_MS,
+    intervalMs: 10,
+  }).then(
+    () => elapsedMs(t),
+    () => undefined,
+  )
+  return { node, joined }
+}
+
 async function startNodes(n: number, dirs: string[], trust: unknown, nodes: HorusNode[]): Promise<Started> {
   const joinMs: number[] = []
   let notJoined = 0
   const joins: Promise<void>[] = []
   /** Starts node i; its join (first heartbeat heard) is awaited in the background, not before the next start. */
   const startOne = async (i: number, bootstrap: string[]): Promise<void> => {
-    const config = resolveConfig({ dataDir: dirs[i], listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap, trust })
-    const t = process.hrtime.bigint()
-    const node = await createNode(config, { logger: createLogger(`scale-${i}`) })
+    const { node, joined } = await startBenchNode(i, dirs[i] as string, bootstrap, trust)
     nodes.push(node)
     if (bootstrap.length === 0) return
-    const joined = waitFor(() => node.liveness.alive().length > 0, {
-      what: `node ${i} to hear a peer`,
-      timeoutMs: JOIN_DEADLINE_MS,
-      intervalMs: 10,
-    }).then(
-      () => {
-        joinMs.push(elapsedMs(t))
-      },
-      () => {
-        notJoined++
-      },
+    joins.push(
+      joined.then((ms) => {
+        if (ms === undefined) notJoined++
+        else joinMs.push(ms)
+      }),
     )
-    joins.push(joined)
   }
   await startOne(0, [])
   const seeds = [nodes[0]?.multiaddrs()[0] as string]
@@ -230,42 +256,67 @@ function viewShare(nodes: HorusNode[]): number {
   return want === 0 ? 100 : (100 * sum) / (want * nodes.length)
 }
 
-async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
-  const topic = 'horus/bench/scale'
-  const arrivals = new Map<number, number[]>()
-  /** Each node's mesh peers on the topic, from gossipsub's graft and prune events. */
-  const meshes = new Map<HorusNode, Set<string>>()
-  for (const node of nodes) {
-    const mesh = new Set<string>()
-    meshes.set(node, mesh)
-    node.libp2p.services.pubsub.addEventListener('gossipsub:graft', (evt) => {
-      if (evt.detail.topic === topic) mesh.add(evt.detail.peerId)
-    })
-    node.libp2p.services.pubsub.addEventListener('gossipsub:prune', (evt) => {
-      if (evt.detail.topic === topic) mesh.delete(evt.detail.peerId)
-    })
-    node.libp2p.services.pubsub.subscribe(topic)
-    node.libp2p.services.pubsub.addEventListener('message', (evt) => {
-      if (evt.detail.topic !== topic) return
-      const seq = new DataView(evt.detail.data.buffer, evt.detail.data.byteOffset).getUint32(0)
-      arrivals.get(seq)?.push(performance.now())
-    })
+export const BENCH_TOPIC = 'horus/bench/scale'
+
+/**
+ * Subscribes `node` to the bench topic, calling `onMessage` with each message's sequence number,
+ * and keeps its mesh peers on the topic (from gossipsub's graft and prune events). `meshReady`:
+ * the node has grafted gossipsub's low-water degree (or all its peers, if it has fewer).
+ */
+export function watchBenchTopic(node: HorusNode, onMessage: (seq: number) => void): { meshReady(): boolean } {
+  const mesh = new Set<string>()
+  const pubsub = node.libp2p.services.pubsub
+  pubsub.addEventListener('gossipsub:graft', (evt) => {
+    if (evt.detail.topic === BENCH_TOPIC) mesh.add(evt.detail.peerId)
+  })
+  pubsub.addEventListener('gossipsub:prune', (evt) => {
+    if (evt.detail.topic === BENCH_TOPIC) mesh.delete(evt.detail.peerId)
+  })
+  pubsub.subscribe(BENCH_TOPIC)
+  pubsub.addEventListener('message', (evt) => {
+    if (evt.detail.topic !== BENCH_TOPIC) return
+    onMessage(new DataView(evt.detail.data.buffer, evt.detail.data.byteOffset).getUint32(0))
+  })
+  return {
+    meshReady: () => mesh.size >= Math.min(GOSSIP_MESH_READY, node.libp2p.getConnections().length),
   }
-  const publisher = nodes[Math.floor(nodes.length / 3)] as HorusNode
-  // Subscriptions spread and the topic's mesh forms over a few gossipsub heartbeats: measure once
-  // every node has grafted gossipsub's low-water degree (or all its peers, if it has fewer; every
-  // node subscribes).
-  const meshReady = (node: HorusNode): boolean =>
-    (meshes.get(node)?.size ?? 0) >= Math.min(GOSSIP_MESH_READY, node.libp2p.getConnections().length)
+}
+
+/** The bench topic's message number `seq`. */
+export function benchMessage(seq: number): Uint8Array {
+  const data = new Uint8Array(64)
+  new DataView(data.buffer).setUint32(0, seq)
+  return data
+}
+
+/** A mesh's gossip as the measurement sees it: its nodes may live in this process or in others. */
+export interface GossipProbe {
+  /** How many nodes' meshes on the bench topic are not ready yet (see watchBenchTopic). */
+  notReady(): Promise<number>
+  /** Publishes message `seq` from the publisher; resolves to its send time, on the arrivals' clock. */
+  publish(seq: number): Promise<number>
+  /** Arrival times of message `seq` so far (empty until it is published). */
+  arrivals(seq: number): number[]
+}
+
+/**
+ * GOSSIP_MESSAGES messages from one node, each awaited at every other node (all within
+ * GOSSIP_DEADLINE_MS), once every node's mesh on the topic is ready or GOSSIP_MESH_DEADLINE_MS passed.
+ */
+export async function gossipOver(
+  n: number,
+  probe: GossipProbe,
+): Promise<{ latencies: number[]; missing: number }> {
+  // Subscriptions spread and the topic's mesh forms over a few gossipsub heartbeats.
   const t = Date.now()
-  await waitFor(() => nodes.every(meshReady), {
+  await waitFor(async () => (await probe.notReady()) === 0, {
     what: 'the gossip mesh of the bench topic',
     timeoutMs: GOSSIP_MESH_DEADLINE_MS,
     intervalMs: 100,
   }).catch(() => undefined)
-  const notReady = nodes.filter((node) => !meshReady(node)).length
+  const notReady = await probe.notReady()
   progress(
-    nodes.length,
+    n,
     `gossip mesh ${notReady === 0 ? 'formed' : `incomplete at ${notReady} node(s)`} after ${Date.now() - t} ms`,
   )
   const latencies: number[] = []
@@ -274,25 +325,42 @@ async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missin
   for (let seq = 0; seq < GOSSIP_MESSAGES; seq++) {
     // Past the deadline the messages not sent count as lost everywhere.
     if (Date.now() > deadline) {
-      missing += (GOSSIP_MESSAGES - seq) * (nodes.length - 1)
+      missing += (GOSSIP_MESSAGES - seq) * (n - 1)
       break
     }
-    const data = new Uint8Array(64)
-    new DataView(data.buffer).setUint32(0, seq)
-    arrivals.set(seq, [])
-    const sent = performance.now()
-    await publisher.libp2p.services.pubsub.publish(topic, data)
-    await waitFor(() => (arrivals.get(seq)?.length ?? 0) >= nodes.length - 1, {
+    const sent = await probe.publish(seq)
+    await waitFor(() => probe.arrivals(seq).length >= n - 1, {
       what: `message ${seq} everywhere`,
       timeoutMs: Math.max(1, Math.min(10_000, deadline - Date.now())),
       intervalMs: 2,
     }).catch(() => undefined)
-    const got = arrivals.get(seq) ?? []
-    missing += nodes.length - 1 - got.length
-    latencies.push(...got.map((t) => t - sent))
+    const got = probe.arrivals(seq)
+    missing += n - 1 - got.length
+    latencies.push(...got.map((at) => at - sent))
   }
-  for (const node of nodes) node.libp2p.services.pubsub.unsubscribe(topic)
   return { latencies, missing }
+}
+
+async function gossip(nodes: HorusNode[]): Promise<{ latencies: number[]; missing: number }> {
+  const arrivals = new Map<number, number[]>()
+  const watches = nodes.map((node) =>
+    watchBenchTopic(node, (seq) => arrivals.get(seq)?.push(performance.now())),
+  )
+  const publisher = nodes[Math.floor(nodes.length / 3)] as HorusNode
+  try {
+    return await gossipOver(nodes.length, {
+      notReady: async () => watches.filter((w) => !w.meshReady()).length,
+      publish: async (seq) => {
+        arrivals.set(seq, [])
+        const sent = performance.now()
+        await publisher.libp2p.services.pubsub.publish(BENCH_TOPIC, benchMessage(seq))
+        return sent
+      },
+      arrivals: (seq) => arrivals.get(seq) ?? [],
+    })
+  } finally {
+    for (const node of nodes) node.libp2p.services.pubsub.unsubscribe(BENCH_TOPIC)
+  }
 }
 
 /**
@@ -306,24 +374,43 @@ async function dht(
 ): Promise<{ provideMs: number; findMs: number; queried: number; hops: number }> {
   const provider = nodes[Math.floor(nodes.length / 2)] as HorusNode
   const seeker = nodes.at(-1) as HorusNode
-  const digest = await sha256.digest(
-    new TextEncoder().encode(`horus/bench/scale-${Date.now()}-${nodes.length}`),
-  )
-  const cid = CID.createV1(0x55, digest)
-  // A query that does not finish within its deadline is reported as "–", not thrown.
-  let t = process.hrtime.bigint()
-  let provideMs = Number.NaN
+  const cid = await benchCid(nodes.length)
+  const provideMs = await provideRecord(provider, cid)
+  return { provideMs, ...(await findProvider(seeker, cid, provider.libp2p.peerId.toString())) }
+}
+
+/** A fresh content id for one size's DHT step. */
+export async function benchCid(n: number): Promise<CID> {
+  const digest = await sha256.digest(new TextEncoder().encode(`horus/bench/scale-${Date.now()}-${n}`))
+  return CID.createV1(0x55, digest)
+}
+
+/** Ms for `provider` to provide `cid`; NaN when the query does not finish within its deadline. */
+export async function provideRecord(provider: HorusNode, cid: CID): Promise<number> {
+  const t = process.hrtime.bigint()
   try {
     await provider.libp2p.contentRouting.provide(cid, { signal: AbortSignal.timeout(DHT_DEADLINE_MS) })
-    provideMs = elapsedMs(t)
-  } catch {}
-  t = process.hrtime.bigint()
+    return elapsedMs(t)
+  } catch {
+    return Number.NaN
+  }
+}
+
+/**
+ * `seeker` looks for the providers of `cid` until it meets `provider` (a peer id); a find that
+ * does not finish within its deadline has NaN time and hops (reported as "–").
+ */
+export async function findProvider(
+  seeker: HorusNode,
+  cid: CID,
+  provider: string,
+): Promise<{ findMs: number; queried: number; hops: number }> {
+  const t = process.hrtime.bigint()
   let queried = 0
   let hops = Number.NaN
   let findMs = Number.NaN
   const depth = new Map<string, number>()
-  const isProvider = (peers: { id: PeerId }[]): boolean =>
-    peers.some((p) => p.id.equals(provider.libp2p.peerId))
+  const isProvider = (peers: { id: PeerId }[]): boolean => peers.some((p) => p.id.toString() === provider)
   try {
     for await (const event of seeker.libp2p.services.dht.findProviders(cid, {
       signal: AbortSignal.timeout(DHT_DEADLINE_MS),
@@ -349,7 +436,7 @@ async function dht(
       }
     }
   } catch {}
-  return { provideMs, findMs, queried, hops }
+  return { findMs, queried, hops }
 }
 
 async function idle(
@@ -358,11 +445,22 @@ async function idle(
   const accepted = (): number => nodes.reduce((acc, node) => acc + node.liveness.stats().accepted, 0)
   const hb0 = accepted()
   const bytes0 = socketBytesRead()
+  const counters = nodes.map((node) => new StreamCounts(node))
+  const opened0 = counters.map((s) => s.snapshot())
   const cpu0 = process.cpuUsage()
   const t = process.hrtime.bigint()
   await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS))
   const seconds = elapsedMs(t) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const opened = openedBetween(
+    opened0,
+    counters.map((s) => s.snapshot()),
+    nodes.length * seconds,
+  )
+  progress(
+    nodes.length,
+    `idle, per node per s: streams ${formatCounts(opened.streams)}; connections ${opened.connections.toFixed(2)}; datastore ${formatCounts(opened.datastore)}`,
+  )
   return {
     heartbeatsPerNodeS: (accepted() - hb0) / nodes.length / seconds,
     bytesPerNodeS: Math.max(0, socketBytesRead() - bytes0) / nodes.length / seconds,
@@ -371,7 +469,7 @@ async function idle(
 }
 
 /** True when `work` settles within `ms` (its failure counts as settled); false when it is late. */
-async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+export async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<false>((resolve) => {
     timer = setTimeout(() => resolve(false), ms)
@@ -412,7 +510,7 @@ async function pingFloor(nodes: HorusNode[]): Promise<number> {
 const benchStart = Date.now()
 
 /** One line on stderr per phase: a run of many minutes shows where it is. */
-function progress(n: number, what: string): void {
+export function progress(n: number, what: string): void {
   process.stderr.write(`scale: [${((Date.now() - benchStart) / 1000).toFixed(0)} s, N = ${n}] ${what}\n`)
 }
 
@@ -449,6 +547,8 @@ async function measureMesh(n: number): Promise<{ row: ScaleRow; pingMs: number }
       pingMs,
       row: {
         n,
+        procs: 1,
+        procBaseMiB: rss0 / 1024 / 1024,
         notJoined: started.notJoined,
         startAllS,
         joinP50Ms: percentile(joinMs, 50),
@@ -501,6 +601,35 @@ export interface CoordinatorRow {
   gossip: { topic: string; published: number; received: number; verified: number }[]
   /** The other topics together (liveness, job topics), per coordinator and completed run. */
   otherGossip: { published: number; received: number }
+  /** Streams (by protocol), outbound connections and datastore operations, all nodes, per completed run. */
+  opened: OpenedCounts
+  /** The same over the idle window, per node per second. */
+  openedIdle: OpenedCounts
+}
+
+interface OpenedCounts {
+  streams: [string, number][]
+  connections: number
+  datastore: [string, number][]
+  /** `BENCH_SCALE_CALLERS=1`: RPC streams by the first Horus frame that opened them. */
+  callers: [string, number][]
+}
+
+/** Stream, connection and datastore counts of every node between two snapshots, divided by `per`. */
+function openedBetween(
+  before: ReturnType<StreamCounts['snapshot']>[],
+  after: ReturnType<StreamCounts['snapshot']>[],
+  per: number,
+): OpenedCounts {
+  const of = (pick: (s: ReturnType<StreamCounts['snapshot']>) => Counts): [string, number][] =>
+    countsDelta(before.map(pick), after.map(pick), per)
+  const connections = after.reduce((acc, s, i) => acc + s.connections - (before[i]?.connections ?? 0), 0)
+  return {
+    streams: of((s) => s.streams),
+    connections: connections / per,
+    datastore: of((s) => s.datastore),
+    callers: of((s) => s.callers),
+  }
 }
 
 /** What a coordinator's topic validators saw: every message that got to one had its signature verified. */
@@ -558,6 +687,10 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       )
     }
     const counters = members.map((m) => new GossipCounts(m.node.libp2p.services.pubsub))
+    const streamCounters = members.map(
+      (m) => new StreamCounts(m.node, { callers: process.env.BENCH_SCALE_CALLERS === '1' }),
+    )
+    const openedBefore = streamCounters.map((s) => s.snapshot())
     const durations: number[] = []
     let completed = 0
     const sentBefore = counters.map((g) => g.snapshot())
@@ -566,13 +699,17 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const cpuBefore = process.cpuUsage()
     const deadline = Date.now() + RUN_WINDOW_MS
     const t = process.hrtime.bigint()
+    const handedOffDurations: number[] = []
     const loop = async (coordinator: CoordinatorService): Promise<void> => {
       while (Date.now() < deadline) {
         const begin = process.hrtime.bigint()
         const runId = await coordinator.submit(chainWorkflow(3))
+        // Submitted at a coordinator outside the run's replica set: handed off to a member.
+        const handedOff = coordinator.forwardsRun(runId)
         const view = await coordinator.waitForCompletion(runId, 120_000)
         if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
         durations.push(elapsedMs(begin))
+        if (handedOff) handedOffDurations.push(elapsedMs(begin))
         completed++
       }
     }
@@ -582,6 +719,11 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const seconds = elapsedMs(t) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     await stopProfile()
+    const openedAfter = streamCounters.map((s) => s.snapshot())
+    if (handedOffDurations.length > 0)
+      process.stderr.write(
+        `scale: c = ${c}: ${handedOffDurations.length} of ${completed} runs submitted outside their replica set, p50 ${percentile(handedOffDurations, 50).toFixed(0)} ms (all runs ${percentile(durations, 50).toFixed(0)} ms)\n`,
+      )
     // The c nodes' background once the runs are done (heartbeats, anti-entropy rounds over the
     // runs they hold): on a loaded host few runs finish in the window, and this share would
     // otherwise swell the CPU per run. (Right after start it is not steady: DHT and identify.)
@@ -589,7 +731,13 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const idleT = process.hrtime.bigint()
     await new Promise((r) => setTimeout(r, COORDINATOR_IDLE_MS))
     const idleUsage = process.cpuUsage(idleBefore)
-    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / (elapsedMs(idleT) / 1000)
+    const idleS = elapsedMs(idleT) / 1000
+    const idleCpuMsPerS = (idleUsage.user + idleUsage.system) / 1000 / idleS
+    const openedIdle = openedBetween(
+      openedAfter,
+      streamCounters.map((s) => s.snapshot()),
+      c * idleS,
+    )
     const replicas = coordinators.map((co) => co.engine.runs.size)
     const perRun = c * Math.max(1, completed)
     // Every other topic together (liveness, job topics): no validator count of ours to read there.
@@ -636,6 +784,8 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       netCpuMsPerRun: ((cpu.user + cpu.system) / 1000 - idleCpuMsPerS * seconds) / Math.max(1, completed),
       gossip,
       otherGossip: { published: other.published / perRun, received: other.received / perRun },
+      opened: openedBetween(openedBefore, openedAfter, Math.max(1, completed)),
+      openedIdle,
     }
   } finally {
     await Promise.allSettled(members.map(async (m) => m.roles.stop()))
@@ -665,9 +815,10 @@ function meshTable(
     `${r.connsMean.toFixed(1)} / ${r.connsMax}`,
   ]
   return {
-    title: 'Mesh at scale (nodes in one process, loopback TCP; idle figures over a quiet window)',
+    title:
+      'Mesh at scale (nodes spread over worker processes, loopback TCP; idle figures over a quiet window)',
     columns: [
-      'nodes',
+      'nodes (processes)',
       'start all s',
       'join p50 / p99 ms',
       'all hear all after s',
@@ -679,9 +830,12 @@ function meshTable(
       'RSS MiB /node',
       'connections /node mean / max',
     ],
-    rows: [cells(floor, `${floor.n} (floor)`), ...rows.map((r) => cells(r, String(r.n)))],
+    rows: [
+      cells(floor, `${floor.n} (floor, in-process)`),
+      ...rows.map((r) => cells(r, `${r.n} (${r.procs})`)),
+    ],
     note: [
-      `Floor: the same figures for a 2-node mesh in the same run; libp2p ping round trip p50 ${pingMs.toFixed(2)} ms. "KiB in" is every byte the node's sockets read (gossip, heartbeats, DHT, identify, ping).`,
+      `Floor: the same figures for a 2-node mesh in the bench's own process in the same run; libp2p ping round trip p50 ${pingMs.toFixed(2)} ms. Each size N runs in P worker processes (node i in worker i mod P; BENCH_SCALE_PROCS, default max(cores, N / 25)): counters are summed over the workers, CPU and RSS are the workers' own (RSS net of each worker's ${rows.map((r) => r.procBaseMiB.toFixed(0)).join(' / ') || '–'} MiB before it hosted a node), gossip latency is on the host's wall clock. "KiB in" is every byte the node's sockets read (gossip, heartbeats, DHT, identify, ping).`,
       `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores, ${QUICK ? 'quick mode' : `BENCH_SCALE=${MODE}`}.`,
       ...skipped,
     ].join(' '),
@@ -703,6 +857,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       'idle CPU ms/s',
       'gossip per coordinator per run: published / copies in / verified',
       'replicas held per coordinator mean / max',
+      'streams opened per run by protocol; connections dialled per run',
     ],
     rows: rows.map((r) => [
       r.c,
@@ -720,6 +875,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
         .concat(`other ${r.otherGossip.published.toFixed(1)} / ${r.otherGossip.received.toFixed(1)} / –`)
         .join('; '),
       `${r.replicasMean.toFixed(0)} / ${r.replicasMax}`,
+      `${formatCounts(r.opened.streams.map(([p, n]) => [p.replace(/^\/(horus\/|ipfs\/|meshsub\/)?/, ''), n]))}; ${r.opened.connections.toFixed(2)}`,
     ]),
     note: [
       `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
@@ -744,12 +900,10 @@ export async function runScaleBench(): Promise<BenchTable[]> {
   const floor = COORDINATORS_ONLY ? undefined : await measureMesh(2)
   const rows: ScaleRow[] = []
   for (const n of SIZES) {
-    // Measured on the sizes already run, never below the static guess.
-    const fdsPerNode = Math.max(FDS_PER_NODE, ...rows.map((r) => Math.ceil(r.fdsPerNode * 1.25)))
-    if (n * fdsPerNode > limit) {
-      skipped.push(
-        `N = ${n} skipped: needs about ${n * fdsPerNode} file descriptors (${fdsPerNode} per node: sockets and LevelDB files), the soft limit is ${limit}; raise it for the run (as root: \`ulimit -n ${Math.max(65_536, n * fdsPerNode)}\` in the shell that runs the bench).`,
-      )
+    const procs = workerCount(n)
+    const tooBig = whyNotFit(n, procs, rows, limit)
+    if (tooBig !== undefined) {
+      skipped.push(tooBig)
       continue
     }
     // What the previous size took per node, times this size, plus the fixed waits, must fit.
@@ -759,13 +913,13 @@ export async function runScaleBench(): Promise<BenchTable[]> {
     const left = BUDGET_MS - (Date.now() - began) - COORDINATORS.length * COORDINATOR_ROW_MS
     if (estimateMs > left) {
       skipped.push(
-        `N = ${n} skipped: starting it would take about ${Math.round(estimateMs / 1000)} s at the ${last?.startAllS.toFixed(0)} s the ${last?.n} nodes took (CPU-bound: every node's handshakes, DHT queries and gossip share this process's one event loop), more than the ${Math.round(left / 1000)} s left of the benchmark's budget.`,
+        `N = ${n} skipped: starting it would take about ${Math.round(estimateMs / 1000)} s at the ${last?.startAllS.toFixed(0)} s the ${last?.n} nodes took (CPU-bound: every node's handshakes, DHT queries and gossip share the host's cores), more than the ${Math.round(left / 1000)} s left of the benchmark's budget.`,
       )
       continue
     }
-    process.stderr.write(`scale: N = ${n}…\n`)
+    process.stderr.write(`scale: N = ${n} over ${procs} processes…\n`)
     try {
-      const { row } = await measureMesh(n)
+      const { row } = await measureSpreadMesh(n, procs)
       // Each size as it finishes, so a run cut short still leaves its figures.
       process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
       rows.push(row)
@@ -788,6 +942,13 @@ export async function runScaleBench(): Promise<BenchTable[]> {
     try {
       const row = await measureCoordinators(c)
       process.stderr.write(`scale: ${JSON.stringify(row)}\n`)
+      for (const [what, o] of [
+        ['per run', row.opened],
+        ['idle, per node per s', row.openedIdle],
+      ] as const)
+        process.stderr.write(
+          `scale: c = ${c} ${what}: streams ${formatCounts(o.streams)}; connections ${o.connections.toFixed(2)}; datastore ${formatCounts(o.datastore)}${o.callers.length > 0 ? `; callers ${formatCounts(o.callers)}` : ''}\n`,
+        )
       coordinatorRows.push(row)
     } catch (err) {
       coordinatorSkipped.push(`c = ${c} failed: ${(err as Error).message}.`)

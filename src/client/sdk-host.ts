@@ -34,10 +34,11 @@ export async function createSdkHost(init: SdkHostInit): Promise<Libp2p<SdkServic
     transports: [corkedTcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [horusYamux()],
-    // As on the nodes (src/node/libp2p-options.ts): a ping that misses its 5 s deadline because the
-    // node or this process is busy — a supervisor verifying a burst of thousands of jobs — must not
-    // abort the connection and every call and subscription on it. A dead node is noticed by the calls.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    // Off, as on the nodes (src/node/libp2p-options.ts): a ping that misses its 5 s deadline because
+    // the node or this process is busy — a supervisor verifying a burst of thousands of jobs — must
+    // not abort the connection and every call and subscription on it, and an RTT is all it would
+    // give otherwise. A dead node is noticed by the calls' deadlines.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ping: ping(),

@@ -1,10 +1,11 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import {
   CONNECTION_FLOOR_BACKOFF_MS,
   CONNECTION_FLOOR_DIALS_PER_TICK,
   RECONNECT_DIAL_TIMEOUT_MS,
 } from './constants.js'
+import { announced } from './heard-addrs.js'
 
 /** A peer this node hears, with the addresses its heartbeats announce. */
 export interface FloorCandidate {
@@ -98,13 +99,7 @@ export class ConnectionFloor {
 
 /** The announced addresses as full multiaddrs of `peerId`; ones that do not parse are left out. */
 function dialable(peerId: string, addrs: string[]): Multiaddr[] {
-  return addrs.flatMap((text) => {
-    try {
-      return [multiaddr(`${text}/p2p/${peerId}`)]
-    } catch {
-      return []
-    }
-  })
+  return announced(addrs).map((addr) => addr.encapsulate(`/p2p/${peerId}`))
 }
 
 function shuffle<T>(items: T[]): T[] {

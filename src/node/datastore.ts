@@ -25,7 +25,8 @@ export interface OpenedDatastore {
 }
 
 /**
- * Opens the node's on-disk datastore. libp2p keeps the peer store and DHT records in it; the roles
+ * Opens the node's on-disk datastore. libp2p keeps DHT records in it (its peer store is in memory:
+ * libp2p-datastore.ts); the node keeps its known peers, and the roles
  * keep jobs, runs, the replay cache and osiris data under their own key prefixes. Writes of one
  * event-loop turn go to LevelDB as one batch (batching-datastore.ts).
  *

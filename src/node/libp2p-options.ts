@@ -96,11 +96,13 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
       // (CLI calls, local nodes of a demo or test mesh) are exempt.
       allow: LOOPBACK_NETWORKS,
     },
-    // Horus judges peer liveness itself (the liveness service). libp2p's monitor would abort the
-    // whole connection - every RPC session on it - on one failed probe, and a probe fails on a
-    // busy event loop: its 5 s floor expires, or it collides with the DHT's own ping stream
-    // (one outbound ping stream per connection). Keep it for RTT only.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    // Off. libp2p's monitor opens a ping stream on every connection every 10 s (each one a stream
+    // negotiation on both sides); it would abort the whole connection - every RPC session on it -
+    // on one failed probe, and a probe fails on a busy event loop, so it only measured an RTT that
+    // nothing reads. Horus judges peers by its liveness service (heartbeats), a dead connection by
+    // TCP and yamux's own keep-alive (a ping frame every 30 s, no stream), and a dead callee by the
+    // call's deadline (src/protocols/state/README.md, "Failure detection").
+    connectionMonitor: { enabled: false },
     connectionGater: eitherDenies(
       relayGater({
         trusted: init.trusted,
@@ -116,7 +118,7 @@ export function meshLibp2pOptions(init: MeshOptionsInit): Libp2pOptions<MeshServ
       // Tells connected peers at once when this node's addresses change (a relay reservation
       // gained or lost), so they dial it where it can be reached.
       identifyPush: identifyPush(),
-      // The DHT, the connection monitor and callers all ping; one stream each per connection
+      // The DHT and callers (the supervisor probing a silent runner, the bench) ping; one stream each per connection
       // (libp2p's default is one in total, and a second ping then fails outright).
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 4 }),
       dht: kadDHT({

@@ -21,7 +21,9 @@ import { DEFAULT_CONNECTION_FLOOR, DEFAULT_TARGET_CONNECTIONS } from './constant
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { reidentifyEarlyConnections } from './early-connections.js'
 import { HttpGateway } from './gateway/http-gateway.js'
+import { storeHeardAddrs } from './heard-addrs.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
+import { dropPersistedPeerStore, libp2pDatastore } from './libp2p-datastore.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
 import { fromLibp2pListenError } from './listen-error.js'
 import { MeshKeeper, type MeshStatus } from './mesh-keeper.js'
@@ -152,6 +154,10 @@ export class HorusNode {
         addrs: this.announcedAddrs(),
       }),
     })
+    // A peer first heard: where it listens goes to the peer store, so calls to it can dial.
+    this.liveness.addEventListener('peer:alive', (evt) => {
+      void storeHeardAddrs(this.libp2p, evt.detail, this.log)
+    })
     this.trust = init.trust
     this.rpc = new MethodRegistry({
       info: { title: `Horus node ${init.libp2p.peerId.toString()}`, version: VERSION },
@@ -230,11 +236,13 @@ export class HorusNode {
     try {
       // Before libp2p: its connection gater and relay choice consult the trust policy.
       const trust = new NodeTrust({ config, identity, datastore, logger })
+      await dropPersistedPeerStore(datastore, logger.forComponent('horus:node'))
       const libp2p = await createLibp2p(
         meshLibp2pOptions({
           config,
           privateKey: heldSigningKey(identity.privateKey),
-          datastore,
+          // The peer store in memory, everything else on disk (libp2p-datastore.ts).
+          datastore: libp2pDatastore(datastore),
           logger,
           trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),
           ...(swarmKey === undefined ? {} : { swarmKey }),

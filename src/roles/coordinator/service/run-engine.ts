@@ -123,7 +123,14 @@ export class RunEngine {
   private readonly log: Logger
   private readonly dirty = new Set<RunEntry>()
   private flushing = false
-  private persisting: Promise<void> = Promise.resolve()
+  /**
+   * Each run's writes, in order (its appends, then a compaction or its deletion). Different runs'
+   * writes go side by side, so the datastore puts one event-loop turn's into one LevelDB batch; one
+   * chain for every run made each write wait for the one before, and at ~40 runs/s the backlog
+   * grew by seconds (drained at ~550 writes/s once the runs stopped) — and `durable`, which every
+   * anti-entropy answer and replica push waits for, waited for all of it.
+   */
+  private readonly writes = new Map<string, Promise<void>>()
   /** Writes that failed since start: what they carried is only in memory (see `durable`). */
   private failedWrites = 0
   private running = false
@@ -193,7 +200,7 @@ export class RunEngine {
     this.running = false
     for (const entry of this.runs.values()) entry.clearWake()
     await this.tracker.stop()
-    await this.persisting
+    await this.written()
   }
 
   /**
@@ -204,7 +211,7 @@ export class RunEngine {
   async durable(): Promise<void> {
     // Changes of this turn are flushed in the check phase; queue behind that flush.
     await new Promise((resolve) => setImmediate(resolve))
-    await this.persisting
+    await this.written()
     if (this.failedWrites > 0) {
       throw new UnavailableError(`${this.failedWrites} run-state write(s) failed on this coordinator`)
     }
@@ -330,10 +337,11 @@ export class RunEngine {
     this.tracker.forgetRun(entry.id)
     // After every append already queued for it, so none lands after the deletion.
     const store = this.init.store
-    this.persisting = this.persisting
-      .then(() => store.delete(entry.id))
-      .catch((err: Error) => this.log.error('deleting run %s failed: %s', entry.id, err.message))
-    await this.persisting
+    await this.write(
+      entry.id,
+      () => store.delete(entry.id),
+      (err) => this.log.error('deleting run %s failed: %s', entry.id, err.message),
+    )
   }
 
   /**
@@ -384,22 +392,14 @@ export class RunEngine {
    */
   peerAlive(peerId: string): void {
     this.lost.delete(peerId)
-    this.settleTakenFrom(
-      peerId,
-      [...this.runs.values()].filter((entry) => entry.takenFrom === peerId),
-    )
   }
 
-  /** Once merged with `peerId` (while it is alive), its runs taken over here are sure again. */
-  private settleTakenFrom(peerId: string, taken: readonly RunEntry[]): void {
-    if (taken.length === 0) return
-    this.init
-      .syncPeers()
-      .then(() => {
-        if (this.lost.has(peerId)) return // lost again meanwhile: the merge may not have included it
-        for (const entry of taken) if (entry.takenFrom === peerId) entry.takenFrom = undefined
-      })
-      .catch((err: Error) => this.log('merging with %s after it came back failed: %s', peerId, err.message))
+  /**
+   * A complete anti-entropy round with `peerId` succeeded: every run it holds is merged here, so
+   * runs taken over from it need no look-up before each send any more (its dispatches are known).
+   */
+  mergedWith(peerId: string): void {
+    for (const entry of this.runs.values()) if (entry.takenFrom === peerId) entry.takenFrom = undefined
   }
 
   /** Renews own leases, takes over lapsed ones. */
@@ -455,8 +455,8 @@ export class RunEngine {
       entry.redispatch = true
       if (lease !== undefined && lease.owner !== this.init.self) {
         entry.takenFrom = lease.owner
-        // Its lease lapsed while it is still heard (starved, or revoked): merge with it now.
-        if (lostAt === undefined) this.settleTakenFrom(lease.owner, [entry])
+        // Cleared by the next complete round with it (`mergedWith`): periodic anti-entropy, or the
+        // round when it is heard from again.
       }
       this.changed(entry, delta)
       if (revoked && lease !== undefined && lease.owner !== this.init.self)
@@ -596,7 +596,8 @@ export class RunEngine {
     // looked for on the supervisors before it is sent, under its deterministic id — and every
     // later one too while the run's previous owner has not been merged with since (it may have
     // learnt of a result this replica had not, and sent the next step before it was cut off).
-    const unsure = entry.redispatch || entry.takenFrom !== undefined
+    const unsure = entry.redispatch
+    const takenOver = entry.takenFrom !== undefined
     entry.redispatch = false
     // Where the run's jobs were placed: read once per plan, and only when a job is followed.
     let placed: Map<string, string> | undefined
@@ -608,11 +609,18 @@ export class RunEngine {
       if (action.type === 'dispatch') {
         const authority = runAuthority(entry.state.meta)
         const secrets = stepSecrets(workflow, action.step, entry.state.meta?.secrets)
-        if (inFlight || unsure)
-          this.tracker.follow(entry.id, action, authority, secrets, () => {
-            placed ??= placements(entry.state)
-            return placed.get(action.jobId)
-          })
+        if (inFlight || unsure || takenOver)
+          this.tracker.follow(
+            entry.id,
+            action,
+            authority,
+            secrets,
+            () => {
+              placed ??= placements(entry.state)
+              return placed.get(action.jobId)
+            },
+            inFlight || unsure ? 'wait' : 'answer',
+          )
         else this.tracker.send(entry.id, action, authority, secrets)
       } else if ((action.type === 'timeout' || action.type === 'cancel') && action.jobId !== undefined)
         this.tracker.cancel(action.jobId)
@@ -674,15 +682,31 @@ export class RunEngine {
     const store = this.init.store
     const compact = ++entry.appended >= COMPACT_AFTER_DELTAS
     if (compact) entry.appended = 0
-    this.persisting = this.persisting
-      .then(async () => {
+    void this.write(
+      entry.id,
+      async () => {
         await store.append(delta)
         if (compact) await store.compact(entry.id)
-      })
-      .catch((err: Error) => {
+      },
+      (err) => {
         this.failedWrites++
         this.log.error('persisting run %s failed: %s', entry.id, err.message)
-      })
+      },
+    )
+  }
+
+  /** Queues `work` after the run's writes so far; settles when it is done (failures go to `failed`). */
+  private write(run: string, work: () => Promise<void>, failed: (err: Error) => void): Promise<void> {
+    const tail = (this.writes.get(run) ?? Promise.resolve()).then(work).catch(failed)
+    this.writes.set(run, tail)
+    return tail.then(() => {
+      if (this.writes.get(run) === tail) this.writes.delete(run)
+    })
+  }
+
+  /** Resolves once every write queued before the call is done. */
+  private async written(): Promise<void> {
+    await Promise.all([...this.writes.values()])
   }
 
   /** Records where an owned run's job is, for a coordinator that takes the run over. */
