@@ -129,6 +129,12 @@ export interface JobSpec extends SecretOptions {
   input?: Record<string, unknown>
   env?: Record<string, string>
   timeoutMs?: number
+  /**
+   * How long the signed job stays valid: a supervisor or runner refuses it after that, and each of
+   * them remembers its nonce (to refuse a replay) until then, so this is also how long that memory
+   * lasts. At most the verifiers' limit (24 h by default). @default DEFAULT_JOB_TTL_MS (10 minutes)
+   */
+  ttlMs?: number
 }
 
 export interface CreateJobOptions extends SignalOptions {
@@ -490,6 +496,7 @@ export class HorusClient {
         ...(spec.env === undefined ? {} : { env: spec.env }),
         ...(secrets === undefined ? {} : { secrets }),
         ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+        ...(spec.ttlMs === undefined ? {} : { ttlMs: spec.ttlMs }),
       },
       this.signer,
     )
