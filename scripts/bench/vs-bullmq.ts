@@ -579,7 +579,11 @@ function failureNote(name: string, side: SideResults): string {
 
 export async function runVsBullmqBench(): Promise<BenchTable[]> {
   if (MEMORY) {
-    const memory = await withHorus(measureMemory, { retentionMs: MEMORY_RETENTION_MS }, { ttlMs: MEMORY_JOB_TTL_MS })
+    const memory = await withHorus(
+      measureMemory,
+      { retentionMs: MEMORY_RETENTION_MS },
+      { ttlMs: MEMORY_JOB_TTL_MS },
+    )
     return [memoryTable(memory)]
   }
   // BENCH_SIDE=horus measures Horus alone (profiling, quick iterations): the ratios then read n/a.
