@@ -3,6 +3,8 @@
  * its capability, follows it to a terminal status, and keeps the record. See index.ts for the
  * public surface and CLAIMS.md for the gossip claim rule.
  */
+
+import { setMaxListeners } from 'node:events'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Span, type SpanContext, SpanKind } from '@opentelemetry/api'
@@ -238,6 +240,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   async start(): Promise<void> {
     if (this.running) return
     this.shutdown = new AbortController()
+    // Every dispatch in flight listens on it (through anySignal, cleared when the call settles):
+    // hundreds at once are expected, not a leak.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.shutdown.signal)
     const records = await this.store.load(this.options.retentionMs)
     const now = Date.now()
     let resumed = 0
