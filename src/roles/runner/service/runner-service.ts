@@ -458,7 +458,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   ): Promise<ExecutionResult> {
     let ready: JobEnvelope
     try {
-      ready = await resolveBlobInputs(job, this.components.blobs, AbortSignal.timeout(job.timeoutMs))
+      ready = await resolveBlobInputs(job, this.components.blobs, job.timeoutMs)
     } catch (err) {
       const now = Date.now()
       return {
