@@ -164,6 +164,8 @@ export {
   type JobVerifierInit,
   type Rejection,
   type VerifierStats,
+  type RecordedVerifyResult,
+  type VerifyAndRecordOptions,
   type VerifyOptions,
   type VerifyResult,
 } from './verifier.js'
