@@ -3,8 +3,11 @@
  * that changed a run on both sides of a partition converge to the same state once it heals.
  */
 
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
+import { DATASTORE_DIR } from '../src/node/constants.js'
 import type { RunState } from '../src/protocols/state/run-state.js'
 import type { CoordinatorOptions } from '../src/roles/coordinator/index.js'
 import { waitFor } from '../src/testing/index.js'
@@ -129,6 +132,49 @@ describe('two coordinators', () => {
       expect(executions.ofStep(runId, id), `executions of ${id}`).toBe(1)
     }
     expect(state.log().some((e) => e.type === 'node_status' && e.message.includes('took over'))).toBe(true)
+  })
+
+  it("the new owner follows the old owner's job; its supervisor loses it; its own envelope's result is believed", async () => {
+    const { gates, work, coordA, coordB } = await cluster(
+      { leaseTtlMs: 1_500, leaseGraceMs: 300, leaseCheckMs: 100 },
+      true,
+    )
+    const a = coordinatorOf(coordA)
+    const b = coordinatorOf(coordB)
+    const runId = await a.submit({
+      workflow: {
+        name: 'adopted-then-lost',
+        steps: [
+          { id: 'held', runner: 'gate', payload: 'lost' },
+          { id: 'after', runner: 'echo', payload: 'z', depends_on: ['held'] },
+        ],
+      },
+    })
+    await waitFor(
+      async () => {
+        const view = await b.status(runId).catch(() => undefined)
+        return view?.owner === coordA.peerId && step(view, 'held').state === 'running'
+      },
+      { what: 'B to see the step in flight under A' },
+    )
+    await mesh.stop(coordA)
+    // B takes over and follows A's envelope where it is (adopting it: A signed it, not B).
+    await waitFor(() => b.stats().adoptions.adopted === 1, { what: "B to follow A's job", timeoutMs: 20_000 })
+    // The supervisor loses it (its datastore gone): asked again, it has no such job.
+    await mesh.stop(work)
+    await rm(join(work.dataDir, DATASTORE_DIR), { recursive: true, force: true })
+    gates.open('lost')
+    await mesh.start(work, {
+      roles: ['supervisor', 'runner'],
+      bootstrap: coordB,
+      options: { runner: { builtins: false, concurrency: 8, kinds: testKinds(gates, new Executions()) } },
+    })
+    // B sends its own envelope: the result answering it must be believed, not refused as the
+    // answer to another job (the adopted envelope's digest was still expected: wrong_job).
+    const view = await waitForStatus(b, runId, ['completed', 'failed', 'cancelled'], 40_000)
+    expect(await b.errors(runId)).toEqual([])
+    expect(view.status).toBe('completed')
+    expect(step(view, 'held')).toMatchObject({ state: 'succeeded', attempt: 1, output: { gate: 'lost' } })
   })
 
   it('takes a run over once its owner stops sending heartbeats, long before the lease would lapse', async () => {

@@ -73,6 +73,8 @@ export class JobMesh {
       spanExporter?: SpanExporter
       /** Extra connection rules (a partition, `Partition.gater`). */
       connectionGater?: ConnectionGater
+      /** `false`: the node listens but its roles are not started (the caller starts them). */
+      startRoles?: boolean
     },
   ): Promise<RunningMember> {
     const raw = {
@@ -95,7 +97,7 @@ export class JobMesh {
       ...(init.connectionGater === undefined ? {} : { connectionGater: init.connectionGater }),
     })
     const roles = attachRoles(node, init.options)
-    await roles.start()
+    if (init.startRoles !== false) await roles.start()
     const running: RunningMember = { ...member, node, roles }
     this.running.add(running)
     return running

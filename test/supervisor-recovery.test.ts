@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KindHandler } from '../src/roles/runner/index.js'
+import { SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
 
@@ -107,5 +108,40 @@ describe('supervisor recovery', () => {
       expect(answer.result?.output).toEqual({ done: j.id })
     }
     expect([...slow.runs].sort()).toEqual(jobs.map((j) => j.id).sort())
+  })
+
+  it('answers "not running", never "not found", for a job it holds before it has loaded its jobs', async () => {
+    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+    let sup = await mesh.start(s, { roles: ['supervisor'] })
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds: { work: async (j) => ({ done: j.id }) } } },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', run)
+    const envelope = job(cli, { runner: 'work' })
+    await submit(mesh.client(cli, sup), envelope)
+    expect((await result(mesh.client(cli, sup), envelope.id)).status).toBe('succeeded')
+    await mesh.stop(sup)
+
+    // Restarted: the node answers RPC before the supervisor role has read its datastore. A
+    // coordinator told "not found" then would send the step to a second supervisor.
+    sup = await mesh.start(s, { roles: ['supervisor'], bootstrap: run, startRoles: false })
+    const early = mesh.client(cli, sup)
+    for (const method of ['supervisor.get_job_result', 'supervisor.get_job_status']) {
+      const err = await early.call(method, { jobId: envelope.id }).catch((e: unknown) => e)
+      expect(err, method).toBeInstanceOf(SupervisorNotRunningError)
+      expect((err as SupervisorNotRunningError).retryable).toBe(true)
+    }
+    const reserving = await early
+      .call('supervisor.get_job_result', { jobId: envelope.id, reserve: true })
+      .catch((e: unknown) => e)
+    expect(reserving).toBeInstanceOf(SupervisorNotRunningError)
+
+    await sup.roles.start()
+    const answer = await result(early, envelope.id)
+    expect(answer.status).toBe('succeeded')
+    expect(answer.result?.output).toEqual({ done: envelope.id })
   })
 })

@@ -70,7 +70,7 @@ const NO_RUNNER: ErrorSpec = {
 const NOT_RUNNING: ErrorSpec = {
   name: 'SupervisorNotRunningError',
   code: -32023,
-  message: 'the supervisor is stopping; retry on another',
+  message: 'the supervisor is starting (loading its jobs) or stopping; ask again later',
 }
 
 const { $id: _id, ...resultSchema } = jobResultSchema
@@ -241,7 +241,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       params: byId,
       result: statusViewSchema,
       resultName: 'job status',
-      errors: [NOT_FOUND],
+      errors: [NOT_FOUND, NOT_RUNNING],
       handler: ({ jobId }, { caller }) => {
         service.recordFor(jobId, caller)
         return statusView(service.status(jobId))
@@ -280,7 +280,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       result: resultViewSchema,
       resultName: 'job result',
-      errors: [NOT_FOUND],
+      errors: [NOT_FOUND, NOT_RUNNING],
       timeoutMs: MAX_RESULT_WAIT_MS + 5_000,
       handler: async ({ jobId, wait, timeoutMs, includeJob, reserve }, { signal, caller }) => {
         if (reserve === true && service.findRecord(jobId) === undefined) service.reserveFor(jobId, caller)
@@ -299,7 +299,7 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       params: byId,
       result: { type: 'array', items: { type: 'string' } },
       resultName: 'log lines',
-      errors: [NOT_FOUND],
+      errors: [NOT_FOUND, NOT_RUNNING],
       handler: ({ jobId }, { caller }) => {
         service.recordFor(jobId, caller)
         return service.logs(jobId)
@@ -333,13 +333,15 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
       },
       result: { type: 'array', items: statusViewSchema },
       resultName: 'jobs',
-      handler: ({ status, limit }, { caller }) =>
-        service
+      handler: ({ status, limit }, { caller }) => {
+        service.assertRunning()
+        return service
           .list(status)
           .filter((record) => service.mayAccess(caller, record.job))
           .sort((a, b) => b.acceptedAt - a.acceptedAt)
           .slice(0, limit ?? DEFAULT_LIST_LIMIT)
-          .map((record) => statusView(service.status(record.job.id))),
+          .map((record) => statusView(service.status(record.job.id)))
+      },
     }),
     defineMethod<Record<string, never>, RunnerView[]>({
       name: 'supervisor.list_runners',

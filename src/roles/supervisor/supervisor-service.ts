@@ -375,6 +375,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   /** A caller's reservation (`supervisor.get_job_result` with `reserve`): only a coordinator's. */
   reserveFor(jobId: string, caller: Caller): void {
+    this.assertRunning()
     const who = this.callers.identify(caller)
     if (who.key !== undefined && this.callers.holds(who, 'coordinator')) this.reserve(jobId, who.key)
   }
@@ -414,8 +415,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return mayAccessJob(this.callers, caller, job)
   }
 
-  /** The record for `caller`: JobNotFoundError, as for an unknown id, when it may not see it. */
+  /**
+   * The record for `caller`: JobNotFoundError, as for an unknown id, when it may not see it.
+   * SupervisorNotRunningError (retryable) before `start()` has loaded the persisted jobs, or once
+   * stopping: "not found" then would tell a coordinator that a job this supervisor holds is gone,
+   * and it would send the step elsewhere (the nemesis suite caught a restarted supervisor doing so).
+   */
   recordFor(jobId: string, caller: Caller): JobRecord {
+    this.assertRunning()
     const record = this.getRecord(jobId)
     if (!this.mayAccess(caller, record.job)) throw new JobNotFoundError(jobId)
     return record
@@ -615,7 +622,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return record
   }
 
-  private assertRunning(): void {
+  assertRunning(): void {
     if (!this.running) throw new SupervisorNotRunningError()
   }
 

@@ -576,6 +576,11 @@ export class JobTracker {
         [...job.tried].join(', ') || 'none',
       )
       this.assign(job, peer)
+      // From now on the result must answer this envelope: one followed before (another
+      // coordinator's, on a supervisor that has since lost it) is no longer what runs.
+      job.digest = jobDigest(envelope)
+      delete job.followed
+      job.settled = false
       try {
         await link.ready()
         const traceparent = job.span === undefined ? undefined : this.init.tracing?.traceparent(job.span)

@@ -378,9 +378,25 @@ export class RunEngine {
     this.lost.set(peerId, at)
   }
 
-  /** Heard from again: its leases run to their own expiry. */
+  /**
+   * Heard from again: its leases run to their own expiry. Runs taken over from it send jobs
+   * without looking for them first only once merged with it (its dispatches are then known).
+   */
   peerAlive(peerId: string): void {
     this.lost.delete(peerId)
+    this.settleTakenFrom(peerId, [...this.runs.values()].filter((entry) => entry.takenFrom === peerId))
+  }
+
+  /** Once merged with `peerId` (while it is alive), its runs taken over here are sure again. */
+  private settleTakenFrom(peerId: string, taken: readonly RunEntry[]): void {
+    if (taken.length === 0) return
+    this.init
+      .syncPeers()
+      .then(() => {
+        if (this.lost.has(peerId)) return // lost again meanwhile: the merge may not have included it
+        for (const entry of taken) if (entry.takenFrom === peerId) entry.takenFrom = undefined
+      })
+      .catch((err: Error) => this.log('merging with %s after it came back failed: %s', peerId, err.message))
   }
 
   /** Renews own leases, takes over lapsed ones. */
@@ -434,6 +450,11 @@ export class RunEngine {
         ),
       )
       entry.redispatch = true
+      if (lease !== undefined && lease.owner !== this.init.self) {
+        entry.takenFrom = lease.owner
+        // Its lease lapsed while it is still heard (starved, or revoked): merge with it now.
+        if (lostAt === undefined) this.settleTakenFrom(lease.owner, [entry])
+      }
       this.changed(entry, delta)
       if (revoked && lease !== undefined && lease.owner !== this.init.self)
         this.init.tellPreviousOwner(lease.owner, delta)
@@ -569,8 +590,10 @@ export class RunEngine {
     }
     // Right after a takeover or a merge, the previous owner may have sent a job whose dispatch
     // never reached this replica (it was cut off just after sending): every job of this plan is
-    // looked for on the supervisors before it is sent, under its deterministic id.
-    const unsure = entry.redispatch
+    // looked for on the supervisors before it is sent, under its deterministic id — and every
+    // later one too while the run's previous owner has not been merged with since (it may have
+    // learnt of a result this replica had not, and sent the next step before it was cut off).
+    const unsure = entry.redispatch || entry.takenFrom !== undefined
     entry.redispatch = false
     // Where the run's jobs were placed: read once per plan, and only when a job is followed.
     let placed: Map<string, string> | undefined

@@ -39,6 +39,13 @@ export class RunEntry {
    * re-follows every attempt still in flight (finds its job on a supervisor, or sends it again).
    */
   redispatch = false
+  /**
+   * The coordinator this node took the run over from, until it was heard from again and merged
+   * with: it may have sent jobs whose dispatch never reached this replica (it was cut off right
+   * after, its envelope stuck in a TCP connection), so every job is looked for — and its id
+   * reserved — on the supervisors before it is sent, not only those of the first plan.
+   */
+  takenFrom: string | undefined
   /** This node's own lease lapsed: it is being re-acquired (peers merged first), not renewed. */
   reclaiming = false
   wakeTimer: NodeJS.Timeout | undefined
