@@ -152,12 +152,12 @@ describe('the simple job flow across three OS processes', () => {
   })
 
   it('keeps every job it acknowledged, queued or dispatched at acceptance, when its process is SIGKILLed right after the acknowledgements', async () => {
-    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
-    const sup = await startProcess(s, 'supervisor', {})
-    const run = await startProcess(r, 'runner', { runner: { concurrency: 4 } }, sup.multiaddrs[0])
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    // Its own runner in the same process (one process start less): killed with it.
+    const sup = await startProcess(s, 'supervisor,runner', { runner: { concurrency: 4 } })
     const cli = await mesh.start(c, { roles: [], bootstrap: sup.multiaddrs[0] as string })
     const client = mesh.client(cli, sup.multiaddrs[0] as string)
-    await runnerSeen(client, run.peerId, 'sal')
+    await runnerSeen(client, sup.peerId, 'sal')
     // Jobs that outlast the test: those that find a free slot are dispatched in the turn they are
     // accepted and written once, already `dispatched`; the rest stay queued.
     const envelopes = Array.from({ length: 200 }, (_, i) =>
@@ -180,9 +180,8 @@ describe('the simple job flow across three OS processes', () => {
     expect(killed).toBe(true)
     await stopCliNode(sup)
     expect(sup.child.signalCode).toBe('SIGKILL')
-    // Without its runner, the restarted supervisor shows what it stored: nothing is dispatched again.
-    await stopCliNode(run, 'SIGKILL')
 
+    // Without its runner, the restarted supervisor shows what it stored: nothing is dispatched again.
     const again = await startProcess(s, 'supervisor', {})
     const client2 = mesh.client(cli, again.multiaddrs[0] as string)
     const dispatched: string[] = []
@@ -190,7 +189,7 @@ describe('the simple job flow across three OS processes', () => {
       const status = await client2.call<JobStatusView>('supervisor.get_job_status', { jobId })
       expect(['queued', 'dispatched', 'running'], jobId).toContain(status.status)
       if (status.status === 'queued') continue
-      expect(status.runner, jobId).toBe(run.peerId)
+      expect(status.runner, jobId).toBe(sup.peerId)
       dispatched.push(jobId)
     }
     expect(dispatched.length).toBeGreaterThan(0)
