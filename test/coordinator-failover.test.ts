@@ -177,6 +177,36 @@ describe('two coordinators', () => {
     expect(step(view, 'held')).toMatchObject({ state: 'succeeded', attempt: 1, output: { gate: 'lost' } })
   })
 
+  it('an owner whose step id another coordinator holds (it looked for it while taking over) still gets the step run', async () => {
+    const { gates, work, coordA, coordB } = await cluster(
+      { leaseTtlMs: 1_500, leaseGraceMs: 300, leaseCheckMs: 100 },
+      true,
+    )
+    const a = coordinatorOf(coordA)
+    const runId = await a.submit({
+      workflow: {
+        name: 'held-id',
+        steps: [
+          { id: 'first', runner: 'gate', payload: 'held' },
+          { id: 'next', runner: 'echo', payload: 'n', depends_on: ['first'] },
+        ],
+      },
+    })
+    await waitFor(() => gates.entered.has('held'), { what: 'the first step to run' })
+    // B looks for the next step's job as a coordinator taking the run over does: the supervisor
+    // does not have it and holds its id for B. The lease stays with A (as when A re-acquired it
+    // after B's look-up): A's envelope is refused there until A looks for it itself.
+    const asB = mesh.client(coordB, work)
+    await expect(
+      asB.call('supervisor.get_job_result', { jobId: `${runId}/next/1`, reserve: true }),
+    ).rejects.toMatchObject({ name: 'JobNotFoundError' })
+    gates.open('held')
+    const view = await waitForStatus(a, runId, ['completed', 'failed', 'cancelled'], 20_000)
+    expect(view.status).toBe('completed')
+    expect(view.owner).toBe(coordA.peerId)
+    expect(step(view, 'next')).toMatchObject({ state: 'succeeded', attempt: 1 })
+  })
+
   it('takes a run over once its owner stops sending heartbeats, long before the lease would lapse', async () => {
     const { gates, coordA, coordB } = await cluster(
       { leaseTtlMs: 60_000, leaseGraceMs: 300, leaseCheckMs: 100 },

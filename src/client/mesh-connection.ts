@@ -250,9 +250,11 @@ export class MeshConnection implements Connection {
       try {
         peerId = await this.pick(role, tried, options.signal)
       } catch (err) {
-        if (notFound !== undefined && err instanceof NoProviderError) throw notFound
+        // "Not found" only when every node answered so: one that failed (unreachable, still
+        // starting) may hold it, and the caller must not conclude it is gone.
         if (failure !== undefined && err instanceof NoProviderError)
           throw new NoProviderError(err.role, err.detail, failure)
+        if (notFound !== undefined && err instanceof NoProviderError) throw notFound
         throw err
       }
       tried.add(peerId)

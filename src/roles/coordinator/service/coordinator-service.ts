@@ -356,7 +356,10 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       isCoordinator: (peer) => this.isCoordinator(peer),
       // Triggers ride the same rounds as runs: whoever repairs runs repairs triggers too.
       alsoSync: (client, signal) => this.triggers.replica.syncWith(client, signal),
-      onRound: (peer, stats) => this.handoff.onRound(peer, stats.confirmed),
+      onRound: (peer, stats, { complete }) => {
+        this.handoff.onRound(peer, stats.confirmed)
+        if (complete) this.engine.mergedWith(peer)
+      },
     })
     this.push = new ReplicaPush({
       log: this.log,

@@ -54,6 +54,9 @@ import { DEFAULT_JOB_TTL_MS, DEFAULT_STEP_JOB_TIMEOUT_MS, DISPATCH_RETRY_MS } fr
 import { errorName, type SupervisorLink } from './supervisor-link.js'
 import { SupervisorPool } from './supervisor-pool.js'
 
+/** How a job another coordinator may have sent is looked for before it is sent (`TrackedJob.locate`). */
+export type LocateMode = 'wait' | 'answer'
+
 export interface TrackedJob {
   readonly jobId: string
   readonly run: string
@@ -81,8 +84,13 @@ export interface TrackedJob {
    */
   settled: boolean
   cancelled: boolean
-  /** Another coordinator may have sent it: look for it on the supervisors before sending it. */
-  locate: boolean
+  /**
+   * Another coordinator may have sent it: look for it on the supervisors before sending it —
+   * `'wait'`ing up to `supervisorLossMs` for every one to answer (an attempt in flight: a silent
+   * supervisor may hold it), or asking only those that `'answer'` (a new attempt of a run taken
+   * over: its id is reserved where they answer; a silent one cannot be reserved anyway).
+   */
+  locate: false | LocateMode
   /** Since when the look-up has been waiting for supervisors that did not answer. */
   locatingSince: number | undefined
   retryTimer: NodeJS.Timeout | undefined
@@ -215,8 +223,9 @@ export class JobTracker {
     authority: JobAuthority | undefined,
     secrets: Record<string, SealedSecret> | undefined,
     placedOn: () => string | undefined,
+    mode: LocateMode = 'wait',
   ): void {
-    this.track(run, action, authority, secrets, { locate: true, placedOn })
+    this.track(run, action, authority, secrets, { locate: mode, placedOn })
   }
 
   private track(
@@ -224,7 +233,7 @@ export class JobTracker {
     action: DispatchAction,
     authority: JobAuthority | undefined,
     secrets: Record<string, SealedSecret> | undefined,
-    how: { locate: boolean; placedOn?: () => string | undefined },
+    how: { locate: false | LocateMode; placedOn?: () => string | undefined },
   ): void {
     if (this.jobs.has(action.jobId)) return
     const job: TrackedJob = {
@@ -250,7 +259,7 @@ export class JobTracker {
       SpanKind.CLIENT,
       { id: job.jobId, run, step: action.step, attempt: action.attempt, runner: action.runner },
       {},
-      how.locate ? { [ATTR_HORUS_STEP_FOLLOWED]: true } : {},
+      how.locate === 'wait' ? { [ATTR_HORUS_STEP_FOLLOWED]: true } : {},
     )
     this.prepare(job, action, authority, secrets).then(
       () => this.dispatch(job, how.placedOn),
@@ -466,8 +475,10 @@ export class JobTracker {
           this.deliver(job)
           return
         }
-        // An answer that is not the job's status (busy, starting): it is there, ask again later.
-        if (err instanceof RemoteError) {
+        // An answer that is not the job's status (busy): it is there, ask again later. One still
+        // starting (or stopping) counts as unreachable: a supervisor stuck loading its jobs, or
+        // crash-looping, must not keep them for ever.
+        if (err instanceof RemoteError && errorName(err) !== 'SupervisorNotRunningError') {
           this.reachable(supervisor)
           return
         }
@@ -637,6 +648,20 @@ export class JobTracker {
       holder = (await link.result(job.jobId, this.callSignal(), { includeJob: true })).job
     } catch (err) {
       this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
+      if (
+        errorName(err) === 'JobNotFoundError' &&
+        this.jobs.get(job.jobId) === job &&
+        job.supervisor === link.peerId
+      ) {
+        // No job there: only its id, held for a coordinator that looked for it while taking the
+        // step over — and this node owns the run again since (the lease went back to it). Looking
+        // the job up again holds the id for this node instead (the latest looker wins), and it is
+        // sent once no supervisor has it. Sending it as is would be refused for ever.
+        this.unassign(job)
+        job.locate = 'wait'
+        job.locatingSince = undefined
+        this.retryLater(job)
+      }
       return
     }
     if (!this.mayFollow(job, holder, link.peerId)) return
@@ -674,6 +699,10 @@ export class JobTracker {
       supervisor,
     )
     return false
+  }
+
+  private followable(job: TrackedJob, holder: JobEnvelope | undefined): boolean {
+    return holder !== undefined && this.adoptionRefusal(job, holder) === undefined
   }
 
   private adoptionRefusal(job: TrackedJob, holder: JobEnvelope): AdoptionRefusal | undefined {
@@ -717,12 +746,26 @@ export class JobTracker {
       }),
     )
     if (job.cancelled || this.jobs.get(job.jobId) !== job) return 'found'
-    const hits = found.filter((f) => typeof f === 'object')
+    let hits = found.filter((f) => typeof f === 'object')
+    if (job.locate === 'answer' && hits.length > 0 && !hits.some((h) => this.followable(job, h.view.job))) {
+      // A new attempt: a supervisor holding something else under its id (a squatter) is passed
+      // over, not allowed to fail the attempt — it would veto every step of a run taken over.
+      for (const hit of hits) {
+        job.tried.add(hit.peer)
+        this.adoptions.refused[
+          hit.view.job === undefined ? 'other_job' : (this.adoptionRefusal(job, hit.view.job) ?? 'other_job')
+        ]++
+        this.log.error(
+          '%s: supervisor %s holds another job under its id: sending it elsewhere',
+          job.jobId,
+          hit.peer,
+        )
+      }
+      hits = []
+    }
     if (hits.length > 0) {
       job.locate = false
-      const followable = hits.find(
-        (h) => h.view.job !== undefined && this.adoptionRefusal(job, h.view.job) === undefined,
-      )
+      const followable = hits.find((h) => this.followable(job, h.view.job))
       const hit = followable ?? (hits[0] as (typeof hits)[number])
       this.assign(job, hit.peer)
       if (!this.mayFollow(job, hit.view.job, hit.peer)) return 'found'
@@ -733,7 +776,7 @@ export class JobTracker {
       return 'found'
     }
     const silent = found.filter((f) => f === 'unknown').length
-    if (silent > 0 || candidates.length === 0) {
+    if (job.locate === 'wait' && (silent > 0 || candidates.length === 0)) {
       job.locatingSince ??= Date.now()
       const waited = Date.now() - job.locatingSince
       if (waited < this.init.supervisorLossMs) return 'unknown'

@@ -27,8 +27,11 @@ export interface PeerSyncInit {
   isCoordinator(peer: string): boolean
   /** Another replica to repair in the same round (the triggers), over the same session. */
   alsoSync?(client: Libp2pRpcClient, signal: AbortSignal): Promise<void>
-  /** A round with `peer` ended well: which runs it now holds everything of (replica hand-off). */
-  onRound?(peer: string, stats: SyncStats): void
+  /**
+   * A round with `peer` ended well: which runs it now holds everything of (replica hand-off);
+   * `complete` when every run the two hold was compared (not a confirmation of a few runs).
+   */
+  onRound?(peer: string, stats: SyncStats, round: { complete: boolean }): void
 }
 
 /** How long one round may take. @default 15_000 */
@@ -105,7 +108,7 @@ export class PeerSync {
         this.stats.sent += stats.sent
         if (stats.received + stats.sent > 0)
           this.log('synced with %s: %d in, %d out', peer, stats.received, stats.sent)
-        this.init.onRound?.(peer, stats)
+        this.init.onRound?.(peer, stats, { complete: true })
         await this.init.alsoSync?.(session, stop)
       })
       .catch((err: Error) => {
@@ -143,7 +146,7 @@ export class PeerSync {
       signal: AbortSignal.timeout(ROUND_TIMEOUT_MS),
       complete: false,
     })
-      .then((stats) => this.init.onRound?.(peer, stats))
+      .then((stats) => this.init.onRound?.(peer, stats, { complete: false }))
       .catch((err: Error) =>
         this.log('confirming %d run(s) with %s failed: %s', runs.size, peer, err.message),
       )

@@ -384,19 +384,14 @@ export class RunEngine {
    */
   peerAlive(peerId: string): void {
     this.lost.delete(peerId)
-    this.settleTakenFrom(peerId, [...this.runs.values()].filter((entry) => entry.takenFrom === peerId))
   }
 
-  /** Once merged with `peerId` (while it is alive), its runs taken over here are sure again. */
-  private settleTakenFrom(peerId: string, taken: readonly RunEntry[]): void {
-    if (taken.length === 0) return
-    this.init
-      .syncPeers()
-      .then(() => {
-        if (this.lost.has(peerId)) return // lost again meanwhile: the merge may not have included it
-        for (const entry of taken) if (entry.takenFrom === peerId) entry.takenFrom = undefined
-      })
-      .catch((err: Error) => this.log('merging with %s after it came back failed: %s', peerId, err.message))
+  /**
+   * A complete anti-entropy round with `peerId` succeeded: every run it holds is merged here, so
+   * runs taken over from it need no look-up before each send any more (its dispatches are known).
+   */
+  mergedWith(peerId: string): void {
+    for (const entry of this.runs.values()) if (entry.takenFrom === peerId) entry.takenFrom = undefined
   }
 
   /** Renews own leases, takes over lapsed ones. */
@@ -452,8 +447,8 @@ export class RunEngine {
       entry.redispatch = true
       if (lease !== undefined && lease.owner !== this.init.self) {
         entry.takenFrom = lease.owner
-        // Its lease lapsed while it is still heard (starved, or revoked): merge with it now.
-        if (lostAt === undefined) this.settleTakenFrom(lease.owner, [entry])
+        // Cleared by the next complete round with it (`mergedWith`): periodic anti-entropy, or the
+        // round when it is heard from again.
       }
       this.changed(entry, delta)
       if (revoked && lease !== undefined && lease.owner !== this.init.self)
@@ -593,7 +588,8 @@ export class RunEngine {
     // looked for on the supervisors before it is sent, under its deterministic id — and every
     // later one too while the run's previous owner has not been merged with since (it may have
     // learnt of a result this replica had not, and sent the next step before it was cut off).
-    const unsure = entry.redispatch || entry.takenFrom !== undefined
+    const unsure = entry.redispatch
+    const takenOver = entry.takenFrom !== undefined
     entry.redispatch = false
     // Where the run's jobs were placed: read once per plan, and only when a job is followed.
     let placed: Map<string, string> | undefined
@@ -605,11 +601,18 @@ export class RunEngine {
       if (action.type === 'dispatch') {
         const authority = runAuthority(entry.state.meta)
         const secrets = stepSecrets(workflow, action.step, entry.state.meta?.secrets)
-        if (inFlight || unsure)
-          this.tracker.follow(entry.id, action, authority, secrets, () => {
-            placed ??= placements(entry.state)
-            return placed.get(action.jobId)
-          })
+        if (inFlight || unsure || takenOver)
+          this.tracker.follow(
+            entry.id,
+            action,
+            authority,
+            secrets,
+            () => {
+              placed ??= placements(entry.state)
+              return placed.get(action.jobId)
+            },
+            inFlight || unsure ? 'wait' : 'answer',
+          )
         else this.tracker.send(entry.id, action, authority, secrets)
       } else if ((action.type === 'timeout' || action.type === 'cancel') && action.jobId !== undefined)
         this.tracker.cancel(action.jobId)
