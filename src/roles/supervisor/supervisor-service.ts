@@ -523,7 +523,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   }
 
   private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
-    const outcome = await this.components.trust.verifier.verify(input)
+    // The nonce's write and the record's go to the datastore in one batch; the job is acknowledged
+    // once both are there.
+    const outcome = await this.components.trust.verifier.verify(input, { awaitReplayWrite: false })
     const now = Date.now()
     let job: JobEnvelope
     if (outcome.ok) job = outcome.job
@@ -548,11 +550,16 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       acceptedAt: now,
       updatedAt: now,
     }
-    await this.store.save(record)
-    this.log('accepted %s from %s', envelopeTag(job), source)
+    // Dispatched in the same turn, before the write starts: a job that finds a free runner is
+    // written once, already `dispatched` (the record's saves fold), not `queued` then `dispatched`.
+    // It is acknowledged only once that write (and its nonce's) is on disk. Handing it to a runner
+    // before that widens nothing: the `dispatched` write never held back the execute call either.
+    const persisted = Promise.all([this.store.save(record), outcome.ok ? outcome.replayWritten : undefined])
     this.emitStatus(record)
     this.enqueue(record)
     this.pump()
+    await persisted
+    if (this.log.enabled) this.log('accepted %s from %s', envelopeTag(job), source)
     return record
   }
 
@@ -747,13 +754,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       }
       record.tried.push(runner)
     }
-    this.log(
-      'dispatching %s to runner %s (%s; runners so far: %s)',
-      envelopeTag(record.job),
-      runner,
-      record.reason ?? (record.tried.length > 1 ? 'again' : 'first dispatch'),
-      record.tried.join(', '),
-    )
+    // Per job: its arguments are only built when the line is printed (DEBUG=horus:supervisor).
+    if (this.log.enabled)
+      this.log(
+        'dispatching %s to runner %s (%s; runners so far: %s)',
+        envelopeTag(record.job),
+        runner,
+        record.reason ?? (record.tried.length > 1 ? 'again' : 'first dispatch'),
+        record.tried.join(', '),
+      )
     this.reasons.delete(jobId)
     record.runner = runner
     void this.update(record, 'dispatched', undefined)
