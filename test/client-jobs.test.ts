@@ -90,6 +90,27 @@ describe('HorusClient single jobs against real supervisor and runner nodes', () 
     expect(runners.map((p) => p.capabilities)).toEqual([['echo']])
   })
 
+  it('signs the lifetime it is given, and checks the result of a job it no longer remembers against the fetched envelope', async () => {
+    const [s, r, me] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('sdk')]
+    const sup = await mesh.start(s, { roles: ['supervisor'] })
+    await mesh.start(r, { roles: ['runner'], bootstrap: [sup], options: ECHO_RUNNER })
+    await runnerVisible(sup, 'echo')
+    await expect(connect({ bootstrap: [sup.addr], identity: me.dataDir, rememberedJobs: 0 })).rejects.toThrow(
+      'rememberedJobs: expected an integer ≥ 1, got 0',
+    )
+
+    const client = await connect({ bootstrap: [sup.addr], identity: me.dataDir, rememberedJobs: 1 })
+    const first = await client.createJob({ runner: 'echo', payload: 'one', ttlMs: 45_000 })
+    const job = sup.roles.supervisor?.findRecord(first.jobId)?.job
+    expect(job === undefined ? undefined : job.expiresAt - job.createdAt).toBe(45_000)
+    // Remembering one job, the client forgets the first when it creates the second.
+    const second = await client.createJob({ runner: 'echo', payload: 'two' })
+    const forgotten = await client.getJobResult(first.jobId, { wait: true, timeoutMs: 15_000 })
+    expect(forgotten.result?.output).toEqual({ payload: 'one', input: {} })
+    const remembered = await client.getJobResult(second.jobId, { wait: true, timeoutMs: 15_000 })
+    expect(remembered.result?.output).toEqual({ payload: 'two', input: {} })
+  })
+
   it('fails over to another supervisor when the one in use stops', async () => {
     const [a, b, r, me] = [
       await mesh.member('supA'),

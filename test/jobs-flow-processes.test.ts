@@ -151,13 +151,18 @@ describe('the simple job flow across three OS processes', () => {
     expect(answer.runner).toBe(runB.peerId)
   })
 
-  it('keeps every job it acknowledged when its process is SIGKILLed right after the acknowledgements', async () => {
+  it('keeps every job it acknowledged, queued or dispatched at acceptance, when its process is SIGKILLed right after the acknowledgements', async () => {
     const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
-    const sup = await startProcess(s, 'supervisor', {})
+    // Its own runner in the same process (one process start less): killed with it.
+    const sup = await startProcess(s, 'supervisor,runner', { runner: { concurrency: 4 } })
     const cli = await mesh.start(c, { roles: [], bootstrap: sup.multiaddrs[0] as string })
     const client = mesh.client(cli, sup.multiaddrs[0] as string)
-    // No runner: the jobs stay queued, so what survives is exactly what the supervisor stored.
-    const envelopes = Array.from({ length: 200 }, (_, i) => job(cli, { runner: 'sal', payload: `${i}` }))
+    await runnerSeen(client, sup.peerId, 'sal')
+    // Jobs that outlast the test: those that find a free slot are dispatched in the turn they are
+    // accepted and written once, already `dispatched`; the rest stay queued.
+    const envelopes = Array.from({ length: 200 }, (_, i) =>
+      job(cli, { runner: 'sal', payload: `os.exec("sleep 30"); ${i}`, timeoutMs: 60_000 }),
+    )
     const acknowledged: string[] = []
     let killed = false
     // Killed from inside the 50th acknowledgement, while the other writes are still in flight.
@@ -176,12 +181,19 @@ describe('the simple job flow across three OS processes', () => {
     await stopCliNode(sup)
     expect(sup.child.signalCode).toBe('SIGKILL')
 
+    // Without its runner, the restarted supervisor shows what it stored: nothing is dispatched again.
     const again = await startProcess(s, 'supervisor', {})
     const client2 = mesh.client(cli, again.multiaddrs[0] as string)
+    const dispatched: string[] = []
     for (const jobId of acknowledged) {
       const status = await client2.call<JobStatusView>('supervisor.get_job_status', { jobId })
-      expect(status.status, jobId).toBe('queued')
+      expect(['queued', 'dispatched', 'running'], jobId).toContain(status.status)
+      if (status.status === 'queued') continue
+      expect(status.runner, jobId).toBe(sup.peerId)
+      dispatched.push(jobId)
     }
+    expect(dispatched.length).toBeGreaterThan(0)
+    expect(dispatched.length).toBeLessThan(acknowledged.length)
     // The same envelope handed in again answers the stored record rather than a replay refusal.
     const first = envelopes.find((e) => e.id === acknowledged[0])
     if (first === undefined) throw new Error('no acknowledged job')

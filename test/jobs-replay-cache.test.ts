@@ -108,3 +108,28 @@ describe('a replayed job after the verifying node restarts', () => {
     expect((await verifierAfter.verify(createJob({ runner: 'sal' }, client))).ok).toBe(true)
   })
 })
+
+describe('verify without waiting for the nonce write (awaitReplayWrite: false)', () => {
+  it('records the nonce at once, hands back its write, and the write lands in the datastore', async () => {
+    const client = generateSigner()
+    const policy = TrustPolicy.parse({
+      keys: [{ key: signerKeyHex(client), roles: ['client'], capabilities: ['*'] }],
+    })
+    const cache = await startCache()
+    const verifier = createJobVerifier({ trust: policy, replayCache: cache })
+    const job = createJob({ runner: 'sal', payload: '1' }, client)
+    const verdict = await verifier.verify(job, { awaitReplayWrite: false })
+    if (!verdict.ok) throw new Error(verdict.message)
+    expect(verdict.replayWritten).toBeInstanceOf(Promise)
+    // Already spent for anyone else, before its write is awaited.
+    expect(await verifier.verify(job)).toMatchObject({ ok: false, reason: 'replayed' })
+    await verdict.replayWritten
+    await expect(store.datastore.has(new Key(`/horus/replay/${job.submitter}/${job.nonce}`))).resolves.toBe(
+      true,
+    )
+    // The default waits for the write itself and hands nothing back.
+    const waited = await verifier.verify(createJob({ runner: 'sal' }, client))
+    expect(waited).toMatchObject({ ok: true })
+    expect('replayWritten' in waited).toBe(false)
+  })
+})

@@ -87,6 +87,12 @@ interface CommonOptions {
   trust?: TrustConfig | TrustPolicy
   /** Applied to calls that give neither a signal nor a timeout. @default DEFAULT_CALL_TIMEOUT_MS */
   defaultTimeoutMs?: number
+  /**
+   * Jobs this client created whose digest it keeps (about 200 bytes each) to check their results
+   * without fetching the envelope again; the oldest is forgotten first, and a result of a forgotten
+   * job is checked against the envelope fetched from its supervisor. @default REMEMBERED_JOBS (50,000)
+   */
+  rememberedJobs?: number
   /** Aborts connecting. */
   signal?: AbortSignal
 }
@@ -129,6 +135,12 @@ export interface JobSpec extends SecretOptions {
   input?: Record<string, unknown>
   env?: Record<string, string>
   timeoutMs?: number
+  /**
+   * How long the signed job stays valid: a supervisor or runner refuses it after that, and each of
+   * them remembers its nonce (to refuse a replay) until then, so this is also how long that memory
+   * lasts. At most the verifiers' limit (24 h by default). @default DEFAULT_JOB_TTL_MS (10 minutes)
+   */
+  ttlMs?: number
 }
 
 export interface CreateJobOptions extends SignalOptions {
@@ -198,8 +210,17 @@ export class HorusClient {
   private readonly outcomes: OutcomeStreams | undefined
   private closed = false
 
-  private constructor(init: { connection: Connection; key: PrivateKey; host?: Libp2p; trust: ClientTrust }) {
+  private readonly rememberedJobs: number
+
+  private constructor(init: {
+    connection: Connection
+    key: PrivateKey
+    host?: Libp2p
+    trust: ClientTrust
+    rememberedJobs: number
+  }) {
     this.connection = init.connection
+    this.rememberedJobs = init.rememberedJobs
     this.signer = signerFromPrivateKey(init.key)
     this.peerId = peerIdFromPrivateKey(init.key).toString()
     this.publicKey = toHex(this.signer.publicKey)
@@ -213,7 +234,7 @@ export class HorusClient {
             open: (peerId) => mesh.subscribeTo(peerId, 'supervisor.job_outcomes', {}),
             unsupported: (err) => err instanceof MethodNotFoundError,
             log: createLogger().forComponent('horus:client:outcomes'),
-            maxTracked: REMEMBERED_JOBS,
+            maxTracked: init.rememberedJobs,
             maxArrived: MAX_UNCLAIMED_OUTCOMES,
           })
   }
@@ -226,6 +247,9 @@ export class HorusClient {
   static async connect(options: HorusClientOptions): Promise<HorusClient> {
     const key = await loadClientKey(options.identity)
     const defaultTimeoutMs = options.defaultTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
+    const rememberedJobs = options.rememberedJobs ?? REMEMBERED_JOBS
+    if (!Number.isSafeInteger(rememberedJobs) || rememberedJobs < 1)
+      throw new ClientOptionsError(`rememberedJobs: expected an integer ≥ 1, got ${String(rememberedJobs)}`)
     const policy = clientPolicy(options.trust, toHex(key.publicKey.raw))
     // Without a policy of its own, the client believes whom the node it connected to trusts.
     let entry: Connection | undefined
@@ -246,7 +270,7 @@ export class HorusClient {
         ...(options.token === undefined ? {} : { token: options.token }),
       })
       entry = connection
-      return new HorusClient({ connection, key, trust })
+      return new HorusClient({ connection, key, trust, rememberedJobs })
     }
     const mesh = options as MeshClientOptions
     if (!Array.isArray(mesh.bootstrap) || mesh.bootstrap.length === 0) {
@@ -265,7 +289,7 @@ export class HorusClient {
       })
       entry = connection
       await connection.open(options.signal)
-      return new HorusClient({ connection, key, host, trust })
+      return new HorusClient({ connection, key, host, trust, rememberedJobs })
     } catch (err) {
       await host.stop()
       throw err
@@ -490,6 +514,7 @@ export class HorusClient {
         ...(spec.env === undefined ? {} : { env: spec.env }),
         ...(secrets === undefined ? {} : { secrets }),
         ...(spec.timeoutMs === undefined ? {} : { timeoutMs: spec.timeoutMs }),
+        ...(spec.ttlMs === undefined ? {} : { ttlMs: spec.ttlMs }),
       },
       this.signer,
     )
@@ -684,7 +709,7 @@ export class HorusClient {
   }
 
   private remember(job: JobEnvelope): void {
-    if (this.created.size >= REMEMBERED_JOBS) {
+    if (this.created.size >= this.rememberedJobs) {
       const oldest = this.created.keys().next().value
       if (oldest !== undefined) this.created.delete(oldest)
     }

@@ -1,4 +1,5 @@
 import { loadConfig, type RawConfig } from '../../node/config/load.js'
+import { limitHeapGrowth } from '../../node/heap-growth.js'
 import { createNode } from '../../node/node.js'
 import { attachRoles } from '../../node/roles.js'
 import { listFlag, parseCommandArgs, stringFlag } from '../args.js'
@@ -77,6 +78,7 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     env: process.env,
     overrides,
   })
+  limitHeapGrowth()
   const node = await createNode(config)
   let roles: ReturnType<typeof attachRoles> | undefined
   try {

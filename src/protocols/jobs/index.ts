@@ -162,8 +162,10 @@ export {
   JobVerifier,
   type JobVerifierEvents,
   type JobVerifierInit,
+  type RecordedVerifyResult,
   type Rejection,
   type VerifierStats,
+  type VerifyAndRecordOptions,
   type VerifyOptions,
   type VerifyResult,
 } from './verifier.js'

@@ -86,14 +86,34 @@ export class ReplayCache implements Startable {
     expiresAt: number,
     now: number = Date.now(),
   ): Promise<boolean> {
-    if (this.has(submitter, nonce, now)) return false
-    this.#entries.set(`${submitter}/${nonce}`, expiresAt)
-    try {
-      await this.#datastore.put(entryKey(submitter, nonce), encoder.encode(String(expiresAt)))
-    } catch (err) {
-      this.#log.error('persisting replay entry %s/%s failed: %e', submitter, nonce, err)
-    }
+    const written = this.claim(submitter, nonce, expiresAt, now)
+    if (written === undefined) return false
+    await written
     return true
+  }
+
+  /**
+   * `record()` without the wait: records the pair in memory at once and returns its datastore
+   * write (which never rejects; a failure is logged), or undefined (and records nothing) if the
+   * pair is already present. For a caller that persists the job itself in the same turn and waits
+   * for both: the two writes then go to the datastore in one batch.
+   */
+  claim(
+    submitter: string,
+    nonce: string,
+    expiresAt: number,
+    now: number = Date.now(),
+  ): Promise<void> | undefined {
+    if (this.has(submitter, nonce, now)) return undefined
+    this.#entries.set(`${submitter}/${nonce}`, expiresAt)
+    return Promise.resolve()
+      .then(() => this.#datastore.put(entryKey(submitter, nonce), encoder.encode(String(expiresAt))))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.#log.error('persisting replay entry %s/%s failed: %e', submitter, nonce, err)
+        },
+      )
   }
 
   /** Drops entries whose job has expired; resolves how many. */

@@ -52,6 +52,15 @@ export interface VerifyOptions {
   now?: number
 }
 
+export interface VerifyAndRecordOptions extends VerifyOptions {
+  /**
+   * `false`: resolve as soon as the nonce is recorded in memory, with the datastore write of it
+   * as `replayWritten` — for a caller that persists the job in the same turn and waits for both
+   * before acknowledging it (one datastore batch instead of two in a row). @default true
+   */
+  awaitReplayWrite?: boolean
+}
+
 export interface Rejection {
   ok: false
   reason: RejectReason
@@ -61,6 +70,9 @@ export interface Rejection {
 }
 
 export type VerifyResult = { ok: true; job: JobEnvelope } | Rejection
+
+/** `verify()`'s answer: with `awaitReplayWrite: false`, an accepted job's nonce write to wait for. */
+export type RecordedVerifyResult = { ok: true; job: JobEnvelope; replayWritten?: Promise<void> } | Rejection
 
 export interface JobVerifierInit {
   /** A fixed policy, or a holder whose `policy` may change (a `TrustPolicyWatcher`). */
@@ -133,15 +145,18 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   }
 
   /** Full verification that, on success, consumes the job's nonce: the gate before execution. */
-  async verify(input: unknown, options: VerifyOptions = {}): Promise<VerifyResult> {
+  async verify(input: unknown, options: VerifyAndRecordOptions = {}): Promise<RecordedVerifyResult> {
     const now = options.now ?? Date.now()
-    let result = this.#evaluate(input, options.capability, now)
+    let result: RecordedVerifyResult = this.#evaluate(input, options.capability, now)
     if (result.ok) {
       const { job } = result
       try {
-        if (!(await this.#replay.record(job.submitter, job.nonce, job.expiresAt, now))) {
+        const written = this.#replay.claim(job.submitter, job.nonce, job.expiresAt, now)
+        if (written === undefined) {
           result = { ...reject('replayed', `nonce ${job.nonce} of ${job.submitter} was already used`), job }
-        }
+        } else if (options.awaitReplayWrite === false) {
+          result = { ok: true, job, replayWritten: written }
+        } else await written
       } catch (err) {
         result = this.#internal(err)
       }
@@ -154,7 +169,7 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     return { ...this.#stats, rejected: { ...this.#stats.rejected } }
   }
 
-  #count(result: VerifyResult, mode: 'verify' | 'check'): VerifyResult {
+  #count<R extends RecordedVerifyResult>(result: R, mode: 'verify' | 'check'): R {
     if (!result.ok) {
       this.#stats.rejected[result.reason]++
       this.#log('%s rejected a job (%s): %s', mode, result.reason, result.message)

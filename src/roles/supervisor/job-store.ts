@@ -2,6 +2,12 @@
  * The supervisor's jobs: all in memory for reads, each written through to the node's datastore
  * under `/horus/supervisor/jobs/<encoded id>`. Writes of one job are chained so the datastore
  * always ends with the latest state, whatever order the storage threads finish in.
+ *
+ * Saves of one job fold: while a write of the job is on its way, every later save joins one
+ * pending write, serialised when it starts, with the newest state. Each save still resolves only
+ * once a write holding its state (or a newer one) is in the datastore, so "persisted before
+ * acknowledged" holds; what goes is a write of a state that a newer one replaced before it could
+ * start. The envelope's JSON is computed once per job while it is live, not once per save.
  */
 import type { Logger } from '@libp2p/interface'
 import { type Datastore, Key } from 'interface-datastore'
@@ -16,6 +22,12 @@ export class JobStore {
   private readonly records = new Map<string, JobRecord>()
   private readonly logs = new Map<string, string[]>()
   private readonly chains = new Map<string, Promise<void>>()
+  /** A job's write that has not started yet, and the newest record it will write. */
+  private readonly pending = new Map<string, { record: JobRecord; written: Promise<void> }>()
+  /** `JSON.stringify(record.job)` of each job not yet finished: every save of it writes the same. */
+  private readonly envelopes = new Map<string, string>()
+  /** Record writes handed to the datastore (saves folded into a later write do not count). */
+  private writes = 0
 
   constructor(
     private readonly datastore: Datastore,
@@ -86,12 +98,38 @@ export class JobStore {
     return status === undefined ? all : all.filter((r) => r.status === status)
   }
 
-  /** Keeps `record` and resolves once its current state is in the datastore. */
+  /** Keeps `record` and resolves once its current state (or a newer one) is in the datastore. */
   async save(record: JobRecord): Promise<void> {
     const id = record.job.id
     this.records.set(id, record)
-    const bytes = encoder.encode(JSON.stringify(record))
-    await this.chain(id, () => this.datastore.put(jobKey(id), bytes))
+    const waiting = this.pending.get(id)
+    if (waiting !== undefined) {
+      waiting.record = record
+      return waiting.written
+    }
+    const next = { record, written: Promise.resolve() }
+    this.pending.set(id, next)
+    next.written = this.chain(id, () => {
+      if (this.pending.get(id) === next) this.pending.delete(id)
+      this.writes++
+      return this.datastore.put(jobKey(id), encoder.encode(this.encode(next.record)))
+    })
+    return next.written
+  }
+
+  /** How many record writes went to the datastore since this store was made. */
+  get recordWrites(): number {
+    return this.writes
+  }
+
+  /** The record's JSON, its envelope's part computed once per job (dropped once it is terminal). */
+  private encode(record: JobRecord): string {
+    const { job, ...rest } = record
+    let envelope = this.envelopes.get(job.id)
+    if (envelope === undefined) envelope = JSON.stringify(job)
+    if (isTerminal(record.status)) this.envelopes.delete(job.id)
+    else this.envelopes.set(job.id, envelope)
+    return `{"job":${envelope},${JSON.stringify(rest).slice(1)}`
   }
 
   /** Log lines of a job: kept in memory while it runs, written once when it ends. */
@@ -129,6 +167,7 @@ export class JobStore {
   async remove(jobId: string): Promise<void> {
     this.records.delete(jobId)
     this.logs.delete(jobId)
+    this.envelopes.delete(jobId)
     await this.chain(jobId, async () => {
       await this.datastore.delete(jobKey(jobId))
       await this.datastore.delete(logKey(jobId))

@@ -3,9 +3,12 @@
  * its capability, follows it to a terminal status, and keeps the record. See index.ts for the
  * public surface and CLAIMS.md for the gossip claim rule.
  */
+
+import { setMaxListeners } from 'node:events'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Span, type SpanContext, SpanKind } from '@opentelemetry/api'
+import { anySignal } from 'any-signal'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
@@ -237,6 +240,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   async start(): Promise<void> {
     if (this.running) return
     this.shutdown = new AbortController()
+    // Every dispatch in flight listens on it (through anySignal, cleared when the call settles):
+    // hundreds at once are expected, not a leak.
+    setMaxListeners(Number.POSITIVE_INFINITY, this.shutdown.signal)
     const records = await this.store.load(this.options.retentionMs)
     const now = Date.now()
     let resumed = 0
@@ -517,7 +523,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   }
 
   private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
-    const outcome = await this.components.trust.verifier.verify(input)
+    // The nonce's write and the record's go to the datastore in one batch; the job is acknowledged
+    // once both are there.
+    const outcome = await this.components.trust.verifier.verify(input, { awaitReplayWrite: false })
     const now = Date.now()
     let job: JobEnvelope
     if (outcome.ok) job = outcome.job
@@ -542,11 +550,16 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       acceptedAt: now,
       updatedAt: now,
     }
-    await this.store.save(record)
-    this.log('accepted %s from %s', envelopeTag(job), source)
+    // Dispatched in the same turn, before the write starts: a job that finds a free runner is
+    // written once, already `dispatched` (the record's saves fold), not `queued` then `dispatched`.
+    // It is acknowledged only once that write (and its nonce's) is on disk. Handing it to a runner
+    // before that widens nothing: the `dispatched` write never held back the execute call either.
+    const persisted = Promise.all([this.store.save(record), outcome.ok ? outcome.replayWritten : undefined])
     this.emitStatus(record)
     this.enqueue(record)
     this.pump()
+    await persisted
+    if (this.log.enabled) this.log('accepted %s from %s', envelopeTag(job), source)
     return record
   }
 
@@ -561,8 +574,11 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     const checked = this.components.trust.verifier.check(input)
     if (!checked.ok && checked.reason !== 'replayed')
       throw new JobRejectedError(checked.reason, checked.message)
-    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
-    await this.pool.discover(capability, signal).catch(() => false)
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
+    await this.pool
+      .discover(capability, signal)
+      .catch(() => false)
+      .finally(() => signal.clear())
     const until = this.startedAt + STARTUP_RUNNER_WAIT_MS
     if (!this.pool.serves(capability) && Date.now() < until) await this.runnerHeard(capability, until)
     if (this.pool.serves(capability)) return
@@ -738,19 +754,23 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       }
       record.tried.push(runner)
     }
-    this.log(
-      'dispatching %s to runner %s (%s; runners so far: %s)',
-      envelopeTag(record.job),
-      runner,
-      record.reason ?? (record.tried.length > 1 ? 'again' : 'first dispatch'),
-      record.tried.join(', '),
-    )
+    // Per job: its arguments are only built when the line is printed (DEBUG=horus:supervisor).
+    if (this.log.enabled)
+      this.log(
+        'dispatching %s to runner %s (%s; runners so far: %s)',
+        envelopeTag(record.job),
+        runner,
+        record.reason ?? (record.tried.length > 1 ? 'again' : 'first dispatch'),
+        record.tried.join(', '),
+      )
     this.reasons.delete(jobId)
     record.runner = runner
     void this.update(record, 'dispatched', undefined)
     this.pool.acquire(runner)
     const controller = new AbortController()
-    const signal = AbortSignal.any([controller.signal, this.shutdown.signal])
+    // Not AbortSignal.any: on Node 20 it adds a WeakRef per call to the long-lived shutdown signal
+    // that is never removed (nodejs/node#54614) — one per job dispatched, for the process's life.
+    const signal = anySignal([controller.signal, this.shutdown.signal])
     const tracing = this.components.tracing
     const span = tracing?.startJobSpan(
       'runner.execute',
@@ -795,6 +815,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       .catch((err: unknown) => this.log.error('handling the outcome of %s failed: %e', jobId, err))
       .finally(() => {
         release()
+        signal.clear()
         if (this.dispatches.get(jobId) === dispatch) this.dispatches.delete(jobId)
         this.pump()
       })
@@ -975,13 +996,14 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private async answersPing(peerId: string): Promise<boolean> {
     const peer = peerIdFromString(peerId)
     if (this.components.libp2p.getConnections(peer).length === 0) return false
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(RUNNER_PING_TIMEOUT_MS)])
     try {
-      await this.components.libp2p.services.ping.ping(peer, {
-        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(RUNNER_PING_TIMEOUT_MS)]),
-      })
+      await this.components.libp2p.services.ping.ping(peer, { signal })
       return true
     } catch {
       return false
+    } finally {
+      signal.clear()
     }
   }
 

@@ -36,15 +36,21 @@ function substitute(value: unknown, values: ReadonlyMap<string, unknown>): unkno
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, values)]))
 }
 
-/** The job with its blob inputs in place; throws BlobInputError naming what could not be had. */
+/**
+ * The job with its blob inputs in place, fetched within `timeoutMs`; throws BlobInputError naming
+ * what could not be had.
+ */
 export async function resolveBlobInputs(
   job: JobEnvelope,
   blobs: RunnerBlobs | undefined,
-  signal?: AbortSignal,
+  timeoutMs: number,
 ): Promise<JobEnvelope> {
   const refs = new Map<string, BlobRef>()
   findRefs(job.input, refs)
   if (refs.size === 0) return job
+  // Made only for a job that has inputs to fetch: an AbortSignal.timeout keeps its timer (and a
+  // few hundred bytes) alive for the whole timeout, a minute by default, whether or not it is used.
+  const signal = AbortSignal.timeout(timeoutMs)
   if (blobs === undefined) throw new BlobInputError('this runner has no blob store to fetch its inputs into')
   let budget = blobs.store.maxBytes
   const values = new Map<string, unknown>()
@@ -52,7 +58,7 @@ export async function resolveBlobInputs(
     if (ref.size > budget)
       throw new BlobInputError(`inputs of job ${job.id} exceed ${blobs.store.maxBytes} bytes in all`)
     try {
-      await blobs.ensure(ref, signal === undefined ? {} : { signal })
+      await blobs.ensure(ref, { signal })
       values.set(ref.$blob, JSON.parse(await blobs.store.readText(ref.$blob, budget)))
     } catch (err) {
       throw new BlobInputError(`input blob ${ref.$blob}: ${(err as Error).message}`, { cause: err })

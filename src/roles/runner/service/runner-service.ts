@@ -428,7 +428,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     dispatcher: string,
     secrets: Record<string, string> | undefined,
   ): Promise<ExecuteResponse> {
-    this.log('executing %s for %s', envelopeTag(job), dispatcher)
+    if (this.log.enabled) this.log('executing %s for %s', envelopeTag(job), dispatcher)
     this.dispatchers.set(job.id, dispatcher)
     const response = this.withInputs(job, secrets).then(async (execution) => {
       if (this.stopping && execution.status === 'cancelled') throw new RunnerStoppingError()
@@ -458,7 +458,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   ): Promise<ExecutionResult> {
     let ready: JobEnvelope
     try {
-      ready = await resolveBlobInputs(job, this.components.blobs, AbortSignal.timeout(job.timeoutMs))
+      ready = await resolveBlobInputs(job, this.components.blobs, job.timeoutMs)
     } catch (err) {
       const now = Date.now()
       return {
