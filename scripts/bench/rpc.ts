@@ -1,7 +1,9 @@
 /**
- * RPC cost against its floor. Two libp2p nodes in this process (TCP on 127.0.0.1, noise, yamux):
+ * RPC cost against its floor. Two libp2p nodes in this process (TCP on 127.0.0.1, noise, yamux as
+ * every Horus host runs them: corked TCP, a turn's yamux frames sealed as one noise message):
  * - raw echo: length-prefixed frames of the same size as an RPC request, echoed back verbatim on
- *   one stream — transport, encryption and muxing only;
+ *   one stream — transport, encryption and muxing only; also between two stock libp2p hosts
+ *   (plain TCP and yamux), the baseline of Horus's transport settings;
  * - RPC: `bench.echo` on one session stream (JSON, dispatch, ajv validation, matching by id);
  * - the HTTP gateway on loopback, through fetch with keep-alive.
  * Each is measured sequentially (round-trip percentiles) and pipelined (throughput).
@@ -14,7 +16,9 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { createLogger } from '../../src/core/logger.js'
+import { corkedTcp } from '../../src/node/corked-tcp.js'
 import { HttpGateway } from '../../src/node/gateway/index.js'
+import { horusYamux } from '../../src/node/stream-muxer.js'
 import {
   encodeFrame,
   FrameDecoder,
@@ -34,13 +38,23 @@ const HTTP_CONCURRENT = 4_000
 const HTTP_WINDOW = 16
 const PAYLOAD = 'x'.repeat(32)
 
-async function createNode(): Promise<Libp2p> {
+/** `horus`: the transport and muxer of every Horus host; `stock`: libp2p's own. */
+async function createNode(stack: 'horus' | 'stock'): Promise<Libp2p> {
   return createLibp2p({
     addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-    transports: [tcp()],
+    transports: [stack === 'horus' ? corkedTcp() : tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [stack === 'horus' ? horusYamux() : yamux()],
     services: { identify: identify() },
+  })
+}
+
+async function handleEcho(node: Libp2p): Promise<void> {
+  await node.handle(ECHO_PROTOCOL, (stream) => {
+    stream.addEventListener('message', (evt) => {
+      if (!stream.send(evt.data)) stream.pause()
+    })
+    stream.addEventListener('drain', () => stream.resume())
   })
 }
 
@@ -84,10 +98,18 @@ async function sequential(n: number, once: () => Promise<unknown>): Promise<numb
   return samples
 }
 
-/** `n` operations with at most `window` outstanding; returns operations per second. */
-async function pipelined(n: number, window: number, once: () => Promise<unknown>): Promise<number> {
+interface Pipelined {
+  /** Operations per second. */
+  rate: number
+  /** CPU time of this process (both ends, user + system) per operation, in microseconds. */
+  cpuUs: number
+}
+
+/** `n` operations with at most `window` outstanding. */
+async function pipelined(n: number, window: number, once: () => Promise<unknown>): Promise<Pipelined> {
   let next = 0
   const t = process.hrtime.bigint()
+  const cpu = process.cpuUsage()
   await Promise.all(
     Array.from({ length: window }, async () => {
       while (next < n) {
@@ -96,12 +118,15 @@ async function pipelined(n: number, window: number, once: () => Promise<unknown>
       }
     }),
   )
-  return n / (elapsedMs(t) / 1000)
+  const used = process.cpuUsage(cpu)
+  return { rate: n / (elapsedMs(t) / 1000), cpuUs: (used.user + used.system) / n }
 }
 
 export async function runRpcBench(): Promise<BenchTable[]> {
-  const server = await createNode()
-  const caller = await createNode()
+  const server = await createNode('horus')
+  const caller = await createNode('horus')
+  const stockServer = await createNode('stock')
+  const stockCaller = await createNode('stock')
   const rpc = new RpcServer(
     { registrar: server, logger: createLogger('bench') },
     { registry: benchRegistry() },
@@ -115,54 +140,67 @@ export async function runRpcBench(): Promise<BenchTable[]> {
   try {
     await rpc.start()
     await gateway.start()
-    await server.handle(ECHO_PROTOCOL, (stream) => {
-      stream.addEventListener('message', (evt) => {
-        if (!stream.send(evt.data)) stream.pause()
-      })
-      stream.addEventListener('drain', () => stream.resume())
-    })
+    await handleEcho(server)
+    await handleEcho(stockServer)
     const echo = new RawEcho(await caller.dialProtocol(server.getMultiaddrs()[0] as never, ECHO_PROTOCOL))
+    const stockEcho = new RawEcho(
+      await stockCaller.dialProtocol(stockServer.getMultiaddrs()[0] as never, ECHO_PROTOCOL),
+    )
     const params = { value: PAYLOAD }
     // The raw frame is as long as the RPC request would be, so both move the same bytes.
     const frame = encodeFrame(JSON.stringify({ jsonrpc: '2.0', id: 123456, method: 'bench.echo', params }))
     const rawOnce = () => echo.roundTrip(frame)
+    const stockOnce = () => stockEcho.roundTrip(frame)
     const rpcOnce = () => client.call('bench.echo', params)
 
     await pipelined(2_000, WINDOW, rawOnce) // warm up JIT and connection windows
+    await pipelined(2_000, WINDOW, stockOnce)
     await pipelined(2_000, WINDOW, rpcOnce)
     const rawSamples = await sequential(SEQUENTIAL, rawOnce)
+    const stockSamples = await sequential(SEQUENTIAL, stockOnce)
     const rpcSamples = await sequential(SEQUENTIAL, rpcOnce)
-    const rawRate = await pipelined(PIPELINED, WINDOW, rawOnce)
-    const rpcRate = await pipelined(PIPELINED, WINDOW, rpcOnce)
+    const rawRun = await pipelined(PIPELINED, WINDOW, rawOnce)
+    const stockRun = await pipelined(PIPELINED, WINDOW, stockOnce)
+    const rpcRun = await pipelined(PIPELINED, WINDOW, rpcOnce)
 
     const http = new HttpRpcClient({ url: gateway.url })
     const httpOnce = () => http.call('bench.echo', params)
     await pipelined(200, HTTP_WINDOW, httpOnce)
     const httpSamples = await sequential(HTTP_SEQUENTIAL, httpOnce)
-    const httpRate = await pipelined(HTTP_CONCURRENT, HTTP_WINDOW, httpOnce)
+    const httpRun = await pipelined(HTTP_CONCURRENT, HTTP_WINDOW, httpOnce)
 
-    const row = (name: string, samples: number[], rate: number): (string | number)[] => [
+    const row = (name: string, samples: number[], run: Pipelined): (string | number)[] => [
       name,
       percentile(samples, 50),
       percentile(samples, 99),
       1000 / (samples.reduce((a, b) => a + b, 0) / samples.length),
-      rate,
+      run.rate,
+      run.cpuUs,
     ]
     const rawP50 = percentile(rawSamples, 50)
     const rpcP50 = percentile(rpcSamples, 50)
     return [
       {
         title: `RPC on one session stream vs raw stream echo (TCP loopback + noise + yamux, ${frame.byteLength}-byte requests)`,
-        columns: ['path', 'p50 ms', 'p99 ms', 'sequential calls/s', `pipelined calls/s (window ${WINDOW})`],
+        columns: [
+          'path',
+          'p50 ms',
+          'p99 ms',
+          'sequential calls/s',
+          `pipelined calls/s (window ${WINDOW})`,
+          'pipelined CPU µs per call (both ends)',
+        ],
         rows: [
-          row('raw libp2p stream echo (floor)', rawSamples, rawRate),
-          row('JSON-RPC bench.echo', rpcSamples, rpcRate),
+          row('raw libp2p stream echo, stock hosts (plain TCP and yamux)', stockSamples, stockRun),
+          row('raw libp2p stream echo, Horus hosts (floor)', rawSamples, rawRun),
+          row('JSON-RPC bench.echo, Horus hosts', rpcSamples, rpcRun),
           [
             'RPC / raw',
             `${(rpcP50 / rawP50).toFixed(2)}x`,
             `${(percentile(rpcSamples, 99) / percentile(rawSamples, 99)).toFixed(2)}x`,
             '',
-            `${(rawRate / rpcRate).toFixed(2)}x`,
+            `${(rawRun.rate / rpcRun.rate).toFixed(2)}x`,
+            `${(rpcRun.cpuUs / rawRun.cpuUs).toFixed(2)}x`,
           ],
         ],
         note: `Goal: RPC round trip within 2x of the raw echo. Sequential: ${SEQUENTIAL} calls; pipelined: ${PIPELINED}.`,
@@ -177,7 +215,7 @@ export async function runRpcBench(): Promise<BenchTable[]> {
             percentile(httpSamples, 99),
             1000 / (httpSamples.reduce((a, b) => a + b, 0) / httpSamples.length),
           ],
-          [`concurrent (${HTTP_WINDOW} in flight)`, '', '', httpRate],
+          [`concurrent (${HTTP_WINDOW} in flight)`, '', '', httpRun.rate],
         ],
       },
     ]
@@ -187,6 +225,8 @@ export async function runRpcBench(): Promise<BenchTable[]> {
     await rpc.stop()
     await caller.stop()
     await server.stop()
+    await stockCaller.stop()
+    await stockServer.stop()
   }
 }
 

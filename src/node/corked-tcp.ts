@@ -12,18 +12,17 @@ interface SocketConnection {
 }
 
 /**
- * TCP whose sockets coalesce the writes of one event-loop turn into one `writev`.
+ * TCP whose sockets write the chunks of one send in one `writev`.
  *
- * Why: yamux hands every frame to the connection at once and noise encrypts and writes each
- * immediately, so a busy node makes a `write` syscall per frame. Corking the socket on the first
- * write of a turn and uncorking it in the check phase halves the syscalls of the vs-bullmq bench
- * (BENCHMARKS.md). Ordering, back-pressure (`write`'s return value, `drain`) and `end()` are
- * Node's own for a corked socket.
+ * Why: noise hands the socket a length prefix and a sealed message per noise message, and Node
+ * makes a `write` syscall for each. Once a connection is upgraded its muxer already holds the
+ * frames of a turn and writes them at once (`frame-coalescing.ts`), so corking the socket around
+ * that one send is enough: prefixes and messages leave in one `writev`, in the same turn, with no
+ * copies (the socket is uncorked before `sendData` returns). Ordering, back-pressure (`write`'s
+ * return value, `drain`) and `end()` are Node's own.
  *
- * Corking starts only once the connection is upgraded: during the upgrade, coalescing would put
- * the dialer's first stream openings in the same read as its last handshake message, before the
- * listener has a stream handler, and yamux aborts a connection with more than ten such "early"
- * streams.
+ * Corking starts only once the connection is upgraded, which leaves the handshake's writes as
+ * libp2p makes them.
  */
 export function corkedTcp(init?: Parameters<typeof tcp>[0]): TransportFactory {
   const factory = tcp(init)
@@ -96,21 +95,12 @@ function corkWrites(conn: MultiaddrConnection): void {
   const send = candidate.sendData
   // Another transport's connection (or a changed @libp2p/tcp) is left as it is.
   if (!(socket instanceof Socket) || typeof send !== 'function') return
-  let corked = false
-  const uncork = (): void => {
-    corked = false
-    socket.uncork()
-  }
   candidate.sendData = (data) => {
-    if (!corked && !socket.destroyed) {
-      corked = true
-      socket.cork()
-      setImmediate(uncork)
+    socket.cork()
+    try {
+      return send.call(conn, data)
+    } finally {
+      socket.uncork()
     }
-    // A corked socket holds each chunk until the check phase, while an uncorked write leaves
-    // the caller free to reuse its buffer once `write` returns: hold copies, not the caller's.
-    const copies: Uint8Array[] = []
-    for (const chunk of data) copies.push(Buffer.from(chunk))
-    return send.call(conn, copies)
   }
 }

@@ -1,4 +1,5 @@
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { coalescingMuxers } from './frame-coalescing.js'
 
 /**
  * Streams a peer may open on a new connection before this side has finished upgrading it.
@@ -12,7 +13,11 @@ import { yamux } from '@chainsafe/libp2p-yamux'
  */
 export const MAX_EARLY_STREAMS = 64
 
-/** The stream muxer of every Horus host (nodes, CLI and SDK clients). */
+/**
+ * The stream muxer of every Horus host (nodes, CLI and SDK clients): yamux whose frames of one
+ * event-loop turn reach the connection, and noise, as one write (`frame-coalescing.ts`).
+ */
 export function horusYamux(): ReturnType<typeof yamux> {
-  return yamux({ maxEarlyStreams: MAX_EARLY_STREAMS })
+  const factory = yamux({ maxEarlyStreams: MAX_EARLY_STREAMS })
+  return () => coalescingMuxers(factory())
 }
