@@ -24,8 +24,10 @@
  * envelope. Any other holder is a squatter: the attempt fails (`JobIdTakenError`) and the refusal
  * is counted.
  */
+
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { type Span, SpanKind } from '@opentelemetry/api'
+import { anySignal } from 'any-signal'
 import { abortable } from '../../../core/abortable.js'
 import {
   ATTR_HORUS_PEER_ID,
@@ -338,10 +340,9 @@ export class JobTracker {
     job.cancelled = true
     const supervisor = job.supervisor
     if (supervisor === undefined) return
-    this.pool
-      .link(supervisor)
-      .cancel(jobId, this.callSignal())
-      .catch((err: Error) => this.log('cancel of %s on %s failed: %s', jobId, supervisor, err.message))
+    this.call((signal) => this.pool.link(supervisor).cancel(jobId, signal)).catch((err: Error) =>
+      this.log('cancel of %s on %s failed: %s', jobId, supervisor, err.message),
+    )
   }
 
   /**
@@ -370,7 +371,7 @@ export class JobTracker {
 
   /** Log lines the job printed, from the supervisor that ran it. */
   async logs(supervisor: string, jobId: string): Promise<string[]> {
-    return this.pool.link(supervisor).logs(jobId, this.callSignal())
+    return this.call((signal) => this.pool.link(supervisor).logs(jobId, signal))
   }
 
   /**
@@ -394,8 +395,18 @@ export class JobTracker {
     await this.pool.close()
   }
 
-  private callSignal(): AbortSignal {
-    return AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(CALL_TIMEOUT_MS)])
+  /**
+   * One call to a supervisor, bounded by CALL_TIMEOUT_MS and aborted on shutdown. Not
+   * `AbortSignal.any`: on Node 20 it leaves a WeakRef per call on the long-lived shutdown signal
+   * for the process's life (nodejs/node#54614) — several per job; `anySignal` is cleared after.
+   */
+  private async call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(CALL_TIMEOUT_MS)])
+    try {
+      return await fn(signal)
+    } finally {
+      signal.clear()
+    }
   }
 
   private onEvent(event: JobEvent, supervisor: string): void {
@@ -456,9 +467,7 @@ export class JobTracker {
     // Until it is known which envelope the supervisor holds under this id (a job followed where the
     // run recorded it, sent by another coordinator), it is asked for that envelope too.
     const settle = !job.settled
-    this.pool
-      .link(supervisor)
-      .result(job.jobId, this.callSignal(), { includeJob: settle })
+    this.call((signal) => this.pool.link(supervisor).result(job.jobId, signal, { includeJob: settle }))
       .then(({ job: holder, ...view }) => {
         this.reachable(supervisor)
         if (job.supervisor !== supervisor || this.jobs.get(job.jobId) !== job) return
@@ -531,18 +540,15 @@ export class JobTracker {
       }
       if (!known.has(supervisor)) continue
       for (const jobId of jobs.keys()) {
-        this.pool
-          .link(supervisor)
-          .cancel(jobId, this.callSignal())
-          .then(
-            () => {
-              jobs.delete(jobId)
-              this.log('cancelled the copy of %s left on supervisor %s', jobId, supervisor)
-            },
-            (err: unknown) => {
-              if (errorName(err) === 'JobNotFoundError') jobs.delete(jobId)
-            },
-          )
+        this.call((signal) => this.pool.link(supervisor).cancel(jobId, signal)).then(
+          () => {
+            jobs.delete(jobId)
+            this.log('cancelled the copy of %s left on supervisor %s', jobId, supervisor)
+          },
+          (err: unknown) => {
+            if (errorName(err) === 'JobNotFoundError') jobs.delete(jobId)
+          },
+        )
       }
     }
   }
@@ -595,11 +601,11 @@ export class JobTracker {
       try {
         await link.ready()
         const traceparent = job.span === undefined ? undefined : this.init.tracing?.traceparent(job.span)
-        const view = await link.submit(envelope, this.callSignal(), traceparent)
+        const view = await this.call((signal) => link.submit(envelope, signal, traceparent))
         job.settled = true
         this.reachable(peer)
         this.init.onPlaced(job, peer)
-        if (job.cancelled) await link.cancel(job.jobId, this.callSignal())
+        if (job.cancelled) await this.call((signal) => link.cancel(job.jobId, signal))
         else if (isTerminal(view.status)) await this.fetch(job, link)
         return
       } catch (err) {
@@ -645,7 +651,7 @@ export class JobTracker {
   private async adopt(job: TrackedJob, link: SupervisorLink): Promise<void> {
     let holder: JobEnvelope | undefined
     try {
-      holder = (await link.result(job.jobId, this.callSignal(), { includeJob: true })).job
+      holder = (await this.call((signal) => link.result(job.jobId, signal, { includeJob: true }))).job
     } catch (err) {
       this.log('job holding %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
       if (
@@ -731,12 +737,13 @@ export class JobTracker {
       candidates.map(async (peer) => {
         const link = this.pool.link(peer)
         try {
-          // Events must flow before the status is read, or a completion in between is missed.
-          const signal = this.callSignal()
-          await abortable(link.ready(), signal)
-          // Where it is not, its id is held for this coordinator: a late envelope of the previous
-          // owner (sent before it was cut off, delivered after) is refused there.
-          const view = await link.result(job.jobId, signal, { includeJob: true, reserveFor: this.selfKey })
+          const view = await this.call(async (signal) => {
+            // Events must flow before the status is read, or a completion in between is missed.
+            await abortable(link.ready(), signal)
+            // Where it is not, its id is held for this coordinator: a late envelope of the previous
+            // owner (sent before it was cut off, delivered after) is refused there.
+            return link.result(job.jobId, signal, { includeJob: true, reserveFor: this.selfKey })
+          })
           return { peer, link, view }
         } catch (err) {
           if (errorName(err) === 'JobNotFoundError') return 'absent' as const
@@ -788,7 +795,7 @@ export class JobTracker {
 
   private async fetch(job: TrackedJob, link: SupervisorLink): Promise<void> {
     try {
-      const view = await link.result(job.jobId, this.callSignal())
+      const view = await this.call((signal) => link.result(job.jobId, signal))
       if (isTerminal(view.status)) this.onEvent(view, link.peerId)
     } catch (err) {
       this.log('status of %s on %s: %s', job.jobId, link.peerId, (err as Error).message)
