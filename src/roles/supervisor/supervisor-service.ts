@@ -3,7 +3,6 @@
  * its capability, follows it to a terminal status, and keeps the record. See index.ts for the
  * public surface and CLAIMS.md for the gossip claim rule.
  */
-
 import { setMaxListeners } from 'node:events'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -12,6 +11,7 @@ import { anySignal } from 'any-signal'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { abortable } from '../../core/abortable.js'
+import { boundedCall } from '../../core/bounded-call.js'
 import { CallerAuthority } from '../../node/caller-authority.js'
 import type { MeshLibp2p } from '../../node/node.js'
 import {
@@ -574,11 +574,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     const checked = this.components.trust.verifier.check(input)
     if (!checked.ok && checked.reason !== 'replayed')
       throw new JobRejectedError(checked.reason, checked.message)
-    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
-    await this.pool
-      .discover(capability, signal)
-      .catch(() => false)
-      .finally(() => signal.clear())
+    await boundedCall(this.shutdown.signal, DHT_LOOKUP_TIMEOUT_MS, (signal) =>
+      this.pool.discover(capability, signal),
+    ).catch(() => false)
     const until = this.startedAt + STARTUP_RUNNER_WAIT_MS
     if (!this.pool.serves(capability) && Date.now() < until) await this.runnerHeard(capability, until)
     if (this.pool.serves(capability)) return
@@ -996,14 +994,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private async answersPing(peerId: string): Promise<boolean> {
     const peer = peerIdFromString(peerId)
     if (this.components.libp2p.getConnections(peer).length === 0) return false
-    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(RUNNER_PING_TIMEOUT_MS)])
     try {
-      await this.components.libp2p.services.ping.ping(peer, { signal })
+      await boundedCall(this.shutdown.signal, RUNNER_PING_TIMEOUT_MS, (signal) =>
+        this.components.libp2p.services.ping.ping(peer, { signal }),
+      )
       return true
     } catch {
       return false
-    } finally {
-      signal.clear()
     }
   }
 

@@ -24,11 +24,10 @@
  * envelope. Any other holder is a squatter: the attempt fails (`JobIdTakenError`) and the refusal
  * is counted.
  */
-
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { type Span, SpanKind } from '@opentelemetry/api'
-import { anySignal } from 'any-signal'
 import { abortable } from '../../../core/abortable.js'
+import { boundedCall } from '../../../core/bounded-call.js'
 import {
   ATTR_HORUS_PEER_ID,
   ATTR_HORUS_STEP_FOLLOWED,
@@ -395,18 +394,9 @@ export class JobTracker {
     await this.pool.close()
   }
 
-  /**
-   * One call to a supervisor, bounded by CALL_TIMEOUT_MS and aborted on shutdown. Not
-   * `AbortSignal.any`: on Node 20 it leaves a WeakRef per call on the long-lived shutdown signal
-   * for the process's life (nodejs/node#54614) — several per job; `anySignal` is cleared after.
-   */
-  private async call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = anySignal([this.shutdown.signal, AbortSignal.timeout(CALL_TIMEOUT_MS)])
-    try {
-      return await fn(signal)
-    } finally {
-      signal.clear()
-    }
+  /** One call to a supervisor, bounded by CALL_TIMEOUT_MS and aborted on shutdown. */
+  private call<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    return boundedCall(this.shutdown.signal, CALL_TIMEOUT_MS, fn)
   }
 
   private onEvent(event: JobEvent, supervisor: string): void {
@@ -680,7 +670,7 @@ export class JobTracker {
    * result is expected bound to it from now on; if not the attempt fails (`JobIdTakenError`).
    */
   private mayFollow(job: TrackedJob, holder: JobEnvelope | undefined, supervisor: string): boolean {
-    const refusal = holder === undefined ? 'other_job' : this.adoptionRefusal(job, holder)
+    const refusal = this.refusalOf(job, holder)
     if (holder !== undefined && refusal === undefined) {
       const digest = jobDigest(holder)
       if (digest !== job.digest) {
@@ -707,8 +697,9 @@ export class JobTracker {
     return false
   }
 
-  private followable(job: TrackedJob, holder: JobEnvelope | undefined): boolean {
-    return holder !== undefined && this.adoptionRefusal(job, holder) === undefined
+  /** Why `holder`, found under the job's id, is not to be followed; undefined when it is. */
+  private refusalOf(job: TrackedJob, holder: JobEnvelope | undefined): AdoptionRefusal | undefined {
+    return holder === undefined ? 'other_job' : this.adoptionRefusal(job, holder)
   }
 
   private adoptionRefusal(job: TrackedJob, holder: JobEnvelope): AdoptionRefusal | undefined {
@@ -754,14 +745,16 @@ export class JobTracker {
     )
     if (job.cancelled || this.jobs.get(job.jobId) !== job) return 'found'
     let hits = found.filter((f) => typeof f === 'object')
-    if (job.locate === 'answer' && hits.length > 0 && !hits.some((h) => this.followable(job, h.view.job))) {
+    if (
+      job.locate === 'answer' &&
+      hits.length > 0 &&
+      hits.every((h) => this.refusalOf(job, h.view.job) !== undefined)
+    ) {
       // A new attempt: a supervisor holding something else under its id (a squatter) is passed
       // over, not allowed to fail the attempt — it would veto every step of a run taken over.
       for (const hit of hits) {
         job.tried.add(hit.peer)
-        this.adoptions.refused[
-          hit.view.job === undefined ? 'other_job' : (this.adoptionRefusal(job, hit.view.job) ?? 'other_job')
-        ]++
+        this.adoptions.refused[this.refusalOf(job, hit.view.job) ?? 'other_job']++
         this.log.error(
           '%s: supervisor %s holds another job under its id: sending it elsewhere',
           job.jobId,
@@ -772,7 +765,7 @@ export class JobTracker {
     }
     if (hits.length > 0) {
       job.locate = false
-      const followable = hits.find((h) => this.followable(job, h.view.job))
+      const followable = hits.find((h) => this.refusalOf(job, h.view.job) === undefined)
       const hit = followable ?? (hits[0] as (typeof hits)[number])
       this.assign(job, hit.peer)
       if (!this.mayFollow(job, hit.view.job, hit.peer)) return 'found'

@@ -386,10 +386,7 @@ export class RunEngine {
     this.lost.set(peerId, at)
   }
 
-  /**
-   * Heard from again: its leases run to their own expiry. Runs taken over from it send jobs
-   * without looking for them first only once merged with it (its dispatches are then known).
-   */
+  /** Heard from again: its leases run to their own expiry. */
   peerAlive(peerId: string): void {
     this.lost.delete(peerId)
   }
@@ -453,14 +450,11 @@ export class RunEngine {
         ),
       )
       entry.redispatch = true
-      if (lease !== undefined && lease.owner !== this.init.self) {
-        entry.takenFrom = lease.owner
-        // Cleared by the next complete round with it (`mergedWith`): periodic anti-entropy, or the
-        // round when it is heard from again.
-      }
+      const previous = lease?.owner === this.init.self ? undefined : lease?.owner
+      // Until the next complete round with it (`mergedWith`), every job is looked for first.
+      if (previous !== undefined) entry.takenFrom = previous
       this.changed(entry, delta)
-      if (revoked && lease !== undefined && lease.owner !== this.init.self)
-        this.init.tellPreviousOwner(lease.owner, delta)
+      if (revoked && previous !== undefined) this.init.tellPreviousOwner(previous, delta)
     }
   }
 

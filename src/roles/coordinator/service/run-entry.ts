@@ -40,10 +40,11 @@ export class RunEntry {
    */
   redispatch = false
   /**
-   * The coordinator this node took the run over from, until it was heard from again and merged
-   * with: it may have sent jobs whose dispatch never reached this replica (it was cut off right
-   * after, its envelope stuck in a TCP connection), so every job is looked for — and its id
-   * reserved — on the supervisors before it is sent, not only those of the first plan.
+   * The coordinator this node took the run over from, until a complete anti-entropy round with it
+   * succeeded (`RunEngine.mergedWith`): it may have sent jobs whose dispatch never reached this
+   * replica (it was cut off right after, its envelope stuck in a TCP connection), so every job is
+   * looked for — and its id reserved — on the supervisors before it is sent, not only those of the
+   * first plan.
    */
   takenFrom: string | undefined
   /** This node's own lease lapsed: it is being re-acquired (peers merged first), not renewed. */

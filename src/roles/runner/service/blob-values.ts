@@ -48,10 +48,10 @@ export async function resolveBlobInputs(
   const refs = new Map<string, BlobRef>()
   findRefs(job.input, refs)
   if (refs.size === 0) return job
+  if (blobs === undefined) throw new BlobInputError('this runner has no blob store to fetch its inputs into')
   // Made only for a job that has inputs to fetch: an AbortSignal.timeout keeps its timer (and a
   // few hundred bytes) alive for the whole timeout, a minute by default, whether or not it is used.
   const signal = AbortSignal.timeout(timeoutMs)
-  if (blobs === undefined) throw new BlobInputError('this runner has no blob store to fetch its inputs into')
   let budget = blobs.store.maxBytes
   const values = new Map<string, unknown>()
   for (const ref of refs.values()) {
