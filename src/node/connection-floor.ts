@@ -1,5 +1,6 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { boundedCall } from '../core/bounded-call.js'
 import {
   CONNECTION_FLOOR_BACKOFF_MS,
   CONNECTION_FLOOR_DIALS_PER_TICK,
@@ -77,8 +78,9 @@ export class ConnectionFloor {
 
   private dial(id: string, addrs: Multiaddr[], signal: AbortSignal): void {
     this.dialing.add(id)
-    const dial = this.init.libp2p
-      .dial(addrs, { signal: AbortSignal.any([signal, AbortSignal.timeout(RECONNECT_DIAL_TIMEOUT_MS)]) })
+    const dial = boundedCall(signal, RECONNECT_DIAL_TIMEOUT_MS, (bounded) =>
+      this.init.libp2p.dial(addrs, { signal: bounded }),
+    )
       .then(
         () => {
           this.failedAt.delete(id)

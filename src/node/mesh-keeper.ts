@@ -3,6 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
+import { boundedCall } from '../core/bounded-call.js'
 import { ConnectionFloor, type ConnectionFloorInit } from './connection-floor.js'
 import {
   BOOTSTRAP_RETRY_MAX_MS,
@@ -188,8 +189,9 @@ export class MeshKeeper extends TypedEventEmitter<MeshKeeperEvents> {
 
   private dialBootstrap(peer: BootstrapPeer, signal: AbortSignal): void {
     peer.dialing = true
-    const dial = this.libp2p
-      .dial(peer.addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(RECONNECT_DIAL_TIMEOUT_MS)]) })
+    const dial = boundedCall(signal, RECONNECT_DIAL_TIMEOUT_MS, (bounded) =>
+      this.libp2p.dial(peer.addr, { signal: bounded }),
+    )
       .then(
         () => {
           if (peer.failures > 0)
