@@ -1,0 +1,105 @@
+/**
+ * Gives a node's heap back to the system once the node goes idle after work. V8 sizes the heap
+ * to what was live at the last full collection under load (times the growth factor,
+ * src/node/heap-growth.ts) and, once the load stops, nothing collects again: its memory reducer
+ * only starts after a full collection that shrank the heap, and an idle node allocates too little
+ * to trigger one. So a supervisor that ran 800 jobs/s stayed at the heap that load needed — its
+ * finished records and replay entries of the last retention window, and the garbage of the last
+ * cycle — for as long as it stayed idle (BENCHMARKS.md, memory, fifth session: 65 MiB more than
+ * after a shorter run, with the same ~40 MiB live after a forced collection).
+ *
+ * Every IDLE_HEAP_CHECK_MS this looks at the event loop's utilisation over the last interval:
+ * after an interval at or above BUSY_UTILIZATION, the first one below IDLE_UTILIZATION runs one
+ * full collection, which also shrinks the heap; then nothing until the node is busy again. At most
+ * one collection (tens of milliseconds on a node's ~40–100 MiB heap) per busy-to-idle change, and
+ * only when there is no work to delay.
+ *
+ * Only `horus node start` uses it, like the heap growth setting: the collection is process-wide.
+ */
+import { performance } from 'node:perf_hooks'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+/** How often the event loop's utilisation is looked at. @default 5_000 */
+export const IDLE_HEAP_CHECK_MS = 5_000
+
+/** An interval at least this busy (share of the time the loop was running) arms the release. */
+export const BUSY_UTILIZATION = 0.1
+
+/** An interval below this after a busy one counts as idle: the heap is collected. */
+export const IDLE_UTILIZATION = 0.02
+
+export interface IdleHeapReleaseInit {
+  /** @default IDLE_HEAP_CHECK_MS */
+  checkMs?: number
+  /** Runs a full collection. @default V8's `gc` (exposed for this process on first use) */
+  collect?: () => void
+  /** The event loop's utilisation (0–1) since the previous call. @default from `performance.eventLoopUtilization` */
+  utilization?: () => number
+}
+
+export class IdleHeapRelease {
+  private readonly checkMs: number
+  private readonly collect: () => void
+  private readonly utilization: () => number
+  private timer: NodeJS.Timeout | undefined
+  private armed = false
+  private count = 0
+
+  constructor(init: IdleHeapReleaseInit = {}) {
+    this.checkMs = init.checkMs ?? IDLE_HEAP_CHECK_MS
+    this.collect = init.collect ?? exposedGc
+    this.utilization = init.utilization ?? loopUtilization()
+  }
+
+  /** Full collections run so far. */
+  get releases(): number {
+    return this.count
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return
+    this.utilization()
+    this.timer = setInterval(() => this.check(), this.checkMs)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.armed = false
+  }
+
+  /** One look at the last interval (what the timer runs). */
+  check(): void {
+    const used = this.utilization()
+    if (used >= BUSY_UTILIZATION) this.armed = true
+    else if (this.armed && used < IDLE_UTILIZATION) {
+      this.armed = false
+      this.count++
+      this.collect()
+    }
+  }
+}
+
+/** The event loop's utilisation between successive calls. */
+function loopUtilization(): () => number {
+  let last = performance.eventLoopUtilization()
+  return () => {
+    const now = performance.eventLoopUtilization()
+    const { utilization } = performance.eventLoopUtilization(now, last)
+    last = now
+    return utilization
+  }
+}
+
+let gc: (() => void) | undefined
+
+/** V8's full collection: `--expose-gc` set at run time installs `gc` in contexts made after it. */
+function exposedGc(): void {
+  if (gc === undefined) {
+    setFlagsFromString('--expose-gc')
+    gc = runInNewContext('gc') as () => void
+  }
+  gc()
+}
