@@ -15,7 +15,7 @@ afterEach(() => {
 
 describe('IdleHeapRelease', () => {
   it('collects once at the first idle interval after a busy one, never while busy or when never busy', () => {
-    const script = [0.01, 0.01, 0.5, 0.05, 0.9, 0.05, 0.01, 0.01, 0.3, 0.01]
+    const script = [0.01, 0.01, 0.5, 0.15, 0.9, 0.15, 0.05, 0.01, 0.3, 0.05]
     let at = 0
     const collectedAt: number[] = []
     const release = new IdleHeapRelease({
