@@ -5,7 +5,7 @@
  */
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
 import { afterEach, describe, expect, it } from 'vitest'
-import { BUSY_UTILIZATION, IDLE_UTILIZATION, IdleHeapRelease } from '../src/node/idle-heap.js'
+import { BUSY_UTILIZATION, IDLE_INTERVALS, IDLE_UTILIZATION, IdleHeapRelease } from '../src/node/idle-heap.js'
 import { waitFor } from '../src/testing/index.js'
 
 const releases: IdleHeapRelease[] = []
@@ -14,8 +14,10 @@ afterEach(() => {
 })
 
 describe('IdleHeapRelease', () => {
-  it('collects once at the first idle interval after a busy one, never while busy or when never busy', () => {
-    const script = [0.01, 0.01, 0.5, 0.15, 0.9, 0.15, 0.05, 0.01, 0.3, 0.05]
+  it('collects once after IDLE_INTERVALS idle intervals in a row that follow a busy one, never while busy or when never busy', () => {
+    // idle, idle, idle (never busy); busy; idle, in between (restarts the count), idle × 3 → collect;
+    // idle (already collected); busy; idle × 3 → collect.
+    const script = [0.01, 0.01, 0.01, 0.5, 0.05, 0.15, 0.05, 0.01, 0.05, 0.01, 0.9, 0.05, 0.05, 0.05]
     let at = 0
     const collectedAt: number[] = []
     const release = new IdleHeapRelease({
@@ -23,11 +25,11 @@ describe('IdleHeapRelease', () => {
       collect: () => collectedAt.push(at),
     })
     for (at = 0; at < script.length; at++) release.check()
-    // Intervals 0–1: idle but never busy. 3 and 5 are neither busy nor idle: still armed.
-    expect(collectedAt).toEqual([6, 9])
+    expect(IDLE_INTERVALS).toBe(3)
+    expect(collectedAt).toEqual([8, 13])
     expect(release.releases).toBe(2)
-    expect(script[6]).toBeLessThan(IDLE_UTILIZATION)
-    expect(script[2]).toBeGreaterThanOrEqual(BUSY_UTILIZATION)
+    expect(script[5]).toBeGreaterThanOrEqual(IDLE_UTILIZATION)
+    expect(script[5]).toBeLessThan(BUSY_UTILIZATION)
   })
 
   it('runs a full V8 collection after the event loop was busy and went idle', async () => {

@@ -37,7 +37,7 @@ import { Redis } from 'ioredis'
 import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
 import { limitHeapGrowth, NODE_HEAP_GROWING_PERCENT } from '../../src/node/heap-growth.js'
-import { IDLE_HEAP_CHECK_MS, IdleHeapRelease } from '../../src/node/idle-heap.js'
+import { IDLE_HEAP_CHECK_MS, IDLE_INTERVALS, IdleHeapRelease } from '../../src/node/idle-heap.js'
 import { defaultEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
 import { REDIS_PERSISTENCE, startRedis } from './redis-server.js'
@@ -346,7 +346,11 @@ const MEMORY_RETENTION_MS = 10_000
 const MEMORY_JOB_TTL_MS = 30_000
 const MEMORY_REMEMBERED_JOBS = 10_000
 const MEMORY_V8_DEFAULT = process.env.BENCH_MEMORY_V8_DEFAULT === '1'
-const MEMORY_SETTLE_MS = 2 * MEMORY_RETENTION_MS + 5_000
+/**
+ * Idle time before each reading: finished jobs past retention pruned (twice the retention), and
+ * room for each process's collection once idle (IDLE_INTERVALS checks after the load's last one).
+ */
+const MEMORY_SETTLE_MS = 2 * MEMORY_RETENTION_MS + (IDLE_INTERVALS + 1) * IDLE_HEAP_CHECK_MS
 const MEMORY_BUDGET_MS = Number(process.env.BENCH_MEMORY_BUDGET_S ?? '1200') * 1000
 /** Issue 12: RSS after MEMORY_JOBS at most this much above RSS after MEMORY_FIRST. */
 const MEMORY_BOUND = 0.1
@@ -418,14 +422,21 @@ async function measureMemory(side: Side): Promise<MemoryResults> {
   const t0 = Date.now()
   const cpuBefore = cpuMs(side.pids)
   const deadline = t0 + MEMORY_BUDGET_MS
+  // For a diagnostic preload sampling the processes (memory-probe.ts): when each phase ended.
+  const mark = (what: string): void => void process.stderr.write(`memory: ${what} at ${Date.now()}\n`)
+  mark(`jobs start (processes ${pids.join(', ')})`)
   let jobs = await jobsUntil(side, MEMORY_FIRST, deadline, failures)
+  mark(`${jobs} jobs done`)
   await settle()
   const first = read()
+  mark('first reading')
   jobs += await jobsUntil(side, MEMORY_JOBS - jobs, deadline, failures)
+  mark(`${jobs} jobs done`)
   const seconds = (Date.now() - t0) / 1000
   const cpuMsPerJob = cpuMs(side.pids).map((ms, i) => (ms - (cpuBefore[i] ?? 0)) / jobs)
   await settle()
   const last = read()
+  mark('last reading')
   return {
     processes: ['producer (SDK client)', 'supervisor', 'runner'],
     first,
@@ -471,7 +482,7 @@ function memoryTable(m: MemoryResults): BenchTable {
       (MEMORY_V8_DEFAULT
         ? "V8's default (BENCH_MEMORY_V8_DEFAULT=1). "
         : `--heap-growing-percent=${NODE_HEAP_GROWING_PERCENT} (horus node start's setting), the producer too. `) +
-      `Each process collects its heap once when it goes idle (checked every ${IDLE_HEAP_CHECK_MS / 1000} s; horus node start's setting${MEMORY_V8_DEFAULT ? '; not in the producer with BENCH_MEMORY_V8_DEFAULT=1' : ', the producer too'}), so both readings come the same idle time after that collection. ` +
+      `Each process collects its heap once it has been idle ${(IDLE_INTERVALS * IDLE_HEAP_CHECK_MS) / 1000} s (horus node start's setting${MEMORY_V8_DEFAULT ? '; not in the producer with BENCH_MEMORY_V8_DEFAULT=1' : ', the producer too'}), so both readings come the same idle time after that collection. ` +
       `${m.jobs} jobs in ${m.seconds.toFixed(0)} s, ${m.failed} failed` +
       (m.firstFailure === undefined ? '' : ` (first: ${m.firstFailure})`) +
       (m.jobs < MEMORY_JOBS
