@@ -8,7 +8,7 @@
  * - every PROBE_MS (default 2,000): RSS, anonymous memory (smaps_rollup), V8 heap total/used,
  *   `external`, array buffers, each heap space's committed/used size, the event loop's utilisation
  *   since the previous sample, full collections so far and seconds since the last one;
- * - on SIGUSR2: the same before and after a forced full collection, resident memory by mapping
+ * - on SIGUSR2: the same before and after the idle release's full collection (`exposedGc`), resident memory by mapping
  *   (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]`, other anonymous ranges by size,
  *   files), and a heap snapshot when `PROBE_SNAP` is part of the process's command line (writing
  *   one leaves tens of MiB of malloc'd memory behind: take it in a run that is not measured).
@@ -18,8 +18,8 @@
  */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
-import { getHeapSpaceStatistics, setFlagsFromString, writeHeapSnapshot } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
+import { exposedGc } from '../../src/node/idle-heap.js'
 
 const dir = process.env.PROBE_DIR ?? '/tmp/horus-memory-probe'
 mkdirSync(dir, { recursive: true })
@@ -110,16 +110,10 @@ function byMapping(): Record<string, number> {
   )
 }
 
-let gc: (() => void) | undefined
 process.on('SIGUSR2', () => {
   sample('before forced collection')
   write({ tag: 'mappings before', at: Date.now(), mappings: byMapping() })
-  if (gc === undefined) {
-    setFlagsFromString('--expose-gc')
-    gc = runInNewContext('gc') as () => void
-  }
-  gc()
-  gc()
+  exposedGc()
   sample('after forced collection')
   write({ tag: 'mappings after', at: Date.now(), mappings: byMapping() })
   const snap = process.env.PROBE_SNAP
