@@ -3,10 +3,12 @@
  * to what was live at the last full collection under load (times the growth factor,
  * src/node/heap-growth.ts) and, once the load stops, nothing collects again: its memory reducer
  * only starts after a full collection that shrank the heap, and an idle node allocates too little
- * to trigger one. So a supervisor that ran 800 jobs/s stayed at the heap that load needed — its
- * finished records and replay entries of the last retention window, and the garbage of the last
- * cycle — for as long as it stayed idle (BENCHMARKS.md, memory, fifth session: 65 MiB more than
- * after a shorter run, with the same ~40 MiB live after a forced collection).
+ * to trigger one. So a supervisor stayed at the heap its job load needed — the finished records
+ * and replay entries of the last retention window, and the garbage of the last cycle — for as
+ * long as it stayed idle, and what it read then depended on when V8 had last collected
+ * (BENCHMARKS.md, memory, fifth session: 191 MiB idle before this collection, 140 after it, with
+ * 31 MiB of its old space in use). What V8 gives back is still its choice: in the same run's
+ * second idle window the supervisor kept its 32 MiB young generation through the same collection.
  *
  * Every IDLE_HEAP_CHECK_MS this looks at the event loop's utilisation over the last interval:
  * after an interval at or above BUSY_UTILIZATION, once IDLE_INTERVALS intervals in a row were
