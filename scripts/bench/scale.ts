@@ -89,6 +89,11 @@ const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
 /** Idle window after a coordinator row's runs, for the background CPU rate. */
 const COORDINATOR_IDLE_MS = 5_000
+/**
+ * Runs before a coordinator row's window, not counted: the c nodes' start-up work (DHT, identify,
+ * the gossip mesh, sessions between coordinators and to supervisors and runners) is done by then.
+ */
+const COORDINATOR_WARMUP_MS = QUICK ? 3_000 : 5_000
 
 export interface ScaleRow {
   n: number
@@ -597,6 +602,19 @@ export interface CoordinatorRow {
   idleCpuMsPerS: number
   /** `cpuMsPerRun` less the idle rate over the window. */
   netCpuMsPerRun: number
+  runP99Ms: number
+  /** Runs submitted at a coordinator outside their replica set (handed off to it). */
+  forwarded: number
+  /** Per completed run: coordinator → supervisor and supervisor → runner hops that were RPCs. */
+  remoteHopsPerRun: number
+  /** Job hops per completed run (two per step). */
+  hopsPerRun: number
+  /** CPU-seconds per wall-second over the window: every node is in this one process. */
+  cpuCores: number
+  /** Share of the window the main thread's event loop was busy (performance.eventLoopUtilization). */
+  eventLoopBusy: number
+  /** Runs completed in the warm-up before the window (not counted). */
+  warmupRuns: number
   /** Per topic, per coordinator and completed run: published, copies received, signatures verified. */
   gossip: { topic: string; published: number; received: number; verified: number }[]
   /** The other topics together (liveness, job topics), per coordinator and completed run. */
@@ -686,6 +704,20 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
         { what: 'every coordinator to see the others follow events', timeoutMs: 30_000 },
       )
     }
+    // The same load as the window, not counted: start-up work is over before the window begins.
+    let warmupRuns = 0
+    const warmupUntil = Date.now() + COORDINATOR_WARMUP_MS
+    await Promise.all(
+      coordinators.flatMap((co) =>
+        Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, async () => {
+          while (Date.now() < warmupUntil) {
+            const view = await co.waitForCompletion(await co.submit(chainWorkflow(3)), 120_000)
+            if (view.status !== 'completed') throw new Error(`warm-up run ${view.runId} ended ${view.status}`)
+            warmupRuns++
+          }
+        }),
+      ),
+    )
     const counters = members.map((m) => new GossipCounts(m.node.libp2p.services.pubsub))
     const streamCounters = members.map(
       (m) => new StreamCounts(m.node, { callers: process.env.BENCH_SCALE_CALLERS === '1' }),
@@ -697,9 +729,12 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const verifiedBefore = coordinators.map(verifiedByTopic)
     const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF, `scale-c${c}`)
     const cpuBefore = process.cpuUsage()
+    const eluBefore = performance.eventLoopUtilization()
     const deadline = Date.now() + RUN_WINDOW_MS
     const t = process.hrtime.bigint()
     const handedOffDurations: number[] = []
+    let hops = 0
+    let remoteHops = 0
     const loop = async (coordinator: CoordinatorService): Promise<void> => {
       while (Date.now() < deadline) {
         const begin = process.hrtime.bigint()
@@ -708,6 +743,12 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
         const handedOff = coordinator.forwardsRun(runId)
         const view = await coordinator.waitForCompletion(runId, 120_000)
         if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
+        // A hop is remote when its two ends are different nodes (each node has all three roles).
+        for (const s of view.steps) {
+          hops += 2
+          if (s.supervisor !== view.owner) remoteHops++
+          if (s.runnerPeer !== s.supervisor) remoteHops++
+        }
         durations.push(elapsedMs(begin))
         if (handedOff) handedOffDurations.push(elapsedMs(begin))
         completed++
@@ -718,6 +759,7 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     )
     const seconds = elapsedMs(t) / 1000
     const cpu = process.cpuUsage(cpuBefore)
+    const elu = performance.eventLoopUtilization(eluBefore)
     await stopProfile()
     const openedAfter = streamCounters.map((s) => s.snapshot())
     if (handedOffDurations.length > 0)
@@ -782,6 +824,13 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       cpuMsPerRun: (cpu.user + cpu.system) / 1000 / Math.max(1, completed),
       idleCpuMsPerS,
       netCpuMsPerRun: ((cpu.user + cpu.system) / 1000 - idleCpuMsPerS * seconds) / Math.max(1, completed),
+      runP99Ms: percentile(durations, 99),
+      forwarded: handedOffDurations.length,
+      remoteHopsPerRun: remoteHops / Math.max(1, completed),
+      hopsPerRun: hops / Math.max(1, completed),
+      cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
+      eventLoopBusy: elu.utilization,
+      warmupRuns,
       gossip,
       otherGossip: { published: other.published / perRun, received: other.received / perRun },
       opened: openedBetween(openedBefore, openedAfter, Math.max(1, completed)),
@@ -852,9 +901,12 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       'runs',
       'runs/s',
       'x c = 1',
-      'run p50 ms',
+      'run p50 / p99 ms',
       'CPU ms per run (net of idle)',
       'idle CPU ms/s',
+      'CPU cores used / main thread busy',
+      'forwarded runs',
+      'remote hops per run',
       'gossip per coordinator per run: published / copies in / verified',
       'replicas held per coordinator mean / max',
       'streams opened per run by protocol; connections dialled per run',
@@ -864,9 +916,12 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       r.runs,
       r.runsPerS,
       base === undefined ? '–' : r.runsPerS / base.runsPerS,
-      r.runP50Ms,
+      `${r.runP50Ms.toFixed(0)} / ${r.runP99Ms.toFixed(0)}`,
       `${r.cpuMsPerRun.toFixed(1)} (${r.netCpuMsPerRun.toFixed(1)})`,
       r.idleCpuMsPerS,
+      `${r.cpuCores.toFixed(2)} / ${(r.eventLoopBusy * 100).toFixed(0)} %`,
+      `${r.forwarded} of ${r.runs}`,
+      `${r.remoteHopsPerRun.toFixed(2)} of ${r.hopsPerRun.toFixed(0)}`,
       r.gossip
         .map(
           (g) =>
@@ -878,7 +933,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       `${formatCounts(r.opened.streams.map(([p, n]) => [p.replace(/^\/(horus\/|ipfs\/|meshsub\/)?/, ''), n]))}; ${r.opened.connections.toFixed(2)}`,
     ]),
     note: [
-      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s, after a ${COORDINATOR_WARMUP_MS / 1000} s warm-up of the same load (${rows.map((r) => r.warmupRuns).join(' / ')} runs, not counted); ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window: (busy CPU − idle floor) / runs. "CPU cores used": CPU-seconds of this process (it hosts all c nodes: the busiest and only one) per wall-second of the window; "main thread busy": its event loop's utilisation over the window (near 100 %: the row is bound by that one thread). Forwarded: submitted at a coordinator outside the run's replica set. Remote hops: coordinator → supervisor and supervisor → runner hops of a run's steps whose ends are different nodes. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
       `Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
       `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores.`,
       ...skipped,
