@@ -8,10 +8,13 @@
  * node, RSS per node, connections per node. Each size's nodes are spread over worker processes
  * (`scale-procs.ts`: one event loop cannot carry 50 idle nodes); the floor is the same measurement
  * on a 2-node mesh in this process in the same run (and a libp2p ping round trip for latencies).
- * Per c (coordinators in this process): runs/s sustained, CPU per run, gossip messages per
- * coordinator and run by topic, and replicas held per coordinator, beside c = 1.
- * `BENCH_SCALE=coordinators` runs the coordinator rows alone; `BENCH_SCALE_WATCH=1` makes every
- * coordinator follow the others' events; `BENCH_CPU_PROF=<dir>` profiles each row's run window.
+ * Per c (coordinators in this process), after a warm-up: runs/s sustained, run p50/p99, CPU per
+ * run (and net of the idle floor), the CPU cores and main-thread share used, runs forwarded and
+ * job hops that were RPCs, gossip messages per coordinator and run by topic, and replicas held
+ * per coordinator, beside c = 1. `BENCH_SCALE=coordinators` runs the coordinator rows alone;
+ * `BENCH_SCALE_WATCH=1` makes every coordinator follow the others' events;
+ * `BENCH_SCALE_CLIENT_IDS=1` names each run with a random id as a mesh client does;
+ * `BENCH_CPU_PROF=<dir>` profiles each row's run window.
  *
  * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
  * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts, `BENCH_SCALE_PROCS=4`
@@ -22,6 +25,7 @@
  * cores (`BENCH_SCALE_FORCE=200` runs N = 200 anyway).
  */
 import '../../src/node/polyfills.js'
+import { randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg, availableParallelism as nproc } from 'node:os'
@@ -85,6 +89,13 @@ const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
  * nobody follows and none are.
  */
 const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
+/**
+ * `BENCH_SCALE_CLIENT_IDS=1`: each submission names its run with a random id, as a client over the
+ * mesh does (the id is in its signed submission); by default the coordinator names the run, inside
+ * its own replica set.
+ */
+const CLIENT_IDS = process.env.BENCH_SCALE_CLIENT_IDS === '1'
+const submitOptions = (): { runId?: string } => (CLIENT_IDS ? { runId: randomUUID() } : {})
 /** Time kept for each coordinator row (start, all hear all, the run window, stop) on a quiet machine. */
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
 /** Idle window after a coordinator row's runs, for the background CPU rate. */
@@ -711,7 +722,10 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       coordinators.flatMap((co) =>
         Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, async () => {
           while (Date.now() < warmupUntil) {
-            const view = await co.waitForCompletion(await co.submit(chainWorkflow(3)), 120_000)
+            const view = await co.waitForCompletion(
+              await co.submit(chainWorkflow(3), {}, submitOptions()),
+              120_000,
+            )
             if (view.status !== 'completed') throw new Error(`warm-up run ${view.runId} ended ${view.status}`)
             warmupRuns++
           }
@@ -738,7 +752,7 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const loop = async (coordinator: CoordinatorService): Promise<void> => {
       while (Date.now() < deadline) {
         const begin = process.hrtime.bigint()
-        const runId = await coordinator.submit(chainWorkflow(3))
+        const runId = await coordinator.submit(chainWorkflow(3), {}, submitOptions())
         // Submitted at a coordinator outside the run's replica set: handed off to a member.
         const handedOff = coordinator.forwardsRun(runId)
         const view = await coordinator.waitForCompletion(runId, 120_000)
@@ -933,7 +947,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       `${formatCounts(r.opened.streams.map(([p, n]) => [p.replace(/^\/(horus\/|ipfs\/|meshsub\/)?/, ''), n]))}; ${r.opened.connections.toFixed(2)}`,
     ]),
     note: [
-      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s, after a ${COORDINATOR_WARMUP_MS / 1000} s warm-up of the same load (${rows.map((r) => r.warmupRuns).join(' / ')} runs, not counted); ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window: (busy CPU − idle floor) / runs. "CPU cores used": CPU-seconds of this process (it hosts all c nodes: the busiest and only one) per wall-second of the window; "main thread busy": its event loop's utilisation over the window (near 100 %: the row is bound by that one thread). Forwarded: submitted at a coordinator outside the run's replica set. Remote hops: coordinator → supervisor and supervisor → runner hops of a run's steps whose ends are different nodes. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s, after a ${COORDINATOR_WARMUP_MS / 1000} s warm-up of the same load (${rows.map((r) => r.warmupRuns).join(' / ')} runs, not counted); ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}; ${CLIENT_IDS ? 'each run named by its submitter with a random id, as a client over the mesh does (BENCH_SCALE_CLIENT_IDS=1)' : 'each run named by the coordinator it was submitted at (inside its replica set)'}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window: (busy CPU − idle floor) / runs. "CPU cores used": CPU-seconds of this process (it hosts all c nodes: the busiest and only one) per wall-second of the window; "main thread busy": its event loop's utilisation over the window (near 100 %: the row is bound by that one thread). Forwarded: submitted at a coordinator outside the run's replica set. Remote hops: coordinator → supervisor and supervisor → runner hops of a run's steps whose ends are different nodes. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
       `Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
       `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores.`,
       ...skipped,
