@@ -41,7 +41,7 @@ import { createNode, type HorusNode } from '../../src/node/node.js'
 import { attachRoles, type NodeRoles } from '../../src/node/roles.js'
 import { EVENTS_TOPIC } from '../../src/protocols/events/index.js'
 import { STATE_TOPIC } from '../../src/protocols/state/sync/index.js'
-import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
+import type { CoordinatorService, RunView } from '../../src/roles/coordinator/index.js'
 import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.js'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import { GossipCounts } from './gossip-counts.js'
@@ -715,23 +715,29 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
         { what: 'every coordinator to see the others follow events', timeoutMs: 30_000 },
       )
     }
+    /** RUNS_IN_FLIGHT_PER_COORDINATOR loops per coordinator, each submitting a run once the last ended. */
+    const drive = (
+      until: number,
+      onRun: (co: CoordinatorService, runId: string, view: RunView, ms: number) => void,
+    ) =>
+      Promise.all(
+        coordinators.flatMap((co) =>
+          Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, async () => {
+            while (Date.now() < until) {
+              const begin = process.hrtime.bigint()
+              const runId = await co.submit(chainWorkflow(3), {}, submitOptions())
+              const view = await co.waitForCompletion(runId, 120_000)
+              if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
+              onRun(co, runId, view, elapsedMs(begin))
+            }
+          }),
+        ),
+      )
     // The same load as the window, not counted: start-up work is over before the window begins.
     let warmupRuns = 0
-    const warmupUntil = Date.now() + COORDINATOR_WARMUP_MS
-    await Promise.all(
-      coordinators.flatMap((co) =>
-        Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, async () => {
-          while (Date.now() < warmupUntil) {
-            const view = await co.waitForCompletion(
-              await co.submit(chainWorkflow(3), {}, submitOptions()),
-              120_000,
-            )
-            if (view.status !== 'completed') throw new Error(`warm-up run ${view.runId} ended ${view.status}`)
-            warmupRuns++
-          }
-        }),
-      ),
-    )
+    await drive(Date.now() + COORDINATOR_WARMUP_MS, () => {
+      warmupRuns++
+    })
     const counters = members.map((m) => new GossipCounts(m.node.libp2p.services.pubsub))
     const streamCounters = members.map(
       (m) => new StreamCounts(m.node, { callers: process.env.BENCH_SCALE_CALLERS === '1' }),
@@ -749,28 +755,18 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const handedOffDurations: number[] = []
     let hops = 0
     let remoteHops = 0
-    const loop = async (coordinator: CoordinatorService): Promise<void> => {
-      while (Date.now() < deadline) {
-        const begin = process.hrtime.bigint()
-        const runId = await coordinator.submit(chainWorkflow(3), {}, submitOptions())
-        // Submitted at a coordinator outside the run's replica set: handed off to a member.
-        const handedOff = coordinator.forwardsRun(runId)
-        const view = await coordinator.waitForCompletion(runId, 120_000)
-        if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
-        // A hop is remote when its two ends are different nodes (each node has all three roles).
-        for (const s of view.steps) {
-          hops += 2
-          if (s.supervisor !== view.owner) remoteHops++
-          if (s.runnerPeer !== s.supervisor) remoteHops++
-        }
-        durations.push(elapsedMs(begin))
-        if (handedOff) handedOffDurations.push(elapsedMs(begin))
-        completed++
+    await drive(deadline, (co, runId, view, ms) => {
+      // A hop is remote when its two ends are different nodes (each node has all three roles).
+      for (const step of view.steps) {
+        hops += 2
+        if (step.supervisor !== view.owner) remoteHops++
+        if (step.runnerPeer !== step.supervisor) remoteHops++
       }
-    }
-    await Promise.all(
-      coordinators.flatMap((co) => Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, () => loop(co))),
-    )
+      durations.push(ms)
+      // Submitted at a coordinator outside the run's replica set: handed off to a member.
+      if (co.forwardsRun(runId)) handedOffDurations.push(ms)
+      completed++
+    })
     const seconds = elapsedMs(t) / 1000
     const cpu = process.cpuUsage(cpuBefore)
     const elu = performance.eventLoopUtilization(eluBefore)
