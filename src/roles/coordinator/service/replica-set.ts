@@ -29,7 +29,7 @@ const MAX_CACHED_SETS = 10_000
 /**
  * Hashes one run id choice may cost at most (a try costs one per live coordinator): with c
  * coordinators and k replicas a try lands in this coordinator's set with probability k/c, so the
- * budget gives ~1 − e^(−budget·k/c²) — certain at c = 10, ~70 % at c = 100 — for ~1 ms of sha256.
+ * budget gives ~1 − e^(−budget·k/c²) — certain at c = 10, ~70 % at c = 100 — for at most a few ms of sha256.
  */
 const RUN_ID_HASH_BUDGET = 4_096
 

@@ -5,10 +5,11 @@
  * Jobs go to the supervisor in this node while it has at most LOCAL_SUPERVISOR_MARGIN more of this
  * coordinator's jobs in flight than the least loaded other (a function call instead of an RPC; it
  * hands them to any runner of the mesh, so capacity is not lost), else to the least loaded; one
- * that fails a call is skipped for a while, and one whose event stream breaks is reported down so its jobs are
- * re-sent (same job id) to another. Whatever the source, a peer is used only while the trust policy
- * in force holds its key as a `supervisor` (checked at each pick, so a policy reload applies at
- * once); configured addresses are no exception.
+ * that fails a call is skipped for a while, and one whose event stream breaks is reported down so
+ * its jobs are re-sent (same job id) to another. Whatever the source, a peer is used only while
+ * the trust policy in force holds its key as a `supervisor` (checked at each pick, so a policy
+ * reload applies at once); configured addresses are no exception. This node's own supervisor is
+ * trusted by this node.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
 import { findProviders } from '../../../protocols/capabilities/find.js'
