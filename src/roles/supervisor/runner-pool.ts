@@ -3,9 +3,10 @@
  *
  * Sources, merged: the liveness cache (heartbeats carry roles, capabilities and capacity — the
  * main source), runners found through DHT provider records and described over RPC (peers this node
- * hears no heartbeat from yet), and a runner in the same node. Selection: among the live runners
- * serving the capability that have a free dispatch slot, the least loaded (own dispatches in flight
- * per slot, then the load the runner reports); a runner whose link just failed is skipped for a
+ * hears no heartbeat from yet), and a runner in the same node. Selection: the runner in the same
+ * node while it has a free execution slot (a function call where any other is an RPC); else, among
+ * the live runners serving the capability that have a free dispatch slot, the least loaded (own
+ * dispatches in flight per slot, then the load the runner reports); a runner whose link just failed is skipped for a
  * backoff period so a dead-but-not-yet-lost runner cannot swallow the queue.
  *
  * Membership follows the trust policy in force, read at each look: a runner is listed (and picked)
@@ -177,6 +178,9 @@ export class RunnerPool {
       if (failure !== undefined && failure.until > now) continue
       eligible++
       if (runner.inFlight >= runner.limit) continue
+      // The runner in this node, with an execution slot free now: no network hop for the job.
+      if (runner.source === 'local' && runner.inFlight < runner.capacity && runner.running < runner.capacity)
+        return { peerId: runner.peerId }
       // Own in-flight share dominates (it is exact); the reported load breaks ties between runners
       // other supervisors also feed.
       const score = runner.inFlight / runner.limit + runner.running / (runner.capacity * 1000 + 1)

@@ -285,6 +285,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       compile: (document) => this.compile(document),
       register: (definition) => this.triggers.register(definition),
       expired: (runId) => this.retention.isExpired(runId) !== undefined,
+      newRunId: () => this.sets.newRunId(),
       // Outside the run's set, this coordinator holds none of the mesh's runs of that id: ask a member.
       fetchRun: async (runId) => {
         if (this.sets.members(runId).includes(this.peerId)) return
