@@ -124,6 +124,12 @@ export const KEEPER_SATISFIED_CONNECTIONS = 4
  */
 export const DEFAULT_CONNECTION_FLOOR = 8
 
+/**
+ * How often the addresses heard from peers this node is not connected to are stored again: the
+ * peer store stops handing out an address an hour after it first saw it. @default 1_800_000
+ */
+export const HEARD_ADDRS_REFRESH_MS = 30 * 60 * 1000
+
 /** Peers dialled at most per mesh-keeper tick to fill the floor. @default 4 */
 export const CONNECTION_FLOOR_DIALS_PER_TICK = 4
 
