@@ -246,7 +246,7 @@ export class HorusNode {
           config,
           privateKey: heldSigningKey(identity.privateKey),
           // The peer store in memory, everything else on disk (libp2p-datastore.ts).
-          datastore: libp2pDatastore(datastore),
+          datastore: libp2pDatastore(datastore).datastore,
           logger,
           trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),
           ...(swarmKey === undefined ? {} : { swarmKey }),
