@@ -7,7 +7,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createJob, type JobEnvelope, stepJobId, toHex } from '../src/protocols/jobs/index.js'
-import type { JobResultView } from '../src/roles/supervisor/index.js'
+import { JobIdConflictError, type JobResultView } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import {
   coordinatorOf,
@@ -127,5 +127,43 @@ describe('a supervisor that makes up the job it holds', () => {
       refused: { forged: 1, other_job: 0, untrusted_submitter: 0 },
     })
     expect(work.roles.supervisor?.status(stepJobId(runId, 'last', 1)).status).toBe('succeeded')
+  })
+  it('that says "taken" to every send and "not found" to every look-up is passed over, not asked for ever', async () => {
+    const executions = new Executions()
+    const [w, r, c] = [await mesh.member('work'), await mesh.member('rogue'), await mesh.member('coord')]
+    const work = await mesh.start(w, {
+      roles: ['supervisor', 'runner'],
+      options: { runner: { builtins: false, kinds: testKinds(new Gates(), executions) } },
+    })
+    const rogue = await mesh.start(r, { roles: ['supervisor'], bootstrap: work })
+    const send = rogue.node.rpc.get('supervisor.create_job')
+    if (send === undefined || send.kind !== 'call') throw new Error('the rogue takes no jobs')
+    let refusals = 0
+    send.def.handler = async (params) => {
+      refusals++
+      throw new JobIdConflictError(`job id ${(params as { job: JobEnvelope }).job.id} is taken`)
+    }
+    // The rogue is listed first: with no load anywhere it is the first pick.
+    const coord = await mesh.start(c, {
+      roles: ['coordinator'],
+      bootstrap: work,
+      options: {
+        coordinator: {
+          supervisors: [rogue.node.multiaddrs()[0] as string, work.node.multiaddrs()[0] as string],
+          runnerKinds: TEST_KINDS,
+        },
+      },
+    })
+    await runnerVisible(work, 'echo')
+    const coordinator = coordinatorOf(coord)
+    const runId = await coordinator.submit({
+      workflow: { name: 'looped', steps: [{ id: 'only', runner: 'echo', payload: 'x' }] },
+    })
+    const view = await waitForStatus(coordinator, runId, ['completed', 'failed', 'cancelled'], 20_000)
+    expect(view.status).toBe('completed')
+    expect(step(view, 'only')).toMatchObject({ state: 'succeeded', attempt: 1 })
+    expect(executions.ofStep(runId, 'only')).toBe(1)
+    expect(refusals).toBeGreaterThan(0)
+    expect(refusals).toBeLessThanOrEqual(3)
   })
 })

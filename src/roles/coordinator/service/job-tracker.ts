@@ -97,6 +97,8 @@ export interface TrackedJob {
   locate: false | LocateMode
   /** Since when the look-up has been waiting for supervisors that did not answer. */
   locatingSince: number | undefined
+  /** Supervisors that said both "taken" and "not found" for its id once already. */
+  idHeldBy?: Set<string>
   retryTimer: NodeJS.Timeout | undefined
   /** The attempt's span, while tracing is on and the attempt is tracked here. */
   span?: Span | undefined
@@ -659,7 +661,11 @@ export class JobTracker {
         // No job there: only its id, held for a coordinator that looked for it while taking the
         // step over — and this node owns the run again since (the lease went back to it). Looking
         // the job up again holds the id for this node instead (the latest looker wins), and it is
-        // sent once no supervisor has it. Sending it as is would be refused for ever.
+        // sent once no supervisor has it. Sending it as is would be refused for ever. A supervisor
+        // that says both again is lying (or stuck): it is passed over, or the step would loop.
+        job.idHeldBy ??= new Set()
+        if (job.idHeldBy.has(link.peerId)) job.tried.add(link.peerId)
+        job.idHeldBy.add(link.peerId)
         this.unassign(job)
         job.locate = 'wait'
         job.locatingSince = undefined
