@@ -15,6 +15,7 @@
  * themselves when their key is not trusted as a runner of the capability looked up).
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
 import { capabilityCid, findProviders } from '../../protocols/capabilities/index.js'
 import { grantedClaims, type TrustPolicy } from '../../protocols/jobs/index.js'
 import type { LivenessService } from '../../protocols/liveness/index.js'
@@ -261,7 +262,7 @@ export class RunnerPool {
     if ((this.lookups.get(capability) ?? 0) > now) return false
     this.lookups.set(capability, now + DHT_LOOKUP_INTERVAL_MS)
     const known = new Set(this.list().map((r) => r.peerId))
-    const lookup = AbortSignal.any([signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
+    const lookup = anySignal([signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
     let added = false
     try {
       const providers = await findProviders(this.init.libp2p, await capabilityCid(capability), {
@@ -300,6 +301,8 @@ export class RunnerPool {
       }
     } catch (err) {
       if (!signal.aborted) this.log('DHT look-up for "%s" failed: %s', capability, (err as Error).message)
+    } finally {
+      lookup.clear()
     }
     return added
   }

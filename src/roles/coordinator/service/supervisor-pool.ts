@@ -12,6 +12,7 @@
  * trusted by this node.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
 import { findProviders } from '../../../protocols/capabilities/find.js'
 import { roleCid } from '../../../protocols/capabilities/keys.js'
 import type { TrustPolicy } from '../../../protocols/jobs/index.js'
@@ -160,7 +161,7 @@ export class SupervisorPool {
     const now = Date.now()
     if (this.lookup !== undefined || now - this.lastLookup < SUPERVISOR_LOOKUP_INTERVAL_MS) return
     this.lastLookup = now
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(5_000)])
+    const signal = anySignal([this.controller.signal, AbortSignal.timeout(5_000)])
     this.lookup = (async () => {
       try {
         const found = await findProviders(this.init.libp2p, await roleCid('supervisor'), {
@@ -175,6 +176,7 @@ export class SupervisorPool {
       } catch (err) {
         if (!signal.aborted) this.log('supervisor look-up failed: %s', (err as Error).message)
       } finally {
+        signal.clear()
         this.lookup = undefined
       }
     })()
