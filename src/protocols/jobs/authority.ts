@@ -14,13 +14,14 @@
  * canonical JSON of the parsed workflow document and of the inputs object, so the document itself
  * travels once (in the run's replicated state), never in every job.
  */
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { validateSubmission, validateTriggerRegistration } from './authority-schema.js'
 import { canonicalJson, utf8 } from './canonical.js'
 import { DEFAULT_SUBMISSION_TTL_MS, SUBMISSION_SIGNING_DOMAIN, TRIGGER_SIGNING_DOMAIN } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { InvalidAuthorityError } from './errors.js'
 import { fromHex, toHex } from './keys.js'
+import { NONCE_BYTES, randomHex } from './random-hex.js'
 import { describeSchemaError } from './schema-validator.js'
 import { defaultEd25519, type Signer } from './signer.js'
 
@@ -130,7 +131,7 @@ function common(fields: WindowFields & { workflow: unknown; inputs: unknown }, s
   return {
     workflowDigest,
     inputsDigest,
-    nonce: fields.nonce ?? randomBytes(16).toString('hex'),
+    nonce: fields.nonce ?? randomHex(NONCE_BYTES),
     createdAt,
     expiresAt: createdAt + (fields.ttlMs ?? DEFAULT_SUBMISSION_TTL_MS),
     submitter: toHex(signer.publicKey),

@@ -9,7 +9,7 @@
  * without breaking the ones after it. The `type` member is a domain tag: the same node key signs
  * results and libp2p handshakes, and a job signature must never verify as anything else.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { hash, randomUUID } from 'node:crypto'
 import type { JobAuthority } from './authority.js'
 import { canonicalJson, utf8 } from './canonical.js'
 import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
@@ -17,6 +17,7 @@ import type { Ed25519Backend } from './ed25519.js'
 import { validateJobEnvelope } from './envelope-schema.js'
 import { InvalidJobError } from './errors.js'
 import { fromHex, toHex } from './keys.js'
+import { NONCE_BYTES, randomHex } from './random-hex.js'
 import { describeSchemaError } from './schema-validator.js'
 import type { SealedSecret } from './secrets.js'
 import { defaultEd25519, type Signer } from './signer.js'
@@ -163,7 +164,7 @@ export function unsignedJob(job: JobEnvelope): UnsignedJob {
 const digests = new WeakMap<object, string>()
 
 function sha256Hex(text: string): string {
-  return createHash('sha256').update(text).digest('hex')
+  return hash('sha256', text, 'hex')
 }
 
 /**
@@ -202,11 +203,23 @@ function signLink(canonicalUnsigned: string, chain: readonly JobSignature[], sig
 
 /** Inputs are normalised through canonical JSON so the envelope holds exactly what is signed. */
 function jsonClone<T>(value: T, path: string): T {
+  // Most jobs have no input or env: an empty plain object is its own canonical form.
+  if (isEmptyPlainObject(value)) return {} as T
   try {
     return JSON.parse(canonicalJson(value)) as T
   } catch (err) {
     throw new InvalidJobError(`${path}: ${(err as Error).message}`, { cause: err })
   }
+}
+
+/** `{}` itself: no own string keys at all (not even a hidden `toJSON`), Object's prototype. */
+function isEmptyPlainObject(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Object.prototype &&
+    Object.getOwnPropertyNames(value).length === 0
+  )
 }
 
 /** Builds, signs and validates a job; throws `InvalidJobError` with the offending path. */
@@ -233,7 +246,7 @@ export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
     timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
     createdAt,
     expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
-    nonce: fields.nonce ?? randomBytes(16).toString('hex'),
+    nonce: fields.nonce ?? randomHex(NONCE_BYTES),
     submitter,
     ...(fields.authority === undefined ? {} : { authority: jsonClone(fields.authority, 'job.authority') }),
   }
