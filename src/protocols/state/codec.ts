@@ -165,21 +165,24 @@ function readStep(r: Reader, value: unknown, path: string): StepEntry | undefine
   if (typeof phase !== 'string' || !PHASES.has(phase)) {
     r.fail(`${path}.phase`, `expected one of ${STEP_PHASES.join(', ')}, got ${describeValue(phase)}`)
   }
+  // Named in the messages below: a phase that is not a string (an object whose toString is not a
+  // function, even) is described, never converted.
+  const phaseText = typeof phase === 'string' ? phase : describeValue(phase)
   const hlc = r.stamp(f.hlc, `${path}.hlc`)
   const result = f.result === undefined ? undefined : r.json(f.result, `${path}.result`)
   if (f.result !== undefined && phase !== 'succeeded')
-    r.fail(`${path}.result`, `not allowed in phase ${phase}`)
+    r.fail(`${path}.result`, `not allowed in phase ${phaseText}`)
   const error = f.error === undefined ? undefined : readError(r, f.error, `${path}.error`)
   // A retrying entry may keep the error that caused the retry.
   if (phase === 'failed' && f.error === undefined) r.fail(`${path}.error`, 'required in phase failed')
   if (f.error !== undefined && phase !== 'failed' && phase !== 'retrying') {
-    r.fail(`${path}.error`, `not allowed in phase ${phase}`)
+    r.fail(`${path}.error`, `not allowed in phase ${phaseText}`)
   }
   const retryAt = r.optionalTime(f.retryAt, `${path}.retryAt`)
   if ((f.retryAt !== undefined) !== (phase === 'retrying')) {
     r.fail(
       `${path}.retryAt`,
-      phase === 'retrying' ? 'required in phase retrying' : `not allowed in phase ${phase}`,
+      phase === 'retrying' ? 'required in phase retrying' : `not allowed in phase ${phaseText}`,
     )
   }
   const reason = r.optionalString(f.reason, `${path}.reason`)
