@@ -4,11 +4,13 @@ import {
   createJob,
   createJobVerifier,
   generateSigner,
+  MAX_EXPIRED_PER_CLAIM,
   ReplayCache,
   ReplayCacheNotStartedError,
   signerKeyHex,
   TrustPolicy,
 } from '../src/protocols/jobs/index.js'
+import { waitFor } from '../src/testing/index.js'
 import { createStore, type Store } from './jobs-helpers.js'
 
 let store: Store
@@ -75,6 +77,32 @@ describe('ReplayCache', () => {
     await expect(store.datastore.has(new Key(`/horus/replay/${submitter}/${'05'.repeat(16)}`))).resolves.toBe(
       true,
     )
+  })
+
+  it('drops expired entries from its head as new pairs are claimed, without waiting for the prune timer', async () => {
+    const cache = await startCache()
+    const now = Date.now()
+    const nonce = (i: number): string => i.toString(16).padStart(32, '0')
+    await Promise.all(
+      Array.from({ length: 100 }, (_, i) => cache.record(submitter, nonce(i), now + 100, now)),
+    )
+    expect(cache.size).toBe(100)
+    // Past their expiry: each claim takes up to MAX_EXPIRED_PER_CLAIM of the expired head with it.
+    await cache.record(submitter, nonce(100), now + 10_000, now + 200)
+    expect(cache.size).toBe(100 - MAX_EXPIRED_PER_CLAIM + 1)
+    await cache.record(submitter, nonce(101), now + 10_000, now + 200)
+    expect(cache.size).toBe(2)
+    await waitFor(
+      async () => !(await store.datastore.has(new Key(`/horus/replay/${submitter}/${nonce(99)}`))),
+      {
+        what: 'the expired entries to leave the datastore',
+      },
+    )
+    await expect(store.datastore.has(new Key(`/horus/replay/${submitter}/${nonce(0)}`))).resolves.toBe(false)
+    await expect(store.datastore.has(new Key(`/horus/replay/${submitter}/${nonce(101)}`))).resolves.toBe(true)
+    // A pair claimed again once expired is live again, at the end of the order.
+    expect(await cache.record(submitter, nonce(0), now + 20_000, now + 200)).toBe(true)
+    expect(cache.has(submitter, nonce(0), now + 15_000)).toBe(true)
   })
 
   it('refuses use before start', () => {

@@ -119,4 +119,57 @@ describe('JobStore', () => {
     expect(stored?.status).toBe('succeeded')
     expect(stored?.job).toEqual(record.job)
   })
+
+  it('prunes the jobs finished longest ago, stopping at the first one still retained, and never an unfinished one', async () => {
+    const { datastore } = await open()
+    const store = new JobStore(datastore, createLogger().forComponent('test'))
+    const t0 = Date.now()
+    const finishedAt = (record: JobRecord, at: number): JobRecord => ({
+      ...record,
+      status: 'succeeded',
+      updatedAt: at,
+    })
+    const [a, b, c] = [queuedRecord(), queuedRecord(), queuedRecord()]
+    const running = { ...queuedRecord(), updatedAt: t0 - 60_000 }
+    await Promise.all([
+      store.save(finishedAt(a, t0)),
+      store.save(finishedAt(b, t0 + 1_000)),
+      store.save(finishedAt(c, t0 + 2_000)),
+      store.save(running),
+    ])
+    // a is saved again, finished later: it moves behind c.
+    await store.save(finishedAt(a, t0 + 3_000))
+    expect(await store.prune(500, t0 + 1_600)).toBe(1)
+    expect([a, b, c, running].map((r) => store.has(r.job.id))).toEqual([true, false, true, true])
+    expect(await store.prune(500, t0 + 3_600)).toBe(2)
+    expect(store.size).toBe(1)
+    expect(store.has(running.job.id)).toBe(true)
+    // A restart rebuilds the order from the records on disk.
+    const reloaded = new JobStore(datastore, createLogger().forComponent('test'))
+    await store.save(finishedAt(running, t0 + 5_000))
+    await reloaded.load(60_000)
+    expect(reloaded.size).toBe(1)
+    expect(await reloaded.prune(500, t0 + 5_600)).toBe(1)
+    expect(reloaded.size).toBe(0)
+  })
+
+  it('holds about retention × rate finished jobs under a steady stream, pruned each interval', async () => {
+    const { datastore } = await open()
+    const store = new JobStore(datastore, createLogger().forComponent('test'))
+    const t0 = Date.now()
+    // 40 jobs per simulated second for 30 s, retention 10 s, pruned every simulated second.
+    let most = 0
+    for (let second = 0; second < 30; second++) {
+      const now = t0 + second * 1_000
+      await Promise.all(
+        Array.from({ length: 40 }, () =>
+          store.save({ ...queuedRecord(), status: 'succeeded', updatedAt: now }),
+        ),
+      )
+      await store.prune(10_000, now)
+      most = Math.max(most, store.size)
+    }
+    // 11 seconds' worth: those within the 10 s retention and the second being finished.
+    expect(most).toBe(11 * 40)
+  })
 })

@@ -37,6 +37,7 @@ import { Redis } from 'ioredis'
 import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
 import { limitHeapGrowth, NODE_HEAP_GROWING_PERCENT } from '../../src/node/heap-growth.js'
+import { IDLE_HEAP_CHECK_MS, IDLE_INTERVALS, IdleHeapRelease } from '../../src/node/idle-heap.js'
 import { defaultEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
 import { REDIS_PERSISTENCE, startRedis } from './redis-server.js'
@@ -331,8 +332,11 @@ async function withHorus<T>(measure: (side: Side) => Promise<T>, setup: HorusSet
  * (default 10 minutes, longer than the run: the caches would grow for all of it by design); the
  * producer's client keeps the digests of the last MEMORY_REMEMBERED_JOBS jobs it created (default
  * 50,000: it would fill until half-way). The runner's result cache (10,000) is full by the first
- * reading. Node processes run with `horus node start`'s V8 heap setting (src/node/heap-growth.ts),
- * the producer too; `BENCH_MEMORY_V8_DEFAULT=1` runs all three with V8's default instead. The run
+ * reading. Node processes run with `horus node start`'s V8 heap setting (src/node/heap-growth.ts)
+ * and its collection once idle (src/node/idle-heap.ts), the producer too: each reading then comes
+ * the same idle time after a full collection, so when V8 happens to collect does not decide it.
+ * `BENCH_MEMORY_V8_DEFAULT=1` runs all three with V8's default heap growth instead (and the
+ * producer without the idle collection; the nodes always have it). The run
  * stops issuing jobs at MEMORY_BUDGET_MS (`BENCH_MEMORY_BUDGET_S`) and says how many it ran.
  */
 const MEMORY = process.env.BENCH_MEMORY === '1'
@@ -342,7 +346,11 @@ const MEMORY_RETENTION_MS = 10_000
 const MEMORY_JOB_TTL_MS = 30_000
 const MEMORY_REMEMBERED_JOBS = 10_000
 const MEMORY_V8_DEFAULT = process.env.BENCH_MEMORY_V8_DEFAULT === '1'
-const MEMORY_SETTLE_MS = 2 * MEMORY_RETENTION_MS + 5_000
+/**
+ * Idle time before each reading: finished jobs past retention pruned (twice the retention), and
+ * room for each process's collection once idle (IDLE_INTERVALS checks after the load's last one).
+ */
+const MEMORY_SETTLE_MS = 2 * MEMORY_RETENTION_MS + (IDLE_INTERVALS + 1) * IDLE_HEAP_CHECK_MS
 const MEMORY_BUDGET_MS = Number(process.env.BENCH_MEMORY_BUDGET_S ?? '1200') * 1000
 /** Issue 12: RSS after MEMORY_JOBS at most this much above RSS after MEMORY_FIRST. */
 const MEMORY_BOUND = 0.1
@@ -414,14 +422,21 @@ async function measureMemory(side: Side): Promise<MemoryResults> {
   const t0 = Date.now()
   const cpuBefore = cpuMs(side.pids)
   const deadline = t0 + MEMORY_BUDGET_MS
+  // For a diagnostic preload sampling the processes (memory-probe.ts): when each phase ended.
+  const mark = (what: string): void => void process.stderr.write(`memory: ${what} at ${Date.now()}\n`)
+  mark(`jobs start (processes ${pids.join(', ')})`)
   let jobs = await jobsUntil(side, MEMORY_FIRST, deadline, failures)
+  mark(`${jobs} jobs done`)
   await settle()
   const first = read()
+  mark('first reading')
   jobs += await jobsUntil(side, MEMORY_JOBS - jobs, deadline, failures)
+  mark(`${jobs} jobs done`)
   const seconds = (Date.now() - t0) / 1000
   const cpuMsPerJob = cpuMs(side.pids).map((ms, i) => (ms - (cpuBefore[i] ?? 0)) / jobs)
   await settle()
   const last = read()
+  mark('last reading')
   return {
     processes: ['producer (SDK client)', 'supervisor', 'runner'],
     first,
@@ -467,6 +482,7 @@ function memoryTable(m: MemoryResults): BenchTable {
       (MEMORY_V8_DEFAULT
         ? "V8's default (BENCH_MEMORY_V8_DEFAULT=1). "
         : `--heap-growing-percent=${NODE_HEAP_GROWING_PERCENT} (horus node start's setting), the producer too. `) +
+      `Each process collects its heap once it has been idle ${(IDLE_INTERVALS * IDLE_HEAP_CHECK_MS) / 1000} s (horus node start's setting${MEMORY_V8_DEFAULT ? '; not in the producer with BENCH_MEMORY_V8_DEFAULT=1' : ', the producer too'}), so both readings come the same idle time after that collection. ` +
       `${m.jobs} jobs in ${m.seconds.toFixed(0)} s, ${m.failed} failed` +
       (m.firstFailure === undefined ? '' : ` (first: ${m.firstFailure})`) +
       (m.jobs < MEMORY_JOBS
@@ -613,16 +629,24 @@ function failureNote(name: string, side: SideResults): string {
 
 export async function runVsBullmqBench(): Promise<BenchTable[]> {
   if (MEMORY) {
-    // The producer runs with the nodes' heap setting unless V8's default is asked for everywhere;
-    // an application using the SDK chooses its own.
-    if (!MEMORY_V8_DEFAULT) limitHeapGrowth()
-    const memory = await withHorus(measureMemory, {
-      supervisor: { retentionMs: MEMORY_RETENTION_MS },
-      job: { ttlMs: MEMORY_JOB_TTL_MS },
-      client: { rememberedJobs: MEMORY_REMEMBERED_JOBS },
-      ...(MEMORY_V8_DEFAULT ? { nodeArgs: ['--heap-growing-percent=0'] } : {}),
-    })
-    return [memoryTable(memory)]
+    // The producer runs with the nodes' heap settings (growth, collection once idle) unless V8's
+    // default is asked for; an application using the SDK chooses its own.
+    const idleHeap = new IdleHeapRelease()
+    if (!MEMORY_V8_DEFAULT) {
+      limitHeapGrowth()
+      idleHeap.start()
+    }
+    try {
+      const memory = await withHorus(measureMemory, {
+        supervisor: { retentionMs: MEMORY_RETENTION_MS },
+        job: { ttlMs: MEMORY_JOB_TTL_MS },
+        client: { rememberedJobs: MEMORY_REMEMBERED_JOBS },
+        ...(MEMORY_V8_DEFAULT ? { nodeArgs: ['--heap-growing-percent=0'] } : {}),
+      })
+      return [memoryTable(memory)]
+    } finally {
+      idleHeap.stop()
+    }
   }
   // BENCH_SIDE=horus measures Horus alone (profiling, quick iterations): the ratios then read n/a.
   const bull = process.env.BENCH_SIDE === 'horus' ? skippedSide() : await measureBullmq()

@@ -1,5 +1,6 @@
 import { loadConfig, type RawConfig } from '../../node/config/load.js'
 import { limitHeapGrowth } from '../../node/heap-growth.js'
+import { IdleHeapRelease } from '../../node/idle-heap.js'
 import { createNode } from '../../node/node.js'
 import { attachRoles } from '../../node/roles.js'
 import { listFlag, parseCommandArgs, stringFlag } from '../args.js'
@@ -122,7 +123,11 @@ export async function nodeCommand(argv: string[], out: Output): Promise<number> 
     )
   }
   process.on('SIGHUP', onHangup)
+  // Process-wide, like the heap growth: a library embedding nodes keeps its own.
+  const idleHeap = new IdleHeapRelease()
+  idleHeap.start()
   await waitForShutdownSignal()
+  idleHeap.stop()
   process.off('SIGHUP', onHangup)
   node.keeper.removeEventListener('mesh:alone', onAlone)
   node.keeper.removeEventListener('mesh:joined', onJoined)

@@ -86,7 +86,7 @@ export {
   toHex,
 } from './keys.js'
 export { REJECT_REASONS, type RejectReason } from './reasons.js'
-export { ReplayCache, type ReplayCacheInit } from './replay-cache.js'
+export { MAX_EXPIRED_PER_CLAIM, ReplayCache, type ReplayCacheInit } from './replay-cache.js'
 export {
   type CreateResultOptions,
   createResult,

@@ -85,8 +85,20 @@ export const MAX_WATCHED_ANNOUNCEMENTS = 10_000
 /** How long a watched announcement can still be taken over. @default 60_000 */
 export const WATCH_ANNOUNCEMENT_MS = 60_000
 
-/** How often finished jobs past retention are dropped while running. @default 600_000 (10 min) */
+/**
+ * How often, at most, finished jobs past retention are dropped while running: every tenth of the
+ * retention, between MIN_PRUNE_INTERVAL_MS and this, so a finished job stays in memory at most
+ * about a tenth longer than its retention. @default 600_000 (10 min)
+ */
 export const PRUNE_INTERVAL_MS = 10 * 60_000
+
+/** The shortest prune interval (a short retention). @default 1_000 */
+export const MIN_PRUNE_INTERVAL_MS = 1_000
+
+/** The prune interval for a retention of `retentionMs`. */
+export function pruneIntervalMs(retentionMs: number): number {
+  return Math.min(PRUNE_INTERVAL_MS, Math.max(MIN_PRUNE_INTERVAL_MS, Math.round(retentionMs / 10)))
+}
 
 /**
  * Right after start a supervisor has not heard every runner's heartbeat yet: a job for a

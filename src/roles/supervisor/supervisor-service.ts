@@ -59,7 +59,7 @@ import {
   DISPATCH_TIMEOUT_GRACE_MS,
   MAX_LOG_LINES,
   MAX_RESERVATIONS,
-  PRUNE_INTERVAL_MS,
+  pruneIntervalMs,
   RESERVATION_MS,
   RUNNER_PING_TIMEOUT_MS,
   STARTUP_RUNNER_WAIT_MS,
@@ -103,7 +103,7 @@ export interface SupervisorOptions {
   maxDispatches?: number
   /** @default DEFAULT_RESUME_GRACE_MS (5 s) */
   resumeGraceMs?: number
-  /** Finished jobs older than this are dropped, at start and then every PRUNE_INTERVAL_MS. @default DEFAULT_RETENTION_MS (24 h) */
+  /** Finished jobs older than this are dropped, at start and then every `pruneIntervalMs(retentionMs)`. @default DEFAULT_RETENTION_MS (24 h) */
   retentionMs?: number
   /** @default DEFAULT_TICK_MS (1 s) */
   tickMs?: number
@@ -262,7 +262,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     this.startedAt = Date.now()
     this.timer = setInterval(() => this.tick(), this.options.tickMs)
     this.timer.unref()
-    this.pruneTimer = setInterval(() => this.prune(), Math.min(this.options.retentionMs, PRUNE_INTERVAL_MS))
+    this.pruneTimer = setInterval(() => this.prune(), pruneIntervalMs(this.options.retentionMs))
     this.pruneTimer.unref()
     this.claims?.start()
     this.log('started with %d jobs, %d resumed', records.length, resumed)

@@ -1,0 +1,123 @@
+/**
+ * Diagnostic preload for the memory bench (BENCHMARKS.md, "Fifth session"): where a process's
+ * memory is, over time. Load it into every process of a run with
+ * `NODE_OPTIONS=--import=./dist/scripts/bench/memory-probe.js BENCH_MEMORY=1 npm run bench -- vs-bullmq`
+ * (the node processes inherit the environment). Each process appends JSON lines to
+ * `$PROBE_DIR/<pid>.jsonl` (default `/tmp/horus-memory-probe`):
+ *
+ * - every PROBE_MS (default 2,000): RSS, anonymous memory (smaps_rollup), V8 heap total/used,
+ *   `external`, array buffers, each heap space's committed/used size, the event loop's utilisation
+ *   since the previous sample, full collections so far and seconds since the last one;
+ * - on SIGUSR2: the same before and after the idle release's full collection (`exposedGc`), resident memory by mapping
+ *   (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]`, other anonymous ranges by size,
+ *   files), and a heap snapshot when `PROBE_SNAP` is part of the process's command line (writing
+ *   one leaves tens of MiB of malloc'd memory behind: take it in a run that is not measured).
+ *
+ * The memory bench prints when it takes each reading (stderr, `memory: … at <ms since epoch>`).
+ * A diagnostic, not part of any measurement: it only reads, except on the signal.
+ */
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs'
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
+import { exposedGc } from '../../src/node/idle-heap.js'
+
+const dir = process.env.PROBE_DIR ?? '/tmp/horus-memory-probe'
+mkdirSync(dir, { recursive: true })
+const file = `${dir}/${process.pid}.jsonl`
+const command = process.argv.slice(1).join(' ')
+const write = (line: object): void => appendFileSync(file, `${JSON.stringify(line)}\n`)
+write({ command, execArgv: process.execArgv })
+
+const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10
+let majors = 0
+let lastMajor = 0
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if ((entry as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR)
+      continue
+    majors++
+    lastMajor = Date.now()
+  }
+}).observe({ entryTypes: ['gc'] })
+
+function rollup(): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const line of readFileSync('/proc/self/smaps_rollup', 'utf8').split('\n')) {
+    const match = /^(\w+):\s+(\d+) kB/.exec(line)
+    if (match !== null) out[match[1] as string] = mib(Number(match[2]) * 1024)
+  }
+  return out
+}
+
+let loop = performance.eventLoopUtilization()
+function sample(tag: string): void {
+  const now = performance.eventLoopUtilization()
+  const elu = performance.eventLoopUtilization(now, loop).utilization
+  loop = now
+  const usage = process.memoryUsage()
+  const spaces: Record<string, [number, number]> = {}
+  for (const space of getHeapSpaceStatistics()) {
+    spaces[space.space_name.replace('_space', '')] = [mib(space.space_size), mib(space.space_used_size)]
+  }
+  write({
+    tag,
+    at: Date.now(),
+    rss: mib(usage.rss),
+    anonymous: rollup().Anonymous,
+    heapTotal: mib(usage.heapTotal),
+    heapUsed: mib(usage.heapUsed),
+    external: mib(usage.external),
+    arrayBuffers: mib(usage.arrayBuffers),
+    spaces,
+    loopUtilization: Math.round(elu * 1000) / 1000,
+    majors,
+    sinceMajorS: lastMajor === 0 ? null : Math.round((Date.now() - lastMajor) / 1000),
+  })
+}
+setInterval(() => sample('sample'), Number(process.env.PROBE_MS ?? '2000')).unref()
+
+/** Resident MiB by mapping: V8's 256 KiB pages, other anonymous ranges by size, files by name. */
+function byMapping(): Record<string, number> {
+  const groups: Record<string, number> = {}
+  let current: string | undefined
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const header = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (header !== null) {
+      const size =
+        (Number.parseInt(header[2] as string, 16) - Number.parseInt(header[1] as string, 16)) / 1048576
+      const name = header[3] ?? ''
+      current =
+        name === ''
+          ? size === 0.25
+            ? 'anonymous 256 KiB (V8 pages)'
+            : size < 1
+              ? 'anonymous < 1 MiB'
+              : 'anonymous ≥ 1 MiB'
+          : name.startsWith('/')
+            ? (name.split('/').pop() ?? name)
+            : name
+      continue
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line)
+    if (rss !== null && current !== undefined)
+      groups[current] = (groups[current] ?? 0) + Number(rss[1]) / 1024
+  }
+  return Object.fromEntries(
+    Object.entries(groups)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12)
+      .map(([name, size]) => [name, Math.round(size)]),
+  )
+}
+
+process.on('SIGUSR2', () => {
+  sample('before forced collection')
+  write({ tag: 'mappings before', at: Date.now(), mappings: byMapping() })
+  exposedGc()
+  sample('after forced collection')
+  write({ tag: 'mappings after', at: Date.now(), mappings: byMapping() })
+  const snap = process.env.PROBE_SNAP
+  if (snap !== undefined && command.includes(snap)) {
+    write({ tag: 'snapshot', file: writeHeapSnapshot(`${dir}/${process.pid}-${Date.now()}.heapsnapshot`) })
+  }
+})
