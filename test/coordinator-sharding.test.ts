@@ -186,6 +186,29 @@ describe('run state sharded across 5 coordinators, 3 replicas per run', () => {
     expect(holders(runId, [stranger])).toEqual([])
   })
 
+  it('a run a coordinator names itself (no run id given) lands in its own set: held there from the start, never handed off', async () => {
+    const echo = { workflow: { name: 'named-here', steps: [{ id: 'only', runner: 'echo', payload: 'x' }] } }
+    for (const c of coords) {
+      const coordinator = coordinatorOf(c)
+      const handedOff = coordinator.stats().replication.handedOff
+      // 5 coordinators, 3 replicas: a random id misses a given coordinator's set 2 times in 5.
+      const runIds = await Promise.all(Array.from({ length: 4 }, () => coordinator.submit(echo)))
+      for (const runId of runIds) {
+        expect(rendezvousOrder(runId, ids(coords)).slice(0, 3)).toContain(c.peerId)
+        expect(coordinator.forwardsRun(runId)).toBe(false)
+        const done = await waitFor(
+          async () => {
+            const v = await coordinator.status(runId)
+            return v.status === 'completed' ? v : undefined
+          },
+          { what: `run ${runId} to complete` },
+        )
+        expect(done.owner).toBe(c.peerId)
+      }
+      expect(coordinator.stats().replication.handedOff).toBe(handedOff)
+    }
+  })
+
   it('reads, controls and events through a coordinator outside the set act with the caller’s own rights', async () => {
     const runId = `through-${Date.now()}`
     const members = rendezvousOrder(runId, ids(coords)).slice(0, 3)

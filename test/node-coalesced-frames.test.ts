@@ -8,12 +8,13 @@
 import { createHash } from 'node:crypto'
 import { type ICryptoInterface, noise, pureJsCrypto } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import type { Connection, Libp2p, Stream, StreamCloseEvent } from '@libp2p/interface'
+import type { Connection, Libp2p, MessageStream, Stream, StreamCloseEvent } from '@libp2p/interface'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { pEvent } from 'p-event'
 import { afterEach, describe, expect, it } from 'vitest'
 import { corkedTcp } from '../src/node/corked-tcp.js'
+import { MAX_CONNECTION_WRITE_BUFFER_BYTES } from '../src/node/frame-coalescing.js'
 import { horusYamux } from '../src/node/stream-muxer.js'
 
 const ECHO = '/horus-test/echo/1.0.0'
@@ -281,5 +282,32 @@ describe('coalesced yamux frames over noise', () => {
     const big = pattern(256 * 1024, 5)
     expect(await digestOver(a.node, b.node, big)).toBe(sha256(big))
     expect(await digestOver(b.node, a.node, big)).toBe(sha256(big))
+  })
+  it('bounds what a secured connection may queue while its socket does not drain', async () => {
+    const secured: MessageStream[] = []
+    const muxers = horusYamux()
+    const node = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [corkedTcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [
+        () => {
+          const factory = muxers()
+          const create = factory.createStreamMuxer.bind(factory)
+          factory.createStreamMuxer = (connection) => {
+            secured.push(connection)
+            return create(connection)
+          }
+          return factory
+        },
+      ],
+    })
+    hosts.push({ node, sealed: () => 0, sunk: [] })
+    const other = await startHost()
+    hosts.push(other)
+    await node.dial(other.node.getMultiaddrs(), { signal: AbortSignal.timeout(DEADLINE_MS) })
+    expect(secured.map((connection) => connection.maxWriteBufferLength)).toEqual([
+      MAX_CONNECTION_WRITE_BUFFER_BYTES,
+    ])
   })
 })

@@ -126,7 +126,7 @@ describe('job-id squatting', () => {
       // failed that attempt with a typed reason, counted it, and ran b/2.
       expect(coordinatorOf(coord).stats().adoptions).toEqual({
         adopted: 0,
-        refused: { other_job: 0, untrusted_submitter: 1 },
+        refused: { other_job: 0, untrusted_submitter: 1, forged: 0 },
       })
       const errors = await coordinator.errors(runId)
       expect(errors).toEqual([expect.objectContaining({ stepId: 'b', attempt: 1, name: 'JobIdTakenError' })])

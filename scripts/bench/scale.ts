@@ -8,10 +8,13 @@
  * node, RSS per node, connections per node. Each size's nodes are spread over worker processes
  * (`scale-procs.ts`: one event loop cannot carry 50 idle nodes); the floor is the same measurement
  * on a 2-node mesh in this process in the same run (and a libp2p ping round trip for latencies).
- * Per c (coordinators in this process): runs/s sustained, CPU per run, gossip messages per
- * coordinator and run by topic, and replicas held per coordinator, beside c = 1.
- * `BENCH_SCALE=coordinators` runs the coordinator rows alone; `BENCH_SCALE_WATCH=1` makes every
- * coordinator follow the others' events; `BENCH_CPU_PROF=<dir>` profiles each row's run window.
+ * Per c (coordinators in this process), after a warm-up: runs/s sustained, run p50/p99, CPU per
+ * run (and net of the idle floor), the CPU cores and main-thread share used, runs forwarded and
+ * job hops that were RPCs, gossip messages per coordinator and run by topic, and replicas held
+ * per coordinator, beside c = 1. `BENCH_SCALE=coordinators` runs the coordinator rows alone;
+ * `BENCH_SCALE_WATCH=1` makes every coordinator follow the others' events;
+ * `BENCH_SCALE_CLIENT_IDS=1` names each run with a random id as a mesh client does;
+ * `BENCH_CPU_PROF=<dir>` profiles each row's run window.
  *
  * `BENCH_SCALE=quick` runs N = 20, 50 and c = 1, 3 (a couple of minutes on an idle machine);
  * `BENCH_SCALE=50,200` picks sizes, `BENCH_SCALE_C=1,3` coordinator counts, `BENCH_SCALE_PROCS=4`
@@ -22,6 +25,7 @@
  * cores (`BENCH_SCALE_FORCE=200` runs N = 200 anyway).
  */
 import '../../src/node/polyfills.js'
+import { randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { loadavg, availableParallelism as nproc } from 'node:os'
@@ -44,7 +48,7 @@ import {
 } from '../../src/protocols/liveness/constants.js'
 import { heartbeatInterval } from '../../src/protocols/liveness/interval.js'
 import { STATE_TOPIC } from '../../src/protocols/state/sync/index.js'
-import type { CoordinatorService } from '../../src/roles/coordinator/index.js'
+import type { CoordinatorService, RunView } from '../../src/roles/coordinator/index.js'
 import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.js'
 import { TestMesh, waitFor } from '../../src/testing/index.js'
 import { GossipCounts } from './gossip-counts.js'
@@ -108,10 +112,22 @@ const RUNS_IN_FLIGHT_PER_COORDINATOR = 4
  * nobody follows and none are.
  */
 const WATCH_EVENTS = process.env.BENCH_SCALE_WATCH === '1'
+/**
+ * `BENCH_SCALE_CLIENT_IDS=1`: each submission names its run with a random id, as a client over the
+ * mesh does (the id is in its signed submission); by default the coordinator names the run, inside
+ * its own replica set.
+ */
+const CLIENT_IDS = process.env.BENCH_SCALE_CLIENT_IDS === '1'
+const submitOptions = (): { runId?: string } => (CLIENT_IDS ? { runId: randomUUID() } : {})
 /** Time kept for each coordinator row (start, all hear all, the run window, stop) on a quiet machine. */
 const COORDINATOR_ROW_MS = QUICK ? 30_000 : 60_000
 /** Idle window after a coordinator row's runs, for the background CPU rate. */
 const COORDINATOR_IDLE_MS = 5_000
+/**
+ * Runs before a coordinator row's window, not counted: the c nodes' start-up work (DHT, identify,
+ * the gossip mesh, sessions between coordinators and to supervisors and runners) is done by then.
+ */
+const COORDINATOR_WARMUP_MS = QUICK ? 3_000 : 5_000
 
 export interface ScaleRow {
   n: number
@@ -620,6 +636,19 @@ export interface CoordinatorRow {
   idleCpuMsPerS: number
   /** `cpuMsPerRun` less the idle rate over the window. */
   netCpuMsPerRun: number
+  runP99Ms: number
+  /** Runs submitted at a coordinator outside their replica set (handed off to it). */
+  forwarded: number
+  /** Per completed run: coordinator → supervisor and supervisor → runner hops that were RPCs. */
+  remoteHopsPerRun: number
+  /** Job hops per completed run (two per step). */
+  hopsPerRun: number
+  /** CPU-seconds per wall-second over the window: every node is in this one process. */
+  cpuCores: number
+  /** Share of the window the main thread's event loop was busy (performance.eventLoopUtilization). */
+  eventLoopBusy: number
+  /** Runs completed in the warm-up before the window (not counted). */
+  warmupRuns: number
   /** Per topic, per coordinator and completed run: published, copies received, signatures verified. */
   gossip: { topic: string; published: number; received: number; verified: number }[]
   /** The other topics together (liveness, job topics), per coordinator and completed run. */
@@ -709,6 +738,29 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
         { what: 'every coordinator to see the others follow events', timeoutMs: 30_000 },
       )
     }
+    /** RUNS_IN_FLIGHT_PER_COORDINATOR loops per coordinator, each submitting a run once the last ended. */
+    const drive = (
+      until: number,
+      onRun: (co: CoordinatorService, runId: string, view: RunView, ms: number) => void,
+    ) =>
+      Promise.all(
+        coordinators.flatMap((co) =>
+          Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, async () => {
+            while (Date.now() < until) {
+              const begin = process.hrtime.bigint()
+              const runId = await co.submit(chainWorkflow(3), {}, submitOptions())
+              const view = await co.waitForCompletion(runId, 120_000)
+              if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
+              onRun(co, runId, view, elapsedMs(begin))
+            }
+          }),
+        ),
+      )
+    // The same load as the window, not counted: start-up work is over before the window begins.
+    let warmupRuns = 0
+    await drive(Date.now() + COORDINATOR_WARMUP_MS, () => {
+      warmupRuns++
+    })
     const counters = members.map((m) => new GossipCounts(m.node.libp2p.services.pubsub))
     const streamCounters = members.map(
       (m) => new StreamCounts(m.node, { callers: process.env.BENCH_SCALE_CALLERS === '1' }),
@@ -720,27 +772,27 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
     const verifiedBefore = coordinators.map(verifiedByTopic)
     const stopProfile = await profileWindow(process.env.BENCH_CPU_PROF, `scale-c${c}`)
     const cpuBefore = process.cpuUsage()
+    const eluBefore = performance.eventLoopUtilization()
     const deadline = Date.now() + RUN_WINDOW_MS
     const t = process.hrtime.bigint()
     const handedOffDurations: number[] = []
-    const loop = async (coordinator: CoordinatorService): Promise<void> => {
-      while (Date.now() < deadline) {
-        const begin = process.hrtime.bigint()
-        const runId = await coordinator.submit(chainWorkflow(3))
-        // Submitted at a coordinator outside the run's replica set: handed off to a member.
-        const handedOff = coordinator.forwardsRun(runId)
-        const view = await coordinator.waitForCompletion(runId, 120_000)
-        if (view.status !== 'completed') throw new Error(`bench run ${runId} ended ${view.status}`)
-        durations.push(elapsedMs(begin))
-        if (handedOff) handedOffDurations.push(elapsedMs(begin))
-        completed++
+    let hops = 0
+    let remoteHops = 0
+    await drive(deadline, (co, runId, view, ms) => {
+      // A hop is remote when its two ends are different nodes (each node has all three roles).
+      for (const step of view.steps) {
+        hops += 2
+        if (step.supervisor !== view.owner) remoteHops++
+        if (step.runnerPeer !== step.supervisor) remoteHops++
       }
-    }
-    await Promise.all(
-      coordinators.flatMap((co) => Array.from({ length: RUNS_IN_FLIGHT_PER_COORDINATOR }, () => loop(co))),
-    )
+      durations.push(ms)
+      // Submitted at a coordinator outside the run's replica set: handed off to a member.
+      if (co.forwardsRun(runId)) handedOffDurations.push(ms)
+      completed++
+    })
     const seconds = elapsedMs(t) / 1000
     const cpu = process.cpuUsage(cpuBefore)
+    const elu = performance.eventLoopUtilization(eluBefore)
     await stopProfile()
     const openedAfter = streamCounters.map((s) => s.snapshot())
     if (handedOffDurations.length > 0)
@@ -805,6 +857,13 @@ async function measureCoordinators(c: number): Promise<CoordinatorRow> {
       cpuMsPerRun: (cpu.user + cpu.system) / 1000 / Math.max(1, completed),
       idleCpuMsPerS,
       netCpuMsPerRun: ((cpu.user + cpu.system) / 1000 - idleCpuMsPerS * seconds) / Math.max(1, completed),
+      runP99Ms: percentile(durations, 99),
+      forwarded: handedOffDurations.length,
+      remoteHopsPerRun: remoteHops / Math.max(1, completed),
+      hopsPerRun: hops / Math.max(1, completed),
+      cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
+      eventLoopBusy: elu.utilization,
+      warmupRuns,
       gossip,
       otherGossip: { published: other.published / perRun, received: other.received / perRun },
       opened: openedBetween(openedBefore, openedAfter, Math.max(1, completed)),
@@ -875,9 +934,12 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       'runs',
       'runs/s',
       'x c = 1',
-      'run p50 ms',
+      'run p50 / p99 ms',
       'CPU ms per run (net of idle)',
       'idle CPU ms/s',
+      'CPU cores used / main thread busy',
+      'forwarded runs',
+      'remote hops per run',
       'gossip per coordinator per run: published / copies in / verified',
       'replicas held per coordinator mean / max',
       'streams opened per run by protocol; connections dialled per run',
@@ -887,9 +949,12 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       r.runs,
       r.runsPerS,
       base === undefined ? '–' : r.runsPerS / base.runsPerS,
-      r.runP50Ms,
+      `${r.runP50Ms.toFixed(0)} / ${r.runP99Ms.toFixed(0)}`,
       `${r.cpuMsPerRun.toFixed(1)} (${r.netCpuMsPerRun.toFixed(1)})`,
       r.idleCpuMsPerS,
+      `${r.cpuCores.toFixed(2)} / ${(r.eventLoopBusy * 100).toFixed(0)} %`,
+      `${r.forwarded} of ${r.runs}`,
+      `${r.remoteHopsPerRun.toFixed(2)} of ${r.hopsPerRun.toFixed(0)}`,
       r.gossip
         .map(
           (g) =>
@@ -901,7 +966,7 @@ function coordinatorTable(rows: CoordinatorRow[], skipped: string[], loadAtStart
       `${formatCounts(r.opened.streams.map(([p, n]) => [p.replace(/^\/(horus\/|ipfs\/|meshsub\/)?/, ''), n]))}; ${r.opened.connections.toFixed(2)}`,
     ]),
     note: [
-      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s; ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
+      `Floor: c = 1 in the same run. ${RUNS_IN_FLIGHT_PER_COORDINATOR} runs in flight per coordinator for ${RUN_WINDOW_MS / 1000} s, after a ${COORDINATOR_WARMUP_MS / 1000} s warm-up of the same load (${rows.map((r) => r.warmupRuns).join(' / ')} runs, not counted); ${WATCH_EVENTS ? "every coordinator follows the others' events (BENCH_SCALE_WATCH=1)" : "no coordinator follows the others' events"}; ${CLIENT_IDS ? 'each run named by its submitter with a random id, as a client over the mesh does (BENCH_SCALE_CLIENT_IDS=1)' : 'each run named by the coordinator it was submitted at (inside its replica set)'}. CPU: this process (every node), per completed run; in brackets, less the idle rate (measured over ${COORDINATOR_IDLE_MS / 1000} s just after) times the window: (busy CPU − idle floor) / runs. "CPU cores used": CPU-seconds of this process (it hosts all c nodes: the busiest and only one) per wall-second of the window; "main thread busy": its event loop's utilisation over the window (near 100 %: the row is bound by that one thread). Forwarded: submitted at a coordinator outside the run's replica set. Remote hops: coordinator → supervisor and supervisor → runner hops of a run's steps whose ends are different nodes. Gossip: per topic, summed over the nodes and divided by c and the runs; "verified" counts the messages that reached a topic validator (gossipsub verified their signature first), duplicate copies are dropped before.`,
       `Each run is replicated to min(${DEFAULT_REPLICAS}, c) coordinators (coordinator.replicas), so a coordinator holds about ${DEFAULT_REPLICAS}/c of the runs (all of them for c ≤ ${DEFAULT_REPLICAS}), counted at the end of the window (runs not yet handed off to their set included).`,
       `Load average (1 / 5 / 15 min) at the start ${loads(loadAtStart)}, at the end ${loads(loadavg())}, on ${nproc()} cores.`,
       ...skipped,

@@ -6,6 +6,7 @@
  */
 import type { Libp2p, Logger } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
+import { boundedCall } from '../core/bounded-call.js'
 import { createLogger } from '../core/logger.js'
 import { EventQueue, type RpcSubscription } from '../protocols/rpc/client.js'
 import { isBusy, isDialFailure, maybeHandled, shouldFailover } from '../protocols/rpc/failover.js'
@@ -354,10 +355,9 @@ export class MeshConnection implements Connection {
 
   private async probe(peerId: string, role: ServiceRole, signal?: AbortSignal): Promise<boolean> {
     try {
-      const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS)
-      const info = await this.client(peerId).call<NodeInfo>('node.info', undefined, {
-        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      })
+      const info = await boundedCall(signal, PROBE_TIMEOUT_MS, (bounded) =>
+        this.client(peerId).call<NodeInfo>('node.info', undefined, { signal: bounded }),
+      )
       this.learn(peerId, info.multiaddrs)
       this.failedAt.delete(peerId)
       this.lastFailure.delete(peerId)
@@ -376,12 +376,9 @@ export class MeshConnection implements Connection {
   /** Asks the DHT for the peer's addresses; true when it named ones not known before. */
   private async lookup(peerId: string, signal?: AbortSignal): Promise<boolean> {
     try {
-      const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS)
-      if (this.findPeer === undefined) return false
-      const found = await this.findPeer(
-        peerId,
-        signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-      )
+      const findPeer = this.findPeer
+      if (findPeer === undefined) return false
+      const found = await boundedCall(signal, PROBE_TIMEOUT_MS, (bounded) => findPeer(peerId, bounded))
       const known = new Set(this.addrs.get(peerId) ?? [])
       const addrs = found.map((a) => withPeerId(a, peerId))
       this.learn(peerId, addrs)

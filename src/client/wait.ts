@@ -4,6 +4,7 @@
  * when they do not (gateway without subscriptions, coordinator failover, gossip gaps).
  */
 
+import { anySignal } from 'any-signal'
 import type { Connection } from './connection.js'
 import { STATUS_POLL_INTERVAL_MS } from './constants.js'
 import { delay, followEvents } from './events.js'
@@ -22,7 +23,7 @@ export async function waitForRun(
   options: WaitOptions = {},
 ): Promise<RunView> {
   const stop = new AbortController()
-  const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal])
+  const signal = anySignal([options.signal, stop.signal])
   let woken = false
   let wake: () => void = () => {
     woken = true
@@ -61,5 +62,6 @@ export async function waitForRun(
     }
   } finally {
     stop.abort()
+    signal.clear()
   }
 }

@@ -124,6 +124,22 @@ export const KEEPER_SATISFIED_CONNECTIONS = 4
  */
 export const DEFAULT_CONNECTION_FLOOR = 8
 
+/**
+ * Peer records libp2p's peer store keeps in memory at most (`BoundedMemoryDatastore`), dropping the
+ * least recently written: far above a mesh's size (a node hears every peer's heartbeat and records
+ * where it listens), far below what a flood of fresh keys would need to exhaust memory. @default 20_000
+ */
+export const PEER_STORE_MAX_PEERS = 20_000
+
+/** Bytes of peer records kept in memory at most (identify's records are up to ~8 KB). @default 32 MiB */
+export const PEER_STORE_MAX_BYTES = 32 * 1024 * 1024
+
+/**
+ * How often the addresses heard from peers this node is not connected to are stored again: the
+ * peer store stops handing out an address an hour after it first saw it. @default 1_800_000
+ */
+export const HEARD_ADDRS_REFRESH_MS = 30 * 60 * 1000
+
 /** Peers dialled at most per mesh-keeper tick to fill the floor. @default 4 */
 export const CONNECTION_FLOOR_DIALS_PER_TICK = 4
 

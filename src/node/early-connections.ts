@@ -18,6 +18,7 @@
 
 import type { Identify } from '@libp2p/identify'
 import type { Libp2p, Logger } from '@libp2p/interface'
+import { boundedCall } from '../core/bounded-call.js'
 
 /** How long one repeated identify may take before it is given up. @default 10_000 */
 export const REIDENTIFY_TIMEOUT_MS = 10_000
@@ -32,10 +33,9 @@ export async function reidentifyEarlyConnections(
   await Promise.all(
     early.map(async (connection) => {
       try {
-        const timeout = AbortSignal.timeout(REIDENTIFY_TIMEOUT_MS)
-        await libp2p.services.identify.identify(connection, {
-          signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
-        })
+        await boundedCall(signal, REIDENTIFY_TIMEOUT_MS, (bounded) =>
+          libp2p.services.identify.identify(connection, { signal: bounded }),
+        )
         log('identified %p again: its connection opened while libp2p was starting', connection.remotePeer)
       } catch (err) {
         // The connection closed meanwhile, or the peer is slow: its next connection is identified

@@ -7,6 +7,13 @@ import { Uint8ArrayList } from 'uint8arraylist'
  */
 export const NOISE_MAX_PLAINTEXT = 65_535 - 16
 
+/**
+ * Bytes a secured connection queues at most while its socket does not drain; past this libp2p
+ * aborts the connection. Far above what paused streams leave queued (their last writes and a few
+ * control frames), far below what hurts a node. @default 16 MiB
+ */
+export const MAX_CONNECTION_WRITE_BUFFER_BYTES = 16 * 1024 * 1024
+
 /** The one write path of @libp2p/utils' `AbstractStreamMuxer` (yamux's every frame goes through it). */
 interface FrameWriter {
   send(data: Uint8Array | Uint8ArrayList): boolean
@@ -56,6 +63,10 @@ export function coalesceFrames<M extends StreamMuxer>(muxer: M, connection: Mess
   const writer = muxer as M & Partial<FrameWriter>
   const send = writer.send
   if (typeof send !== 'function') return muxer
+  // Streams stop writing while the connection is full, but the muxer's own frames do not (pongs,
+  // window updates, resets of refused streams): a peer that stops reading and keeps pinging would
+  // have them queued without end. Past the bound libp2p aborts the connection.
+  connection.maxWriteBufferLength ??= MAX_CONNECTION_WRITE_BUFFER_BYTES
   let held = new Uint8ArrayList()
   let scheduled = false
 

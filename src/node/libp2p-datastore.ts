@@ -14,19 +14,29 @@
  * at start (bootstrap peers) or on connect (gossipsub, the DHT's closest peers); protocols and
  * addresses come back with identify on the first connection; the DHT routing table refills from
  * the connections the node makes. DHT records and provider records stay on disk.
+ *
+ * In memory it is bounded (`BoundedMemoryDatastore`): on disk a stranger reconnecting with fresh
+ * keys grew the disk; in memory, unbounded, it would grow the heap until the node died.
  */
 import type { Logger } from '@libp2p/interface'
-import { MemoryDatastore, MountDatastore } from 'datastore-core'
+import { MountDatastore } from 'datastore-core'
 import { type Datastore, Key } from 'interface-datastore'
+import { BoundedMemoryDatastore, type MemoryBounds } from './bounded-memory-datastore.js'
+import { PEER_STORE_MAX_BYTES, PEER_STORE_MAX_PEERS } from './constants.js'
 
 /** libp2p's peer store namespace (`@libp2p/peer-store`: `/peers/<peer id as base32 CID>`). */
 export const PEER_STORE_PREFIX = new Key('/peers')
 
-export function libp2pDatastore(disk: Datastore): Datastore {
-  return new MountDatastore([
-    { prefix: PEER_STORE_PREFIX, datastore: new MemoryDatastore() },
+export function libp2pDatastore(
+  disk: Datastore,
+  bounds: MemoryBounds = { maxEntries: PEER_STORE_MAX_PEERS, maxBytes: PEER_STORE_MAX_BYTES },
+): { datastore: Datastore; peers: BoundedMemoryDatastore } {
+  const peers = new BoundedMemoryDatastore(bounds)
+  const datastore = new MountDatastore([
+    { prefix: PEER_STORE_PREFIX, datastore: peers },
     { prefix: new Key('/'), datastore: disk },
   ])
+  return { datastore, peers }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
+import { boundedCall } from '../core/bounded-call.js'
 import { findProviders } from '../protocols/capabilities/find.js'
 import { capabilityCid, roleCid } from '../protocols/capabilities/keys.js'
 import type { TrustPolicy, TrustRole } from '../protocols/jobs/trust-policy.js'
@@ -89,10 +90,9 @@ export function meshMethods(
           params.capability === undefined
             ? await roleCid(params.role as string)
             : await capabilityCid(params.capability)
-        const found = await findProviders(libp2p, cid, {
-          signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]),
-          limit: params.limit,
-        })
+        const found = await boundedCall(signal, 10_000, (bounded) =>
+          findProviders(libp2p, cid, { signal: bounded, limit: params.limit }),
+        )
         const query =
           params.capability === undefined
             ? { role: params.role as TrustRole }

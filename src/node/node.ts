@@ -21,7 +21,7 @@ import { DEFAULT_CONNECTION_FLOOR, DEFAULT_TARGET_CONNECTIONS } from './constant
 import { type DatastoreRecovery, datastoreCheck, openDatastore } from './datastore.js'
 import { reidentifyEarlyConnections } from './early-connections.js'
 import { HttpGateway } from './gateway/http-gateway.js'
-import { storeHeardAddrs } from './heard-addrs.js'
+import { HeardAddrs } from './heard-addrs.js'
 import { type Identity, loadOrCreateIdentity } from './identity.js'
 import { dropPersistedPeerStore, libp2pDatastore } from './libp2p-datastore.js'
 import { type MeshServices, meshLibp2pOptions } from './libp2p-options.js'
@@ -75,6 +75,7 @@ export class HorusNode {
   readonly trimmer: ConnectionTrimmer
   /** Who else is alive, from heartbeats on `horus/v1/liveness`. */
   readonly liveness: LivenessService
+  private readonly heardAddrs: HeardAddrs
   /** Keeps this node's role and capability provider records in the DHT. */
   readonly advertiser: DhtAdvertiser
   /** Trust policy, replay cache, job verifier and this node's signer. */
@@ -154,10 +155,13 @@ export class HorusNode {
         addrs: this.announcedAddrs(),
       }),
     })
-    // A peer first heard: where it listens goes to the peer store, so calls to it can dial.
-    this.liveness.addEventListener('peer:alive', (evt) => {
-      void storeHeardAddrs(this.libp2p, evt.detail, this.log)
+    // Where a peer heard listens goes to the peer store, so calls to it can dial.
+    this.heardAddrs = new HeardAddrs({
+      libp2p: init.libp2p,
+      alive: () => this.liveness.alive(),
+      log: this.log,
     })
+    this.liveness.addEventListener('peer:alive', (evt) => this.heardAddrs.heard(evt.detail))
     this.trust = init.trust
     this.rpc = new MethodRegistry({
       info: { title: `Horus node ${init.libp2p.peerId.toString()}`, version: VERSION },
@@ -242,7 +246,7 @@ export class HorusNode {
           config,
           privateKey: heldSigningKey(identity.privateKey),
           // The peer store in memory, everything else on disk (libp2p-datastore.ts).
-          datastore: libp2pDatastore(datastore),
+          datastore: libp2pDatastore(datastore).datastore,
           logger,
           trusted: (peer) => isTrustedPeer(trust.policy, peer.toString()),
           ...(swarmKey === undefined ? {} : { swarmKey }),
@@ -310,6 +314,7 @@ export class HorusNode {
       await this.gateway?.start()
       await this.keeper.start()
       this.liveness.start()
+      this.heardAddrs.start()
       this.advertiser.start()
       for (const role of this.config.roles) this.advertiser.add(await roleCid(role))
     } catch (err) {
@@ -344,6 +349,7 @@ export class HorusNode {
     this.earlyConnections?.abort()
     await this.reidentifying
     this.liveness.stop()
+    this.heardAddrs.stop()
     this.trimmer.stop()
     await this.advertiser.stop()
     await this.keeper.stop()

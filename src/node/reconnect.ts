@@ -1,6 +1,7 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
+import { boundedCall } from '../core/bounded-call.js'
 import { RECONNECT_DIAL_TIMEOUT_MS } from './constants.js'
 import type { KnownPeers } from './known-peers.js'
 
@@ -19,9 +20,8 @@ export async function reconnectKnownPeers(
   const results = await Promise.allSettled(
     peers.map(async (peer) => {
       if (libp2p.getConnections(peerIdFromString(peer.peerId)).length > 0) return
-      const signal = AbortSignal.any([options.signal, AbortSignal.timeout(RECONNECT_DIAL_TIMEOUT_MS)])
       const addrs = peer.addrs.map((a) => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${peer.peerId}`))
-      await libp2p.dial(addrs, { signal })
+      await boundedCall(options.signal, RECONNECT_DIAL_TIMEOUT_MS, (signal) => libp2p.dial(addrs, { signal }))
     }),
   )
   let connected = 0

@@ -11,6 +11,7 @@
 import type { ComponentLogger, Connection, Logger, PeerId, Startable, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
+import { withSignals } from '../../core/bounded-call.js'
 import type { BlobStore, StoredBlob } from './blob-store.js'
 import {
   BLOB_CHUNK_BYTES,
@@ -170,7 +171,7 @@ export class BlobService implements Startable {
     const self = this.#components.libp2p.peerId.toString()
     const sources = [...new Set(options.sources)].filter((peer) => peer !== self)
     const reasons: string[] = []
-    const release = await this.#slots.acquire(this.#signal(options.signal))
+    const release = await this.#within(options.signal, undefined, (signal) => this.#slots.acquire(signal))
     try {
       for (const peer of sources) {
         if (!this.#init.authorize(peer)) {
@@ -201,9 +202,9 @@ export class BlobService implements Startable {
     const start = partial.offset
     let stream: Stream | undefined
     try {
-      stream = await this.#components.libp2p.dialProtocol(peerIdFromString(peer), BLOB_PROTOCOL, {
-        signal: this.#signal(options.signal, stall),
-      })
+      stream = await this.#within(options.signal, stall, (signal) =>
+        this.#components.libp2p.dialProtocol(peerIdFromString(peer), BLOB_PROTOCOL, { signal }),
+      )
       const lp = lpStream(stream, {
         maxDataLength: Math.max(BLOB_CHUNK_BYTES, MAX_CONTROL_FRAME_BYTES),
         // One window and its framing: what the server sends per request.
@@ -212,14 +213,17 @@ export class BlobService implements Startable {
       let offset = start
       let size: number | undefined
       while (size === undefined || offset < size) {
-        const step = { signal: this.#signal(options.signal, stall) }
-        await lp.write(encodeFrame({ digest, offset, length: BLOB_WINDOW_BYTES }), step)
-        const header = decodeHeader((await lp.read(step)).subarray())
+        const header = await this.#within(options.signal, stall, async (signal) => {
+          await lp.write(encodeFrame({ digest, offset, length: BLOB_WINDOW_BYTES }), { signal })
+          return decodeHeader((await lp.read({ signal })).subarray())
+        })
         size = checkHeader(header, digest, offset, this.store.maxBytes, options.size, size)
         const want = Math.min(BLOB_WINDOW_BYTES, size - offset)
         let got = 0
         while (got < want) {
-          const chunk = (await lp.read({ signal: this.#signal(options.signal, stall) })).subarray()
+          const chunk = (
+            await this.#within(options.signal, stall, (signal) => lp.read({ signal }))
+          ).subarray()
           if (chunk.byteLength === 0 || got + chunk.byteLength > want)
             throw new BlobProtocolError(`blob ${digest}: the peer sent more than the ${want} bytes asked for`)
           await partial.write(chunk)
@@ -263,7 +267,7 @@ export class BlobService implements Startable {
       for (;;) {
         let frame: Uint8Array
         try {
-          frame = (await lp.read({ signal: this.#signal(undefined, stall) })).subarray()
+          frame = (await this.#within(undefined, stall, (signal) => lp.read({ signal }))).subarray()
         } catch (err) {
           // The fetcher closed the stream: it has what it wanted.
           if ((err as Error).name === 'UnexpectedEOFError') break
@@ -277,22 +281,25 @@ export class BlobService implements Startable {
         const length = Math.min(request.length, size - offset)
         if (length === 0) continue
         for await (const chunk of this.store.read(request.digest, offset, length)) {
-          await lp.write(chunk as Uint8Array, { signal: this.#signal(undefined, stall) })
+          await this.#within(undefined, stall, (signal) => lp.write(chunk as Uint8Array, { signal }))
           this.stats.servedBytes += (chunk as Uint8Array).byteLength
         }
       }
-      await stream.close({ signal: this.#signal(undefined, stall) }).catch(() => {})
+      await this.#within(undefined, stall, (signal) => stream.close({ signal })).catch(() => {})
       this.stats.served++
     } finally {
       this.#serving--
     }
   }
 
-  #signal(caller?: AbortSignal, timeoutMs?: number): AbortSignal {
-    const signals = [this.#shutdown.signal]
-    if (caller !== undefined) signals.push(caller)
-    if (timeoutMs !== undefined) signals.push(AbortSignal.timeout(timeoutMs))
-    return AbortSignal.any(signals)
+  /** Runs one step bounded by the node's shutdown, the caller's signal and a stall timeout. */
+  #within<T>(
+    caller: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)
+    return withSignals([this.#shutdown.signal, caller, timeout], fn)
   }
 }
 

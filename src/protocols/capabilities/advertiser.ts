@@ -1,5 +1,6 @@
 import type { Libp2p, Logger } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
+import { boundedCall } from '../../core/bounded-call.js'
 
 /** How often provider records are refreshed (the DHT drops them after 48 h). @default 3_600_000 */
 export const REPROVIDE_INTERVAL_MS = 60 * 60 * 1000
@@ -62,9 +63,9 @@ export class DhtAdvertiser {
         for (const entry of this.keys.values()) {
           if (entry.provided || signal.aborted) continue
           try {
-            await this.libp2p.contentRouting.provide(entry.cid, {
-              signal: AbortSignal.any([signal, AbortSignal.timeout(30_000)]),
-            })
+            await boundedCall(signal, 30_000, (bounded) =>
+              this.libp2p.contentRouting.provide(entry.cid, { signal: bounded }),
+            )
             entry.provided = true
             this.log('provided %c', entry.cid)
           } catch (err) {

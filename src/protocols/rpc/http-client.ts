@@ -3,6 +3,8 @@
  * `POST /rpc/subscribe` event stream, ended by closing it. Aborting a call closes its request,
  * which aborts the handler's signal on the node.
  */
+
+import { anySignal } from 'any-signal'
 import {
   type CallOptions,
   EventQueue,
@@ -61,8 +63,7 @@ export class HttpRpcClient implements RpcClient {
       options.timeoutMs ??
       (options.signal === undefined ? (this.init.defaultTimeoutMs ?? DEFAULT_CLIENT_TIMEOUT_MS) : undefined)
     const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs)
-    const signals = [options.signal, timeout].filter((s): s is AbortSignal => s !== undefined)
-    const signal = signals.length <= 1 ? signals[0] : AbortSignal.any(signals)
+    const signal = anySignal([options.signal, timeout])
     const body = JSON.stringify({
       jsonrpc: '2.0',
       id: this.nextId++,
@@ -77,7 +78,7 @@ export class HttpRpcClient implements RpcClient {
         method: 'POST',
         headers: this.headers,
         body,
-        ...(signal === undefined ? {} : { signal }),
+        signal,
       })
       text = await response.text()
     } catch (err) {
@@ -85,6 +86,8 @@ export class HttpRpcClient implements RpcClient {
       if (options.signal?.aborted === true)
         throw new CancelledError('call cancelled by the caller', { cause: options.signal.reason })
       throw new UnavailableError(`gateway unreachable: ${(err as Error).message}`, { cause: err })
+    } finally {
+      signal.clear()
     }
     const answer = parseResponse(text)
     if (answer === undefined) throw statusError(response.status, text)

@@ -6,6 +6,8 @@
  * (src/node/rpc-access.ts); a job is visible only to its submitter, to trusted coordinators for
  * workflow steps and to admins (access.ts) — to anyone else it does not exist.
  */
+
+import { boundedCall } from '../../core/bounded-call.js'
 import { TurnBatch } from '../../core/turn-batch.js'
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
 import {
@@ -288,8 +290,10 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
         const withJob = (view: JobResultView): JobResultView =>
           includeJob === true ? { ...view, job } : view
         if (wait !== true) return withJob(resultView(service.status(jobId)))
-        const deadline = AbortSignal.timeout(timeoutMs ?? DEFAULT_RESULT_WAIT_MS)
-        return withJob(resultView(await service.waitForResult(jobId, AbortSignal.any([signal, deadline]))))
+        const waited = await boundedCall(signal, timeoutMs ?? DEFAULT_RESULT_WAIT_MS, (bounded) =>
+          service.waitForResult(jobId, bounded),
+        )
+        return withJob(resultView(waited))
       },
     }),
     defineMethod<{ jobId: string }, string[]>({

@@ -3,9 +3,10 @@
  *
  * Sources, merged: the liveness cache (heartbeats carry roles, capabilities and capacity — the
  * main source), runners found through DHT provider records and described over RPC (peers this node
- * hears no heartbeat from yet), and a runner in the same node. Selection: among the live runners
- * serving the capability that have a free dispatch slot, the least loaded (own dispatches in flight
- * per slot, then the load the runner reports); a runner whose link just failed is skipped for a
+ * hears no heartbeat from yet), and a runner in the same node. Selection: the runner in the same
+ * node while it has a free execution slot (a function call where any other is an RPC); else, among
+ * the live runners serving the capability that have a free dispatch slot, the least loaded (own
+ * dispatches in flight per slot, then the load the runner reports); a runner whose link just failed is skipped for a
  * backoff period so a dead-but-not-yet-lost runner cannot swallow the queue.
  *
  * Membership follows the trust policy in force, read at each look: a runner is listed (and picked)
@@ -14,6 +15,7 @@
  * themselves when their key is not trusted as a runner of the capability looked up).
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
 import { capabilityCid, findProviders } from '../../protocols/capabilities/index.js'
 import { grantedClaims, type TrustPolicy } from '../../protocols/jobs/index.js'
 import type { LivenessService } from '../../protocols/liveness/index.js'
@@ -177,6 +179,9 @@ export class RunnerPool {
       if (failure !== undefined && failure.until > now) continue
       eligible++
       if (runner.inFlight >= runner.limit) continue
+      // The runner in this node, with an execution slot free now: no network hop for the job.
+      if (runner.source === 'local' && runner.inFlight < runner.capacity && runner.running < runner.capacity)
+        return { peerId: runner.peerId }
       // Own in-flight share dominates (it is exact); the reported load breaks ties between runners
       // other supervisors also feed.
       const score = runner.inFlight / runner.limit + runner.running / (runner.capacity * 1000 + 1)
@@ -257,7 +262,7 @@ export class RunnerPool {
     if ((this.lookups.get(capability) ?? 0) > now) return false
     this.lookups.set(capability, now + DHT_LOOKUP_INTERVAL_MS)
     const known = new Set(this.list().map((r) => r.peerId))
-    const lookup = AbortSignal.any([signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
+    const lookup = anySignal([signal, AbortSignal.timeout(DHT_LOOKUP_TIMEOUT_MS)])
     let added = false
     try {
       const providers = await findProviders(this.init.libp2p, await capabilityCid(capability), {
@@ -296,6 +301,8 @@ export class RunnerPool {
       }
     } catch (err) {
       if (!signal.aborted) this.log('DHT look-up for "%s" failed: %s', capability, (err as Error).message)
+    } finally {
+      lookup.clear()
     }
     return added
   }

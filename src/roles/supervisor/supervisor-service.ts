@@ -931,18 +931,26 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   /**
    * Sets the status, persists it, and tells subscribers; resolves once it is on disk. `running`
    * is not written: a restart treats `dispatched` and `running` alike (re-attach to the runner),
-   * so the write would buy nothing and cost one datastore put per job.
+   * so the write would buy nothing and cost one datastore put per job. A terminal status is told
+   * only once it is on disk: a coordinator that hears it records the result and stops following
+   * the job, so a crash before the write would run the job again after the restart.
    */
-  private update(record: JobRecord, status: SupervisorJobStatus, reason: string | undefined): Promise<void> {
+  private async update(
+    record: JobRecord,
+    status: SupervisorJobStatus,
+    reason: string | undefined,
+  ): Promise<void> {
     record.status = status
     if (reason === undefined) delete record.reason
     else record.reason = reason
     record.updatedAt = Date.now()
-    this.emitStatus(record)
-    if (status === 'running') return Promise.resolve()
-    return this.store.save(record).catch((err: unknown) => {
+    const terminal = isTerminal(status)
+    if (!terminal) this.emitStatus(record)
+    if (status === 'running') return
+    await this.store.save(record).catch((err: unknown) => {
       this.log.error('persisting job %s failed: %e', record.job.id, err)
     })
+    if (terminal && record.status === status) this.emitStatus(record)
   }
 
   private emitStatus(record: JobRecord): void {

@@ -9,6 +9,7 @@
  */
 
 import { delay as sleep } from '../../client/events.js'
+import { boundedCall } from '../../core/bounded-call.js'
 
 interface EffectJob {
   id: string
@@ -50,12 +51,15 @@ function upstreamSum(input: Record<string, unknown> | undefined): number {
 async function effect(job: EffectJob, ctx: EffectContext): Promise<unknown> {
   const payload = parsePayload(job.payload)
   if (payload.counter !== undefined) {
-    const response = await fetch(new URL('/executions', payload.counter), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jobId: job.id, node: process.env.HORUS_NEMESIS_NODE ?? String(process.pid) }),
-      signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(RECORD_TIMEOUT_MS)]),
-    })
+    const counter = payload.counter
+    const response = await boundedCall(ctx.signal, RECORD_TIMEOUT_MS, (signal) =>
+      fetch(new URL('/executions', counter), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jobId: job.id, node: process.env.HORUS_NEMESIS_NODE ?? String(process.pid) }),
+        signal,
+      }),
+    )
     if (!response.ok) throw new Error(`effect: the counter answered ${response.status}`)
     ctx.log(`recorded ${job.id}`)
   }

@@ -6,7 +6,6 @@
  * as this node, which signs for them; a trigger's firing runs under its registration. Refusals are
  * counted by reason.
  */
-import { randomUUID } from 'node:crypto'
 import type { Logger } from '@libp2p/interface'
 import type { CallerAuthority, CallerIdentity } from '../../../node/caller-authority.js'
 import {
@@ -35,7 +34,8 @@ export interface SubmitOptions {
   /**
    * The run id a caller without a submission of its own (gateway, in-process) chooses; the node
    * signs a submission with it. The same id with the same workflow and inputs answers the same run,
-   * so a retry is safe. With a `submission` it must equal `submission.runId`. @default a random UUID
+   * so a retry is safe. With a `submission` it must equal `submission.runId`. @default a random
+   * UUID whose replica set includes this coordinator (`AdmissionInit.newRunId`)
    */
   runId?: string
   /** Who called (the RPC context's caller); undefined is this process. */
@@ -60,6 +60,8 @@ export interface AdmissionInit {
    * run id taken elsewhere in the mesh is found taken here too). Best effort, bounded in time.
    */
   fetchRun?(runId: string): Promise<void>
+  /** A fresh id for a run this node names itself (gateway and in-process callers without one). */
+  newRunId(): string
 }
 
 /** The document a submission digests: text is parsed first (as the SDK does before signing). */
@@ -216,7 +218,11 @@ export class Admission {
       )
     }
     const submission = createSubmission(
-      { runId: options.runId ?? randomUUID(), workflow: document, inputs: inputs as Record<string, unknown> },
+      {
+        runId: options.runId ?? this.#init.newRunId(),
+        workflow: document,
+        inputs: inputs as Record<string, unknown>,
+      },
       this.#init.signer,
     )
     return checkSubmission(submission, document, inputs, who)

@@ -49,6 +49,15 @@ export const DEFAULT_SUPERVISOR_LOSS_MS = 30_000
 /** Supervisors are looked up in the DHT at most this often while none is known. @default 5_000 */
 export const SUPERVISOR_LOOKUP_INTERVAL_MS = 5_000
 
+/**
+ * A coordinator sends its jobs to the supervisor in its own node (a function call, where any other
+ * is an RPC) while that one has at most this many more of its jobs in flight than the least loaded
+ * other usable supervisor. The local supervisor hands jobs to every runner of the mesh, so this
+ * bounds only how much supervisor work one node takes on, not which runners run the jobs.
+ * @default 16
+ */
+export const LOCAL_SUPERVISOR_MARGIN = 16
+
 /** A supervisor that failed a call is not used again for this long. @default 5_000 */
 export const SUPERVISOR_BACKOFF_MS = 5_000
 

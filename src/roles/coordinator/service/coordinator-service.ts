@@ -6,6 +6,7 @@
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { anySignal } from 'any-signal'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
 import { CallerAuthority } from '../../../node/caller-authority.js'
@@ -285,6 +286,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
       compile: (document) => this.compile(document),
       register: (definition) => this.triggers.register(definition),
       expired: (runId) => this.retention.isExpired(runId) !== undefined,
+      newRunId: () => this.sets.newRunId(),
       // Outside the run's set, this coordinator holds none of the mesh's runs of that id: ask a member.
       fetchRun: async (runId) => {
         if (this.sets.members(runId).includes(this.peerId)) return
@@ -809,7 +811,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
     const gone = (): boolean => this.engine.runs.get(runId) !== entry
     if (!entry.terminal) {
       const deadline = AbortSignal.timeout(timeoutMs)
-      const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
+      const stop = anySignal([signal, deadline])
       await new Promise<void>((resolve) => {
         const check = (evt?: CustomEvent<string>): void => {
           if (evt !== undefined && evt.detail !== runId) return
@@ -822,7 +824,7 @@ export class CoordinatorService extends TypedEventEmitter<CoordinatorEvents> imp
         this.addEventListener('run:changed', check)
         stop.addEventListener('abort', done, { once: true })
         check()
-      })
+      }).finally(() => stop.clear())
       if (!entry.terminal && gone() && !stop.aborted && !isForwarded(caller))
         return elsewhere(timeoutMs - (Date.now() - began))
     }

@@ -12,6 +12,7 @@
  * A forwarded call is answered where it lands: never forwarded again.
  */
 
+import { anySignal } from 'any-signal'
 import { abortable } from '../../../core/abortable.js'
 import { actAsNode, type CallerIdentity } from '../../../node/caller-authority.js'
 import {
@@ -165,7 +166,7 @@ export function forwardMethod(init: {
       // The method's own timeout, as if it had been called here directly.
       const timeoutMs = entry.def.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS
       const timeout = AbortSignal.timeout(timeoutMs)
-      const signal = AbortSignal.any([ctx.signal, timeout])
+      const signal = anySignal([ctx.signal, timeout])
       try {
         return await abortable(
           Promise.resolve().then(() => entry.def.handler(checked as never, { signal, caller })),
@@ -176,6 +177,7 @@ export function forwardMethod(init: {
           throw new CallTimeoutError(`${method} timed out after ${timeoutMs} ms`)
         throw err
       } finally {
+        signal.clear()
         const left = (inFlight.get(client) ?? 1) - 1
         if (left <= 0) inFlight.delete(client)
         else inFlight.set(client, left)

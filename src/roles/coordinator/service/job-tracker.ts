@@ -36,6 +36,7 @@ import {
   type NodeTracing,
 } from '../../../node/telemetry/index.js'
 import {
+  authorityRunMismatch,
   createJob,
   envelopeTag,
   type JobAuthority,
@@ -43,7 +44,9 @@ import {
   jobDigest,
   type SealedSecret,
   type Signer,
+  signatureChainProblem,
   type TrustPolicy,
+  verifyAuthoritySignature,
 } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import { maybeHandled, RemoteError } from '../../../protocols/rpc/index.js'
@@ -94,6 +97,8 @@ export interface TrackedJob {
   locate: false | LocateMode
   /** Since when the look-up has been waiting for supervisors that did not answer. */
   locatingSince: number | undefined
+  /** Supervisors that said both "taken" and "not found" for its id once already. */
+  idHeldBy?: Set<string>
   retryTimer: NodeJS.Timeout | undefined
   /** The attempt's span, while tracing is on and the attempt is tracked here. */
   span?: Span | undefined
@@ -132,11 +137,14 @@ export { payloadText }
 
 const CALL_TIMEOUT_MS = 15_000
 
+/** Signatures of envelopes found on supervisors that verified, kept so a look-up checks each once. */
+const AUTHENTIC_HOLDERS_KEPT = 1_000
+
 /** How an attempt cancelled here ends (its span's outcome). */
 const CANCELLED = { status: 'cancelled' } as const
 
 /** Why a job found under a step's id was not adopted. */
-export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter'] as const
+export const ADOPTION_REFUSALS = ['other_job', 'untrusted_submitter', 'forged'] as const
 export type AdoptionRefusal = (typeof ADOPTION_REFUSALS)[number]
 
 export interface AdoptionStats {
@@ -157,9 +165,10 @@ export class JobTracker {
   private readonly unreachableSince = new Map<string, number>()
   /** Copies left on supervisors jobs were moved away from: supervisor → job id → its expiry. */
   private readonly leftBehind = new Map<string, Map<string, number>>()
+  private readonly authenticHolders = new Set<string>()
   private readonly adoptions: AdoptionStats = {
     adopted: 0,
-    refused: { other_job: 0, untrusted_submitter: 0 },
+    refused: { other_job: 0, untrusted_submitter: 0, forged: 0 },
   }
 
   constructor(init: JobTrackerInit) {
@@ -652,7 +661,11 @@ export class JobTracker {
         // No job there: only its id, held for a coordinator that looked for it while taking the
         // step over — and this node owns the run again since (the lease went back to it). Looking
         // the job up again holds the id for this node instead (the latest looker wins), and it is
-        // sent once no supervisor has it. Sending it as is would be refused for ever.
+        // sent once no supervisor has it. Sending it as is would be refused for ever. A supervisor
+        // that says both again is lying (or stuck): it is passed over, or the step would loop.
+        job.idHeldBy ??= new Set()
+        if (job.idHeldBy.has(link.peerId)) job.tried.add(link.peerId)
+        job.idHeldBy.add(link.peerId)
         this.unassign(job)
         job.locate = 'wait'
         job.locatingSince = undefined
@@ -712,9 +725,33 @@ export class JobTracker {
     ) {
       return 'other_job'
     }
-    return this.init.policy().admits(holder.submitter, { role: 'coordinator' })
-      ? undefined
-      : 'untrusted_submitter'
+    if (!this.init.policy().admits(holder.submitter, { role: 'coordinator' })) return 'untrusted_submitter'
+    return this.authentic(holder) ? undefined : 'forged'
+  }
+
+  /**
+   * Whether `holder` was signed by the coordinator it names, under the authority of this run: a
+   * supervisor answering a look-up could otherwise make up an envelope naming any trusted
+   * coordinator, and capture (then stall) a step it was never sent.
+   */
+  private authentic(holder: JobEnvelope): boolean {
+    const key = holder.signatures[0]?.sig
+    if (key === undefined || holder.signatures[0]?.key !== holder.submitter) return false
+    if (this.authenticHolders.has(key)) return true
+    const { authority, run } = holder
+    const genuine =
+      signatureChainProblem(holder) === undefined &&
+      (run === undefined ||
+        (authority !== undefined &&
+          authorityRunMismatch(authority, run) === undefined &&
+          verifyAuthoritySignature(authority)))
+    if (!genuine) return false
+    this.authenticHolders.add(key)
+    if (this.authenticHolders.size > AUTHENTIC_HOLDERS_KEPT) {
+      const oldest = this.authenticHolders.values().next().value
+      if (oldest !== undefined) this.authenticHolders.delete(oldest)
+    }
+    return true
   }
 
   /**
@@ -745,6 +782,19 @@ export class JobTracker {
     )
     if (job.cancelled || this.jobs.get(job.jobId) !== job) return 'found'
     let hits = found.filter((f) => typeof f === 'object')
+    // An envelope no trusted coordinator signed is no job at all: the supervisor that answered it
+    // is passed over, whatever the mode, and cannot fail the attempt either.
+    for (const hit of hits) {
+      if (hit.view.job === undefined || this.refusalOf(job, hit.view.job) !== 'forged') continue
+      job.tried.add(hit.peer)
+      this.adoptions.refused.forged++
+      this.log.error(
+        '%s: supervisor %s answered with an envelope nobody signed: passed over',
+        job.jobId,
+        hit.peer,
+      )
+    }
+    hits = hits.filter((hit) => hit.view.job === undefined || this.refusalOf(job, hit.view.job) !== 'forged')
     if (
       job.locate === 'answer' &&
       hits.length > 0 &&

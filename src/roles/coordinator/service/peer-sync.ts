@@ -5,6 +5,7 @@
  * "no such run" (a run submitted elsewhere a moment ago). One round per peer at a time.
  */
 import { type ComponentLogger, isPeerId, type Logger } from '@libp2p/interface'
+import { boundedCall } from '../../../core/bounded-call.js'
 import type { MeshLibp2p } from '../../../node/node.js'
 import type { LivenessService, LivePeer } from '../../../protocols/liveness/index.js'
 import { ConnectionClosedError, Libp2pRpcClient } from '../../../protocols/rpc/index.js'
@@ -89,9 +90,9 @@ export class PeerSync {
   async pull(signal?: AbortSignal): Promise<void> {
     const peers = this.init.coordinators()
     if (peers.length === 0) return
-    const deadline = AbortSignal.timeout(PULL_TIMEOUT_MS)
-    const stop = signal === undefined ? deadline : AbortSignal.any([signal, deadline])
-    await Promise.allSettled(peers.map((peer) => this.round(peer, stop)))
+    await boundedCall(signal, PULL_TIMEOUT_MS, (stop) =>
+      Promise.allSettled(peers.map((peer) => this.round(peer, stop))),
+    )
   }
 
   /** One anti-entropy round with `peer` (joins the one under way, if any). */

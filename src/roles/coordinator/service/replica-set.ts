@@ -5,7 +5,7 @@
  * coordinator that joins or is lost moves only the runs whose top k it enters or leaves (about
  * k/c of them). See ../../../protocols/state/README.md, "Where runs live".
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 
 /** The run's weight at `peer`: a coordinator with a higher one comes first in the run's order. */
 export function rendezvousScore(run: string, peer: string): string {
@@ -25,6 +25,13 @@ export function rendezvousOrder(run: string, peers: Iterable<string>): string[] 
  * bounded; a set costs one sha256 per live coordinator to compute again.
  */
 const MAX_CACHED_SETS = 10_000
+
+/**
+ * Hashes one run id choice may cost at most (a try costs one per live coordinator): with c
+ * coordinators and k replicas a try lands in this coordinator's set with probability k/c, so the
+ * budget gives ~1 − e^(−budget·k/c²) — certain at c = 10, ~70 % at c = 100 — for at most a few ms of sha256.
+ */
+const RUN_ID_HASH_BUDGET = 4_096
 
 export interface ReplicaSetsInit {
   self: string
@@ -74,6 +81,27 @@ export class ReplicaSets {
       this.cache.set(run, members)
     }
     return members
+  }
+
+  /**
+   * A fresh run id (a UUID) whose replica set includes this coordinator, for a run it names itself:
+   * a submission it accepts is then held and driven here from the start, not pushed to the set's
+   * members, confirmed and handed off. Random ids are tried within RUN_ID_HASH_BUDGET; past it the
+   * last one is used (and handed off, as any run submitted outside its set is).
+   */
+  newRunId(): string {
+    const live = this.init.liveCoordinators()
+    const k = this.init.replicas
+    let id = randomUUID()
+    if (live.length < k) return id
+    const tries = Math.max(1, Math.floor(RUN_ID_HASH_BUDGET / (live.length + 1)))
+    for (let i = 0; i < tries; i++, id = randomUUID()) {
+      const own = rendezvousScore(id, this.init.self)
+      let above = 0
+      for (const peer of live) if (rendezvousScore(id, peer) > own && ++above >= k) break
+      if (above < k) return id
+    }
+    return id
   }
 
   /** Forgets a run's cached set (it left this coordinator). */

@@ -2,19 +2,23 @@
  * The supervisors a coordinator sends step jobs to: the one in its own node, those listed in the
  * config (`coordinator.supervisors`), those heard on the liveness topic with role `supervisor`,
  * and — while none of those is known — those found in the DHT under the supervisor role record.
- * Jobs go to the supervisor with the fewest of this coordinator's jobs in flight; one that fails a
- * call is skipped for a while, and one whose event stream breaks is reported down so its jobs are
- * re-sent (same job id) to another. Whatever the source, a peer is used only while the trust policy
- * in force holds its key as a `supervisor` (checked at each pick, so a policy reload applies at
- * once); configured addresses are no exception.
+ * Jobs go to the supervisor in this node while it has at most LOCAL_SUPERVISOR_MARGIN more of this
+ * coordinator's jobs in flight than the least loaded other (a function call instead of an RPC; it
+ * hands them to any runner of the mesh, so capacity is not lost), else to the least loaded; one
+ * that fails a call is skipped for a while, and one whose event stream breaks is reported down so
+ * its jobs are re-sent (same job id) to another. Whatever the source, a peer is used only while
+ * the trust policy in force holds its key as a `supervisor` (checked at each pick, so a policy
+ * reload applies at once); configured addresses are no exception. This node's own supervisor is
+ * trusted by this node.
  */
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { anySignal } from 'any-signal'
 import { findProviders } from '../../../protocols/capabilities/find.js'
 import { roleCid } from '../../../protocols/capabilities/keys.js'
 import type { TrustPolicy } from '../../../protocols/jobs/index.js'
 import type { LivenessService } from '../../../protocols/liveness/index.js'
 import type { SupervisorService } from '../../supervisor/index.js'
-import { SUPERVISOR_BACKOFF_MS, SUPERVISOR_LOOKUP_INTERVAL_MS } from './constants.js'
+import { LOCAL_SUPERVISOR_MARGIN, SUPERVISOR_BACKOFF_MS, SUPERVISOR_LOOKUP_INTERVAL_MS } from './constants.js'
 import {
   type LinkHandlers,
   LocalSupervisorLink,
@@ -70,19 +74,29 @@ export class SupervisorPool {
     return [...out]
   }
 
-  /** The least loaded usable supervisor not in `exclude`, or undefined. */
+  /**
+   * The supervisor for the next job, not in `exclude` and not backing off: this node's own while
+   * it is usable and at most LOCAL_SUPERVISOR_MARGIN jobs more loaded than the least loaded other,
+   * else the least loaded; undefined when none is usable.
+   */
   pick(exclude: ReadonlySet<string>): string | undefined {
     const now = Date.now()
     let best: string | undefined
     let bestLoad = Number.POSITIVE_INFINITY
+    let localLoad: number | undefined
     for (const peer of this.candidates()) {
       if (exclude.has(peer) || (this.failedUntil.get(peer) ?? 0) > now) continue
       const load = this.load.get(peer) ?? 0
+      if (peer === this.init.self) {
+        localLoad = load
+        continue
+      }
       if (load < bestLoad) {
         best = peer
         bestLoad = load
       }
     }
+    if (localLoad !== undefined && localLoad <= bestLoad + LOCAL_SUPERVISOR_MARGIN) return this.init.self
     return best
   }
 
@@ -147,7 +161,7 @@ export class SupervisorPool {
     const now = Date.now()
     if (this.lookup !== undefined || now - this.lastLookup < SUPERVISOR_LOOKUP_INTERVAL_MS) return
     this.lastLookup = now
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(5_000)])
+    const signal = anySignal([this.controller.signal, AbortSignal.timeout(5_000)])
     this.lookup = (async () => {
       try {
         const found = await findProviders(this.init.libp2p, await roleCid('supervisor'), {
@@ -162,6 +176,7 @@ export class SupervisorPool {
       } catch (err) {
         if (!signal.aborted) this.log('supervisor look-up failed: %s', (err as Error).message)
       } finally {
+        signal.clear()
         this.lookup = undefined
       }
     })()

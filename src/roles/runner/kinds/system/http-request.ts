@@ -4,6 +4,7 @@
  * parsed; others are returned as text.
  */
 
+import { anySignal } from 'any-signal'
 import { DEFAULT_HTTP_TIMEOUT_MS, DEFAULT_MAX_HTTP_RESPONSE_BYTES } from './constants.js'
 import { HttpRequestError, HttpResponseTooLargeError, HttpTimeoutError } from './errors.js'
 
@@ -32,7 +33,7 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
   const timeoutMs = request.timeoutMs ?? DEFAULT_HTTP_TIMEOUT_MS
   const url = parseUrl(request.url)
   const timeout = AbortSignal.timeout(timeoutMs)
-  const signal = request.signal === undefined ? timeout : AbortSignal.any([request.signal, timeout])
+  const signal = anySignal([request.signal, timeout])
   try {
     const init: RequestInit = { method: request.method, signal, redirect: 'follow' }
     if (request.headers !== undefined) init.headers = request.headers
@@ -57,6 +58,8 @@ export async function httpRequest(request: HttpRequest): Promise<HttpResponse> {
     throw new HttpRequestError(`${request.method} ${url.href} failed: ${cause ?? (err as Error).message}`, {
       cause: err,
     })
+  } finally {
+    signal.clear()
   }
 }
 
