@@ -19,8 +19,8 @@ export const DEFAULT_FAST_MESH_NODES = 10
  * `DEFAULT_FAST_MESH_NODES` nodes, so what each node receives stays flat as the mesh grows: a node
  * heartbeats every max(interval, nodes / budget) seconds. Each heartbeat a node receives a second
  * costs it ~0.2 ms of CPU a second per copy (each copy is a gossip RPC decrypted, demuxed, decoded
- * and forwarded; only the first is verified), about 4 copies with heartbeats sent to the gossip
- * mesh only: at 10 a second presence was ~70 % of an idle node's CPU (BENCHMARKS.md, "Fifth
+ * and forwarded; only the first is verified), ~7 copies at N = 25 (one per gossip mesh peer): at
+ * 10 a second presence was ~70 % of an idle node's CPU (BENCHMARKS.md, "Fifth
  * session: the idle floor"). The price of 1 is loss detection: 5 × N s in a mesh of 10 < N ≤ 30
  * nodes, 150 s (5 × the maximum interval) beyond, while a coordinator's takeover waits at most
  * its lease.
