@@ -27,22 +27,24 @@ async function dropKeepAlive(node: HorusNode, ...peers: HorusNode[]): Promise<vo
 }
 
 describe('presence budget: heartbeat interval grows with the mesh', () => {
-  const bounds = { budgetPerSecond: 30, minMs: 1_000, maxMs: 30_000 }
+  const bounds = { budgetPerSecond: 1, fastMeshNodes: 10, minMs: 1_000, maxMs: 30_000 }
 
-  it('keeps one heartbeat a second in a small mesh', () => {
+  it('keeps one heartbeat a second in a mesh of up to fastMeshNodes', () => {
     expect(heartbeatInterval({ ...bounds, peers: 0 })).toBe(1_000)
-    expect(heartbeatInterval({ ...bounds, peers: 29 })).toBe(1_000)
+    expect(heartbeatInterval({ ...bounds, peers: 9 })).toBe(1_000)
   })
 
-  it('spaces heartbeats so the mesh sends about the budget per second', () => {
-    for (const peers of [59, 199, 599]) {
-      const interval = heartbeatInterval({ ...bounds, peers })
+  it('beyond, spaces heartbeats so the mesh sends about the budget per second', () => {
+    expect(heartbeatInterval({ ...bounds, peers: 10 })).toBe(11_000)
+    for (const peers of [19, 59, 199]) {
+      const interval = heartbeatInterval({ ...bounds, budgetPerSecond: 10, peers })
       // (peers + 1) nodes each sending one per interval: the budget, whatever the size.
-      expect(((peers + 1) * 1000) / interval).toBeCloseTo(30, 0)
+      expect(((peers + 1) * 1000) / interval).toBeCloseTo(10, 0)
     }
   })
 
   it('never waits longer than the maximum interval', () => {
+    expect(heartbeatInterval({ ...bounds, peers: 29 })).toBe(30_000)
     expect(heartbeatInterval({ ...bounds, peers: 100_000 })).toBe(30_000)
   })
 

@@ -18,8 +18,8 @@ import {
   benchCid,
   DHT_DEADLINE_MS,
   gossipOver,
-  IDLE_WINDOW_MS,
   identities,
+  idleWindowMs,
   JOIN_DEADLINE_MS,
   progress,
   type ScaleRow,
@@ -300,7 +300,7 @@ export async function measureSpreadMesh(n: number, p: number): Promise<{ row: Sc
     const rssMiBPerNode = after.reduce((acc, f, k) => acc + f.rss - (base[k]?.rss ?? 0), 0) / n / 1024 / 1024
     const fdsPerNode = after.reduce((acc, f, k) => acc + f.fds - (base[k]?.fds ?? 0), 0) / n
     await workers.each('idleBegin', {})
-    await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS))
+    await new Promise((r) => setTimeout(r, idleWindowMs(n)))
     const idle = await workers.each('idleEnd', {})
     const seconds = Math.max(...idle.map((w) => w.seconds))
     const conns = idle.flatMap((w) => w.connections)

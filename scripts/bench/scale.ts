@@ -40,6 +40,13 @@ import { generateIdentity } from '../../src/node/identity.js'
 import { createNode, type HorusNode } from '../../src/node/node.js'
 import { attachRoles, type NodeRoles } from '../../src/node/roles.js'
 import { EVENTS_TOPIC } from '../../src/protocols/events/index.js'
+import {
+  DEFAULT_FAST_MESH_NODES,
+  DEFAULT_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_PRESENCE_BUDGET_PER_SECOND,
+  MAX_HEARTBEAT_INTERVAL_MS,
+} from '../../src/protocols/liveness/constants.js'
+import { heartbeatInterval } from '../../src/protocols/liveness/interval.js'
 import { STATE_TOPIC } from '../../src/protocols/state/sync/index.js'
 import type { CoordinatorService, RunView } from '../../src/roles/coordinator/index.js'
 import { DEFAULT_REPLICAS } from '../../src/roles/coordinator/service/constants.js'
@@ -71,6 +78,22 @@ const BUDGET_MS = Number(process.env.BENCH_SCALE_BUDGET_S ?? (QUICK ? 300 : 840)
 export const JOIN_DEADLINE_MS = 60_000
 export const VIEW_DEADLINE_MS = QUICK ? 60_000 : 150_000
 export const IDLE_WINDOW_MS = QUICK ? 5_000 : 10_000
+
+/**
+ * The idle window for a mesh of `n` nodes: at least one heartbeat interval (n s beyond 10 nodes, at
+ * most 30 s), so every node heartbeats once inside it. Shorter, a window would catch a burst of
+ * heartbeats or none (nodes started together beat in phase) and the idle figures would swing.
+ */
+export function idleWindowMs(n: number): number {
+  const interval = heartbeatInterval({
+    peers: n - 1,
+    budgetPerSecond: DEFAULT_PRESENCE_BUDGET_PER_SECOND,
+    fastMeshNodes: DEFAULT_FAST_MESH_NODES,
+    minMs: DEFAULT_HEARTBEAT_INTERVAL_MS,
+    maxMs: MAX_HEARTBEAT_INTERVAL_MS,
+  })
+  return Math.max(IDLE_WINDOW_MS, interval)
+}
 const GOSSIP_MESSAGES = 20
 /** All gossip messages of one size together, so a lossy mesh cannot stall the run (20 x 10 s). */
 const GOSSIP_DEADLINE_MS = 60_000
@@ -465,7 +488,7 @@ async function idle(
   const opened0 = counters.map((s) => s.snapshot())
   const cpu0 = process.cpuUsage()
   const t = process.hrtime.bigint()
-  await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS))
+  await new Promise((r) => setTimeout(r, idleWindowMs(nodes.length)))
   const seconds = elapsedMs(t) / 1000
   const cpu = process.cpuUsage(cpu0)
   const opened = openedBetween(

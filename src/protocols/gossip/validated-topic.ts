@@ -23,9 +23,12 @@ export type TopicPubSub = Pick<
   | 'removeEventListener'
   | 'subscribe'
   | 'unsubscribe'
-  | 'publish'
   | 'getSubscribers'
->
+> & {
+  // gossipsub's implementation takes per-message options (`PublishOpts`); its exported interface
+  // does not declare them, and a function of fewer parameters still satisfies this.
+  publish(topic: string, data: Uint8Array, opts?: { floodPublish?: boolean }): Promise<unknown>
+}
 
 /**
  * What the local policy says of a message's publisher: `ok`; `untrusted_publisher` (no entry at
@@ -65,6 +68,11 @@ export interface ValidatedTopicInit<T> {
    * message that arrives anyway is checked. @default false (subscribed while running)
    */
   onDemand?: boolean
+  /**
+   * Whether this node's own messages go to every peer on the topic (gossipsub's flood publish) or
+   * to its gossip mesh only, which forwards them. @default gossipsub's setting (flood)
+   */
+  floodPublish?: boolean
 }
 
 export class ValidatedTopic<T> {
@@ -143,7 +151,10 @@ export class ValidatedTopic<T> {
   publish(data: Uint8Array, onError: (err: Error) => void): void {
     if (!this.running) return
     this.counts.published++
-    this.init.pubsub.publish(this.init.topic, data).catch(onError)
+    const { floodPublish } = this.init
+    this.init.pubsub
+      .publish(this.init.topic, data, floodPublish === undefined ? undefined : { floodPublish })
+      .catch(onError)
   }
 
   /** What the validator did with the messages seen so far. */

@@ -4,6 +4,7 @@ import { trustedPublisher } from '../gossip/trusted-publisher.js'
 import { type TopicPubSub, type TopicStats, ValidatedTopic } from '../gossip/validated-topic.js'
 import { grantedClaims, type TrustPolicy } from '../jobs/trust-policy.js'
 import {
+  DEFAULT_FAST_MESH_NODES,
   DEFAULT_HEARTBEAT_INTERVAL_MS,
   DEFAULT_MISSED_HEARTBEATS,
   DEFAULT_PRESENCE_BUDGET_PER_SECOND,
@@ -36,8 +37,10 @@ export interface LivenessInit {
   intervalMs?: number
   /** @default 5 */
   missedHeartbeats?: number
-  /** Heartbeats per second the whole mesh aims to send (see `heartbeatInterval`). @default 30 */
+  /** Heartbeats per second the whole mesh aims to send beyond `fastMeshNodes` (see `heartbeatInterval`). @default 1 */
   budgetPerSecond?: number
+  /** Meshes of up to this many nodes heartbeat every `intervalMs`. @default 10 */
+  fastMeshNodes?: number
   /** The longest heartbeat interval, sent or believed. @default 30_000 */
   maxIntervalMs?: number
   /**
@@ -63,6 +66,7 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
   private readonly maxIntervalMs: number
   private readonly missed: number
   private readonly budgetPerSecond: number
+  private readonly fastMeshNodes: number
   /** The interval announced in the last heartbeat: when the next one is due. */
   private currentIntervalMs: number
   private timer: NodeJS.Timeout | undefined
@@ -79,6 +83,7 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     this.maxIntervalMs = Math.max(this.intervalMs, init.maxIntervalMs ?? MAX_HEARTBEAT_INTERVAL_MS)
     this.missed = init.missedHeartbeats ?? DEFAULT_MISSED_HEARTBEATS
     this.budgetPerSecond = init.budgetPerSecond ?? DEFAULT_PRESENCE_BUDGET_PER_SECOND
+    this.fastMeshNodes = init.fastMeshNodes ?? DEFAULT_FAST_MESH_NODES
     this.currentIntervalMs = this.intervalMs
     const { policy } = init
     this.topic = new ValidatedTopic({
@@ -92,6 +97,9 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
       // An old heartbeat re-gossiped late is harmless but useless: drop it without penalty.
       ignore: (heartbeat) => (this.isStale(heartbeat) ? 'stale' : undefined),
       deliver: (heartbeat) => this.record(heartbeat),
+      // To the gossip mesh (D peers, topped up while smaller), not to every peer on the topic: the
+      // publisher's own copies go to ~6 peers instead of all it is connected to (16-20 at N = 25).
+      floodPublish: false,
     })
   }
 
@@ -214,6 +222,7 @@ export class LivenessService extends TypedEventEmitter<LivenessEvents> {
     const next = heartbeatInterval({
       peers: this.meshSize(Date.now()),
       budgetPerSecond: this.budgetPerSecond,
+      fastMeshNodes: this.fastMeshNodes,
       minMs: this.intervalMs,
       maxMs: this.maxIntervalMs,
     })
