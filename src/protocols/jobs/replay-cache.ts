@@ -9,7 +9,7 @@
  * that expire first, and each `claim` drops the expired ones there (at most
  * MAX_EXPIRED_PER_CLAIM, their datastore deletes in the same turn as the claim's put). Held
  * entries then stay near (jobs per second × validity) instead of growing by up to a prune
- * interval's worth of dead ones — at 800 jobs/s, 30 s jobs and the 60 s timer, 72,000 entries
+ * interval's worth of dead ones — at 800 jobs/s, 30 s jobs and the 60 s timer of then, 72,000 entries
  * instead of 24,000 (BENCHMARKS.md, memory, fifth session). An entry with a longer validity at the
  * head holds back the shorter ones behind it until it expires; the timer's full sweep still
  * removes those.
