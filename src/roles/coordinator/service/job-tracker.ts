@@ -137,9 +137,6 @@ export { payloadText }
 
 const CALL_TIMEOUT_MS = 15_000
 
-/** Signatures of envelopes found on supervisors that verified, kept so a look-up checks each once. */
-const AUTHENTIC_HOLDERS_KEPT = 1_000
-
 /** How an attempt cancelled here ends (its span's outcome). */
 const CANCELLED = { status: 'cancelled' } as const
 
@@ -165,7 +162,8 @@ export class JobTracker {
   private readonly unreachableSince = new Map<string, number>()
   /** Copies left on supervisors jobs were moved away from: supervisor → job id → its expiry. */
   private readonly leftBehind = new Map<string, Map<string, number>>()
-  private readonly authenticHolders = new Set<string>()
+  /** Envelopes found on supervisors whose signatures verified: each is judged several times. */
+  private readonly authenticHolders = new WeakSet<JobEnvelope>()
   private readonly adoptions: AdoptionStats = {
     adopted: 0,
     refused: { other_job: 0, untrusted_submitter: 0, forged: 0 },
@@ -735,9 +733,8 @@ export class JobTracker {
    * coordinator, and capture (then stall) a step it was never sent.
    */
   private authentic(holder: JobEnvelope): boolean {
-    const key = holder.signatures[0]?.sig
-    if (key === undefined || holder.signatures[0]?.key !== holder.submitter) return false
-    if (this.authenticHolders.has(key)) return true
+    if (this.authenticHolders.has(holder)) return true
+    if (holder.signatures[0]?.key !== holder.submitter) return false
     const { authority, run } = holder
     const genuine =
       signatureChainProblem(holder) === undefined &&
@@ -745,13 +742,8 @@ export class JobTracker {
         (authority !== undefined &&
           authorityRunMismatch(authority, run) === undefined &&
           verifyAuthoritySignature(authority)))
-    if (!genuine) return false
-    this.authenticHolders.add(key)
-    if (this.authenticHolders.size > AUTHENTIC_HOLDERS_KEPT) {
-      const oldest = this.authenticHolders.values().next().value
-      if (oldest !== undefined) this.authenticHolders.delete(oldest)
-    }
-    return true
+    if (genuine) this.authenticHolders.add(holder)
+    return genuine
   }
 
   /**
@@ -781,11 +773,13 @@ export class JobTracker {
       }),
     )
     if (job.cancelled || this.jobs.get(job.jobId) !== job) return 'found'
-    let hits = found.filter((f) => typeof f === 'object')
+    const answered = found
+      .filter((f) => typeof f === 'object')
+      .map((hit) => ({ ...hit, refusal: this.refusalOf(job, hit.view.job) }))
     // An envelope no trusted coordinator signed is no job at all: the supervisor that answered it
     // is passed over, whatever the mode, and cannot fail the attempt either.
-    for (const hit of hits) {
-      if (hit.view.job === undefined || this.refusalOf(job, hit.view.job) !== 'forged') continue
+    for (const hit of answered) {
+      if (hit.refusal !== 'forged') continue
       job.tried.add(hit.peer)
       this.adoptions.refused.forged++
       this.log.error(
@@ -794,17 +788,13 @@ export class JobTracker {
         hit.peer,
       )
     }
-    hits = hits.filter((hit) => hit.view.job === undefined || this.refusalOf(job, hit.view.job) !== 'forged')
-    if (
-      job.locate === 'answer' &&
-      hits.length > 0 &&
-      hits.every((h) => this.refusalOf(job, h.view.job) !== undefined)
-    ) {
+    let hits = answered.filter((hit) => hit.refusal !== 'forged')
+    if (job.locate === 'answer' && hits.length > 0 && hits.every((h) => h.refusal !== undefined)) {
       // A new attempt: a supervisor holding something else under its id (a squatter) is passed
       // over, not allowed to fail the attempt — it would veto every step of a run taken over.
       for (const hit of hits) {
         job.tried.add(hit.peer)
-        this.adoptions.refused[this.refusalOf(job, hit.view.job) ?? 'other_job']++
+        this.adoptions.refused[hit.refusal ?? 'other_job']++
         this.log.error(
           '%s: supervisor %s holds another job under its id: sending it elsewhere',
           job.jobId,
@@ -815,7 +805,7 @@ export class JobTracker {
     }
     if (hits.length > 0) {
       job.locate = false
-      const followable = hits.find((h) => this.refusalOf(job, h.view.job) === undefined)
+      const followable = hits.find((h) => h.refusal === undefined)
       const hit = followable ?? (hits[0] as (typeof hits)[number])
       this.assign(job, hit.peer)
       if (!this.mayFollow(job, hit.view.job, hit.peer)) return 'found'
