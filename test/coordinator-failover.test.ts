@@ -21,6 +21,7 @@ import {
   step,
   TEST_KINDS,
   testKinds,
+  waitForInFlight,
   waitForStatus,
 } from './coordinator-fixtures.js'
 
@@ -100,17 +101,7 @@ describe('two coordinators', () => {
       },
     })
     // B holds the run with both gated steps in flight, owned by A.
-    await waitFor(
-      async () => {
-        const view = await b.status(runId).catch(() => undefined)
-        return (
-          view?.owner === coordA.peerId &&
-          step(view, 'slow').state === 'running' &&
-          step(view, 'side').state === 'running'
-        )
-      },
-      { what: 'B to see the run in flight under A' },
-    )
+    await waitForInFlight(b, runId, coordA.peerId, ['slow', 'side'], 'B to see the run in flight under A')
     await mesh.stop(coordA)
     // The jobs finish while no coordinator listens to them.
     gates.open('owner-dies')

@@ -206,6 +206,25 @@ export async function waitForStatus(
   )
 }
 
+/** Until `viewer` holds the run owned by `owner` with every one of `steps` running. */
+export async function waitForInFlight(
+  viewer: CoordinatorService,
+  runId: string,
+  owner: string,
+  steps: readonly string[],
+  what: string,
+): Promise<RunView> {
+  return waitFor(
+    async () => {
+      const view = await viewer.status(runId).catch(() => undefined)
+      return view?.owner === owner && steps.every((id) => step(view, id).state === 'running')
+        ? view
+        : undefined
+    },
+    { what },
+  )
+}
+
 export function step(view: RunView, id: string) {
   const found = view.steps.find((s) => s.id === id)
   if (found === undefined) throw new Error(`no step ${id} in run ${view.runId}`)

@@ -18,6 +18,7 @@ import {
   step,
   TEST_KINDS,
   testKinds,
+  waitForInFlight,
   waitForStatus,
 } from './coordinator-fixtures.js'
 import { submissionAuthority } from './jobs-helpers.js'
@@ -102,13 +103,7 @@ describe('a supervisor that makes up the job it holds', () => {
       },
     })
     const viewB = coordinatorOf(coordB)
-    await waitFor(
-      async () => {
-        const view = await viewB.status(runId).catch(() => undefined)
-        return view?.owner === coordA.peerId && step(view, 'slow').state === 'running'
-      },
-      { what: 'B to see the run in flight under A' },
-    )
+    await waitForInFlight(viewB, runId, coordA.peerId, ['slow'], 'B to see the run in flight under A')
     await mesh.stop(coordA)
     gates.open('owner-dies')
 

@@ -25,6 +25,7 @@ import {
   step,
   TEST_KINDS,
   testKinds,
+  waitForInFlight,
   waitForStatus,
 } from './coordinator-fixtures.js'
 import { job, result, submit } from './jobs-flow-fixtures.js'
@@ -316,13 +317,7 @@ describe('a policy reload', () => {
       },
     })
     const a1 = coordinatorOf(coordA)
-    await waitFor(
-      async () => {
-        const view = await a1.status(runId).catch(() => undefined)
-        return view?.owner === coordB.peerId && step(view, 'held').state === 'running'
-      },
-      { what: 'A to see the run in flight under B' },
-    )
+    await waitForInFlight(a1, runId, coordB.peerId, ['held'], 'A to see the run in flight under B')
     // A stops trusting B as a coordinator. B's lease runs for a minute, but A takes the run over
     // now; B's job under the step's id is no longer one A may follow, so A runs a new attempt.
     const keys = mesh.trust().keys.filter((entry) => entry.key !== coordB.peerId)
