@@ -98,6 +98,7 @@ export {
   RESULT_REJECT_REASONS,
   type ResultFields,
   type ResultRejectReason,
+  resultJsonSize,
   resultRejectionCounts,
   resultSigningBytes,
   type UnsignedResult,

@@ -148,8 +148,13 @@ async function createOne(
   // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
   // does not. An HTTP caller's gateway grant may not cover the job's capability.
   if (typeof job.runner === 'string') assertGrantCovers(ctx.caller, [job.runner])
+  // `job` is fresh from JSON.parse of the request frame (or HTTP body) and nothing else holds it.
   return statusView(
-    await service.submit(job, 'rpc', { waitForRunner: waitForRunner === true, traceparent: ctx.traceparent }),
+    await service.submit(job, 'rpc', {
+      waitForRunner: waitForRunner === true,
+      traceparent: ctx.traceparent,
+      owned: true,
+    }),
   )
 }
 

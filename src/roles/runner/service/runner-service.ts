@@ -227,10 +227,11 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    * Verifies and executes a job, or — for a job id already executed or executing here — answers
    * with that execution (`replayed: true`) instead of running it again. `trusted` skips
    * verification: only for a supervisor in this same node, whose verifier already consumed the nonce.
+   * `owned`: `input` is fresh from JSON.parse of the caller's frame (see `VerifyOptions.owned`).
    */
   async execute(
     input: unknown,
-    options: { dispatcher: string; trusted?: boolean; traceparent?: string | undefined },
+    options: { dispatcher: string; trusted?: boolean; owned?: boolean; traceparent?: string | undefined },
   ): Promise<ExecuteResponse> {
     const tracing = this.components.tracing
     const job = tracing === undefined ? undefined : jobRefOf(input)
@@ -256,7 +257,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
 
   private async executeJob(
     input: unknown,
-    options: { dispatcher: string; trusted?: boolean },
+    options: { dispatcher: string; trusted?: boolean; owned?: boolean },
   ): Promise<ExecuteResponse> {
     return (await this.admit(input, options)).response
   }
@@ -266,11 +267,15 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    * accepted, or refused with the error `execute` would have thrown for it alone. The executions
    * of accepted jobs come later on the dispatcher's `runner.logs` stream, several to a frame.
    */
-  async executeMany(inputs: readonly unknown[], dispatcher: string): Promise<ExecuteManyItem[]> {
+  async executeMany(
+    inputs: readonly unknown[],
+    dispatcher: string,
+    options: { owned?: boolean } = {},
+  ): Promise<ExecuteManyItem[]> {
     return Promise.all(
       inputs.map(async (input): Promise<ExecuteManyItem> => {
         try {
-          const { job, response } = await this.admit(input, { dispatcher })
+          const { job, response } = await this.admit(input, { dispatcher, ...options })
           response.then(
             (answer) => this.outcome(dispatcher, { jobId: job.id, response: answer }),
             (err: unknown) =>
@@ -285,7 +290,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /** Verified and started (or attached to): the job, and its execution to come. */
-  private async admit(input: unknown, options: { dispatcher: string; trusted?: boolean }): Promise<Admitted> {
+  private async admit(
+    input: unknown,
+    options: { dispatcher: string; trusted?: boolean; owned?: boolean },
+  ): Promise<Admitted> {
     if (!this.running) throw new RunnerStoppingError()
     const kind = (input as { runner?: unknown } | null)?.runner
     // Checked before verification, so a job this runner cannot run does not spend its nonce here.
@@ -303,7 +311,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
         }
       )
     }
-    const verdict = await this.components.trust.verifier.verify(input)
+    const verdict = await this.components.trust.verifier.verify(input, { owned: options.owned === true })
     if (verdict.ok) {
       const job = verdict.job
       return { job, response: this.run(job, options.dispatcher, this.openSecrets(job)) }
