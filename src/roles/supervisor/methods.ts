@@ -8,12 +8,13 @@
  */
 
 import { boundedCall } from '../../core/bounded-call.js'
-import { TurnBatch } from '../../core/turn-batch.js'
+import { jsonSizeWith, TurnBatch } from '../../core/turn-batch.js'
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
 import {
   CAPABILITY_PATTERN,
   envelopeBatchSchema,
   jobResultSchema,
+  resultJsonSize,
   secretRecipientSchema,
 } from '../../protocols/jobs/index.js'
 import {
@@ -458,6 +459,8 @@ export function supervisorSubscriptions(service: SupervisorService): AnySubscrip
         }
         const batch = new TurnBatch<JobResultView>({
           maxItems: MAX_OUTCOMES_PER_EVENT,
+          // The signed result's size was learnt when it was verified: not serialised again here.
+          sizeOf: (view) => jsonSizeWith(view, 'result', resultJsonSize),
           send: (events) => {
             ctx.notify({ events }).catch(() => {})
           },

@@ -8,7 +8,7 @@ import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { SpanKind } from '@opentelemetry/api'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
-import { TurnBatch } from '../../../core/turn-batch.js'
+import { jsonSize, jsonSizeWith, TurnBatch } from '../../../core/turn-batch.js'
 import {
   ATTR_HORUS_JOB_REPLAYED,
   ATTR_HORUS_PEER_ID,
@@ -31,6 +31,7 @@ import {
   JobRejectedError,
   type JobResult,
   jobDigest,
+  resultJsonSize,
   SecretNotRecipientError,
   toHex,
 } from '../../../protocols/jobs/index.js'
@@ -364,7 +365,13 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   ): () => void {
     const batch = new TurnBatch<BatchItem>({
       maxItems: MAX_EXECUTE_BATCH,
-      sizeOf: (item) => ('started' in item ? item.started.length + 3 : (JSON.stringify(item)?.length ?? 0)),
+      // A result's size is known since it was signed: only the rest of an execution is serialised.
+      sizeOf: (item) =>
+        'started' in item
+          ? item.started.length + 3
+          : 'response' in item
+            ? jsonSizeWith(item, 'response', (response) => jsonSizeWith(response, 'result', resultJsonSize))
+            : jsonSize(item),
       send: (items) => {
         const started: string[] = []
         const results: ExecuteOutcome[] = []
