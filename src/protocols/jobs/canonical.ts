@@ -34,6 +34,15 @@ export function utf8(text: string): Uint8Array {
 }
 
 /**
+ * The UTF-8 bytes of a document about to be signed or verified, then dropped: Buffer's encoder
+ * costs ~0.7 µs where TextEncoder costs ~3 µs for the sub-kilobyte documents every job and result
+ * has several of. Short ones share Buffer's pool, so this is not for bytes anyone keeps.
+ */
+export function signedDocumentBytes(text: string): Uint8Array {
+  return Buffer.from(text, 'utf8')
+}
+
+/**
  * The UTF-8 bytes member `name` with `value` adds to an object whose other members' JSON is `rest`:
  * its key, colon, value and — unless `rest` is `{}` — a comma; 0 when JSON leaves it out. With
  * `rest` the canonical JSON of a parsed object's other members, the sum is that object's JSON length.

@@ -11,7 +11,7 @@
  */
 import { hash, randomUUID } from 'node:crypto'
 import type { JobAuthority } from './authority.js'
-import { canonicalJson, utf8 } from './canonical.js'
+import { canonicalJson, signedDocumentBytes } from './canonical.js'
 import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { validateJobEnvelope } from './envelope-schema.js'
@@ -193,7 +193,9 @@ const DOMAIN_JSON = canonicalJson(JOB_SIGNING_DOMAIN)
  * checks it equals `canonicalize` of the whole document.
  */
 export function jobSigningBytes(canonicalUnsigned: string, chain: readonly JobSignature[]): Uint8Array {
-  return utf8(`{"chain":${canonicalJson(chain)},"envelope":${canonicalUnsigned},"type":${DOMAIN_JSON}}`)
+  return signedDocumentBytes(
+    `{"chain":${canonicalJson(chain)},"envelope":${canonicalUnsigned},"type":${DOMAIN_JSON}}`,
+  )
 }
 
 function signLink(canonicalUnsigned: string, chain: readonly JobSignature[], signer: Signer): JobSignature {

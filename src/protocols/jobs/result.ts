@@ -8,7 +8,7 @@
  * so a large output can be shipped separately and still be checked against the signed result.
  */
 import { createHash } from 'node:crypto'
-import { canonicalJson, isObjectRecord, memberLength, utf8, utf8Length } from './canonical.js'
+import { canonicalJson, isObjectRecord, memberLength, signedDocumentBytes, utf8Length } from './canonical.js'
 import {
   DEFAULT_MAX_RESULT_BYTES,
   DEFAULT_MAX_RESULT_OUTPUT_BYTES,
@@ -131,7 +131,7 @@ const DOMAIN_JSON = canonicalJson(RESULT_SIGNING_DOMAIN)
 
 /** The canonical JSON of `{ result, type }` (keys in RFC 8785 order), given that of the result. */
 function signingBytesOf(canonicalUnsigned: string): Uint8Array {
-  return utf8(`{"result":${canonicalUnsigned},"type":${DOMAIN_JSON}}`)
+  return signedDocumentBytes(`{"result":${canonicalUnsigned},"type":${DOMAIN_JSON}}`)
 }
 
 // Results are immutable once signed or verified, like envelopes: the size of their JSON, learnt
