@@ -784,39 +784,45 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       traceparent: span === undefined ? undefined : tracing?.traceparent(span),
     })
     const dispatch: Dispatch = { runner, cancel, settled: Promise.resolve() }
-    // The runner's slot is free once the call settled, not once the outcome is on disk: the
-    // terminal event goes out from inside the handlers, and whoever sees it must not still find
-    // the job counted against the runner.
-    let released = false
-    const release = (): void => {
-      if (released) return
-      released = true
-      this.pool.release(runner)
-    }
     if (span !== undefined)
       answered.then(
         ({ result, replayed }) =>
           endSpan(span, jobOutcome(result.status, result.error, { [ATTR_HORUS_JOB_REPLAYED]: replayed })),
         (err: unknown) => endSpan(span, errorOutcome(err)),
       )
-    dispatch.settled = answered
-      .then(
-        (response) => {
-          release()
-          return this.onResponse(record, dispatch, response)
-        },
-        (err: unknown) => {
-          release()
-          return this.onDispatchError(record, dispatch, err)
-        },
-      )
-      .catch((err: unknown) => this.log.error('handling the outcome of %s failed: %e', jobId, err))
-      .finally(() => {
-        release()
-        if (this.dispatches.get(jobId) === dispatch) this.dispatches.delete(jobId)
-        this.pump()
-      })
+    dispatch.settled = this.follow(record, dispatch, answered)
     this.dispatches.set(jobId, dispatch)
+  }
+
+  /**
+   * Records what came of a dispatch, then forgets it and pumps (one async function: the chain of
+   * `then`, `catch` and `finally` it replaces made three promises and closures per job). The
+   * runner's slot is free once the call settled, not once the outcome is on disk: the terminal
+   * event goes out from inside the handlers, and whoever sees it must not still find the job
+   * counted against the runner.
+   */
+  private async follow(
+    record: JobRecord,
+    dispatch: Dispatch,
+    answered: Promise<ExecuteResponse>,
+  ): Promise<void> {
+    try {
+      let response: ExecuteResponse
+      try {
+        response = await answered
+      } catch (err) {
+        this.pool.release(dispatch.runner)
+        await this.onDispatchError(record, dispatch, err)
+        return
+      }
+      this.pool.release(dispatch.runner)
+      await this.onResponse(record, dispatch, response)
+    } catch (err) {
+      this.log.error('handling the outcome of %s failed: %e', record.job.id, err)
+    } finally {
+      if (this.dispatches.get(record.job.id) === dispatch) this.dispatches.delete(record.job.id)
+      this.pump()
+    }
   }
 
   private async onResponse(record: JobRecord, dispatch: Dispatch, response: ExecuteResponse): Promise<void> {
