@@ -36,7 +36,10 @@ function silentRunner(): { batcher: ExecuteBatcher; handed: JobEnvelope[][]; str
 }
 
 /** When (ms after `from`) the promise settled, and how. */
-function track(promise: Promise<ExecuteResponse>, from: number): { at?: number; error?: unknown; ok?: boolean } {
+function track(
+  promise: Promise<ExecuteResponse>,
+  from: number,
+): { at?: number; error?: unknown; ok?: boolean } {
   const seen: { at?: number; error?: unknown; ok?: boolean } = {}
   promise.then(
     () => {
