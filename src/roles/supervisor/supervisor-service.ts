@@ -306,10 +306,10 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
-    const known =
-      id === undefined
-        ? undefined
-        : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
+    let known = id === undefined ? undefined : this.store.get(id)
+    // Awaited only when there is something to wait for: a new job goes on in this turn.
+    const accepting = id === undefined || known !== undefined ? undefined : this.accepting.get(id)
+    if (accepting !== undefined) known = await accepting.catch(() => undefined)
     if (known !== undefined) {
       const same = this.sameJob(known, input)
       this.log('job %s sent again (%s): answering its record (%s)', id, source, same.status)
