@@ -137,4 +137,15 @@ describe('Cancellation', () => {
     expect(after.onAbort(() => heard.push('never'))).toBeTypeOf('function')
     expect(heard).toHaveLength(1)
   })
+
+  it('races a promise: its outcome until aborted, the reason once aborted', async () => {
+    const cancel = new Cancellation()
+    await expect(cancel.race(Promise.resolve('done'))).resolves.toBe('done')
+    await expect(cancel.race(Promise.reject(new Error('failed')))).rejects.toThrow('failed')
+    const reason = new Error('runner lost')
+    const pending = cancel.race(new Promise(() => {}))
+    cancel.abort(reason)
+    await expect(pending).rejects.toBe(reason)
+    await expect(cancel.race(Promise.resolve('late'))).rejects.toBe(reason)
+  })
 })

@@ -4,9 +4,9 @@
  * (`anySignal`: a second controller and a listener on each) and race the call against it
  * (`abortable`: a third listener), and the batcher added its own listener and timer: ~4 % of the
  * supervisor's CPU at load, plus the garbage. A batched job — nearly every job under load — only
- * needs its batcher told when the dispatch is abandoned: a callback in a list. Whoever does need a
- * signal (a `runner.execute` call on its own, a runner in the same process) asks for `signal` and
- * gets one that aborts with the same reason.
+ * needs its batcher told when the dispatch is abandoned: a callback in a list; a runner in the
+ * same process is raced against it (`race`). Whoever does need a signal (a `runner.execute` call
+ * on its own) asks for `signal` and gets one that aborts with the same reason.
  */
 export class Cancellation {
   #aborted = false
@@ -44,6 +44,30 @@ export class Cancellation {
       const at = listeners.indexOf(listener)
       if (at >= 0) listeners.splice(at, 1)
     }
+  }
+
+  /**
+   * Settles with `promise`, or rejects with the reason as soon as this aborts (the work goes on):
+   * `abortable` without a signal.
+   */
+  race<T>(promise: Promise<T>): Promise<T> {
+    if (this.#aborted) {
+      promise.catch(noop)
+      return Promise.reject(this.#reason)
+    }
+    return new Promise<T>((resolve, reject) => {
+      const detach = this.onAbort(reject)
+      promise.then(
+        (value) => {
+          detach()
+          resolve(value)
+        },
+        (err: unknown) => {
+          detach()
+          reject(err)
+        },
+      )
+    })
   }
 
   /** An `AbortSignal` that aborts with this (made on first use). */

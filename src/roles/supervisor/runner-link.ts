@@ -189,9 +189,8 @@ export class LocalRunnerLink implements RunnerLink {
   }
 
   async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
-    return abortable(
+    return call.cancel.race(
       this.runner.execute(job, { trusted: true, dispatcher: this.self, traceparent: call.traceparent }),
-      call.cancel.signal,
     )
   }
 
