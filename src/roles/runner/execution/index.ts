@@ -95,6 +95,11 @@ export interface ExecuteOptions {
   /** Each log line as it is produced. */
   onLog?: (line: string) => void
   /**
+   * Called once when the job leaves the queue and its handler is about to run (as `job:started`,
+   * but only for this call's job: a caller following its own jobs needs no executor-wide listener).
+   */
+  onStarted?: () => void
+  /**
    * Opened secret values by variable name: added to the job's `env` (over the executor's and the
    * job's own variables) and replaced by `***` in its log lines, output and error message.
    */
