@@ -274,17 +274,20 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     if (this.listenerCount('job:started') > 0)
       this.safeDispatchEvent('job:started', { detail: { jobId: job.id, kind: job.runner } })
     const workDir = new JobWorkDir(this.workDirBase as string, job.id)
-    const settled = (async () => handler(job, new ExecutionContext(entry, workDir, this.contextShared)))()
+    let settled: Promise<unknown>
+    try {
+      settled = Promise.resolve(handler(job, new ExecutionContext(entry, workDir, this.contextShared)))
+    } catch (err) {
+      settled = Promise.reject(err) // a handler that throws before returning its promise
+    }
     // The work directory goes once the handler has really finished, even after a timeout.
-    const cleanUp = async (): Promise<void> => {
+    const cleanUp = (): Promise<void> | undefined => {
       clearTimeout(timer)
       release()
-      if (!workDir.exists) return
-      try {
-        await workDir.remove()
-      } catch (err) {
+      if (!workDir.exists) return undefined
+      return workDir.remove().catch((err: unknown) => {
         this.log.error('job %s: removing its work directory failed - %e', job.id, err)
-      }
+      })
     }
     const outcome = await entry.settleOrStop(settled)
     if (entry.stopped !== undefined) {
@@ -294,7 +297,8 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       release()
       return this.complete(entry, { status: entry.stopped.status, error: entry.stopped.error }, startedAt)
     }
-    await cleanUp()
+    const removing = cleanUp()
+    if (removing !== undefined) await removing
     if (!outcome.ok) {
       const status: ExecutionStatus = outcome.error instanceof ScriptTimeoutError ? 'timed_out' : 'failed'
       return this.complete(entry, { status, error: outcome.error }, startedAt)
@@ -367,6 +371,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     if (result.outputJson !== undefined && result.outputJson.length > MAX_CACHED_OUTPUT_BYTES) return
     this.finished.set(result.jobId, result)
     const max = this.init.resultCacheSize ?? DEFAULT_RESULT_CACHE_SIZE
+    if (this.finished.size <= max) return
     for (const key of this.finished.keys()) {
       if (this.finished.size <= max) break
       this.finished.delete(key)

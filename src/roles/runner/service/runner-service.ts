@@ -470,17 +470,16 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /** Fetches the job's blob inputs, then runs it; an input that cannot be had fails the job. */
-  private async withInputs(
+  private withInputs(
     job: JobEnvelope,
     secrets: Record<string, string> | undefined,
   ): Promise<ExecutionResult> {
     const refs = blobInputsOf(job)
-    let ready = job
     // Nearly every job has no blob input: it goes straight to the executor.
-    if (refs.size > 0) {
-      try {
-        ready = await resolveBlobInputs(job, refs, this.components.blobs, job.timeoutMs)
-      } catch (err) {
+    if (refs.size === 0) return this.executeReady(job, job, secrets)
+    return resolveBlobInputs(job, refs, this.components.blobs, job.timeoutMs).then(
+      (ready) => this.executeReady(job, ready, secrets),
+      (err: unknown): ExecutionResult => {
         const now = Date.now()
         return {
           jobId: job.id,
@@ -491,8 +490,16 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
           logsTruncated: false,
           error: toExecutionError(err),
         }
-      }
-    }
+      },
+    )
+  }
+
+  /** Runs `ready` (the job with its blob inputs in place), its starts and lines going to its dispatcher. */
+  private executeReady(
+    job: JobEnvelope,
+    ready: JobEnvelope,
+    secrets: Record<string, string> | undefined,
+  ): Promise<ExecutionResult> {
     return this.executor.execute(ready, {
       onStarted: () => this.forward(job.id, 'started'),
       onLog: (line) => this.forward(job.id, 'log', line),
