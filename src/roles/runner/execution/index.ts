@@ -66,7 +66,11 @@ export interface ExecutionResult {
   logsTruncated: boolean
 }
 
-/** What a kind handler gets besides the job, like a Temporal activity context. */
+/**
+ * What a kind handler gets besides the job, like a Temporal activity context. `signal`, `env` and
+ * `workDir` are accessors, each made on first read (most jobs never read them): pass `ctx` itself
+ * on, not a spread copy, which would not carry them. `log` and `heartbeat` may be used detached.
+ */
 export interface JobContext {
   /** Aborts when the job times out, is cancelled, or the executor stops. */
   signal: AbortSignal
