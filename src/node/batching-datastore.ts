@@ -8,6 +8,9 @@
  *
  * Reads see writes not yet committed (read-your-writes), as they did when each put went straight
  * to LevelDB before the caller continued.
+ *
+ * A key is turned into its string once per write and handed to LevelDB as that string: through
+ * `LevelDatastore.batch()` it was decoded from the key's bytes three times per write.
  */
 
 import type { AbortOptions } from '@libp2p/interface'
@@ -19,7 +22,8 @@ import { DeleteFailedError, NotFoundError, PutFailedError } from 'interface-stor
 export const MAX_BATCH_WRITES = 1_000
 
 interface Pending {
-  key: Key
+  /** The key as a string (`key.toString()`), what LevelDB stores. */
+  id: string
   /** undefined: a delete. */
   value: Uint8Array | undefined
   resolve: () => void
@@ -32,6 +36,7 @@ export class BatchingLevelDatastore extends LevelDatastore {
   private readonly committing = new Set<Promise<void>>()
   /** The newest uncommitted value of each key written (undefined: deleted), for reads. */
   private readonly unwritten = new Map<string, { value: Uint8Array | undefined; writes: number }>()
+  private batchCount = 0
 
   override async put(key: Key, value: Uint8Array, options?: AbortOptions): Promise<Key> {
     options?.signal?.throwIfAborted()
@@ -57,6 +62,11 @@ export class BatchingLevelDatastore extends LevelDatastore {
     return pending.value !== undefined
   }
 
+  /** LevelDB batches written since the store was made. */
+  get batchesWritten(): number {
+    return this.batchCount
+  }
+
   /** Waits for every write queued so far (before the store closes). */
   override async close(): Promise<void> {
     while (this.queue.length > 0) await this.commit()
@@ -67,9 +77,13 @@ export class BatchingLevelDatastore extends LevelDatastore {
   private enqueue(key: Key, value: Uint8Array | undefined): Promise<void> {
     const id = key.toString()
     const seen = this.unwritten.get(id)
-    this.unwritten.set(id, { value, writes: (seen?.writes ?? 0) + 1 })
+    if (seen === undefined) this.unwritten.set(id, { value, writes: 1 })
+    else {
+      seen.value = value
+      seen.writes++
+    }
     const done = new Promise<void>((resolve, reject) => {
-      this.queue.push({ key, value, resolve, reject })
+      this.queue.push({ id, value, resolve, reject })
     })
     if (!this.scheduled) {
       this.scheduled = true
@@ -98,22 +112,22 @@ export class BatchingLevelDatastore extends LevelDatastore {
   }
 
   private async write(writes: Pending[]): Promise<void> {
-    const batch = this.batch()
-    for (const w of writes) {
-      if (w.value === undefined) batch.delete(w.key)
-      else batch.put(w.key, w.value)
-    }
+    const ops = writes.map((w) =>
+      w.value === undefined
+        ? { type: 'del' as const, key: w.id }
+        : { type: 'put' as const, key: w.id, value: w.value },
+    )
     let failure: Error | undefined
     try {
-      await batch.commit()
+      this.batchCount++
+      await this.db.batch(ops)
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err))
     }
     for (const w of writes) {
-      const id = w.key.toString()
-      const seen = this.unwritten.get(id)
+      const seen = this.unwritten.get(w.id)
       if (seen !== undefined) {
-        if (seen.writes <= 1) this.unwritten.delete(id)
+        if (seen.writes <= 1) this.unwritten.delete(w.id)
         else seen.writes--
       }
       if (failure === undefined) w.resolve()

@@ -6,6 +6,11 @@
  * with `runner.execute`. A job alone in its turn, or any job for a runner without
  * `execute_many`, still goes as `runner.execute`.
  *
+ * The deadlines of all waiting jobs share one timer, set for the earliest of them: a timer per job
+ * (made and cleared for every job, nearly always before it fires) was garbage at hundreds of jobs
+ * per second. When it fires, every job past its own deadline fails as that call would have, and
+ * the timer is set again for the earliest left.
+ *
  * An execution is believed only for a job this link handed over in a batch and still waits for;
  * anything else the runner sends is dropped (and its result is verified by the supervisor in
  * any case). When the stream ends, every job still waiting fails as a lost link: the supervisor
@@ -45,7 +50,9 @@ interface Queued {
 }
 
 interface Waiting extends Queued {
-  /** Stops the deadline and the abort listener. */
+  /** `performance.now()` past which the job fails as timed out. */
+  deadline: number
+  /** Takes back the abort listener. */
   detach(): void
 }
 
@@ -55,6 +62,9 @@ export class ExecuteBatcher {
   /** Jobs handed over in a batch whose execution has not come yet, by id. */
   private readonly waiting = new Map<string, Waiting>()
   private unsupported = false
+  /** The one timer of every waiting job's deadline, and the instant it is set for. */
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Number.POSITIVE_INFINITY
 
   constructor(init: ExecuteBatcherInit) {
     this.init = init
@@ -159,34 +169,56 @@ export class ExecuteBatcher {
 
   /** Registers a job's wait: its own deadline and abort, as a `runner.execute` call would have. */
   private wait(q: Queued): Waiting | undefined {
-    const { signal, timeoutMs } = q.call
-    if (signal.aborted) {
-      q.reject(new CancelledError('call cancelled by the caller', { cause: signal.reason }))
+    const { cancel, timeoutMs } = q.call
+    if (cancel.aborted) {
+      q.reject(new CancelledError('call cancelled by the caller', { cause: cancel.reason }))
       return undefined
     }
-    const timer = setTimeout(() => {
+    const waiting = q as Waiting
+    waiting.deadline = performance.now() + timeoutMs
+    waiting.detach = cancel.onAbort((reason) => {
       this.settle(waiting)
-      q.reject(new CallTimeoutError(`runner.execute: no answer within ${timeoutMs} ms`))
-    }, timeoutMs)
-    const onAbort = (): void => {
-      this.settle(waiting)
-      q.reject(new CancelledError('call cancelled by the caller', { cause: signal.reason }))
-    }
-    signal.addEventListener('abort', onAbort, { once: true })
-    const waiting: Waiting = {
-      ...q,
-      detach: () => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-      },
-    }
+      q.reject(new CancelledError('call cancelled by the caller', { cause: reason }))
+    })
     this.waiting.set(q.job.id, waiting)
+    if (waiting.deadline < this.timerAt) this.arm(waiting.deadline)
     return waiting
   }
 
   private settle(waiting: Waiting): void {
     waiting.detach()
     if (this.waiting.get(waiting.job.id) === waiting) this.waiting.delete(waiting.job.id)
+    if (this.waiting.size === 0) this.disarm()
+  }
+
+  private arm(at: number): void {
+    clearTimeout(this.timer)
+    this.timerAt = at
+    // A timer may fire a little before `at` by performance.now(): `expire` then sets it again.
+    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())))
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = Number.POSITIVE_INFINITY
+  }
+
+  /** Fails every job past its deadline; sets the timer for the earliest deadline left. */
+  private expire(): void {
+    this.timer = undefined
+    this.timerAt = Number.POSITIVE_INFINITY
+    const now = performance.now()
+    let next = Number.POSITIVE_INFINITY
+    for (const waiting of [...this.waiting.values()]) {
+      if (waiting.deadline > now) {
+        if (waiting.deadline < next) next = waiting.deadline
+        continue
+      }
+      this.settle(waiting)
+      waiting.reject(new CallTimeoutError(`runner.execute: no answer within ${waiting.call.timeoutMs} ms`))
+    }
+    if (next < this.timerAt) this.arm(next)
   }
 }
 

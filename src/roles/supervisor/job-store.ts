@@ -7,7 +7,8 @@
  * pending write, serialised when it starts, with the newest state. Each save still resolves only
  * once a write holding its state (or a newer one) is in the datastore, so "persisted before
  * acknowledged" holds; what goes is a write of a state that a newer one replaced before it could
- * start. The envelope's JSON is computed once per job while it is live, not once per save.
+ * start. The envelope's JSON and the record's key are made once per job while it is live, not once
+ * per save.
  *
  * Finished jobs are also kept in the order they finished, so pruning takes the ones past retention
  * from the head instead of scanning every record: the supervisor can then prune every second or
@@ -32,8 +33,11 @@ export class JobStore {
   private readonly pending = new Map<string, { record: JobRecord; written: Promise<void> }>()
   /** Job id → `updatedAt` of each finished job, in the order they finished (oldest first). */
   private readonly finished = new Map<string, number>()
-  /** `JSON.stringify(record.job)` of each job not yet finished: every save of it writes the same. */
-  private readonly envelopes = new Map<string, string>()
+  /**
+   * Of each job not yet finished, what every save of it writes the same: `JSON.stringify(record.job)`
+   * and the datastore key.
+   */
+  private readonly live = new Map<string, { envelope: string; key: Key }>()
   /** Record writes handed to the datastore (saves folded into a later write do not count). */
   private writes = 0
 
@@ -133,7 +137,8 @@ export class JobStore {
     next.written = this.chain(id, () => {
       if (this.pending.get(id) === next) this.pending.delete(id)
       this.writes++
-      return this.datastore.put(jobKey(id), encoder.encode(this.encode(next.record)))
+      const { key, json } = this.encode(next.record)
+      return this.datastore.put(key, encoder.encode(json))
     })
     return next.written
   }
@@ -143,14 +148,18 @@ export class JobStore {
     return this.writes
   }
 
-  /** The record's JSON, its envelope's part computed once per job (dropped once it is terminal). */
-  private encode(record: JobRecord): string {
+  /**
+   * The record's key and JSON, the envelope's part and the key made once per job (dropped once it is
+   * terminal).
+   */
+  private encode(record: JobRecord): { key: Key; json: string } {
     const { job, ...rest } = record
-    let envelope = this.envelopes.get(job.id)
-    if (envelope === undefined) envelope = JSON.stringify(job)
-    if (isTerminal(record.status)) this.envelopes.delete(job.id)
-    else this.envelopes.set(job.id, envelope)
-    return `{"job":${envelope},${JSON.stringify(rest).slice(1)}`
+    let live = this.live.get(job.id)
+    if (live === undefined) {
+      live = { envelope: JSON.stringify(job), key: jobKey(job.id) }
+      if (!isTerminal(record.status)) this.live.set(job.id, live)
+    } else if (isTerminal(record.status)) this.live.delete(job.id)
+    return { key: live.key, json: `{"job":${live.envelope},${JSON.stringify(rest).slice(1)}` }
   }
 
   /** Log lines of a job: kept in memory while it runs, written once when it ends. */
@@ -189,7 +198,7 @@ export class JobStore {
     this.records.delete(jobId)
     this.finished.delete(jobId)
     this.logs.delete(jobId)
-    this.envelopes.delete(jobId)
+    this.live.delete(jobId)
     await this.chain(jobId, async () => {
       await this.datastore.delete(jobKey(jobId))
       await this.datastore.delete(logKey(jobId))

@@ -23,6 +23,7 @@ import type {
   RunnerJobEvent,
   RunnerStreamEvent,
 } from '../runner/service/wire.js'
+import type { Cancellation } from './cancellation.js'
 import { ExecuteBatcher } from './execute-batcher.js'
 
 const KNOWN_ERRORS = [JobRejectedError, ...RUNNER_ERRORS]
@@ -31,7 +32,8 @@ const KNOWN_ERRORS = [JobRejectedError, ...RUNNER_ERRORS]
 const EXECUTE_MANY_TIMEOUT_MS = 30_000
 
 export interface ExecuteCall {
-  signal: AbortSignal
+  /** The dispatch's abort: `execute` rejects (CancelledError) as soon as it aborts. */
+  cancel: Cancellation
   timeoutMs: number
   /** The dispatch span, sent beside the envelope (never inside it). */
   traceparent?: string | undefined
@@ -84,8 +86,9 @@ export class RemoteRunnerLink implements RunnerLink {
     this.onEvent = init.onEvent
     this.batcher = new ExecuteBatcher({
       one: async (job, call) => {
-        await this.subscribed(call.signal)
-        const { signal, timeoutMs, traceparent } = call
+        const signal = call.cancel.signal
+        await this.subscribed(signal)
+        const { timeoutMs, traceparent } = call
         return this.client.call<ExecuteResponse>(
           'runner.execute',
           { job },
@@ -186,9 +189,8 @@ export class LocalRunnerLink implements RunnerLink {
   }
 
   async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
-    return abortable(
+    return call.cancel.race(
       this.runner.execute(job, { trusted: true, dispatcher: this.self, traceparent: call.traceparent }),
-      call.signal,
     )
   }
 

@@ -7,10 +7,8 @@ import { setMaxListeners } from 'node:events'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { type Span, type SpanContext, SpanKind } from '@opentelemetry/api'
-import { anySignal } from 'any-signal'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
-import { abortable } from '../../core/abortable.js'
 import { boundedCall } from '../../core/bounded-call.js'
 import { CallerAuthority } from '../../node/caller-authority.js'
 import type { MeshLibp2p } from '../../node/node.js'
@@ -48,6 +46,7 @@ import { CallTimeoutError, TooManyRequestsError } from '../../protocols/rpc/inde
 import { RunnerBusyError, InvalidJobError as RunnerInvalidJobError } from '../runner/execution/errors.js'
 import type { ExecuteResponse, RunnerJobEvent } from '../runner/service/wire.js'
 import { mayAccessJob } from './access.js'
+import { Cancellation } from './cancellation.js'
 import {
   DEFAULT_IN_FLIGHT_PER_SLOT,
   DEFAULT_MAX_DISPATCHES,
@@ -142,7 +141,7 @@ export interface JobOutcome {
 
 interface Dispatch {
   runner: string
-  controller: AbortController
+  cancel: Cancellation
   /** Set when the dispatch was abandoned on purpose: its outcome must not touch the record. */
   abandoned?: 'lost' | 'cancelled'
   settled: Promise<void>
@@ -240,8 +239,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   async start(): Promise<void> {
     if (this.running) return
     this.shutdown = new AbortController()
-    // Every dispatch in flight listens on it (through anySignal, cleared when the call settles):
-    // hundreds at once are expected, not a leak.
+    // Calls bounded by it (pings, DHT look-ups, runners awaited at start) may be many at once:
+    // not a leak. Dispatches do not listen on it: `stop` aborts each one itself.
     setMaxListeners(Number.POSITIVE_INFINITY, this.shutdown.signal)
     const records = await this.store.load(this.options.retentionMs)
     const now = Date.now()
@@ -282,8 +281,11 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     const { liveness } = this.components
     liveness.removeEventListener('peer:lost', this.onPeerLost)
     liveness.removeEventListener('peer:alive', this.onPeerAlive)
-    this.shutdown.abort(new SupervisorNotRunningError())
-    await Promise.allSettled([...this.dispatches.values()].map((d) => d.settled))
+    const stopping = new SupervisorNotRunningError()
+    this.shutdown.abort(stopping)
+    const out = [...this.dispatches.values()]
+    for (const dispatch of out) dispatch.cancel.abort(stopping)
+    await Promise.allSettled(out.map((d) => d.settled))
     for (const wake of [...this.waiters.values()].flatMap((set) => [...set])) wake()
     await this.pool.close()
     await this.store.flush()
@@ -304,10 +306,10 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
-    const known =
-      id === undefined
-        ? undefined
-        : (this.store.get(id) ?? (await this.accepting.get(id)?.catch(() => undefined)))
+    let known = id === undefined ? undefined : this.store.get(id)
+    // Awaited only when there is something to wait for: a new job goes on in this turn.
+    const accepting = id === undefined || known !== undefined ? undefined : this.accepting.get(id)
+    if (accepting !== undefined) known = await accepting.catch(() => undefined)
     if (known !== undefined) {
       const same = this.sameJob(known, input)
       this.log('job %s sent again (%s): answering its record (%s)', id, source, same.status)
@@ -517,7 +519,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         .catch((err: Error) =>
           this.log('runner %s did not take the cancel of %s: %s', dispatch.runner, jobId, err.message),
         )
-      dispatch.controller.abort()
+      dispatch.cancel.abort()
     }
     return record
   }
@@ -766,10 +768,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     record.runner = runner
     void this.update(record, 'dispatched', undefined)
     this.pool.acquire(runner)
-    const controller = new AbortController()
-    // Not AbortSignal.any: on Node 20 it adds a WeakRef per call to the long-lived shutdown signal
-    // that is never removed (nodejs/node#54614) — one per job dispatched, for the process's life.
-    const signal = anySignal([controller.signal, this.shutdown.signal])
+    // Aborted when the dispatch is abandoned (runner lost, job cancelled) or the supervisor stops
+    // (`stop` aborts every dispatch in `dispatches`); the link's call rejects at once then.
+    const cancel = new Cancellation()
     const tracing = this.components.tracing
     const span = tracing?.startJobSpan(
       'runner.execute',
@@ -778,47 +779,51 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       { local: this.acceptSpans.get(jobId) },
       { ...rpcAttributes('runner.execute'), [ATTR_HORUS_PEER_ID]: runner },
     )
-    const call = this.pool.link(runner).execute(record.job, {
-      signal,
+    const answered = this.pool.link(runner).execute(record.job, {
+      cancel,
       timeoutMs: record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS,
       traceparent: span === undefined ? undefined : tracing?.traceparent(span),
     })
-    const dispatch: Dispatch = { runner, controller, settled: Promise.resolve() }
-    // The runner's slot is free once the call settled, not once the outcome is on disk: the
-    // terminal event goes out from inside the handlers, and whoever sees it must not still find
-    // the job counted against the runner.
-    let released = false
-    const release = (): void => {
-      if (released) return
-      released = true
-      this.pool.release(runner)
-    }
-    const answered = abortable(call, signal)
+    const dispatch: Dispatch = { runner, cancel, settled: Promise.resolve() }
     if (span !== undefined)
       answered.then(
         ({ result, replayed }) =>
           endSpan(span, jobOutcome(result.status, result.error, { [ATTR_HORUS_JOB_REPLAYED]: replayed })),
         (err: unknown) => endSpan(span, errorOutcome(err)),
       )
-    dispatch.settled = answered
-      .then(
-        (response) => {
-          release()
-          return this.onResponse(record, dispatch, response)
-        },
-        (err: unknown) => {
-          release()
-          return this.onDispatchError(record, dispatch, err)
-        },
-      )
-      .catch((err: unknown) => this.log.error('handling the outcome of %s failed: %e', jobId, err))
-      .finally(() => {
-        release()
-        signal.clear()
-        if (this.dispatches.get(jobId) === dispatch) this.dispatches.delete(jobId)
-        this.pump()
-      })
+    dispatch.settled = this.follow(record, dispatch, answered)
     this.dispatches.set(jobId, dispatch)
+  }
+
+  /**
+   * Records what came of a dispatch, then forgets it and pumps (one async function: the chain of
+   * `then`, `catch` and `finally` it replaces made three promises and closures per job). The
+   * runner's slot is free once the call settled, not once the outcome is on disk: the terminal
+   * event goes out from inside the handlers, and whoever sees it must not still find the job
+   * counted against the runner.
+   */
+  private async follow(
+    record: JobRecord,
+    dispatch: Dispatch,
+    answered: Promise<ExecuteResponse>,
+  ): Promise<void> {
+    try {
+      let response: ExecuteResponse
+      try {
+        response = await answered
+      } catch (err) {
+        this.pool.release(dispatch.runner)
+        await this.onDispatchError(record, dispatch, err)
+        return
+      }
+      this.pool.release(dispatch.runner)
+      await this.onResponse(record, dispatch, response)
+    } catch (err) {
+      this.log.error('handling the outcome of %s failed: %e', record.job.id, err)
+    } finally {
+      if (this.dispatches.get(record.job.id) === dispatch) this.dispatches.delete(record.job.id)
+      this.pump()
+    }
   }
 
   private async onResponse(record: JobRecord, dispatch: Dispatch, response: ExecuteResponse): Promise<void> {
@@ -958,6 +963,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   }
 
   private emitStatus(record: JobRecord): void {
+    // Three or four per job: the view and the event are only built for someone listening
+    // (`job_events` subscribers, a coordinator in this node).
+    if (this.listenerCount('job:status') === 0) return
     this.safeDispatchEvent('job:status', { detail: eventOf(record) })
   }
 
@@ -984,7 +992,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       for (const dispatch of out) {
         if (dispatch.abandoned !== undefined) continue
         dispatch.abandoned = 'lost'
-        dispatch.controller.abort()
+        dispatch.cancel.abort()
       }
       this.pool.lost(peerId).catch(() => {})
     }
