@@ -286,6 +286,9 @@ describe('changing any single field of a signed envelope', () => {
       const changed = withChange(job, path)
       const result = fx.verifier.check(changed)
       expect(result.ok, `changing ${path.join('.')} was accepted`).toBe(false)
+      // Handed over in place (as a frame's JSON.parse gives it), with the same verdict.
+      const owned = fx.verifier.check(JSON.parse(JSON.stringify(changed)), { owned: true })
+      expect(owned, `changing ${path.join('.')} (owned)`).toEqual(result)
     }
     // The optional fields cannot be dropped either: run or step alone breaks the id's shape, the
     // others (and run and step together) the signatures.

@@ -2,7 +2,7 @@
  * Items produced during one event-loop turn, handed on together: a stream that would send one
  * frame per item sends one per turn instead. Each hand-over is bounded in count and in (JSON)
  * size, so a batch never outgrows the frame its receiver accepts; an item larger than the size
- * bound goes alone.
+ * bound goes alone. A `sizeOf` may overestimate, never underestimate: the bound is on bytes.
  */
 export interface TurnBatchInit<T> {
   /** Receives each batch, in order. */
@@ -11,7 +11,7 @@ export interface TurnBatchInit<T> {
   maxItems?: number
   /** Bound on the summed `sizeOf` of a batch. @default 512 KiB */
   maxBytes?: number
-  /** @default the length of the item's JSON */
+  /** @default the UTF-8 length of the item's JSON (`jsonSize`) */
   sizeOf?: (item: T) => number
 }
 
@@ -25,7 +25,7 @@ export class TurnBatch<T> {
     this.init = {
       maxItems: 256,
       maxBytes: 512 * 1024,
-      sizeOf: (item) => JSON.stringify(item)?.length ?? 0,
+      sizeOf: jsonSize,
       ...init,
     }
   }
@@ -57,4 +57,27 @@ export class TurnBatch<T> {
     this.items = []
     this.bytes = 0
   }
+}
+
+/** The UTF-8 length of `value`'s JSON (0 for what JSON leaves out). */
+export function jsonSize(value: unknown): number {
+  const json = JSON.stringify(value)
+  return json === undefined ? 0 : Buffer.byteLength(json)
+}
+
+/**
+ * The UTF-8 length of `value`'s JSON, given a way to size member `key` without serialising it (a
+ * signed result whose size its verifier learnt): only the other members are serialised.
+ */
+export function jsonSizeWith<T extends object, K extends keyof T & string>(
+  value: T,
+  key: K,
+  sizeOfMember: (member: NonNullable<T[K]>) => number,
+): number {
+  const { [key]: member, ...rest } = value
+  const others = jsonSize(rest)
+  if (member === undefined) return others
+  const size = member === null ? 4 : sizeOfMember(member as NonNullable<T[K]>)
+  // The key, a colon and, unless the member is alone (`{}` is 2 bytes), a comma.
+  return others + jsonSize(key) + 1 + size + (others === 2 ? 0 : 1)
 }

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto'
 import { validateSubmission, validateTriggerRegistration } from './authority-schema.js'
-import { canonicalJson, utf8 } from './canonical.js'
+import { canonicalJson, signedDocumentBytes } from './canonical.js'
 import { DEFAULT_SUBMISSION_TTL_MS, SUBMISSION_SIGNING_DOMAIN, TRIGGER_SIGNING_DOMAIN } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { InvalidAuthorityError } from './errors.js'
@@ -84,11 +84,11 @@ export function documentDigest(value: unknown): string {
 }
 
 export function submissionSigningBytes(unsigned: UnsignedSubmission): Uint8Array {
-  return utf8(canonicalJson({ submission: unsigned, type: SUBMISSION_SIGNING_DOMAIN }))
+  return signedDocumentBytes(canonicalJson({ submission: unsigned, type: SUBMISSION_SIGNING_DOMAIN }))
 }
 
 export function triggerSigningBytes(unsigned: UnsignedTriggerRegistration): Uint8Array {
-  return utf8(canonicalJson({ trigger: unsigned, type: TRIGGER_SIGNING_DOMAIN }))
+  return signedDocumentBytes(canonicalJson({ trigger: unsigned, type: TRIGGER_SIGNING_DOMAIN }))
 }
 
 export interface WindowFields {

@@ -32,3 +32,30 @@ export function utf8Length(text: string): number {
 export function utf8(text: string): Uint8Array {
   return encoder.encode(text)
 }
+
+/**
+ * The UTF-8 bytes of a document about to be signed or verified, then dropped: Buffer's encoder
+ * costs ~0.7 µs where TextEncoder costs ~3 µs for the sub-kilobyte documents every job and result
+ * has several of. Short ones share Buffer's pool, so this is not for bytes anyone keeps.
+ */
+export function signedDocumentBytes(text: string): Uint8Array {
+  return Buffer.from(text, 'utf8')
+}
+
+/**
+ * The UTF-8 bytes member `name` with `value` adds to an object whose other members' JSON is `rest`:
+ * its key, colon, value and — unless `rest` is `{}` — a comma; 0 when JSON leaves it out. With
+ * `rest` the canonical JSON of a parsed object's other members, the sum is that object's JSON length.
+ */
+export function memberLength(name: string, value: unknown, rest: string): number {
+  const json = value === undefined ? undefined : JSON.stringify(value)
+  if (json === undefined) return 0
+  return utf8Length(JSON.stringify(name)) + 1 + utf8Length(json) + (rest === '{}' ? 0 : 1)
+}
+
+/** An object that is not an array or bytes: what may be a JSON object. */
+export function isObjectRecord(input: unknown): input is Record<string, unknown> {
+  return (
+    typeof input === 'object' && input !== null && !Array.isArray(input) && !(input instanceof Uint8Array)
+  )
+}

@@ -11,7 +11,7 @@
  */
 import { hash, randomUUID } from 'node:crypto'
 import type { JobAuthority } from './authority.js'
-import { canonicalJson, utf8 } from './canonical.js'
+import { canonicalJson, signedDocumentBytes } from './canonical.js'
 import { DEFAULT_JOB_TIMEOUT_MS, DEFAULT_JOB_TTL_MS, JOB_SIGNING_DOMAIN } from './constants.js'
 import type { Ed25519Backend } from './ed25519.js'
 import { validateJobEnvelope } from './envelope-schema.js'
@@ -20,7 +20,7 @@ import { fromHex, toHex } from './keys.js'
 import { NONCE_BYTES, randomHex } from './random-hex.js'
 import { describeSchemaError } from './schema-validator.js'
 import type { SealedSecret } from './secrets.js'
-import { defaultEd25519, type Signer } from './signer.js'
+import { defaultEd25519, type Signer, signerKeyHex } from './signer.js'
 
 export interface JobSignature {
   /** Hex Ed25519 public key of the signer. */
@@ -184,6 +184,8 @@ export function rememberDigest(job: JobEnvelope, canonicalUnsigned: string): str
   return digest
 }
 
+const DOMAIN_JSON = canonicalJson(JOB_SIGNING_DOMAIN)
+
 /**
  * The bytes signature `chain.length` signs, given the canonical JSON of the unsigned envelope.
  * The document is assembled by hand (keys already in RFC 8785 order: chain < envelope < type) so a
@@ -191,14 +193,14 @@ export function rememberDigest(job: JobEnvelope, canonicalUnsigned: string): str
  * checks it equals `canonicalize` of the whole document.
  */
 export function jobSigningBytes(canonicalUnsigned: string, chain: readonly JobSignature[]): Uint8Array {
-  return utf8(
-    `{"chain":${canonicalJson(chain)},"envelope":${canonicalUnsigned},"type":${canonicalJson(JOB_SIGNING_DOMAIN)}}`,
+  return signedDocumentBytes(
+    `{"chain":${canonicalJson(chain)},"envelope":${canonicalUnsigned},"type":${DOMAIN_JSON}}`,
   )
 }
 
 function signLink(canonicalUnsigned: string, chain: readonly JobSignature[], signer: Signer): JobSignature {
   const sig = signer.sign(jobSigningBytes(canonicalUnsigned, chain))
-  return { key: toHex(signer.publicKey), sig: toHex(sig) }
+  return { key: signerKeyHex(signer), sig: toHex(sig) }
 }
 
 /** Inputs are normalised through canonical JSON so the envelope holds exactly what is signed. */
@@ -225,7 +227,7 @@ function isEmptyPlainObject(value: unknown): boolean {
 /** Builds, signs and validates a job; throws `InvalidJobError` with the offending path. */
 export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
   const createdAt = fields.createdAt ?? Date.now()
-  const submitter = toHex(signer.publicKey)
+  const submitter = signerKeyHex(signer)
   const unsigned: UnsignedJob = {
     id:
       fields.id ??
@@ -297,14 +299,17 @@ export function appendSignature(job: JobEnvelope, signer: Signer): JobEnvelope {
  * Why the signature chain of a (schema-valid) envelope does not verify, or `undefined` — every
  * link checked, in order. Trust in the signers is not judged here (see JobVerifier); on success
  * the envelope's digest is remembered, so whoever records its result does not hash it again.
+ * `canonicalUnsigned`: the canonical JSON of `unsignedJob(job)` when the caller already made it
+ * from this very (unchanged) object.
  */
 export function signatureChainProblem(
   job: JobEnvelope,
   backend: Ed25519Backend = defaultEd25519,
+  canonicalUnsigned?: string,
 ): { reason: 'malformed' | 'bad_signature'; message: string } | undefined {
   let canonical: string
   try {
-    canonical = canonicalJson(unsignedJob(job))
+    canonical = canonicalUnsigned ?? canonicalJson(unsignedJob(job))
   } catch (err) {
     return { reason: 'malformed', message: `job: ${(err as Error).message}` }
   }

@@ -7,9 +7,10 @@
  * Wiring, in a node: `TrustPolicyWatcher` (or a fixed `TrustPolicy`) + `ReplayCache` over the
  * node datastore → `createJobVerifier`. Gossip: register `createJobTopicValidator(verifier)` for
  * each `jobTopic(capability)` and give gossipsub `scoreParams.topics: jobTopicsScoreParams(caps)`.
- * RPC: call `verifier.verify(params.job, { capability })` where a job is accepted for execution
- * and throw `JobRejectedError(reason, message)` on failure; the "who may call" hook is
- * `policy.canCall(publicKeyHexFromPeerId(remotePeer), role)`.
+ * RPC: call `verifier.verify(params.job, { capability, owned: true })` where a job is accepted for
+ * execution (`owned`: the params are fresh from the frame's JSON.parse, so the envelope is checked
+ * in place rather than copied) and throw `JobRejectedError(reason, message)` on failure; the
+ * "who may call" hook is `policy.canCall(publicKeyHexFromPeerId(remotePeer), role)`.
  */
 export {
   authorityRunMismatch,
@@ -98,6 +99,7 @@ export {
   RESULT_REJECT_REASONS,
   type ResultFields,
   type ResultRejectReason,
+  resultJsonSize,
   resultRejectionCounts,
   resultSigningBytes,
   type UnsignedResult,

@@ -8,7 +8,7 @@
  * so a large output can be shipped separately and still be checked against the signed result.
  */
 import { createHash } from 'node:crypto'
-import { canonicalJson, utf8, utf8Length } from './canonical.js'
+import { canonicalJson, isObjectRecord, memberLength, signedDocumentBytes, utf8Length } from './canonical.js'
 import {
   DEFAULT_MAX_RESULT_BYTES,
   DEFAULT_MAX_RESULT_OUTPUT_BYTES,
@@ -19,7 +19,7 @@ import { InvalidResultError } from './errors.js'
 import { fromHex, toHex } from './keys.js'
 import { type JOB_STATUSES, validateJobResult } from './result-schema.js'
 import { describeSchemaError } from './schema-validator.js'
-import { defaultEd25519, type Signer } from './signer.js'
+import { defaultEd25519, type Signer, signerKeyHex } from './signer.js'
 
 export type JobStatus = (typeof JOB_STATUSES)[number]
 
@@ -109,6 +109,13 @@ export interface VerifyResultOptions {
   maxBytes?: number
   /** @default defaultEd25519 */
   backend?: Ed25519Backend
+  /**
+   * `true`: `input` is the caller's own object, fresh from `JSON.parse` of a frame and changed by
+   * nobody afterwards: it is checked and returned as is, not copied through JSON first, and its
+   * size is that of the canonical JSON the signature check needs anyway (exactly its JSON length),
+   * still measured before anything else. @default false
+   */
+  owned?: boolean
 }
 
 /** SHA-256 hex of a value's canonical JSON: what `outputDigest` holds. */
@@ -117,7 +124,30 @@ export function outputDigest(output: unknown): string {
 }
 
 export function resultSigningBytes(unsigned: UnsignedResult): Uint8Array {
-  return utf8(canonicalJson({ result: unsigned, type: RESULT_SIGNING_DOMAIN }))
+  return signingBytesOf(canonicalJson(unsigned))
+}
+
+const DOMAIN_JSON = canonicalJson(RESULT_SIGNING_DOMAIN)
+
+/** The canonical JSON of `{ result, type }` (keys in RFC 8785 order), given that of the result. */
+function signingBytesOf(canonicalUnsigned: string): Uint8Array {
+  return signedDocumentBytes(`{"result":${canonicalUnsigned},"type":${DOMAIN_JSON}}`)
+}
+
+// Results are immutable once signed or verified, like envelopes: the size of their JSON, learnt
+// while they were built or checked, is remembered for whoever batches them (`resultJsonSize`).
+const sizes = new WeakMap<object, number>()
+
+function sizeOfSigned(canonicalUnsigned: string, signature: unknown): number {
+  return utf8Length(canonicalUnsigned) + memberLength('signature', signature, canonicalUnsigned)
+}
+
+/**
+ * The UTF-8 length of `result`'s JSON, without serialising it again when this process built or
+ * verified it; never less than the real length.
+ */
+export function resultJsonSize(result: JobResult): number {
+  return sizes.get(result) ?? utf8Length(JSON.stringify(result))
 }
 
 /** Builds and signs a result; throws `InvalidResultError` with the offending path. */
@@ -134,7 +164,7 @@ export function createResult(
     status: fields.status,
     startedAt: fields.startedAt,
     finishedAt: fields.finishedAt,
-    runner: toHex(signer.publicKey),
+    runner: signerKeyHex(signer),
     ...(fields.error === undefined ? {} : { error: fields.error }),
   }
   if (fields.output !== undefined) {
@@ -148,39 +178,27 @@ export function createResult(
       unsigned.outputDigest = createHash('sha256').update(text).digest('hex')
     else unsigned.output = JSON.parse(text)
   }
-  const result: JobResult = { ...unsigned, signature: toHex(signer.sign(resultSigningBytes(unsigned))) }
+  const canonical = canonicalJson(unsigned)
+  const result: JobResult = { ...unsigned, signature: toHex(signer.sign(signingBytesOf(canonical))) }
   if (!validateJobResult(result)) {
     throw new InvalidResultError(describeSchemaError('result', validateJobResult.errors))
   }
+  sizes.set(result, sizeOfSigned(canonical, result.signature))
   return result
 }
+
+type Decoded =
+  | { ok: true; value: JobResult; size: number; canonical?: string }
+  | { ok: false; reason: ResultRejectReason; message: string }
 
 /** Checks a result's shape and signature. Never throws. */
 export function verifyResult(input: unknown, options: VerifyResultOptions = {}): VerifyResultOutcome {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_RESULT_BYTES
   try {
-    let json: string | undefined
-    let size: number
-    if (input instanceof Uint8Array) {
-      size = input.byteLength
-      if (size <= maxBytes) json = new TextDecoder('utf-8', { fatal: true }).decode(input)
-    } else {
-      json = typeof input === 'string' ? input : JSON.stringify(input)
-      if (json === undefined)
-        return { ok: false, reason: 'malformed', message: 'result: expected a JSON object' }
-      size = utf8Length(json)
-    }
-    if (size > maxBytes || json === undefined) {
-      return { ok: false, reason: 'too_large', message: `result is ${size} bytes, the limit is ${maxBytes}` }
-    }
-    const value: unknown = JSON.parse(json)
-    if (!validateJobResult(value)) {
-      return {
-        ok: false,
-        reason: 'malformed',
-        message: describeSchemaError('result', validateJobResult.errors),
-      }
-    }
+    const decoded =
+      (options.owned === true ? decodeOwned(input, maxBytes) : undefined) ?? decode(input, maxBytes)
+    if (!decoded.ok) return decoded
+    const { value } = decoded
     // An output travels inline or as its digest, never both: a digest beside the output would be a
     // second claim about the same bytes that a reader would have to reconcile.
     if (value.output !== undefined && value.outputDigest !== undefined) {
@@ -189,14 +207,16 @@ export function verifyResult(input: unknown, options: VerifyResultOptions = {}):
     const mismatch = bindingProblem(value, options)
     if (mismatch !== undefined) return mismatch
     const { signature, ...unsigned } = value
+    const signed = signingBytesOf(decoded.canonical ?? canonicalJson(unsigned))
     const backend = options.backend ?? defaultEd25519
-    if (!backend.verify(fromHex(signature), resultSigningBytes(unsigned), fromHex(value.runner))) {
+    if (!backend.verify(fromHex(signature), signed, fromHex(value.runner))) {
       return {
         ok: false,
         reason: 'bad_signature',
         message: `result signature by ${value.runner} does not verify`,
       }
     }
+    sizes.set(value, decoded.size)
     return { ok: true, result: value }
   } catch (err) {
     return {
@@ -205,6 +225,57 @@ export function verifyResult(input: unknown, options: VerifyResultOptions = {}):
       message: `result cannot be read: ${err instanceof Error ? err.message : String(err)}`,
     }
   }
+}
+
+function tooLarge(size: number, maxBytes: number): Decoded {
+  return { ok: false, reason: 'too_large', message: `result is ${size} bytes, the limit is ${maxBytes}` }
+}
+
+function schemaChecked(value: unknown, size: number, canonical?: string): Decoded {
+  if (!validateJobResult(value)) {
+    return {
+      ok: false,
+      reason: 'malformed',
+      message: describeSchemaError('result', validateJobResult.errors),
+    }
+  }
+  return canonical === undefined ? { ok: true, value, size } : { ok: true, value, size, canonical }
+}
+
+/** A copy of `input` through JSON (bytes and text are parsed), measured first. */
+function decode(input: unknown, maxBytes: number): Decoded {
+  let json: string | undefined
+  let size: number
+  if (input instanceof Uint8Array) {
+    size = input.byteLength
+    if (size <= maxBytes) json = new TextDecoder('utf-8', { fatal: true }).decode(input)
+  } else {
+    json = typeof input === 'string' ? input : JSON.stringify(input)
+    if (json === undefined)
+      return { ok: false, reason: 'malformed', message: 'result: expected a JSON object' }
+    size = utf8Length(json)
+  }
+  if (size > maxBytes || json === undefined) return tooLarge(size, maxBytes)
+  return schemaChecked(JSON.parse(json), size)
+}
+
+/**
+ * An owned object (`VerifyResultOptions.owned`) as it is: nobody else can change it. Measured by
+ * its unsigned part's canonical JSON, which the signature check reuses; `undefined` (take the
+ * copying path) for what is no plain object or has no canonical form.
+ */
+function decodeOwned(input: unknown, maxBytes: number): Decoded | undefined {
+  if (!isObjectRecord(input)) return undefined
+  const { signature, ...unsigned } = input
+  let canonical: string
+  try {
+    canonical = canonicalJson(unsigned)
+  } catch {
+    return undefined
+  }
+  const size = sizeOfSigned(canonical, signature)
+  if (size > maxBytes) return tooLarge(size, maxBytes)
+  return schemaChecked(input, size, canonical)
 }
 
 /** Which job, which runner, which trust: the checks that cost no signature verification. */

@@ -50,6 +50,15 @@ export function generateSigner(backend: Ed25519Backend = defaultEd25519): Signer
   return signerFromSeed(new Uint8Array(randomBytes(SEED_LENGTH)), backend)
 }
 
+// A signer's key is fixed (`readonly`); its hex form is asked for every job and result it signs.
+const keyHexes = new WeakMap<Uint8Array, string>()
+
 export function signerKeyHex(signer: Signer): string {
-  return toHex(signer.publicKey)
+  const key = signer.publicKey
+  let hex = keyHexes.get(key)
+  if (hex === undefined) {
+    hex = toHex(key)
+    keyHexes.set(key, hex)
+  }
+  return hex
 }

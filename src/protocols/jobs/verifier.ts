@@ -29,7 +29,7 @@ import {
   authoritySigningBytes,
   verifyAuthoritySignature,
 } from './authority.js'
-import { utf8Length } from './canonical.js'
+import { canonicalJson, isObjectRecord, memberLength, utf8Length } from './canonical.js'
 import {
   AUTHORITY_CACHE_SIZE,
   DEFAULT_CLOCK_SKEW_MS,
@@ -50,6 +50,15 @@ export interface VerifyOptions {
   capability?: string
   /** Clock for expiry checks. @default Date.now() */
   now?: number
+  /**
+   * `true`: the caller hands `input` over as its own — an object fresh from `JSON.parse` of a
+   * frame, referenced by nothing else and never changed afterwards. It is then verified and
+   * returned as is instead of being copied through JSON first, and its size is that of the
+   * canonical JSON the signature check needs anyway (for such an object, exactly its JSON length),
+   * still measured before the schema and any signature work. An input that has no canonical form
+   * (a lone surrogate, a number JSON cannot hold) takes the copying path. @default false
+   */
+  owned?: boolean
 }
 
 export interface VerifyAndRecordOptions extends VerifyOptions {
@@ -106,6 +115,9 @@ const SUBMITTER_ROLES: readonly TrustRole[] = ['client', 'coordinator']
 const decoder = new TextDecoder('utf-8', { fatal: true })
 const textOf = new TextDecoder()
 
+/** A schema-valid envelope, with the canonical JSON of its unsigned part when already known. */
+type Decoded = { ok: true; job: JobEnvelope; canonical?: string }
+
 function reject(reason: RejectReason, message: string): Rejection {
   return { ok: false, reason, message }
 }
@@ -139,7 +151,7 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
 
   /** Full verification without recording the nonce (gossip validators, previews). */
   check(input: unknown, options: VerifyOptions = {}): VerifyResult {
-    const result = this.#evaluate(input, options.capability, options.now ?? Date.now())
+    const result = this.#evaluate(input, options, options.now ?? Date.now())
     if (result.ok) this.#stats.checked++
     return this.#count(result, 'check')
   }
@@ -147,7 +159,7 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   /** Full verification that, on success, consumes the job's nonce: the gate before execution. */
   async verify(input: unknown, options: VerifyAndRecordOptions = {}): Promise<RecordedVerifyResult> {
     const now = options.now ?? Date.now()
-    let result: RecordedVerifyResult = this.#evaluate(input, options.capability, now)
+    let result: RecordedVerifyResult = this.#evaluate(input, options, now)
     if (result.ok) {
       const { job } = result
       try {
@@ -184,11 +196,12 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     return reject('malformed', `internal error: ${err instanceof Error ? err.message : String(err)}`)
   }
 
-  #evaluate(input: unknown, capability: string | undefined, now: number): VerifyResult {
+  #evaluate(input: unknown, options: VerifyOptions, now: number): VerifyResult {
     try {
-      const decoded = this.#decode(input)
+      const decoded =
+        options.owned === true && isObjectRecord(input) ? this.#decodeOwned(input) : this.#decode(input)
       if (!decoded.ok) return decoded
-      return this.#verifyJob(decoded.job, capability, now)
+      return this.#verifyJob(decoded.job, options.capability, now, decoded.canonical)
     } catch (err) {
       if (err instanceof RangeError || err instanceof TypeError || err instanceof SyntaxError) {
         return reject('malformed', `job cannot be read: ${err.message}`)
@@ -197,7 +210,28 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     }
   }
 
-  #decode(input: unknown): VerifyResult {
+  /**
+   * An owned object (see `VerifyOptions.owned`): nobody else can change it between these checks
+   * and the caller's use of it, so it needs no copy. Its size is its unsigned part's canonical
+   * JSON — which the signature check reuses — plus the JSON of its signatures.
+   */
+  #decodeOwned(input: Record<string, unknown>): Decoded | Rejection {
+    const { signatures, ...unsigned } = input
+    let canonical: string
+    try {
+      canonical = canonicalJson(unsigned)
+    } catch {
+      return this.#decode(input)
+    }
+    const size = utf8Length(canonical) + memberLength('signatures', signatures, canonical)
+    if (size > this.#maxBytes) return this.#tooLarge(size)
+    if (!validateJobEnvelope(input)) {
+      return reject('malformed', describeSchemaError('job', validateJobEnvelope.errors))
+    }
+    return { ok: true, job: input, canonical }
+  }
+
+  #decode(input: unknown): Decoded | Rejection {
     let text: string
     if (input instanceof Uint8Array) {
       if (input.byteLength > this.#maxBytes) return this.#tooLarge(input.byteLength)
@@ -226,7 +260,12 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     return reject('too_large', `job is ${size} bytes, the limit is ${this.#maxBytes}`)
   }
 
-  #verifyJob(job: JobEnvelope, capability: string | undefined, now: number): VerifyResult {
+  #verifyJob(
+    job: JobEnvelope,
+    capability: string | undefined,
+    now: number,
+    canonical: string | undefined,
+  ): VerifyResult {
     if (job.expiresAt <= job.createdAt) {
       return reject(
         'malformed',
@@ -250,7 +289,7 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     }
     const trusted = this.#checkTrust(job)
     if (trusted !== undefined) return trusted
-    const signed = this.#checkSignatures(job)
+    const signed = this.#checkSignatures(job, canonical)
     if (signed !== undefined) return signed
     const authorized = this.#checkAuthority(job)
     if (authorized !== undefined) return authorized
@@ -320,8 +359,8 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     return undefined
   }
 
-  #checkSignatures(job: JobEnvelope): Rejection | undefined {
-    const problem = signatureChainProblem(job, this.#backend)
+  #checkSignatures(job: JobEnvelope, canonical: string | undefined): Rejection | undefined {
+    const problem = signatureChainProblem(job, this.#backend, canonical)
     return problem === undefined ? undefined : reject(problem.reason, problem.message)
   }
 }

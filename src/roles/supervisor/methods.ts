@@ -8,12 +8,13 @@
  */
 
 import { boundedCall } from '../../core/bounded-call.js'
-import { TurnBatch } from '../../core/turn-batch.js'
+import { jsonSizeWith, TurnBatch } from '../../core/turn-batch.js'
 import type { JobEnvelope, SecretRecipient } from '../../protocols/jobs/index.js'
 import {
   CAPABILITY_PATTERN,
   envelopeBatchSchema,
   jobResultSchema,
+  resultJsonSize,
   secretRecipientSchema,
 } from '../../protocols/jobs/index.js'
 import {
@@ -148,8 +149,13 @@ async function createOne(
   // Whoever holds the envelope may hand it in (a relay); its answer tells nothing the envelope
   // does not. An HTTP caller's gateway grant may not cover the job's capability.
   if (typeof job.runner === 'string') assertGrantCovers(ctx.caller, [job.runner])
+  // `job` is fresh from JSON.parse of the request frame (or HTTP body) and nothing else holds it.
   return statusView(
-    await service.submit(job, 'rpc', { waitForRunner: waitForRunner === true, traceparent: ctx.traceparent }),
+    await service.submit(job, 'rpc', {
+      waitForRunner: waitForRunner === true,
+      traceparent: ctx.traceparent,
+      owned: true,
+    }),
   )
 }
 
@@ -453,6 +459,8 @@ export function supervisorSubscriptions(service: SupervisorService): AnySubscrip
         }
         const batch = new TurnBatch<JobResultView>({
           maxItems: MAX_OUTCOMES_PER_EVENT,
+          // The signed result's size was learnt when it was verified: not serialised again here.
+          sizeOf: (view) => jsonSizeWith(view, 'result', resultJsonSize),
           send: (events) => {
             ctx.notify({ events }).catch(() => {})
           },

@@ -302,7 +302,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   async submit(
     input: unknown,
     source: JobSource = 'rpc',
-    options: { waitForRunner?: boolean; traceparent?: string | undefined } = {},
+    options: { waitForRunner?: boolean; traceparent?: string | undefined; owned?: boolean } = {},
   ): Promise<JobRecord> {
     this.assertRunning()
     const id = jobIdOf(input)
@@ -319,7 +319,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     try {
       if (id !== undefined) this.assertNotReserved(id, input)
       if (source === 'rpc' && options.waitForRunner !== true) await this.assertRunnerFor(input)
-      const accepting = this.accept(input, source)
+      const accepting = this.accept(input, source, options.owned === true)
       if (id !== undefined) {
         this.accepting.set(id, accepting)
         const forget = (): void => {
@@ -524,10 +524,11 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return record
   }
 
-  private async accept(input: unknown, source: JobSource): Promise<JobRecord> {
+  /** `owned`: `input` is fresh from JSON.parse of a frame (see `VerifyOptions.owned`). */
+  private async accept(input: unknown, source: JobSource, owned: boolean): Promise<JobRecord> {
     // The nonce's write and the record's go to the datastore in one batch; the job is acknowledged
     // once both are there.
-    const outcome = await this.components.trust.verifier.verify(input, { awaitReplayWrite: false })
+    const outcome = await this.components.trust.verifier.verify(input, { awaitReplayWrite: false, owned })
     const now = Date.now()
     let job: JobEnvelope
     if (outcome.ok) job = outcome.job
@@ -839,6 +840,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       job: { jobId: job.id, attempt: job.attempt, digest: record.digest },
       runner: publicKeyHexOfPeer(dispatch.runner) ?? dispatch.runner,
       trusted: (key) => policy.admits(key, { role: 'runner', capability: job.runner }),
+      // A remote runner's answer is fresh from JSON.parse of its frame; the local runner's result
+      // is an object that runner also holds, so it is copied as before.
+      owned: dispatch.runner !== this.local?.peerId,
     })
     if (!checked.ok) {
       this.counts.results.rejected[checked.reason]++

@@ -52,8 +52,13 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       resultName: 'execution',
       errors: RUNNER_ERROR_SPECS,
       timeoutMs: EXECUTE_CALL_TIMEOUT_MS,
+      // `job` is fresh from JSON.parse of the request frame (or HTTP body) and nothing else holds it.
       handler: ({ job }, { caller, traceparent }) =>
-        service.execute(job, { dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http', traceparent }),
+        service.execute(job, {
+          dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http',
+          owned: true,
+          traceparent,
+        }),
     }),
     defineMethod<{ jobs: JobEnvelope[] }, { accepted: ExecuteManyItem[] }>({
       name: 'runner.execute_many',
@@ -77,7 +82,7 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       resultName: 'acceptances',
       handler: ({ jobs }, { caller }) =>
         service
-          .executeMany(jobs, caller.peerId ?? caller.remoteAddress ?? 'http')
+          .executeMany(jobs, caller.peerId ?? caller.remoteAddress ?? 'http', { owned: true })
           .then((accepted) => ({ accepted })),
     }),
     defineMethod<{ jobId: string }, boolean>({

@@ -8,7 +8,7 @@ import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { SpanKind } from '@opentelemetry/api'
 import type { Datastore } from 'interface-datastore'
 import { TypedEventEmitter } from 'main-event'
-import { TurnBatch } from '../../../core/turn-batch.js'
+import { jsonSize, jsonSizeWith, TurnBatch } from '../../../core/turn-batch.js'
 import {
   ATTR_HORUS_JOB_REPLAYED,
   ATTR_HORUS_PEER_ID,
@@ -31,6 +31,7 @@ import {
   JobRejectedError,
   type JobResult,
   jobDigest,
+  resultJsonSize,
   SecretNotRecipientError,
   toHex,
 } from '../../../protocols/jobs/index.js'
@@ -240,10 +241,11 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    * Verifies and executes a job, or — for a job id already executed or executing here — answers
    * with that execution (`replayed: true`) instead of running it again. `trusted` skips
    * verification: only for a supervisor in this same node, whose verifier already consumed the nonce.
+   * `owned`: `input` is fresh from JSON.parse of the caller's frame (see `VerifyOptions.owned`).
    */
   async execute(
     input: unknown,
-    options: { dispatcher: string; trusted?: boolean; traceparent?: string | undefined },
+    options: { dispatcher: string; trusted?: boolean; owned?: boolean; traceparent?: string | undefined },
   ): Promise<ExecuteResponse> {
     const tracing = this.components.tracing
     const job = tracing === undefined ? undefined : jobRefOf(input)
@@ -269,7 +271,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
 
   private async executeJob(
     input: unknown,
-    options: { dispatcher: string; trusted?: boolean },
+    options: { dispatcher: string; trusted?: boolean; owned?: boolean },
   ): Promise<ExecuteResponse> {
     return (await this.admit(input, options)).response
   }
@@ -279,11 +281,15 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    * accepted, or refused with the error `execute` would have thrown for it alone. The executions
    * of accepted jobs come later on the dispatcher's `runner.logs` stream, several to a frame.
    */
-  async executeMany(inputs: readonly unknown[], dispatcher: string): Promise<ExecuteManyItem[]> {
+  async executeMany(
+    inputs: readonly unknown[],
+    dispatcher: string,
+    options: { owned?: boolean } = {},
+  ): Promise<ExecuteManyItem[]> {
     return Promise.all(
       inputs.map(async (input): Promise<ExecuteManyItem> => {
         try {
-          const { job, response } = await this.admit(input, { dispatcher })
+          const { job, response } = await this.admit(input, { dispatcher, ...options })
           response.then(
             (answer) => this.outcome(dispatcher, { jobId: job.id, response: answer }),
             (err: unknown) =>
@@ -298,7 +304,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /** Verified and started (or attached to): the job, and its execution to come. */
-  private async admit(input: unknown, options: { dispatcher: string; trusted?: boolean }): Promise<Admitted> {
+  private async admit(
+    input: unknown,
+    options: { dispatcher: string; trusted?: boolean; owned?: boolean },
+  ): Promise<Admitted> {
     if (!this.running) throw new RunnerStoppingError()
     const kind = (input as { runner?: unknown } | null)?.runner
     // Checked before verification, so a job this runner cannot run does not spend its nonce here.
@@ -316,7 +325,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
         }
       )
     }
-    const verdict = await this.components.trust.verifier.verify(input)
+    const verdict = await this.components.trust.verifier.verify(input, { owned: options.owned === true })
     if (verdict.ok) {
       const job = verdict.job
       return { job, response: this.run(job, options.dispatcher, this.openSecrets(job)) }
@@ -373,7 +382,13 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   ): () => void {
     const batch = new TurnBatch<BatchItem>({
       maxItems: MAX_EXECUTE_BATCH,
-      sizeOf: (item) => ('started' in item ? item.started.length + 3 : (JSON.stringify(item)?.length ?? 0)),
+      // A result's size is known since it was signed: only the rest of an execution is serialised.
+      sizeOf: (item) =>
+        'started' in item
+          ? item.started.length + 3
+          : 'response' in item
+            ? jsonSizeWith(item, 'response', (response) => jsonSizeWith(response, 'result', resultJsonSize))
+            : jsonSize(item),
       send: (items) => {
         const started: string[] = []
         const results: ExecuteOutcome[] = []
