@@ -700,14 +700,14 @@ export class HorusClient {
       )
     }
     const trusted = await this.trust.admits(result.runner, 'runner', job.capability, signal)
-    const options: VerifyResultOptions & { owned?: boolean } = {
+    const options: VerifyResultOptions = {
       job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest },
       runner,
       trusted: () => trusted,
       // No defensive copy: `result` came from JSON.parse of the frame that carried it (the outcome
       // stream's event or this call's get_job_result answer), nothing here changes it, and
       // verifyResult checks it synchronously; what the caller receives is this same object either
-      // way. (A verifyResult without the `owned` option ignores it and copies.)
+      // way.
       owned: true,
     }
     const checked = verifyResult(result, options)
