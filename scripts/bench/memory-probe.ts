@@ -15,7 +15,7 @@
  * - at each full collection: new space's size after it, and the allocation since the collection
  *   before it as last sampled (up to PROBE_ALLOC_MS before it);
  * - with `DEBUG=horus:idle-heap`, the idle release's log lines;
- * - on SIGUSR2: the same before and after the idle release's full collection (`exposedGc`), resident memory by mapping
+ * - on SIGUSR2: the same before and after the idle release's full collection (`collectAndCompact`), resident memory by mapping
  *   (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]`, other anonymous ranges by size,
  *   files), and a heap snapshot when `PROBE_SNAP` is part of the process's command line (writing
  *   one leaves tens of MiB of malloc'd memory behind: take it in a run that is not measured).
@@ -27,7 +27,7 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 import { isMainThread, threadId } from 'node:worker_threads'
-import { exposedGc } from '../../src/node/idle-heap.js'
+import { collectAndCompact } from '../../src/node/idle-heap.js'
 
 const dir = process.env.PROBE_DIR ?? '/tmp/horus-memory-probe'
 mkdirSync(dir, { recursive: true })
@@ -208,7 +208,7 @@ function byMapping(): Record<string, number> {
 process.on('SIGUSR2', () => {
   sample('before forced collection')
   write({ tag: 'mappings before', at: Date.now(), mappings: byMapping() })
-  exposedGc()
+  collectAndCompact()
   sample('after forced collection')
   write({ tag: 'mappings after', at: Date.now(), mappings: byMapping() })
   const snap = process.env.PROBE_SNAP

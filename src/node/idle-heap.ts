@@ -15,11 +15,11 @@
  * replay caches drop each job's nonce when the job expires (a sweep every 5 s allocating a few
  * MB), the supervisor prunes finished records — and V8's window reached back into that, or into
  * the young generation left full by the load, as chance had it: the same collection 15 s into
- * idle left a supervisor's young generation at 32 MiB in one window and at 2 in the next
- * (BENCHMARKS.md, sixth session: windows of 182 and 771 bytes per ms with 32 MiB kept, 592 with
- * 2 MiB). Node 20 offers no collection that shrinks regardless of that rate (`gc()` with options
- * runs a young-generation collection there; `v8.queryObjects`, which does, first moves every
- * small typed array off the heap: 4.6 s and +150 MiB on a test heap).
+ * idle left a node's young generation at 32 MiB in one run and at 1–2 in the next (BENCHMARKS.md,
+ * memory, sixth session: five of eight such collections kept it). Node 20 offers no collection
+ * that shrinks regardless of that rate: `gc()` with options runs a young-generation collection
+ * there, and `v8.queryObjects`, which does reduce memory, first moves every small typed array off
+ * the heap (4.6 s and +150 MiB on a test heap).
  *
  * So the collection waits for a quiet window it starts itself. Every IDLE_HEAP_CHECK_MS this
  * looks at the event loop's utilisation over the last interval: after an interval at or above
@@ -33,9 +33,11 @@
  * After a collection it keeps looking while the node stays idle: at the next quiet window, if
  * the heap committed has grown by REGROWTH_BYTES since (the expiries going on after it), it
  * collects again, else it is done until the node is busy again; so it is after MAX_NOISY_WINDOWS
- * noisy windows in a row. At most MAX_RELEASES collections (two V8 full collections each,
- * ~0.1–0.4 s on a node's ~40–140 MiB heap) per busy-to-idle change, and only when there is
- * hardly any work to delay; a window costs a young-generation collection (~1–5 ms when idle).
+ * noisy windows in a row. Each collection also compacts the old generation (collectAndCompact):
+ * what a load left fragmented stays committed otherwise. At most MAX_RELEASES collections (~0.5 s
+ * each on a node's ~40 MiB live heap on a loaded host) per busy-to-idle change, and only when
+ * there is hardly any work to delay; a window costs a young-generation collection (~1–5 ms when
+ * idle).
  *
  * Only `horus node start` uses it, like the heap growth setting: the collection is process-wide.
  */
@@ -106,7 +108,7 @@ export interface AllocationWindow {
 export interface HeapControl {
   /** Runs a young-generation collection and starts measuring allocation from its end. */
   openWindow(): AllocationWindow
-  /** Full collections: give the heap back, the young generation too when the last window was quiet. */
+  /** A full collection: gives the heap back, the young generation too when the last window was quiet. */
   collect(): void
   /** Bytes of heap committed. */
   committed(): number
@@ -231,6 +233,9 @@ export class IdleHeapRelease {
       }
     }
     this.window = this.heap.openWindow()
+    // The next interval starts now: the collections just run (0.1–0.6 s on a loaded host) would
+    // otherwise count as the loop's work and end the idle run they belong to.
+    this.utilization()
   }
 
   private schedule(): void {
@@ -277,15 +282,23 @@ function exposed(): Gc {
 }
 
 /**
- * Two of V8's full collections. One frees the garbage but leaves the pages it was on committed,
- * each still holding a few live objects; the second moves those out of the nearly empty pages and
- * releases them. Measured on a 140 MiB heap with a tenth of it live: one collection, old space
- * 91 → 88 MiB; two, 99 → 46.
+ * A full collection that also compacts the whole old generation. A plain one evacuates only pages
+ * that are mostly free, so a heap a load left fragmented stays committed: on a test heap with
+ * 43 MiB live in 78 MiB of old space, two plain collections left 78 MiB (RSS 160 MiB); one with
+ * `--compact-on-every-full-gc` (set around it, at run time) 44 MiB (RSS 130 MiB), in ~0.5 s on a
+ * loaded host against ~0.3–0.4 s for the two plain ones. (Before it, the release ran two plain
+ * collections: the second emptied pages the first had left nearly empty, 99 → 46 MiB on a
+ * 140 MiB heap with a tenth of it live; what the load had left half full stayed, 14 MiB of the
+ * runner's old space in the fifth session's run and 19 of the producer's in this session's.)
  */
-export function exposedGc(): void {
+export function collectAndCompact(): void {
   const collect = exposed()
-  collect()
-  collect()
+  setFlagsFromString('--compact-on-every-full-gc')
+  try {
+    collect()
+  } finally {
+    setFlagsFromString('--no-compact-on-every-full-gc')
+  }
 }
 
 /**
@@ -316,7 +329,7 @@ export const v8Heap: HeapControl = {
       },
     }
   },
-  collect: exposedGc,
+  collect: collectAndCompact,
   committed: () => getHeapStatistics().total_heap_size,
 }
 
