@@ -4,7 +4,8 @@
  * event loop that grows V8's young generation, then an idle one, then the young generation given
  * back by the collection after a quiet window.
  */
-import { getHeapSpaceStatistics } from 'node:v8'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   BUSY_UTILIZATION,
@@ -17,6 +18,7 @@ import {
   MAX_RELEASES,
   QUIET_BYTES_PER_MS,
   REGROWTH_BYTES,
+  v8Heap,
   WINDOW_MS,
 } from '../src/node/idle-heap.js'
 import { waitFor } from '../src/testing/index.js'
@@ -201,6 +203,24 @@ describe('IdleHeapRelease', () => {
     expect(youngGenerationMiB()).toBeLessThanOrEqual(2)
   }, 30_000)
 
+  it("measures a window's allocation across V8's own young-generation collections, and leaves it unjudged after a full one", () => {
+    const gc = youngAndFullGc()
+    const window = v8Heap.openWindow()
+    // 6 MB that stay (promoted by the collections in between: V8 counts promotion too), in three
+    // parts with a young-generation collection after each.
+    const kept: string[] = []
+    for (let part = 0; part < 3; part++) {
+      for (let i = 0; i < 20_000; i++) kept.push(`${part}:${i}:`.padEnd(100, 'x'))
+      gc.young()
+    }
+    const { ms, bytesPerMs } = window.close()
+    expect(kept.length).toBe(60_000)
+    expect((bytesPerMs ?? 0) * ms, 'bytes counted').toBeGreaterThan(6_000_000)
+    const withFull = v8Heap.openWindow()
+    gc.full()
+    expect(withFull.close().bytesPerMs).toBeUndefined()
+  })
+
   it('compacts the old generation a load left fragmented', () => {
     // Objects promoted to the old generation, then a random 45 % of them dropped: every page
     // keeps about half its objects, which a plain full collection leaves where they are.
@@ -216,6 +236,13 @@ describe('IdleHeapRelease', () => {
     ).toBeLessThan(old.committed * 0.1)
   })
 })
+
+/** V8's `gc` (`--expose-gc` at run time, as the release does): a young-generation or a full collection. */
+function youngAndFullGc(): { young: () => void; full: () => void } {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as (options?: { type: 'minor' }) => void
+  return { young: () => gc({ type: 'minor' }), full: () => gc() }
+}
 
 /** V8's old space: committed and in use, MiB. */
 function oldSpaceMiB(): { committed: number; used: number } {

@@ -24,8 +24,8 @@
  * So the collection waits for a quiet window it starts itself. Every IDLE_HEAP_CHECK_MS this
  * looks at the event loop's utilisation over the last interval: after an interval at or above
  * BUSY_UTILIZATION, once IDLE_INTERVALS intervals in a row were below IDLE_UTILIZATION, it runs a
- * young-generation collection (V8's measurement then starts there) and measures the heap's growth
- * (what was allocated, when V8 collected nothing meanwhile) for WINDOW_MS. Under
+ * young-generation collection (V8's measurement then starts there) and measures what is allocated
+ * (and promoted, which V8 counts too) for WINDOW_MS. Under
  * QUIET_BYTES_PER_MS V8 measures a low rate too, and the full collection that follows gives the
  * young generation back. A noisy window starts the next one; after MAX_NOISY_WINDOWS of them in a
  * row (a load's expiries can run on for its jobs' validity, 10 minutes by default) it collects
@@ -99,7 +99,7 @@ export interface AllocationWindow {
   readonly opened: number
   /**
    * Ends the window: how long it was open and what was allocated per ms in it, undefined when V8
-   * collected meanwhile (its measurement then starts there, not at this window's start).
+   * ran a full collection meanwhile (its measurement then starts there, not at this window's).
    */
   close(): { ms: number; bytesPerMs: number | undefined }
 }
@@ -203,7 +203,7 @@ export class IdleHeapRelease {
         'window of %d ms: %s',
         Math.round(measured.ms),
         measured.bytesPerMs === undefined
-          ? 'V8 collected in it'
+          ? 'V8 ran a full collection in it'
           : `${Math.round(measured.bytesPerMs)} bytes per ms${quiet ? ', quiet' : ''}`,
       )
     }
@@ -302,19 +302,21 @@ export function collectAndCompact(): void {
 }
 
 /**
- * V8's heap. A window's allocation is the growth of the heap in use from just after its
- * young-generation collection, counted only when V8 ran no collection of its own meanwhile
- * (`GCProfiler` records each one), plus what that collection promoted to the old generation:
- * V8 counts the old generation's growth from the start of its last collection, so the objects a
- * young-generation collection promotes are allocation in the window after it. After a load that
- * is MBs (what the load's last turns still held), and the next window, with little left to
- * promote, is the quiet one.
+ * V8's heap. A window's allocation is what the heap in use grew by between collections — from
+ * just after its own young-generation collection, across any V8 runs meanwhile (`GCProfiler`
+ * records the heap before and after each), to its end — plus what each of those collections
+ * promoted to the old generation: V8 counts the old generation's growth from the start of its
+ * last collection, so promotions are allocation in the window after. After a load those are MBs
+ * (what the load's last turns still held), and the next window, with little left to promote, is
+ * the quiet one. An idle node whose young generation is back at 1 MiB runs one of its own every
+ * few seconds, so a window must count across them. A full collection of V8's own in the window
+ * leaves it unjudged: V8 measured from there.
  */
 export const v8Heap: HeapControl = {
   openWindow() {
-    const before = oldGenerationUsed()
+    const before = oldGenerationUsed(spacesNow())
     exposed()({ type: 'minor' })
-    const promoted = Math.max(0, oldGenerationUsed() - before)
+    const promoted = Math.max(0, oldGenerationUsed(spacesNow()) - before)
     const profiler = new GCProfiler()
     profiler.start()
     const opened = performance.now()
@@ -323,9 +325,21 @@ export const v8Heap: HeapControl = {
       opened,
       close() {
         const ms = performance.now() - opened
-        const grown = Math.max(0, getHeapStatistics().used_heap_size - used)
-        const collections = profiler.stop()?.statistics.length ?? 0
-        return { ms, bytesPerMs: collections === 0 && ms > 0 ? (grown + promoted) / ms : undefined }
+        const end = getHeapStatistics().used_heap_size
+        let allocated = promoted
+        let from = used
+        for (const collection of profiler.stop()?.statistics ?? []) {
+          if (collection.gcType === 'MarkSweepCompact') return { ms, bytesPerMs: undefined }
+          const { beforeGC, afterGC } = collection
+          allocated += Math.max(0, beforeGC.heapStatistics.usedHeapSize - from)
+          allocated += Math.max(
+            0,
+            oldGenerationUsed(afterGC.heapSpaceStatistics) - oldGenerationUsed(beforeGC.heapSpaceStatistics),
+          )
+          from = afterGC.heapStatistics.usedHeapSize
+        }
+        allocated += Math.max(0, end - from)
+        return { ms, bytesPerMs: ms > 0 ? allocated / ms : undefined }
       },
     }
   },
@@ -333,12 +347,21 @@ export const v8Heap: HeapControl = {
   committed: () => getHeapStatistics().total_heap_size,
 }
 
+interface SpaceUse {
+  spaceName: string
+  spaceUsedSize: number
+}
+
+function spacesNow(): SpaceUse[] {
+  return getHeapSpaceStatistics().map((s) => ({ spaceName: s.space_name, spaceUsedSize: s.space_used_size }))
+}
+
 /** Bytes in use outside the young generation (V8's old generation: old, code, large objects). */
-function oldGenerationUsed(): number {
+function oldGenerationUsed(spaces: readonly SpaceUse[]): number {
   let used = 0
-  for (const space of getHeapSpaceStatistics()) {
-    if (space.space_name !== 'new_space' && space.space_name !== 'new_large_object_space') {
-      used += space.space_used_size
+  for (const space of spaces) {
+    if (space.spaceName !== 'new_space' && space.spaceName !== 'new_large_object_space') {
+      used += space.spaceUsedSize
     }
   }
   return used
