@@ -44,6 +44,22 @@ describe('varint length-prefixed frames', () => {
     )
   })
 
+  it('carries a text body as exactly its UTF-8 bytes: multi-byte characters, and lone surrogates as TextEncoder writes them', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 200 }), (body) => {
+        const utf8 = new TextEncoder().encode(body)
+        const frame = encodeFrame(body)
+        const prefix = frame.byteLength - utf8.byteLength
+        expect(frame.subarray(0, prefix)).toEqual(
+          encodeFrame(new Uint8Array(utf8.byteLength)).subarray(0, prefix),
+        )
+        expect([...frame.subarray(prefix)]).toEqual([...utf8])
+      }),
+    )
+    // 200 two-byte characters: 400 bytes, a two-byte prefix.
+    expect([...encodeFrame('é'.repeat(200)).subarray(0, 2)]).toEqual([0x90, 0x03])
+  })
+
   it('uses the same prefix as it-length-prefixed (unsigned LEB128)', () => {
     expect([...encodeFrame(new Uint8Array(300)).subarray(0, 2)]).toEqual([0xac, 0x02])
     expect([...encodeFrame('')]).toEqual([0])

@@ -176,6 +176,39 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     expect(await Promise.all(blocked)).toEqual(['released', 'released'])
   })
 
+  it('a call aborted while queued behind the window leaves the queue; the window still admits as many calls', async () => {
+    const client = await setup()
+    const narrow = new Libp2pRpcClient({
+      libp2p: clientNode,
+      target: serverNode.getMultiaddrs()[0]?.toString() as string,
+      maxInFlight: 2,
+      logger: createLogger('rpc-narrow'),
+    })
+    bed.defer(() => narrow.close())
+    const blocked = Array.from({ length: 2 }, () => narrow.call('test.block'))
+    await eventually(() => probe.blocked.length === 2, 'two handlers holding the window')
+    const controller = new AbortController()
+    const gaveUp = narrow.call('test.add', [1, 1], { signal: controller.signal })
+    const next = narrow.call('test.add', [2, 2])
+    controller.abort()
+    await expect(gaveUp).rejects.toBeInstanceOf(CancelledError)
+    for (const release of probe.blocked.splice(0)) release()
+    expect(await next).toBe(4)
+    expect(await Promise.all(blocked)).toEqual(['released', 'released'])
+    // Two places again, no more: two calls run at once, a third waits for one of them.
+    const again = Array.from({ length: 2 }, () => narrow.call('test.block'))
+    await eventually(() => probe.blocked.length === 2, 'two handlers holding the window again')
+    const third = narrow.call('test.block')
+    // A call on the same connection, sent after the third: had the third gone out, the server would
+    // have started it before answering this one.
+    expect(await client.call('test.add', [1, 2])).toBe(3)
+    expect(probe.blocked).toHaveLength(2)
+    probe.blocked[0]?.()
+    await eventually(() => probe.blocked.length === 3, 'the third call sent once a place freed')
+    for (const release of probe.blocked.slice(1)) release()
+    expect(await Promise.all([...again, third])).toEqual(['released', 'released', 'released'])
+  })
+
   it('passes the authenticated peer to the authorize hook', async () => {
     probe = new Probe()
     serverNode = await bed.node()

@@ -225,6 +225,38 @@ describe('job executor', () => {
     await expect(executor.execute(job('python', 'print(1)'))).rejects.toBeInstanceOf(UnknownKindError)
   })
 
+  it('gives a handler that reads its signal only after a stop an aborted one, and emits its events to listeners', async () => {
+    let resume: (() => void) | undefined
+    let late: AbortSignal | undefined
+    executor = createJobExecutor({
+      abortGraceMs: 50,
+      kinds: {
+        late: async (_j, ctx) => {
+          const { log, heartbeat } = ctx // detached, as a handler may pass them on
+          log('before the wait')
+          heartbeat({ step: 1 })
+          await new Promise<void>((resolve) => {
+            resume = resolve
+          })
+          late = ctx.signal
+          return null
+        },
+      },
+    })
+    const events: string[] = []
+    for (const type of ['job:started', 'job:log', 'job:heartbeat', 'job:completed'] as const) {
+      executor.addEventListener(type, () => events.push(type))
+    }
+    await executor.start()
+    const result = await executor.execute(job('late', '', { timeoutMs: 100 }))
+    expect(result).toMatchObject({ status: 'timed_out', logs: ['before the wait'] })
+    resume?.()
+    await waitFor(() => late !== undefined)
+    expect(late?.aborted).toBe(true)
+    expect(late?.reason).toMatchObject({ name: 'JobTimeoutError' })
+    expect(events).toEqual(['job:started', 'job:log', 'job:heartbeat', 'job:completed'])
+  })
+
   it('registers custom kinds as plain async functions', async () => {
     executor = createJobExecutor()
     await executor.start()

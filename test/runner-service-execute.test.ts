@@ -12,6 +12,7 @@ import type {
   RunnerDescription,
   RunnerJobEvent,
 } from '../src/roles/runner/index.js'
+import type { ExecuteManyItem, ExecuteOutcome, RunnerStreamEvent } from '../src/roles/runner/service/wire.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job } from './jobs-flow-fixtures.js'
 
@@ -116,5 +117,57 @@ describe('runner service', () => {
       ['log', `line one of ${envelope.id}`],
       ['log', 'line two'],
     ])
+  })
+
+  it('still emits job:event and job:outcome to outside listeners, and a listener that throws fails neither the job nor the stream', async () => {
+    const [r, s] = [await mesh.member('run'), await mesh.member('sup')]
+    const counter = counted()
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      options: { runner: { builtins: false, kinds: { count: counter.kind } } },
+    })
+    const sup = await mesh.start(s, { roles: [], bootstrap: run })
+    const service = run.roles.runner
+    if (service === undefined) throw new Error('the runner role did not start')
+    const outside: RunnerJobEvent[] = []
+    const outcomes: Array<{ dispatcher: string; outcome: ExecuteOutcome }> = []
+    service.addEventListener('job:event', (evt) => outside.push(evt.detail))
+    service.addEventListener('job:outcome', (evt) => outcomes.push(evt.detail))
+    const detachThrowing = service.watch({ dispatcher: sup.peerId }, () => {
+      throw new Error('a watcher that throws')
+    })
+    const client = mesh.client(sup, run)
+    const stream: RunnerStreamEvent[] = []
+    const sub = client.subscribe<RunnerStreamEvent>('runner.logs', {})
+    await sub.id
+    void (async () => {
+      for await (const event of sub) stream.push(event)
+    })().catch(() => {})
+
+    const envelope = job(sup, { runner: 'count' })
+    const { accepted } = await client.call<{ accepted: ExecuteManyItem[] }>('runner.execute_many', {
+      jobs: [envelope],
+    })
+    expect(accepted).toEqual([{ ok: true }])
+    const execution = await waitFor(
+      () =>
+        stream.flatMap((e) => (e.type === 'results' ? e.results : [])).find((o) => o.jobId === envelope.id),
+      { what: 'the execution on the stream' },
+    )
+    expect(execution).toMatchObject({ response: { result: { status: 'succeeded', output: { n: 1 } } } })
+    // The stream carried the start in its batch, and the lines one by one, despite the throwing watcher.
+    expect(stream.some((e) => e.type === 'results' && (e.started ?? []).includes(envelope.id))).toBe(true)
+    expect(stream.filter((e) => e.type === 'log').map((e) => (e as RunnerJobEvent).line)).toEqual([
+      `line one of ${envelope.id}`,
+      'line two',
+    ])
+    expect(outside.map((e) => [e.jobId, e.type, e.line])).toEqual([
+      [envelope.id, 'started', undefined],
+      [envelope.id, 'log', `line one of ${envelope.id}`],
+      [envelope.id, 'log', 'line two'],
+    ])
+    expect(outcomes).toHaveLength(1)
+    expect(outcomes[0]).toMatchObject({ dispatcher: sup.peerId, outcome: { jobId: envelope.id } })
+    detachThrowing()
   })
 })

@@ -18,7 +18,7 @@ import { createSubmission, createTriggerRegistration } from '../protocols/jobs/a
 import { createJob, type JobEnvelope, jobDigest, signatureChainProblem } from '../protocols/jobs/envelope.js'
 import { validateJobEnvelope } from '../protocols/jobs/envelope-schema.js'
 import { publicKeyHexOfPeer, toHex } from '../protocols/jobs/keys.js'
-import { type JobResult, verifyResult } from '../protocols/jobs/result.js'
+import { type JobResult, type VerifyResultOptions, verifyResult } from '../protocols/jobs/result.js'
 import type { SecretRecipient } from '../protocols/jobs/secret-recipients.js'
 import type { SealedSecret } from '../protocols/jobs/secrets.js'
 import { type Signer, signerFromPrivateKey } from '../protocols/jobs/signer.js'
@@ -505,7 +505,8 @@ export class HorusClient {
    * is set: then it is queued until a runner appears (or the job expires).
    */
   async createJob(spec: JobSpec, options: CreateJobOptions = {}): Promise<JobStatusView> {
-    const secrets = await this.sealJobSecrets(spec, options)
+    // Most jobs carry no secrets: they are signed in the caller's turn, without a wait.
+    const secrets = hasSecrets(spec) ? await this.sealJobSecrets(spec, options) : undefined
     const job = createJob(
       {
         runner: spec.runner,
@@ -520,17 +521,17 @@ export class HorusClient {
     )
     this.remember(job)
     const { waitForRunner, ...callOptions } = options
-    this.outcomes?.sending([job.id])
+    this.outcomes?.sending(job.id)
     // Calls made in the same turn go as one create_jobs; a call with its own signal or timeout
     // goes alone, so aborting it aborts only it.
-    const created =
-      callOptions.signal !== undefined
+    try {
+      return await (callOptions.signal !== undefined
         ? this.createOne(job, waitForRunner === true, callOptions)
-        : this.batcher.create(job, waitForRunner === true)
-    return created.catch((err: unknown) => {
+        : this.batcher.create(job, waitForRunner === true))
+    } catch (err) {
       this.outcomes?.unsent(job.id)
       throw err
-    })
+    }
   }
 
   /**
@@ -600,8 +601,8 @@ export class HorusClient {
     spec: JobSpec,
     options: SignalOptions,
   ): Promise<Record<string, SealedSecret> | undefined> {
-    const values = spec.secrets ?? {}
-    if (Object.keys(values).length === 0) return undefined
+    if (!hasSecrets(spec)) return undefined
+    const values = spec.secrets
     const recipients =
       pinnedRecipients(spec.secretRecipients) ??
       (
@@ -660,14 +661,16 @@ export class HorusClient {
    * `getJobResult` does. No timeout: pass a signal.
    */
   async waitForJob(jobId: string, options: WaitForJobOptions = {}): Promise<JobResultView> {
-    const { onProgress, ...rest } = options
-    const streamed = onProgress === undefined ? await this.outcomes?.wait(jobId, options.signal) : undefined
-    const known = this.created.get(jobId)
-    if (streamed !== undefined && known !== undefined) {
-      if (streamed.result !== undefined)
-        await this.checkResult(jobId, streamed.result, streamed.runner, known, options.signal)
-      return streamed
+    if (options.onProgress === undefined && this.outcomes !== undefined) {
+      const streamed = await this.outcomes.wait(jobId, options.signal)
+      const known = this.created.get(jobId)
+      if (streamed !== undefined && known !== undefined) {
+        if (streamed.result !== undefined)
+          await this.checkResult(jobId, streamed.result, streamed.runner, known, options.signal)
+        return streamed
+      }
     }
+    const { onProgress, ...rest } = options
     if (onProgress !== undefined) {
       const now = await this.getJobResult(jobId, rest)
       if (TERMINAL_JOB_STATUSES.has(now.status)) return now
@@ -697,11 +700,17 @@ export class HorusClient {
       )
     }
     const trusted = await this.trust.admits(result.runner, 'runner', job.capability, signal)
-    const checked = verifyResult(result, {
+    const options: VerifyResultOptions & { owned?: boolean } = {
       job: { jobId: job.jobId, attempt: job.attempt, digest: job.digest },
       runner,
       trusted: () => trusted,
-    })
+      // No defensive copy: `result` came from JSON.parse of the frame that carried it (the outcome
+      // stream's event or this call's get_job_result answer), nothing here changes it, and
+      // verifyResult checks it synchronously; what the caller receives is this same object either
+      // way. (A verifyResult without the `owned` option ignores it and copies.)
+      owned: true,
+    }
+    const checked = verifyResult(result, options)
     if (checked.ok) return
     const message = `result of job ${jobId}: ${checked.reason}: ${checked.message}`
     if (checked.reason === 'bad_signature') throw new InvalidResultSignatureError(checked.reason, message)
@@ -815,6 +824,10 @@ interface ExpectedAnswer {
   attempt: number
   digest: string
   capability: string
+}
+
+function hasSecrets(spec: SecretOptions): spec is SecretOptions & { secrets: Record<string, string> } {
+  return spec.secrets !== undefined && Object.keys(spec.secrets).length > 0
 }
 
 function expectedOf(job: JobEnvelope): ExpectedAnswer {

@@ -55,10 +55,9 @@ export class OutcomeStreams {
     this.init = init
   }
 
-  /** Called before the create call of `jobIds` is sent. */
-  sending(jobIds: readonly string[]): void {
-    const sentAt = this.mark()
-    for (const jobId of jobIds) remember(this.creating, jobId, this.init.maxTracked, sentAt)
+  /** Called before the create call of `jobId` is sent. */
+  sending(jobId: string): void {
+    remember(this.creating, jobId, this.init.maxTracked, this.mark())
   }
 
   /** The create call of `jobId` failed: nothing comes for it. */
@@ -99,8 +98,15 @@ export class OutcomeStreams {
       if (!stream.expected.has(jobId) || stream.liveSince === undefined) continue
       if (signal?.aborted === true) return undefined
       return new Promise((resolve) => {
+        const waiting = stream.waiters.get(jobId)
+        if (signal === undefined) {
+          // No abort to undo: the waiter is the promise's own resolve.
+          if (waiting === undefined) stream.waiters.set(jobId, [resolve])
+          else waiting.push(resolve)
+          return
+        }
         const done: Waiter = (view) => {
-          signal?.removeEventListener('abort', onAbort)
+          signal.removeEventListener('abort', onAbort)
           resolve(view)
         }
         const onAbort = (): void => {
@@ -109,8 +115,9 @@ export class OutcomeStreams {
           else stream.waiters.set(jobId, left)
           resolve(undefined)
         }
-        signal?.addEventListener('abort', onAbort, { once: true })
-        stream.waiters.set(jobId, [...(stream.waiters.get(jobId) ?? []), done])
+        signal.addEventListener('abort', onAbort, { once: true })
+        if (waiting === undefined) stream.waiters.set(jobId, [done])
+        else waiting.push(done)
       })
     }
     return undefined

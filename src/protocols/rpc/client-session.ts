@@ -14,7 +14,7 @@ import {
   type HorusErrorClass,
 } from './errors.js'
 import { encodeFrame, FrameDecoder } from './frame-codec.js'
-import { classifyServerMessage, type RpcParams, type RpcResponse } from './messages.js'
+import { classifyServerMessage, type RpcParams, type RpcRequest, type RpcResponse } from './messages.js'
 
 export interface ClientSessionInit {
   stream: Stream
@@ -92,13 +92,10 @@ export class ClientSession {
     options: RequestOptions = {},
   ): Promise<unknown> {
     const id = this.nextId++
-    const frame = this.encode({
-      jsonrpc: '2.0',
-      id,
-      method,
-      ...(params === undefined ? {} : { params }),
-      ...(options.traceparent === undefined ? {} : { traceparent: options.traceparent }),
-    })
+    const message: RpcRequest = { jsonrpc: '2.0', id, method }
+    if (params !== undefined) message.params = params
+    if (options.traceparent !== undefined) message.traceparent = options.traceparent
+    const frame = this.encode(message)
     const { signal, timeoutMs } = options
     if (signal?.aborted === true) throw cancelled(signal)
     let resolve!: (value: unknown) => void
@@ -112,47 +109,39 @@ export class ClientSession {
       reject(reason)
       this.sendCancel(id)
     }
-    const onAbort = (): void => stopWaiting(cancelled(signal as AbortSignal))
+    const onAbort = signal === undefined ? undefined : (): void => stopWaiting(cancelled(signal))
     let timer: NodeJS.Timeout | undefined
-    signal?.addEventListener('abort', onAbort, { once: true })
+    if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
     this.pending.set(id, { onResult: options.onResult, resolve, reject })
     promise.catch(() => {}) // rejected while the send still waits: the send's error is the one thrown
-    const slot = this.takeSlot()
+    // A free place in the window is taken at once; otherwise the call queues for one.
+    const queued = this.active < this.maxInFlight ? undefined : this.queueForSlot()
+    if (queued === undefined) this.active++
     try {
-      await Promise.race([slot.ready, promise])
+      if (queued !== undefined) await Promise.race([queued.ready, promise])
       // The deadline is the server's to meet: it starts once the call is on the wire. A call
       // queued behind this session's window (a burst) waits its turn instead of failing unsent;
       // the caller's signal still bounds the whole wait.
       if (timeoutMs !== undefined && this.pending.has(id)) {
         timer = setTimeout(() => stopWaiting(timeoutError(method, timeoutMs)), timeoutMs)
       }
-      await this.send(frame, signal)
+      const draining = this.send(frame, signal)
+      if (draining !== undefined) await draining
       return await promise
     } catch (err) {
       // Covers a failed send or an abort that raced it; the pending entry must not outlive the call.
       if (this.pending.delete(id)) this.sendCancel(id)
       throw err
     } finally {
-      slot.drop()
+      if (queued === undefined) this.releaseSlot()
+      else queued.drop()
       clearTimeout(timer)
-      signal?.removeEventListener('abort', onAbort)
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort)
     }
   }
 
-  /** A place in the in-flight window, FIFO; `drop` gives it back (or leaves the queue). */
-  private takeSlot(): { ready: Promise<void>; drop(): void } {
-    if (this.active < this.maxInFlight) {
-      this.active++
-      let dropped = false
-      return {
-        ready: Promise.resolve(),
-        drop: () => {
-          if (dropped) return
-          dropped = true
-          this.releaseSlot()
-        },
-      }
-    }
+  /** A place in the in-flight window, FIFO, once one frees; `drop` gives it back (or leaves the queue). */
+  private queueForSlot(): { ready: Promise<void>; drop(): void } {
     let granted = false
     let dropped = false
     let grant!: () => void
@@ -211,11 +200,20 @@ export class ClientSession {
     return frame
   }
 
-  private async send(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+  /** Sends at once when the stream takes more; otherwise the promise of sending after its drain. */
+  private send(frame: Uint8Array, signal?: AbortSignal): Promise<void> | undefined {
     if (this.closedWith !== undefined) throw this.closedWith
-    if (this.stream.writableNeedsDrain) {
-      await this.stream.onDrain(signal === undefined ? {} : { signal })
-    }
+    if (this.stream.writableNeedsDrain) return this.sendAfterDrain(frame, signal)
+    this.write(frame)
+    return undefined
+  }
+
+  private async sendAfterDrain(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+    await this.stream.onDrain(signal === undefined ? {} : { signal })
+    this.write(frame)
+  }
+
+  private write(frame: Uint8Array): void {
     try {
       this.stream.send(frame)
     } catch (err) {

@@ -9,8 +9,6 @@ import { FrameTooLargeError } from './errors.js'
 /** A 32-bit length never needs more than 5 varint bytes; more is a malformed or hostile prefix. */
 const MAX_PREFIX_BYTES = 5
 
-const encoder = new TextEncoder()
-
 function tooLarge(announced: number, maxFrameBytes: number): FrameTooLargeError {
   const size = Number.isFinite(announced) ? `${announced} bytes` : 'a malformed length'
   return new FrameTooLargeError(`frame of ${size} exceeds the ${maxFrameBytes}-byte limit`, {
@@ -27,19 +25,25 @@ export function varintLength(value: number): number {
   return n
 }
 
-/** Encode a prefix and body in one buffer, so each frame is a single `send()`. */
+/**
+ * Encode a prefix and body in one buffer, so each frame is a single `send()`. A text body is
+ * measured and written straight into that buffer (no intermediate UTF-8 copy): every message of
+ * every process goes through here.
+ */
 export function encodeFrame(body: string | Uint8Array): Uint8Array {
-  const bytes = typeof body === 'string' ? encoder.encode(body) : body
-  const prefix = varintLength(bytes.byteLength)
-  const out = new Uint8Array(prefix + bytes.byteLength)
-  let value = bytes.byteLength
+  const length = typeof body === 'string' ? Buffer.byteLength(body, 'utf8') : body.byteLength
+  const prefix = varintLength(length)
+  // Every byte is written below, so the buffer need not be zeroed (small ones come from Node's pool).
+  const out = Buffer.allocUnsafe(prefix + length)
+  let value = length
   let i = 0
   while (value >= 0x80) {
     out[i++] = (value & 0x7f) | 0x80
     value = Math.floor(value / 128)
   }
   out[i] = value
-  out.set(bytes, prefix)
+  if (typeof body === 'string') out.write(body, prefix, length, 'utf8')
+  else out.set(body, prefix)
   return out
 }
 

@@ -66,7 +66,11 @@ export interface ExecutionResult {
   logsTruncated: boolean
 }
 
-/** What a kind handler gets besides the job, like a Temporal activity context. */
+/**
+ * What a kind handler gets besides the job, like a Temporal activity context. `signal`, `env` and
+ * `workDir` are accessors, each made on first read (most jobs never read them): pass `ctx` itself
+ * on, not a spread copy, which would not carry them. `log` and `heartbeat` may be used detached.
+ */
 export interface JobContext {
   /** Aborts when the job times out, is cancelled, or the executor stops. */
   signal: AbortSignal
@@ -94,6 +98,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal
   /** Each log line as it is produced. */
   onLog?: (line: string) => void
+  /**
+   * Called once when the job leaves the queue and its handler is about to run (as `job:started`,
+   * but only for this call's job: a caller following its own jobs needs no executor-wide listener).
+   */
+  onStarted?: () => void
   /**
    * Opened secret values by variable name: added to the job's `env` (over the executor's and the
    * job's own variables) and replaced by `***` in its log lines, output and error message.

@@ -11,13 +11,7 @@ import type { Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { createLogger } from '../../../core/logger.js'
 import { canonicalJson } from '../../../protocols/jobs/canonical.js'
-import {
-  createSandbox,
-  LogLimiter,
-  OutputTooLargeError,
-  type Sandbox,
-  ScriptTimeoutError,
-} from '../sandbox/index.js'
+import { createSandbox, OutputTooLargeError, type Sandbox, ScriptTimeoutError } from '../sandbox/index.js'
 import {
   DEFAULT_ABORT_GRACE_MS,
   DEFAULT_CONCURRENCY,
@@ -45,40 +39,30 @@ import type {
   ExecutionResult,
   ExecutionStatus,
   ExecutorLoad,
-  JobContext,
   JobExecutorEvents,
   JobExecutorInit,
   KindHandler,
 } from './index.js'
+import { type ContextShared, type EntryShared, ExecutionContext, JobEntry } from './job-entry.js'
 import { assertExecutableJob } from './job-shape.js'
-import { NO_REDACTION, Redactor } from './redactor.js'
+import type { Redactor } from './redactor.js'
 import { SlotQueue } from './slot-queue.js'
 import { JobWorkDir, removeWorkDir, sweepWorkDirs } from './work-dir.js'
 
 const KIND_NAME = /^[a-z][a-z0-9_-]{0,63}$/
-
-interface Entry {
-  job: ExecutableJob
-  controller: AbortController
-  /** Why the job was stopped from outside, once it was. */
-  stopped: { status: 'timed_out' | 'cancelled'; error: Error } | undefined
-  listeners: Set<(line: string) => void>
-  logs: LogLimiter
-  /** Opened secret values: in the job's env, and removed from everything the job reports. */
-  secrets: Readonly<Record<string, string>>
-  redactor: Redactor
-  result: Promise<ExecutionResult>
-}
 
 export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
   readonly functions: FunctionRegistry
   private readonly init: JobExecutorInit
   private readonly log: Logger
   private readonly handlers = new Map<string, KindHandler>()
-  private readonly entries = new Map<string, Entry>()
+  private readonly entries = new Map<string, JobEntry>()
   private readonly finished = new Map<string, ExecutionResult>()
   private readonly slots: SlotQueue
   private readonly sandbox: Sandbox
+  /** What every job's entry and context share, made once rather than per job. */
+  private readonly entryShared: EntryShared
+  private readonly contextShared: ContextShared
   private workDirBase: string | undefined
   private ownsWorkDirBase = false
   private running = false
@@ -98,6 +82,25 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       ...(init.logger === undefined ? {} : { logger: init.logger }),
     })
     for (const [kind, handler] of Object.entries(init.kinds ?? {})) this.register(kind, handler)
+    this.entryShared = {
+      logLimits: {
+        maxLineBytes: init.logs?.maxLineBytes ?? DEFAULT_MAX_LOG_LINE_BYTES,
+        maxTotalBytes: init.logs?.maxTotalBytes ?? DEFAULT_MAX_LOG_BYTES,
+      },
+      onLine: (jobId, line) => {
+        if (this.listenerCount('job:log') > 0) this.safeDispatchEvent('job:log', { detail: { jobId, line } })
+      },
+    }
+    this.contextShared = {
+      functions: this.functions,
+      sandbox: this.sandbox,
+      datastore: init.datastore,
+      env: init.env,
+      heartbeat: (jobId, details) => {
+        if (this.listenerCount('job:heartbeat') > 0)
+          this.safeDispatchEvent('job:heartbeat', { detail: { jobId, details } })
+      },
+    }
   }
 
   async start(): Promise<void> {
@@ -120,7 +123,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     if (!this.running) return
     this.running = false
     const pending = [...this.entries.values()]
-    for (const entry of pending) this.stopEntry(entry, 'cancelled', new JobCancelledError('runner stopping'))
+    for (const entry of pending) entry.stop('cancelled', new JobCancelledError('runner stopping'))
     await Promise.allSettled(pending.map((entry) => entry.result))
     await this.sandbox.stop()
     if (this.ownsWorkDirBase && this.workDirBase !== undefined) await removeWorkDir(this.workDirBase)
@@ -143,6 +146,11 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
 
   kinds(): string[] {
     return [...this.handlers.keys()]
+  }
+
+  /** Whether `kind` is served here (without making the list `kinds()` makes). */
+  hasKind(kind: string): boolean {
+    return this.handlers.has(kind)
   }
 
   get load(): ExecutorLoad {
@@ -189,57 +197,38 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
   cancel(jobId: string, reason?: string): boolean {
     const entry = this.entries.get(jobId)
     if (entry === undefined) return false
-    this.stopEntry(entry, 'cancelled', new JobCancelledError(reason))
+    entry.stop('cancelled', new JobCancelledError(reason))
     return true
   }
 
-  private createEntry(job: ExecutableJob, options: ExecuteOptions): Entry {
-    // `result` is filled in below, once the entry exists for `schedule` to run.
-    const listeners = new Set<(line: string) => void>()
-    if (options.onLog !== undefined) listeners.add(options.onLog)
-    const logs = new LogLimiter(
-      {
-        maxLineBytes: this.init.logs?.maxLineBytes ?? DEFAULT_MAX_LOG_LINE_BYTES,
-        maxTotalBytes: this.init.logs?.maxTotalBytes ?? DEFAULT_MAX_LOG_BYTES,
-      },
-      (line) => {
-        for (const listener of listeners) listener(line)
-        this.safeDispatchEvent('job:log', { detail: { jobId: job.id, line } })
-      },
-    )
-    const entry: Entry = {
-      job,
-      controller: new AbortController(),
-      stopped: undefined,
-      listeners,
-      logs,
-      secrets: options.secrets ?? {},
-      redactor: options.secrets === undefined ? NO_REDACTION : new Redactor(Object.values(options.secrets)),
-      result: Promise.resolve() as unknown as Promise<ExecutionResult>,
-    }
+  private createEntry(job: ExecutableJob, options: ExecuteOptions): JobEntry {
+    const entry = new JobEntry(job, options.secrets, this.entryShared)
+    if (options.onLog !== undefined) entry.addListener(options.onLog)
     if (options.signal !== undefined) {
       const signal = options.signal
       const onAbort = (): void => {
-        this.stopEntry(entry, 'cancelled', new JobCancelledError('caller went away'))
+        entry.stop('cancelled', new JobCancelledError('caller went away'))
       }
       if (signal.aborted) onAbort()
       else signal.addEventListener('abort', onAbort, { once: true })
-      entry.result = this.schedule(entry).finally(() => signal.removeEventListener('abort', onAbort))
+      entry.result = this.schedule(entry, options.onStarted).finally(() =>
+        signal.removeEventListener('abort', onAbort),
+      )
     } else {
-      entry.result = this.schedule(entry)
+      entry.result = this.schedule(entry, options.onStarted)
     }
     return entry
   }
 
   /** A duplicate `execute`: shares the result; its signal only stops its own wait. */
-  private join(entry: Entry, options: ExecuteOptions): Promise<ExecutionResult> {
+  private join(entry: JobEntry, options: ExecuteOptions): Promise<ExecutionResult> {
     const onLog = options.onLog
-    if (onLog !== undefined) entry.listeners.add(onLog)
+    if (onLog !== undefined) entry.addListener(onLog)
     const signal = options.signal
     if (signal === undefined) return entry.result
     return new Promise<ExecutionResult>((resolve, reject) => {
       const onAbort = (): void => {
-        if (onLog !== undefined) entry.listeners.delete(onLog)
+        if (onLog !== undefined) entry.removeListener(onLog)
         reject(signal.reason)
       }
       if (signal.aborted) return onAbort()
@@ -248,18 +237,15 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     })
   }
 
-  private stopEntry(entry: Entry, status: 'timed_out' | 'cancelled', error: Error): void {
-    if (entry.stopped !== undefined) return
-    entry.stopped = { status, error }
-    entry.controller.abort(error)
-  }
-
-  private async schedule(entry: Entry): Promise<ExecutionResult> {
-    const queuedAt = Date.now()
-    try {
-      await this.slots.acquire(entry.controller.signal)
-    } catch {
-      return this.complete(entry, { status: 'cancelled', error: entry.stopped?.error }, queuedAt)
+  private async schedule(entry: JobEntry, onStarted: (() => void) | undefined): Promise<ExecutionResult> {
+    // A free slot is taken at once; only a job that has to queue makes its signal to wait with.
+    if (entry.stopped !== undefined || !this.slots.tryAcquire()) {
+      const queuedAt = Date.now()
+      try {
+        await this.slots.acquire(entry.signal)
+      } catch {
+        return this.complete(entry, { status: 'cancelled', error: entry.stopped?.error }, queuedAt)
+      }
     }
     let released = false
     const release = (): void => {
@@ -268,41 +254,51 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       this.slots.release()
     }
     try {
-      return await this.run(entry, release)
+      return await this.run(entry, release, onStarted)
     } finally {
       // A handler that ignores its signal keeps its slot only for the abort grace period.
       if (entry.stopped === undefined) release()
     }
   }
 
-  private async run(entry: Entry, release: () => void): Promise<ExecutionResult> {
-    const { job, controller } = entry
+  private async run(
+    entry: JobEntry,
+    release: () => void,
+    onStarted: (() => void) | undefined,
+  ): Promise<ExecutionResult> {
+    const { job } = entry
     const startedAt = Date.now()
     const handler = this.handlers.get(job.runner) as KindHandler
-    const timer = setTimeout(
-      () => this.stopEntry(entry, 'timed_out', new JobTimeoutError(job.timeoutMs)),
-      job.timeoutMs,
-    )
-    this.safeDispatchEvent('job:started', { detail: { jobId: job.id, kind: job.runner } })
+    const timer = setTimeout(() => entry.stop('timed_out', new JobTimeoutError(job.timeoutMs)), job.timeoutMs)
+    onStarted?.()
+    if (this.listenerCount('job:started') > 0)
+      this.safeDispatchEvent('job:started', { detail: { jobId: job.id, kind: job.runner } })
     const workDir = new JobWorkDir(this.workDirBase as string, job.id)
-    const settled = (async () => handler(job, this.context(entry, workDir)))()
+    let settled: Promise<unknown>
+    try {
+      settled = Promise.resolve(handler(job, new ExecutionContext(entry, workDir, this.contextShared)))
+    } catch (err) {
+      settled = Promise.reject(err) // a handler that throws before returning its promise
+    }
     // The work directory goes once the handler has really finished, even after a timeout.
-    const cleanup = settled
-      .catch(() => undefined)
-      .then(async () => {
-        clearTimeout(timer)
-        release()
-        await workDir.remove()
+    const cleanUp = (): Promise<void> | undefined => {
+      clearTimeout(timer)
+      release()
+      if (!workDir.exists) return undefined
+      return workDir.remove().catch((err: unknown) => {
+        this.log.error('job %s: removing its work directory failed - %e', job.id, err)
       })
-      .catch((err: unknown) => this.log.error('job %s: removing its work directory failed - %e', job.id, err))
-    const outcome = await settleOrStop(settled, controller.signal)
+    }
+    const outcome = await entry.settleOrStop(settled)
     if (entry.stopped !== undefined) {
+      const cleanup = settled.then(cleanUp, cleanUp)
       const grace = this.init.abortGraceMs ?? DEFAULT_ABORT_GRACE_MS
       await Promise.race([cleanup, delay(grace)])
       release()
       return this.complete(entry, { status: entry.stopped.status, error: entry.stopped.error }, startedAt)
     }
-    await cleanup
+    const removing = cleanUp()
+    if (removing !== undefined) await removing
     if (!outcome.ok) {
       const status: ExecutionStatus = outcome.error instanceof ScriptTimeoutError ? 'timed_out' : 'failed'
       return this.complete(entry, { status, error: outcome.error }, startedAt)
@@ -318,30 +314,14 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     }
   }
 
-  private context(entry: Entry, workDir: JobWorkDir): JobContext {
-    const { job } = entry
-    return {
-      get workDir() {
-        return workDir.path
-      },
-      signal: entry.controller.signal,
-      log: (line) => {
-        entry.logs.push(entry.redactor.text(line))
-      },
-      heartbeat: (details) => this.safeDispatchEvent('job:heartbeat', { detail: { jobId: job.id, details } }),
-      functions: this.functions,
-      env: { ...this.init.env, ...job.env, ...entry.secrets },
-      sandbox: this.sandbox,
-      datastore: this.init.datastore,
-    }
-  }
-
   /**
    * The output as plain JSON with the job's secrets redacted, and its canonical text (what results
    * sign and blobs store).
    */
   private normaliseOutput(value: unknown, redactor: Redactor): { output?: unknown; outputJson?: string } {
     if (value === undefined || typeof value === 'function' || typeof value === 'symbol') return {}
+    // `null` (what many kinds answer) is its own plain and canonical form: no JSON round trips.
+    if (value === null) return this.checkedOutput(null, 'null')
     let text: string
     try {
       // Through JSON first: toJSON, undefined members and the like behave as JSON.stringify says.
@@ -350,14 +330,19 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     } catch (err) {
       throw new JobOutputError(`job output is not JSON-serialisable: ${(err as Error).message}`)
     }
+    return this.checkedOutput(undefined, text)
+  }
+
+  /** The output and its canonical text, within the size cap; `output` is parsed from `text` unless given. */
+  private checkedOutput(output: unknown, text: string): { output: unknown; outputJson: string } {
     const max = this.init.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES
     const bytes = Buffer.byteLength(text)
     if (bytes > max) throw new OutputTooLargeError(bytes, max)
-    return { output: JSON.parse(text), outputJson: text }
+    return { output: output === undefined ? JSON.parse(text) : output, outputJson: text }
   }
 
   private complete(
-    entry: Entry,
+    entry: JobEntry,
     outcome: { status: ExecutionStatus; output?: unknown; outputJson?: string; error?: unknown },
     startedAt: number,
   ): ExecutionResult {
@@ -366,8 +351,8 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
       status: outcome.status,
       startedAt,
       finishedAt: Date.now(),
-      logs: entry.logs.snapshot(),
-      logsTruncated: entry.logs.truncated,
+      logs: entry.logs(),
+      logsTruncated: entry.logsTruncated,
     }
     if (outcome.output !== undefined) result.output = outcome.output
     if (outcome.outputJson !== undefined) result.outputJson = outcome.outputJson
@@ -376,8 +361,8 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     }
     this.entries.delete(entry.job.id)
     this.remember(result)
-    this.log('job %s %s', entry.job.id, result.status)
-    this.safeDispatchEvent('job:completed', { detail: result })
+    if (this.log.enabled) this.log('job %s %s', entry.job.id, result.status)
+    if (this.listenerCount('job:completed') > 0) this.safeDispatchEvent('job:completed', { detail: result })
     return result
   }
 
@@ -386,32 +371,12 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     if (result.outputJson !== undefined && result.outputJson.length > MAX_CACHED_OUTPUT_BYTES) return
     this.finished.set(result.jobId, result)
     const max = this.init.resultCacheSize ?? DEFAULT_RESULT_CACHE_SIZE
+    if (this.finished.size <= max) return
     for (const key of this.finished.keys()) {
       if (this.finished.size <= max) break
       this.finished.delete(key)
     }
   }
-}
-
-type Settled = { ok: true; value: unknown } | { ok: false; error: unknown }
-
-/** The handler's outcome, or a stop marker as soon as the job's signal aborts. */
-function settleOrStop(promise: Promise<unknown>, signal: AbortSignal): Promise<Settled> {
-  return new Promise<Settled>((resolve) => {
-    const onAbort = (): void => resolve({ ok: false, error: signal.reason })
-    if (signal.aborted) onAbort()
-    else signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve({ ok: true, value })
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve({ ok: false, error })
-      },
-    )
-  })
 }
 
 function delay(ms: number): Promise<void> {

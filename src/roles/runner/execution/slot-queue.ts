@@ -38,6 +38,13 @@ export class SlotQueue {
     }
   }
 
+  /** Takes a free slot at once if there is one (then `release` it); false when all are taken. */
+  tryAcquire(): boolean {
+    if (this.active >= this.concurrency) return false
+    this.active++
+    return true
+  }
+
   acquire(signal: AbortSignal): Promise<void> {
     if (signal.aborted) return Promise.reject(signal.reason)
     if (this.active < this.concurrency) {

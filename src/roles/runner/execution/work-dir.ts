@@ -25,6 +25,11 @@ export class JobWorkDir {
     return this.made
   }
 
+  /** True once the job has read its path (the directory was made). */
+  get exists(): boolean {
+    return this.made !== undefined
+  }
+
   /** Removes the directory with everything in it, if the job ever had one. */
   async remove(): Promise<void> {
     if (this.made !== undefined) await removeWorkDir(this.made)

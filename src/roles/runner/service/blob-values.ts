@@ -36,17 +36,23 @@ function substitute(value: unknown, values: ReadonlyMap<string, unknown>): unkno
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, substitute(v, values)]))
 }
 
+/** The blob references in a job's input, by digest (empty for nearly every job). */
+export function blobInputsOf(job: JobEnvelope): Map<string, BlobRef> {
+  const refs = new Map<string, BlobRef>()
+  findRefs(job.input, refs)
+  return refs
+}
+
 /**
- * The job with its blob inputs in place, fetched within `timeoutMs`; throws BlobInputError naming
- * what could not be had.
+ * The job with its blob inputs (`refs`, from `blobInputsOf`) in place, fetched within
+ * `timeoutMs`; throws BlobInputError naming what could not be had.
  */
 export async function resolveBlobInputs(
   job: JobEnvelope,
+  refs: ReadonlyMap<string, BlobRef>,
   blobs: RunnerBlobs | undefined,
   timeoutMs: number,
 ): Promise<JobEnvelope> {
-  const refs = new Map<string, BlobRef>()
-  findRefs(job.input, refs)
   if (refs.size === 0) return job
   if (blobs === undefined) throw new BlobInputError('this runner has no blob store to fetch its inputs into')
   // Made only for a job that has inputs to fetch: an AbortSignal.timeout keeps its timer (and a

@@ -47,7 +47,7 @@ import {
   type KindHandler,
 } from '../execution/index.js'
 import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
-import { type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
+import { blobInputsOf, type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
 import { BUILTIN_KINDS, MAX_EXECUTE_BATCH, WORK_DIR_NAME } from './constants.js'
 import { RUNNER_ERROR_SPECS } from './error-specs.js'
 import { RunnerStoppingError } from './errors.js'
@@ -125,6 +125,17 @@ interface InFlight {
 /** One entry of a dispatcher's per-turn batch: a job that started, or an execution. */
 type BatchItem = { started: string } | ExecuteOutcome
 
+/**
+ * A dispatcher's `runner.logs` stream without a job id. The service calls these directly rather
+ * than through `job:event`/`job:outcome` CustomEvents: an event per job start and per execution,
+ * each looked at by every stream's listener, cost more than the batching they fed.
+ */
+interface DispatcherSink {
+  line(event: RunnerJobEvent): void
+  started(jobId: string): void
+  outcome(outcome: ExecuteOutcome): void
+}
+
 export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implements Startable {
   readonly executor: JobExecutor
   private readonly components: RunnerComponents
@@ -133,6 +144,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private readonly inFlight = new Map<string, InFlight>()
   /** Who dispatched each running job: `runner.logs` without a job id streams a caller's own jobs. */
   private readonly dispatchers = new Map<string, string>()
+  /** The open `runner.logs` streams (without job id), by dispatcher. */
+  private readonly sinks = new Map<string, Set<DispatcherSink>>()
+  /** Listeners of `watch` (each filters for itself). */
+  private readonly watchers = new Set<(event: RunnerJobEvent) => void>()
   private readonly publicKeyHex: string
   private running = false
   private stopping = false
@@ -154,8 +169,6 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     })
     for (const [name, fn] of Object.entries(options.functions ?? {}))
       this.executor.functions.register(name, fn)
-    this.executor.addEventListener('job:started', (evt) => this.forward(evt.detail.jobId, 'started'))
-    this.executor.addEventListener('job:log', (evt) => this.forward(evt.detail.jobId, 'log', evt.detail.line))
     components.rpc.add(...runnerMethods(this))
     components.rpc.addSubscription(...runnerSubscriptions(this))
   }
@@ -289,7 +302,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     if (!this.running) throw new RunnerStoppingError()
     const kind = (input as { runner?: unknown } | null)?.runner
     // Checked before verification, so a job this runner cannot run does not spend its nonce here.
-    if (typeof kind === 'string' && !this.capabilities.includes(kind)) {
+    if (typeof kind === 'string' && !this.executor.hasKind(kind)) {
       throw new UnknownKindError(kind, this.capabilities)
     }
     // Likewise: a job sealed for other runners is refused before it spends its nonce here.
@@ -316,7 +329,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   private outcome(dispatcher: string, outcome: ExecuteOutcome): void {
-    this.safeDispatchEvent('job:outcome', { detail: { dispatcher, outcome } })
+    const sinks = this.sinks.get(dispatcher)
+    if (sinks !== undefined) for (const sink of sinks) this.deliver(sink.outcome, outcome)
+    if (this.listenerCount('job:outcome') > 0)
+      this.safeDispatchEvent('job:outcome', { detail: { dispatcher, outcome } })
   }
 
   cancel(jobId: string): Promise<boolean> {
@@ -328,8 +344,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     filter: { jobId?: string; dispatcher?: string },
     listener: (event: RunnerJobEvent) => void,
   ): () => void {
-    const onEvent = (evt: CustomEvent<RunnerJobEvent>): void => {
-      const event = evt.detail
+    const onEvent = (event: RunnerJobEvent): void => {
       if (
         filter.jobId !== undefined
           ? event.jobId !== filter.jobId
@@ -339,8 +354,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
       }
       listener(event)
     }
-    this.addEventListener('job:event', onEvent)
-    return () => this.removeEventListener('job:event', onEvent)
+    this.watchers.add(onEvent)
+    return () => {
+      this.watchers.delete(onEvent)
+    }
   }
 
   /**
@@ -367,20 +384,21 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
         onBatch({ started, results })
       },
     })
-    const onEvent = (evt: CustomEvent<RunnerJobEvent>): void => {
-      const event = evt.detail
-      if (this.dispatchers.get(event.jobId) !== dispatcher) return
-      if (event.type === 'started') batch.push({ started: event.jobId })
-      else onLine(event)
+    const sink: DispatcherSink = {
+      line: onLine,
+      started: (jobId) => batch.push({ started: jobId }),
+      outcome: (outcome) => batch.push(outcome),
     }
-    const onOutcome = (evt: CustomEvent<{ dispatcher: string; outcome: ExecuteOutcome }>): void => {
-      if (evt.detail.dispatcher === dispatcher) batch.push(evt.detail.outcome)
+    let sinks = this.sinks.get(dispatcher)
+    if (sinks === undefined) {
+      sinks = new Set()
+      this.sinks.set(dispatcher, sinks)
     }
-    this.addEventListener('job:event', onEvent)
-    this.addEventListener('job:outcome', onOutcome)
+    sinks.add(sink)
     return () => {
-      this.removeEventListener('job:event', onEvent)
-      this.removeEventListener('job:outcome', onOutcome)
+      const current = this.sinks.get(dispatcher)
+      current?.delete(sink)
+      if (current?.size === 0) this.sinks.delete(dispatcher)
       batch.clear()
     }
   }
@@ -452,26 +470,41 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /** Fetches the job's blob inputs, then runs it; an input that cannot be had fails the job. */
-  private async withInputs(
+  private withInputs(
     job: JobEnvelope,
     secrets: Record<string, string> | undefined,
   ): Promise<ExecutionResult> {
-    let ready: JobEnvelope
-    try {
-      ready = await resolveBlobInputs(job, this.components.blobs, job.timeoutMs)
-    } catch (err) {
-      const now = Date.now()
-      return {
-        jobId: job.id,
-        status: 'failed',
-        startedAt: now,
-        finishedAt: now,
-        logs: [],
-        logsTruncated: false,
-        error: toExecutionError(err),
-      }
-    }
-    return this.executor.execute(ready, secrets === undefined ? {} : { secrets })
+    const refs = blobInputsOf(job)
+    // Nearly every job has no blob input: it goes straight to the executor.
+    if (refs.size === 0) return this.executeReady(job, job, secrets)
+    return resolveBlobInputs(job, refs, this.components.blobs, job.timeoutMs).then(
+      (ready) => this.executeReady(job, ready, secrets),
+      (err: unknown): ExecutionResult => {
+        const now = Date.now()
+        return {
+          jobId: job.id,
+          status: 'failed',
+          startedAt: now,
+          finishedAt: now,
+          logs: [],
+          logsTruncated: false,
+          error: toExecutionError(err),
+        }
+      },
+    )
+  }
+
+  /** Runs `ready` (the job with its blob inputs in place), its starts and lines going to its dispatcher. */
+  private executeReady(
+    job: JobEnvelope,
+    ready: JobEnvelope,
+    secrets: Record<string, string> | undefined,
+  ): Promise<ExecutionResult> {
+    return this.executor.execute(ready, {
+      onStarted: () => this.forward(job.id, 'started'),
+      onLog: (line) => this.forward(job.id, 'log', line),
+      ...(secrets === undefined ? {} : { secrets }),
+    })
   }
 
   private async sign(job: JobEnvelope, execution: ExecutionResult): Promise<JobResult> {
@@ -518,10 +551,30 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     }
   }
 
+  /** A start or log line of a job handed over here: to its dispatcher's streams and to watchers. */
   private forward(jobId: string, type: RunnerJobEvent['type'], line?: string): void {
-    if (!this.dispatchers.has(jobId)) return
+    const dispatcher = this.dispatchers.get(jobId)
+    if (dispatcher === undefined) return
+    const sinks = this.sinks.get(dispatcher)
+    if (type === 'started' && sinks !== undefined) {
+      for (const sink of sinks) this.deliver(sink.started, jobId)
+    }
+    const external = this.listenerCount('job:event') > 0
+    // A start goes into the dispatcher's batch by id: the event itself only for those who asked.
+    if (type === 'started' && this.watchers.size === 0 && !external) return
     const event: RunnerJobEvent = { jobId, type, at: Date.now(), ...(line === undefined ? {} : { line }) }
-    this.safeDispatchEvent('job:event', { detail: event })
+    if (type !== 'started' && sinks !== undefined) for (const sink of sinks) this.deliver(sink.line, event)
+    for (const watcher of this.watchers) this.deliver(watcher, event)
+    if (external) this.safeDispatchEvent('job:event', { detail: event })
+  }
+
+  /** Calls one listener; one that throws is logged and does not stop the job or the others. */
+  private deliver<T>(listener: (value: T) => void, value: T): void {
+    try {
+      listener(value)
+    } catch (err) {
+      this.log.error('a job event listener failed: %e', err)
+    }
   }
 
   private async advertise(kind: string): Promise<void> {
