@@ -1,11 +1,26 @@
 /**
- * A node collects its heap once when it goes idle after work (src/node/idle-heap.ts): when, from
- * a scripted utilisation, and for real — a busy event loop, then an idle one, then V8's full
- * collection observed.
+ * A node gives its heap back when it goes idle after work (src/node/idle-heap.ts): when it opens
+ * allocation windows and collects, from a scripted utilisation and heap, and for real — a busy
+ * event loop that grows V8's young generation, then an idle one, then the young generation given
+ * back by the collection after a quiet window.
  */
-import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, describe, expect, it } from 'vitest'
-import { BUSY_UTILIZATION, IDLE_INTERVALS, IDLE_UTILIZATION, IdleHeapRelease } from '../src/node/idle-heap.js'
+import {
+  BUSY_UTILIZATION,
+  collectAndCompact,
+  type HeapControl,
+  IDLE_INTERVALS,
+  IDLE_UTILIZATION,
+  IdleHeapRelease,
+  MAX_NOISY_WINDOWS,
+  MAX_RELEASES,
+  QUIET_BYTES_PER_MS,
+  REGROWTH_BYTES,
+  v8Heap,
+  WINDOW_MS,
+} from '../src/node/idle-heap.js'
 import { waitFor } from '../src/testing/index.js'
 
 const releases: IdleHeapRelease[] = []
@@ -13,52 +28,233 @@ afterEach(() => {
   for (const release of releases.splice(0)) release.stop()
 })
 
+const QUIET = QUIET_BYTES_PER_MS / 5
+const NOISY = QUIET_BYTES_PER_MS * 3
+/** A window in which V8 collected by itself. */
+const COLLECTED = undefined
+const MiB = 1024 * 1024
+
+/**
+ * Drives a release look by look: each look's utilisation, and for each window closed the rate it
+ * measured, in order. Records at which look windows opened and collections ran.
+ */
+class Script {
+  look = 0
+  now = 0
+  committed = 100 * MiB
+  /** Share of an interval a collection takes: the loop's utilisation reports it in the next one. */
+  collectShare = 0
+  private pending = 0
+  readonly opened: number[] = []
+  readonly closed: number[] = []
+  readonly collected: number[] = []
+  readonly release: IdleHeapRelease
+  rates: (number | undefined)[]
+
+  constructor(
+    private readonly loops: number[],
+    rates: (number | undefined)[],
+  ) {
+    this.rates = [...rates]
+    const heap: HeapControl = {
+      openWindow: () => {
+        this.opened.push(this.look)
+        return {
+          opened: this.now,
+          close: () => {
+            this.closed.push(this.look)
+            return { ms: WINDOW_MS, bytesPerMs: this.rates.shift() }
+          },
+        }
+      },
+      collect: () => {
+        this.collected.push(this.look)
+        this.committed = 100 * MiB
+        this.pending += this.collectShare
+      },
+      committed: () => this.committed,
+    }
+    const utilization = (): number => {
+      const used = (this.loops[this.look] ?? 0) + this.pending
+      this.pending = 0
+      return used
+    }
+    this.release = new IdleHeapRelease({ heap, utilization })
+  }
+
+  /** Runs the looks from the current one up to `until` (exclusive), WINDOW_MS apart. */
+  run(until = this.loops.length, each?: (look: number) => void): this {
+    for (; this.look < until; this.look++) {
+      each?.(this.look)
+      this.release.check(this.now)
+      this.now += WINDOW_MS
+    }
+    return this
+  }
+}
+
+const idle = (n: number): number[] => Array<number>(n).fill(0.01)
+
 describe('IdleHeapRelease', () => {
-  it('collects once after IDLE_INTERVALS idle intervals in a row that follow a busy one, never while busy or when never busy', () => {
-    // idle, idle, idle (never busy); busy; idle, in between (restarts the count), idle × 3 → collect;
-    // idle (already collected); busy; idle × 3 → collect.
-    const script = [0.01, 0.01, 0.01, 0.5, 0.05, 0.15, 0.05, 0.01, 0.05, 0.01, 0.9, 0.05, 0.05, 0.05]
-    let at = 0
-    const collectedAt: number[] = []
-    const release = new IdleHeapRelease({
-      utilization: () => script[at] ?? 0,
-      collect: () => collectedAt.push(at),
-    })
-    for (at = 0; at < script.length; at++) release.check()
+  it('opens a window once IDLE_INTERVALS idle looks follow a busy one, never while busy or when never busy, and collects at the first quiet window', () => {
     expect(IDLE_INTERVALS).toBe(3)
-    expect(collectedAt).toEqual([8, 13])
-    expect(release.releases).toBe(2)
-    expect(script[5]).toBeGreaterThanOrEqual(IDLE_UTILIZATION)
-    expect(script[5]).toBeLessThan(BUSY_UTILIZATION)
+    // idle × 3 (never busy); busy; idle, in between (restarts the count), idle × 3 → window at 8;
+    // noisy at 9; quiet at 10 → collection; quiet at 11 with nothing regrown → done; idle at 12.
+    const script = new Script(
+      [0.01, 0.01, 0.01, 0.5, 0.05, 0.15, 0.05, 0.01, 0.05, 0.01, 0.01, 0.01, 0.01],
+      [NOISY, QUIET, QUIET],
+    ).run()
+    expect(script.opened).toEqual([8, 9, 10])
+    expect(script.closed).toEqual([9, 10, 11])
+    expect(script.collected).toEqual([10])
+    expect(script.release.releases).toBe(1)
+    expect(0.15).toBeGreaterThanOrEqual(IDLE_UTILIZATION)
+    expect(0.15).toBeLessThan(BUSY_UTILIZATION)
   })
 
-  it('runs a full V8 collection after the event loop was busy and went idle', async () => {
-    const majors: number[] = []
-    const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) {
-        const kind = (entry as { detail?: { kind?: number } }).detail?.kind
-        if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) majors.push(entry.startTime)
-      }
+  it('judges a window only once it is WINDOW_MS old, drops it when an interval is not idle, and starts over when busy', () => {
+    // The first rate is the dropped window's: quiet, yet no collection follows it.
+    const script = new Script([0.5, ...idle(3), 0.01, 0.15, ...idle(4), 0.9, ...idle(4)], [QUIET, QUIET])
+    // Looks 0–3: a window opens at 3. Look 4 comes 1 ms later: too young to judge.
+    script.run(4)
+    script.now = script.now - WINDOW_MS + 1
+    script.run(5)
+    expect(script.opened).toEqual([3])
+    expect(script.closed).toEqual([])
+    // Look 5 is neither idle nor busy: the window closes unjudged and the idle count restarts: the
+    // next window opens at 8, is quiet at 9 → collection.
+    script.run(10)
+    expect(script.closed).toEqual([5, 9])
+    expect(script.opened).toEqual([3, 8, 9])
+    expect(script.collected).toEqual([9])
+    // Busy at 10 closes the window opened at 9 unjudged and re-arms: a window at 13, quiet at 14 →
+    // collection.
+    script.rates = [QUIET, QUIET]
+    script.run()
+    expect(script.collected).toEqual([9, 14])
+  })
+
+  it('collects again while the heap grows back by REGROWTH_BYTES between quiet windows, at most MAX_RELEASES times per idle period', () => {
+    expect(MAX_RELEASES).toBe(4)
+    const script = new Script([0.5, ...idle(3 + 2 * MAX_RELEASES + 2)], Array(20).fill(QUIET))
+    // Each look after a collection finds the heap grown back by REGROWTH_BYTES.
+    script.run(undefined, () => {
+      script.committed += REGROWTH_BYTES
     })
-    observer.observe({ entryTypes: ['gc'] })
-    try {
-      const release = new IdleHeapRelease({ checkMs: 100 })
-      releases.push(release)
-      release.start()
-      // Busy: the loop is blocked for 300 ms, so the interval around it is nearly all work.
-      const until = Date.now() + 300
-      let garbage: unknown[] = []
-      while (Date.now() < until) garbage = [{ at: Date.now() }, ...garbage.slice(0, 1_000)]
-      const busyEnded = performance.now()
-      expect(garbage.length).toBeGreaterThan(0)
-      await waitFor(() => release.releases === 1, { timeoutMs: 5_000, what: 'the collection once idle' })
-      // The garbage made while busy may have had its own collections; this one came after.
-      await waitFor(() => majors.some((at) => at > busyEnded), {
-        timeoutMs: 2_000,
-        what: 'V8 to report the full collection',
-      })
-    } finally {
-      observer.disconnect()
+    expect(script.collected).toEqual([4, 5, 6, 7])
+    expect(script.release.releases).toBe(MAX_RELEASES)
+    // Regrown by less at the next quiet window: settled, no collection.
+    const settled = new Script([0.5, ...idle(6)], [QUIET, QUIET, QUIET])
+    settled.run(undefined, () => {
+      settled.committed += REGROWTH_BYTES - 1
+    })
+    expect(settled.collected).toEqual([4])
+    expect(settled.opened).toEqual([3, 4])
+  })
+
+  it("does not count its own collection's time as the loop's work", () => {
+    // A collection taking 0.12 of an interval would make the next one not idle: the window opened
+    // after it would close unjudged. It is judged (quiet, the heap grown back) → collection.
+    const script = new Script([0.5, ...idle(5)], [QUIET, QUIET])
+    script.collectShare = 0.12
+    expect(0.01 + script.collectShare).toBeGreaterThanOrEqual(IDLE_UTILIZATION)
+    script.run(undefined, () => {
+      script.committed += REGROWTH_BYTES
+    })
+    expect(script.collected).toEqual([4, 5])
+  })
+
+  it('counts a window V8 collected in as noisy; collects anyway after MAX_NOISY_WINDOWS noisy ones, again at the next quiet window, and stops after as many noisy ones more', () => {
+    expect(MAX_NOISY_WINDOWS).toBe(12)
+    const noisy = Array(MAX_NOISY_WINDOWS - 1).fill(NOISY)
+    // 12 noisy (one of them collected in by V8) → collection without a quiet window at look 15;
+    // a quiet window at 16 → collection although nothing grew back (the young generation was
+    // not given back at 15); then 12 noisy → stop.
+    const script = new Script(
+      [0.5, ...idle(3 + MAX_NOISY_WINDOWS + 1 + MAX_NOISY_WINDOWS + 3)],
+      [COLLECTED, ...noisy, QUIET, ...noisy, NOISY, NOISY, NOISY],
+    ).run()
+    expect(script.collected).toEqual([3 + MAX_NOISY_WINDOWS, 4 + MAX_NOISY_WINDOWS])
+    const lastWindow = 4 + 2 * MAX_NOISY_WINDOWS
+    expect(script.closed.at(-1)).toBe(lastWindow)
+    expect(script.opened.at(-1)).toBe(lastWindow - 1)
+  })
+
+  it("after a load, gives V8's young generation back at the first quiet window, which the same collection right after the load does not", async () => {
+    const release = new IdleHeapRelease({ checkMs: 100 })
+    releases.push(release)
+    release.start()
+    // Busy: the loop is blocked while objects survive a few young collections each, which is
+    // what makes V8 grow its young generation; bounded in time, checked below.
+    const ring = new Array<{ at: number; text: string }>(200_000)
+    const until = Date.now() + 3_000
+    for (let i = 1; Date.now() < until && (i % 10_000 !== 0 || youngGenerationMiB() < 16); i++) {
+      ring[i % ring.length] = { at: i, text: `job ${i}` }
     }
+    const grown = youngGenerationMiB()
+    expect(grown, 'the load grew the young generation').toBeGreaterThanOrEqual(16)
+    collectAndCompact()
+    expect(youngGenerationMiB(), 'V8 measured the load: it keeps its young generation').toBe(grown)
+    ring.fill({ at: 0, text: '' })
+    await waitFor(() => release.releases === 1, {
+      timeoutMs: 20_000,
+      what: 'the collection after a quiet window',
+    })
+    expect(youngGenerationMiB()).toBeLessThanOrEqual(2)
+  }, 30_000)
+
+  it("measures a window's allocation across V8's own young-generation collections, and leaves it unjudged after a full one", () => {
+    const gc = youngAndFullGc()
+    const window = v8Heap.openWindow()
+    // 6 MB that stay (promoted by the collections in between: V8 counts promotion too), in three
+    // parts with a young-generation collection after each.
+    const kept: string[] = []
+    for (let part = 0; part < 3; part++) {
+      for (let i = 0; i < 20_000; i++) kept.push(`${part}:${i}:`.padEnd(100, 'x'))
+      gc.young()
+    }
+    const { ms, bytesPerMs } = window.close()
+    expect(kept.length).toBe(60_000)
+    expect((bytesPerMs ?? 0) * ms, 'bytes counted').toBeGreaterThan(6_000_000)
+    const withFull = v8Heap.openWindow()
+    gc.full()
+    expect(withFull.close().bytesPerMs).toBeUndefined()
+  })
+
+  it('compacts the old generation a load left fragmented', () => {
+    // Objects promoted to the old generation, then a random 45 % of them dropped: every page
+    // keeps about half its objects, which a plain full collection leaves where they are.
+    let held = Array.from({ length: 300_000 }, (_, i) => ({ at: i, text: `job ${i}`, list: [i] }))
+    collectAndCompact()
+    held = held.filter((_, i) => (i * 7919) % 100 < 55)
+    collectAndCompact()
+    const old = oldSpaceMiB()
+    expect(held.length).toBeGreaterThan(150_000)
+    expect(
+      old.committed - old.used,
+      `old space ${old.committed} MiB committed, ${old.used} used`,
+    ).toBeLessThan(old.committed * 0.1)
   })
 })
+
+/** V8's `gc` (`--expose-gc` at run time, as the release does): a young-generation or a full collection. */
+function youngAndFullGc(): { young: () => void; full: () => void } {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as (options?: { type: 'minor' }) => void
+  return { young: () => gc({ type: 'minor' }), full: () => gc() }
+}
+
+/** V8's old space: committed and in use, MiB. */
+function oldSpaceMiB(): { committed: number; used: number } {
+  const space = getHeapSpaceStatistics().find((s) => s.space_name === 'old_space')
+  return {
+    committed: (space?.space_size ?? Number.NaN) / MiB,
+    used: (space?.space_used_size ?? Number.NaN) / MiB,
+  }
+}
+
+/** V8's young generation (both halves of its new space), MiB. */
+function youngGenerationMiB(): number {
+  const space = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')
+  return (space?.space_size ?? Number.NaN) / MiB
+}

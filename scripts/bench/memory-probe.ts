@@ -3,12 +3,19 @@
  * memory is, over time. Load it into every process of a run with
  * `NODE_OPTIONS=--import=./dist/scripts/bench/memory-probe.js BENCH_MEMORY=1 npm run bench -- vs-bullmq`
  * (the node processes inherit the environment). Each process appends JSON lines to
- * `$PROBE_DIR/<pid>.jsonl` (default `/tmp/horus-memory-probe`):
+ * `$PROBE_DIR/<pid>.jsonl` (`<pid>-thread<id>.jsonl` for a worker thread; default `/tmp/horus-memory-probe`):
  *
  * - every PROBE_MS (default 2,000): RSS, anonymous memory (smaps_rollup), V8 heap total/used,
  *   `external`, array buffers, each heap space's committed/used size, the event loop's utilisation
  *   since the previous sample, full collections so far and seconds since the last one;
- * - on SIGUSR2: the same before and after the idle release's full collection (`exposedGc`), resident memory by mapping
+ * - the allocation rate (bytes per ms, what V8's young-generation sizing reads): new space and
+ *   old generation in use, sampled every PROBE_ALLOC_MS (default 500; the sampling allocates ~10 bytes per ms itself), summed over the sampled
+ *   intervals in which neither dropped (no collection); per sample the rate over its interval and
+ *   what was allocated since the last collection (V8's own estimate starts from that);
+ * - at each full collection: new space's size after it, and the allocation since the collection
+ *   before it as last sampled (up to PROBE_ALLOC_MS before it);
+ * - with `DEBUG=horus:idle-heap`, the idle release's log lines;
+ * - on SIGUSR2: the same before and after the idle release's full collection (`collectAndCompact`), resident memory by mapping
  *   (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]`, other anonymous ranges by size,
  *   files), and a heap snapshot when `PROBE_SNAP` is part of the process's command line (writing
  *   one leaves tens of MiB of malloc'd memory behind: take it in a run that is not measured).
@@ -19,11 +26,13 @@
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs'
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks'
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
-import { exposedGc } from '../../src/node/idle-heap.js'
+import { isMainThread, threadId } from 'node:worker_threads'
+import { collectAndCompact } from '../../src/node/idle-heap.js'
 
 const dir = process.env.PROBE_DIR ?? '/tmp/horus-memory-probe'
 mkdirSync(dir, { recursive: true })
-const file = `${dir}/${process.pid}.jsonl`
+// Worker threads load the preload too (their heaps are separate): one file per thread.
+const file = `${dir}/${process.pid}${isMainThread ? '' : `-thread${threadId}`}.jsonl`
 const command = process.argv.slice(1).join(' ')
 const write = (line: object): void => appendFileSync(file, `${JSON.stringify(line)}\n`)
 write({ command, execArgv: process.execArgv })
@@ -31,12 +40,84 @@ write({ command, execArgv: process.execArgv })
 const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10
 let majors = 0
 let lastMajor = 0
+
+/** New space and old generation (old, code, map, large-object spaces) in use, bytes. */
+function inUse(): { young: number; old: number; youngSize: number } {
+  let young = 0
+  let old = 0
+  let youngSize = 0
+  for (const space of getHeapSpaceStatistics()) {
+    if (space.space_name === 'new_space') {
+      young = space.space_used_size
+      youngSize = space.space_size
+    } else if (space.space_name !== 'new_large_object_space' && space.space_name !== 'read_only_space') {
+      old += space.space_used_size
+    }
+  }
+  return { young, old, youngSize }
+}
+
+/**
+ * Allocation between fine samples: an interval in which neither new space nor the old generation
+ * dropped had no collection, and its growth is what was allocated (promotions excepted, which need
+ * a collection). Intervals with a drop are left out; since-collection counts restart there.
+ */
+const alloc = {
+  last: { ...inUse(), at: performance.now() },
+  bytes: 0,
+  ms: 0,
+  sinceGcBytes: 0,
+  sinceGcMs: 0,
+  /** The previous collection's window: V8 reaches back over it when the current one is under 5 s. */
+  beforeGc: { bytes: 0, ms: 0 },
+}
+setInterval(
+  () => {
+    const now = { ...inUse(), at: performance.now() }
+    const ms = now.at - alloc.last.at
+    if (now.young >= alloc.last.young && now.old >= alloc.last.old) {
+      const bytes = now.young - alloc.last.young + (now.old - alloc.last.old)
+      alloc.bytes += bytes
+      alloc.ms += ms
+      alloc.sinceGcBytes += bytes
+      alloc.sinceGcMs += ms
+    } else {
+      alloc.beforeGc = { bytes: alloc.sinceGcBytes, ms: alloc.sinceGcMs }
+      alloc.sinceGcBytes = 0
+      alloc.sinceGcMs = 0
+    }
+    alloc.last = now
+  },
+  Number(process.env.PROBE_ALLOC_MS ?? '500'),
+).unref()
+
+const rate = (bytes: number, ms: number): number | null =>
+  ms === 0 ? null : Math.round((bytes / ms) * 10) / 10
+const sinceGc = () => ({
+  sinceGcS: Math.round(alloc.sinceGcMs / 100) / 10,
+  sinceGcBytesPerMs: rate(alloc.sinceGcBytes, alloc.sinceGcMs),
+  beforeGcS: Math.round(alloc.beforeGc.ms / 100) / 10,
+  beforeGcBytesPerMs: rate(alloc.beforeGc.bytes, alloc.beforeGc.ms),
+})
+
 new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
     if ((entry as { detail?: { kind?: number } }).detail?.kind !== constants.NODE_PERFORMANCE_GC_MAJOR)
       continue
     majors++
     lastMajor = Date.now()
+    // What was allocated up to the collection: the current window if the fine sampler has not run
+    // since, else the one it closed at the drop.
+    const ticked = alloc.last.at > entry.startTime
+    const window = ticked ? alloc.beforeGc : { bytes: alloc.sinceGcBytes, ms: alloc.sinceGcMs }
+    write({
+      tag: 'major',
+      at: Date.now(),
+      ms: Math.round(entry.duration * 10) / 10,
+      newSpaceAfter: mib(inUse().youngSize),
+      windowS: Math.round(window.ms / 100) / 10,
+      windowBytesPerMs: rate(window.bytes, window.ms),
+    })
   }
 }).observe({ entryTypes: ['gc'] })
 
@@ -59,9 +140,14 @@ function sample(tag: string): void {
   for (const space of getHeapSpaceStatistics()) {
     spaces[space.space_name.replace('_space', '')] = [mib(space.space_size), mib(space.space_used_size)]
   }
+  const allocated = rate(alloc.bytes, alloc.ms)
+  alloc.bytes = 0
+  alloc.ms = 0
   write({
     tag,
     at: Date.now(),
+    allocBytesPerMs: allocated,
+    ...sinceGc(),
     rss: mib(usage.rss),
     anonymous: rollup().Anonymous,
     heapTotal: mib(usage.heapTotal),
@@ -75,6 +161,15 @@ function sample(tag: string): void {
   })
 }
 setInterval(() => sample('sample'), Number(process.env.PROBE_MS ?? '2000')).unref()
+
+// With `DEBUG=horus:idle-heap` the idle release's lines (its windows and collections) go to the
+// file too: a node's stderr stays in its parent's memory.
+const stderrWrite = process.stderr.write.bind(process.stderr)
+process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString()
+  if (text.includes('horus:idle-heap')) write({ tag: 'log', at: Date.now(), line: text.trim() })
+  return stderrWrite(chunk, ...rest)
+}) as typeof process.stderr.write
 
 /** Resident MiB by mapping: V8's 256 KiB pages, other anonymous ranges by size, files by name. */
 function byMapping(): Record<string, number> {
@@ -113,7 +208,7 @@ function byMapping(): Record<string, number> {
 process.on('SIGUSR2', () => {
   sample('before forced collection')
   write({ tag: 'mappings before', at: Date.now(), mappings: byMapping() })
-  exposedGc()
+  collectAndCompact()
   sample('after forced collection')
   write({ tag: 'mappings after', at: Date.now(), mappings: byMapping() })
   const snap = process.env.PROBE_SNAP

@@ -37,7 +37,14 @@ import { Redis } from 'ioredis'
 import { createLibp2p } from 'libp2p'
 import { HorusClient } from '../../src/client/index.js'
 import { limitHeapGrowth, NODE_HEAP_GROWING_PERCENT } from '../../src/node/heap-growth.js'
-import { IDLE_HEAP_CHECK_MS, IDLE_INTERVALS, IdleHeapRelease } from '../../src/node/idle-heap.js'
+import {
+  IDLE_HEAP_CHECK_MS,
+  IDLE_INTERVALS,
+  IdleHeapRelease,
+  QUIET_BYTES_PER_MS,
+  WINDOW_MS,
+} from '../../src/node/idle-heap.js'
+import { DEFAULT_REPLAY_PRUNE_INTERVAL_MS } from '../../src/protocols/jobs/constants.js'
 import { defaultEd25519, signerFromSeed } from '../../src/protocols/jobs/index.js'
 import { ProcessMesh, stopProcess, TestMesh, waitFor } from '../../src/testing/index.js'
 import { REDIS_PERSISTENCE, startRedis } from './redis-server.js'
@@ -327,14 +334,15 @@ async function withHorus<T>(measure: (side: Side) => Promise<T>, setup: HorusSet
  *
  * What a process may hold is bounded by settings, set here explicitly so that the run shows
  * growth with history rather than the fill of a window: the supervisor keeps finished jobs
- * MEMORY_RETENTION_MS (its pruning runs that often too); supervisor and runner keep each job's
+ * MEMORY_RETENTION_MS (pruned every tenth of it); supervisor and runner keep each job's
  * nonce in their replay caches until the job expires, MEMORY_JOB_TTL_MS after it was created
  * (default 10 minutes, longer than the run: the caches would grow for all of it by design); the
  * producer's client keeps the digests of the last MEMORY_REMEMBERED_JOBS jobs it created (default
  * 50,000: it would fill until half-way). The runner's result cache (10,000) is full by the first
  * reading. Node processes run with `horus node start`'s V8 heap setting (src/node/heap-growth.ts)
  * and its collection once idle (src/node/idle-heap.ts), the producer too: each reading then comes
- * the same idle time after a full collection, so when V8 happens to collect does not decide it.
+ * after the collection at the first quiet window that follows the last expiries of the load, so
+ * neither when V8 happens to collect nor how much young generation it keeps decides it.
  * `BENCH_MEMORY_V8_DEFAULT=1` runs all three with V8's default heap growth instead (and the
  * producer without the idle collection; the nodes always have it). The run
  * stops issuing jobs at MEMORY_BUDGET_MS (`BENCH_MEMORY_BUDGET_S`) and says how many it ran.
@@ -347,10 +355,16 @@ const MEMORY_JOB_TTL_MS = 30_000
 const MEMORY_REMEMBERED_JOBS = 10_000
 const MEMORY_V8_DEFAULT = process.env.BENCH_MEMORY_V8_DEFAULT === '1'
 /**
- * Idle time before each reading: finished jobs past retention pruned (twice the retention), and
- * room for each process's collection once idle (IDLE_INTERVALS checks after the load's last one).
+ * Idle time before each reading: finished jobs past retention pruned (twice the retention) and
+ * the last jobs' nonces expired and swept (their validity and a sweep interval), then room for
+ * each process's collection at a quiet window (src/node/idle-heap.ts): the window the last sweep
+ * fell in, a quiet one after it, and two checks' worth of margin (a loaded host's nodes took up
+ * to 28 s after the load to be idle for three checks in a row).
  */
-const MEMORY_SETTLE_MS = 2 * MEMORY_RETENTION_MS + (IDLE_INTERVALS + 1) * IDLE_HEAP_CHECK_MS
+const MEMORY_SETTLE_MS =
+  Math.max(2 * MEMORY_RETENTION_MS, MEMORY_JOB_TTL_MS + DEFAULT_REPLAY_PRUNE_INTERVAL_MS) +
+  2 * WINDOW_MS +
+  2 * IDLE_HEAP_CHECK_MS
 const MEMORY_BUDGET_MS = Number(process.env.BENCH_MEMORY_BUDGET_S ?? '1200') * 1000
 /** Issue 12: RSS after MEMORY_JOBS at most this much above RSS after MEMORY_FIRST. */
 const MEMORY_BOUND = 0.1
@@ -482,7 +496,7 @@ function memoryTable(m: MemoryResults): BenchTable {
       (MEMORY_V8_DEFAULT
         ? "V8's default (BENCH_MEMORY_V8_DEFAULT=1). "
         : `--heap-growing-percent=${NODE_HEAP_GROWING_PERCENT} (horus node start's setting), the producer too. `) +
-      `Each process collects its heap once it has been idle ${(IDLE_INTERVALS * IDLE_HEAP_CHECK_MS) / 1000} s (horus node start's setting${MEMORY_V8_DEFAULT ? '; not in the producer with BENCH_MEMORY_V8_DEFAULT=1' : ', the producer too'}), so both readings come the same idle time after that collection. ` +
+      `Each process collects its heap at the first ${WINDOW_MS / 1000} s window allocating under ${QUIET_BYTES_PER_MS} bytes per ms once it has been idle ${(IDLE_INTERVALS * IDLE_HEAP_CHECK_MS) / 1000} s, and again at a later one while the heap grows back (horus node start's setting${MEMORY_V8_DEFAULT ? '; not in the producer with BENCH_MEMORY_V8_DEFAULT=1' : ', the producer too'}), so both readings come after the collection that follows the load's last expiries. ` +
       `${m.jobs} jobs in ${m.seconds.toFixed(0)} s, ${m.failed} failed` +
       (m.firstFailure === undefined ? '' : ` (first: ${m.firstFailure})`) +
       (m.jobs < MEMORY_JOBS
