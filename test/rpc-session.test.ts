@@ -156,7 +156,8 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     expect(await Promise.all([...blocked, ...grouped])).toHaveLength(4)
   })
 
-  it("starts a call's timeout when it goes on the wire: a call queued behind the window waits its turn", async () => {
+  /** A client whose window of two calls is held by two blocked handlers (and the plain client). */
+  async function narrowWindowHeld() {
     const client = await setup()
     const narrow = new Libp2pRpcClient({
       libp2p: clientNode,
@@ -167,6 +168,11 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     bed.defer(() => narrow.close())
     const blocked = Array.from({ length: 2 }, () => narrow.call('test.block'))
     await eventually(() => probe.blocked.length === 2, 'two handlers holding the window')
+    return { client, narrow, blocked }
+  }
+
+  it("starts a call's timeout when it goes on the wire: a call queued behind the window waits its turn", async () => {
+    const { client, narrow, blocked } = await narrowWindowHeld()
     const queued = narrow.call('test.add', [1, 2], { timeoutMs: 200 })
     // Longer than the queued call's timeout passes (a call on another session times out)...
     await expect(client.call('test.wait', {}, { timeoutMs: 300 })).rejects.toBeInstanceOf(CallTimeoutError)
@@ -177,16 +183,7 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
   })
 
   it('a call aborted while queued behind the window leaves the queue; the window still admits as many calls', async () => {
-    const client = await setup()
-    const narrow = new Libp2pRpcClient({
-      libp2p: clientNode,
-      target: serverNode.getMultiaddrs()[0]?.toString() as string,
-      maxInFlight: 2,
-      logger: createLogger('rpc-narrow'),
-    })
-    bed.defer(() => narrow.close())
-    const blocked = Array.from({ length: 2 }, () => narrow.call('test.block'))
-    await eventually(() => probe.blocked.length === 2, 'two handlers holding the window')
+    const { client, narrow, blocked } = await narrowWindowHeld()
     const controller = new AbortController()
     const gaveUp = narrow.call('test.add', [1, 1], { signal: controller.signal })
     const next = narrow.call('test.add', [2, 2])
