@@ -4,8 +4,10 @@
  * event loop that grows V8's young generation, then an idle one, then the young generation given
  * back by the collection after a quiet window.
  */
+
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
+import type { Logger } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   BUSY_UTILIZATION,
@@ -178,6 +180,30 @@ describe('IdleHeapRelease', () => {
     const lastWindow = 4 + 2 * MAX_NOISY_WINDOWS
     expect(script.closed.at(-1)).toBe(lastWindow)
     expect(script.opened.at(-1)).toBe(lastWindow - 1)
+  })
+
+  it('keeps looking after a look that threw, and says so in its log', async () => {
+    let looks = 0
+    const logged: string[] = []
+    const log = Object.assign(() => undefined, {
+      enabled: true,
+      trace: () => undefined,
+      error: (format: string) => void logged.push(format),
+      newScope: () => log,
+    }) as unknown as Logger
+    const release = new IdleHeapRelease({
+      checkMs: 10,
+      log,
+      utilization: () => {
+        looks++
+        if (looks === 2) throw new Error('no utilisation today')
+        return 0
+      },
+    })
+    releases.push(release)
+    release.start()
+    await waitFor(() => looks >= 4, { timeoutMs: 5_000, what: 'looks after the failing one' })
+    expect(logged).toEqual(['idle heap check failed: %e'])
   })
 
   it("after a load, gives V8's young generation back at the first quiet window, which the same collection right after the load does not", async () => {

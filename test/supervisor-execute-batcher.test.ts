@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest'
 import { createLogger } from '../src/core/logger.js'
 import { createJob, generateSigner, type JobEnvelope } from '../src/protocols/jobs/index.js'
-import { CallTimeoutError, CancelledError } from '../src/protocols/rpc/index.js'
+import { CallTimeoutError, CancelledError, RemoteError } from '../src/protocols/rpc/index.js'
 import type { ExecuteResponse } from '../src/roles/runner/service/wire.js'
 import { Cancellation } from '../src/roles/supervisor/cancellation.js'
 import { ExecuteBatcher } from '../src/roles/supervisor/execute-batcher.js'
@@ -113,6 +113,77 @@ describe('the execute batcher', () => {
     await until(() => seenKept.at !== undefined, 'the answer')
     expect(seenKept.ok).toBe(true)
     expect(strays).toEqual([late.id])
+  })
+  it('settles each job once whatever a runner answers: an execution with error null, a refusal without an error, a batch answer that is not a list', async () => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    try {
+      const { batcher, handed } = silentRunner()
+      const [nulled, fine] = jobs(2) as [JobEnvelope, JobEnvelope]
+      const start = performance.now()
+      const seenNulled = track(
+        batcher.execute(nulled, { cancel: new Cancellation(), timeoutMs: 5_000 }),
+        start,
+      )
+      const seenFine = track(batcher.execute(fine, { cancel: new Cancellation(), timeoutMs: 5_000 }), start)
+      await until(() => handed.length === 1, 'the batch to be handed over')
+      batcher.deliver([
+        { jobId: nulled.id, error: null },
+        { jobId: fine.id, response: { logs: [] } },
+      ])
+      await until(() => seenNulled.at !== undefined && seenFine.at !== undefined, 'both executions')
+      expect(seenNulled.error).toBeInstanceOf(RemoteError)
+      expect((seenNulled.error as Error).message).toMatch(/malformed error \(null\)/)
+      expect(seenFine.ok).toBe(true)
+
+      for (const accepted of [[{ ok: false }], null, 7] as unknown[]) {
+        const refusing = new ExecuteBatcher({
+          one: () => Promise.reject(new Error('every job here goes batched')),
+          many: async () => accepted as never,
+          errors: new Map(),
+          log: createLogger().forComponent('test'),
+        })
+        const [a, b] = jobs(2) as [JobEnvelope, JobEnvelope]
+        const both = [a, b].map((job) =>
+          refusing
+            .execute(job, { cancel: new Cancellation(), timeoutMs: 5_000 })
+            .catch((err: unknown) => err),
+        )
+        const errors = await Promise.all(both)
+        // A refusal without its error is the runner's malformed answer; a job a non-list leaves
+        // unanswered fails as not answered — each at once, not at its deadline.
+        expect(errors[0]).toBeInstanceOf(Array.isArray(accepted) ? RemoteError : Error)
+        expect(errors[1]).toBeInstanceOf(Error)
+      }
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(unhandled).toEqual([])
+    } finally {
+      process.off('unhandledRejection', onUnhandled)
+    }
+  })
+
+  it("keeps a deadline beyond setTimeout's range without spinning its timer", async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => void warnings.push(warning.name)
+    process.on('warning', onWarning)
+    try {
+      const { batcher, handed } = silentRunner()
+      const [far, near] = jobs(2) as [JobEnvelope, JobEnvelope]
+      const start = performance.now()
+      const seenFar = track(batcher.execute(far, { cancel: new Cancellation(), timeoutMs: 3e9 }), start)
+      const seenNear = track(batcher.execute(near, { cancel: new Cancellation(), timeoutMs: 80 }), start)
+      await until(() => handed.length === 1 && seenNear.at !== undefined, 'the near deadline')
+      expect(seenNear.error).toBeInstanceOf(CallTimeoutError)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(seenFar.at).toBeUndefined()
+      expect(warnings).not.toContain('TimeoutOverflowWarning')
+      batcher.deliver([{ jobId: far.id, response: { logs: [] } }])
+      await until(() => seenFar.at !== undefined, 'the far job answered')
+      expect(seenFar.ok).toBe(true)
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 })
 

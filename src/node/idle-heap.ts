@@ -244,7 +244,14 @@ export class IdleHeapRelease {
     const delay =
       this.window === undefined ? this.checkMs : Math.max(this.checkMs, WINDOW_MS + WINDOW_SLACK_MS)
     this.timer = setTimeout(() => {
-      this.check()
+      // A failing look (V8's profiler or collector refusing) must not take the node down with it:
+      // logged, its window dropped, and the next look scheduled as usual.
+      try {
+        this.check()
+      } catch (err) {
+        this.log.error('idle heap check failed: %e', err)
+        this.closeWindow()
+      }
       this.schedule()
     }, delay)
     this.timer.unref()

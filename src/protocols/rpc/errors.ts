@@ -238,6 +238,11 @@ export function fromWireError(
   wire: WireError,
   known: ReadonlyMap<string, HorusErrorClass> = new Map(),
 ): Error {
+  // A peer's answer is typed only by what it sent: `error: null` (or a number) must become an
+  // error to hand on, not a TypeError thrown where the answer is read.
+  if (!isRecord(wire)) {
+    return new RemoteError(`the remote sent a malformed error (${wire === null ? 'null' : typeof wire})`)
+  }
   const data = isRecord(wire.data) ? wire.data : {}
   const name = typeof data.name === 'string' ? data.name : undefined
   const message = typeof wire.message === 'string' ? wire.message : undefined

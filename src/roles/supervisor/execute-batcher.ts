@@ -30,6 +30,9 @@ import { MAX_EXECUTE_BATCH } from '../runner/service/constants.js'
 import type { ExecuteManyItem, ExecuteResponse } from '../runner/service/wire.js'
 import type { ExecuteCall } from './runner-link.js'
 
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms, ~24.8 days). */
+const MAX_TIMER_DELAY_MS = 2_147_483_647
+
 export interface ExecuteBatcherInit {
   /** `runner.execute` for one job. */
   one(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse>
@@ -90,9 +93,12 @@ export class ExecuteBatcher {
         this.init.log('runner sent an execution for %s, which it was not handed in a batch: dropped', jobId)
         continue
       }
-      this.settle(waiting)
+      // The answer is read before the job stops waiting: whatever a runner sent, the job is
+      // settled exactly once, with a result or an error.
       const { error, response } = outcome as Partial<{ error: unknown; response: unknown }>
-      if (error !== undefined) waiting.reject(fromWireError(error as never, this.init.errors))
+      const failure = error === undefined ? undefined : fromWireError(error as never, this.init.errors)
+      this.settle(waiting)
+      if (failure !== undefined) waiting.reject(failure)
       else waiting.resolve(executeResponseOf(response))
     }
   }
@@ -121,7 +127,9 @@ export class ExecuteBatcher {
     for (const q of batched.length === 1 ? [...alone, ...batched] : alone) this.sendOne(q)
     if (batched.length < 2) return
     for (let i = 0; i < batched.length; i += MAX_EXECUTE_BATCH) {
-      void this.sendMany(batched.slice(i, i + MAX_EXECUTE_BATCH))
+      this.sendMany(batched.slice(i, i + MAX_EXECUTE_BATCH)).catch((err: unknown) => {
+        this.init.log('runner.execute_many answer could not be read: %s', err)
+      })
     }
   }
 
@@ -156,7 +164,7 @@ export class ExecuteBatcher {
       return
     }
     live.forEach((w, i) => {
-      const item = accepted[i]
+      const item: ExecuteManyItem | undefined = Array.isArray(accepted) ? accepted[i] : undefined
       if (item?.ok === true || this.waiting.get(w.job.id) !== w) return
       this.settle(w)
       w.reject(
@@ -195,7 +203,10 @@ export class ExecuteBatcher {
     clearTimeout(this.timer)
     this.timerAt = at
     // A timer may fire a little before `at` by performance.now(): `expire` then sets it again.
-    this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(at - performance.now())))
+    // Node clamps a delay above 2^31 - 1 ms to 1 ms: a far deadline (a job's timeoutMs has no
+    // upper bound of its own) would spin the timer. `expire` re-arms for what is left.
+    const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.ceil(at - performance.now())))
+    this.timer = setTimeout(() => this.expire(), delay)
   }
 
   private disarm(): void {
