@@ -78,6 +78,14 @@ export function jsonSizeWith<T extends object, K extends keyof T & string>(
   const others = jsonSize(rest)
   if (member === undefined) return others
   const size = member === null ? 4 : sizeOfMember(member as NonNullable<T[K]>)
-  // The key, a colon and, unless the member is alone (`{}` is 2 bytes), a comma.
-  return others + jsonSize(key) + 1 + size + (others === 2 ? 0 : 1)
+  return others + memberJsonSize(key, size, others)
+}
+
+/**
+ * The UTF-8 bytes member `key`, whose value's JSON is `valueBytes` long, adds to an object whose
+ * other members' JSON is `restBytes` long: the key, a colon, the value and, unless the member is
+ * alone (`{}` is the only 2-byte object), a comma.
+ */
+export function memberJsonSize(key: string, valueBytes: number, restBytes: number): number {
+  return jsonSize(key) + 1 + valueBytes + (restBytes === 2 ? 0 : 1)
 }

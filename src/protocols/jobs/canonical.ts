@@ -4,6 +4,7 @@
  * comes from here.
  */
 import canonicalize from 'canonicalize'
+import { memberJsonSize } from '../../core/turn-batch.js'
 import { NotCanonicalJsonError } from './errors.js'
 
 const encoder = new TextEncoder()
@@ -43,14 +44,14 @@ export function signedDocumentBytes(text: string): Uint8Array {
 }
 
 /**
- * The UTF-8 bytes member `name` with `value` adds to an object whose other members' JSON is `rest`:
- * its key, colon, value and — unless `rest` is `{}` — a comma; 0 when JSON leaves it out. With
- * `rest` the canonical JSON of a parsed object's other members, the sum is that object's JSON length.
+ * The UTF-8 length of an object's JSON given the canonical JSON `rest` of its members other than
+ * `name`, and `name`'s value (left out when JSON leaves it out). For a parsed object, whose
+ * members JSON writes back as they were, this is exactly the length of its JSON.
  */
-export function memberLength(name: string, value: unknown, rest: string): number {
+export function lengthWithMember(rest: string, name: string, value: unknown): number {
+  const restBytes = utf8Length(rest)
   const json = value === undefined ? undefined : JSON.stringify(value)
-  if (json === undefined) return 0
-  return utf8Length(JSON.stringify(name)) + 1 + utf8Length(json) + (rest === '{}' ? 0 : 1)
+  return json === undefined ? restBytes : restBytes + memberJsonSize(name, utf8Length(json), restBytes)
 }
 
 /** An object that is not an array or bytes: what may be a JSON object. */

@@ -8,7 +8,13 @@
  * so a large output can be shipped separately and still be checked against the signed result.
  */
 import { createHash } from 'node:crypto'
-import { canonicalJson, isObjectRecord, memberLength, signedDocumentBytes, utf8Length } from './canonical.js'
+import {
+  canonicalJson,
+  isObjectRecord,
+  lengthWithMember,
+  signedDocumentBytes,
+  utf8Length,
+} from './canonical.js'
 import {
   DEFAULT_MAX_RESULT_BYTES,
   DEFAULT_MAX_RESULT_OUTPUT_BYTES,
@@ -138,10 +144,6 @@ function signingBytesOf(canonicalUnsigned: string): Uint8Array {
 // while they were built or checked, is remembered for whoever batches them (`resultJsonSize`).
 const sizes = new WeakMap<object, number>()
 
-function sizeOfSigned(canonicalUnsigned: string, signature: unknown): number {
-  return utf8Length(canonicalUnsigned) + memberLength('signature', signature, canonicalUnsigned)
-}
-
 /**
  * The UTF-8 length of `result`'s JSON, without serialising it again when this process built or
  * verified it; never less than the real length.
@@ -183,7 +185,7 @@ export function createResult(
   if (!validateJobResult(result)) {
     throw new InvalidResultError(describeSchemaError('result', validateJobResult.errors))
   }
-  sizes.set(result, sizeOfSigned(canonical, result.signature))
+  sizes.set(result, lengthWithMember(canonical, 'signature', result.signature))
   return result
 }
 
@@ -273,7 +275,7 @@ function decodeOwned(input: unknown, maxBytes: number): Decoded | undefined {
   } catch {
     return undefined
   }
-  const size = sizeOfSigned(canonical, signature)
+  const size = lengthWithMember(canonical, 'signature', signature)
   if (size > maxBytes) return tooLarge(size, maxBytes)
   return schemaChecked(input, size, canonical)
 }

@@ -29,7 +29,7 @@ import {
   authoritySigningBytes,
   verifyAuthoritySignature,
 } from './authority.js'
-import { canonicalJson, isObjectRecord, memberLength, utf8Length } from './canonical.js'
+import { canonicalJson, isObjectRecord, lengthWithMember, utf8Length } from './canonical.js'
 import {
   AUTHORITY_CACHE_SIZE,
   DEFAULT_CLOCK_SKEW_MS,
@@ -223,7 +223,7 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     } catch {
       return this.#decode(input)
     }
-    const size = utf8Length(canonical) + memberLength('signatures', signatures, canonical)
+    const size = lengthWithMember(canonical, 'signatures', signatures)
     if (size > this.#maxBytes) return this.#tooLarge(size)
     if (!validateJobEnvelope(input)) {
       return reject('malformed', describeSchemaError('job', validateJobEnvelope.errors))
