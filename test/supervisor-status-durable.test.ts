@@ -9,14 +9,14 @@ import type { JobEvent, JobRecord } from '../src/roles/supervisor/index.js'
 import { isTerminal } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
+import { members } from './trust-fixtures.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
 
 describe('a terminal job status', () => {
   it('is on disk when the supervisor tells it, for a success and for a failure', async () => {
-    // Every member first: each node's trust policy lists the members known when it starts.
-    const [s, r, c] = [await mesh.member('sup'), await mesh.member('run'), await mesh.member('cli')]
+    const [s, r, c] = await members(mesh, 'sup', 'run', 'cli')
     const sup = await mesh.start(s, { roles: ['supervisor'] })
     await mesh.start(r, {
       roles: ['runner'],
