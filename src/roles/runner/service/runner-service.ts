@@ -385,7 +385,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
       // A result's size is known since it was signed: only the rest of an execution is serialised.
       sizeOf: (item) =>
         'started' in item
-          ? item.started.length + 3
+          ? jsonSize(item.started) + 1 // the id's JSON and a comma in the batch's `started` list
           : 'response' in item
             ? jsonSizeWith(item, 'response', (response) => jsonSizeWith(response, 'result', resultJsonSize))
             : jsonSize(item),
