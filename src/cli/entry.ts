@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+// The CLI itself, as an ES module; started through bin.cjs, which sizes libuv's thread pool first.
 import '../node/polyfills.js'
 import { main } from './main.js'
 import { toleratePipeClose } from './output.js'
