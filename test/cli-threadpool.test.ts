@@ -55,7 +55,7 @@ describe('horus sizes libuv’s thread pool', () => {
     const preload = join(dir, 'print-env.cjs')
     await writeFile(
       preload,
-      "process.on('exit', () => process.stdout.write(`pool=${process.env.UV_THREADPOOL_SIZE ?? 'unset'}\\n`))\n",
+      "process.on('exit', () => process.stdout.write('pool=' + (process.env.UV_THREADPOOL_SIZE ?? 'unset') + '\\n'))\n",
     )
     const byDefault = await runCli(['--version'], { env: { NODE_OPTIONS: `--require=${preload}` } })
     expect(byDefault.code).toBe(0)
