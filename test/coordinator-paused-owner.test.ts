@@ -17,7 +17,7 @@ import { ProcessMesh } from '../src/testing/process-mesh.js'
 import { submitParams } from './coordinator-fixtures.js'
 
 const PLUGIN = fileURLToPath(new URL('../dist/src/testing/nemesis/effect-plugin.js', import.meta.url))
-const BIN = fileURLToPath(new URL('../dist/src/cli/bin.cjs', import.meta.url))
+const BIN = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))
 const LEASE = { leaseTtlMs: 3_000, leaseGraceMs: 500 }
 
 let dir: string | undefined

@@ -20,7 +20,7 @@ import { submitParams } from './coordinator-fixtures.js'
 const SEED_WORKFLOW = new URL('./fixtures/data-pipeline.yaml', import.meta.url)
 /** Runner plugin exporting `functions = { process_data }` (built with the CLI). */
 const PLUGIN = fileURLToPath(new URL('../dist/src/cli/demo/plugin.js', import.meta.url))
-const BIN = fileURLToPath(new URL('../dist/src/cli/bin.cjs', import.meta.url))
+const BIN = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))
 
 let dir: string | undefined
 let processes: ProcessMesh | undefined

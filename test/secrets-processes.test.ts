@@ -16,7 +16,7 @@ import { ProcessMesh } from '../src/testing/process-mesh.js'
 import { waitFor } from '../src/testing/wait-for.js'
 import { runCli } from './helpers/cli.js'
 
-const BIN = fileURLToPath(new URL('../dist/src/cli/bin.cjs', import.meta.url))
+const BIN = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))
 const SECRET = 'sk-live-7f3c9a1e-Zq8#wP!'
 
 let dir: string | undefined

@@ -19,7 +19,7 @@ import { waitFor } from '../src/testing/index.js'
 import { ProcessMesh, type ProcessNode, stopProcess } from '../src/testing/process-mesh.js'
 import { horus } from './cli-capture.js'
 
-const BIN = fileURLToPath(new URL('../dist/src/cli/bin.cjs', import.meta.url))
+const BIN = fileURLToPath(new URL('../dist/src/cli/bin.js', import.meta.url))
 const PRODUCER = fileURLToPath(new URL('./fixtures/workflow-producer.mjs', import.meta.url))
 const CONSUMER = fileURLToPath(new URL('./fixtures/workflow-consumer.mjs', import.meta.url))
 

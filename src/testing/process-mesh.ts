@@ -42,7 +42,7 @@ export interface ProcessMeshInit {
   startTimeoutMs?: number
 }
 
-const DEFAULT_BIN = fileURLToPath(new URL('../cli/bin.cjs', import.meta.url))
+const DEFAULT_BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url))
 
 /**
  * A local mesh of real `horus node start` processes on loopback: keys generated up front so every

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
 /** The built CLI (`npm test` builds first). */
-export const CLI = join(import.meta.dirname, '../../dist/src/cli/bin.cjs')
+export const CLI = join(import.meta.dirname, '../../dist/src/cli/bin.js')
 
 export interface CliResult {
   code: number | null

@@ -44,7 +44,7 @@ function built(relative: string): string {
   return import.meta.url.endsWith('.ts') ? path.replace(/\/src\//, '/dist/src/') : path
 }
 
-const DEFAULT_BIN = built('../../cli/bin.cjs')
+const DEFAULT_BIN = built('../../cli/bin.js')
 const COUNTER_MAIN = built('./counter-main.js')
 /** The effect kind's plugin, for `runner.plugins`. */
 export const EFFECT_PLUGIN = built('./effect-plugin.js')

@@ -1,4 +1,4 @@
-// The CLI itself, as an ES module; started through bin.cjs, which sizes libuv's thread pool first.
+#!/usr/bin/env node
 import '../node/polyfills.js'
 import { main } from './main.js'
 import { toleratePipeClose } from './output.js'
