@@ -1,0 +1,31 @@
+/**
+ * `setTimeout` for any delay. Node keeps a delay only up to 2^31 − 1 ms (~24.8 days) and runs a
+ * longer one after 1 ms (with a TimeoutOverflowWarning): a deadline taken from a peer's or a
+ * config's number must never fire at once for being far. A delay beyond the range is waited in
+ * steps of the longest kept delay, each measured again on the monotonic clock.
+ */
+
+/** The longest delay `setTimeout` keeps (2^31 − 1 ms, ~24.8 days). */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647
+
+export interface LongTimeout {
+  /** Stops the timer; `fn` is not called after this. */
+  clear(): void
+}
+
+/**
+ * Calls `fn` once, `delayMs` from now (never sooner by `performance.now()`, rounded up to the
+ * millisecond); `Infinity` never fires.
+ */
+export function setLongTimeout(fn: () => void, delayMs: number): LongTimeout {
+  const at = performance.now() + delayMs
+  let timer: ReturnType<typeof setTimeout>
+  const arm = (left: number): void => {
+    timer =
+      left > MAX_TIMER_DELAY_MS
+        ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_DELAY_MS)
+        : setTimeout(fn, Math.max(0, Math.ceil(left)))
+  }
+  arm(delayMs)
+  return { clear: () => clearTimeout(timer) }
+}
