@@ -13,11 +13,20 @@ export interface LongTimeout {
   clear(): void
 }
 
+export interface LongTimeoutOptions {
+  /** Does not keep the process alive (`timeout.unref()`). @default false */
+  unref?: boolean
+}
+
 /**
  * Calls `fn` once, `delayMs` from now (never sooner by `performance.now()`, rounded up to the
  * millisecond); `Infinity` never fires.
  */
-export function setLongTimeout(fn: () => void, delayMs: number): LongTimeout {
+export function setLongTimeout(
+  fn: () => void,
+  delayMs: number,
+  options: LongTimeoutOptions = {},
+): LongTimeout {
   const at = performance.now() + delayMs
   let timer: ReturnType<typeof setTimeout>
   const arm = (left: number): void => {
@@ -25,6 +34,7 @@ export function setLongTimeout(fn: () => void, delayMs: number): LongTimeout {
       left > MAX_TIMER_DELAY_MS
         ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_DELAY_MS)
         : setTimeout(fn, Math.max(0, Math.ceil(left)))
+    if (options.unref === true) timer.unref()
   }
   arm(delayMs)
   return { clear: () => clearTimeout(timer) }
