@@ -14,7 +14,7 @@ import type {
 } from '../src/roles/runner/index.js'
 import type { ExecuteManyItem, ExecuteOutcome, RunnerStreamEvent } from '../src/roles/runner/service/wire.js'
 import { waitFor } from '../src/testing/index.js'
-import { JobMesh, job } from './jobs-flow-fixtures.js'
+import { dispatcherStream, JobMesh, job } from './jobs-flow-fixtures.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
@@ -139,19 +139,10 @@ describe('runner service', () => {
       await mesh.start(s1, { roles: [], bootstrap: run }),
       await mesh.start(s2, { roles: [], bootstrap: run }),
     ]
-    const stream = async (client: ReturnType<typeof mesh.client>): Promise<RunnerStreamEvent[]> => {
-      const events: RunnerStreamEvent[] = []
-      const sub = client.subscribe<RunnerStreamEvent>('runner.logs', {})
-      await sub.id
-      void (async () => {
-        for await (const event of sub) events.push(event)
-      })().catch(() => {})
-      return events
-    }
     const lines = (events: RunnerStreamEvent[]): unknown[] =>
       events.filter((e) => e.type === 'log').map((e) => (e as RunnerJobEvent).line)
     const [first, second] = [mesh.client(sup1, run), mesh.client(sup2, run)]
-    const [firstStream, secondStream] = [await stream(first), await stream(second)]
+    const [firstStream, secondStream] = [await dispatcherStream(first), await dispatcherStream(second)]
 
     const envelope = job(sup1, { runner: 'gated' })
     const firstCall = first.call<ExecuteResponse>('runner.execute', { job: envelope })
@@ -200,12 +191,7 @@ describe('runner service', () => {
       throw new Error('a watcher that throws')
     })
     const client = mesh.client(sup, run)
-    const stream: RunnerStreamEvent[] = []
-    const sub = client.subscribe<RunnerStreamEvent>('runner.logs', {})
-    await sub.id
-    void (async () => {
-      for await (const event of sub) stream.push(event)
-    })().catch(() => {})
+    const stream = await dispatcherStream(client)
 
     const envelope = job(sup, { runner: 'count' })
     const { accepted } = await client.call<{ accepted: ExecuteManyItem[] }>('runner.execute_many', {
