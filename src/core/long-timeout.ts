@@ -20,22 +20,39 @@ export interface LongTimeoutOptions {
 
 /**
  * Calls `fn` once, `delayMs` from now (never sooner by `performance.now()`, rounded up to the
- * millisecond); `Infinity` never fires.
+ * millisecond); `Infinity` never fires. One object and one Node timer when the delay is in range:
+ * the runner arms one per job.
  */
 export function setLongTimeout(
   fn: () => void,
   delayMs: number,
   options: LongTimeoutOptions = {},
 ): LongTimeout {
-  const at = performance.now() + delayMs
-  let timer: ReturnType<typeof setTimeout>
-  const arm = (left: number): void => {
-    timer =
-      left > MAX_TIMER_DELAY_MS
-        ? setTimeout(() => arm(at - performance.now()), MAX_TIMER_DELAY_MS)
-        : setTimeout(fn, Math.max(0, Math.ceil(left)))
-    if (options.unref === true) timer.unref()
+  return new LongTimer(fn, delayMs, options.unref === true)
+}
+
+class LongTimer implements LongTimeout {
+  readonly #fn: () => void
+  readonly #at: number
+  readonly #unref: boolean
+  #timer: ReturnType<typeof setTimeout> | undefined
+
+  constructor(fn: () => void, delayMs: number, unref: boolean) {
+    this.#fn = fn
+    this.#at = performance.now() + delayMs
+    this.#unref = unref
+    this.#arm(delayMs)
   }
-  arm(delayMs)
-  return { clear: () => clearTimeout(timer) }
+
+  clear(): void {
+    clearTimeout(this.#timer)
+  }
+
+  #arm(left: number): void {
+    this.#timer =
+      left > MAX_TIMER_DELAY_MS
+        ? setTimeout(() => this.#arm(this.#at - performance.now()), MAX_TIMER_DELAY_MS)
+        : setTimeout(this.#fn, Math.max(0, Math.ceil(left)))
+    if (this.#unref) this.#timer.unref()
+  }
 }

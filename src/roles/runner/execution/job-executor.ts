@@ -270,7 +270,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     const { job } = entry
     const startedAt = Date.now()
     const handler = this.handlers.get(job.runner) as KindHandler
-    // `maxTimeoutMs` may be configured beyond setTimeout's range: the timer must not fire at once.
+    // An embedder's `maxTimeoutMs` may reach beyond setTimeout's range: the timer must not fire at once.
     const timer = setLongTimeout(
       () => entry.stop('timed_out', new JobTimeoutError(job.timeoutMs)),
       job.timeoutMs,
