@@ -592,27 +592,25 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private forward(jobId: string, type: RunnerJobEvent['type'], line?: string): void {
     const handedBy = this.dispatchers.get(jobId)
     if (handedBy === undefined) return
-    if (type === 'started') this.toSinks(handedBy, (sink) => this.deliver(sink.started, jobId))
+    const sinks = this.sinksOf(handedBy)
+    if (type === 'started' && sinks !== undefined) {
+      for (const sink of sinks) this.deliver(sink.started, jobId)
+    }
     const external = this.listenerCount('job:event') > 0
     // A start goes into the dispatcher's batch by id: the event itself only for those who asked.
     if (type === 'started' && this.watchers.size === 0 && !external) return
     const event: RunnerJobEvent = { jobId, type, at: Date.now(), ...(line === undefined ? {} : { line }) }
-    if (type !== 'started') this.toSinks(handedBy, (sink) => this.deliver(sink.line, event))
+    if (type !== 'started' && sinks !== undefined) for (const sink of sinks) this.deliver(sink.line, event)
     for (const watcher of this.watchers) this.deliver(watcher, event)
     if (external) this.safeDispatchEvent('job:event', { detail: event })
   }
 
-  /** Calls `each` with every `runner.logs` stream (without job id) of the job's dispatchers. */
-  private toSinks(handedBy: string | Set<string>, each: (sink: DispatcherSink) => void): void {
-    if (typeof handedBy === 'string') {
-      const sinks = this.sinks.get(handedBy)
-      if (sinks !== undefined) for (const sink of sinks) each(sink)
-      return
-    }
-    for (const dispatcher of handedBy) {
-      const sinks = this.sinks.get(dispatcher)
-      if (sinks !== undefined) for (const sink of sinks) each(sink)
-    }
+  /** The `runner.logs` streams (without job id) of a job's dispatchers; nothing made for the usual one. */
+  private sinksOf(handedBy: string | Set<string>): Iterable<DispatcherSink> | undefined {
+    if (typeof handedBy === 'string') return this.sinks.get(handedBy)
+    const all: DispatcherSink[] = []
+    for (const dispatcher of handedBy) all.push(...(this.sinks.get(dispatcher) ?? []))
+    return all
   }
 
   /** Calls one listener; one that throws is logged and does not stop the job or the others. */
