@@ -15,10 +15,12 @@
  * - at each full collection: new space's size after it, and the allocation since the collection
  *   before it as last sampled (up to PROBE_ALLOC_MS before it);
  * - with `DEBUG=horus:idle-heap`, the idle release's log lines;
- * - on SIGUSR2: the same before and after the idle release's full collection (`collectAndCompact`), resident memory by mapping
- *   (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]` — the main thread's malloc arena —
- *   and its other threads' arena heaps with their count, other anonymous ranges by size, files), and a heap snapshot when `PROBE_SNAP` is part of the process's command line (writing
- *   one leaves tens of MiB of malloc'd memory behind: take it in a run that is not measured).
+ * - on SIGUSR2: the same before and after the idle release's full collection (`collectAndCompact`),
+ *   resident memory by mapping (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]` — the
+ *   main thread's malloc arena — and its other threads' arena heaps with their count, other
+ *   anonymous ranges by size, files), and a heap snapshot when `PROBE_SNAP` is part of the
+ *   process's command line (writing one leaves tens of MiB of malloc'd memory behind: take it in a
+ *   run that is not measured). `malloc-info.js <pid>` shows what of each arena is in use.
  *
  * The memory bench prints when it takes each reading (stderr, `memory: … at <ms since epoch>`).
  * A diagnostic, not part of any measurement: it only reads, except on the signal.
@@ -202,12 +204,16 @@ function byMapping(): Record<string, number> {
   for (const [i, range] of ranges.entries()) {
     const next = ranges[i + 1]
     const size = (range.end - range.start) / 1048576
+    const reserved = next?.name === '' && next.start === range.end && next.perms.startsWith('---')
+    const arenaHeap =
+      range.name === '' &&
+      range.start % ARENA_HEAP === 0 &&
+      range.perms.startsWith('rw') &&
+      range.end - range.start + (reserved ? (next?.end ?? 0) - (next?.start ?? 0) : 0) === ARENA_HEAP
     let group: string
-    if (range.name === '' && range.start % ARENA_HEAP === 0 && range.perms.startsWith('rw')) {
-      const reserved = next?.name === '' && next.start === range.end && next.perms.startsWith('---')
-      const total = range.end - range.start + (reserved ? (next?.end ?? 0) - (next?.start ?? 0) : 0)
-      if (total === ARENA_HEAP) arenas++
-      group = total === ARENA_HEAP ? 'glibc thread arena heaps' : 'anonymous ≥ 1 MiB'
+    if (arenaHeap) {
+      arenas++
+      group = 'glibc thread arena heaps'
     } else if (range.name === '') {
       group =
         size === 0.25 ? 'anonymous 256 KiB (V8 pages)' : size < 1 ? 'anonymous < 1 MiB' : 'anonymous ≥ 1 MiB'
