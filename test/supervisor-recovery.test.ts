@@ -2,6 +2,7 @@
  * Acceptance 3 and 4 with in-process nodes: a runner that disappears mid-job, and a supervisor
  * restarted from its data dir with jobs queued and running.
  */
+import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KindHandler } from '../src/roles/runner/index.js'
 import { SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
@@ -143,5 +144,36 @@ describe('supervisor recovery', () => {
     const answer = await result(early, envelope.id)
     expect(answer.status).toBe('succeeded')
     expect(answer.result?.output).toEqual({ done: envelope.id })
+  })
+
+  it("gives back the nonces its records hold before the node's runner starts, so that runner finds them spent from its first call", async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const options = {
+      runner: { builtins: false, kinds: { work: async (j: { id: string }) => ({ done: j.id }) } },
+    }
+    let sup = await mesh.start(s, { roles: ['supervisor', 'runner'], options })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const envelope = job(cli, { runner: 'work' })
+    await submit(mesh.client(cli, sup), envelope)
+    expect((await result(mesh.client(cli, sup), envelope.id)).status).toBe('succeeded')
+    // Its nonce went to disk only inside its record.
+    const replayKey = new Key(`/horus/replay/${envelope.submitter}/${envelope.nonce}`)
+    await expect(sup.node.datastore.has(replayKey)).resolves.toBe(false)
+    await mesh.stop(sup)
+
+    sup = await mesh.start(s, { roles: ['supervisor', 'runner'], options, startRoles: false })
+    const { runner } = sup.roles
+    if (runner === undefined) throw new Error('no runner role')
+    const { replayCache } = sup.node.trust
+    expect(replayCache.has(envelope.submitter, envelope.nonce)).toBe(false)
+    let spentWhenRunnerStarted: boolean | undefined
+    const start = runner.start.bind(runner)
+    runner.start = async () => {
+      spentWhenRunnerStarted = replayCache.has(envelope.submitter, envelope.nonce)
+      await start()
+    }
+    await sup.roles.start()
+    expect(spentWhenRunnerStarted).toBe(true)
   })
 })
