@@ -5,7 +5,8 @@
 import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KindHandler } from '../src/roles/runner/index.js'
-import { SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
+import { JobRejectedError } from '../src/protocols/jobs/index.js'
+import { JobNotFoundError, SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
 
@@ -175,5 +176,49 @@ describe('supervisor recovery', () => {
     }
     await sup.roles.start()
     expect(spentWhenRunnerStarted).toBe(true)
+  })
+
+  it('refuses a job sent again after its record was pruned while it is still valid (a retention shorter than its validity)', async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const runs: string[] = []
+    const retentionMs = 2_000
+    const sup = await mesh.start(s, {
+      roles: ['supervisor', 'runner'],
+      options: {
+        supervisor: { retentionMs },
+        runner: {
+          builtins: false,
+          kinds: {
+            work: async (j) => {
+              runs.push(j.id)
+              return { done: j.id }
+            },
+          },
+        },
+      },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const client = mesh.client(cli, sup)
+    const envelope = job(cli, { runner: 'work', ttlMs: 5_000 })
+    await submit(client, envelope)
+    expect((await result(client, envelope.id)).status).toBe('succeeded')
+    await waitFor(
+      async () =>
+        (await client
+          .call('supervisor.get_job_status', { jobId: envelope.id })
+          .catch((err: unknown) => err)) instanceof JobNotFoundError,
+      { timeoutMs: 10_000, what: 'the finished job to be pruned' },
+    )
+    // Within one retention of its expiry: where a bound on the expiry alone took it as never stored.
+    await waitFor(() => Date.now() > envelope.expiresAt - retentionMs, {
+      timeoutMs: 10_000,
+      what: 'the job to be within one retention of its expiry',
+    })
+    expect(Date.now()).toBeLessThan(envelope.expiresAt)
+    const again = await submit(client, envelope).catch((err: unknown) => err)
+    expect(again).toBeInstanceOf(JobRejectedError)
+    expect((again as JobRejectedError).message).toMatch(/replayed/)
+    expect(runs).toEqual([envelope.id])
   })
 })

@@ -90,8 +90,12 @@ export class ReplayCache implements Startable {
   }
 
   has(submitter: string, nonce: string, now: number = Date.now()): boolean {
+    return this.#live(`${submitter}/${nonce}`, now)
+  }
+
+  #live(id: string, now: number): boolean {
     this.#assertStarted()
-    const expiresAt = this.#entries.get(`${submitter}/${nonce}`)
+    const expiresAt = this.#entries.get(id)
     return expiresAt !== undefined && expiresAt > now
   }
 
@@ -152,8 +156,8 @@ export class ReplayCache implements Startable {
    */
   restore(submitter: string, nonce: string, expiresAt: number, now: number = Date.now()): void {
     this.#assertStarted()
-    if (expiresAt <= now || this.has(submitter, nonce, now)) return
     const id = `${submitter}/${nonce}`
+    if (expiresAt <= now || this.#live(id, now)) return
     this.#entries.delete(id)
     this.#entries.set(id, expiresAt)
     this.#keptByCaller.add(id)
@@ -186,8 +190,9 @@ export class ReplayCache implements Startable {
 
   /** Spends the pair in memory; false if it is already spent. */
   #spend(submitter: string, nonce: string, expiresAt: number, now: number, keptByCaller: boolean): boolean {
-    if (this.has(submitter, nonce, now)) return false
+    // One string for the look-up and the entry: its hash is computed once.
     const id = `${submitter}/${nonce}`
+    if (this.#live(id, now)) return false
     // An expired pair claimed again goes to the end, where its new expiry belongs.
     this.#entries.delete(id)
     this.#entries.set(id, expiresAt)

@@ -181,6 +181,11 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     return this.#count(result, 'verify')
   }
 
+  /** How far in the future a job's `createdAt` may be and still be accepted (ms). */
+  get clockSkewMs(): number {
+    return this.#clockSkewMs
+  }
+
   stats(): VerifierStats {
     return { ...this.#stats, rejected: { ...this.#stats.rejected } }
   }

@@ -621,22 +621,27 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   }
 
   /**
-   * A `replayed` job with no record here: this node recorded its nonce and then died before the
-   * record was on disk, and the job's sender (a coordinator reconciling, a client retrying) sends
-   * it again. Records outlive the jobs they hold (retention ≫ job lifetimes), so a job that expires
-   * before a record of it could have been pruned and has none was never accepted: taking it now
-   * runs it at most once here. Anything else replayed stays refused.
+   * A `replayed` job with no record here: its nonce was spent in this node but no record of it was
+   * written — a crash between the two writes of a version that wrote the nonce on its own, or this
+   * node's runner spent it for another supervisor — and its sender (a coordinator reconciling, a
+   * client retrying) sends it again. Taking it runs it at most once here only if no record of it
+   * can have been pruned yet: a record goes at the earliest `retentionMs` after its job was
+   * accepted, and a job is accepted no earlier than its `createdAt` less the verifier's clock skew.
+   * (The bound was the job's expiry, which holds only while retention outlasts a job's validity:
+   * with a 10 s retention and 30 s jobs, a job replayed once its record was pruned ran again.)
+   * Anything else replayed stays refused.
    */
   private acceptedBeforeCrash(
     outcome: { reason?: string; job?: JobEnvelope | undefined },
     now: number,
   ): boolean {
     const job = outcome.job
+    const earliestAccepted = (job?.createdAt ?? 0) - this.components.trust.verifier.clockSkewMs
     return (
       outcome.reason === 'replayed' &&
       job !== undefined &&
       job.expiresAt > now &&
-      job.expiresAt <= now + this.options.retentionMs
+      now - this.options.retentionMs < earliestAccepted
     )
   }
 
