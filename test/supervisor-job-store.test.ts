@@ -56,6 +56,21 @@ async function open(): Promise<{ datastore: HeldDatastore; path: string }> {
   return { datastore, path }
 }
 
+/** Closes `datastore` and opens the same LevelDB again, as a node restart does. */
+async function reopen(datastore: LevelDatastore, path: string): Promise<LevelDatastore> {
+  await datastore.close()
+  stores.splice(stores.indexOf(datastore), 1)
+  const reopened = new LevelDatastore(path)
+  await reopened.open()
+  stores.push(reopened)
+  return reopened
+}
+
+/** The replay cache's own key of a job's nonce. */
+function replayKey({ job }: JobRecord): Key {
+  return new Key(`/horus/replay/${job.submitter}/${job.nonce}`)
+}
+
 /** A job store on `datastore` with a started replay cache on the same datastore, as in a node. */
 async function jobStore(datastore: LevelDatastore): Promise<{ store: JobStore; nonces: ReplayCache }> {
   const nonces = new ReplayCache({ datastore })
@@ -103,11 +118,7 @@ describe('JobStore', () => {
     expect(store.recordWrites).toBe(1)
     expect(datastore.landed).toBe(1)
 
-    await datastore.close()
-    stores.splice(stores.indexOf(datastore), 1)
-    const reopened = new LevelDatastore(path)
-    await reopened.open()
-    stores.push(reopened)
+    const reopened = await reopen(datastore, path)
     const [loaded] = await (await jobStore(reopened)).store.load(60_000)
     expect(loaded).toEqual(record)
   })
@@ -200,16 +211,10 @@ describe('JobStore', () => {
       expect(nonces.claimKeptByCaller(job.submitter, job.nonce, job.expiresAt)).toBe(true)
     }
     await Promise.all([store.save(queued), store.save(done)])
-    for (const { job } of [queued, done]) {
-      await expect(datastore.has(new Key(`/horus/replay/${job.submitter}/${job.nonce}`))).resolves.toBe(false)
-    }
+    for (const record of [queued, done]) await expect(datastore.has(replayKey(record))).resolves.toBe(false)
 
     await nonces.stop()
-    await datastore.close()
-    stores.splice(stores.indexOf(datastore), 1)
-    const reopened = new LevelDatastore(path)
-    await reopened.open()
-    stores.push(reopened)
+    const reopened = await reopen(datastore, path)
     const after = await jobStore(reopened)
     expect([queued, done].map(({ job }) => after.nonces.has(job.submitter, job.nonce))).toEqual([
       false,
@@ -235,16 +240,11 @@ describe('JobStore', () => {
     await Promise.all([store.save(valid), store.save(expired)])
     // Retention (100 ms) far shorter than `valid`'s validity (10 minutes); `expired` is past its own.
     expect(await store.prune(100, t0 + 1_000)).toBe(2)
-    const replayKey = ({ job }: JobRecord): Key => new Key(`/horus/replay/${job.submitter}/${job.nonce}`)
     await expect(datastore.has(replayKey(valid))).resolves.toBe(true)
     await expect(datastore.has(replayKey(expired))).resolves.toBe(false)
 
     await nonces.stop()
-    await datastore.close()
-    stores.splice(stores.indexOf(datastore), 1)
-    const reopened = new LevelDatastore(path)
-    await reopened.open()
-    stores.push(reopened)
+    const reopened = await reopen(datastore, path)
     const after = await jobStore(reopened)
     expect(await after.store.load(100)).toHaveLength(0)
     expect(after.nonces.has(valid.job.submitter, valid.job.nonce)).toBe(true)
