@@ -18,6 +18,7 @@ import { type AttachRolesOptions, attachRoles, type NodeRoles } from '../src/nod
 import { createJob, type JobEnvelope, type JobFields, JobRejectedError } from '../src/protocols/jobs/index.js'
 import { Libp2pRpcClient } from '../src/protocols/rpc/index.js'
 import { RUNNER_ERRORS } from '../src/roles/runner/index.js'
+import type { RunnerStreamEvent } from '../src/roles/runner/service/wire.js'
 import { type JobResultView, type JobStatusView, SUPERVISOR_ERRORS } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 
@@ -144,6 +145,17 @@ function bootstrapOf(target: RunningMember | string | undefined): string[] {
 /** A job signed by `signer` (the client node's own key). */
 export function job(client: RunningMember, fields: JobFields): JobEnvelope {
   return createJob(fields, client.node.trust.signer)
+}
+
+/** Subscribes to the runner's `runner.logs` stream of the caller's own jobs; its events, as they come. */
+export async function dispatcherStream(client: Libp2pRpcClient): Promise<RunnerStreamEvent[]> {
+  const events: RunnerStreamEvent[] = []
+  const sub = client.subscribe<RunnerStreamEvent>('runner.logs', {})
+  await sub.id
+  void (async () => {
+    for await (const event of sub) events.push(event)
+  })().catch(() => {})
+  return events
 }
 
 /** Waits until `supervisor` sees a runner serving `capability` (heartbeats arrived). */

@@ -10,6 +10,7 @@ import {
   type JobEnvelope,
   jobEnvelopeSchema,
   jobSigningBytes,
+  MAX_JOB_TIMEOUT_MS,
   type RejectReason,
   ReplayCache,
   sealSecrets,
@@ -183,6 +184,22 @@ describe('JobVerifier rejects', () => {
     expect(await expectRejected({ ...job, signatures: [] }, 'malformed')).toMatch(/^job\.signatures/)
     const { nonce: _nonce, ...withoutNonce } = job
     expect(await expectRejected(withoutNonce, 'malformed')).toMatch(/nonce/)
+  })
+
+  it('malformed: a timeoutMs beyond the longest a job may carry (7 days), refused naming the field', async () => {
+    const atMax = createJob({ runner: 'sal', timeoutMs: MAX_JOB_TIMEOUT_MS }, fx.client)
+    expect(await fx.verifier.verify(atMax)).toMatchObject({ ok: true })
+    // Signed by hand: createJob refuses to build it (below), a rogue would not.
+    const { signatures: _s, ...unsigned } = {
+      ...createJob({ runner: 'sal' }, fx.client),
+      timeoutMs: MAX_JOB_TIMEOUT_MS + 1,
+    }
+    const sig = fx.client.sign(jobSigningBytes(canonicalJson(unsigned), []))
+    const over = { ...unsigned, signatures: [{ key: signerKeyHex(fx.client), sig: toHex(sig) }] }
+    expect(await expectRejected(over, 'malformed')).toBe(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}`)
+    expect(() => createJob({ runner: 'sal', timeoutMs: MAX_JOB_TIMEOUT_MS + 1 }, fx.client)).toThrow(
+      new InvalidJobError(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}`),
+    )
   })
 
   it('malformed: a lifetime that is negative or longer than the limit', async () => {

@@ -18,6 +18,7 @@ import {
   IdleHeapRelease,
   MAX_NOISY_WINDOWS,
   MAX_RELEASES,
+  MIN_RELEASE_SPACING_MS,
   QUIET_BYTES_PER_MS,
   REGROWTH_BYTES,
   v8Heap,
@@ -116,7 +117,7 @@ describe('IdleHeapRelease', () => {
 
   it('judges a window only once it is WINDOW_MS old, drops it when an interval is not idle, and starts over when busy', () => {
     // The first rate is the dropped window's: quiet, yet no collection follows it.
-    const script = new Script([0.5, ...idle(3), 0.01, 0.15, ...idle(4), 0.9, ...idle(4)], [QUIET, QUIET])
+    const script = new Script([0.5, ...idle(3), 0.01, 0.15, ...idle(4), 0.9, ...idle(11)], [QUIET, QUIET])
     // Looks 0–3: a window opens at 3. Look 4 comes 1 ms later: too young to judge.
     script.run(4)
     script.now = script.now - WINDOW_MS + 1
@@ -129,21 +130,22 @@ describe('IdleHeapRelease', () => {
     expect(script.closed).toEqual([5, 9])
     expect(script.opened).toEqual([3, 8, 9])
     expect(script.collected).toEqual([9])
-    // Busy at 10 closes the window opened at 9 unjudged and re-arms: a window at 13, quiet at 14 →
-    // collection.
-    script.rates = [QUIET, QUIET]
+    // Busy at 10 closes the window opened at 9 unjudged and re-arms: a window at 13, quiet from 14
+    // on → collection at 21, the first quiet window MIN_RELEASE_SPACING_MS after the one at 9.
+    script.rates = Array(9).fill(QUIET) // the first for the window the busy look closes
     script.run()
-    expect(script.collected).toEqual([9, 14])
+    expect(script.collected).toEqual([9, 21])
   })
 
-  it('collects again while the heap grows back by REGROWTH_BYTES between quiet windows, at most MAX_RELEASES times per idle period', () => {
+  it('collects again while the heap grows back by REGROWTH_BYTES between quiet windows, MIN_RELEASE_SPACING_MS apart, at most MAX_RELEASES times per idle period', () => {
     expect(MAX_RELEASES).toBe(4)
-    const script = new Script([0.5, ...idle(3 + 2 * MAX_RELEASES + 2)], Array(20).fill(QUIET))
+    expect(MIN_RELEASE_SPACING_MS).toBe(12 * WINDOW_MS)
+    const script = new Script([0.5, ...idle(3 + 12 * MAX_RELEASES + 2)], Array(60).fill(QUIET))
     // Each look after a collection finds the heap grown back by REGROWTH_BYTES.
     script.run(undefined, () => {
       script.committed += REGROWTH_BYTES
     })
-    expect(script.collected).toEqual([4, 5, 6, 7])
+    expect(script.collected).toEqual([4, 16, 28, 40])
     expect(script.release.releases).toBe(MAX_RELEASES)
     // Regrown by less at the next quiet window: settled, no collection.
     const settled = new Script([0.5, ...idle(6)], [QUIET, QUIET, QUIET])
@@ -157,29 +159,47 @@ describe('IdleHeapRelease', () => {
   it("does not count its own collection's time as the loop's work", () => {
     // A collection taking 0.12 of an interval would make the next one not idle: the window opened
     // after it would close unjudged. It is judged (quiet, the heap grown back) → collection.
-    const script = new Script([0.5, ...idle(5)], [QUIET, QUIET])
+    const script = new Script([0.5, ...idle(16)], Array(14).fill(QUIET))
     script.collectShare = 0.12
     expect(0.01 + script.collectShare).toBeGreaterThanOrEqual(IDLE_UTILIZATION)
     script.run(undefined, () => {
       script.committed += REGROWTH_BYTES
     })
-    expect(script.collected).toEqual([4, 5])
+    expect(script.collected).toEqual([4, 16])
   })
 
   it('counts a window V8 collected in as noisy; collects anyway after MAX_NOISY_WINDOWS noisy ones, again at the next quiet window, and stops after as many noisy ones more', () => {
     expect(MAX_NOISY_WINDOWS).toBe(12)
     const noisy = Array(MAX_NOISY_WINDOWS - 1).fill(NOISY)
     // 12 noisy (one of them collected in by V8) → collection without a quiet window at look 15;
-    // a quiet window at 16 → collection although nothing grew back (the young generation was
-    // not given back at 15); then 12 noisy → stop.
+    // 11 noisy, then a quiet window at 27 (the first one MIN_RELEASE_SPACING_MS after 15) →
+    // collection although nothing grew back (the young generation was not given back at 15);
+    // then 12 noisy → stop.
     const script = new Script(
-      [0.5, ...idle(3 + MAX_NOISY_WINDOWS + 1 + MAX_NOISY_WINDOWS + 3)],
-      [COLLECTED, ...noisy, QUIET, ...noisy, NOISY, NOISY, NOISY],
+      [0.5, ...idle(3 + 3 * MAX_NOISY_WINDOWS + 3)],
+      [COLLECTED, ...noisy, ...noisy, QUIET, ...noisy, NOISY, NOISY, NOISY],
     ).run()
-    expect(script.collected).toEqual([3 + MAX_NOISY_WINDOWS, 4 + MAX_NOISY_WINDOWS])
-    const lastWindow = 4 + 2 * MAX_NOISY_WINDOWS
+    expect(script.collected).toEqual([3 + MAX_NOISY_WINDOWS, 3 + 2 * MAX_NOISY_WINDOWS])
+    const lastWindow = 3 + 3 * MAX_NOISY_WINDOWS
     expect(script.closed.at(-1)).toBe(lastWindow)
     expect(script.opened.at(-1)).toBe(lastWindow - 1)
+  })
+
+  it('runs no two collections within MIN_RELEASE_SPACING_MS however brief loads come (one every 40 s here)', () => {
+    // Each 40 s: one busy look, then seven idle ones, every window quiet and the heap regrown at
+    // every look — each idle period would take all its MAX_RELEASES at consecutive windows.
+    const period = [0.5, ...idle(7)]
+    const periods = 8
+    const script = new Script(Array(periods).fill(period).flat(), Array(8 * periods).fill(QUIET))
+    script.run(undefined, () => {
+      script.committed += REGROWTH_BYTES
+    })
+    // The first quiet window of every other idle period: the one between is under 60 s on.
+    expect(script.collected).toEqual([4, 20, 36, 52])
+    const gaps = script.collected
+      .slice(1)
+      .map((look, i) => (look - (script.collected[i] as number)) * WINDOW_MS)
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(MIN_RELEASE_SPACING_MS)
   })
 
   it('keeps looking after a look that threw, and says so in its log', async () => {

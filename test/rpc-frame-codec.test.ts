@@ -1,5 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { frameBodyLength } from '../src/protocols/rpc/frame-codec.js'
 import { encodeFrame, FrameDecoder, FrameTooLargeError } from '../src/protocols/rpc/index.js'
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -25,6 +26,12 @@ function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 }
 
 describe('varint length-prefixed frames', () => {
+  it('measures the body of an encoded frame, its prefix not counted, across prefix widths', () => {
+    for (const length of [0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152]) {
+      expect(frameBodyLength(encodeFrame(new Uint8Array(length)))).toBe(length)
+    }
+  })
+
   it('decodes what it encodes, however the bytes are chunked', () => {
     fc.assert(
       fc.property(

@@ -5,6 +5,7 @@ import {
   CallTimeoutError,
   CancelledError,
   ConnectionClosedError,
+  FrameTooLargeError,
   InternalError,
   InvalidParamsError,
   Libp2pRpcClient,
@@ -266,6 +267,47 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     const peers = await client.call<{ peerId: string }[]>('node.peers')
     expect(peers.map((p) => p.peerId)).toEqual([clientNode.peerId.toString()])
     expect(await client.call('node.health')).toEqual({ status: 'ok' })
+  })
+
+  it('fails only the oversized call, naming its size and the limit, at the exact boundary; the session serves on', async () => {
+    const limit = 4096
+    probe = new Probe()
+    serverNode = await bed.node()
+    clientNode = await bed.node()
+    server = await bed.server(serverNode, { registry: testRegistry(probe), maxFrameBytes: limit })
+    const client = new Libp2pRpcClient({
+      libp2p: clientNode,
+      target: serverNode.getMultiaddrs()[0]?.toString() as string,
+      maxFrameBytes: limit,
+    })
+    bed.defer(() => client.close())
+    const waiting = client.call('test.block') // id 1: a call in flight on the same session
+    await eventually(() => probe.blocked.length === 1, 'the handler to run')
+    // A request body of exactly `bytes` for a call whose id has one digit (ids 2..9 here).
+    const echoOf = (bytes: number): { value: string } => {
+      const overhead = JSON.stringify({
+        jsonrpc: '2.0',
+        id: 9,
+        method: 'test.echo',
+        params: { value: '' },
+      }).length
+      return { value: 'x'.repeat(bytes - overhead) }
+    }
+    const atLimit = echoOf(limit)
+    expect(await client.call('test.echo', atLimit)).toBe(atLimit.value)
+    for (const over of [limit + 1, limit + 4]) {
+      const err = await client.call('test.echo', echoOf(over)).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(FrameTooLargeError)
+      expect((err as FrameTooLargeError).message).toBe(
+        `request of ${over} bytes exceeds the ${limit}-byte frame limit`,
+      )
+      expect((err as FrameTooLargeError).data).toMatchObject({ bytes: over, maxFrameBytes: limit })
+    }
+    // The shared session was never reset: the call in flight is answered on it, and so is the next.
+    probe.blocked[0]?.()
+    await expect(waiting).resolves.toBe('released')
+    expect(await client.call('test.add', [2, 2])).toBe(4)
+    expect(server.sessionCount).toBe(1)
   })
 
   it('fails waiting calls when the session dies, then reopens a session for the next call', async () => {

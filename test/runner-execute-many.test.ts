@@ -15,15 +15,11 @@ import {
   verifyResult,
 } from '../src/protocols/jobs/index.js'
 import { InvalidParamsError } from '../src/protocols/rpc/index.js'
-import type {
-  ExecuteManyItem,
-  RunnerResultsEvent,
-  RunnerStreamEvent,
-} from '../src/roles/runner/service/wire.js'
+import type { ExecuteManyItem, RunnerResultsEvent } from '../src/roles/runner/service/wire.js'
 import type { CreateJobsItem } from '../src/roles/supervisor/methods.js'
 import { waitFor } from '../src/testing/index.js'
 import { Gates } from './coordinator-fixtures.js'
-import { JobMesh, job, result, runnerVisible } from './jobs-flow-fixtures.js'
+import { dispatcherStream, JobMesh, job, result, runnerVisible } from './jobs-flow-fixtures.js'
 import { members, tamperingRunner } from './trust-fixtures.js'
 
 const mesh = new JobMesh()
@@ -42,12 +38,7 @@ describe('runner.execute_many', () => {
     })
     const disp = await mesh.start(d, { roles: [], bootstrap: run })
     const client = mesh.client(disp, run)
-    const events: RunnerStreamEvent[] = []
-    const sub = client.subscribe<RunnerStreamEvent>('runner.logs', {})
-    await sub.id
-    void (async () => {
-      for await (const event of sub) events.push(event)
-    })().catch(() => {})
+    const events = await dispatcherStream(client)
 
     const good = Array.from({ length: 6 }, (_, i) => job(disp, { runner: 'work', payload: `g${i}` }))
     const first = good[0] as JobEnvelope

@@ -128,6 +128,37 @@ describe('job executor', () => {
     expect(executor.load.running).toBe(0)
   })
 
+  it("keeps a timeoutMs beyond setTimeout's range (maxTimeoutMs set above it) instead of firing at once", async () => {
+    const warnings: string[] = []
+    const onWarning = (warning: Error): void => void warnings.push(warning.name)
+    process.on('warning', onWarning)
+    try {
+      const g = gate()
+      executor = createJobExecutor({
+        concurrency: 2,
+        maxTimeoutMs: 3e9,
+        kinds: { gate: g.handler, stuck: () => new Promise(() => {}) },
+        abortGraceMs: 100,
+      })
+      await executor.start()
+      const far = executor.execute(job('gate', '', { id: 'far', timeoutMs: 2 ** 31 + 1_000 }))
+      let farSettled = false
+      void far.finally(() => {
+        farSettled = true
+      })
+      await waitFor(() => g.waiting() === 1)
+      // A job started after it with a 50 ms timeout times out first: the far one is still running.
+      const near = await executor.execute(job('stuck', '', { id: 'near', timeoutMs: 50 }))
+      expect(near.status).toBe('timed_out')
+      expect(farSettled).toBe(false)
+      g.releaseAll()
+      expect((await far).status).toBe('succeeded')
+      expect(warnings).not.toContain('TimeoutOverflowWarning')
+    } finally {
+      process.off('warning', onWarning)
+    }
+  })
+
   it('executes a job id at most once: a repeated execute joins the same run', async () => {
     const g = gate()
     executor = createJobExecutor({ kinds: { gate: g.handler } })

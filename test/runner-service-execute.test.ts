@@ -14,7 +14,7 @@ import type {
 } from '../src/roles/runner/index.js'
 import type { ExecuteManyItem, ExecuteOutcome, RunnerStreamEvent } from '../src/roles/runner/service/wire.js'
 import { waitFor } from '../src/testing/index.js'
-import { JobMesh, job } from './jobs-flow-fixtures.js'
+import { dispatcherStream, JobMesh, job } from './jobs-flow-fixtures.js'
 
 const mesh = new JobMesh()
 afterEach(() => mesh.cleanup())
@@ -119,6 +119,60 @@ describe('runner service', () => {
     ])
   })
 
+  it('a second caller sending a running job again gets its lines from then on, and the first keeps its stream', async () => {
+    const [r, s1, s2] = [await mesh.member('run'), await mesh.member('sup1'), await mesh.member('sup2')]
+    let release!: () => void
+    const released = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const gated: KindHandler = async (_j, ctx) => {
+      ctx.log('before')
+      await released
+      ctx.log('after')
+      return 'done'
+    }
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      options: { runner: { builtins: false, kinds: { gated } } },
+    })
+    const [sup1, sup2] = [
+      await mesh.start(s1, { roles: [], bootstrap: run }),
+      await mesh.start(s2, { roles: [], bootstrap: run }),
+    ]
+    const lines = (events: RunnerStreamEvent[]): unknown[] =>
+      events.filter((e) => e.type === 'log').map((e) => (e as RunnerJobEvent).line)
+    const [first, second] = [mesh.client(sup1, run), mesh.client(sup2, run)]
+    const [firstStream, secondStream] = [await dispatcherStream(first), await dispatcherStream(second)]
+
+    const envelope = job(sup1, { runner: 'gated' })
+    const firstCall = first.call<ExecuteResponse>('runner.execute', { job: envelope })
+    await waitFor(() => lines(firstStream).length === 1, {
+      what: "the first line on the first caller's stream",
+    })
+    // The same envelope from another supervisor: attached to the execution in progress.
+    const { accepted } = await second.call<{ accepted: ExecuteManyItem[] }>('runner.execute_many', {
+      jobs: [envelope],
+    })
+    expect(accepted).toEqual([{ ok: true }])
+    release()
+
+    const answer = await firstCall
+    expect(answer).toMatchObject({ replayed: false, logs: ['before', 'after'] })
+    const replayed = await waitFor(
+      () =>
+        secondStream
+          .flatMap((e) => (e.type === 'results' ? e.results : []))
+          .find((o) => o.jobId === envelope.id),
+      { what: "the execution on the second caller's stream" },
+    )
+    expect(replayed).toMatchObject({ response: { replayed: true, logs: ['before', 'after'] } })
+    expect(lines(secondStream)).toEqual(['after'])
+    await waitFor(() => lines(firstStream).length === 2, {
+      what: "the second line on the first caller's stream",
+    })
+    expect(lines(firstStream)).toEqual(['before', 'after'])
+  })
+
   it('still emits job:event and job:outcome to outside listeners, and a listener that throws fails neither the job nor the stream', async () => {
     const [r, s] = [await mesh.member('run'), await mesh.member('sup')]
     const counter = counted()
@@ -137,12 +191,7 @@ describe('runner service', () => {
       throw new Error('a watcher that throws')
     })
     const client = mesh.client(sup, run)
-    const stream: RunnerStreamEvent[] = []
-    const sub = client.subscribe<RunnerStreamEvent>('runner.logs', {})
-    await sub.id
-    void (async () => {
-      for await (const event of sub) stream.push(event)
-    })().catch(() => {})
+    const stream = await dispatcherStream(client)
 
     const envelope = job(sup, { runner: 'count' })
     const { accepted } = await client.call<{ accepted: ExecuteManyItem[] }>('runner.execute_many', {

@@ -111,6 +111,10 @@ describe('claim rule and role config', () => {
       'runner.concurrency: expected an integer ≥ 1, got 0',
       'runner.kinds[0]: expected one of hero, sal, osiris, got "perl"',
     ])
+    expect(readRunnerConfig({ maxTimeoutMs: 604_800_000 })).toEqual({ maxTimeoutMs: 604_800_000 })
+    expect(() => readRunnerConfig({ maxTimeoutMs: 604_800_001 })).toThrow(
+      'runner.maxTimeoutMs: expected an integer from 1 to 604800000 (7 days, the longest timeoutMs a job may carry), got 604800001',
+    )
     expect(() => readSupervisorConfig({ maxDispatches: -1, capabilities: ['Bad Name'] })).toThrow(ConfigError)
     expect(readSupervisorConfig({ maxDispatches: 3, gossip: false, capabilities: ['sal'] })).toEqual({
       maxDispatches: 3,

@@ -52,6 +52,22 @@ workflow:
     ])
   })
 
+  it("refuses a job step's timeout beyond the longest a job may carry (7d), not a signal wait's", () => {
+    const doc = (timeout: string) => ({
+      workflow: {
+        name: 'x',
+        steps: [
+          { id: 'a', runner: 'hero', timeout },
+          { id: 'b', wait_for_signal: 'go', timeout: '30d' },
+        ],
+      },
+    })
+    expect(issuesOf(doc('7d'))).toEqual([])
+    expect(issuesOf(doc('7d1ms'))).toEqual([
+      `workflow.steps[0].timeout: expected a job step's timeout of at most 604800000 ms (7d), got "7d1ms"`,
+    ])
+  })
+
   it('suggests the step meant by a typo', () => {
     expect(
       issuesOf({

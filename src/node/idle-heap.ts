@@ -35,8 +35,9 @@
  * collects again, else it is done until the node is busy again; so it is after MAX_NOISY_WINDOWS
  * noisy windows in a row. Each collection also compacts the old generation (collectAndCompact):
  * what a load left fragmented stays committed otherwise. At most MAX_RELEASES collections (~0.5 s
- * each on a node's ~40 MiB live heap on a loaded host) per busy-to-idle change, and only when
- * there is hardly any work to delay; a window costs a young-generation collection (~1–5 ms when
+ * each on a node's ~40 MiB live heap on a loaded host) per busy-to-idle change, never two within
+ * MIN_RELEASE_SPACING_MS (so brief loads cannot drive it), and only when there is hardly any work
+ * to delay; a window costs a young-generation collection (~1–5 ms when
  * idle).
  *
  * Only `horus node start` uses it, like the heap growth setting: the collection is process-wide.
@@ -90,6 +91,20 @@ export const REGROWTH_BYTES = 4 * 1024 * 1024
 /** Collections per busy-to-idle change at most. */
 export const MAX_RELEASES = 4
 
+/**
+ * The least time between the starts of two collections, whatever came between (60 s). Each idle
+ * period after a busy interval has MAX_RELEASES of its own, so without it brief loads every ~40 s
+ * (one busy interval, then the idle ones a window needs) could make a node run a compacting full
+ * collection, ~0.5 s of blocked loop, at every window. At 60 s the collections take at most ~1 %
+ * of the loop's time however the loads come, less than the ≥ 1.25 s of work (a busy interval) a
+ * caller must cause for each. The first collection after a load, 15–20 s into idle, waits only
+ * when the one before began under 60 s ago: when the load and the idle before it lasted under
+ * ~40 s together. Within an idle period the collections for regrowth come 60 s apart rather than
+ * 5 s (the expiries they follow run on for minutes). One due sooner waits, windows going on, for
+ * the first quiet window after the spacing.
+ */
+export const MIN_RELEASE_SPACING_MS = 60_000
+
 /** Noisy windows in a row after which the first collection runs without a quiet one (60 s). */
 export const MAX_NOISY_WINDOWS = 12
 
@@ -141,6 +156,8 @@ export class IdleHeapRelease {
   private released = 0
   private committedAfter = 0
   private lastQuiet = false
+  /** When the last collection started (`performance.now()`'s clock). */
+  private lastCollectedAt = Number.NEGATIVE_INFINITY
 
   constructor(init: IdleHeapReleaseInit = {}) {
     this.checkMs = init.checkMs ?? IDLE_HEAP_CHECK_MS
@@ -220,22 +237,32 @@ export class IdleHeapRelease {
         this.armed = false
         return
       }
-      this.heap.collect()
-      this.count++
-      this.released++
-      this.noisyWindows = 0
-      this.lastQuiet = quiet
-      this.committedAfter = this.heap.committed()
-      this.log('collected: heap %d → %d MiB', mib(committed), mib(this.committedAfter))
-      if (this.released >= MAX_RELEASES) {
-        this.armed = false
-        return
+      const since = now - this.lastCollectedAt
+      if (since < MIN_RELEASE_SPACING_MS) {
+        this.log('collection waits: the last began %d s ago', Math.round(since / 1000))
+      } else {
+        this.collect(now, quiet, committed)
+        if (this.released >= MAX_RELEASES) {
+          this.armed = false
+          return
+        }
       }
     }
     this.window = this.heap.openWindow()
     // The next interval starts now: the collections just run (0.1–0.6 s on a loaded host) would
     // otherwise count as the loop's work and end the idle run they belong to.
     this.utilization()
+  }
+
+  private collect(now: number, quiet: boolean, committed: number): void {
+    this.lastCollectedAt = now
+    this.heap.collect()
+    this.count++
+    this.released++
+    this.noisyWindows = 0
+    this.lastQuiet = quiet
+    this.committedAfter = this.heap.committed()
+    this.log('collected: heap %d → %d MiB', mib(committed), mib(this.committedAfter))
   }
 
   private schedule(): void {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { JobResultView, JobStatusView } from '../../client/types.js'
+import { MAX_JOB_TIMEOUT_MS } from '../../protocols/jobs/constants.js'
 import { SUPERVISOR_JOB_STATUSES } from '../../roles/supervisor/job-record.js'
 import { listFlags, parseCommandArgs, stringFlag } from '../args.js'
 import { withClient } from '../client-connection.js'
@@ -35,7 +36,7 @@ Options:
   --input JSON      a JSON object the script sees as \`input\`
   --env K=V         an environment variable for the job (repeatable)
 ${SECRET_HELP}
-  --timeout MS      the job's time limit in milliseconds
+  --timeout MS      the job's time limit in milliseconds (at most 604800000, 7 days)
   --wait            wait for the job to end; exit 0 if it succeeded, 1 otherwise (says why
                     while the job waits, e.g. that no runner can run it)
   --wait-for-runner queue the job even when no runner offers its capability yet
@@ -144,8 +145,13 @@ async function create(values: Values, out: Output): Promise<number> {
   const secrets = parseSecretFlags(values, 'job create')
   const timeout = stringFlag(values.timeout)
   const timeoutMs = timeout === undefined ? undefined : Number(timeout)
-  if (timeoutMs !== undefined && (!Number.isInteger(timeoutMs) || timeoutMs < 1)) {
-    throw new UsageError(`job create: --timeout: expected milliseconds ≥ 1, got "${timeout}"`)
+  if (
+    timeoutMs !== undefined &&
+    (!Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_JOB_TIMEOUT_MS)
+  ) {
+    throw new UsageError(
+      `job create: --timeout: expected milliseconds from 1 to ${MAX_JOB_TIMEOUT_MS} (7 days), got "${timeout}"`,
+    )
   }
   const json = values.json === true
   return withClient(values, async (client) => {

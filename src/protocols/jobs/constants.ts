@@ -15,6 +15,13 @@ export const DEFAULT_MAX_JOB_TTL_MS = 24 * 60 * 60_000
 /** Execution time limit written into a job when the caller gives none. @default 60 seconds */
 export const DEFAULT_JOB_TIMEOUT_MS = 60_000
 
+/**
+ * The longest `timeoutMs` a job envelope may carry: 7 days. Longer than any job an orchestrator
+ * step should hold a runner's slot for (a runner narrows it further with `runner.maxTimeoutMs`,
+ * 1 hour by default), and well inside what one timer can wait for (2^31 − 1 ms, ~24.8 days).
+ */
+export const MAX_JOB_TIMEOUT_MS = 7 * 24 * 60 * 60_000
+
 /** How far in the future `createdAt` may be before a job is `not_yet_valid`. @default 30 seconds */
 export const DEFAULT_CLOCK_SKEW_MS = 30_000
 

@@ -1,5 +1,5 @@
 import { jobAuthoritySchema } from './authority-schema.js'
-import { CAPABILITY_PATTERN, MAX_SIGNATURES } from './constants.js'
+import { CAPABILITY_PATTERN, MAX_JOB_TIMEOUT_MS, MAX_SIGNATURES } from './constants.js'
 import type { JobEnvelope } from './envelope.js'
 import { ajv } from './schema-validator.js'
 import { jobSecretsSchema } from './secrets.js'
@@ -50,7 +50,7 @@ export const jobEnvelopeSchema = {
     context: { type: 'object' },
     /** Sealed environment variables: only the runners they were sealed to can read them. */
     secrets: jobSecretsSchema,
-    timeoutMs: { type: 'integer', exclusiveMinimum: 0 },
+    timeoutMs: { type: 'integer', exclusiveMinimum: 0, maximum: MAX_JOB_TIMEOUT_MS },
     createdAt: { type: 'integer', minimum: 0 },
     expiresAt: { type: 'integer', minimum: 0 },
     nonce: { type: 'string', pattern: '^[0-9a-f]{32}$' },

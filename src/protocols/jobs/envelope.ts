@@ -90,7 +90,7 @@ export interface JobFields {
   context?: Record<string, unknown>
   /** Sealed variables (`sealSecrets`); a name may not also be in `env`. @default none */
   secrets?: Record<string, SealedSecret>
-  /** @default DEFAULT_JOB_TIMEOUT_MS */
+  /** At most MAX_JOB_TIMEOUT_MS (7 days). @default DEFAULT_JOB_TIMEOUT_MS */
   timeoutMs?: number
   /** @default Date.now() */
   createdAt?: number

@@ -13,7 +13,7 @@ import {
   fromWireError,
   type HorusErrorClass,
 } from './errors.js'
-import { encodeFrame, FrameDecoder } from './frame-codec.js'
+import { encodeFrame, FrameDecoder, frameBodyLength } from './frame-codec.js'
 import { classifyServerMessage, type RpcParams, type RpcRequest, type RpcResponse } from './messages.js'
 
 export interface ClientSessionInit {
@@ -192,9 +192,15 @@ export class ClientSession {
   private encode(message: unknown): Uint8Array {
     const frame = encodeFrame(JSON.stringify(message))
     // Checked here so one oversized call fails alone instead of getting the shared stream reset.
-    if (frame.byteLength > this.frames.maxFrameBytes + 5) {
+    // The server's decoder limits the body, not the prefix: the same measure, to the byte.
+    const bytes = frameBodyLength(frame)
+    const maxFrameBytes = this.frames.maxFrameBytes
+    if (bytes > maxFrameBytes) {
       throw new FrameTooLargeError(
-        `request of ${frame.byteLength} bytes exceeds the ${this.frames.maxFrameBytes}-byte limit`,
+        `request of ${bytes} bytes exceeds the ${maxFrameBytes}-byte frame limit`,
+        {
+          data: { bytes, maxFrameBytes },
+        },
       )
     }
     return frame

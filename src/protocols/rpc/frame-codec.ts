@@ -25,6 +25,13 @@ export function varintLength(value: number): number {
   return n
 }
 
+/** The body's length in an encoded frame (the frame less its varint prefix); limits apply to it. */
+export function frameBodyLength(frame: Uint8Array): number {
+  let prefix = 1
+  while (prefix < frame.byteLength && ((frame[prefix - 1] as number) & 0x80) !== 0) prefix++
+  return frame.byteLength - prefix
+}
+
 /**
  * Encode a prefix and body in one buffer, so each frame is a single `send()`. A text body is
  * measured and written straight into that buffer (no intermediate UTF-8 copy): every message of

@@ -17,6 +17,7 @@
  * sends it again and the runner answers with the execution it already has (`replayed`).
  */
 import type { Logger } from '@libp2p/interface'
+import { type LongTimeout, setLongTimeout } from '../../core/long-timeout.js'
 import type { JobEnvelope } from '../../protocols/jobs/index.js'
 import {
   CallTimeoutError,
@@ -29,9 +30,6 @@ import {
 import { MAX_EXECUTE_BATCH } from '../runner/service/constants.js'
 import type { ExecuteManyItem, ExecuteResponse } from '../runner/service/wire.js'
 import type { ExecuteCall } from './runner-link.js'
-
-/** The longest delay `setTimeout` keeps (2^31 - 1 ms, ~24.8 days). */
-const MAX_TIMER_DELAY_MS = 2_147_483_647
 
 export interface ExecuteBatcherInit {
   /** `runner.execute` for one job. */
@@ -66,7 +64,7 @@ export class ExecuteBatcher {
   private readonly waiting = new Map<string, Waiting>()
   private unsupported = false
   /** The one timer of every waiting job's deadline, and the instant it is set for. */
-  private timer: NodeJS.Timeout | undefined
+  private timer: LongTimeout | undefined
   private timerAt = Number.POSITIVE_INFINITY
 
   constructor(init: ExecuteBatcherInit) {
@@ -200,17 +198,15 @@ export class ExecuteBatcher {
   }
 
   private arm(at: number): void {
-    clearTimeout(this.timer)
+    this.timer?.clear()
     this.timerAt = at
-    // A timer may fire a little before `at` by performance.now(): `expire` then sets it again.
-    // Node clamps a delay above 2^31 - 1 ms to 1 ms: a far deadline (a job's timeoutMs has no
-    // upper bound of its own) would spin the timer. `expire` re-arms for what is left.
-    const delay = Math.min(MAX_TIMER_DELAY_MS, Math.max(1, Math.ceil(at - performance.now())))
-    this.timer = setTimeout(() => this.expire(), delay)
+    // A long timeout, so a far deadline (beyond setTimeout's range) does not fire at once; should
+    // it still come a little early, `expire` sets it again for what is left.
+    this.timer = setLongTimeout(() => this.expire(), Math.max(1, at - performance.now()))
   }
 
   private disarm(): void {
-    clearTimeout(this.timer)
+    this.timer?.clear()
     this.timer = undefined
     this.timerAt = Number.POSITIVE_INFINITY
   }

@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { ComponentLogger, Libp2p, Logger } from '@libp2p/interface'
+import { setLongTimeout } from '../../../core/long-timeout.js'
 import type { NodeTracing } from '../../../node/telemetry/index.js'
 import type { BlobService } from '../../../protocols/blob/blob-service.js'
 import type { MonitorEvent } from '../../../protocols/events/index.js'
@@ -644,15 +645,17 @@ export class RunEngine {
     entry.clearWake()
     if (at === undefined) return
     entry.wakeAt = at
-    entry.wakeTimer = setTimeout(
+    // A sleep, signal wait or run timeout may be further than setTimeout's range: a plain timer
+    // would fire at once, and the plan it runs would set it again, for ever.
+    entry.wakeTimer = setLongTimeout(
       () => {
         entry.wakeTimer = undefined
         entry.wakeAt = undefined
         this.touch(entry)
       },
       Math.max(0, at - Date.now()) + 1,
+      { unref: true },
     )
-    entry.wakeTimer.unref()
   }
 
   private publish(entry: RunEntry): void {

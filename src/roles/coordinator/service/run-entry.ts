@@ -4,6 +4,7 @@
  * bookkeeping — what was already flushed (persisted, turned into events), the delta of local
  * changes still to gossip, the wake-up timer, and the cached status.
  */
+import type { LongTimeout } from '../../../core/long-timeout.js'
 import { hlcWall } from '../../../protocols/state/hlc.js'
 import type { RunState } from '../../../protocols/state/run-state.js'
 import { type RunStatus, runStatus, TERMINAL_RUN_STATUSES } from '../scheduling/index.js'
@@ -49,7 +50,7 @@ export class RunEntry {
   takenFrom: string | undefined
   /** This node's own lease lapsed: it is being re-acquired (peers merged first), not renewed. */
   reclaiming = false
-  wakeTimer: NodeJS.Timeout | undefined
+  wakeTimer: LongTimeout | undefined
   wakeAt: number | undefined
   #gossip: RunState | undefined
   #compileFailed = false
@@ -102,7 +103,7 @@ export class RunEntry {
   }
 
   clearWake(): void {
-    clearTimeout(this.wakeTimer)
+    this.wakeTimer?.clear()
     this.wakeTimer = undefined
     this.wakeAt = undefined
   }

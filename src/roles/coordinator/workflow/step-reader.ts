@@ -4,6 +4,7 @@
  * references are checked by definition.ts, which sees the whole list of steps.
  */
 
+import { MAX_JOB_TIMEOUT_MS } from '../../../protocols/jobs/constants.js'
 import { SECRET_NAME_PATTERN } from '../../../protocols/jobs/secrets.js'
 import { isPlainObject, type JsonValue, jsonValueProblem } from '../../../protocols/state/json-value.js'
 import {
@@ -339,6 +340,14 @@ export function readStep(s: RawStep, deps: number[], ctx: StepReaderContext): Dr
     kind === 'job' || kind === 'signal'
       ? readPositiveDuration(fields.timeout, pathKey(path, 'timeout'), issues)
       : undefined
+  // A job step's timeout becomes its job's `timeoutMs`, which no envelope may carry beyond the max.
+  if (kind === 'job' && timeoutMs !== undefined && timeoutMs > MAX_JOB_TIMEOUT_MS) {
+    issues.expected(
+      pathKey(path, 'timeout'),
+      `a job step's timeout of at most ${MAX_JOB_TIMEOUT_MS} ms (7d)`,
+      fields.timeout,
+    )
+  }
   let when: Expression | undefined
   if (typeof fields.when === 'boolean') when = literalExpression(fields.when)
   else if (typeof fields.when === 'string') when = readExpression(fields.when, pathKey(path, 'when'), issues)

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { Logger } from '@libp2p/interface'
 import { TypedEventEmitter } from 'main-event'
 import { createLogger } from '../../../core/logger.js'
+import { setLongTimeout } from '../../../core/long-timeout.js'
 import { canonicalJson } from '../../../protocols/jobs/canonical.js'
 import { createSandbox, OutputTooLargeError, type Sandbox, ScriptTimeoutError } from '../sandbox/index.js'
 import {
@@ -269,7 +270,11 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     const { job } = entry
     const startedAt = Date.now()
     const handler = this.handlers.get(job.runner) as KindHandler
-    const timer = setTimeout(() => entry.stop('timed_out', new JobTimeoutError(job.timeoutMs)), job.timeoutMs)
+    // An embedder's `maxTimeoutMs` may reach beyond setTimeout's range: the timer must not fire at once.
+    const timer = setLongTimeout(
+      () => entry.stop('timed_out', new JobTimeoutError(job.timeoutMs)),
+      job.timeoutMs,
+    )
     onStarted?.()
     if (this.listenerCount('job:started') > 0)
       this.safeDispatchEvent('job:started', { detail: { jobId: job.id, kind: job.runner } })
@@ -282,7 +287,7 @@ export class JobExecutor extends TypedEventEmitter<JobExecutorEvents> {
     }
     // The work directory goes once the handler has really finished, even after a timeout.
     const cleanUp = (): Promise<void> | undefined => {
-      clearTimeout(timer)
+      timer.clear()
       release()
       if (!workDir.exists) return undefined
       return workDir.remove().catch((err: unknown) => {

@@ -6,6 +6,7 @@
 
 import type { Logger } from '@libp2p/interface'
 import { abortable } from '../../../core/abortable.js'
+import { setLongTimeout } from '../../../core/long-timeout.js'
 import {
   DEFAULT_CPU_TIME_MS,
   DEFAULT_MAX_HOST_CALL_BYTES,
@@ -162,7 +163,7 @@ class Run {
     const settle = (outcome: { ok: true; value: RunOutcome } | { ok: false; error: Error }): void => {
       if (settled) return
       settled = true
-      clearTimeout(wallTimer)
+      wallTimer.clear()
       clearTimeout(graceTimer)
       this.options.signal?.removeEventListener('abort', onCancel)
       this.controller.abort()
@@ -181,7 +182,8 @@ class Run {
       }, STOP_GRACE_MS)
     }
     const onCancel = (): void => stop('cancelled')
-    const wallTimer = setTimeout(() => stop('wall'), this.limits.wallTimeMs)
+    // A job's timeoutMs, which a runner may allow beyond setTimeout's range.
+    const wallTimer = setLongTimeout(() => stop('wall'), this.limits.wallTimeMs)
     this.options.signal?.addEventListener('abort', onCancel, { once: true })
     const request: RunRequest = {
       type: 'run',

@@ -5,7 +5,7 @@
  * runner:
  *   concurrency: 4          # jobs at once
  *   maxQueueLength: 1000    # jobs waiting for a slot
- *   maxTimeoutMs: 3600000   # longest timeoutMs a job may ask for
+ *   maxTimeoutMs: 3600000   # longest timeoutMs a job may ask for (at most 604800000, 7 days)
  *   workDir: /var/horus/jobs # per-job work dirs, this node's alone (default <dataDir>/work)
  *   kinds: [hero, sal, osiris]   # built-in kinds to serve
  *   env: { HTTP_PROXY: "…" }     # environment of every job
@@ -19,6 +19,7 @@
 
 import { ConfigError } from '../../../core/errors.js'
 import { describe } from '../../../node/config/validate.js'
+import { MAX_JOB_TIMEOUT_MS } from '../../../protocols/jobs/constants.js'
 import type { OsirisLimits } from '../kinds/osiris/index.js'
 import { BUILTIN_KINDS } from './constants.js'
 import type { RunnerOptions } from './runner-service.js'
@@ -50,7 +51,12 @@ export function readRunnerConfig(raw: unknown): RunnerOptions {
   for (const key of ['concurrency', 'maxQueueLength', 'maxTimeoutMs'] as const) {
     const value = section[key]
     if (value === undefined) continue
-    if (typeof value === 'number' && Number.isInteger(value) && value >= 1) out[key] = value
+    const max = key === 'maxTimeoutMs' ? MAX_JOB_TIMEOUT_MS : Number.MAX_SAFE_INTEGER
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= max) out[key] = value
+    else if (key === 'maxTimeoutMs')
+      issues.push(
+        `runner.maxTimeoutMs: expected an integer from 1 to ${MAX_JOB_TIMEOUT_MS} (7 days, the longest timeoutMs a job may carry), got ${describe(value)}`,
+      )
     else issues.push(`runner.${key}: expected an integer ≥ 1, got ${describe(value)}`)
   }
   if (section.workDir !== undefined) {

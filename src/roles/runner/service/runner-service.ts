@@ -143,8 +143,11 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private readonly log: Logger
   private readonly results: ResultStore
   private readonly inFlight = new Map<string, InFlight>()
-  /** Who dispatched each running job: `runner.logs` without a job id streams a caller's own jobs. */
-  private readonly dispatchers = new Map<string, string>()
+  /**
+   * Who dispatched each running job: `runner.logs` without a job id streams a caller's own jobs.
+   * A Set once another caller sent the same job while it ran (`again`): each keeps its stream.
+   */
+  private readonly dispatchers = new Map<string, string | Set<string>>()
   /** The open `runner.logs` streams (without job id), by dispatcher. */
   private readonly sinks = new Map<string, Set<DispatcherSink>>()
   /** Listeners of `watch` (each filters for itself). */
@@ -357,7 +360,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
       if (
         filter.jobId !== undefined
           ? event.jobId !== filter.jobId
-          : this.dispatchers.get(event.jobId) !== filter.dispatcher
+          : !this.handedBy(event.jobId, filter.dispatcher)
       ) {
         return
       }
@@ -428,7 +431,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     const running = this.inFlight.get(job.id)
     if (running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter) {
       this.log('%s sent again by %s: attaching to its execution in progress', envelopeTag(job), dispatcher)
-      this.dispatchers.set(job.id, dispatcher)
+      this.addDispatcher(job.id, dispatcher)
       return { job, response: running.response.then((answer) => ({ ...answer, replayed: true })) }
     }
     const stored = await this.results.get(job)
@@ -566,11 +569,30 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     }
   }
 
-  /** A start or log line of a job handed over here: to its dispatcher's streams and to watchers. */
+  /**
+   * A caller that sends a running job again gets its lines from then on too; the caller before it
+   * keeps its own (its stream must not go quiet because someone else asked). Both hold the envelope
+   * and would read every line in the execution's `logs` anyway.
+   */
+  private addDispatcher(jobId: string, dispatcher: string): void {
+    const current = this.dispatchers.get(jobId)
+    if (current === undefined || current === dispatcher) this.dispatchers.set(jobId, dispatcher)
+    else if (typeof current === 'string') this.dispatchers.set(jobId, new Set([current, dispatcher]))
+    else current.add(dispatcher)
+  }
+
+  private handedBy(jobId: string, dispatcher: string | undefined): boolean {
+    const current = this.dispatchers.get(jobId)
+    return typeof current === 'string'
+      ? current === dispatcher
+      : dispatcher !== undefined && current?.has(dispatcher) === true
+  }
+
+  /** A start or log line of a job handed over here: to its dispatchers' streams and to watchers. */
   private forward(jobId: string, type: RunnerJobEvent['type'], line?: string): void {
-    const dispatcher = this.dispatchers.get(jobId)
-    if (dispatcher === undefined) return
-    const sinks = this.sinks.get(dispatcher)
+    const handedBy = this.dispatchers.get(jobId)
+    if (handedBy === undefined) return
+    const sinks = this.sinksOf(handedBy)
     if (type === 'started' && sinks !== undefined) {
       for (const sink of sinks) this.deliver(sink.started, jobId)
     }
@@ -581,6 +603,14 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     if (type !== 'started' && sinks !== undefined) for (const sink of sinks) this.deliver(sink.line, event)
     for (const watcher of this.watchers) this.deliver(watcher, event)
     if (external) this.safeDispatchEvent('job:event', { detail: event })
+  }
+
+  /** The `runner.logs` streams (without job id) of a job's dispatchers; nothing made for the usual one. */
+  private sinksOf(handedBy: string | Set<string>): Iterable<DispatcherSink> | undefined {
+    if (typeof handedBy === 'string') return this.sinks.get(handedBy)
+    const all: DispatcherSink[] = []
+    for (const dispatcher of handedBy) all.push(...(this.sinks.get(dispatcher) ?? []))
+    return all
   }
 
   /** Calls one listener; one that throws is logged and does not stop the job or the others. */
