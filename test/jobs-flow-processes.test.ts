@@ -151,7 +151,7 @@ describe('the simple job flow across three OS processes', () => {
     expect(answer.runner).toBe(runB.peerId)
   })
 
-  it('keeps every job it acknowledged, queued or dispatched at acceptance, when its process is SIGKILLed right after the acknowledgements', async () => {
+  it('keeps every job it acknowledged, queued or dispatched at acceptance, and refuses their replay, when its process is SIGKILLed right after the acknowledgements', async () => {
     const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
     // Its own runner in the same process (one process start less): killed with it.
     const sup = await startProcess(s, 'supervisor,runner', { runner: { concurrency: 4 } })
@@ -198,5 +198,26 @@ describe('the simple job flow across three OS processes', () => {
     const first = envelopes.find((e) => e.id === acknowledged[0])
     if (first === undefined) throw new Error('no acknowledged job')
     expect((await submit(client2, first, { waitForRunner: true })).jobId).toBe(first.id)
+
+    // Their nonces were written only inside their records (one put per job). Restarted as a runner
+    // alone, the node still finds them spent: every acknowledged envelope sent to it is refused as
+    // a replay — none started, though those that were running died with the first process.
+    await stopCliNode(again)
+    const runner = await startProcess(s, 'runner', {})
+    const client3 = mesh.client(cli, runner.multiaddrs[0] as string)
+    const byId = new Map(envelopes.map((e) => [e.id, e]))
+    const { accepted } = await client3.call<{
+      accepted: Array<{ ok: boolean; error?: { message: string } }>
+    }>('runner.execute_many', { jobs: acknowledged.map((id) => byId.get(id)) })
+    expect(accepted).toHaveLength(acknowledged.length)
+    for (const [i, answer] of accepted.entries()) {
+      expect(answer.ok, acknowledged[i]).toBe(false)
+      expect(answer.error?.message, acknowledged[i]).toMatch(/replayed/)
+    }
+    // A fresh job is still taken: the refusals are about those nonces, not the runner.
+    const fresh = await client3.call<{ accepted: Array<{ ok: boolean }> }>('runner.execute_many', {
+      jobs: [job(cli, { runner: 'sal', payload: '1 + 1' })],
+    })
+    expect(fresh.accepted).toEqual([{ ok: true }])
   })
 })

@@ -1,5 +1,5 @@
 import { Key } from 'interface-datastore'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import {
   createJob,
   createJobVerifier,
@@ -137,8 +137,8 @@ describe('a replayed job after the verifying node restarts', () => {
   })
 })
 
-describe('verify without waiting for the nonce write (awaitReplayWrite: false)', () => {
-  it('records the nonce at once, hands back its write, and the write lands in the datastore', async () => {
+describe('a nonce whose durable copy the caller keeps (persistNonce: false)', () => {
+  it('is spent in memory only, and after a restart is spent again once the caller restores it', async () => {
     const client = generateSigner()
     const policy = TrustPolicy.parse({
       keys: [{ key: signerKeyHex(client), roles: ['client'], capabilities: ['*'] }],
@@ -146,18 +146,53 @@ describe('verify without waiting for the nonce write (awaitReplayWrite: false)',
     const cache = await startCache()
     const verifier = createJobVerifier({ trust: policy, replayCache: cache })
     const job = createJob({ runner: 'sal', payload: '1' }, client)
-    const verdict = await verifier.verify(job, { awaitReplayWrite: false })
-    if (!verdict.ok) throw new Error(verdict.message)
-    expect(verdict.replayWritten).toBeInstanceOf(Promise)
-    // Already spent for anyone else, before its write is awaited.
+    expect(await verifier.verify(job, { persistNonce: false })).toMatchObject({ ok: true })
+    expect(await verifier.verify(job, { persistNonce: false })).toMatchObject({
+      ok: false,
+      reason: 'replayed',
+    })
     expect(await verifier.verify(job)).toMatchObject({ ok: false, reason: 'replayed' })
-    await verdict.replayWritten
-    await expect(store.datastore.has(new Key(`/horus/replay/${job.submitter}/${job.nonce}`))).resolves.toBe(
-      true,
-    )
-    // The default waits for the write itself and hands nothing back.
-    const waited = await verifier.verify(createJob({ runner: 'sal' }, client))
-    expect(waited).toMatchObject({ ok: true })
-    expect('replayWritten' in waited).toBe(false)
+    const key = new Key(`/horus/replay/${job.submitter}/${job.nonce}`)
+    await expect(store.datastore.has(key)).resolves.toBe(false)
+
+    await cache.stop()
+    const after = new ReplayCache({ datastore: await store.reopen() })
+    caches.push(after)
+    await after.start()
+    expect(after.has(job.submitter, job.nonce)).toBe(false)
+    // What the caller does at start with the record it wrote before acknowledging the job.
+    after.restore(job.submitter, job.nonce, job.expiresAt)
+    const verifierAfter = createJobVerifier({ trust: policy, replayCache: after })
+    expect(await verifierAfter.verify(job)).toMatchObject({ ok: false, reason: 'replayed' })
+    // Restoring an expired pair spends nothing.
+    const old = createJob({ runner: 'sal', payload: '2' }, client)
+    after.restore(old.submitter, old.nonce, Date.now() - 1)
+    expect(after.has(old.submitter, old.nonce, Date.now() - 10_000)).toBe(false)
+  })
+
+  it('expires without a datastore delete, and is written here when the caller gives up its copy first', async () => {
+    const cache = await startCache()
+    const now = Date.now()
+    const [short, long] = ['0a'.repeat(16), '0b'.repeat(16)]
+    expect(cache.claimKeptByCaller(submitter, short, now + 100, now)).toBe(true)
+    expect(cache.claimKeptByCaller(submitter, long, now + 600_000, now)).toBe(true)
+    expect(cache.claimKeptByCaller(submitter, long, now + 600_000, now)).toBe(false)
+    // The caller deletes its record of `long` while the job is valid: the pair is written here.
+    await cache.persist(submitter, long, now + 600_000, now)
+    const longKey = new Key(`/horus/replay/${submitter}/${long}`)
+    await expect(store.datastore.has(longKey)).resolves.toBe(true)
+    const deleteMany = vi.spyOn(store.datastore, 'deleteMany')
+    const deleteOne = vi.spyOn(store.datastore, 'delete')
+    expect(await cache.prune(now + 200)).toBe(1)
+    expect(deleteMany).not.toHaveBeenCalled()
+    expect(deleteOne).not.toHaveBeenCalled()
+    expect(cache.has(submitter, short, now + 200)).toBe(false)
+
+    await cache.stop()
+    const after = new ReplayCache({ datastore: await store.reopen() })
+    caches.push(after)
+    await after.start()
+    expect(after.has(submitter, long)).toBe(true)
+    expect(after.has(submitter, short)).toBe(false)
   })
 })

@@ -2,9 +2,11 @@
  * Acceptance 3 and 4 with in-process nodes: a runner that disappears mid-job, and a supervisor
  * restarted from its data dir with jobs queued and running.
  */
+import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { KindHandler } from '../src/roles/runner/index.js'
-import { SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
+import { JobRejectedError } from '../src/protocols/jobs/index.js'
+import { JobNotFoundError, SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
 
@@ -143,5 +145,80 @@ describe('supervisor recovery', () => {
     const answer = await result(early, envelope.id)
     expect(answer.status).toBe('succeeded')
     expect(answer.result?.output).toEqual({ done: envelope.id })
+  })
+
+  it("gives back the nonces its records hold before the node's runner starts, so that runner finds them spent from its first call", async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const options = {
+      runner: { builtins: false, kinds: { work: async (j: { id: string }) => ({ done: j.id }) } },
+    }
+    let sup = await mesh.start(s, { roles: ['supervisor', 'runner'], options })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const envelope = job(cli, { runner: 'work' })
+    await submit(mesh.client(cli, sup), envelope)
+    expect((await result(mesh.client(cli, sup), envelope.id)).status).toBe('succeeded')
+    // Its nonce went to disk only inside its record.
+    const replayKey = new Key(`/horus/replay/${envelope.submitter}/${envelope.nonce}`)
+    await expect(sup.node.datastore.has(replayKey)).resolves.toBe(false)
+    await mesh.stop(sup)
+
+    sup = await mesh.start(s, { roles: ['supervisor', 'runner'], options, startRoles: false })
+    const { runner } = sup.roles
+    if (runner === undefined) throw new Error('no runner role')
+    const { replayCache } = sup.node.trust
+    expect(replayCache.has(envelope.submitter, envelope.nonce)).toBe(false)
+    let spentWhenRunnerStarted: boolean | undefined
+    const start = runner.start.bind(runner)
+    runner.start = async () => {
+      spentWhenRunnerStarted = replayCache.has(envelope.submitter, envelope.nonce)
+      await start()
+    }
+    await sup.roles.start()
+    expect(spentWhenRunnerStarted).toBe(true)
+  })
+
+  it('refuses a job sent again after its record was pruned while it is still valid (a retention shorter than its validity)', async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const runs: string[] = []
+    const retentionMs = 2_000
+    const sup = await mesh.start(s, {
+      roles: ['supervisor', 'runner'],
+      options: {
+        supervisor: { retentionMs },
+        runner: {
+          builtins: false,
+          kinds: {
+            work: async (j) => {
+              runs.push(j.id)
+              return { done: j.id }
+            },
+          },
+        },
+      },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const client = mesh.client(cli, sup)
+    const envelope = job(cli, { runner: 'work', ttlMs: 5_000 })
+    await submit(client, envelope)
+    expect((await result(client, envelope.id)).status).toBe('succeeded')
+    await waitFor(
+      async () =>
+        (await client
+          .call('supervisor.get_job_status', { jobId: envelope.id })
+          .catch((err: unknown) => err)) instanceof JobNotFoundError,
+      { timeoutMs: 10_000, what: 'the finished job to be pruned' },
+    )
+    // Within one retention of its expiry: where a bound on the expiry alone took it as never stored.
+    await waitFor(() => Date.now() > envelope.expiresAt - retentionMs, {
+      timeoutMs: 10_000,
+      what: 'the job to be within one retention of its expiry',
+    })
+    expect(Date.now()).toBeLessThan(envelope.expiresAt)
+    const again = await submit(client, envelope).catch((err: unknown) => err)
+    expect(again).toBeInstanceOf(JobRejectedError)
+    expect((again as JobRejectedError).message).toMatch(/replayed/)
+    expect(runs).toEqual([envelope.id])
   })
 })

@@ -26,6 +26,7 @@ import {
 import {
   createSupervisor,
   readSupervisorConfig,
+  restoreJobNonces,
   type SupervisorOptions,
   type SupervisorService,
 } from '../roles/supervisor/index.js'
@@ -81,6 +82,11 @@ export function attachRoles(node: HorusNode, options: AttachRolesOptions = {}): 
     ...attached,
     roles: services.map((s) => s.role),
     async start() {
+      // Before any role serves: the supervisor's records are the only durable copy of the nonces
+      // of the jobs it accepted, and a runner in this node (started first) must find them spent —
+      // also when this node no longer runs a supervisor.
+      if (attached.supervisor !== undefined) await attached.supervisor.load()
+      else if (attached.runner !== undefined) await restoreJobNonces(node.datastore, node.trust.replayCache)
       for (const entry of services) {
         if (started.includes(entry)) continue
         await entry.service.start()

@@ -164,7 +164,6 @@ export {
   JobVerifier,
   type JobVerifierEvents,
   type JobVerifierInit,
-  type RecordedVerifyResult,
   type Rejection,
   type VerifierStats,
   type VerifyAndRecordOptions,

@@ -13,6 +13,12 @@
  * instead of 24,000 (BENCHMARKS.md, memory, fifth session). An entry with a longer validity at the
  * head holds back the shorter ones behind it until it expires; the timer's full sweep still
  * removes those.
+ *
+ * A caller that writes each accepted job to its own record before acknowledging it (the
+ * supervisor) keeps the nonce there instead of under this cache's prefix: `claimKeptByCaller`
+ * spends the pair in memory only, `restore` gives it back when the caller loads its records at
+ * start, and `persist` writes it here after all when the caller deletes a record whose job is still
+ * valid. One datastore put per accepted job instead of two, and nothing to delete when it expires.
  */
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import { type Datastore, Key } from 'interface-datastore'
@@ -30,7 +36,6 @@ export interface ReplayCacheInit {
 /** Expired entries one `claim` removes at most: bounds its work after a long idle period. */
 export const MAX_EXPIRED_PER_CLAIM = 64
 
-const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
 export class ReplayCache implements Startable {
@@ -39,6 +44,8 @@ export class ReplayCache implements Startable {
   readonly #pruneIntervalMs: number
   /** `submitter/nonce` → expiresAt (ms). */
   readonly #entries = new Map<string, number>()
+  /** Entries whose durable copy the caller keeps (see `claimKeptByCaller`): none under our prefix. */
+  readonly #keptByCaller = new Set<string>()
   #started = false
   #timer: ReturnType<typeof setInterval> | undefined
 
@@ -74,6 +81,7 @@ export class ReplayCache implements Startable {
     this.#timer = undefined
     this.#started = false
     this.#entries.clear()
+    this.#keptByCaller.clear()
   }
 
   /** Live entries in memory. */
@@ -82,8 +90,12 @@ export class ReplayCache implements Startable {
   }
 
   has(submitter: string, nonce: string, now: number = Date.now()): boolean {
+    return this.#live(`${submitter}/${nonce}`, now)
+  }
+
+  #live(id: string, now: number): boolean {
     this.#assertStarted()
-    const expiresAt = this.#entries.get(`${submitter}/${nonce}`)
+    const expiresAt = this.#entries.get(id)
     return expiresAt !== undefined && expiresAt > now
   }
 
@@ -108,8 +120,7 @@ export class ReplayCache implements Startable {
   /**
    * `record()` without the wait: records the pair in memory at once and returns its datastore
    * write (which never rejects; a failure is logged), or undefined (and records nothing) if the
-   * pair is already present. For a caller that persists the job itself in the same turn and waits
-   * for both: the two writes then go to the datastore in one batch.
+   * pair is already present.
    */
   claim(
     submitter: string,
@@ -117,14 +128,9 @@ export class ReplayCache implements Startable {
     expiresAt: number,
     now: number = Date.now(),
   ): Promise<void> | undefined {
-    if (this.has(submitter, nonce, now)) return undefined
-    const id = `${submitter}/${nonce}`
-    // An expired pair claimed again goes to the end, where its new expiry belongs.
-    this.#entries.delete(id)
-    this.#entries.set(id, expiresAt)
-    this.#dropExpiredHead(now)
+    if (!this.#spend(submitter, nonce, expiresAt, now, false)) return undefined
     return Promise.resolve()
-      .then(() => this.#datastore.put(entryKey(submitter, nonce), encoder.encode(String(expiresAt))))
+      .then(() => this.#datastore.put(entryKey(submitter, nonce), entryValue(expiresAt)))
       .then(
         () => undefined,
         (err: unknown) => {
@@ -133,26 +139,93 @@ export class ReplayCache implements Startable {
       )
   }
 
+  /**
+   * Records the pair in memory only; returns false (and records nothing) if it is already
+   * present. For a caller that writes the job, nonce included, to a record of its own before it
+   * acknowledges the job: that record is the pair's durable copy. The caller must hand the pair
+   * back with `restore()` whenever it starts (before anything it serves could verify a job), and
+   * call `persist()` before deleting such a record while the job is still valid.
+   */
+  claimKeptByCaller(submitter: string, nonce: string, expiresAt: number, now: number = Date.now()): boolean {
+    return this.#spend(submitter, nonce, expiresAt, now, true)
+  }
+
+  /**
+   * A pair whose durable copy the caller keeps (`claimKeptByCaller`), read back from it at start:
+   * spent again in memory, unless it has expired or is already here.
+   */
+  restore(submitter: string, nonce: string, expiresAt: number, now: number = Date.now()): void {
+    this.#assertStarted()
+    const id = `${submitter}/${nonce}`
+    if (expiresAt <= now || this.#live(id, now)) return
+    this.#entries.delete(id)
+    this.#entries.set(id, expiresAt)
+    this.#keptByCaller.add(id)
+  }
+
+  /**
+   * The caller is about to delete its durable copy of a pair (`claimKeptByCaller`) whose job is
+   * still valid: the pair is written under this cache's prefix first, so a replay after a restart
+   * is still refused. Rejects when the write fails — the caller must then keep its copy.
+   */
+  async persist(
+    submitter: string,
+    nonce: string,
+    expiresAt: number,
+    now: number = Date.now(),
+  ): Promise<void> {
+    this.#assertStarted()
+    if (expiresAt <= now) return
+    const id = `${submitter}/${nonce}`
+    if (!this.#entries.has(id)) this.#entries.set(id, expiresAt)
+    // Ours from now on: should it expire while the write is on its way, its delete follows the put.
+    const wasKept = this.#keptByCaller.delete(id)
+    try {
+      await this.#datastore.put(entryKey(submitter, nonce), entryValue(expiresAt))
+    } catch (err) {
+      if (wasKept && this.#entries.has(id)) this.#keptByCaller.add(id)
+      throw err
+    }
+  }
+
+  /** Spends the pair in memory; false if it is already spent. */
+  #spend(submitter: string, nonce: string, expiresAt: number, now: number, keptByCaller: boolean): boolean {
+    // One string for the look-up and the entry: its hash is computed once.
+    const id = `${submitter}/${nonce}`
+    if (this.#live(id, now)) return false
+    // An expired pair claimed again goes to the end, where its new expiry belongs.
+    this.#entries.delete(id)
+    this.#entries.set(id, expiresAt)
+    if (keptByCaller) this.#keptByCaller.add(id)
+    else this.#keptByCaller.delete(id)
+    this.#dropExpiredHead(now)
+    return true
+  }
+
   /** Drops entries whose job has expired; resolves how many. */
   async prune(now: number = Date.now()): Promise<number> {
     this.#assertStarted()
     const expired: Key[] = []
+    let dropped = 0
     for (const [id, expiresAt] of this.#entries) {
       if (expiresAt > now) continue
       this.#entries.delete(id)
-      expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
+      dropped++
+      if (!this.#keptByCaller.delete(id)) expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
     }
     await this.#deleteKeys(expired)
-    return expired.length
+    return dropped
   }
 
   /** Removes expired entries from the head of the map, up to the first live one. */
   #dropExpiredHead(now: number): void {
     const expired: Key[] = []
+    let dropped = 0
     for (const [id, expiresAt] of this.#entries) {
-      if (expiresAt > now || expired.length === MAX_EXPIRED_PER_CLAIM) break
+      if (expiresAt > now || dropped === MAX_EXPIRED_PER_CLAIM) break
       this.#entries.delete(id)
-      expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
+      dropped++
+      if (!this.#keptByCaller.delete(id)) expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
     }
     if (expired.length === 0) return
     // Issued together, so a batching datastore writes them with this turn's other writes.
@@ -175,6 +248,14 @@ export class ReplayCache implements Startable {
 
 function entryKey(submitter: string, nonce: string): Key {
   return new Key(`${REPLAY_CACHE_PREFIX}/${submitter}/${nonce}`)
+}
+
+/**
+ * The entry's value: its expiry as decimal text. Buffer.from copies into Node's pooled slab rather
+ * than allocating a buffer per entry as TextEncoder does; nothing writes into it afterwards.
+ */
+function entryValue(expiresAt: number): Uint8Array {
+  return Buffer.from(String(expiresAt))
 }
 
 function entryId(key: Key): string | undefined {

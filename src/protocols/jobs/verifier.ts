@@ -63,11 +63,13 @@ export interface VerifyOptions {
 
 export interface VerifyAndRecordOptions extends VerifyOptions {
   /**
-   * `false`: resolve as soon as the nonce is recorded in memory, with the datastore write of it
-   * as `replayWritten` — for a caller that persists the job in the same turn and waits for both
-   * before acknowledging it (one datastore batch instead of two in a row). @default true
+   * `false`: the nonce is spent in memory only (`ReplayCache.claimKeptByCaller`) and `verify()`
+   * resolves without a datastore write — for a caller that writes the accepted job, nonce
+   * included, to its own record before acknowledging it, and keeps the duties that come with it
+   * (`ReplayCache.restore` at start, `ReplayCache.persist` before deleting a record whose job is
+   * still valid). One put per accepted job instead of two. @default true
    */
-  awaitReplayWrite?: boolean
+  persistNonce?: boolean
 }
 
 export interface Rejection {
@@ -79,9 +81,6 @@ export interface Rejection {
 }
 
 export type VerifyResult = { ok: true; job: JobEnvelope } | Rejection
-
-/** `verify()`'s answer: with `awaitReplayWrite: false`, an accepted job's nonce write to wait for. */
-export type RecordedVerifyResult = { ok: true; job: JobEnvelope; replayWritten?: Promise<void> } | Rejection
 
 export interface JobVerifierInit {
   /** A fixed policy, or a holder whose `policy` may change (a `TrustPolicyWatcher`). */
@@ -157,18 +156,23 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
   }
 
   /** Full verification that, on success, consumes the job's nonce: the gate before execution. */
-  async verify(input: unknown, options: VerifyAndRecordOptions = {}): Promise<RecordedVerifyResult> {
+  async verify(input: unknown, options: VerifyAndRecordOptions = {}): Promise<VerifyResult> {
     const now = options.now ?? Date.now()
-    let result: RecordedVerifyResult = this.#evaluate(input, options, now)
+    let result = this.#evaluate(input, options, now)
     if (result.ok) {
       const { job } = result
       try {
-        const written = this.#replay.claim(job.submitter, job.nonce, job.expiresAt, now)
-        if (written === undefined) {
+        let spent: boolean
+        if (options.persistNonce === false) {
+          spent = this.#replay.claimKeptByCaller(job.submitter, job.nonce, job.expiresAt, now)
+        } else {
+          const written = this.#replay.claim(job.submitter, job.nonce, job.expiresAt, now)
+          spent = written !== undefined
+          if (spent) await written
+        }
+        if (!spent) {
           result = { ...reject('replayed', `nonce ${job.nonce} of ${job.submitter} was already used`), job }
-        } else if (options.awaitReplayWrite === false) {
-          result = { ok: true, job, replayWritten: written }
-        } else await written
+        }
       } catch (err) {
         result = this.#internal(err)
       }
@@ -177,11 +181,16 @@ export class JobVerifier extends TypedEventEmitter<JobVerifierEvents> {
     return this.#count(result, 'verify')
   }
 
+  /** How far in the future a job's `createdAt` may be and still be accepted (ms). */
+  get clockSkewMs(): number {
+    return this.#clockSkewMs
+  }
+
   stats(): VerifierStats {
     return { ...this.#stats, rejected: { ...this.#stats.rejected } }
   }
 
-  #count<R extends RecordedVerifyResult>(result: R, mode: 'verify' | 'check'): R {
+  #count<R extends VerifyResult>(result: R, mode: 'verify' | 'check'): R {
     if (!result.ok) {
       this.#stats.rejected[result.reason]++
       this.#log('%s rejected a job (%s): %s', mode, result.reason, result.message)

@@ -56,6 +56,7 @@ export {
   type SupervisorJobStatus,
   TERMINAL_STATUSES,
 } from './job-record.js'
+export { restoreJobNonces } from './job-store.js'
 export type { LocalRunner } from './runner-link.js'
 export type { RunnerSource, RunnerView } from './runner-pool.js'
 export {

@@ -87,7 +87,7 @@ export interface SupervisorComponents {
   datastore: Datastore
   logger: ComponentLogger
   liveness: LivenessService
-  trust: Pick<NodeTrust, 'verifier' | 'policy'>
+  trust: Pick<NodeTrust, 'verifier' | 'policy' | 'replayCache'>
   rpc: MethodRegistry
   /** The node's tracing; undefined when off. */
   tracing?: NodeTracing | undefined
@@ -176,6 +176,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   private shutdown = new AbortController()
   private timer: NodeJS.Timeout | undefined
   private pruneTimer: NodeJS.Timeout | undefined
+  /** The persisted jobs read by `load()` ahead of `start()`, until `start()` takes them. */
+  private loaded: Promise<JobRecord[]> | undefined
   private running = false
   private startedAt = 0
   private pumping = false
@@ -195,7 +197,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       publicKeyHexOfPeer(components.peerId) ?? components.peerId,
     )
     this.local = options.local
-    this.store = new JobStore(components.datastore, this.log)
+    this.store = new JobStore(components.datastore, this.log, components.trust.replayCache)
     this.options = {
       inFlightPerSlot: options.inFlightPerSlot ?? DEFAULT_IN_FLIGHT_PER_SLOT,
       maxInFlightPerRunner: options.maxInFlightPerRunner ?? DEFAULT_MAX_IN_FLIGHT_PER_RUNNER,
@@ -235,6 +237,18 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return this.running
   }
 
+  /**
+   * Reads the persisted jobs ahead of `start()` (which otherwise does it), giving their nonces
+   * back to the node's replay cache: the records are the nonces' only durable copy. The node's
+   * roles call it before any of them starts, so that a runner of this node, which starts first,
+   * refuses a replay of a job this supervisor accepted before a restart from its first call on.
+   */
+  async load(): Promise<void> {
+    if (this.running) return
+    this.loaded ??= this.store.load(this.options.retentionMs)
+    await this.loaded
+  }
+
   /** Loads persisted jobs and resumes every unfinished one with its original id. */
   async start(): Promise<void> {
     if (this.running) return
@@ -242,7 +256,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     // Calls bounded by it (pings, DHT look-ups, runners awaited at start) may be many at once:
     // not a leak. Dispatches do not listen on it: `stop` aborts each one itself.
     setMaxListeners(Number.POSITIVE_INFINITY, this.shutdown.signal)
-    const records = await this.store.load(this.options.retentionMs)
+    const records = await (this.loaded ?? this.store.load(this.options.retentionMs))
+    this.loaded = undefined
     const now = Date.now()
     let resumed = 0
     for (const record of records) {
@@ -526,9 +541,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
 
   /** `owned`: `input` is fresh from JSON.parse of a frame (see `VerifyOptions.owned`). */
   private async accept(input: unknown, source: JobSource, owned: boolean): Promise<JobRecord> {
-    // The nonce's write and the record's go to the datastore in one batch; the job is acknowledged
-    // once both are there.
-    const outcome = await this.components.trust.verifier.verify(input, { awaitReplayWrite: false, owned })
+    // The nonce is spent in memory only: the record, written before the job is acknowledged, is its
+    // durable copy (JobStore gives it back to the replay cache when it loads).
+    const outcome = await this.components.trust.verifier.verify(input, { persistNonce: false, owned })
     const now = Date.now()
     let job: JobEnvelope
     if (outcome.ok) job = outcome.job
@@ -555,9 +570,10 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     }
     // Dispatched in the same turn, before the write starts: a job that finds a free runner is
     // written once, already `dispatched` (the record's saves fold), not `queued` then `dispatched`.
-    // It is acknowledged only once that write (and its nonce's) is on disk. Handing it to a runner
-    // before that widens nothing: the `dispatched` write never held back the execute call either.
-    const persisted = Promise.all([this.store.save(record), outcome.ok ? outcome.replayWritten : undefined])
+    // It is acknowledged only once that write (which holds its nonce) is on disk. Handing it to a
+    // runner before that widens nothing: the `dispatched` write never held back the execute call
+    // either.
+    const persisted = this.store.save(record)
     this.emitStatus(record)
     this.enqueue(record)
     this.pump()
@@ -605,22 +621,27 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   }
 
   /**
-   * A `replayed` job with no record here: this node recorded its nonce and then died before the
-   * record was on disk, and the job's sender (a coordinator reconciling, a client retrying) sends
-   * it again. Records outlive the jobs they hold (retention ≫ job lifetimes), so a job that expires
-   * before a record of it could have been pruned and has none was never accepted: taking it now
-   * runs it at most once here. Anything else replayed stays refused.
+   * A `replayed` job with no record here: its nonce was spent in this node but no record of it was
+   * written — a crash between the two writes of a version that wrote the nonce on its own, or this
+   * node's runner spent it for another supervisor — and its sender (a coordinator reconciling, a
+   * client retrying) sends it again. Taking it runs it at most once here only if no record of it
+   * can have been pruned yet: a record goes at the earliest `retentionMs` after its job was
+   * accepted, and a job is accepted no earlier than its `createdAt` less the verifier's clock skew.
+   * (The bound was the job's expiry, which holds only while retention outlasts a job's validity:
+   * with a 10 s retention and 30 s jobs, a job replayed once its record was pruned ran again.)
+   * Anything else replayed stays refused.
    */
   private acceptedBeforeCrash(
     outcome: { reason?: string; job?: JobEnvelope | undefined },
     now: number,
   ): boolean {
     const job = outcome.job
+    const earliestAccepted = (job?.createdAt ?? 0) - this.components.trust.verifier.clockSkewMs
     return (
       outcome.reason === 'replayed' &&
       job !== undefined &&
       job.expiresAt > now &&
-      job.expiresAt <= now + this.options.retentionMs
+      now - this.options.retentionMs < earliestAccepted
     )
   }
 
