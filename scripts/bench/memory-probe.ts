@@ -15,10 +15,12 @@
  * - at each full collection: new space's size after it, and the allocation since the collection
  *   before it as last sampled (up to PROBE_ALLOC_MS before it);
  * - with `DEBUG=horus:idle-heap`, the idle release's log lines;
- * - on SIGUSR2: the same before and after the idle release's full collection (`collectAndCompact`), resident memory by mapping
- *   (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]`, other anonymous ranges by size,
- *   files), and a heap snapshot when `PROBE_SNAP` is part of the process's command line (writing
- *   one leaves tens of MiB of malloc'd memory behind: take it in a run that is not measured).
+ * - on SIGUSR2: the same before and after the idle release's full collection (`collectAndCompact`),
+ *   resident memory by mapping (`/proc/self/smaps`: V8's 256 KiB pages, glibc's `[heap]` — the
+ *   main thread's malloc arena — and its other threads' arena heaps with their count, other
+ *   anonymous ranges by size, files), and a heap snapshot when `PROBE_SNAP` is part of the
+ *   process's command line (writing one leaves tens of MiB of malloc'd memory behind: take it in a
+ *   run that is not measured). `malloc-info.js <pid>` shows what of each arena is in use.
  *
  * The memory bench prints when it takes each reading (stderr, `memory: … at <ms since epoch>`).
  * A diagnostic, not part of any measurement: it only reads, except on the signal.
@@ -171,38 +173,62 @@ process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
   return stderrWrite(chunk, ...rest)
 }) as typeof process.stderr.write
 
-/** Resident MiB by mapping: V8's 256 KiB pages, other anonymous ranges by size, files by name. */
+/** glibc reserves each heap of a thread's malloc arena as 64 MiB, aligned to its size (HEAP_MAX_SIZE). */
+const ARENA_HEAP = 64 * 1048576
+
+/**
+ * Resident MiB by mapping: V8's 256 KiB pages, glibc's main arena (`[heap]`, the main thread's
+ * malloc) and its other threads' arena heaps (a 64 MiB-aligned read-write range followed by the
+ * rest of its 64 MiB reservation, inaccessible), other anonymous ranges by size, files by name.
+ */
 function byMapping(): Record<string, number> {
   const groups: Record<string, number> = {}
-  let current: string | undefined
+  const ranges: Array<{ start: number; end: number; perms: string; name: string; rss: number }> = []
   for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const header = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    const header = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$/.exec(line)
     if (header !== null) {
-      const size =
-        (Number.parseInt(header[2] as string, 16) - Number.parseInt(header[1] as string, 16)) / 1048576
-      const name = header[3] ?? ''
-      current =
-        name === ''
-          ? size === 0.25
-            ? 'anonymous 256 KiB (V8 pages)'
-            : size < 1
-              ? 'anonymous < 1 MiB'
-              : 'anonymous ≥ 1 MiB'
-          : name.startsWith('/')
-            ? (name.split('/').pop() ?? name)
-            : name
+      ranges.push({
+        start: Number.parseInt(header[1] as string, 16),
+        end: Number.parseInt(header[2] as string, 16),
+        perms: header[3] as string,
+        name: header[4] ?? '',
+        rss: 0,
+      })
       continue
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line)
-    if (rss !== null && current !== undefined)
-      groups[current] = (groups[current] ?? 0) + Number(rss[1]) / 1024
+    const current = ranges[ranges.length - 1]
+    if (rss !== null && current !== undefined) current.rss += Number(rss[1]) / 1024
   }
-  return Object.fromEntries(
-    Object.entries(groups)
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 12)
-      .map(([name, size]) => [name, Math.round(size)]),
-  )
+  let arenas = 0
+  for (const [i, range] of ranges.entries()) {
+    const next = ranges[i + 1]
+    const size = (range.end - range.start) / 1048576
+    const reserved = next?.name === '' && next.start === range.end && next.perms.startsWith('---')
+    const arenaHeap =
+      range.name === '' &&
+      range.start % ARENA_HEAP === 0 &&
+      range.perms.startsWith('rw') &&
+      range.end - range.start + (reserved ? (next?.end ?? 0) - (next?.start ?? 0) : 0) === ARENA_HEAP
+    let group: string
+    if (arenaHeap) {
+      arenas++
+      group = 'glibc thread arena heaps'
+    } else if (range.name === '') {
+      group =
+        size === 0.25 ? 'anonymous 256 KiB (V8 pages)' : size < 1 ? 'anonymous < 1 MiB' : 'anonymous ≥ 1 MiB'
+    } else group = range.name.startsWith('/') ? (range.name.split('/').pop() ?? range.name) : range.name
+    groups[group] = (groups[group] ?? 0) + range.rss
+  }
+  return {
+    ...Object.fromEntries(
+      Object.entries(groups)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 12)
+        .map(([name, size]) => [name, Math.round(size)]),
+    ),
+    'glibc thread arena heaps (count)': arenas,
+  }
 }
 
 process.on('SIGUSR2', () => {
