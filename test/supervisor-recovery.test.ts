@@ -4,8 +4,8 @@
  */
 import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { KindHandler } from '../src/roles/runner/index.js'
 import { JobRejectedError } from '../src/protocols/jobs/index.js'
+import type { KindHandler } from '../src/roles/runner/index.js'
 import { JobNotFoundError, SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
