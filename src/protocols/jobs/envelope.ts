@@ -228,29 +228,31 @@ function isEmptyPlainObject(value: unknown): boolean {
 export function createJob(fields: JobFields, signer: Signer): JobEnvelope {
   const createdAt = fields.createdAt ?? Date.now()
   const submitter = signerKeyHex(signer)
+  // Members in canonical (RFC 8785) order, so signing, sending and every verification of the job
+  // serialise it with JSON.stringify rather than sorting it (see canonicalJson).
   const unsigned: UnsignedJob = {
+    attempt: fields.attempt ?? 1,
+    ...(fields.authority === undefined ? {} : { authority: jsonClone(fields.authority, 'job.authority') }),
+    ...(fields.context === undefined ? {} : { context: jsonClone(fields.context, 'job.context') }),
+    createdAt,
+    env: jsonClone(fields.env ?? {}, 'job.env'),
+    expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
     id:
       fields.id ??
       (fields.run !== undefined && fields.step !== undefined
         ? stepJobId(fields.run, fields.step, fields.attempt ?? 1)
         : adHocJobId(submitter)),
-    ...(fields.run === undefined ? {} : { run: fields.run }),
-    ...(fields.step === undefined ? {} : { step: fields.step }),
-    attempt: fields.attempt ?? 1,
-    runner: fields.runner,
-    payload: fields.payload ?? '',
     input: jsonClone(fields.input ?? {}, 'job.input'),
-    env: jsonClone(fields.env ?? {}, 'job.env'),
-    ...(fields.context === undefined ? {} : { context: jsonClone(fields.context, 'job.context') }),
+    nonce: fields.nonce ?? randomHex(NONCE_BYTES),
+    payload: fields.payload ?? '',
+    ...(fields.run === undefined ? {} : { run: fields.run }),
+    runner: fields.runner,
     ...(fields.secrets === undefined || Object.keys(fields.secrets).length === 0
       ? {}
       : { secrets: jsonClone(fields.secrets, 'job.secrets') }),
-    timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
-    createdAt,
-    expiresAt: fields.expiresAt ?? createdAt + (fields.ttlMs ?? DEFAULT_JOB_TTL_MS),
-    nonce: fields.nonce ?? randomHex(NONCE_BYTES),
+    ...(fields.step === undefined ? {} : { step: fields.step }),
     submitter,
-    ...(fields.authority === undefined ? {} : { authority: jsonClone(fields.authority, 'job.authority') }),
+    timeoutMs: fields.timeoutMs ?? DEFAULT_JOB_TIMEOUT_MS,
   }
   const idProblem = jobIdProblem(unsigned)
   if (idProblem !== undefined) throw new InvalidJobError(idProblem)

@@ -159,16 +159,7 @@ export function createResult(
   options: CreateResultOptions = {},
 ): JobResult {
   const maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_RESULT_OUTPUT_BYTES
-  const unsigned: UnsignedResult = {
-    jobId: fields.jobId,
-    job: fields.job,
-    attempt: fields.attempt,
-    status: fields.status,
-    startedAt: fields.startedAt,
-    finishedAt: fields.finishedAt,
-    runner: signerKeyHex(signer),
-    ...(fields.error === undefined ? {} : { error: fields.error }),
-  }
+  let output: Pick<UnsignedResult, 'output' | 'outputDigest'> = {}
   if (fields.output !== undefined) {
     let text: string
     try {
@@ -176,9 +167,24 @@ export function createResult(
     } catch (err) {
       throw new InvalidResultError(`result.output: ${(err as Error).message}`, { cause: err })
     }
-    if (utf8Length(text) > maxOutputBytes)
-      unsigned.outputDigest = createHash('sha256').update(text).digest('hex')
-    else unsigned.output = JSON.parse(text)
+    output =
+      utf8Length(text) > maxOutputBytes
+        ? { outputDigest: createHash('sha256').update(text).digest('hex') }
+        : { output: JSON.parse(text) }
+  }
+  const { error } = fields
+  // Members in canonical (RFC 8785) order, so signing, sending and every verification of the
+  // result serialise it with JSON.stringify rather than sorting it (see canonicalJson).
+  const unsigned: UnsignedResult = {
+    attempt: fields.attempt,
+    ...(error === undefined ? {} : { error: failureInOrder(error) }),
+    finishedAt: fields.finishedAt,
+    job: fields.job,
+    jobId: fields.jobId,
+    ...output,
+    runner: signerKeyHex(signer),
+    startedAt: fields.startedAt,
+    status: fields.status,
   }
   const canonical = canonicalJson(unsigned)
   const result: JobResult = { ...unsigned, signature: toHex(signer.sign(signingBytesOf(canonical))) }
@@ -187,6 +193,12 @@ export function createResult(
   }
   sizes.set(result, lengthWithMember(canonical, 'signature', result.signature))
   return result
+}
+
+/** The failure's members in canonical order; any others stay, for the schema to refuse as before. */
+function failureInOrder(error: JobFailure): JobFailure {
+  const { message, name, retryable, ...others } = error
+  return { message, name, retryable, ...others }
 }
 
 type Decoded =
