@@ -38,6 +38,7 @@ import {
 import {
   authorityRunMismatch,
   createJob,
+  DEFAULT_MAX_JOB_TTL_MS,
   envelopeTag,
   type JobAuthority,
   type JobEnvelope,
@@ -329,7 +330,10 @@ export class JobTracker {
         context: action.context as unknown as Record<string, unknown>,
         ...(secrets === undefined ? {} : { secrets }),
         timeoutMs,
-        ttlMs: Math.max(DEFAULT_JOB_TTL_MS, timeoutMs),
+        // Valid for as long as the step may run, so that a redispatch while it runs is accepted —
+        // but never longer than verifiers accept by default (24 h): an envelope beyond that is
+        // refused by every supervisor and runner, and a step with a longer timeout never ran.
+        ttlMs: Math.min(Math.max(DEFAULT_JOB_TTL_MS, timeoutMs), DEFAULT_MAX_JOB_TTL_MS),
         ...(authority === undefined ? {} : { authority }),
       },
       this.init.signer,
