@@ -195,4 +195,30 @@ describe('a nonce whose durable copy the caller keeps (persistNonce: false)', ()
     expect(after.has(submitter, long)).toBe(true)
     expect(after.has(submitter, short)).toBe(false)
   })
+
+  it('knows a pair it wrote for a deleted record as released, across a restart, until it expires', async () => {
+    const cache = await startCache()
+    const now = Date.now()
+    const [released, claimed, written] = ['0c'.repeat(16), '0d'.repeat(16), '0e'.repeat(16)]
+    expect(cache.claimKeptByCaller(submitter, released, now + 600_000, now)).toBe(true)
+    await cache.persist(submitter, released, now + 600_000, now)
+    await cache.record(submitter, claimed, now + 600_000, now)
+    // A pair an earlier version wrote: its expiry alone.
+    await store.datastore.put(
+      new Key(`/horus/replay/${submitter}/${written}`),
+      Buffer.from(String(now + 600_000)),
+    )
+    expect(cache.released(submitter, released, now)).toBe(true)
+    expect(cache.released(submitter, claimed, now)).toBe(false)
+
+    await cache.stop()
+    const after = new ReplayCache({ datastore: await store.reopen() })
+    caches.push(after)
+    await after.start()
+    expect(after.released(submitter, released)).toBe(true)
+    expect(after.has(submitter, released)).toBe(true)
+    expect([after.released(submitter, claimed), after.has(submitter, claimed)]).toEqual([false, true])
+    expect([after.released(submitter, written), after.has(submitter, written)]).toEqual([false, true])
+    expect(after.released(submitter, released, now + 600_001)).toBe(false)
+  })
 })

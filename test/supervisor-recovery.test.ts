@@ -221,4 +221,46 @@ describe('supervisor recovery', () => {
     expect((again as JobRejectedError).message).toMatch(/replayed/)
     expect(runs).toEqual([envelope.id])
   })
+
+  it('refuses a job sent again after its record was pruned, also once the node restarted with a longer retention', async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const runs: string[] = []
+    const runner = {
+      builtins: false,
+      kinds: {
+        work: async (j: { id: string }) => {
+          runs.push(j.id)
+          return { done: j.id }
+        },
+      },
+    }
+    let sup = await mesh.start(s, {
+      roles: ['supervisor', 'runner'],
+      options: { supervisor: { retentionMs: 500 }, runner },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const envelope = job(cli, { runner: 'work', ttlMs: 120_000 })
+    await submit(mesh.client(cli, sup), envelope)
+    expect((await result(mesh.client(cli, sup), envelope.id)).status).toBe('succeeded')
+    const replayKey = new Key(`/horus/replay/${envelope.submitter}/${envelope.nonce}`)
+    await waitFor(() => sup.node.datastore.has(replayKey), {
+      timeoutMs: 10_000,
+      what: 'the finished record to be pruned and its nonce written',
+    })
+    await mesh.stop(sup)
+    await mesh.stop(cli)
+
+    // An hour's retention now: by today's bound alone, no record of the job could have been pruned.
+    sup = await mesh.start(s, {
+      roles: ['supervisor', 'runner'],
+      options: { supervisor: { retentionMs: 3_600_000 }, runner },
+    })
+    const again = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const refused = await submit(mesh.client(again, sup), envelope).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(JobRejectedError)
+    expect((refused as JobRejectedError).message).toMatch(/replayed/)
+    expect(runs).toEqual([envelope.id])
+  })
 })

@@ -629,7 +629,10 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
    * accepted, and a job is accepted no earlier than its `createdAt` less the verifier's clock skew.
    * (The bound was the job's expiry, which holds only while retention outlasts a job's validity:
    * with a 10 s retention and 30 s jobs, a job replayed once its record was pruned ran again.)
-   * Anything else replayed stays refused.
+   * That bound uses today's retention and clock; a record pruned under a shorter retention (the
+   * node restarted with a longer one) or before the clock stepped back is known by its nonce,
+   * which the store wrote as `released` when it pruned the record. Anything else replayed stays
+   * refused.
    */
   private acceptedBeforeCrash(
     outcome: { reason?: string; job?: JobEnvelope | undefined },
@@ -641,7 +644,9 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       outcome.reason === 'replayed' &&
       job !== undefined &&
       job.expiresAt > now &&
-      now - this.options.retentionMs < earliestAccepted
+      now - this.options.retentionMs < earliestAccepted &&
+      // A record this node pruned: the bound above holds only under today's retention and clock.
+      !this.components.trust.replayCache.released(job.submitter, job.nonce, now)
     )
   }
 
