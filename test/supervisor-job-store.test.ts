@@ -13,6 +13,7 @@ import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createLogger } from '../src/core/logger.js'
 import { createJob, generateSigner, jobDigest, ReplayCache } from '../src/protocols/jobs/index.js'
+import { JOBS_PREFIX } from '../src/roles/supervisor/constants.js'
 import type { JobRecord } from '../src/roles/supervisor/job-record.js'
 import { JobStore, restoreJobNonces } from '../src/roles/supervisor/job-store.js'
 
@@ -226,6 +227,25 @@ describe('JobStore', () => {
     const bare = await jobStore(reopened)
     expect(await restoreJobNonces(reopened, bare.nonces)).toBe(2)
     expect(bare.nonces.has(done.job.submitter, done.job.nonce)).toBe(true)
+  })
+
+  it('skips a damaged record alone: the records after it still load, their nonces given back', async () => {
+    const { datastore, path } = await open()
+    const { store, nonces } = await jobStore(datastore)
+    const [first, second] = [queuedRecord(), queuedRecord()]
+    for (const { job } of [first, second]) nonces.claimKeptByCaller(job.submitter, job.nonce, job.expiresAt)
+    await Promise.all([store.save(first), store.save(second)])
+    // Before every real record in key order: '!' sorts ahead of the ids' characters.
+    const damaged = ['{}', 'null', '{"job":{"id":"x"}}', '{"job":{"id":"y","submitter":1}}', 'not json']
+    for (const [i, text] of damaged.entries()) {
+      await datastore.put(new Key(`${JOBS_PREFIX}/!${i}`), Buffer.from(text))
+    }
+
+    await nonces.stop()
+    const after = await jobStore(await reopen(datastore, path))
+    const loaded = await after.store.load(60_000)
+    expect(loaded.map((r) => r.job.id).sort()).toEqual([first.job.id, second.job.id].sort())
+    expect([first, second].map(({ job }) => after.nonces.has(job.submitter, job.nonce))).toEqual([true, true])
   })
 
   it('writes the nonce of a job still valid to the replay cache before it prunes its record, so a replay after a restart is still refused', async () => {

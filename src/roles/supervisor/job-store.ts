@@ -97,17 +97,17 @@ export class JobStore {
       let record: JobRecord
       try {
         record = JSON.parse(decoder.decode(value)) as JobRecord
-      } catch {
-        this.log.error('skipping unreadable job record %s', key.toString())
+        if (!hasJobIdentity(record)) throw new Error('no job id, submitter, nonce or expiry')
+        // Records written before results were bound to their envelope carry no digest.
+        record.digest ??= jobDigest(record.job)
+      } catch (err) {
+        // One damaged record is skipped alone: the records after it still load, nonces included.
+        this.log.error('skipping unreadable job record %s: %s', key.toString(), (err as Error).message)
         continue
       }
       this.logged.add(record.job.id)
       if (isExpired(record, now, retentionMs)) stale.push(record)
-      else {
-        // Records written before results were bound to their envelope carry no digest.
-        record.digest ??= jobDigest(record.job)
-        this.records.set(record.job.id, record)
-      }
+      else this.records.set(record.job.id, record)
     }
   }
 
@@ -308,4 +308,17 @@ function bytesOf(json: string): Uint8Array {
 
 function isExpired(record: JobRecord, now: number, retentionMs: number): boolean {
   return isTerminal(record.status) && now - record.updatedAt > retentionMs
+}
+
+/** Whether a parsed record holds what loading it needs: the job's id and its nonce's identity. */
+function hasJobIdentity(record: unknown): record is JobRecord {
+  const job = (record as { job?: Partial<JobRecord['job']> } | null)?.job
+  return (
+    typeof job === 'object' &&
+    job !== null &&
+    typeof job.id === 'string' &&
+    typeof job.submitter === 'string' &&
+    typeof job.nonce === 'string' &&
+    typeof job.expiresAt === 'number'
+  )
 }
