@@ -59,4 +59,43 @@ describe('a terminal job status', () => {
       { status: 'failed', onDisk: 'failed' },
     ])
   })
+
+  it('answers a job sent twice at once only when its record is on disk, as it answers the first send', async () => {
+    const [s, c] = await members(mesh, 'sup', 'cli')
+    const sup = await mesh.start(s, {
+      roles: ['supervisor', 'runner'],
+      options: { runner: { builtins: false, kinds: { work: async (j) => ({ done: j.id }) } } },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    // Job records reach the datastore only once released.
+    const datastore = sup.node.datastore
+    const put = datastore.put.bind(datastore)
+    let release = (): void => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    datastore.put = async (key, value, options) => {
+      if (key.toString().startsWith(JOBS_PREFIX)) await held
+      return put(key, value, options)
+    }
+    try {
+      const client = mesh.client(cli, sup)
+      const envelope = job(cli, { runner: 'work' })
+      const answers: string[] = []
+      const first = submit(client, envelope).then(() => answers.push('first'))
+      await waitFor(() => sup.roles.supervisor?.findRecord(envelope.id) !== undefined, {
+        what: 'the first send to be held in memory, its record on its way to disk',
+      })
+      const second = submit(client, envelope).then(() => answers.push('second'))
+      // The second send's round trip, twice over, with nothing answered while the record is held.
+      for (let i = 0; i < 2; i++) await client.call('supervisor.get_job_status', { jobId: envelope.id })
+      expect(answers).toEqual([])
+      release()
+      await Promise.all([first, second])
+      expect(answers.sort()).toEqual(['first', 'second'])
+    } finally {
+      release()
+    }
+  })
 })

@@ -170,6 +170,14 @@ export class JobStore {
     return next.written
   }
 
+  /**
+   * The job's writes still on their way (rejects as the newest does), or undefined when its record
+   * is on disk: a record read from memory is only acknowledged once it is durable.
+   */
+  written(jobId: string): Promise<void> | undefined {
+    return this.chains.get(jobId)
+  }
+
   /** How many record writes went to the datastore since this store was made. */
   get recordWrites(): number {
     return this.writes
