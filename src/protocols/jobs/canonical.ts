@@ -23,7 +23,10 @@ const MAX_ORDERED_DEPTH = 64
 export function canonicalJson(value: unknown): string {
   // Most values signed or verified here are already in canonical order: what JSON.parse makes of a
   // canonical text, and what createJob and createResult build. JSON.stringify writes those as
-  // canonicalize would, several times faster.
+  // canonicalize would, several times faster. The check reads each member once and JSON.stringify
+  // again: plain data only (a getter or Proxy that answers differently the second time could make
+  // the text unsorted — bytes a caller signs that its peers refuse, never bytes they accept wrongly,
+  // since every verifier works on what JSON.parse made).
   if (inCanonicalOrder(value, 0)) return JSON.stringify(value)
   let text: string | undefined
   try {
