@@ -550,7 +550,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     else {
       // The same job arriving again after a restart of this node: answer with what we have.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
-      if (outcome.reason === 'replayed' && existing !== undefined) return this.once(this.sameJob(existing, input))
+      if (outcome.reason === 'replayed' && existing !== undefined)
+        return this.once(this.sameJob(existing, input))
       if (!this.acceptedBeforeCrash(outcome, now)) throw new JobRejectedError(outcome.reason, outcome.message)
       job = outcome.job as JobEnvelope
       this.log(
