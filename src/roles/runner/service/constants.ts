@@ -22,3 +22,10 @@ export const WORK_DIR_NAME = 'work'
  * make a runner verify before it answers. @default 64
  */
 export const MAX_EXECUTE_BATCH = 64
+
+/**
+ * How often a serving runner deletes the results whose job expired (a result is kept until its
+ * job's expiry so that the same job dispatched again is answered, not run again; after it, no
+ * verifier accepts the job). Between sweeps at most this long of expired results stays on disk.
+ */
+export const RESULT_SWEEP_INTERVAL_MS = 10_000

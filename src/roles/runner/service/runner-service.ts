@@ -49,7 +49,7 @@ import {
 } from '../execution/index.js'
 import { builtinKinds, type OsirisLimits } from '../kinds/index.js'
 import { blobInputsOf, type RunnerBlobs, resolveBlobInputs, storeOutput } from './blob-values.js'
-import { BUILTIN_KINDS, MAX_EXECUTE_BATCH, WORK_DIR_NAME } from './constants.js'
+import { BUILTIN_KINDS, MAX_EXECUTE_BATCH, RESULT_SWEEP_INTERVAL_MS, WORK_DIR_NAME } from './constants.js'
 import { RUNNER_ERROR_SPECS } from './error-specs.js'
 import { RunnerStoppingError } from './errors.js'
 import { runnerMethods, runnerSubscriptions } from './methods.js'
@@ -142,6 +142,8 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   private readonly components: RunnerComponents
   private readonly log: Logger
   private readonly results: ResultStore
+  /** Deletes expired results while the runner serves (`ResultStore.sweep`). */
+  private sweeper: ReturnType<typeof setInterval> | undefined
   private readonly inFlight = new Map<string, InFlight>()
   /**
    * Who dispatched each running job: `runner.logs` without a job id streams a caller's own jobs.
@@ -196,6 +198,10 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     for (const [kind, handler] of Object.entries(plugin.kinds)) this.executor.register(kind, handler)
     await this.executor.start()
     await this.results.prune().catch((err: unknown) => this.log.error('pruning results failed: %e', err))
+    this.sweeper = setInterval(() => {
+      this.results.sweep().catch((err: unknown) => this.log.error('sweeping expired results failed: %e', err))
+    }, RESULT_SWEEP_INTERVAL_MS)
+    this.sweeper.unref()
     this.components.setLoadProvider(() => {
       const load = this.executor.load
       return { running: load.running, capacity: load.concurrency }
@@ -214,6 +220,8 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     if (!this.running) return
     this.running = false
     this.stopping = true
+    clearInterval(this.sweeper)
+    this.sweeper = undefined
     await this.executor.stop()
     await Promise.allSettled([...this.inFlight.values()].map((f) => f.response))
   }
