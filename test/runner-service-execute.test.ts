@@ -58,6 +58,38 @@ describe('runner service', () => {
     expect(counter.runs()).toBe(1)
   })
 
+  it('lets a supervisor cancel only a job it dispatched here, not one another supervisor did', async () => {
+    const [r, a, b] = [await mesh.member('run'), await mesh.member('sup-a'), await mesh.member('sup-b')]
+    let release = (): void => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const kinds: Record<string, KindHandler> = {
+      hold: async (_j, ctx) => {
+        await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
+        return { aborted: ctx.signal.aborted }
+      },
+    }
+    const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
+    const [supA, supB] = [
+      await mesh.start(a, { roles: [], bootstrap: run }),
+      await mesh.start(b, { roles: [], bootstrap: run }),
+    ]
+    try {
+      const [clientA, clientB] = [mesh.client(supA, run), mesh.client(supB, run)]
+      const envelope = job(supA, { runner: 'hold' })
+      const execution = clientA.call<ExecuteResponse>('runner.execute', { job: envelope })
+      await waitFor(() => run.roles.runner?.describe().load.running === 1, { what: 'the job to run' })
+      // Trusted as a supervisor too, but no owner of this job: refused, and the job runs on.
+      expect(await clientB.call('runner.cancel', { jobId: envelope.id })).toBe(false)
+      expect(run.roles.runner?.describe().load.running).toBe(1)
+      expect(await clientA.call('runner.cancel', { jobId: envelope.id })).toBe(true)
+      expect((await execution).result.status).toBe('cancelled')
+    } finally {
+      release()
+    }
+  })
+
   it('admits only supervisors, and only jobs its policy trusts', async () => {
     const [r, s, s2] = [await mesh.member('run'), await mesh.member('sup'), await mesh.member('sup2')]
     // `sup` holds only the client role in the runner's policy: it may submit jobs, not hand them to runners.

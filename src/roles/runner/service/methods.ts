@@ -55,7 +55,7 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       // `job` is fresh from JSON.parse of the request frame (or HTTP body) and nothing else holds it.
       handler: ({ job }, { caller, traceparent }) =>
         service.execute(job, {
-          dispatcher: caller.peerId ?? caller.remoteAddress ?? 'http',
+          dispatcher: dispatcherOf(caller),
           owned: true,
           traceparent,
         }),
@@ -81,13 +81,12 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       },
       resultName: 'acceptances',
       handler: ({ jobs }, { caller }) =>
-        service
-          .executeMany(jobs, caller.peerId ?? caller.remoteAddress ?? 'http', { owned: true })
-          .then((accepted) => ({ accepted })),
+        service.executeMany(jobs, dispatcherOf(caller), { owned: true }).then((accepted) => ({ accepted })),
     }),
     defineMethod<{ jobId: string }, boolean>({
       name: 'runner.cancel',
-      summary: 'Cancel a queued or running job; false when it is not running here.',
+      summary:
+        'Cancel a queued or running job the caller dispatched; false when it is not running here for the caller.',
       role: 'runner',
       params: {
         type: 'object',
@@ -97,7 +96,7 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       },
       result: { type: 'boolean' },
       resultName: 'cancelled',
-      handler: ({ jobId }) => service.cancel(jobId),
+      handler: ({ jobId }, { caller }) => service.cancel(jobId, dispatcherOf(caller)),
     }),
   ] as unknown as AnyMethodDefinition[]
 }
@@ -116,7 +115,7 @@ export function runnerSubscriptions(service: RunnerService): AnySubscriptionDefi
           ctx.notify(event).catch(() => {})
         }
         if (jobId !== undefined) return service.watch({ jobId }, notify)
-        const dispatcher = ctx.caller.peerId ?? ctx.caller.remoteAddress ?? 'http'
+        const dispatcher = dispatcherOf(ctx.caller)
         // Starts and executions of one turn go out as one `results` event; log lines one by one.
         return service.watchDispatcher(dispatcher, notify, ({ started, results }) =>
           notify({ type: 'results', results, ...(started.length === 0 ? {} : { started }), at: Date.now() }),
@@ -124,4 +123,9 @@ export function runnerSubscriptions(service: RunnerService): AnySubscriptionDefi
       },
     }),
   ] as unknown as AnySubscriptionDefinition[]
+}
+
+/** Who a caller is to the runner: whose jobs its streams carry and who may cancel them. */
+function dispatcherOf(caller: { peerId?: string | undefined; remoteAddress?: string | undefined }): string {
+  return caller.peerId ?? caller.remoteAddress ?? 'http'
 }

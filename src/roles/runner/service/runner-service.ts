@@ -355,7 +355,16 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
       this.safeDispatchEvent('job:outcome', { detail: { dispatcher, outcome } })
   }
 
-  cancel(jobId: string): Promise<boolean> {
+  /**
+   * Cancels a queued or running job. `by`: the caller over RPC, which may cancel only a job it
+   * dispatched here (another trusted supervisor is no owner of it); without it (the supervisor of
+   * this node, in process), any job.
+   */
+  cancel(jobId: string, by?: string): Promise<boolean> {
+    if (by !== undefined && !this.handedBy(jobId, by)) {
+      if (this.inFlight.has(jobId)) this.log('%s may not cancel %s: it did not dispatch it here', by, jobId)
+      return Promise.resolve(false)
+    }
     return Promise.resolve(this.executor.cancel(jobId, 'cancelled by the supervisor'))
   }
 
