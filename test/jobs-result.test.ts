@@ -71,7 +71,7 @@ describe('signed results', () => {
     expect(verifyResult({ ...result, outputDigest: 'ab'.repeat(32) })).toMatchObject({ reason: 'malformed' })
     expect(verifyResult({ ...result, status: 'done' })).toMatchObject({
       reason: 'malformed',
-      message: 'result.status: must be equal to one of the allowed values',
+      message: 'result.status: must be equal to one of the allowed values, got "done"',
     })
     expect(verifyResult(result, { maxBytes: 100 })).toMatchObject({ reason: 'too_large' })
     expect(verifyResult(new Uint8Array(200), { maxBytes: 100 })).toMatchObject({ reason: 'too_large' })

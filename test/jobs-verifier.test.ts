@@ -173,13 +173,17 @@ describe('JobVerifier rejects', () => {
 
   it('malformed: schema violations name the path', async () => {
     const job = createJob({ runner: 'sal' }, fx.client)
-    expect(await expectRejected({ ...job, attempt: 0 }, 'malformed')).toBe('job.attempt: must be >= 1')
-    expect(await expectRejected({ ...job, env: { A: 1 } }, 'malformed')).toBe('job.env.A: must be string')
+    expect(await expectRejected({ ...job, attempt: 0 }, 'malformed')).toBe('job.attempt: must be >= 1, got 0')
+    expect(await expectRejected({ ...job, env: { A: 1 } }, 'malformed')).toBe('job.env.A: must be string, got 1')
     expect(await expectRejected({ ...job, extra: true }, 'malformed')).toMatch(
       /must NOT have additional properties \(extra\)/,
     )
     expect(await expectRejected({ ...job, runner: 'Bad Runner' }, 'malformed')).toMatch(
-      /^job\.runner: must match/,
+      /^job\.runner: must match .*, got "Bad Runner"$/,
+    )
+    // A long value is named by its length only: it came from a peer and goes into logs and answers.
+    expect(await expectRejected({ ...job, runner: `Bad${'x'.repeat(100)}` }, 'malformed')).toMatch(
+      /, got a string of 103 characters$/,
     )
     expect(await expectRejected({ ...job, signatures: [] }, 'malformed')).toMatch(/^job\.signatures/)
     const { nonce: _nonce, ...withoutNonce } = job
@@ -196,9 +200,9 @@ describe('JobVerifier rejects', () => {
     }
     const sig = fx.client.sign(jobSigningBytes(canonicalJson(unsigned), []))
     const over = { ...unsigned, signatures: [{ key: signerKeyHex(fx.client), sig: toHex(sig) }] }
-    expect(await expectRejected(over, 'malformed')).toBe(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}`)
+    expect(await expectRejected(over, 'malformed')).toBe(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}, got ${MAX_JOB_TIMEOUT_MS + 1}`)
     expect(() => createJob({ runner: 'sal', timeoutMs: MAX_JOB_TIMEOUT_MS + 1 }, fx.client)).toThrow(
-      new InvalidJobError(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}`),
+      new InvalidJobError(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}, got ${MAX_JOB_TIMEOUT_MS + 1}`),
     )
   })
 
