@@ -174,7 +174,9 @@ describe('JobVerifier rejects', () => {
   it('malformed: schema violations name the path', async () => {
     const job = createJob({ runner: 'sal' }, fx.client)
     expect(await expectRejected({ ...job, attempt: 0 }, 'malformed')).toBe('job.attempt: must be >= 1, got 0')
-    expect(await expectRejected({ ...job, env: { A: 1 } }, 'malformed')).toBe('job.env.A: must be string, got 1')
+    expect(await expectRejected({ ...job, env: { A: 1 } }, 'malformed')).toBe(
+      'job.env.A: must be string, got 1',
+    )
     expect(await expectRejected({ ...job, extra: true }, 'malformed')).toMatch(
       /must NOT have additional properties \(extra\)/,
     )
@@ -200,7 +202,9 @@ describe('JobVerifier rejects', () => {
     }
     const sig = fx.client.sign(jobSigningBytes(canonicalJson(unsigned), []))
     const over = { ...unsigned, signatures: [{ key: signerKeyHex(fx.client), sig: toHex(sig) }] }
-    expect(await expectRejected(over, 'malformed')).toBe(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}, got ${MAX_JOB_TIMEOUT_MS + 1}`)
+    expect(await expectRejected(over, 'malformed')).toBe(
+      `job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}, got ${MAX_JOB_TIMEOUT_MS + 1}`,
+    )
     expect(() => createJob({ runner: 'sal', timeoutMs: MAX_JOB_TIMEOUT_MS + 1 }, fx.client)).toThrow(
       new InvalidJobError(`job.timeoutMs: must be <= ${MAX_JOB_TIMEOUT_MS}, got ${MAX_JOB_TIMEOUT_MS + 1}`),
     )
