@@ -328,7 +328,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     if (known !== undefined) {
       const same = this.sameJob(known, input)
       this.log('job %s sent again (%s): answering its record (%s)', id, source, same.status)
-      return this.once(same)
+      return this.whenWritten(same)
     }
     const span = this.components.tracing === undefined ? undefined : this.acceptSpan(input, source, options)
     try {
@@ -551,7 +551,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       // The same job arriving again after a restart of this node: answer with what we have.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
       if (outcome.reason === 'replayed' && existing !== undefined)
-        return this.once(this.sameJob(existing, input))
+        return this.whenWritten(this.sameJob(existing, input))
       if (!this.acceptedBeforeCrash(outcome, now)) throw new JobRejectedError(outcome.reason, outcome.message)
       job = outcome.job as JobEnvelope
       this.log(
@@ -656,7 +656,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
    * the first send is still writing, and that answer is an acknowledgement like the first one's.
    * No wait (and no promise) for a record already written.
    */
-  private once(record: JobRecord): JobRecord | Promise<JobRecord> {
+  private whenWritten(record: JobRecord): JobRecord | Promise<JobRecord> {
     const writing = this.store.written(record.job.id)
     return writing === undefined ? record : writing.then(() => record)
   }
