@@ -242,10 +242,15 @@ describe('JobStore', () => {
     }
 
     await nonces.stop()
-    const after = await jobStore(await reopen(datastore, path))
+    const reopened = await reopen(datastore, path)
+    const after = await jobStore(reopened)
     const loaded = await after.store.load(60_000)
     expect(loaded.map((r) => r.job.id).sort()).toEqual([first.job.id, second.job.id].sort())
     expect([first, second].map(({ job }) => after.nonces.has(job.submitter, job.nonce))).toEqual([true, true])
+    // A node without a supervisor now: the same records give back the same two nonces, no others.
+    const bare = await jobStore(reopened)
+    expect(await restoreJobNonces(reopened, bare.nonces)).toBe(2)
+    expect(bare.nonces.size).toBe(2)
   })
 
   it('writes the nonce of a job still valid to the replay cache before it prunes its record, so a replay after a restart is still refused', async () => {

@@ -283,13 +283,15 @@ export async function restoreJobNonces(datastore: Datastore, nonces: NonceKeeper
   const now = Date.now()
   let restored = 0
   for await (const { value } of datastore.query({ prefix: JOBS_PREFIX })) {
-    let job: JobRecord['job'] | undefined
+    let record: unknown
     try {
-      job = (JSON.parse(decoder.decode(value)) as Partial<JobRecord>).job
+      record = JSON.parse(decoder.decode(value))
     } catch {
       continue
     }
-    if (job === undefined || job.expiresAt <= now) continue
+    // The same test of a record as `load`'s: a damaged one gives back nothing.
+    if (!hasJobIdentity(record) || record.job.expiresAt <= now) continue
+    const { job } = record
     nonces.restore(job.submitter, job.nonce, job.expiresAt, now)
     restored++
   }
