@@ -32,6 +32,13 @@ async function startCache(): Promise<ReplayCache> {
   return cache
 }
 
+/** Stops `cache` and starts a new one on the datastore reopened from disk: a process restart. */
+async function restartCache(cache: ReplayCache): Promise<ReplayCache> {
+  await cache.stop()
+  await store.reopen()
+  return startCache()
+}
+
 const submitter = 'aa'.repeat(32)
 
 describe('ReplayCache', () => {
@@ -123,12 +130,8 @@ describe('a replayed job after the verifying node restarts', () => {
     const before = await startCache()
     const verifierBefore = createJobVerifier({ trust: policy, replayCache: before })
     expect((await verifierBefore.verify(wire)).ok).toBe(true)
-    await before.stop()
 
-    const datastore = await store.reopen()
-    const after = new ReplayCache({ datastore })
-    caches.push(after)
-    await after.start()
+    const after = await restartCache(before)
     const verifierAfter = createJobVerifier({ trust: policy, replayCache: after })
     expect(await verifierAfter.verify(wire)).toMatchObject({ ok: false, reason: 'replayed' })
     expect(verifierAfter.stats().rejected.replayed).toBe(1)
@@ -155,10 +158,7 @@ describe('a nonce whose durable copy the caller keeps (persistNonce: false)', ()
     const key = new Key(`/horus/replay/${job.submitter}/${job.nonce}`)
     await expect(store.datastore.has(key)).resolves.toBe(false)
 
-    await cache.stop()
-    const after = new ReplayCache({ datastore: await store.reopen() })
-    caches.push(after)
-    await after.start()
+    const after = await restartCache(cache)
     expect(after.has(job.submitter, job.nonce)).toBe(false)
     // What the caller does at start with the record it wrote before acknowledging the job.
     after.restore(job.submitter, job.nonce, job.expiresAt)
@@ -188,10 +188,7 @@ describe('a nonce whose durable copy the caller keeps (persistNonce: false)', ()
     expect(deleteOne).not.toHaveBeenCalled()
     expect(cache.has(submitter, short, now + 200)).toBe(false)
 
-    await cache.stop()
-    const after = new ReplayCache({ datastore: await store.reopen() })
-    caches.push(after)
-    await after.start()
+    const after = await restartCache(cache)
     expect(after.has(submitter, long)).toBe(true)
     expect(after.has(submitter, short)).toBe(false)
   })
@@ -211,10 +208,7 @@ describe('a nonce whose durable copy the caller keeps (persistNonce: false)', ()
     expect(cache.released(submitter, released, now)).toBe(true)
     expect(cache.released(submitter, claimed, now)).toBe(false)
 
-    await cache.stop()
-    const after = new ReplayCache({ datastore: await store.reopen() })
-    caches.push(after)
-    await after.start()
+    const after = await restartCache(cache)
     expect(after.released(submitter, released)).toBe(true)
     expect(after.has(submitter, released)).toBe(true)
     expect([after.released(submitter, claimed), after.has(submitter, claimed)]).toEqual([false, true])

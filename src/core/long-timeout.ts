@@ -21,8 +21,8 @@ export interface LongTimeoutOptions {
 /**
  * Calls `fn` once, `delayMs` from now — with a Node timer's precision: within setTimeout's range it
  * is one, which measures from the loop's cached time and may fire a millisecond or so early by
- * `performance.now()`; beyond it, each step re-arms from `performance.now()`. `Infinity` never fires. One object and one Node timer when the delay is in range:
- * the runner arms one per job.
+ * `performance.now()`; beyond it, each step re-arms from `performance.now()`. `Infinity` never
+ * fires. One object and one Node timer when the delay is in range: the runner arms one per job.
  */
 export function setLongTimeout(
   fn: () => void,

@@ -37,8 +37,7 @@
  * what a load left fragmented stays committed otherwise. At most MAX_RELEASES collections (~0.5 s
  * each on a node's ~40 MiB live heap on a loaded host) per busy-to-idle change, never two within
  * MIN_RELEASE_SPACING_MS (so brief loads cannot drive it), and only when there is hardly any work
- * to delay; a window costs a young-generation collection (~1–5 ms when
- * idle).
+ * to delay; a window costs a young-generation collection (~1–5 ms when idle).
  *
  * Only `horus node start` uses it, like the heap growth setting: the collection is process-wide.
  */
