@@ -193,26 +193,22 @@ describe('a nonce whose durable copy the caller keeps (persistNonce: false)', ()
     expect(after.has(submitter, short)).toBe(false)
   })
 
-  it('knows a pair it wrote for a deleted record as released, across a restart, until it expires', async () => {
+  it('keeps a pair it wrote for a deleted record spent across a restart, until it expires', async () => {
     const cache = await startCache()
     const now = Date.now()
-    const [released, claimed, written] = ['0c'.repeat(16), '0d'.repeat(16), '0e'.repeat(16)]
-    expect(cache.claimKeptByCaller(submitter, released, now + 600_000, now)).toBe(true)
-    await cache.persist(submitter, released, now + 600_000, now)
-    await cache.record(submitter, claimed, now + 600_000, now)
-    // A pair an earlier version wrote: its expiry alone.
+    const [persisted, marked] = ['0c'.repeat(16), '0d'.repeat(16)]
+    expect(cache.claimKeptByCaller(submitter, persisted, now + 600_000, now)).toBe(true)
+    await cache.persist(submitter, persisted, now + 600_000, now)
+    // What the release before wrote for such a pair: its expiry and a mark.
     await store.datastore.put(
-      new Key(`/horus/replay/${submitter}/${written}`),
-      Buffer.from(String(now + 600_000)),
+      new Key(`/horus/replay/${submitter}/${marked}`),
+      Buffer.from(`${now + 600_000}r`),
     )
-    expect(cache.released(submitter, released, now)).toBe(true)
-    expect(cache.released(submitter, claimed, now)).toBe(false)
 
     const after = await restartCache(cache)
-    expect(after.released(submitter, released)).toBe(true)
-    expect(after.has(submitter, released)).toBe(true)
-    expect([after.released(submitter, claimed), after.has(submitter, claimed)]).toEqual([false, true])
-    expect([after.released(submitter, written), after.has(submitter, written)]).toEqual([false, true])
-    expect(after.released(submitter, released, now + 600_001)).toBe(false)
+    expect([after.has(submitter, persisted), after.has(submitter, marked)]).toEqual([true, true])
+    expect(await after.record(submitter, persisted, now + 600_000)).toBe(false)
+    expect(await after.record(submitter, marked, now + 600_000)).toBe(false)
+    expect(after.has(submitter, persisted, now + 600_001)).toBe(false)
   })
 })

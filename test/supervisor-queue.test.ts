@@ -94,24 +94,39 @@ describe('supervisor queueing and lifecycle', () => {
     expect(answer.result?.output).toBe('ran late')
   })
 
-  it('accepts a job whose nonce it spent but never stored (it died in between), and runs it once', async () => {
-    const { sup, cli, runner, client } = await setup()
-    const run = await mesh.start(runner, {
-      roles: ['runner'],
-      bootstrap: sup,
-      options: { runner: { builtins: false, kinds: { once: async () => 'ran' } } },
+  it('refuses a job its node’s runner already ran for another supervisor, so it runs once', async () => {
+    const [a, b, c] = [await mesh.member('both'), await mesh.member('other'), await mesh.member('cli')]
+    let runs = 0
+    const both = await mesh.start(a, {
+      roles: ['supervisor', 'runner'],
+      options: {
+        runner: {
+          builtins: false,
+          kinds: {
+            once: async () => {
+              runs++
+              return 'ran'
+            },
+          },
+        },
+      },
     })
-    await runnerVisible(sup, 'once')
+    const other = await mesh.start(b, { roles: ['supervisor'], bootstrap: both })
+    const cli = await mesh.start(c, { roles: [], bootstrap: both })
+    await runnerVisible(other, 'once')
     const envelope = job(cli, { runner: 'once' })
-    // What a crash between the verifier's record and the job store's write leaves behind.
-    expect((await sup.node.trust.verifier.verify(envelope)).ok).toBe(true)
-    expect(await client.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
-    const ack = await submit(client, envelope)
-    expect(ack.jobId).toBe(envelope.id)
-    expect((await result(client, envelope.id)).result?.output).toBe('ran')
-    // Sent once more, it is the same record: not run again.
-    expect((await submit(client, envelope)).status).toBe('succeeded')
-    expect(run.roles.runner?.executor.result(envelope.id)).toBeDefined()
+    const viaOther = mesh.client(cli, other)
+    await submit(viaOther, envelope)
+    expect((await result(viaOther, envelope.id)).result?.output).toBe('ran')
+
+    // The same envelope sent to the supervisor beside that runner: its nonce is spent there, and
+    // no record of it is.
+    const viaBoth = mesh.client(cli, both)
+    const refused = await submit(viaBoth, envelope).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(JobRejectedError)
+    expect((refused as Error).message).toMatch(/replayed/)
+    expect(await viaBoth.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
+    expect(runs).toBe(1)
   })
 
   it('refuses jobs that do not verify and ids taken by another job, persisting nothing for them', async () => {

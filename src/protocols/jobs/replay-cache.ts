@@ -46,12 +46,6 @@ export class ReplayCache implements Startable {
   readonly #entries = new Map<string, number>()
   /** Entries whose durable copy the caller keeps (see `claimKeptByCaller`): none under our prefix. */
   readonly #keptByCaller = new Set<string>()
-  /**
-   * Entries written by `persist`: the caller had a record of the job and deleted it. A replay of
-   * such a pair was accepted once for sure — unlike a spent pair without a record, which a caller
-   * may take as a job it accepted just before a crash (`released()`).
-   */
-  readonly #released = new Set<string>()
   #started = false
   #timer: ReturnType<typeof setInterval> | undefined
 
@@ -71,10 +65,7 @@ export class ReplayCache implements Startable {
       const released = text.endsWith(RELEASED_MARK)
       const expiresAt = Number(released ? text.slice(0, -RELEASED_MARK.length) : text)
       if (id === undefined || !Number.isFinite(expiresAt) || expiresAt <= now) expired.push(key)
-      else {
-        this.#entries.set(id, expiresAt)
-        if (released) this.#released.add(id)
-      }
+      else this.#entries.set(id, expiresAt)
     }
     await this.#deleteKeys(expired)
     this.#started = true
@@ -93,7 +84,6 @@ export class ReplayCache implements Startable {
     this.#started = false
     this.#entries.clear()
     this.#keptByCaller.clear()
-    this.#released.clear()
   }
 
   /** Live entries in memory. */
@@ -103,15 +93,6 @@ export class ReplayCache implements Startable {
 
   has(submitter: string, nonce: string, now: number = Date.now()): boolean {
     return this.#live(`${submitter}/${nonce}`, now)
-  }
-
-  /**
-   * Whether the live pair was written by `persist`: its job was accepted and its record since
-   * deleted, so a replay of it is one whatever the caller's retention or clock say now.
-   */
-  released(submitter: string, nonce: string, now: number = Date.now()): boolean {
-    const id = `${submitter}/${nonce}`
-    return this.#released.has(id) && this.#live(id, now)
   }
 
   #live(id: string, now: number): boolean {
@@ -201,9 +182,8 @@ export class ReplayCache implements Startable {
     if (!this.#entries.has(id)) this.#entries.set(id, expiresAt)
     // Ours from now on: should it expire while the write is on its way, its delete follows the put.
     const wasKept = this.#keptByCaller.delete(id)
-    this.#released.add(id)
     try {
-      await this.#datastore.put(entryKey(submitter, nonce), entryValue(expiresAt, RELEASED_MARK))
+      await this.#datastore.put(entryKey(submitter, nonce), entryValue(expiresAt))
     } catch (err) {
       if (wasKept && this.#entries.has(id)) this.#keptByCaller.add(id)
       throw err
@@ -218,7 +198,6 @@ export class ReplayCache implements Startable {
     // An expired pair claimed again goes to the end, where its new expiry belongs.
     this.#entries.delete(id)
     this.#entries.set(id, expiresAt)
-    this.#released.delete(id)
     if (keptByCaller) this.#keptByCaller.add(id)
     else this.#keptByCaller.delete(id)
     this.#dropExpiredHead(now)
@@ -233,7 +212,6 @@ export class ReplayCache implements Startable {
     for (const [id, expiresAt] of this.#entries) {
       if (expiresAt > now) continue
       this.#entries.delete(id)
-      this.#released.delete(id)
       dropped++
       if (!this.#keptByCaller.delete(id)) expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
     }
@@ -248,7 +226,6 @@ export class ReplayCache implements Startable {
     for (const [id, expiresAt] of this.#entries) {
       if (expiresAt > now || dropped === MAX_EXPIRED_PER_CLAIM) break
       this.#entries.delete(id)
-      this.#released.delete(id)
       dropped++
       if (!this.#keptByCaller.delete(id)) expired.push(new Key(`${REPLAY_CACHE_PREFIX}/${id}`))
     }
@@ -279,11 +256,14 @@ function entryKey(submitter: string, nonce: string): Key {
  * The entry's value: its expiry as decimal text. Buffer.from copies into Node's pooled slab rather
  * than allocating a buffer per entry as TextEncoder does; nothing writes into it afterwards.
  */
-function entryValue(expiresAt: number, mark = ''): Uint8Array {
-  return Buffer.from(`${expiresAt}${mark}`)
+function entryValue(expiresAt: number): Uint8Array {
+  return Buffer.from(String(expiresAt))
 }
 
-/** Ends the value of an entry `persist` wrote (earlier versions read it as NaN: dropped). */
+/**
+ * Ended the value of an entry `persist` wrote, in the release before the supervisor stopped taking
+ * a spent pair without a record as its own: still read, so such entries load as live ones.
+ */
 const RELEASED_MARK = 'r'
 
 function entryId(key: Key): string | undefined {

@@ -544,21 +544,18 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     // The nonce is spent in memory only: the record, written before the job is acknowledged, is its
     // durable copy (JobStore gives it back to the replay cache when it loads).
     const outcome = await this.components.trust.verifier.verify(input, { persistNonce: false, owned })
-    const now = Date.now()
-    let job: JobEnvelope
-    if (outcome.ok) job = outcome.job
-    else {
-      // The same job arriving again after a restart of this node: answer with what we have.
+    if (!outcome.ok) {
+      // The same job arriving again (a retry, or after a restart of this node): answer with what
+      // we have. A spent nonce without a record here was spent by this node's runner for another
+      // supervisor, or by this supervisor for a record it has since pruned: the job ran, or is
+      // running, elsewhere. Accepting it would run it again.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
       if (outcome.reason === 'replayed' && existing !== undefined)
         return this.whenWritten(this.sameJob(existing, input))
-      if (!this.acceptedBeforeCrash(outcome, now)) throw new JobRejectedError(outcome.reason, outcome.message)
-      job = outcome.job as JobEnvelope
-      this.log(
-        'job %s: its nonce was spent here but it was never stored (a crash in between): accepting it',
-        job.id,
-      )
+      throw new JobRejectedError(outcome.reason, outcome.message)
     }
+    const { job } = outcome
+    const now = Date.now()
     const record: JobRecord = {
       job,
       digest: jobDigest(job),
@@ -619,36 +616,6 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       const timer = setTimeout(done, Math.max(0, until - Date.now()))
       liveness.addEventListener('peer:alive', check)
     })
-  }
-
-  /**
-   * A `replayed` job with no record here: its nonce was spent in this node but no record of it was
-   * written — a crash between the two writes of a version that wrote the nonce on its own, or this
-   * node's runner spent it for another supervisor — and its sender (a coordinator reconciling, a
-   * client retrying) sends it again. Taking it runs it at most once here only if no record of it
-   * can have been pruned yet: a record goes at the earliest `retentionMs` after its job was
-   * accepted, and a job is accepted no earlier than its `createdAt` less the verifier's clock skew.
-   * (The bound was the job's expiry, which holds only while retention outlasts a job's validity:
-   * with a 10 s retention and 30 s jobs, a job replayed once its record was pruned ran again.)
-   * That bound uses today's retention and clock; a record pruned under a shorter retention (the
-   * node restarted with a longer one) or before the clock stepped back is known by its nonce,
-   * which the store wrote as `released` when it pruned the record. Anything else replayed stays
-   * refused.
-   */
-  private acceptedBeforeCrash(
-    outcome: { reason?: string; job?: JobEnvelope | undefined },
-    now: number,
-  ): boolean {
-    const job = outcome.job
-    const earliestAccepted = (job?.createdAt ?? 0) - this.components.trust.verifier.clockSkewMs
-    return (
-      outcome.reason === 'replayed' &&
-      job !== undefined &&
-      job.expiresAt > now &&
-      now - this.options.retentionMs < earliestAccepted &&
-      // A record this node pruned: the bound above holds only under today's retention and clock.
-      !this.components.trust.replayCache.released(job.submitter, job.nonce, now)
-    )
   }
 
   /**
