@@ -94,7 +94,7 @@ describe('supervisor queueing and lifecycle', () => {
     expect(answer.result?.output).toBe('ran late')
   })
 
-  it('refuses a job its node’s runner already ran for another supervisor, so it runs once', async () => {
+  it('takes a job its node’s runner already ran for another supervisor only to that runner, which answers it', async () => {
     const [a, b, c] = [await mesh.member('both'), await mesh.member('other'), await mesh.member('cli')]
     let runs = 0
     const both = await mesh.start(a, {
@@ -119,14 +119,46 @@ describe('supervisor queueing and lifecycle', () => {
     await submit(viaOther, envelope)
     expect((await result(viaOther, envelope.id)).result?.output).toBe('ran')
 
-    // The same envelope sent to the supervisor beside that runner: its nonce is spent there, and
-    // no record of it is.
+    // The same envelope sent to the supervisor beside that runner (a coordinator that lost the
+    // first supervisor does this): its nonce is spent there and no record of it is, so it may go
+    // to that runner alone, which answers with what it kept.
     const viaBoth = mesh.client(cli, both)
-    const refused = await submit(viaBoth, envelope).catch((err: unknown) => err)
+    await submit(viaBoth, envelope)
+    expect((await result(viaBoth, envelope.id)).result?.output).toBe('ran')
+    expect(runs).toBe(1)
+    expect(
+      (await viaBoth.call<JobStatusView>('supervisor.get_job_status', { jobId: envelope.id })).runner,
+    ).toBe(both.peerId)
+  })
+
+  it('refuses a job whose nonce its node spent when no runner of the node holds its execution', async () => {
+    const { sup, cli, runner, client } = await setup()
+    let runs = 0
+    await mesh.start(runner, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: {
+        runner: {
+          builtins: false,
+          kinds: {
+            once: async () => {
+              runs++
+              return 'ran'
+            },
+          },
+        },
+      },
+    })
+    await runnerVisible(sup, 'once')
+    const envelope = job(cli, { runner: 'once' })
+    // Spent as a runner of this node spends it (or as a pruned record leaves it): nothing here runs
+    // it or keeps its result, so wherever it ran, running it again is the only thing taking it does.
+    expect((await sup.node.trust.verifier.verify(envelope)).ok).toBe(true)
+    const refused = await submit(client, envelope).catch((err: unknown) => err)
     expect(refused).toBeInstanceOf(JobRejectedError)
     expect((refused as Error).message).toMatch(/replayed/)
-    expect(await viaBoth.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
-    expect(runs).toBe(1)
+    expect(await client.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
+    expect(runs).toBe(0)
   })
 
   it('refuses jobs that do not verify and ids taken by another job, persisting nothing for them', async () => {

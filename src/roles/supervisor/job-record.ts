@@ -48,6 +48,11 @@ export interface JobRecord {
   reason?: string
   /** Peer ID of the runner the job is (or was last) handed to. */
   runner?: string
+  /**
+   * The only runner the job may go to: this node's, which spent its nonce before this supervisor
+   * took it (for another supervisor) and answers it from its execution; any other would run it again.
+   */
+  pinnedTo?: string
   /** Runners the job was handed to, in order: each executes a job id at most once. */
   tried: string[]
   /** Runners that refused the job (rejected it, no longer have it): never asked again. */

@@ -57,6 +57,8 @@ export interface LocalRunner {
   cancel(jobId: string): Promise<boolean>
   describe(): RunnerDescription
   onJobEvent(listener: (event: RunnerJobEvent) => void): () => void
+  /** Whether this very job is running here or its result is kept: a dispatch of it is answered, not run. */
+  holds(job: JobEnvelope): Promise<boolean>
 }
 
 export class RemoteRunnerLink implements RunnerLink {

@@ -544,17 +544,21 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     // The nonce is spent in memory only: the record, written before the job is acknowledged, is its
     // durable copy (JobStore gives it back to the replay cache when it loads).
     const outcome = await this.components.trust.verifier.verify(input, { persistNonce: false, owned })
+    let pinnedTo: string | undefined
     if (!outcome.ok) {
       // The same job arriving again (a retry, or after a restart of this node): answer with what
-      // we have. A spent nonce without a record here was spent by this node's runner for another
-      // supervisor, or by this supervisor for a record it has since pruned: the job ran, or is
-      // running, elsewhere. Accepting it would run it again.
+      // we have.
       const existing = outcome.job === undefined ? undefined : this.store.get(outcome.job.id)
       if (outcome.reason === 'replayed' && existing !== undefined)
         return this.whenWritten(this.sameJob(existing, input))
-      throw new JobRejectedError(outcome.reason, outcome.message)
+      // A nonce spent here without a record: this node's runner took the job from another
+      // supervisor (a coordinator sends it here once that one is lost), or this supervisor pruned
+      // its record. Only that runner, still holding the execution, may have it: any other would
+      // run it again.
+      pinnedTo = outcome.reason === 'replayed' ? await this.localHolder(outcome.job) : undefined
+      if (pinnedTo === undefined) throw new JobRejectedError(outcome.reason, outcome.message)
     }
-    const { job } = outcome
+    const job = outcome.job as JobEnvelope
     const now = Date.now()
     const record: JobRecord = {
       job,
@@ -565,7 +569,10 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       source,
       acceptedAt: now,
       updatedAt: now,
+      ...(pinnedTo === undefined ? {} : { pinnedTo }),
     }
+    if (pinnedTo !== undefined)
+      this.log("%s: its execution is on this node's runner; sent there only", job.id)
     // Dispatched in the same turn, before the write starts: a job that finds a free runner is
     // written once, already `dispatched` (the record's saves fold), not `queued` then `dispatched`.
     // It is acknowledged only once that write (which holds its nonce) is on disk. Handing it to a
@@ -616,6 +623,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       const timer = setTimeout(done, Math.max(0, until - Date.now()))
       liveness.addEventListener('peer:alive', check)
     })
+  }
+
+  /** This node's runner, if it runs `job` or keeps its result. */
+  private async localHolder(job: JobEnvelope | undefined): Promise<string | undefined> {
+    const local = this.local
+    if (job === undefined || local === undefined) return undefined
+    return (await local.holds(job).catch(() => false)) ? local.peerId : undefined
   }
 
   /**
@@ -690,7 +704,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       }
       const hold = this.holds.get(jobId)
       if (hold !== undefined && hold.until <= now) this.holds.delete(jobId)
-      const only = hold !== undefined && hold.until > now ? hold.runner : undefined
+      const only = record.pinnedTo ?? (hold !== undefined && hold.until > now ? hold.runner : undefined)
       const among = this.recipientsOf(record)
       const outcome = this.pool.pick(capability, record.refused, only, among)
       if ('peerId' in outcome) {

@@ -443,10 +443,24 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     return this.watch({ dispatcher: this.peerId }, listener)
   }
 
+  /** For a supervisor in this node: whether `again` would answer this very job (see LocalRunner). */
+  async holds(job: JobEnvelope): Promise<boolean> {
+    if (this.runningAs(job) !== undefined) return true
+    return (await this.results.get(job)) !== undefined
+  }
+
+  /** The execution in progress here of this very job (same id, submitter and nonce), if any. */
+  private runningAs(job: JobEnvelope) {
+    const running = this.inFlight.get(job.id)
+    return running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter
+      ? running
+      : undefined
+  }
+
   /** The execution of this very job already running or finished here, if any (`replayed`). */
   private async again(job: JobEnvelope, dispatcher: string): Promise<Admitted | undefined> {
-    const running = this.inFlight.get(job.id)
-    if (running !== undefined && running.job.nonce === job.nonce && running.job.submitter === job.submitter) {
+    const running = this.runningAs(job)
+    if (running !== undefined) {
       this.log('%s sent again by %s: attaching to its execution in progress', envelopeTag(job), dispatcher)
       this.addDispatcher(job.id, dispatcher)
       return { job, response: running.response.then((answer) => ({ ...answer, replayed: true })) }
