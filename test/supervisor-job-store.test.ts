@@ -247,10 +247,41 @@ describe('JobStore', () => {
     const loaded = await after.store.load(60_000)
     expect(loaded.map((r) => r.job.id).sort()).toEqual([first.job.id, second.job.id].sort())
     expect([first, second].map(({ job }) => after.nonces.has(job.submitter, job.nonce))).toEqual([true, true])
+    // Of a damaged record, its key's job id is left: that job may have been taken here already.
+    const now = Date.now()
+    expect(after.store.mayHaveHeld({ id: '!0', createdAt: now }, 0)).toBe(true)
+    expect(after.store.mayHaveHeld({ id: first.job.id, createdAt: first.job.createdAt }, 0)).toBe(false)
+    expect(after.store.mayHaveHeld({ id: 'another', createdAt: now - 3_600_000 }, 0)).toBe(false)
     // A node without a supervisor now: the same records give back the same two nonces, no others.
     const bare = await jobStore(reopened)
     expect(await restoreJobNonces(reopened, bare.nonces)).toBe(2)
     expect(bare.nonces.size).toBe(2)
+  })
+
+  it('after a load a datastore error stopped, takes every job made before it as possibly held already', async () => {
+    const { datastore, path } = await open()
+    const { store, nonces } = await jobStore(datastore)
+    const records = [queuedRecord(), queuedRecord(), queuedRecord()]
+    await Promise.all(records.map((r) => store.save(r)))
+    await nonces.stop()
+    const reopened = await reopen(datastore, path)
+    // A datastore that answers one record, then fails (a bad table LevelDB opened or repaired).
+    const query = reopened.query.bind(reopened)
+    reopened.query = async function* (q, options) {
+      let left = 1
+      for await (const pair of query(q, options)) {
+        if (left-- === 0) throw new Error('Corruption: block checksum mismatch')
+        yield pair
+      }
+    }
+    const after = await jobStore(reopened)
+    const loaded = await after.store.load(60_000)
+    expect(loaded).toHaveLength(1)
+    const unread = records.filter((r) => r.job.id !== loaded[0]?.job.id)
+    const skewMs = 30_000
+    for (const { job } of unread) expect(after.store.mayHaveHeld(job, skewMs)).toBe(true)
+    // Made after the load began (more than the skew later): it cannot be one of the unread records.
+    expect(after.store.mayHaveHeld({ id: 'later', createdAt: Date.now() + skewMs + 1 }, skewMs)).toBe(false)
   })
 
   it('writes the nonce of a job still valid to the replay cache before it prunes its record, so a replay after a restart is still refused', async () => {

@@ -4,7 +4,9 @@
  */
 import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
+import { JobRejectedError } from '../src/protocols/jobs/index.js'
 import type { KindHandler } from '../src/roles/runner/index.js'
+import { JOBS_PREFIX } from '../src/roles/supervisor/constants.js'
 import { JobNotFoundError, SupervisorNotRunningError } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import { JobMesh, job, result, runnerVisible, submit } from './jobs-flow-fixtures.js'
@@ -260,6 +262,55 @@ describe('supervisor recovery', () => {
     const client = mesh.client(again, sup)
     await submit(client, envelope)
     expect((await result(client, envelope.id)).result?.output).toEqual({ done: envelope.id })
+    expect(runs).toEqual([envelope.id])
+  })
+
+  it('refuses a job whose record it could not read back at start, rather than run it a second time', async () => {
+    const [s, r, r2, c] = [
+      await mesh.member('sup'),
+      await mesh.member('run'),
+      await mesh.member('run2'),
+      await mesh.member('cli'),
+    ]
+    const runs: string[] = []
+    let sup = await mesh.start(s, { roles: ['supervisor'] })
+    const kinds: Record<string, KindHandler> = {
+      work: async (j) => {
+        runs.push(j.id)
+        return 'done'
+      },
+    }
+    let run = await mesh.start(r, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds } },
+    })
+    let cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work')
+    const envelope = job(cli, { runner: 'work', ttlMs: 120_000 })
+    await submit(mesh.client(cli, sup), envelope)
+    expect((await result(mesh.client(cli, sup), envelope.id)).status).toBe('succeeded')
+    const recordKey = new Key(`${JOBS_PREFIX}/${encodeURIComponent(envelope.id)}`)
+    await mesh.stop(sup)
+    await mesh.stop(cli)
+    await mesh.stop(run)
+    // The record on disk damaged (its nonce with it), and the runner that ran the job gone.
+    const datastore = sup.node.datastore
+    await datastore.open()
+    await datastore.put(recordKey, Buffer.from('{"job":'))
+    await datastore.close()
+
+    sup = await mesh.start(s, { roles: ['supervisor'] })
+    run = await mesh.start(r2, {
+      roles: ['runner'],
+      bootstrap: sup,
+      options: { runner: { builtins: false, kinds } },
+    })
+    cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work')
+    const refused = await submit(mesh.client(cli, sup), envelope).catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(JobRejectedError)
+    expect((refused as Error).message).toMatch(/could not read all its job records back/)
     expect(runs).toEqual([envelope.id])
   })
 })

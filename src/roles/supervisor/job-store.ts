@@ -59,6 +59,12 @@ export class JobStore {
   private readonly logged = new Set<string>()
   /** Record writes handed to the datastore (saves folded into a later write do not count). */
   private writes = 0
+  /**
+   * What `load` could not read, whose nonces it therefore could not give back: the ids of damaged
+   * records (from their keys), and when a datastore error stopped it, the time it began.
+   */
+  private readonly unreadable = new Set<string>()
+  private stoppedLoadAt: number | undefined
 
   constructor(
     private readonly datastore: Datastore,
@@ -77,9 +83,11 @@ export class JobStore {
       await this.readAll(now, retentionMs, stale)
     } catch (err) {
       // A damaged block of the datastore (one that opened, or was repaired, with a bad table):
-      // the jobs read so far are kept and the supervisor starts; the rest cannot be read.
+      // the jobs read so far are kept and the supervisor starts; the rest cannot be read, nor
+      // their nonces given back (see `mayHaveHeld`).
+      this.stoppedLoadAt = now
       this.log.error(
-        'reading the persisted jobs stopped at a datastore error after %d job(s): %s',
+        'reading the persisted jobs stopped at a datastore error after %d job(s): %s; jobs created before now are refused until they expire',
         this.records.size,
         (err as Error).message,
       )
@@ -102,13 +110,27 @@ export class JobStore {
         record.digest ??= jobDigest(record.job)
       } catch (err) {
         // One damaged record is skipped alone: the records after it still load, nonces included.
+        // Its job id, from the key, is all that is left to refuse that job by.
         this.log.error('skipping unreadable job record %s: %s', key.toString(), (err as Error).message)
+        const id = jobIdOf(key)
+        if (id !== undefined) this.unreadable.add(id)
         continue
       }
       this.logged.add(record.job.id)
       if (isExpired(record, now, retentionMs)) stale.push(record)
       else this.records.set(record.job.id, record)
     }
+  }
+
+  /**
+   * Whether `job` may be one this supervisor accepted before it started and could not read back at
+   * start, nonce included: its record is damaged, or the load stopped at a datastore error and the
+   * job was made before then (less `clockSkewMs`, the most its `createdAt` may run ahead of the
+   * clock that accepted it). Taking it as new could run it a second time.
+   */
+  mayHaveHeld(job: { id: string; createdAt: number }, clockSkewMs: number): boolean {
+    if (this.unreadable.has(job.id)) return true
+    return this.stoppedLoadAt !== undefined && job.createdAt - clockSkewMs <= this.stoppedLoadAt
   }
 
   /**
@@ -302,6 +324,17 @@ export async function restoreJobNonces(datastore: Datastore, nonces: NonceKeeper
 // is never empty), so Key's normalisation (~0.6 µs a key) is skipped.
 function jobKey(jobId: string): Key {
   return new Key(`${JOBS_PREFIX}/${encodeURIComponent(jobId)}`, jobId === '')
+}
+
+/** The job id a record's key was made from by `jobKey`, if the key is one. */
+function jobIdOf(key: Key): string | undefined {
+  const text = key.toString()
+  if (!text.startsWith(`${JOBS_PREFIX}/`)) return undefined
+  try {
+    return decodeURIComponent(text.slice(JOBS_PREFIX.length + 1))
+  } catch {
+    return undefined
+  }
 }
 
 function logKey(jobId: string): Key {

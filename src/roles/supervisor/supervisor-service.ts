@@ -559,6 +559,13 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       if (pinnedTo === undefined) throw new JobRejectedError(outcome.reason, outcome.message)
     }
     const job = outcome.job as JobEnvelope
+    const { clockSkewMs } = this.components.trust.verifier
+    if (pinnedTo === undefined && this.store.mayHaveHeld(job, clockSkewMs)) {
+      throw new JobRejectedError(
+        'replayed',
+        `job ${job.id} may have been accepted here before this supervisor's last start, which could not read all its job records back (see its log); it is refused until it expires at ${new Date(job.expiresAt).toISOString()}`,
+      )
+    }
     const now = Date.now()
     const record: JobRecord = {
       job,
