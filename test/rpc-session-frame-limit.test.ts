@@ -14,43 +14,26 @@ import {
   frameSkipBound,
   Libp2pRpcClient,
   RPC_PROTOCOL,
-  type RpcServer,
 } from '../src/protocols/rpc/index.js'
-import { eventually, Probe, RpcTestbed, testRegistry } from './rpc-fixtures.js'
+import { echoOfBytes, eventually, type RpcPair, RpcTestbed } from './rpc-fixtures.js'
 
 const SERVER_LIMIT = 4096
 const bed = new RpcTestbed()
 afterEach(() => bed.cleanup())
 
-async function setup(clientLimit?: number): Promise<{
-  probe: Probe
-  server: RpcServer
-  client: Libp2pRpcClient
-  clientNode: Libp2p
-  serverNode: Libp2p
-}> {
-  const probe = new Probe()
-  const serverNode = await bed.node()
-  const clientNode = await bed.node()
-  const server = await bed.server(serverNode, { registry: testRegistry(probe), maxFrameBytes: SERVER_LIMIT })
-  const client = new Libp2pRpcClient({
-    libp2p: clientNode,
-    target: serverNode.getMultiaddrs()[0]?.toString() as string,
-    ...(clientLimit === undefined ? {} : { maxFrameBytes: clientLimit }),
-  })
-  bed.defer(() => client.close())
-  return { probe, server, client, clientNode, serverNode }
+function setup(clientLimit?: number): Promise<RpcPair> {
+  return bed.pair(
+    { maxFrameBytes: SERVER_LIMIT },
+    clientLimit === undefined ? {} : { maxFrameBytes: clientLimit },
+  )
 }
 
-/** Params for `test.echo` whose request body is exactly `bytes` long, for a call with a one-digit id. */
-function echoOf(bytes: number): { value: string } {
-  const overhead = JSON.stringify({
-    jsonrpc: '2.0',
-    id: 9,
-    method: 'test.echo',
-    params: { value: '' },
-  }).length
-  return { value: 'x'.repeat(bytes - overhead) }
+function expectRefusedByServer(err: unknown, bytes: number): void {
+  expect(err).toBeInstanceOf(FrameTooLargeError)
+  expect((err as FrameTooLargeError).message).toBe(
+    `request of ${bytes} bytes exceeds the server's ${SERVER_LIMIT}-byte frame limit`,
+  )
+  expect((err as FrameTooLargeError).data).toMatchObject({ bytes, maxFrameBytes: SERVER_LIMIT })
 }
 
 function rpcStreams(clientNode: Libp2p, serverNode: Libp2p, protocol = RPC_PROTOCOL): number {
@@ -72,12 +55,7 @@ describe('a request over the server frame limit, which the client does not know'
     await eventually(() => probe.blocked.length === 2, 'both calls to reach the handler')
 
     const over = SERVER_LIMIT + 1000 // id 4
-    const refused = await client.call('test.echo', echoOf(over)).catch((e: unknown) => e)
-    expect(refused).toBeInstanceOf(FrameTooLargeError)
-    expect((refused as FrameTooLargeError).message).toBe(
-      `request of ${over} bytes exceeds the server's ${SERVER_LIMIT}-byte frame limit`,
-    )
-    expect((refused as FrameTooLargeError).data).toMatchObject({ bytes: over, maxFrameBytes: SERVER_LIMIT })
+    expectRefusedByServer(await client.call('test.echo', echoOfBytes(over)).catch((e: unknown) => e), over)
     expect(server.oversizedFrameCount).toBe(1)
 
     // Same session: the calls in flight are answered on it, and the subscription still delivers.
@@ -91,14 +69,11 @@ describe('a request over the server frame limit, which the client does not know'
     expect(rpcStreams(clientNode, serverNode)).toBe(1)
 
     // Learned: a request one byte over fails before it is sent (id 5 is spent on it)...
-    const again = await client.call('test.echo', echoOf(SERVER_LIMIT + 1)).catch((e: unknown) => e)
-    expect(again).toBeInstanceOf(FrameTooLargeError)
-    expect((again as FrameTooLargeError).message).toBe(
-      `request of ${SERVER_LIMIT + 1} bytes exceeds the server's ${SERVER_LIMIT}-byte frame limit`,
-    )
+    const again = await client.call('test.echo', echoOfBytes(SERVER_LIMIT + 1)).catch((e: unknown) => e)
+    expectRefusedByServer(again, SERVER_LIMIT + 1)
     // ...and one of exactly the limit is sent and answered. The server reads a stream's frames in
     // order, so had the refused one been sent it would have been counted by now.
-    const atLimit = echoOf(SERVER_LIMIT) // id 6
+    const atLimit = echoOfBytes(SERVER_LIMIT) // id 6
     expect(await client.call('test.echo', atLimit)).toBe(atLimit.value)
     expect(server.oversizedFrameCount).toBe(1)
     expect(rpcStreams(clientNode, serverNode)).toBe(1)
@@ -114,11 +89,7 @@ describe('a request over the server frame limit, which the client does not know'
     await eventually(() => probe.blocked.length === 1, 'the handler to run')
 
     const over = skipBound + 1 // id 2
-    const refused = await client.call('test.echo', echoOf(over)).catch((e: unknown) => e)
-    expect(refused).toBeInstanceOf(FrameTooLargeError)
-    expect((refused as FrameTooLargeError).message).toBe(
-      `request of ${over} bytes exceeds the server's ${SERVER_LIMIT}-byte frame limit`,
-    )
+    expectRefusedByServer(await client.call('test.echo', echoOfBytes(over)).catch((e: unknown) => e), over)
     await expect(waiting).rejects.toBeInstanceOf(ConnectionClosedError)
     expect(server.oversizedFrameCount).toBe(1)
     probe.blocked[0]?.()
