@@ -2,7 +2,9 @@
  * Framing on a session stream: each JSON-RPC message is an unsigned-varint (LEB128) byte length
  * followed by that many bytes of UTF-8 JSON — the same prefix libp2p's `it-length-prefixed` uses.
  * The decoder is push-based so it runs inside the stream's `message` listener without an await
- * per frame, and it checks the prefix against the limit before buffering any of the body.
+ * per frame, and it checks the prefix against the limit before buffering any of the body. A
+ * server's decoder skips a frame over the limit (up to `frameSkipBound`), dropping its body as it
+ * arrives, so one oversized request costs neither memory nor the stream it shares.
  */
 import { DEFAULT_MAX_FRAME_BYTES, OVERSIZED_FRAME_SKIP_FACTOR } from './constants.js'
 import { FrameTooLargeError } from './errors.js'
