@@ -33,6 +33,21 @@ function counted(): { kind: KindHandler; runs: () => number } {
   }
 }
 
+/** A `hold` kind whose jobs run until `release` or until cancelled, and say which. */
+function holding(): { kinds: Record<string, KindHandler>; release: () => void } {
+  let release = (): void => undefined
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const kinds: Record<string, KindHandler> = {
+    hold: async (_j, ctx) => {
+      await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
+      return { aborted: ctx.signal.aborted }
+    },
+  }
+  return { kinds, release: () => release() }
+}
+
 describe('runner service', () => {
   it('executes a job id once: a repeat, and a repeat after a restart, get the same signed result', async () => {
     const [r, s] = [await mesh.member('run'), await mesh.member('sup')]
@@ -101,16 +116,7 @@ describe('runner service', () => {
 
   it('lets a supervisor cancel only a job it dispatched here, not one another supervisor did', async () => {
     const [r, a, b] = [await mesh.member('run'), await mesh.member('sup-a'), await mesh.member('sup-b')]
-    let release = (): void => undefined
-    const held = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const kinds: Record<string, KindHandler> = {
-      hold: async (_j, ctx) => {
-        await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
-        return { aborted: ctx.signal.aborted }
-      },
-    }
+    const { kinds, release } = holding()
     const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
     const [supA, supB] = [
       await mesh.start(a, { roles: [], bootstrap: run }),
@@ -133,16 +139,7 @@ describe('runner service', () => {
 
   it('keeps running a job another supervisor also sent when the first one cancels it, for the second', async () => {
     const [r, a] = [await mesh.member('run'), await mesh.member('sup-a')]
-    let release = (): void => undefined
-    const held = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const kinds: Record<string, KindHandler> = {
-      hold: async (_j, ctx) => {
-        await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
-        return { aborted: ctx.signal.aborted }
-      },
-    }
+    const { kinds, release } = holding()
     const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
     const supA = await mesh.start(a, { roles: [], bootstrap: run })
     const service = run.roles.runner
