@@ -3,11 +3,13 @@
  * takeover the new owner looks every new step up on every supervisor before sending it; a
  * supervisor trusted only as a supervisor answers with an envelope under the step's id, naming a
  * trusted coordinator as its submitter. Believed, the step would be followed there and never end.
+ * And a supervisor that refuses a step as `replayed` (its node spent the envelope for a supervisor
+ * the coordinator lost) fails that attempt as one whose outcome is unknown, not the step for good.
  */
 import { multiaddr } from '@multiformats/multiaddr'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createJob, type JobEnvelope, stepJobId, toHex } from '../src/protocols/jobs/index.js'
-import { JobIdConflictError, type JobResultView } from '../src/roles/supervisor/index.js'
+import { JobIdConflictError, JobNotFoundError, type JobResultView } from '../src/roles/supervisor/index.js'
 import { waitFor } from '../src/testing/index.js'
 import {
   coordinatorOf,
@@ -160,5 +162,49 @@ describe('a supervisor that makes up the job it holds', () => {
     expect(executions.ofStep(runId, 'only')).toBe(1)
     expect(refusals).toBeGreaterThan(0)
     expect(refusals).toBeLessThanOrEqual(3)
+  })
+})
+
+describe('a supervisor whose node already spent the envelope', () => {
+  it('fails the attempt as one whose outcome is unknown there, so the step’s retry policy runs a new one', async () => {
+    const executions = new Executions()
+    const [w, c] = [await mesh.member('work'), await mesh.member('coord')]
+    const work = await mesh.start(w, {
+      roles: ['supervisor', 'runner'],
+      options: { runner: { builtins: false, kinds: testKinds(new Gates(), executions) } },
+    })
+    // Attempt 1's nonce spent on the node before it arrives, as the node's runner spends one for a
+    // supervisor the coordinator then lost (and has since forgotten the execution).
+    const send = work.node.rpc.get('supervisor.create_job')
+    if (send === undefined || send.kind !== 'call') throw new Error('the supervisor takes no jobs')
+    const honest = send.def.handler
+    send.def.handler = async (params, ctx) => {
+      const { job } = params as { job: JobEnvelope }
+      if (job.attempt === 1) await work.node.trust.verifier.verify(job)
+      return honest(params, ctx)
+    }
+    const coord = await mesh.start(c, {
+      roles: ['coordinator'],
+      bootstrap: work,
+      options: {
+        coordinator: { supervisors: [work.node.multiaddrs()[0] as string], runnerKinds: TEST_KINDS },
+      },
+    })
+    await runnerVisible(work, 'echo')
+    const coordinator = coordinatorOf(coord)
+    const runId = await coordinator.submit({
+      workflow: {
+        name: 'spent',
+        steps: [
+          { id: 'only', runner: 'echo', payload: 'x', retry: { max_attempts: 2, initial_delay: '10ms' } },
+        ],
+      },
+    })
+    const view = await waitForStatus(coordinator, runId, ['completed', 'failed', 'cancelled'], 20_000)
+    expect(view.status).toBe('completed')
+    expect(step(view, 'only')).toMatchObject({ state: 'succeeded', attempt: 2 })
+    expect(executions.ofStep(runId, 'only')).toBe(1)
+    // Refused, not held: nothing of attempt 1 is on that supervisor.
+    expect(() => work.roles.supervisor?.status(stepJobId(runId, 'only', 1))).toThrow(JobNotFoundError)
   })
 })

@@ -2,6 +2,7 @@
  * The runner's RPC surface called directly, as a supervisor would: at most once per job id (also
  * across a runner restart), who may call, what it announces, and streamed logs.
  */
+import { Key } from 'interface-datastore'
 import { afterEach, describe, expect, it } from 'vitest'
 import { capabilityCid, findProviders } from '../src/protocols/capabilities/index.js'
 import { JobRejectedError, verifyResult } from '../src/protocols/jobs/index.js'
@@ -32,6 +33,21 @@ function counted(): { kind: KindHandler; runs: () => number } {
   }
 }
 
+/** A `hold` kind whose jobs run until `release` or until cancelled, and say which. */
+function holding(): { kinds: Record<string, KindHandler>; release: () => void } {
+  let release = (): void => undefined
+  const held = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const kinds: Record<string, KindHandler> = {
+    hold: async (_j, ctx) => {
+      await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
+      return { aborted: ctx.signal.aborted }
+    },
+  }
+  return { kinds, release: () => release() }
+}
+
 describe('runner service', () => {
   it('executes a job id once: a repeat, and a repeat after a restart, get the same signed result', async () => {
     const [r, s] = [await mesh.member('run'), await mesh.member('sup')]
@@ -56,20 +72,51 @@ describe('runner service', () => {
     const third = await client.call<ExecuteResponse>('runner.execute', { job: envelope })
     expect(third).toEqual({ ...first, replayed: true })
     expect(counter.runs()).toBe(1)
+
+    // Its nonce gone from the replay cache too (a supervisor record that held it was unreadable):
+    // the result kept here still answers it.
+    await mesh.stop(run)
+    const replayKey = new Key(`/horus/replay/${envelope.submitter}/${envelope.nonce}`)
+    await run.node.datastore.open()
+    await run.node.datastore.delete(replayKey)
+    await run.node.datastore.close()
+    run = await mesh.start(r, { roles: ['runner'], options })
+    client = mesh.client(sup, run)
+    const fourth = await client.call<ExecuteResponse>('runner.execute', { job: envelope })
+    expect(fourth).toEqual({ ...first, replayed: true })
+    expect(counter.runs()).toBe(1)
+  })
+
+  it('answers a job its node’s supervisor may only have answered, never running it (answerOnly)', async () => {
+    const r = await mesh.member('run')
+    const counter = counted()
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      options: { runner: { builtins: false, kinds: { count: counter.kind } } },
+    })
+    const service = run.roles.runner
+    if (service === undefined) throw new Error('no runner role')
+    const envelope = job(run, { runner: 'count' })
+    const refused = await service
+      .execute(envelope, { trusted: true, dispatcher: run.peerId, answerOnly: true })
+      .catch((err: unknown) => err)
+    expect(refused).toBeInstanceOf(JobRejectedError)
+    expect((refused as Error).message).toMatch(/cannot be answered without running it again/)
+    expect(counter.runs()).toBe(0)
+    const ran = await service.execute(envelope, { trusted: true, dispatcher: run.peerId })
+    expect(ran.result.status).toBe('succeeded')
+    const answered = await service.execute(envelope, {
+      trusted: true,
+      dispatcher: run.peerId,
+      answerOnly: true,
+    })
+    expect(answered).toEqual({ ...ran, replayed: true })
+    expect(counter.runs()).toBe(1)
   })
 
   it('lets a supervisor cancel only a job it dispatched here, not one another supervisor did', async () => {
     const [r, a, b] = [await mesh.member('run'), await mesh.member('sup-a'), await mesh.member('sup-b')]
-    let release = (): void => undefined
-    const held = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const kinds: Record<string, KindHandler> = {
-      hold: async (_j, ctx) => {
-        await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
-        return { aborted: ctx.signal.aborted }
-      },
-    }
+    const { kinds, release } = holding()
     const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
     const [supA, supB] = [
       await mesh.start(a, { roles: [], bootstrap: run }),
@@ -85,6 +132,33 @@ describe('runner service', () => {
       expect(run.roles.runner?.describe().load.running).toBe(1)
       expect(await clientA.call('runner.cancel', { jobId: envelope.id })).toBe(true)
       expect((await execution).result.status).toBe('cancelled')
+    } finally {
+      release()
+    }
+  })
+
+  it('keeps running a job another supervisor also sent when the first one cancels it, for the second', async () => {
+    const [r, a] = [await mesh.member('run'), await mesh.member('sup-a')]
+    const { kinds, release } = holding()
+    const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
+    const supA = await mesh.start(a, { roles: [], bootstrap: run })
+    const service = run.roles.runner
+    if (service === undefined) throw new Error('no runner role')
+    try {
+      const clientA = mesh.client(supA, run)
+      const envelope = job(supA, { runner: 'hold' })
+      void clientA.call<ExecuteResponse>('runner.execute', { job: envelope }).catch(() => undefined)
+      await waitFor(() => service.describe().load.running === 1, { what: 'the job to run' })
+      // The node's own supervisor took the same envelope (A was lost to its coordinator) and
+      // follows the execution: attached at once, before the call's first await.
+      const followed = service.execute(envelope, { trusted: true, dispatcher: run.peerId, answerOnly: true })
+      // A gives its copy up: the node's supervisor's still runs.
+      expect(await clientA.call('runner.cancel', { jobId: envelope.id })).toBe(true)
+      expect(service.describe().load.running).toBe(1)
+      release()
+      const answer = await followed
+      expect(answer.result).toMatchObject({ status: 'succeeded', output: { aborted: false } })
+      expect(answer.replayed).toBe(true)
     } finally {
       release()
     }

@@ -94,8 +94,61 @@ describe('supervisor queueing and lifecycle', () => {
     expect(answer.result?.output).toBe('ran late')
   })
 
-  it('takes a job its node’s runner already ran for another supervisor only to that runner, which answers it', async () => {
-    const [a, b, c] = [await mesh.member('both'), await mesh.member('other'), await mesh.member('cli')]
+  it('takes a job its node’s runner runs for another supervisor only to that runner, even with another runner free', async () => {
+    const [a, b, r2, c] = [
+      await mesh.member('both'),
+      await mesh.member('other'),
+      await mesh.member('run2'),
+      await mesh.member('cli'),
+    ]
+    let release = (): void => undefined
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const runs: string[] = []
+    const slow =
+      (name: string): KindHandler =>
+      async () => {
+        runs.push(name)
+        await held
+        return `ran on ${name}`
+      }
+    // One slot, which the job itself takes: to a supervisor free to choose, the other runner looks better.
+    const both = await mesh.start(a, {
+      roles: ['supervisor', 'runner'],
+      options: { runner: { builtins: false, concurrency: 1, kinds: { slow: slow('both') } } },
+    })
+    const other = await mesh.start(b, { roles: ['supervisor'], bootstrap: both })
+    const cli = await mesh.start(c, { roles: [], bootstrap: both })
+    try {
+      await runnerVisible(other, 'slow')
+      const envelope = job(cli, { runner: 'slow' })
+      const viaOther = mesh.client(cli, other)
+      await submit(viaOther, envelope)
+      await waitFor(() => runs.length === 1, { what: 'the job to start on the node with both roles' })
+      const second = await mesh.start(r2, {
+        roles: ['runner'],
+        bootstrap: both,
+        options: { runner: { builtins: false, kinds: { slow: slow('run2') } } },
+      })
+      await runnerVisible(both, 'slow', second)
+
+      // The same envelope sent to the supervisor beside that runner (a coordinator that lost the
+      // first supervisor does this): its nonce is spent there and no record of it is, so it goes to
+      // that runner alone, which answers with the execution it has.
+      const viaBoth = mesh.client(cli, both)
+      await submit(viaBoth, envelope)
+      release()
+      expect((await result(viaBoth, envelope.id)).result?.output).toBe('ran on both')
+      expect((await result(viaOther, envelope.id)).result?.output).toBe('ran on both')
+      expect(runs).toEqual(['both'])
+    } finally {
+      release()
+    }
+  })
+
+  it('refuses a job whose nonce its node spent when the node’s runner holds no execution of it', async () => {
+    const [a, c] = [await mesh.member('both'), await mesh.member('cli')]
     let runs = 0
     const both = await mesh.start(a, {
       roles: ['supervisor', 'runner'],
@@ -111,49 +164,12 @@ describe('supervisor queueing and lifecycle', () => {
         },
       },
     })
-    const other = await mesh.start(b, { roles: ['supervisor'], bootstrap: both })
     const cli = await mesh.start(c, { roles: [], bootstrap: both })
-    await runnerVisible(other, 'once')
+    const client = mesh.client(cli, both)
     const envelope = job(cli, { runner: 'once' })
-    const viaOther = mesh.client(cli, other)
-    await submit(viaOther, envelope)
-    expect((await result(viaOther, envelope.id)).result?.output).toBe('ran')
-
-    // The same envelope sent to the supervisor beside that runner (a coordinator that lost the
-    // first supervisor does this): its nonce is spent there and no record of it is, so it may go
-    // to that runner alone, which answers with what it kept.
-    const viaBoth = mesh.client(cli, both)
-    await submit(viaBoth, envelope)
-    expect((await result(viaBoth, envelope.id)).result?.output).toBe('ran')
-    expect(runs).toBe(1)
-    expect(
-      (await viaBoth.call<JobStatusView>('supervisor.get_job_status', { jobId: envelope.id })).runner,
-    ).toBe(both.peerId)
-  })
-
-  it('refuses a job whose nonce its node spent when no runner of the node holds its execution', async () => {
-    const { sup, cli, runner, client } = await setup()
-    let runs = 0
-    await mesh.start(runner, {
-      roles: ['runner'],
-      bootstrap: sup,
-      options: {
-        runner: {
-          builtins: false,
-          kinds: {
-            once: async () => {
-              runs++
-              return 'ran'
-            },
-          },
-        },
-      },
-    })
-    await runnerVisible(sup, 'once')
-    const envelope = job(cli, { runner: 'once' })
-    // Spent as a runner of this node spends it (or as a pruned record leaves it): nothing here runs
-    // it or keeps its result, so wherever it ran, running it again is the only thing taking it does.
-    expect((await sup.node.trust.verifier.verify(envelope)).ok).toBe(true)
+    // Spent as a runner of this node spends it for another supervisor (or as a pruned record
+    // leaves it): nothing here runs it or keeps its result, so taking it could only run it again.
+    expect((await both.node.trust.verifier.verify(envelope)).ok).toBe(true)
     const refused = await submit(client, envelope).catch((err: unknown) => err)
     expect(refused).toBeInstanceOf(JobRejectedError)
     expect((refused as Error).message).toMatch(/replayed/)

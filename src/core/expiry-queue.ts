@@ -19,6 +19,10 @@ export class ExpiryQueue<K> {
     this.#up(this.#heap.length - 1)
   }
 
+  has(key: K): boolean {
+    return this.#latest.has(key)
+  }
+
   delete(key: K): void {
     // Its heap entries stay until they come up, and are then skipped: no search of the heap.
     this.#latest.delete(key)

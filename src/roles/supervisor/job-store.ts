@@ -61,10 +61,11 @@ export class JobStore {
   private writes = 0
   /**
    * What `load` could not read, whose nonces it therefore could not give back: the ids of damaged
-   * records (from their keys), and when a datastore error stopped it, the time it began.
+   * records (from their keys), and whether a datastore error stopped it; `loadedAt`: when it began.
    */
   private readonly unreadable = new Set<string>()
-  private stoppedLoadAt: number | undefined
+  private loadStopped = false
+  private loadedAt = 0
 
   constructor(
     private readonly datastore: Datastore,
@@ -78,6 +79,7 @@ export class JobStore {
    */
   async load(retentionMs: number): Promise<JobRecord[]> {
     const now = Date.now()
+    this.loadedAt = now
     const stale: JobRecord[] = []
     try {
       await this.readAll(now, retentionMs, stale)
@@ -85,7 +87,7 @@ export class JobStore {
       // A damaged block of the datastore (one that opened, or was repaired, with a bad table):
       // the jobs read so far are kept and the supervisor starts; the rest cannot be read, nor
       // their nonces given back (see `mayHaveHeld`).
-      this.stoppedLoadAt = now
+      this.loadStopped = true
       this.log.error(
         'reading the persisted jobs stopped at a datastore error after %d job(s): %s; jobs created before now are refused until they expire',
         this.records.size,
@@ -124,13 +126,14 @@ export class JobStore {
 
   /**
    * Whether `job` may be one this supervisor accepted before it started and could not read back at
-   * start, nonce included: its record is damaged, or the load stopped at a datastore error and the
-   * job was made before then (less `clockSkewMs`, the most its `createdAt` may run ahead of the
-   * clock that accepted it). Taking it as new could run it a second time.
+   * start, nonce included: made before the load began (less `clockSkewMs`, the most its `createdAt`
+   * may run ahead of the clock that accepted it), with its record damaged or the load stopped at a
+   * datastore error. Taking it as new could run it a second time. A job made later is none of
+   * those, so the refusal ends with the lifetime of the jobs made before.
    */
   mayHaveHeld(job: { id: string; createdAt: number }, clockSkewMs: number): boolean {
-    if (this.unreadable.has(job.id)) return true
-    return this.stoppedLoadAt !== undefined && job.createdAt - clockSkewMs <= this.stoppedLoadAt
+    if (job.createdAt - clockSkewMs > this.loadedAt) return false
+    return this.loadStopped || this.unreadable.has(job.id)
   }
 
   /**

@@ -37,6 +37,11 @@ export interface ExecuteCall {
   timeoutMs: number
   /** The dispatch span, sent beside the envelope (never inside it). */
   traceparent?: string | undefined
+  /**
+   * Only an execution of this job the runner already has may answer (joined, or its kept result);
+   * it must not start one. For a job whose nonce the runner spent for another supervisor.
+   */
+  answerOnly?: boolean
 }
 
 export interface RunnerLink {
@@ -52,9 +57,10 @@ export interface LocalRunner {
   readonly peerId: string
   execute(
     job: JobEnvelope,
-    options: { trusted: true; dispatcher: string; traceparent?: string | undefined },
+    options: { trusted: true; dispatcher: string; traceparent?: string | undefined; answerOnly?: boolean },
   ): Promise<ExecuteResponse>
-  cancel(jobId: string): Promise<boolean>
+  /** `by`: the supervisor asking (see RunnerService.cancel). */
+  cancel(jobId: string, by?: string): Promise<boolean>
   describe(): RunnerDescription
   onJobEvent(listener: (event: RunnerJobEvent) => void): () => void
   /** Whether this very job is running here or its result is kept: a dispatch of it is answered, not run. */
@@ -192,12 +198,17 @@ export class LocalRunnerLink implements RunnerLink {
 
   async execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse> {
     return call.cancel.race(
-      this.runner.execute(job, { trusted: true, dispatcher: this.self, traceparent: call.traceparent }),
+      this.runner.execute(job, {
+        trusted: true,
+        dispatcher: this.self,
+        traceparent: call.traceparent,
+        answerOnly: call.answerOnly === true,
+      }),
     )
   }
 
   cancel(jobId: string): Promise<boolean> {
-    return this.runner.cancel(jobId)
+    return this.runner.cancel(jobId, this.self)
   }
 
   async describe(): Promise<RunnerDescription> {

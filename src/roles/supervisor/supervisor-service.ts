@@ -557,15 +557,21 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       // run it again.
       pinnedTo = outcome.reason === 'replayed' ? await this.localHolder(outcome.job) : undefined
       if (pinnedTo === undefined) throw new JobRejectedError(outcome.reason, outcome.message)
+    } else if (this.store.mayHaveHeld(outcome.job, this.components.trust.verifier.clockSkewMs)) {
+      // Its record, nonce included, may be among those the last start could not read: taken only
+      // by this node's runner if that runner holds its execution, else refused.
+      pinnedTo = await this.localHolder(outcome.job)
+      if (pinnedTo === undefined) {
+        throw new JobRejectedError(
+          'replayed',
+          `job ${outcome.job.id} may have been accepted here before this supervisor's last start, which could not read all its job records back (see its log)`,
+        )
+      }
     }
     const job = outcome.job as JobEnvelope
-    const { clockSkewMs } = this.components.trust.verifier
-    if (pinnedTo === undefined && this.store.mayHaveHeld(job, clockSkewMs)) {
-      throw new JobRejectedError(
-        'replayed',
-        `job ${job.id} may have been accepted here before this supervisor's last start, which could not read all its job records back (see its log); it is refused until it expires at ${new Date(job.expiresAt).toISOString()}`,
-      )
-    }
+    // Another send of the same job may have been taken while this one waited for the runner.
+    const taken = pinnedTo === undefined ? undefined : this.store.get(job.id)
+    if (taken !== undefined) return this.whenWritten(this.sameJob(taken, input))
     const now = Date.now()
     const record: JobRecord = {
       job,
@@ -720,10 +726,17 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         this.dispatch(record, outcome.peerId)
         continue
       }
+      if (record.pinnedTo !== undefined && outcome.none !== 'busy') {
+        queue.delete(jobId)
+        this.failPinned(record, `runner ${record.pinnedTo} no longer serves capability "${capability}"`)
+        continue
+      }
       if (only !== undefined) {
         this.reasons.set(
           jobId,
-          `waiting up to ${hold?.until === undefined ? 0 : hold.until - now} ms for runner ${only} to be seen again`,
+          record.pinnedTo !== undefined
+            ? `waiting for runner ${only}, which holds its execution`
+            : `waiting up to ${hold?.until === undefined ? 0 : hold.until - now} ms for runner ${only} to be seen again`,
         )
         continue
       }
@@ -808,6 +821,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       cancel,
       timeoutMs: record.job.timeoutMs + DISPATCH_TIMEOUT_GRACE_MS,
       traceparent: span === undefined ? undefined : tracing?.traceparent(span),
+      answerOnly: record.pinnedTo !== undefined,
     })
     const dispatch: Dispatch = { runner, cancel, settled: Promise.resolve() }
     if (span !== undefined)
@@ -914,6 +928,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     } else if (err instanceof RunnerBusyError || err instanceof TooManyRequestsError) {
       this.pool.failed(runner)
       this.requeue(record, `runner ${runner} is busy`)
+    } else if (record.pinnedTo !== undefined && isRefusal(err)) {
+      this.failPinned(record, `runner ${runner} cannot answer it any more: ${message}`)
     } else if (isRefusal(err)) {
       record.refused.push(runner)
       record.refusals = [...(record.refusals ?? []), { runner, reason: message }]
@@ -929,6 +945,19 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     void this.update(record, 'queued', reason)
     this.reasons.set(record.job.id, reason)
     this.enqueue(record)
+  }
+
+  /**
+   * A job whose nonce this node's runner spent for another supervisor, when that runner can no
+   * longer answer it: nothing here may run it, and whether it ran is not known here. Retryable: a
+   * coordinator's retry policy decides whether a new attempt (a new nonce) runs it again.
+   */
+  private failPinned(record: JobRecord, why: string): void {
+    const reason = `its execution on this node's runner, begun for another supervisor, is not available: ${why}`
+    this.finish(record, 'failed', {
+      reason,
+      error: { name: 'JobOutcomeUnknownError', message: reason, retryable: true },
+    }).catch((err: unknown) => this.log.error('recording the failure of %s failed: %e', record.job.id, err))
   }
 
   private fail(record: JobRecord, reason: string, name: string): void {

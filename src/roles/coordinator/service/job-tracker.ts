@@ -59,6 +59,9 @@ import { DEFAULT_JOB_TTL_MS, DEFAULT_STEP_JOB_TIMEOUT_MS, DISPATCH_RETRY_MS } fr
 import { errorName, type SupervisorLink } from './supervisor-link.js'
 import { SupervisorPool } from './supervisor-pool.js'
 
+/** How a supervisor's JobRejectedError names the `replayed` reason (REJECT_REASONS are stable). */
+const REPLAYED = /^job rejected \(replayed\)/
+
 /** How a job another coordinator may have sent is looked for before it is sent (`TrackedJob.locate`). */
 export type LocateMode = 'wait' | 'answer'
 
@@ -614,11 +617,21 @@ export class JobTracker {
         // Another job holds this step's id: follow it only if it is a trusted coordinator's.
         if (name === 'JobIdConflictError') return await this.adopt(job, link)
         if (name === 'JobRejectedError' || name === 'InvalidJobError') {
+          // `replayed`: the envelope was already used on that supervisor's node (its runner took it
+          // from the supervisor this coordinator lost) and nothing there holds its execution any
+          // more. Whether it ran is unknown: the step's retry policy decides on a new attempt.
+          const replayed = REPLAYED.test((err as Error).message)
           this.onEvent(
             {
               jobId: job.jobId,
               status: 'failed',
-              error: { name, message: (err as Error).message, retryable: false },
+              error: replayed
+                ? {
+                    name: 'JobOutcomeUnknownError',
+                    message: `supervisor ${peer} cannot take this attempt again: ${(err as Error).message}`,
+                    retryable: true,
+                  }
+                : { name, message: (err as Error).message, retryable: false },
             },
             peer,
           )

@@ -51,6 +51,11 @@ export class ResultStore {
   }
 
   /** The stored answer for this very job (same submitter and nonce), if any. */
+  /** Whether a result of a job with this id may be kept (no read: its expiry is queued). */
+  knows(jobId: string): boolean {
+    return this.expiries.has(jobId)
+  }
+
   async get(job: JobEnvelope): Promise<ExecuteResponse | undefined> {
     let stored: StoredResult
     try {

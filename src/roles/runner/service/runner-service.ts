@@ -112,6 +112,17 @@ export interface RunnerServiceEvents {
   'job:outcome': CustomEvent<{ dispatcher: string; outcome: ExecuteOutcome }>
 }
 
+/**
+ * How a job reaches `admit`. `trusted`: from the supervisor of this node, whose verifier spent the
+ * nonce (no verification here). `answerOnly`: only an execution already here may answer it.
+ */
+interface AdmitOptions {
+  dispatcher: string
+  trusted?: boolean
+  owned?: boolean
+  answerOnly?: boolean
+}
+
 /** A job verified and started (or attached to), and its execution to come. */
 interface Admitted {
   job: JobEnvelope
@@ -256,7 +267,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
    */
   async execute(
     input: unknown,
-    options: { dispatcher: string; trusted?: boolean; owned?: boolean; traceparent?: string | undefined },
+    options: AdmitOptions & { traceparent?: string | undefined },
   ): Promise<ExecuteResponse> {
     const tracing = this.components.tracing
     const job = tracing === undefined ? undefined : jobRefOf(input)
@@ -280,10 +291,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     }
   }
 
-  private async executeJob(
-    input: unknown,
-    options: { dispatcher: string; trusted?: boolean; owned?: boolean },
-  ): Promise<ExecuteResponse> {
+  private async executeJob(input: unknown, options: AdmitOptions): Promise<ExecuteResponse> {
     return (await this.admit(input, options)).response
   }
 
@@ -315,10 +323,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /** Verified and started (or attached to): the job, and its execution to come. */
-  private async admit(
-    input: unknown,
-    options: { dispatcher: string; trusted?: boolean; owned?: boolean },
-  ): Promise<Admitted> {
+  private async admit(input: unknown, options: AdmitOptions): Promise<Admitted> {
     if (!this.running) throw new RunnerStoppingError()
     const kind = (input as { runner?: unknown } | null)?.runner
     // Checked before verification, so a job this runner cannot run does not spend its nonce here.
@@ -329,17 +334,24 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     this.assertRecipient(input)
     if (options.trusted === true) {
       const job = input as JobEnvelope
-      return (
-        (await this.again(job, options.dispatcher)) ?? {
-          job,
-          response: this.run(job, options.dispatcher, this.openSecrets(job)),
-        }
-      )
+      const attached = await this.again(job, options.dispatcher)
+      if (attached !== undefined) return attached
+      if (options.answerOnly === true) {
+        throw new JobRejectedError(
+          'replayed',
+          `job ${job.id} is no longer running here and its result is not kept: it cannot be answered without running it again`,
+        )
+      }
+      if (job.expiresAt <= Date.now()) throw new JobRejectedError('expired', `job ${job.id} has expired`)
+      return { job, response: this.run(job, options.dispatcher, this.openSecrets(job)) }
     }
     const verdict = await this.components.trust.verifier.verify(input, { owned: options.owned === true })
     if (verdict.ok) {
       const job = verdict.job
-      return { job, response: this.run(job, options.dispatcher, this.openSecrets(job)) }
+      // A result kept here for a job whose nonce this node no longer knows as spent (the supervisor
+      // record that held it could not be read back): answered, not run again.
+      const kept = this.results.knows(job.id) ? await this.again(job, options.dispatcher) : undefined
+      return kept ?? { job, response: this.run(job, options.dispatcher, this.openSecrets(job)) }
     }
     if (verdict.reason === 'replayed' && verdict.job !== undefined) {
       const attached = await this.again(verdict.job, options.dispatcher)
@@ -356,14 +368,20 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
   }
 
   /**
-   * Cancels a queued or running job. `by`: the caller over RPC, which may cancel only a job it
-   * dispatched here (another trusted supervisor is no owner of it); without it (the supervisor of
-   * this node, in process), any job.
+   * Cancels a queued or running job. `by`: the supervisor asking, which may cancel only a job it
+   * dispatched here (another trusted supervisor is no owner of it); while another supervisor that
+   * sent the same job still follows it, `by` only stops following it and the job runs on (the
+   * other supervisor's record of it must not end cancelled because the first gave it up). Without
+   * `by` (an operator, in process), any job.
    */
   cancel(jobId: string, by?: string): Promise<boolean> {
     if (by !== undefined && !this.handedBy(jobId, by)) {
       if (this.inFlight.has(jobId)) this.log('%s may not cancel %s: it did not dispatch it here', by, jobId)
       return Promise.resolve(false)
+    }
+    if (by !== undefined && this.withdraw(jobId, by)) {
+      this.log('%s no longer follows %s; it runs on for the other supervisor that sent it', by, jobId)
+      return Promise.resolve(true)
     }
     return Promise.resolve(this.executor.cancel(jobId, 'cancelled by the supervisor'))
   }
@@ -610,6 +628,16 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     if (current === undefined || current === dispatcher) this.dispatchers.set(jobId, dispatcher)
     else if (typeof current === 'string') this.dispatchers.set(jobId, new Set([current, dispatcher]))
     else current.add(dispatcher)
+  }
+
+  /** Removes `dispatcher` from a job others sent too; false when it is the job's only one. */
+  private withdraw(jobId: string, dispatcher: string): boolean {
+    const current = this.dispatchers.get(jobId)
+    if (typeof current === 'string' || current === undefined) return false
+    current.delete(dispatcher)
+    const [left] = current
+    if (current.size === 1 && left !== undefined) this.dispatchers.set(jobId, left)
+    return true
   }
 
   private handedBy(jobId: string, dispatcher: string | undefined): boolean {
