@@ -10,7 +10,14 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import { HorusError } from '../src/core/errors.js'
 import { createLogger } from '../src/core/logger.js'
-import { type Authorize, MethodRegistry, RpcServer, type RpcServerInit } from '../src/protocols/rpc/index.js'
+import {
+  type Authorize,
+  Libp2pRpcClient,
+  type Libp2pRpcClientInit,
+  MethodRegistry,
+  RpcServer,
+  type RpcServerInit,
+} from '../src/protocols/rpc/index.js'
 
 export class JobNotFoundError extends HorusError {
   static override readonly code = 'JOB_NOT_FOUND'
@@ -162,6 +169,15 @@ export async function createTestNode(): Promise<Libp2p> {
   })
 }
 
+/** A server node serving `testRegistry`, and a client node calling it. */
+export interface RpcPair {
+  probe: Probe
+  server: RpcServer
+  client: Libp2pRpcClient
+  serverNode: Libp2p
+  clientNode: Libp2p
+}
+
 /** Tracks nodes and servers so `cleanup()` in afterEach stops everything. */
 export class RpcTestbed {
   private readonly stops: Array<() => Promise<void>> = []
@@ -181,6 +197,24 @@ export class RpcTestbed {
     return server
   }
 
+  /** Two nodes: one serving `testRegistry` (with `server` options), one with a client to it. */
+  async pair(
+    server: Partial<RpcServerInit> = {},
+    client: Partial<Omit<Libp2pRpcClientInit, 'libp2p' | 'target'>> = {},
+  ): Promise<RpcPair> {
+    const probe = new Probe()
+    const serverNode = await this.node()
+    const clientNode = await this.node()
+    const rpcServer = await this.server(serverNode, { registry: testRegistry(probe), ...server })
+    const rpcClient = new Libp2pRpcClient({
+      ...client,
+      libp2p: clientNode,
+      target: serverNode.getMultiaddrs()[0]?.toString() as string,
+    })
+    this.defer(() => rpcClient.close())
+    return { probe, server: rpcServer, client: rpcClient, serverNode, clientNode }
+  }
+
   defer(stop: () => Promise<void>): void {
     this.stops.push(stop)
   }
@@ -188,6 +222,17 @@ export class RpcTestbed {
   async cleanup(): Promise<void> {
     for (const stop of this.stops.splice(0).reverse()) await stop()
   }
+}
+
+/** Params for `test.echo` whose request body is exactly `bytes` long, for a call with a one-digit id. */
+export function echoOfBytes(bytes: number): { value: string } {
+  const overhead = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 9,
+    method: 'test.echo',
+    params: { value: '' },
+  }).length
+  return { value: 'x'.repeat(bytes - overhead) }
 }
 
 /** Poll `check` until it returns true, failing after `timeoutMs`. */

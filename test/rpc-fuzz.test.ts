@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   encodeFrame,
   FrameDecoder,
+  frameSkipBound,
   Libp2pRpcClient,
   RPC_CODES,
   RPC_PROTOCOL,
@@ -118,6 +119,11 @@ function varint(value: number): number[] {
 }
 
 const RUNS = { numRuns: 40 }
+
+/** The answer to a frame over the limit: id null (its id was never read), -32005 and `data`. */
+function frameTooLarge(data: unknown): unknown {
+  return { jsonrpc: '2.0', id: null, error: expect.objectContaining({ code: -32005, data }) }
+}
 
 describe('fuzzing a node over raw rpc streams', () => {
   it('answers random bytes only with well-formed JSON-RPC errors, never crashing', async () => {
@@ -245,21 +251,41 @@ describe('fuzzing a node over raw rpc streams', () => {
     ])
   })
 
-  it('answers an oversized length prefix with -32005, then resets that stream only', async () => {
-    const huge = fc.oneof(fc.integer({ min: MAX_FRAME + 1, max: 2 ** 31 }), fc.constant(2 ** 40))
+  it('answers a frame over the limit with -32005 naming its size, skips its body and serves the stream on', async () => {
+    const request = '{"jsonrpc":"2.0","id":7,"method":"test.add","params":[1,2]}'
+    const over = fc.oneof(
+      fc.integer({ min: MAX_FRAME + 1, max: 64 * 1024 }),
+      fc.constant(frameSkipBound(MAX_FRAME)),
+    )
+    await fc.assert(
+      fc.asyncProperty(over, fc.integer({ min: 0, max: 255 }), async (length, fill) => {
+        // The body could be read as frames of its own (0xff... is a malformed prefix): it must not be.
+        const body = new Uint8Array(length).fill(fill)
+        const answer = await raw(Buffer.concat([Uint8Array.from(varint(length)), body, frames(request)]))
+        expect(answer.ended).toBe(true)
+        expect(answer.messages).toEqual([
+          frameTooLarge({
+            name: 'FrameTooLargeError',
+            retryable: false,
+            bytes: length,
+            maxFrameBytes: MAX_FRAME,
+          }),
+          { jsonrpc: '2.0', id: 7, result: 3 },
+        ])
+      }),
+      { numRuns: 15 },
+    )
+  })
+
+  it('answers a length prefix beyond what it skips with -32005, then resets that stream only', async () => {
+    const bound = frameSkipBound(MAX_FRAME)
+    const huge = fc.oneof(fc.integer({ min: bound + 1, max: 2 ** 31 }), fc.constant(2 ** 40))
     await fc.assert(
       fc.asyncProperty(huge, fc.uint8Array({ maxLength: 64 }), async (length, tail) => {
         const answer = await raw(new Uint8Array([...varint(length), ...tail]), { closeWrite: false })
         expect(answer.ended).toBe(true)
         expect(answer.messages).toEqual([
-          {
-            jsonrpc: '2.0',
-            id: null,
-            error: expect.objectContaining({
-              code: -32005,
-              data: expect.objectContaining({ name: 'FrameTooLargeError' }),
-            }),
-          },
+          frameTooLarge(expect.objectContaining({ name: 'FrameTooLargeError' })),
         ])
       }),
       { numRuns: 25 },

@@ -15,7 +15,7 @@ import {
   TooManyRequestsError,
   UnauthorizedError,
 } from '../src/protocols/rpc/index.js'
-import { eventually, JobNotFoundError, Probe, RpcTestbed, testRegistry } from './rpc-fixtures.js'
+import { echoOfBytes, eventually, JobNotFoundError, Probe, RpcTestbed, testRegistry } from './rpc-fixtures.js'
 
 const bed = new RpcTestbed()
 let probe: Probe
@@ -283,20 +283,11 @@ describe('RPC over noise-encrypted libp2p streams between two nodes', () => {
     bed.defer(() => client.close())
     const waiting = client.call('test.block') // id 1: a call in flight on the same session
     await eventually(() => probe.blocked.length === 1, 'the handler to run')
-    // A request body of exactly `bytes` for a call whose id has one digit (ids 2..9 here).
-    const echoOf = (bytes: number): { value: string } => {
-      const overhead = JSON.stringify({
-        jsonrpc: '2.0',
-        id: 9,
-        method: 'test.echo',
-        params: { value: '' },
-      }).length
-      return { value: 'x'.repeat(bytes - overhead) }
-    }
-    const atLimit = echoOf(limit)
+    // Ids 2..9 here: one digit, as echoOfBytes counts.
+    const atLimit = echoOfBytes(limit)
     expect(await client.call('test.echo', atLimit)).toBe(atLimit.value)
     for (const over of [limit + 1, limit + 4]) {
-      const err = await client.call('test.echo', echoOf(over)).catch((e: unknown) => e)
+      const err = await client.call('test.echo', echoOfBytes(over)).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(FrameTooLargeError)
       expect((err as FrameTooLargeError).message).toBe(
         `request of ${over} bytes exceeds the ${limit}-byte frame limit`,

@@ -1,31 +1,9 @@
-import type { Libp2p } from '@libp2p/interface'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  ConnectionClosedError,
-  InvalidParamsError,
-  Libp2pRpcClient,
-  type RpcServer,
-} from '../src/protocols/rpc/index.js'
-import { eventually, Probe, RpcTestbed, testRegistry } from './rpc-fixtures.js'
+import { ConnectionClosedError, InvalidParamsError } from '../src/protocols/rpc/index.js'
+import { eventually, RpcTestbed } from './rpc-fixtures.js'
 
 const bed = new RpcTestbed()
 afterEach(() => bed.cleanup())
-
-async function setup(): Promise<{
-  probe: Probe
-  server: RpcServer
-  client: Libp2pRpcClient
-  clientNode: Libp2p
-  serverNode: Libp2p
-}> {
-  const probe = new Probe()
-  const serverNode = await bed.node()
-  const clientNode = await bed.node()
-  const server = await bed.server(serverNode, { registry: testRegistry(probe) })
-  const client = new Libp2pRpcClient({ libp2p: clientNode, target: serverNode.getMultiaddrs()[0] as never })
-  bed.defer(() => client.close())
-  return { probe, server, client, clientNode, serverNode }
-}
 
 /** Read `n` events from an iterator. */
 async function take<T>(iterator: AsyncIterator<T>, n: number): Promise<T[]> {
@@ -40,7 +18,7 @@ async function take<T>(iterator: AsyncIterator<T>, n: number): Promise<T[]> {
 
 describe('subscriptions over a session stream', () => {
   it('delivers events in order, the first even when emitted before the subscribe answer', async () => {
-    const { probe, server, client } = await setup()
+    const { probe, server, client } = await bed.pair()
     const sub = client.subscribe<number>('test.ticks', { from: 100 })
     const id = await sub.id
     expect(id).toMatch(/^sub-/)
@@ -61,7 +39,7 @@ describe('subscriptions over a session stream', () => {
   })
 
   it('keeps concurrent subscriptions apart, and leaving a for-await loop unsubscribes', async () => {
-    const { probe, server, client } = await setup()
+    const { probe, server, client } = await bed.pair()
     const a = client.subscribe<number>('test.ticks.subscribe', { from: 0 })
     const b = client.subscribe<number>('test.ticks', { from: 1000 })
     const [idA, idB] = await Promise.all([a.id, b.id])
@@ -83,7 +61,7 @@ describe('subscriptions over a session stream', () => {
   })
 
   it('ends every subscription and runs its teardown when the stream closes', async () => {
-    const { probe, server, client } = await setup()
+    const { probe, server, client } = await bed.pair()
     const subs = Array.from({ length: 5 }, (_, i) => client.subscribe<number>('test.ticks', { from: i }))
     await Promise.all(subs.map((s) => s.id))
     expect(server.subscriptionCount).toBe(5)
@@ -98,7 +76,7 @@ describe('subscriptions over a session stream', () => {
   })
 
   it('ends subscriptions when the connection drops and after the server stops', async () => {
-    const { probe, server, client, clientNode, serverNode } = await setup()
+    const { probe, server, client, clientNode, serverNode } = await bed.pair()
     const sub = client.subscribe<number>('test.ticks', { from: 0 })
     await sub.id
     await clientNode.hangUp(serverNode.peerId)
@@ -110,7 +88,7 @@ describe('subscriptions over a session stream', () => {
   })
 
   it('rejects invalid subscribe params without creating anything, and unknown unsubscribe ids are false', async () => {
-    const { server, client } = await setup()
+    const { server, client } = await bed.pair()
     const sub = client.subscribe('test.ticks', { from: 'zero' })
     await expect(sub.id).rejects.toBeInstanceOf(InvalidParamsError)
     await expect(sub[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(InvalidParamsError)
@@ -119,7 +97,7 @@ describe('subscriptions over a session stream', () => {
   })
 
   it('stops a subscription when its signal aborts', async () => {
-    const { server, client } = await setup()
+    const { server, client } = await bed.pair()
     const controller = new AbortController()
     const sub = client.subscribe('test.ticks', {}, { signal: controller.signal })
     await sub.id

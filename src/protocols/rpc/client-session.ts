@@ -2,6 +2,9 @@
  * The caller's side of one session stream: numbered requests pipelined on the stream, responses
  * matched back by id, event notifications routed to their subscription. When the stream closes,
  * every waiting call fails with ConnectionClosedError (retryable) and every subscription ends.
+ * A request over this client's frame limit fails unsent; one over the server's (which the client
+ * learns only when the server refuses a frame) fails alone when the answer comes back, and every
+ * later one that large fails unsent.
  */
 import type { Logger, Stream, StreamMessageEvent } from '@libp2p/interface'
 import { CANCEL_METHOD } from './constants.js'
@@ -12,9 +15,16 @@ import {
   FrameTooLargeError,
   fromWireError,
   type HorusErrorClass,
+  type WireError,
 } from './errors.js'
 import { encodeFrame, FrameDecoder, frameBodyLength } from './frame-codec.js'
-import { classifyServerMessage, type RpcParams, type RpcRequest, type RpcResponse } from './messages.js'
+import {
+  classifyServerMessage,
+  isRecord,
+  type RpcParams,
+  type RpcRequest,
+  type RpcResponse,
+} from './messages.js'
 
 export interface ClientSessionInit {
   stream: Stream
@@ -44,6 +54,8 @@ export interface EventSink {
 }
 
 interface Pending {
+  /** The request's frame body length: a server that refuses the frame names only that. */
+  bytes: number
   onResult: ((result: unknown) => void) | undefined
   resolve(value: unknown): void
   reject(err: Error): void
@@ -59,6 +71,8 @@ export class ClientSession {
   private readonly pending = new Map<number, Pending>()
   private readonly sinks = new Map<string, EventSink>()
   private nextId = 1
+  /** The server's frame limit, once it refused a frame of ours; unknown (and unchecked) before. */
+  private serverMaxFrameBytes = Number.POSITIVE_INFINITY
   private closedWith: Error | undefined
   private readonly maxInFlight: number
   private active = 0
@@ -95,7 +109,11 @@ export class ClientSession {
     const message: RpcRequest = { jsonrpc: '2.0', id, method }
     if (params !== undefined) message.params = params
     if (options.traceparent !== undefined) message.traceparent = options.traceparent
-    const frame = this.encode(message)
+    const frame = encodeFrame(JSON.stringify(message))
+    // The server's decoder limits the body, not the prefix: the same measure, to the byte.
+    const bytes = frameBodyLength(frame)
+    const oversize = this.oversize(bytes)
+    if (oversize !== undefined) throw oversize
     const { signal, timeoutMs } = options
     if (signal?.aborted === true) throw cancelled(signal)
     let resolve!: (value: unknown) => void
@@ -112,7 +130,7 @@ export class ClientSession {
     const onAbort = signal === undefined ? undefined : (): void => stopWaiting(cancelled(signal))
     let timer: NodeJS.Timeout | undefined
     if (onAbort !== undefined) signal?.addEventListener('abort', onAbort, { once: true })
-    this.pending.set(id, { onResult: options.onResult, resolve, reject })
+    this.pending.set(id, { bytes, onResult: options.onResult, resolve, reject })
     promise.catch(() => {}) // rejected while the send still waits: the send's error is the one thrown
     // A free place in the window is taken at once; otherwise the call queues for one.
     const queued = this.active < this.maxInFlight ? undefined : this.queueForSlot()
@@ -125,7 +143,7 @@ export class ClientSession {
       if (timeoutMs !== undefined && this.pending.has(id)) {
         timer = setTimeout(() => stopWaiting(timeoutError(method, timeoutMs)), timeoutMs)
       }
-      const draining = this.send(frame, signal)
+      const draining = this.send(id, frame, signal)
       if (draining !== undefined) await draining
       return await promise
     } catch (err) {
@@ -189,37 +207,41 @@ export class ClientSession {
     }
   }
 
-  private encode(message: unknown): Uint8Array {
-    const frame = encodeFrame(JSON.stringify(message))
-    // Checked here so one oversized call fails alone instead of getting the shared stream reset.
-    // The server's decoder limits the body, not the prefix: the same measure, to the byte.
-    const bytes = frameBodyLength(frame)
-    const maxFrameBytes = this.frames.maxFrameBytes
-    if (bytes > maxFrameBytes) {
-      throw new FrameTooLargeError(
-        `request of ${bytes} bytes exceeds the ${maxFrameBytes}-byte frame limit`,
-        {
-          data: { bytes, maxFrameBytes },
-        },
-      )
+  /**
+   * Why a request body of `bytes` must not be sent, if it must not: one oversized call fails
+   * alone, unsent, instead of costing the server's reading (or, past what it skips, the session).
+   */
+  private oversize(bytes: number): FrameTooLargeError | undefined {
+    const own = this.frames.maxFrameBytes
+    if (bytes > own) {
+      return new FrameTooLargeError(`request of ${bytes} bytes exceeds the ${own}-byte frame limit`, {
+        data: { bytes, maxFrameBytes: own },
+      })
     }
-    return frame
-  }
-
-  /** Sends at once when the stream takes more; otherwise the promise of sending after its drain. */
-  private send(frame: Uint8Array, signal?: AbortSignal): Promise<void> | undefined {
-    if (this.closedWith !== undefined) throw this.closedWith
-    if (this.stream.writableNeedsDrain) return this.sendAfterDrain(frame, signal)
-    this.write(frame)
+    if (bytes > this.serverMaxFrameBytes) return serverRefused(bytes, this.serverMaxFrameBytes)
     return undefined
   }
 
-  private async sendAfterDrain(frame: Uint8Array, signal?: AbortSignal): Promise<void> {
-    await this.stream.onDrain(signal === undefined ? {} : { signal })
-    this.write(frame)
+  /** Sends at once when the stream takes more; otherwise the promise of sending after its drain. */
+  private send(id: number, frame: Uint8Array, signal?: AbortSignal): Promise<void> | undefined {
+    if (this.closedWith !== undefined) throw this.closedWith
+    if (this.stream.writableNeedsDrain) return this.sendAfterDrain(id, frame, signal)
+    this.write(id, frame)
+    return undefined
   }
 
-  private write(frame: Uint8Array): void {
+  private async sendAfterDrain(id: number, frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+    await this.stream.onDrain(signal === undefined ? {} : { signal })
+    this.write(id, frame)
+  }
+
+  private write(id: number, frame: Uint8Array): void {
+    // The server may have refused a frame this large while the call waited for its turn.
+    const bytes = this.pending.get(id)?.bytes ?? 0
+    if (bytes > this.serverMaxFrameBytes) {
+      this.pending.delete(id)
+      throw serverRefused(bytes, this.serverMaxFrameBytes)
+    }
     try {
       this.stream.send(frame)
     } catch (err) {
@@ -265,9 +287,8 @@ export class ClientSession {
 
   private settle(response: RpcResponse): void {
     if (typeof response.id !== 'number') {
-      // Only session-level failures (parse error, frame too large) come without our id.
-      if ('error' in response)
-        this.log.error('server error %d: %s', response.error.code, response.error.message)
+      // Only failures to read a request (parse error, frame too large) come without our id.
+      if ('error' in response) this.settleUnread(response.error)
       return
     }
     const waiting = this.pending.get(response.id)
@@ -278,6 +299,34 @@ export class ClientSession {
       waiting.onResult?.(response.result)
       waiting.resolve(response.result)
     }
+  }
+
+  /**
+   * A frame the server refused unread names only its body's size: the oldest call still waiting
+   * whose request had exactly that size is the one (the server reads frames in order, and any
+   * other call of that size was refused too). Anything else is the server's to explain: logged.
+   */
+  private settleUnread(error: WireError): void {
+    const data = isRecord(error.data) ? error.data : {}
+    const { bytes, maxFrameBytes } = data
+    if (error.code === FrameTooLargeError.code && typeof bytes === 'number') {
+      for (const [id, waiting] of this.pending) {
+        if (waiting.bytes !== bytes) continue
+        this.pending.delete(id)
+        // A limit that would not refuse this very frame is not one to go by.
+        const limit =
+          typeof maxFrameBytes === 'number' &&
+          Number.isSafeInteger(maxFrameBytes) &&
+          maxFrameBytes >= 0 &&
+          maxFrameBytes < bytes
+            ? maxFrameBytes
+            : undefined
+        if (limit !== undefined) this.serverMaxFrameBytes = Math.min(this.serverMaxFrameBytes, limit)
+        waiting.reject(serverRefused(bytes, limit))
+        return
+      }
+    }
+    this.log.error('server error %d for no call of ours: %s', error.code, error.message)
   }
 
   private readonly onReadEnd = (): void => {
@@ -305,6 +354,14 @@ export class ClientSession {
     this.sinks.clear()
     for (const sink of sinks) sink.end(reason)
   }
+}
+
+/** A request the server refuses (or would) for exceeding its frame limit. */
+function serverRefused(bytes: number, maxFrameBytes: number | undefined): FrameTooLargeError {
+  const limit = maxFrameBytes === undefined ? 'frame limit' : `${maxFrameBytes}-byte frame limit`
+  return new FrameTooLargeError(`request of ${bytes} bytes exceeds the server's ${limit}`, {
+    data: maxFrameBytes === undefined ? { bytes } : { bytes, maxFrameBytes },
+  })
 }
 
 function cancelled(signal: AbortSignal): CancelledError {

@@ -12,6 +12,20 @@ export const OPENRPC_VERSION = '1.3.2'
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024
 
 /**
+ * A request frame over a server's limit is skipped — its body dropped as it arrives, never
+ * buffered, one -32005 answered with `data: { bytes, maxFrameBytes }` and the session serving
+ * on — when it announces at most this many times the limit, or DEFAULT_MAX_FRAME_BYTES if that is
+ * more (`frameSkipBound`). A client never sends over its own limit, which is the default unless
+ * its embedder changed it: a server whose limit was lowered still skips anything a default
+ * client can send, and one at the default skips a client whose limit is up to 4× its own.
+ * Skipping costs this node no memory and the sender every byte, so the bound is not about memory:
+ * a longer prefix is one no client of ours produces (garbage, another protocol, 2^34 bytes
+ * announced to hold the stream), and that stream is answered and reset at once.
+ * @default 4
+ */
+export const OVERSIZED_FRAME_SKIP_FACTOR = 4
+
+/**
  * Calls one peer may have running at once, across all its sessions; the next one is answered
  * with -32003 TooManyRequests. Subscriptions do not count once set up.
  * @default 64

@@ -126,7 +126,11 @@ export class CancelledError extends RpcError {
   static override readonly defaultMessage = 'call cancelled'
 }
 
-/** A frame's length prefix exceeded the limit; the stream is reset after this answer. */
+/**
+ * A frame exceeded a frame limit; `data: { bytes, maxFrameBytes }` name its size and the limit.
+ * A server skips a request frame over its limit and answers this with id null (it never read the
+ * id), serving on; past `frameSkipBound`, or for a malformed prefix, it resets the stream after.
+ */
 export class FrameTooLargeError extends RpcError {
   static override readonly code = RPC_CODES.FrameTooLarge
   static override readonly defaultMessage = 'frame too large'

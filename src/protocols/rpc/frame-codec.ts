@@ -2,18 +2,23 @@
  * Framing on a session stream: each JSON-RPC message is an unsigned-varint (LEB128) byte length
  * followed by that many bytes of UTF-8 JSON — the same prefix libp2p's `it-length-prefixed` uses.
  * The decoder is push-based so it runs inside the stream's `message` listener without an await
- * per frame, and it checks the prefix against the limit before buffering any of the body.
+ * per frame, and it checks the prefix against the limit before buffering any of the body. A
+ * server's decoder skips a frame over the limit (up to `frameSkipBound`), dropping its body as it
+ * arrives, so one oversized request costs neither memory nor the stream it shares.
  */
+import { DEFAULT_MAX_FRAME_BYTES, OVERSIZED_FRAME_SKIP_FACTOR } from './constants.js'
 import { FrameTooLargeError } from './errors.js'
 
 /** A 32-bit length never needs more than 5 varint bytes; more is a malformed or hostile prefix. */
 const MAX_PREFIX_BYTES = 5
 
-function tooLarge(announced: number, maxFrameBytes: number): FrameTooLargeError {
-  const size = Number.isFinite(announced) ? `${announced} bytes` : 'a malformed length'
-  return new FrameTooLargeError(`frame of ${size} exceeds the ${maxFrameBytes}-byte limit`, {
-    data: { maxFrameBytes },
-  })
+/**
+ * The longest announced frame a server skips (answering it and serving on) rather than resetting
+ * the stream for: OVERSIZED_FRAME_SKIP_FACTOR times its limit, and never less than what a client
+ * with the default limit may send.
+ */
+export function frameSkipBound(maxFrameBytes: number): number {
+  return Math.max(maxFrameBytes * OVERSIZED_FRAME_SKIP_FACTOR, DEFAULT_MAX_FRAME_BYTES)
 }
 
 export function varintLength(value: number): number {
@@ -54,33 +59,63 @@ export function encodeFrame(body: string | Uint8Array): Uint8Array {
   return out
 }
 
+/** Frames announced longer than the limit but at most `maxBytes` are skipped instead of thrown for. */
+export interface FrameSkipping {
+  /** The longest announced length skipped; anything longer (or a malformed prefix) throws. */
+  maxBytes: number
+  /**
+   * Called in stream order as soon as a skipped frame's prefix is read (its body is then dropped
+   * as it arrives); the error names the announced size and the limit in `data`.
+   */
+  onSkip(error: FrameTooLargeError): void
+}
+
 export class FrameDecoder {
   readonly maxFrameBytes: number
+  private readonly skipping: FrameSkipping | undefined
+  /** The longest length a prefix may announce without throwing. */
+  private readonly maxAnnounced: number
   private parts: Uint8Array[] = []
   private size = 0
   private need: number | undefined
+  /** Body bytes of a skipped frame still to be dropped as they arrive. */
+  private discard = 0
 
-  constructor(maxFrameBytes: number) {
+  constructor(maxFrameBytes: number, skipping?: FrameSkipping) {
+    if (skipping !== undefined && !(skipping.maxBytes >= maxFrameBytes)) {
+      throw new RangeError(
+        `skipping.maxBytes: expected at least maxFrameBytes (${maxFrameBytes}), got ${skipping.maxBytes}`,
+      )
+    }
     this.maxFrameBytes = maxFrameBytes
+    this.skipping = skipping
+    this.maxAnnounced = skipping?.maxBytes ?? maxFrameBytes
   }
 
-  /** Bytes held for a frame not yet complete. */
+  /** Bytes held for a frame not yet complete (never the body of a skipped frame). */
   get bufferedBytes(): number {
     return this.size
   }
 
   /**
-   * Add received bytes and yield every frame they complete.
-   * @throws FrameTooLargeError when a prefix exceeds the limit; the decoder is then unusable.
+   * Add received bytes and yield every frame they complete; a frame over the limit but within
+   * `skipping.maxBytes` is reported to `skipping.onSkip` and its body dropped, unbuffered.
+   * @throws FrameTooLargeError when a prefix exceeds what may be skipped, or is malformed; the
+   *   decoder is then unusable.
    */
   *push(chunk: Uint8Array): Generator<Uint8Array> {
     if (chunk.byteLength === 0) return
     this.parts.push(chunk)
     this.size += chunk.byteLength
     while (true) {
+      if (this.discard > 0 && !this.dropSkipped()) return
       if (this.need === undefined) {
         const length = this.readPrefix()
         if (length === undefined) return
+        if (length > this.maxFrameBytes) {
+          this.skip(length)
+          continue
+        }
         this.need = length
       }
       if (this.size < this.need) return
@@ -88,6 +123,30 @@ export class FrameDecoder {
       this.need = undefined
       yield frame
     }
+  }
+
+  private skip(length: number): void {
+    this.discard = length
+    this.skipping?.onSkip(
+      new FrameTooLargeError(
+        `frame of ${length} bytes exceeds the ${this.maxFrameBytes}-byte limit; skipped`,
+        {
+          data: { bytes: length, maxFrameBytes: this.maxFrameBytes },
+        },
+      ),
+    )
+  }
+
+  /** Drop what has arrived of a skipped frame's body; true once all of it is gone. */
+  private dropSkipped(): boolean {
+    while (this.discard > 0) {
+      const part = this.parts[0]
+      if (part === undefined) return false
+      const n = Math.min(part.byteLength, this.discard)
+      this.consumeFirst(part, n)
+      this.discard -= n
+    }
+    return true
   }
 
   private readPrefix(): number | undefined {
@@ -100,17 +159,30 @@ export class FrameDecoder {
         value += (byte & 0x7f) * scale
         index++
         if ((byte & 0x80) === 0) {
-          if (value > this.maxFrameBytes) throw tooLarge(value, this.maxFrameBytes)
+          if (value > this.maxAnnounced) throw this.refuse(`${value} bytes`, value)
           this.take(index)
           return value
         }
-        if (index >= MAX_PREFIX_BYTES) throw tooLarge(Number.POSITIVE_INFINITY, this.maxFrameBytes)
+        if (index >= MAX_PREFIX_BYTES) throw this.refuse('a malformed length', undefined)
         scale *= 128
       }
     }
     // An incomplete prefix can already prove itself too large.
-    if (value > this.maxFrameBytes) throw tooLarge(value, this.maxFrameBytes)
+    if (value > this.maxAnnounced) throw this.refuse(`at least ${value} bytes`, undefined)
     return undefined
+  }
+
+  /** The error for a prefix this decoder cannot go past; `bytes` only when the length is whole. */
+  private refuse(size: string, bytes: number | undefined): FrameTooLargeError {
+    const limit = `the ${this.maxFrameBytes}-byte limit`
+    const beyond =
+      this.skipping === undefined
+        ? limit
+        : `${limit} by more than can be skipped (${this.maxAnnounced} bytes)`
+    const data = bytes === undefined ? {} : { bytes }
+    return new FrameTooLargeError(`frame of ${size} exceeds ${beyond}`, {
+      data: { ...data, maxFrameBytes: this.maxFrameBytes },
+    })
   }
 
   private take(n: number): Uint8Array {

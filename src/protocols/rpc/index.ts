@@ -11,8 +11,12 @@
  * - Trace context: a request may carry a W3C `traceparent` member beside `params` (outside
  *   anything signed); handlers see it as `ctx.traceparent`, an unverified string. A member that
  *   is not a string, or is longer than MAX_TRACEPARENT_CHARS, is ignored, never refused.
- * - Limits: frame size (an oversized prefix is answered -32005 with id null, then that stream is
- *   reset), calls in flight per peer (-32003), per-call timeout (-32002, handler signal aborted).
+ * - Limits: frame size — a request frame over the server's limit is answered -32005 with id null
+ *   and `data: { bytes, maxFrameBytes }`, its body skipped unread, and the session serves on; the
+ *   client fails the call whose body had that many bytes and refuses larger ones unsent from then
+ *   on. A prefix beyond `frameSkipBound` (or malformed) is answered the same way, then that
+ *   stream is reset. Calls in flight per peer (-32003), per-call timeout (-32002, handler signal
+ *   aborted).
  *
  * ```ts
  * const registry = new MethodRegistry({ info: { title: 'my node', version } })
@@ -45,7 +49,7 @@ export type { DispatcherInit, DispatchResult, DispatchSession } from './dispatch
 export { Dispatcher } from './dispatcher.js'
 export * from './errors.js'
 export { isBusy, isDialFailure, isUnreachable, maybeHandled, shouldFailover } from './failover.js'
-export { encodeFrame, FrameDecoder } from './frame-codec.js'
+export { encodeFrame, FrameDecoder, type FrameSkipping, frameSkipBound } from './frame-codec.js'
 export type { HttpRpcClientInit } from './http-client.js'
 export { HttpRpcClient } from './http-client.js'
 export type { Libp2pRpcClientInit } from './libp2p-client.js'

@@ -2,7 +2,10 @@
  * One inbound session stream. Frames are decoded inside the stream's `message` listener and each
  * request is dispatched without waiting for the previous one (pipelining); responses go out as
  * they complete, matched by id. While the stream's write buffer is full, reading pauses, so a
- * peer that never reads its answers cannot make this node buffer without bound.
+ * peer that never reads its answers cannot make this node buffer without bound. A request frame
+ * over the limit gets one -32005 answer and is skipped, so the other calls on the stream (often
+ * other callers' calls, on a node's shared session) go on; only a prefix beyond
+ * `frameSkipBound`, or a malformed one, costs the whole stream.
  */
 import { setMaxListeners } from 'node:events'
 import type { Logger, Stream, StreamMessageEvent } from '@libp2p/interface'
@@ -17,7 +20,7 @@ import {
   TooManyRequestsError,
   UnavailableError,
 } from './errors.js'
-import { encodeFrame, FrameDecoder } from './frame-codec.js'
+import { encodeFrame, FrameDecoder, frameSkipBound } from './frame-codec.js'
 import { failure, type RpcId, type RpcResponse } from './messages.js'
 import type { CompiledEntry } from './registry.js'
 
@@ -29,6 +32,8 @@ export interface ServerSessionInit {
   maxFrameBytes: number
   maxSubscriptions: number
   log: Logger
+  /** A request frame over `maxFrameBytes` was refused (skipped, or its stream reset). */
+  onOversizedFrame(): void
   onClose(session: ServerSession): void
 }
 
@@ -52,6 +57,7 @@ export class ServerSession implements DispatchSession {
   private readonly maxSubscriptions: number
   private readonly log: Logger
   private readonly onCloseCallback: (session: ServerSession) => void
+  private readonly onOversizedFrame: () => void
   private readonly controller = new AbortController()
   private readonly running = new Map<RpcId, AbortController>()
   private readonly subscriptions = new Map<string, Subscription>()
@@ -66,10 +72,14 @@ export class ServerSession implements DispatchSession {
     this.caller = init.caller
     this.limitKey = init.limitKey
     this.dispatcher = init.dispatcher
-    this.frames = new FrameDecoder(init.maxFrameBytes)
+    this.frames = new FrameDecoder(init.maxFrameBytes, {
+      maxBytes: frameSkipBound(init.maxFrameBytes),
+      onSkip: this.onSkip,
+    })
     this.maxSubscriptions = init.maxSubscriptions
     this.log = init.log
     this.onCloseCallback = init.onClose
+    this.onOversizedFrame = init.onOversizedFrame
     // Every running call listens on the session's signal; that is expected, not a leak.
     setMaxListeners(Number.POSITIVE_INFINITY, this.controller.signal)
   }
@@ -105,6 +115,16 @@ export class ServerSession implements DispatchSession {
     } catch (err) {
       this.rejectStream(err instanceof FrameTooLargeError ? err : new InternalError())
     }
+  }
+
+  /**
+   * A request over the limit: the server cannot read its id without its body, so it answers with id
+   * null and the body's size, which the caller matches to the request it sent.
+   */
+  private readonly onSkip = (err: FrameTooLargeError): void => {
+    this.log('skipping a frame from %s - %s', this.limitKey, err.message)
+    this.onOversizedFrame()
+    this.respond(failure(null, err.toWire()))
   }
 
   /** The caller closed its side and we have read everything it sent. */
@@ -182,6 +202,7 @@ export class ServerSession implements DispatchSession {
   /** Answer an oversized or malformed prefix if we can, then reset this stream only. */
   private rejectStream(err: FrameTooLargeError | InternalError): void {
     this.log('rejecting session from %s - %s', this.limitKey, err.message)
+    if (err instanceof FrameTooLargeError) this.onOversizedFrame()
     this.write(encodeFrame(JSON.stringify(failure(null, err.toWire()))))
     this.finish()
     this.closeStream()

@@ -27,7 +27,12 @@ export interface RpcServerInit {
   registry: MethodRegistry
   /** @default RPC_PROTOCOL */
   protocol?: string
-  /** @default DEFAULT_MAX_FRAME_BYTES (1 MiB) */
+  /**
+   * Longest request body a session reads. A longer one is answered -32005 (`data: { bytes,
+   * maxFrameBytes }`) and skipped, the session serving on, up to `frameSkipBound` of it; beyond
+   * that its stream is reset.
+   * @default DEFAULT_MAX_FRAME_BYTES (1 MiB)
+   */
   maxFrameBytes?: number
   /** @default DEFAULT_MAX_IN_FLIGHT_PER_PEER (64) */
   maxInFlightPerPeer?: number
@@ -58,6 +63,7 @@ export class RpcServer implements Startable {
   private readonly maxSubscriptions: number
   private readonly sessions = new Set<ServerSession>()
   private started = false
+  private oversizedFrames = 0
 
   constructor(components: RpcServerComponents, init: RpcServerInit) {
     this.components = components
@@ -105,6 +111,14 @@ export class RpcServer implements Startable {
     return this.sessions.size
   }
 
+  /**
+   * Request frames refused for exceeding `maxFrameBytes` since this server was made, across
+   * sessions: each was answered -32005; those beyond `frameSkipBound` also had their stream reset.
+   */
+  get oversizedFrameCount(): number {
+    return this.oversizedFrames
+  }
+
   /** Live subscriptions across every session (0 once all have ended: nothing leaked). */
   get subscriptionCount(): number {
     let n = 0
@@ -129,6 +143,9 @@ export class RpcServer implements Startable {
       maxFrameBytes: this.maxFrameBytes,
       maxSubscriptions: this.maxSubscriptions,
       log: this.log,
+      onOversizedFrame: () => {
+        this.oversizedFrames++
+      },
       onClose: (s) => this.sessions.delete(s),
     })
     this.sessions.add(session)
