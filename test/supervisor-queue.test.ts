@@ -177,6 +177,39 @@ describe('supervisor queueing and lifecycle', () => {
     expect(runs).toBe(0)
   })
 
+  it('fails a pinned job whose execution its runner no longer has when asked, without running it', async () => {
+    const [a, c] = [await mesh.member('both'), await mesh.member('cli')]
+    let runs = 0
+    const both = await mesh.start(a, {
+      roles: ['supervisor', 'runner'],
+      options: {
+        runner: {
+          builtins: false,
+          kinds: {
+            once: async () => {
+              runs++
+              return 'ran'
+            },
+          },
+        },
+      },
+    })
+    const cli = await mesh.start(c, { roles: [], bootstrap: both })
+    const client = mesh.client(cli, both)
+    const runner = both.roles.runner
+    if (runner === undefined) throw new Error('no runner role')
+    const envelope = job(cli, { runner: 'once' })
+    expect((await both.node.trust.verifier.verify(envelope)).ok).toBe(true)
+    // The runner had the execution when the supervisor asked, and lost it before the dispatch
+    // (its result swept, its role restarted): what the window between the two can leave.
+    runner.holds = async () => true
+    await submit(client, envelope)
+    const answer = await result(client, envelope.id)
+    expect(answer).toMatchObject({ status: 'failed' })
+    expect(answer.error).toMatchObject({ name: 'JobOutcomeUnknownError', retryable: true })
+    expect(runs).toBe(0)
+  })
+
   it('refuses jobs that do not verify and ids taken by another job, persisting nothing for them', async () => {
     const { cli, client } = await setup()
     const stranger = createJob({ runner: 'sal', payload: '1' }, generateSigner())
