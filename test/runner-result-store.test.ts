@@ -78,4 +78,24 @@ describe('the runner’s stored results', () => {
     expect(reads).toBe(0)
     expect(await storedIds(store)).toEqual([jobs[2]?.id])
   })
+
+  it('may hold any job while it could not read them all at start, and only the ones it read after', async () => {
+    const store = await createStore()
+    stores.push(store)
+    const signer = generateSigner()
+    const kept = createJob({ runner: 'sal', expiresAt: Date.now() + 3_600_000 }, signer)
+    await new ResultStore(store.datastore, log).put(kept, answer(kept.id))
+    const results = new ResultStore(store.datastore, log)
+    const query = store.datastore.query.bind(store.datastore)
+    store.datastore.query = async function* () {
+      yield* []
+      throw new Error('Corruption: block checksum mismatch')
+    }
+    await expect(results.prune()).rejects.toThrow(/Corruption/)
+    // Nothing read: any job's answer may be on disk, so the runner must look before running one.
+    expect([results.knows(kept.id), results.knows('another')]).toEqual([true, true])
+    store.datastore.query = query
+    await results.prune()
+    expect([results.knows(kept.id), results.knows('another')]).toEqual([true, false])
+  })
 })

@@ -34,12 +34,12 @@ function counted(): { kind: KindHandler; runs: () => number } {
 }
 
 /** A `hold` kind whose jobs run until `release` or until cancelled, and say which. */
-function holding(): { kinds: Record<string, KindHandler>; release: () => void } {
+function holding(): { kinds: { hold: KindHandler }; release: () => void } {
   let release = (): void => undefined
   const held = new Promise<void>((resolve) => {
     release = resolve
   })
-  const kinds: Record<string, KindHandler> = {
+  const kinds: { hold: KindHandler } = {
     hold: async (_j, ctx) => {
       await Promise.race([held, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve))])
       return { aborted: ctx.signal.aborted }
@@ -78,6 +78,7 @@ describe('runner service', () => {
     await mesh.stop(run)
     const replayKey = new Key(`/horus/replay/${envelope.submitter}/${envelope.nonce}`)
     await run.node.datastore.open()
+    expect(await run.node.datastore.has(replayKey)).toBe(true)
     await run.node.datastore.delete(replayKey)
     await run.node.datastore.close()
     run = await mesh.start(r, { roles: ['runner'], options })
@@ -137,10 +138,14 @@ describe('runner service', () => {
     }
   })
 
-  it('keeps running a job another supervisor also sent when the first one cancels it, for the second', async () => {
+  it('keeps running a job another supervisor also follows when the first releases it, and stops it for both on a cancel', async () => {
     const [r, a] = [await mesh.member('run'), await mesh.member('sup-a')]
     const { kinds, release } = holding()
-    const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
+    const later = holding()
+    const run = await mesh.start(r, {
+      roles: ['runner'],
+      options: { runner: { builtins: false, kinds: { ...kinds, later: later.kinds.hold } } },
+    })
     const supA = await mesh.start(a, { roles: [], bootstrap: run })
     const service = run.roles.runner
     if (service === undefined) throw new Error('no runner role')
@@ -152,15 +157,25 @@ describe('runner service', () => {
       // The node's own supervisor took the same envelope (A was lost to its coordinator) and
       // follows the execution: attached at once, before the call's first await.
       const followed = service.execute(envelope, { trusted: true, dispatcher: run.peerId, answerOnly: true })
-      // A gives its copy up: the node's supervisor's still runs.
-      expect(await clientA.call('runner.cancel', { jobId: envelope.id })).toBe(true)
+      // A gives its copy up (its coordinator moved the job): the node's supervisor's still runs.
+      expect(await clientA.call('runner.cancel', { jobId: envelope.id, release: true })).toBe(true)
       expect(service.describe().load.running).toBe(1)
       release()
       const answer = await followed
       expect(answer.result).toMatchObject({ status: 'succeeded', output: { aborted: false } })
       expect(answer.replayed).toBe(true)
+
+      // A cancel (a user's, through A) stops a job both follow, for both.
+      const next = job(supA, { runner: 'later' })
+      const first = clientA.call<ExecuteResponse>('runner.execute', { job: next })
+      await waitFor(() => service.describe().load.running === 1, { what: 'the next job to run' })
+      const second = service.execute(next, { trusted: true, dispatcher: run.peerId, answerOnly: true })
+      expect(await clientA.call('runner.cancel', { jobId: next.id })).toBe(true)
+      expect((await first).result.status).toBe('cancelled')
+      expect((await second).result.status).toBe('cancelled')
     } finally {
       release()
+      later.release()
     }
   })
 

@@ -38,6 +38,22 @@ async function setup() {
   return { sup, cli, runner: r, runner2: r2, client: mesh.client(cli, sup) }
 }
 
+/** A node with supervisor and runner roles whose runner counts the `once` jobs it runs, and a client of it. */
+async function nodeWithBothRoles() {
+  const [a, c] = [await mesh.member('both'), await mesh.member('cli')]
+  let runs = 0
+  const once: KindHandler = async () => {
+    runs++
+    return 'ran'
+  }
+  const both = await mesh.start(a, {
+    roles: ['supervisor', 'runner'],
+    options: { runner: { builtins: false, kinds: { once } } },
+  })
+  const cli = await mesh.start(c, { roles: [], bootstrap: both })
+  return { both, cli, client: mesh.client(cli, both), runs: () => runs }
+}
+
 describe('supervisor queueing and lifecycle', () => {
   it('refuses a job no runner can run at once (no_runner), unless asked to wait for one', async () => {
     const { sup, cli, runner, runner2: r2, client } = await setup()
@@ -148,24 +164,7 @@ describe('supervisor queueing and lifecycle', () => {
   })
 
   it('refuses a job whose nonce its node spent when the node’s runner holds no execution of it', async () => {
-    const [a, c] = [await mesh.member('both'), await mesh.member('cli')]
-    let runs = 0
-    const both = await mesh.start(a, {
-      roles: ['supervisor', 'runner'],
-      options: {
-        runner: {
-          builtins: false,
-          kinds: {
-            once: async () => {
-              runs++
-              return 'ran'
-            },
-          },
-        },
-      },
-    })
-    const cli = await mesh.start(c, { roles: [], bootstrap: both })
-    const client = mesh.client(cli, both)
+    const { both, cli, client, runs } = await nodeWithBothRoles()
     const envelope = job(cli, { runner: 'once' })
     // Spent as a runner of this node spends it for another supervisor (or as a pruned record
     // leaves it): nothing here runs it or keeps its result, so taking it could only run it again.
@@ -174,7 +173,23 @@ describe('supervisor queueing and lifecycle', () => {
     expect(refused).toBeInstanceOf(JobRejectedError)
     expect((refused as Error).message).toMatch(/replayed/)
     expect(await client.call<JobStatusView[]>('supervisor.list_jobs', {})).toEqual([])
-    expect(runs).toBe(0)
+    expect(runs()).toBe(0)
+  })
+
+  it('fails a pinned job whose execution its runner no longer has when asked, without running it', async () => {
+    const { both, cli, client, runs } = await nodeWithBothRoles()
+    const runner = both.roles.runner
+    if (runner === undefined) throw new Error('no runner role')
+    const envelope = job(cli, { runner: 'once' })
+    expect((await both.node.trust.verifier.verify(envelope)).ok).toBe(true)
+    // The runner had the execution when the supervisor asked, and lost it before the dispatch
+    // (its result swept, its role restarted): what the window between the two can leave.
+    runner.holds = async () => true
+    await submit(client, envelope)
+    const answer = await result(client, envelope.id)
+    expect(answer).toMatchObject({ status: 'failed' })
+    expect(answer.error).toMatchObject({ name: 'JobOutcomeUnknownError', retryable: true })
+    expect(runs()).toBe(0)
   })
 
   it('refuses jobs that do not verify and ids taken by another job, persisting nothing for them', async () => {

@@ -313,4 +313,36 @@ describe('supervisor recovery', () => {
     expect((refused as Error).message).toMatch(/could not read all its job records back/)
     expect(runs).toEqual([envelope.id])
   })
+
+  it('answers a job whose record it could not read back from its node’s runner, which kept the result', async () => {
+    const [s, c] = [await mesh.member('sup'), await mesh.member('cli')]
+    const runs: string[] = []
+    const kinds: Record<string, KindHandler> = {
+      work: async (j) => {
+        runs.push(j.id)
+        return 'done'
+      },
+    }
+    const options = { runner: { builtins: false, kinds } }
+    let sup = await mesh.start(s, { roles: ['supervisor', 'runner'], options })
+    let cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const envelope = job(cli, { runner: 'work', ttlMs: 120_000 })
+    await submit(mesh.client(cli, sup), envelope)
+    expect((await result(mesh.client(cli, sup), envelope.id)).status).toBe('succeeded')
+    await mesh.stop(sup)
+    await mesh.stop(cli)
+    const datastore = sup.node.datastore
+    await datastore.open()
+    await datastore.put(new Key(`${JOBS_PREFIX}/${encodeURIComponent(envelope.id)}`), Buffer.from('{"job":'))
+    await datastore.close()
+
+    sup = await mesh.start(s, { roles: ['supervisor', 'runner'], options })
+    cli = await mesh.start(c, { roles: [], bootstrap: sup })
+    await runnerVisible(sup, 'work', sup)
+    const client = mesh.client(cli, sup)
+    await submit(client, envelope)
+    expect((await result(client, envelope.id)).result?.output).toBe('done')
+    expect(runs).toEqual([envelope.id])
+  })
 })

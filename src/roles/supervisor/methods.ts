@@ -133,6 +133,11 @@ const byId = {
   additionalProperties: false,
 } as const
 
+const cancelParams = {
+  ...byId,
+  properties: { ...byId.properties, release: { type: 'boolean' } },
+} as const
+
 /** One job of a `create_jobs` answer: its status, or why it was refused (the `create_job` error). */
 export type CreateJobsItem = { ok: true; job: JobStatusView } | { ok: false; error: WireError }
 
@@ -315,17 +320,18 @@ export function supervisorMethods(service: SupervisorService): AnyMethodDefiniti
         return service.logs(jobId)
       },
     }),
-    defineMethod<{ jobId: string }, JobStatusView>({
+    defineMethod<{ jobId: string; release?: boolean }, JobStatusView>({
       name: 'supervisor.cancel_job',
-      summary: 'Cancel a job; a runner executing it is told to stop.',
+      summary:
+        'Cancel a job; a runner executing it is told to stop. With release (a coordinator that moved the job elsewhere), a runner another supervisor also sent it to only stops answering this one.',
       role: 'supervisor',
-      params: byId,
+      params: cancelParams,
       result: statusViewSchema,
       resultName: 'job status',
       errors: [NOT_FOUND, NOT_RUNNING],
-      handler: async ({ jobId }, { caller }) => {
+      handler: async ({ jobId, release }, { caller }) => {
         service.recordFor(jobId, caller)
-        return statusView(await service.cancel(jobId))
+        return statusView(await service.cancel(jobId, { release: release === true }))
       },
     }),
     defineMethod<{ status?: SupervisorJobStatus; limit?: number }, JobStatusView[]>({

@@ -44,10 +44,15 @@ export interface ExecuteCall {
   answerOnly?: boolean
 }
 
+/** `release`: stop following the job only, if another supervisor follows it (RunnerService.cancel). */
+export interface CancelOptions {
+  release?: boolean
+}
+
 export interface RunnerLink {
   readonly peerId: string
   execute(job: JobEnvelope, call: ExecuteCall): Promise<ExecuteResponse>
-  cancel(jobId: string): Promise<boolean>
+  cancel(jobId: string, options?: CancelOptions): Promise<boolean>
   describe(signal: AbortSignal): Promise<RunnerDescription>
   close(): Promise<void>
 }
@@ -60,7 +65,7 @@ export interface LocalRunner {
     options: { trusted: true; dispatcher: string; traceparent?: string | undefined; answerOnly?: boolean },
   ): Promise<ExecuteResponse>
   /** `by`: the supervisor asking (see RunnerService.cancel). */
-  cancel(jobId: string, by?: string): Promise<boolean>
+  cancel(jobId: string, by?: string, options?: CancelOptions): Promise<boolean>
   describe(): RunnerDescription
   onJobEvent(listener: (event: RunnerJobEvent) => void): () => void
   /** Whether this very job is running here or its result is kept: a dispatch of it is answered, not run. */
@@ -125,8 +130,9 @@ export class RemoteRunnerLink implements RunnerLink {
     return this.batcher.execute(job, call)
   }
 
-  async cancel(jobId: string): Promise<boolean> {
-    return this.client.call<boolean>('runner.cancel', { jobId }, { timeoutMs: 5_000 })
+  async cancel(jobId: string, options: CancelOptions = {}): Promise<boolean> {
+    const params = options.release === true ? { jobId, release: true } : { jobId }
+    return this.client.call<boolean>('runner.cancel', params, { timeoutMs: 5_000 })
   }
 
   async describe(signal: AbortSignal): Promise<RunnerDescription> {
@@ -207,8 +213,8 @@ export class LocalRunnerLink implements RunnerLink {
     )
   }
 
-  cancel(jobId: string): Promise<boolean> {
-    return this.runner.cancel(jobId, this.self)
+  cancel(jobId: string, options: CancelOptions = {}): Promise<boolean> {
+    return this.runner.cancel(jobId, this.self, options)
   }
 
   async describe(): Promise<RunnerDescription> {

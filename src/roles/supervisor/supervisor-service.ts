@@ -77,7 +77,7 @@ import {
 } from './job-record.js'
 import { JobStore } from './job-store.js'
 import { supervisorMethods, supervisorSubscriptions } from './methods.js'
-import type { LocalRunner } from './runner-link.js'
+import type { CancelOptions, LocalRunner } from './runner-link.js'
 import { RunnerPool as Pool, type RunnerPool, type RunnerView } from './runner-pool.js'
 
 /** The parts of a node the supervisor uses. */
@@ -517,7 +517,8 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
   }
 
   /** Cancels a job: terminal at once; a runner executing it is told to stop. */
-  async cancel(jobId: string): Promise<JobRecord> {
+  /** `release`: the caller gives this copy up (see RunnerService.cancel); the record ends cancelled either way. */
+  async cancel(jobId: string, options: CancelOptions = {}): Promise<JobRecord> {
     this.assertRunning()
     const record = this.getRecord(jobId)
     if (isTerminal(record.status)) return record
@@ -530,7 +531,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
       dispatch.abandoned = 'cancelled'
       await this.pool
         .link(dispatch.runner)
-        .cancel(jobId)
+        .cancel(jobId, options)
         .catch((err: Error) =>
           this.log('runner %s did not take the cancel of %s: %s', dispatch.runner, jobId, err.message),
         )
@@ -638,6 +639,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     })
   }
 
+  /**
+   * Whether the runner a job is pinned to still offers its capability (and may open its secrets).
+   * A runner only held back (busy, or in a failure backoff) still does: the job waits for it.
+   */
+  private pinnedServes(runner: string, capability: string, among: ReadonlySet<string> | undefined): boolean {
+    if (among !== undefined && !among.has(runner)) return false
+    return this.pool.list().some((r) => r.peerId === runner && r.capabilities.includes(capability))
+  }
+
   /** This node's runner, if it runs `job` or keeps its result. */
   private async localHolder(job: JobEnvelope | undefined): Promise<string | undefined> {
     const local = this.local
@@ -726,7 +736,7 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
         this.dispatch(record, outcome.peerId)
         continue
       }
-      if (record.pinnedTo !== undefined && outcome.none !== 'busy') {
+      if (record.pinnedTo !== undefined && !this.pinnedServes(record.pinnedTo, capability, among)) {
         queue.delete(jobId)
         this.failPinned(record, `runner ${record.pinnedTo} no longer serves capability "${capability}"`)
         continue

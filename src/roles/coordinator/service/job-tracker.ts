@@ -544,7 +544,7 @@ export class JobTracker {
       }
       if (!known.has(supervisor)) continue
       for (const jobId of jobs.keys()) {
-        this.call((signal) => this.pool.link(supervisor).cancel(jobId, signal)).then(
+        this.call((signal) => this.pool.link(supervisor).cancel(jobId, signal, { release: true })).then(
           () => {
             jobs.delete(jobId)
             this.log('cancelled the copy of %s left on supervisor %s', jobId, supervisor)

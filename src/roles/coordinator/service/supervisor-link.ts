@@ -28,7 +28,11 @@ export interface SupervisorLink {
    * supervisor without the job holds its id for this coordinator (`supervisor.get_job_result`).
    */
   result(jobId: string, signal: AbortSignal, options?: ResultOptions): Promise<JobResultView>
-  cancel(jobId: string, signal: AbortSignal): Promise<void>
+  /**
+   * `release`: this coordinator moved the job to another supervisor and gives this copy up; a
+   * runner the other supervisor also follows the job on keeps running it.
+   */
+  cancel(jobId: string, signal: AbortSignal, options?: { release?: boolean }): Promise<void>
   logs(jobId: string, signal: AbortSignal): Promise<string[]>
   close(): Promise<void>
 }
@@ -77,8 +81,8 @@ export class LocalSupervisorLink implements SupervisorLink {
     return options.includeJob === true ? { ...view, job: record.job } : view
   }
 
-  async cancel(jobId: string): Promise<void> {
-    await this.service.cancel(jobId)
+  async cancel(jobId: string, _signal?: AbortSignal, options: { release?: boolean } = {}): Promise<void> {
+    await this.service.cancel(jobId, options)
   }
 
   async logs(jobId: string): Promise<string[]> {
@@ -151,8 +155,9 @@ export class RemoteSupervisorLink implements SupervisorLink {
     return this.client.call<JobResultView>('supervisor.get_job_result', params, { signal })
   }
 
-  async cancel(jobId: string, signal: AbortSignal): Promise<void> {
-    await this.client.call('supervisor.cancel_job', { jobId }, { signal })
+  async cancel(jobId: string, signal: AbortSignal, options: { release?: boolean } = {}): Promise<void> {
+    const params = options.release === true ? { jobId, release: true } : { jobId }
+    await this.client.call('supervisor.cancel_job', params, { signal })
   }
 
   logs(jobId: string, signal: AbortSignal): Promise<string[]> {

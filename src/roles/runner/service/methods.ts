@@ -83,20 +83,21 @@ export function runnerMethods(service: RunnerService): AnyMethodDefinition[] {
       handler: ({ jobs }, { caller }) =>
         service.executeMany(jobs, dispatcherOf(caller), { owned: true }).then((accepted) => ({ accepted })),
     }),
-    defineMethod<{ jobId: string }, boolean>({
+    defineMethod<{ jobId: string; release?: boolean }, boolean>({
       name: 'runner.cancel',
       summary:
-        'Cancel a queued or running job the caller dispatched; false when it is not running here for the caller.',
+        'Cancel a queued or running job the caller dispatched; false when it is not running here for the caller. With release, only stop following it while another supervisor that sent it does.',
       role: 'runner',
       params: {
         type: 'object',
-        properties: { jobId: JOB_ID },
+        properties: { jobId: JOB_ID, release: { type: 'boolean' } },
         required: ['jobId'],
         additionalProperties: false,
       },
       result: { type: 'boolean' },
       resultName: 'cancelled',
-      handler: ({ jobId }, { caller }) => service.cancel(jobId, dispatcherOf(caller)),
+      handler: ({ jobId, release }, { caller }) =>
+        service.cancel(jobId, dispatcherOf(caller), { release: release === true }),
     }),
   ] as unknown as AnyMethodDefinition[]
 }

@@ -25,6 +25,8 @@ const decoder = new TextDecoder()
 
 export class ResultStore {
   /** Job id → when its stored result may go, for every result written or found live at start. */
+  /** `prune` has not read every stored result (it is running, or it stopped at an error). */
+  private unread = false
   private readonly expiries = new ExpiryQueue<string>()
 
   constructor(
@@ -50,12 +52,15 @@ export class ResultStore {
     return this.expiries.size
   }
 
-  /** The stored answer for this very job (same submitter and nonce), if any. */
-  /** Whether a result of a job with this id may be kept (no read: its expiry is queued). */
+  /**
+   * Whether a result of a job with this id may be kept, without a read: its expiry is queued. Once
+   * `prune` could not read every stored result, any id may be: the answer is then always yes.
+   */
   knows(jobId: string): boolean {
-    return this.expiries.has(jobId)
+    return this.unread || this.expiries.has(jobId)
   }
 
+  /** The stored answer for this very job (same submitter and nonce), if any. */
   async get(job: JobEnvelope): Promise<ExecuteResponse | undefined> {
     let stored: StoredResult
     try {
@@ -73,6 +78,8 @@ export class ResultStore {
    */
   async prune(now = Date.now()): Promise<number> {
     const stale: Key[] = []
+    // Cleared once every stored result was read: until then `knows` cannot rule any job out.
+    this.unread = true
     for await (const { key, value } of this.datastore.query({ prefix: RESULTS_PREFIX })) {
       try {
         const stored = JSON.parse(decoder.decode(value)) as StoredResult
@@ -86,6 +93,7 @@ export class ResultStore {
         stale.push(key)
       }
     }
+    this.unread = false
     for (const key of stale) await this.datastore.delete(key)
     if (stale.length > 0) this.log('pruned %d expired results', stale.length)
     return stale.length

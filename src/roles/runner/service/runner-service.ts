@@ -369,17 +369,18 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
 
   /**
    * Cancels a queued or running job. `by`: the supervisor asking, which may cancel only a job it
-   * dispatched here (another trusted supervisor is no owner of it); while another supervisor that
-   * sent the same job still follows it, `by` only stops following it and the job runs on (the
-   * other supervisor's record of it must not end cancelled because the first gave it up). Without
-   * `by` (an operator, in process), any job.
+   * dispatched here (another trusted supervisor is no owner of it); without it (an operator, in
+   * process), any job. `release`: the caller gives its copy up (a coordinator moved the job to
+   * another supervisor), so while another supervisor that sent the same job follows it, `by` only
+   * stops following and the job runs on — that supervisor's record must not end cancelled because
+   * the first one let go. Without `release`, the job is stopped for every supervisor following it.
    */
-  cancel(jobId: string, by?: string): Promise<boolean> {
+  cancel(jobId: string, by?: string, options: { release?: boolean } = {}): Promise<boolean> {
     if (by !== undefined && !this.handedBy(jobId, by)) {
       if (this.inFlight.has(jobId)) this.log('%s may not cancel %s: it did not dispatch it here', by, jobId)
       return Promise.resolve(false)
     }
-    if (by !== undefined && this.withdraw(jobId, by)) {
+    if (options.release === true && by !== undefined && this.withdraw(jobId, by)) {
       this.log('%s no longer follows %s; it runs on for the other supervisor that sent it', by, jobId)
       return Promise.resolve(true)
     }
