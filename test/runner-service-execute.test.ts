@@ -340,4 +340,33 @@ describe('runner service', () => {
     expect(outcomes[0]).toMatchObject({ dispatcher: sup.peerId, outcome: { jobId: envelope.id } })
     detachThrowing()
   })
+
+  it('refuses another job under the id of one it runs or ran, instead of answering it with that one’s output', async () => {
+    const r = await mesh.member('run')
+    const { kinds, release } = holding()
+    const run = await mesh.start(r, { roles: ['runner'], options: { runner: { builtins: false, kinds } } })
+    const service = run.roles.runner
+    if (service === undefined) throw new Error('no runner role')
+    try {
+      // Two copies of one step under its id, as two coordinators would sign them: other nonces.
+      const step = { run: 'run-1', step: 'step', attempt: 1, runner: 'hold' }
+      const first = job(run, { ...step, payload: 'first' })
+      const second = job(run, { ...step, payload: 'second' })
+      expect(second.id).toBe(first.id)
+      const running = service.execute(first, { trusted: true, dispatcher: run.peerId })
+      await waitFor(() => service.describe().load.running === 1, { what: 'the first copy to run' })
+      await expect(service.execute(second, { trusted: true, dispatcher: run.peerId })).rejects.toThrow(
+        /is running here for another job/,
+      )
+      release()
+      expect((await running).result.status).toBe('succeeded')
+      await expect(service.execute(second, { trusted: true, dispatcher: run.peerId })).rejects.toThrow(
+        /was run here for another job that has not expired/,
+      )
+      // The first copy itself is still answered with its own result.
+      expect((await service.execute(first, { trusted: true, dispatcher: run.peerId })).replayed).toBe(true)
+    } finally {
+      release()
+    }
+  })
 })

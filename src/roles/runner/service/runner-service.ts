@@ -38,7 +38,7 @@ import {
 import type { Heartbeat } from '../../../protocols/liveness/index.js'
 import { type MethodRegistry, toWireError } from '../../../protocols/rpc/index.js'
 import { toExecutionError } from '../execution/error-info.js'
-import { UnknownKindError } from '../execution/errors.js'
+import { InvalidJobError, UnknownKindError } from '../execution/errors.js'
 import type { RegisteredFunction } from '../execution/function-registry.js'
 import {
   createJobExecutor,
@@ -514,6 +514,7 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     dispatcher: string,
     secrets: Record<string, string> | undefined,
   ): Promise<ExecuteResponse> {
+    this.assertIdFree(job)
     if (this.log.enabled) this.log('executing %s for %s', envelopeTag(job), dispatcher)
     this.dispatchers.set(job.id, dispatcher)
     const response = this.withInputs(job, secrets).then(async (execution) => {
@@ -535,6 +536,23 @@ export class RunnerService extends TypedEventEmitter<RunnerServiceEvents> implem
     }
     response.then(forget, forget)
     return response
+  }
+
+  /**
+   * Throws when another job holds this one's id here. `again` answers this very job (same
+   * submitter and nonce); another envelope under the same id (a second coordinator's copy of a
+   * step) reaching the executor would be joined by id and answered with the other one's output,
+   * signed for its own digest.
+   */
+  private assertIdFree(job: JobEnvelope): void {
+    if (this.inFlight.has(job.id)) {
+      throw new InvalidJobError(
+        `job id ${job.id} is running here for another job (another submitter or nonce)`,
+      )
+    }
+    if (this.executor.result(job.id) !== undefined && this.results.knows(job.id)) {
+      throw new InvalidJobError(`job id ${job.id} was run here for another job that has not expired`)
+    }
   }
 
   /** Fetches the job's blob inputs, then runs it; an input that cannot be had fails the job. */
