@@ -516,8 +516,11 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     return this.status(jobId)
   }
 
-  /** Cancels a job: terminal at once; a runner executing it is told to stop. */
-  /** `release`: the caller gives this copy up (see RunnerService.cancel); the record ends cancelled either way. */
+  /**
+   * Cancels a job: terminal at once; a runner executing it is told to stop. `release`: the caller
+   * gives this copy up, and a runner another supervisor also follows it on keeps running it (see
+   * RunnerService.cancel); the record ends cancelled either way.
+   */
   async cancel(jobId: string, options: CancelOptions = {}): Promise<JobRecord> {
     this.assertRunning()
     const record = this.getRecord(jobId)
