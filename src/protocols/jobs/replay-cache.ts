@@ -157,12 +157,8 @@ export class ReplayCache implements Startable {
    * spent again in memory, unless it has expired or is already here.
    */
   restore(submitter: string, nonce: string, expiresAt: number, now: number = Date.now()): void {
-    this.#assertStarted()
-    const id = `${submitter}/${nonce}`
-    if (expiresAt <= now || this.#live(id, now)) return
-    this.#entries.delete(id)
-    this.#entries.set(id, expiresAt)
-    this.#keptByCaller.add(id)
+    if (expiresAt > now) this.#spend(submitter, nonce, expiresAt, now, true)
+    else this.#assertStarted()
   }
 
   /**

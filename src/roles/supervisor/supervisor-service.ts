@@ -941,12 +941,15 @@ export class SupervisorService extends TypedEventEmitter<SupervisorEvents> imple
     } else if (err instanceof RunnerBusyError || err instanceof TooManyRequestsError) {
       this.pool.failed(runner)
       this.requeue(record, `runner ${runner} is busy`)
-    } else if (record.pinnedTo !== undefined && isRefusal(err)) {
-      this.failPinned(record, `runner ${runner} cannot answer it any more: ${message}`)
     } else if (isRefusal(err)) {
-      record.refused.push(runner)
-      record.refusals = [...(record.refusals ?? []), { runner, reason: message }]
-      this.requeue(record, `runner ${runner} refused the job: ${message}`)
+      // A pinned job may go to no other runner: its runner's refusal ends it.
+      if (record.pinnedTo !== undefined)
+        this.failPinned(record, `runner ${runner} cannot answer it any more: ${message}`)
+      else {
+        record.refused.push(runner)
+        record.refusals = [...(record.refusals ?? []), { runner, reason: message }]
+        this.requeue(record, `runner ${runner} refused the job: ${message}`)
+      }
     } else {
       this.pool.failed(runner)
       this.requeue(record, `lost the link to runner ${runner}: ${message}`)

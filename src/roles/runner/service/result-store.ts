@@ -25,9 +25,9 @@ const decoder = new TextDecoder()
 
 export class ResultStore {
   /** Job id → when its stored result may go, for every result written or found live at start. */
+  private readonly expiries = new ExpiryQueue<string>()
   /** `prune` has not read every stored result (it is running, or it stopped at an error). */
   private unread = false
-  private readonly expiries = new ExpiryQueue<string>()
 
   constructor(
     private readonly datastore: Datastore,
